@@ -1,0 +1,58 @@
+import type { Readable } from "node:stream";
+import { sha256Hex } from "../util/hash.js";
+import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
+
+/**
+ * What an image *is*, apart from where it lives. Like go-containerregistry's v1.Image, an image is
+ * its manifest, its config and a way to read its blobs; a layout directory, an archive and a
+ * registry are only homes (see layout.ts, archive.ts, registry/).
+ */
+export interface BlobSource {
+  /** Opens a blob's bytes by digest ("sha256:..."). Rejects if the blob is not there. */
+  open(digest: string): Promise<Readable>;
+  /** A local file holding the blob, when there is one (lets a writer hardlink or copy instead of stream). */
+  localPath?(digest: string): string | undefined;
+}
+
+export interface Image {
+  manifest: Manifest;
+  /** The exact bytes whose sha256 is the image digest. */
+  manifestBytes: Buffer;
+  config: ImageConfig;
+  configBytes: Buffer;
+  blobs: BlobSource;
+}
+
+export interface ImageIndex {
+  index: Index;
+  indexBytes: Buffer;
+  /** The images the index names, in the order of index.manifests. */
+  images: Image[];
+}
+
+/** One thing a home stores under a name: either a single image or an index of images. */
+export type Artifact = { kind: "image"; image: Image } | { kind: "index"; index: ImageIndex };
+
+/** Canonical JSON bytes for a manifest, index or config: keys as given, no whitespace. */
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), "utf8");
+}
+
+export function descriptorOf(mediaType: string, bytes: Buffer, extra: Partial<Descriptor> = {}): Descriptor {
+  return { mediaType, digest: `sha256:${sha256Hex(bytes)}`, size: bytes.length, ...extra };
+}
+
+export function imageDescriptor(image: Image, extra: Partial<Descriptor> = {}): Descriptor {
+  return descriptorOf(image.manifest.mediaType, image.manifestBytes, extra);
+}
+
+export function artifactDescriptor(artifact: Artifact): Descriptor {
+  return artifact.kind === "image"
+    ? imageDescriptor(artifact.image)
+    : descriptorOf(artifact.index.index.mediaType, artifact.index.indexBytes);
+}
+
+/** Every image in an artifact. */
+export function artifactImages(artifact: Artifact): Image[] {
+  return artifact.kind === "image" ? [artifact.image] : artifact.index.images;
+}

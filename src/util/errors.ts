@@ -1,0 +1,43 @@
+/**
+ * Every failure a user can cause or fix is a StrataError: a stable code for machines, one clear
+ * message line for people, and an optional hint that says what to do next.
+ */
+export type ErrorCode =
+  | "SPEC_INVALID"
+  | "SPEC_NOT_FOUND"
+  | "LOCK_STALE"
+  | "LOCK_INVALID"
+  | "LOCK_MISSING"
+  | "PACKAGE_UNKNOWN"
+  | "UNSATISFIABLE"
+  | "CONFLICT"
+  | "SIGNATURE_INVALID"
+  | "RELEASE_EXPIRED"
+  | "HASH_MISMATCH"
+  | "SIZE_MISMATCH"
+  | "NETWORK"
+  | "HTTP"
+  | "DEB_INVALID"
+  | "UNSAFE_PATH"
+  | "FILE_CONFLICT"
+  | "OUTPUT_EXISTS"
+  | "REGISTRY"
+  | "AUTH"
+  | "USAGE"
+  | "IO";
+
+export class StrataError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "StrataError";
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isStrataError(err: unknown, code?: ErrorCode): err is StrataError {
+  return err instanceof StrataError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { dirname, join, basename } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+/** A temp path in the same directory as `path`, so the final rename is atomic. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/**
+ * Writes `path` all at once or not at all: data goes to a temp file in the same directory, is
+ * fsynced, then renamed over the target. A crash leaves at most a stray temp file, never a torn one.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    const fh = await open(tmp, "w", 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Streams `source` into `path` atomically. `verify` runs after the bytes are on disk and before the
+ * rename; if it throws, the temp file is removed and nothing appears at `path`.
+ */
+export async function writeStreamAtomic(
+  path: string,
+  source: Readable | AsyncIterable<Uint8Array>,
+  verify?: (tmpPath: string) => Promise<void> | void,
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
+    if (verify) await verify(tmp);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    const { access } = await import("node:fs/promises");
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
