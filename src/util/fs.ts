@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { dirname, join, basename } from "node:path";
+import { access, mkdir, open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -55,7 +55,6 @@ export async function writeStreamAtomic(
 
 export async function pathExists(path: string): Promise<boolean> {
   try {
-    const { access } = await import("node:fs/promises");
     await access(path);
     return true;
   } catch {

@@ -1,6 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { Transform, type TransformCallback } from "node:stream";
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
@@ -16,18 +15,25 @@ export async function sha256File(path: string): Promise<{ hex: string; size: num
   return { hex: hash.digest("hex"), size };
 }
 
-/** A pass-through stream that hashes and counts what flows through it. */
-export class HashingStream extends Transform {
-  readonly hash: Hash = createHash("sha256");
+/** Hashes and counts bytes as they pass, for streams that are verified while they are written. */
+export class Digester {
+  private readonly hash: Hash = createHash("sha256");
   size = 0;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  update(chunk: Uint8Array): void {
     this.hash.update(chunk);
     this.size += chunk.length;
-    done(null, chunk);
   }
 
   hex(): string {
     return this.hash.digest("hex");
+  }
+
+  /** Yields `source` unchanged while digesting it. */
+  async *tap(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    for await (const chunk of source) {
+      this.update(chunk);
+      yield chunk;
+    }
   }
 }

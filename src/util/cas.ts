@@ -1,0 +1,103 @@
+import { createReadStream } from "node:fs";
+import { copyFile, link, mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { StrataError } from "./errors.js";
+import { tempPathFor, writeStreamAtomic } from "./fs.js";
+import { Digester, sha256File } from "./hash.js";
+
+/**
+ * A content-addressed store of files named by their sha256 (`<root>/sha256/<hex>`), shared by the
+ * .deb cache and the layer blob cache. Writes are atomic (temp file, verify, rename), so a killed
+ * process leaves no entry at all rather than a torn one. Reads can be verified; an entry whose bytes
+ * do not match its name is removed so the caller fetches it again.
+ */
+export class ContentStore {
+  constructor(readonly root: string) {}
+
+  path(hex: string): string {
+    return join(this.root, "sha256", hex);
+  }
+
+  /** True when an entry exists; with `verify`, only when its bytes hash to its name (else it is dropped). */
+  async has(hex: string, opts: { verify?: boolean; size?: number } = {}): Promise<boolean> {
+    const p = this.path(hex);
+    let size: number;
+    try {
+      size = (await stat(p)).size;
+    } catch {
+      return false;
+    }
+    if (opts.size !== undefined && size !== opts.size) {
+      await rm(p, { force: true });
+      return false;
+    }
+    if (opts.verify) {
+      const got = await sha256File(p);
+      if (got.hex !== hex) {
+        await rm(p, { force: true });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  open(hex: string): Readable {
+    return createReadStream(this.path(hex), { highWaterMark: 1 << 20 });
+  }
+
+  /**
+   * Stores a stream whose sha256 must be `expectHex` (and size `expectSize`, when given). A mismatch
+   * throws HASH_MISMATCH / SIZE_MISMATCH and stores nothing.
+   */
+  async putVerified(
+    source: Readable | AsyncIterable<Uint8Array>,
+    expectHex: string,
+    opts: { expectSize?: number; what?: string } = {},
+  ): Promise<string> {
+    const target = this.path(expectHex);
+    const hashing = new Digester();
+    const what = opts.what ?? `sha256:${expectHex}`;
+    await writeStreamAtomic(target, hashing.tap(source), () => {
+      if (opts.expectSize !== undefined && hashing.size !== opts.expectSize) {
+        throw new StrataError(
+          "SIZE_MISMATCH",
+          `${what}: got ${hashing.size} bytes, expected ${opts.expectSize} (truncated download?)`,
+        );
+      }
+      const got = hashing.hex();
+      if (got !== expectHex) {
+        throw new StrataError("HASH_MISMATCH", `${what}: sha256 is ${got}, expected ${expectHex}`);
+      }
+    });
+    return target;
+  }
+
+  /** Stores a stream of unknown digest; returns its sha256 and size once it is in place. */
+  async put(source: Readable | AsyncIterable<Uint8Array>): Promise<{ hex: string; size: number }> {
+    await mkdir(join(this.root, "sha256"), { recursive: true });
+    const staging = tempPathFor(join(this.root, "sha256", "incoming"));
+    const hashing = new Digester();
+    let hex = "";
+    await writeStreamAtomic(staging, hashing.tap(source), () => {
+      hex = hashing.hex();
+    });
+    try {
+      await rename(staging, this.path(hex));
+    } catch (err) {
+      await rm(staging, { force: true });
+      throw err;
+    }
+    return { hex, size: hashing.size };
+  }
+
+  /** Places an entry at `dest` by hardlink when the filesystem allows, else by copy. */
+  async linkOrCopy(hex: string, dest: string): Promise<void> {
+    try {
+      await link(this.path(hex), dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
+      await copyFile(this.path(hex), dest);
+    }
+  }
+}
