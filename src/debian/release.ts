@@ -1,0 +1,190 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
+import { StrataError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { sha256Hex } from "../util/hash.js";
+import { fetchBytes } from "../util/http.js";
+import { parseStanza } from "./deb822.js";
+import type { RepositorySource } from "./sources.js";
+
+export interface ReleaseEntry {
+  sha256: string;
+  size: number;
+}
+
+/** A suite's InRelease whose signature was checked, with the index hashes it vouches for. */
+export interface VerifiedRelease {
+  source: RepositorySource;
+  suite: string;
+  /** sha256 of the InRelease bytes exactly as fetched. */
+  sha256: string;
+  date: string;
+  validUntil?: string;
+  acquireByHash: boolean;
+  /** Paths relative to dists/<suite>/ → their SHA256 and size, from the verified text only. */
+  files: Map<string, ReleaseEntry>;
+}
+
+export interface FetchContext {
+  cacheRoot?: string;
+  /** The time Valid-Until is checked against (tests set it). */
+  now?: Date;
+}
+
+interface ReleaseCacheMeta {
+  etag?: string;
+  lastModified?: string;
+  inReleaseSha256: string;
+  keyringSha256: string;
+  /** The text the signature covered, as openpgp returned it after verifying. */
+  verifiedText: string;
+}
+
+export function suiteUrl(source: RepositorySource, suite: string): string {
+  return `${source.url}/dists/${suite}`;
+}
+
+/**
+ * Fetches and verifies `dists/<suite>/InRelease`. The signature is checked against the source's
+ * keyring; a verification already done for these exact bytes and this exact keyring is remembered,
+ * so a warm run costs one conditional GET. Never falls back to an unsigned Release file.
+ */
+export async function fetchRelease(
+  source: RepositorySource,
+  suite: string,
+  ctx: FetchContext = {},
+): Promise<VerifiedRelease> {
+  const url = `${suiteUrl(source, suite)}/InRelease`;
+  const dir = join(defaultCacheRoot(ctx.cacheRoot), "releases", sha256Hex(url).slice(0, 32));
+  const metaPath = join(dir, "meta.json");
+  const bytesPath = join(dir, "InRelease");
+  const cached = await readCachedRelease(metaPath, bytesPath);
+
+  const headers: Record<string, string> = {};
+  if (cached?.meta.etag) headers["If-None-Match"] = cached.meta.etag;
+  if (cached?.meta.lastModified) headers["If-Modified-Since"] = cached.meta.lastModified;
+  const res = await fetchBytes(url, { headers, what: url });
+  const bytes = res.status === 304 && cached ? cached.bytes : res.body;
+  if (bytes.length === 0) throw new StrataError("HTTP", `${url}: empty InRelease`);
+
+  const inReleaseSha256 = sha256Hex(bytes);
+  const keyringBytes = await readKeyring(source.keyring);
+  const keyringSha256 = sha256Hex(keyringBytes);
+  let verifiedText: string;
+  if (cached && cached.meta.inReleaseSha256 === inReleaseSha256 && cached.meta.keyringSha256 === keyringSha256) {
+    verifiedText = cached.meta.verifiedText;
+  } else {
+    verifiedText = await verifyClearsigned(bytes.toString("utf8"), keyringBytes, url, source.keyring);
+    const meta: ReleaseCacheMeta = {
+      etag: res.headers.get("etag") ?? undefined,
+      lastModified: res.headers.get("last-modified") ?? undefined,
+      inReleaseSha256,
+      keyringSha256,
+      verifiedText,
+    };
+    await writeFileAtomic(bytesPath, bytes);
+    await writeFileAtomic(metaPath, JSON.stringify(meta));
+  }
+  const release = parseRelease(verifiedText, source, suite, inReleaseSha256);
+  checkValidUntil(release, url, ctx.now ?? new Date());
+  return release;
+}
+
+async function readCachedRelease(metaPath: string, bytesPath: string) {
+  try {
+    const meta = JSON.parse(await readFile(metaPath, "utf8")) as ReleaseCacheMeta;
+    const bytes = await readFile(bytesPath);
+    // A cached copy that does not match its own record is useless: fetch afresh.
+    if (sha256Hex(bytes) !== meta.inReleaseSha256) return undefined;
+    return { meta, bytes };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readKeyring(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new StrataError("SIGNATURE_INVALID", `cannot read keyring ${path}: ${(err as Error).message}`, {
+      hint: "install debian-archive-keyring or set `keyring:` for the repository in strata.yaml",
+    });
+  }
+}
+
+/** Verifies a cleartext-signed message and returns only the text the signature covers. */
+async function verifyClearsigned(
+  armored: string,
+  keyringBytes: Buffer,
+  url: string,
+  keyringPath: string,
+): Promise<string> {
+  const openpgp = await import("openpgp");
+  const fail = (why: string) =>
+    new StrataError("SIGNATURE_INVALID", `${url}: signature check failed: ${why}`, {
+      hint: `the file is not signed by a key in ${keyringPath}; check the repository URL and keyring`,
+    });
+  let keys: Awaited<ReturnType<typeof openpgp.readKeys>>;
+  try {
+    keys = keyringPath.endsWith(".asc")
+      ? await openpgp.readKeys({ armoredKeys: keyringBytes.toString("utf8") })
+      : await openpgp.readKeys({ binaryKeys: keyringBytes });
+  } catch (err) {
+    throw fail(`cannot read keyring ${keyringPath}: ${(err as Error).message}`);
+  }
+  let message: Awaited<ReturnType<typeof openpgp.readCleartextMessage>>;
+  try {
+    message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
+  } catch (err) {
+    throw fail(`not a signed InRelease (${(err as Error).message})`);
+  }
+  const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: false });
+  // Debian signs with several keys; one good signature from the keyring suffices, as with gpgv.
+  let lastError = "no signature";
+  for (const sig of result.signatures) {
+    try {
+      await sig.verified;
+      return result.data as string;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+  }
+  throw fail(lastError);
+}
+
+export function parseRelease(text: string, source: RepositorySource, suite: string, sha256: string): VerifiedRelease {
+  const fields = parseStanza(text);
+  const files = new Map<string, ReleaseEntry>();
+  for (const line of (fields.get("SHA256") ?? "").split("\n")) {
+    const parts = line.trim().split(/\s+/);
+    if (parts.length === 3 && /^[0-9a-f]{64}$/.test(parts[0])) {
+      files.set(parts[2], { sha256: parts[0], size: Number(parts[1]) });
+    }
+  }
+  if (files.size === 0) {
+    throw new StrataError("SIGNATURE_INVALID", `${suiteUrl(source, suite)}/InRelease: no SHA256 entries`);
+  }
+  return {
+    source,
+    suite,
+    sha256,
+    date: fields.get("Date") ?? "",
+    validUntil: fields.get("Valid-Until"),
+    acquireByHash: (fields.get("Acquire-By-Hash") ?? "").toLowerCase() === "yes",
+    files,
+  };
+}
+
+function checkValidUntil(release: VerifiedRelease, url: string, now: Date): void {
+  if (!release.validUntil) return;
+  const until = new Date(release.validUntil);
+  if (Number.isNaN(until.getTime())) {
+    throw new StrataError("RELEASE_EXPIRED", `${url}: unreadable Valid-Until "${release.validUntil}"`);
+  }
+  if (until.getTime() < now.getTime()) {
+    throw new StrataError("RELEASE_EXPIRED", `${url}: expired at ${release.validUntil} (Valid-Until)`, {
+      hint: "the mirror is stale or replayed; use an up-to-date mirror",
+    });
+  }
+}

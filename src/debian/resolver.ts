@@ -1,0 +1,316 @@
+import { StrataError } from "../util/errors.js";
+import type { PackageRecord } from "./package.js";
+import { type Alternative, formatAlternative, formatGroup, type Relation } from "./relations.js";
+import { closeNames } from "./suggest.js";
+import { satisfiesByProvides, satisfiesDirectly, type Universe } from "./universe.js";
+
+export interface PackageRequest {
+  name: string;
+  /** Pin to this exact version. */
+  version?: string;
+}
+
+export interface ResolvedPackage {
+  record: PackageRecord;
+  requested: boolean;
+  /** Chosen packages whose Depends/Pre-Depends this one satisfies, sorted. */
+  requiredBy: string[];
+}
+
+export interface ExcludedPackage {
+  name: string;
+  /** Chosen packages with a dependency this exclusion counts as met. */
+  neededBy: string[];
+}
+
+export interface Resolution {
+  arch: string;
+  packages: ResolvedPackage[];
+  excluded: ExcludedPackage[];
+}
+
+const PRIORITY_RANK: Record<string, number> = { required: 1, important: 2, standard: 3, optional: 4, extra: 5 };
+
+/**
+ * Chooses the packages an image needs, the way apt's internal solver does for
+ * `apt-get install --no-install-recommends` on an empty system, so the result agrees with apt:
+ *
+ * - requested packages are marked first, then their dependencies are installed depth-first in
+ *   field order (Pre-Depends, then Depends);
+ * - an or-group already satisfied by a marked package is skipped; otherwise each alternative's
+ *   candidates (the real package, then providers ordered as apt's CompareProviders orders them:
+ *   Essential, then Priority, then the later package) are tried in turn;
+ * - a candidate whose dependencies cannot be met even by candidates is not tried (apt's
+ *   IsInstallOkDependenciesSatisfiableByCandidates).
+ *
+ * Excluded names count as installed: a dependency they meet is met, and nothing of theirs is added.
+ * Essential packages are not implied. Conflicts and Breaks among the chosen set are errors.
+ */
+export class Resolver {
+  private readonly chosen = new Map<string, PackageRecord>();
+  private readonly chosenProviders = new Map<string, PackageRecord[]>();
+  private readonly excludedCandidates: PackageRecord[] = [];
+  private readonly excludedHits = new Map<string, Set<string>>();
+  private readonly chain: string[] = [];
+
+  constructor(
+    private readonly universe: Universe,
+    private readonly exclude: ReadonlySet<string>,
+  ) {
+    for (const name of exclude) {
+      const cand = universe.candidate(name);
+      if (cand) this.excludedCandidates.push(cand);
+    }
+  }
+
+  resolve(requests: PackageRequest[]): Resolution {
+    const roots: PackageRecord[] = [];
+    for (const req of requests) {
+      if (this.exclude.has(req.name)) {
+        throw new StrataError("USAGE", `${req.name} is both requested in packages and listed in exclude`, {
+          hint: `remove it from one of the two lists`,
+        });
+      }
+      const rec = this.requestedRecord(req);
+      this.mark(rec);
+      roots.push(rec);
+    }
+    for (const rec of roots) this.installDependencies(rec, true);
+    const resolution = this.describe(new Set(requests.map((r) => r.name)));
+    this.checkConflicts(resolution);
+    return resolution;
+  }
+
+  private requestedRecord(req: PackageRequest): PackageRecord {
+    const versions = this.universe.versionsOf(req.name);
+    if (versions.length > 0) {
+      if (req.version === undefined) return this.universe.candidate(req.name)!;
+      const pinned = versions.find((v) => v.version === req.version);
+      if (pinned) return pinned;
+      throw new StrataError(
+        "PACKAGE_UNKNOWN",
+        `${req.name}=${req.version} is not available for ${this.universe.arch} (available: ${versions.map((v) => v.version).join(", ")})`,
+      );
+    }
+    const providers = this.universe.providersOf(req.name);
+    if (providers.length === 1) return providers[0];
+    if (providers.length > 1) {
+      throw new StrataError(
+        "PACKAGE_UNKNOWN",
+        `${req.name} is a virtual package provided by ${providers.map((p) => p.name).join(", ")}`,
+        { hint: "name one of them in packages" },
+      );
+    }
+    const close = closeNames(req.name, this.universe.knownNames());
+    throw new StrataError("PACKAGE_UNKNOWN", `unknown package ${req.name} for ${this.universe.arch}`, {
+      hint: close.length > 0 ? `did you mean: ${close.join(", ")}?` : "check the name and the repositories' suites",
+    });
+  }
+
+  private mark(rec: PackageRecord): void {
+    this.chosen.set(rec.name, rec);
+    for (const p of rec.provides) {
+      const list = this.chosenProviders.get(p.name) ?? [];
+      list.push(rec);
+      this.chosenProviders.set(p.name, list);
+    }
+  }
+
+  private unmark(rec: PackageRecord): void {
+    this.chosen.delete(rec.name);
+    for (const p of rec.provides) {
+      const list = this.chosenProviders.get(p.name)?.filter((r) => r !== rec);
+      if (list && list.length > 0) this.chosenProviders.set(p.name, list);
+      else this.chosenProviders.delete(p.name);
+    }
+  }
+
+  private isMarkedSatisfying(alt: Alternative): boolean {
+    const arch = this.universe.arch;
+    const direct = this.chosen.get(alt.name);
+    if (direct && satisfiesDirectly(direct, alt, arch)) return true;
+    return (this.chosenProviders.get(alt.name) ?? []).some((p) => satisfiesByProvides(p, alt));
+  }
+
+  private isExcludedSatisfying(alt: Alternative): boolean {
+    if (this.exclude.has(alt.name)) return true;
+    return this.excludedCandidates.some((p) => satisfiesByProvides(p, alt));
+  }
+
+  /** Candidates that could satisfy one alternative: the real package first, then providers in apt's order. */
+  private targetsOf(alt: Alternative): PackageRecord[] {
+    const arch = this.universe.arch;
+    const targets: PackageRecord[] = [];
+    const real = this.universe.candidate(alt.name);
+    if (real && satisfiesDirectly(real, alt, arch)) targets.push(real);
+    const providers = this.universe
+      .providersOf(alt.name)
+      .filter((p) => p.name !== alt.name && satisfiesByProvides(p, alt))
+      .sort(compareProviders);
+    return targets.concat(providers);
+  }
+
+  /** apt's lookahead: every critical dependency has a marked or candidate solution. */
+  private dependenciesSatisfiableByCandidates(rec: PackageRecord): boolean {
+    return dependencyGroups(rec).every((group) =>
+      group.some(
+        (alt) => this.isMarkedSatisfying(alt) || this.isExcludedSatisfying(alt) || this.targetsOf(alt).length > 0,
+      ),
+    );
+  }
+
+  /** apt's MarkInstall with auto-install: false when the package cannot be installed. */
+  private install(rec: PackageRecord): boolean {
+    const marked = this.chosen.get(rec.name);
+    if (marked) return marked === rec;
+    if (!this.dependenciesSatisfiableByCandidates(rec)) return false;
+    this.mark(rec);
+    if (!this.installDependencies(rec, false)) {
+      this.unmark(rec);
+      return false;
+    }
+    return true;
+  }
+
+  private installDependencies(rec: PackageRecord, fromUser: boolean): boolean {
+    this.chain.push(`${rec.name} (${rec.version})`);
+    try {
+      // Groups met when the package was marked are skipped, as apt collects them before it recurses.
+      const pending = dependencyGroups(rec).filter((g) => !g.some((alt) => this.isMarkedSatisfying(alt)));
+      for (const group of pending) {
+        if (group.some((alt) => this.isMarkedSatisfying(alt))) continue;
+        const excludedAlt = group.find((alt) => this.isExcludedSatisfying(alt));
+        if (excludedAlt) {
+          this.noteExcluded(excludedAlt, rec.name);
+          continue;
+        }
+        const seen = new Set<PackageRecord>();
+        let solved = false;
+        for (const alt of group) {
+          for (const target of this.targetsOf(alt)) {
+            if (seen.has(target)) continue;
+            seen.add(target);
+            if (this.install(target)) {
+              solved = true;
+              break;
+            }
+          }
+          if (solved) break;
+        }
+        if (!solved) {
+          if (fromUser) throw this.unsatisfiable(group);
+          return false;
+        }
+      }
+      return true;
+    } finally {
+      this.chain.pop();
+    }
+  }
+
+  private noteExcluded(alt: Alternative, dependent: string): void {
+    const name = this.exclude.has(alt.name)
+      ? alt.name
+      : (this.excludedCandidates.find((p) => satisfiesByProvides(p, alt))?.name ?? alt.name);
+    const hits = this.excludedHits.get(name) ?? new Set<string>();
+    hits.add(dependent);
+    this.excludedHits.set(name, hits);
+  }
+
+  private unsatisfiable(group: Alternative[]): StrataError {
+    const reasons = group.map((alt) => `${formatAlternative(alt)}: ${this.whyNot(alt)}`);
+    return new StrataError(
+      "UNSATISFIABLE",
+      `cannot satisfy ${this.chain.join(" → ")} → ${formatGroup(group)} for ${this.universe.arch} (${reasons.join("; ")})`,
+      { hint: "pin another version, add a repository or suite that has it, or exclude the dependency" },
+    );
+  }
+
+  private whyNot(alt: Alternative): string {
+    const versions = this.universe.versionsOf(alt.name);
+    if (versions.length > 0) {
+      const cand = this.universe.candidate(alt.name)!;
+      if (!satisfiesDirectly(cand, alt, this.universe.arch)) return `only ${cand.version} is available`;
+      const marked = this.chosen.get(alt.name);
+      if (marked && marked !== cand) return `${marked.version} is already chosen`;
+      const missing = dependencyGroups(cand).find(
+        (g) => !g.some((a) => this.isMarkedSatisfying(a) || this.isExcludedSatisfying(a) || this.targetsOf(a).length > 0),
+      );
+      return missing ? `its dependency ${formatGroup(missing)} cannot be met` : "its dependencies cannot be met";
+    }
+    if (this.universe.providersOf(alt.name).length > 0) return "no provider satisfies it";
+    return "no such package";
+  }
+
+  private describe(requested: Set<string>): Resolution {
+    const requiredBy = new Map<string, Set<string>>();
+    for (const rec of this.chosen.values()) {
+      for (const group of dependencyGroups(rec)) {
+        for (const alt of group) {
+          const direct = this.chosen.get(alt.name);
+          if (direct && satisfiesDirectly(direct, alt, this.universe.arch)) addTo(requiredBy, direct.name, rec.name);
+          for (const p of this.chosenProviders.get(alt.name) ?? []) {
+            if (satisfiesByProvides(p, alt)) addTo(requiredBy, p.name, rec.name);
+          }
+        }
+      }
+    }
+    const packages = [...this.chosen.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((record) => ({
+        record,
+        requested: requested.has(record.name),
+        requiredBy: [...(requiredBy.get(record.name) ?? [])].filter((n) => n !== record.name).sort(),
+      }));
+    const excluded = [...this.exclude].sort().map((name) => ({
+      name,
+      neededBy: [...(this.excludedHits.get(name) ?? [])].sort(),
+    }));
+    return { arch: this.universe.arch, packages, excluded };
+  }
+
+  private checkConflicts(resolution: Resolution): void {
+    const arch = this.universe.arch;
+    for (const { record: rec } of resolution.packages) {
+      for (const [kind, relation] of [
+        ["conflicts with", rec.conflicts],
+        ["breaks", rec.breaks],
+      ] as const) {
+        for (const alt of relation.flat()) {
+          const direct = this.chosen.get(alt.name);
+          const hit =
+            direct && direct !== rec && satisfiesDirectly(direct, alt, arch)
+              ? direct
+              : (this.chosenProviders.get(alt.name) ?? []).find((p) => p !== rec && satisfiesByProvides(p, alt));
+          if (hit) {
+            throw new StrataError(
+              "CONFLICT",
+              `${rec.name} (${rec.version}) ${kind} ${formatAlternative(alt)}, but ${hit.name} (${hit.version}) is needed too`,
+              { hint: "pin other versions or exclude one of them" },
+            );
+          }
+        }
+      }
+    }
+  }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
+}
+
+/** Pre-Depends first, then Depends: the order apt reads them into its cache. */
+function dependencyGroups(rec: PackageRecord): Relation {
+  return rec.preDepends.concat(rec.depends);
+}
+
+/** apt's CompareProviders for an empty system: Essential first, then higher Priority, then the later package. */
+function compareProviders(a: PackageRecord, b: PackageRecord): number {
+  if (a.essential !== b.essential) return a.essential ? -1 : 1;
+  const pa = PRIORITY_RANK[a.priority ?? ""] ?? 6;
+  const pb = PRIORITY_RANK[b.priority ?? ""] ?? 6;
+  if (pa !== pb) return pa - pb;
+  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0;
+}

@@ -1,0 +1,384 @@
+import { createReadStream } from "node:fs";
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline, type Readable } from "node:stream";
+import { ContentStore } from "../util/cas.js";
+import { mapLimit } from "../util/concurrency.js";
+import { StrataError } from "../util/errors.js";
+import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
+import { sha256File, sha256Hex } from "../util/hash.js";
+import { verifyingStream } from "../util/verify.js";
+import {
+  type Artifact,
+  artifactDescriptor,
+  artifactImages,
+  type BlobSource,
+  type Image,
+  type ImageIndex,
+  jsonBytes,
+} from "./image.js";
+import {
+  Annotation,
+  type Descriptor,
+  digestHex,
+  type ImageConfig,
+  type Index,
+  isIndexMediaType,
+  isManifestMediaType,
+  type Manifest,
+  MediaType,
+  type Platform,
+} from "./types.js";
+
+/**
+ * The OCI image layout (image-spec v1.1, image-layout.md) as a home for artifacts: `oci-layout`,
+ * `blobs/sha256/<hex>` and `index.json`, whose entries name artifacts by tag
+ * (`org.opencontainers.image.ref.name`). Blobs are written atomically and verified; index.json is
+ * written last, so a reader never sees an entry whose blobs are not all in place.
+ *
+ * This module also holds the two walks every home shares (the registry and the archives use them):
+ * listing an artifact's blobs, and assembling an artifact from manifest bytes.
+ */
+
+export const OCI_LAYOUT_FILE = "oci-layout";
+export const OCI_LAYOUT_VERSION = "1.0.0";
+const BLOB_WRITERS = 4;
+
+// ---------------------------------------------------------------------------------------------
+// Walks shared by every home
+// ---------------------------------------------------------------------------------------------
+
+/** A blob of an artifact: manifests, indexes and configs carry their bytes; layers are read from `image.blobs`. */
+export interface ArtifactBlob {
+  descriptor: Descriptor;
+  bytes?: Buffer;
+  /** Where a layer's bytes come from (absent when `bytes` is set). */
+  source?: BlobSource;
+}
+
+/** The configs and layers of every image in an artifact, each digest once, configs first per image. */
+export function contentBlobs(artifact: Artifact): ArtifactBlob[] {
+  const seen = new Set<string>();
+  const out: ArtifactBlob[] = [];
+  for (const image of artifactImages(artifact)) {
+    const add = (blob: ArtifactBlob) => {
+      if (seen.has(blob.descriptor.digest)) return;
+      seen.add(blob.descriptor.digest);
+      out.push(blob);
+    };
+    add({ descriptor: image.manifest.config, bytes: image.configBytes });
+    for (const layer of image.manifest.layers) add({ descriptor: layer, source: image.blobs });
+  }
+  return out;
+}
+
+/** The manifests of an artifact (children before the index that names them), as stored bytes. */
+export function manifestBlobs(artifact: Artifact): ArtifactBlob[] {
+  const images = artifactImages(artifact).map((image) => ({
+    descriptor: descriptorFor(image.manifest.mediaType, image.manifestBytes),
+    bytes: image.manifestBytes,
+  }));
+  if (artifact.kind === "image") return images;
+  const index = artifact.index;
+  return [...images, { descriptor: descriptorFor(index.index.mediaType, index.indexBytes), bytes: index.indexBytes }];
+}
+
+function descriptorFor(mediaType: string, bytes: Buffer): Descriptor {
+  return { mediaType, digest: `sha256:${sha256Hex(bytes)}`, size: bytes.length };
+}
+
+/** Throws HASH_MISMATCH / SIZE_MISMATCH unless `bytes` are what `descriptor` names. */
+export function checkBytes(descriptor: Descriptor, bytes: Buffer, where: string): void {
+  if (bytes.length !== descriptor.size) {
+    throw new StrataError(
+      "SIZE_MISMATCH",
+      `${where}: ${descriptor.digest} is ${bytes.length} bytes, expected ${descriptor.size}`,
+    );
+  }
+  const got = sha256Hex(bytes);
+  if (`sha256:${got}` !== descriptor.digest) {
+    throw new StrataError("HASH_MISMATCH", `${where}: sha256 is ${got}, expected ${descriptor.digest}`);
+  }
+}
+
+/** How a home hands over the small JSON blobs an artifact is assembled from. */
+export interface ManifestReader {
+  /** Where the bytes come from, for error messages ("oci:/tmp/out", "127.0.0.1:5000/app"). */
+  where: string;
+  manifest(descriptor: Descriptor): Promise<Buffer>;
+  config(descriptor: Descriptor): Promise<Buffer>;
+}
+
+function parseJson<T>(bytes: Buffer, what: string, where: string): T {
+  try {
+    return JSON.parse(bytes.toString("utf8")) as T;
+  } catch (err) {
+    throw new StrataError("IO", `${where}: ${what} is not valid JSON`, { cause: err });
+  }
+}
+
+async function assembleImage(
+  descriptor: Descriptor,
+  manifestBytes: Buffer,
+  reader: ManifestReader,
+  blobs: BlobSource,
+): Promise<Image> {
+  checkBytes(descriptor, manifestBytes, reader.where);
+  const manifest = parseJson<Manifest>(manifestBytes, `manifest ${descriptor.digest}`, reader.where);
+  if (manifest.config === undefined || !Array.isArray(manifest.layers)) {
+    throw new StrataError("IO", `${reader.where}: ${descriptor.digest} is not an image manifest`);
+  }
+  // OCI allows the mediaType field to be absent; the object needs it to describe itself.
+  manifest.mediaType ??= descriptor.mediaType;
+  const configBytes = await reader.config(manifest.config);
+  checkBytes(manifest.config, configBytes, reader.where);
+  const config = parseJson<ImageConfig>(configBytes, `config ${manifest.config.digest}`, reader.where);
+  return { manifest, manifestBytes, config, configBytes, blobs };
+}
+
+/**
+ * Builds an artifact from its top manifest or index bytes, fetching child manifests and configs
+ * through `reader` (each checked against its descriptor) and leaving layers to `blobs`, which is
+ * only read when someone wants the bytes.
+ */
+export async function assembleArtifact(
+  top: Descriptor,
+  topBytes: Buffer,
+  reader: ManifestReader,
+  blobs: BlobSource,
+): Promise<Artifact> {
+  checkBytes(top, topBytes, reader.where);
+  const parsed = parseJson<{ mediaType?: string; manifests?: unknown }>(topBytes, top.digest, reader.where);
+  const mediaType = parsed.mediaType ?? top.mediaType;
+  if (!isIndexMediaType(mediaType) && !Array.isArray(parsed.manifests)) {
+    return { kind: "image", image: await assembleImage(top, topBytes, reader, blobs) };
+  }
+  const index = parsed as Index;
+  index.mediaType ??= top.mediaType;
+  const images: Image[] = [];
+  for (const child of index.manifests) {
+    if (!isManifestMediaType(child.mediaType)) {
+      throw new StrataError(
+        "IO",
+        `${reader.where}: index ${top.digest} names ${child.digest} of type ${child.mediaType}; only image manifests are supported in an index`,
+      );
+    }
+    images.push(await assembleImage(child, await reader.manifest(child), reader, blobs));
+  }
+  const imageIndex: ImageIndex = { index, indexBytes: topBytes, images };
+  return { kind: "index", index: imageIndex };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+export interface WriteLayoutOptions {
+  /** Stored as `org.opencontainers.image.ref.name` on the index.json entry. */
+  tag?: string;
+  /** Replace an existing OCI layout at `dir` (never a directory that is not an OCI layout). */
+  force?: boolean;
+  /**
+   * Add the artifact to an existing layout (or create one): blobs already there are reused, and an
+   * entry with the same tag is replaced while other entries stay.
+   */
+  append?: boolean;
+}
+
+async function isLayoutDir(dir: string): Promise<boolean> {
+  return pathExists(join(dir, OCI_LAYOUT_FILE));
+}
+
+/** Decides what to do with whatever is at `dir` before writing; returns whether to append. */
+async function prepareOutput(dir: string, opts: WriteLayoutOptions): Promise<boolean> {
+  let entries: string[];
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) {
+      throw new StrataError("OUTPUT_EXISTS", `${dir} exists and is not a directory`, {
+        hint: "choose a new or empty directory for the OCI layout",
+      });
+    }
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  if (entries.length === 0) return false;
+  const layout = await isLayoutDir(dir);
+  if (opts.append && layout) return true;
+  if (!layout) {
+    throw new StrataError("OUTPUT_EXISTS", `${dir} is not empty and is not an OCI layout; refusing to write into it`, {
+      hint: "choose a new or empty directory for the OCI layout",
+    });
+  }
+  if (!opts.force) {
+    throw new StrataError("OUTPUT_EXISTS", `${dir} already holds an OCI layout`, { hint: "pass --force" });
+  }
+  await rm(dir, { recursive: true, force: true });
+  return false;
+}
+
+/** Places a layer blob from a local file by hardlink (else copy), verifying the bytes before they appear. */
+async function placeFromFile(source: string, target: string, descriptor: Descriptor): Promise<void> {
+  const tmp = tempPathFor(target);
+  try {
+    try {
+      await link(source, tmp);
+    } catch {
+      await copyFile(source, tmp);
+    }
+    const got = await sha256File(tmp);
+    if (got.size !== descriptor.size) {
+      throw new StrataError(
+        "SIZE_MISMATCH",
+        `${source}: ${got.size} bytes, expected ${descriptor.size} for ${descriptor.digest}`,
+      );
+    }
+    if (`sha256:${got.hex}` !== descriptor.digest) {
+      throw new StrataError("HASH_MISMATCH", `${source}: sha256 is ${got.hex}, expected ${descriptor.digest}`);
+    }
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function putBlob(store: ContentStore, blob: ArtifactBlob): Promise<void> {
+  const { descriptor } = blob;
+  const hex = digestHex(descriptor.digest);
+  if (await store.has(hex, { verify: true, size: descriptor.size })) return;
+  if (blob.bytes !== undefined) {
+    checkBytes(descriptor, blob.bytes, "writing layout");
+    await writeFileAtomic(store.path(hex), blob.bytes);
+    return;
+  }
+  const source = blob.source!;
+  const local = source.localPath?.(descriptor.digest);
+  if (local !== undefined) {
+    await placeFromFile(local, store.path(hex), descriptor);
+    return;
+  }
+  await store.putVerified(await source.open(descriptor.digest), hex, { expectSize: descriptor.size });
+}
+
+function platformOf(config: ImageConfig): Platform {
+  const platform: Platform = { architecture: config.architecture, os: config.os };
+  if (config.variant) platform.variant = config.variant;
+  return platform;
+}
+
+async function readIndexJson(dir: string): Promise<Index> {
+  const bytes = await readFile(join(dir, "index.json")).catch((err: NodeJS.ErrnoException) => {
+    throw new StrataError("IO", `${dir}: cannot read index.json (${err.code ?? err.message})`);
+  });
+  const index = parseJson<Index>(bytes, "index.json", dir);
+  if (!Array.isArray(index.manifests)) throw new StrataError("IO", `${dir}: index.json has no manifests list`);
+  return index;
+}
+
+/**
+ * Writes `artifact` into the OCI layout at `dir` and returns the index.json entry that names it.
+ * Refuses a non-empty `dir` (OUTPUT_EXISTS) unless `force` (replace a layout) or `append`.
+ */
+export async function writeLayout(dir: string, artifact: Artifact, opts: WriteLayoutOptions = {}): Promise<Descriptor> {
+  const appending = await prepareOutput(dir, opts);
+  const store = new ContentStore(join(dir, "blobs"));
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  if (!appending) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+
+  await mapLimit(contentBlobs(artifact), BLOB_WRITERS, (blob) => putBlob(store, blob));
+  for (const blob of manifestBlobs(artifact)) await putBlob(store, blob);
+
+  const entry: Descriptor = artifactDescriptor(artifact);
+  if (artifact.kind === "image") entry.platform = platformOf(artifact.image.config);
+  if (opts.tag !== undefined) entry.annotations = { [Annotation.refName]: opts.tag };
+
+  const previous = appending ? (await readIndexJson(dir)).manifests : [];
+  const kept = previous.filter((d) => {
+    const name = d.annotations?.[Annotation.refName];
+    if (opts.tag !== undefined) return name !== opts.tag;
+    return !(name === undefined && d.digest === entry.digest);
+  });
+  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, entry] };
+  await writeFileAtomic(join(dir, "index.json"), jsonBytes(index));
+  return entry;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/** Reads blobs from a layout's `blobs/sha256`, verifying each one that is read to its end. */
+export class LayoutBlobSource implements BlobSource {
+  constructor(readonly dir: string) {}
+
+  private path(digest: string): string {
+    return join(this.dir, "blobs", "sha256", digestHex(digest));
+  }
+
+  async open(digest: string): Promise<Readable> {
+    const path = this.path(digest);
+    await stat(path).catch(() => {
+      throw new StrataError("IO", `${this.dir}: blob ${digest} is missing from the layout`);
+    });
+    const what = `${this.dir}: blob ${digest}`;
+    return pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), verifyingStream(digestHex(digest), { what }), () => {
+      // Errors reach the reader through the returned stream; nothing else to do here.
+    });
+  }
+
+  localPath(digest: string): string | undefined {
+    return this.path(digest);
+  }
+
+  async readAll(digest: string): Promise<Buffer> {
+    return readFile(this.path(digest)).catch(() => {
+      throw new StrataError("IO", `${this.dir}: blob ${digest} is missing from the layout`);
+    });
+  }
+}
+
+/** Picks the index.json entry named by `ref` (a tag or a digest), or the only entry. */
+export function selectEntry(entries: Descriptor[], ref: string | undefined, where: string): Descriptor {
+  const names = entries.map((d) => d.annotations?.[Annotation.refName]).filter((n): n is string => n !== undefined);
+  if (ref === undefined) {
+    if (entries.length === 1) return entries[0];
+    throw new StrataError(
+      "USAGE",
+      `${where} holds ${entries.length} entries; name one${names.length > 0 ? ` (tags: ${names.join(", ")})` : ""}`,
+      { hint: "pass a tag or a sha256 digest" },
+    );
+  }
+  const byRef = ref.startsWith("sha256:")
+    ? entries.find((d) => d.digest === ref)
+    : entries.find((d) => d.annotations?.[Annotation.refName] === ref);
+  if (byRef === undefined) {
+    throw new StrataError(
+      "USAGE",
+      `${where} has no entry "${ref}"${names.length > 0 ? ` (tags: ${names.join(", ")})` : " (it has no tags)"}`,
+    );
+  }
+  return byRef;
+}
+
+/** The entries of a layout's index.json: what `readLayout` can be asked for. */
+export async function listLayout(dir: string): Promise<Descriptor[]> {
+  if (!(await isLayoutDir(dir))) {
+    throw new StrataError("USAGE", `${dir} is not an OCI image layout (no ${OCI_LAYOUT_FILE} file)`);
+  }
+  return (await readIndexJson(dir)).manifests;
+}
+
+/** Reads the artifact named by `ref` (tag or digest; default: the only entry) from the layout at `dir`. */
+export async function readLayout(dir: string, ref?: string): Promise<Artifact> {
+  const entry = selectEntry(await listLayout(dir), ref, dir);
+  const blobs = new LayoutBlobSource(dir);
+  const reader: ManifestReader = {
+    where: dir,
+    manifest: (d) => blobs.readAll(d.digest),
+    config: (d) => blobs.readAll(d.digest),
+  };
+  return assembleArtifact(entry, await blobs.readAll(entry.digest), reader, blobs);
+}

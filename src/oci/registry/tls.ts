@@ -1,0 +1,66 @@
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { StrataError } from "../../util/errors.js";
+
+/**
+ * TLS settings for one registry. Node 20's global `fetch` is undici, which accepts a per-request
+ * `dispatcher`, but the `undici` package (which exports `Agent`) is not a dependency. The global
+ * dispatcher that Node's fetch installs is an undici `Agent`, registered under undici's interop
+ * symbol; its constructor builds an agent with our TLS options. When that is not available this
+ * module says so and points to the process-wide route, `NODE_EXTRA_CA_CERTS`, which needs nothing.
+ */
+export interface TlsOptions {
+  /** A PEM file of extra CA certificates to trust for this registry (added to Node's roots). */
+  caFile?: string;
+  /** false: accept any certificate (self-signed test registries). Default true. */
+  tlsVerify?: boolean;
+}
+
+/** What `fetch` accepts as `init.dispatcher`: opaque here. */
+export type Dispatcher = object & { close?: () => Promise<void> };
+
+const GLOBAL_DISPATCHER = Symbol.for("undici.globalDispatcher.1");
+
+type AgentConstructor = new (opts: { connect: Record<string, unknown> }) => Dispatcher;
+
+async function undiciAgentConstructor(): Promise<AgentConstructor | undefined> {
+  // Node creates the global dispatcher when its fetch implementation first loads.
+  if ((globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] === undefined) await fetch("data:,");
+  const global = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] as { constructor?: unknown } | undefined;
+  const ctor = global?.constructor;
+  return typeof ctor === "function" && ctor.name === "Agent" ? (ctor as AgentConstructor) : undefined;
+}
+
+function extraCaFromEnv(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [readFileSync(file, "utf8")];
+  } catch {
+    return [];
+  }
+}
+
+/** A dispatcher for `fetch` carrying the TLS options, or undefined when the defaults will do. */
+export async function tlsDispatcher(opts: TlsOptions): Promise<Dispatcher | undefined> {
+  if (opts.caFile === undefined && opts.tlsVerify !== false) return undefined;
+  const connect: Record<string, unknown> = {};
+  if (opts.tlsVerify === false) connect.rejectUnauthorized = false;
+  if (opts.caFile !== undefined) {
+    let pem: string;
+    try {
+      pem = readFileSync(opts.caFile, "utf8");
+    } catch (err) {
+      throw new StrataError("USAGE", `cannot read CA file ${opts.caFile}: ${(err as Error).message}`);
+    }
+    // Giving `ca` replaces Node's roots, so keep them (and NODE_EXTRA_CA_CERTS) alongside.
+    connect.ca = [...rootCertificates, ...extraCaFromEnv(), pem];
+  }
+  const Agent = await undiciAgentConstructor();
+  if (Agent === undefined) {
+    throw new StrataError("USAGE", "this Node.js does not expose per-request TLS settings to fetch", {
+      hint: "set NODE_EXTRA_CA_CERTS=<ca.pem> for the process instead of a CA file option",
+    });
+  }
+  return new Agent({ connect });
+}

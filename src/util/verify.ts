@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { StrataError } from "./errors.js";
+
+/**
+ * A pass-through stream that hashes what flows through it and, when the stream ends, fails with
+ * HASH_MISMATCH (or SIZE_MISMATCH) unless the bytes have the expected sha256 (and size). A reader
+ * that stops early never sees an error: only a blob read to its end can be judged.
+ */
+export function verifyingStream(expectHex: string, opts: { size?: number; what?: string } = {}): Transform {
+  const hash = createHash("sha256");
+  let seen = 0;
+  const what = opts.what ?? `sha256:${expectHex}`;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      hash.update(chunk);
+      seen += chunk.length;
+      if (opts.size !== undefined && seen > opts.size) {
+        done(new StrataError("SIZE_MISMATCH", `${what}: more than the expected ${opts.size} bytes`));
+        return;
+      }
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      if (opts.size !== undefined && seen !== opts.size) {
+        done(new StrataError("SIZE_MISMATCH", `${what}: got ${seen} bytes, expected ${opts.size}`));
+        return;
+      }
+      const got = hash.digest("hex");
+      if (got !== expectHex) {
+        done(new StrataError("HASH_MISMATCH", `${what}: sha256 is ${got}, expected ${expectHex}`));
+        return;
+      }
+      done();
+    },
+  });
+}

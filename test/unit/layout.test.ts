@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { artifactDescriptor, imageDescriptor } from "../../src/oci/image.js";
+import { listLayout, readLayout, writeLayout } from "../../src/oci/layout.js";
+import { Annotation, digestHex } from "../../src/oci/types.js";
+import { ContentStore } from "../../src/util/cas.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { freshImage, imageArtifact, storeBlobSource, syntheticImage, syntheticIndex } from "../helpers/synthetic-image.js";
+
+const run = promisify(execFile);
+
+async function readAllBlob(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe("OCI image layout", () => {
+  let work: string;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "strata-layout-"));
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test("an image written to a layout reads back with the same digests and bytes", async () => {
+    const { image, layers } = await freshImage(3);
+    const dir = join(work, "roundtrip");
+    const entry = await writeLayout(dir, imageArtifact(image), { tag: "v1" });
+    assert.equal(entry.digest, imageDescriptor(image).digest);
+    assert.equal(entry.annotations?.[Annotation.refName], "v1");
+    assert.deepEqual(JSON.parse(await readFile(join(dir, "oci-layout"), "utf8")), { imageLayoutVersion: "1.0.0" });
+
+    const back = await readLayout(dir, "v1");
+    assert.equal(back.kind, "image");
+    if (back.kind !== "image") return;
+    assert.deepEqual(back.image.manifestBytes, image.manifestBytes);
+    assert.deepEqual(back.image.configBytes, image.configBytes);
+    for (const layer of layers) {
+      assert.deepEqual(await readAllBlob(await back.image.blobs.open(layer.descriptor.digest)), layer.bytes);
+    }
+    assert.equal((await readLayout(dir, entry.digest)).kind, "image");
+    assert.equal((await readLayout(dir)).kind, "image");
+  });
+
+  test("layer blobs with a local file are hardlinked into the layout", async () => {
+    const store = new ContentStore(join(work, "cas"));
+    const { layers } = await freshImage(1);
+    await store.putVerified(Readable.from([layers[0].bytes]), digestHex(layers[0].descriptor.digest));
+    const image = syntheticImage(layers, { blobs: storeBlobSource(store) });
+    const dir = join(work, "linked");
+    await writeLayout(dir, imageArtifact(image));
+    const hex = digestHex(layers[0].descriptor.digest);
+    const [inLayout, inStore] = await Promise.all([stat(join(dir, "blobs/sha256", hex)), stat(store.path(hex))]);
+    assert.equal(inLayout.ino, inStore.ino);
+  });
+
+  test("a local blob file whose bytes do not match its digest is refused with HASH_MISMATCH", async () => {
+    const { layers } = await freshImage(1);
+    const bogusDir = join(work, "bogus-store");
+    const store = new ContentStore(bogusDir);
+    const hex = digestHex(layers[0].descriptor.digest);
+    await store.putVerified(Readable.from([layers[0].bytes]), hex);
+    const tampered = Buffer.from(layers[0].bytes);
+    tampered[tampered.length - 1] ^= 0xff;
+    await rm(store.path(hex));
+    await writeFile(store.path(hex), tampered);
+    const image = syntheticImage(layers, { blobs: storeBlobSource(store) });
+    const dir = join(work, "refused");
+    await assert.rejects(writeLayout(dir, imageArtifact(image)), (err) => isStrataError(err, "HASH_MISMATCH"));
+    assert.equal(await readFile(join(dir, "index.json")).catch(() => undefined), undefined);
+    const left = await readdir(join(dir, "blobs/sha256"));
+    assert.ok(!left.includes(hex) && !left.some((n) => n.includes(".tmp-")), `left behind: ${left.join(" ")}`);
+  });
+
+  test("an existing layout is refused without force, replaced with force", async () => {
+    const dir = join(work, "exists");
+    const first = await freshImage(1);
+    await writeLayout(dir, imageArtifact(first.image), { tag: "a" });
+    const second = await freshImage(1);
+    await assert.rejects(
+      writeLayout(dir, imageArtifact(second.image), { tag: "b" }),
+      (err) => isStrataError(err, "OUTPUT_EXISTS") && err.hint === "pass --force",
+    );
+    await writeLayout(dir, imageArtifact(second.image), { tag: "b", force: true });
+    const entries = await listLayout(dir);
+    assert.deepEqual(
+      entries.map((e) => e.annotations?.[Annotation.refName]),
+      ["b"],
+    );
+    const blobNames = await readdir(join(dir, "blobs/sha256"));
+    assert.ok(!blobNames.includes(digestHex(first.layers[0].descriptor.digest)), "old blobs are gone");
+  });
+
+  test("a non-empty directory that is not a layout is never replaced, even with force", async () => {
+    const dir = join(work, "precious");
+    await mkdir(dir);
+    await writeFile(join(dir, "notes.txt"), "keep me");
+    const { image } = await freshImage(1);
+    await assert.rejects(writeLayout(dir, imageArtifact(image), { force: true }), (err) =>
+      isStrataError(err, "OUTPUT_EXISTS"),
+    );
+    assert.equal(await readFile(join(dir, "notes.txt"), "utf8"), "keep me");
+  });
+
+  test("append adds a second tag, replaces a tag of the same name, and keeps shared blobs once", async () => {
+    const dir = join(work, "append");
+    const base = await freshImage(2);
+    const extra = await freshImage(1);
+    const v2 = syntheticImage([...base.layers, ...extra.layers]);
+    await writeLayout(dir, imageArtifact(base.image), { tag: "v1" });
+    await writeLayout(dir, imageArtifact(v2), { tag: "v2", append: true });
+    await writeLayout(dir, imageArtifact(v2), { tag: "v1", append: true });
+    const entries = await listLayout(dir);
+    assert.deepEqual(
+      entries.map((e) => [e.annotations?.[Annotation.refName], e.digest]),
+      [
+        ["v2", imageDescriptor(v2).digest],
+        ["v1", imageDescriptor(v2).digest],
+      ],
+    );
+    await assert.rejects(readLayout(dir), (err) => isStrataError(err, "USAGE") && /v2, v1/.test(err.message));
+    await assert.rejects(readLayout(dir, "nope"), (err) => isStrataError(err, "USAGE"));
+  });
+
+  test("a blob tampered in the layout fails with HASH_MISMATCH when read to its end", async () => {
+    const { image, layers } = await freshImage(1);
+    const dir = join(work, "tamper");
+    await writeLayout(dir, imageArtifact(image));
+    const path = join(dir, "blobs/sha256", digestHex(layers[0].descriptor.digest));
+    const bytes = await readFile(path);
+    bytes[10] ^= 0x01;
+    await writeFile(path, bytes);
+    const back = await readLayout(dir);
+    if (back.kind !== "image") assert.fail("expected an image");
+    await assert.rejects(
+      readAllBlob(await back.image.blobs.open(layers[0].descriptor.digest)),
+      (err) => isStrataError(err, "HASH_MISMATCH"),
+    );
+  });
+
+  test("an index of two platforms round-trips and skopeo and umoci read the layout (runs skopeo, umoci)", async () => {
+    const amd = await freshImage(2);
+    const arm = syntheticImage([amd.layers[0]], {
+      platform: { architecture: "arm64", os: "linux", variant: "v8" },
+      blobs: amd.image.blobs,
+    });
+    const artifact = syntheticIndex([amd.image, arm]);
+    const dir = join(work, "index");
+    await writeLayout(dir, artifact, { tag: "multi" });
+    const back = await readLayout(dir, "multi");
+    assert.equal(back.kind, "index");
+    if (back.kind !== "index") return;
+    assert.equal(artifactDescriptor(back).digest, artifactDescriptor(artifact).digest);
+    assert.deepEqual(
+      back.index.images.map((i) => i.config.architecture),
+      ["amd64", "arm64"],
+    );
+
+    const { stdout } = await run("skopeo", ["inspect", "--raw", `oci:${dir}:multi`]);
+    assert.equal(JSON.parse(stdout).manifests.length, 2);
+    const single = join(work, "single");
+    await writeLayout(single, imageArtifact(amd.image), { tag: "latest" });
+    const inspected = JSON.parse((await run("skopeo", ["inspect", `oci:${single}:latest`])).stdout);
+    assert.equal(inspected.Digest, imageDescriptor(amd.image).digest);
+    assert.deepEqual(inspected.Layers, amd.image.manifest.layers.map((l) => l.digest));
+    const umoci = await run("umoci", ["stat", "--image", `${single}:latest`, "--json"]);
+    assert.equal(JSON.parse(umoci.stdout).history, null);
+    const listed = await run("umoci", ["ls", "--layout", single]);
+    assert.equal(listed.stdout.trim(), "latest");
+  });
+
+  test("readLayout names a missing layout clearly", async () => {
+    await assert.rejects(readLayout(join(work, "nowhere")), (err) => isStrataError(err, "USAGE"));
+    await assert.rejects(readLayout(work), (err) => isStrataError(err, "USAGE") && /no oci-layout/.test(err.message));
+  });
+});
