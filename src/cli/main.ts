@@ -1,3 +1,52 @@
-export async function main(_argv: string[]): Promise<number> {
-  return 0;
+import { Command, CommanderError } from "commander";
+import { registerFetch } from "./commands/fetch.js";
+import { registerLock } from "./commands/lock.js";
+import { Output, reportError } from "./output.js";
+
+const VERSION = "0.1.0";
+
+export function buildProgram(): { program: Command; output: () => Output } {
+  let output: Output | undefined;
+  const program = new Command("strata")
+    .description(
+      "Build container images from Debian packages: one deterministic layer per package,\n" +
+        "a declarative spec (strata.yaml) and a signed, pinned lock (strata.lock).",
+    )
+    .version(VERSION)
+    .option("--mirror <url>", "use this Debian mirror URL instead of the spec's or the host's")
+    .option("--cache-dir <dir>", "cache directory (default: $STRATA_CACHE_DIR or $XDG_CACHE_HOME/strata)")
+    .option("-q, --quiet", "print only errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      "after",
+      "\nTypical use:\n  strata lock            resolve strata.yaml into strata.lock\n  strata build -o out    build the image into an OCI layout\n",
+    )
+    .exitOverride();
+  const out = () => {
+    output ??= new Output(Boolean(program.opts().quiet));
+    return output;
+  };
+  // Global options are merged into each command's options object.
+  program.hook("preAction", (_root, action) => {
+    Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
+  });
+  registerLock(program, out);
+  registerFetch(program, out);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return { program, output: out };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { program } = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed help, the version, or the usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(err);
+  }
 }

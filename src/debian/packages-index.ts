@@ -1,7 +1,7 @@
-import { createGunzip } from "node:zlib";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -202,8 +202,10 @@ async function downloadPackages(
   }
   const plainHex = plainDigest.hex();
   if (plainHex !== plainSha256 || plainDigest.size !== plainSize) {
-    throw new StrataError("HASH_MISMATCH", `${where}: decompressed sha256 ${plainHex} does not match InRelease`);
+    throw new StrataError(
+      "HASH_MISMATCH",
+      `${where}: decompressed sha256 ${plainHex} does not match InRelease`,
+    );
   }
   return Buffer.concat(chunks, plainDigest.size);
 }
-

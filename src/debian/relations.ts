@@ -18,7 +18,7 @@ export interface Alternative {
 export type Relation = Alternative[][];
 
 const ALTERNATIVE_RE =
-  /^([a-zA-Z0-9][a-zA-Z0-9+.\-]*)(?::([a-zA-Z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$/;
+  /^([a-zA-Z0-9][a-zA-Z0-9+.-]*)(?::([a-zA-Z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$/;
 
 export function parseAlternative(text: string): Alternative {
   const m = ALTERNATIVE_RE.exec(text.trim());

@@ -72,7 +72,11 @@ export async function fetchRelease(
   const keyringBytes = await readKeyring(source.keyring);
   const keyringSha256 = sha256Hex(keyringBytes);
   let verifiedText: string;
-  if (cached && cached.meta.inReleaseSha256 === inReleaseSha256 && cached.meta.keyringSha256 === keyringSha256) {
+  if (
+    cached &&
+    cached.meta.inReleaseSha256 === inReleaseSha256 &&
+    cached.meta.keyringSha256 === keyringSha256
+  ) {
     verifiedText = cached.meta.verifiedText;
   } else {
     verifiedText = await verifyClearsigned(bytes.toString("utf8"), keyringBytes, url, source.keyring);
@@ -153,7 +157,12 @@ async function verifyClearsigned(
   throw fail(lastError);
 }
 
-export function parseRelease(text: string, source: RepositorySource, suite: string, sha256: string): VerifiedRelease {
+export function parseRelease(
+  text: string,
+  source: RepositorySource,
+  suite: string,
+  sha256: string,
+): VerifiedRelease {
   const fields = parseStanza(text);
   const files = new Map<string, ReleaseEntry>();
   for (const line of (fields.get("SHA256") ?? "").split("\n")) {

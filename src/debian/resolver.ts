@@ -29,7 +29,13 @@ export interface Resolution {
   excluded: ExcludedPackage[];
 }
 
-const PRIORITY_RANK: Record<string, number> = { required: 1, important: 2, standard: 3, optional: 4, extra: 5 };
+const PRIORITY_RANK: Record<string, number> = {
+  required: 1,
+  important: 2,
+  standard: 3,
+  optional: 4,
+  extra: 5,
+};
 
 /**
  * Chooses the packages an image needs, the way apt's internal solver does for
@@ -103,7 +109,10 @@ export class Resolver {
     }
     const close = closeNames(req.name, this.universe.knownNames());
     throw new StrataError("PACKAGE_UNKNOWN", `unknown package ${req.name} for ${this.universe.arch}`, {
-      hint: close.length > 0 ? `did you mean: ${close.join(", ")}?` : "check the name and the repositories' suites",
+      hint:
+        close.length > 0
+          ? `did you mean: ${close.join(", ")}?`
+          : "check the name and the repositories' suites",
     });
   }
 
@@ -154,7 +163,8 @@ export class Resolver {
   private dependenciesSatisfiableByCandidates(rec: PackageRecord): boolean {
     return dependencyGroups(rec).every((group) =>
       group.some(
-        (alt) => this.isMarkedSatisfying(alt) || this.isExcludedSatisfying(alt) || this.targetsOf(alt).length > 0,
+        (alt) =>
+          this.isMarkedSatisfying(alt) || this.isExcludedSatisfying(alt) || this.targetsOf(alt).length > 0,
       ),
     );
   }
@@ -234,9 +244,14 @@ export class Resolver {
       const marked = this.chosen.get(alt.name);
       if (marked && marked !== cand) return `${marked.version} is already chosen`;
       const missing = dependencyGroups(cand).find(
-        (g) => !g.some((a) => this.isMarkedSatisfying(a) || this.isExcludedSatisfying(a) || this.targetsOf(a).length > 0),
+        (g) =>
+          !g.some(
+            (a) => this.isMarkedSatisfying(a) || this.isExcludedSatisfying(a) || this.targetsOf(a).length > 0,
+          ),
       );
-      return missing ? `its dependency ${formatGroup(missing)} cannot be met` : "its dependencies cannot be met";
+      return missing
+        ? `its dependency ${formatGroup(missing)} cannot be met`
+        : "its dependencies cannot be met";
     }
     if (this.universe.providersOf(alt.name).length > 0) return "no provider satisfies it";
     return "no such package";
@@ -248,7 +263,8 @@ export class Resolver {
       for (const group of dependencyGroups(rec)) {
         for (const alt of group) {
           const direct = this.chosen.get(alt.name);
-          if (direct && satisfiesDirectly(direct, alt, this.universe.arch)) addTo(requiredBy, direct.name, rec.name);
+          if (direct && satisfiesDirectly(direct, alt, this.universe.arch))
+            addTo(requiredBy, direct.name, rec.name);
           for (const p of this.chosenProviders.get(alt.name) ?? []) {
             if (satisfiesByProvides(p, alt)) addTo(requiredBy, p.name, rec.name);
           }
@@ -281,7 +297,9 @@ export class Resolver {
           const hit =
             direct && direct !== rec && satisfiesDirectly(direct, alt, arch)
               ? direct
-              : (this.chosenProviders.get(alt.name) ?? []).find((p) => p !== rec && satisfiesByProvides(p, alt));
+              : (this.chosenProviders.get(alt.name) ?? []).find(
+                  (p) => p !== rec && satisfiesByProvides(p, alt),
+                );
           if (hit) {
             throw new StrataError(
               "CONFLICT",

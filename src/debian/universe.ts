@@ -1,7 +1,7 @@
-import { compareVersions, versionSatisfies } from "./version.js";
-import type { PackagesIndex } from "./packages-index.js";
 import type { PackageRecord } from "./package.js";
+import type { PackagesIndex } from "./packages-index.js";
 import type { Alternative } from "./relations.js";
+import { compareVersions, versionSatisfies } from "./version.js";
 
 /**
  * Every package available for one image architecture, across all repositories and suites, with
@@ -83,7 +83,8 @@ export function satisfiesByProvides(rec: PackageRecord, alt: Alternative): boole
   return rec.provides.some(
     (p) =>
       p.name === alt.name &&
-      (alt.op === undefined || (p.op === "=" && p.version !== undefined && versionSatisfies(p.version, alt.op, alt.version!))),
+      (alt.op === undefined ||
+        (p.op === "=" && p.version !== undefined && versionSatisfies(p.version, alt.op, alt.version!))),
   );
 }
 

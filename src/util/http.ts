@@ -25,7 +25,11 @@ function describeFetchError(err: unknown): string {
  * `fetch` with bounded retries and exponential backoff on dropped connections and 5xx/429 answers.
  * Other HTTP statuses come back to the caller, which knows what a 404 means for it.
  */
-export async function fetchWithRetry(url: string, init: RequestInit = {}, opts: RetryOptions = {}): Promise<Response> {
+export async function fetchWithRetry(
+  url: string,
+  init: RequestInit = {},
+  opts: RetryOptions = {},
+): Promise<Response> {
   const attempts = opts.attempts ?? 4;
   let backoff = opts.backoffMs ?? 250;
   const what = opts.what ?? url;
@@ -53,7 +57,10 @@ export async function fetchWithRetry(url: string, init: RequestInit = {}, opts: 
 }
 
 /** Fetches a URL's whole body as bytes; a non-2xx status is an HTTP error naming the URL. */
-export async function fetchBytes(url: string, opts: RetryOptions & { headers?: Record<string, string> } = {}) {
+export async function fetchBytes(
+  url: string,
+  opts: RetryOptions & { headers?: Record<string, string> } = {},
+) {
   const res = await fetchWithRetry(url, { headers: opts.headers }, opts);
   if (!res.ok && res.status !== 304) {
     await res.body?.cancel();

@@ -66,16 +66,23 @@ describe("Debian version comparison", () => {
 
   it("agrees with dpkg --compare-versions on 4000 pairs drawn from the real index (reads the host's apt lists)", () => {
     const versions = realVersions();
-    assert.ok(versions.length > 1000, `only ${versions.length} versions in the apt lists; run apt-get update`);
+    assert.ok(
+      versions.length > 1000,
+      `only ${versions.length} versions in the apt lists; run apt-get update`,
+    );
     const rand = lcg(20261124);
     const pairs: [string, string][] = [];
     // Random pairs catch gross errors; neighbours in sorted order catch the subtle ones.
     for (let i = 0; i < 2000; i++) {
-      pairs.push([versions[Math.floor(rand() * versions.length)], versions[Math.floor(rand() * versions.length)]]);
+      pairs.push([
+        versions[Math.floor(rand() * versions.length)],
+        versions[Math.floor(rand() * versions.length)],
+      ]);
     }
     const sorted = [...versions].sort(compareVersions);
     const step = Math.max(1, Math.floor(sorted.length / 2000));
-    for (let i = 0; i + 1 < sorted.length && pairs.length < 4000; i += step) pairs.push([sorted[i + 1], sorted[i]]);
+    for (let i = 0; i + 1 < sorted.length && pairs.length < 4000; i += step)
+      pairs.push([sorted[i + 1], sorted[i]]);
     const want = dpkgSigns(pairs);
     const mismatches = pairs
       .map(([a, b], i) => ({ a, b, ours: sign(compareVersions(a, b)), dpkg: want[i] }))

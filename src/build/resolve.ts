@@ -1,0 +1,37 @@
+import type { PackagesIndex } from "../debian/packages-index.js";
+import { loadPackagesIndex } from "../debian/packages-index.js";
+import { type FetchContext, fetchRelease, type VerifiedRelease } from "../debian/release.js";
+import { Resolver } from "../debian/resolver.js";
+import { Universe } from "../debian/universe.js";
+import { type Lock, makeLock } from "./lock.js";
+import type { Spec } from "./spec.js";
+
+/** Fetches and verifies every suite's InRelease, once each, in parallel. */
+export async function fetchReleases(spec: Spec, ctx: FetchContext): Promise<VerifiedRelease[]> {
+  const jobs = spec.repositories.flatMap((source) =>
+    source.suites.map((suite) => fetchRelease(source, suite, ctx)),
+  );
+  return Promise.all(jobs);
+}
+
+/** Resolves the spec for every architecture and returns the lock that records it. */
+export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> {
+  const releases = await fetchReleases(spec, ctx);
+  const pins = new Map<string, string>();
+  const requests = spec.packages.map((p) => {
+    const [name, version] = p.split("=", 2);
+    if (version) pins.set(name, version);
+    return { name, version };
+  });
+  const resolutions = [];
+  for (const arch of spec.archs) {
+    const indexes: PackagesIndex[] = await Promise.all(
+      releases.flatMap((release) =>
+        release.source.components.map((component) => loadPackagesIndex(release, component, arch, ctx)),
+      ),
+    );
+    const universe = new Universe(arch, indexes, pins);
+    resolutions.push(new Resolver(universe, new Set(spec.exclude)).resolve(requests));
+  }
+  return makeLock(spec, releases, resolutions);
+}

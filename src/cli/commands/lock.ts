@@ -1,0 +1,41 @@
+import type { Command } from "commander";
+import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../build/lock.js";
+import { resolveSpec } from "../../build/resolve.js";
+import { loadSpec } from "../../build/spec.js";
+import type { Output } from "../output.js";
+import { type CommonOptions, specArgument } from "./common.js";
+
+export function registerLock(program: Command, out: () => Output): void {
+  program
+    .command("lock")
+    .description("resolve the spec against the signed repositories and write strata.lock beside it")
+    .argument("[spec]", "the spec file", "strata.yaml")
+    .option("--check", "do not write; exit 1 if the lock does not cover the spec")
+    .option("--json", "print the lock's summary as JSON on stdout")
+    .action(async (specPath: string, opts: CommonOptions & { check?: boolean; json?: boolean }) => {
+      const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
+      const lockPath = lockPathFor(spec);
+      if (opts.check) {
+        assertLockCovers(await readLock(lockPath), spec, lockPath);
+        out().line(`${lockPath} covers ${spec.path}`);
+        return;
+      }
+      const started = performance.now();
+      const lock = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
+      await writeLock(lockPath, lock);
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ lock: lockPath, archs: spec.archs, packages: lock.packages.length, excluded: lock.excluded.length, seconds: Number(seconds) })}\n`,
+        );
+      }
+      for (const arch of spec.archs) {
+        const n = lock.packages.filter((p) => p.arch === arch).length;
+        const ex = lock.excluded.filter((e) => e.arch === arch && e.neededBy.length > 0).map((e) => e.name);
+        out().line(
+          `${arch}: ${n} packages${ex.length ? ` (excluded, though wanted: ${ex.join(", ")})` : ""}`,
+        );
+      }
+      out().line(`wrote ${lockPath} in ${seconds}s`);
+    });
+}

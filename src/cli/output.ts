@@ -1,0 +1,90 @@
+import { MultiBar, Presets, type SingleBar } from "cli-progress";
+import { isStrataError } from "../util/errors.js";
+
+/** Where human output goes: progress bars on a terminal, plain lines when piped, nothing with --quiet. */
+export class Output {
+  readonly isTTY: boolean;
+
+  constructor(
+    readonly quiet = false,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.isTTY = Boolean(stream.isTTY) && !process.env.CI;
+  }
+
+  line(text: string): void {
+    if (!this.quiet) this.stream.write(`${text}\n`);
+  }
+
+  /**
+   * A progress display for `total` items: a bar on a terminal, one plain line per finished item
+   * otherwise. `tick` reports one finished item with a short description.
+   */
+  progress(label: string, total: number): Progress {
+    if (this.quiet || total === 0) return { tick() {}, stop() {} };
+    if (!this.isTTY) {
+      let done = 0;
+      return {
+        tick: (what: string) => {
+          done++;
+          this.line(`${label} [${done}/${total}] ${what}`);
+        },
+        stop() {},
+      };
+    }
+    const multi = new MultiBar(
+      {
+        format: `${label} [{bar}] {value}/{total} {what}`,
+        hideCursor: true,
+        clearOnComplete: true,
+        stream: this.stream,
+      },
+      Presets.shades_classic,
+    );
+    const bar: SingleBar = multi.create(total, 0, { what: "" });
+    return {
+      tick: (what: string) => bar.increment(1, { what }),
+      stop: () => multi.stop(),
+    };
+  }
+}
+
+export interface Progress {
+  tick(what: string): void;
+  stop(): void;
+}
+
+/** Prints an error as one line (plus a hint line) and returns the exit code for it. */
+export function reportError(err: unknown, stream: NodeJS.WriteStream = process.stderr): number {
+  if (isStrataError(err)) {
+    stream.write(`strata: error: ${err.message}\n`);
+    if (err.hint) stream.write(`strata: hint: ${err.hint}\n`);
+    return err.code === "USAGE" ? 2 : 1;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === "ENOSPC") {
+    stream.write(`strata: error: no space left on device (${e.path ?? e.message})\n`);
+    stream.write(
+      "strata: hint: free some disk space or point STRATA_CACHE_DIR elsewhere; nothing half-written was kept\n",
+    );
+    return 1;
+  }
+  if (e?.code === "EACCES" || e?.code === "EPERM") {
+    stream.write(`strata: error: permission denied: ${e.path ?? e.message}\n`);
+    return 1;
+  }
+  stream.write(`strata: internal error: ${e?.stack ?? String(err)}\n`);
+  return 70;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
