@@ -1,6 +1,6 @@
 import { StrataError } from "../util/errors.js";
 import type { PackageRecord } from "./package.js";
-import { type Alternative, formatAlternative, formatGroup, type Relation } from "./relations.js";
+import { type Alternative, formatAlternative, type Relation } from "./relations.js";
 import { closeNames } from "./suggest.js";
 import { satisfiesByProvides, satisfiesDirectly, type Universe } from "./universe.js";
 
@@ -228,33 +228,36 @@ export class Resolver {
   }
 
   private unsatisfiable(group: Alternative[]): StrataError {
-    const reasons = group.map((alt) => `${formatAlternative(alt)}: ${this.whyNot(alt)}`);
+    const reasons = group.map((alt) => this.explain(alt, new Set()));
     return new StrataError(
       "UNSATISFIABLE",
-      `cannot satisfy ${this.chain.join(" → ")} → ${formatGroup(group)} for ${this.universe.arch} (${reasons.join("; ")})`,
+      `cannot satisfy ${this.chain.join(" → ")} → ${reasons.join("; or ")} (for ${this.universe.arch})`,
       { hint: "pin another version, add a repository or suite that has it, or exclude the dependency" },
     );
   }
 
-  private whyNot(alt: Alternative): string {
-    const versions = this.universe.versionsOf(alt.name);
-    if (versions.length > 0) {
-      const cand = this.universe.candidate(alt.name)!;
-      if (!satisfiesDirectly(cand, alt, this.universe.arch)) return `only ${cand.version} is available`;
-      const marked = this.chosen.get(alt.name);
-      if (marked && marked !== cand) return `${marked.version} is already chosen`;
-      const missing = dependencyGroups(cand).find(
-        (g) =>
-          !g.some(
-            (a) => this.isMarkedSatisfying(a) || this.isExcludedSatisfying(a) || this.targetsOf(a).length > 0,
-          ),
-      );
-      return missing
-        ? `its dependency ${formatGroup(missing)} cannot be met`
-        : "its dependencies cannot be met";
+  /** Why an alternative cannot be met, following the first unmet dependency down to its cause. */
+  private explain(alt: Alternative, seen: Set<string>): string {
+    const label = formatAlternative(alt);
+    const cand = this.universe.candidate(alt.name);
+    if (!cand) {
+      return this.universe.providersOf(alt.name).length > 0
+        ? `${label}: no provider satisfies it`
+        : `${label}: no such package`;
     }
-    if (this.universe.providersOf(alt.name).length > 0) return "no provider satisfies it";
-    return "no such package";
+    if (!satisfiesDirectly(cand, alt, this.universe.arch))
+      return `${label}: only ${cand.version} is available`;
+    const marked = this.chosen.get(alt.name);
+    if (marked && marked !== cand) return `${label}: ${marked.version} is already chosen`;
+    const missing = dependencyGroups(cand).find(
+      (g) =>
+        !g.some(
+          (a) => this.isMarkedSatisfying(a) || this.isExcludedSatisfying(a) || this.targetsOf(a).length > 0,
+        ),
+    );
+    if (!missing || seen.has(cand.name) || seen.size > 8) return `${label}: its dependencies cannot be met`;
+    seen.add(cand.name);
+    return `${cand.name} (${cand.version}) → ${missing.map((a) => this.explain(a, seen)).join("; or ")}`;
   }
 
   private describe(requested: Set<string>): Resolution {

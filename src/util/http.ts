@@ -16,9 +16,20 @@ export function isTransient(err: unknown): boolean {
   return err instanceof TypeError || (err as { name?: string })?.name === "AbortError";
 }
 
+const PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  ETIMEDOUT: "timed out",
+  UND_ERR_SOCKET: "connection closed early, transfer truncated",
+  UND_ERR_CONNECT_TIMEOUT: "connect timed out",
+};
+
 function describeFetchError(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+  const code = cause?.code;
+  if (code) return PROBLEMS[code] ? `${PROBLEMS[code]}, ${code}` : code;
+  return cause?.message ?? (err as Error)?.message ?? String(err);
 }
 
 /**
@@ -51,7 +62,7 @@ export async function fetchWithRetry(
       backoff *= 2;
     }
   }
-  throw new StrataError("NETWORK", `${what}: unreachable after ${attempts} attempts (${lastProblem})`, {
+  throw new StrataError("NETWORK", `${what}: failed after ${attempts} attempts (${lastProblem})`, {
     hint: "check the network and the repository URL, then try again",
   });
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
+import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
 import { StrataError } from "./errors.js";
 
 /**
@@ -33,5 +33,19 @@ export function verifyingStream(expectHex: string, opts: { size?: number; what?:
       }
       done();
     },
+  });
+}
+
+/**
+ * `source` seen through a verifyingStream. Uses `pipeline` rather than `pipe` so that a failure on
+ * either side reaches whoever reads the result, and closes the source when the reader stops early.
+ */
+export function verified(
+  source: Readable,
+  expectHex: string,
+  opts: { size?: number; what?: string } = {},
+): Readable {
+  return pipeline(source, verifyingStream(expectHex, opts), () => {
+    // Errors reach the reader through the returned stream.
   });
 }

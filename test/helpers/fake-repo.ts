@@ -1,0 +1,136 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import * as openpgp from "openpgp";
+
+/** A package stanza for the fake repository; Filename, Size and SHA256 are filled in. */
+export interface FakePackage {
+  name: string;
+  version: string;
+  arch?: string;
+  fields?: Record<string, string>;
+  /** The .deb's bytes (any bytes will do for lock and fetch tests). */
+  body?: Buffer;
+}
+
+export interface FakeRepoOptions {
+  suite?: string;
+  packages: FakePackage[];
+  validUntil?: Date;
+  /** Change the served Packages.gz after signing (a tampered index). */
+  tamperPackages?: boolean;
+  /** Change a line of the signed text after signing (a tampered InRelease). */
+  tamperInRelease?: boolean;
+  /** Sign with a key that is not in the keyring handed to strata. */
+  signWithStranger?: boolean;
+  /** Paths whose body is cut in half while Content-Length promises all of it. */
+  truncate?: Set<string>;
+}
+
+export interface FakeRepo {
+  url: string;
+  keyring: string;
+  dir: string;
+  /** Requests served, by path, for asserting what was (not) fetched. */
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+async function newKey() {
+  return openpgp.generateKey({ type: "ecc", userIDs: [{ name: "strata test archive" }], format: "object" });
+}
+
+/**
+ * Serves a small, really signed Debian repository on 127.0.0.1 from memory: InRelease signed by a
+ * key generated for the test, Packages and Packages.gz, and pool files.
+ */
+export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
+  const suite = opts.suite ?? "testing";
+  const dir = await mkdtemp(join(tmpdir(), "strata-fake-repo-"));
+  const files = new Map<string, Buffer>();
+  const stanzas: string[] = [];
+  for (const p of opts.packages) {
+    const arch = p.arch ?? "amd64";
+    const body = p.body ?? Buffer.from(`fake deb ${p.name} ${p.version}\n`);
+    const filename = `pool/main/${p.name[0]}/${p.name}/${p.name}_${p.version}_${arch}.deb`;
+    files.set(`/${filename}`, body);
+    const extra = Object.entries(p.fields ?? {})
+      .map(([k, v]) => `${k}: ${v}\n`)
+      .join("");
+    stanzas.push(
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${filename}\nSize: ${body.length}\nSHA256: ${sha256(body)}\n`,
+    );
+  }
+  const packagesText = Buffer.from(stanzas.join("\n"));
+  const packagesGz = gzipSync(packagesText);
+  const rel = "main/binary-amd64/Packages";
+  const until = opts.validUntil ? `Valid-Until: ${opts.validUntil.toUTCString()}\n` : "";
+  let releaseText =
+    `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: Tue, 24 Nov 2026 00:00:00 UTC\n${until}` +
+    `Architectures: amd64\nComponents: main\nSHA256:\n` +
+    ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
+    ` ${sha256(packagesGz)} ${packagesGz.length} ${rel}.gz\n`;
+  const key = await newKey();
+  const signer = opts.signWithStranger ? await newKey() : key;
+  let inRelease = await openpgp.sign({
+    message: await openpgp.createCleartextMessage({ text: releaseText }),
+    signingKeys: signer.privateKey,
+  });
+  if (opts.tamperInRelease) inRelease = inRelease.replace("Origin: strata-test", "Origin: strata-evil");
+  releaseText = "";
+  const keyring = join(dir, "keyring.gpg");
+  await writeFile(keyring, key.publicKey.write());
+
+  files.set(`/dists/${suite}/InRelease`, Buffer.from(inRelease));
+  files.set(`/dists/${suite}/${rel}`, packagesText);
+  const servedGz = Buffer.from(packagesGz);
+  if (opts.tamperPackages) servedGz[servedGz.length - 9] ^= 0xff;
+  files.set(`/dists/${suite}/${rel}.gz`, servedGz);
+
+  const hits = new Map<string, number>();
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const body = files.get(path);
+    if (!body) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "Content-Length": body.length, "Content-Type": "application/octet-stream" });
+    if (opts.truncate?.has(path)) {
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
+      res.destroy();
+      return;
+    }
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    keyring,
+    dir,
+    hits,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A strata.yaml for the fake repository. */
+export function fakeRepoSpec(repo: FakeRepo, packages: string[], extra = "", suite = "testing"): string {
+  return [
+    "repositories:",
+    `  - url: ${repo.url}`,
+    `    suites: [${suite}]`,
+    "    components: [main]",
+    `    keyring: ${repo.keyring}`,
+    "archs: [amd64]",
+    `packages: [${packages.join(", ")}]`,
+    extra,
+  ].join("\n");
+}
