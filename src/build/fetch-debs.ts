@@ -4,6 +4,7 @@ import { ContentStore } from "../util/cas.js";
 import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { fetchWithRetry } from "../util/http.js";
+import { mapLimit } from "../util/concurrency.js";
 import type { LockedPackage } from "./lock.js";
 
 export function debStore(root?: string): ContentStore {
@@ -14,24 +15,6 @@ export interface FetchEvent {
   pkg: LockedPackage;
   /** "cached" when the verified .deb was already there. */
   status: "cached" | "downloaded";
-}
-
-/** Runs `worker` over `items` with at most `limit` in flight; rejects with the first failure. */
-export async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  worker: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await worker(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return results;
 }
 
 /**

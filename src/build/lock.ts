@@ -34,6 +34,8 @@ export interface LockedPackage {
   architecture: string;
   source: string;
   sourceVersion: string;
+  /** Debian Priority (required, important, standard, optional); orders layers. */
+  priority: string;
   sha256: string;
   size: number;
   filename: string;
@@ -93,6 +95,7 @@ function lockedPackage(
     architecture: rec.architecture,
     source: rec.source,
     sourceVersion: rec.sourceVersion,
+    priority: rec.priority ?? "optional",
     sha256: rec.sha256,
     size: rec.size,
     filename: rec.filename,

@@ -95,7 +95,7 @@ export const specSchema = z.strictObject({
   files: z.array(file).default([]),
   layers: z
     .strictObject({
-      max: z.number().int().min(2).max(127).default(100),
+      max: z.number().int().min(3).max(127).default(100),
       compression: z.enum(["gzip", "zstd"]).default("gzip"),
     })
     .default({ max: 100, compression: "gzip" }),

@@ -1,13 +1,13 @@
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
 import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
-import { verifyingStream } from "../util/verify.js";
+import { verified } from "../util/verify.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -80,7 +80,10 @@ export function manifestBlobs(artifact: Artifact): ArtifactBlob[] {
   }));
   if (artifact.kind === "image") return images;
   const index = artifact.index;
-  return [...images, { descriptor: descriptorFor(index.index.mediaType, index.indexBytes), bytes: index.indexBytes }];
+  return [
+    ...images,
+    { descriptor: descriptorFor(index.index.mediaType, index.indexBytes), bytes: index.indexBytes },
+  ];
 }
 
 function descriptorFor(mediaType: string, bytes: Buffer): Descriptor {
@@ -208,9 +211,13 @@ async function prepareOutput(dir: string, opts: WriteLayoutOptions): Promise<boo
   const layout = await isLayoutDir(dir);
   if (opts.append && layout) return true;
   if (!layout) {
-    throw new StrataError("OUTPUT_EXISTS", `${dir} is not empty and is not an OCI layout; refusing to write into it`, {
-      hint: "choose a new or empty directory for the OCI layout",
-    });
+    throw new StrataError(
+      "OUTPUT_EXISTS",
+      `${dir} is not empty and is not an OCI layout; refusing to write into it`,
+      {
+        hint: "choose a new or empty directory for the OCI layout",
+      },
+    );
   }
   if (!opts.force) {
     throw new StrataError("OUTPUT_EXISTS", `${dir} already holds an OCI layout`, { hint: "pass --force" });
@@ -236,7 +243,10 @@ async function placeFromFile(source: string, target: string, descriptor: Descrip
       );
     }
     if (`sha256:${got.hex}` !== descriptor.digest) {
-      throw new StrataError("HASH_MISMATCH", `${source}: sha256 is ${got.hex}, expected ${descriptor.digest}`);
+      throw new StrataError(
+        "HASH_MISMATCH",
+        `${source}: sha256 is ${got.hex}, expected ${descriptor.digest}`,
+      );
     }
     await rename(tmp, target);
   } catch (err) {
@@ -269,12 +279,30 @@ function platformOf(config: ImageConfig): Platform {
   return platform;
 }
 
+/** The index.json entry naming `artifact`, with its tag as `org.opencontainers.image.ref.name`. */
+export function layoutEntry(artifact: Artifact, tag?: string): Descriptor {
+  const entry: Descriptor = artifactDescriptor(artifact);
+  if (artifact.kind === "image") entry.platform = platformOf(artifact.image.config);
+  if (tag !== undefined) entry.annotations = { [Annotation.refName]: tag };
+  return entry;
+}
+
+/** The bytes of an index.json holding `entries`. */
+export function layoutIndexBytes(entries: Descriptor[]): Buffer {
+  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries };
+  return jsonBytes(index);
+}
+
+/** The bytes of the `oci-layout` file. */
+export const OCI_LAYOUT_BYTES: Buffer = jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION });
+
 async function readIndexJson(dir: string): Promise<Index> {
   const bytes = await readFile(join(dir, "index.json")).catch((err: NodeJS.ErrnoException) => {
     throw new StrataError("IO", `${dir}: cannot read index.json (${err.code ?? err.message})`);
   });
   const index = parseJson<Index>(bytes, "index.json", dir);
-  if (!Array.isArray(index.manifests)) throw new StrataError("IO", `${dir}: index.json has no manifests list`);
+  if (!Array.isArray(index.manifests))
+    throw new StrataError("IO", `${dir}: index.json has no manifests list`);
   return index;
 }
 
@@ -282,27 +310,27 @@ async function readIndexJson(dir: string): Promise<Index> {
  * Writes `artifact` into the OCI layout at `dir` and returns the index.json entry that names it.
  * Refuses a non-empty `dir` (OUTPUT_EXISTS) unless `force` (replace a layout) or `append`.
  */
-export async function writeLayout(dir: string, artifact: Artifact, opts: WriteLayoutOptions = {}): Promise<Descriptor> {
+export async function writeLayout(
+  dir: string,
+  artifact: Artifact,
+  opts: WriteLayoutOptions = {},
+): Promise<Descriptor> {
   const appending = await prepareOutput(dir, opts);
   const store = new ContentStore(join(dir, "blobs"));
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  if (!appending) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+  if (!appending) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
 
   await mapLimit(contentBlobs(artifact), BLOB_WRITERS, (blob) => putBlob(store, blob));
   for (const blob of manifestBlobs(artifact)) await putBlob(store, blob);
 
-  const entry: Descriptor = artifactDescriptor(artifact);
-  if (artifact.kind === "image") entry.platform = platformOf(artifact.image.config);
-  if (opts.tag !== undefined) entry.annotations = { [Annotation.refName]: opts.tag };
-
+  const entry = layoutEntry(artifact, opts.tag);
   const previous = appending ? (await readIndexJson(dir)).manifests : [];
   const kept = previous.filter((d) => {
     const name = d.annotations?.[Annotation.refName];
     if (opts.tag !== undefined) return name !== opts.tag;
     return !(name === undefined && d.digest === entry.digest);
   });
-  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, entry] };
-  await writeFileAtomic(join(dir, "index.json"), jsonBytes(index));
+  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, entry]));
   return entry;
 }
 
@@ -324,13 +352,12 @@ export class LayoutBlobSource implements BlobSource {
       throw new StrataError("IO", `${this.dir}: blob ${digest} is missing from the layout`);
     });
     const what = `${this.dir}: blob ${digest}`;
-    return pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), verifyingStream(digestHex(digest), { what }), () => {
-      // Errors reach the reader through the returned stream; nothing else to do here.
-    });
+    return verified(createReadStream(path, { highWaterMark: 1 << 20 }), digestHex(digest), { what });
   }
 
   localPath(digest: string): string | undefined {
-    return this.path(digest);
+    const path = this.path(digest);
+    return existsSync(path) ? path : undefined;
   }
 
   async readAll(digest: string): Promise<Buffer> {
@@ -342,7 +369,9 @@ export class LayoutBlobSource implements BlobSource {
 
 /** Picks the index.json entry named by `ref` (a tag or a digest), or the only entry. */
 export function selectEntry(entries: Descriptor[], ref: string | undefined, where: string): Descriptor {
-  const names = entries.map((d) => d.annotations?.[Annotation.refName]).filter((n): n is string => n !== undefined);
+  const names = entries
+    .map((d) => d.annotations?.[Annotation.refName])
+    .filter((n): n is string => n !== undefined);
   if (ref === undefined) {
     if (entries.length === 1) return entries[0];
     throw new StrataError(

@@ -23,7 +23,8 @@ const DEFAULT_TAG = "latest";
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
+const HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
 
 function invalid(text: string, why: string): StrataError {
   return new StrataError("USAGE", `invalid image reference "${text}": ${why}`, {
@@ -46,7 +47,8 @@ export function parseReference(text: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw invalid(text, `"${digest}" is not a sha256 digest (sha256:<64 hex digits>)`);
+    if (!DIGEST.test(digest))
+      throw invalid(text, `"${digest}" is not a sha256 digest (sha256:<64 hex digits>)`);
   }
 
   // A tag is after the last ":" that comes after the last "/" (a ":" before it is a registry port).
@@ -78,7 +80,8 @@ export function parseReference(text: string): ImageReference {
   if (registry === "index.docker.io" || registry === DOCKER_HUB_API) registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift("library");
   const repository = parts.join("/");
-  if (registry.length + 1 + repository.length > 255) throw invalid(text, "the name is longer than 255 characters");
+  if (registry.length + 1 + repository.length > 255)
+    throw invalid(text, "the name is longer than 255 characters");
 
   const ref: ImageReference = { registry, repository };
   if (tag !== undefined) ref.tag = tag;

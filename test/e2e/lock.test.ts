@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runStrata } from "../helpers/cli.js";
-import { type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
+import { type FakePackage, type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 
-const PACKAGES = [
+const PACKAGES: FakePackage[] = [
   { name: "app", version: "1.0", fields: { Depends: "libfoo (>= 1.0), debconf | debconf-2.0" } },
   { name: "libfoo", version: "1.0" },
   { name: "libfoo", version: "1.2", fields: { Source: "foo (1.2-1)" } },

@@ -2,11 +2,18 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
+import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../../src/oci/image.js";
+import {
+  type Descriptor,
+  digestHex,
+  type ImageConfig,
+  type Manifest,
+  MediaType,
+  type Platform,
+} from "../../src/oci/types.js";
 import type { ContentStore } from "../../src/util/cas.js";
 import { StrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
-import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../../src/oci/image.js";
-import { type Descriptor, digestHex, type ImageConfig, type Manifest, MediaType, type Platform } from "../../src/oci/types.js";
 
 /**
  * Small but real images for tests of the homes (layout, archives, registry): each layer is a gzip of
@@ -22,20 +29,18 @@ export interface SyntheticLayer {
 
 async function tarOf(files: { name: string; body: Buffer }[]): Promise<Buffer> {
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on("end", resolve);
-    pack.on("error", reject);
-  });
-  for (const f of files) pack.entry({ name: f.name, size: f.body.length, mode: 0o644, mtime: new Date(0) }, f.body);
+  for (const f of files)
+    pack.entry({ name: f.name, size: f.body.length, mode: 0o644, mtime: new Date(0) }, f.body);
   pack.finalize();
-  await done;
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
 /** A gzip tar layer of `files` random files of `fileSize` bytes each under `/data/<name>`. */
-export async function syntheticLayer(opts: { name?: string; files?: number; fileSize?: number } = {}): Promise<SyntheticLayer> {
+export async function syntheticLayer(
+  opts: { name?: string; files?: number; fileSize?: number } = {},
+): Promise<SyntheticLayer> {
   const name = opts.name ?? randomBytes(4).toString("hex");
   const files = Array.from({ length: opts.files ?? 2 }, (_, i) => ({
     name: `data/${name}-${i}.bin`,

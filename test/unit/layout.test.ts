@@ -6,12 +6,20 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { readOciArchive, writeDockerArchive, writeOciArchive } from "../../src/oci/archive.js";
 import { artifactDescriptor, imageDescriptor } from "../../src/oci/image.js";
 import { listLayout, readLayout, writeLayout } from "../../src/oci/layout.js";
 import { Annotation, digestHex } from "../../src/oci/types.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { freshImage, imageArtifact, storeBlobSource, syntheticImage, syntheticIndex } from "../helpers/synthetic-image.js";
+import { sha256File } from "../../src/util/hash.js";
+import {
+  freshImage,
+  imageArtifact,
+  storeBlobSource,
+  syntheticImage,
+  syntheticIndex,
+} from "../helpers/synthetic-image.js";
 
 const run = promisify(execFile);
 
@@ -21,7 +29,7 @@ async function readAllBlob(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe("OCI image layout", () => {
+describe("OCI image layout and archives", () => {
   let work: string;
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "strata-layout-"));
@@ -36,7 +44,9 @@ describe("OCI image layout", () => {
     const entry = await writeLayout(dir, imageArtifact(image), { tag: "v1" });
     assert.equal(entry.digest, imageDescriptor(image).digest);
     assert.equal(entry.annotations?.[Annotation.refName], "v1");
-    assert.deepEqual(JSON.parse(await readFile(join(dir, "oci-layout"), "utf8")), { imageLayoutVersion: "1.0.0" });
+    assert.deepEqual(JSON.parse(await readFile(join(dir, "oci-layout"), "utf8")), {
+      imageLayoutVersion: "1.0.0",
+    });
 
     const back = await readLayout(dir, "v1");
     assert.equal(back.kind, "image");
@@ -58,7 +68,10 @@ describe("OCI image layout", () => {
     const dir = join(work, "linked");
     await writeLayout(dir, imageArtifact(image));
     const hex = digestHex(layers[0].descriptor.digest);
-    const [inLayout, inStore] = await Promise.all([stat(join(dir, "blobs/sha256", hex)), stat(store.path(hex))]);
+    const [inLayout, inStore] = await Promise.all([
+      stat(join(dir, "blobs/sha256", hex)),
+      stat(store.path(hex)),
+    ]);
     assert.equal(inLayout.ino, inStore.ino);
   });
 
@@ -74,10 +87,15 @@ describe("OCI image layout", () => {
     await writeFile(store.path(hex), tampered);
     const image = syntheticImage(layers, { blobs: storeBlobSource(store) });
     const dir = join(work, "refused");
-    await assert.rejects(writeLayout(dir, imageArtifact(image)), (err) => isStrataError(err, "HASH_MISMATCH"));
+    await assert.rejects(writeLayout(dir, imageArtifact(image)), (err) =>
+      isStrataError(err, "HASH_MISMATCH"),
+    );
     assert.equal(await readFile(join(dir, "index.json")).catch(() => undefined), undefined);
     const left = await readdir(join(dir, "blobs/sha256"));
-    assert.ok(!left.includes(hex) && !left.some((n) => n.includes(".tmp-")), `left behind: ${left.join(" ")}`);
+    assert.ok(
+      !left.includes(hex) && !left.some((n) => n.includes(".tmp-")),
+      `left behind: ${left.join(" ")}`,
+    );
   });
 
   test("an existing layout is refused without force, replaced with force", async () => {
@@ -140,9 +158,8 @@ describe("OCI image layout", () => {
     await writeFile(path, bytes);
     const back = await readLayout(dir);
     if (back.kind !== "image") assert.fail("expected an image");
-    await assert.rejects(
-      readAllBlob(await back.image.blobs.open(layers[0].descriptor.digest)),
-      (err) => isStrataError(err, "HASH_MISMATCH"),
+    await assert.rejects(readAllBlob(await back.image.blobs.open(layers[0].descriptor.digest)), (err) =>
+      isStrataError(err, "HASH_MISMATCH"),
     );
   });
 
@@ -170,7 +187,10 @@ describe("OCI image layout", () => {
     await writeLayout(single, imageArtifact(amd.image), { tag: "latest" });
     const inspected = JSON.parse((await run("skopeo", ["inspect", `oci:${single}:latest`])).stdout);
     assert.equal(inspected.Digest, imageDescriptor(amd.image).digest);
-    assert.deepEqual(inspected.Layers, amd.image.manifest.layers.map((l) => l.digest));
+    assert.deepEqual(
+      inspected.Layers,
+      amd.image.manifest.layers.map((l) => l.digest),
+    );
     const umoci = await run("umoci", ["stat", "--image", `${single}:latest`, "--json"]);
     assert.equal(JSON.parse(umoci.stdout).history, null);
     const listed = await run("umoci", ["ls", "--layout", single]);
@@ -179,6 +199,102 @@ describe("OCI image layout", () => {
 
   test("readLayout names a missing layout clearly", async () => {
     await assert.rejects(readLayout(join(work, "nowhere")), (err) => isStrataError(err, "USAGE"));
-    await assert.rejects(readLayout(work), (err) => isStrataError(err, "USAGE") && /no oci-layout/.test(err.message));
+    await assert.rejects(
+      readLayout(work),
+      (err) => isStrataError(err, "USAGE") && /no oci-layout/.test(err.message),
+    );
+  });
+
+  test("an oci-archive is byte-identical when written twice, skopeo reads it, readOciArchive reads it back (runs skopeo)", async () => {
+    const amd = await freshImage(2);
+    const arm = syntheticImage([amd.layers[1]], {
+      platform: { architecture: "arm64", os: "linux" },
+      blobs: amd.image.blobs,
+    });
+    const artifact = syntheticIndex([amd.image, arm]);
+    const [first, second] = [join(work, "a.oci.tar"), join(work, "b.oci.tar")];
+    await writeOciArchive(first, artifact, { tag: "multi" });
+    await writeOciArchive(second, artifact, { tag: "multi" });
+    assert.equal((await sha256File(first)).hex, (await sha256File(second)).hex);
+
+    const raw = JSON.parse((await run("skopeo", ["inspect", "--raw", `oci-archive:${first}:multi`])).stdout);
+    assert.deepEqual(
+      raw.manifests.map((m: { digest: string }) => m.digest),
+      [imageDescriptor(amd.image).digest, imageDescriptor(arm).digest],
+    );
+    const back = await readOciArchive(first, "multi");
+    assert.equal(artifactDescriptor(back).digest, artifactDescriptor(artifact).digest);
+    if (back.kind !== "index") assert.fail("expected an index");
+    const layer = amd.layers[1];
+    assert.deepEqual(
+      await readAllBlob(await back.index.images[1].blobs.open(layer.descriptor.digest)),
+      layer.bytes,
+    );
+  });
+
+  test("a blob tampered inside an oci-archive fails with HASH_MISMATCH when read", async () => {
+    const { image, layers } = await freshImage(1);
+    const file = join(work, "tamper.oci.tar");
+    await writeOciArchive(file, imageArtifact(image));
+    const bytes = await readFile(file);
+    const at = bytes.indexOf(layers[0].bytes.subarray(20, 60));
+    bytes[at] ^= 0xff;
+    await writeFile(file, bytes);
+    const back = await readOciArchive(file);
+    if (back.kind !== "image") assert.fail("expected an image");
+    await assert.rejects(readAllBlob(await back.image.blobs.open(layers[0].descriptor.digest)), (err) =>
+      isStrataError(err, "HASH_MISMATCH"),
+    );
+  });
+
+  test("a docker-archive is read by skopeo and loaded by podman with its tag (runs skopeo; podman as root, vfs storage)", async (t) => {
+    const { image } = await freshImage(2);
+    const file = join(work, "image.docker.tar");
+    await writeDockerArchive(file, image, { repoTags: ["localhost/strata/archive-test:v1"] });
+    const inspected = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${file}`])).stdout);
+    assert.deepEqual(inspected.Layers, image.config.rootfs.diff_ids);
+    const copied = join(work, "from-docker-archive");
+    await run("skopeo", ["copy", `docker-archive:${file}`, `oci:${copied}:v1`]);
+    const back = await readLayout(copied, "v1");
+    if (back.kind !== "image") assert.fail("expected an image");
+    assert.deepEqual(back.image.configBytes, image.configBytes);
+
+    if (process.getuid?.() !== 0) {
+      t.skip("podman load needs root here");
+      return;
+    }
+    const store = join(work, "podman");
+    const podman = (...args: string[]) =>
+      run("podman", [
+        "--root",
+        join(store, "root"),
+        "--runroot",
+        join(store, "run"),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+        ...args,
+      ]);
+    try {
+      const loaded = await podman("load", "-i", file);
+      assert.match(loaded.stdout, /Loaded image: localhost\/strata\/archive-test:v1/);
+      const images = JSON.parse(
+        (await podman("image", "inspect", "localhost/strata/archive-test:v1")).stdout,
+      );
+      assert.equal(images[0].Id, digestHex(image.manifest.config.digest));
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+
+  test("docker-archive tags must be name:tag", async () => {
+    const { image } = await freshImage(1);
+    await assert.rejects(
+      writeDockerArchive(join(work, "bad.tar"), image, { repoTags: ["app@sha256:" + "0".repeat(64)] }),
+      (err) => isStrataError(err, "USAGE"),
+    );
   });
 });

@@ -79,12 +79,16 @@ function authKeyHost(key: string): string {
 function decodeAuth(auth: string, file: string, registry: string): Credentials {
   const text = Buffer.from(auth, "base64").toString("utf8");
   const colon = text.indexOf(":");
-  if (colon <= 0) throw new StrataError("AUTH", `${file}: the saved login for ${registry} is not base64 "user:password"`);
+  if (colon <= 0)
+    throw new StrataError("AUTH", `${file}: the saved login for ${registry} is not base64 "user:password"`);
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 /** Saved credentials for `registry` from the auth files, if any has an `auths` entry for it. */
-export async function savedCredentials(registry: string, files = authFileCandidates()): Promise<Credentials | undefined> {
+export async function savedCredentials(
+  registry: string,
+  files = authFileCandidates(),
+): Promise<Credentials | undefined> {
   for (const file of files) {
     let parsed: { auths?: Record<string, { auth?: string }> };
     try {
@@ -108,6 +112,24 @@ export function parseCredentials(text: string): Credentials {
 
 export function basicHeader(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+/**
+ * Token scopes (`repository:team/app:pull,push`) with the actions of the same resource united and
+ * everything sorted, so that "pull,push" plus "pull" asks for one scope, and equal sets compare equal.
+ */
+export function mergeScopes(scopes: string[]): string[] {
+  const actions = new Map<string, Set<string>>();
+  for (const scope of scopes) {
+    const cut = scope.lastIndexOf(":");
+    const resource = cut > 0 ? scope.slice(0, cut) : scope;
+    const set = actions.get(resource) ?? new Set<string>();
+    if (cut > 0) for (const action of scope.slice(cut + 1).split(",")) if (action) set.add(action);
+    actions.set(resource, set);
+  }
+  return [...actions.entries()]
+    .map(([resource, set]) => (set.size > 0 ? `${resource}:${[...set].sort().join(",")}` : resource))
+    .sort();
 }
 
 /** One hop to a token endpoint: the registry client supplies it so TLS, retries and errors stay in one place. */
@@ -141,7 +163,7 @@ export class Authenticator {
   ) {}
 
   private scopeKey(scopes: string[]): string {
-    return [...new Set(scopes)].sort().join(" ");
+    return mergeScopes(scopes).join(" ");
   }
 
   /** The Authorization header for a request needing `scopes`, or undefined to go anonymously. */
@@ -161,7 +183,10 @@ export class Authenticator {
     if (challenge === undefined) return false;
     if (challenge.scheme === "basic") return this.credentials !== undefined && sentHeader === undefined;
     // A bearer token that was refused is only worth replacing when the challenge asks for more scope.
-    return sentHeader === undefined || this.scopeKey(this.challengeScopes(challenge, scopes)) !== this.scopeKey(scopes);
+    return (
+      sentHeader === undefined ||
+      this.scopeKey(this.challengeScopes(challenge, scopes)) !== this.scopeKey(scopes)
+    );
   }
 
   private pickChallenge(header: string): Challenge | undefined {
@@ -171,7 +196,7 @@ export class Authenticator {
 
   private challengeScopes(challenge: Challenge, scopes: string[]): string[] {
     const asked = challenge.params.scope?.split(" ").filter((s) => s.length > 0) ?? [];
-    return [...new Set([...scopes, ...asked])];
+    return mergeScopes([...scopes, ...asked]);
   }
 
   /** Answers a 401's challenge so that `headerFor(scopes)` returns a header that should pass. */
@@ -225,10 +250,14 @@ export class Authenticator {
     }
     const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
-    if (!token) throw new StrataError("AUTH", `${this.registry}: token service ${url.origin} returned no token`);
+    if (!token)
+      throw new StrataError("AUTH", `${this.registry}: token service ${url.origin} returned no token`);
     // The spec's default lifetime is 60 s when expires_in is absent.
     const lifeMs = (body.expires_in ?? 60) * 1000;
-    return { header: `Bearer ${token}`, expiresAt: Date.now() + Math.max(lifeMs - TOKEN_MARGIN_MS, lifeMs / 2) };
+    return {
+      header: `Bearer ${token}`,
+      expiresAt: Date.now() + Math.max(lifeMs - TOKEN_MARGIN_MS, lifeMs / 2),
+    };
   }
 
   /** The error for a refusal: who was refused and what to do about it. */
@@ -241,7 +270,9 @@ export class Authenticator {
     return new StrataError(
       "AUTH",
       `${this.registry}: authentication failed for ${this.credentials.username} (${status})`,
-      { hint: "check --creds user:password, or the login saved in REGISTRY_AUTH_FILE / ~/.docker/config.json" },
+      {
+        hint: "check --creds user:password, or the login saved in REGISTRY_AUTH_FILE / ~/.docker/config.json",
+      },
     );
   }
 }

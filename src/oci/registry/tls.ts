@@ -26,7 +26,9 @@ type AgentConstructor = new (opts: { connect: Record<string, unknown> }) => Disp
 async function undiciAgentConstructor(): Promise<AgentConstructor | undefined> {
   // Node creates the global dispatcher when its fetch implementation first loads.
   if ((globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] === undefined) await fetch("data:,");
-  const global = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] as { constructor?: unknown } | undefined;
+  const global = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] as
+    | { constructor?: unknown }
+    | undefined;
   const ctor = global?.constructor;
   return typeof ctor === "function" && ctor.name === "Agent" ? (ctor as AgentConstructor) : undefined;
 }

@@ -1,0 +1,76 @@
+import type { LockedPackage } from "./lock.js";
+
+/** One layer of an image, before it is built: a package alone, or a group of packages. */
+export type LayerPlan = { kind: "package"; packages: [LockedPackage] } | { kind: "group"; packages: LockedPackage[] };
+
+/** Layers every image has besides its package layers: the base layer and the files layer. */
+export const FIXED_LAYERS = 2;
+
+const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
+
+function rank(p: LockedPackage): number {
+  return PRIORITY_RANK[p.priority] ?? 5;
+}
+
+function byPriorityThenName(a: LockedPackage, b: LockedPackage): number {
+  return rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/**
+ * The canonical order of an image's packages: dependencies before the packages that need them,
+ * and among packages free to go next, the higher Priority first, then by name. It depends only on
+ * the package set, so images with the same foundations (gcc-12-base, libc6, ...) start with the same
+ * layers in the same positions and share ChainIDs (unpacked snapshots on nodes) as far as they agree.
+ * Dependency cycles (libc6 ⇄ libgcc-s1) are broken by taking the first remaining package in that order.
+ */
+export function canonicalOrder(packages: LockedPackage[]): LockedPackage[] {
+  const byName = new Map(packages.map((p) => [p.name, p]));
+  // deps[x] = chosen packages x depends on (the lock records the reverse edge, requiredBy).
+  const pendingDeps = new Map<string, Set<string>>(packages.map((p) => [p.name, new Set()]));
+  for (const p of packages) {
+    for (const dependent of p.requiredBy) {
+      if (byName.has(dependent) && dependent !== p.name) pendingDeps.get(dependent)!.add(p.name);
+    }
+  }
+  const remaining = [...packages].sort(byPriorityThenName);
+  const order: LockedPackage[] = [];
+  while (remaining.length > 0) {
+    let i = remaining.findIndex((p) => pendingDeps.get(p.name)!.size === 0);
+    if (i < 0) i = 0;
+    const [next] = remaining.splice(i, 1);
+    order.push(next);
+    for (const dependent of next.requiredBy) pendingDeps.get(dependent)?.delete(next.name);
+  }
+  return order;
+}
+
+/**
+ * Plans at most `maxLayers` layers (base and files layers included) for an image's packages.
+ *
+ * Within budget every package has a layer of its own. Over budget, the packages that matter most
+ * for sharing keep their own layers: scored by size × (1 + how many packages of the image need
+ * them), so big foundations (libc6, libpython3.11-stdlib) stay alone. The rest, the small leaves
+ * that are least likely to be shared anyway, are merged into one group layer, members sorted by
+ * name, so two images with the same leftover set produce the same group layer. Deterministic: the
+ * plan depends only on the package set and the budget.
+ */
+export function planLayers(packages: LockedPackage[], maxLayers: number): LayerPlan[] {
+  const slots = maxLayers - FIXED_LAYERS;
+  if (slots < 1) throw new Error(`a layer budget of ${maxLayers} leaves no room for packages`);
+  const ordered = canonicalOrder(packages);
+  if (ordered.length <= slots) return ordered.map((p) => ({ kind: "package", packages: [p] }));
+
+  const score = (p: LockedPackage) => p.size * (1 + p.requiredBy.length);
+  const alone = new Set(
+    [...ordered]
+      .sort((a, b) => score(b) - score(a) || (a.name < b.name ? -1 : 1))
+      .slice(0, slots - 1)
+      .map((p) => p.name),
+  );
+  const plan: LayerPlan[] = ordered
+    .filter((p) => alone.has(p.name))
+    .map((p) => ({ kind: "package", packages: [p] }));
+  const rest = ordered.filter((p) => !alone.has(p.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  plan.push({ kind: "group", packages: rest });
+  return plan;
+}

@@ -1,0 +1,269 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { StrataError } from "../util/errors.js";
+import { tempPathFor } from "../util/fs.js";
+import { verified } from "../util/verify.js";
+import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
+import {
+  type ArtifactBlob,
+  assembleArtifact,
+  contentBlobs,
+  layoutEntry,
+  layoutIndexBytes,
+  type ManifestReader,
+  manifestBlobs,
+  OCI_LAYOUT_BYTES,
+  OCI_LAYOUT_FILE,
+  selectEntry,
+} from "./layout.js";
+import { parseReference } from "./reference.js";
+import { TarWriter } from "./tar.js";
+import { type Descriptor, digestHex, type Index } from "./types.js";
+
+/**
+ * Artifacts as single files, written with the shared deterministic tar writer (sorted paths, one
+ * fixed mtime, owner 0:0), atomically (temp file, then rename):
+ *
+ * - oci-archive: a tar of an OCI image layout (what `skopeo copy … oci-archive:` reads).
+ * - docker-archive: the `docker save` format as Docker 25+ writes it — `manifest.json` with Config,
+ *   RepoTags and Layers pointing at `blobs/sha256/<hex>` — read by `docker load`, `podman load` and
+ *   `skopeo … docker-archive:`. Layers stay compressed as in the image; those readers detect it.
+ *   It holds one image: for an index, the caller picks the platform first.
+ */
+
+export interface ArchiveOptions {
+  /** The mtime of every entry, in seconds; default SOURCE_DATE_EPOCH, else 0. */
+  mtime?: number;
+}
+
+function archiveMtime(opts: ArchiveOptions): number {
+  if (opts.mtime !== undefined) return opts.mtime;
+  const fromEnv = Number(process.env.SOURCE_DATE_EPOCH);
+  return Number.isSafeInteger(fromEnv) && fromEnv >= 0 ? fromEnv : 0;
+}
+
+/** A file of the archive: bytes in hand, or a blob opened (and verified) when it is written. */
+interface ArchiveFile {
+  path: string;
+  bytes?: Buffer;
+  blob?: ArtifactBlob;
+}
+
+function blobFile(blob: ArtifactBlob): ArchiveFile {
+  return { path: `blobs/sha256/${digestHex(blob.descriptor.digest)}`, blob };
+}
+
+async function fileBody(file: ArchiveFile): Promise<{ size: number; body: Buffer | Readable }> {
+  if (file.bytes !== undefined) return { size: file.bytes.length, body: file.bytes };
+  const blob = file.blob!;
+  if (blob.bytes !== undefined) return { size: blob.bytes.length, body: blob.bytes };
+  const { digest, size } = blob.descriptor;
+  const stream = await blob.source!.open(digest);
+  return { size, body: verified(stream, digestHex(digest), { size, what: `blob ${digest}` }) };
+}
+
+/** Writes `files` (and the directories above them) as a tar at `target`, all at once or not at all. */
+async function writeTarAtomic(target: string, files: ArchiveFile[], mtime: number): Promise<void> {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const dirs = new Set<string>();
+  for (const path of byPath.keys()) {
+    for (let cut = path.indexOf("/"); cut > 0; cut = path.indexOf("/", cut + 1))
+      dirs.add(path.slice(0, cut + 1));
+  }
+  const paths = [...dirs, ...byPath.keys()].sort();
+  const tmp = tempPathFor(target);
+  const out = createWriteStream(tmp, { mode: 0o644 });
+  const tar = new TarWriter(out);
+  try {
+    for (const path of paths) {
+      const file = byPath.get(path);
+      if (file === undefined) {
+        await tar.entry({ path, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime });
+        continue;
+      }
+      const { size, body } = await fileBody(file);
+      await tar.entry({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime, size }, body);
+    }
+    await tar.end();
+    await rename(tmp, target);
+  } catch (err) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Writes `artifact` as an oci-archive: a tar of an OCI layout whose index.json names it by `tag`. */
+export async function writeOciArchive(
+  file: string,
+  artifact: Artifact,
+  opts: ArchiveOptions & { tag?: string } = {},
+): Promise<Descriptor> {
+  const entry = layoutEntry(artifact, opts.tag);
+  const blobs = [...contentBlobs(artifact), ...manifestBlobs(artifact)];
+  const unique = new Map(blobs.map((b) => [b.descriptor.digest, b]));
+  await writeTarAtomic(
+    file,
+    [
+      ...[...unique.values()].map(blobFile),
+      { path: "index.json", bytes: layoutIndexBytes([entry]) },
+      { path: OCI_LAYOUT_FILE, bytes: OCI_LAYOUT_BYTES },
+    ],
+    archiveMtime(opts),
+  );
+  return entry;
+}
+
+/**
+ * Writes one image in the `docker save` format. `repoTags` are names as `docker load` shows them
+ * ("registry/app:tag"); each must parse as a reference with a tag and without a digest.
+ */
+export async function writeDockerArchive(
+  file: string,
+  image: Image,
+  opts: ArchiveOptions & { repoTags?: string[] } = {},
+): Promise<void> {
+  const repoTags = opts.repoTags ?? [];
+  for (const name of repoTags) {
+    const ref = parseReference(name);
+    if (ref.digest !== undefined || !/:[^/]+$/.test(name)) {
+      throw new StrataError("USAGE", `docker archive tag "${name}" must be name:tag, without a digest`);
+    }
+  }
+  const blobs = contentBlobs({ kind: "image", image });
+  const manifest = [
+    {
+      Config: blobFile(blobs[0]).path,
+      RepoTags: repoTags,
+      Layers: image.manifest.layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`),
+    },
+  ];
+  await writeTarAtomic(
+    file,
+    [...blobs.map(blobFile), { path: "manifest.json", bytes: jsonBytes(manifest) }],
+    archiveMtime(opts),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading an oci-archive in place: index the tar once, then read members by offset.
+// ---------------------------------------------------------------------------------------------
+
+interface Member {
+  offset: number;
+  size: number;
+}
+
+function tarString(block: Buffer, start: number, length: number): string {
+  const field = block.subarray(start, start + length);
+  const end = field.indexOf(0);
+  return field.subarray(0, end < 0 ? field.length : end).toString("utf8");
+}
+
+function tarNumber(block: Buffer, start: number, length: number): number {
+  const field = block.subarray(start, start + length);
+  if (field[0] & 0x80) {
+    // GNU base-256: big-endian, the top bit of the first byte is the flag.
+    let n = field[0] & 0x7f;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i];
+    return n;
+  }
+  const text = tarString(block, start, length).trim();
+  return text === "" ? 0 : Number.parseInt(text, 8);
+}
+
+/** Maps each regular file's path (without "./") to where its bytes lie in the tar. */
+async function indexTar(file: string): Promise<Map<string, Member>> {
+  const members = new Map<string, Member>();
+  const fh = await open(file, "r");
+  try {
+    const block = Buffer.alloc(512);
+    let pos = 0;
+    let longName: string | undefined;
+    while ((await fh.read(block, 0, 512, pos)).bytesRead === 512 && block.some((b) => b !== 0)) {
+      const size = tarNumber(block, 124, 12);
+      const type = String.fromCharCode(block[156] || 0x30);
+      const body = pos + 512;
+      pos = body + Math.ceil(size / 512) * 512;
+      if (type === "x" || type === "L") {
+        const data = Buffer.alloc(size);
+        await fh.read(data, 0, size, body);
+        if (type === "L") longName = tarString(data, 0, size);
+        else longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(data.toString("utf8"))?.[1] ?? longName;
+        continue;
+      }
+      const prefix = tarString(block, 257, 6) === "ustar" ? tarString(block, 345, 155) : "";
+      const name = longName ?? (prefix ? `${prefix}/${tarString(block, 0, 100)}` : tarString(block, 0, 100));
+      longName = undefined;
+      if (type === "0" || type === "7") members.set(name.replace(/^\.\//, ""), { offset: body, size });
+    }
+  } finally {
+    await fh.close();
+  }
+  return members;
+}
+
+/** Blobs of an oci-archive, read straight from the tar and verified. */
+class ArchiveBlobSource implements BlobSource {
+  constructor(
+    readonly file: string,
+    private readonly members: Map<string, Member>,
+  ) {}
+
+  member(digest: string): Member {
+    const member = this.members.get(`blobs/sha256/${digestHex(digest)}`);
+    if (member === undefined)
+      throw new StrataError("IO", `${this.file}: blob ${digest} is missing from the archive`);
+    return member;
+  }
+
+  async open(digest: string): Promise<Readable> {
+    const { offset, size } = this.member(digest);
+    const stream =
+      size === 0 ? Readable.from([]) : createReadStream(this.file, { start: offset, end: offset + size - 1 });
+    return verified(stream, digestHex(digest), { size, what: `${this.file}: blob ${digest}` });
+  }
+
+  async readAll(digest: string): Promise<Buffer> {
+    const { offset, size } = this.member(digest);
+    const fh = await open(this.file, "r");
+    try {
+      const bytes = Buffer.alloc(size);
+      await fh.read(bytes, 0, size, offset);
+      return bytes;
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/** Reads the artifact named by `ref` (tag or digest; default: the only entry) from an oci-archive. */
+export async function readOciArchive(file: string, ref?: string): Promise<Artifact> {
+  const members = await indexTar(file);
+  const blobs = new ArchiveBlobSource(file, members);
+  const indexMember = members.get("index.json");
+  if (indexMember === undefined || !members.has(OCI_LAYOUT_FILE)) {
+    throw new StrataError("USAGE", `${file} is not an oci-archive (no index.json / oci-layout in it)`);
+  }
+  const fh = await open(file, "r");
+  const indexBytes = Buffer.alloc(indexMember.size);
+  try {
+    await fh.read(indexBytes, 0, indexMember.size, indexMember.offset);
+  } finally {
+    await fh.close();
+  }
+  let index: Index;
+  try {
+    index = JSON.parse(indexBytes.toString("utf8")) as Index;
+  } catch (err) {
+    throw new StrataError("IO", `${file}: index.json is not valid JSON`, { cause: err });
+  }
+  const entry = selectEntry(index.manifests ?? [], ref, file);
+  const reader: ManifestReader = {
+    where: file,
+    manifest: (d) => blobs.readAll(d.digest),
+    config: (d) => blobs.readAll(d.digest),
+  };
+  return assembleArtifact(entry, await blobs.readAll(entry.digest), reader, blobs);
+}
