@@ -23,7 +23,13 @@ export interface DebControl {
   md5sums?: string;
   /** Paths listed in `conffiles` (absolute, as dpkg writes them). */
   conffiles: string[];
+  /** Maintainer scripts the package ships (strata never runs them; callers report or emulate them). */
+  scripts: Partial<Record<MaintainerScript, string>>;
 }
+
+export type MaintainerScript = (typeof MAINTAINER_SCRIPTS)[number];
+const MAINTAINER_SCRIPTS = ["preinst", "postinst", "prerm", "postrm", "config"] as const;
+const CONTROL_FILES = new Set<string>(["control", "md5sums", "conffiles", ...MAINTAINER_SCRIPTS]);
 
 /**
  * One entry of a member tar: tar-stream's header and the whole body (empty for non-files). Bodies
@@ -57,7 +63,7 @@ export async function openDeb(path: string): Promise<DebFile> {
   const files = new Map<string, string>();
   for await (const entry of tarEntries(path, controlMember, controlCompression)) {
     const name = entry.header.name.replace(/^\.\//, "");
-    if (entry.header.type === "file" && (name === "control" || name === "md5sums" || name === "conffiles")) {
+    if (entry.header.type === "file" && CONTROL_FILES.has(name)) {
       files.set(name, entry.body.toString("utf8"));
     }
   }
@@ -68,9 +74,15 @@ export async function openDeb(path: string): Promise<DebFile> {
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
 
+  const scripts: DebControl["scripts"] = {};
+  for (const script of MAINTAINER_SCRIPTS) {
+    const text = files.get(script);
+    if (text !== undefined) scripts[script] = text;
+  }
+
   return {
     path,
-    control: { formatVersion, control, md5sums: files.get("md5sums"), conffiles },
+    control: { formatVersion, control, md5sums: files.get("md5sums"), conffiles, scripts },
     dataCompression,
     dataEntries: () => tarEntries(path, dataMember, dataCompression),
   };

@@ -1,0 +1,442 @@
+import { createHash } from "node:crypto";
+import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type DebTarEntry, openDeb } from "../debian/deb.js";
+import { parseStanza } from "../debian/deb822.js";
+import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
+import { TarWriter } from "../oci/tar.js";
+import { ContentStore } from "../util/cas.js";
+import { StrataError } from "../util/errors.js";
+import { Digester, sha256File } from "../util/hash.js";
+
+/**
+ * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
+ *
+ * The layer's bytes are a function of: the .deb, the epoch, keepDocs, the compression identity and
+ * LAYER_FORMAT_VERSION. Bump the version whenever a change here alters any output byte.
+ *
+ * Canonical form of every layer strata writes (writeLayer):
+ * - entries sorted by the bytewise order of their UTF-8 path (no trailing "/"), which also puts
+ *   every directory before its contents; each missing parent directory is added as 0755 0:0;
+ * - every mtime is the caller's epoch; owners numeric, names empty; modes as given (07777 mask);
+ * - no path twice; within a group of hardlinks, the first path in that order carries the body and
+ *   the others link to it.
+ */
+export const LAYER_FORMAT_VERSION = 1;
+
+export interface LayerEntry {
+  /** Relative, normalised path (no "./", no trailing "/"). */
+  path: string;
+  type: "file" | "dir" | "symlink" | "hardlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Symlink target (as stored), or the path of the hardlinked file entry. */
+  linkname?: string;
+  /** File contents; absent means empty. */
+  body?: Uint8Array;
+}
+
+export interface LayerBlob {
+  /** sha256 of the compressed blob, which is in the ContentStore under this digest. */
+  digest: string;
+  size: number;
+  /** sha256 of the uncompressed tar. */
+  diffId: string;
+  mediaType: string;
+  /** Non-directory paths of the layer, sorted as in the tar; for file-conflict detection. */
+  files: string[];
+}
+
+export interface PackageLayerRecord extends LayerBlob {
+  package: string;
+  version: string;
+  architecture: string;
+}
+
+export interface LayerWriteOptions {
+  /** ContentStore root. */
+  store: string;
+  /** mtime of every entry, seconds. */
+  epoch: number;
+  compression: Compression;
+  /** Names the layer in errors, e.g. the package name. */
+  what: string;
+}
+
+/** Plain data in, plain data out: callable from a worker thread. */
+export interface PackageLayerInput {
+  debPath: string;
+  /** Expected sha256 (hex) of the .deb; a mismatch is HASH_MISMATCH. */
+  debSha256: string;
+  store: string;
+  epoch: number;
+  compression: Compression;
+  keepDocs: boolean;
+}
+
+/** Directories that merged-/usr turns into symlinks to usr/<dir> (design.md §2). */
+export const MERGED_USR_DIRS: readonly string[] = [
+  "bin",
+  "sbin",
+  "lib",
+  "lib32",
+  "lib64",
+  "libx32",
+  "libo32",
+];
+
+const DOC_TREE = "usr/share/doc";
+const DROPPED_TREES = [
+  DOC_TREE,
+  "usr/share/man",
+  "usr/share/info",
+  "usr/share/locale",
+  "usr/share/lintian",
+  "usr/share/doc-base",
+];
+const STATUS_DIR = "var/lib/dpkg/status.d";
+
+export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {
+  const { hex } = await sha256File(input.debPath);
+  if (hex !== input.debSha256) {
+    throw new StrataError("HASH_MISMATCH", `${input.debPath}: sha256 is ${hex}, expected ${input.debSha256}`);
+  }
+  const deb = await openDeb(input.debPath);
+  const stanza = parseStanza(deb.control.control);
+  const [name, version, architecture] = ["Package", "Version", "Architecture"].map((field) => {
+    const value = stanza.get(field);
+    if (!value) throw new StrataError("DEB_INVALID", `${input.debPath}: control has no ${field} field`);
+    return value;
+  });
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
+    throw new StrataError("DEB_INVALID", `${input.debPath}: bad package name "${name}"`);
+  }
+
+  const reader = new PackageReader(name, deb.control.md5sums === undefined);
+  for await (const { header, body } of deb.dataEntries()) reader.add(header, body);
+  const entries = reader.entries(input.keepDocs);
+
+  const md5sums = deb.control.md5sums ?? reader.md5sums(deb.control.conffiles);
+  entries.push(
+    statusFile(`${STATUS_DIR}/${name}`, statusStanza(deb.control.control)),
+    statusFile(`${STATUS_DIR}/${name}.md5sums`, md5sums),
+  );
+  const blob = await writeLayer(entries, { ...input, what: name });
+  return { ...blob, package: name, version, architecture };
+}
+
+/** The control stanza as dpkg's status file has it: `Status:` right after `Package:`. */
+export function statusStanza(control: string): string {
+  const lines = control.replace(/\s+$/, "").split("\n");
+  const at = lines.findIndex((line) => line.startsWith("Package:"));
+  lines.splice(at + 1, 0, "Status: install ok installed");
+  return `${lines.join("\n")}\n`;
+}
+
+function statusFile(path: string, text: string): LayerEntry {
+  return { path, type: "file", mode: 0o644, uid: 0, gid: 0, body: Buffer.from(text, "utf8") };
+}
+
+/**
+ * Collects a package's data.tar entries: normalises paths, applies the merged-/usr rewrite, refuses
+ * unsafe entries, resolves hardlinks to the file they share, and remembers what md5sums needs.
+ */
+class PackageReader {
+  private readonly byPath = new Map<string, LayerEntry>();
+  /** Paths that came from a merged-/usr directory (they lose to a twin that was shipped under usr/). */
+  private readonly relocated = new Set<string>();
+  /** Archive path → md5, for regular files and hardlinks, in archive order. */
+  private readonly digests: [string, string][] = [];
+  private readonly md5ByFile = new Map<string, string>();
+
+  constructor(
+    private readonly pkg: string,
+    /** Only packages without md5sums need them computed (dpkg-deb stopped requiring them). */
+    private readonly computeMd5sums: boolean,
+  ) {}
+
+  add(header: DebTarEntry["header"], body: Buffer): void {
+    // tar-stream gives null, not "", for entries without a link name, whatever its types say.
+    const linkname: string = header.linkname ?? "";
+    const archivePath = normalisePath(header.name, this.pkg);
+    if (archivePath === "") return; // the root directory "./"
+    const type = entryType(header.type, this.pkg, archivePath);
+    const path = mergedUsrPath(archivePath);
+    const base = { mode: header.mode, uid: header.uid, gid: header.gid };
+
+    if (MERGED_USR_DIRS.includes(archivePath)) {
+      // The base layer holds the symlink bin -> usr/bin; a package's own copy of it is dropped.
+      const target = linkname.replace(/^\//, "").replace(/\/$/, "");
+      if (type === "dir" || (type === "symlink" && target === `usr/${archivePath}`)) return;
+      throw unsafe(this.pkg, archivePath, "conflicts with the merged-/usr symlink");
+    }
+
+    let entry: LayerEntry;
+    if (type === "hardlink") {
+      const target = mergedUsrPath(normalisePath(linkname, this.pkg));
+      const linked = this.byPath.get(target);
+      if (!linked || (linked.type !== "file" && linked.type !== "hardlink")) {
+        throw unsafe(this.pkg, archivePath, `hardlink target ${linkname} is not a file of the package`);
+      }
+      const root = linked.type === "hardlink" ? linked.linkname! : target;
+      entry = { path, type, ...base, linkname: root };
+      if (this.computeMd5sums) this.digests.push([archivePath, this.md5ByFile.get(root)!]);
+    } else if (type === "symlink") {
+      // Judged where the package put it too: bin/x -> ../../etc climbs, even though usr/bin/x would not.
+      if (!linkname.startsWith("/") && !resolveLexically(parentParts(archivePath), linkname)) {
+        throw unsafe(this.pkg, archivePath, `symlink target "${linkname}" climbs above the root`);
+      }
+      entry = { path, type, ...base, linkname: relocatedSymlinkTarget(archivePath, path, linkname) };
+    } else if (type === "file") {
+      entry = { path, type, ...base, body };
+      if (this.computeMd5sums) {
+        const md5 = createHash("md5").update(body).digest("hex");
+        this.md5ByFile.set(path, md5);
+        this.digests.push([archivePath, md5]);
+      }
+    } else {
+      entry = { path, type, ...base };
+    }
+    this.put(entry, path !== archivePath);
+  }
+
+  /** The entries to write, docs dropped unless kept; hardlink groups re-rooted where docs went. */
+  entries(keepDocs: boolean): LayerEntry[] {
+    const all = [...this.byPath.values()];
+    if (keepDocs) return all;
+    const kept = all.filter((e) => e.type !== "dir" && !isDroppedDoc(e.path));
+    const keptDirs = new Set(kept.flatMap((e) => ancestors(e.path)));
+    const dirs = all.filter((e) => e.type === "dir" && (!isDroppedDoc(e.path) || keptDirs.has(e.path)));
+    return [...dirs, ...rerootHardlinks(kept, this.byPath)];
+  }
+
+  /** md5sums as dh_md5sums writes them, for packages that ship none: regular files but conffiles. */
+  md5sums(conffiles: string[]): string {
+    const skip = new Set(conffiles.map((c) => c.replace(/^\//, "")));
+    return this.digests
+      .filter(([path]) => !skip.has(path))
+      .sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+      .map(([path, md5]) => `${md5}  ${path}\n`)
+      .join("");
+  }
+
+  private put(entry: LayerEntry, relocated: boolean): void {
+    const existing = this.byPath.get(entry.path);
+    if (existing) {
+      if (existing.type !== "dir" || entry.type !== "dir") {
+        throw unsafe(this.pkg, entry.path, "shipped twice (after the merged-/usr rewrite)");
+      }
+      // Both bin/x/ and usr/bin/x/: the usr/ one describes the real directory.
+      if (relocated || !this.relocated.has(entry.path)) return;
+    }
+    this.byPath.set(entry.path, entry);
+    if (relocated) this.relocated.add(entry.path);
+    else this.relocated.delete(entry.path);
+  }
+}
+
+/**
+ * After dropping docs, a hardlink may point at a dropped file. The kept members of such a group
+ * take the dropped file's body: the first (in layer order) becomes the file, the rest link to it.
+ */
+function rerootHardlinks(kept: LayerEntry[], byPath: Map<string, LayerEntry>): LayerEntry[] {
+  const keptPaths = new Set(kept.map((e) => e.path));
+  const newRoot = new Map<string, string>();
+  return kept.map((entry) => {
+    if (entry.type !== "hardlink" || keptPaths.has(entry.linkname!)) return entry;
+    const root = byPath.get(entry.linkname!)!;
+    const promoted = newRoot.get(root.path);
+    if (promoted !== undefined) return { ...entry, linkname: promoted };
+    newRoot.set(root.path, entry.path);
+    return { ...root, path: entry.path };
+  });
+}
+
+function isDroppedDoc(path: string): boolean {
+  const tree = DROPPED_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+  if (tree === undefined) return false;
+  // usr/share/doc/<package>/copyright is kept: licences must travel with the binaries.
+  return !(tree === DOC_TREE && /^usr\/share\/doc\/[^/]+\/copyright$/.test(path));
+}
+
+function entryType(tarType: string, pkg: string, path: string): LayerEntry["type"] {
+  switch (tarType) {
+    case "file":
+    case "contiguous-file":
+      return "file";
+    case "directory":
+      return "dir";
+    case "symlink":
+      return "symlink";
+    case "link":
+      return "hardlink";
+    case "character-device":
+    case "block-device":
+    case "fifo":
+      throw unsafe(pkg, path, `${tarType} entries are refused (an image gets its devices from the runtime)`);
+    default:
+      throw new StrataError("DEB_INVALID", `${pkg}: ${path}: unsupported tar entry type ${tarType}`);
+  }
+}
+
+/** bin/x → usr/bin/x (and the other merged directories); other paths unchanged. */
+export function mergedUsrPath(path: string): string {
+  const slash = path.indexOf("/");
+  const top = slash < 0 ? path : path.slice(0, slash);
+  return slash > 0 && MERGED_USR_DIRS.includes(top) ? `usr/${path}` : path;
+}
+
+/**
+ * A relative symlink moved from bin/ to usr/bin/ must still reach what it reached before (seen
+ * through the merged-/usr symlinks). It keeps its text when it does; otherwise it is recomputed.
+ */
+function relocatedSymlinkTarget(oldPath: string, newPath: string, target: string): string {
+  if (oldPath === newPath || target.startsWith("/")) return target;
+  const wanted = resolveLexically(parentParts(oldPath), target) ?? []; // climbing targets were refused
+  const wantedPath = mergedUsrPath(wanted.join("/"));
+  const reached = resolveLexically(parentParts(newPath), target);
+  if (reached !== undefined && mergedUsrPath(reached.join("/")) === wantedPath) return target;
+  const from = parentParts(newPath);
+  const to = wantedPath === "" ? [] : wantedPath.split("/");
+  let common = 0;
+  while (common < from.length && common < to.length && from[common] === to[common]) common++;
+  const up = from.slice(common).map(() => "..");
+  return [...up, ...to.slice(common)].join("/") || ".";
+}
+
+/** Path components of `target` seen from directory `from`, or undefined when it climbs above "/". */
+function resolveLexically(from: string[], target: string): string[] | undefined {
+  const parts = [...from];
+  for (const part of target.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+    } else parts.push(part);
+  }
+  return parts;
+}
+
+function parentParts(path: string): string[] {
+  return path.split("/").slice(0, -1);
+}
+
+/** Strips "./" and empty components; refuses absolute paths and "..". "" is the root. */
+export function normalisePath(path: string, what: string): string {
+  if (path.startsWith("/")) throw unsafe(what, path, "absolute path");
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") throw unsafe(what, path, "'..' component");
+    parts.push(part);
+  }
+  return parts.join("/");
+}
+
+/** Proper ancestors of a path, nearest last: "a/b/c" → ["a", "a/b"]. */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.indexOf("/"); i > 0; i = path.indexOf("/", i + 1)) out.push(path.slice(0, i));
+  return out;
+}
+
+function unsafe(what: string, path: string, why: string): StrataError {
+  return new StrataError("UNSAFE_PATH", `${what}: ${path}: ${why}`);
+}
+
+/**
+ * Writes entries as one canonical layer into the ContentStore (see the top of this file). Refuses
+ * duplicates, paths through symlinks or files, relative symlinks that climb above the root, and
+ * hardlinks to anything but a file entry of the same list.
+ */
+export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions): Promise<LayerBlob> {
+  const ordered = canonicalOrder(entries, opts.what);
+  const store = new ContentStore(opts.store);
+  const tar = new PassThrough({ highWaterMark: 1 << 20 });
+  const diff = new Digester();
+  const compressor = createCompressor(opts.compression);
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      diff.update(chunk);
+      done(null, chunk);
+    },
+  });
+
+  const writing = (async () => {
+    const writer = new TarWriter(tar);
+    try {
+      for (const e of ordered) {
+        const size = e.type === "file" ? (e.body?.length ?? 0) : 0;
+        await writer.entry({ ...e, mtime: opts.epoch, size }, e.type === "file" ? e.body : undefined);
+      }
+      await writer.end();
+    } catch (err) {
+      tar.destroy(err as Error);
+      throw err;
+    }
+  })();
+  const [, , stored] = await Promise.all([
+    writing,
+    pipeline(tar, hashing, compressor),
+    store.put(compressor),
+  ]);
+  return {
+    digest: `sha256:${stored.hex}`,
+    size: stored.size,
+    diffId: `sha256:${diff.hex()}`,
+    mediaType: layerMediaType(opts.compression),
+    files: ordered.filter((e) => e.type !== "dir").map((e) => e.path),
+  };
+}
+
+function canonicalOrder(entries: LayerEntry[], what: string): LayerEntry[] {
+  const byPath = new Map<string, LayerEntry>();
+  for (const entry of entries) {
+    if (normalisePath(entry.path, what) !== entry.path || entry.path === "") {
+      throw unsafe(what, entry.path, "path is not normalised (no './', '//' or trailing '/')");
+    }
+    if (byPath.has(entry.path)) throw unsafe(what, entry.path, "appears twice");
+    byPath.set(entry.path, entry);
+  }
+  for (const entry of entries) {
+    for (const dir of ancestors(entry.path)) {
+      const parent = byPath.get(dir);
+      if (!parent) byPath.set(dir, { path: dir, type: "dir", mode: 0o755, uid: 0, gid: 0 });
+      else if (parent.type === "symlink") throw unsafe(what, entry.path, `passes through the symlink ${dir}`);
+      else if (parent.type !== "dir")
+        throw unsafe(what, entry.path, `passes through the non-directory ${dir}`);
+    }
+    if (entry.type === "symlink" && !entry.linkname?.startsWith("/")) {
+      if (!entry.linkname || resolveLexically(parentParts(entry.path), entry.linkname) === undefined) {
+        throw unsafe(what, entry.path, `symlink target "${entry.linkname ?? ""}" climbs above the root`);
+      }
+    }
+  }
+  const sorted = [...byPath.values()].sort((a, b) =>
+    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
+  );
+  return orderHardlinks(sorted, byPath, what);
+}
+
+/** Each hardlink group's first path (in layer order) becomes the file; the rest link to it. */
+function orderHardlinks(sorted: LayerEntry[], byPath: Map<string, LayerEntry>, what: string): LayerEntry[] {
+  const firstOfGroup = new Map<string, string>();
+  return sorted.map((entry) => {
+    if (entry.type !== "file" && entry.type !== "hardlink") return entry;
+    let root = entry;
+    if (entry.type === "hardlink") {
+      const target = byPath.get(entry.linkname ?? "");
+      if (target?.type !== "file") {
+        throw unsafe(what, entry.path, `hardlink target ${entry.linkname ?? ""} is not a file of the layer`);
+      }
+      root = target;
+    }
+    const first = firstOfGroup.get(root.path);
+    if (first === undefined) {
+      firstOfGroup.set(root.path, entry.path);
+      return { ...root, path: entry.path, type: "file", linkname: undefined };
+    }
+    return { ...root, path: entry.path, type: "hardlink", linkname: first, body: undefined };
+  });
+}

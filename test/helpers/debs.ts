@@ -1,0 +1,127 @@
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import tarStream from "tar-stream";
+import { type TarEntry, TarWriter } from "../../src/oci/tar.js";
+import { sha256File } from "../../src/util/hash.js";
+
+/**
+ * Real .debs for tests, fetched with `apt-get download` from the host's own apt sources into a cache
+ * under the temp directory that later runs reuse; and hand-made .debs (ar + tar) for the cases no
+ * real package has, such as malicious paths.
+ */
+export const run = promisify(execFile);
+
+const DEB_CACHE = join(tmpdir(), "strata-test-debs");
+
+export interface RealDeb {
+  path: string;
+  sha256: string;
+}
+
+/** The host architecture's current candidate of `name`, downloaded once and then reused. */
+export async function realDeb(name: string): Promise<RealDeb> {
+  await mkdir(DEB_CACHE, { recursive: true });
+  let file = await cachedDebFile(name);
+  if (!file) {
+    await run("apt-get", ["download", name], { cwd: DEB_CACHE, maxBuffer: 1 << 24 });
+    file = await cachedDebFile(name);
+    if (!file) throw new Error(`apt-get download ${name} left no ${name}_*.deb in ${DEB_CACHE}`);
+  }
+  const path = join(DEB_CACHE, file);
+  return { path, sha256: (await sha256File(path)).hex };
+}
+
+async function cachedDebFile(name: string): Promise<string | undefined> {
+  return (await readdir(DEB_CACHE)).find((f) => f.startsWith(`${name}_`) && f.endsWith(".deb"));
+}
+
+export async function tempDir(label: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `strata-${label}-`));
+}
+
+/** A tar made by our writer, as a Buffer. */
+export async function tarBytes(entries: { entry: TarEntry; body?: Buffer }[]): Promise<Buffer> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on("data", (c: Buffer) => chunks.push(c));
+  const writer = new TarWriter(out);
+  for (const { entry, body } of entries) await writer.entry(entry, body);
+  await writer.end();
+  return Buffer.concat(chunks);
+}
+
+/** An ar archive of the given members, as deb(5) lays it out. */
+export function arArchive(members: { name: string; body: Buffer }[]): Buffer {
+  const parts: Buffer[] = [Buffer.from("!<arch>\n")];
+  for (const { name, body } of members) {
+    const header =
+      name.padEnd(16) +
+      "0".padEnd(12) +
+      "0".padEnd(6) +
+      "0".padEnd(6) +
+      "100644".padEnd(8) +
+      String(body.length).padEnd(10) +
+      "`\n";
+    parts.push(Buffer.from(header, "latin1"), body);
+    if (body.length % 2 === 1) parts.push(Buffer.from("\n"));
+  }
+  return Buffer.concat(parts);
+}
+
+export interface CraftedFile {
+  /** Exactly as stored in data.tar, e.g. "./usr/bin/x", "/etc/x" or "../x". */
+  name: string;
+  type?: "file" | "directory" | "symlink" | "link" | "fifo" | "character-device";
+  mode?: number;
+  linkname?: string;
+  body?: string;
+}
+
+/** A tar written by tar-stream, which (unlike our writer) stores any type and any path it is given. */
+export async function looseTar(files: CraftedFile[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+  })();
+  for (const f of files) {
+    const type = f.type ?? "file";
+    const header = {
+      name: f.name,
+      type,
+      mode: f.mode ?? (type === "directory" ? 0o755 : 0o644),
+      mtime: new Date(0),
+    };
+    pack.entry({ ...header, linkname: f.linkname, devmajor: 1, devminor: 3 }, f.body ?? "");
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Writes a .deb whose data.tar.gz holds exactly `files`, with a minimal control stanza and no
+ * md5sums (so strata must compute them). Returns its path and sha256.
+ */
+export async function craftDeb(dir: string, pkg: string, files: CraftedFile[]): Promise<RealDeb> {
+  const control = `Package: ${pkg}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: crafted test package\n`;
+  const controlTar = await looseTar([
+    { name: "./", type: "directory" },
+    { name: "./control", body: control },
+  ]);
+  const path = join(dir, `${pkg}_1.0_all.deb`);
+  await writeFile(
+    path,
+    arArchive([
+      { name: "debian-binary", body: Buffer.from("2.0\n") },
+      { name: "control.tar.gz", body: gzipSync(controlTar) },
+      { name: "data.tar.gz", body: gzipSync(await looseTar(files)) },
+    ]),
+  );
+  return { path, sha256: (await sha256File(path)).hex };
+}
