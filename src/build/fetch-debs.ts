@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
+import { mapLimit } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { fetchWithRetry } from "../util/http.js";
-import { mapLimit } from "../util/concurrency.js";
 import type { LockedPackage } from "./lock.js";
 
 export function debStore(root?: string): ContentStore {

@@ -20,6 +20,7 @@ import {
  * else (missing or corrupt blob, unreadable JSON) drops the entry and is a miss.
  */
 export interface LayerCacheKey {
+  /** The .deb's sha256, or for a group layer the sha256 of its members' sorted sha256s. */
   debSha256: string;
   epoch: number;
   keepDocs: boolean;
@@ -114,8 +115,9 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
     Number.isSafeInteger(r.size) &&
     typeof r.mediaType === "string" &&
     Array.isArray(r.files) &&
-    typeof r.package === "string" &&
-    typeof r.version === "string" &&
-    typeof r.architecture === "string";
+    Array.isArray(r.members) &&
+    r.members.every(
+      (m) => typeof m.package === "string" && Array.isArray(m.scripts) && Array.isArray(m.replaces),
+    );
   return valid ? r : undefined;
 }

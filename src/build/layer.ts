@@ -3,6 +3,7 @@ import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza } from "../debian/deb822.js";
+import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
 import { ContentStore } from "../util/cas.js";
@@ -22,7 +23,7 @@ import { Digester, sha256File } from "../util/hash.js";
  * - no path twice; within a group of hardlinks, the first path in that order carries the body and
  *   the others link to it.
  */
-export const LAYER_FORMAT_VERSION = 1;
+export const LAYER_FORMAT_VERSION = 2;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
@@ -48,10 +49,20 @@ export interface LayerBlob {
   files: string[];
 }
 
-export interface PackageLayerRecord extends LayerBlob {
+/** What a layer of packages holds besides its bytes: enough for file-conflict and script reports. */
+export interface PackageFacts {
   package: string;
   version: string;
   architecture: string;
+  /** Maintainer scripts the package ships (preinst, postinst, ...), which strata does not run. */
+  scripts: string[];
+  /** Package names its Replaces field names (Policy 7.6), for allowed file overlaps. */
+  replaces: string[];
+}
+
+/** A layer of one package, or of a group of packages when the image is over its layer budget. */
+export interface PackageLayerRecord extends LayerBlob {
+  members: PackageFacts[];
 }
 
 export interface LayerWriteOptions {
@@ -97,7 +108,10 @@ const DROPPED_TREES = [
 ];
 const STATUS_DIR = "var/lib/dpkg/status.d";
 
-export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {
+/** A package's layer entries (data, status.d records) and facts, before they are written. */
+export async function packageEntries(
+  input: PackageLayerInput,
+): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
   const { hex } = await sha256File(input.debPath);
   if (hex !== input.debSha256) {
     throw new StrataError("HASH_MISMATCH", `${input.debPath}: sha256 is ${hex}, expected ${input.debSha256}`);
@@ -122,8 +136,17 @@ export async function buildPackageLayer(input: PackageLayerInput): Promise<Packa
     statusFile(`${STATUS_DIR}/${name}`, statusStanza(deb.control.control)),
     statusFile(`${STATUS_DIR}/${name}.md5sums`, md5sums),
   );
-  const blob = await writeLayer(entries, { ...input, what: name });
-  return { ...blob, package: name, version, architecture };
+  const scripts = Object.keys(deb.control.scripts).sort();
+  const replaces = parseRelation(stanza.get("Replaces"))
+    .flat()
+    .map((alt) => alt.name);
+  return { entries, facts: { package: name, version, architecture, scripts, replaces } };
+}
+
+export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {
+  const { entries, facts } = await packageEntries(input);
+  const blob = await writeLayer(entries, { ...input, what: facts.package });
+  return { ...blob, members: [facts] };
 }
 
 /** The control stanza as dpkg's status file has it: `Status:` right after `Package:`. */

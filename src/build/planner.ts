@@ -1,12 +1,20 @@
 import type { LockedPackage } from "./lock.js";
 
 /** One layer of an image, before it is built: a package alone, or a group of packages. */
-export type LayerPlan = { kind: "package"; packages: [LockedPackage] } | { kind: "group"; packages: LockedPackage[] };
+export type LayerPlan =
+  | { kind: "package"; packages: [LockedPackage] }
+  | { kind: "group"; packages: LockedPackage[] };
 
 /** Layers every image has besides its package layers: the base layer and the files layer. */
 export const FIXED_LAYERS = 2;
 
-const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
+const PRIORITY_RANK: Record<string, number> = {
+  required: 0,
+  important: 1,
+  standard: 2,
+  optional: 3,
+  extra: 4,
+};
 
 function rank(p: LockedPackage): number {
   return PRIORITY_RANK[p.priority] ?? 5;

@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
+import { registerBuild } from "./commands/build.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
+import { registerPull } from "./commands/pull.js";
+import { registerPush } from "./commands/push.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -33,6 +36,9 @@ export function buildProgram(): { program: Command; output: () => Output } {
   });
   registerLock(program, out);
   registerFetch(program, out);
+  registerBuild(program, out);
+  registerPush(program, out);
+  registerPull(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -78,7 +78,7 @@ describe("package layer", () => {
     const second = await build(busybox);
     assert.equal(second.record.digest, first.record.digest);
     assert.equal(second.record.diffId, first.record.diffId);
-    assert.equal(first.record.package, "busybox");
+    assert.equal(first.record.members[0].package, "busybox");
     assert.equal(first.record.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
     const blob = await readFile(blobPath(first.store, first.record));
     assert.equal(`sha256:${createHash("sha256").update(blob).digest("hex")}`, first.record.digest);

@@ -1,0 +1,260 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { type Compression, resolveCompression } from "../oci/compress.js";
+import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
+import { digestHex, type Index, MediaType } from "../oci/types.js";
+import { ContentStore } from "../util/cas.js";
+import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
+import { StrataError } from "../util/errors.js";
+import { type Accounts, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
+import { fetchDebs } from "./fetch-debs.js";
+import { buildGroupLayer } from "./group-layer.js";
+import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
+import type { LayerBlob, LayerEntry, PackageLayerInput } from "./layer.js";
+import { LayerCache } from "./layer-cache.js";
+import { LayerPool } from "./layer-pool.js";
+import type { Lock, LockedPackage } from "./lock.js";
+import { nativeEffects } from "./native-effects.js";
+import { OverlapChecker } from "./overlaps.js";
+import { type LayerPlan, planLayers } from "./planner.js";
+import type { Spec } from "./spec.js";
+
+/** mtime of every entry and `created` of every image when neither SOURCE_DATE_EPOCH nor the spec sets one. */
+export const DEFAULT_EPOCH = 0;
+
+export const DEFAULT_ACCOUNTS: Accounts = {
+  users: [
+    { name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh" },
+    { name: "nonroot", uid: 65532, gid: 65532, home: "/home/nonroot", shell: "/sbin/nologin" },
+  ],
+  groups: [
+    { name: "root", gid: 0 },
+    { name: "tty", gid: 5 },
+    { name: "staff", gid: 50 },
+    { name: "nonroot", gid: 65532 },
+  ],
+};
+
+export type BuildEvent =
+  | { kind: "fetched"; pkg: LockedPackage; cached: boolean }
+  | { kind: "layer"; arch: string; what: string; cached: boolean }
+  | { kind: "note"; message: string };
+
+export interface BuildOptions {
+  cacheRoot?: string;
+  /** Worker threads for layers (default: cores, at most 4). */
+  jobs?: number;
+  onEvent?: (e: BuildEvent) => void;
+  /** Called once the number of layers to make is known, for progress displays. */
+  onPlan?: (layers: number) => void;
+}
+
+export interface BuiltImage {
+  arch: string;
+  image: Image;
+  layers: ImageLayer[];
+}
+
+export interface BuildResult {
+  artifact: Artifact;
+  images: BuiltImage[];
+  /** Packages whose maintainer scripts were not run (strata never runs them). */
+  skippedScripts: string[];
+  /** Paths shipped by more than one package, with who won. */
+  overlaps: string[];
+  epoch: number;
+}
+
+export function buildEpoch(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env.SOURCE_DATE_EPOCH;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (!/^\d+$/.test(fromEnv))
+      throw new StrataError("USAGE", `SOURCE_DATE_EPOCH is not a whole number: ${fromEnv}`);
+    return Number(fromEnv);
+  }
+  return spec.epoch ?? DEFAULT_EPOCH;
+}
+
+export function specAccounts(spec: Spec): Accounts {
+  if (!spec.accounts) return DEFAULT_ACCOUNTS;
+  const groups = spec.accounts.groups.map((g) => ({ name: g.name, gid: g.gid, members: g.members }));
+  if (!groups.some((g) => g.gid === 0)) groups.unshift({ name: "root", gid: 0, members: [] });
+  const users = spec.accounts.users.map((u) => ({
+    name: u.name,
+    uid: u.uid,
+    gid: u.gid ?? u.uid,
+    home: u.home ?? (u.uid === 0 ? "/root" : `/home/${u.name}`),
+    shell: u.shell,
+    gecos: u.gecos,
+  }));
+  if (!users.some((u) => u.uid === 0))
+    users.unshift({ name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh", gecos: undefined });
+  for (const u of users) {
+    if (!groups.some((g) => g.gid === u.gid)) groups.push({ name: u.name, gid: u.gid, members: [] });
+  }
+  return { users, groups };
+}
+
+/** Blobs of built images: layers from the content store, configs from memory. */
+class BuiltBlobs implements BlobSource {
+  private readonly configs = new Map<string, Buffer>();
+
+  constructor(private readonly store: ContentStore) {}
+
+  addConfig(bytes: Buffer): void {
+    this.configs.set(descriptorOf(MediaType.ociConfig, bytes).digest, bytes);
+  }
+
+  async open(digest: string): Promise<Readable> {
+    const config = this.configs.get(digest);
+    if (config) {
+      const { Readable } = await import("node:stream");
+      return Readable.from([config]);
+    }
+    return this.store.open(digestHex(digest));
+  }
+
+  localPath(digest: string): string | undefined {
+    return this.configs.has(digest) ? undefined : this.store.path(digestHex(digest));
+  }
+}
+
+/**
+ * Builds the images a locked spec describes, one per architecture (an index when there are several):
+ * fetch the .debs, turn each into its layer (cached by .deb sha256), add the base and files layers,
+ * and assemble config and manifest. Same spec and lock give the same digests, cold or warm.
+ */
+export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {}): Promise<BuildResult> {
+  const root = defaultCacheRoot(opts.cacheRoot);
+  const storeRoot = join(root, "blobs");
+  const store = new ContentStore(storeRoot);
+  const epoch = buildEpoch(spec);
+  const compression: Compression = resolveCompression(spec.layers.compression);
+  const layerCache = new LayerCache(root, storeRoot);
+  const debPaths = await fetchDebs(lock.packages, {
+    cacheRoot: opts.cacheRoot,
+    onEvent: (e) => opts.onEvent?.({ kind: "fetched", pkg: e.pkg, cached: e.status === "cached" }),
+  });
+  const blobs = new BuiltBlobs(store);
+  const plans = spec.archs.map((arch) => {
+    const pkgs = lock.packages.filter((p) => p.arch === arch);
+    return { arch, plan: planLayers(pkgs, spec.layers.max) };
+  });
+  opts.onPlan?.(plans.reduce((n, p) => n + p.plan.length + 2, 0));
+  const pool = new LayerPool(opts.jobs);
+  const skipped = new Set<string>();
+  const overlaps: string[] = [];
+  const images: BuiltImage[] = [];
+  try {
+    for (const { arch, plan } of plans) {
+      const inputFor = (p: LockedPackage): PackageLayerInput => ({
+        debPath: debPaths.get(p.sha256)!,
+        debSha256: p.sha256,
+        store: storeRoot,
+        epoch,
+        compression,
+        keepDocs: spec.docs,
+      });
+      const checker = new OverlapChecker(arch);
+      const built = await Promise.all(
+        plan.map(async (layer) => {
+          const inputs = layer.packages.map(inputFor);
+          const result =
+            layer.kind === "package"
+              ? { ...(await layerCache.getOrBuild(inputs[0], (input) => pool.build(input))), overlaps: [] }
+              : await buildGroupLayer(inputs, layerCache, arch);
+          opts.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
+          return result;
+        }),
+      );
+      const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
+        overlaps.push(...inner);
+        checker.add(record.members, record.files);
+        for (const m of record.members) if (m.scripts.length > 0) skipped.add(m.package);
+        return {
+          blob: record,
+          kind: plan[i].kind,
+          packages: plan[i].packages.map((p) => `${p.name}=${p.version}`),
+        };
+      });
+      overlaps.push(...checker.notes);
+      const base = await buildBaseLayer({
+        architecture: arch,
+        accounts: specAccounts(spec),
+        store: storeRoot,
+        epoch,
+        compression,
+      });
+      opts.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
+      const effects = await nativeEffects(
+        lock.packages.filter((p) => p.arch === arch),
+        debPaths,
+      );
+      const files = await buildEntriesLayer({
+        entries: [...effects.entries, ...(await specFileEntries(spec))],
+        store: storeRoot,
+        epoch,
+        compression,
+      });
+      for (const note of effects.notes) opts.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
+      opts.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
+      const layers: ImageLayer[] = [
+        { blob: base, kind: "base", packages: [] },
+        ...packageLayers,
+        { blob: files, kind: "files", packages: [] },
+      ];
+      const image = assembleImage(spec, arch, layers, epoch, blobs);
+      blobs.addConfig(image.configBytes);
+      images.push({ arch, image, layers });
+    }
+  } finally {
+    await pool.close();
+  }
+  return {
+    artifact: toArtifact(images),
+    images,
+    skippedScripts: [...skipped].sort(),
+    overlaps,
+    epoch,
+  };
+}
+
+function describePlan(layer: LayerPlan): string {
+  return layer.kind === "package"
+    ? `${layer.packages[0].name} ${layer.packages[0].version}`
+    : `group of ${layer.packages.length} packages`;
+}
+
+function toArtifact(images: BuiltImage[]): Artifact {
+  if (images.length === 1) return { kind: "image", image: images[0].image };
+  const index: Index = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: images.map(({ arch, image }) =>
+      descriptorOf(image.manifest.mediaType, image.manifestBytes, {
+        platform: { ...ociPlatform(arch), os: "linux" },
+      }),
+    ),
+  };
+  return {
+    kind: "index",
+    index: { index, indexBytes: jsonBytes(index), images: images.map((i) => i.image) },
+  };
+}
+
+/** The spec's `files:` as layer entries; `source` paths are relative to the spec's directory. */
+async function specFileEntries(spec: Spec): Promise<LayerEntry[]> {
+  const entries: LayerEntry[] = [];
+  for (const f of spec.files) {
+    const body =
+      f.content !== undefined
+        ? Buffer.from(f.content, "utf8")
+        : await readFile(resolve(dirname(spec.path), f.source!));
+    const mode = typeof f.mode === "string" ? Number.parseInt(f.mode, 8) : (f.mode ?? 0o644);
+    entries.push({ path: f.path, type: "file", mode, uid: f.uid, gid: f.gid, body });
+  }
+  return entries;
+}
+
+export type { LayerBlob };

@@ -1,0 +1,61 @@
+import { sha256Hex } from "../util/hash.js";
+import {
+  type LayerEntry,
+  type PackageFacts,
+  type PackageLayerInput,
+  type PackageLayerRecord,
+  packageEntries,
+  writeLayer,
+} from "./layer.js";
+import type { LayerCache, LayerCacheKey } from "./layer-cache.js";
+import { OverlapChecker } from "./overlaps.js";
+
+/**
+ * One layer holding several packages (an image over its layer budget): the union of their entries,
+ * written by the same canonical writer as single-package layers. A path two members ship follows
+ * the same rule as between layers (allowed only with Replaces; the later member in name order wins).
+ * Cached under the sorted sha256s of its members, so the same leftover set gives the same layer.
+ */
+export async function buildGroupLayer(
+  inputs: PackageLayerInput[],
+  cache: LayerCache,
+  arch: string,
+): Promise<{ record: PackageLayerRecord; cached: boolean; overlaps: string[] }> {
+  const first = inputs[0];
+  const key: LayerCacheKey = {
+    debSha256: sha256Hex(
+      inputs
+        .map((i) => i.debSha256)
+        .sort()
+        .join("\n"),
+    ),
+    epoch: first.epoch,
+    keepDocs: first.keepDocs,
+    compression: first.compression,
+  };
+  const hit = await cache.get(key);
+  if (hit) return { record: hit, cached: true, overlaps: [] };
+
+  const byPath = new Map<string, LayerEntry>();
+  const members: PackageFacts[] = [];
+  const overlaps = new OverlapChecker(arch);
+  for (const input of inputs) {
+    const { entries, facts } = await packageEntries(input);
+    members.push(facts);
+    overlaps.add(
+      [facts],
+      entries.filter((e) => e.type !== "dir").map((e) => e.path),
+    );
+    for (const entry of entries) {
+      if (entry.type === "dir" && byPath.has(entry.path)) continue;
+      byPath.set(entry.path, entry);
+    }
+  }
+  const blob = await writeLayer([...byPath.values()], {
+    ...first,
+    what: `group of ${inputs.length} packages`,
+  });
+  const record: PackageLayerRecord = { ...blob, members };
+  await cache.put(key, record);
+  return { record, cached: false, overlaps: overlaps.notes };
+}
