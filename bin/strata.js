@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
-import { main } from "../dist/cli/main.js";
+import { main } from "../dist/strata.js";
 
 main(process.argv).then(
   (code) => {

@@ -1,18 +1,20 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { type Compression, resolveCompression } from "../oci/compress.js";
 import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
 import { digestHex, type Index, MediaType } from "../oci/types.js";
 import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
-import { type Accounts, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
+import { sha256Hex } from "../util/hash.js";
+import { type Accounts, baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
 import { fetchDebs } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
-import type { LayerBlob, LayerEntry, PackageLayerInput } from "./layer.js";
-import { LayerCache } from "./layer-cache.js";
+import type { LayerBlob, LayerEntry, PackageLayerInput, PackageLayerRecord } from "./layer.js";
+import { LayerCache, type LayerCacheKey } from "./layer-cache.js";
 import { LayerPool } from "./layer-pool.js";
 import type { Lock, LockedPackage } from "./lock.js";
 import { nativeEffects } from "./native-effects.js";
@@ -108,10 +110,7 @@ class BuiltBlobs implements BlobSource {
 
   async open(digest: string): Promise<Readable> {
     const config = this.configs.get(digest);
-    if (config) {
-      const { Readable } = await import("node:stream");
-      return Readable.from([config]);
-    }
+    if (config) return Readable.from([config]);
     return this.store.open(digestHex(digest));
   }
 
@@ -120,10 +119,53 @@ class BuiltBlobs implements BlobSource {
   }
 }
 
+/** A layer's cache key: the .deb's sha256, or for a group the sha256 of its members' sorted sha256s. */
+function layerKey(
+  plan: LayerPlan,
+  epoch: number,
+  keepDocs: boolean,
+  compression: Compression,
+): LayerCacheKey {
+  const debSha256 =
+    plan.kind === "package"
+      ? plan.packages[0].sha256
+      : sha256Hex(
+          plan.packages
+            .map((p) => p.sha256)
+            .sort()
+            .join("\n"),
+        );
+  return { debSha256, epoch, keepDocs, compression };
+}
+
 /**
- * Builds the images a locked spec describes, one per architecture (an index when there are several):
- * fetch the .debs, turn each into its layer (cached by .deb sha256), add the base and files layers,
- * and assemble config and manifest. Same spec and lock give the same digests, cold or warm.
+ * An in-memory layer (base, files) through the same cache as package layers, keyed by the sha256
+ * of its entries, so a warm build compresses nothing at all.
+ */
+async function cachedEntriesLayer(
+  cache: LayerCache,
+  entries: LayerEntry[],
+  build: () => Promise<LayerBlob>,
+  key: Omit<LayerCacheKey, "debSha256">,
+): Promise<LayerBlob> {
+  const digest = createHash("sha256");
+  for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    digest.update(JSON.stringify({ ...e, body: undefined }));
+    digest.update(e.body ?? Buffer.alloc(0));
+  }
+  const fullKey = { ...key, debSha256: `entries:${digest.digest("hex")}` };
+  const hit = await cache.get(fullKey);
+  if (hit) return hit;
+  const blob = await build();
+  await cache.put(fullKey, { ...blob, members: [] });
+  return blob;
+}
+
+/**
+ * Builds the images a locked spec describes, one per architecture (an index when there are several).
+ * Each planned layer is looked up in the layer cache first; only the .debs of layers that miss are
+ * fetched and turned into layers (on worker threads). Then the base and files layers, config and
+ * manifest. Same spec and lock give the same digests, cold or warm; a warm build reads no .deb.
  */
 export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {}): Promise<BuildResult> {
   const root = defaultCacheRoot(opts.cacheRoot);
@@ -132,72 +174,99 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   const epoch = buildEpoch(spec);
   const compression: Compression = resolveCompression(spec.layers.compression);
   const layerCache = new LayerCache(root, storeRoot);
-  const debPaths = await fetchDebs(lock.packages, {
+  const blobs = new BuiltBlobs(store);
+
+  const plans = spec.archs.map((arch) => {
+    const plan = planLayers(
+      lock.packages.filter((p) => p.arch === arch),
+      spec.layers.max,
+    );
+    return {
+      arch,
+      layers: plan.map((layer) => ({ layer, key: layerKey(layer, epoch, spec.docs, compression) })),
+    };
+  });
+  opts.onPlan?.(plans.reduce((n, p) => n + p.layers.length + 2, 0));
+
+  // Cache first: only layers that miss need their .debs.
+  const hits = new Map<string, PackageLayerRecord>();
+  const missing: LockedPackage[] = [];
+  for (const { layers } of plans) {
+    for (const { layer, key } of layers) {
+      const record = await layerCache.get(key);
+      if (record) hits.set(LayerCache.keyText(key), record);
+      else missing.push(...layer.packages);
+    }
+  }
+  const debPaths = await fetchDebs(missing, {
     cacheRoot: opts.cacheRoot,
     onEvent: (e) => opts.onEvent?.({ kind: "fetched", pkg: e.pkg, cached: e.status === "cached" }),
   });
-  const blobs = new BuiltBlobs(store);
-  const plans = spec.archs.map((arch) => {
-    const pkgs = lock.packages.filter((p) => p.arch === arch);
-    return { arch, plan: planLayers(pkgs, spec.layers.max) };
+  const inputFor = (p: LockedPackage): PackageLayerInput => ({
+    debPath: debPaths.get(p.sha256)!,
+    debSha256: p.sha256,
+    store: storeRoot,
+    epoch,
+    compression,
+    keepDocs: spec.docs,
   });
-  opts.onPlan?.(plans.reduce((n, p) => n + p.plan.length + 2, 0));
-  const pool = new LayerPool(opts.jobs);
+
+  let pool: LayerPool | undefined;
   const skipped = new Set<string>();
   const overlaps: string[] = [];
   const images: BuiltImage[] = [];
   try {
-    for (const { arch, plan } of plans) {
-      const inputFor = (p: LockedPackage): PackageLayerInput => ({
-        debPath: debPaths.get(p.sha256)!,
-        debSha256: p.sha256,
-        store: storeRoot,
-        epoch,
-        compression,
-        keepDocs: spec.docs,
-      });
-      const checker = new OverlapChecker(arch);
+    for (const { arch, layers: planned } of plans) {
       const built = await Promise.all(
-        plan.map(async (layer) => {
-          const inputs = layer.packages.map(inputFor);
-          const result =
-            layer.kind === "package"
-              ? { ...(await layerCache.getOrBuild(inputs[0], (input) => pool.build(input))), overlaps: [] }
-              : await buildGroupLayer(inputs, layerCache, arch);
+        planned.map(async ({ layer, key }) => {
+          const hit = hits.get(LayerCache.keyText(key));
+          let result: { record: PackageLayerRecord; cached: boolean; overlaps: string[] };
+          if (hit) result = { record: hit, cached: true, overlaps: [] };
+          else if (layer.kind === "package") {
+            pool ??= new LayerPool(opts.jobs);
+            const record = await pool.build(inputFor(layer.packages[0]));
+            await layerCache.put(key, record);
+            result = { record, cached: false, overlaps: [] };
+          } else result = await buildGroupLayer(layer.packages.map(inputFor), layerCache, key, arch);
           opts.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
           return result;
         }),
       );
+      const checker = new OverlapChecker(arch);
       const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
         overlaps.push(...inner);
         checker.add(record.members, record.files);
         for (const m of record.members) if (m.scripts.length > 0) skipped.add(m.package);
         return {
           blob: record,
-          kind: plan[i].kind,
-          packages: plan[i].packages.map((p) => `${p.name}=${p.version}`),
+          kind: planned[i].layer.kind,
+          packages: planned[i].layer.packages.map((p) => `${p.name}=${p.version}`),
         };
       });
       overlaps.push(...checker.notes);
-      const base = await buildBaseLayer({
-        architecture: arch,
-        accounts: specAccounts(spec),
-        store: storeRoot,
-        epoch,
-        compression,
-      });
+
+      const keyBase = { epoch, keepDocs: false, compression };
+      const accounts = specAccounts(spec);
+      const baseEntries = baseLayerEntries(arch, accounts);
+      const base = await cachedEntriesLayer(
+        layerCache,
+        baseEntries,
+        () => buildBaseLayer({ architecture: arch, accounts, store: storeRoot, epoch, compression }),
+        keyBase,
+      );
       opts.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
       const effects = await nativeEffects(
-        lock.packages.filter((p) => p.arch === arch),
-        debPaths,
+        built.flatMap((b) => b.record.members),
+        storeRoot,
       );
-      const files = await buildEntriesLayer({
-        entries: [...effects.entries, ...(await specFileEntries(spec))],
-        store: storeRoot,
-        epoch,
-        compression,
-      });
       for (const note of effects.notes) opts.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
+      const fileEntries = [...effects.entries, ...(await specFileEntries(spec))];
+      const files = await cachedEntriesLayer(
+        layerCache,
+        fileEntries,
+        () => buildEntriesLayer({ entries: fileEntries, store: storeRoot, epoch, compression }),
+        keyBase,
+      );
       opts.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
       const layers: ImageLayer[] = [
         { blob: base, kind: "base", packages: [] },
@@ -209,7 +278,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       images.push({ arch, image, layers });
     }
   } finally {
-    await pool.close();
+    await pool?.close();
   }
   return {
     artifact: toArtifact(images),

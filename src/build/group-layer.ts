@@ -1,4 +1,3 @@
-import { sha256Hex } from "../util/hash.js";
 import {
   type LayerEntry,
   type PackageFacts,
@@ -14,28 +13,16 @@ import { OverlapChecker } from "./overlaps.js";
  * One layer holding several packages (an image over its layer budget): the union of their entries,
  * written by the same canonical writer as single-package layers. A path two members ship follows
  * the same rule as between layers (allowed only with Replaces; the later member in name order wins).
- * Cached under the sorted sha256s of its members, so the same leftover set gives the same layer.
+ * Cached under `key` (the sorted sha256s of its members), so the same leftover set gives the same layer.
  */
 export async function buildGroupLayer(
   inputs: PackageLayerInput[],
   cache: LayerCache,
+  key: LayerCacheKey,
   arch: string,
 ): Promise<{ record: PackageLayerRecord; cached: boolean; overlaps: string[] }> {
+  // The builder looked the key up already; groups are built only on a miss.
   const first = inputs[0];
-  const key: LayerCacheKey = {
-    debSha256: sha256Hex(
-      inputs
-        .map((i) => i.debSha256)
-        .sort()
-        .join("\n"),
-    ),
-    epoch: first.epoch,
-    keepDocs: first.keepDocs,
-    compression: first.compression,
-  };
-  const hit = await cache.get(key);
-  if (hit) return { record: hit, cached: true, overlaps: [] };
-
   const byPath = new Map<string, LayerEntry>();
   const members: PackageFacts[] = [];
   const overlaps = new OverlapChecker(arch);

@@ -117,7 +117,11 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
     Array.isArray(r.files) &&
     Array.isArray(r.members) &&
     r.members.every(
-      (m) => typeof m.package === "string" && Array.isArray(m.scripts) && Array.isArray(m.replaces),
+      (m) =>
+        typeof m.package === "string" &&
+        Array.isArray(m.scripts) &&
+        Array.isArray(m.replaces) &&
+        Array.isArray(m.alternatives),
     );
   return valid ? r : undefined;
 }

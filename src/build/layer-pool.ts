@@ -41,8 +41,11 @@ export class LayerPool {
   private readonly inFlight = new Map<Worker, Pending>();
   private nextId = 0;
 
-  constructor(size = Math.min(4, availableParallelism())) {
-    for (let i = 0; i < size; i++) {
+  constructor(private readonly size = Math.min(4, availableParallelism())) {}
+
+  /** Workers start with the first job: a warm build, with every layer cached, starts none. */
+  private start(): void {
+    for (let i = 0; i < this.size; i++) {
       const worker = startWorker();
       worker.on("message", (msg: { ok: boolean; record?: PackageLayerRecord; error?: WorkerError }) => {
         const pending = this.inFlight.get(worker);
@@ -65,6 +68,7 @@ export class LayerPool {
   }
 
   build(input: PackageLayerInput): Promise<PackageLayerRecord> {
+    if (this.workers.length === 0) this.start();
     return new Promise((resolve, reject) => {
       this.queue.push({ input, pending: { resolve, reject } });
       this.pump();

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza } from "../debian/deb822.js";
+import { type AlternativeInstall, parseAlternatives } from "../debian/maintscripts.js";
 import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
@@ -23,7 +24,7 @@ import { Digester, sha256File } from "../util/hash.js";
  * - no path twice; within a group of hardlinks, the first path in that order carries the body and
  *   the others link to it.
  */
-export const LAYER_FORMAT_VERSION = 2;
+export const LAYER_FORMAT_VERSION = 3;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
@@ -58,6 +59,13 @@ export interface PackageFacts {
   scripts: string[];
   /** Package names its Replaces field names (Policy 7.6), for allowed file overlaps. */
   replaces: string[];
+  /** Literal update-alternatives calls of its postinst whose target it ships (made natively later). */
+  alternatives: AlternativeInstall[];
+  /**
+   * The CA bundle its certificates make (usr/share/ca-certificates/**.crt in path order), stored in
+   * the ContentStore: what update-ca-certificates would write. Only ca-certificates has one.
+   */
+  caBundle?: { sha256: string; certificates: number };
 }
 
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
@@ -140,7 +148,32 @@ export async function packageEntries(
   const replaces = parseRelation(stanza.get("Replaces"))
     .flat()
     .map((alt) => alt.name);
-  return { entries, facts: { package: name, version, architecture, scripts, replaces } };
+  const shipped = new Set(entries.map((e) => e.path));
+  const alternatives = parseAlternatives(deb.control.scripts.postinst ?? "").filter((alt) =>
+    shipped.has(mergedUsrPath(alt.path.replace(/^\//, ""))),
+  );
+  const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, alternatives };
+  const caBundle = await storeCaBundle(entries, input.store);
+  if (caBundle) facts.caBundle = caBundle;
+  return { entries, facts };
+}
+
+/** Concatenates the packaged CA certificates (path order) into a bundle blob, if there are any. */
+async function storeCaBundle(entries: LayerEntry[], storeRoot: string): Promise<PackageFacts["caBundle"]> {
+  const certs = entries
+    .filter(
+      (e) => e.type === "file" && e.path.startsWith("usr/share/ca-certificates/") && e.path.endsWith(".crt"),
+    )
+    .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  if (certs.length === 0) return undefined;
+  const newline = Buffer.from("\n");
+  const bundle = Buffer.concat(
+    certs
+      .map((c) => Buffer.from(c.body ?? []))
+      .map((b) => (b.at(-1) === 0x0a ? b : Buffer.concat([b, newline]))),
+  );
+  const { hex } = await new ContentStore(storeRoot).put(Readable.from([bundle]));
+  return { sha256: hex, certificates: certs.length };
 }
 
 export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {

@@ -1,10 +1,9 @@
 import { PassThrough, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { createUnxz } from "node-liblzma";
-import tarStream from "tar-stream";
-import { DecompressStream } from "zstd-napi";
+import type tarStream from "tar-stream";
 import { isStrataError, StrataError } from "../util/errors.js";
+import { lazyModule } from "../util/lazy.js";
 import { type ArMember, openArMember, readArMembers } from "./ar.js";
 
 /**
@@ -108,16 +107,20 @@ async function readSmallMember(path: string, member: ArMember): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
+const liblzma = lazyModule<typeof import("node-liblzma")>("node-liblzma");
+const zstdStreams = lazyModule<typeof import("zstd-napi")>("zstd-napi");
+const tarStreams = lazyModule<typeof tarStream>("tar-stream");
+
 function decompressor(compression: TarCompression): Transform {
   switch (compression) {
     case "xz":
       // node-liblzma declares its own Transform subclass whose _transform signature differs from
       // @types/node's; at run time it is a plain stream.Transform.
-      return createUnxz() as unknown as Transform;
+      return liblzma().createUnxz() as unknown as Transform;
     case "gz":
       return createGunzip();
     case "zst":
-      return new DecompressStream();
+      return new (zstdStreams().DecompressStream)();
     case "none":
       return new PassThrough();
   }
@@ -128,7 +131,7 @@ async function* tarEntries(
   member: ArMember,
   compression: TarCompression,
 ): AsyncGenerator<DebTarEntry> {
-  const extract = tarStream.extract();
+  const extract = tarStreams().extract();
   const feeding = pipeline(openArMember(path, member), decompressor(compression), extract);
   // A failure anywhere in the pipeline destroys `extract`, which the loop below reports.
   feeding.catch(() => {});

@@ -31,10 +31,10 @@
  * fflate's streaming output depends on how its input is cut into pushes, and zstd's may too, so
  * every compressor here is fed fixed 1 MiB pieces: the bytes then depend on the data alone.
  */
-import { createRequire } from "node:module";
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
-import { Gzip } from "fflate";
+import type { Gzip } from "fflate";
 import { StrataError } from "../util/errors.js";
+import { lazyModule } from "../util/lazy.js";
 import { MediaType } from "./types.js";
 
 export type CompressionAlgorithm = "gzip" | "zstd" | "none";
@@ -54,10 +54,9 @@ const PIECE_BYTES = 1 << 20;
 /** fflate's memory level (its default for streams); fixed so a default change upstream cannot move bytes. */
 const FFLATE_MEM = 8;
 
-const requireHere = createRequire(import.meta.url);
-type ZstdBinding = typeof import("zstd-napi/binding.js");
-/** The native binding itself: its streaming context lets us choose exactly what each call receives. */
-const zstd = requireHere("zstd-napi/binding.js") as ZstdBinding;
+/** The native zstd binding itself: its streaming context lets us choose exactly what each call receives. */
+const zstdBinding = lazyModule<typeof import("zstd-napi/binding.js")>("zstd-napi/binding.js");
+const fflate = lazyModule<typeof import("fflate")>("fflate");
 
 /** Fills in the default level and checks the range. */
 export function resolveCompression(algorithm: CompressionAlgorithm = "gzip", level?: number): Compression {
@@ -85,7 +84,7 @@ export function compressionIdentity(c: Compression): string {
     case "gzip":
       return `gzip;fflate=${packageVersion("fflate")};level=${c.level};mem=${FFLATE_MEM};piece=${PIECE_BYTES}`;
     case "zstd":
-      return `zstd;libzstd=${zstd.versionString()};level=${c.level};piece=${PIECE_BYTES}`;
+      return `zstd;libzstd=${zstdBinding().versionString()};level=${c.level};piece=${PIECE_BYTES}`;
   }
 }
 
@@ -162,7 +161,7 @@ class FflateGzipStream extends PieceTransform {
   constructor(level: number) {
     super();
     // mtime 0 and no file name keep the gzip header free of anything but the level.
-    this.gzip = new Gzip({ level: level as Level, mem: FFLATE_MEM, mtime: 0 }, (data) => {
+    this.gzip = new (fflate().Gzip)({ level: level as Level, mem: FFLATE_MEM, mtime: 0 }, (data) => {
       this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     });
   }
@@ -180,18 +179,18 @@ type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
  * nbWorkers 0): multi-threaded frames differ from single-threaded ones. No checksum, no dictionary.
  */
 class ZstdStream extends PieceTransform {
-  private readonly cctx: InstanceType<ZstdBinding["CCtx"]>;
+  private readonly cctx: InstanceType<typeof import("zstd-napi/binding.js")["CCtx"]>;
   private out: Buffer;
 
   constructor(level: number) {
     super();
-    this.cctx = new zstd.CCtx();
-    this.cctx.setParameter(zstd.CParameter.compressionLevel, level);
-    this.out = Buffer.allocUnsafe(zstd.cStreamOutSize());
+    this.cctx = new (zstdBinding().CCtx)();
+    this.cctx.setParameter(zstdBinding().CParameter.compressionLevel, level);
+    this.out = Buffer.allocUnsafe(zstdBinding().cStreamOutSize());
   }
 
   protected onPiece(bytes: Buffer, final: boolean): void {
-    const directive = final ? zstd.EndDirective.end : zstd.EndDirective.continue;
+    const directive = final ? zstdBinding().EndDirective.end : zstdBinding().EndDirective.continue;
     let input = bytes;
     for (;;) {
       const [remaining, produced, consumed] = this.cctx.compressStream2(this.out, input, directive);
@@ -206,5 +205,5 @@ class ZstdStream extends PieceTransform {
 }
 
 function packageVersion(name: string): string {
-  return (requireHere(`${name}/package.json`) as { version: string }).version;
+  return lazyModule<{ version: string }>(`${name}/package.json`)().version;
 }

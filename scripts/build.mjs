@@ -1,0 +1,19 @@
+// Bundles the CLI and the layer worker into dist/ with esbuild. One file per entry loads in about
+// half the time of hundreds of ESM modules, which matters for a warm build (design target < 0.3 s).
+// Type checking is `npm run check` (tsc --noEmit); this only transpiles and bundles.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: { strata: "src/cli/main.ts", "layer-worker": "src/build/layer-worker.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  // Native addons and big lazily-loaded libraries stay in node_modules.
+  external: ["node-liblzma", "zstd-napi", "fflate", "tar-stream", "openpgp", "tsx"],
+  // Bundled CommonJS dependencies call require() for Node built-ins.
+  banner: { js: "import { createRequire as __strataRequire } from 'node:module'; const require = __strataRequire(import.meta.url);" },
+  logLevel: "warning",
+});
