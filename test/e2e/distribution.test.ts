@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { runStrata } from "../helpers/cli.js";
 import { buildExample, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+import { podman } from "../helpers/podman.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { runImage } from "../helpers/runtime.js";
 
@@ -23,25 +24,6 @@ async function push(source: string, ref: string, ...extra: string[]) {
   const r = await runStrata(["--cache-dir", SHARED_CACHE, "push", source, ref, "--json", ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-}
-
-/** podman as root, isolated in temp storage, with the flags design.md §4 gives for this machine. */
-async function podman(root: string, ...args: string[]) {
-  const base = [
-    "--root",
-    join(root, "storage"),
-    "--runroot",
-    join(root, "run"),
-    "--storage-driver",
-    "vfs",
-    "--cgroup-manager",
-    "cgroupfs",
-    "--events-backend",
-    "file",
-    "--runtime",
-    "runc",
-  ];
-  return exec("podman", [...base, ...args], { maxBuffer: 1 << 24 });
 }
 
 describe("push and pull against a real registry (network: host's mirror; starts docker-registry on loopback; root: runc, podman)", () => {

@@ -13,6 +13,7 @@ import { Annotation, digestHex } from "../../src/oci/types.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256File } from "../../src/util/hash.js";
+import { podman as podmanIn } from "../helpers/podman.js";
 import {
   freshImage,
   imageArtifact,
@@ -264,20 +265,7 @@ describe("OCI image layout and archives", () => {
       return;
     }
     const store = join(work, "podman");
-    const podman = (...args: string[]) =>
-      run("podman", [
-        "--root",
-        join(store, "root"),
-        "--runroot",
-        join(store, "run"),
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "file",
-        ...args,
-      ]);
+    const podman = (...args: string[]) => podmanIn(store, ...args);
     try {
       const loaded = await podman("load", "-i", file);
       assert.match(loaded.stdout, /Loaded image: localhost\/strata\/archive-test:v1/);
