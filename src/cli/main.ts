@@ -12,18 +12,28 @@ export function buildProgram(): { program: Command; output: () => Output } {
   let output: Output | undefined;
   const program = new Command("strata")
     .description(
-      "Build container images from Debian packages: one deterministic layer per package,\n" +
-        "a declarative spec (strata.yaml) and a signed, pinned lock (strata.lock).",
+      "Build container images from Debian packages: a declarative spec (strata.yaml), a signed and " +
+        "pinned lock (strata.lock), and one deterministic layer per package.",
     )
     .version(VERSION)
     .option("--mirror <url>", "use this Debian mirror URL instead of the spec's or the host's")
     .option("--cache-dir <dir>", "cache directory (default: $STRATA_CACHE_DIR or $XDG_CACHE_HOME/strata)")
     .option("-q, --quiet", "print only errors")
-    .showHelpAfterError("(run with --help for usage)")
+    .showHelpAfterError("(run strata --help for usage)")
+    .configureOutput({ outputError: (text, write) => write(`strata: ${text}`) })
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       "after",
-      "\nTypical use:\n  strata lock            resolve strata.yaml into strata.lock\n  strata build -o out    build the image into an OCI layout\n",
+      [
+        "",
+        "Typical use:",
+        "  strata lock                          resolve strata.yaml into strata.lock",
+        "  strata build -o out/app              build the image into an OCI layout",
+        "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",
+        "",
+        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, REGISTRY_AUTH_FILE.",
+        "",
+      ].join("\n"),
     )
     .exitOverride();
   const out = () => {
