@@ -25,11 +25,11 @@ function byPriorityThenName(a: LockedPackage, b: LockedPackage): number {
 }
 
 /**
- * The canonical order of an image's packages: dependencies before the packages that need them,
- * and among packages free to go next, the higher Priority first, then by name. It depends only on
- * the package set, so images with the same foundations (gcc-12-base, libc6, ...) start with the same
- * layers in the same positions and share ChainIDs (unpacked snapshots on nodes) as far as they agree.
- * Dependency cycles (libc6 ⇄ libgcc-s1) are broken by taking the first remaining package in that order.
+ * The canonical order of an image's packages: Priority tiers first (required, important, standard,
+ * optional), and within a tier dependencies before the packages that need them, ties by name. It
+ * depends only on the package set, so images with the same foundations (gcc-12-base, libc6, ...)
+ * start with the same layers in the same positions and share ChainIDs (unpacked snapshots on
+ * nodes) as far as they agree. A dependency cycle (libc6 ⇄ libgcc-s1) is broken by name.
  */
 export function canonicalOrder(packages: LockedPackage[]): LockedPackage[] {
   const byName = new Map(packages.map((p) => [p.name, p]));
@@ -43,7 +43,9 @@ export function canonicalOrder(packages: LockedPackage[]): LockedPackage[] {
   const remaining = [...packages].sort(byPriorityThenName);
   const order: LockedPackage[] = [];
   while (remaining.length > 0) {
-    let i = remaining.findIndex((p) => pendingDeps.get(p.name)!.size === 0);
+    // Tier by tier (required first): the first ready package of the top tier, else its first one.
+    const tier = rank(remaining[0]);
+    let i = remaining.findIndex((p) => rank(p) === tier && pendingDeps.get(p.name)!.size === 0);
     if (i < 0) i = 0;
     const [next] = remaining.splice(i, 1);
     order.push(next);
