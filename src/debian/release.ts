@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
-import { StrataError } from "../util/errors.js";
+import { isStrataError, StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import { fetchBytes } from "../util/http.js";
@@ -64,7 +64,18 @@ export async function fetchRelease(
   const headers: Record<string, string> = {};
   if (cached?.meta.etag) headers["If-None-Match"] = cached.meta.etag;
   if (cached?.meta.lastModified) headers["If-Modified-Since"] = cached.meta.lastModified;
-  const res = await fetchBytes(url, { headers, what: url });
+  const res = await fetchBytes(url, { headers, what: url }).catch((err) => {
+    if (isStrataError(err, "HTTP") && / 404 /.test(err.message)) {
+      throw new StrataError(
+        "SIGNATURE_INVALID",
+        `${url}: no InRelease (HTTP 404); strata uses only signed InRelease files`,
+        {
+          hint: `check the suite name "${suite}" and the repository URL`,
+        },
+      );
+    }
+    throw err;
+  });
   const bytes = res.status === 304 && cached ? cached.bytes : res.body;
   if (bytes.length === 0) throw new StrataError("HTTP", `${url}: empty InRelease`);
 

@@ -145,6 +145,22 @@ describe("strata lock refuses what the signature does not vouch for (starts an H
   it("refuses an InRelease signed by a key outside the keyring", () =>
     expectFailure({ packages: PACKAGES, signWithStranger: true }, /signature check failed/));
 
+  it("refuses an unsigned InRelease", () =>
+    expectFailure({ packages: PACKAGES, unsigned: true }, /signature check failed: not a signed InRelease/));
+
+  it("refuses a suite without InRelease rather than use an unsigned Release", async () => {
+    const repo = await startFakeRepo({ packages: PACKAGES });
+    try {
+      const { dir, cache } = await workdir(fakeRepoSpec(repo, ["app"], "", "nosuchsuite"));
+      const r = await lock(dir, cache);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no InRelease \(HTTP 404\); strata uses only signed InRelease files/);
+      assert.match(r.stderr, /hint: check the suite name "nosuchsuite"/);
+    } finally {
+      await repo.close();
+    }
+  });
+
   it("refuses an expired Valid-Until", () =>
     expectFailure(
       { packages: PACKAGES, validUntil: new Date("2020-01-01T00:00:00Z") },

@@ -27,6 +27,8 @@ export interface FakeRepoOptions {
   tamperInRelease?: boolean;
   /** Sign with a key that is not in the keyring handed to strata. */
   signWithStranger?: boolean;
+  /** Serve the release text without any signature. */
+  unsigned?: boolean;
   /** Paths whose body is cut in half while Content-Length promises all of it. */
   truncate?: Set<string>;
 }
@@ -71,7 +73,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
   const packagesGz = gzipSync(packagesText);
   const rel = "main/binary-amd64/Packages";
   const until = opts.validUntil ? `Valid-Until: ${opts.validUntil.toUTCString()}\n` : "";
-  let releaseText =
+  const releaseText =
     `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: Tue, 24 Nov 2026 00:00:00 UTC\n${until}` +
     `Architectures: amd64\nComponents: main\nSHA256:\n` +
     ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
@@ -83,7 +85,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
     signingKeys: signer.privateKey,
   });
   if (opts.tamperInRelease) inRelease = inRelease.replace("Origin: strata-test", "Origin: strata-evil");
-  releaseText = "";
+  if (opts.unsigned) inRelease = releaseText;
   const keyring = join(dir, "keyring.gpg");
   await writeFile(keyring, key.publicKey.write());
 
