@@ -10,7 +10,7 @@ import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { type Accounts, baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
-import { fetchDebs } from "./fetch-debs.js";
+import { startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
 import type { LayerBlob, LayerEntry, PackageLayerInput, PackageLayerRecord } from "./layer.js";
@@ -119,6 +119,17 @@ class BuiltBlobs implements BlobSource {
   }
 }
 
+interface PlannedLayer {
+  layer: LayerPlan;
+  key: LayerCacheKey;
+}
+
+interface MadeLayer {
+  record: PackageLayerRecord;
+  cached: boolean;
+  overlaps: string[];
+}
+
 /** A layer's cache key: the .deb's sha256, or for a group the sha256 of its members' sorted sha256s. */
 function layerKey(
   plan: LayerPlan,
@@ -198,12 +209,13 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       else missing.push(...layer.packages);
     }
   }
-  const debPaths = await fetchDebs(missing, {
+  // Layers are made as their .debs arrive, not after the last download.
+  const debPaths = startDebFetches(missing, {
     cacheRoot: opts.cacheRoot,
     onEvent: (e) => opts.onEvent?.({ kind: "fetched", pkg: e.pkg, cached: e.status === "cached" }),
   });
-  const inputFor = (p: LockedPackage): PackageLayerInput => ({
-    debPath: debPaths.get(p.sha256)!,
+  const inputFor = async (p: LockedPackage): Promise<PackageLayerInput> => ({
+    debPath: await debPaths.get(p.sha256)!,
     debSha256: p.sha256,
     store: storeRoot,
     epoch,
@@ -215,23 +227,27 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   const skipped = new Set<string>();
   const overlaps: string[] = [];
   const images: BuiltImage[] = [];
+  // Every architecture's layers are started at once, so both cores stay busy across archs.
+  const makeLayer = async (arch: string, { layer, key }: PlannedLayer): Promise<MadeLayer> => {
+    const hit = hits.get(LayerCache.keyText(key));
+    let result: MadeLayer;
+    if (hit) result = { record: hit, cached: true, overlaps: [] };
+    else if (layer.kind === "package") {
+      pool ??= new LayerPool(opts.jobs);
+      const record = await pool.build(await inputFor(layer.packages[0]));
+      await layerCache.put(key, record);
+      result = { record, cached: false, overlaps: [] };
+    } else {
+      result = await buildGroupLayer(await Promise.all(layer.packages.map(inputFor)), layerCache, key, arch);
+    }
+    opts.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
+    return result;
+  };
+  const pending = plans.map(({ arch, layers }) => Promise.all(layers.map((l) => makeLayer(arch, l))));
+  for (const p of pending) p.catch(() => {}); // each is awaited below, in order
   try {
-    for (const { arch, layers: planned } of plans) {
-      const built = await Promise.all(
-        planned.map(async ({ layer, key }) => {
-          const hit = hits.get(LayerCache.keyText(key));
-          let result: { record: PackageLayerRecord; cached: boolean; overlaps: string[] };
-          if (hit) result = { record: hit, cached: true, overlaps: [] };
-          else if (layer.kind === "package") {
-            pool ??= new LayerPool(opts.jobs);
-            const record = await pool.build(inputFor(layer.packages[0]));
-            await layerCache.put(key, record);
-            result = { record, cached: false, overlaps: [] };
-          } else result = await buildGroupLayer(layer.packages.map(inputFor), layerCache, key, arch);
-          opts.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
-          return result;
-        }),
-      );
+    for (const [archIndex, { arch, layers: planned }] of plans.entries()) {
+      const built = await pending[archIndex];
       const checker = new OverlapChecker(arch);
       const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
         overlaps.push(...inner);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
-import { mapLimit } from "../util/concurrency.js";
+import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { fetchWithRetry } from "../util/http.js";
@@ -17,27 +17,52 @@ export interface FetchEvent {
   status: "cached" | "downloaded";
 }
 
+export interface FetchOptions {
+  cacheRoot?: string;
+  concurrency?: number;
+  onEvent?: (e: FetchEvent) => void;
+}
+
 /**
- * Ensures every locked .deb is in the content-addressed cache, verified by sha256 and size.
- * Downloads run in parallel; each is written atomically, so an interrupted or truncated download
- * leaves no entry. A cached entry that fails verification is dropped and fetched again.
+ * Starts making every given .deb available in the content-addressed cache, verified by sha256 and
+ * size, and returns a promise of its path per sha256, so a caller can use each .deb as soon as it
+ * is there. Downloads run in parallel, the biggest first; each is written atomically, so an
+ * interrupted or truncated download leaves no entry. A cached entry that fails verification is
+ * dropped and fetched again.
  */
+export function startDebFetches(
+  packages: LockedPackage[],
+  opts: FetchOptions = {},
+): Map<string, Promise<string>> {
+  const store = debStore(opts.cacheRoot);
+  const limiter = new Limiter(opts.concurrency ?? 4);
+  const unique = [...new Map(packages.map((p) => [p.sha256, p])).values()].sort((a, b) => b.size - a.size);
+  const paths = new Map<string, Promise<string>>();
+  for (const pkg of unique) {
+    const ready = limiter.run(async () => {
+      if (await store.has(pkg.sha256, { verify: true, size: pkg.size })) {
+        opts.onEvent?.({ pkg, status: "cached" });
+      } else {
+        await downloadDeb(store, pkg);
+        opts.onEvent?.({ pkg, status: "downloaded" });
+      }
+      return store.path(pkg.sha256);
+    });
+    // Callers may await only some; a failure still surfaces through the ones they await.
+    ready.catch(() => {});
+    paths.set(pkg.sha256, ready);
+  }
+  return paths;
+}
+
+/** Makes every given .deb available in the cache; resolves to their paths by sha256. */
 export async function fetchDebs(
   packages: LockedPackage[],
-  opts: { cacheRoot?: string; concurrency?: number; onEvent?: (e: FetchEvent) => void } = {},
+  opts: FetchOptions = {},
 ): Promise<Map<string, string>> {
-  const store = debStore(opts.cacheRoot);
-  const unique = [...new Map(packages.map((p) => [p.sha256, p])).values()];
+  const pending = startDebFetches(packages, opts);
   const paths = new Map<string, string>();
-  await mapLimit(unique, opts.concurrency ?? 4, async (pkg) => {
-    if (await store.has(pkg.sha256, { verify: true, size: pkg.size })) {
-      opts.onEvent?.({ pkg, status: "cached" });
-    } else {
-      await downloadDeb(store, pkg);
-      opts.onEvent?.({ pkg, status: "downloaded" });
-    }
-    paths.set(pkg.sha256, store.path(pkg.sha256));
-  });
+  for (const [sha, ready] of pending) paths.set(sha, await ready);
   return paths;
 }
 

@@ -26,3 +26,22 @@ export async function mapLimit<T, R>(
   if (failure !== undefined) throw failure.error;
   return results;
 }
+
+/** Runs tasks given to `run` with at most `limit` in flight; each caller gets its own promise. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
