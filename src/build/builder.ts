@@ -48,8 +48,8 @@ export interface BuildOptions {
   /** Worker threads for layers (default: cores, at most 4). */
   jobs?: number;
   onEvent?: (e: BuildEvent) => void;
-  /** Called once the number of layers to make is known, for progress displays. */
-  onPlan?: (layers: number) => void;
+  /** Called once the work is known, for progress displays: layers to assemble, .debs to fetch. */
+  onPlan?: (work: { layers: number; debs: number }) => void;
 }
 
 export interface BuiltImage {
@@ -197,8 +197,6 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       layers: plan.map((layer) => ({ layer, key: layerKey(layer, epoch, spec.docs, compression) })),
     };
   });
-  opts.onPlan?.(plans.reduce((n, p) => n + p.layers.length + 2, 0));
-
   // Cache first: only layers that miss need their .debs.
   const hits = new Map<string, PackageLayerRecord>();
   const missing: LockedPackage[] = [];
@@ -209,6 +207,10 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       else missing.push(...layer.packages);
     }
   }
+  opts.onPlan?.({
+    layers: plans.reduce((n, p) => n + p.layers.length + 2, 0),
+    debs: new Set(missing.map((p) => p.sha256)).size,
+  });
   // Layers are made as their .debs arrive, not after the last download.
   const debPaths = startDebFetches(missing, {
     cacheRoot: opts.cacheRoot,

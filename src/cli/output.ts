@@ -4,6 +4,8 @@ import { isStrataError } from "../util/errors.js";
 /** Where human output goes: progress bars on a terminal, plain lines when piped, nothing with --quiet. */
 export class Output {
   readonly isTTY: boolean;
+  /** The bar on screen, if any: lines are printed above it rather than through it. */
+  private activeBars?: MultiBar;
 
   constructor(
     readonly quiet = false,
@@ -13,7 +15,9 @@ export class Output {
   }
 
   line(text: string): void {
-    if (!this.quiet) this.stream.write(`${text}\n`);
+    if (this.quiet) return;
+    if (this.activeBars) this.activeBars.log(`${text}\n`);
+    else this.stream.write(`${text}\n`);
   }
 
   /**
@@ -42,9 +46,14 @@ export class Output {
       Presets.shades_classic,
     );
     const bar: SingleBar = multi.create(total, 0, { what: "" });
+    this.activeBars = multi;
     return {
       tick: (what: string) => bar.increment(1, { what }),
-      stop: () => multi.stop(),
+      stop: () => {
+        if (this.activeBars === multi) this.activeBars = undefined;
+        multi.update(); // renders once more, which also prints lines logged since the last render
+        multi.stop();
+      },
     };
   }
 }

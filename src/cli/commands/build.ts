@@ -101,7 +101,7 @@ export function registerBuild(program: Command, out: () => Output): void {
     const started = performance.now();
     const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
     const lock = await lockFor(spec, opts, o);
-    let progress = o.progress("fetch", new Set(lock.packages.map((p) => p.sha256)).size);
+    let progress = o.progress("build", 0);
     const result = await buildImages(spec, lock, {
       cacheRoot: opts.cacheDir,
       jobs: opts.jobs,
@@ -111,9 +111,8 @@ export function registerBuild(program: Command, out: () => Output): void {
         else if (e.kind === "layer") progress.tick(`${e.arch} ${e.what}${e.cached ? " (cached)" : ""}`);
         else o.line(e.message);
       },
-      onPlan: (n) => {
-        progress.stop();
-        progress = o.progress("layers", n);
+      onPlan: ({ layers, debs }) => {
+        progress = o.progress("build", layers + debs);
       },
     }).finally(() => progress.stop());
     if (opts.output) {
