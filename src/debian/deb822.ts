@@ -50,10 +50,3 @@ export function parseStanzas(text: string): Stanza[] {
   for (const { start, end } of stanzaSpans(text)) out.push(parseStanza(text.slice(start, end)));
   return out;
 }
-
-/** Renders fields back as a stanza (used for status.d records and tests). */
-export function formatStanza(fields: Iterable<[string, string]>): string {
-  let out = "";
-  for (const [k, v] of fields) out += `${k}: ${v}\n`;
-  return out;
-}

@@ -61,7 +61,3 @@ export function packageFromStanza(text: string, origin: PackageOrigin): PackageR
     origin,
   };
 }
-
-export function packageId(p: Pick<PackageRecord, "name" | "version" | "architecture">): string {
-  return `${p.name}=${p.version}:${p.architecture}`;
-}

@@ -48,7 +48,3 @@ export function formatAlternative(alt: Alternative): string {
   const ver = alt.op ? ` (${alt.op} ${alt.version})` : "";
   return `${alt.name}${arch}${ver}`;
 }
-
-export function formatGroup(group: Alternative[]): string {
-  return group.map(formatAlternative).join(" | ");
-}

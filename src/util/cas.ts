@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { copyFile, link, mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { StrataError } from "./errors.js";
@@ -89,15 +89,5 @@ export class ContentStore {
       throw err;
     }
     return { hex, size: hashing.size };
-  }
-
-  /** Places an entry at `dest` by hardlink when the filesystem allows, else by copy. */
-  async linkOrCopy(hex: string, dest: string): Promise<void> {
-    try {
-      await link(this.path(hex), dest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
-      await copyFile(this.path(hex), dest);
-    }
   }
 }

@@ -10,12 +10,6 @@ export interface RetryOptions {
   what?: string;
 }
 
-/** Errors worth another try: the connection dropped or was refused, or the server failed (5xx, 429). */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof StrataError) return err.code === "NETWORK";
-  return err instanceof TypeError || (err as { name?: string })?.name === "AbortError";
-}
-
 const PROBLEMS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset",
