@@ -35,7 +35,7 @@ export async function pushWithReport(
     for (const img of report.images) {
       const arch = img.platform ? ` ${img.platform.architecture}` : "";
       out.line(
-        `pushed${arch} ${img.digest}: ${img.uploaded} uploaded, ${img.skipped} already there, ${img.mounted} mounted`,
+        `pushed${arch} ${img.digest}: ${img.uploaded} uploaded (${formatBytes(img.bytesSent)}), ${img.skipped} already there, ${img.mounted} mounted`,
       );
     }
     out.line(
