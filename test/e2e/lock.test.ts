@@ -82,6 +82,17 @@ describe("strata lock against a signed repository on loopback (starts an HTTP se
     assert.match(r.stderr, /hint: run `strata lock`/);
   });
 
+  it("build refuses a lock that no longer covers the spec and says how to fix it", async () => {
+    const { dir, cache } = await workdir(fakeRepoSpec(repo, ["app"]));
+    assert.equal((await lock(dir, cache)).code, 0);
+    await writeFile(join(dir, "strata.yaml"), fakeRepoSpec(repo, ["app", "python3"]));
+    const r = await runStrata(["--cache-dir", cache, "build", "-o", join(dir, "out")], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /strata\.lock does not cover .*packages: added python3/);
+    assert.match(r.stderr, /hint: run `strata lock` to update it \(or pass --lock-update\)/);
+    assert.equal((await readdir(dir)).includes("out"), false);
+  });
+
   it("explains an unsatisfiable dependency with its chain, in one line", async () => {
     const { dir, cache } = await workdir(fakeRepoSpec(repo, ["needy"]));
     const r = await lock(dir, cache);
