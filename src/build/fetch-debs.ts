@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
-import { StrataError } from "../util/errors.js";
+import { isLocalIoError, StrataError } from "../util/errors.js";
 import { fetchWithRetry } from "../util/http.js";
 import type { LockedPackage } from "./lock.js";
 
@@ -84,6 +84,7 @@ async function downloadDeb(store: ContentStore, pkg: LockedPackage, attempts = 3
       });
       return;
     } catch (err) {
+      if (isLocalIoError(err)) throw err; // a full disk is not a network problem: say what it is
       const final =
         attempt >= attempts ||
         (err instanceof StrataError && (err.code === "HTTP" || err.code === "NETWORK"));

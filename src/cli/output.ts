@@ -71,10 +71,10 @@ export function reportError(err: unknown, stream: NodeJS.WriteStream = process.s
     return err.code === "USAGE" ? 2 : 1;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e?.code === "ENOSPC") {
-    stream.write(`strata: error: no space left on device (${e.path ?? e.message})\n`);
+  if (e?.code === "ENOSPC" || e?.code === "EDQUOT") {
+    stream.write(`strata: error: no space left on device${e.path ? ` (${e.path})` : ""}\n`);
     stream.write(
-      "strata: hint: free some disk space or point STRATA_CACHE_DIR elsewhere; nothing half-written was kept\n",
+      "strata: hint: free some disk space, or point --cache-dir / STRATA_CACHE_DIR elsewhere; nothing half-written was kept\n",
     );
     return 1;
   }

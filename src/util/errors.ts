@@ -41,3 +41,10 @@ export class StrataError extends Error {
 export function isStrataError(err: unknown, code?: ErrorCode): err is StrataError {
   return err instanceof StrataError && (code === undefined || err.code === code);
 }
+
+/** Errors of the local file system that no retry fixes (a full disk, a read-only cache...). */
+const LOCAL_IO_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EMFILE", "ENFILE", "EIO"]);
+
+export function isLocalIoError(err: unknown): err is NodeJS.ErrnoException {
+  return LOCAL_IO_CODES.has((err as NodeJS.ErrnoException)?.code ?? "");
+}

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { STRATA_BIN } from "../helpers/cli.js";
-import { buildExample, exampleCopy } from "../helpers/examples.js";
+import { promisify } from "node:util";
+import { runStrata, STRATA_BIN } from "../helpers/cli.js";
+import { buildExample, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+
+const exec = promisify(execFile);
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -52,6 +55,26 @@ describe("builds recover from a damaged cache (network: host's mirror)", () => {
     assert.equal(second.summary.digest, first.summary.digest);
     assert.equal(`sha256:${sha256(await readFile(blob))}`, layer.digest);
     await rm(cache, { recursive: true, force: true });
+  });
+
+  it("says the disk is full and keeps nothing half-written (root: mounts a 600 KiB tmpfs as the cache)", async () => {
+    const dir = await exampleCopy("busybox");
+    assert.equal((await runStrata(["--cache-dir", SHARED_CACHE, "lock"], { cwd: dir })).code, 0);
+    const tiny = await mkdtemp(join(tmpdir(), "strata-full-"));
+    await exec("mount", ["-t", "tmpfs", "-o", "size=600k", "tmpfs", tiny]);
+    try {
+      const r = await runStrata(["--cache-dir", join(tiny, "cache"), "build", "-o", join(dir, "out")], {
+        cwd: dir,
+      });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^strata: error: no space left on device/m);
+      assert.match(r.stderr, /hint: free some disk space, or point --cache-dir/);
+      const { stdout } = await exec("find", [tiny, "-type", "f"]);
+      assert.equal(stdout.trim(), "", "no partial file is left in the cache");
+    } finally {
+      await exec("umount", [tiny]);
+      await rm(tiny, { recursive: true, force: true });
+    }
   });
 
   it("leaves no torn cache entry when killed in the middle, and the next build completes", async () => {
