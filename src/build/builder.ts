@@ -9,7 +9,8 @@ import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
-import { type Accounts, baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
+import { specAccounts } from "./accounts.js";
+import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
 import { startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
@@ -24,19 +25,6 @@ import type { Spec } from "./spec.js";
 
 /** mtime of every entry and `created` of every image when neither SOURCE_DATE_EPOCH nor the spec sets one. */
 export const DEFAULT_EPOCH = 0;
-
-export const DEFAULT_ACCOUNTS: Accounts = {
-  users: [
-    { name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh" },
-    { name: "nonroot", uid: 65532, gid: 65532, home: "/home/nonroot", shell: "/sbin/nologin" },
-  ],
-  groups: [
-    { name: "root", gid: 0 },
-    { name: "tty", gid: 5 },
-    { name: "staff", gid: 50 },
-    { name: "nonroot", gid: 65532 },
-  ],
-};
 
 export type BuildEvent =
   | { kind: "fetched"; pkg: LockedPackage; cached: boolean }
@@ -76,26 +64,6 @@ export function buildEpoch(spec: Spec, env: NodeJS.ProcessEnv = process.env): nu
     return Number(fromEnv);
   }
   return spec.epoch ?? DEFAULT_EPOCH;
-}
-
-export function specAccounts(spec: Spec): Accounts {
-  if (!spec.accounts) return DEFAULT_ACCOUNTS;
-  const groups = spec.accounts.groups.map((g) => ({ name: g.name, gid: g.gid, members: g.members }));
-  if (!groups.some((g) => g.gid === 0)) groups.unshift({ name: "root", gid: 0, members: [] });
-  const users = spec.accounts.users.map((u) => ({
-    name: u.name,
-    uid: u.uid,
-    gid: u.gid ?? u.uid,
-    home: u.home ?? (u.uid === 0 ? "/root" : `/home/${u.name}`),
-    shell: u.shell,
-    gecos: u.gecos,
-  }));
-  if (!users.some((u) => u.uid === 0))
-    users.unshift({ name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh", gecos: undefined });
-  for (const u of users) {
-    if (!groups.some((g) => g.gid === u.gid)) groups.push({ name: u.name, gid: u.gid, members: [] });
-  }
-  return { users, groups };
 }
 
 /** Blobs of built images: layers from the content store, configs from memory. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_ACCOUNTS, specAccounts } from "../../src/build/accounts.js";
 import { DEFAULT_EXCLUDES, parseSpec } from "../../src/build/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 
@@ -74,5 +75,29 @@ describe("spec", () => {
       /exactly one of content or source/,
     );
     assert.match(specError(`${repo}packages: [a1]\nlayers: { max: 1 }\n`), /layers\.max/);
+  });
+
+  it("fills in accounts: root always, a primary group and a home per user; nonroot by default", () => {
+    assert.equal(specAccounts(parseSpec(`${repo}packages: [a1]\n`, "/x/strata.yaml")), DEFAULT_ACCOUNTS);
+    const accounts = specAccounts(
+      parseSpec(
+        `${repo}packages: [a1]\naccounts:\n  users:\n    - { name: app, uid: 1000 }\n`,
+        "/x/strata.yaml",
+      ),
+    );
+    assert.deepEqual(
+      accounts.users.map((u) => [u.name, u.uid, u.gid, u.home, u.shell]),
+      [
+        ["root", 0, 0, "/root", "/bin/sh"],
+        ["app", 1000, 1000, "/home/app", "/sbin/nologin"],
+      ],
+    );
+    assert.deepEqual(
+      accounts.groups.map((g) => [g.name, g.gid]),
+      [
+        ["root", 0],
+        ["app", 1000],
+      ],
+    );
   });
 });
