@@ -11,7 +11,7 @@ import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { specAccounts } from "./accounts.js";
 import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
-import { startDebFetches } from "./fetch-debs.js";
+import { debStore, startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
 import type { LayerBlob, LayerEntry, PackageLayerInput, PackageLayerRecord } from "./layer.js";
@@ -154,6 +154,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   const compression: Compression = resolveCompression(spec.layers.compression);
   const layerCache = new LayerCache(root, storeRoot);
   const blobs = new BuiltBlobs(store);
+  await Promise.all([store.sweepStale(), debStore(opts.cacheRoot).sweepStale()]);
 
   const plans = spec.archs.map((arch) => {
     const plan = planLayers(

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { StrataError } from "./errors.js";
@@ -89,5 +89,24 @@ export class ContentStore {
       throw err;
     }
     return { hex, size: hashing.size };
+  }
+
+  /**
+   * Removes temp files that a killed process left behind (never entries: those are complete or
+   * absent). Only files older than `maxAgeMs` go, so a concurrent strata's downloads are safe.
+   */
+  async sweepStale(maxAgeMs = 60 * 60 * 1000): Promise<number> {
+    const dir = join(this.root, "sha256");
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const cutoff = Date.now() - maxAgeMs;
+    let removed = 0;
+    for (const name of names.filter((n) => n.startsWith(".") && n.includes(".tmp-"))) {
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) {
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 }
