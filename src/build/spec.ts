@@ -117,7 +117,11 @@ export interface Spec extends Omit<SpecInput, "repositories" | "archs" | "exclud
 }
 
 export interface SpecOverrides {
-  /** Replaces the repositories' URLs (a `--mirror` flag); suites and components stay. */
+  /**
+   * A `--mirror` flag. Given as scheme://host[:port] only, it moves every repository to that host
+   * and keeps their paths (so /debian and /debian-security both follow); with a path, it replaces
+   * every repository's URL whole.
+   */
   mirror?: string;
 }
 
@@ -172,7 +176,11 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
   }
   if (overrides.mirror) {
     const mirror = overrides.mirror.replace(/\/+$/, "");
-    repositories = repositories.map((r) => ({ ...r, url: mirror }));
+    const originOnly = /^[a-z]+:\/\/[^/]+$/.test(mirror);
+    repositories = repositories.map((r) => ({
+      ...r,
+      url: originOnly ? mirror + r.url.replace(/^[a-z]+:\/\/[^/]+/, "") : mirror,
+    }));
   }
   return {
     ...input,

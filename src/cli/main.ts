@@ -16,7 +16,10 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "pinned lock (strata.lock), and one deterministic layer per package.",
     )
     .version(VERSION)
-    .option("--mirror <url>", "use this Debian mirror URL instead of the spec's or the host's")
+    .option(
+      "--mirror <url>",
+      "use this Debian mirror: scheme://host moves every repository there (paths kept); a full URL replaces them",
+    )
     .option("--cache-dir <dir>", "cache directory (default: $STRATA_CACHE_DIR or $XDG_CACHE_HOME/strata)")
     .option("-q, --quiet", "print only errors")
     .showHelpAfterError("(run strata --help for usage)")

@@ -71,6 +71,15 @@ describe("strata lock against a signed repository on loopback (starts an HTTP se
     assert.deepEqual(await readFile(join(other.dir, "strata.lock")), first);
   });
 
+  it("--mirror moves the repositories to another host", async () => {
+    const elsewhere = fakeRepoSpec(repo, ["app"]).replace(repo.url, "http://127.0.0.1:9");
+    const { dir, cache } = await workdir(elsewhere);
+    const r = await runStrata(["--cache-dir", cache, "--mirror", repo.url, "lock"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const lockJson = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8"));
+    assert.equal(lockJson.packages[0].repository, repo.url);
+  });
+
   it("lock --check fails once the spec asks for more than the lock covers", async () => {
     const { dir, cache } = await workdir(fakeRepoSpec(repo, ["app"]));
     assert.equal((await lock(dir, cache)).code, 0);

@@ -39,7 +39,19 @@ describe("spec", () => {
     assert.ok(spec.repositories.length > 0);
   });
 
-  it("replaces the repository URL with --mirror", () => {
+  it("moves every repository to a --mirror host, keeping their paths", () => {
+    const spec = parseSpec(
+      "repositories:\n  - { url: http://127.0.0.1:1/debian, suites: [bookworm] }\n  - { url: http://127.0.0.1:1/debian-security, suites: [bookworm-security] }\npackages: [python3]\n",
+      "/x/strata.yaml",
+      { mirror: "http://127.0.0.2:8080/" },
+    );
+    assert.deepEqual(
+      spec.repositories.map((r) => r.url),
+      ["http://127.0.0.2:8080/debian", "http://127.0.0.2:8080/debian-security"],
+    );
+  });
+
+  it("replaces the repository URL with a --mirror that has a path", () => {
     const spec = parseSpec(`${repo}packages: [python3]\n`, "/x/strata.yaml", {
       mirror: "http://127.0.0.2/debian/",
     });
