@@ -10,6 +10,7 @@ import { TarWriter } from "../oci/tar.js";
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
+import { assertDigest } from "../util/verify.js";
 
 /**
  * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
@@ -120,10 +121,7 @@ const STATUS_DIR = "var/lib/dpkg/status.d";
 export async function packageEntries(
   input: PackageLayerInput,
 ): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
-  const { hex } = await sha256File(input.debPath);
-  if (hex !== input.debSha256) {
-    throw new StrataError("HASH_MISMATCH", `${input.debPath}: sha256 is ${hex}, expected ${input.debSha256}`);
-  }
+  assertDigest(input.debPath, await sha256File(input.debPath), { hex: input.debSha256 });
   const deb = await openDeb(input.debPath);
   const stanza = parseStanza(deb.control.control);
   const [name, version, architecture] = ["Package", "Version", "Architecture"].map((field) => {

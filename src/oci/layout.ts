@@ -7,7 +7,7 @@ import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
-import { verified } from "../util/verify.js";
+import { assertDigest, verified } from "../util/verify.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -90,18 +90,18 @@ function descriptorFor(mediaType: string, bytes: Buffer): Descriptor {
   return { mediaType, digest: `sha256:${sha256Hex(bytes)}`, size: bytes.length };
 }
 
+/** The hex a descriptor's digest expects; a digest of another algorithm can never match, so it fails as a mismatch. */
+function expectedHex(descriptor: Descriptor): string {
+  return descriptor.digest.startsWith("sha256:") ? descriptor.digest.slice(7) : descriptor.digest;
+}
+
 /** Throws HASH_MISMATCH / SIZE_MISMATCH unless `bytes` are what `descriptor` names. */
 export function checkBytes(descriptor: Descriptor, bytes: Buffer, where: string): void {
-  if (bytes.length !== descriptor.size) {
-    throw new StrataError(
-      "SIZE_MISMATCH",
-      `${where}: ${descriptor.digest} is ${bytes.length} bytes, expected ${descriptor.size}`,
-    );
-  }
-  const got = sha256Hex(bytes);
-  if (`sha256:${got}` !== descriptor.digest) {
-    throw new StrataError("HASH_MISMATCH", `${where}: sha256 is ${got}, expected ${descriptor.digest}`);
-  }
+  assertDigest(
+    `${where}: ${descriptor.digest}`,
+    { hex: sha256Hex(bytes), size: bytes.length },
+    { hex: expectedHex(descriptor), size: descriptor.size },
+  );
 }
 
 /** How a home hands over the small JSON blobs an artifact is assembled from. */
@@ -235,19 +235,10 @@ async function placeFromFile(source: string, target: string, descriptor: Descrip
     } catch {
       await copyFile(source, tmp);
     }
-    const got = await sha256File(tmp);
-    if (got.size !== descriptor.size) {
-      throw new StrataError(
-        "SIZE_MISMATCH",
-        `${source}: ${got.size} bytes, expected ${descriptor.size} for ${descriptor.digest}`,
-      );
-    }
-    if (`sha256:${got.hex}` !== descriptor.digest) {
-      throw new StrataError(
-        "HASH_MISMATCH",
-        `${source}: sha256 is ${got.hex}, expected ${descriptor.digest}`,
-      );
-    }
+    assertDigest(`${source} (${descriptor.digest})`, await sha256File(tmp), {
+      hex: expectedHex(descriptor),
+      size: descriptor.size,
+    });
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });

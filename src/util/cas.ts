@@ -2,9 +2,9 @@ import { createReadStream } from "node:fs";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { StrataError } from "./errors.js";
 import { tempPathFor, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
+import { assertDigest } from "./verify.js";
 
 /**
  * A content-addressed store of files named by their sha256 (`<root>/sha256/<hex>`), shared by the
@@ -58,18 +58,13 @@ export class ContentStore {
     const target = this.path(expectHex);
     const hashing = new Digester();
     const what = opts.what ?? `sha256:${expectHex}`;
-    await writeStreamAtomic(target, hashing.tap(source), () => {
-      if (opts.expectSize !== undefined && hashing.size !== opts.expectSize) {
-        throw new StrataError(
-          "SIZE_MISMATCH",
-          `${what}: got ${hashing.size} bytes, expected ${opts.expectSize} (truncated download?)`,
-        );
-      }
-      const got = hashing.hex();
-      if (got !== expectHex) {
-        throw new StrataError("HASH_MISMATCH", `${what}: sha256 is ${got}, expected ${expectHex}`);
-      }
-    });
+    await writeStreamAtomic(target, hashing.tap(source), () =>
+      assertDigest(
+        what,
+        { hex: hashing.hex(), size: hashing.size },
+        { hex: expectHex, size: opts.expectSize },
+      ),
+    );
     return target;
   }
 

@@ -2,6 +2,25 @@ import { createHash } from "node:crypto";
 import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
 import { StrataError } from "./errors.js";
 
+/** What some bytes turned out to be, and what they were supposed to be. */
+export interface DigestCheck {
+  hex: string;
+  size: number;
+}
+
+/**
+ * The one judgement every verifier makes: SIZE_MISMATCH when the size is known and differs, else
+ * HASH_MISMATCH when the sha256 differs. `what` names the bytes in the message.
+ */
+export function assertDigest(what: string, got: DigestCheck, expect: { hex: string; size?: number }): void {
+  if (expect.size !== undefined && got.size !== expect.size) {
+    throw new StrataError("SIZE_MISMATCH", `${what}: got ${got.size} bytes, expected ${expect.size}`);
+  }
+  if (got.hex !== expect.hex) {
+    throw new StrataError("HASH_MISMATCH", `${what}: sha256 is ${got.hex}, expected ${expect.hex}`);
+  }
+}
+
 /**
  * A pass-through stream that hashes what flows through it and, when the stream ends, fails with
  * HASH_MISMATCH (or SIZE_MISMATCH) unless the bytes have the expected sha256 (and size). A reader
@@ -22,16 +41,12 @@ export function verifyingStream(expectHex: string, opts: { size?: number; what?:
       done(null, chunk);
     },
     flush(done: TransformCallback) {
-      if (opts.size !== undefined && seen !== opts.size) {
-        done(new StrataError("SIZE_MISMATCH", `${what}: got ${seen} bytes, expected ${opts.size}`));
-        return;
+      try {
+        assertDigest(what, { hex: hash.digest("hex"), size: seen }, { hex: expectHex, size: opts.size });
+        done();
+      } catch (err) {
+        done(err as Error);
       }
-      const got = hash.digest("hex");
-      if (got !== expectHex) {
-        done(new StrataError("HASH_MISMATCH", `${what}: sha256 is ${got}, expected ${expectHex}`));
-        return;
-      }
-      done();
     },
   });
 }
