@@ -9,15 +9,14 @@ import { isStrataError } from "../../src/util/errors.js";
 function universe(lines: string[], arch = "amd64"): Universe {
   const text = lines
     .map((line) => {
-      const [head, rest = ""] = line.split(" | ").length > 1 ? [line, ""] : [line, ""];
-      const [name, version, ...fieldParts] = head.split(" ");
+      const [name, version, ...fieldParts] = line.split(" ");
       const fields = fieldParts
         .join(" ")
         .split(";")
         .map((f) => f.trim())
         .filter(Boolean);
-      const a = fields.find((f) => f.startsWith("Architecture:")) ? "" : `Architecture: ${arch}\n`;
-      return `Package: ${name}\nVersion: ${version}\n${a}${fields.join("\n")}\nFilename: pool/${name}_${version}.deb\nSize: 1\nSHA256: ${"0".repeat(64)}\n${rest}`;
+      const archLine = fields.some((f) => f.startsWith("Architecture:")) ? "" : `Architecture: ${arch}\n`;
+      return `Package: ${name}\nVersion: ${version}\n${archLine}${fields.join("\n")}\nFilename: pool/${name}_${version}.deb\nSize: 1\nSHA256: ${"0".repeat(64)}\n`;
     })
     .join("\n");
   const buf = Buffer.from(text);
@@ -29,8 +28,8 @@ function universe(lines: string[], arch = "amd64"): Universe {
   return new Universe(arch, [index]);
 }
 
-function resolveNames(u: Universe, packages: string[], exclude: string[] = []): string[] {
-  const res = new Resolver(u, new Set(exclude)).resolve(packages.map((name) => ({ name })));
+function resolveNames(u: Universe, packages: string[]): string[] {
+  const res = new Resolver(u, new Set()).resolve(packages.map((name) => ({ name })));
   return res.packages.map((p) => `${p.record.name}=${p.record.version}`);
 }
 
