@@ -9,6 +9,7 @@ import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
+import { compareText } from "../util/order.js";
 import { specAccounts } from "./accounts.js";
 import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
 import { debStore, startDebFetches } from "./fetch-debs.js";
@@ -128,7 +129,7 @@ async function cachedEntriesLayer(
   key: Omit<LayerCacheKey, "debSha256">,
 ): Promise<LayerBlob> {
   const digest = createHash("sha256");
-  for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const e of [...entries].sort((a, b) => compareText(a.path, b.path))) {
     digest.update(JSON.stringify({ ...e, body: undefined }));
     digest.update(e.body ?? Buffer.alloc(0));
   }

@@ -5,6 +5,7 @@ import type { VerifiedRelease } from "../debian/release.js";
 import type { Resolution } from "../debian/resolver.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { compareText } from "../util/order.js";
 import type { Spec } from "./spec.js";
 
 export const LOCK_VERSION = 1;
@@ -122,13 +123,13 @@ export function makeLock(spec: Spec, releases: VerifiedRelease[], resolutions: R
     }
   }
   const byArchName = (a: { arch: string; name: string }, b: { arch: string; name: string }) =>
-    a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    compareText(a.arch, b.arch) || compareText(a.name, b.name);
   return {
     lockVersion: LOCK_VERSION,
     inputs: lockInputs(spec),
     releases: releases
       .map((r) => ({ url: r.source.url, suite: r.suite, inRelease: r.sha256, date: r.date }))
-      .sort((a, b) => (a.url + a.suite < b.url + b.suite ? -1 : 1)),
+      .sort((a, b) => compareText(a.url + a.suite, b.url + b.suite)),
     packages: packages.sort(byArchName),
     excluded: excluded.sort(byArchName),
   };

@@ -1,5 +1,6 @@
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
+import { compareText } from "../util/order.js";
 import { type LayerEntry, mergedUsrPath, type PackageFacts } from "./layer.js";
 
 /**
@@ -24,7 +25,7 @@ export async function nativeEffects(members: PackageFacts[], storeRoot: string):
   const entries: LayerEntry[] = [];
   const notes: string[] = [];
   const store = new ContentStore(storeRoot);
-  const sorted = [...members].sort((a, b) => (a.package < b.package ? -1 : a.package > b.package ? 1 : 0));
+  const sorted = [...members].sort((a, b) => compareText(a.package, b.package));
   for (const facts of sorted) {
     if (!facts.caBundle) continue;
     const { sha256, certificates } = facts.caBundle;
@@ -52,7 +53,7 @@ export async function nativeEffects(members: PackageFacts[], storeRoot: string):
     linked.add(path);
     entries.push({ path, type: "symlink", mode: 0o777, uid: 0, gid: 0, linkname: target });
   };
-  for (const [name, { pkg, alt }] of [...chosen].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [name, { pkg, alt }] of [...chosen].sort(([a], [b]) => compareText(a, b))) {
     for (const link of [alt, ...alt.slaves]) {
       symlink(`etc/alternatives/${link.name}`, link.path);
       symlink(mergedUsrPath(link.link.replace(/^\//, "")), `/etc/alternatives/${link.name}`);

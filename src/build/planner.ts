@@ -1,3 +1,4 @@
+import { compareText } from "../util/order.js";
 import type { LockedPackage } from "./lock.js";
 
 /** One layer of an image, before it is built: a package alone, or a group of packages. */
@@ -21,7 +22,7 @@ function rank(p: LockedPackage): number {
 }
 
 function byPriorityThenName(a: LockedPackage, b: LockedPackage): number {
-  return rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return rank(a) - rank(b) || compareText(a.name, b.name);
 }
 
 /**
@@ -73,14 +74,14 @@ export function planLayers(packages: LockedPackage[], maxLayers: number): LayerP
   const score = (p: LockedPackage) => p.size * (1 + p.requiredBy.length);
   const alone = new Set(
     [...ordered]
-      .sort((a, b) => score(b) - score(a) || (a.name < b.name ? -1 : 1))
+      .sort((a, b) => score(b) - score(a) || compareText(a.name, b.name))
       .slice(0, slots - 1)
       .map((p) => p.name),
   );
   const plan: LayerPlan[] = ordered
     .filter((p) => alone.has(p.name))
     .map((p) => ({ kind: "package", packages: [p] }));
-  const rest = ordered.filter((p) => !alone.has(p.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const rest = ordered.filter((p) => !alone.has(p.name)).sort((a, b) => compareText(a.name, b.name));
   plan.push({ kind: "group", packages: rest });
   return plan;
 }

@@ -1,4 +1,5 @@
 import { StrataError } from "../util/errors.js";
+import { compareText } from "../util/order.js";
 import type { PackageRecord } from "./package.js";
 import { type Alternative, formatAlternative, type Relation } from "./relations.js";
 import { closeNames } from "./suggest.js";
@@ -275,7 +276,7 @@ export class Resolver {
       }
     }
     const packages = [...this.chosen.values()]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .sort((a, b) => compareText(a.name, b.name))
       .map((record) => ({
         record,
         requested: requested.has(record.name),
@@ -333,5 +334,5 @@ function compareProviders(a: PackageRecord, b: PackageRecord): number {
   const pa = PRIORITY_RANK[a.priority ?? ""] ?? 6;
   const pb = PRIORITY_RANK[b.priority ?? ""] ?? 6;
   if (pa !== pb) return pa - pb;
-  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0;
+  return compareText(b.name, a.name);
 }

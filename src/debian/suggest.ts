@@ -1,3 +1,4 @@
+import { compareText } from "../util/order.js";
 /** Up to `limit` names closest to `wanted` by edit distance (and shared prefix), for "did you mean". */
 export function closeNames(wanted: string, names: Iterable<string>, limit = 3): string[] {
   const maxDistance = Math.max(2, Math.floor(wanted.length / 3));
@@ -7,7 +8,7 @@ export function closeNames(wanted: string, names: Iterable<string>, limit = 3): 
     const d = name.startsWith(wanted) ? name.length - wanted.length : editDistance(wanted, name, maxDistance);
     if (d <= maxDistance) scored.push({ name, score: d });
   }
-  scored.sort((a, b) => a.score - b.score || (a.name < b.name ? -1 : 1));
+  scored.sort((a, b) => a.score - b.score || compareText(a.name, b.name));
   return scored.slice(0, limit).map((s) => s.name);
 }
 

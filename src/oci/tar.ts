@@ -1,4 +1,5 @@
 import { Readable, type Writable } from "node:stream";
+import { compareText } from "../util/order.js";
 
 /**
  * A deterministic tar writer: the same entries always give the same bytes, on any machine.
@@ -83,7 +84,7 @@ export function tarHeader(entry: TarEntry): Buffer {
   });
   if (pax.length === 0) return ustar;
 
-  pax.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  pax.sort((a, b) => compareText(a[0], b[0]));
   const records = Buffer.concat(pax.map(([key, value]) => paxRecord(key, value)));
   const paxHeader = ustarBlock({
     name: Buffer.concat([
