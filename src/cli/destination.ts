@@ -42,10 +42,10 @@ function pickImage(artifact: Artifact, platform?: string) {
   const images = artifactImages(artifact);
   if (images.length === 1 && !platform) return images[0];
   const want = ociPlatform(platform ?? hostDebianArch());
+  // The variant decides only when the platform has one (arm64 is v8; amd64 has none).
   const found = images.find(
     (i) =>
-      i.config.architecture === want.architecture &&
-      (i.config.variant ?? "") === (want.variant ?? i.config.variant ?? ""),
+      i.config.architecture === want.architecture && (!want.variant || i.config.variant === want.variant),
   );
   if (!found) {
     const have = images.map((i) => i.config.architecture).join(", ");

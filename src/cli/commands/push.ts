@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { Artifact } from "../../oci/image.js";
+import { contentBlobs } from "../../oci/layout.js";
 import { parseReference } from "../../oci/reference.js";
 import { type PushReport, pushArtifact } from "../../oci/registry/push.js";
 import { type RegistryFlags, readArtifact, registryOptions } from "../destination.js";
@@ -20,7 +21,7 @@ export async function pushWithReport(
   out: Output,
 ): Promise<PushReport> {
   const ref = parseReference(refText);
-  const progress = out.progress("push", countBlobs(artifact));
+  const progress = out.progress("push", contentBlobs(artifact).length);
   try {
     const report = await pushArtifact(artifact, ref, {
       ...registryOptions(flags),
@@ -46,16 +47,6 @@ export async function pushWithReport(
   } finally {
     progress.stop();
   }
-}
-
-function countBlobs(artifact: Artifact): number {
-  const images = artifact.kind === "image" ? [artifact.image] : artifact.index.images;
-  const digests = new Set<string>();
-  for (const img of images) {
-    digests.add(img.manifest.config.digest);
-    for (const l of img.manifest.layers) digests.add(l.digest);
-  }
-  return digests.size;
 }
 
 export function registerPush(program: Command, out: () => Output): void {
