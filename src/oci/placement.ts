@@ -120,9 +120,9 @@ export async function writeOutput(
   write: (tmp: string) => Promise<void>,
 ): Promise<void> {
   const force = opts.force ?? false;
+  await sweepStaleSiblings(target); // first: a run killed after placing its output left one too
   await checkTarget(target, opts.kind, force);
   await mkdir(dirname(target), { recursive: true });
-  await sweepStaleSiblings(target);
   const tmp = tempPathFor(target);
   try {
     await write(tmp);

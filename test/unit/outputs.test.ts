@@ -127,6 +127,16 @@ describe("outputs are written whole or not at all", () => {
     assert.equal(await sweepStaleSiblings(join(work, "sweptx")), 1);
   });
 
+  test("a run killed just after placing its archive left a temp link: the next run sweeps it, even when it refuses to overwrite", async () => {
+    const file = join(work, "placed.tar");
+    await writeOciArchive(file, imageArtifact((await freshImage(1)).image));
+    await writeFile(join(work, `.placed.tar.tmp-${await deadPid()}-0a0b0c0d`), "x");
+    await assert.rejects(writeOciArchive(file, imageArtifact((await freshImage(1)).image)), (err) =>
+      isStrataError(err, "OUTPUT_EXISTS"),
+    );
+    assert.deepEqual(await tempSiblings(work, "placed.tar"), []);
+  });
+
   test("concurrent --force writes of one layout never crash or tear it: each completes or says why not", async () => {
     const images = await Promise.all([1, 2, 3, 4].map(() => freshImage(2)));
     const dir = join(work, "race");
