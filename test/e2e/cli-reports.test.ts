@@ -148,6 +148,7 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
       ],
     );
     assert.equal(report.output, out);
+    assert.match(r.stderr, /^pull \[3\/3\] [0-9a-f]{12}$/m, "piped progress counts the distinct layers");
     const index = JSON.parse((await run("tar", ["-xOf", out, "index.json"])).stdout);
     assert.equal(
       index.manifests[0].annotations["org.opencontainers.image.ref.name"],

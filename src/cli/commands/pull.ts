@@ -1,6 +1,12 @@
 import type { Command } from "commander";
-import { artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
-import { parsePlatform, platformText } from "../../oci/platform.js";
+import {
+  type Artifact,
+  artifactDescriptor,
+  artifactImages,
+  type Image,
+  imageDescriptor,
+} from "../../oci/image.js";
+import { chooseImage, parsePlatform, platformText } from "../../oci/platform.js";
 import { parseReference } from "../../oci/reference.js";
 import { pullArtifact } from "../../oci/registry/pull.js";
 import {
@@ -10,7 +16,7 @@ import {
   registryOptions,
   writeArtifact,
 } from "../destination.js";
-import type { Output } from "../output.js";
+import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 
@@ -20,6 +26,22 @@ interface PullFlags extends CommonOptions, RegistryFlags {
   platform?: string;
   force?: boolean;
   json?: boolean;
+}
+
+/** The artifact with each layer ticking `progress` when it has been read to its end (layers stream while written). */
+function withLayerProgress(artifact: Artifact, progress: Progress): Artifact {
+  const watch = (image: Image): Image => ({
+    ...image,
+    blobs: {
+      open: async (digest) => {
+        const stream = await image.blobs.open(digest);
+        stream.once("end", () => progress.tick(digest.slice(7, 19)));
+        return stream;
+      },
+    },
+  });
+  if (artifact.kind === "image") return { kind: "image", image: watch(artifact.image) };
+  return { kind: "index", index: { ...artifact.index, images: artifact.index.images.map(watch) } };
 }
 
 export function registerPull(program: Command, out: () => Output): void {
@@ -41,17 +63,24 @@ export function registerPull(program: Command, out: () => Output): void {
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const artifact = await pullArtifact(ref, registryOptions(opts));
     const tag = ref.tag ?? "latest";
-    await writeArtifact(opts.output, artifact, {
+    const images = artifactImages(artifact);
+    const written =
+      opts.format === "docker-archive"
+        ? [chooseImage(images, opts.platform, "a docker-archive holds one image")]
+        : images;
+    const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
+    const progress = out().progress("pull", layers.size);
+    await writeArtifact(opts.output, withLayerProgress(artifact, progress), {
       format: opts.format,
       force: opts.force,
       refName: tag,
       archiveName: `${ref.registry}/${ref.repository}:${tag}`,
       platform: opts.platform,
-    });
+    }).finally(() => progress.stop());
     const { digest, mediaType } = artifactDescriptor(artifact);
     out().line(`pulled ${refText} (${digest}) into ${opts.output}`);
     if (opts.json) {
-      const images = artifactImages(artifact).map((image) => ({
+      const pulled = images.map((image) => ({
         digest: imageDescriptor(image).digest,
         platform: platformText(image),
         layers: image.manifest.layers.length,
@@ -62,7 +91,7 @@ export function registerPull(program: Command, out: () => Output): void {
         mediaType,
         output: opts.output,
         format: opts.format,
-        images,
+        images: pulled,
       };
       process.stdout.write(`${JSON.stringify(report)}\n`);
     }
