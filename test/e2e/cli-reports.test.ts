@@ -26,6 +26,8 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
   let amd: Image;
   let arm: Image;
   const strata = (args: string[]) => runStrata(["--cache-dir", join(work, "cache"), ...args]);
+  const pullMulti = (out: string, ...args: string[]) =>
+    strata(["pull", `${registry.host}/team/multi:1`, "-o", out, ...args]);
 
   before(async () => {
     registry = await startRegistry();
@@ -76,24 +78,14 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
 
   test("a multi-platform docker-archive needs --platform, which takes OCI and Debian names", async () => {
     const out = join(work, "multi.tar");
-    const none = await strata([
-      "pull",
-      `${registry.host}/team/multi:1`,
-      "-o",
-      out,
-      "--format",
-      "docker-archive",
-    ]);
+    const none = await pullMulti(out, "--format", "docker-archive");
     assert.equal(none.code, 2);
     assert.match(
       none.stderr,
       /a docker-archive holds one image, and this artifact has 2: linux\/amd64, linux\/arm64\/v8/,
     );
     for (const platform of ["linux/arm64", "arm64", "linux/arm64/v8"]) {
-      const r = await strata([
-        "pull",
-        `${registry.host}/team/multi:1`,
-        "-o",
+      const r = await pullMulti(
         out,
         "--format",
         "docker-archive",
@@ -101,7 +93,7 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
         platform,
         "--force",
         "--json",
-      ]);
+      );
       assert.equal(r.code, 0, r.stderr);
       const { stdout } = await run("skopeo", ["inspect", "--raw", `docker-archive:${out}`]);
       assert.equal(JSON.parse(stdout).layers.length, 2);
@@ -109,17 +101,7 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
       assert.deepEqual(manifest[0].RepoTags, [`${registry.host}/team/multi:1`]);
       assert.equal(JSON.parse(r.stdout).digest.startsWith("sha256:"), true);
     }
-    const wrong = await strata([
-      "pull",
-      `${registry.host}/team/multi:1`,
-      "-o",
-      out,
-      "--format",
-      "docker-archive",
-      "--platform",
-      "linux/s390x",
-      "--force",
-    ]);
+    const wrong = await pullMulti(out, "--format", "docker-archive", "--platform", "linux/s390x", "--force");
     assert.equal(wrong.code, 2);
     assert.match(
       wrong.stderr,
@@ -129,15 +111,7 @@ describe("CLI reports and local names (starts docker-registry on loopback; runs 
 
   test("pull --json says what was pulled; an oci-archive is named name:tag so loaders show a real name", async () => {
     const out = join(work, "pulled.tar");
-    const r = await strata([
-      "pull",
-      `${registry.host}/team/multi:1`,
-      "-o",
-      out,
-      "--format",
-      "oci-archive",
-      "--json",
-    ]);
+    const r = await pullMulti(out, "--format", "oci-archive", "--json");
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.deepEqual(
