@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { StrataError } from "../util/errors.js";
 import { verified } from "../util/verify.js";
+import { readRegion } from "./bounded-read.js";
 import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
 import {
   type ArtifactBlob,
@@ -16,11 +17,11 @@ import {
   OCI_LAYOUT_FILE,
   selectEntry,
 } from "./layout.js";
+import { parseIndex } from "./parse.js";
 import { writeOutput } from "./placement.js";
 import { parseReference } from "./reference.js";
-import { parseJson, readRegion } from "./small-json.js";
 import { TarWriter } from "./tar.js";
-import { assertDescriptors, type Descriptor, digestHex, type Index } from "./types.js";
+import { type Descriptor, digestHex } from "./types.js";
 
 /**
  * Artifacts as single files, written with the shared deterministic tar writer (sorted paths, one
@@ -295,12 +296,10 @@ export async function readOciArchive(file: string, ref?: string): Promise<Artifa
   if (indexMember === undefined || !members.has(OCI_LAYOUT_FILE)) {
     throw new StrataError("USAGE", `${file} is not an oci-archive (no index.json / oci-layout in it)`);
   }
-  const index = parseJson<Index>(
+  const index = parseIndex(
     await readRegion(file, indexMember, undefined, `${file}: index.json`),
-    "index.json",
-    file,
+    `${file}: index.json`,
   );
-  assertDescriptors(index.manifests, `${file}: index.json`);
   const entry = selectEntry(index.manifests, ref, file);
   const reader: ManifestReader = {
     where: file,

@@ -8,6 +8,7 @@ import { StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
 import { assertDigest, verified } from "../util/verify.js";
+import { readRegion } from "./bounded-read.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -17,19 +18,16 @@ import {
   type ImageIndex,
   jsonBytes,
 } from "./image.js";
+import { parseDescriptor, parseImageConfig, parseIndex, parseManifest } from "./parse.js";
 import { writeOutput } from "./placement.js";
-import { parseJson, readRegion } from "./small-json.js";
 import {
   Annotation,
-  assertDescriptor,
-  assertDescriptors,
   type Descriptor,
   digestHex,
   type ImageConfig,
   type Index,
   isIndexMediaType,
   isManifestMediaType,
-  type Manifest,
   MediaType,
   type Platform,
 } from "./types.js";
@@ -123,17 +121,24 @@ async function assembleImage(
   blobs: BlobSource,
 ): Promise<Image> {
   checkBytes(descriptor, manifestBytes, reader.where);
-  const manifest = parseJson<Manifest>(manifestBytes, `manifest ${descriptor.digest}`, reader.where);
-  if (manifest.config === undefined || !Array.isArray(manifest.layers)) {
-    throw new StrataError("IO", `${reader.where}: ${descriptor.digest} is not an image manifest`);
-  }
-  assertDescriptors([manifest.config, ...manifest.layers], `${reader.where}: manifest ${descriptor.digest}`);
-  // OCI allows the mediaType field to be absent; the object needs it to describe itself.
-  manifest.mediaType ??= descriptor.mediaType;
+  const where = `${reader.where}: ${descriptor.digest}`;
+  const manifest = parseManifest(manifestBytes, where, descriptor.mediaType);
   const configBytes = await reader.config(manifest.config);
   checkBytes(manifest.config, configBytes, reader.where);
-  const config = parseJson<ImageConfig>(configBytes, `config ${manifest.config.digest}`, reader.where);
+  const config = parseImageConfig(configBytes, `${reader.where}: ${manifest.config.digest}`);
   return { manifest, manifestBytes, config, configBytes, blobs };
+}
+
+/** Whether top-level manifest bytes are an index: by their own mediaType, else a manifests list, else the descriptor's. */
+function isIndexBytes(bytes: Buffer, descriptorMediaType: string): boolean {
+  let parsed: { mediaType?: unknown; manifests?: unknown } | null;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return false; // parseManifest says what is wrong with it
+  }
+  if (typeof parsed?.mediaType === "string") return isIndexMediaType(parsed.mediaType);
+  return Array.isArray(parsed?.manifests) || isIndexMediaType(descriptorMediaType);
 }
 
 /**
@@ -147,16 +152,12 @@ export async function assembleArtifact(
   reader: ManifestReader,
   blobs: BlobSource,
 ): Promise<Artifact> {
-  assertDescriptor(top, reader.where);
+  parseDescriptor(top, reader.where);
   checkBytes(top, topBytes, reader.where);
-  const parsed = parseJson<{ mediaType?: string; manifests?: unknown }>(topBytes, top.digest, reader.where);
-  const mediaType = parsed.mediaType ?? top.mediaType;
-  if (!isIndexMediaType(mediaType) && !Array.isArray(parsed.manifests)) {
+  if (!isIndexBytes(topBytes, top.mediaType)) {
     return { kind: "image", image: await assembleImage(top, topBytes, reader, blobs) };
   }
-  const index = parsed as Index;
-  index.mediaType ??= top.mediaType;
-  assertDescriptors(index.manifests, `${reader.where}: index ${top.digest}`);
+  const index = parseIndex(topBytes, `${reader.where}: ${top.digest}`, top.mediaType);
   const images: Image[] = [];
   for (const child of index.manifests) {
     if (!isManifestMediaType(child.mediaType)) {
@@ -270,9 +271,7 @@ async function readIndexJson(dir: string): Promise<Index> {
     throw new StrataError("IO", `${dir}: cannot read index.json (${err.code ?? err.message})`);
   });
   const bytes = await readRegion(path, { offset: 0, size: info.size }, undefined, `${dir}: index.json`);
-  const index = parseJson<Index>(bytes, "index.json", dir);
-  assertDescriptors(index.manifests, `${dir}: index.json`);
-  return index;
+  return parseIndex(bytes, path);
 }
 
 /** Fills the layout at `dir` with `artifact` and an index.json of `previous` entries plus its own, written last. */

@@ -80,7 +80,7 @@ describe("local homes refuse hostile input with a clear error", () => {
     await writeFile(join(dir, "index.json"), JSON.stringify(index));
     await assert.rejects(
       readLayout(dir),
-      refused(/index\.json: a descriptor has digest .*not sha256:<64 hex/),
+      refused(/index\.json: index is malformed \(manifests\.0\.digest: must be sha256:<64 lowercase hex>\)/),
     );
   });
 
@@ -89,28 +89,39 @@ describe("local homes refuse hostile input with a clear error", () => {
     await editManifest(dir, (m) => {
       (m.layers as { digest: string }[])[1].digest = "sha256:../config";
     });
-    await assert.rejects(readLayout(dir), refused(/manifest sha256:[0-9a-f]{64}: a descriptor has digest/));
+    await assert.rejects(
+      readLayout(dir),
+      refused(/sha256:[0-9a-f]{64}: manifest is malformed \(layers\.1\.digest: must be sha256/),
+    );
     await editManifest(dir, (m) => {
       (m.layers as { digest: string; size: number }[])[1] = { ...(m.config as object), size: -1 } as never;
     });
-    await assert.rejects(readLayout(dir), refused(/size -1, not a whole number/));
+    await assert.rejects(readLayout(dir), refused(/manifest is malformed \(layers\.1\.size: /));
   });
 
-  test("a config over 4 MiB is refused before it is read", async () => {
+  test("a config over 8 MiB is refused before it is read", async () => {
     const dir = await layout();
-    const big = Buffer.alloc(5 << 20, 0x20);
+    const big = Buffer.alloc(9 << 20, 0x20);
     await writeFile(join(dir, "blobs/sha256", sha256Hex(big)), big);
     await editManifest(dir, (m) => {
       m.config = { ...(m.config as object), digest: `sha256:${sha256Hex(big)}`, size: big.length };
     });
-    await assert.rejects(readLayout(dir), refused(/is 5242880 bytes; .* over 4 MiB are refused/));
+    await assert.rejects(
+      readLayout(dir),
+      refused(/is 9437184 bytes; manifests, indexes and configs over 8 MiB are refused/),
+    );
   });
 
-  test("an index.json over 4 MiB is refused before it is parsed", async () => {
+  test("an index.json over 4 MiB is refused before it is parsed, and one over 8 MiB before it is read", async () => {
     const dir = await layout();
     const index = await readFile(join(dir, "index.json"), "utf8");
     await writeFile(join(dir, "index.json"), index + " ".repeat(5 << 20));
-    await assert.rejects(readLayout(dir), refused(/index\.json is \d+ bytes/));
+    await assert.rejects(
+      readLayout(dir),
+      refused(/index\.json: index is \d+ bytes, more than the 4194304 allowed/),
+    );
+    await writeFile(join(dir, "index.json"), index + " ".repeat(9 << 20));
+    await assert.rejects(readLayout(dir), refused(/index\.json is \d+ bytes; .* over 8 MiB are refused/));
   });
 
   test("a blob whose size on disk differs from its descriptor is refused before it is read", async () => {
@@ -130,7 +141,7 @@ describe("local homes refuse hostile input with a clear error", () => {
     await writeFile(file, Buffer.concat([...(await layoutMembers(dir)), TAR_END]));
     await assert.rejects(
       readOciArchive(file),
-      refused(/bad-digest\.tar: index\.json: a descriptor has digest/),
+      refused(/bad-digest\.tar: index\.json: index is malformed \(manifests\.0\.digest/),
     );
   });
 

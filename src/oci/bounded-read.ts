@@ -1,12 +1,14 @@
 import { open } from "node:fs/promises";
 import { StrataError } from "../util/errors.js";
-import { type Descriptor, MAX_MANIFEST_BYTES } from "./types.js";
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./parse.js";
+import type { Descriptor } from "./types.js";
 
 /**
  * Manifests, indexes, configs and index.json come from files anyone can craft, so their size is
- * judged before a byte is read or a buffer allocated: at most MAX_MANIFEST_BYTES (what registries
- * accept), and exactly what the descriptor that names them says.
+ * judged before a byte is read or a buffer allocated: no more than the largest parse.ts accepts, and
+ * exactly what the descriptor that names them says. parse.ts then holds each kind to its own cap.
  */
+const MAX_SMALL_BYTES = Math.max(MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES);
 
 /** Where a small file's bytes lie: a whole file, or a member inside an archive. */
 export interface Region {
@@ -16,10 +18,10 @@ export interface Region {
 
 /** Refuses a region larger than the cap or different from the descriptor, before anything is read. */
 export function checkRegion(region: Region, descriptor: Descriptor | undefined, what: string): void {
-  if (region.size > MAX_MANIFEST_BYTES) {
+  if (region.size > MAX_SMALL_BYTES) {
     throw new StrataError(
       "IO",
-      `${what} is ${region.size} bytes; manifests, indexes and configs over ${MAX_MANIFEST_BYTES >> 20} MiB are refused`,
+      `${what} is ${region.size} bytes; manifests, indexes and configs over ${MAX_SMALL_BYTES >> 20} MiB are refused`,
     );
   }
   if (descriptor !== undefined && region.size !== descriptor.size) {
@@ -49,18 +51,4 @@ export async function readRegion(
   } finally {
     await fh.close();
   }
-}
-
-/** Parses a JSON object (a manifest, index or config); anything else is refused as damaged. */
-export function parseJson<T extends object>(bytes: Buffer, what: string, where: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (err) {
-    throw new StrataError("IO", `${where}: ${what} is not valid JSON`, { cause: err });
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StrataError("IO", `${where}: ${what} is not a JSON object`);
-  }
-  return value as T;
 }

@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { StrataError } from "../util/errors.js";
+import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
+
+/**
+ * Validating readers for the JSON an image is made of. Manifests, indexes and configs come from
+ * registries and archives strata does not control: every digest that may later name a file must be
+ * `sha256:<64 hex>`, every size a safe integer, before anything uses them.
+ */
+
+/** The most bytes a manifest or index may have (what registries accept, per the distribution spec). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The most bytes an image config may have: generous for history and labels, small enough to hold. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+const digest = z.string().regex(SHA256_DIGEST, "must be sha256:<64 lowercase hex>");
+const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const annotations = z.record(z.string(), z.string()).optional();
+const mediaType = z.string().max(255);
+
+const platform = z.looseObject({
+  architecture: z.string().max(64),
+  os: z.string().max(64),
+  variant: z.string().max(64).optional(),
+  "os.version": z.string().max(255).optional(),
+  "os.features": z.array(z.string().max(255)).max(64).optional(),
+});
+
+const descriptor = z.looseObject({
+  mediaType,
+  digest,
+  size,
+  annotations,
+  platform: platform.optional(),
+  artifactType: mediaType.optional(),
+});
+
+const manifest = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: mediaType.optional(),
+  artifactType: mediaType.optional(),
+  config: descriptor,
+  layers: z.array(descriptor).max(1024),
+  subject: descriptor.optional(),
+  annotations,
+});
+
+const index = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: mediaType.optional(),
+  manifests: z.array(descriptor).max(4096),
+  annotations,
+});
+
+const config = z.looseObject({
+  architecture: z.string().max(64),
+  os: z.string().max(64),
+  rootfs: z.looseObject({ type: z.literal("layers"), diff_ids: z.array(digest).max(1024) }),
+});
+
+function parseWith<T>(schema: z.ZodType, bytes: Buffer, max: number, what: string, where: string): T {
+  if (bytes.length > max) {
+    throw new StrataError("IO", `${where}: ${what} is ${bytes.length} bytes, more than the ${max} allowed`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new StrataError("IO", `${where}: ${what} is not valid JSON`);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new StrataError("IO", `${where}: ${what} is malformed (${path}${issue.message})`);
+  }
+  return result.data as T;
+}
+
+/** An image manifest; `mediaType` falls back to the descriptor's, as OCI allows it to be absent. */
+export function parseManifest(bytes: Buffer, where: string, fallbackMediaType?: string): Manifest {
+  const parsed = parseWith<Manifest>(manifest, bytes, MAX_MANIFEST_BYTES, "manifest", where);
+  parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.manifest.v1+json";
+  return parsed;
+}
+
+export function parseIndex(bytes: Buffer, where: string, fallbackMediaType?: string): Index {
+  const parsed = parseWith<Index>(index, bytes, MAX_MANIFEST_BYTES, "index", where);
+  parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.index.v1+json";
+  return parsed;
+}
+
+export function parseImageConfig(bytes: Buffer, where: string): ImageConfig {
+  return parseWith<ImageConfig>(config, bytes, MAX_CONFIG_BYTES, "image config", where);
+}
+
+/** A descriptor from elsewhere (an index entry, a referrers list), checked on its own. */
+export function parseDescriptor(value: unknown, where: string): Descriptor {
+  const result = descriptor.safeParse(value);
+  if (!result.success) {
+    throw new StrataError("IO", `${where}: malformed descriptor (${result.error.issues[0].message})`);
+  }
+  return result.data as Descriptor;
+}
