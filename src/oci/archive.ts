@@ -208,7 +208,7 @@ function paxRecords(data: Buffer, file: string): { path?: string; size?: number 
   return out;
 }
 
-/** One header's member: its name, type and where its body lies (checked to lie inside the file). */
+/** One ustar header block: its type, name, declared size and where its body starts (judged by checkBody). */
 function headerMember(block: Buffer, pos: number) {
   const type = String.fromCharCode(block[156] || 0x30);
   const size = tarNumber(block, 124, 12);
