@@ -1,63 +1,48 @@
 import { stat } from "node:fs/promises";
-import { ociPlatform } from "../build/image-config.js";
-import { hostDebianArch } from "../debian/sources.js";
+import { Option } from "commander";
 import { readOciArchive, writeDockerArchive, writeOciArchive } from "../oci/archive.js";
 import { type Artifact, artifactImages } from "../oci/image.js";
 import { readLayout, writeLayout } from "../oci/layout.js";
+import { chooseImage } from "../oci/platform.js";
 import { parseCredentials } from "../oci/registry/auth.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { StrataError } from "../util/errors.js";
 
-export type OutputFormat = "oci" | "oci-archive" | "docker-archive";
+export const OUTPUT_FORMATS = ["oci", "oci-archive", "docker-archive"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** `--format` for build and pull: anything but the three formats is a usage error that lists them. */
+export function formatOption(): Option {
+  return new Option("--format <format>", "oci (a layout directory), oci-archive or docker-archive")
+    .choices(OUTPUT_FORMATS)
+    .default("oci");
+}
+
+/** The name archives give an image when nothing names it (`podman load` shows localhost/strata/image:TAG). */
+export const DEFAULT_IMAGE_NAME = "strata/image";
 
 export interface WriteOptions {
   format: OutputFormat;
   force?: boolean;
-  /** Tag in the layout / archive (default "latest"). */
-  tag: string;
-  /** For docker-archive of a multi-arch build: which architecture (Debian name) to write. */
+  /** The layout's `org.opencontainers.image.ref.name` ("latest", or "myapp:v1" when --tag named the image). */
+  refName: string;
+  /** "name:tag" for archives: the oci-archive's ref.name and the docker-archive's RepoTags, what loaders show. */
+  archiveName: string;
+  /** For docker-archive of a multi-platform artifact: which image (see platform.ts). */
   platform?: string;
 }
 
 /** Writes an artifact to a local home: an OCI layout directory, an oci-archive or a docker-archive. */
 export async function writeArtifact(path: string, artifact: Artifact, opts: WriteOptions): Promise<void> {
+  const { force } = opts;
   if (opts.format === "oci") {
-    await writeLayout(path, artifact, { tag: opts.tag, force: opts.force });
-    return;
+    await writeLayout(path, artifact, { tag: opts.refName, force });
+  } else if (opts.format === "oci-archive") {
+    await writeOciArchive(path, artifact, { tag: opts.archiveName, force });
+  } else {
+    const image = chooseImage(artifactImages(artifact), opts.platform, "a docker-archive holds one image");
+    await writeDockerArchive(path, image, { repoTags: [opts.archiveName], force });
   }
-  if (!opts.force && (await stat(path).catch(() => undefined))) {
-    throw new StrataError("OUTPUT_EXISTS", `${path} already exists`, { hint: "pass --force to replace it" });
-  }
-  if (opts.format === "oci-archive") {
-    await writeOciArchive(path, artifact, { tag: opts.tag });
-    return;
-  }
-  const image = pickImage(artifact, opts.platform);
-  const repoTag = `strata/image:${opts.tag}`;
-  await writeDockerArchive(path, image, { repoTags: [repoTag] });
-}
-
-/** The image of an artifact for one architecture (the host's by default, for a docker-archive). */
-function pickImage(artifact: Artifact, platform?: string) {
-  const images = artifactImages(artifact);
-  if (images.length === 1 && !platform) return images[0];
-  const want = ociPlatform(platform ?? hostDebianArch());
-  // The variant decides only when the platform has one (arm64 is v8; amd64 has none).
-  const found = images.find(
-    (i) =>
-      i.config.architecture === want.architecture && (!want.variant || i.config.variant === want.variant),
-  );
-  if (!found) {
-    const have = images.map((i) => i.config.architecture).join(", ");
-    throw new StrataError(
-      "USAGE",
-      `no image for ${platform ?? hostDebianArch()} in this build (have ${have})`,
-      {
-        hint: "a docker-archive holds one image: pick it with --platform",
-      },
-    );
-  }
-  return found;
 }
 
 /** Reads an artifact from a local home: a layout directory or an oci-archive file. */

@@ -25,30 +25,44 @@ export class Output {
    * otherwise. `tick` reports one finished item with a short description.
    */
   progress(label: string, total: number): Progress {
-    if (this.quiet || total === 0) return { tick() {}, stop() {} };
+    const steps = this.steps({ [label]: total });
+    return { tick: (what) => steps.tick(label, what), stop: () => steps.stop() };
+  }
+
+  /**
+   * Progress for work in separate steps running at once (downloads and layers): one bar per step on
+   * a terminal, and when piped one plain line per finished item, `STEP [n/N] what`.
+   */
+  steps(totals: Record<string, number>): Steps {
+    const active = Object.entries(totals).filter(([, total]) => total > 0);
+    if (this.quiet || active.length === 0) return { tick() {}, stop() {} };
     if (!this.isTTY) {
-      let done = 0;
+      const done = new Map<string, number>();
       return {
-        tick: (what: string) => {
-          done++;
-          this.line(`${label} [${done}/${total}] ${what}`);
+        tick: (step, what) => {
+          const n = (done.get(step) ?? 0) + 1;
+          done.set(step, n);
+          this.line(`${step} [${n}/${totals[step]}] ${what}`);
         },
         stop() {},
       };
     }
+    const width = Math.max(...active.map(([step]) => step.length));
     const multi = new MultiBar(
       {
-        format: `${label} [{bar}] {value}/{total} {what}`,
+        format: "{step} [{bar}] {value}/{total} {what}",
         hideCursor: true,
         clearOnComplete: true,
         stream: this.stream,
       },
       Presets.shades_classic,
     );
-    const bar: SingleBar = multi.create(total, 0, { what: "" });
+    const bars = new Map<string, SingleBar>(
+      active.map(([step, total]) => [step, multi.create(total, 0, { step: step.padEnd(width), what: "" })]),
+    );
     this.activeBars = multi;
     return {
-      tick: (what: string) => bar.increment(1, { what }),
+      tick: (step, what) => bars.get(step)?.increment(1, { what }),
       stop: () => {
         if (this.activeBars === multi) this.activeBars = undefined;
         multi.update(); // renders once more, which also prints lines logged since the last render
@@ -56,6 +70,11 @@ export class Output {
       },
     };
   }
+}
+
+export interface Steps {
+  tick(step: string, what: string): void;
+  stop(): void;
 }
 
 export interface Progress {

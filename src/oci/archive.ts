@@ -1,9 +1,9 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { StrataError } from "../util/errors.js";
-import { tempPathFor } from "../util/fs.js";
 import { verified } from "../util/verify.js";
+import { readRegion } from "./bounded-read.js";
 import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
 import {
   type ArtifactBlob,
@@ -17,9 +17,11 @@ import {
   OCI_LAYOUT_FILE,
   selectEntry,
 } from "./layout.js";
+import { parseIndex } from "./parse.js";
+import { writeOutput } from "./placement.js";
 import { parseReference } from "./reference.js";
 import { TarWriter } from "./tar.js";
-import { type Descriptor, digestHex, type Index } from "./types.js";
+import { type Descriptor, digestHex } from "./types.js";
 
 /**
  * Artifacts as single files, written with the shared deterministic tar writer (sorted paths, one
@@ -35,6 +37,8 @@ import { type Descriptor, digestHex, type Index } from "./types.js";
 export interface ArchiveOptions {
   /** The mtime of every entry, in seconds; default SOURCE_DATE_EPOCH, else 0. */
   mtime?: number;
+  /** Replace an existing file (only once the new archive is complete). */
+  force?: boolean;
 }
 
 function archiveMtime(opts: ArchiveOptions): number {
@@ -64,7 +68,7 @@ async function fileBody(file: ArchiveFile): Promise<{ size: number; body: Buffer
 }
 
 /** Writes `files` (and the directories above them) as a tar at `target`, all at once or not at all. */
-async function writeTarAtomic(target: string, files: ArchiveFile[], mtime: number): Promise<void> {
+async function writeTarOutput(target: string, files: ArchiveFile[], opts: ArchiveOptions): Promise<void> {
   const byPath = new Map(files.map((f) => [f.path, f]));
   const dirs = new Set<string>();
   for (const path of byPath.keys()) {
@@ -72,26 +76,26 @@ async function writeTarAtomic(target: string, files: ArchiveFile[], mtime: numbe
       dirs.add(path.slice(0, cut + 1));
   }
   const paths = [...dirs, ...byPath.keys()].sort();
-  const tmp = tempPathFor(target);
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  const tar = new TarWriter(out);
-  try {
-    for (const path of paths) {
-      const file = byPath.get(path);
-      if (file === undefined) {
-        await tar.entry({ path, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime });
-        continue;
+  const mtime = archiveMtime(opts);
+  await writeOutput(target, { kind: "file", force: opts.force }, async (tmp) => {
+    const out = createWriteStream(tmp, { mode: 0o644 });
+    const tar = new TarWriter(out);
+    try {
+      for (const path of paths) {
+        const file = byPath.get(path);
+        if (file === undefined) {
+          await tar.entry({ path, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime });
+          continue;
+        }
+        const { size, body } = await fileBody(file);
+        await tar.entry({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime, size }, body);
       }
-      const { size, body } = await fileBody(file);
-      await tar.entry({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime, size }, body);
+      await tar.end();
+    } catch (err) {
+      out.destroy();
+      throw err;
     }
-    await tar.end();
-    await rename(tmp, target);
-  } catch (err) {
-    out.destroy();
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /** Writes `artifact` as an oci-archive: a tar of an OCI layout whose index.json names it by `tag`. */
@@ -103,14 +107,14 @@ export async function writeOciArchive(
   const entry = layoutEntry(artifact, opts.tag);
   const blobs = [...contentBlobs(artifact), ...manifestBlobs(artifact)];
   const unique = new Map(blobs.map((b) => [b.descriptor.digest, b]));
-  await writeTarAtomic(
+  await writeTarOutput(
     file,
     [
       ...[...unique.values()].map(blobFile),
       { path: "index.json", bytes: layoutIndexBytes([entry]) },
       { path: OCI_LAYOUT_FILE, bytes: OCI_LAYOUT_BYTES },
     ],
-    archiveMtime(opts),
+    opts,
   );
   return entry;
 }
@@ -139,10 +143,10 @@ export async function writeDockerArchive(
       Layers: image.manifest.layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`),
     },
   ];
-  await writeTarAtomic(
+  await writeTarOutput(
     file,
     [...blobs.map(blobFile), { path: "manifest.json", bytes: jsonBytes(manifest) }],
-    archiveMtime(opts),
+    opts,
   );
 }
 
@@ -173,30 +177,82 @@ function tarNumber(block: Buffer, start: number, length: number): number {
   return text === "" ? 0 : Number.parseInt(text, 8);
 }
 
+/** PAX records and GNU long names are a few hundred bytes; a larger one is not read. */
+const MAX_HEADER_DATA = 1 << 20;
+
+function crafted(file: string, why: string): StrataError {
+  return new StrataError("IO", `${file}: not a well-formed tar: ${why}`, {
+    hint: "the archive is damaged or was crafted; write it again (strata build --format oci-archive)",
+  });
+}
+
+/** The `path` and `size` of PAX records ("<length> <key>=<value>\n" each); other keys are ignored. */
+function paxRecords(data: Buffer, file: string): { path?: string; size?: number } {
+  const out: { path?: string; size?: number } = {};
+  for (let at = 0; at < data.length && data[at] !== 0; ) {
+    const space = data.indexOf(0x20, at);
+    const length = Number(data.subarray(at, space < 0 ? at : space).toString("latin1"));
+    if (space < 0 || !Number.isSafeInteger(length) || length <= space - at || at + length > data.length) {
+      throw crafted(file, "a PAX record has a bad length");
+    }
+    const record = data.subarray(space + 1, at + length - 1).toString("utf8");
+    const eq = record.indexOf("=");
+    const [key, value] = [record.slice(0, eq), record.slice(eq + 1)];
+    if (key === "path") out.path = value;
+    if (key === "size") {
+      if (!/^\d{1,16}$/.test(value)) throw crafted(file, `a PAX size of "${value.slice(0, 20)}"`);
+      out.size = Number(value);
+    }
+    at += length;
+  }
+  return out;
+}
+
+/** One ustar header block: its type, name, declared size and where its body starts (judged by checkBody). */
+function headerMember(block: Buffer, pos: number) {
+  const type = String.fromCharCode(block[156] || 0x30);
+  const size = tarNumber(block, 124, 12);
+  const prefix = tarString(block, 257, 6) === "ustar" ? tarString(block, 345, 155) : "";
+  const name = prefix ? `${prefix}/${tarString(block, 0, 100)}` : tarString(block, 0, 100);
+  return { type, name, size, body: pos + 512 };
+}
+
+/** Refuses a member whose body would run past the end of the file, before anything is read or allocated. */
+function checkBody(body: number, size: number, fileSize: number, file: string, name: string): void {
+  if (!Number.isSafeInteger(size) || size < 0 || body + size > fileSize) {
+    throw crafted(file, `"${name.slice(0, 100)}" claims ${size} bytes, more than the file holds`);
+  }
+}
+
 /** Maps each regular file's path (without "./") to where its bytes lie in the tar. */
 async function indexTar(file: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const fh = await open(file, "r");
   try {
+    const fileSize = (await fh.stat()).size;
     const block = Buffer.alloc(512);
     let pos = 0;
-    let longName: string | undefined;
+    let extended: { path?: string; size?: number } = {};
     while ((await fh.read(block, 0, 512, pos)).bytesRead === 512 && block.some((b) => b !== 0)) {
-      const size = tarNumber(block, 124, 12);
-      const type = String.fromCharCode(block[156] || 0x30);
-      const body = pos + 512;
-      pos = body + Math.ceil(size / 512) * 512;
-      if (type === "x" || type === "L") {
+      const h = headerMember(block, pos);
+      const isExtension = h.type === "x" || h.type === "L" || h.type === "g";
+      const size = isExtension ? h.size : (extended.size ?? h.size);
+      checkBody(h.body, size, fileSize, file, h.name);
+      pos = h.body + Math.ceil(size / 512) * 512;
+      if (isExtension) {
+        if (h.type === "g") continue;
+        if (size > MAX_HEADER_DATA) throw crafted(file, `an extended header of ${size} bytes`);
         const data = Buffer.alloc(size);
-        await fh.read(data, 0, size, body);
-        if (type === "L") longName = tarString(data, 0, size);
-        else longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(data.toString("utf8"))?.[1] ?? longName;
+        await fh.read(data, 0, size, h.body);
+        extended = {
+          ...extended,
+          ...(h.type === "L" ? { path: tarString(data, 0, size) } : paxRecords(data, file)),
+        };
         continue;
       }
-      const prefix = tarString(block, 257, 6) === "ustar" ? tarString(block, 345, 155) : "";
-      const name = longName ?? (prefix ? `${prefix}/${tarString(block, 0, 100)}` : tarString(block, 0, 100));
-      longName = undefined;
-      if (type === "0" || type === "7") members.set(name.replace(/^\.\//, ""), { offset: body, size });
+      const name = extended.path ?? h.name;
+      extended = {};
+      if (h.type === "0" || h.type === "7") members.set(name.replace(/^\.\//, ""), { offset: h.body, size });
     }
   } finally {
     await fh.close();
@@ -225,16 +281,10 @@ class ArchiveBlobSource implements BlobSource {
     return verified(stream, digestHex(digest), { size, what: `${this.file}: blob ${digest}` });
   }
 
-  async readAll(digest: string): Promise<Buffer> {
-    const { offset, size } = this.member(digest);
-    const fh = await open(this.file, "r");
-    try {
-      const bytes = Buffer.alloc(size);
-      await fh.read(bytes, 0, size, offset);
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+  /** A manifest or config: its size is checked against the descriptor and the cap before it is read. */
+  readSmall(descriptor: Descriptor): Promise<Buffer> {
+    const what = `${this.file}: blob ${descriptor.digest}`;
+    return readRegion(this.file, this.member(descriptor.digest), descriptor, what);
   }
 }
 
@@ -246,24 +296,15 @@ export async function readOciArchive(file: string, ref?: string): Promise<Artifa
   if (indexMember === undefined || !members.has(OCI_LAYOUT_FILE)) {
     throw new StrataError("USAGE", `${file} is not an oci-archive (no index.json / oci-layout in it)`);
   }
-  const fh = await open(file, "r");
-  const indexBytes = Buffer.alloc(indexMember.size);
-  try {
-    await fh.read(indexBytes, 0, indexMember.size, indexMember.offset);
-  } finally {
-    await fh.close();
-  }
-  let index: Index;
-  try {
-    index = JSON.parse(indexBytes.toString("utf8")) as Index;
-  } catch (err) {
-    throw new StrataError("IO", `${file}: index.json is not valid JSON`, { cause: err });
-  }
-  const entry = selectEntry(index.manifests ?? [], ref, file);
+  const index = parseIndex(
+    await readRegion(file, indexMember, undefined, `${file}: index.json`),
+    `${file}: index.json`,
+  );
+  const entry = selectEntry(index.manifests, ref, file);
   const reader: ManifestReader = {
     where: file,
-    manifest: (d) => blobs.readAll(d.digest),
-    config: (d) => blobs.readAll(d.digest),
+    manifest: (d) => blobs.readSmall(d),
+    config: (d) => blobs.readSmall(d),
   };
-  return assembleArtifact(entry, await blobs.readAll(entry.digest), reader, blobs);
+  return assembleArtifact(entry, await blobs.readSmall(entry), reader, blobs);
 }

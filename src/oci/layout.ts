@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from "node:fs";
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { copyFile, link, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
@@ -8,6 +8,7 @@ import { StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
 import { assertDigest, verified } from "../util/verify.js";
+import { readRegion } from "./bounded-read.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -17,6 +18,8 @@ import {
   type ImageIndex,
   jsonBytes,
 } from "./image.js";
+import { parseDescriptor, parseImageConfig, parseIndex, parseManifest } from "./parse.js";
+import { writeOutput } from "./placement.js";
 import {
   Annotation,
   type Descriptor,
@@ -25,7 +28,6 @@ import {
   type Index,
   isIndexMediaType,
   isManifestMediaType,
-  type Manifest,
   MediaType,
   type Platform,
 } from "./types.js";
@@ -112,14 +114,6 @@ export interface ManifestReader {
   config(descriptor: Descriptor): Promise<Buffer>;
 }
 
-function parseJson<T>(bytes: Buffer, what: string, where: string): T {
-  try {
-    return JSON.parse(bytes.toString("utf8")) as T;
-  } catch (err) {
-    throw new StrataError("IO", `${where}: ${what} is not valid JSON`, { cause: err });
-  }
-}
-
 async function assembleImage(
   descriptor: Descriptor,
   manifestBytes: Buffer,
@@ -127,16 +121,24 @@ async function assembleImage(
   blobs: BlobSource,
 ): Promise<Image> {
   checkBytes(descriptor, manifestBytes, reader.where);
-  const manifest = parseJson<Manifest>(manifestBytes, `manifest ${descriptor.digest}`, reader.where);
-  if (manifest.config === undefined || !Array.isArray(manifest.layers)) {
-    throw new StrataError("IO", `${reader.where}: ${descriptor.digest} is not an image manifest`);
-  }
-  // OCI allows the mediaType field to be absent; the object needs it to describe itself.
-  manifest.mediaType ??= descriptor.mediaType;
+  const where = `${reader.where}: ${descriptor.digest}`;
+  const manifest = parseManifest(manifestBytes, where, descriptor.mediaType);
   const configBytes = await reader.config(manifest.config);
   checkBytes(manifest.config, configBytes, reader.where);
-  const config = parseJson<ImageConfig>(configBytes, `config ${manifest.config.digest}`, reader.where);
+  const config = parseImageConfig(configBytes, `${reader.where}: ${manifest.config.digest}`);
   return { manifest, manifestBytes, config, configBytes, blobs };
+}
+
+/** Whether top-level manifest bytes are an index: by their own mediaType, else a manifests list, else the descriptor's. */
+function isIndexBytes(bytes: Buffer, descriptorMediaType: string): boolean {
+  let parsed: { mediaType?: unknown; manifests?: unknown } | null;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return false; // parseManifest says what is wrong with it
+  }
+  if (typeof parsed?.mediaType === "string") return isIndexMediaType(parsed.mediaType);
+  return Array.isArray(parsed?.manifests) || isIndexMediaType(descriptorMediaType);
 }
 
 /**
@@ -150,14 +152,12 @@ export async function assembleArtifact(
   reader: ManifestReader,
   blobs: BlobSource,
 ): Promise<Artifact> {
+  parseDescriptor(top, reader.where);
   checkBytes(top, topBytes, reader.where);
-  const parsed = parseJson<{ mediaType?: string; manifests?: unknown }>(topBytes, top.digest, reader.where);
-  const mediaType = parsed.mediaType ?? top.mediaType;
-  if (!isIndexMediaType(mediaType) && !Array.isArray(parsed.manifests)) {
+  if (!isIndexBytes(topBytes, top.mediaType)) {
     return { kind: "image", image: await assembleImage(top, topBytes, reader, blobs) };
   }
-  const index = parsed as Index;
-  index.mediaType ??= top.mediaType;
+  const index = parseIndex(topBytes, `${reader.where}: ${top.digest}`, top.mediaType);
   const images: Image[] = [];
   for (const child of index.manifests) {
     if (!isManifestMediaType(child.mediaType)) {
@@ -192,38 +192,16 @@ async function isLayoutDir(dir: string): Promise<boolean> {
   return pathExists(join(dir, OCI_LAYOUT_FILE));
 }
 
-/** Decides what to do with whatever is at `dir` before writing; returns whether to append. */
-async function prepareOutput(dir: string, opts: WriteLayoutOptions): Promise<boolean> {
-  let entries: string[];
-  try {
-    const st = await stat(dir);
-    if (!st.isDirectory()) {
-      throw new StrataError("OUTPUT_EXISTS", `${dir} exists and is not a directory`, {
-        hint: "choose a new or empty directory for the OCI layout",
-      });
-    }
-    entries = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
-  if (entries.length === 0) return false;
-  const layout = await isLayoutDir(dir);
-  if (opts.append && layout) return true;
-  if (!layout) {
+/** A non-empty directory that is not an OCI layout is never written over, even with --force. */
+async function refuseForeignDirectory(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.length > 0 && !(await isLayoutDir(dir))) {
     throw new StrataError(
       "OUTPUT_EXISTS",
       `${dir} is not empty and is not an OCI layout; refusing to write into it`,
-      {
-        hint: "choose a new or empty directory for the OCI layout",
-      },
+      { hint: "choose a new or empty directory for the OCI layout" },
     );
   }
-  if (!opts.force) {
-    throw new StrataError("OUTPUT_EXISTS", `${dir} already holds an OCI layout`, { hint: "pass --force" });
-  }
-  await rm(dir, { recursive: true, force: true });
-  return false;
 }
 
 /** Places a layer blob from a local file by hardlink (else copy), verifying the bytes before they appear. */
@@ -288,41 +266,58 @@ export function layoutIndexBytes(entries: Descriptor[]): Buffer {
 export const OCI_LAYOUT_BYTES: Buffer = jsonBytes({ imageLayoutVersion: OCI_LAYOUT_VERSION });
 
 async function readIndexJson(dir: string): Promise<Index> {
-  const bytes = await readFile(join(dir, "index.json")).catch((err: NodeJS.ErrnoException) => {
+  const path = join(dir, "index.json");
+  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
     throw new StrataError("IO", `${dir}: cannot read index.json (${err.code ?? err.message})`);
   });
-  const index = parseJson<Index>(bytes, "index.json", dir);
-  if (!Array.isArray(index.manifests))
-    throw new StrataError("IO", `${dir}: index.json has no manifests list`);
-  return index;
+  const bytes = await readRegion(path, { offset: 0, size: info.size }, undefined, `${dir}: index.json`);
+  return parseIndex(bytes, path);
+}
+
+/** Fills the layout at `dir` with `artifact` and an index.json of `previous` entries plus its own, written last. */
+async function fillLayout(
+  dir: string,
+  artifact: Artifact,
+  tag: string | undefined,
+  previous: Descriptor[],
+): Promise<Descriptor> {
+  const store = new ContentStore(join(dir, "blobs"));
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  if (!(await isLayoutDir(dir))) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
+
+  await mapLimit(contentBlobs(artifact), BLOB_WRITERS, (blob) => putBlob(store, blob));
+  for (const blob of manifestBlobs(artifact)) await putBlob(store, blob);
+
+  const entry = layoutEntry(artifact, tag);
+  const kept = previous.filter((d) => {
+    const name = d.annotations?.[Annotation.refName];
+    if (tag !== undefined) return name !== tag;
+    return !(name === undefined && d.digest === entry.digest);
+  });
+  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, entry]));
+  return entry;
 }
 
 /**
- * Writes `artifact` into the OCI layout at `dir` and returns the index.json entry that names it.
- * Refuses a non-empty `dir` (OUTPUT_EXISTS) unless `force` (replace a layout) or `append`.
+ * Writes `artifact` as the OCI layout at `dir` and returns the index.json entry that names it. The
+ * layout is made in a temp sibling and renamed into place (see placement.ts); an existing layout is
+ * replaced only with `force`. With `append`, an existing layout is added to in place instead: its
+ * index.json is rewritten last and atomically, so it never names a blob that is not there.
  */
 export async function writeLayout(
   dir: string,
   artifact: Artifact,
   opts: WriteLayoutOptions = {},
 ): Promise<Descriptor> {
-  const appending = await prepareOutput(dir, opts);
-  const store = new ContentStore(join(dir, "blobs"));
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  if (!appending) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
-
-  await mapLimit(contentBlobs(artifact), BLOB_WRITERS, (blob) => putBlob(store, blob));
-  for (const blob of manifestBlobs(artifact)) await putBlob(store, blob);
-
-  const entry = layoutEntry(artifact, opts.tag);
-  const previous = appending ? (await readIndexJson(dir)).manifests : [];
-  const kept = previous.filter((d) => {
-    const name = d.annotations?.[Annotation.refName];
-    if (opts.tag !== undefined) return name !== opts.tag;
-    return !(name === undefined && d.digest === entry.digest);
+  if (opts.append && (await isLayoutDir(dir))) {
+    return fillLayout(dir, artifact, opts.tag, (await readIndexJson(dir)).manifests);
+  }
+  await refuseForeignDirectory(dir);
+  let entry: Descriptor | undefined;
+  await writeOutput(dir, { kind: "directory", force: opts.force }, async (tmp) => {
+    entry = await fillLayout(tmp, artifact, opts.tag, []);
   });
-  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, entry]));
-  return entry;
+  return entry!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,10 +346,14 @@ export class LayoutBlobSource implements BlobSource {
     return existsSync(path) ? path : undefined;
   }
 
-  async readAll(digest: string): Promise<Buffer> {
-    return readFile(this.path(digest)).catch(() => {
-      throw new StrataError("IO", `${this.dir}: blob ${digest} is missing from the layout`);
+  /** A manifest or config: its size is checked against the descriptor and the cap before it is read. */
+  async readSmall(descriptor: Descriptor): Promise<Buffer> {
+    const path = this.path(descriptor.digest);
+    const info = await stat(path).catch(() => {
+      throw new StrataError("IO", `${this.dir}: blob ${descriptor.digest} is missing from the layout`);
     });
+    const what = `${this.dir}: blob ${descriptor.digest}`;
+    return readRegion(path, { offset: 0, size: info.size }, descriptor, what);
   }
 }
 
@@ -397,8 +396,8 @@ export async function readLayout(dir: string, ref?: string): Promise<Artifact> {
   const blobs = new LayoutBlobSource(dir);
   const reader: ManifestReader = {
     where: dir,
-    manifest: (d) => blobs.readAll(d.digest),
-    config: (d) => blobs.readAll(d.digest),
+    manifest: (d) => blobs.readSmall(d),
+    config: (d) => blobs.readSmall(d),
   };
-  return assembleArtifact(entry, await blobs.readAll(entry.digest), reader, blobs);
+  return assembleArtifact(entry, await blobs.readSmall(entry), reader, blobs);
 }

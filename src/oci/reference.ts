@@ -115,3 +115,21 @@ export function isLoopbackHost(registry: string): boolean {
     : registry.replace(/:[0-9]+$/, "");
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
+
+/** What `--tag` names in a local home: "v1" is a tag alone; "myapp:v1" or "host:5000/team/app:v1" a name too. */
+export interface LocalName {
+  name?: string;
+  tag: string;
+}
+
+export function parseLocalName(text: string): LocalName {
+  if (!text.includes(":") && !text.includes("/")) {
+    if (!TAG.test(text)) throw invalid(text, `"${text}" is not a valid tag`);
+    return { tag: text };
+  }
+  const ref = parseReference(text);
+  if (ref.digest !== undefined) throw invalid(text, "a name for a local image cannot carry a digest");
+  const colon = text.lastIndexOf(":");
+  const hasTag = colon > text.lastIndexOf("/");
+  return { name: hasTag ? text.slice(0, colon) : text, tag: ref.tag ?? DEFAULT_TAG };
+}

@@ -7,6 +7,7 @@ import {
   formatReference,
   isLoopbackHost,
   manifestSelector,
+  parseLocalName,
   parseReference,
   registryApiHost,
 } from "../../src/oci/reference.js";
@@ -151,6 +152,28 @@ describe("saved registry credentials", () => {
       assert.equal(await savedCredentials("quay.io", files), undefined);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("--tag for local homes", () => {
+  test("a bare tag names no image; NAME:TAG and HOST/PATH:TAG name it too", () => {
+    assert.deepEqual(parseLocalName("v1"), { tag: "v1" });
+    assert.deepEqual(parseLocalName("myapp:v1"), { name: "myapp", tag: "v1" });
+    assert.deepEqual(parseLocalName("127.0.0.1:5000/team/app:1.0"), {
+      name: "127.0.0.1:5000/team/app",
+      tag: "1.0",
+    });
+    assert.deepEqual(parseLocalName("team/app"), { name: "team/app", tag: "latest" });
+  });
+
+  test("a tag with a digest, an uppercase name or a bad tag is a usage error", () => {
+    for (const text of ["app:v1@sha256:" + "a".repeat(64), "MyApp:v1", "app:bad tag", "-v1"]) {
+      assert.throws(
+        () => parseLocalName(text),
+        (err) => isStrataError(err, "USAGE"),
+        text,
+      );
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type BuildResult, buildImages } from "../../build/builder.js";
+import { type BuildOptions, type BuildResult, buildImages } from "../../build/builder.js";
 import {
   assertLockCovers,
   type Lock,
@@ -11,8 +11,10 @@ import {
 import { resolveSpec } from "../../build/resolve.js";
 import { loadSpec, type Spec } from "../../build/spec.js";
 import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { parseLocalName } from "../../oci/reference.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
-import { type OutputFormat, writeArtifact } from "../destination.js";
+import { DEFAULT_IMAGE_NAME, formatOption, type OutputFormat, writeArtifact } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument } from "./common.js";
@@ -69,6 +71,50 @@ function summary(result: BuildResult) {
   };
 }
 
+/** Build events as progress: downloads and layers are separate steps, notes go above the bars. */
+function buildProgress(o: Output): Pick<BuildOptions, "onEvent" | "onPlan"> & { stop(): void } {
+  let steps = o.steps({});
+  return {
+    onPlan: ({ layers, debs }) => {
+      steps = o.steps({ download: debs, layer: layers });
+    },
+    onEvent: (e) => {
+      if (e.kind === "fetched")
+        steps.tick("download", `${e.pkg.name} ${e.pkg.version}${e.cached ? " (cached)" : ""}`);
+      else if (e.kind === "layer") steps.tick("layer", `${e.arch} ${e.what}${e.cached ? " (cached)" : ""}`);
+      else o.line(e.message);
+    },
+    stop: () => steps.stop(),
+  };
+}
+
+/** The human lines after a build: per image its digest and size, and which packages share a group layer. */
+function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
+  for (const { arch, image, layers } of result.images) {
+    const size = layers.reduce((n, l) => n + l.blob.size, 0);
+    o.line(`${arch}: ${imageDescriptor(image).digest} (${layers.length} layers, ${formatBytes(size)})`);
+    for (const group of layers.filter((l) => l.kind === "group")) {
+      o.line(
+        `${arch}: over the layer budget (layers.max ${spec.layers.max}), ${group.packages.length} packages share one layer: ${group.packages.join(" ")}`,
+      );
+    }
+  }
+  if (result.skippedScripts.length > 0) {
+    o.line(`maintainer scripts not run: ${result.skippedScripts.join(" ")}`);
+  }
+  for (const note of result.overlaps) o.line(note);
+}
+
+/** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
+function checkOneImage(spec: Spec, opts: BuildFlags): void {
+  if (opts.format !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1) return;
+  throw new StrataError(
+    "USAGE",
+    `a docker-archive holds one image, and ${spec.path} builds ${spec.archs.length}: ${spec.archs.join(", ")}`,
+    { hint: `pick one with --platform, e.g. --platform ${spec.archs[0]}` },
+  );
+}
+
 export function registerBuild(program: Command, out: () => Output): void {
   withRegistryFlags(
     program
@@ -78,63 +124,56 @@ export function registerBuild(program: Command, out: () => Output): void {
       )
       .argument("[spec]", "the spec file", "strata.yaml")
       .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
-      .option("--format <format>", "oci (layout directory), oci-archive or docker-archive", "oci")
-      .option("--tag <tag>", "tag inside the layout or archive", "latest")
-      .option("--platform <arch>", "for docker-archive of a multi-arch spec: the architecture to write")
-      .option("--force", "replace an existing output")
+      .addOption(formatOption())
+      .option(
+        "--tag <[name:]tag>",
+        "the tag in the layout or archive; NAME:TAG also names the image archives load as",
+        "latest",
+      )
+      .option(
+        "--platform <platform>",
+        "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
+      )
+      .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", (v) => Number.parseInt(v, 10))
-      .option("--json", "print a summary (digests, layers, packages) as JSON on stdout"),
+      .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
   ).action(async (specPath: string, opts: BuildFlags) => {
     if (!opts.output && !opts.push) {
       throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
         hint: "e.g. strata build -o out/python3",
       });
     }
-    if (!["oci", "oci-archive", "docker-archive"].includes(opts.format)) {
-      throw new StrataError("USAGE", `unknown --format ${opts.format}`, {
-        hint: "use oci, oci-archive or docker-archive",
-      });
-    }
+    const name = parseLocalName(opts.tag);
+    if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
     const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
+    checkOneImage(spec, opts);
     const lock = await lockFor(spec, opts, o);
-    let progress = o.progress("build", 0);
+    const progress = buildProgress(o);
     const result = await buildImages(spec, lock, {
       cacheRoot: opts.cacheDir,
       jobs: opts.jobs,
-      onEvent: (e) => {
-        if (e.kind === "fetched")
-          progress.tick(`${e.pkg.name} ${e.pkg.version}${e.cached ? " (cached)" : ""}`);
-        else if (e.kind === "layer") progress.tick(`${e.arch} ${e.what}${e.cached ? " (cached)" : ""}`);
-        else o.line(e.message);
-      },
-      onPlan: ({ layers, debs }) => {
-        progress = o.progress("build", layers + debs);
-      },
+      ...progress,
     }).finally(() => progress.stop());
     if (opts.output) {
       await writeArtifact(opts.output, result.artifact, {
         format: opts.format,
         force: opts.force,
-        tag: opts.tag,
+        refName: opts.tag,
+        archiveName: `${name.name ?? DEFAULT_IMAGE_NAME}:${name.tag}`,
         platform: opts.platform,
       });
     }
-    for (const { arch, image, layers } of result.images) {
-      const size = layers.reduce((n, l) => n + l.blob.size, 0);
-      o.line(`${arch}: ${imageDescriptor(image).digest} (${layers.length} layers, ${formatBytes(size)})`);
-    }
-    if (result.skippedScripts.length > 0) {
-      o.line(`maintainer scripts not run: ${result.skippedScripts.join(" ")}`);
-    }
-    for (const note of result.overlaps) o.line(note);
+    reportBuild(o, result, spec);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     if (opts.output) o.line(`wrote ${opts.output} (${opts.format}) in ${seconds}s`);
-    if (opts.push) await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o);
+    const push = opts.push
+      ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
+      : undefined;
     if (opts.json)
-      process.stdout.write(`${JSON.stringify({ ...summary(result), seconds: Number(seconds) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...summary(result), seconds: Number(seconds), push })}\n`);
   });
 }

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { buildExample, exampleCopy } from "../helpers/examples.js";
+
+describe("build reports (network: host's mirror)", () => {
+  it("piped progress counts downloads and layers as separate steps, and names the packages of a group layer", async () => {
+    const cache = await mkdtemp(join(tmpdir(), "strata-reports-cache-"));
+    try {
+      const python = await exampleCopy(
+        "python3",
+        (s) => `${s.replace(/^archs: .*$/m, "archs: [amd64]")}\nlayers: { max: 8 }\n`,
+      );
+      const { stderr, summary } = await buildExample(python);
+      const lines = stderr.split("\n");
+      assert.ok(!lines.some((l) => l.startsWith("build [")), "no step is called build any more");
+      const layerLines = lines.filter((l) => l.startsWith("layer ["));
+      assert.equal(layerLines.length, summary.images[0].layers.length, stderr);
+      assert.match(layerLines.at(-1)!, /^layer \[(\d+)\/\1\] /);
+      const group = summary.images[0].layers.find((l: { kind: string }) => l.kind === "group");
+      const names = group.packages.map((p: string) => p.split("=")[0]);
+      assert.ok(
+        lines.includes(
+          `amd64: over the layer budget (layers.max 8), ${group.packages.length} packages share one layer: ${group.packages.join(" ")}`,
+        ),
+        stderr,
+      );
+      assert.ok(names.length > 1);
+
+      const cold = await buildExample(await exampleCopy("busybox"), [], cache); // a cold cache: .debs are downloaded
+      const downloads = cold.stderr.split("\n").filter((l) => l.startsWith("download ["));
+      assert.equal(downloads.length, 1, cold.stderr);
+      assert.match(downloads[0], /^download \[1\/1\] busybox-static /);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+});
