@@ -1,11 +1,12 @@
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
 import type { PackageRecord } from "../debian/package.js";
 import type { VerifiedRelease } from "../debian/release.js";
 import type { Resolution } from "../debian/resolver.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
+import { lockSchema } from "./lock-schema.js";
 import type { Spec } from "./spec.js";
 
 export const LOCK_VERSION = 1;
@@ -65,8 +66,15 @@ export interface Lock {
   excluded: LockedExclusion[];
 }
 
+/** The lock beside its spec: app-a.yaml → app-a.lock, strata.yaml → strata.lock. */
 export function lockPathFor(spec: Spec): string {
-  return join(dirname(spec.path), "strata.lock");
+  return join(dirname(spec.path), `${basename(spec.path).replace(/\.ya?ml$/, "")}.lock`);
+}
+
+/** The command that (re)writes the lock of this spec, for hints. */
+export function lockCommandFor(spec: Spec): string {
+  const rel = relative(process.cwd(), spec.path);
+  return `strata lock ${rel.startsWith("..") ? spec.path : rel}`;
 }
 
 export function lockInputs(spec: Spec): LockInputs {
@@ -144,29 +152,75 @@ export async function writeLock(path: string, lock: Lock): Promise<void> {
   await writeFileAtomic(path, serializeLock(lock));
 }
 
-export async function readLock(path: string): Promise<Lock> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new StrataError("LOCK_MISSING", `${path}: no lock file`, {
-      hint: "run `strata lock` to create it",
+/** A lock larger than this is refused unread (a lock of thousands of packages is a few MB). */
+const MAX_LOCK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and validates a lock: its shape and every field (a lock is input like any other: it may
+ * have been edited by hand), and that each of its architectures has packages and each package
+ * belongs to one of them.
+ */
+export async function readLock(path: string, spec: Spec): Promise<Lock> {
+  const again = { hint: `run \`${lockCommandFor(spec)}\` to write it again` };
+  const size = (await stat(path).catch(() => undefined))?.size;
+  if (size === undefined) {
+    throw new StrataError("LOCK_MISSING", `${path}: no lock file for ${spec.path}`, {
+      hint: `run \`${lockCommandFor(spec)}\` to create it`,
     });
   }
-  let lock: Lock;
+  if (size > MAX_LOCK_BYTES)
+    throw new StrataError("LOCK_INVALID", `${path}: larger than ${MAX_LOCK_BYTES} bytes`, again);
+  let json: unknown;
   try {
-    lock = JSON.parse(text) as Lock;
+    json = JSON.parse(await readFile(path, "utf8"));
   } catch (err) {
-    throw new StrataError("LOCK_INVALID", `${path}: not valid JSON (${(err as Error).message})`, {
-      hint: "run `strata lock` to write it again",
-    });
+    throw new StrataError("LOCK_INVALID", `${path}: not valid JSON (${(err as Error).message})`, again);
   }
-  if (lock.lockVersion !== LOCK_VERSION || !Array.isArray(lock.packages) || !lock.inputs) {
-    throw new StrataError("LOCK_INVALID", `${path}: not a strata lock of version ${LOCK_VERSION}`, {
-      hint: "run `strata lock` to write it again",
-    });
+  const result = lockSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new StrataError(
+      "LOCK_INVALID",
+      `${path}: ${describeEntry(json, issue.path)}: ${issue.message}`,
+      again,
+    );
   }
-  return lock;
+  checkArchs(result.data, path, again);
+  return result.data;
+}
+
+/** "packages[3] (curl).sha256", naming the entry by its name when it has one. */
+function describeEntry(json: unknown, path: PropertyKey[]): string {
+  if (path.length === 0) return `not a strata lock of version ${LOCK_VERSION}`;
+  const [list, index, ...rest] = path;
+  if (typeof index !== "number") return path.join(".");
+  const entry = (json as Record<string, unknown[]>)[list as string]?.[index] as
+    | { name?: unknown }
+    | undefined;
+  const name =
+    typeof entry?.name === "string" && /^[a-z0-9+.-]{1,100}$/.test(entry.name) ? ` (${entry.name})` : "";
+  return `${String(list)}[${index}]${name}${rest.length > 0 ? `.${rest.join(".")}` : ""}`;
+}
+
+function checkArchs(lock: Lock, path: string, again: { hint: string }): void {
+  for (const [i, p] of lock.packages.entries()) {
+    if (!lock.inputs.archs.includes(p.arch))
+      throw new StrataError(
+        "LOCK_INVALID",
+        `${path}: packages[${i}] (${p.name}).arch: ${p.arch} is not an architecture of the lock (${lock.inputs.archs.join(", ")})`,
+        again,
+      );
+    if (p.architecture !== p.arch && p.architecture !== "all")
+      throw new StrataError(
+        "LOCK_INVALID",
+        `${path}: packages[${i}] (${p.name}).architecture: ${p.architecture} cannot run on ${p.arch}`,
+        again,
+      );
+  }
+  for (const arch of lock.inputs.archs) {
+    if (!lock.packages.some((p) => p.arch === arch))
+      throw new StrataError("LOCK_INVALID", `${path}: no packages for ${arch}`, again);
+  }
 }
 
 /** What about the spec the lock does not cover; empty when it covers it. */
@@ -197,7 +251,7 @@ export function assertLockCovers(lock: Lock, spec: Spec, lockPath: string): void
   const drift = lockDrift(lock, spec);
   if (drift.length > 0) {
     throw new StrataError("LOCK_STALE", `${lockPath} does not cover ${spec.path} (${drift.join("; ")})`, {
-      hint: "run `strata lock` to update it (or pass --lock-update)",
+      hint: `run \`${lockCommandFor(spec)}\` to update it (or pass --lock-update)`,
     });
   }
 }

@@ -26,6 +26,7 @@ interface BuildFlags extends CommonOptions, PushFlags {
   platform?: string;
   lockUpdate?: boolean;
   push?: string;
+  filesRoot?: string;
 }
 
 /** The lock to build from: the one on disk when it covers the spec, else re-resolved with --lock-update. */
@@ -33,7 +34,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   const lockPath = lockPathFor(spec);
   let lock: Lock | undefined;
   try {
-    lock = await readLock(lockPath);
+    lock = await readLock(lockPath, spec);
   } catch (err) {
     if (!(isStrataError(err, "LOCK_MISSING") && opts.lockUpdate)) throw err;
   }
@@ -84,6 +85,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       .option("--force", "replace an existing output")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too")
+      .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", (v) => Number.parseInt(v, 10))
       .option("--json", "print a summary (digests, layers, packages) as JSON on stdout"),
   ).action(async (specPath: string, opts: BuildFlags) => {
@@ -99,7 +101,8 @@ export function registerBuild(program: Command, out: () => Output): void {
     }
     const o = out();
     const started = performance.now();
-    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
+    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
+    for (const warning of spec.warnings) o.line(`warning: ${warning}`);
     const lock = await lockFor(spec, opts, o);
     let progress = o.progress("build", 0);
     const result = await buildImages(spec, lock, {

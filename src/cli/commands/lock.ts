@@ -8,15 +8,18 @@ import { type CommonOptions, specArgument } from "./common.js";
 export function registerLock(program: Command, out: () => Output): void {
   program
     .command("lock")
-    .description("resolve the spec against the signed repositories and write strata.lock beside it")
+    .description(
+      "resolve the spec against the signed repositories and write its lock beside it (app.yaml → app.lock)",
+    )
     .argument("[spec]", "the spec file", "strata.yaml")
     .option("--check", "do not write; exit 1 if the lock does not cover the spec")
     .option("--json", "print the lock's summary as JSON on stdout")
     .action(async (specPath: string, opts: CommonOptions & { check?: boolean; json?: boolean }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);
+      for (const warning of spec.warnings) out().line(`warning: ${warning}`);
       if (opts.check) {
-        assertLockCovers(await readLock(lockPath), spec, lockPath);
+        assertLockCovers(await readLock(lockPath, spec), spec, lockPath);
         out().line(`${lockPath} covers ${spec.path}`);
         return;
       }
