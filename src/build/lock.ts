@@ -1,12 +1,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import type { PackageRecord } from "../debian/package.js";
-import type { VerifiedRelease } from "../debian/release.js";
+import type { FetchContext, VerifiedRelease } from "../debian/release.js";
 import type { Resolution } from "../debian/resolver.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
 import { lockSchema } from "./lock-schema.js";
+import { verifyLockedPackages } from "./lock-verify.js";
 import type { Spec } from "./spec.js";
 
 export const LOCK_VERSION = 1;
@@ -157,10 +158,10 @@ const MAX_LOCK_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads and validates a lock: its shape and every field (a lock is input like any other: it may
- * have been edited by hand), and that each of its architectures has packages and each package
- * belongs to one of them.
+ * have been edited by hand), that each of its architectures has packages and each package belongs
+ * to one of them, and that each package is in the signed index it names (when that is cached).
  */
-export async function readLock(path: string, spec: Spec): Promise<Lock> {
+export async function readLock(path: string, spec: Spec, ctx: FetchContext = {}): Promise<Lock> {
   const again = { hint: `run \`${lockCommandFor(spec)}\` to write it again` };
   const size = (await stat(path).catch(() => undefined))?.size;
   if (size === undefined) {
@@ -186,6 +187,7 @@ export async function readLock(path: string, spec: Spec): Promise<Lock> {
     );
   }
   checkArchs(result.data, path, again);
+  await verifyLockedPackages(result.data, path, again.hint, ctx);
   return result.data;
 }
 

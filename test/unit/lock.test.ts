@@ -58,7 +58,7 @@ describe("lock (starts a signed repository on loopback)", () => {
     const path = join(dir, "edited.lock");
     await writeFile(path, JSON.stringify(lock));
     try {
-      await readLock(path, spec);
+      await readLock(path, spec, { cacheRoot: join(dir, "cache") });
     } catch (err) {
       assert.ok(isStrataError(err, "LOCK_INVALID"), String(err));
       assert.match(err.hint ?? "", /strata lock .*app-a\.yaml/);
@@ -138,6 +138,23 @@ describe("lock (starts a signed repository on loopback)", () => {
     assert.throws(
       () => assertLockCovers(lock, { ...spec, packages: ["app", "libfoo"] }, lockPathFor(spec)),
       (err: unknown) => isStrataError(err, "LOCK_STALE") && /strata lock .*app-a\.yaml/.test(err.hint ?? ""),
+    );
+  });
+
+  it("refuses an entry that is not in the cached signed index the lock records", async () => {
+    const cacheRoot = join(dir, "cache");
+    assert.equal((await readLock(lockPathFor(spec), spec, { cacheRoot })).packages.length, 3);
+    assert.match(
+      await invalid((l) => {
+        l.packages.push({ ...l.packages[2], name: "zevil", source: "zevil", sha256: "a".repeat(64) });
+      }),
+      /packages\[3\] \(zevil 1\.2\) is not in the signed index of http:\/\/127\.0\.0\.1:\d+ testing\/main/,
+    );
+    assert.match(
+      await invalid((l) => {
+        l.packages[2].sha256 = "b".repeat(64);
+      }),
+      /packages\[2\] \(libfoo 1\.2\) is not in the signed index/,
     );
   });
 });

@@ -34,7 +34,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   const lockPath = lockPathFor(spec);
   let lock: Lock | undefined;
   try {
-    lock = await readLock(lockPath, spec);
+    lock = await readLock(lockPath, spec, { cacheRoot: opts.cacheDir });
   } catch (err) {
     if (!(isStrataError(err, "LOCK_MISSING") && opts.lockUpdate)) throw err;
   }

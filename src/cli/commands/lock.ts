@@ -19,7 +19,7 @@ export function registerLock(program: Command, out: () => Output): void {
       const lockPath = lockPathFor(spec);
       for (const warning of spec.warnings) out().line(`warning: ${warning}`);
       if (opts.check) {
-        assertLockCovers(await readLock(lockPath, spec), spec, lockPath);
+        assertLockCovers(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), spec, lockPath);
         out().line(`${lockPath} covers ${spec.path}`);
         return;
       }
