@@ -1,6 +1,10 @@
+import { join } from "node:path";
 import { cachedPackagesIndex, type PackagesIndex } from "../debian/packages-index.js";
 import { cachedRelease, type FetchContext } from "../debian/release.js";
+import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
+import { pathExists, writeFileAtomic } from "../util/fs.js";
+import { sha256Hex } from "../util/hash.js";
 import type { Lock, LockedPackage } from "./lock.js";
 
 /**
@@ -8,19 +12,29 @@ import type { Lock, LockedPackage } from "./lock.js";
  * in the cache under the InRelease sha256 the lock records: the stanza must be there with the same
  * sha256, size and pool path. A hand-added or edited entry is refused; without the cached index the
  * entry is left to the .deb's sha256 check.
+ *
+ * Reading the indexes takes a second or two for bookworm, so a lock text whose every entry was
+ * found (or that `strata lock` wrote from the indexes) is remembered by its sha256 in the cache.
  */
 export async function verifyLockedPackages(
   lock: Lock,
+  lockText: string,
   path: string,
   hint: string,
   ctx: FetchContext = {},
 ): Promise<void> {
+  const mark = verifiedMark(lockText, ctx);
+  if (await pathExists(mark)) return;
   const indexes = new Map<string, Promise<PackagesIndex | undefined>>();
+  let unchecked = 0;
   for (const [i, p] of lock.packages.entries()) {
     const key = [p.repository, p.suite, p.component, p.arch].join(" ");
     if (!indexes.has(key)) indexes.set(key, signedIndex(lock, p, ctx));
     const index = await indexes.get(key)!;
-    if (!index) continue;
+    if (!index) {
+      unchecked++;
+      continue;
+    }
     const stanza = index.byName(p.name).find((r) => r.version === p.version);
     if (stanza?.sha256 !== p.sha256 || stanza.size !== p.size || stanza.filename !== p.filename) {
       throw new StrataError(
@@ -30,6 +44,16 @@ export async function verifyLockedPackages(
       );
     }
   }
+  if (unchecked === 0) await rememberVerified(lockText, ctx);
+}
+
+/** Records that this lock text matches the signed indexes (strata lock writes it from them). */
+export async function rememberVerified(lockText: string, ctx: FetchContext = {}): Promise<void> {
+  await writeFileAtomic(verifiedMark(lockText, ctx), "");
+}
+
+function verifiedMark(lockText: string, ctx: FetchContext): string {
+  return join(cacheRoot(ctx.cacheRoot), "verified-locks", sha256Hex(lockText));
 }
 
 async function signedIndex(lock: Lock, p: LockedPackage, ctx: FetchContext) {

@@ -7,7 +7,7 @@ import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
 import { lockSchema } from "./lock-schema.js";
-import { verifyLockedPackages } from "./lock-verify.js";
+import { rememberVerified, verifyLockedPackages } from "./lock-verify.js";
 import type { Spec } from "./spec.js";
 
 export const LOCK_VERSION = 1;
@@ -149,8 +149,11 @@ export function serializeLock(lock: Lock): string {
   return `${JSON.stringify(lock, null, 2)}\n`;
 }
 
-export async function writeLock(path: string, lock: Lock): Promise<void> {
-  await writeFileAtomic(path, serializeLock(lock));
+/** Writes the lock and remembers it as verified: it was made from the signed indexes. */
+export async function writeLock(path: string, lock: Lock, ctx: FetchContext = {}): Promise<void> {
+  const text = serializeLock(lock);
+  await writeFileAtomic(path, text);
+  await rememberVerified(text, ctx);
 }
 
 /** A lock larger than this is refused unread (a lock of thousands of packages is a few MB). */
@@ -171,9 +174,10 @@ export async function readLock(path: string, spec: Spec, ctx: FetchContext = {})
   }
   if (size > MAX_LOCK_BYTES)
     throw new StrataError("LOCK_INVALID", `${path}: larger than ${MAX_LOCK_BYTES} bytes`, again);
+  const text = await readFile(path, "utf8");
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(path, "utf8"));
+    json = JSON.parse(text);
   } catch (err) {
     throw new StrataError("LOCK_INVALID", `${path}: not valid JSON (${(err as Error).message})`, again);
   }
@@ -187,7 +191,7 @@ export async function readLock(path: string, spec: Spec, ctx: FetchContext = {})
     );
   }
   checkArchs(result.data, path, again);
-  await verifyLockedPackages(result.data, path, again.hint, ctx);
+  await verifyLockedPackages(result.data, text, path, again.hint, ctx);
   return result.data;
 }
 

@@ -26,7 +26,7 @@ describe("lock (starts a signed repository on loopback)", () => {
     await writeFile(join(dir, "app-a.yaml"), fakeRepoSpec(repo, ["app"]));
     spec = await loadSpec(join(dir, "app-a.yaml"));
     const lock = await resolveSpec(spec, { cacheRoot: join(dir, "cache") });
-    await writeLock(lockPathFor(spec), lock);
+    await writeLock(lockPathFor(spec), lock, { cacheRoot: join(dir, "cache") });
     lockText = await readFile(lockPathFor(spec), "utf8");
   });
   after(() => repo.close());

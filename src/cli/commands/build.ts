@@ -44,7 +44,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   }
   out.line(`resolving ${spec.path} (--lock-update)`);
   const fresh = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
-  await writeLock(lockPath, fresh);
+  await writeLock(lockPath, fresh, { cacheRoot: opts.cacheDir });
   out.line(`wrote ${lockPath}`);
   return fresh;
 }

@@ -25,7 +25,7 @@ export function registerLock(program: Command, out: () => Output): void {
       }
       const started = performance.now();
       const lock = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
-      await writeLock(lockPath, lock);
+      await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
       if (opts.json) {
         process.stdout.write(
