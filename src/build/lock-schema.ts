@@ -36,13 +36,41 @@ const url = z
   .max(2048)
   .regex(/^(https?|file):\/\/[^\s]+$/, "must be an http(s):// or file:// URL");
 
-export const lockedPackageSchema = z.strictObject({
+export const LOCK_VERSION = 1;
+
+/** What the lock was resolved from; a spec whose inputs differ is not covered by the lock. */
+const lockInputs = z.strictObject({
+  archs: z.array(arch).min(1),
+  packages: z.array(z.string().max(300)),
+  exclude: z.array(name),
+  repositories: z.array(
+    z.strictObject({
+      url,
+      suites: z.array(pathPart),
+      components: z.array(pathPart),
+      keyring: z.string().max(4096),
+    }),
+  ),
+});
+
+const lockedRelease = z.strictObject({
+  url,
+  suite: pathPart,
+  /** sha256 of the signed InRelease the indexes were verified against. */
+  inRelease: sha256,
+  date: z.string().max(100),
+});
+
+const lockedPackage = z.strictObject({
   name,
   version,
+  /** The image architecture this entry belongs to. */
   arch,
-  architecture: z.union([arch, z.literal("all")]),
+  /** The package's own Architecture field (the image arch or "all"). */
+  architecture: arch,
   source: name,
   sourceVersion: version,
+  /** Debian Priority (required, important, standard, optional); orders layers. */
   priority: z
     .string()
     .max(32)
@@ -57,33 +85,30 @@ export const lockedPackageSchema = z.strictObject({
   repository: url,
   suite: pathPart,
   component: pathPart,
+  /** "requested" (named in the spec, or base-files), or "dependency". */
   reason: z.enum(["requested", "dependency"]),
   requiredBy: z.array(name),
 });
 
-export const lockSchema = z.strictObject({
-  lockVersion: z.literal(1),
-  inputs: z.strictObject({
-    archs: z.array(arch).min(1),
-    packages: z.array(z.string().max(300)),
-    exclude: z.array(name),
-    repositories: z.array(
-      z.strictObject({
-        url,
-        suites: z.array(pathPart),
-        components: z.array(pathPart),
-        keyring: z.string().max(4096),
-      }),
-    ),
-  }),
-  releases: z.array(z.strictObject({ url, suite: pathPart, inRelease: sha256, date: z.string().max(100) })),
-  packages: z.array(lockedPackageSchema),
-  excluded: z.array(
-    z.strictObject({
-      name,
-      arch,
-      excludedBy: z.enum(["spec", "default"]),
-      neededBy: z.array(name),
-    }),
-  ),
+const lockedExclusion = z.strictObject({
+  name,
+  arch,
+  /** "spec" when the spec's exclude list names it, "default" when strata's default list does. */
+  excludedBy: z.enum(["spec", "default"]),
+  /** Chosen packages with a dependency that this exclusion counts as met. */
+  neededBy: z.array(name),
 });
+
+export const lockSchema = z.strictObject({
+  lockVersion: z.literal(LOCK_VERSION),
+  inputs: lockInputs,
+  releases: z.array(lockedRelease),
+  packages: z.array(lockedPackage),
+  excluded: z.array(lockedExclusion),
+});
+
+export type LockInputs = z.infer<typeof lockInputs>;
+export type LockedRelease = z.infer<typeof lockedRelease>;
+export type LockedPackage = z.infer<typeof lockedPackage>;
+export type LockedExclusion = z.infer<typeof lockedExclusion>;
+export type Lock = z.infer<typeof lockSchema>;

@@ -6,66 +6,19 @@ import type { Resolution } from "../debian/resolver.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
-import { lockSchema } from "./lock-schema.js";
+import {
+  LOCK_VERSION,
+  type Lock,
+  type LockedExclusion,
+  type LockedPackage,
+  type LockInputs,
+  lockSchema,
+} from "./lock-schema.js";
 import { rememberVerified, verifyLockedPackages } from "./lock-verify.js";
 import type { Spec } from "./spec.js";
 
-export const LOCK_VERSION = 1;
-
-/** What the lock was resolved from; a spec whose inputs differ is not covered by the lock. */
-export interface LockInputs {
-  archs: string[];
-  packages: string[];
-  exclude: string[];
-  repositories: { url: string; suites: string[]; components: string[]; keyring: string }[];
-}
-
-export interface LockedRelease {
-  url: string;
-  suite: string;
-  /** sha256 of the signed InRelease the indexes were verified against. */
-  inRelease: string;
-  date: string;
-}
-
-export interface LockedPackage {
-  name: string;
-  version: string;
-  /** The image architecture this entry belongs to. */
-  arch: string;
-  /** The package's own Architecture field (the image arch or "all"). */
-  architecture: string;
-  source: string;
-  sourceVersion: string;
-  /** Debian Priority (required, important, standard, optional); orders layers. */
-  priority: string;
-  sha256: string;
-  size: number;
-  filename: string;
-  repository: string;
-  suite: string;
-  component: string;
-  /** "requested" (named in the spec), or "dependency". */
-  reason: "requested" | "dependency";
-  requiredBy: string[];
-}
-
-export interface LockedExclusion {
-  name: string;
-  arch: string;
-  /** "spec" when the spec's exclude list names it, "default" when strata's default list does. */
-  excludedBy: "spec" | "default";
-  /** Chosen packages with a dependency that this exclusion counts as met. */
-  neededBy: string[];
-}
-
-export interface Lock {
-  lockVersion: number;
-  inputs: LockInputs;
-  releases: LockedRelease[];
-  packages: LockedPackage[];
-  excluded: LockedExclusion[];
-}
+export type { Lock, LockedExclusion, LockedPackage, LockedRelease, LockInputs } from "./lock-schema.js";
+export { LOCK_VERSION } from "./lock-schema.js";
 
 /** The lock beside its spec: app-a.yaml → app-a.lock, strata.yaml → strata.lock. */
 export function lockPathFor(spec: Spec): string {

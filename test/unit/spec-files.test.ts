@@ -13,7 +13,9 @@ const repo = "repositories:\n  - url: http://127.0.0.1:1/debian\n    suites: [bo
 
 /** A spec directory with `files:` lines; returns the spec's path. */
 async function specWith(files: string, setup?: (dir: string) => Promise<void>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "strata-spec-files-"));
+  // One level down, so a test may put files beside the spec's directory without touching /tmp.
+  const dir = join(await mkdtemp(join(tmpdir(), "strata-spec-files-")), "spec");
+  await mkdir(dir);
   await setup?.(dir);
   await writeFile(join(dir, "strata.yaml"), `${repo}files:\n${files}`);
   return join(dir, "strata.yaml");
