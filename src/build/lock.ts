@@ -119,14 +119,19 @@ const MAX_LOCK_BYTES = 64 * 1024 * 1024;
  */
 export async function readLock(path: string, spec: Spec, ctx: FetchContext = {}): Promise<Lock> {
   const again = { hint: `run \`${lockCommandFor(spec)}\` to write it again` };
-  const size = (await stat(path).catch(() => undefined))?.size;
-  if (size === undefined) {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) {
     throw new StrataError("LOCK_MISSING", `${path}: no lock file for ${spec.path}`, {
       hint: `run \`${lockCommandFor(spec)}\` to create it`,
     });
   }
-  if (size > MAX_LOCK_BYTES)
-    throw new StrataError("LOCK_INVALID", `${path}: larger than ${MAX_LOCK_BYTES} bytes`, again);
+  if (!info.isFile() || info.size > MAX_LOCK_BYTES) {
+    throw new StrataError(
+      "LOCK_INVALID",
+      `${path}: not a regular file of at most ${MAX_LOCK_BYTES} bytes`,
+      again,
+    );
+  }
   const text = await readFile(path, "utf8");
   let json: unknown;
   try {

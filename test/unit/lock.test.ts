@@ -128,6 +128,13 @@ describe("lock (starts a signed repository on loopback)", () => {
     );
   });
 
+  it("refuses a lock path that is not a regular file with one clean line", async () => {
+    await assert.rejects(
+      readLock(dir, spec),
+      (err: unknown) => isStrataError(err, "LOCK_INVALID") && /not a regular file/.test(err.message),
+    );
+  });
+
   it("names the spec in the hints of a missing or stale lock", async () => {
     await assert.rejects(
       readLock(join(dir, "none.lock"), spec),
