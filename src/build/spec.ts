@@ -176,12 +176,23 @@ export async function loadSpec(path: string, overrides: SpecOverrides = {}): Pro
       hint: "name the spec file itself (a YAML file of a few kilobytes)",
     });
   }
-  const spec = parseSpec(await readFile(abs, "utf8"), abs, overrides);
-  await checkFileSources(spec);
+  const { spec, errorAt } = parseSpecDocument(await readFile(abs, "utf8"), abs, overrides);
+  await checkFileSources(spec, errorAt);
   return spec;
 }
 
+/** An error about the node at `nodePath` of the spec, as one line starting file:line:col. */
+export type SpecErrorAt = (nodePath: PropertyKey[], message: string, hint?: string) => StrataError;
+
 export function parseSpec(text: string, path: string, overrides: SpecOverrides = {}): Spec {
+  return parseSpecDocument(text, path, overrides).spec;
+}
+
+function parseSpecDocument(
+  text: string,
+  path: string,
+  overrides: SpecOverrides,
+): { spec: Spec; errorAt: SpecErrorAt } {
   if (text.length > MAX_SPEC_BYTES) {
     throw new StrataError("SPEC_INVALID", `${path}: larger than ${MAX_SPEC_BYTES} bytes`);
   }
@@ -195,10 +206,13 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
     const err = doc.errors[0];
     throw new StrataError("SPEC_INVALID", `${where(err.pos[0])}: ${firstLine(err.message)}`);
   }
-  const fail = (nodePath: PropertyKey[], message: string, hint?: string): never => {
+  const errorAt: SpecErrorAt = (nodePath, message, hint) => {
     const offset = offsetOf(doc.contents as YamlNode | null, nodePath, false);
     const label = nodePath.length > 0 ? `${nodePath.join(".")}: ` : "";
-    throw new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`, { hint });
+    return new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`, { hint });
+  };
+  const fail = (nodePath: PropertyKey[], message: string, hint?: string): never => {
+    throw errorAt(nodePath, message, hint);
   };
   const input = validate(doc, where);
   const files = input.files.map((f, i) => ({ ...f, mode: fileMode(f, i, fail) }));
@@ -220,7 +234,7 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
       : [],
   };
   checkUser(spec, fail);
-  return spec;
+  return { spec, errorAt };
 }
 
 /** The document as a spec input, or the first problem as one line with file:line:col. */

@@ -34,20 +34,20 @@ async function loadError(path: string, filesRoot?: string): Promise<string> {
 describe("spec files", () => {
   it("refuses a source outside the spec's directory, even through a symlink, when the spec is loaded", async () => {
     const path = await specWith("  - { path: /etc/x, source: ../../../../../../etc/shadow }\n");
-    assert.match(await loadError(path), /files\[0\]\.source: .* is outside /);
+    assert.match(await loadError(path), /strata\.yaml:6:\d+: files\.0\.source: .* is outside /);
     const linked = await specWith("  - { path: /etc/x, source: ./passwd }\n", (dir) =>
       symlink("/etc/passwd", join(dir, "passwd")),
     );
-    assert.match(await loadError(linked), /files\[0\]\.source: \.\/passwd is outside /);
+    assert.match(await loadError(linked), /files\.0\.source: \.\/passwd is outside /);
   });
 
   it("refuses a device, a directory or a missing source, and one above the size limit", async () => {
     const dev = await specWith("  - { path: /etc/x, source: /dev/zero }\n");
-    assert.match(await loadError(dev, "/"), /files\[0\]\.source: \/dev\/zero is not a regular file/);
+    assert.match(await loadError(dev, "/"), /files\.0\.source: \/dev\/zero is not a regular file/);
     const dirSpec = await specWith("  - { path: /etc/x, source: ./d }\n", (dir) => mkdir(join(dir, "d")));
     assert.match(await loadError(dirSpec), /\.\/d is not a regular file/);
     const missing = await specWith("  - { path: /etc/x, source: ./nope }\n");
-    assert.match(await loadError(missing), /files\[0\]\.source: \.\/nope: no such file/);
+    assert.match(await loadError(missing), /files\.0\.source: \.\/nope: no such file/);
     const big = await specWith("  - { path: /etc/x, source: ./big }\n", async (dir) => {
       const fh = await open(join(dir, "big"), "w");
       await fh.truncate(MAX_FILE_SOURCE_BYTES + 1);
