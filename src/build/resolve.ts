@@ -39,10 +39,22 @@ export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> 
 
 /**
  * base-files (/etc/os-release, which scanners read to know the distribution) joins every image the
- * repositories can give it to, unless the spec excludes it (parseSpec warns about that then).
+ * repositories can give it to, unless the spec excludes it (parseSpec warns about that then;
+ * baseFilesWarnings about repositories without it).
  */
 function withBaseFiles(requests: PackageRequest[], spec: Spec, universe: Universe): PackageRequest[] {
   const name = "base-files";
   if (spec.exclude.includes(name) || requests.some((r) => r.name === name)) return requests;
   return universe.candidate(name) ? [...requests, { name }] : requests;
+}
+
+/** The architectures of a lock that lack base-files although the spec does not exclude it. */
+export function baseFilesWarnings(spec: Spec, lock: Lock): string[] {
+  if (spec.exclude.includes("base-files")) return [];
+  return spec.archs
+    .filter((arch) => !lock.packages.some((p) => p.arch === arch && p.name === "base-files"))
+    .map(
+      (arch) =>
+        `${arch}: the repositories have no base-files, so the image has no /etc/os-release and scanners will not recognise its distribution`,
+    );
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../src/build/lock.js";
-import { resolveSpec } from "../../src/build/resolve.js";
+import { baseFilesWarnings, resolveSpec } from "../../src/build/resolve.js";
 import { loadSpec, type Spec } from "../../src/build/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
@@ -49,6 +49,26 @@ describe("lock (starts a signed repository on loopback)", () => {
       bareLock.packages.map((p) => p.name),
       ["app", "libfoo"],
     );
+    assert.deepEqual(baseFilesWarnings(bare, bareLock), []);
+  });
+
+  it("warns when the repositories have no base-files to add", async () => {
+    const plain = await startFakeRepo({ packages: [{ name: "app", version: "1.0" }] });
+    try {
+      await writeFile(join(dir, "plain.yaml"), fakeRepoSpec(plain, ["app"]));
+      const plainSpec = await loadSpec(join(dir, "plain.yaml"));
+      const lock = await resolveSpec(plainSpec, { cacheRoot: join(dir, "cache") });
+      assert.deepEqual(
+        lock.packages.map((p) => p.name),
+        ["app"],
+      );
+      assert.match(
+        baseFilesWarnings(plainSpec, lock).join("\n"),
+        /^amd64: the repositories have no base-files/,
+      );
+    } finally {
+      await plain.close();
+    }
   });
 
   /** Writes the lock edited by `edit` and returns readLock's LOCK_INVALID message. */

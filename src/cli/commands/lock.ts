@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../build/lock.js";
-import { resolveSpec } from "../../build/resolve.js";
+import { baseFilesWarnings, resolveSpec } from "../../build/resolve.js";
 import { loadSpec } from "../../build/spec.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, specArgument } from "./common.js";
@@ -26,6 +26,7 @@ export function registerLock(program: Command, out: () => Output): void {
       const started = performance.now();
       const lock = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
       await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
+      for (const warning of baseFilesWarnings(spec, lock)) out().line(`warning: ${warning}`);
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
       if (opts.json) {
         process.stdout.write(
