@@ -15,7 +15,7 @@ import {
   lockSchema,
 } from "./lock-schema.js";
 import { rememberVerified, verifyLockedPackages } from "./lock-verify.js";
-import type { Spec } from "./spec.js";
+import { plainTypeError, type Spec } from "./spec.js";
 
 export type { Lock, LockedExclusion, LockedPackage, LockedRelease, LockInputs } from "./lock-schema.js";
 export { LOCK_VERSION } from "./lock-schema.js";
@@ -144,13 +144,19 @@ export async function readLock(path: string, spec: Spec, ctx: FetchContext = {})
     const issue = result.error.issues[0];
     throw new StrataError(
       "LOCK_INVALID",
-      `${path}: ${describeEntry(json, issue.path)}: ${issue.message}`,
+      `${path}: ${describeEntry(json, issue.path)}: ${issue.code === "invalid_type" ? plainTypeError(issue.expected, valueAt(json, issue.path)) : issue.message}`,
       again,
     );
   }
   checkArchs(result.data, path, again);
   await verifyLockedPackages(result.data, text, path, again.hint, ctx);
   return result.data;
+}
+
+function valueAt(json: unknown, path: PropertyKey[]): unknown {
+  let value = json;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | null | undefined)?.[key];
+  return value;
 }
 
 /** "packages[3] (curl).sha256", naming the entry by its name when it has one. */

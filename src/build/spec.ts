@@ -270,13 +270,15 @@ function validate(doc: Document, where: (offset: number) => string): SpecInput {
   throw new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`);
 }
 
-function plainTypeError(expected: string, value: unknown): string {
-  if (value === undefined) return `is required (a ${expected})`;
+/** A type error in plain words: "is required (an array)", "must be a string; quote it: "8080"". */
+export function plainTypeError(expected: string, value: unknown): string {
+  const wanted = `a${/^[aeiou]/.test(expected) ? "n" : ""} ${expected}`;
+  if (value === undefined) return `is required (${wanted})`;
   if (expected === "string" && (typeof value === "number" || typeof value === "boolean")) {
     return `must be a string; quote it: "${value}"`;
   }
   const got = Array.isArray(value) ? "a list" : value === null ? "empty" : `a ${typeof value}`;
-  return `must be a${/^[aeiou]/.test(expected) ? "n" : ""} ${expected}, not ${got}`;
+  return `must be ${wanted}, not ${got}`;
 }
 
 /**

@@ -123,7 +123,13 @@ describe("lock (starts a signed repository on loopback)", () => {
       await invalid((l) => {
         l.packages = null as never;
       }),
-      /edited\.lock: packages: /,
+      /edited\.lock: packages: must be an array, not empty/,
+    );
+    assert.match(
+      await invalid((l) => {
+        delete (l as { inputs?: unknown }).inputs;
+      }),
+      /edited\.lock: inputs: is required \(an object\)/,
     );
   });
 
