@@ -65,6 +65,25 @@ export async function buildEntriesLayer(input: EntriesLayerInput): Promise<Layer
   return writeLayer(entries, { ...input, what: "files" });
 }
 
+/**
+ * The entries plus their parent directories that the layer below has, with its mode and owner: a
+ * parent the layer writer made up (0755 root) would replace /tmp's 1777 or a home's owner.
+ */
+export function withParentsFrom(entries: LayerEntry[], below: LayerEntry[]): LayerEntry[] {
+  const paths = new Set(entries.map((e) => rootedPath(e.path, "files")));
+  const dirs = new Map(below.filter((e) => e.type === "dir").map((e) => [e.path, e]));
+  const parents = new Map<string, LayerEntry>();
+  for (const path of paths) {
+    const parts = path.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      const known = dirs.get(dir);
+      if (known && !paths.has(dir)) parents.set(dir, { ...known });
+    }
+  }
+  return [...entries, ...parents.values()];
+}
+
 export async function buildBaseLayer(input: BaseLayerInput): Promise<LayerBlob> {
   const entries = baseLayerEntries(input.architecture, input.accounts, input.extraMergedDirs);
   return buildEntriesLayer({ ...input, entries });

@@ -1,17 +1,15 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Compression, resolveCompression } from "../oci/compress.js";
 import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
 import { digestHex, type Index, MediaType } from "../oci/types.js";
 import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
-import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { compareText } from "../util/order.js";
 import { specAccounts } from "./accounts.js";
-import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-layer.js";
+import { baseLayerEntries, buildBaseLayer, buildEntriesLayer, withParentsFrom } from "./base-layer.js";
 import { debStore, startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
@@ -22,10 +20,8 @@ import type { Lock, LockedPackage } from "./lock.js";
 import { nativeEffects } from "./native-effects.js";
 import { OverlapChecker } from "./overlaps.js";
 import { type LayerPlan, planLayers } from "./planner.js";
-import type { Spec } from "./spec.js";
-
-/** mtime of every entry and `created` of every image when neither SOURCE_DATE_EPOCH nor the spec sets one. */
-export const DEFAULT_EPOCH = 0;
+import { buildEpoch, type Spec } from "./spec.js";
+import { specFileEntries } from "./spec-files.js";
 
 export type BuildEvent =
   | { kind: "fetched"; pkg: LockedPackage; cached: boolean }
@@ -55,16 +51,6 @@ export interface BuildResult {
   /** Paths shipped by more than one package, with who won. */
   overlaps: string[];
   epoch: number;
-}
-
-export function buildEpoch(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = env.SOURCE_DATE_EPOCH;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    if (!/^\d+$/.test(fromEnv))
-      throw new StrataError("USAGE", `SOURCE_DATE_EPOCH is not a whole number: ${fromEnv}`);
-    return Number(fromEnv);
-  }
-  return spec.epoch ?? DEFAULT_EPOCH;
 }
 
 /** Blobs of built images: layers from the content store, configs from memory. */
@@ -248,7 +234,11 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
         storeRoot,
       );
       for (const note of effects.notes) opts.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
-      const fileEntries = [...effects.entries, ...(await specFileEntries(spec))];
+      // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
+      const fileEntries = withParentsFrom(
+        [...effects.entries, ...(await specFileEntries(spec))],
+        baseEntries,
+      );
       const files = await cachedEntriesLayer(
         layerCache,
         fileEntries,
@@ -298,20 +288,6 @@ function toArtifact(images: BuiltImage[]): Artifact {
     kind: "index",
     index: { index, indexBytes: jsonBytes(index), images: images.map((i) => i.image) },
   };
-}
-
-/** The spec's `files:` as layer entries; `source` paths are relative to the spec's directory. */
-async function specFileEntries(spec: Spec): Promise<LayerEntry[]> {
-  const entries: LayerEntry[] = [];
-  for (const f of spec.files) {
-    const body =
-      f.content !== undefined
-        ? Buffer.from(f.content, "utf8")
-        : await readFile(resolve(dirname(spec.path), f.source!));
-    const mode = typeof f.mode === "string" ? Number.parseInt(f.mode, 8) : (f.mode ?? 0o644);
-    entries.push({ path: f.path, type: "file", mode, uid: f.uid, gid: f.gid, body });
-  }
-  return entries;
 }
 
 export type { LayerBlob };

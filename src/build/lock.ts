@@ -1,72 +1,34 @@
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
 import type { PackageRecord } from "../debian/package.js";
-import type { VerifiedRelease } from "../debian/release.js";
+import type { FetchContext, VerifiedRelease } from "../debian/release.js";
 import type { Resolution } from "../debian/resolver.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
-import type { Spec } from "./spec.js";
+import {
+  LOCK_VERSION,
+  type Lock,
+  type LockedExclusion,
+  type LockedPackage,
+  type LockInputs,
+  lockSchema,
+} from "./lock-schema.js";
+import { rememberVerified, verifyLockedPackages } from "./lock-verify.js";
+import { plainTypeError, type Spec } from "./spec.js";
 
-export const LOCK_VERSION = 1;
+export type { Lock, LockedExclusion, LockedPackage, LockedRelease, LockInputs } from "./lock-schema.js";
+export { LOCK_VERSION } from "./lock-schema.js";
 
-/** What the lock was resolved from; a spec whose inputs differ is not covered by the lock. */
-export interface LockInputs {
-  archs: string[];
-  packages: string[];
-  exclude: string[];
-  repositories: { url: string; suites: string[]; components: string[]; keyring: string }[];
-}
-
-export interface LockedRelease {
-  url: string;
-  suite: string;
-  /** sha256 of the signed InRelease the indexes were verified against. */
-  inRelease: string;
-  date: string;
-}
-
-export interface LockedPackage {
-  name: string;
-  version: string;
-  /** The image architecture this entry belongs to. */
-  arch: string;
-  /** The package's own Architecture field (the image arch or "all"). */
-  architecture: string;
-  source: string;
-  sourceVersion: string;
-  /** Debian Priority (required, important, standard, optional); orders layers. */
-  priority: string;
-  sha256: string;
-  size: number;
-  filename: string;
-  repository: string;
-  suite: string;
-  component: string;
-  /** "requested" (named in the spec), or "dependency". */
-  reason: "requested" | "dependency";
-  requiredBy: string[];
-}
-
-export interface LockedExclusion {
-  name: string;
-  arch: string;
-  /** "spec" when the spec's exclude list names it, "default" when strata's default list does. */
-  excludedBy: "spec" | "default";
-  /** Chosen packages with a dependency that this exclusion counts as met. */
-  neededBy: string[];
-}
-
-export interface Lock {
-  lockVersion: number;
-  inputs: LockInputs;
-  releases: LockedRelease[];
-  packages: LockedPackage[];
-  excluded: LockedExclusion[];
-}
-
+/** The lock beside its spec: app-a.yaml → app-a.lock, strata.yaml → strata.lock. */
 export function lockPathFor(spec: Spec): string {
-  return join(dirname(spec.path), "strata.lock");
+  return join(dirname(spec.path), `${basename(spec.path).replace(/\.ya?ml$/, "")}.lock`);
+}
+
+/** The command that (re)writes the lock of this spec, for hints. */
+export function lockCommandFor(spec: Spec): string {
+  const rel = relative(process.cwd(), spec.path);
+  return `strata lock ${rel.startsWith("..") ? spec.path : rel}`;
 }
 
 export function lockInputs(spec: Spec): LockInputs {
@@ -140,33 +102,95 @@ export function serializeLock(lock: Lock): string {
   return `${JSON.stringify(lock, null, 2)}\n`;
 }
 
-export async function writeLock(path: string, lock: Lock): Promise<void> {
-  await writeFileAtomic(path, serializeLock(lock));
+/** Writes the lock and remembers it as verified: it was made from the signed indexes. */
+export async function writeLock(path: string, lock: Lock, ctx: FetchContext = {}): Promise<void> {
+  const text = serializeLock(lock);
+  await writeFileAtomic(path, text);
+  await rememberVerified(text, ctx);
 }
 
-export async function readLock(path: string): Promise<Lock> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    throw new StrataError("LOCK_MISSING", `${path}: no lock file`, {
-      hint: "run `strata lock` to create it",
+/** A lock larger than this is refused unread (a lock of thousands of packages is a few MB). */
+const MAX_LOCK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and validates a lock: its shape and every field (a lock is input like any other: it may
+ * have been edited by hand), that each of its architectures has packages and each package belongs
+ * to one of them, and that each package is in the signed index it names (when that is cached).
+ */
+export async function readLock(path: string, spec: Spec, ctx: FetchContext = {}): Promise<Lock> {
+  const again = { hint: `run \`${lockCommandFor(spec)}\` to write it again` };
+  const info = await stat(path).catch(() => undefined);
+  if (!info) {
+    throw new StrataError("LOCK_MISSING", `${path}: no lock file for ${spec.path}`, {
+      hint: `run \`${lockCommandFor(spec)}\` to create it`,
     });
   }
-  let lock: Lock;
+  if (!info.isFile() || info.size > MAX_LOCK_BYTES) {
+    throw new StrataError(
+      "LOCK_INVALID",
+      `${path}: not a regular file of at most ${MAX_LOCK_BYTES} bytes`,
+      again,
+    );
+  }
+  const text = await readFile(path, "utf8");
+  let json: unknown;
   try {
-    lock = JSON.parse(text) as Lock;
+    json = JSON.parse(text);
   } catch (err) {
-    throw new StrataError("LOCK_INVALID", `${path}: not valid JSON (${(err as Error).message})`, {
-      hint: "run `strata lock` to write it again",
-    });
+    throw new StrataError("LOCK_INVALID", `${path}: not valid JSON (${(err as Error).message})`, again);
   }
-  if (lock.lockVersion !== LOCK_VERSION || !Array.isArray(lock.packages) || !lock.inputs) {
-    throw new StrataError("LOCK_INVALID", `${path}: not a strata lock of version ${LOCK_VERSION}`, {
-      hint: "run `strata lock` to write it again",
-    });
+  const result = lockSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new StrataError(
+      "LOCK_INVALID",
+      `${path}: ${describeEntry(json, issue.path)}: ${issue.code === "invalid_type" ? plainTypeError(issue.expected, valueAt(json, issue.path)) : issue.message}`,
+      again,
+    );
   }
-  return lock;
+  checkArchs(result.data, path, again);
+  await verifyLockedPackages(result.data, text, path, again.hint, ctx);
+  return result.data;
+}
+
+function valueAt(json: unknown, path: PropertyKey[]): unknown {
+  let value = json;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | null | undefined)?.[key];
+  return value;
+}
+
+/** "packages[3] (curl).sha256", naming the entry by its name when it has one. */
+function describeEntry(json: unknown, path: PropertyKey[]): string {
+  if (path.length === 0) return `not a strata lock of version ${LOCK_VERSION}`;
+  const [list, index, ...rest] = path;
+  if (typeof index !== "number") return path.join(".");
+  const entry = (json as Record<string, unknown[]>)[list as string]?.[index] as
+    | { name?: unknown }
+    | undefined;
+  const name =
+    typeof entry?.name === "string" && /^[a-z0-9+.-]{1,100}$/.test(entry.name) ? ` (${entry.name})` : "";
+  return `${String(list)}[${index}]${name}${rest.length > 0 ? `.${rest.join(".")}` : ""}`;
+}
+
+function checkArchs(lock: Lock, path: string, again: { hint: string }): void {
+  for (const [i, p] of lock.packages.entries()) {
+    if (!lock.inputs.archs.includes(p.arch))
+      throw new StrataError(
+        "LOCK_INVALID",
+        `${path}: packages[${i}] (${p.name}).arch: ${p.arch} is not an architecture of the lock (${lock.inputs.archs.join(", ")})`,
+        again,
+      );
+    if (p.architecture !== p.arch && p.architecture !== "all")
+      throw new StrataError(
+        "LOCK_INVALID",
+        `${path}: packages[${i}] (${p.name}).architecture: ${p.architecture} cannot run on ${p.arch}`,
+        again,
+      );
+  }
+  for (const arch of lock.inputs.archs) {
+    if (!lock.packages.some((p) => p.arch === arch))
+      throw new StrataError("LOCK_INVALID", `${path}: no packages for ${arch}`, again);
+  }
 }
 
 /** What about the spec the lock does not cover; empty when it covers it. */
@@ -197,7 +221,7 @@ export function assertLockCovers(lock: Lock, spec: Spec, lockPath: string): void
   const drift = lockDrift(lock, spec);
   if (drift.length > 0) {
     throw new StrataError("LOCK_STALE", `${lockPath} does not cover ${spec.path} (${drift.join("; ")})`, {
-      hint: "run `strata lock` to update it (or pass --lock-update)",
+      hint: `run \`${lockCommandFor(spec)}\` to update it (or pass --lock-update)`,
     });
   }
 }

@@ -1,7 +1,7 @@
 import type { PackagesIndex } from "../debian/packages-index.js";
 import { loadPackagesIndex } from "../debian/packages-index.js";
 import { type FetchContext, fetchRelease, type VerifiedRelease } from "../debian/release.js";
-import { Resolver } from "../debian/resolver.js";
+import { type PackageRequest, Resolver } from "../debian/resolver.js";
 import { Universe } from "../debian/universe.js";
 import { type Lock, makeLock } from "./lock.js";
 import type { Spec } from "./spec.js";
@@ -18,7 +18,7 @@ export async function fetchReleases(spec: Spec, ctx: FetchContext): Promise<Veri
 export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> {
   const releases = await fetchReleases(spec, ctx);
   const pins = new Map<string, string>();
-  const requests = spec.packages.map((p) => {
+  const requests: PackageRequest[] = spec.packages.map((p) => {
     const [name, version] = p.split("=", 2);
     if (version) pins.set(name, version);
     return { name, version };
@@ -31,7 +31,30 @@ export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> 
       ),
     );
     const universe = new Universe(arch, indexes, pins);
-    resolutions.push(new Resolver(universe, new Set(spec.exclude)).resolve(requests));
+    const archRequests = withBaseFiles(requests, spec, universe);
+    resolutions.push(new Resolver(universe, new Set(spec.exclude)).resolve(archRequests));
   }
   return makeLock(spec, releases, resolutions);
+}
+
+/**
+ * base-files (/etc/os-release, which scanners read to know the distribution) joins every image the
+ * repositories can give it to, unless the spec excludes it (parseSpec warns about that then;
+ * baseFilesWarnings about repositories without it).
+ */
+function withBaseFiles(requests: PackageRequest[], spec: Spec, universe: Universe): PackageRequest[] {
+  const name = "base-files";
+  if (spec.exclude.includes(name) || requests.some((r) => r.name === name)) return requests;
+  return universe.candidate(name) ? [...requests, { name }] : requests;
+}
+
+/** The architectures of a lock that lack base-files although the spec does not exclude it. */
+export function baseFilesWarnings(spec: Spec, lock: Lock): string[] {
+  if (spec.exclude.includes("base-files")) return [];
+  return spec.archs
+    .filter((arch) => !lock.packages.some((p) => p.arch === arch && p.name === "base-files"))
+    .map(
+      (arch) =>
+        `${arch}: the repositories have no base-files, so the image has no /etc/os-release and scanners will not recognise its distribution`,
+    );
 }

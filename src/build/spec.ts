@@ -1,10 +1,20 @@
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import { readFile, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import {
+  type Document,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+} from "yaml";
 import { z } from "zod";
 import { DEFAULT_KEYRING, hostAptSources, hostDebianArch, type RepositorySource } from "../debian/sources.js";
 import { closeNames } from "../debian/suggest.js";
 import { StrataError } from "../util/errors.js";
+import { specAccounts } from "./accounts.js";
+import { checkFileSources } from "./spec-files.js";
 
 /**
  * Packages that exist only to run maintainer scripts and manage packages — which strata never
@@ -31,8 +41,20 @@ const packageRequest = z
   .regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/, "a package name, or name=version");
 const absolutePath = z.string().regex(/^\//, "an absolute path");
 
+/** A spec larger than this is refused unread: specs are a few kilobytes. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+/** YAML aliases the spec may expand; a "billion laughs" bomb needs far more. */
+const MAX_ALIAS_COUNT = 100;
+/** The largest epoch a ustar header holds (11 octal digits), so every layer keeps plain headers. */
+export const MAX_EPOCH = 8 ** 11 - 1;
+/** mtime of every entry and `created` of every image when neither SOURCE_DATE_EPOCH nor the spec sets one. */
+export const DEFAULT_EPOCH = 0;
+
 const repository = z.strictObject({
-  url: z.string().regex(/^(https?|file):\/\/\S+$/, "an http(s):// or file:// URL"),
+  url: z
+    .string()
+    .regex(/^(https?|file):\/\/\S+$/, "an http(s):// or file:// URL")
+    .transform((url) => url.replace(/\/+$/, "")),
   suites: z.array(z.string().min(1)).min(1),
   components: z.array(z.string().min(1)).min(1).default(["main"]),
   keyring: absolutePath.default(DEFAULT_KEYRING),
@@ -58,9 +80,16 @@ const file = z
     path: absolutePath,
     content: z.string().optional(),
     source: z.string().optional(),
-    mode: z.union([z.number().int(), z.string().regex(/^0?[0-7]{3,4}$/)]).optional(),
-    uid: z.number().int().min(0).default(0),
-    gid: z.number().int().min(0).default(0),
+    // An octal string; loadSpec turns an unquoted YAML octal into one (see quoteOctalModes).
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{1,4}$/, 'an octal mode as a quoted string, e.g. "0644"')
+      .optional(),
+    /** Setuid and setgid bits are honoured only when the entry asks for them by name. */
+    setuid: z.boolean().default(false),
+    setgid: z.boolean().default(false),
+    uid: z.number().int().min(0).max(0xfffffffe).default(0),
+    gid: z.number().int().min(0).max(0xfffffffe).default(0),
   })
   .refine((f) => (f.content === undefined) !== (f.source === undefined), {
     message: "give exactly one of content or source",
@@ -77,7 +106,7 @@ export const specSchema = z.strictObject({
   packages: z.array(packageRequest).min(1),
   exclude: z.array(name).optional(),
   docs: z.boolean().default(false),
-  epoch: z.number().int().min(0).optional(),
+  epoch: z.number().int().min(0).max(MAX_EPOCH).optional(),
   entrypoint: stringList.optional(),
   cmd: stringList.optional(),
   env: z
@@ -103,8 +132,10 @@ export const specSchema = z.strictObject({
 
 export type SpecInput = z.infer<typeof specSchema>;
 
+export type SpecFile = Omit<SpecInput["files"][number], "mode"> & { mode: number };
+
 /** A validated spec with every default filled in. */
-export interface Spec extends Omit<SpecInput, "repositories" | "archs" | "exclude"> {
+export interface Spec extends Omit<SpecInput, "repositories" | "archs" | "exclude" | "files"> {
   /** Absolute path of the spec file. */
   path: string;
   repositories: RepositorySource[];
@@ -114,6 +145,11 @@ export interface Spec extends Omit<SpecInput, "repositories" | "archs" | "exclud
   repositoriesFromHost: boolean;
   /** Whether `exclude` was written in the spec (else strata's default list applies). */
   excludeFromSpec: boolean;
+  files: SpecFile[];
+  /** The directory `files: source:` must stay inside (the spec's own, unless --files-root widens it). */
+  filesRoot: string;
+  /** What the user should know about the spec (printed by lock and build). */
+  warnings: string[];
 }
 
 export interface SpecOverrides {
@@ -123,22 +159,43 @@ export interface SpecOverrides {
    * every repository's URL whole.
    */
   mirror?: string;
+  /** A `--files-root` flag: the directory `files: source:` may read from instead of the spec's. */
+  filesRoot?: string;
 }
 
 export async function loadSpec(path: string, overrides: SpecOverrides = {}): Promise<Spec> {
   const abs = resolve(path);
-  let text: string;
-  try {
-    text = await readFile(abs, "utf8");
-  } catch {
+  const info = await stat(abs).catch(() => undefined);
+  if (!info) {
     throw new StrataError("SPEC_NOT_FOUND", `${path}: no such file`, {
       hint: "create a strata.yaml (see README) or name the spec: strata lock path/to/strata.yaml",
     });
   }
-  return parseSpec(text, abs, overrides);
+  if (!info.isFile() || info.size > MAX_SPEC_BYTES) {
+    throw new StrataError("SPEC_INVALID", `${path}: not a regular file of at most ${MAX_SPEC_BYTES} bytes`, {
+      hint: "name the spec file itself (a YAML file of a few kilobytes)",
+    });
+  }
+  const { spec, errorAt } = parseSpecDocument(await readFile(abs, "utf8"), abs, overrides);
+  await checkFileSources(spec, errorAt);
+  return spec;
 }
 
+/** An error about the node at `nodePath` of the spec, as one line starting file:line:col. */
+export type SpecErrorAt = (nodePath: PropertyKey[], message: string, hint?: string) => StrataError;
+
 export function parseSpec(text: string, path: string, overrides: SpecOverrides = {}): Spec {
+  return parseSpecDocument(text, path, overrides).spec;
+}
+
+function parseSpecDocument(
+  text: string,
+  path: string,
+  overrides: SpecOverrides,
+): { spec: Spec; errorAt: SpecErrorAt } {
+  if (text.length > MAX_SPEC_BYTES) {
+    throw new StrataError("SPEC_INVALID", `${path}: larger than ${MAX_SPEC_BYTES} bytes`);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number) => {
@@ -149,48 +206,187 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
     const err = doc.errors[0];
     throw new StrataError("SPEC_INVALID", `${where(err.pos[0])}: ${firstLine(err.message)}`);
   }
-  const result = specSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    let nodePath: PropertyKey[] = issue.path;
-    let message = issue.message;
-    if (issue.code === "unrecognized_keys") {
-      const key = issue.keys[0];
-      nodePath = [...issue.path, key];
-      message = `unknown key "${key}"${suggestKey(key, issue.path)}`;
-    }
-    const offset = offsetOf(doc.contents as YamlNode | null, nodePath, issue.code === "unrecognized_keys");
+  const errorAt: SpecErrorAt = (nodePath, message, hint) => {
+    const offset = offsetOf(doc.contents as YamlNode | null, nodePath, false);
     const label = nodePath.length > 0 ? `${nodePath.join(".")}: ` : "";
-    throw new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`);
+    return new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`, { hint });
+  };
+  const fail = (nodePath: PropertyKey[], message: string, hint?: string): never => {
+    throw errorAt(nodePath, message, hint);
+  };
+  const input = validate(doc, where);
+  const files = input.files.map((f, i) => ({ ...f, mode: fileMode(f, i, fail) }));
+  checkDefaultExcludes(input, fail);
+  const spec: Spec = {
+    ...input,
+    path,
+    files,
+    repositories: withMirror(input.repositories ?? hostAptSources(), overrides.mirror, path),
+    repositoriesFromHost: input.repositories === undefined,
+    archs: input.archs ?? [hostDebianArch()],
+    exclude: input.exclude ?? DEFAULT_EXCLUDES,
+    excludeFromSpec: input.exclude !== undefined,
+    filesRoot: resolve(overrides.filesRoot ?? dirname(path)),
+    warnings: input.exclude?.includes("base-files")
+      ? [
+          "base-files is excluded: the image has no /etc/os-release, so scanners will not recognise its distribution",
+        ]
+      : [],
+  };
+  checkUser(spec, fail);
+  return { spec, errorAt };
+}
+
+/** The document as a spec input, or the first problem as one line with file:line:col. */
+function validate(doc: Document, where: (offset: number) => string): SpecInput {
+  quoteOctalModes(doc);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    throw new StrataError("SPEC_INVALID", `${where(0)}: cannot expand the YAML (${(err as Error).message})`, {
+      hint: `a spec may use at most ${MAX_ALIAS_COUNT} aliases`,
+    });
   }
-  const input = result.data;
-  let repositories: RepositorySource[] = input.repositories ?? hostAptSources();
+  const result = specSchema.safeParse(value);
+  if (result.success) return result.data;
+  // A misspelt key explains the "missing" key after it, so it is reported first.
+  const issue = result.error.issues.find((i) => i.code === "unrecognized_keys") ?? result.error.issues[0];
+  let nodePath: PropertyKey[] = issue.path;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0];
+    nodePath = [...issue.path, key];
+    message = `unknown key "${key}"${suggestKey(key, issue.path)}`;
+  } else if (issue.code === "invalid_type") {
+    const value = doc.getIn(issue.path as unknown[]);
+    message =
+      issue.path.at(-1) === "mode" && typeof value === "number"
+        ? `${value} is not an octal mode; write it as a quoted octal string, e.g. mode: "0644"`
+        : plainTypeError(issue.expected, value);
+  }
+  const offset = offsetOf(doc.contents as YamlNode | null, nodePath, issue.code === "unrecognized_keys");
+  const label = nodePath.length > 0 ? `${nodePath.join(".")}: ` : "";
+  throw new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`);
+}
+
+/** A type error in plain words: "is required (an array)", "must be a string; quote it: "8080"". */
+export function plainTypeError(expected: string, value: unknown): string {
+  const wanted = `a${/^[aeiou]/.test(expected) ? "n" : ""} ${expected}`;
+  if (value === undefined) return `is required (${wanted})`;
+  if (expected === "string" && (typeof value === "number" || typeof value === "boolean")) {
+    return `must be a string; quote it: "${value}"`;
+  }
+  const got = Array.isArray(value) ? "a list" : value === null ? "empty" : `a ${typeof value}`;
+  return `must be ${wanted}, not ${got}`;
+}
+
+/**
+ * `mode: 0644` unquoted is the decimal 644 in YAML 1.2; the user meant octal. A mode written with
+ * only octal digits (or as 0o644) becomes the octal string it was meant as; any other number stays
+ * a number, which the schema refuses with a hint to quote it.
+ */
+function quoteOctalModes(doc: Document): void {
+  const files = doc.get("files", true);
+  if (!isSeq(files)) return;
+  for (const item of files.items) {
+    if (!isMap(item)) continue;
+    const mode = item.get("mode", true);
+    if (!isScalar(mode) || typeof mode.value !== "number") continue;
+    if (mode.format === "OCT") mode.value = `0${mode.value.toString(8)}`;
+    else if (/^[0-7]{1,5}$/.test(mode.source ?? "")) mode.value = mode.source;
+  }
+}
+
+type Fail = (nodePath: PropertyKey[], message: string, hint?: string) => never;
+
+function fileMode(f: SpecInput["files"][number], i: number, fail: Fail): number {
+  if (f.mode === undefined) return 0o644;
+  const mode = Number.parseInt(f.mode, 8);
+  for (const [bit, key] of [
+    [0o4000, "setuid"],
+    [0o2000, "setgid"],
+  ] as const) {
+    if (mode & bit && !f[key]) {
+      fail(
+        ["files", i, "mode"],
+        `${f.mode} sets the ${key} bit`,
+        `add \`${key}: true\` to the entry if it is meant`,
+      );
+    }
+  }
+  return mode;
+}
+
+function checkDefaultExcludes(input: SpecInput, fail: Fail): void {
+  if (input.exclude !== undefined) return;
+  input.packages.forEach((request, i) => {
+    const name = request.split("=")[0];
+    if (DEFAULT_EXCLUDES.includes(name)) {
+      fail(
+        ["packages", i],
+        `${name} is on strata's default exclude list (${DEFAULT_EXCLUDES.join(" ")})`,
+        "write `exclude: []` (or your own list without it) to turn the default off",
+      );
+    }
+  });
+}
+
+/** `user:` names an account of the image, or is numeric uid[:gid]. */
+function checkUser(spec: Spec, fail: Fail): void {
+  if (spec.user === undefined || /^\d+(:\d+)?$/.test(spec.user)) return;
+  const [user, group] = spec.user.split(":", 2);
+  const accounts = specAccounts(spec);
+  if (!accounts.users.some((u) => u.name === user)) {
+    fail(
+      ["user"],
+      `"${user}" is not an account of the image (${accounts.users.map((u) => u.name).join(", ")})`,
+      "add it under accounts.users, or give a numeric uid[:gid]",
+    );
+  }
+  if (group !== undefined && !accounts.groups.some((g) => g.name === group)) {
+    fail(
+      ["user"],
+      `"${group}" is not a group of the image`,
+      "add it under accounts.groups, or give a numeric gid",
+    );
+  }
+}
+
+/** The repositories, moved by a `--mirror` flag (see SpecOverrides). */
+function withMirror(repositories: RepositorySource[], mirrorFlag: string | undefined, path: string) {
   if (repositories.length === 0) {
     throw new StrataError(
       "SPEC_INVALID",
       `${path}: no repositories in the spec and none in the host's apt sources`,
       {
-        hint: "add repositories: to strata.yaml",
+        hint: `add repositories: to ${path}`,
       },
     );
   }
-  if (overrides.mirror) {
-    const mirror = overrides.mirror.replace(/\/+$/, "");
-    const originOnly = /^[a-z]+:\/\/[^/]+$/.test(mirror);
-    repositories = repositories.map((r) => ({
-      ...r,
-      url: originOnly ? mirror + r.url.replace(/^[a-z]+:\/\/[^/]+/, "") : mirror,
-    }));
+  if (!mirrorFlag) return repositories;
+  const mirror = mirrorFlag.replace(/\/+$/, "");
+  const originOnly = /^[a-z]+:\/\/[^/]+$/.test(mirror);
+  return repositories.map((r) => ({
+    ...r,
+    url: originOnly ? mirror + r.url.replace(/^[a-z]+:\/\/[^/]+/, "") : mirror,
+  }));
+}
+
+/** The build's epoch: SOURCE_DATE_EPOCH, else the spec's, else DEFAULT_EPOCH; at most MAX_EPOCH. */
+export function buildEpoch(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env.SOURCE_DATE_EPOCH;
+  if (fromEnv === undefined || fromEnv === "") return spec.epoch ?? DEFAULT_EPOCH;
+  if (!/^\d{1,16}$/.test(fromEnv) || Number(fromEnv) > MAX_EPOCH) {
+    throw new StrataError(
+      "USAGE",
+      `SOURCE_DATE_EPOCH must be a whole number from 0 to ${MAX_EPOCH}: ${fromEnv.slice(0, 40)}`,
+      {
+        hint: "set it to a Unix time in seconds, e.g. the last commit's: git log -1 --format=%ct",
+      },
+    );
   }
-  return {
-    ...input,
-    path,
-    repositories,
-    repositoriesFromHost: input.repositories === undefined,
-    archs: input.archs ?? [hostDebianArch()],
-    exclude: input.exclude ?? DEFAULT_EXCLUDES,
-    excludeFromSpec: input.exclude !== undefined,
-  };
+  return Number(fromEnv);
 }
 
 function firstLine(s: string): string {

@@ -139,6 +139,23 @@ export async function loadPackagesIndex(
   return new PackagesIndex(origin, text, table);
 }
 
+/** A verified release's index from the cache alone; undefined when the cache does not hold it. */
+export async function cachedPackagesIndex(
+  release: VerifiedRelease,
+  component: string,
+  arch: string,
+  ctx: FetchContext = {},
+): Promise<PackagesIndex | undefined> {
+  const plain = release.files.get(`${component}/binary-${arch}/Packages`);
+  if (!plain) return undefined;
+  const cached = await readCachedIndex(
+    join(defaultCacheRoot(ctx.cacheRoot), "indexes", plain.sha256),
+    plain.sha256,
+  );
+  const origin = { url: release.source.url, suite: release.suite, component, arch };
+  return cached && new PackagesIndex(origin, cached.text, cached.table);
+}
+
 async function readCachedIndex(dir: string, sha256: string) {
   try {
     const [text, tableJson] = await Promise.all([

@@ -56,7 +56,7 @@ export async function fetchRelease(
   ctx: FetchContext = {},
 ): Promise<VerifiedRelease> {
   const url = `${suiteUrl(source, suite)}/InRelease`;
-  const dir = join(defaultCacheRoot(ctx.cacheRoot), "releases", sha256Hex(url).slice(0, 32));
+  const dir = releaseCacheDir(url, ctx);
   const metaPath = join(dir, "meta.json");
   const bytesPath = join(dir, "InRelease");
   const cached = await readCachedRelease(metaPath, bytesPath);
@@ -104,6 +104,28 @@ export async function fetchRelease(
   const release = parseRelease(verifiedText, source, suite, inReleaseSha256);
   checkValidUntil(release, url, ctx.now ?? new Date());
   return release;
+}
+
+function releaseCacheDir(url: string, ctx: FetchContext): string {
+  return join(defaultCacheRoot(ctx.cacheRoot), "releases", sha256Hex(url).slice(0, 32));
+}
+
+/**
+ * The release verified earlier from exactly these InRelease bytes (by sha256) with the source's
+ * keyring as it is now, from the cache alone; undefined when the cache does not hold it.
+ */
+export async function cachedRelease(
+  source: RepositorySource,
+  suite: string,
+  inReleaseSha256: string,
+  ctx: FetchContext = {},
+): Promise<VerifiedRelease | undefined> {
+  const dir = releaseCacheDir(`${suiteUrl(source, suite)}/InRelease`, ctx);
+  const cached = await readCachedRelease(join(dir, "meta.json"), join(dir, "InRelease"));
+  if (cached?.meta.inReleaseSha256 !== inReleaseSha256) return undefined;
+  const keyring = await readFile(source.keyring).catch(() => undefined);
+  if (!keyring || sha256Hex(keyring) !== cached.meta.keyringSha256) return undefined;
+  return parseRelease(cached.meta.verifiedText, source, suite, inReleaseSha256);
 }
 
 async function readCachedRelease(metaPath: string, bytesPath: string) {

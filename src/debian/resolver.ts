@@ -38,6 +38,23 @@ const PRIORITY_RANK: Record<string, number> = {
   extra: 5,
 };
 
+/** One package whose dependencies are being installed: a frame of the explicit search stack. */
+interface Frame {
+  rec: PackageRecord;
+  /** A requested package: an unmet dependency is an error, not a failed alternative. */
+  fromUser: boolean;
+  /** Whether this frame marked `rec` (so a failure unmarks it). */
+  marked: boolean;
+  groupIndex: number;
+  /** Candidates of the current or-group, in the order apt tries them; undefined between groups. */
+  targets?: PackageRecord[];
+  targetIndex: number;
+  /** Number of marked packages when the frame started: a failure that leaves it so changed nothing. */
+  markedBefore: number;
+  /** Every name the search below this frame read or wrote, with its marked state when first touched. */
+  touched: Map<string, string>;
+}
+
 /**
  * Chooses the packages an image needs, the way apt's internal solver does for
  * `apt-get install --no-install-recommends` on an empty system, so the result agrees with apt:
@@ -50,6 +67,11 @@ const PRIORITY_RANK: Record<string, number> = {
  * - a candidate whose dependencies cannot be met even by candidates is not tried (apt's
  *   IsInstallOkDependenciesSatisfiableByCandidates).
  *
+ * The depth-first search runs on an explicit stack (a dependency chain thousands deep does not
+ * overflow), and a failed attempt that changed nothing is remembered with the marked state of every
+ * name it looked at: while those are unchanged it would fail the same way, so it is not searched
+ * again (without this, nested unsatisfiable alternatives take exponential time).
+ *
  * Excluded names count as installed: a dependency they meet is met, and nothing of theirs is added.
  * Essential packages are not implied. Conflicts and Breaks among the chosen set are errors.
  */
@@ -58,7 +80,9 @@ export class Resolver {
   private readonly chosenProviders = new Map<string, PackageRecord[]>();
   private readonly excludedCandidates: PackageRecord[] = [];
   private readonly excludedHits = new Map<string, Set<string>>();
-  private readonly chain: string[] = [];
+  private readonly stack: Frame[] = [];
+  private readonly failures = new Map<PackageRecord, Map<string, string>>();
+  private readonly recordIds = new Map<PackageRecord, number>();
 
   constructor(
     private readonly universe: Universe,
@@ -82,7 +106,7 @@ export class Resolver {
       this.mark(rec);
       roots.push(rec);
     }
-    for (const rec of roots) this.installDependencies(rec, true);
+    for (const rec of roots) this.installDependencies(rec);
     const resolution = this.describe(new Set(requests.map((r) => r.name)));
     this.checkConflicts(resolution);
     return resolution;
@@ -117,9 +141,43 @@ export class Resolver {
     });
   }
 
+  /** The marked state of a name (its marked package and marked providers), as a comparable key. */
+  private stateOf(name: string): string {
+    const id = (r: PackageRecord | undefined) => (r ? this.idOf(r) : "-");
+    const providers = (this.chosenProviders.get(name) ?? []).map(id).join(",");
+    return `${id(this.chosen.get(name))}|${providers}`;
+  }
+
+  private idOf(rec: PackageRecord): number {
+    let id = this.recordIds.get(rec);
+    if (id === undefined) {
+      id = this.recordIds.size;
+      this.recordIds.set(rec, id);
+    }
+    return id;
+  }
+
+  /** Notes, for the search in progress, the state a name had before the search first saw it. */
+  private touch(name: string): void {
+    const frame = this.stack.at(-1);
+    if (frame && !frame.touched.has(name)) frame.touched.set(name, this.stateOf(name));
+  }
+
+  private markedAs(name: string): PackageRecord | undefined {
+    this.touch(name);
+    return this.chosen.get(name);
+  }
+
+  private markedProviders(name: string): PackageRecord[] {
+    this.touch(name);
+    return this.chosenProviders.get(name) ?? [];
+  }
+
   private mark(rec: PackageRecord): void {
+    this.touch(rec.name);
     this.chosen.set(rec.name, rec);
     for (const p of rec.provides) {
+      this.touch(p.name);
       const list = this.chosenProviders.get(p.name) ?? [];
       list.push(rec);
       this.chosenProviders.set(p.name, list);
@@ -136,10 +194,9 @@ export class Resolver {
   }
 
   private isMarkedSatisfying(alt: Alternative): boolean {
-    const arch = this.universe.arch;
-    const direct = this.chosen.get(alt.name);
-    if (direct && satisfiesDirectly(direct, alt, arch)) return true;
-    return (this.chosenProviders.get(alt.name) ?? []).some((p) => satisfiesByProvides(p, alt));
+    const direct = this.markedAs(alt.name);
+    if (direct && satisfiesDirectly(direct, alt, this.universe.arch)) return true;
+    return this.markedProviders(alt.name).some((p) => satisfiesByProvides(p, alt));
   }
 
   private isExcludedSatisfying(alt: Alternative): boolean {
@@ -160,6 +217,11 @@ export class Resolver {
     return targets.concat(providers);
   }
 
+  /** An or-group's candidates, each once, in the order apt tries them. */
+  private groupTargets(group: Alternative[]): PackageRecord[] {
+    return [...new Set(group.flatMap((alt) => this.targetsOf(alt)))];
+  }
+
   /** apt's lookahead: every critical dependency has a marked or candidate solution. */
   private dependenciesSatisfiableByCandidates(rec: PackageRecord): boolean {
     return dependencyGroups(rec).every((group) =>
@@ -170,53 +232,110 @@ export class Resolver {
     );
   }
 
-  /** apt's MarkInstall with auto-install: false when the package cannot be installed. */
-  private install(rec: PackageRecord): boolean {
-    const marked = this.chosen.get(rec.name);
-    if (marked) return marked === rec;
-    if (!this.dependenciesSatisfiableByCandidates(rec)) return false;
-    this.mark(rec);
-    if (!this.installDependencies(rec, false)) {
-      this.unmark(rec);
-      return false;
-    }
+  /** Whether `rec` failed before with every name its search looked at in the state it has now. */
+  private knownToFail(rec: PackageRecord): boolean {
+    const seen = this.failures.get(rec);
+    if (!seen) return false;
+    for (const [name, state] of seen) if (this.stateOf(name) !== state) return false;
+    // The search in progress depends on those names as the skipped one would have.
+    for (const name of seen.keys()) this.touch(name);
     return true;
   }
 
-  private installDependencies(rec: PackageRecord, fromUser: boolean): boolean {
-    this.chain.push(`${rec.name} (${rec.version})`);
-    try {
-      // Groups met when the package was marked are skipped, as apt collects them before it recurses.
-      const pending = dependencyGroups(rec).filter((g) => !g.some((alt) => this.isMarkedSatisfying(alt)));
-      for (const group of pending) {
-        if (group.some((alt) => this.isMarkedSatisfying(alt))) continue;
-        const excludedAlt = group.find((alt) => this.isExcludedSatisfying(alt));
-        if (excludedAlt) {
-          this.noteExcluded(excludedAlt, rec.name);
+  /**
+   * apt's MarkInstall with auto-install for a requested package's dependencies, run depth-first on
+   * an explicit stack: each frame works through its or-groups and pushes a frame for a candidate
+   * whose own dependencies must be installed.
+   */
+  private installDependencies(root: PackageRecord): void {
+    this.push(root, true, false);
+    let childResult: boolean | undefined;
+    while (this.stack.length > 0) {
+      const frame = this.stack.at(-1)!;
+      if (childResult !== undefined) this.takeResult(frame, childResult);
+      const outcome = this.advance(frame);
+      childResult = outcome === "pushed" ? undefined : this.pop(outcome);
+    }
+  }
+
+  private push(rec: PackageRecord, fromUser: boolean, marked: boolean): Frame {
+    const frame: Frame = {
+      rec,
+      fromUser,
+      marked,
+      groupIndex: 0,
+      targetIndex: 0,
+      markedBefore: this.chosen.size,
+      touched: new Map(),
+    };
+    this.stack.push(frame);
+    return frame;
+  }
+
+  /** A candidate's search ended: its group is solved, or the next candidate is tried. */
+  private takeResult(frame: Frame, installed: boolean): void {
+    if (installed) {
+      frame.targets = undefined;
+      frame.groupIndex++;
+    } else frame.targetIndex++;
+  }
+
+  /** Works on a frame until it is done (true/false) or has pushed a candidate's frame. */
+  private advance(frame: Frame): boolean | "pushed" {
+    const groups = dependencyGroups(frame.rec);
+    for (;;) {
+      if (frame.targets === undefined) {
+        const group = groups[frame.groupIndex];
+        if (group === undefined) return true;
+        if (group.some((alt) => this.isMarkedSatisfying(alt))) {
+          frame.groupIndex++;
           continue;
         }
-        const seen = new Set<PackageRecord>();
-        let solved = false;
-        for (const alt of group) {
-          for (const target of this.targetsOf(alt)) {
-            if (seen.has(target)) continue;
-            seen.add(target);
-            if (this.install(target)) {
-              solved = true;
-              break;
-            }
-          }
-          if (solved) break;
+        const excludedAlt = group.find((alt) => this.isExcludedSatisfying(alt));
+        if (excludedAlt) {
+          this.noteExcluded(excludedAlt, frame.rec.name);
+          frame.groupIndex++;
+          continue;
         }
-        if (!solved) {
-          if (fromUser) throw this.unsatisfiable(group);
-          return false;
-        }
+        frame.targets = this.groupTargets(group);
+        frame.targetIndex = 0;
       }
-      return true;
-    } finally {
-      this.chain.pop();
+      const target = frame.targets[frame.targetIndex];
+      if (target === undefined) {
+        if (frame.fromUser) throw this.unsatisfiable(frame.rec, groups[frame.groupIndex]);
+        return false;
+      }
+      const now = this.tryInstall(target);
+      if (now === "pushed") return now;
+      this.takeResult(frame, now);
     }
+  }
+
+  /** apt's MarkInstall for one candidate: decided now, or its frame pushed to install its dependencies. */
+  private tryInstall(target: PackageRecord): boolean | "pushed" {
+    const marked = this.markedAs(target.name);
+    if (marked) return marked === target;
+    if (this.knownToFail(target)) return false;
+    this.push(target, false, false);
+    if (!this.dependenciesSatisfiableByCandidates(target)) return this.pop(false);
+    this.mark(target);
+    this.stack.at(-1)!.marked = true;
+    return "pushed";
+  }
+
+  /** Ends the top frame: undoes its mark on failure, remembers a failure that changed nothing. */
+  private pop(installed: boolean): boolean {
+    const frame = this.stack.at(-1)!;
+    if (!installed && frame.marked) {
+      this.unmark(frame.rec);
+      if (this.chosen.size === frame.markedBefore) this.failures.set(frame.rec, frame.touched);
+    }
+    this.stack.pop();
+    const parent = this.stack.at(-1);
+    if (parent)
+      for (const [name, state] of frame.touched)
+        if (!parent.touched.has(name)) parent.touched.set(name, state);
+    return installed;
   }
 
   private noteExcluded(alt: Alternative, dependent: string): void {
@@ -228,11 +347,11 @@ export class Resolver {
     this.excludedHits.set(name, hits);
   }
 
-  private unsatisfiable(group: Alternative[]): StrataError {
+  private unsatisfiable(rec: PackageRecord, group: Alternative[]): StrataError {
     const reasons = group.map((alt) => this.explain(alt, new Set()));
     return new StrataError(
       "UNSATISFIABLE",
-      `cannot satisfy ${this.chain.join(" → ")} → ${reasons.join("; or ")} (for ${this.universe.arch})`,
+      `cannot satisfy ${rec.name} (${rec.version}) → ${reasons.join("; or ")} (for ${this.universe.arch})`,
       { hint: "pin another version, add a repository or suite that has it, or exclude the dependency" },
     );
   }

@@ -88,7 +88,7 @@ describe("strata lock against a signed repository on loopback (starts an HTTP se
     const r = await lock(dir, cache, "--check");
     assert.equal(r.code, 1);
     assert.match(r.stderr, /does not cover .*packages: added python3/);
-    assert.match(r.stderr, /hint: run `strata lock`/);
+    assert.match(r.stderr, /hint: run `strata lock strata\.yaml`/);
   });
 
   it("build refuses a lock that no longer covers the spec and says how to fix it", async () => {
@@ -98,7 +98,7 @@ describe("strata lock against a signed repository on loopback (starts an HTTP se
     const r = await runStrata(["--cache-dir", cache, "build", "-o", join(dir, "out")], { cwd: dir });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /strata\.lock does not cover .*packages: added python3/);
-    assert.match(r.stderr, /hint: run `strata lock` to update it \(or pass --lock-update\)/);
+    assert.match(r.stderr, /hint: run `strata lock strata\.yaml` to update it \(or pass --lock-update\)/);
     assert.equal((await readdir(dir)).includes("out"), false);
   });
 

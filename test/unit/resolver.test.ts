@@ -149,4 +149,44 @@ describe("resolver", () => {
     const res = new Resolver(u, new Set()).resolve([{ name: "lib", version: "1" }]);
     assert.equal(res.packages[0].record.version, "1");
   });
+
+  it("gives up 30 levels of a | b alternatives over an unsatisfiable bottom in well under a second", () => {
+    const levels = 30;
+    const lines = ["app 1 Depends: b1 | c1, good"];
+    for (let i = 1; i <= levels; i++) {
+      const below = i === levels ? "ghost (>= 2)" : `b${i + 1} | c${i + 1}`;
+      lines.push(`b${i} 1 Depends: ${below}`, `c${i} 1 Depends: ${below}`);
+    }
+    lines.push("ghost 1", "good 1");
+    const started = performance.now();
+    assert.throws(
+      () => resolveNames(universe(lines), ["app"]),
+      (err: unknown) => isStrataError(err, "UNSATISFIABLE") && /app \(1\) → b1/.test(err.message),
+    );
+    lines[0] = "app 1 Depends: b1 | c1 | good";
+    assert.deepEqual(resolveNames(universe(lines), ["app"]), ["app=1", "good=1"]);
+    assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`);
+  });
+
+  it("resolves a dependency chain 2,000 deep without overflowing the stack", () => {
+    const depth = 2000;
+    const lines = Array.from({ length: depth }, (_, i) =>
+      i + 1 < depth ? `p${i} 1 Depends: p${i + 1}` : `p${i} 1`,
+    );
+    const names = resolveNames(universe(lines), ["p0"]);
+    assert.equal(names.length, depth);
+    assert.ok(names.includes(`p${depth - 1}=1`));
+  });
+
+  it("tries a candidate again once a package marked since its failure meets what it lacked", () => {
+    // x fails first (p needs q >= 2), fallback is chosen and provides q (= 2), so x then installs.
+    const u = universe([
+      "app 1 Depends: x | fallback, x",
+      "x 1 Depends: p",
+      "p 1 Depends: q (>= 2)",
+      "q 1",
+      "fallback 1 Provides: q (= 2)",
+    ]);
+    assert.deepEqual(resolveNames(u, ["app"]), ["app=1", "fallback=1", "p=1", "x=1"]);
+  });
 });

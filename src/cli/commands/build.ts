@@ -28,6 +28,7 @@ interface BuildFlags extends CommonOptions, PushFlags {
   platform?: string;
   lockUpdate?: boolean;
   push?: string;
+  filesRoot?: string;
 }
 
 /** The lock to build from: the one on disk when it covers the spec, else re-resolved with --lock-update. */
@@ -35,7 +36,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   const lockPath = lockPathFor(spec);
   let lock: Lock | undefined;
   try {
-    lock = await readLock(lockPath);
+    lock = await readLock(lockPath, spec, { cacheRoot: opts.cacheDir });
   } catch (err) {
     if (!(isStrataError(err, "LOCK_MISSING") && opts.lockUpdate)) throw err;
   }
@@ -45,7 +46,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   }
   out.line(`resolving ${spec.path} (--lock-update)`);
   const fresh = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
-  await writeLock(lockPath, fresh);
+  await writeLock(lockPath, fresh, { cacheRoot: opts.cacheDir });
   out.line(`wrote ${lockPath}`);
   return fresh;
 }
@@ -137,6 +138,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too")
+      .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", (v) => Number.parseInt(v, 10))
       .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
   ).action(async (specPath: string, opts: BuildFlags) => {
@@ -149,8 +151,9 @@ export function registerBuild(program: Command, out: () => Output): void {
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
-    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
+    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
     checkOneImage(spec, opts);
+    for (const warning of spec.warnings) o.line(`warning: ${warning}`);
     const lock = await lockFor(spec, opts, o);
     const progress = buildProgress(o);
     const result = await buildImages(spec, lock, {

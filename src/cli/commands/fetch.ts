@@ -14,7 +14,7 @@ export function registerFetch(program: Command, out: () => Output): void {
     .action(async (specPath: string, opts: CommonOptions & { jobs: number }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);
-      const lock = await readLock(lockPath);
+      const lock = await readLock(lockPath, spec, { cacheRoot: opts.cacheDir });
       assertLockCovers(lock, spec, lockPath);
       const unique = new Map(lock.packages.map((p) => [p.sha256, p]));
       const progress = out().progress("fetch", unique.size);

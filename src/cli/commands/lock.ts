@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../build/lock.js";
-import { resolveSpec } from "../../build/resolve.js";
+import { baseFilesWarnings, resolveSpec } from "../../build/resolve.js";
 import { loadSpec } from "../../build/spec.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, specArgument } from "./common.js";
@@ -8,21 +8,25 @@ import { type CommonOptions, specArgument } from "./common.js";
 export function registerLock(program: Command, out: () => Output): void {
   program
     .command("lock")
-    .description("resolve the spec against the signed repositories and write strata.lock beside it")
+    .description(
+      "resolve the spec against the signed repositories and write its lock beside it (app.yaml → app.lock)",
+    )
     .argument("[spec]", "the spec file", "strata.yaml")
     .option("--check", "do not write; exit 1 if the lock does not cover the spec")
     .option("--json", "print the lock's summary as JSON on stdout")
     .action(async (specPath: string, opts: CommonOptions & { check?: boolean; json?: boolean }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);
+      for (const warning of spec.warnings) out().line(`warning: ${warning}`);
       if (opts.check) {
-        assertLockCovers(await readLock(lockPath), spec, lockPath);
+        assertLockCovers(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), spec, lockPath);
         out().line(`${lockPath} covers ${spec.path}`);
         return;
       }
       const started = performance.now();
       const lock = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
-      await writeLock(lockPath, lock);
+      await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
+      for (const warning of baseFilesWarnings(spec, lock)) out().line(`warning: ${warning}`);
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
       if (opts.json) {
         process.stdout.write(
