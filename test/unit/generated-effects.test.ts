@@ -95,7 +95,7 @@ describe("files generated from ca-certificates' data", () => {
     assert.deepEqual(made, expected);
   });
 
-  test("/etc/ca-certificates.conf is the fresh-install file: the postinst's header, then every packaged certificate enabled, bytewise sorted", async () => {
+  test("/etc/ca-certificates.conf is the fresh-install file (the postinst's header, then every packaged certificate enabled, bytewise sorted) and /usr/local/share/ca-certificates is there", async () => {
     const { byPath } = await effectsOf(await craftedCertificates(), false);
     const conf = Buffer.from(byPath.get("etc/ca-certificates.conf")?.body ?? []).toString();
     assert.match(conf, /^# This file lists certificates that you wish to use or to ignore to be\n/);
@@ -110,6 +110,7 @@ describe("files generated from ca-certificates' data", () => {
       ],
     );
     assert.equal(byPath.get("etc/ca-certificates.conf")?.mode, 0o644);
+    assert.equal(byPath.get("usr/local/share/ca-certificates")?.type, "dir");
   });
 
   test("the Java trust store is made only with ca-certificates-java, from every .pem that holds one certificate", async () => {

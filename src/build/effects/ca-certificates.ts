@@ -15,7 +15,9 @@ import { subjectHash } from "./openssl-hash.js";
  * - update-ca-certificates' links /etc/ssl/certs/NAME.pem -> /usr/share/ca-certificates/PATH, one
  *   per enabled certificate (NAME: the basename, with ' ' and ',' as '_' and '(' ')' as '=');
  * - `openssl rehash`'s links /etc/ssl/certs/HASH.N -> NAME.pem, N counting collisions in the order
- *   of the sorted .pem names, a certificate already in its bucket (same DER) linked once.
+ *   of the sorted .pem names, a certificate already in its bucket (same DER) linked once;
+ * - /usr/local/share/ca-certificates, where an admin's own certificates go (the postinst gives it
+ *   /usr/local's mode and group: 0755 root in Debian).
  *
  * The facts (paths, DER digests, subject hashes) are recorded when the layer is built, so a warm
  * build reads no .deb.
@@ -31,6 +33,7 @@ export interface CaCertificate {
 const CERTS_DIR = "usr/share/ca-certificates/";
 const ETC_CERTS = "etc/ssl/certs";
 const CONF = "etc/ca-certificates.conf";
+const LOCAL_CERTS = "usr/local/share/ca-certificates";
 const CONF_HEADER = `# This file lists certificates that you wish to use or to ignore to be
 # installed in /etc/ssl/certs.
 # update-ca-certificates(8) will update /etc/ssl/certs by reading this file.
@@ -84,6 +87,7 @@ export function caCertificatesEntries(certs: CaCertificate[], owner: string): La
   const conf = CONF_HEADER + sorted.map((c) => `${c.path}\n`).join("");
   const entries: LayerEntry[] = [
     { ...root(), path: CONF, type: "file", mode: 0o644, body: Buffer.from(conf) },
+    { ...root(), path: LOCAL_CERTS, type: "dir", mode: 0o755 },
   ];
   const linked = linkedCertificates(certs, owner);
   const buckets = new Map<string, string[]>();
