@@ -28,8 +28,8 @@ export const PARITY_SETS: ReadonlyArray<{ name: string; packages: string[] }> = 
 ];
 
 /** Paths that are no effect an image needs: dpkg's (and apt's) state, logs, caches, docs, the
- * alternatives directory itself (links are compared where they lead), init-system links, binfmt
- * registrations. */
+ * alternatives directory itself (links are compared where they lead), init-system links (and
+ * deb-systemd-helper's record of them), binfmt registrations. */
 const NOT_EFFECTS: readonly RegExp[] = [
   /^var\/lib\/(dpkg|apt)(\/|$)/,
   /^var\/log(\/|$)/,
@@ -38,6 +38,7 @@ const NOT_EFFECTS: readonly RegExp[] = [
   /^etc\/alternatives(\/|$)/,
   /^etc\/rc[0-6S]\.d(\/|$)/,
   /^etc\/systemd(\/|$)/,
+  /^var\/lib\/systemd\/deb-systemd-helper-(enabled|masked)(\/|$)/,
   /^(usr\/share|var\/lib)\/binfmts(\/|$)/,
 ];
 
