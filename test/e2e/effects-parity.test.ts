@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { runStrata } from "../helpers/cli.js";
 import { measureParity, PARITY_SETS, type ParityResult } from "../helpers/effects-parity.js";
 import { SHARED_CACHE } from "../helpers/examples.js";
+import { runImage } from "../helpers/runtime.js";
 
 /** Effects generated from other packages' data (src/build/effects/generated.ts). */
 const GENERATED = /^etc\/(ca-certificates\.conf$|ssl\/certs\/)/;
@@ -46,6 +47,19 @@ describe("strata's images hold the effects dpkg's maintainer scripts make (root,
       made.filter((p) => /^etc\/ssl\/certs\/[0-9a-f]{8}\.\d+$/.test(p)).length > 100,
       "subject-hash links",
     );
+  });
+
+  it("java in the openjdk image finds the trust store where it looks by default: keytool -cacerts lists every certificate (runc)", async () => {
+    const r = results.get("openjdk-17-jre-headless")!;
+    const pems = r.made.filter((p) => /^etc\/ssl\/certs\/[^/]+\.pem$/.test(p)).length;
+    const keytool = "/usr/lib/jvm/java-17-openjdk-amd64/bin/keytool";
+    const run = await runImage(r.layout, "latest", {
+      args: [keytool, "-list", "-cacerts", "-storepass", "changeit"],
+    });
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /Keystore type: JKS/);
+    assert.match(run.stdout, new RegExp(`Your keystore contains ${pems} entries`));
+    assert.ok(pems > 100, `${pems} certificate links`);
   });
 
   it("mmdebstrap installed every locked package at its locked version, so the two trees compare the same packages", () => {

@@ -56,6 +56,8 @@ export interface ParityResult {
   missing: Array<{ path: string; why: string }>;
   /** Locked packages that mmdebstrap installed at another version (should be none). */
   skew: string[];
+  /** strata's image, an OCI layout. */
+  layout: string;
 }
 
 export interface ParityOptions {
@@ -91,11 +93,12 @@ export async function measureParity(set: { name: string; packages: string[] }, o
     sources,
     opts.work,
   );
-  const image = await imageTree(join(dir, "out"), keepBody);
+  const layout = join(dir, "out");
+  const image = await imageTree(layout, keepBody);
   const skew = locked
     .filter((p) => reference.versions[p.name] !== p.version)
     .map((p) => `${p.name}: locked ${p.version}, mmdebstrap ${reference.versions[p.name] ?? "absent"}`);
-  return { ...compareEffects(set.name, reference, new Set(baseline.tree.nodes.keys()), image), skew };
+  return { ...compareEffects(set.name, reference, new Set(baseline.tree.nodes.keys()), image), skew, layout };
 }
 
 interface Reference {
@@ -105,14 +108,20 @@ interface Reference {
 }
 
 function compareEffects(name: string, ref: Reference, baseline: Set<string>, image: FsTree) {
-  const result: Omit<ParityResult, "skew"> = { name, effects: 0, made: [], skipped: [], missing: [] };
+  const result: Omit<ParityResult, "skew" | "layout"> = {
+    name,
+    effects: 0,
+    made: [],
+    skipped: [],
+    missing: [],
+  };
   for (const path of [...ref.tree.nodes.keys()].sort()) {
     if (ref.shipped.has(path) || baseline.has(path) || NOT_EFFECTS.some((r) => r.test(path))) continue;
     result.effects++;
+    const why = judge(path, ref.tree, image);
     const reason = skippedReason(path);
-    const why = reason === undefined ? judge(path, ref.tree, image) : undefined;
-    if (reason !== undefined) result.skipped.push({ path, reason });
-    else if (why === undefined) result.made.push(path);
+    if (why === undefined) result.made.push(path);
+    else if (reason !== undefined) result.skipped.push({ path, reason });
     else result.missing.push({ path, why });
   }
   return result;

@@ -113,11 +113,14 @@ describe("files generated from ca-certificates' data", () => {
     assert.equal(byPath.get("usr/local/share/ca-certificates")?.type, "dir");
   });
 
-  test("the Java trust store is made only with ca-certificates-java, from every .pem that holds one certificate", async () => {
+  test("the Java trust store and the JVM's system preferences are made only with ca-certificates-java, the store from every .pem that holds one certificate", async () => {
     const certs = await craftedCertificates();
     const without = await effectsOf(certs, false);
     assert.equal(without.byPath.has("etc/ssl/certs/java/cacerts"), false);
+    assert.equal(without.byPath.has("etc/.java/.systemPrefs"), false);
     const { dir, byPath } = await effectsOf(certs, true);
+    assert.equal(byPath.get("etc/.java/.systemPrefs")?.type, "dir");
+    assert.equal(byPath.get("etc/.java/.systemPrefs/.systemRootModFile")?.type, "file");
     const store = byPath.get("etc/ssl/certs/java/cacerts");
     assert.equal(store?.type, "file");
     const file = join(dir, "cacerts");

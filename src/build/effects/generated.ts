@@ -11,8 +11,19 @@ import { JAVA_CACERTS, javaAlias, javaKeystore } from "./java-cacerts.js";
  * each only when the package whose script makes it is in the image:
  * - ca-certificates: /etc/ca-certificates.conf, /etc/ssl/certs/*.pem and <hash>.N links;
  * - ca-certificates-java: the Java trust store /etc/ssl/certs/java/cacerts, from ca-certificates'
- *   certificates (their bodies are the CA bundle in the content store).
+ *   certificates (their bodies are the CA bundle in the content store), and what running Java in
+ *   its trigger leaves behind (JAVA_SYSTEM_PREFS).
  */
+/**
+ * The JVM's system preferences store, which Java run as root in ca-certificates-java's trigger
+ * creates: a JVM using the Preferences API as another user cannot create it, and warns.
+ */
+const JAVA_SYSTEM_PREFS: LayerEntry[] = [
+  { path: "etc/.java/.systemPrefs", type: "dir", mode: 0o755, uid: 0, gid: 0 },
+  { path: "etc/.java/.systemPrefs/.system.lock", type: "file", mode: 0o644, uid: 0, gid: 0 },
+  { path: "etc/.java/.systemPrefs/.systemRootModFile", type: "file", mode: 0o644, uid: 0, gid: 0 },
+];
+
 export async function generatedFiles(
   members: PackageFacts[],
   store: ContentStore,
@@ -35,6 +46,7 @@ export async function generatedFiles(
       gid: 0,
       body: javaKeystore(trusted, epoch),
     });
+    entries.push(...JAVA_SYSTEM_PREFS);
     notes.push(`made /${JAVA_CACERTS} (JKS, ${trusted.length} certificates) for ca-certificates-java`);
   }
   return { entries, notes };

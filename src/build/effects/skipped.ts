@@ -18,9 +18,16 @@ export const SKIPPED_EFFECTS: readonly SkippedEffect[] = [
     reason:
       "byte-code py3compile writes in python3's postinst: Python runs from the sources without it, and compiling needs Python to run at build time",
   },
+  {
+    paths: "/var/lib/python/python3.*_installed",
+    match: /^var\/lib\/python(\/python3\.\d+_installed)?$/,
+    reason:
+      "python3's record of the installed runtimes for its rtupdate hooks: only maintainer scripts read it",
+  },
 ];
 
-/** Why an effect at `path` is left out on purpose, or undefined when it is not. */
+/** Why an effect at `path` is left out on purpose, or undefined when it is not (an effect strata
+ * makes after all counts as made). */
 export function skippedReason(path: string): string | undefined {
   return SKIPPED_EFFECTS.find((s) => s.match.test(path))?.reason;
 }
