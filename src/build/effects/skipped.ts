@@ -19,6 +19,12 @@ export const SKIPPED_EFFECTS: readonly SkippedEffect[] = [
       "byte-code py3compile writes in python3's postinst: Python runs from the sources without it, and compiling needs Python to run at build time",
   },
   {
+    paths: "/etc/hosts",
+    match: /^etc\/hosts$/,
+    reason:
+      "written by netbase's postinst for a machine; every container runtime mounts its own /etc/hosts over it",
+  },
+  {
     paths: "/var/lib/python/python3.*_installed",
     match: /^var\/lib\/python(\/python3\.\d+_installed)?$/,
     reason:
