@@ -7,14 +7,6 @@ import { pemCertificates } from "./certificate.js";
 import { JAVA_CACERTS, javaAlias, javaKeystore } from "./java-cacerts.js";
 
 /**
- * Files maintainer scripts generate from other packages' data, made natively for the files layer,
- * each only when the package whose script makes it is in the image:
- * - ca-certificates: /etc/ca-certificates.conf, /etc/ssl/certs/*.pem and <hash>.N links;
- * - ca-certificates-java: the Java trust store /etc/ssl/certs/java/cacerts, from ca-certificates'
- *   certificates (their bodies are the CA bundle in the content store), and what running Java in
- *   its trigger leaves behind (JAVA_SYSTEM_PREFS).
- */
-/**
  * The JVM's system preferences store, which Java run as root in ca-certificates-java's trigger
  * creates: a JVM using the Preferences API as another user cannot create it, and warns.
  */
@@ -24,6 +16,14 @@ const JAVA_SYSTEM_PREFS: LayerEntry[] = [
   { path: "etc/.java/.systemPrefs/.systemRootModFile", type: "file", mode: 0o644, uid: 0, gid: 0 },
 ];
 
+/**
+ * Files maintainer scripts generate from other packages' data, made natively for the files layer,
+ * each only when the package whose script makes it is in the image:
+ * - ca-certificates: /etc/ca-certificates.conf, /etc/ssl/certs/*.pem and <hash>.N links;
+ * - ca-certificates-java: the Java trust store /etc/ssl/certs/java/cacerts, from ca-certificates'
+ *   certificates (their bodies are the CA bundle in the content store), and what running Java in
+ *   its trigger leaves behind (JAVA_SYSTEM_PREFS).
+ */
 export async function generatedFiles(
   members: PackageFacts[],
   store: ContentStore,
