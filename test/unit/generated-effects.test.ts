@@ -192,7 +192,7 @@ describe("effect links whose target is not in the image", () => {
     );
   });
 
-  test("links that cannot be judged are kept: through a package's own symlink, into /proc, to a directory, through merged-/usr", () => {
+  test("links that cannot be judged or do lead somewhere are kept: through a package's own symlink, into /proc, to a directory of the image or of the effects, through merged-/usr", () => {
     const link = (path: string, linkname: string): LayerEntry => ({
       path,
       type: "symlink",
@@ -208,11 +208,26 @@ describe("effect links whose target is not in the image", () => {
       link("usr/bin/sh-link", "/bin/dash"),
       link("usr/bin/gone", "/usr/bin/nothing-here"),
     ];
+    const localCerts: LayerEntry = {
+      path: "usr/local/share/certs",
+      type: "dir",
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+    };
+    effects.push(localCerts, link("etc/certs-link", "/usr/local/share/certs"));
     const files = ["usr/lib/jvm/default-java", "usr/lib/jvm/java-17/bin/java", "usr/bin/dash"];
     const { entries } = dropDanglingLinks(effects, files);
     assert.deepEqual(
       entries.map((e) => e.path),
-      ["usr/bin/java", "etc/mtab", "etc/alternatives/jvm", "usr/bin/sh-link"],
+      [
+        "usr/bin/java",
+        "etc/mtab",
+        "etc/alternatives/jvm",
+        "usr/bin/sh-link",
+        localCerts.path,
+        "etc/certs-link",
+      ],
     );
   });
 });

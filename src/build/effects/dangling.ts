@@ -5,9 +5,11 @@ import { ancestors, type LayerEntry, mergedUsrPath } from "../layer.js";
  * Effects must not leave dangling links: update-alternatives' --slave links to man pages that
  * `docs: false` dropped (e.g. /usr/share/man/man1/java.1.gz -> /etc/alternatives/java.1.gz ->
  * a page no layer holds) are not made. A link is dropped when its target, followed through the
- * other effect links, is neither a path of the image nor a directory above one. It is kept when it
- * cannot be judged: its target passes through a package's own symlink (the layer records keep no
- * link targets), or lies on a filesystem the runtime mounts (/proc, /sys, /dev, /run).
+ * other effect links, is neither a path of the image, nor a directory above one, nor a directory
+ * the effects make. (Layer records list no directories, so a link to an empty directory a package
+ * ships would be taken for dangling; no script seen links to one.) It is kept when it cannot be
+ * judged: its target passes through a package's own symlink (the layer records keep no link
+ * targets), or lies on a filesystem the runtime mounts (/proc, /sys, /dev, /run).
  */
 const RUNTIME_TREES = ["proc", "sys", "dev", "run"];
 const MAX_HOPS = 40;
@@ -20,7 +22,7 @@ export function dropDanglingLinks(
   for (const e of effects) if (e.type === "symlink") links.set(e.path, e.linkname ?? "");
   const files = new Set<string>(imageFiles);
   for (const e of effects) if (e.type !== "dir" && !links.has(e.path)) files.add(e.path);
-  const dirs = new Set<string>();
+  const dirs = new Set<string>(effects.filter((e) => e.type === "dir").map((e) => e.path));
   for (const path of [...files, ...links.keys()]) for (const dir of ancestors(path)) dirs.add(dir);
   const exists = (path: string) => path === "" || files.has(path) || dirs.has(path);
   const unjudgeable = (path: string) =>
