@@ -3,10 +3,17 @@ import { mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { dropDanglingLinks } from "../../src/build/effects/dangling.js";
-import { buildPackageLayer, type LayerEntry, type PackageFacts } from "../../src/build/layer.js";
+import {
+  buildPackageLayer,
+  LAYER_FORMAT_VERSION,
+  type LayerEntry,
+  type PackageFacts,
+} from "../../src/build/layer.js";
+import { LayerCache } from "../../src/build/layer-cache.js";
 import { nativeEffects } from "../../src/build/native-effects.js";
-import { resolveCompression } from "../../src/oci/compress.js";
+import { compressionIdentity, resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { sha256Hex } from "../../src/util/hash.js";
 import { selfSigned } from "../helpers/certificates.js";
 import { craftDeb, run, tempDir } from "../helpers/debs.js";
 
@@ -135,6 +142,39 @@ describe("files generated from ca-certificates' data", () => {
       "debian:same_1.pem",
       "debian:same_2.pem",
     ]);
+  });
+
+  test("a layer record cached before certificate facts were recorded is a miss, so a warm build never lacks the links", async () => {
+    const dir = await tempDir("gen-cache");
+    const store = join(dir, "blobs");
+    const compression = resolveCompression("gzip");
+    const ca = await craftDeb(dir, "ca-certificates", [
+      { name: "./usr/share/ca-certificates/mozilla/One.crt", body: await selfSigned("/CN=One") },
+    ]);
+    const record = await buildPackageLayer({
+      debPath: ca.path,
+      debSha256: ca.sha256,
+      store,
+      epoch: 0,
+      compression,
+      keepDocs: false,
+    });
+    const key = { debSha256: ca.sha256, epoch: 0, keepDocs: false, compression };
+    // The key text and record of the strata before FACTS_VERSION: no facts field, no caCertificates.
+    const oldKey = JSON.stringify({
+      format: LAYER_FORMAT_VERSION,
+      deb: key.debSha256,
+      epoch: key.epoch,
+      keepDocs: key.keepDocs,
+      compression: compressionIdentity(compression),
+    });
+    const oldRecord = { ...record, members: record.members.map(({ caCertificates: _, ...m }) => m) };
+    await mkdir(join(dir, "layers"));
+    await writeFile(
+      join(dir, "layers", `${sha256Hex(oldKey)}.json`),
+      JSON.stringify({ key: oldKey, record: oldRecord }),
+    );
+    assert.equal(await new LayerCache(dir, store).get(key), undefined);
   });
 
   test("a layer record whose certificate entry names a path outside the certificates is refused before any link is made", async () => {
