@@ -177,18 +177,37 @@ describe("files generated from ca-certificates' data", () => {
     assert.equal(await new LayerCache(dir, store).get(key), undefined);
   });
 
-  test("a layer record whose certificate entry names a path outside the certificates is refused before any link is made", async () => {
-    const facts: PackageFacts = {
-      package: "ca-certificates",
-      version: "1",
-      architecture: "all",
-      scripts: [],
-      replaces: [],
-      alternatives: [],
-      caCertificates: [{ path: "../../etc/shadow.crt" }],
+  test("a layer record whose certificate entry climbs out or would add a line to the conf is refused before any link is made", async () => {
+    for (const path of ["../../etc/shadow.crt", "mozilla/x\n!mozilla/Other.crt"]) {
+      const facts: PackageFacts = {
+        package: "ca-certificates",
+        version: "1",
+        architecture: "all",
+        scripts: [],
+        replaces: [],
+        alternatives: [],
+        caCertificates: [{ path }],
+      };
+      await assert.rejects(
+        nativeEffects([facts], await tempDir("gen-store"), { epoch: 0, files: [] }),
+        (err) => isStrataError(err, "IO"),
+      );
+    }
+  });
+
+  test("a package whose certificate file name holds a newline is refused when its layer is built", async () => {
+    const dir = await tempDir("gen-newline");
+    const deb = await craftDeb(dir, "ca-certificates", [
+      { name: "./usr/share/ca-certificates/mozilla/x\n!mozilla/Other.crt", body: await selfSigned("/CN=x") },
+    ]);
+    const input = {
+      store: join(dir, "store"),
+      epoch: 0,
+      compression: resolveCompression("gzip"),
+      keepDocs: false,
     };
-    await assert.rejects(nativeEffects([facts], await tempDir("gen-store"), { epoch: 0, files: [] }), (err) =>
-      isStrataError(err, "IO"),
+    await assert.rejects(buildPackageLayer({ ...input, debPath: deb.path, debSha256: deb.sha256 }), (err) =>
+      isStrataError(err, "DEB_INVALID"),
     );
   });
 });

@@ -59,6 +59,12 @@ export function caCertificateFacts(entries: LayerEntry[]): CaCertificate[] {
   return packagedCertificates(entries).map((e) => {
     const path = e.path.slice(CERTS_DIR.length);
     const what = `/${e.path}`;
+    if (!isCertificatePath(path)) {
+      throw new StrataError(
+        "DEB_INVALID",
+        `${JSON.stringify(what)}: a certificate's file name holds a control character`,
+      );
+    }
     const ders = pemCertificates(Buffer.from(e.body ?? []).toString("latin1"), what);
     // Like openssl rehash, a file that is not exactly one certificate gets no hash link.
     if (ders.length !== 1) return { path };
@@ -102,12 +108,19 @@ export function caCertificatesEntries(certs: CaCertificate[], owner: string): La
   return entries;
 }
 
+/**
+ * A path under usr/share/ca-certificates that may name a link and a line of the conf: relative,
+ * no "..", no control character (a newline would add a line to /etc/ca-certificates.conf).
+ */
+function isCertificatePath(path: string): boolean {
+  return /^[^/\x00-\x1f\x7f]+(\/[^/\x00-\x1f\x7f]+)*\.crt$/.test(path) && !path.split("/").includes("..");
+}
+
 /** Facts come from a cache record on disk: judged again before they name a path. */
 function assertRecorded(cert: CaCertificate, owner: string): void {
   const ok =
     typeof cert.path === "string" &&
-    /^[^/\0]+(\/[^/\0]+)*\.crt$/.test(cert.path) &&
-    !cert.path.split("/").includes("..") &&
+    isCertificatePath(cert.path) &&
     (cert.der === undefined || /^[0-9a-f]{64}$/.test(cert.der)) &&
     (cert.subjectHash === undefined || /^[0-9a-f]{8}$/.test(cert.subjectHash));
   if (!ok) {
