@@ -6,6 +6,8 @@
  *      and beside a floor (decompress every data.tar and gzip it, 2 workers).
  *   3. registry corpus: >= 8 images pushed to a local docker-registry, bytes stored against the
  *      distinct packages' bytes, and against the same images pushed as one layer each.
+ *   4. effects parity: per package set, the effects dpkg's maintainer scripts made (mmdebstrap),
+ *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -15,6 +17,12 @@ import { existsSync } from "node:fs";
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import {
+  hostSourceFiles,
+  measureParity,
+  PARITY_SETS,
+  type ParityResult,
+} from "../test/helpers/effects-parity.js";
 import { startRegistry } from "../test/helpers/registry.js";
 import { mb, ratio, secs, table, timing, verdict } from "./format.js";
 import { imageSize, type LayoutImage, layoutImages, registryBlobBytes } from "./oci.js";
@@ -208,20 +216,6 @@ async function benchLock(work: string, specDir: string): Promise<{ md: string; l
 // ---------------------------------------------------------------------------------------------
 // 2. Build
 // ---------------------------------------------------------------------------------------------
-
-/** The host's apt source files, handed to mmdebstrap as its mirrors (it pastes files in as they are). */
-async function hostSourceFiles(): Promise<string[]> {
-  const files: string[] = [];
-  const main = "/etc/apt/sources.list";
-  if (existsSync(main) && /^\s*deb\s/m.test(await readFile(main, "utf8"))) files.push(main);
-  const dir = "/etc/apt/sources.list.d";
-  const names = existsSync(dir) ? (await readdir(dir)).sort() : [];
-  for (const name of names) {
-    if (name.endsWith(".sources") || name.endsWith(".list")) files.push(join(dir, name));
-  }
-  if (files.length === 0) throw new Error("no apt sources on this host for mmdebstrap");
-  return files;
-}
 
 interface PeerRun {
   mmdebstrap: number;
@@ -787,6 +781,54 @@ async function benchCorpus(
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. Effects parity
+// ---------------------------------------------------------------------------------------------
+
+/** How many missing paths a row names before it says "and N more". */
+const MISSING_SHOWN = 6;
+
+async function benchEffects(work: string, cache: string): Promise<string> {
+  const results: ParityResult[] = [];
+  const failed: string[] = [];
+  for (const set of PARITY_SETS) {
+    log(`effects parity: ${set.name}: strata lock + build, mmdebstrap reference (cached per lock)`);
+    try {
+      results.push(
+        await measureParity(set, {
+          work: join(work, "parity"),
+          strata: (args) => strata(["--cache-dir", cache, ...args]),
+        }),
+      );
+    } catch (err) {
+      failed.push(`${set.name}: ${redact(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);
+    }
+  }
+  const missingCell = (r: ParityResult) => {
+    const shown = r.missing.slice(0, MISSING_SHOWN).map((m) => `\`/${m.path}\``);
+    const more = r.missing.length - shown.length;
+    return [String(r.missing.length), ...shown, ...(more > 0 ? [`and ${more} more`] : [])].join(" ");
+  };
+  const rows = results.map((r) => [
+    r.name,
+    String(r.effects),
+    String(r.made.length),
+    String(r.skipped.length),
+    missingCell(r),
+  ]);
+  const skew = results.flatMap((r) => r.skew);
+  return [
+    "### 4. Effects parity — what dpkg's maintainer scripts make, and how much of it strata's image holds",
+    "",
+    table(
+      ["package set (amd64)", "effects dpkg made", "strata makes", "skipped on purpose", "missing"],
+      rows,
+    ),
+    ...(skew.length > 0 ? ["", `_Version skew between the lock and mmdebstrap: ${skew.join("; ")}._`] : []),
+    ...(failed.length > 0 ? ["", "_Not measured:_", "", ...failed.map((f) => `- ${f}`)] : []),
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function machine(): Promise<string> {
   const commit = (
@@ -866,6 +908,11 @@ async function main(): Promise<number> {
       sections.push("", await benchCorpus(work, join(work, "build-cache"), cleanups));
     } catch (err) {
       sections.push("", notMeasured("3. Registry corpus", err));
+    }
+    try {
+      sections.push("", await benchEffects(work, join(work, "build-cache")));
+    } catch (err) {
+      sections.push("", notMeasured("4. Effects parity", err));
     }
     sections.push(
       "",

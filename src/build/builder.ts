@@ -232,6 +232,10 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       const effects = await nativeEffects(
         built.flatMap((b) => b.record.members),
         storeRoot,
+        {
+          epoch,
+          files: [...base.files, ...built.flatMap((b) => b.record.files)],
+        },
       );
       for (const note of effects.notes) opts.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
       // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).

@@ -7,6 +7,7 @@ import { writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import {
   buildPackageLayer,
+  FACTS_VERSION,
   LAYER_FORMAT_VERSION,
   type PackageLayerInput,
   type PackageLayerRecord,
@@ -15,9 +16,10 @@ import {
 /**
  * Remembers which layer a .deb became, so a warm build decompresses nothing. An entry is
  * `<cacheRoot>/layers/<sha256 of the key>.json`; the key holds everything that decides the layer's
- * bytes (the .deb's sha256, epoch, keepDocs, LAYER_FORMAT_VERSION, compression identity). An entry
- * is trusted only while its blob is in the ContentStore with the recorded size and hash; anything
- * else (missing or corrupt blob, unreadable JSON) drops the entry and is a miss.
+ * bytes (the .deb's sha256, epoch, keepDocs, LAYER_FORMAT_VERSION, compression identity) and the
+ * version of what a record holds (FACTS_VERSION). An entry is trusted only while its blob is in the
+ * ContentStore with the recorded size and hash; anything else (missing or corrupt blob, unreadable
+ * JSON) drops the entry and is a miss.
  */
 export interface LayerCacheKey {
   /** The .deb's sha256, or for a group layer the sha256 of its members' sorted sha256s. */
@@ -41,6 +43,7 @@ export class LayerCache {
   static keyText(key: LayerCacheKey): string {
     return JSON.stringify({
       format: LAYER_FORMAT_VERSION,
+      facts: FACTS_VERSION,
       deb: key.debSha256,
       epoch: key.epoch,
       keepDocs: key.keepDocs,

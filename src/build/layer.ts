@@ -11,6 +11,7 @@ import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
+import { type CaCertificate, caCertificateFacts, packagedCertificates } from "./effects/ca-certificates.js";
 
 /**
  * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
@@ -67,7 +68,12 @@ export interface PackageFacts {
    * the ContentStore: what update-ca-certificates would write. Only ca-certificates has one.
    */
   caBundle?: { sha256: string; certificates: number };
+  /** Its certificate files' names, DER digests and subject hashes (src/build/effects/ca-certificates.ts). */
+  caCertificates?: CaCertificate[];
 }
+
+/** The version of what PackageFacts holds: part of the layer cache key, so older records miss. */
+export const FACTS_VERSION = 2;
 
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
 export interface PackageLayerRecord extends LayerBlob {
@@ -153,16 +159,14 @@ export async function packageEntries(
   const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, alternatives };
   const caBundle = await storeCaBundle(entries, input.store);
   if (caBundle) facts.caBundle = caBundle;
+  const caCertificates = caCertificateFacts(entries);
+  if (caCertificates.length > 0) facts.caCertificates = caCertificates;
   return { entries, facts };
 }
 
 /** Concatenates the packaged CA certificates (path order) into a bundle blob, if there are any. */
 async function storeCaBundle(entries: LayerEntry[], storeRoot: string): Promise<PackageFacts["caBundle"]> {
-  const certs = entries
-    .filter(
-      (e) => e.type === "file" && e.path.startsWith("usr/share/ca-certificates/") && e.path.endsWith(".crt"),
-    )
-    .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const certs = packagedCertificates(entries);
   if (certs.length === 0) return undefined;
   const newline = Buffer.from("\n");
   const bundle = Buffer.concat(
@@ -389,7 +393,7 @@ export function normalisePath(path: string, what: string): string {
 }
 
 /** Proper ancestors of a path, nearest last: "a/b/c" → ["a", "a/b"]. */
-function ancestors(path: string): string[] {
+export function ancestors(path: string): string[] {
   const out: string[] = [];
   for (let i = path.indexOf("/"); i > 0; i = path.indexOf("/", i + 1)) out.push(path.slice(0, i));
   return out;

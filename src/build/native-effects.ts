@@ -1,6 +1,7 @@
 import { ContentStore } from "../util/cas.js";
-import { StrataError } from "../util/errors.js";
 import { compareText } from "../util/order.js";
+import { dropDanglingLinks } from "./effects/dangling.js";
+import { generatedFiles, readCaBundle } from "./effects/generated.js";
 import { type LayerEntry, mergedUsrPath, type PackageFacts } from "./layer.js";
 
 /**
@@ -12,7 +13,9 @@ import { type LayerEntry, mergedUsrPath, type PackageFacts } from "./layer.js";
  *   with every packaged certificate enabled (its default);
  * - update-alternatives: each literal `--install LINK NAME PATH PRIORITY` becomes
  *   LINK -> /etc/alternatives/NAME -> PATH (with its --slave links), the highest priority winning
- *   per NAME (ties: the first package by name), as update-alternatives' automatic mode does.
+ *   per NAME (ties: the first package by name), as update-alternatives' automatic mode does;
+ * - files generated from other packages' data (src/build/effects/generated.ts);
+ * - no link whose target is not in the image (src/build/effects/dangling.ts).
  */
 export interface NativeEffects {
   entries: LayerEntry[];
@@ -21,23 +24,20 @@ export interface NativeEffects {
 
 const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
 
-export async function nativeEffects(members: PackageFacts[], storeRoot: string): Promise<NativeEffects> {
+export async function nativeEffects(
+  members: PackageFacts[],
+  storeRoot: string,
+  image: { epoch: number; files: string[] },
+): Promise<NativeEffects> {
   const entries: LayerEntry[] = [];
   const notes: string[] = [];
   const store = new ContentStore(storeRoot);
   const sorted = [...members].sort((a, b) => compareText(a.package, b.package));
   for (const facts of sorted) {
     if (!facts.caBundle) continue;
-    const { sha256, certificates } = facts.caBundle;
-    if (!(await store.has(sha256, { verify: true }))) {
-      throw new StrataError("IO", `the CA bundle of ${facts.package} is missing from the cache`, {
-        hint: "remove the cache directory's layers/ and build again",
-      });
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of store.open(sha256)) chunks.push(chunk as Buffer);
-    entries.push({ path: CA_BUNDLE, type: "file", mode: 0o644, uid: 0, gid: 0, body: Buffer.concat(chunks) });
-    notes.push(`made /${CA_BUNDLE} from ${certificates} certificates of ${facts.package}`);
+    const body = await readCaBundle(facts, store);
+    entries.push({ path: CA_BUNDLE, type: "file", mode: 0o644, uid: 0, gid: 0, body });
+    notes.push(`made /${CA_BUNDLE} from ${facts.caBundle.certificates} certificates of ${facts.package}`);
   }
 
   const chosen = new Map<string, { pkg: string; alt: PackageFacts["alternatives"][number] }>();
@@ -60,5 +60,7 @@ export async function nativeEffects(members: PackageFacts[], storeRoot: string):
     }
     notes.push(`alternative ${name} -> ${alt.path} (from ${pkg})`);
   }
-  return { entries, notes };
+  const generated = await generatedFiles(sorted, store, image.epoch);
+  const made = dropDanglingLinks([...entries, ...generated.entries], image.files);
+  return { entries: made.entries, notes: [...notes, ...generated.notes, ...made.notes] };
 }

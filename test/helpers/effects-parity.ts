@@ -1,0 +1,231 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { skippedReason } from "../../src/build/effects/skipped.js";
+import { mergedUsrPath } from "../../src/build/layer.js";
+import { writeFileAtomic } from "../../src/util/fs.js";
+import { sha256Hex } from "../../src/util/hash.js";
+import { FsTree, imageTree, type TreeNode, tarballTree } from "./fs-tree.js";
+import { jksCertificates } from "./jks.js";
+
+/**
+ * Parity of strata's images with what dpkg's maintainer scripts make (issue 11 §1), for the e2e
+ * test and the bench row. The reference is mmdebstrap --variant=essential with the locked packages
+ * included (it runs the scripts); its effects are the paths no package's .list ships (merged-/usr
+ * mapped) and the essential baseline lacks, minus what is not an effect an image needs (below).
+ * Each effect is made by strata (same type, a link leading where dpkg's leads, a file of equal or
+ * equivalent content), skipped on purpose (src/build/effects/skipped.ts), or missing.
+ */
+export const PARITY_SETS: ReadonlyArray<{ name: string; packages: string[] }> = [
+  { name: "openjdk-17-jre-headless", packages: ["openjdk-17-jre-headless"] },
+  { name: "nginx", packages: ["nginx"] },
+  { name: "python3 + ca-certificates", packages: ["python3", "ca-certificates"] },
+  { name: "ruby", packages: ["ruby"] },
+  { name: "postgresql-client", packages: ["postgresql-client"] },
+];
+
+/** Paths that are no effect an image needs: dpkg's (and apt's) state, logs, caches, docs, the
+ * alternatives directory itself (links are compared where they lead), init-system links (and
+ * deb-systemd-helper's record of them), binfmt registrations. */
+const NOT_EFFECTS: readonly RegExp[] = [
+  /^var\/lib\/(dpkg|apt)(\/|$)/,
+  /^var\/log(\/|$)/,
+  /^var\/cache(\/|$)/,
+  /^usr\/share\/(doc|man|info|locale|lintian|doc-base)(\/|$)/,
+  /^etc\/alternatives(\/|$)/,
+  /^etc\/rc[0-6S]\.d(\/|$)/,
+  /^etc\/systemd(\/|$)/,
+  /^var\/lib\/systemd\/deb-systemd-helper-(enabled|masked)(\/|$)/,
+  /^(usr\/share|var\/lib)\/binfmts(\/|$)/,
+];
+
+/** Generated files whose bytes may differ from dpkg's while holding the same thing. */
+const EQUIVALENT: Record<string, (a: Buffer, b: Buffer) => boolean> = {
+  "etc/ssl/certs/java/cacerts": (a, b) => jksCertificates(a).join("\n") === jksCertificates(b).join("\n"),
+};
+const keepBody = (path: string) => path in EQUIVALENT;
+
+export interface ParityResult {
+  name: string;
+  effects: number;
+  made: string[];
+  skipped: Array<{ path: string; reason: string }>;
+  missing: Array<{ path: string; why: string }>;
+  /** Locked packages that mmdebstrap installed at another version (should be none). */
+  skew: string[];
+  /** strata's image, an OCI layout. */
+  layout: string;
+}
+
+export interface ParityOptions {
+  /** Scratch space for the spec, lock, layout and mmdebstrap's tarball. */
+  work: string;
+  /** Runs the strata CLI with these arguments; throws when it fails. */
+  strata: (args: string[]) => Promise<unknown>;
+}
+
+/** Locks and builds the set with strata, takes dpkg's effects from the cached references, compares. */
+export async function measureParity(set: { name: string; packages: string[] }, opts: ParityOptions) {
+  const dir = join(opts.work, set.name.replace(/[^a-z0-9]+/gi, "-"));
+  await mkdir(dir, { recursive: true });
+  const spec = join(dir, "strata.yaml");
+  await writeFileAtomic(spec, `archs: [amd64]\npackages: [${set.packages.join(", ")}]\n`);
+  await opts.strata(["lock", spec]);
+  await opts.strata(["build", spec, "-o", join(dir, "out"), "--force"]);
+  const locked = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8")).packages as Array<{
+    name: string;
+    version: string;
+  }>;
+  const include = locked.map((p) => `${p.name}=${p.version}`).sort();
+  const sources = await hostSourceFiles();
+  const reference = await cachedReference(
+    `with-${sha256Hex(include.join("\n"))}`,
+    include,
+    sources,
+    opts.work,
+  );
+  const baseline = await cachedReference(
+    `baseline-${sha256Hex(await sourcesText(sources))}`,
+    [],
+    sources,
+    opts.work,
+  );
+  const layout = join(dir, "out");
+  const image = await imageTree(layout, keepBody);
+  const skew = locked
+    .filter((p) => reference.versions[p.name] !== p.version)
+    .map((p) => `${p.name}: locked ${p.version}, mmdebstrap ${reference.versions[p.name] ?? "absent"}`);
+  return { ...compareEffects(set.name, reference, new Set(baseline.tree.nodes.keys()), image), skew, layout };
+}
+
+interface Reference {
+  tree: FsTree;
+  shipped: Set<string>;
+  versions: Record<string, string>;
+}
+
+function compareEffects(name: string, ref: Reference, baseline: Set<string>, image: FsTree) {
+  const result: Omit<ParityResult, "skew" | "layout"> = {
+    name,
+    effects: 0,
+    made: [],
+    skipped: [],
+    missing: [],
+  };
+  for (const path of [...ref.tree.nodes.keys()].sort()) {
+    if (ref.shipped.has(path) || baseline.has(path) || NOT_EFFECTS.some((r) => r.test(path))) continue;
+    result.effects++;
+    const why = judge(path, ref.tree, image);
+    const reason = skippedReason(path);
+    if (why === undefined) result.made.push(path);
+    else if (reason !== undefined) result.skipped.push({ path, reason });
+    else result.missing.push({ path, why });
+  }
+  return result;
+}
+
+/** Why strata's image lacks dpkg's effect at `path`, or undefined when it has it. */
+function judge(path: string, ref: FsTree, image: FsTree): string | undefined {
+  const want = ref.nodes.get(path)!;
+  const got = image.lstat(path);
+  if (!got) return "absent";
+  if (got.node.type !== want.type) return `a ${got.node.type} where dpkg made a ${want.type}`;
+  if (want.type === "symlink") {
+    const [wantEnd, gotEnd] = [ref.realpath(path), image.realpath(got.path)];
+    if (wantEnd !== gotEnd) return `leads to /${gotEnd}, dpkg's to /${wantEnd}`;
+  }
+  if (want.type === "file" && want.sha256 !== got.node.sha256) {
+    const same = EQUIVALENT[path];
+    const [a, b] = [ref.bodies.get(path), image.bodies.get(got.path)];
+    if (!same || !a || !b || !same(a, b)) return "content differs";
+  }
+  return undefined;
+}
+
+/** mmdebstrap's tree for `include`, summarised and cached per package list (a week at most). */
+async function cachedReference(key: string, include: string[], sources: string[], work: string) {
+  const file = join(referenceCache(), `${key}.json`);
+  const fresh = existsSync(file) && Date.now() - (await stat(file)).mtimeMs < 7 * 24 * 3600 * 1000;
+  if (fresh) return parseReference(await readFile(file, "utf8"));
+  const tarball = join(work, `${key}.tar`);
+  const args = [
+    "--variant=essential",
+    "--quiet",
+    ...(include.length ? [`--include=${include.join(",")}`] : []),
+  ];
+  await promisify(execFile)("mmdebstrap", [...args, "bookworm", tarball, ...sources], { maxBuffer: 1 << 26 });
+  const keep = (p: string) => keepBody(p) || /^var\/lib\/dpkg\/(info\/[^/]+\.list|status)$/.test(p);
+  const tree = await tarballTree(tarball, keep);
+  await rm(tarball, { force: true });
+  const reference = summarise(tree);
+  await mkdir(referenceCache(), { recursive: true });
+  await writeFileAtomic(file, serialise(reference));
+  return reference;
+}
+
+function summarise(tree: FsTree): Reference {
+  const shipped = new Set<string>();
+  for (const [path, body] of tree.bodies) {
+    if (!path.endsWith(".list")) continue;
+    for (const line of body.toString("utf8").split("\n")) {
+      const p = line.replace(/^\/+/, "").replace(/\/+$/, "");
+      if (p !== "" && p !== ".") shipped.add(mergedUsrPath(p));
+    }
+  }
+  const versions: Record<string, string> = {};
+  for (const stanza of (tree.bodies.get("var/lib/dpkg/status") ?? "").toString().split("\n\n")) {
+    const name = /^Package: (.+)$/m.exec(stanza)?.[1];
+    const version = /^Version: (.+)$/m.exec(stanza)?.[1];
+    if (name && version) versions[name] = version;
+  }
+  for (const path of [...tree.bodies.keys()]) if (!keepBody(path)) tree.bodies.delete(path);
+  return { tree, shipped, versions };
+}
+
+function serialise(r: Reference): string {
+  return JSON.stringify({
+    nodes: [...r.tree.nodes],
+    bodies: [...r.tree.bodies].map(([p, b]) => [p, b.toString("base64")]),
+    shipped: [...r.shipped],
+    versions: r.versions,
+  });
+}
+
+function parseReference(text: string): Reference {
+  const data = JSON.parse(text) as {
+    nodes: Array<[string, TreeNode]>;
+    bodies: Array<[string, string]>;
+    shipped: string[];
+    versions: Record<string, string>;
+  };
+  const tree = new FsTree();
+  for (const [p, n] of data.nodes) tree.nodes.set(p, n);
+  for (const [p, b] of data.bodies) tree.bodies.set(p, Buffer.from(b, "base64"));
+  return { tree, shipped: new Set(data.shipped), versions: data.versions };
+}
+
+/** Where references survive between runs: $STRATA_TEST_CACHE, else ~/.cache/strata-test. */
+function referenceCache(): string {
+  return join(process.env.STRATA_TEST_CACHE ?? join(homedir(), ".cache", "strata-test"), "effects-parity");
+}
+
+/** The host's apt source files, handed to mmdebstrap as its mirrors (it pastes files in as they are). */
+export async function hostSourceFiles(): Promise<string[]> {
+  const files: string[] = [];
+  const main = "/etc/apt/sources.list";
+  if (existsSync(main) && /^\s*deb\s/m.test(await readFile(main, "utf8"))) files.push(main);
+  const dir = "/etc/apt/sources.list.d";
+  const names = existsSync(dir) ? (await readdir(dir)).sort() : [];
+  for (const name of names) {
+    if (name.endsWith(".sources") || name.endsWith(".list")) files.push(join(dir, name));
+  }
+  if (files.length === 0) throw new Error("no apt sources on this host for mmdebstrap");
+  return files;
+}
+
+async function sourcesText(files: string[]): Promise<string> {
+  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
+}
