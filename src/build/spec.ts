@@ -2,7 +2,13 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { z } from "zod";
-import { DEFAULT_KEYRING, hostAptSources, hostDebianArch, type RepositorySource } from "../debian/sources.js";
+import {
+  DEFAULT_KEYRING,
+  hostAptSources,
+  hostDebianArch,
+  type RepositorySource,
+  relocateUrl,
+} from "../debian/sources.js";
 import { closeNames } from "../debian/suggest.js";
 import { StrataError } from "../util/errors.js";
 
@@ -36,6 +42,7 @@ const repository = z.strictObject({
   suites: z.array(z.string().min(1)).min(1),
   components: z.array(z.string().min(1)).min(1).default(["main"]),
   keyring: absolutePath.default(DEFAULT_KEYRING),
+  "check-valid-until": z.boolean().optional(),
 });
 
 const user = z.strictObject({
@@ -164,7 +171,11 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
     throw new StrataError("SPEC_INVALID", `${where(offset)}: ${label}${message}`);
   }
   const input = result.data;
-  let repositories: RepositorySource[] = input.repositories ?? hostAptSources();
+  let repositories: RepositorySource[] =
+    input.repositories?.map(({ "check-valid-until": checkValidUntil, ...r }) => ({
+      ...r,
+      checkValidUntil,
+    })) ?? hostAptSources();
   if (repositories.length === 0) {
     throw new StrataError(
       "SPEC_INVALID",
@@ -174,14 +185,7 @@ export function parseSpec(text: string, path: string, overrides: SpecOverrides =
       },
     );
   }
-  if (overrides.mirror) {
-    const mirror = overrides.mirror.replace(/\/+$/, "");
-    const originOnly = /^[a-z]+:\/\/[^/]+$/.test(mirror);
-    repositories = repositories.map((r) => ({
-      ...r,
-      url: originOnly ? mirror + r.url.replace(/^[a-z]+:\/\/[^/]+/, "") : mirror,
-    }));
-  }
+  repositories = repositories.map((r) => ({ ...r, url: relocateUrl(r.url, overrides.mirror) }));
   return {
     ...input,
     path,

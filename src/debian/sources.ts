@@ -10,6 +10,19 @@ export interface RepositorySource {
   suites: string[];
   components: string[];
   keyring: string;
+  /** false: an expired Valid-Until is accepted with a warning (snapshots, internal mirrors). */
+  checkValidUntil?: boolean;
+}
+
+/**
+ * A repository URL moved to `mirror`: given as scheme://host[:port] only, the mirror takes the
+ * host and the path is kept (so /debian and /debian-security both follow); with a path, it replaces
+ * the URL whole.
+ */
+export function relocateUrl(url: string, mirror: string | undefined): string {
+  if (!mirror) return url;
+  const base = mirror.replace(/\/+$/, "");
+  return /^[a-z]+:\/\/[^/]+$/.test(base) ? base + url.replace(/^[a-z]+:\/\/[^/]+/, "") : base;
 }
 
 /**
