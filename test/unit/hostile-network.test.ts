@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -14,41 +12,7 @@ import type { RepositorySource } from "../../src/debian/sources.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { startFakeRepo } from "../helpers/fake-repo.js";
-
-/** A loopback HTTP server running `handler`; `close` also drops connections it left hanging. */
-export async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** Streams zeros as fast as the client takes them, until it hangs up; `sent()` says how many. */
-export function endlessBody(headers: Record<string, string> = {}) {
-  let sent = 0;
-  const handler = (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { "content-type": "application/octet-stream", ...headers });
-    const chunk = Buffer.alloc(64 << 10);
-    const pump = () => {
-      while (!res.destroyed) {
-        sent += chunk.length;
-        if (!res.write(chunk)) {
-          res.once("drain", pump);
-          return;
-        }
-      }
-    };
-    res.on("error", () => {});
-    pump();
-  };
-  return { handler, sent: () => sent };
-}
+import { endlessBody, serve } from "../helpers/loopback.js";
 
 const tempDir = (label: string) => mkdtemp(join(tmpdir(), `strata-${label}-`));
 
