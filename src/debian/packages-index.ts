@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
+import { PassThrough, pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
@@ -232,14 +232,17 @@ async function readIndex(
   const chunks: Buffer[] = [];
   try {
     const source = Readable.from(compressedDigest.tap(Readable.fromWeb(body as never)));
-    for await (const chunk of source.pipe(await variant.decompress())) {
+    // pipeline, not pipe: a download that fails (idle, too long) must fail the loop, not stall it.
+    const inflated = pipeline(source, await variant.decompress(), () => {});
+    for await (const chunk of inflated) {
       plainDigest.update(chunk as Buffer);
       // A decompression bomb stops at the signed size, not at the end of memory.
       if (plainDigest.size > plain.size) {
-        source.destroy();
+        inflated.destroy();
         throw new StrataError(
           "SIZE_MISMATCH",
-          `${where}: decompresses to more than the signed ${plain.size} bytes`,
+          `${url} does not match the signed InRelease: decompresses to more than ${plain.size} bytes`,
+          { hint: "the index was tampered with or the mirror is inconsistent; nothing was cached" },
         );
       }
       chunks.push(chunk as Buffer);
@@ -251,12 +254,12 @@ async function readIndex(
     });
   }
   assertDigest(
-    `${url} (against the signed InRelease; nothing was cached)`,
+    `${url} does not match the signed InRelease`,
     { hex: compressedDigest.hex(), size: compressedDigest.size },
     { hex: listed.sha256, size: listed.size },
   );
   assertDigest(
-    `${where} decompressed`,
+    `${where} (decompressed) does not match the signed InRelease`,
     { hex: plainDigest.hex(), size: plainDigest.size },
     { hex: plain.sha256, size: plain.size },
   );

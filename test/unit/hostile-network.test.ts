@@ -179,6 +179,29 @@ describe("every network read is bounded in time and size (loopback servers)", ()
     }
   });
 
+  test("a Packages index that stalls half way is a NETWORK error, not a hang", async () => {
+    const repo = await startFakeRepo({ packages: [{ name: "app", version: "1" }] });
+    // In front of the repository: everything passes, but Packages.gz stops after its first bytes.
+    const stalling = await serve(async (req, res) => {
+      const upstream = await fetch(repo.url + req.url);
+      const body = Buffer.from(await upstream.arrayBuffer());
+      res.writeHead(upstream.status, { "content-length": String(body.length) });
+      if (req.url?.endsWith("Packages.gz")) res.write(body.subarray(0, 10));
+      else res.end(body);
+    });
+    try {
+      const ctx = { cacheRoot: await tempDir("stall") };
+      const release = await fetchRelease(source(stalling.url, repo.keyring), "testing", ctx);
+      await assert.rejects(
+        loadPackagesIndex(release, "main", "amd64", ctx),
+        (err) => isStrataError(err, "NETWORK") && /Packages.gz: no data for 0.3 s/.test(err.message),
+      );
+    } finally {
+      await stalling.close();
+      await repo.close();
+    }
+  });
+
   test("an endless InRelease is cut at 16 MiB", async () => {
     const endless = endlessBody();
     const server = await serve(endless.handler);
