@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { after, before } from "node:test";
 
 /** Hostile HTTP servers on loopback for the network tests: silent, trickling, endless. */
 
@@ -36,4 +37,16 @@ export function endlessBody(headers: Record<string, string> = {}) {
     pump();
   };
   return { handler, sent: () => sent };
+}
+
+/** STRATA_HTTP_TIMEOUT (seconds) for the tests of the enclosing describe, restored after them. */
+export function shortHttpTimeout(seconds: string): void {
+  const saved = process.env.STRATA_HTTP_TIMEOUT;
+  before(() => {
+    process.env.STRATA_HTTP_TIMEOUT = seconds;
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.STRATA_HTTP_TIMEOUT;
+    else process.env.STRATA_HTTP_TIMEOUT = saved;
+  });
 }

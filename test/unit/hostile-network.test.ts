@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fetchDebs } from "../../src/build/fetch-debs.js";
 import type { LockedPackage } from "../../src/build/lock.js";
 import { loadPackagesIndex } from "../../src/debian/packages-index.js";
@@ -12,7 +12,7 @@ import type { RepositorySource } from "../../src/debian/sources.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { startFakeRepo } from "../helpers/fake-repo.js";
-import { endlessBody, serve } from "../helpers/loopback.js";
+import { endlessBody, serve, shortHttpTimeout } from "../helpers/loopback.js";
 
 const tempDir = (label: string) => mkdtemp(join(tmpdir(), `strata-${label}-`));
 
@@ -100,14 +100,7 @@ describe("digests from outside never name a path", () => {
 });
 
 describe("every network read is bounded in time and size (loopback servers)", () => {
-  const saved = process.env.STRATA_HTTP_TIMEOUT;
-  before(() => {
-    process.env.STRATA_HTTP_TIMEOUT = "0.3";
-  });
-  after(() => {
-    if (saved === undefined) delete process.env.STRATA_HTTP_TIMEOUT;
-    else process.env.STRATA_HTTP_TIMEOUT = saved;
-  });
+  shortHttpTimeout("0.3");
 
   test("a silent mirror is a NETWORK error within seconds", async () => {
     const server = await serve(() => {});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { jsonBytes } from "../../src/oci/image.js";
 import { Authenticator } from "../../src/oci/registry/auth.js";
 import { pullArtifact } from "../../src/oci/registry/pull.js";
@@ -8,7 +8,7 @@ import { pushArtifact } from "../../src/oci/registry/push.js";
 import { MediaType } from "../../src/oci/types.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
-import { endlessBody, serve } from "../helpers/loopback.js";
+import { endlessBody, serve, shortHttpTimeout } from "../helpers/loopback.js";
 import { freshImage, imageArtifact } from "../helpers/synthetic-image.js";
 
 const FAST = { retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }, knownBlobs: false as const };
@@ -155,14 +155,7 @@ describe("pull refuses malformed digests from a registry cleanly", () => {
 });
 
 describe("registry reads are bounded", () => {
-  const saved = process.env.STRATA_HTTP_TIMEOUT;
-  before(() => {
-    process.env.STRATA_HTTP_TIMEOUT = "0.3";
-  });
-  after(() => {
-    if (saved === undefined) delete process.env.STRATA_HTTP_TIMEOUT;
-    else process.env.STRATA_HTTP_TIMEOUT = saved;
-  });
+  shortHttpTimeout("0.3");
 
   test("a manifest fetched by tag is cut at 4 MiB", async () => {
     const endless = endlessBody();
