@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isStrataError, StrataError } from "./errors.js";
 
@@ -67,10 +68,16 @@ export async function boundedFetch(
   };
   const stopDeadline =
     totalMs === undefined ? () => {} : stopAfter(totalMs, `not done within ${seconds(totalMs)}`);
-  const stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
+  let stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
+  // An upload that is still moving is not a silence: each chunk sent restarts the wait.
+  const sending = () => {
+    stopHeaders();
+    stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
+  };
+  const body = init.body instanceof Readable ? Readable.from(observed(init.body, sending)) : init.body;
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: abort.signal } as RequestInit);
+    res = await fetch(url, { ...init, body, signal: abort.signal } as RequestInit);
   } catch (err) {
     stopDeadline();
     throw isStrataError(abort.signal.reason) ? abort.signal.reason : err;
@@ -87,8 +94,16 @@ export async function boundedFetch(
     abort.abort();
     throw tooLong(what, opts.maxBytes, `${announced} announced`);
   }
-  const body = guardedBody(res.body, { what, idleMs, maxBytes: opts.maxBytes, abort, done: stopDeadline });
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  const guarded = guardedBody(res.body, { what, idleMs, maxBytes: opts.maxBytes, abort, done: stopDeadline });
+  return new Response(guarded, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/** Yields `source` unchanged, showing `onChunk` each chunk as it goes (progress, liveness). */
+export async function* observed(source: Readable, onChunk: (chunk: Buffer) => void): AsyncIterable<Buffer> {
+  for await (const chunk of source) {
+    onChunk(chunk as Buffer);
+    yield chunk as Buffer;
+  }
 }
 
 function tooLong(what: string, maxBytes: number, got: string): StrataError {

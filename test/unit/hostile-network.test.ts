@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fetchDebs } from "../../src/build/fetch-debs.js";
 import type { LockedPackage } from "../../src/build/lock.js";
 import { loadPackagesIndex } from "../../src/debian/packages-index.js";
@@ -11,6 +12,7 @@ import { fetchRelease } from "../../src/debian/release.js";
 import type { RepositorySource } from "../../src/debian/sources.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { boundedFetch } from "../../src/util/http.js";
 import { startFakeRepo } from "../helpers/fake-repo.js";
 import { endlessBody, serve, shortHttpTimeout } from "../helpers/loopback.js";
 
@@ -192,6 +194,30 @@ describe("every network read is bounded in time and size (loopback servers)", ()
     } finally {
       await stalling.close();
       await repo.close();
+    }
+  });
+
+  test("an upload that keeps moving is not cut by the idle timeout, however long it takes", async () => {
+    const server = await serve(async (req, res) => {
+      let received = 0;
+      for await (const chunk of req) received += (chunk as Buffer).length;
+      res.end(String(received));
+    });
+    async function* slowly() {
+      for (let i = 0; i < 6; i++) {
+        await sleep(150);
+        yield Buffer.alloc(1000);
+      }
+    }
+    try {
+      const res = await boundedFetch(
+        server.url,
+        { method: "PUT", body: Readable.from(slowly()) as never, duplex: "half" },
+        { maxBytes: 100 },
+      );
+      assert.equal(await res.text(), "6000");
+    } finally {
+      await server.close();
     }
   });
 

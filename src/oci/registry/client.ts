@@ -54,6 +54,8 @@ export interface RegistryRequest {
  * spec suggests registries accept at least 4 MiB), error bodies, tokens.
  */
 export const MAX_ANSWER_BYTES = 4 << 20;
+/** The longest an exchange with an answer of at most MAX_ANSWER_BYTES may take. */
+const SMALL_ANSWER_DEADLINE_MS = 2 * 60 * 1000;
 
 /** A problem worth another attempt; never leaves this module's retry loops. */
 export class TransientError extends Error {
@@ -206,6 +208,11 @@ export class RegistryClient {
       maxBytes?: number;
     },
   ): Promise<Response> {
+    const maxBytes = init.maxBytes ?? MAX_ANSWER_BYTES;
+    // A small exchange has no reason to take long, however it trickles; a blob's upload or download may.
+    const sent =
+      init.body === undefined ? 0 : Buffer.isBuffer(init.body) ? init.body.length : Number.POSITIVE_INFINITY;
+    const small = maxBytes <= MAX_ANSWER_BYTES && sent <= MAX_ANSWER_BYTES;
     let res: Response;
     try {
       res = await boundedFetch(
@@ -219,7 +226,11 @@ export class RegistryClient {
           duplex: "half",
           dispatcher: this.dispatcher,
         },
-        { what: `${this.registry}: ${init.what}`, maxBytes: init.maxBytes ?? MAX_ANSWER_BYTES },
+        {
+          what: `${this.registry}: ${init.what}`,
+          maxBytes,
+          timeouts: small ? { totalMs: SMALL_ANSWER_DEADLINE_MS } : {},
+        },
       );
     } catch (err) {
       if (isStrataError(err, "NETWORK")) throw new TransientError(err.message);

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { mapLimit } from "../../util/concurrency.js";
 import { StrataError } from "../../util/errors.js";
+import { observed } from "../../util/http.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../image.js";
 import { type ArtifactBlob, contentBlobs, manifestBlobs } from "../layout.js";
 import { formatReference, type ImageReference, parseReference } from "../reference.js";
@@ -67,14 +68,6 @@ const DEFAULT_CHUNK_SIZE = 16 << 20;
 interface BlobResult {
   outcome: BlobOutcome;
   bytesSent: number;
-}
-
-/** Counts bytes as a blob streams out, for progress events. */
-async function* counting(source: Readable, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
-  for await (const chunk of source) {
-    onBytes((chunk as Buffer).length);
-    yield chunk as Buffer;
-  }
 }
 
 /** Reads a stream in pieces of exactly `size` bytes (the last may be shorter). */
@@ -163,8 +156,8 @@ class Pusher {
       open: async () => {
         sent = 0;
         return Readable.from(
-          counting(await this.open(blob), (n) => {
-            sent += n;
+          observed(await this.open(blob), (chunk) => {
+            sent += chunk.length;
             this.emit({ type: "blob-progress", digest, sent, size });
           }),
         );
