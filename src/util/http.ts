@@ -70,7 +70,9 @@ export async function boundedFetch(
     totalMs === undefined ? () => {} : stopAfter(totalMs, `not done within ${seconds(totalMs)}`);
   let stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
   // An upload that is still moving is not a silence: each chunk sent restarts the wait.
+  let answered = false;
   const sending = () => {
+    if (answered) return;
     stopHeaders();
     stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
   };
@@ -82,6 +84,7 @@ export async function boundedFetch(
     stopDeadline();
     throw isStrataError(abort.signal.reason) ? abort.signal.reason : err;
   } finally {
+    answered = true;
     stopHeaders();
   }
   if (res.body === null || NULL_BODY_STATUSES.has(res.status)) {
