@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { relocateUrl } from "../debian/sources.js";
 import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { isLocalIoError, StrataError } from "../util/errors.js";
 import { fetchWithRetry } from "../util/http.js";
-import type { LockedPackage } from "./lock.js";
+import type { Lock, LockedPackage } from "./lock.js";
 
 export function debStore(root?: string): ContentStore {
   return new ContentStore(join(cacheRoot(root), "debs"));
@@ -66,12 +67,29 @@ export async function fetchDebs(
   return paths;
 }
 
+/**
+ * The lock as seen from `mirror` (the `--mirror` flag): every repository URL, in the inputs and in
+ * each package, moved the way the spec's are. The .debs are pinned by sha256, so only where they
+ * are fetched from changes, and a lock made against one mirror still covers the spec on another.
+ */
+export function relocateLock(lock: Lock, mirror: string | undefined): Lock {
+  if (!mirror) return lock;
+  return {
+    ...lock,
+    inputs: {
+      ...lock.inputs,
+      repositories: lock.inputs.repositories.map((r) => ({ ...r, url: relocateUrl(r.url, mirror) })),
+    },
+    packages: lock.packages.map((p) => ({ ...p, repository: relocateUrl(p.repository, mirror) })),
+  };
+}
+
 /** Downloads one .deb into the store; a dropped or truncated transfer is tried again, twice. */
 async function downloadDeb(store: ContentStore, pkg: LockedPackage, attempts = 3): Promise<void> {
   const url = `${pkg.repository}/${pkg.filename}`;
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetchWithRetry(url, {}, { what: url });
+      const res = await fetchWithRetry(url, {}, { what: url, maxBytes: pkg.size });
       if (!res.ok || !res.body) {
         await res.body?.cancel();
         throw new StrataError("HTTP", `${url}: HTTP ${res.status} ${res.statusText}`, {

@@ -10,7 +10,13 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import { z } from "zod";
-import { DEFAULT_KEYRING, hostAptSources, hostDebianArch, type RepositorySource } from "../debian/sources.js";
+import {
+  DEFAULT_KEYRING,
+  hostAptSources,
+  hostDebianArch,
+  type RepositorySource,
+  relocateUrl,
+} from "../debian/sources.js";
 import { closeNames } from "../debian/suggest.js";
 import { StrataError } from "../util/errors.js";
 import { specAccounts } from "./accounts.js";
@@ -58,6 +64,7 @@ const repository = z.strictObject({
   suites: z.array(z.string().min(1)).min(1),
   components: z.array(z.string().min(1)).min(1).default(["main"]),
   keyring: absolutePath.default(DEFAULT_KEYRING),
+  "check-valid-until": z.boolean().optional(),
 });
 
 const user = z.strictObject({
@@ -221,7 +228,14 @@ function parseSpecDocument(
     ...input,
     path,
     files,
-    repositories: withMirror(input.repositories ?? hostAptSources(), overrides.mirror, path),
+    repositories: withMirror(
+      input.repositories?.map(({ "check-valid-until": checkValidUntil, ...r }) => ({
+        ...r,
+        checkValidUntil,
+      })) ?? hostAptSources(),
+      overrides.mirror,
+      path,
+    ),
     repositoriesFromHost: input.repositories === undefined,
     archs: input.archs ?? [hostDebianArch()],
     exclude: input.exclude ?? DEFAULT_EXCLUDES,
@@ -364,13 +378,7 @@ function withMirror(repositories: RepositorySource[], mirrorFlag: string | undef
       },
     );
   }
-  if (!mirrorFlag) return repositories;
-  const mirror = mirrorFlag.replace(/\/+$/, "");
-  const originOnly = /^[a-z]+:\/\/[^/]+$/.test(mirror);
-  return repositories.map((r) => ({
-    ...r,
-    url: originOnly ? mirror + r.url.replace(/^[a-z]+:\/\/[^/]+/, "") : mirror,
-  }));
+  return repositories.map((r) => ({ ...r, url: relocateUrl(r.url, mirrorFlag) }));
 }
 
 /** The build's epoch: SOURCE_DATE_EPOCH, else the spec's, else DEFAULT_EPOCH; at most MAX_EPOCH. */

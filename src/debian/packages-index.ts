@@ -1,14 +1,15 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { Digester, sha256Hex } from "../util/hash.js";
 import { fetchWithRetry } from "../util/http.js";
+import { assertDigest, checkedSha256Hex } from "../util/verify.js";
 import { type PackageOrigin, type PackageRecord, packageFromStanza } from "./package.js";
-import { type FetchContext, suiteUrl, type VerifiedRelease } from "./release.js";
+import { type FetchContext, type ReleaseEntry, suiteUrl, type VerifiedRelease } from "./release.js";
 
 /** Byte span of one stanza inside the cached Packages file. */
 type Span = [start: number, end: number];
@@ -38,7 +39,7 @@ export class PackagesIndex {
   private recordAt([start, end]: Span): PackageRecord {
     let rec = this.parsed.get(start);
     if (!rec) {
-      rec = packageFromStanza(this.text.toString("utf8", start, end), this.origin);
+      rec = checkedRecord(packageFromStanza(this.text.toString("utf8", start, end), this.origin));
       this.parsed.set(start, rec);
     }
     return rec;
@@ -55,6 +56,28 @@ export class PackagesIndex {
   names(): string[] {
     return Object.keys(this.table.packages);
   }
+}
+
+/** The largest .deb strata will download (the biggest in Debian are a few GB). */
+const MAX_DEB_SIZE = 2 ** 40;
+
+/**
+ * A stanza's fields that reach the cache and the network, validated where they enter: the SHA256
+ * names a cache file, Size bounds the download, Filename is a pool path under the repository.
+ */
+function checkedRecord(rec: PackageRecord): PackageRecord {
+  const what = `${rec.origin.url} ${rec.origin.suite}/${rec.origin.component}: package ${JSON.stringify(rec.name).slice(0, 80)}`;
+  checkedSha256Hex(rec.sha256, `${what}: SHA256`, "INDEX_INVALID");
+  if (!Number.isSafeInteger(rec.size) || rec.size <= 0 || rec.size > MAX_DEB_SIZE) {
+    throw new StrataError("INDEX_INVALID", `${what}: Size is not a plausible byte count`);
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9+.~_/-]*$/.test(rec.filename) || rec.filename.split("/").includes("..")) {
+    throw new StrataError(
+      "INDEX_INVALID",
+      `${what}: Filename ${JSON.stringify(rec.filename).slice(0, 120)} is not a pool path`,
+    );
+  }
+  return rec;
 }
 
 /** Finds stanza boundaries and the Package / Provides names without parsing the rest. */
@@ -99,13 +122,14 @@ function fieldValue(stanza: string, field: string): string | undefined {
   return stanza.slice(start, end).trim();
 }
 
+/** The variants strata can read, in the order it tries them; the uncompressed file comes last. */
 const COMPRESSIONS = [
-  { ext: ".gz", decompress: () => createGunzip() },
-  {
-    ext: ".xz",
-    decompress: async () => (await import("node-liblzma")).createUnxz(),
-  },
+  { ext: ".gz", decompress: async () => createGunzip() },
+  { ext: ".xz", decompress: async () => (await import("node-liblzma")).createUnxz() },
+  { ext: "", decompress: async () => new PassThrough() },
 ] as const;
+
+type Compression = (typeof COMPRESSIONS)[number];
 
 /**
  * Loads `<component>/binary-<arch>/Packages` of a verified release: from the cache when the
@@ -131,7 +155,7 @@ export async function loadPackagesIndex(
   const cached = await readCachedIndex(dir, plain.sha256);
   if (cached) return new PackagesIndex(origin, cached.text, cached.table);
 
-  const text = await downloadPackages(release, relPath, plain.sha256, plain.size, where);
+  const text = await downloadPackages(release, relPath, plain, where);
   const table = buildNameTable(text, plain.sha256);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, "Packages"), text);
@@ -172,35 +196,72 @@ async function readCachedIndex(dir: string, sha256: string) {
   }
 }
 
+/**
+ * Fetches a Packages index the release lists, as apt does on a mirror caught mid-sync: each variant
+ * the release lists (by-hash first when offered, then its plain path); a 404 moves on to the next.
+ */
 async function downloadPackages(
   release: VerifiedRelease,
   relPath: string,
-  plainSha256: string,
-  plainSize: number,
+  plain: ReleaseEntry,
   where: string,
 ): Promise<Buffer> {
   const base = suiteUrl(release.source, release.suite);
-  const available = COMPRESSIONS.filter((c) => release.files.has(relPath + c.ext));
-  if (available.length === 0) throw new StrataError("HTTP", `${where}: no .gz or .xz variant in InRelease`);
-  const chosen = available[0];
-  const compressed = release.files.get(relPath + chosen.ext)!;
   const dirOf = relPath.slice(0, relPath.lastIndexOf("/"));
-  const url = release.acquireByHash
-    ? `${base}/${dirOf}/by-hash/SHA256/${compressed.sha256}`
-    : `${base}/${relPath}${chosen.ext}`;
-  const res = await fetchWithRetry(url, {}, { what: url });
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new StrataError("HTTP", `${url}: HTTP ${res.status} ${res.statusText}`);
+  const tried: string[] = [];
+  for (const variant of COMPRESSIONS) {
+    const listed = release.files.get(relPath + variant.ext);
+    if (!listed) continue;
+    const urls = [`${base}/${relPath}${variant.ext}`];
+    if (release.acquireByHash) urls.unshift(`${base}/${dirOf}/by-hash/SHA256/${listed.sha256}`);
+    for (const url of urls) {
+      const res = await fetchWithRetry(url, {}, { what: url, maxBytes: listed.size });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        tried.push(url);
+        continue;
+      }
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new StrataError("HTTP", `${url}: HTTP ${res.status} ${res.statusText}`);
+      }
+      return readIndex(res.body, variant, { url, listed, plain, where });
+    }
   }
+  throw new StrataError(
+    "HTTP",
+    `${where}: no variant the InRelease lists could be fetched (404: ${tried.join(", ") || "none listed"})`,
+    {
+      hint: "the mirror may be mid-sync; try again later or use another mirror",
+    },
+  );
+}
+
+/** Decompresses a fetched index, bounded by and checked against the sizes and hashes the release signs. */
+async function readIndex(
+  body: ReadableStream<Uint8Array>,
+  variant: Compression,
+  expect: { url: string; listed: ReleaseEntry; plain: ReleaseEntry; where: string },
+): Promise<Buffer> {
+  const { url, listed, plain, where } = expect;
   const compressedDigest = new Digester();
   const plainDigest = new Digester();
   const chunks: Buffer[] = [];
   try {
-    const source = Readable.from(compressedDigest.tap(Readable.fromWeb(res.body as never)));
-    const inflated = source.pipe(await chosen.decompress());
+    const source = Readable.from(compressedDigest.tap(Readable.fromWeb(body as never)));
+    // pipeline, not pipe: a download that fails (idle, too long) must fail the loop, not stall it.
+    const inflated = pipeline(source, await variant.decompress(), () => {});
     for await (const chunk of inflated) {
       plainDigest.update(chunk as Buffer);
+      // A decompression bomb stops at the signed size, not at the end of memory.
+      if (plainDigest.size > plain.size) {
+        inflated.destroy();
+        throw new StrataError(
+          "SIZE_MISMATCH",
+          `${url} does not match the signed InRelease: decompresses to more than ${plain.size} bytes`,
+          { hint: "the index was tampered with or the mirror is inconsistent; nothing was cached" },
+        );
+      }
       chunks.push(chunk as Buffer);
     }
   } catch (err) {
@@ -209,20 +270,15 @@ async function downloadPackages(
       hint: "the download was truncated or tampered with; try again",
     });
   }
-  const compressedHex = compressedDigest.hex();
-  if (compressedHex !== compressed.sha256 || compressedDigest.size !== compressed.size) {
-    throw new StrataError(
-      "HASH_MISMATCH",
-      `${url}: sha256 ${compressedHex} (${compressedDigest.size} bytes) does not match the signed InRelease (${compressed.sha256}, ${compressed.size} bytes)`,
-      { hint: "the index was tampered with or the mirror is inconsistent; nothing was cached" },
-    );
-  }
-  const plainHex = plainDigest.hex();
-  if (plainHex !== plainSha256 || plainDigest.size !== plainSize) {
-    throw new StrataError(
-      "HASH_MISMATCH",
-      `${where}: decompressed sha256 ${plainHex} does not match InRelease`,
-    );
-  }
+  assertDigest(
+    `${url} does not match the signed InRelease`,
+    { hex: compressedDigest.hex(), size: compressedDigest.size },
+    { hex: listed.sha256, size: listed.size },
+  );
+  assertDigest(
+    `${where} (decompressed) does not match the signed InRelease`,
+    { hex: plainDigest.hex(), size: plainDigest.size },
+    { hex: plain.sha256, size: plain.size },
+  );
   return Buffer.concat(chunks, plainDigest.size);
 }

@@ -28,9 +28,22 @@ export interface VerifiedRelease {
 
 export interface FetchContext {
   cacheRoot?: string;
-  /** The time Valid-Until is checked against (tests set it). */
+  /** The time Valid-Until and Date are checked against (tests set it). */
   now?: Date;
+  /** Accept an InRelease dated before the one last seen for the suite (a replay, unless on purpose). */
+  allowDowngrade?: boolean;
+  /** false: accept an expired Valid-Until for every repository (with a warning), like the per-repository key. */
+  checkValidUntil?: boolean;
+  /** Where warnings go (default: stderr). */
+  warn?: (message: string) => void;
 }
+
+/** No InRelease is this big (bookworm's is 150 KB, sid's under 300 KB); a longer answer is hostile. */
+export const MAX_INRELEASE_BYTES = 16 << 20;
+/** How far in the future a Date may be, for clocks that are a little off (apt allows none by default). */
+export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
+/** An InRelease download may take this long in all, however it trickles. */
+const INRELEASE_DEADLINE_MS = 5 * 60 * 1000;
 
 interface ReleaseCacheMeta {
   etag?: string;
@@ -64,7 +77,12 @@ export async function fetchRelease(
   const headers: Record<string, string> = {};
   if (cached?.meta.etag) headers["If-None-Match"] = cached.meta.etag;
   if (cached?.meta.lastModified) headers["If-Modified-Since"] = cached.meta.lastModified;
-  const res = await fetchBytes(url, { headers, what: url }).catch((err) => {
+  const res = await fetchBytes(url, {
+    headers,
+    what: url,
+    maxBytes: MAX_INRELEASE_BYTES,
+    timeouts: { totalMs: INRELEASE_DEADLINE_MS },
+  }).catch((err) => {
     if (isStrataError(err, "HTTP") && / 404 /.test(err.message)) {
       throw new StrataError(
         "SIGNATURE_INVALID",
@@ -82,15 +100,22 @@ export async function fetchRelease(
   const inReleaseSha256 = sha256Hex(bytes);
   const keyringBytes = await readKeyring(source.keyring);
   const keyringSha256 = sha256Hex(keyringBytes);
-  let verifiedText: string;
-  if (
-    cached &&
-    cached.meta.inReleaseSha256 === inReleaseSha256 &&
-    cached.meta.keyringSha256 === keyringSha256
-  ) {
-    verifiedText = cached.meta.verifiedText;
-  } else {
-    verifiedText = await verifyClearsigned(bytes.toString("utf8"), keyringBytes, url, source.keyring);
+  const unchanged =
+    cached?.meta.inReleaseSha256 === inReleaseSha256 && cached.meta.keyringSha256 === keyringSha256;
+  const verifiedText = unchanged
+    ? cached.meta.verifiedText
+    : await verifyClearsigned(bytes.toString("utf8"), keyringBytes, url, source.keyring);
+  const release = parseRelease(verifiedText, source, suite, inReleaseSha256);
+  const now = ctx.now ?? new Date();
+  checkDate(release, url, now, unchanged ? undefined : cached?.meta.verifiedText, ctx.allowDowngrade);
+  checkValidUntil(
+    release,
+    url,
+    now,
+    source.checkValidUntil !== false && ctx.checkValidUntil !== false,
+    ctx.warn,
+  );
+  if (!unchanged) {
     const meta: ReleaseCacheMeta = {
       etag: res.headers.get("etag") ?? undefined,
       lastModified: res.headers.get("last-modified") ?? undefined,
@@ -101,8 +126,6 @@ export async function fetchRelease(
     await writeFileAtomic(bytesPath, bytes);
     await writeFileAtomic(metaPath, JSON.stringify(meta));
   }
-  const release = parseRelease(verifiedText, source, suite, inReleaseSha256);
-  checkValidUntil(release, url, ctx.now ?? new Date());
   return release;
 }
 
@@ -200,7 +223,7 @@ export function parseRelease(
   const files = new Map<string, ReleaseEntry>();
   for (const line of (fields.get("SHA256") ?? "").split("\n")) {
     const parts = line.trim().split(/\s+/);
-    if (parts.length === 3 && /^[0-9a-f]{64}$/.test(parts[0])) {
+    if (parts.length === 3 && /^[0-9a-f]{64}$/.test(parts[0]) && /^[0-9]{1,15}$/.test(parts[1])) {
       files.set(parts[2], { sha256: parts[0], size: Number(parts[1]) });
     }
   }
@@ -218,15 +241,58 @@ export function parseRelease(
   };
 }
 
-function checkValidUntil(release: VerifiedRelease, url: string, now: Date): void {
+/**
+ * Refuses a release dated in the future (beyond MAX_CLOCK_SKEW_MS) and, unless allowed, one older
+ * than the release last accepted for this URL: a validly signed but older InRelease is a replay that
+ * would hide security updates.
+ */
+function checkDate(
+  release: VerifiedRelease,
+  url: string,
+  now: Date,
+  previousText: string | undefined,
+  allowDowngrade = false,
+): void {
+  const date = Date.parse(release.date);
+  if (Number.isNaN(date)) {
+    throw new StrataError("RELEASE_DATE", `${url}: missing or unreadable Date "${release.date}"`);
+  }
+  if (date > now.getTime() + MAX_CLOCK_SKEW_MS) {
+    throw new StrataError("RELEASE_DATE", `${url}: dated ${release.date}, in the future`, {
+      hint: "check this machine's clock; a mirror cannot publish from the future",
+    });
+  }
+  if (previousText === undefined || allowDowngrade) return;
+  const previous = parseStanza(previousText).get("Date") ?? "";
+  if (date < Date.parse(previous)) {
+    throw new StrataError(
+      "RELEASE_DATE",
+      `${url}: dated ${release.date}, older than ${previous} seen before`,
+      {
+        hint: "the mirror is stale or replays an old release; use an up-to-date mirror, or pass --allow-downgrade if you mean it",
+      },
+    );
+  }
+}
+
+function checkValidUntil(
+  release: VerifiedRelease,
+  url: string,
+  now: Date,
+  enforce: boolean,
+  warn: (message: string) => void = (m) => process.stderr.write(`strata: warning: ${m}\n`),
+): void {
   if (!release.validUntil) return;
   const until = new Date(release.validUntil);
   if (Number.isNaN(until.getTime())) {
     throw new StrataError("RELEASE_EXPIRED", `${url}: unreadable Valid-Until "${release.validUntil}"`);
   }
-  if (until.getTime() < now.getTime()) {
-    throw new StrataError("RELEASE_EXPIRED", `${url}: expired at ${release.validUntil} (Valid-Until)`, {
-      hint: "the mirror is stale or replayed; use an up-to-date mirror",
-    });
+  if (until.getTime() >= now.getTime()) return;
+  if (!enforce) {
+    warn(`${url}: expired at ${release.validUntil} (Valid-Until); used anyway, as check-valid-until is off`);
+    return;
   }
+  throw new StrataError("RELEASE_EXPIRED", `${url}: expired at ${release.validUntil} (Valid-Until)`, {
+    hint: "the mirror is stale or replayed; use an up-to-date mirror (for a snapshot: check-valid-until: false)",
+  });
 }

@@ -10,6 +10,19 @@ export interface RepositorySource {
   suites: string[];
   components: string[];
   keyring: string;
+  /** false: an expired Valid-Until is accepted with a warning (snapshots, internal mirrors). */
+  checkValidUntil?: boolean;
+}
+
+/**
+ * A repository URL moved to `mirror`: given as scheme://host[:port] only, the mirror takes the
+ * host and the path is kept (so /debian and /debian-security both follow); with a path, it replaces
+ * the URL whole.
+ */
+export function relocateUrl(url: string, mirror: string | undefined): string {
+  if (!mirror) return url;
+  const base = mirror.replace(/\/+$/, "");
+  return /^[a-z]+:\/\/[^/]+$/.test(base) ? base + url.replace(/^[a-z]+:\/\/[^/]+/, "") : base;
 }
 
 /**
@@ -56,6 +69,7 @@ export function parseDeb822Sources(text: string): RepositorySource[] {
         components: get("Components").split(/\s+/).filter(Boolean),
         // An inline armored key block cannot be a path; fall back to the archive keyring then.
         keyring: keyring.startsWith("/") && !keyring.includes("\n") ? keyring : DEFAULT_KEYRING,
+        ...checkValidUntilOption(get("Check-Valid-Until")),
       });
     }
   }
@@ -69,25 +83,32 @@ export function parseOneLineSources(text: string): RepositorySource[] {
     if (!line.startsWith("deb ") && !line.startsWith("deb\t")) continue;
     let rest = line.slice(4).trim();
     let keyring = DEFAULT_KEYRING;
+    let options = "";
     if (rest.startsWith("[")) {
       const close = rest.indexOf("]");
-      const options = rest.slice(1, close);
+      options = rest.slice(1, close);
       const signedBy = /signed-by=(\S+)/.exec(options);
       if (signedBy) keyring = signedBy[1];
       rest = rest.slice(close + 1).trim();
     }
     const [url, suite, ...components] = rest.split(/\s+/);
     if (!url || !suite) continue;
-    out.push({ url: url.replace(/\/+$/, ""), suites: [suite], components, keyring });
+    const checkValidUntil = checkValidUntilOption(/check-valid-until=(\S+)/.exec(options)?.[1] ?? "");
+    out.push({ url: url.replace(/\/+$/, ""), suites: [suite], components, keyring, ...checkValidUntil });
   }
   return out;
+}
+
+/** apt's Check-Valid-Until (`check-valid-until=no` in one-line form), which snapshot sources set. */
+function checkValidUntilOption(value: string): { checkValidUntil?: false } {
+  return /^(no|false)$/i.test(value.trim()) ? { checkValidUntil: false } : {};
 }
 
 /** Joins entries for the same URL, keyring and components so each repository is fetched once. */
 function mergeSources(sources: RepositorySource[]): RepositorySource[] {
   const byKey = new Map<string, RepositorySource>();
   for (const s of sources) {
-    const key = `${s.url}\0${s.keyring}\0${s.components.join(" ")}`;
+    const key = `${s.url}\0${s.keyring}\0${s.components.join(" ")}\0${s.checkValidUntil}`;
     const seen = byKey.get(key);
     if (seen) {
       for (const suite of s.suites) if (!seen.suites.includes(suite)) seen.suites.push(suite);

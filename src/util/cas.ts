@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { tempPathFor, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
-import { assertDigest } from "./verify.js";
+import { assertDigest, checkedSha256Hex } from "./verify.js";
 
 /**
  * A content-addressed store of files named by their sha256 (`<root>/sha256/<hex>`), shared by the
@@ -15,8 +15,9 @@ import { assertDigest } from "./verify.js";
 export class ContentStore {
   constructor(readonly root: string) {}
 
+  /** Where entry `hex` lives; any key that is not 64 hex characters is refused (it could name a path). */
   path(hex: string): string {
-    return join(this.root, "sha256", hex);
+    return join(this.root, "sha256", checkedSha256Hex(hex, `${this.root}: cache key`));
   }
 
   /** True when an entry exists; with `verify`, only when its bytes hash to its name (else it is dropped). */

@@ -1,6 +1,37 @@
 import { createHash } from "node:crypto";
 import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
-import { StrataError } from "./errors.js";
+import { type ErrorCode, StrataError } from "./errors.js";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * `hex` if it is a sha256 as strata names content (exactly 64 lowercase hex characters), else
+ * `code` (DIGEST_INVALID by default). Every digest from a mirror, a lock or a registry passes here
+ * before it reaches a file path or a URL, so `../../etc/passwd` can never be a cache key.
+ */
+export function checkedSha256Hex(hex: unknown, what: string, code: ErrorCode = "DIGEST_INVALID"): string {
+  if (typeof hex === "string" && SHA256_HEX.test(hex)) return hex;
+  throw new StrataError(
+    code,
+    `${what}: ${JSON.stringify(hex)?.slice(0, 80)} is not a sha256 (64 hex characters)`,
+    {
+      hint: "the source is corrupt or hostile; nothing was read or written under that name",
+    },
+  );
+}
+
+/** The hex of an OCI digest `sha256:<64 hex>`, or `code` when it is anything else. */
+export function checkedDigestHex(digest: unknown, what: string, code: ErrorCode = "DIGEST_INVALID"): string {
+  if (typeof digest === "string" && digest.startsWith("sha256:"))
+    return checkedSha256Hex(digest.slice(7), what, code);
+  throw new StrataError(
+    code,
+    `${what}: ${JSON.stringify(digest)?.slice(0, 80)} is not a sha256:<64 hex> digest`,
+    {
+      hint: "the source is corrupt or hostile; nothing was read or written under that name",
+    },
+  );
+}
 
 /** What some bytes turned out to be, and what they were supposed to be. */
 export interface DigestCheck {

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { createSign } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -361,20 +362,23 @@ describe("registry bearer-token auth (starts docker-registry with token auth and
   let registry: RegistryServer;
   let tokenServer: Server;
   let work: string;
+  // The token service speaks https: credentials never go to a realm over plain http.
+  let tokenCa: string;
   const tokenRequests: string[] = [];
   const bob = { username: "bob", password: "builder" };
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "strata-token-test-"));
     const signer = await selfSignedCertificate(work, "token-signer");
+    tokenCa = signer.certFile;
     const [keyPem, certPem] = await Promise.all([
       readFile(signer.keyFile, "utf8"),
       readFile(signer.certFile, "utf8"),
     ]);
     const service = "strata-test-registry";
     const issuer = "strata-test-issuer";
-    tokenServer = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://token");
+    tokenServer = createHttpsServer({ key: keyPem, cert: certPem }, (req, res) => {
+      const url = new URL(req.url ?? "/", "https://token");
       tokenRequests.push(url.searchParams.getAll("scope").join(" "));
       const expected = `Basic ${Buffer.from(`${bob.username}:${bob.password}`).toString("base64")}`;
       if (req.headers.authorization !== expected) {
@@ -400,7 +404,7 @@ describe("registry bearer-token auth (starts docker-registry with token auth and
       res.end(JSON.stringify({ token: signToken(claims, keyPem, certPem), expires_in: 300 }));
     });
     await new Promise<void>((resolve) => tokenServer.listen(0, "127.0.0.1", resolve));
-    const realm = `http://127.0.0.1:${(tokenServer.address() as { port: number }).port}/token`;
+    const realm = `https://127.0.0.1:${(tokenServer.address() as { port: number }).port}/token`;
     registry = await startRegistry({ token: { realm, service, issuer, rootCertFile: signer.certFile } });
   });
   after(async () => {
@@ -414,13 +418,18 @@ describe("registry bearer-token auth (starts docker-registry with token auth and
     const { image } = await freshImage(3);
     const report = await pushArtifact(imageArtifact(image), `${registry.host}/tok/app:v1`, {
       credentials: bob,
+      caFile: tokenCa,
       retry: FAST_RETRY,
       knownBlobs: false,
     });
     assert.equal(report.uploaded, 4);
     // Four blobs in parallel and a manifest, all under one scope: the token is fetched once.
     assert.deepEqual(tokenRequests, ["repository:tok/app:pull,push"]);
-    const pulled = await pullArtifact(`${registry.host}/tok/app:v1`, { credentials: bob, retry: FAST_RETRY });
+    const pulled = await pullArtifact(`${registry.host}/tok/app:v1`, {
+      credentials: bob,
+      caFile: tokenCa,
+      retry: FAST_RETRY,
+    });
     assert.equal(artifactDescriptor(pulled).digest, report.digest);
     assert.deepEqual(tokenRequests, ["repository:tok/app:pull,push", "repository:tok/app:pull"]);
   });
@@ -430,6 +439,7 @@ describe("registry bearer-token auth (starts docker-registry with token auth and
     await assert.rejects(
       pushArtifact(imageArtifact(image), `${registry.host}/tok/app:v2`, {
         credentials: { username: "bob", password: "nope" },
+        caFile: tokenCa,
         retry: FAST_RETRY,
         knownBlobs: false,
       }),

@@ -15,6 +15,8 @@ export interface FakePackage {
   fields?: Record<string, string>;
   /** The .deb's bytes (any bytes will do for lock and fetch tests). */
   body?: Buffer;
+  /** The SHA256 field as written in the stanza, instead of the body's (a hostile index). */
+  sha256?: string;
 }
 
 export interface FakeRepoOptions {
@@ -31,6 +33,12 @@ export interface FakeRepoOptions {
   unsigned?: boolean;
   /** Paths whose body is cut in half while Content-Length promises all of it. */
   truncate?: Set<string>;
+  /** Paths that answer 404 although the InRelease lists them (a mirror mid-sync). */
+  missing?: Set<string>;
+  /** Say `Acquire-By-Hash: yes` and serve the indexes under by-hash/SHA256/ too. */
+  byHash?: boolean;
+  /** The signed Date (default 2026-11-24 00:00 UTC). */
+  date?: Date;
 }
 
 export interface FakeRepo {
@@ -39,6 +47,8 @@ export interface FakeRepo {
   dir: string;
   /** Requests served, by path, for asserting what was (not) fetched. */
   hits: Map<string, number>;
+  /** Signs and serves a new InRelease with the same key, dated `date` (an update, or a replay). */
+  republish(date: Date): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -66,40 +76,49 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
       .map(([k, v]) => `${k}: ${v}\n`)
       .join("");
     stanzas.push(
-      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${filename}\nSize: ${body.length}\nSHA256: ${sha256(body)}\n`,
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${filename}\nSize: ${body.length}\nSHA256: ${p.sha256 ?? sha256(body)}\n`,
     );
   }
   const packagesText = Buffer.from(stanzas.join("\n"));
   const packagesGz = gzipSync(packagesText);
   const rel = "main/binary-amd64/Packages";
-  const until = opts.validUntil ? `Valid-Until: ${opts.validUntil.toUTCString()}\n` : "";
-  const releaseText =
-    `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: Tue, 24 Nov 2026 00:00:00 UTC\n${until}` +
-    `Architectures: amd64\nComponents: main\nSHA256:\n` +
-    ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
-    ` ${sha256(packagesGz)} ${packagesGz.length} ${rel}.gz\n`;
   const key = await newKey();
   const signer = opts.signWithStranger ? await newKey() : key;
-  let inRelease = await openpgp.sign({
-    message: await openpgp.createCleartextMessage({ text: releaseText }),
-    signingKeys: signer.privateKey,
-  });
-  if (opts.tamperInRelease) inRelease = inRelease.replace("Origin: strata-test", "Origin: strata-evil");
-  if (opts.unsigned) inRelease = releaseText;
   const keyring = join(dir, "keyring.gpg");
   await writeFile(keyring, key.publicKey.write());
+  const publish = async (date: Date) => {
+    const until = opts.validUntil ? `Valid-Until: ${opts.validUntil.toUTCString()}\n` : "";
+    const byHash = opts.byHash ? "Acquire-By-Hash: yes\n" : "";
+    const releaseText =
+      `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: ${date.toUTCString()}\n${until}${byHash}` +
+      `Architectures: amd64\nComponents: main\nSHA256:\n` +
+      ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
+      ` ${sha256(packagesGz)} ${packagesGz.length} ${rel}.gz\n`;
+    let inRelease = await openpgp.sign({
+      message: await openpgp.createCleartextMessage({ text: releaseText }),
+      signingKeys: signer.privateKey,
+    });
+    if (opts.tamperInRelease) inRelease = inRelease.replace("Origin: strata-test", "Origin: strata-evil");
+    if (opts.unsigned) inRelease = releaseText;
+    files.set(`/dists/${suite}/InRelease`, Buffer.from(inRelease));
+  };
+  await publish(opts.date ?? new Date("2026-11-24T00:00:00Z"));
 
-  files.set(`/dists/${suite}/InRelease`, Buffer.from(inRelease));
   files.set(`/dists/${suite}/${rel}`, packagesText);
   const servedGz = Buffer.from(packagesGz);
   if (opts.tamperPackages) servedGz[servedGz.length - 9] ^= 0xff;
   files.set(`/dists/${suite}/${rel}.gz`, servedGz);
+  if (opts.byHash) {
+    const byHashDir = `/dists/${suite}/main/binary-amd64/by-hash/SHA256`;
+    files.set(`${byHashDir}/${sha256(packagesText)}`, packagesText);
+    files.set(`${byHashDir}/${sha256(packagesGz)}`, servedGz);
+  }
 
   const hits = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    const body = files.get(path);
+    const body = opts.missing?.has(path) ? undefined : files.get(path);
     if (!body) {
       res.writeHead(404).end("not found");
       return;
@@ -119,6 +138,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
     keyring,
     dir,
     hits,
+    republish: publish,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { type BuildOptions, type BuildResult, buildImages } from "../../build/builder.js";
+import { relocateLock } from "../../build/fetch-debs.js";
 import {
   assertLockCovers,
   type Lock,
@@ -36,7 +37,7 @@ async function lockFor(spec: Spec, opts: BuildFlags, out: Output): Promise<Lock>
   const lockPath = lockPathFor(spec);
   let lock: Lock | undefined;
   try {
-    lock = await readLock(lockPath, spec, { cacheRoot: opts.cacheDir });
+    lock = relocateLock(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), opts.mirror);
   } catch (err) {
     if (!(isStrataError(err, "LOCK_MISSING") && opts.lockUpdate)) throw err;
   }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { fetchDebs } from "../../build/fetch-debs.js";
+import { fetchDebs, relocateLock } from "../../build/fetch-debs.js";
 import { assertLockCovers, lockPathFor, readLock } from "../../build/lock.js";
 import { loadSpec } from "../../build/spec.js";
 import { formatBytes, type Output } from "../output.js";
@@ -14,7 +14,7 @@ export function registerFetch(program: Command, out: () => Output): void {
     .action(async (specPath: string, opts: CommonOptions & { jobs: number }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);
-      const lock = await readLock(lockPath, spec, { cacheRoot: opts.cacheDir });
+      const lock = relocateLock(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), opts.mirror);
       assertLockCovers(lock, spec, lockPath);
       const unique = new Map(lock.packages.map((p) => [p.sha256, p]));
       const progress = out().progress("fetch", unique.size);

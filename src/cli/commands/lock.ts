@@ -5,6 +5,13 @@ import { loadSpec } from "../../build/spec.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, specArgument } from "./common.js";
 
+interface LockFlags {
+  check?: boolean;
+  json?: boolean;
+  allowDowngrade?: boolean;
+  checkValidUntil: boolean;
+}
+
 export function registerLock(program: Command, out: () => Output): void {
   program
     .command("lock")
@@ -14,7 +21,12 @@ export function registerLock(program: Command, out: () => Output): void {
     .argument("[spec]", "the spec file", "strata.yaml")
     .option("--check", "do not write; exit 1 if the lock does not cover the spec")
     .option("--json", "print the lock's summary as JSON on stdout")
-    .action(async (specPath: string, opts: CommonOptions & { check?: boolean; json?: boolean }) => {
+    .option(
+      "--allow-downgrade",
+      "accept an InRelease older than the one seen before (a replay, unless on purpose)",
+    )
+    .option("--no-check-valid-until", "accept an expired Valid-Until (snapshots), with a warning")
+    .action(async (specPath: string, opts: CommonOptions & LockFlags) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);
       for (const warning of spec.warnings) out().line(`warning: ${warning}`);
@@ -24,7 +36,11 @@ export function registerLock(program: Command, out: () => Output): void {
         return;
       }
       const started = performance.now();
-      const lock = await resolveSpec(spec, { cacheRoot: opts.cacheDir });
+      const lock = await resolveSpec(spec, {
+        cacheRoot: opts.cacheDir,
+        allowDowngrade: opts.allowDowngrade,
+        checkValidUntil: opts.checkValidUntil,
+      });
       await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
       for (const warning of baseFilesWarnings(spec, lock)) out().line(`warning: ${warning}`);
       const seconds = ((performance.now() - started) / 1000).toFixed(2);

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { StrataError } from "../../util/errors.js";
-import { DOCKER_HUB } from "../reference.js";
+import { DOCKER_HUB, isLoopbackHost } from "../reference.js";
 
 /**
  * Registry authentication: credentials from the caller or the usual auth files, and answers to the
@@ -160,6 +160,8 @@ export class Authenticator {
     readonly registry: string,
     readonly credentials: Credentials | undefined,
     private readonly fetchToken: TokenFetch,
+    /** The origin the registry is spoken to at ("https://host:port"), once known. */
+    private readonly registryOrigin: () => string,
   ) {}
 
   private scopeKey(scopes: string[]): string {
@@ -233,7 +235,7 @@ export class Authenticator {
     const challenge = this.bearer!;
     const realm = challenge.params.realm;
     if (!realm) throw new StrataError("AUTH", `${this.registry}: bearer challenge without a realm`);
-    const url = new URL(realm);
+    const url = this.realmUrl(realm);
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
     for (const scope of scopes) url.searchParams.append("scope", scope);
     const headers: Record<string, string> = {};
@@ -258,6 +260,34 @@ export class Authenticator {
       header: `Bearer ${token}`,
       expiresAt: Date.now() + Math.max(lifeMs - TOKEN_MARGIN_MS, lifeMs / 2),
     };
+  }
+
+  /**
+   * The token realm, if it is safe to ask: never plain http after an https registry (a downgrade
+   * anyone on the path could read), and plain http with credentials only at the registry's own
+   * loopback origin; elsewhere the password would cross the network in the clear.
+   */
+  private realmUrl(realm: string): URL {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new StrataError(
+        "AUTH",
+        `${this.registry}: bearer challenge has an unusable realm ${JSON.stringify(realm).slice(0, 120)}`,
+      );
+    }
+    if (url.protocol === "https:") return url;
+    const origin = this.registryOrigin();
+    const refuse = (why: string) =>
+      new StrataError("AUTH", `${this.registry}: refusing token realm ${url.origin}: ${why}`, {
+        hint: "the registry's token service must use https; fix the registry's auth configuration",
+      });
+    if (url.protocol !== "http:") throw refuse("not an http(s) URL");
+    if (origin.startsWith("https:")) throw refuse("plain http after an https registry");
+    const ownLoopback = url.origin === origin && isLoopbackHost(url.host);
+    if (this.credentials !== undefined && !ownLoopback) throw refuse("credentials would go over plain http");
+    return url;
   }
 
   /** The error for a refusal: who was refused and what to do about it. */

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StrataError } from "../../util/errors.js";
+import { isStrataError, StrataError } from "../../util/errors.js";
+import { boundedFetch, describeFetchError } from "../../util/http.js";
 import { isLoopbackHost, registryApiHost } from "../reference.js";
 import { Authenticator, type Credentials, savedCredentials } from "./auth.js";
 import { type Dispatcher, type TlsOptions, tlsDispatcher } from "./tls.js";
@@ -44,7 +45,17 @@ export interface RegistryRequest {
   body?: BodyFactory;
   /** What is being done, for error messages ("push blob sha256:…"). */
   what: string;
+  /** The answer's body may not be longer (default MAX_ANSWER_BYTES): a blob's or manifest's descriptor size. */
+  maxBytes?: number;
 }
+
+/**
+ * The most any answer without a known size may hold: manifests fetched by tag (the distribution
+ * spec suggests registries accept at least 4 MiB), error bodies, tokens.
+ */
+export const MAX_ANSWER_BYTES = 4 << 20;
+/** The longest an exchange with an answer of at most MAX_ANSWER_BYTES may take. */
+const SMALL_ANSWER_DEADLINE_MS = 2 * 60 * 1000;
 
 /** A problem worth another attempt; never leaves this module's retry loops. */
 export class TransientError extends Error {
@@ -67,11 +78,6 @@ function retryAfterMs(res: Response): number | undefined {
 class NotTlsError extends Error {}
 
 const TLS_CERT_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/;
-
-function describeFetchFailure(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
-}
 
 /** Runs `attempt` until it succeeds, a non-transient error escapes, or the policy is spent. */
 export async function withRetry<T>(
@@ -129,8 +135,14 @@ export class RegistryClient {
     credentials: Credentials | undefined,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.auth = new Authenticator(registry, credentials, (url, headers) =>
-      withRetry(registry, "fetch a token", this.retry, () => this.send(url, { method: "GET", headers })),
+    this.auth = new Authenticator(
+      registry,
+      credentials,
+      (url, headers) =>
+        withRetry(registry, "fetch a token", this.retry, () =>
+          this.send(url, { method: "GET", headers, what: "fetch a token" }),
+        ),
+      () => this.origin,
     );
   }
 
@@ -160,7 +172,7 @@ export class RegistryClient {
     const host = registryApiHost(this.registry);
     const ping = (origin: string) =>
       withRetry(this.registry, "connect", this.retry, async () => {
-        const res = await this.send(`${origin}/v2/`, { method: "GET", headers: {} });
+        const res = await this.send(`${origin}/v2/`, { method: "GET", headers: {}, what: "connect" });
         await res.body?.cancel();
       });
     try {
@@ -182,27 +194,51 @@ export class RegistryClient {
     }
   }
 
-  /** One HTTP exchange; network failures, 5xx and 429 become TransientError. */
+  /**
+   * One HTTP exchange, bounded like every other (timeouts, `maxBytes`); network failures and
+   * silences, 5xx and 429 become TransientError.
+   */
   private async send(
     url: string,
-    init: { method: string; headers: Record<string, string>; body?: Buffer | Readable },
+    init: {
+      method: string;
+      headers: Record<string, string>;
+      body?: Buffer | Readable;
+      what: string;
+      maxBytes?: number;
+    },
   ): Promise<Response> {
+    const maxBytes = init.maxBytes ?? MAX_ANSWER_BYTES;
+    // A small exchange has no reason to take long, however it trickles; a blob's upload or download may.
+    const sent =
+      init.body === undefined ? 0 : Buffer.isBuffer(init.body) ? init.body.length : Number.POSITIVE_INFINITY;
+    const small = maxBytes <= MAX_ANSWER_BYTES && sent <= MAX_ANSWER_BYTES;
     let res: Response;
     try {
-      res = await fetch(url, {
-        method: init.method,
-        headers: init.headers,
-        body: init.body as BodyInit | undefined,
-        redirect: "follow",
-        // Node's fetch needs `duplex` for streamed request bodies; the dispatcher carries TLS options.
-        ...({ duplex: "half", dispatcher: this.dispatcher } as object),
-      });
+      res = await boundedFetch(
+        url,
+        {
+          method: init.method,
+          headers: init.headers,
+          body: init.body as BodyInit | undefined,
+          redirect: "follow",
+          // Node's fetch needs `duplex` for streamed request bodies; the dispatcher carries TLS options.
+          duplex: "half",
+          dispatcher: this.dispatcher,
+        },
+        {
+          what: `${this.registry}: ${init.what}`,
+          maxBytes,
+          timeouts: small ? { totalMs: SMALL_ANSWER_DEADLINE_MS } : {},
+        },
+      );
     } catch (err) {
+      if (isStrataError(err, "NETWORK")) throw new TransientError(err.message);
       // A request body that failed on our side (a blob that did not verify) is not the network's fault.
       const cause = (err as { cause?: unknown }).cause;
       if (err instanceof StrataError) throw err;
       if (cause instanceof StrataError) throw cause;
-      const problem = describeFetchFailure(err);
+      const problem = describeFetchError(err);
       if (TLS_CERT_ERRORS.test(problem)) {
         throw new StrataError("REGISTRY", `${this.registry}: TLS certificate not trusted (${problem})`, {
           hint: "give the registry's CA (CA file option, or NODE_EXTRA_CA_CERTS), or pass --tls-verify=false",
@@ -233,7 +269,13 @@ export class RegistryClient {
       const headers: Record<string, string> = { ...req.headers };
       if (authorization) headers.authorization = authorization;
       const body = req.body ? await req.body() : undefined;
-      const res = await this.send(url, { method: req.method, headers, body });
+      const res = await this.send(url, {
+        method: req.method,
+        headers,
+        body,
+        what: req.what,
+        maxBytes: req.maxBytes,
+      });
       if (res.status !== 401) return res;
       const challenge = res.headers.get("www-authenticate");
       await res.body?.cancel();

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { StrataError } from "../../util/errors.js";
 import { sha256Hex } from "../../util/hash.js";
-import { verified } from "../../util/verify.js";
+import { checkedDigestHex, verified } from "../../util/verify.js";
 import { type Artifact, artifactImages, type BlobSource } from "../image.js";
 import { assembleArtifact, type ManifestReader } from "../layout.js";
 import { formatReference, type ImageReference, manifestSelector, parseReference } from "../reference.js";
@@ -18,25 +18,49 @@ import { RemoteRepository } from "./repository.js";
 
 export type PullOptions = RegistryClientOptions;
 
-/** Streams blobs from a repository, verifying each against its digest (and size, when known). */
+/**
+ * A descriptor from a registry's answer, checked before its digest reaches a URL or a path and its
+ * size bounds a read: `sha256:<64 hex>` and a whole number of bytes, else a REGISTRY error.
+ */
+function checkedDescriptor(d: Descriptor, where: string): Descriptor {
+  const hex = checkedDigestHex(d?.digest, `${where}: descriptor digest`, "REGISTRY");
+  if (!Number.isSafeInteger(d.size) || d.size < 0) {
+    throw new StrataError(
+      "REGISTRY",
+      `${where}: descriptor sha256:${hex} has an impossible size ${JSON.stringify(d.size)}`,
+    );
+  }
+  return d;
+}
+
+/** Streams blobs from a repository, each bounded by and verified against its descriptor. */
 class RemoteBlobSource implements BlobSource {
+  /** Sizes of the blobs this source may serve: only what a verified manifest described is read. */
   readonly sizes = new Map<string, number>();
 
   constructor(private readonly repo: RemoteRepository) {}
 
   async open(digest: string): Promise<Readable> {
+    const size = this.sizes.get(digest);
+    if (size === undefined) {
+      throw new StrataError(
+        "REGISTRY",
+        `${this.repo.where}: blob ${digest} is not described by the manifest`,
+      );
+    }
     const res = await withRetry(this.repo.client.registry, `get blob ${digest}`, this.repo.client.retry, () =>
-      this.repo.getBlob(digest),
+      this.repo.getBlob(digest, size),
     );
     if (res.body === null)
       throw new StrataError("REGISTRY", `${this.repo.where}: blob ${digest} has no body`);
     return verified(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), digestHex(digest), {
-      size: this.sizes.get(digest),
+      size,
       what: `${this.repo.where}: blob ${digest}`,
     });
   }
 
   async readAll(descriptor: Descriptor): Promise<Buffer> {
+    this.sizes.set(descriptor.digest, descriptor.size);
     const chunks: Buffer[] = [];
     for await (const chunk of await this.open(descriptor.digest)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
@@ -65,8 +89,10 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
   const repo = new RemoteRepository(client, source.repository);
   const selector = manifestSelector(source);
 
-  const fetchManifest = (reference: string) =>
-    withRetry(client.registry, `get manifest ${reference}`, client.retry, () => repo.getManifest(reference));
+  const fetchManifest = (reference: string, maxBytes?: number) =>
+    withRetry(client.registry, `get manifest ${reference}`, client.retry, () =>
+      repo.getManifest(reference, maxBytes),
+    );
   const got = await fetchManifest(selector);
   if (got === undefined) {
     throw new StrataError("REGISTRY", `${formatReference(source)}: no such manifest (404)`, {
@@ -90,16 +116,18 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
   const reader: ManifestReader = {
     where: formatReference(source),
     manifest: async (d) => {
-      const child = await fetchManifest(d.digest);
+      const child = await fetchManifest(checkedDescriptor(d, repo.where).digest, d.size);
       if (child === undefined)
         throw new StrataError("REGISTRY", `${repo.where}: manifest ${d.digest} is missing`);
       return child.bytes;
     },
-    config: (d) => blobs.readAll(d),
+    config: (d) => blobs.readAll(checkedDescriptor(d, repo.where)),
   };
   const artifact = await assembleArtifact(top, got.bytes, reader, blobs);
   for (const image of artifactImages(artifact)) {
-    for (const layer of image.manifest.layers) blobs.sizes.set(layer.digest, layer.size);
+    for (const layer of image.manifest.layers) {
+      blobs.sizes.set(checkedDescriptor(layer, repo.where).digest, layer.size);
+    }
   }
   return artifact;
 }

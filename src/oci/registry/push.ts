@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { mapLimit } from "../../util/concurrency.js";
 import { StrataError } from "../../util/errors.js";
+import { observed } from "../../util/http.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../image.js";
 import { type ArtifactBlob, contentBlobs, manifestBlobs } from "../layout.js";
 import { formatReference, type ImageReference, parseReference } from "../reference.js";
@@ -67,14 +68,6 @@ const DEFAULT_CHUNK_SIZE = 16 << 20;
 interface BlobResult {
   outcome: BlobOutcome;
   bytesSent: number;
-}
-
-/** Counts bytes as a blob streams out, for progress events. */
-async function* counting(source: Readable, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
-  for await (const chunk of source) {
-    onBytes((chunk as Buffer).length);
-    yield chunk as Buffer;
-  }
 }
 
 /** Reads a stream in pieces of exactly `size` bytes (the last may be shorter). */
@@ -163,8 +156,8 @@ class Pusher {
       open: async () => {
         sent = 0;
         return Readable.from(
-          counting(await this.open(blob), (n) => {
-            sent += n;
+          observed(await this.open(blob), (chunk) => {
+            sent += chunk.length;
             this.emit({ type: "blob-progress", digest, sent, size });
           }),
         );
@@ -186,14 +179,23 @@ class Pusher {
     return sent;
   }
 
+  /**
+   * PUTs a manifest under `reference` and checks the digest the registry says it stored: a registry
+   * that stores other bytes than those sent is refused (for a digest PUT, before any tag exists).
+   */
   async putManifest(reference: string, descriptor: Descriptor, bytes: Buffer): Promise<void> {
     const reported = await withRetry(this.registry, `put manifest ${reference}`, this.repo.client.retry, () =>
       this.repo.putManifest(reference, descriptor.mediaType, bytes),
     );
     if (reported !== undefined && reported !== descriptor.digest) {
+      const tagNote =
+        reference === descriptor.digest ? "; no tag was set" : `; the tag ${reference} may point at it`;
       throw new StrataError(
         "HASH_MISMATCH",
-        `${this.repo.where}: registry stored manifest ${reference} as ${reported}, expected ${descriptor.digest}`,
+        `${this.repo.where}: registry stored manifest ${reference} as ${reported}, expected ${descriptor.digest}${tagNote}`,
+        {
+          hint: "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
+        },
       );
     }
     this.emit({ type: "manifest-done", digest: descriptor.digest, reference });
@@ -238,12 +240,14 @@ export async function pushArtifact(
       results.set(blob.descriptor.digest, await pusher.pushBlob(blob));
     });
 
+    // Every manifest by digest first, each checked; the tag last, once the whole image is in place.
     const manifests = manifestBlobs(artifact);
-    for (const manifest of manifests.slice(0, -1)) {
+    for (const manifest of manifests) {
       await pusher.putManifest(manifest.descriptor.digest, manifest.descriptor, manifest.bytes!);
     }
     const last = manifests.at(-1)!;
-    await pusher.putManifest(reference, last.descriptor, last.bytes!);
+    if (reference !== last.descriptor.digest)
+      await pusher.putManifest(reference, last.descriptor, last.bytes!);
 
     const images: ImagePushReport[] = artifactImages(artifact).map((image) => {
       const own = [image.manifest.config, ...image.manifest.layers].map((d) => results.get(d.digest)!);

@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
 import { StrataError } from "../../util/errors.js";
+import { checkedDigestHex } from "../../util/verify.js";
 import { MediaType } from "../types.js";
-import { type RegistryClient, registryFailure } from "./client.js";
+import { MAX_ANSWER_BYTES, type RegistryClient, registryFailure } from "./client.js";
 
 /**
  * The distribution-spec endpoints of one repository, each a single attempt (`client.once`): the
@@ -145,12 +146,24 @@ export class RemoteRepository {
     });
     await res.body?.cancel();
     await this.expect(res, [201, 202, 204], what);
-    return res.headers.get("docker-content-digest") ?? undefined;
+    return this.reportedDigest(res, what);
   }
 
-  /** GETs a manifest or index; undefined when the registry has none under `reference`. */
+  /** The answer's Docker-Content-Digest, if any; a malformed one is a REGISTRY error. */
+  private reportedDigest(res: Response, what: string): string | undefined {
+    const digest = res.headers.get("docker-content-digest") ?? undefined;
+    if (digest !== undefined)
+      checkedDigestHex(digest, `${this.where}: ${what}: Docker-Content-Digest`, "REGISTRY");
+    return digest;
+  }
+
+  /**
+   * GETs a manifest or index, at most `maxBytes` long (its descriptor's size when known); undefined
+   * when the registry has none under `reference`.
+   */
   async getManifest(
     reference: string,
+    maxBytes = MAX_ANSWER_BYTES,
   ): Promise<{ bytes: Buffer; contentType?: string; digest?: string } | undefined> {
     const what = `get manifest ${reference}`;
     const res = await this.client.once({
@@ -159,6 +172,7 @@ export class RemoteRepository {
       scopes: this.pullScope(),
       headers: { accept: MANIFEST_ACCEPT },
       what,
+      maxBytes,
     });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -168,18 +182,19 @@ export class RemoteRepository {
     return {
       bytes: Buffer.from(await res.arrayBuffer()),
       contentType: res.headers.get("content-type")?.split(";")[0].trim(),
-      digest: res.headers.get("docker-content-digest") ?? undefined,
+      digest: this.reportedDigest(res, what),
     };
   }
 
-  /** GETs a blob, following the redirects registries use to hand out storage URLs. */
-  async getBlob(digest: string): Promise<Response> {
+  /** GETs a blob of `size` bytes (no more are read), following the redirects registries use for storage. */
+  async getBlob(digest: string, size: number): Promise<Response> {
     const what = `get blob ${digest}`;
     const res = await this.client.once({
       method: "GET",
       url: `/v2/${this.name}/blobs/${digest}`,
       scopes: this.pullScope(),
       what,
+      maxBytes: size,
     });
     return this.expect(res, [200], what);
   }
