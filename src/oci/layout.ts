@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ContentStore } from "../util/cas.js";
 import { mapLimit } from "../util/concurrency.js";
-import { StrataError } from "../util/errors.js";
+import { type ErrorCode, StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
 import { sha256File, sha256Hex } from "../util/hash.js";
 import { assertDigest, verified } from "../util/verify.js";
@@ -110,6 +110,8 @@ export function checkBytes(descriptor: Descriptor, bytes: Buffer, where: string)
 export interface ManifestReader {
   /** Where the bytes come from, for error messages ("oci:/tmp/out", "127.0.0.1:5000/app"). */
   where: string;
+  /** The error code for a malformed manifest, index or config (default IO; a registry's is REGISTRY). */
+  invalidCode?: ErrorCode;
   manifest(descriptor: Descriptor): Promise<Buffer>;
   config(descriptor: Descriptor): Promise<Buffer>;
 }
@@ -122,10 +124,14 @@ async function assembleImage(
 ): Promise<Image> {
   checkBytes(descriptor, manifestBytes, reader.where);
   const where = `${reader.where}: ${descriptor.digest}`;
-  const manifest = parseManifest(manifestBytes, where, descriptor.mediaType);
+  const manifest = parseManifest(manifestBytes, where, descriptor.mediaType, reader.invalidCode);
   const configBytes = await reader.config(manifest.config);
   checkBytes(manifest.config, configBytes, reader.where);
-  const config = parseImageConfig(configBytes, `${reader.where}: ${manifest.config.digest}`);
+  const config = parseImageConfig(
+    configBytes,
+    `${reader.where}: ${manifest.config.digest}`,
+    reader.invalidCode,
+  );
   return { manifest, manifestBytes, config, configBytes, blobs };
 }
 
@@ -152,12 +158,12 @@ export async function assembleArtifact(
   reader: ManifestReader,
   blobs: BlobSource,
 ): Promise<Artifact> {
-  parseDescriptor(top, reader.where);
+  parseDescriptor(top, reader.where, reader.invalidCode);
   checkBytes(top, topBytes, reader.where);
   if (!isIndexBytes(topBytes, top.mediaType)) {
     return { kind: "image", image: await assembleImage(top, topBytes, reader, blobs) };
   }
-  const index = parseIndex(topBytes, `${reader.where}: ${top.digest}`, top.mediaType);
+  const index = parseIndex(topBytes, `${reader.where}: ${top.digest}`, top.mediaType, reader.invalidCode);
   const images: Image[] = [];
   for (const child of index.manifests) {
     if (!isManifestMediaType(child.mediaType)) {

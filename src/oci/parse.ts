@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { StrataError } from "../util/errors.js";
+import { type ErrorCode, StrataError } from "../util/errors.js";
 import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 
 /**
@@ -60,47 +60,64 @@ const config = z.looseObject({
   rootfs: z.looseObject({ type: z.literal("layers"), diff_ids: z.array(digest).max(1024) }),
 });
 
-function parseWith<T>(schema: z.ZodType, bytes: Buffer, max: number, what: string, where: string): T {
+interface Context {
+  what: string;
+  where: string;
+  /** The error code for malformed input: IO for local homes, REGISTRY for a registry's answers. */
+  code: ErrorCode;
+}
+
+function parseWith<T>(schema: z.ZodType, bytes: Buffer, max: number, { what, where, code }: Context): T {
   if (bytes.length > max) {
-    throw new StrataError("IO", `${where}: ${what} is ${bytes.length} bytes, more than the ${max} allowed`);
+    throw new StrataError(code, `${where}: ${what} is ${bytes.length} bytes, more than the ${max} allowed`);
   }
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch {
-    throw new StrataError("IO", `${where}: ${what} is not valid JSON`);
+    throw new StrataError(code, `${where}: ${what} is not valid JSON`);
   }
   const result = schema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-    throw new StrataError("IO", `${where}: ${what} is malformed (${path}${issue.message})`);
+    throw new StrataError(code, `${where}: ${what} is malformed (${path}${issue.message})`);
   }
   return result.data as T;
 }
 
 /** An image manifest; `mediaType` falls back to the descriptor's, as OCI allows it to be absent. */
-export function parseManifest(bytes: Buffer, where: string, fallbackMediaType?: string): Manifest {
-  const parsed = parseWith<Manifest>(manifest, bytes, MAX_MANIFEST_BYTES, "manifest", where);
+export function parseManifest(
+  bytes: Buffer,
+  where: string,
+  fallbackMediaType?: string,
+  code: ErrorCode = "IO",
+): Manifest {
+  const parsed = parseWith<Manifest>(manifest, bytes, MAX_MANIFEST_BYTES, { what: "manifest", where, code });
   parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.manifest.v1+json";
   return parsed;
 }
 
-export function parseIndex(bytes: Buffer, where: string, fallbackMediaType?: string): Index {
-  const parsed = parseWith<Index>(index, bytes, MAX_MANIFEST_BYTES, "index", where);
+export function parseIndex(
+  bytes: Buffer,
+  where: string,
+  fallbackMediaType?: string,
+  code: ErrorCode = "IO",
+): Index {
+  const parsed = parseWith<Index>(index, bytes, MAX_MANIFEST_BYTES, { what: "index", where, code });
   parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.index.v1+json";
   return parsed;
 }
 
-export function parseImageConfig(bytes: Buffer, where: string): ImageConfig {
-  return parseWith<ImageConfig>(config, bytes, MAX_CONFIG_BYTES, "image config", where);
+export function parseImageConfig(bytes: Buffer, where: string, code: ErrorCode = "IO"): ImageConfig {
+  return parseWith<ImageConfig>(config, bytes, MAX_CONFIG_BYTES, { what: "image config", where, code });
 }
 
 /** A descriptor from elsewhere (an index entry, a referrers list), checked on its own. */
-export function parseDescriptor(value: unknown, where: string): Descriptor {
+export function parseDescriptor(value: unknown, where: string, code: ErrorCode = "IO"): Descriptor {
   const result = descriptor.safeParse(value);
   if (!result.success) {
-    throw new StrataError("IO", `${where}: malformed descriptor (${result.error.issues[0].message})`);
+    throw new StrataError(code, `${where}: malformed descriptor (${result.error.issues[0].message})`);
   }
   return result.data as Descriptor;
 }

@@ -15,8 +15,14 @@ function universe(lines: string[], arch = "amd64"): Universe {
         .split(";")
         .map((f) => f.trim())
         .filter(Boolean);
-      const archLine = fields.some((f) => f.startsWith("Architecture:")) ? "" : `Architecture: ${arch}\n`;
-      return `Package: ${name}\nVersion: ${version}\n${archLine}${fields.join("\n")}\nFilename: pool/${name}_${version}.deb\nSize: 1\nSHA256: ${"0".repeat(64)}\n`;
+      if (!fields.some((f) => f.startsWith("Architecture:"))) fields.push(`Architecture: ${arch}`);
+      const stanza = [
+        `Package: ${name}`,
+        `Version: ${version}`,
+        ...fields,
+        `Filename: pool/${name}_${version}.deb`,
+      ];
+      return `${[...stanza, "Size: 1", `SHA256: ${"0".repeat(64)}`].join("\n")}\n`;
     })
     .join("\n");
   const buf = Buffer.from(text);

@@ -115,6 +115,7 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
   const blobs = new RemoteBlobSource(repo);
   const reader: ManifestReader = {
     where: formatReference(source),
+    invalidCode: "REGISTRY",
     manifest: async (d) => {
       const child = await fetchManifest(checkedDescriptor(d, repo.where).digest, d.size);
       if (child === undefined)
