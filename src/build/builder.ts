@@ -195,7 +195,9 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     keepDocs: spec.docs,
   });
 
-  let pool: LayerPool | undefined;
+  // Made up front (its workers start with the first job), so a .deb that arrives after a failure
+  // meets the closed pool and is refused, instead of starting workers nobody terminates.
+  const pool = new LayerPool(opts.jobs);
   const skipped = new Set<string>();
   const overlaps: string[] = [];
   const images: BuiltImage[] = [];
@@ -205,7 +207,6 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     let result: MadeLayer;
     if (hit) result = { record: hit, cached: true, overlaps: [] };
     else if (layer.kind === "package") {
-      pool ??= new LayerPool(opts.jobs);
       const record = await pool.build(await inputFor(layer.packages[0]));
       await layerCache.put(key, record);
       result = { record, cached: false, overlaps: [] };
@@ -216,10 +217,11 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     return result;
   };
   const pending = plans.map(({ arch, layers }) => Promise.all(layers.map((l) => makeLayer(arch, l))));
-  for (const p of pending) p.catch(() => {}); // each is awaited below, in order
+  // The first failure of any architecture ends the build at once.
+  const allBuilt = Promise.all(pending);
   try {
     for (const [archIndex, { arch, layers: planned }] of plans.entries()) {
-      const built = await pending[archIndex];
+      const built = (await allBuilt)[archIndex];
       const checker = new OverlapChecker(arch);
       const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
         overlaps.push(...inner);
@@ -266,7 +268,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       images.push({ arch, image, layers });
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   return {
     artifact: toArtifact(images),

@@ -31,6 +31,8 @@ export interface FakeRepoOptions {
   unsigned?: boolean;
   /** Paths whose body is cut in half while Content-Length promises all of it. */
   truncate?: Set<string>;
+  /** Paths answered only after this many milliseconds (a slow download). */
+  delay?: Map<string, number>;
 }
 
 export interface FakeRepo {
@@ -100,6 +102,11 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const body = files.get(path);
+    const wait = opts.delay?.get(path);
+    if (body && wait !== undefined) {
+      setTimeout(() => res.end(body), wait);
+      return;
+    }
     if (!body) {
       res.writeHead(404).end("not found");
       return;
