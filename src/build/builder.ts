@@ -193,6 +193,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     epoch,
     compression,
     keepDocs: spec.docs,
+    locked: { name: p.name, version: p.version, architecture: p.architecture },
   });
 
   // Made up front (its workers start with the first job), so a .deb that arrives after a failure

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
-import { parseStanza } from "../debian/deb822.js";
+import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.js";
 import { type AlternativeInstall, parseAlternatives } from "../debian/maintscripts.js";
 import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
@@ -93,6 +93,8 @@ export interface PackageLayerInput {
   epoch: number;
   compression: Compression;
   keepDocs: boolean;
+  /** What the lock says the .deb is; its control stanza must say the same. */
+  locked: { name: string; version: string; architecture: string };
 }
 
 /** Directories that merged-/usr turns into symlinks to usr/<dir> (design.md §2). */
@@ -123,15 +125,8 @@ export async function packageEntries(
 ): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
   assertDigest(input.debPath, await sha256File(input.debPath), { hex: input.debSha256 });
   const deb = await openDeb(input.debPath);
-  const stanza = parseStanza(deb.control.control);
-  const [name, version, architecture] = ["Package", "Version", "Architecture"].map((field) => {
-    const value = stanza.get(field);
-    if (!value) throw new StrataError("DEB_INVALID", `${input.debPath}: control has no ${field} field`);
-    return value;
-  });
-  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
-    throw new StrataError("DEB_INVALID", `${input.debPath}: bad package name "${name}"`);
-  }
+  const stanza = checkedControl(input, deb.control.control);
+  const { name, version, architecture } = input.locked;
 
   const reader = new PackageReader(name, deb.control.md5sums === undefined);
   for await (const { header, body } of deb.dataEntries()) reader.add(header, body);
@@ -154,6 +149,32 @@ export async function packageEntries(
   const caBundle = await storeCaBundle(entries, input.store);
   if (caBundle) facts.caBundle = caBundle;
   return { entries, facts };
+}
+
+/**
+ * The control stanza, checked before it reaches status.d, where scanners take it as the truth:
+ * exactly one well-formed stanza, no Status of its own, and the package the lock names.
+ */
+function checkedControl(input: PackageLayerInput, control: string): Stanza {
+  const refuse = (why: string) =>
+    new StrataError("DEB_INVALID", `${input.debPath}: control: ${why}`, {
+      hint: "the .deb is not the package its repository's signed index describes; do not use this mirror",
+    });
+  const defect = singleStanzaDefect(control);
+  if (defect) throw refuse(defect);
+  const stanza = parseStanza(control);
+  if ([...stanza.keys()].some((k) => k.toLowerCase() === "status")) throw refuse("it has a Status field");
+  const { name, version, architecture } = input.locked;
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw refuse(`bad package name "${name}"`);
+  for (const [field, want] of [
+    ["Package", name],
+    ["Version", version],
+    ["Architecture", architecture],
+  ]) {
+    const got = stanza.get(field);
+    if (got !== want) throw refuse(`${field} is "${got ?? ""}" where the lock says "${want}"`);
+  }
+  return stanza;
 }
 
 /** Concatenates the packaged CA certificates (path order) into a bundle blob, if there are any. */

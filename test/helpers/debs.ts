@@ -21,6 +21,8 @@ const DEB_CACHE = join(tmpdir(), "strata-test-debs");
 export interface RealDeb {
   path: string;
   sha256: string;
+  /** What a lock would say the .deb is. */
+  locked: { name: string; version: string; architecture: string };
 }
 
 /** The host architecture's current candidate of `name`, downloaded once and then reused. */
@@ -33,7 +35,10 @@ export async function realDeb(name: string): Promise<RealDeb> {
     if (!file) throw new Error(`apt-get download ${name} left no ${name}_*.deb in ${DEB_CACHE}`);
   }
   const path = join(DEB_CACHE, file);
-  return { path, sha256: (await sha256File(path)).hex };
+  const { stdout } = await run("dpkg-deb", ["-f", path, "Package", "Version", "Architecture"]);
+  const field = (f: string) => new RegExp(`^${f}: (.*)$`, "m").exec(stdout)?.[1] ?? "";
+  const locked = { name: field("Package"), version: field("Version"), architecture: field("Architecture") };
+  return { path, sha256: (await sha256File(path)).hex, locked };
 }
 
 async function cachedDebFile(name: string): Promise<string | undefined> {
@@ -104,12 +109,22 @@ export async function looseTar(files: CraftedFile[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The minimal control stanza craftDeb writes for a package. */
+export function craftedControl(pkg: string, version = "1.0", architecture = "all"): string {
+  return `Package: ${pkg}\nVersion: ${version}\nArchitecture: ${architecture}\nMaintainer: Test <t@example.invalid>\nDescription: crafted test package\n`;
+}
+
 /**
- * Writes a .deb whose data.tar.gz holds exactly `files`, with a minimal control stanza and no
- * md5sums (so strata must compute them). Returns its path and sha256.
+ * Writes a .deb whose data.tar.gz holds exactly `files`, with a minimal control stanza (or
+ * `control`, as given) and no md5sums (so strata must compute them). Returns its path, sha256 and
+ * the record a lock would hold for `pkg` 1.0 all.
  */
-export async function craftDeb(dir: string, pkg: string, files: CraftedFile[]): Promise<RealDeb> {
-  const control = `Package: ${pkg}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: crafted test package\n`;
+export async function craftDeb(
+  dir: string,
+  pkg: string,
+  files: CraftedFile[],
+  control = craftedControl(pkg),
+): Promise<RealDeb> {
   const controlTar = await looseTar([
     { name: "./", type: "directory" },
     { name: "./control", body: control },
@@ -123,5 +138,6 @@ export async function craftDeb(dir: string, pkg: string, files: CraftedFile[]): 
       { name: "data.tar.gz", body: gzipSync(await looseTar(files)) },
     ]),
   );
-  return { path, sha256: (await sha256File(path)).hex };
+  const locked = { name: pkg, version: "1.0", architecture: "all" };
+  return { path, sha256: (await sha256File(path)).hex, locked };
 }

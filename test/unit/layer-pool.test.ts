@@ -14,6 +14,7 @@ async function input(debPath: string, debSha256 = "0".repeat(64)): Promise<Packa
     epoch: 0,
     compression: resolveCompression("gzip"),
     keepDocs: false,
+    locked: { name: "hello", version: "1.0", architecture: "all" },
   };
 }
 
