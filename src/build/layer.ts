@@ -11,6 +11,7 @@ import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
+import { BodySpool, type SpooledBody } from "./spool.js";
 
 /**
  * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
@@ -36,8 +37,10 @@ export interface LayerEntry {
   gid: number;
   /** Symlink target (as stored), or the path of the hardlinked file entry. */
   linkname?: string;
-  /** File contents; absent means empty. */
+  /** File contents; absent means empty (unless spooled). */
   body?: Uint8Array;
+  /** File contents waiting on disk (a package's bodies past the spool's memory budget). */
+  spooled?: SpooledBody;
 }
 
 export interface LayerBlob {
@@ -122,14 +125,15 @@ const STATUS_DIR = "var/lib/dpkg/status.d";
 /** A package's layer entries (data, status.d records) and facts, before they are written. */
 export async function packageEntries(
   input: PackageLayerInput,
+  spool: BodySpool,
 ): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
   assertDigest(input.debPath, await sha256File(input.debPath), { hex: input.debSha256 });
   const deb = await openDeb(input.debPath);
   const stanza = checkedControl(input, deb.control.control);
   const { name, version, architecture } = input.locked;
 
-  const reader = new PackageReader(name, deb.control.md5sums === undefined);
-  for await (const { header, body } of deb.dataEntries()) reader.add(header, body);
+  const reader = new PackageReader(name, deb.control.md5sums === undefined, spool);
+  for await (const { header, body } of deb.dataEntries()) await reader.add(header, body);
   const entries = reader.entries(input.keepDocs);
 
   const md5sums = deb.control.md5sums ?? reader.md5sums(deb.control.conffiles);
@@ -185,20 +189,39 @@ async function storeCaBundle(entries: LayerEntry[], storeRoot: string): Promise<
     )
     .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   if (certs.length === 0) return undefined;
-  const newline = Buffer.from("\n");
-  const bundle = Buffer.concat(
-    certs
-      .map((c) => Buffer.from(c.body ?? []))
-      .map((b) => (b.at(-1) === 0x0a ? b : Buffer.concat([b, newline]))),
-  );
-  const { hex } = await new ContentStore(storeRoot).put(Readable.from([bundle]));
+  async function* bundle(): AsyncGenerator<Uint8Array> {
+    for (const cert of certs) {
+      let last: number | undefined;
+      for await (const chunk of bodyChunks(cert)) {
+        last = chunk.at(-1) ?? last;
+        yield chunk;
+      }
+      if (last !== 0x0a) yield Buffer.from("\n");
+    }
+  }
+  const { hex } = await new ContentStore(storeRoot).put(bundle());
   return { sha256: hex, certificates: certs.length };
 }
 
+/** A file entry's bytes, from memory or from its spool. */
+async function* bodyChunks(entry: LayerEntry): AsyncGenerator<Uint8Array> {
+  if (entry.spooled) yield* entry.spooled.spool.read(entry.spooled);
+  else if (entry.body && entry.body.length > 0) yield entry.body;
+}
+
+function bodySize(entry: LayerEntry): number {
+  return entry.spooled?.size ?? entry.body?.length ?? 0;
+}
+
 export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {
-  const { entries, facts } = await packageEntries(input);
-  const blob = await writeLayer(entries, { ...input, what: facts.package });
-  return { ...blob, members: [facts] };
+  const spool = new BodySpool(input.store);
+  try {
+    const { entries, facts } = await packageEntries(input, spool);
+    const blob = await writeLayer(entries, { ...input, what: facts.package });
+    return { ...blob, members: [facts] };
+  } finally {
+    await spool.remove();
+  }
 }
 
 /** The control stanza as dpkg's status file has it: `Status:` right after `Package:`. */
@@ -229,9 +252,10 @@ class PackageReader {
     private readonly pkg: string,
     /** Only packages without md5sums need them computed (dpkg-deb stopped requiring them). */
     private readonly computeMd5sums: boolean,
+    private readonly spool: BodySpool,
   ) {}
 
-  add(header: DebTarEntry["header"], body: Buffer): void {
+  async add(header: DebTarEntry["header"], body: DebTarEntry["body"]): Promise<void> {
     // tar-stream gives null, not "", for entries without a link name, whatever its types say.
     const linkname: string = header.linkname ?? "";
     const archivePath = normalisePath(header.name, this.pkg);
@@ -264,11 +288,13 @@ class PackageReader {
       }
       entry = { path, type, ...base, linkname: relocatedSymlinkTarget(archivePath, path, linkname) };
     } else if (type === "file") {
-      entry = { path, type, ...base, body };
-      if (this.computeMd5sums) {
-        const md5 = createHash("md5").update(body).digest("hex");
-        this.md5ByFile.set(path, md5);
-        this.digests.push([archivePath, md5]);
+      const md5 = this.computeMd5sums ? createHash("md5") : undefined;
+      const kept = await this.spool.take(body, header.size ?? 0, (chunk) => md5?.update(chunk));
+      entry = { path, type, ...base, ...kept };
+      if (md5) {
+        const hex = md5.digest("hex");
+        this.md5ByFile.set(path, hex);
+        this.digests.push([archivePath, hex]);
       }
     } else {
       entry = { path, type, ...base };
@@ -442,8 +468,9 @@ export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions)
     const writer = new TarWriter(tar);
     try {
       for (const e of ordered) {
-        const size = e.type === "file" ? (e.body?.length ?? 0) : 0;
-        await writer.entry({ ...e, mtime: opts.epoch, size }, e.type === "file" ? e.body : undefined);
+        const size = e.type === "file" ? bodySize(e) : 0;
+        const body = e.type === "file" ? Readable.from(bodyChunks(e)) : undefined;
+        await writer.entry({ ...e, mtime: opts.epoch, size }, body);
       }
       await writer.end();
     } catch (err) {
@@ -512,6 +539,13 @@ function orderHardlinks(sorted: LayerEntry[], byPath: Map<string, LayerEntry>, w
       firstOfGroup.set(root.path, entry.path);
       return { ...root, path: entry.path, type: "file", linkname: undefined };
     }
-    return { ...root, path: entry.path, type: "hardlink", linkname: first, body: undefined };
+    return {
+      ...root,
+      path: entry.path,
+      type: "hardlink",
+      linkname: first,
+      body: undefined,
+      spooled: undefined,
+    };
   });
 }
