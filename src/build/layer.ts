@@ -423,9 +423,11 @@ function parentParts(path: string): string[] {
   return path.split("/").slice(0, -1);
 }
 
-/** Strips "./" and empty components; refuses absolute paths and "..". "" is the root. */
+/** Strips "./" and empty components; refuses absolute paths, ".." and control characters. "" is the root. */
 export function normalisePath(path: string, what: string): string {
   if (path.startsWith("/")) throw unsafe(what, path, "absolute path");
+  // dpkg refuses them too; a newline would also forge lines of the md5sums scanners read.
+  if (/[\0-\x1f\x7f]/.test(path)) throw unsafe(what, JSON.stringify(path), "control character in the path");
   const parts: string[] = [];
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;

@@ -200,7 +200,7 @@ async function* tarEntries(
   let fromConsumer: unknown;
   try {
     for await (const entry of extract) {
-      checkEntryHeader(path, member, entry.header, cap, budget);
+      checkEntryHeader(path, member, entry.header, { cap, tooBig }, budget);
       try {
         yield { header: entry.header, body: guardedBody(entry, asDebInvalid) };
       } catch (err) {
@@ -230,18 +230,19 @@ async function* guardedBody(
   }
 }
 
-/** Refuses a header whose size no real entry has, and counts entries and name bytes. */
+/** Refuses a header whose size no entry can have, and counts entries and name bytes. */
 function checkEntryHeader(
   path: string,
   member: ArMember,
   header: tarStream.Header,
-  cap: number,
+  limit: { cap: number; tooBig: () => StrataError },
   budget: { entries: number; nameBytes: number },
 ): void {
   const size = header.size ?? 0;
-  if (!Number.isSafeInteger(size) || size < 0 || size > cap) {
+  if (!Number.isSafeInteger(size) || size < 0) {
     throw invalid(path, `${member.name}: ${header.name}: impossible size ${size}`);
   }
+  if (size > limit.cap) throw limit.tooBig();
   budget.entries++;
   budget.nameBytes += Buffer.byteLength(header.name) + Buffer.byteLength(header.linkname ?? "");
   if (budget.entries > DEB_LIMITS.entries) {
