@@ -20,7 +20,7 @@ import { LayerCache, type LayerCacheKey } from "./layer-cache.js";
 import { LayerPool } from "./layer-pool.js";
 import type { Lock, LockedPackage } from "./lock.js";
 import { nativeEffects } from "./native-effects.js";
-import { OverlapChecker } from "./overlaps.js";
+import { OverlapChecker, pathsOf } from "./overlaps.js";
 import { type LayerPlan, planLayers } from "./planner.js";
 import type { Spec } from "./spec.js";
 
@@ -223,10 +223,12 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   try {
     for (const [archIndex, { arch, layers: planned }] of plans.entries()) {
       const built = (await allBuilt)[archIndex];
-      const checker = new OverlapChecker(arch);
+      const accounts = specAccounts(spec);
+      const baseEntries = baseLayerEntries(arch, accounts);
+      const checker = new OverlapChecker(arch, pathsOf(baseEntries));
       const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
         overlaps.push(...inner);
-        checker.add(record.members, record.files);
+        checker.add(record.members, record);
         for (const m of record.members) if (m.scripts.length > 0) skipped.add(m.package);
         return {
           blob: record,
@@ -237,8 +239,6 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       overlaps.push(...checker.notes);
 
       const keyBase = { epoch, keepDocs: false, compression };
-      const accounts = specAccounts(spec);
-      const baseEntries = baseLayerEntries(arch, accounts);
       const base = await cachedEntriesLayer(
         layerCache,
         baseEntries,

@@ -7,7 +7,7 @@ import {
   writeLayer,
 } from "./layer.js";
 import type { LayerCache, LayerCacheKey } from "./layer-cache.js";
-import { OverlapChecker } from "./overlaps.js";
+import { OverlapChecker, pathsOf } from "./overlaps.js";
 import { BodySpool } from "./spool.js";
 
 /**
@@ -32,10 +32,7 @@ export async function buildGroupLayer(
     for (const input of inputs) {
       const { entries, facts } = await packageEntries(input, spool);
       members.push(facts);
-      overlaps.add(
-        [facts],
-        entries.filter((e) => e.type !== "dir").map((e) => e.path),
-      );
+      overlaps.add([facts], pathsOf(entries));
       for (const entry of entries) {
         if (entry.type === "dir" && byPath.has(entry.path)) continue;
         byPath.set(entry.path, entry);

@@ -52,6 +52,8 @@ export interface LayerBlob {
   mediaType: string;
   /** Non-directory paths of the layer, sorted as in the tar; for file-conflict detection. */
   files: string[];
+  /** Directory paths of the layer, sorted as in the tar; for type-conflict detection. */
+  dirs: string[];
 }
 
 /** What a layer of packages holds besides its bytes: enough for file-conflict and script reports. */
@@ -271,6 +273,10 @@ class PackageReader {
       throw unsafe(this.pkg, archivePath, "conflicts with the merged-/usr symlink");
     }
 
+    if (type !== "dir" && mustBeDirectory(path)) {
+      throw unsafe(this.pkg, archivePath, `would replace the directory /${path} of the layers below`);
+    }
+
     let entry: LayerEntry;
     if (type === "hardlink") {
       const target = mergedUsrPath(normalisePath(linkname, this.pkg));
@@ -379,6 +385,15 @@ function entryType(tarType: string, pkg: string, path: string): LayerEntry["type
     default:
       throw new StrataError("DEB_INVALID", `${pkg}: ${path}: unsupported tar entry type ${tarType}`);
   }
+}
+
+/**
+ * Paths a package may ship only as directories: every top-level one (usr, etc, tmp, var... which the
+ * base layer makes and every other layer fills; `usr -> /` would redirect them all) and the usr/
+ * directories the merged-/usr links lead to.
+ */
+function mustBeDirectory(path: string): boolean {
+  return !path.includes("/") || (path.startsWith("usr/") && MERGED_USR_DIRS.includes(path.slice(4)));
 }
 
 /** bin/x → usr/bin/x (and the other merged directories); other paths unchanged. */
@@ -491,6 +506,7 @@ export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions)
     diffId: `sha256:${diff.hex()}`,
     mediaType: layerMediaType(opts.compression),
     files: ordered.filter((e) => e.type !== "dir").map((e) => e.path),
+    dirs: ordered.filter((e) => e.type === "dir").map((e) => e.path),
   };
 }
 

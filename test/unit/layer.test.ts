@@ -351,6 +351,20 @@ describe("package layer", () => {
     ],
     ["fifo", [{ name: "./run/pipe", type: "fifo" }], /run\/pipe: fifo entries are refused/],
     [
+      "usr-to-root",
+      [{ name: "./usr", type: "symlink", linkname: "/" }],
+      /evil: usr: would replace the directory \/usr/,
+    ],
+    ["etc-as-file", [{ name: "./etc", body: "x" }], /evil: etc: would replace the directory \/etc/],
+    [
+      "usr-lib-link",
+      [
+        { name: "./usr/", type: "directory" },
+        { name: "./usr/lib", type: "symlink", linkname: "/tmp" },
+      ],
+      /evil: usr\/lib: would replace the directory \/usr\/lib/,
+    ],
+    [
       "device",
       [{ name: "./dev/mem", type: "character-device" }],
       /dev\/mem: character-device entries are refused/,
