@@ -44,13 +44,18 @@ export interface DebTarEntry {
  * What a .deb may expand to. A member's tar may not exceed `ratio` times its compressed size (once
  * past `ratioFloor`, as tiny members compress unpredictably), nor `dataBytes` (data.tar) or
  * `controlBytes` (control.tar) in all; data.tar may hold at most `entries` entries and `nameBytes`
- * of paths and link targets, which bounds what a reader keeps per entry. Real bookworm packages stay
- * far below each (see the README for what was measured); a decompression bomb meets one early.
+ * of paths and link targets, which bounds what a reader keeps per entry. A decompression bomb meets
+ * one of them early (an entry whose header alone declares too much is refused before its body).
+ *
+ * Measured on 1,746 real bookworm .debs (this machine's apt cache and the python3 example): the
+ * highest ratio is 178 (libjs-moment-timezone, 1.25 MB to 223 MB; the next is 43), the biggest
+ * data.tar 795 MB (ghc), the most entries 15,518 (libboost1.74-dev); so each limit leaves a margin
+ * of 2.8x or (far) more.
  */
 export const DEB_LIMITS = {
   dataBytes: 8 * 2 ** 30,
   controlBytes: 32 * 2 ** 20,
-  ratio: 200,
+  ratio: 500,
   ratioFloor: 64 * 2 ** 20,
   entries: 300_000,
   nameBytes: 64 * 2 ** 20,
