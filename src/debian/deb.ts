@@ -202,21 +202,16 @@ async function* tarEntries(
     return isStrataError(cause) ? cause : invalid(path, `${member.name}: ${(cause as Error).message}`, cause);
   };
   const budget = { entries: 0, nameBytes: 0 };
-  let fromConsumer: unknown;
+  // A consumer that stops early (an unsafe entry, a full disk) ends the loop through return(): its
+  // error reaches its caller as it is, and only the reader's own failures are made DEB_INVALID.
   try {
     for await (const entry of extract) {
       checkEntryHeader(path, member, entry.header, { cap, tooBig }, budget);
-      try {
-        yield { header: entry.header, body: guardedBody(entry, asDebInvalid) };
-      } catch (err) {
-        fromConsumer = err;
-        throw err;
-      }
+      yield { header: entry.header, body: guardedBody(entry, asDebInvalid) };
       entry.resume();
     }
     await feeding;
   } catch (err) {
-    if (err === fromConsumer) throw err;
     throw asDebInvalid(err);
   } finally {
     extract.destroy();
