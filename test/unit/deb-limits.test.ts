@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { buildPackageLayer } from "../../src/build/layer.js";
-import { openDeb } from "../../src/debian/deb.js";
+import { DEB_LIMITS, openDeb } from "../../src/debian/deb.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { TAR_END, tarHeader } from "../../src/oci/tar.js";
 import { isStrataError } from "../../src/util/errors.js";
@@ -99,6 +99,21 @@ describe("a .deb under hostile input", () => {
     await assert.rejects(openDeb(deb2.path), debInvalid(/control\.tar\.gz expands beyond 33554432 bytes/));
   });
 
+  test("a data.tar with more entries than DEB_LIMITS.entries is DEB_INVALID", {
+    timeout: 120_000,
+  }, async () => {
+    const headers = Array.from({ length: DEB_LIMITS.entries + 1 }, (_, i) =>
+      tarHeader({ path: `d${i}`, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0 }),
+    );
+    const body = gzipSync(Buffer.concat([...headers, TAR_END]));
+    const dir = await tempDir("many");
+    const deb = await rawDeb(dir, "many", { name: "data.tar.gz", body });
+    await assert.rejects(
+      build(deb, join(dir, "store")),
+      debInvalid(/data\.tar\.gz has more than 300000 entries/),
+    );
+  });
+
   const forged: [string, Buffer, RegExp][] = [
     [
       "a non-octal size",
@@ -106,7 +121,7 @@ describe("a .deb under hostile input", () => {
       /data\.tar: Invalid header/,
     ],
     [
-      "a base-256 size of 2^50 bytes",
+      "a base-256 size of 2^42 bytes",
       forgedHeader([{ at: 124, bytes: Buffer.from([0x80, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0]) }]),
       /data\.tar expands beyond 67108864 bytes/,
     ],
