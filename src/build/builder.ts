@@ -15,7 +15,13 @@ import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "./base-laye
 import { debStore, startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
-import type { LayerBlob, LayerEntry, PackageLayerInput, PackageLayerRecord } from "./layer.js";
+import {
+  assertLockedMembers,
+  type LayerBlob,
+  type LayerEntry,
+  type PackageLayerInput,
+  type PackageLayerRecord,
+} from "./layer.js";
 import { LayerCache, type LayerCacheKey } from "./layer-cache.js";
 import { LayerPool } from "./layer-pool.js";
 import type { Lock, LockedPackage } from "./lock.js";
@@ -173,6 +179,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   for (const { layers } of plans) {
     for (const { layer, key } of layers) {
       const record = await layerCache.get(key);
+      if (record) assertLockedMembers(record, layer.packages);
       if (record) hits.set(LayerCache.keyText(key), record);
       else missing.push(...layer.packages);
     }

@@ -158,6 +158,26 @@ export async function packageEntries(
 }
 
 /**
+ * A cached layer is keyed by the .deb's sha256 alone, so a lock that names that .deb differently
+ * from its control (checked when the layer was built) is refused here, as a cold build would refuse it.
+ */
+export function assertLockedMembers(record: PackageLayerRecord, locked: PackageLayerInput["locked"][]): void {
+  for (const want of locked) {
+    const got = record.members.find((m) => m.package === want.name);
+    if (got?.version !== want.version || got.architecture !== want.architecture) {
+      const is = got
+        ? `${got.package} ${got.version} ${got.architecture}`
+        : record.members.map((m) => m.package).join(",");
+      throw new StrataError(
+        "LOCK_INVALID",
+        `the lock says ${want.name} ${want.version} ${want.architecture}, but its .deb is ${is}`,
+        { hint: "run `strata lock` to write the lock again" },
+      );
+    }
+  }
+}
+
+/**
  * The control stanza, checked before it reaches status.d, where scanners take it as the truth:
  * exactly one well-formed stanza, no Status of its own, and the package the lock names.
  */
