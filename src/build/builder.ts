@@ -13,12 +13,18 @@ import { baseLayerEntries, buildBaseLayer, buildEntriesLayer, withParentsFrom } 
 import { debStore, startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
-import type { LayerBlob, LayerEntry, PackageLayerInput, PackageLayerRecord } from "./layer.js";
+import {
+  assertLockedMembers,
+  type LayerBlob,
+  type LayerEntry,
+  type PackageLayerInput,
+  type PackageLayerRecord,
+} from "./layer.js";
 import { LayerCache, type LayerCacheKey } from "./layer-cache.js";
 import { LayerPool } from "./layer-pool.js";
 import type { Lock, LockedPackage } from "./lock.js";
 import { nativeEffects } from "./native-effects.js";
-import { OverlapChecker } from "./overlaps.js";
+import { OverlapChecker, pathsOf } from "./overlaps.js";
 import { type LayerPlan, planLayers } from "./planner.js";
 import { buildEpoch, type Spec } from "./spec.js";
 import { specFileEntries } from "./spec-files.js";
@@ -159,6 +165,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   for (const { layers } of plans) {
     for (const { layer, key } of layers) {
       const record = await layerCache.get(key);
+      if (record) assertLockedMembers(record, layer.packages);
       if (record) hits.set(LayerCache.keyText(key), record);
       else missing.push(...layer.packages);
     }
@@ -179,9 +186,12 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     epoch,
     compression,
     keepDocs: spec.docs,
+    locked: { name: p.name, version: p.version, architecture: p.architecture },
   });
 
-  let pool: LayerPool | undefined;
+  // Made up front (its workers start with the first job), so a .deb that arrives after a failure
+  // meets the closed pool and is refused, instead of starting workers nobody terminates.
+  const pool = new LayerPool(opts.jobs);
   const skipped = new Set<string>();
   const overlaps: string[] = [];
   const images: BuiltImage[] = [];
@@ -191,7 +201,6 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     let result: MadeLayer;
     if (hit) result = { record: hit, cached: true, overlaps: [] };
     else if (layer.kind === "package") {
-      pool ??= new LayerPool(opts.jobs);
       const record = await pool.build(await inputFor(layer.packages[0]));
       await layerCache.put(key, record);
       result = { record, cached: false, overlaps: [] };
@@ -202,14 +211,17 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     return result;
   };
   const pending = plans.map(({ arch, layers }) => Promise.all(layers.map((l) => makeLayer(arch, l))));
-  for (const p of pending) p.catch(() => {}); // each is awaited below, in order
+  // The first failure of any architecture ends the build at once.
+  const allBuilt = Promise.all(pending);
   try {
     for (const [archIndex, { arch, layers: planned }] of plans.entries()) {
-      const built = await pending[archIndex];
-      const checker = new OverlapChecker(arch);
+      const built = (await allBuilt)[archIndex];
+      const accounts = specAccounts(spec);
+      const baseEntries = baseLayerEntries(arch, accounts);
+      const checker = new OverlapChecker(arch, pathsOf(baseEntries));
       const packageLayers: ImageLayer[] = built.map(({ record, overlaps: inner }, i) => {
         overlaps.push(...inner);
-        checker.add(record.members, record.files);
+        checker.add(record.members, record);
         for (const m of record.members) if (m.scripts.length > 0) skipped.add(m.package);
         return {
           blob: record,
@@ -220,8 +232,6 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       overlaps.push(...checker.notes);
 
       const keyBase = { epoch, keepDocs: false, compression };
-      const accounts = specAccounts(spec);
-      const baseEntries = baseLayerEntries(arch, accounts);
       const base = await cachedEntriesLayer(
         layerCache,
         baseEntries,
@@ -260,7 +270,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       images.push({ arch, image, layers });
     }
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   return {
     artifact: toArtifact(images),

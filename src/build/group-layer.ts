@@ -7,7 +7,8 @@ import {
   writeLayer,
 } from "./layer.js";
 import type { LayerCache, LayerCacheKey } from "./layer-cache.js";
-import { OverlapChecker } from "./overlaps.js";
+import { OverlapChecker, pathsOf } from "./overlaps.js";
+import { BodySpool } from "./spool.js";
 
 /**
  * One layer holding several packages (an image over its layer budget): the union of their entries,
@@ -26,23 +27,25 @@ export async function buildGroupLayer(
   const byPath = new Map<string, LayerEntry>();
   const members: PackageFacts[] = [];
   const overlaps = new OverlapChecker(arch);
-  for (const input of inputs) {
-    const { entries, facts } = await packageEntries(input);
-    members.push(facts);
-    overlaps.add(
-      [facts],
-      entries.filter((e) => e.type !== "dir").map((e) => e.path),
-    );
-    for (const entry of entries) {
-      if (entry.type === "dir" && byPath.has(entry.path)) continue;
-      byPath.set(entry.path, entry);
+  const spool = new BodySpool(first.store);
+  try {
+    for (const input of inputs) {
+      const { entries, facts } = await packageEntries(input, spool);
+      members.push(facts);
+      overlaps.add([facts], pathsOf(entries));
+      for (const entry of entries) {
+        if (entry.type === "dir" && byPath.has(entry.path)) continue;
+        byPath.set(entry.path, entry);
+      }
     }
+    const blob = await writeLayer([...byPath.values()], {
+      ...first,
+      what: `group of ${inputs.length} packages`,
+    });
+    const record: PackageLayerRecord = { ...blob, members };
+    await cache.put(key, record);
+    return { record, cached: false, overlaps: overlaps.notes };
+  } finally {
+    await spool.remove();
   }
-  const blob = await writeLayer([...byPath.values()], {
-    ...first,
-    what: `group of ${inputs.length} packages`,
-  });
-  const record: PackageLayerRecord = { ...blob, members };
-  await cache.put(key, record);
-  return { record, cached: false, overlaps: overlaps.notes };
 }

@@ -118,6 +118,7 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
     Number.isSafeInteger(r.size) &&
     typeof r.mediaType === "string" &&
     Array.isArray(r.files) &&
+    Array.isArray(r.dirs) &&
     Array.isArray(r.members) &&
     r.members.every(
       (m) =>

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
-import { parseStanza } from "../debian/deb822.js";
+import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.js";
 import { type AlternativeInstall, parseAlternatives } from "../debian/maintscripts.js";
 import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
@@ -12,6 +12,7 @@ import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
 import { type CaCertificate, caCertificateFacts, packagedCertificates } from "./effects/ca-certificates.js";
+import { BodySpool, type SpooledBody } from "./spool.js";
 
 /**
  * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
@@ -37,8 +38,10 @@ export interface LayerEntry {
   gid: number;
   /** Symlink target (as stored), or the path of the hardlinked file entry. */
   linkname?: string;
-  /** File contents; absent means empty. */
+  /** File contents; absent means empty (unless spooled). */
   body?: Uint8Array;
+  /** File contents waiting on disk (a package's bodies past the spool's memory budget). */
+  spooled?: SpooledBody;
 }
 
 export interface LayerBlob {
@@ -50,6 +53,8 @@ export interface LayerBlob {
   mediaType: string;
   /** Non-directory paths of the layer, sorted as in the tar; for file-conflict detection. */
   files: string[];
+  /** Directory paths of the layer, sorted as in the tar; for type-conflict detection. */
+  dirs: string[];
 }
 
 /** What a layer of packages holds besides its bytes: enough for file-conflict and script reports. */
@@ -99,6 +104,8 @@ export interface PackageLayerInput {
   epoch: number;
   compression: Compression;
   keepDocs: boolean;
+  /** What the lock says the .deb is; its control stanza must say the same. */
+  locked: { name: string; version: string; architecture: string };
 }
 
 /** Directories that merged-/usr turns into symlinks to usr/<dir> (design.md §2). */
@@ -126,21 +133,15 @@ const STATUS_DIR = "var/lib/dpkg/status.d";
 /** A package's layer entries (data, status.d records) and facts, before they are written. */
 export async function packageEntries(
   input: PackageLayerInput,
+  spool: BodySpool,
 ): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
   assertDigest(input.debPath, await sha256File(input.debPath), { hex: input.debSha256 });
   const deb = await openDeb(input.debPath);
-  const stanza = parseStanza(deb.control.control);
-  const [name, version, architecture] = ["Package", "Version", "Architecture"].map((field) => {
-    const value = stanza.get(field);
-    if (!value) throw new StrataError("DEB_INVALID", `${input.debPath}: control has no ${field} field`);
-    return value;
-  });
-  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
-    throw new StrataError("DEB_INVALID", `${input.debPath}: bad package name "${name}"`);
-  }
+  const stanza = checkedControl(input, deb.control.control);
+  const { name, version, architecture } = input.locked;
 
-  const reader = new PackageReader(name, deb.control.md5sums === undefined);
-  for await (const { header, body } of deb.dataEntries()) reader.add(header, body);
+  const reader = new PackageReader(name, deb.control.md5sums === undefined, spool);
+  for await (const { header, body } of deb.dataEntries()) await reader.add(header, body);
   const entries = reader.entries(input.keepDocs);
 
   const md5sums = deb.control.md5sums ?? reader.md5sums(deb.control.conffiles);
@@ -159,29 +160,105 @@ export async function packageEntries(
   const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, alternatives };
   const caBundle = await storeCaBundle(entries, input.store);
   if (caBundle) facts.caBundle = caBundle;
-  const caCertificates = caCertificateFacts(entries);
+  const caCertificates = caCertificateFacts(
+    await Promise.all(
+      packagedCertificates(entries).map(async (e) => ({ path: e.path, body: await entryBytes(e) })),
+    ),
+  );
   if (caCertificates.length > 0) facts.caCertificates = caCertificates;
   return { entries, facts };
+}
+
+/**
+ * A cached layer is keyed by the .deb's sha256 alone, so a lock that names that .deb differently
+ * from its control (checked when the layer was built) is refused here, as a cold build would refuse it.
+ */
+export function assertLockedMembers(record: PackageLayerRecord, locked: PackageLayerInput["locked"][]): void {
+  for (const want of locked) {
+    const got = record.members.find((m) => m.package === want.name);
+    if (got?.version !== want.version || got.architecture !== want.architecture) {
+      const is = got
+        ? `${got.package} ${got.version} ${got.architecture}`
+        : record.members.map((m) => m.package).join(",");
+      throw new StrataError(
+        "LOCK_INVALID",
+        `the lock says ${want.name} ${want.version} ${want.architecture}, but its .deb is ${is}`,
+        { hint: "run `strata lock` to write the lock again" },
+      );
+    }
+  }
+}
+
+/**
+ * The control stanza, checked before it reaches status.d, where scanners take it as the truth:
+ * exactly one well-formed stanza, no Status of its own, and the package the lock names.
+ */
+function checkedControl(input: PackageLayerInput, control: string): Stanza {
+  const refuse = (why: string) =>
+    new StrataError("DEB_INVALID", `${input.debPath}: control: ${why}`, {
+      hint: "the .deb is not the package its repository's signed index describes; do not use this mirror",
+    });
+  const defect = singleStanzaDefect(control);
+  if (defect) throw refuse(defect);
+  const stanza = parseStanza(control);
+  if ([...stanza.keys()].some((k) => k.toLowerCase() === "status")) throw refuse("it has a Status field");
+  const { name, version, architecture } = input.locked;
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw refuse(`bad package name "${name}"`);
+  for (const [field, want] of [
+    ["Package", name],
+    ["Version", version],
+    ["Architecture", architecture],
+  ]) {
+    const got = stanza.get(field);
+    if (got !== want) throw refuse(`${field} is "${got ?? ""}" where the lock says "${want}"`);
+  }
+  return stanza;
 }
 
 /** Concatenates the packaged CA certificates (path order) into a bundle blob, if there are any. */
 async function storeCaBundle(entries: LayerEntry[], storeRoot: string): Promise<PackageFacts["caBundle"]> {
   const certs = packagedCertificates(entries);
   if (certs.length === 0) return undefined;
-  const newline = Buffer.from("\n");
-  const bundle = Buffer.concat(
-    certs
-      .map((c) => Buffer.from(c.body ?? []))
-      .map((b) => (b.at(-1) === 0x0a ? b : Buffer.concat([b, newline]))),
-  );
-  const { hex } = await new ContentStore(storeRoot).put(Readable.from([bundle]));
+  async function* bundle(): AsyncGenerator<Uint8Array> {
+    for (const cert of certs) {
+      let last: number | undefined;
+      for await (const chunk of bodyChunks(cert)) {
+        last = chunk.at(-1) ?? last;
+        yield chunk;
+      }
+      if (last !== 0x0a) yield Buffer.from("\n");
+    }
+  }
+  const { hex } = await new ContentStore(storeRoot).put(bundle());
   return { sha256: hex, certificates: certs.length };
 }
 
+/** A file entry's bytes, from memory or from its spool. */
+async function* bodyChunks(entry: LayerEntry): AsyncGenerator<Uint8Array> {
+  if (entry.spooled) yield* entry.spooled.spool.read(entry.spooled);
+  else if (entry.body && entry.body.length > 0) yield entry.body;
+}
+
+/** A small file entry's whole bytes (certificates, scripts' sources): only for files known to be small. */
+async function entryBytes(entry: LayerEntry): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of bodyChunks(entry)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function bodySize(entry: LayerEntry): number {
+  return entry.spooled?.size ?? entry.body?.length ?? 0;
+}
+
 export async function buildPackageLayer(input: PackageLayerInput): Promise<PackageLayerRecord> {
-  const { entries, facts } = await packageEntries(input);
-  const blob = await writeLayer(entries, { ...input, what: facts.package });
-  return { ...blob, members: [facts] };
+  const spool = new BodySpool(input.store);
+  try {
+    const { entries, facts } = await packageEntries(input, spool);
+    const blob = await writeLayer(entries, { ...input, what: facts.package });
+    return { ...blob, members: [facts] };
+  } finally {
+    await spool.remove();
+  }
 }
 
 /** The control stanza as dpkg's status file has it: `Status:` right after `Package:`. */
@@ -212,9 +289,10 @@ class PackageReader {
     private readonly pkg: string,
     /** Only packages without md5sums need them computed (dpkg-deb stopped requiring them). */
     private readonly computeMd5sums: boolean,
+    private readonly spool: BodySpool,
   ) {}
 
-  add(header: DebTarEntry["header"], body: Buffer): void {
+  async add(header: DebTarEntry["header"], body: DebTarEntry["body"]): Promise<void> {
     // tar-stream gives null, not "", for entries without a link name, whatever its types say.
     const linkname: string = header.linkname ?? "";
     const archivePath = normalisePath(header.name, this.pkg);
@@ -228,6 +306,10 @@ class PackageReader {
       const target = linkname.replace(/^\//, "").replace(/\/$/, "");
       if (type === "dir" || (type === "symlink" && target === `usr/${archivePath}`)) return;
       throw unsafe(this.pkg, archivePath, "conflicts with the merged-/usr symlink");
+    }
+
+    if (type !== "dir" && mustBeDirectory(path)) {
+      throw unsafe(this.pkg, archivePath, `would replace the directory /${path} of the layers below`);
     }
 
     let entry: LayerEntry;
@@ -247,11 +329,13 @@ class PackageReader {
       }
       entry = { path, type, ...base, linkname: relocatedSymlinkTarget(archivePath, path, linkname) };
     } else if (type === "file") {
-      entry = { path, type, ...base, body };
-      if (this.computeMd5sums) {
-        const md5 = createHash("md5").update(body).digest("hex");
-        this.md5ByFile.set(path, md5);
-        this.digests.push([archivePath, md5]);
+      const md5 = this.computeMd5sums ? createHash("md5") : undefined;
+      const kept = await this.spool.take(body, header.size ?? 0, (chunk) => md5?.update(chunk));
+      entry = { path, type, ...base, ...kept };
+      if (md5) {
+        const hex = md5.digest("hex");
+        this.md5ByFile.set(path, hex);
+        this.digests.push([archivePath, hex]);
       }
     } else {
       entry = { path, type, ...base };
@@ -338,6 +422,15 @@ function entryType(tarType: string, pkg: string, path: string): LayerEntry["type
   }
 }
 
+/**
+ * Paths a package may ship only as directories: every top-level one (usr, etc, tmp, var... which the
+ * base layer makes and every other layer fills; `usr -> /` would redirect them all) and the usr/
+ * directories the merged-/usr links lead to.
+ */
+function mustBeDirectory(path: string): boolean {
+  return !path.includes("/") || (path.startsWith("usr/") && MERGED_USR_DIRS.includes(path.slice(4)));
+}
+
 /** bin/x → usr/bin/x (and the other merged directories); other paths unchanged. */
 export function mergedUsrPath(path: string): string {
   const slash = path.indexOf("/");
@@ -380,9 +473,11 @@ function parentParts(path: string): string[] {
   return path.split("/").slice(0, -1);
 }
 
-/** Strips "./" and empty components; refuses absolute paths and "..". "" is the root. */
+/** Strips "./" and empty components; refuses absolute paths, ".." and control characters. "" is the root. */
 export function normalisePath(path: string, what: string): string {
   if (path.startsWith("/")) throw unsafe(what, path, "absolute path");
+  // dpkg refuses them too; a newline would also forge lines of the md5sums scanners read.
+  if (/[\0-\x1f\x7f]/.test(path)) throw unsafe(what, JSON.stringify(path), "control character in the path");
   const parts: string[] = [];
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;
@@ -425,8 +520,9 @@ export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions)
     const writer = new TarWriter(tar);
     try {
       for (const e of ordered) {
-        const size = e.type === "file" ? (e.body?.length ?? 0) : 0;
-        await writer.entry({ ...e, mtime: opts.epoch, size }, e.type === "file" ? e.body : undefined);
+        const size = e.type === "file" ? bodySize(e) : 0;
+        const body = e.type === "file" ? Readable.from(bodyChunks(e)) : undefined;
+        await writer.entry({ ...e, mtime: opts.epoch, size }, body);
       }
       await writer.end();
     } catch (err) {
@@ -445,6 +541,7 @@ export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions)
     diffId: `sha256:${diff.hex()}`,
     mediaType: layerMediaType(opts.compression),
     files: ordered.filter((e) => e.type !== "dir").map((e) => e.path),
+    dirs: ordered.filter((e) => e.type === "dir").map((e) => e.path),
   };
 }
 
@@ -495,6 +592,13 @@ function orderHardlinks(sorted: LayerEntry[], byPath: Map<string, LayerEntry>, w
       firstOfGroup.set(root.path, entry.path);
       return { ...root, path: entry.path, type: "file", linkname: undefined };
     }
-    return { ...root, path: entry.path, type: "hardlink", linkname: first, body: undefined };
+    return {
+      ...root,
+      path: entry.path,
+      type: "hardlink",
+      linkname: first,
+      body: undefined,
+      spooled: undefined,
+    };
   });
 }

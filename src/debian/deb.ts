@@ -1,4 +1,4 @@
-import { PassThrough, type Transform } from "node:stream";
+import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type tarStream from "tar-stream";
@@ -31,13 +31,38 @@ const MAINTAINER_SCRIPTS = ["preinst", "postinst", "prerm", "postrm", "config"] 
 const CONTROL_FILES = new Set<string>(["control", "md5sums", "conffiles", ...MAINTAINER_SCRIPTS]);
 
 /**
- * One entry of a member tar: tar-stream's header and the whole body (empty for non-files). Bodies
- * are read inside the reader so that a corrupt stream surfaces as DEB_INVALID wherever it breaks.
+ * One entry of a member tar: tar-stream's header and its body as a stream of chunks. Read the body
+ * before asking for the next entry (or leave it: the reader skips what is left). A corrupt stream or
+ * a broken limit surfaces as DEB_INVALID from either.
  */
 export interface DebTarEntry {
   header: tarStream.Header;
-  body: Buffer;
+  body: AsyncIterable<Buffer>;
 }
+
+/**
+ * What a .deb may expand to. A member's tar may not exceed `ratio` times its compressed size (once
+ * past `ratioFloor`, as tiny members compress unpredictably), nor `dataBytes` (data.tar) or
+ * `controlBytes` (control.tar) in all; data.tar may hold at most `entries` entries and `nameBytes`
+ * of paths and link targets, which bounds what a reader keeps per entry. A decompression bomb meets
+ * one of them early (an entry whose header alone declares too much is refused before its body).
+ *
+ * Measured on 1,746 real bookworm .debs (this machine's apt cache and the python3 example): the
+ * highest ratio is 178 (libjs-moment-timezone, 1.25 MB to 223 MB; the next is 43), the biggest
+ * data.tar 795 MB (ghc), the most entries 15,518 (libboost1.74-dev); so each limit leaves a margin
+ * of 2.8x or (far) more.
+ */
+export const DEB_LIMITS = {
+  dataBytes: 8 * 2 ** 30,
+  controlBytes: 32 * 2 ** 20,
+  ratio: 500,
+  ratioFloor: 64 * 2 ** 20,
+  entries: 300_000,
+  nameBytes: 64 * 2 ** 20,
+} as const;
+
+/** debian-binary is a version line; anything longer is not a .deb. */
+const DEBIAN_BINARY_MAX_BYTES = 64;
 
 export interface DebFile {
   path: string;
@@ -56,15 +81,14 @@ export async function openDeb(path: string): Promise<DebFile> {
   const dataCompression = memberCompression(path, dataMember, "data.tar");
   if (members.length > 3) throw invalid(path, `unexpected member "${members[3].name}" after data.tar`);
 
+  if (binary.size > DEBIAN_BINARY_MAX_BYTES) throw invalid(path, `debian-binary is ${binary.size} bytes`);
   const formatVersion = (await readSmallMember(path, binary)).toString("latin1").trim();
   if (!/^2\.\d+$/.test(formatVersion)) throw invalid(path, `unsupported format version "${formatVersion}"`);
 
   const files = new Map<string, string>();
-  for await (const entry of tarEntries(path, controlMember, controlCompression)) {
-    const name = entry.header.name.replace(/^\.\//, "");
-    if (entry.header.type === "file" && CONTROL_FILES.has(name)) {
-      files.set(name, entry.body.toString("utf8"));
-    }
+  for await (const { header, body } of tarEntries(path, controlMember, controlCompression, "control")) {
+    const name = header.name.replace(/^\.\//, "");
+    if (header.type === "file" && CONTROL_FILES.has(name)) files.set(name, await readText(body));
   }
   const control = files.get("control");
   if (control === undefined) throw invalid(path, `${controlMember.name} has no control file`);
@@ -83,7 +107,7 @@ export async function openDeb(path: string): Promise<DebFile> {
     path,
     control: { formatVersion, control, md5sums: files.get("md5sums"), conffiles, scripts },
     dataCompression,
-    dataEntries: () => tarEntries(path, dataMember, dataCompression),
+    dataEntries: () => tarEntries(path, dataMember, dataCompression, "data"),
   };
 }
 
@@ -126,27 +150,106 @@ function decompressor(compression: TarCompression): Transform {
   }
 }
 
+async function readText(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The most bytes a member's tar may expand to (DEB_LIMITS). */
+function expansionCap(member: ArMember, kind: "control" | "data"): number {
+  const total = kind === "data" ? DEB_LIMITS.dataBytes : DEB_LIMITS.controlBytes;
+  return Math.min(total, Math.max(DEB_LIMITS.ratioFloor, DEB_LIMITS.ratio * member.size));
+}
+
+/** Passes bytes through until more than `cap` have come, then fails with `tooBig`. */
+function byteCap(cap: number, tooBig: () => StrataError): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > cap ? tooBig() : null, chunk);
+    },
+  });
+}
+
 async function* tarEntries(
   path: string,
   member: ArMember,
   compression: TarCompression,
+  kind: "control" | "data",
 ): AsyncGenerator<DebTarEntry> {
+  const cap = expansionCap(member, kind);
+  const tooBig = () =>
+    invalid(
+      path,
+      `${member.name} expands beyond ${cap} bytes (${DEB_LIMITS.ratio}x its size, at most ${kind === "data" ? DEB_LIMITS.dataBytes : DEB_LIMITS.controlBytes}): a decompression bomb?`,
+    );
   const extract = tarStreams().extract();
-  const feeding = pipeline(openArMember(path, member), decompressor(compression), extract);
+  const feeding = pipeline(
+    openArMember(path, member),
+    decompressor(compression),
+    byteCap(cap, tooBig),
+    extract,
+  );
   // A failure anywhere in the pipeline destroys `extract`, which the loop below reports.
-  feeding.catch(() => {});
+  let failure: unknown;
+  feeding.catch((err) => {
+    failure ??= err;
+  });
+  const asDebInvalid = (err: unknown): StrataError => {
+    const cause = failure ?? err;
+    return isStrataError(cause) ? cause : invalid(path, `${member.name}: ${(cause as Error).message}`, cause);
+  };
+  const budget = { entries: 0, nameBytes: 0 };
+  // A consumer that stops early (an unsafe entry, a full disk) ends the loop through return(): its
+  // error reaches its caller as it is, and only the reader's own failures are made DEB_INVALID.
   try {
     for await (const entry of extract) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      yield { header: entry.header, body: Buffer.concat(chunks) };
+      checkEntryHeader(path, member, entry.header, { cap, tooBig }, budget);
+      yield { header: entry.header, body: guardedBody(entry, asDebInvalid) };
+      entry.resume();
     }
     await feeding;
   } catch (err) {
-    if (isStrataError(err)) throw err;
-    throw invalid(path, `${member.name}: ${(err as Error).message}`, err);
+    throw asDebInvalid(err);
   } finally {
     extract.destroy();
+  }
+}
+
+/** An entry's body, with a failure while reading it reported as the reader's own. */
+async function* guardedBody(
+  entry: AsyncIterable<unknown>,
+  asDebInvalid: (err: unknown) => StrataError,
+): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of entry) yield chunk as Buffer;
+  } catch (err) {
+    throw asDebInvalid(err);
+  }
+}
+
+/** Refuses a header whose size no entry can have, and counts entries and name bytes. */
+function checkEntryHeader(
+  path: string,
+  member: ArMember,
+  header: tarStream.Header,
+  limit: { cap: number; tooBig: () => StrataError },
+  budget: { entries: number; nameBytes: number },
+): void {
+  const size = header.size ?? 0;
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw invalid(path, `${member.name}: ${header.name}: impossible size ${size}`);
+  }
+  if (size > limit.cap) throw limit.tooBig();
+  budget.entries++;
+  budget.nameBytes += Buffer.byteLength(header.name) + Buffer.byteLength(header.linkname ?? "");
+  if (budget.entries > DEB_LIMITS.entries) {
+    throw invalid(path, `${member.name} has more than ${DEB_LIMITS.entries} entries`);
+  }
+  if (budget.nameBytes > DEB_LIMITS.nameBytes) {
+    throw invalid(path, `${member.name}: its paths add up to more than ${DEB_LIMITS.nameBytes} bytes`);
   }
 }
 

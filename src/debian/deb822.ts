@@ -50,3 +50,30 @@ export function parseStanzas(text: string): Stanza[] {
   for (const { start, end } of stanzaSpans(text)) out.push(parseStanza(text.slice(start, end)));
   return out;
 }
+
+/**
+ * Why `text` is not exactly one stanza that a dpkg status file can hold unchanged, or undefined
+ * when it is. Scanners split status files on blank (or whitespace-only) lines and take the last of
+ * two equal fields, so a second stanza, a blank continuation line, a repeated field or a control
+ * character could make them read a package that is not there.
+ */
+export function singleStanzaDefect(text: string): string | undefined {
+  const body = text.replace(/\n+$/, "");
+  if (body === "") return "it is empty";
+  const bad = /[\0-\x08\x0b-\x1f\x7f]/.exec(body);
+  if (bad) return `it holds the control character 0x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}`;
+  const seen = new Set<string>();
+  for (const [i, line] of body.split("\n").entries()) {
+    if (line.trim() === "") return `line ${i + 1} is blank: a second stanza follows the first`;
+    if (line.startsWith(" ") || line.startsWith("\t")) {
+      if (i === 0) return "it starts with a continuation line";
+      continue;
+    }
+    const field = /^([!-9;-~][!-9;-~]*):/.exec(line);
+    if (!field || field[1].startsWith("#") || field[1].startsWith("-")) return `line ${i + 1} is not a field`;
+    const name = field[1].toLowerCase();
+    if (seen.has(name)) return `field ${field[1]} appears twice`;
+    seen.add(name);
+  }
+  return undefined;
+}

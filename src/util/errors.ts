@@ -27,7 +27,9 @@ export type ErrorCode =
   | "REGISTRY"
   | "AUTH"
   | "USAGE"
-  | "IO";
+  | "IO"
+  /** Work refused or dropped because the operation it belonged to already failed. */
+  | "ABORTED";
 
 export class StrataError extends Error {
   readonly code: ErrorCode;

@@ -3,10 +3,11 @@ import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import tarStream from "tar-stream";
-import { type TarEntry, TarWriter } from "../../src/oci/tar.js";
+import { TAR_END, type TarEntry, TarWriter, tarHeader, tarPadding } from "../../src/oci/tar.js";
 import { sha256File } from "../../src/util/hash.js";
 
 /**
@@ -21,6 +22,8 @@ const DEB_CACHE = join(tmpdir(), "strata-test-debs");
 export interface RealDeb {
   path: string;
   sha256: string;
+  /** What a lock would say the .deb is. */
+  locked: { name: string; version: string; architecture: string };
 }
 
 /** The host architecture's current candidate of `name`, downloaded once and then reused. */
@@ -33,7 +36,10 @@ export async function realDeb(name: string): Promise<RealDeb> {
     if (!file) throw new Error(`apt-get download ${name} left no ${name}_*.deb in ${DEB_CACHE}`);
   }
   const path = join(DEB_CACHE, file);
-  return { path, sha256: (await sha256File(path)).hex };
+  const { stdout } = await run("dpkg-deb", ["-f", path, "Package", "Version", "Architecture"]);
+  const field = (f: string) => new RegExp(`^${f}: (.*)$`, "m").exec(stdout)?.[1] ?? "";
+  const locked = { name: field("Package"), version: field("Version"), architecture: field("Architecture") };
+  return { path, sha256: (await sha256File(path)).hex, locked };
 }
 
 async function cachedDebFile(name: string): Promise<string | undefined> {
@@ -104,24 +110,77 @@ export async function looseTar(files: CraftedFile[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The minimal control stanza craftDeb writes for a package. */
+export function craftedControl(pkg: string, version = "1.0", architecture = "all"): string {
+  return `Package: ${pkg}\nVersion: ${version}\nArchitecture: ${architecture}\nMaintainer: Test <t@example.invalid>\nDescription: crafted test package\n`;
+}
+
 /**
- * Writes a .deb whose data.tar.gz holds exactly `files`, with a minimal control stanza and no
- * md5sums (so strata must compute them). Returns its path and sha256.
+ * Writes a .deb whose data.tar.gz holds exactly `files`, with a minimal control stanza (or
+ * `control`, as given) and no md5sums (so strata must compute them). Returns its path, sha256 and
+ * the record a lock would hold for `pkg` 1.0 all.
  */
-export async function craftDeb(dir: string, pkg: string, files: CraftedFile[]): Promise<RealDeb> {
-  const control = `Package: ${pkg}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: crafted test package\n`;
-  const controlTar = await looseTar([
-    { name: "./", type: "directory" },
-    { name: "./control", body: control },
-  ]);
+export async function craftDeb(
+  dir: string,
+  pkg: string,
+  files: CraftedFile[],
+  control = craftedControl(pkg),
+): Promise<RealDeb> {
+  return rawDeb(dir, pkg, { name: "data.tar.gz", body: gzipSync(await looseTar(files)) }, control);
+}
+
+/** A .deb around a data member given as bytes (any bytes: a bomb, a corrupt tar...). */
+export async function rawDeb(
+  dir: string,
+  pkg: string,
+  data: { name: string; body: Buffer },
+  control: string | Buffer = craftedControl(pkg),
+): Promise<RealDeb> {
+  const controlTar =
+    typeof control === "string"
+      ? gzipSync(
+          await looseTar([
+            { name: "./", type: "directory" },
+            { name: "./control", body: control },
+          ]),
+        )
+      : control;
   const path = join(dir, `${pkg}_1.0_all.deb`);
   await writeFile(
     path,
     arArchive([
       { name: "debian-binary", body: Buffer.from("2.0\n") },
-      { name: "control.tar.gz", body: gzipSync(controlTar) },
-      { name: "data.tar.gz", body: gzipSync(await looseTar(files)) },
+      { name: "control.tar.gz", body: controlTar },
+      data,
     ]),
   );
-  return { path, sha256: (await sha256File(path)).hex };
+  const locked = { name: pkg, version: "1.0", architecture: "all" };
+  return { path, sha256: (await sha256File(path)).hex, locked };
+}
+
+/**
+ * gzip of a tar holding `count` files `name`, `name`.1, ... of `size` zero bytes each, made without
+ * holding the tar: a decompression bomb (256 MiB become about 250 KB).
+ */
+export async function gzipBombTar(name: string, size: number, count = 1): Promise<Buffer> {
+  async function* tar(): AsyncGenerator<Buffer> {
+    const zeros = Buffer.alloc(1 << 20);
+    for (let i = 0; i < count; i++) {
+      const path = i === 0 ? name : `${name}.${i}`;
+      yield tarHeader({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size });
+      for (let left = size; left > 0; left -= zeros.length) {
+        yield zeros.subarray(0, Math.min(left, zeros.length));
+      }
+      yield tarPadding(size);
+    }
+    yield TAR_END;
+  }
+  const chunks: Buffer[] = [];
+  const gzip = createGzip({ level: 9 });
+  const collecting = (async () => {
+    for await (const chunk of gzip) chunks.push(chunk as Buffer);
+  })();
+  await pipeline(tar(), gzip);
+  await collecting;
+  return Buffer.concat(chunks);
 }

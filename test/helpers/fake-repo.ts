@@ -39,6 +39,8 @@ export interface FakeRepoOptions {
   byHash?: boolean;
   /** The signed Date (default 2026-11-24 00:00 UTC). */
   date?: Date;
+  /** Paths answered only after this many milliseconds (a slow download). */
+  delay?: Map<string, number>;
 }
 
 export interface FakeRepo {
@@ -119,6 +121,11 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const body = opts.missing?.has(path) ? undefined : files.get(path);
+    const wait = opts.delay?.get(path);
+    if (body && wait !== undefined) {
+      setTimeout(() => res.end(body), wait);
+      return;
+    }
     if (!body) {
       res.writeHead(404).end("not found");
       return;

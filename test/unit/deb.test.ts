@@ -149,8 +149,11 @@ describe("deb reader", () => {
     assert.equal(opened.control.md5sums, undefined);
     assert.deepEqual(opened.control.conffiles, []);
     const bodies: string[] = [];
-    for await (const { header, body } of opened.dataEntries())
-      bodies.push(`${header.name}=${body.toString()}`);
+    for await (const { header, body } of opened.dataEntries()) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      bodies.push(`${header.name}=${Buffer.concat(chunks).toString()}`);
+    }
     assert.deepEqual(bodies, ["./=", "./usr/=", "./usr/hello=hi\n"]);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFile, lstat, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, lstat, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
@@ -28,7 +28,7 @@ import {
 } from "../../src/oci/compress.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { craftDeb, type RealDeb, realDeb, run, tempDir } from "../helpers/debs.js";
+import { craftDeb, craftedControl, type RealDeb, realDeb, run, tempDir } from "../helpers/debs.js";
 
 const EPOCH = 1700000000;
 const GZIP = resolveCompression("gzip");
@@ -45,6 +45,7 @@ async function build(
     epoch: EPOCH,
     compression: opts.compression ?? GZIP,
     keepDocs: opts.keepDocs ?? false,
+    locked: deb.locked,
   });
   return { record, store };
 }
@@ -213,6 +214,7 @@ describe("package layer", () => {
       epoch: EPOCH,
       compression: GZIP,
       keepDocs: false,
+      locked: busybox.locked,
     };
     const fromWorker = await new Promise<PackageLayerRecord>((resolve, reject) => {
       const worker = new Worker(script, { workerData: input });
@@ -224,7 +226,7 @@ describe("package layer", () => {
 
   test("a .deb whose bytes are not the expected sha256 is refused with HASH_MISMATCH (network: downloads real .debs)", async () => {
     const busybox = await realDeb("busybox");
-    await assert.rejects(build({ path: busybox.path, sha256: "0".repeat(64) }), (err: unknown) =>
+    await assert.rejects(build({ ...busybox, sha256: "0".repeat(64) }), (err: unknown) =>
       isStrataError(err, "HASH_MISMATCH"),
     );
   });
@@ -237,7 +239,9 @@ describe("package layer", () => {
     const sha256 = createHash("sha256")
       .update(await readFile(path))
       .digest("hex");
-    await assert.rejects(build({ path, sha256 }), (err: unknown) => isStrataError(err, "DEB_INVALID"));
+    await assert.rejects(build({ ...busybox, path, sha256 }), (err: unknown) =>
+      isStrataError(err, "DEB_INVALID"),
+    );
   });
 
   test("a package without md5sums gets them computed from its files, conffiles aside", async () => {
@@ -347,6 +351,20 @@ describe("package layer", () => {
     ],
     ["fifo", [{ name: "./run/pipe", type: "fifo" }], /run\/pipe: fifo entries are refused/],
     [
+      "usr-to-root",
+      [{ name: "./usr", type: "symlink", linkname: "/" }],
+      /evil: usr: would replace the directory \/usr/,
+    ],
+    ["etc-as-file", [{ name: "./etc", body: "x" }], /evil: etc: would replace the directory \/etc/],
+    [
+      "usr-lib-link",
+      [
+        { name: "./usr/", type: "directory" },
+        { name: "./usr/lib", type: "symlink", linkname: "/tmp" },
+      ],
+      /evil: usr\/lib: would replace the directory \/usr\/lib/,
+    ],
+    [
       "device",
       [{ name: "./dev/mem", type: "character-device" }],
       /dev\/mem: character-device entries are refused/,
@@ -359,6 +377,57 @@ describe("package layer", () => {
         build(deb),
         (err: unknown) => isStrataError(err, "UNSAFE_PATH") && pattern.test(err.message),
       );
+    });
+  }
+});
+
+describe("control stanza against the lock", () => {
+  const files = [
+    { name: "./usr/", type: "directory" as const },
+    { name: "./usr/x", body: "x\n" },
+  ];
+  const stanza = craftedControl("evil");
+  const cases: [string, string, RegExp][] = [
+    [
+      "another package's name",
+      stanza.replace("Package: evil", "Package: openssl"),
+      /Package is "openssl" where the lock says "evil"/,
+    ],
+    [
+      "another version",
+      stanza.replace("Version: 1.0", "Version: 9.9"),
+      /Version is "9\.9" where the lock says "1\.0"/,
+    ],
+    [
+      "another architecture",
+      stanza.replace("Architecture: all", "Architecture: amd64"),
+      /Architecture is "amd64"/,
+    ],
+    [
+      "a second stanza spoofing openssl",
+      `${stanza}\nPackage: openssl\nVersion: 3.0.0\nArchitecture: all\n`,
+      /line 6 is blank: a second stanza/,
+    ],
+    ["a whitespace-only line before a second stanza", `${stanza} \nPackage: openssl\n`, /line 6 is blank/],
+    ["a repeated Package field", `${stanza}package: openssl\n`, /field package appears twice/],
+    [
+      "a carriage return hiding a field",
+      stanza.replace("Description: crafted", "Description: a\rPackage: openssl"),
+      /control character 0x0d/,
+    ],
+    ["a Status field of its own", `${stanza}Status: deinstall ok config-files\n`, /it has a Status field/],
+    ["a line that is not a field", `${stanza}not a field\n`, /line 6 is not a field/],
+  ];
+  for (const [label, control, pattern] of cases) {
+    test(`a .deb whose control has ${label} is refused with DEB_INVALID before status.d is written`, async () => {
+      const store = await tempDir("store");
+      const deb = await craftDeb(await tempDir("ctl"), "evil", files, control);
+      await assert.rejects(build(deb, { store }), (err: unknown) => {
+        assert.ok(isStrataError(err, "DEB_INVALID"), String(err));
+        assert.match(err.message, pattern);
+        return true;
+      });
+      assert.deepEqual(await readdir(join(store, "sha256")).catch(() => []), [], "no blob stored");
     });
   }
 });
@@ -381,6 +450,7 @@ describe("layer cache", () => {
       epoch: EPOCH,
       compression: GZIP,
       keepDocs: false,
+      locked: busybox.locked,
     };
     let builds = 0;
     const counting = (i: PackageLayerInput) => {
@@ -405,7 +475,8 @@ describe("layer cache", () => {
     const store = join(dir, "store");
     const cache = new LayerCache(join(dir, "cache"), store);
     const key = { debSha256: busybox.sha256, epoch: EPOCH, keepDocs: false, compression: GZIP };
-    const { record } = await cache.getOrBuild({ ...key, debPath: busybox.path, store });
+    const input = { ...key, debPath: busybox.path, store, locked: busybox.locked };
+    const { record } = await cache.getOrBuild(input);
 
     const blob = blobPath(store, record);
     const bytes = await readFile(blob);
@@ -414,7 +485,7 @@ describe("layer cache", () => {
     assert.equal(await cache.get(key), undefined);
     await assert.rejects(lstat(cache.entryPath(key)), "entry removed");
 
-    const again = await cache.getOrBuild({ ...key, debPath: busybox.path, store });
+    const again = await cache.getOrBuild(input);
     assert.equal(again.cached, false);
     assert.equal(again.record.digest, record.digest);
     await writeFile(cache.entryPath(key), "{ not json");

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { pemCertificates } from "../../src/build/effects/certificate.js";
 import { subjectHash } from "../../src/build/effects/openssl-hash.js";
 import { packageEntries } from "../../src/build/layer.js";
+import { BodySpool } from "../../src/build/spool.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { opensslSubjectHash, selfSigned } from "../helpers/certificates.js";
@@ -16,14 +17,14 @@ const BMP_CONFIG = "[req]\ndistinguished_name=dn\nstring_mask=default\n[dn]\n";
 test("every certificate of the real ca-certificates package is recorded with the subject hash openssl x509 -subject_hash prints", async () => {
   const deb = await realDeb("ca-certificates");
   const dir = await tempDir("hash");
-  const { entries, facts } = await packageEntries({
-    debPath: deb.path,
-    debSha256: deb.sha256,
-    store: join(dir, "store"),
-    epoch: 0,
-    compression: resolveCompression("gzip"),
-    keepDocs: false,
-  });
+  const store = join(dir, "store");
+  const input = { debPath: deb.path, debSha256: deb.sha256, locked: deb.locked, store, epoch: 0 };
+  const spool = new BodySpool(store);
+  const { entries, facts } = await packageEntries(
+    { ...input, compression: resolveCompression("gzip"), keepDocs: false },
+    spool,
+  );
+  await spool.remove();
   const certs = facts.caCertificates ?? [];
   assert.ok(certs.length > 100, `only ${certs.length} certificates recorded`);
   const mismatches: string[] = [];

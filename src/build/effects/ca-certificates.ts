@@ -54,9 +54,12 @@ export function packagedCertificates(entries: LayerEntry[]): LayerEntry[] {
     .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
 }
 
-/** The facts the links, the conf and the Java store need, read from the certificate files. */
-export function caCertificateFacts(entries: LayerEntry[]): CaCertificate[] {
-  return packagedCertificates(entries).map((e) => {
+/**
+ * The facts the links, the conf and the Java store need, read from the packaged certificate files
+ * (as `packagedCertificates` picks them, with their bytes).
+ */
+export function caCertificateFacts(certs: { path: string; body: Buffer }[]): CaCertificate[] {
+  return certs.map((e) => {
     const path = e.path.slice(CERTS_DIR.length);
     const what = `/${e.path}`;
     if (!isCertificatePath(path)) {
@@ -65,7 +68,7 @@ export function caCertificateFacts(entries: LayerEntry[]): CaCertificate[] {
         `${JSON.stringify(what)}: a certificate's file name holds a control character`,
       );
     }
-    const ders = pemCertificates(Buffer.from(e.body ?? []).toString("latin1"), what);
+    const ders = pemCertificates(e.body.toString("latin1"), what);
     // Like openssl rehash, a file that is not exactly one certificate gets no hash link.
     if (ders.length !== 1) return { path };
     return { path, der: sha256Hex(ders[0]), subjectHash: subjectHash(ders[0], what) };
