@@ -10,6 +10,7 @@ import {
   LAYER_FORMAT_VERSION,
   type PackageLayerInput,
   type PackageLayerRecord,
+  RECORD_FORMAT_VERSION,
 } from "./layer.js";
 
 /**
@@ -41,6 +42,7 @@ export class LayerCache {
   static keyText(key: LayerCacheKey): string {
     return JSON.stringify({
       format: LAYER_FORMAT_VERSION,
+      record: RECORD_FORMAT_VERSION,
       deb: key.debSha256,
       epoch: key.epoch,
       keepDocs: key.keepDocs,
@@ -121,7 +123,11 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
         typeof m.package === "string" &&
         Array.isArray(m.scripts) &&
         Array.isArray(m.replaces) &&
-        Array.isArray(m.alternatives),
+        Array.isArray(m.paths) &&
+        typeof m.maintainerScripts === "object" &&
+        typeof m.bodies === "object" &&
+        m.bodies !== null &&
+        Object.values(m.bodies).every((h) => typeof h === "string" && /^[a-f0-9]{64}$/.test(h)),
     );
   return valid ? r : undefined;
 }

@@ -3,7 +3,6 @@ import { PassThrough, Readable, Transform, type TransformCallback } from "node:s
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza } from "../debian/deb822.js";
-import { type AlternativeInstall, parseAlternatives } from "../debian/maintscripts.js";
 import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
@@ -11,6 +10,7 @@ import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
+import { type PathFact, recordScriptFacts } from "./script-facts.js";
 
 /**
  * One .deb becomes one layer, byte for byte the same on every run and machine (design.md §1-3).
@@ -26,6 +26,12 @@ import { assertDigest } from "../util/verify.js";
  *   the others link to it.
  */
 export const LAYER_FORMAT_VERSION = 3;
+
+/**
+ * What a layer record holds besides the layer (PackageFacts). Bump it when the facts change, so
+ * records written before miss; the layer's bytes do not depend on it.
+ */
+export const RECORD_FORMAT_VERSION = 2;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
@@ -60,8 +66,12 @@ export interface PackageFacts {
   scripts: string[];
   /** Package names its Replaces field names (Policy 7.6), for allowed file overlaps. */
   replaces: string[];
-  /** Literal update-alternatives calls of its postinst whose target it ships (made natively later). */
-  alternatives: AlternativeInstall[];
+  /** Its preinst and postinst, followed (never run) when an image is put together. */
+  maintainerScripts: { preinst?: string; postinst?: string };
+  /** Every path of its layer (type, mode, owner, link target): the tree its scripts see. */
+  paths: PathFact[];
+  /** Its files its scripts read (path → sha256 in the ContentStore), e.g. a page nginx copies. */
+  bodies: Record<string, string>;
   /**
    * The CA bundle its certificates make (usr/share/ca-certificates/**.crt in path order), stored in
    * the ContentStore: what update-ca-certificates would write. Only ca-certificates has one.
@@ -146,11 +156,9 @@ export async function packageEntries(
   const replaces = parseRelation(stanza.get("Replaces"))
     .flat()
     .map((alt) => alt.name);
-  const shipped = new Set(entries.map((e) => e.path));
-  const alternatives = parseAlternatives(deb.control.scripts.postinst ?? "").filter((alt) =>
-    shipped.has(mergedUsrPath(alt.path.replace(/^\//, ""))),
-  );
-  const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, alternatives };
+  const pkg = { name, version, architecture };
+  const scriptFacts = await recordScriptFacts(pkg, deb.control.scripts, entries, input.store);
+  const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, ...scriptFacts };
   const caBundle = await storeCaBundle(entries, input.store);
   if (caBundle) facts.caBundle = caBundle;
   return { entries, facts };

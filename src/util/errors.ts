@@ -24,6 +24,7 @@ export type ErrorCode =
   | "REGISTRY"
   | "AUTH"
   | "USAGE"
+  | "ENTRYPOINT"
   | "IO";
 
 export class StrataError extends Error {
