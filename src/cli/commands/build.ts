@@ -65,6 +65,7 @@ function summary(result: BuildResult) {
       })),
     })),
     skippedScripts: result.skippedScripts,
+    skippedEffects: result.skippedEffects,
     overlaps: result.overlaps,
   };
 }
@@ -128,7 +129,11 @@ export function registerBuild(program: Command, out: () => Output): void {
       o.line(`${arch}: ${imageDescriptor(image).digest} (${layers.length} layers, ${formatBytes(size)})`);
     }
     if (result.skippedScripts.length > 0) {
-      o.line(`maintainer scripts not run: ${result.skippedScripts.join(" ")}`);
+      o.line(`maintainer scripts followed, not run: ${result.skippedScripts.join(" ")}`);
+    }
+    for (const e of result.skippedEffects) {
+      const what = e.command.startsWith("(") ? e.command : `'${e.command}'`;
+      o.line(`${e.package}: ${e.script}: skipped ${what} (${e.reason})`);
     }
     for (const note of result.overlaps) o.line(note);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);

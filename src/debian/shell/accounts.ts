@@ -241,6 +241,7 @@ export class ScriptAccounts {
     const path = ctx.tree.resolve(user.home);
     if (ctx.tree.at(path)) return;
     try {
+      ctx.tree.writeParents(path); // as adduser's and useradd's mkdir -p
       ctx.tree.write(path, { type: "dir", mode, uid: user.uid, gid: user.gid });
     } catch {
       ctx.skip(`home ${user.home} of ${user.name}: its parent is not a directory in the image`);

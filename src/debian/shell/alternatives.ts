@@ -148,11 +148,7 @@ export class Alternatives {
 
   private place(tree: ImageTree, link: string, target: string): void {
     const at = tree.resolve(link, false);
-    const dirs = at.split("/").slice(0, -1);
-    for (let i = 1; i <= dirs.length; i++) {
-      const dir = dirs.slice(0, i).join("/");
-      if (!tree.at(dir)) tree.write(dir, { type: "dir", mode: 0o755, uid: 0, gid: 0 });
-    }
+    tree.writeParents(at);
     tree.write(at, { type: "symlink", mode: 0o777, uid: 0, gid: 0, link: target });
   }
 

@@ -80,13 +80,8 @@ function mkdirs(tree: ImageTree, path: string, mode: number, parents: boolean): 
   if (target === undefined) return false;
   const existing = tree.at(target);
   if (existing) return existing.type === "dir" && parents;
-  if (
-    parents &&
-    tree.at(parentOf(target)) === undefined &&
-    !mkdirs(tree, `/${parentOf(target)}`, 0o755, true)
-  )
-    return false;
   try {
+    if (parents) tree.writeParents(target);
     tree.write(target, { type: "dir", mode, uid: 0, gid: 0 });
     return true;
   } catch {
@@ -212,7 +207,11 @@ const rm: FileCommand = (ctx, args) => {
     const node = path === undefined ? undefined : ctx.tree.at(path);
     if (path === undefined || !node) {
       if (!flags.has("f")) status = 1;
-    } else if (ctx.tree.shipped(path) || ctx.tree.list(path).some((c) => ctx.tree.shipped(`${path}/${c}`))) {
+    } else if (
+      path === "" ||
+      ctx.tree.shipped(path) ||
+      ctx.tree.list(path).some((c) => ctx.tree.shipped(`${path}/${c}`))
+    ) {
       ctx.skip(`/${path} is shipped by a package and stays as packaged`);
     } else if (node.type === "dir" && !flags.has("r") && !flags.has("R")) status = 1;
     else ctx.tree.remove(path);

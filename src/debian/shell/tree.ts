@@ -122,6 +122,15 @@ export class ImageTree {
     this.changed.add(path);
   }
 
+  /** Makes a path's missing parent directories (0755 root), as mkdir -p would. */
+  writeParents(path: string): void {
+    const parts = split(path);
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      if (!this.nodes.has(dir)) this.write(dir, { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+    }
+  }
+
   /** Marks an existing node changed after its mode or owner was set. */
   touch(path: string): void {
     if (this.nodes.has(path)) this.changed.add(path);
