@@ -1,4 +1,4 @@
-import { baseName, type ImageTree, parentOf, type TreeNode } from "./tree.js";
+import { baseName, type ImageTree, type TreeNode } from "./tree.js";
 
 /**
  * The file commands of maintainer scripts (ln, mkdir, cp, mv, rm, rmdir, touch, chmod, chown,
