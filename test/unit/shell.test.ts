@@ -312,6 +312,20 @@ EOF
     assert.equal(t.at("etc/out")?.body?.toString(), "15 teen dflt x y|z| a  b '$HOME'\n$literal\n");
   });
 
+  test("$(( )) around a command substitution with parentheses in quotes, as libc6's preinst has", () => {
+    const t = tree({});
+    const run = follow(t, `v=$(($(echo "6" | cat) * 100 + 1))\ntouch /etc/v$v`);
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("etc/v601")?.type, "file");
+  });
+
+  test('an empty "" argument is an argument, and mkdir with an invalid mode fails', () => {
+    const t = tree({});
+    follow(t, `set -- a "" b\ntouch /etc/n$#\nif mkdir -m /usr/local/x 2>/dev/null; then touch /etc/bad; fi`);
+    assert.equal(t.at("etc/n3")?.type, "file");
+    assert.equal(t.at("etc/bad"), undefined);
+  });
+
   test("set -e ends the script at a failing command, but not in a condition or before ||", () => {
     const t = tree({ etc: { dir: true } });
     const run = follow(

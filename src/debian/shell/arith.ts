@@ -3,6 +3,7 @@
  * Anything else throws, and the script is reported as not followed past that point.
  */
 export function arithmetic(expr: string, lookup: (name: string) => string | undefined): number {
+  if (expr.trim() === "") return 0;
   const tokens = expr.match(/\d+|[A-Za-z_][A-Za-z0-9_]*|<=|>=|==|!=|[-+*/%()<>]|\S/g) ?? [];
   let i = 0;
   const value = (): number => {

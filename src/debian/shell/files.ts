@@ -92,8 +92,9 @@ function mkdirs(tree: ImageTree, path: string, mode: number, parents: boolean): 
 const mkdir: FileCommand = (ctx, args) => {
   const { flags, values, rest } = options(args, "m");
   const mode = values.has("m") ? parseMode(values.get("m")!, 0o755) : 0o755;
+  if (mode === undefined || rest.length === 0) return failed; // an invalid mode, or a missing operand
   let status = 0;
-  for (const dir of rest) if (!mkdirs(ctx.tree, dir, mode ?? 0o755, flags.has("p"))) status = 1;
+  for (const dir of rest) if (!mkdirs(ctx.tree, dir, mode, flags.has("p"))) status = 1;
   return { status };
 };
 
@@ -260,6 +261,7 @@ function change(ctx: FileContext, arg: string, apply: (node: TreeNode) => boolea
 
 const chmod: FileCommand = (ctx, args) => {
   const [spec, ...paths] = args.filter((a) => !/^-[Rvcf]+$/.test(a));
+  if (paths.length === 0) return failed;
   let status = 0;
   for (const p of paths) {
     status |= change(ctx, p, (node) => {
@@ -273,6 +275,7 @@ const chmod: FileCommand = (ctx, args) => {
 
 function chown(ctx: FileContext, args: string[], groupOnly: "" | "group"): { status: number } {
   const [spec, ...paths] = args.filter((a) => !a.startsWith("-"));
+  if (paths.length === 0) return failed;
   const [user, group] = groupOnly ? ["", spec ?? ""] : (spec ?? "").split(/[:.]/);
   const uid = user ? ctx.id(user, "user") : undefined;
   const gid = group ? ctx.id(group, "group") : undefined;

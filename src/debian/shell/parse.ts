@@ -304,6 +304,7 @@ class Parser {
         this.pos = end + 1;
       } else if (c === '"') {
         this.pos++;
+        lit("", true); // "" is a word of its own, even empty
         this.quotedText('"', parts, lit);
         this.pos++;
       } else if (c === "\\") {
@@ -357,11 +358,10 @@ class Parser {
     this.pos++; // "$"
     const c = this.peekChar();
     if (this.src.startsWith("((", this.pos)) {
-      const end = this.src.indexOf("))", this.pos);
-      if (end < 0) this.fail("unterminated $((");
+      const end = this.arithmeticEnd(this.pos + 2);
       const expr = this.src.slice(this.pos + 2, end);
       this.pos = end + 2;
-      return { k: "param", name: "", op: "((", arg: [{ k: "lit", v: expr, quoted: true }], quoted };
+      return { k: "param", name: "", op: "((", arg: heredocWord(expr), quoted };
     }
     if (c === "(") {
       this.pos++;
@@ -374,6 +374,22 @@ class Parser {
     if (!name) return { k: "lit", v: "$", quoted };
     this.pos += name[0].length;
     return { k: "param", name: name[0], quoted };
+  }
+
+  /** Where the `))` closing a $(( that starts at `from` is: parentheses counted, quotes skipped. */
+  private arithmeticEnd(from: number): number {
+    let depth = 0;
+    for (let i = from; i < this.src.length; i++) {
+      const c = this.src[i];
+      if (c === "'" || c === '"') {
+        const close = this.src.indexOf(c, i + 1);
+        if (close < 0) break;
+        i = close;
+      } else if (c === "(") depth++;
+      else if (c === ")" && depth > 0) depth--;
+      else if (c === ")" && this.src[i + 1] === ")") return i;
+    }
+    this.fail("unterminated $((");
   }
 
   private braced(quoted: boolean): Part {

@@ -316,12 +316,15 @@ export class Shell {
       case "break":
       case "continue":
         throw new LoopJump(name, number(1));
-      case "set":
-        for (const a of args) {
+      case "set": {
+        const options = args.indexOf("--") < 0 ? args : args.slice(0, args.indexOf("--"));
+        for (const a of options) {
           if (/^-[a-z]*e/.test(a)) this.errexit = true;
           else if (/^\+[a-z]*e/.test(a)) this.errexit = false;
         }
+        if (options.length < args.length) this.positional = args.slice(options.length + 1);
         return 0;
+      }
       case "shift":
         this.positional = this.positional.slice(number(1));
         return 0;
