@@ -77,17 +77,7 @@ export class ScriptAccounts {
 
   /** adduser and addgroup (Debian's), in the forms maintainer scripts use. */
   adduser(ctx: AccountsContext, command: "adduser" | "addgroup", args: string[]): number {
-    const o = parse(args, [
-      "home",
-      "shell",
-      "ingroup",
-      "gid",
-      "uid",
-      "gecos",
-      "comment",
-      "firstuid",
-      "lastuid",
-    ]);
+    const o = parse(args, "home shell ingroup gid uid gecos comment firstuid lastuid".split(" "));
     const system = o.flags.has("system");
     const [name, second] = o.rest;
     if (!name || !ACCOUNT_NAME.test(name)) return 1;
@@ -125,23 +115,7 @@ export class ScriptAccounts {
 
   /** useradd and groupadd (shadow's). */
   useradd(ctx: AccountsContext, command: "useradd" | "groupadd", args: string[]): number {
-    const o = parse(args, [
-      "d",
-      "home-dir",
-      "s",
-      "shell",
-      "g",
-      "gid",
-      "u",
-      "uid",
-      "c",
-      "comment",
-      "G",
-      "groups",
-      "K",
-      "k",
-      "p",
-    ]);
+    const o = parse(args, "d home-dir s shell g gid u uid c comment G groups K k p".split(" "));
     const system = o.flags.has("r") || o.flags.has("system");
     const name = o.rest[0];
     if (!name || !ACCOUNT_NAME.test(name)) return 3;
