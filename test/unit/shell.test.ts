@@ -396,6 +396,17 @@ describe("hostile scripts", () => {
     assert.equal(run.skipped.at(-1)?.reason, "the script would have failed with status 1 here");
   });
 
+  test("a file that sources itself, eval of eval and deeply nested expansions end with a report", () => {
+    const t = tree({});
+    const run = follow(t, "printf '. /etc/self\\n' > /etc/self\n. /etc/self");
+    assert.match(
+      run.skipped.at(-1)?.reason ?? "",
+      /not followed past this point: sourced files or eval nest too deep/,
+    );
+    const deep = `echo ${"${a:-".repeat(5000)}x${"}".repeat(5000)}`;
+    assert.match(follow(tree({}), deep).skipped[0].reason, /^not followed: nesting too deep at line 1$/);
+  });
+
   test("paths climbing out of the root stay in the image tree, and packaged files are never removed", () => {
     const t = tree({ "etc/passwd": "root:x:0:0::/root:/bin/sh\n", tmp: { dir: true } });
     const run = follow(

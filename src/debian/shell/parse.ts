@@ -344,6 +344,15 @@ class Parser {
   }
 
   private expansion(quoted: boolean): Part {
+    if (++this.depth > MAX_DEPTH) this.fail("nesting too deep");
+    try {
+      return this.expansionBody(quoted);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private expansionBody(quoted: boolean): Part {
     if (this.peekChar() === "`") {
       let end = this.pos + 1;
       let inner = "";

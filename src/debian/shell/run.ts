@@ -289,6 +289,17 @@ export class Shell {
     io.out.push(text);
   }
 
+  /** Runs text of the script's own making (`.` of a file, eval) in this shell, depth-bounded. */
+  nested(node: Node, io: Io): number {
+    if (++this.depth > this.limits.callDepth)
+      throw new ShellLimitError("sourced files or eval nest too deep");
+    try {
+      return this.exec(node, io);
+    } finally {
+      this.depth--;
+    }
+  }
+
   private call(body: Node, args: string[], io: Io): number {
     if (++this.depth > this.limits.callDepth) throw new ShellLimitError("functions call each other too deep");
     const positional = this.positional;

@@ -274,6 +274,6 @@ function source(host: MaintainerHost, file: string, stdin: string, shell: Shell)
 
 function runText(text: string, stdin: string, shell: Shell): CommandResult {
   const out: string[] = [];
-  const status = shell.exec(parseScript(text), { stdin, out });
+  const status = shell.nested(parseScript(text), { stdin, out });
   return { status, stdout: out.join("") };
 }
