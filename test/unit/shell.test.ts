@@ -326,6 +326,54 @@ EOF
     assert.equal(t.at("etc/bad"), undefined);
   });
 
+  test("while read loops over a file a line at a time (sgml-base and xml-core's postinsts)", () => {
+    const t = tree({});
+    const run = follow(
+      t,
+      `printf 'a b c\\nd e\\n' > /etc/list
+while read first rest; do echo "$first:$rest" >> /etc/out; done < /etc/list`,
+    );
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("etc/out")?.body?.toString(), "a:b c\nd:e\n");
+  });
+
+  test("dash's postinst: assignments left to right, an empty [ -x ] is false, dpkg-divert queries answered", () => {
+    const t = tree({ "usr/bin/dash": { mode: 0o755 }, "usr/bin/sh": { link: "dash" } });
+    const run = follow(
+      t,
+      `set -e
+replace_with_link() {
+	dfile="$1"; ltarget=$2; distrib="$DPKG_ROOT$3"
+	temp="$dfile.tmp"
+	ln -sf "$ltarget" "$DPKG_ROOT$temp"
+	mv -f "$DPKG_ROOT$temp" "$DPKG_ROOT$dfile"
+}
+claim_binsh() {
+	dfile=$1 ltarget=$2 distrib=\${3:-$dfile.distrib}
+	diverter=$(dpkg-divert --listpackage $dfile)
+	truename=$(dpkg-divert --truename $dfile)
+	if [ "$diverter" = dash ]; then
+		return
+	fi
+	dpkg-divert --package dash --no-rename --divert $distrib --add $dfile
+	replace_with_link $dfile $ltarget $distrib
+}
+claim_binsh /bin/sh dash
+echo "$distrib $truename" > /etc/claimed
+if [ "$1" = "configure" ] && [ -x "\`command -v update-menus\`" ]; then
+	update-menus
+fi
+`,
+      { name: "dash" },
+    );
+    assert.equal(t.at("etc/claimed")?.body?.toString(), "/bin/sh.distrib /bin/sh\n");
+    assert.equal(t.at("usr/bin/sh.tmp"), undefined, "the temporary link moved away");
+    assert.deepEqual(
+      run.skipped.map((s) => s.command),
+      ["mv -f /bin/sh.tmp /bin/sh"],
+    );
+  });
+
   test("set -e ends the script at a failing command, but not in a condition or before ||", () => {
     const t = tree({ etc: { dir: true } });
     const run = follow(

@@ -193,6 +193,7 @@ const mv: FileCommand = (ctx, args) => {
   if (to === undefined || node.type === "dir") return failed;
   if (ctx.tree.shipped(to)) {
     ctx.skip(`/${to} is shipped by a package and stays as packaged`);
+    ctx.tree.remove(from); // it moved away all the same
     return ok;
   }
   const status = write(ctx.tree, to, node);

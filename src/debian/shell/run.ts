@@ -60,15 +60,24 @@ class LoopJump {
   ) {}
 }
 
+/** A command's standard input: `read` takes it a line at a time. */
+interface Input {
+  text: string;
+  pos: number;
+}
+
 interface Io {
-  stdin: string;
+  stdin: Input;
   out: string[];
 }
+
+const input = (text: string): Input => ({ text, pos: 0 });
+const unread = (i: Input): string => i.text.slice(i.pos);
 
 const IFS = /[ \t\n]+/;
 
 export class Shell {
-  vars = new Map<string, string>();
+  readonly vars = new Map<string, string>();
   positional: string[];
   status = 0;
   private readonly functions = new Map<string, Node>();
@@ -93,7 +102,7 @@ export class Shell {
   /** Runs the whole script; its exit status (an `exit` included). */
   main(node: Node): number {
     try {
-      return this.exec(node, { stdin: "", out: [] });
+      return this.exec(node, { stdin: input(""), out: [] });
     } catch (err) {
       if (err instanceof ShellExit) return err.status;
       if (err instanceof Return) return err.status;
@@ -162,7 +171,7 @@ export class Shell {
         status = this.subshell(() =>
           this.exec(cmd, { stdin, out: i === node.cmds.length - 1 ? io.out : out }),
         );
-        stdin = out.join("");
+        stdin = input(out.join(""));
       });
       return status;
     };
@@ -241,7 +250,9 @@ export class Shell {
       if (err instanceof ShellExit) return err.status;
       throw err;
     } finally {
-      this.vars = saved.vars;
+      // Restored in place: a caller may hold this map (this.vars.set(name, $(...))).
+      this.vars.clear();
+      for (const [k, v] of saved.vars) this.vars.set(k, v);
       this.positional = saved.positional;
       this.errexit = saved.errexit;
       this.functions.clear();
@@ -252,13 +263,10 @@ export class Shell {
   private simple(node: Extract<Node, { t: "simple" }>, io: Io): number {
     this.status = 0;
     const argv = node.words.flatMap((w) => this.fields(w));
-    const assigns = node.assigns.map(([name, w]) => [name, this.expand(w)] as const);
-    if (argv.length === 0) {
-      for (const [name, value] of assigns) this.vars.set(name, value);
-      return this.withRedirects(node.redirs, io, () => this.status);
-    }
-    const saved = assigns.map(([name]) => [name, this.vars.get(name)] as const);
-    for (const [name, value] of assigns) this.vars.set(name, value);
+    const saved = node.assigns.map(([name]) => [name, this.vars.get(name)] as const);
+    // Left to right: `a=1 b=$a` sees the new a, as dash does.
+    for (const [name, w] of node.assigns) this.vars.set(name, this.expand(w));
+    if (argv.length === 0) return this.withRedirects(node.redirs, io, () => this.status);
     try {
       return this.withRedirects(node.redirs, io, (inner) => this.command(argv, inner));
     } finally {
@@ -278,7 +286,7 @@ export class Shell {
     if (fn) return this.call(fn, args, io);
     const builtin = this.builtin(name, args, io);
     if (builtin !== undefined) return builtin;
-    const result = this.host.run(argv, io.stdin, this);
+    const result = this.host.run(argv, unread(io.stdin), this);
     if (result.stdout) this.emit(io, result.stdout);
     return result.status;
   }
@@ -290,11 +298,11 @@ export class Shell {
   }
 
   /** Runs text of the script's own making (`.` of a file, eval) in this shell, depth-bounded. */
-  nested(node: Node, io: Io): number {
+  nested(node: Node, stdin: string, out: string[]): number {
     if (++this.depth > this.limits.callDepth)
       throw new ShellLimitError("sourced files or eval nest too deep");
     try {
-      return this.exec(node, io);
+      return this.exec(node, { stdin: input(stdin), out });
     } finally {
       this.depth--;
     }
@@ -351,10 +359,34 @@ export class Shell {
         for (const a of args) if (!a.startsWith("-")) this.vars.delete(a);
         return 0;
       case "eval":
-        return this.host.run(["eval", ...args], io.stdin, this).status;
+        return this.host.run(["eval", ...args], unread(io.stdin), this).status;
+      case "read":
+        return this.read(args, io.stdin);
       default:
         return undefined;
     }
+  }
+
+  /** read [-r] NAME...: one line of input split on blanks, the last name taking the rest. */
+  private read(args: string[], stdin: Input): number {
+    if (stdin.pos >= stdin.text.length) return 1;
+    const names = args.filter((a) => !a.startsWith("-"));
+    const end = stdin.text.indexOf("\n", stdin.pos);
+    let line = stdin.text.slice(stdin.pos, end < 0 ? undefined : end);
+    stdin.pos = end < 0 ? stdin.text.length : end + 1;
+    if (!args.includes("-r")) line = line.replace(/\\(.)/g, "$1");
+    let rest = line.replace(/^[ \t]+|[ \t]+$/g, "");
+    const targets = names.length > 0 ? names : ["REPLY"];
+    targets.forEach((name, i) => {
+      if (i === targets.length - 1) {
+        this.vars.set(name, rest);
+        return;
+      }
+      const m = /^(\S*)[ \t]*(.*)$/s.exec(rest)!;
+      this.vars.set(name, m[1]);
+      rest = m[2];
+    });
+    return 0;
   }
 
   private withRedirects(redirs: Redirect[], io: Io, run: (io: Io) => number): number {
@@ -362,8 +394,8 @@ export class Shell {
     const files: { path: string; append: boolean; out: string[] }[] = [];
     for (const r of redirs) {
       const target = r.op === "<<" ? this.expand(r.target) : this.fields(r.target).join(" ");
-      if (r.op === "<<") inner = { ...inner, stdin: target };
-      else if (r.op === "<") inner = { ...inner, stdin: this.host.read(target) ?? "" };
+      if (r.op === "<<") inner = { ...inner, stdin: input(target) };
+      else if (r.op === "<") inner = { ...inner, stdin: input(this.host.read(target) ?? "") };
       else if (r.fd !== 1 || r.op === "<&")
         continue; // stderr and fd juggling: nothing to keep
       else if (r.op === ">&") inner = target === "1" ? inner : { ...inner, out: [] };
@@ -431,7 +463,7 @@ export class Shell {
     if (part.k === "lit") return part.v;
     if (part.k === "sub") {
       const out: string[] = [];
-      this.status = this.subshell(() => this.exec(part.body, { stdin: "", out }));
+      this.status = this.subshell(() => this.exec(part.body, { stdin: input(""), out }));
       return out.join("").replace(/\n+$/, "");
     }
     return this.param(part);

@@ -222,17 +222,15 @@ function compare(a: string, op: string, b: string): boolean {
 
 /** dpkg-divert: a diversion only changes where later unpacks go; with --rename it moves a file. */
 function divert(host: MaintainerHost, args: string[]): CommandResult {
-  if (args.includes("--list")) return ok;
-  const file = args
-    .filter((a, i) => !a.startsWith("-") && !["--divert", "--package"].includes(args[i - 1]))
-    .at(-1);
+  const valued = new Set(["--divert", "--package", "--admindir", "--instdir", "--root"]);
+  const file = args.filter((a, i) => !a.startsWith("-") && !valued.has(args[i - 1] ?? "")).at(-1);
+  if (args.includes("--list") || args.includes("--listpackage")) return ok; // nothing is diverted
   if (args.includes("--truename")) return { status: 0, stdout: `${file ?? ""}\n` };
-  const to = args[args.indexOf("--divert") + 1];
   if (!file) return { status: 2 };
-  if (args.includes("--rename") && host.tree.lookup(file, false) && args.includes("--add") && to) {
+  const to = args.includes("--divert") ? args[args.indexOf("--divert") + 1] : `${file}.distrib`;
+  if (args.includes("--add") && args.includes("--rename") && host.tree.lookup(file, false)) {
     return FILE_COMMANDS.mv(host.fileContext(), [file, to], "");
   }
-  host.note(`diversion of ${file}${to ? ` to ${to}` : ""} (no file moved)`);
   return ok;
 }
 
@@ -274,6 +272,6 @@ function source(host: MaintainerHost, file: string, stdin: string, shell: Shell)
 
 function runText(text: string, stdin: string, shell: Shell): CommandResult {
   const out: string[] = [];
-  const status = shell.nested(parseScript(text), { stdin, out });
+  const status = shell.nested(parseScript(text), stdin, out);
   return { status, stdout: out.join("") };
 }

@@ -87,6 +87,7 @@ function unary(tree: ImageTree, cwd: string, op: string, arg: string): boolean {
   if (op === "-n") return arg !== "";
   if (op === "-z") return arg === "";
   let path: string | undefined;
+  if (arg === "") return false; // an empty path names nothing, not the current directory
   try {
     path = tree.resolve(arg, op !== "-L" && op !== "-h", cwd);
   } catch {
