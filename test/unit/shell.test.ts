@@ -432,6 +432,36 @@ getent passwd app >/dev/null && touch /var/app-exists
   });
 });
 
+describe("shells and diversions", () => {
+  test("add-shell makes /etc/shells when missing and adds each shell once; remove-shell takes it out", () => {
+    const t = tree({ "usr/bin/zsh": { mode: 0o755 } });
+    follow(
+      t,
+      "add-shell /bin/zsh\nadd-shell /usr/bin/zsh /bin/zsh\nadd-shell /bin/rzsh\nremove-shell /bin/rzsh",
+    );
+    assert.equal(
+      t.at("etc/shells")?.body?.toString(),
+      "# /etc/shells: valid login shells\n/bin/zsh\n/usr/bin/zsh\n",
+    );
+  });
+
+  test("dpkg-divert --rename moves a file a script made, and refuses to move a packaged one", () => {
+    const t = tree({ "usr/bin/tool": { mode: 0o755 } });
+    const run = follow(
+      t,
+      "touch /etc/made\ndpkg-divert --add --rename --divert /etc/made.orig /etc/made\ndpkg-divert --package x --add --rename --divert /usr/bin/tool.real /usr/bin/tool",
+    );
+    assert.equal(t.at("etc/made.orig")?.type, "file");
+    assert.equal(t.at("etc/made"), undefined);
+    assert.equal(t.at("usr/bin/tool")?.type, "file");
+    assert.equal(t.at("usr/bin/tool.real"), undefined);
+    assert.deepEqual(
+      run.skipped.map((s) => s.reason),
+      ["/usr/bin/tool is shipped by a package and stays where it is packaged"],
+    );
+  });
+});
+
 describe("hostile scripts", () => {
   test("an endless loop, endless recursion and a link loop end with a report, not a hang", () => {
     for (const script of ["while :; do :; done", "f() { f; }\nf", "until false; do touch /x; done"]) {
