@@ -7,10 +7,10 @@ import { writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import {
   buildPackageLayer,
+  FACTS_VERSION,
   LAYER_FORMAT_VERSION,
   type PackageLayerInput,
   type PackageLayerRecord,
-  RECORD_FORMAT_VERSION,
 } from "./layer.js";
 
 /**
@@ -42,7 +42,7 @@ export class LayerCache {
   static keyText(key: LayerCacheKey): string {
     return JSON.stringify({
       format: LAYER_FORMAT_VERSION,
-      record: RECORD_FORMAT_VERSION,
+      facts: FACTS_VERSION,
       deb: key.debSha256,
       epoch: key.epoch,
       keepDocs: key.keepDocs,

@@ -28,10 +28,11 @@ import { type PathFact, recordScriptFacts } from "./script-facts.js";
 export const LAYER_FORMAT_VERSION = 3;
 
 /**
- * What a layer record holds besides the layer (PackageFacts). Bump it when the facts change, so
- * records written before miss; the layer's bytes do not depend on it.
+ * The version of what PackageFacts holds: part of the layer cache key, so older records miss (3:
+ * the maintainer scripts, the layer's paths and the bodies the scripts read). The layer's bytes do
+ * not depend on it.
  */
-export const RECORD_FORMAT_VERSION = 2;
+export const FACTS_VERSION = 3;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
