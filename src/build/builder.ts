@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import type { SkippedEffect } from "../debian/maintscripts.js";
 import { type Compression, resolveCompression } from "../oci/compress.js";
 import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
 import { digestHex, type Index, MediaType } from "../oci/types.js";
@@ -10,6 +11,7 @@ import { sha256Hex } from "../util/hash.js";
 import { compareText } from "../util/order.js";
 import { specAccounts } from "./accounts.js";
 import { baseLayerEntries, buildBaseLayer, buildEntriesLayer, withParentsFrom } from "./base-layer.js";
+import { checkEntrypoint } from "./entrypoint.js";
 import { debStore, startDebFetches } from "./fetch-debs.js";
 import { buildGroupLayer } from "./group-layer.js";
 import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
@@ -26,6 +28,7 @@ import type { Lock, LockedPackage } from "./lock.js";
 import { nativeEffects } from "./native-effects.js";
 import { OverlapChecker, pathsOf } from "./overlaps.js";
 import { type LayerPlan, planLayers } from "./planner.js";
+import { shipEntries } from "./script-facts.js";
 import { buildEpoch, type Spec } from "./spec.js";
 import { specFileEntries } from "./spec-files.js";
 
@@ -54,6 +57,8 @@ export interface BuildResult {
   images: BuiltImage[];
   /** Packages whose maintainer scripts were not run (strata never runs them). */
   skippedScripts: string[];
+  /** What those scripts would have done that strata did not do, one entry per command, with why. */
+  skippedEffects: SkippedEffect[];
   /** Paths shipped by more than one package, with who won. */
   overlaps: string[];
   epoch: number;
@@ -194,6 +199,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   const pool = new LayerPool(opts.jobs);
   const skipped = new Set<string>();
   const overlaps: string[] = [];
+  const skippedEffects: SkippedEffect[] = [];
   const images: BuiltImage[] = [];
   // Every architecture's layers are started at once, so both cores stay busy across archs.
   const makeLayer = async (arch: string, { layer, key }: PlannedLayer): Promise<MadeLayer> => {
@@ -239,18 +245,25 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
         keyBase,
       );
       opts.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
-      const effects = await nativeEffects(
-        built.flatMap((b) => b.record.members),
+      const effects = await nativeEffects({
+        members: built.flatMap((b) => b.record.members),
         storeRoot,
-        {
-          epoch,
-          files: [...base.files, ...built.flatMap((b) => b.record.files)],
-        },
-      );
+        architecture: arch,
+        baseEntries,
+        accounts,
+        epoch,
+        files: [...base.files, ...built.flatMap((b) => b.record.files)],
+      });
       for (const note of effects.notes) opts.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
+      skippedEffects.push(...effects.skipped);
+      const specFiles = await specFileEntries(spec);
+      // The spec's own files win over what scripts made at the same path.
+      const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
+      shipEntries(effects.tree, specFiles);
+      checkEntrypoint(effects.tree, spec, effects.accounts, arch);
       // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
       const fileEntries = withParentsFrom(
-        [...effects.entries, ...(await specFileEntries(spec))],
+        [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],
         baseEntries,
       );
       const files = await cachedEntriesLayer(
@@ -276,9 +289,15 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
     artifact: toArtifact(images),
     images,
     skippedScripts: [...skipped].sort(),
+    skippedEffects: uniqueEffects(skippedEffects),
     overlaps,
     epoch,
   };
+}
+
+/** Each skipped effect once, though every architecture's image reports it. */
+function uniqueEffects(effects: SkippedEffect[]): SkippedEffect[] {
+  return [...new Map(effects.map((e) => [JSON.stringify(e), e])).values()];
 }
 
 function describePlan(layer: LayerPlan): string {

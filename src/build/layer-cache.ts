@@ -125,7 +125,11 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
         typeof m.package === "string" &&
         Array.isArray(m.scripts) &&
         Array.isArray(m.replaces) &&
-        Array.isArray(m.alternatives),
+        Array.isArray(m.paths) &&
+        typeof m.maintainerScripts === "object" &&
+        typeof m.bodies === "object" &&
+        m.bodies !== null &&
+        Object.values(m.bodies).every((h) => typeof h === "string" && /^[a-f0-9]{64}$/.test(h)),
     );
   return valid ? r : undefined;
 }

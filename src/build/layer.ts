@@ -3,7 +3,6 @@ import { PassThrough, Readable, Transform, type TransformCallback } from "node:s
 import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.js";
-import { type AlternativeInstall, parseAlternatives } from "../debian/maintscripts.js";
 import { parseRelation } from "../debian/relations.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
@@ -12,6 +11,7 @@ import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
 import { type CaCertificate, caCertificateFacts, packagedCertificates } from "./effects/ca-certificates.js";
+import { type PathFact, recordScriptFacts } from "./script-facts.js";
 import { BodySpool, type SpooledBody } from "./spool.js";
 
 /**
@@ -28,6 +28,13 @@ import { BodySpool, type SpooledBody } from "./spool.js";
  *   the others link to it.
  */
 export const LAYER_FORMAT_VERSION = 3;
+
+/**
+ * The version of what PackageFacts holds: part of the layer cache key, so older records miss (4:
+ * the maintainer scripts, the layer's paths and the bodies the scripts read, the certificate
+ * facts). The layer's bytes do not depend on it.
+ */
+export const FACTS_VERSION = 4;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
@@ -66,8 +73,12 @@ export interface PackageFacts {
   scripts: string[];
   /** Package names its Replaces field names (Policy 7.6), for allowed file overlaps. */
   replaces: string[];
-  /** Literal update-alternatives calls of its postinst whose target it ships (made natively later). */
-  alternatives: AlternativeInstall[];
+  /** Its preinst and postinst, followed (never run) when an image is put together. */
+  maintainerScripts: { preinst?: string; postinst?: string };
+  /** Every path of its layer (type, mode, owner, link target): the tree its scripts see. */
+  paths: PathFact[];
+  /** Its files its scripts read (path → sha256 in the ContentStore), e.g. a page nginx copies. */
+  bodies: Record<string, string>;
   /**
    * The CA bundle its certificates make (usr/share/ca-certificates/**.crt in path order), stored in
    * the ContentStore: what update-ca-certificates would write. Only ca-certificates has one.
@@ -76,9 +87,6 @@ export interface PackageFacts {
   /** Its certificate files' names, DER digests and subject hashes (src/build/effects/ca-certificates.ts). */
   caCertificates?: CaCertificate[];
 }
-
-/** The version of what PackageFacts holds: part of the layer cache key, so older records miss. */
-export const FACTS_VERSION = 2;
 
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
 export interface PackageLayerRecord extends LayerBlob {
@@ -153,11 +161,12 @@ export async function packageEntries(
   const replaces = parseRelation(stanza.get("Replaces"))
     .flat()
     .map((alt) => alt.name);
-  const shipped = new Set(entries.map((e) => e.path));
-  const alternatives = parseAlternatives(deb.control.scripts.postinst ?? "").filter((alt) =>
-    shipped.has(mergedUsrPath(alt.path.replace(/^\//, ""))),
-  );
-  const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, alternatives };
+  const pkg = { name, version, architecture };
+  const scriptFacts = await recordScriptFacts(pkg, deb.control.scripts, entries, {
+    storeRoot: input.store,
+    readBody: entryBytes,
+  });
+  const facts: PackageFacts = { package: name, version, architecture, scripts, replaces, ...scriptFacts };
   const caBundle = await storeCaBundle(entries, input.store);
   if (caBundle) facts.caBundle = caBundle;
   const caCertificates = caCertificateFacts(

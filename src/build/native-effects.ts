@@ -1,66 +1,155 @@
+import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
+import { ImageTree } from "../debian/shell/tree.js";
 import { ContentStore } from "../util/cas.js";
+import { StrataError } from "../util/errors.js";
 import { compareText } from "../util/order.js";
+import { type Accounts, baseLayerEntries } from "./base-layer.js";
 import { dropDanglingLinks } from "./effects/dangling.js";
 import { generatedFiles, readCaBundle } from "./effects/generated.js";
-import { type LayerEntry, mergedUsrPath, type PackageFacts } from "./layer.js";
+import type { LayerEntry, PackageFacts } from "./layer.js";
+import { shipEntries, treeNode } from "./script-facts.js";
 
 /**
- * strata never runs maintainer scripts. The effects of theirs that an image needs to work are made
- * here, natively and deterministically, for the files layer, from facts recorded when each
- * package's layer was built (so a warm build reads no .deb):
+ * strata never runs maintainer scripts. The effects of theirs that an image needs are made here,
+ * natively and deterministically, for the files layer, from facts recorded when each package's
+ * layer was built (so a warm build reads no .deb):
  *
+ * - the scripts themselves are followed (src/debian/maintscripts.ts) over the image's tree: the
+ *   links update-alternatives makes, files and directories they make (nginx's default site link and
+ *   page, /etc/.java), accounts adduser and useradd add, /etc/shells; what is not followed is
+ *   returned as skipped effects, one per command, with the reason;
  * - ca-certificates: /etc/ssl/certs/ca-certificates.crt, the bundle update-ca-certificates writes
  *   with every packaged certificate enabled (its default);
- * - update-alternatives: each literal `--install LINK NAME PATH PRIORITY` becomes
- *   LINK -> /etc/alternatives/NAME -> PATH (with its --slave links), the highest priority winning
- *   per NAME (ties: the first package by name), as update-alternatives' automatic mode does;
  * - files generated from other packages' data (src/build/effects/generated.ts);
  * - no link whose target is not in the image (src/build/effects/dangling.ts).
  */
 export interface NativeEffects {
   entries: LayerEntry[];
   notes: string[];
+  skipped: SkippedEffect[];
+  /** The image's tree with the effects made: for the entrypoint check. */
+  tree: ImageTree;
+  /** The image's accounts, with those scripts added. */
+  accounts: Accounts;
+}
+
+export interface EffectsInput {
+  /** The members of the image's package layers, in layer order (the order dpkg configures them). */
+  members: PackageFacts[];
+  storeRoot: string;
+  architecture: string;
+  /** The base layer: its entries (merged-/usr links, /etc/passwd...) and the accounts it holds. */
+  baseEntries: LayerEntry[];
+  accounts: Accounts;
+  /** Every path the image's layers hold, to tell a dangling link. */
+  files: string[];
+  epoch: number;
 }
 
 const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
 
-export async function nativeEffects(
-  members: PackageFacts[],
-  storeRoot: string,
-  image: { epoch: number; files: string[] },
-): Promise<NativeEffects> {
-  const entries: LayerEntry[] = [];
-  const notes: string[] = [];
-  const store = new ContentStore(storeRoot);
-  const sorted = [...members].sort((a, b) => compareText(a.package, b.package));
-  for (const facts of sorted) {
-    if (!facts.caBundle) continue;
-    const body = await readCaBundle(facts, store);
-    entries.push({ path: CA_BUNDLE, type: "file", mode: 0o644, uid: 0, gid: 0, body });
-    notes.push(`made /${CA_BUNDLE} from ${facts.caBundle.certificates} certificates of ${facts.package}`);
+export async function nativeEffects(input: EffectsInput): Promise<NativeEffects> {
+  const store = new ContentStore(input.storeRoot);
+  const tree = new ImageTree();
+  shipEntries(tree, input.baseEntries);
+  const bodies = new Map<string, Buffer>();
+  for (const facts of input.members) {
+    for (const [path, sha256] of Object.entries(facts.bodies))
+      bodies.set(`${facts.package}\0${path}`, await readBlob(store, sha256, facts.package));
   }
-
-  const chosen = new Map<string, { pkg: string; alt: PackageFacts["alternatives"][number] }>();
-  for (const facts of sorted) {
-    for (const alt of facts.alternatives) {
-      const current = chosen.get(alt.name);
-      if (!current || alt.priority > current.alt.priority) chosen.set(alt.name, { pkg: facts.package, alt });
-    }
+  const byName = new Map(input.members.map((m) => [m.package, m]));
+  const run = followScripts(
+    input.members.map((m) => ({
+      name: m.package,
+      version: m.version,
+      architecture: m.architecture,
+      ...m.maintainerScripts,
+    })),
+    {
+      tree,
+      architecture: input.architecture,
+      accounts: input.accounts,
+      unpack: (pkg) => {
+        for (const fact of byName.get(pkg.name)?.paths ?? [])
+          tree.ship(fact[0], { ...treeNode(fact, bodies.get(`${pkg.name}\0${fact[0]}`)), owner: pkg.name });
+      },
+    },
+  );
+  const skipped = [...run.skipped, ...oversizedScripts(input.members)];
+  const notes = [...run.notes];
+  const accounts = { users: run.accounts.users, groups: run.accounts.groups };
+  const made = changedEntries(tree);
+  if (run.accounts.changed) made.push(...accountEntries(input.architecture, accounts));
+  const bundle = await caBundle(input.members, store);
+  if (bundle) {
+    made.push(bundle.entry);
+    notes.push(bundle.note);
   }
-  const linked = new Set<string>(entries.map((e) => e.path));
-  const symlink = (path: string, target: string) => {
-    if (linked.has(path)) return;
-    linked.add(path);
-    entries.push({ path, type: "symlink", mode: 0o777, uid: 0, gid: 0, linkname: target });
+  const byPackage = [...input.members].sort((a, b) => compareText(a.package, b.package));
+  const generated = await generatedFiles(byPackage, store, input.epoch);
+  made.push(...generated.entries);
+  // One entry a path: what is made natively last (accounts, generated files) replaces what a script wrote.
+  const kept = dropDanglingLinks([...new Map(made.map((e) => [e.path, e])).values()], input.files);
+  return {
+    entries: kept.entries,
+    notes: [...notes, ...generated.notes, ...kept.notes],
+    skipped,
+    tree,
+    accounts,
   };
-  for (const [name, { pkg, alt }] of [...chosen].sort(([a], [b]) => compareText(a, b))) {
-    for (const link of [alt, ...alt.slaves]) {
-      symlink(`etc/alternatives/${link.name}`, link.path);
-      symlink(mergedUsrPath(link.link.replace(/^\//, "")), `/etc/alternatives/${link.name}`);
-    }
-    notes.push(`alternative ${name} -> ${alt.path} (from ${pkg})`);
+}
+
+/** What scripts made or changed, as entries of the files layer. */
+function changedEntries(tree: ImageTree): LayerEntry[] {
+  return [...tree.changed].sort(compareText).map((path) => {
+    const node = tree.at(path)!;
+    const base = { path, mode: node.mode, uid: node.uid, gid: node.gid };
+    if (node.type === "symlink") return { ...base, type: "symlink", linkname: node.link };
+    if (node.type === "dir") return { ...base, type: "dir" };
+    return { ...base, type: "file", body: node.body };
+  });
+}
+
+/** /etc/passwd, group and shadow as the base layer writes them, now with the accounts scripts added. */
+function accountEntries(architecture: string, accounts: Accounts): LayerEntry[] {
+  const files = new Set(["etc/passwd", "etc/group", "etc/shadow"]);
+  return baseLayerEntries(architecture, accounts).filter((e) => files.has(e.path));
+}
+
+/** Scripts too big to have been recorded (so not followed), reported like any other skip. */
+function oversizedScripts(members: PackageFacts[]): SkippedEffect[] {
+  return members.flatMap((m) =>
+    (["preinst", "postinst"] as const)
+      .filter((s) => m.scripts.includes(s) && m.maintainerScripts[s] === undefined)
+      .map((script) => ({
+        package: m.package,
+        script,
+        command: "(the whole script)",
+        reason: "not followed: too big",
+      })),
+  );
+}
+
+async function caBundle(
+  members: PackageFacts[],
+  store: ContentStore,
+): Promise<{ entry: LayerEntry; note: string } | undefined> {
+  const facts = [...members].sort((a, b) => compareText(a.package, b.package)).find((m) => m.caBundle);
+  if (!facts?.caBundle) return undefined;
+  const body = await readCaBundle(facts, store);
+  return {
+    entry: { path: CA_BUNDLE, type: "file", mode: 0o644, uid: 0, gid: 0, body },
+    note: `made /${CA_BUNDLE} from ${facts.caBundle.certificates} certificates of ${facts.package}`,
+  };
+}
+
+async function readBlob(store: ContentStore, sha256: string, pkg: string): Promise<Buffer> {
+  if (!(await store.has(sha256, { verify: true }))) {
+    throw new StrataError("IO", `a file recorded for ${pkg} is missing from the cache`, {
+      hint: "remove the cache directory's layers/ and build again",
+    });
   }
-  const generated = await generatedFiles(sorted, store, image.epoch);
-  const made = dropDanglingLinks([...entries, ...generated.entries], image.files);
-  return { entries: made.entries, notes: [...notes, ...generated.notes, ...made.notes] };
+  const chunks: Buffer[] = [];
+  for await (const chunk of store.open(sha256)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -1,38 +1,201 @@
+import type { Accounts } from "../build/base-layer.js";
+import { ScriptAccounts } from "./shell/accounts.js";
+import { Alternatives } from "./shell/alternatives.js";
+import { FILE_COMMANDS } from "./shell/files.js";
+import { globTree } from "./shell/glob.js";
+import { parseScript, ShellSyntaxError } from "./shell/parse.js";
+import type { PatternPiece } from "./shell/pattern.js";
+import { type CommandHost, type CommandResult, Shell } from "./shell/run.js";
+import { systemCommand } from "./shell/system.js";
+import { type ImageTree, TreeError } from "./shell/tree.js";
+
 /**
- * What strata reads from maintainer scripts it never runs: the literal
- * `update-alternatives --install LINK NAME PATH PRIORITY [--slave LINK NAME PATH]...` calls of a
- * postinst, so the links update-alternatives would make can be made natively.
+ * Follows maintainer scripts instead of running them: each preinst (`install`) and postinst
+ * (`configure ""`, a fresh install) is interpreted over the image's tree, with the commands they
+ * call done natively (files, update-alternatives, accounts, diversions, shells) and everything
+ * else reported as skipped, with what the script would have done and why it is not needed or not
+ * possible. Nothing is ever executed on the host.
  */
-export interface AlternativeLink {
-  link: string;
+export interface ScriptPackage {
   name: string;
-  path: string;
+  version: string;
+  architecture: string;
+  preinst?: string;
+  postinst?: string;
 }
 
-export interface AlternativeInstall extends AlternativeLink {
-  priority: number;
-  slaves: AlternativeLink[];
+export interface SkippedEffect {
+  package: string;
+  script: string;
+  /** What the script would have done: the command, or "(the rest of the script)". */
+  command: string;
+  reason: string;
 }
 
-/** Words that make an argument computed at run time rather than literal. */
-const NOT_LITERAL = /[$`"'*]/;
+export interface ScriptRun {
+  skipped: SkippedEffect[];
+  notes: string[];
+  accounts: ScriptAccounts;
+}
 
-export function parseAlternatives(script: string): AlternativeInstall[] {
-  const joined = script.replace(/\\\n\s*/g, " ");
-  const out: AlternativeInstall[] = [];
-  for (const line of joined.split("\n")) {
-    const m = /update-alternatives\s+(?:--quiet\s+)?--install\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)(.*)$/.exec(
-      line,
-    );
-    if (!m) continue;
-    const [, link, name, path, priority, rest] = m;
-    if ([link, name, path].some((s) => NOT_LITERAL.test(s))) continue;
-    const slaves: AlternativeLink[] = [];
-    for (const s of rest.matchAll(/--slave\s+(\S+)\s+(\S+)\s+(\S+)/g)) {
-      if (![s[1], s[2], s[3]].some((x) => NOT_LITERAL.test(x)))
-        slaves.push({ link: s[1], name: s[2], path: s[3] });
-    }
-    out.push({ link, name, path, priority: Number(priority), slaves });
+export interface ScriptRunOptions {
+  tree: ImageTree;
+  /** The image's architecture (what `dpkg --print-architecture` says). */
+  architecture: string;
+  accounts: Accounts;
+  /** Adds a package's paths to the tree: called after its preinst, as dpkg unpacks after it. */
+  unpack?: (pkg: ScriptPackage) => void;
+}
+
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Scripts bigger than this are not followed (real ones are a few KiB). */
+export const MAX_SCRIPT_BYTES = 256 * 1024;
+
+/** Runs every preinst in order (each before its package is unpacked), then every postinst. */
+export function followScripts(packages: ScriptPackage[], opts: ScriptRunOptions): ScriptRun {
+  const host = new MaintainerHost(opts);
+  for (const pkg of packages) {
+    if (pkg.preinst !== undefined) host.follow(pkg, "preinst", pkg.preinst, ["install"]);
+    opts.unpack?.(pkg);
   }
-  return out;
+  for (const pkg of packages) {
+    if (pkg.postinst !== undefined) host.follow(pkg, "postinst", pkg.postinst, ["configure", ""]);
+  }
+  return { skipped: host.skipped, notes: host.notes, accounts: host.accounts };
+}
+
+export class MaintainerHost implements CommandHost {
+  readonly skipped: SkippedEffect[] = [];
+  readonly notes: string[] = [];
+  readonly accounts: ScriptAccounts;
+  readonly alternatives = new Alternatives();
+  readonly tree: ImageTree;
+  readonly architecture: string;
+  /** The package and script being followed, and the command being run. */
+  current = { pkg: "", version: "", packageArch: "", script: "", command: "" };
+
+  constructor(opts: ScriptRunOptions) {
+    this.tree = opts.tree;
+    this.architecture = opts.architecture;
+    this.accounts = new ScriptAccounts(opts.accounts);
+  }
+
+  follow(pkg: ScriptPackage, script: string, text: string, args: string[]): void {
+    this.current = {
+      pkg: pkg.name,
+      version: pkg.version,
+      packageArch: pkg.architecture,
+      script,
+      command: "",
+    };
+    const rest = "(the rest of the script)";
+    if (Buffer.byteLength(text) > MAX_SCRIPT_BYTES) {
+      this.skipAs(rest, `not followed: bigger than ${MAX_SCRIPT_BYTES} bytes`);
+      return;
+    }
+    const env = {
+      PATH,
+      HOME: "/root",
+      DEBIAN_FRONTEND: "noninteractive",
+      DPKG_ROOT: "",
+      DPKG_MAINTSCRIPT_NAME: script,
+      DPKG_MAINTSCRIPT_PACKAGE: pkg.name,
+      DPKG_MAINTSCRIPT_ARCH: pkg.architecture,
+      DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT: "1",
+    };
+    try {
+      const status = new Shell(this, script, args, env).main(parseScript(text));
+      if (status !== 0) this.skipAs(rest, `the script would have failed with status ${status} here`);
+    } catch (err) {
+      if (err instanceof ShellSyntaxError)
+        this.skipAs(rest, `not followed: ${err.message} at line ${err.line}`);
+      // Limits, tree errors (a loop of links) and arithmetic it cannot do end the script here.
+      else if (err instanceof Error)
+        this.skipAs(this.current.command || rest, `not followed past this point: ${err.message}`);
+      else throw err;
+    }
+  }
+
+  /** Records the current command as skipped. */
+  skip(reason: string): void {
+    this.skipAs(this.current.command, reason);
+  }
+
+  private skipAs(command: string, reason: string): void {
+    const { pkg, script } = this.current;
+    const seen = this.skipped.some(
+      (s) => s.package === pkg && s.script === script && s.command === command && s.reason === reason,
+    );
+    if (!seen) this.skipped.push({ package: pkg, script, command, reason });
+  }
+
+  note(text: string): void {
+    this.notes.push(`${this.current.pkg}: ${text}`);
+  }
+
+  run(argv: string[], stdin: string, shell: Shell): CommandResult {
+    const previous = this.current.command;
+    this.current.command = commandText(argv);
+    try {
+      const name = argv[0];
+      const file = FILE_COMMANDS[name];
+      if (file) return file(this.fileContext(), argv.slice(1), stdin);
+      return systemCommand(this, argv, stdin, shell);
+    } catch (err) {
+      // A path through a file or a loop of links fails the command, as it would on a real system.
+      if (err instanceof TreeError) return { status: 1 };
+      throw err;
+    } finally {
+      this.current.command = previous;
+    }
+  }
+
+  fileContext() {
+    return {
+      tree: this.tree,
+      skip: (r: string) => this.skip(r),
+      id: (n: string, k: "user" | "group") => this.accounts.id(n, k),
+      name: (id: number, k: "user" | "group") => this.accounts.name(id, k),
+    };
+  }
+
+  read(path: string): string | undefined {
+    const body = this.tree.contents(path);
+    if (body === undefined && this.tree.lookup(path))
+      this.skip(`the contents of ${path} were not recorded when its layer was built`);
+    return body?.toString("utf8");
+  }
+
+  write(path: string, text: string, append: boolean, complete: boolean): void {
+    const at = this.tree.resolve(path);
+    if (this.tree.shipped(at)) {
+      this.skip(`/${at} is shipped by a package and stays as packaged`);
+      return;
+    }
+    if (!complete) {
+      // Half a file is worse than none: drop what the script wrote there before, and say so.
+      if (this.tree.at(at)) this.tree.remove(at);
+      this.skipAs(`> /${at}`, "not written: its contents come from commands strata does not follow");
+      return;
+    }
+    const before = append ? (this.tree.contents(at) ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const body = Buffer.concat([before, Buffer.from(text)]);
+    this.tree.write(at, { type: "file", mode: 0o644, uid: 0, gid: 0, body });
+  }
+
+  skips(): number {
+    return this.skipped.length;
+  }
+
+  glob(pieces: PatternPiece[]): string[] {
+    return globTree(this.tree, pieces);
+  }
+}
+
+/** A command as a script would have run it, quoted where needed, for reports. */
+function commandText(argv: string[]): string {
+  const text = argv
+    .map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(" ");
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }

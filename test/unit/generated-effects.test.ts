@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
+import { baseLayerEntries } from "../../src/build/base-layer.js";
 import { dropDanglingLinks } from "../../src/build/effects/dangling.js";
 import {
   buildPackageLayer,
@@ -33,7 +35,17 @@ async function craftedCertificates(): Promise<Record<string, string>> {
   };
 }
 
-async function effectsOf(certs: Record<string, string>, withJava: boolean) {
+/** The files-layer effects of these members, over an image of nothing else. */
+function effectsOf(members: PackageFacts[], storeRoot: string, files: string[], epoch = 0) {
+  const base = {
+    architecture: "amd64",
+    baseEntries: baseLayerEntries("amd64", DEFAULT_ACCOUNTS),
+    accounts: DEFAULT_ACCOUNTS,
+  };
+  return nativeEffects({ ...base, members, storeRoot, files, epoch });
+}
+
+async function generatedOf(certs: Record<string, string>, withJava: boolean) {
   const dir = await tempDir("gen");
   const store = join(dir, "store");
   const input = { store, epoch: EPOCH, compression: resolveCompression("gzip"), keepDocs: false };
@@ -53,10 +65,12 @@ async function effectsOf(certs: Record<string, string>, withJava: boolean) {
   }
   // As a warm build sees them: the records come back from JSON.
   const members = JSON.parse(JSON.stringify(records.flatMap((r) => r.members))) as PackageFacts[];
-  const effects = await nativeEffects(members, store, {
-    epoch: EPOCH,
-    files: records.flatMap((r) => r.files),
-  });
+  const effects = await effectsOf(
+    members,
+    store,
+    records.flatMap((r) => r.files),
+    EPOCH,
+  );
   return { dir, effects, byPath: new Map(effects.entries.map((e) => [e.path, e])) };
 }
 
@@ -88,7 +102,7 @@ const linksIn = (entries: LayerEntry[], pattern: RegExp) =>
 describe("files generated from ca-certificates' data", () => {
   test("the .pem and subject-hash links are the ones update-ca-certificates and openssl rehash make: collisions numbered, a repeated certificate linked once", async () => {
     const certs = await craftedCertificates();
-    const { dir, effects } = await effectsOf(certs, false);
+    const { dir, effects } = await generatedOf(certs, false);
     const pems = linksIn(effects.entries, /^etc\/ssl\/certs\/[^/]+\.pem$/);
     assert.deepEqual(pems, {
       "Copy_of_Same_1.pem": "/usr/share/ca-certificates/extra/Copy_of_Same_1.crt",
@@ -107,7 +121,7 @@ describe("files generated from ca-certificates' data", () => {
   });
 
   test("/etc/ca-certificates.conf is the fresh-install file (the postinst's header, then every packaged certificate enabled, bytewise sorted) and /usr/local/share/ca-certificates is there", async () => {
-    const { byPath } = await effectsOf(await craftedCertificates(), false);
+    const { byPath } = await generatedOf(await craftedCertificates(), false);
     const conf = Buffer.from(byPath.get("etc/ca-certificates.conf")?.body ?? []).toString();
     assert.match(conf, /^# This file lists certificates that you wish to use or to ignore to be\n/);
     assert.deepEqual(
@@ -126,10 +140,10 @@ describe("files generated from ca-certificates' data", () => {
 
   test("the Java trust store and the JVM's system preferences are made only with ca-certificates-java, the store from every .pem that holds one certificate", async () => {
     const certs = await craftedCertificates();
-    const without = await effectsOf(certs, false);
+    const without = await generatedOf(certs, false);
     assert.equal(without.byPath.has("etc/ssl/certs/java/cacerts"), false);
     assert.equal(without.byPath.has("etc/.java/.systemPrefs"), false);
-    const { dir, byPath } = await effectsOf(certs, true);
+    const { dir, byPath } = await generatedOf(certs, true);
     assert.equal(byPath.get("etc/.java/.systemPrefs")?.type, "dir");
     assert.equal(byPath.get("etc/.java/.systemPrefs/.systemRootModFile")?.type, "file");
     const store = byPath.get("etc/ssl/certs/java/cacerts");
@@ -190,12 +204,13 @@ describe("files generated from ca-certificates' data", () => {
         architecture: "all",
         scripts: [],
         replaces: [],
-        alternatives: [],
+        maintainerScripts: {},
+        paths: [],
+        bodies: {},
         caCertificates: [{ path }],
       };
-      await assert.rejects(
-        nativeEffects([facts], await tempDir("gen-store"), { epoch: 0, files: [] }),
-        (err) => isStrataError(err, "IO"),
+      await assert.rejects(effectsOf([facts], await tempDir("gen-store"), []), (err) =>
+        isStrataError(err, "IO"),
       );
     }
   });
@@ -226,35 +241,33 @@ describe("effect links whose target is not in the image", () => {
     architecture: "amd64",
     scripts: ["postinst"],
     replaces: [],
-    alternatives: [
-      {
-        link: "/usr/bin/pager",
-        name: "pager",
-        path: "/bin/more",
-        priority: 50,
-        slaves: [
-          {
-            link: "/usr/share/man/man1/pager.1.gz",
-            name: "pager.1.gz",
-            path: "/usr/share/man/man1/more.1.gz",
-          },
-        ],
-      },
+    maintainerScripts: {
+      postinst:
+        "update-alternatives --install /usr/bin/pager pager /bin/more 50 --slave /usr/share/man/man1/pager.1.gz pager.1.gz /usr/share/man/man1/more.1.gz\n",
+    },
+    paths: [
+      ["usr", "d", 0o755, 0, 0],
+      ["usr/bin", "d", 0o755, 0, 0],
+      ["usr/bin/more", "f", 0o755, 0, 0],
     ],
+    bodies: {},
   };
 
   test("an alternative's --slave link to a man page that docs: false dropped is not made, and the build says so", async () => {
-    const { entries, notes } = await nativeEffects([facts], await tempDir("gen-store"), {
-      epoch: 0,
-      files: ["usr/bin/more"],
-    });
-    assert.deepEqual(entries.map((e) => `${e.path} -> ${e.linkname}`).sort(), [
-      "etc/alternatives/pager -> /bin/more",
-      "usr/bin/pager -> /etc/alternatives/pager",
+    const { entries, notes, skipped } = await effectsOf([facts], await tempDir("gen-store"), [
+      "usr/bin/more",
     ]);
+    assert.deepEqual(
+      entries
+        .filter((e) => e.type === "symlink")
+        .map((e) => `${e.path} -> ${e.linkname}`)
+        .sort(),
+      ["etc/alternatives/pager -> /bin/more", "usr/bin/pager -> /etc/alternatives/pager"],
+    );
+    const said = [...notes, ...skipped.map((e) => e.reason)];
     assert.ok(
-      notes.some((n) => n.includes("/usr/share/man/man1/pager.1.gz") && n.includes("not in the image")),
-      notes.join("\n"),
+      said.some((n) => n.includes("/usr/share/man/man1/more.1.gz") && n.includes("not in the image")),
+      said.join("\n"),
     );
   });
 

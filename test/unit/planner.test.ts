@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LockedPackage } from "../../src/build/lock.js";
 import { canonicalOrder, planLayers } from "../../src/build/planner.js";
-import { parseAlternatives } from "../../src/debian/maintscripts.js";
 
 function pkg(name: string, size: number, requiredBy: string[] = [], priority = "optional"): LockedPackage {
   return {
@@ -64,30 +63,5 @@ describe("layer planner", () => {
     assert.equal(plan.length, 1);
     assert.equal(plan[0].kind, "group");
     assert.equal(plan[0].packages.length, set.length);
-  });
-});
-
-describe("update-alternatives calls in maintainer scripts", () => {
-  it("reads literal --install calls with their slaves and skips computed ones", () => {
-    const script = [
-      "#!/bin/sh",
-      "set -e",
-      "update-alternatives --install /usr/bin/awk awk /usr/bin/mawk 5 \\",
-      "  --slave /usr/share/man/man1/awk.1.gz awk.1.gz /usr/share/man/man1/mawk.1.gz",
-      'update-alternatives --install /usr/bin/x-www-browser x-www-browser "$BIN" 40',
-      "update-alternatives --quiet --install /usr/bin/pager pager /bin/less 77",
-    ].join("\n");
-    assert.deepEqual(parseAlternatives(script), [
-      {
-        link: "/usr/bin/awk",
-        name: "awk",
-        path: "/usr/bin/mawk",
-        priority: 5,
-        slaves: [
-          { link: "/usr/share/man/man1/awk.1.gz", name: "awk.1.gz", path: "/usr/share/man/man1/mawk.1.gz" },
-        ],
-      },
-      { link: "/usr/bin/pager", name: "pager", path: "/bin/less", priority: 77, slaves: [] },
-    ]);
   });
 });

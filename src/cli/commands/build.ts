@@ -69,6 +69,7 @@ function summary(result: BuildResult) {
       })),
     })),
     skippedScripts: result.skippedScripts,
+    skippedEffects: result.skippedEffects,
     overlaps: result.overlaps,
   };
 }
@@ -102,7 +103,11 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
     }
   }
   if (result.skippedScripts.length > 0) {
-    o.line(`maintainer scripts not run: ${result.skippedScripts.join(" ")}`);
+    o.line(`maintainer scripts followed, not run: ${result.skippedScripts.join(" ")}`);
+  }
+  for (const e of result.skippedEffects) {
+    const what = e.command.startsWith("(") ? e.command : `'${e.command}'`;
+    o.line(`${e.package}: ${e.script}: skipped ${what} (${e.reason})`);
   }
   for (const note of result.overlaps) o.line(note);
 }

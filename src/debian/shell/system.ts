@@ -1,0 +1,277 @@
+import type { MaintainerHost } from "../maintscripts.js";
+import { compareVersions } from "../version.js";
+import { FILE_COMMANDS } from "./files.js";
+import { parseScript } from "./parse.js";
+import type { CommandResult, Shell } from "./run.js";
+import { ShellExit } from "./run.js";
+import { testCommand } from "./test-command.js";
+import { baseName, parentOf } from "./tree.js";
+
+/**
+ * The commands of maintainer scripts other than file commands: text tools, lookups (which, getent,
+ * dpkg --compare-versions...), the ones with an effect on the image (update-alternatives, accounts,
+ * dpkg-divert, add-shell), and the ones strata deliberately does not follow, each with its reason.
+ */
+const SERVICES = "services are not started in images";
+const BYTE_CODE = "byte-code is not compiled in the image (Python compiles it at first import)";
+const DEBCONF = "debconf is not run: every question takes its default";
+const TRIGGERS = "triggers are not run (their effects that images need are made natively)";
+const DPKG_DB = "an image has no dpkg database to query";
+const UNKNOWN = "not a command strata follows";
+
+const SKIPPED: Record<string, string> = {
+  "invoke-rc.d": SERVICES,
+  "update-rc.d": SERVICES,
+  "deb-systemd-helper": SERVICES,
+  "deb-systemd-invoke": SERVICES,
+  systemctl: SERVICES,
+  service: SERVICES,
+  "start-stop-daemon": SERVICES,
+  py3compile: BYTE_CODE,
+  pycompile: BYTE_CODE,
+  py3clean: BYTE_CODE,
+  pyclean: BYTE_CODE,
+  "dpkg-trigger": TRIGGERS,
+  "dpkg-query": DPKG_DB,
+  "update-ca-certificates": "the CA bundle is made natively",
+  ldconfig: "the dynamic linker's cache is not built (libraries are found in the default paths)",
+  "update-binfmts": "binfmt registrations do not matter in a container",
+  "update-mime-database": "shared caches are not rebuilt",
+  "update-icon-caches": "shared caches are not rebuilt",
+  "gtk-update-icon-cache": "shared caches are not rebuilt",
+  "glib-compile-schemas": "shared caches are not rebuilt",
+  "update-initramfs": "an image boots no kernel",
+  "deb-triggers": TRIGGERS,
+};
+
+type Handler = (host: MaintainerHost, args: string[], stdin: string, shell: Shell) => CommandResult;
+
+const ok = { status: 0 };
+
+const COMMANDS: Record<string, Handler> = {
+  true: () => ok,
+  ":": () => ok,
+  false: () => ({ status: 1 }),
+  "[": (host, args) => ({ status: testCommand(host.tree, "", ["[", ...args]) }),
+  test: (host, args) => ({ status: testCommand(host.tree, "", ["test", ...args]) }),
+  echo: (_h, args) => echo(args),
+  printf: (_h, args) => ({ status: 0, stdout: printf(args) }),
+  basename: (_h, args) => ({
+    status: 0,
+    stdout: `${stripSuffix(baseName(args[0]?.replace(/\/+$/, "") ?? ""), args[1])}\n`,
+  }),
+  dirname: (_h, args) => ({ status: 0, stdout: `${dirName(args[0] ?? "")}\n` }),
+  mountpoint: (_h, args) => ({ status: args.includes("/proc") ? 0 : 1 }), // a container has /proc at run time
+  which: (host, args, _stdin, shell) =>
+    which(
+      host,
+      args.filter((a) => !a.startsWith("-")),
+      shell,
+    ),
+  command: (host, args, stdin, shell) =>
+    args[0] === "-v" || args[0] === "-V" ? which(host, args.slice(1), shell) : host.run(args, stdin, shell),
+  type: (host, args, _stdin, shell) => which(host, args, shell),
+  getent: (host, args) => host.accounts.getent(args),
+  id: (host, args) => host.accounts.idCommand(args),
+  adduser: (host, args) => ({ status: host.accounts.adduser(host, "adduser", args) }),
+  addgroup: (host, args) => ({ status: host.accounts.adduser(host, "addgroup", args) }),
+  useradd: (host, args) => ({ status: host.accounts.useradd(host, "useradd", args) }),
+  groupadd: (host, args) => ({ status: host.accounts.useradd(host, "groupadd", args) }),
+  "update-alternatives": (host, args) => host.alternatives.run(host, args),
+  dpkg: (host, args) => dpkg(host, args),
+  "dpkg-statoverride": (host, args) => {
+    if (args.includes("--list")) return { status: 1 }; // no overrides in an image
+    host.skip(DPKG_DB);
+    return ok;
+  },
+  "dpkg-maintscript-helper": () => ok, // it acts on upgrades and removals only, never on a fresh install
+  "dpkg-divert": (host, args) => divert(host, args),
+  "add-shell": (host, args) => shells(host, args, true),
+  "remove-shell": (host, args) => shells(host, args, false),
+  ".": (host, args, stdin, shell) => source(host, args[0] ?? "", stdin, shell),
+  source: (host, args, stdin, shell) => source(host, args[0] ?? "", stdin, shell),
+  eval: (_h, args, stdin, shell) => runText(args.join(" "), stdin, shell),
+};
+
+export function systemCommand(
+  host: MaintainerHost,
+  argv: string[],
+  stdin: string,
+  shell: Shell,
+): CommandResult {
+  const [name, ...args] = argv;
+  const handler = COMMANDS[name];
+  if (handler) return handler(host, args, stdin, shell);
+  const tool = baseName(name);
+  const reason =
+    SKIPPED[tool] ??
+    (tool.startsWith("db_") || tool.startsWith("debconf") ? DEBCONF : undefined) ??
+    (/^python3(\.\d+)?$/.test(tool) && args.some((a) => a.includes("py_compile")) ? BYTE_CODE : undefined) ??
+    (name.includes("/") ? `running ${name} from the image is not done` : UNKNOWN);
+  host.skip(reason);
+  // A service asked for its status is not running: that is the truth in an image being built.
+  const status = reason === SERVICES && args.some((a) => a === "status" || a === "is-active") ? 3 : 0;
+  return { status };
+}
+
+function echo(args: string[]): CommandResult {
+  let newline = true;
+  if (args[0] === "-n") {
+    newline = false;
+    args = args.slice(1);
+  } else if (args[0] === "-e" || args[0] === "-en") args = args.slice(1);
+  return { status: 0, stdout: backslashEscapes(args.join(" ")) + (newline ? "\n" : "") };
+}
+
+function backslashEscapes(text: string): string {
+  return text.replace(/\\([ntr\\]|0[0-7]{0,3})/g, (_m, c: string) =>
+    c === "n"
+      ? "\n"
+      : c === "t"
+        ? "\t"
+        : c === "r"
+          ? "\r"
+          : c === "\\"
+            ? "\\"
+            : String.fromCharCode(Number.parseInt(c, 8)),
+  );
+}
+
+/** printf FORMAT ARGS: %s %d %b %%, reused until the arguments are used up. */
+function printf(args: string[]): string {
+  const [format = "", ...rest] = args;
+  let out = "";
+  let i = 0;
+  do {
+    out += backslashEscapes(format).replace(/%([-0-9]*)([sdbcx%])/g, (_m, _w, c: string) => {
+      if (c === "%") return "%";
+      const arg = rest[i++] ?? "";
+      if (c === "d") return String(Number.parseInt(arg, 10) || 0);
+      if (c === "b") return backslashEscapes(arg);
+      return arg;
+    });
+  } while (i < rest.length && /%[-0-9]*[sdbcx]/.test(format));
+  return out;
+}
+
+function stripSuffix(name: string, suffix: string | undefined): string {
+  return suffix && name.endsWith(suffix) && name !== suffix ? name.slice(0, -suffix.length) : name;
+}
+
+function dirName(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  if (!trimmed.includes("/")) return path.startsWith("/") ? "/" : ".";
+  return parentOf(trimmed) || "/";
+}
+
+/** which / command -v: the first executable of that name on the script's PATH, in the image. */
+function which(host: MaintainerHost, names: string[], shell: Shell): CommandResult {
+  let stdout = "";
+  let status = 0;
+  for (const name of names) {
+    if (COMMANDS[name] && !["which", "command"].includes(name)) {
+      stdout += `${name}\n`;
+      continue;
+    }
+    const dirs = name.includes("/") ? [""] : (shell.vars.get("PATH") ?? "").split(":");
+    const found = dirs
+      .map((d) => (d === "" ? name : `${d}/${name}`))
+      .find((p) => {
+        const node = host.tree.lookup(p);
+        return node?.type === "file" && (node.mode & 0o111) !== 0;
+      });
+    if (found) stdout += `${found}\n`;
+    else status = 1;
+  }
+  return { status, stdout };
+}
+
+function dpkg(host: MaintainerHost, args: string[]): CommandResult {
+  if (args[0] === "--print-architecture") return { status: 0, stdout: `${host.architecture}\n` };
+  if (args[0] === "--compare-versions" && args.length === 4)
+    return { status: compare(args[1], args[2], args[3]) ? 0 : 1 };
+  host.skip(DPKG_DB);
+  return ok;
+}
+
+/** dpkg --compare-versions: an empty version is the oldest, except for the -nl operators. */
+function compare(a: string, op: string, b: string): boolean {
+  const nl = op.endsWith("-nl");
+  const base = nl ? op.slice(0, -3) : op;
+  const empty = (v: string) => v.trim() === "";
+  let c: number;
+  if (empty(a) || empty(b)) c = empty(a) && empty(b) ? 0 : (empty(a) ? -1 : 1) * (nl ? -1 : 1);
+  else c = compareVersions(a, b);
+  const table: Record<string, boolean> = {
+    lt: c < 0,
+    "<<": c < 0,
+    "<": c <= 0,
+    le: c <= 0,
+    "<=": c <= 0,
+    eq: c === 0,
+    "=": c === 0,
+    ne: c !== 0,
+    ge: c >= 0,
+    ">=": c >= 0,
+    ">": c >= 0,
+    gt: c > 0,
+    ">>": c > 0,
+  };
+  return table[base] ?? false;
+}
+
+/** dpkg-divert: a diversion only changes where later unpacks go; with --rename it moves a file. */
+function divert(host: MaintainerHost, args: string[]): CommandResult {
+  const valued = new Set(["--divert", "--package", "--admindir", "--instdir", "--root"]);
+  const file = args.filter((a, i) => !a.startsWith("-") && !valued.has(args[i - 1] ?? "")).at(-1);
+  if (args.includes("--list") || args.includes("--listpackage")) return ok; // nothing is diverted
+  if (args.includes("--truename")) return { status: 0, stdout: `${file ?? ""}\n` };
+  if (!file) return { status: 2 };
+  const to = args.includes("--divert") ? args[args.indexOf("--divert") + 1] : `${file}.distrib`;
+  if (args.includes("--add") && args.includes("--rename") && host.tree.lookup(file, false)) {
+    return FILE_COMMANDS.mv(host.fileContext(), [file, to], "");
+  }
+  return ok;
+}
+
+/** add-shell / remove-shell: /etc/shells, made when missing. */
+function shells(host: MaintainerHost, args: string[], add: boolean): CommandResult {
+  const path = "etc/shells";
+  const node = host.tree.at(path);
+  const body = node ? host.tree.contents(path) : Buffer.from("# /etc/shells: valid login shells\n");
+  if (body === undefined) {
+    host.skip("the contents of /etc/shells were not recorded when its layer was built");
+    return ok;
+  }
+  let lines = body
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l !== "");
+  for (const shell of args) {
+    if (add && !lines.includes(shell)) lines.push(shell);
+    if (!add) lines = lines.filter((l) => l !== shell);
+  }
+  host.write("/etc/shells", lines.map((l) => `${l}\n`).join(""), false, true);
+  return ok;
+}
+
+/** `. FILE`: the file's text run in the script's own shell. */
+function source(host: MaintainerHost, file: string, stdin: string, shell: Shell): CommandResult {
+  if (file === "/usr/share/debconf/confmodule") {
+    host.skip(DEBCONF);
+    return ok;
+  }
+  const body = host.tree.contents(file);
+  if (body === undefined) {
+    if (!host.tree.lookup(file)) throw new ShellExit(2); // dash: a missing file ends the script
+    host.skip(`the contents of ${file} were not recorded when its layer was built`);
+    return ok;
+  }
+  return runText(body.toString("utf8"), stdin, shell);
+}
+
+function runText(text: string, stdin: string, shell: Shell): CommandResult {
+  const out: string[] = [];
+  const status = shell.nested(parseScript(text), stdin, out);
+  return { status, stdout: out.join("") };
+}

@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { type BuildResult, buildImages } from "../../src/build/builder.js";
+import { resolveSpec } from "../../src/build/resolve.js";
+import { loadSpec } from "../../src/build/spec.js";
+import { ContentStore } from "../../src/util/cas.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { arArchive, type CraftedFile, looseTar, run, tempDir } from "../helpers/debs.js";
+import { type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
+
+/**
+ * Maintainer-script effects through the real build: hand-made .debs with postinsts, served by the
+ * really-signed loopback repository, resolved, built, and the image's files layer read back.
+ */
+async function scriptedDeb(
+  name: string,
+  files: CraftedFile[],
+  scripts: { postinst?: string; preinst?: string },
+): Promise<Buffer> {
+  const control = `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: test package with scripts\n`;
+  const controlTar = await looseTar([
+    { name: "./", type: "directory" },
+    { name: "./control", body: control },
+    ...Object.entries(scripts).map(([script, body]) => ({ name: `./${script}`, body, mode: 0o755 })),
+  ]);
+  return arArchive([
+    { name: "debian-binary", body: Buffer.from("2.0\n") },
+    { name: "control.tar.gz", body: gzipSync(controlTar) },
+    { name: "data.tar.gz", body: gzipSync(await looseTar(files)) },
+  ]);
+}
+
+const TOOLS_POSTINST = `#!/bin/sh
+set -e
+basedir=/usr/lib/tools-1
+tools='alpha beta'
+case "$1" in
+configure)
+    for t in $tools; do
+        update-alternatives --install /usr/bin/$t $t $basedir/bin/$t 100
+    done
+    adduser --system --group --home /var/lib/tools --quiet toolsd
+    if [ -z "$2" ] && [ ! -e /etc/tools/enabled ]; then
+        ln -s /etc/tools/available /etc/tools/enabled
+        cp /usr/share/tools/default.conf /etc/tools/site.conf
+    fi
+    invoke-rc.d tools start
+    ;;
+esac
+`;
+
+const TOOLS_FILES: CraftedFile[] = [
+  { name: "./usr/lib/tools-1/bin/alpha", mode: 0o755, body: "#!/bin/sh\necho alpha\n" },
+  { name: "./usr/lib/tools-1/bin/beta", mode: 0o755, body: "#!/bin/sh\necho beta\n" },
+  { name: "./usr/share/tools/default.conf", body: "greeting = hello\n" },
+  { name: "./etc/tools/available", body: "on\n" },
+  { name: "./etc/tools/readme", mode: 0o644, body: "not a program\n" },
+  { name: "./usr/lib/tools-1/bin/private", mode: 0o750, body: "#!/bin/sh\n" },
+];
+
+let repo: FakeRepo;
+let dir: string;
+
+before(async () => {
+  repo = await startFakeRepo({
+    packages: [
+      {
+        name: "tools",
+        version: "1.0",
+        arch: "all",
+        body: await scriptedDeb("tools", TOOLS_FILES, { postinst: TOOLS_POSTINST }),
+      },
+    ],
+  });
+  dir = await tempDir("effects");
+});
+after(async () => {
+  await repo.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function build(name: string, extra: string, cache = join(dir, `cache-${name}`)): Promise<BuildResult> {
+  const specPath = join(dir, `${name}.yaml`);
+  await writeFile(specPath, fakeRepoSpec(repo, ["tools"], extra));
+  const spec = await loadSpec(specPath);
+  const lock = await resolveSpec(spec, { cacheRoot: cache });
+  return buildImages(spec, lock, { cacheRoot: cache, jobs: 1 });
+}
+
+/** The files layer (the image's last) of a result: its listing and a way to read a file. */
+function filesLayer(result: BuildResult, cache: string) {
+  const blob = result.images[0].layers.at(-1)!.blob;
+  const path = new ContentStore(join(cache, "blobs")).path(blob.digest.slice("sha256:".length));
+  return {
+    list: async () => (await run("tar", ["-tvzf", path])).stdout,
+    read: async (file: string) => (await run("tar", ["-xzOf", path, file])).stdout,
+  };
+}
+
+describe("maintainer-script effects in a built image", () => {
+  test("a postinst that installs alternatives through a loop over variables yields the links", async () => {
+    const cache = join(dir, "cache-links");
+    const result = await build("links", "", cache);
+    const listing = await filesLayer(result, cache).list();
+    for (const t of ["alpha", "beta"]) {
+      assert.match(listing, new RegExp(`usr/bin/${t} -> /etc/alternatives/${t}\\n`));
+      assert.match(listing, new RegExp(`etc/alternatives/${t} -> /usr/lib/tools-1/bin/${t}\\n`));
+    }
+    assert.match(listing, /etc\/tools\/enabled -> \/etc\/tools\/available\n/);
+    assert.equal(await filesLayer(result, cache).read("etc/tools/site.conf"), "greeting = hello\n");
+  });
+
+  test("adduser in a postinst yields the account in /etc/passwd and /etc/group, with its home", async () => {
+    const cache = join(dir, "cache-accounts");
+    const result = await build("accounts", "", cache);
+    const layer = filesLayer(result, cache);
+    assert.match(
+      await layer.read("etc/passwd"),
+      /^toolsd:x:100:100::\/var\/lib\/tools:\/usr\/sbin\/nologin$/m,
+    );
+    assert.match(await layer.read("etc/group"), /^toolsd:x:100:$/m);
+    assert.match(
+      await layer.read("etc/passwd"),
+      /^root:x:0:0::\/root:\/bin\/sh$/m,
+      "the spec's accounts stay",
+    );
+    assert.match(await layer.list(), /drwxr-xr-x 100\/100 .* var\/lib\/tools\/\n/);
+  });
+
+  test("what the scripts skipped is reported per command, with the reason", async () => {
+    const result = await build("skipped", "");
+    assert.deepEqual(result.skippedEffects, [
+      {
+        package: "tools",
+        script: "postinst",
+        command: "invoke-rc.d tools start",
+        reason: "services are not started in images",
+      },
+    ]);
+  });
+
+  test("a warm build reads no .deb: the copied file's bytes come from the content store", async () => {
+    const cache = join(dir, "cache-warm");
+    const cold = await build("warm", "", cache);
+    for (const f of await readdir(join(cache, "debs"))) await rm(join(cache, "debs", f), { recursive: true });
+    const warm = await build("warm", "", cache);
+    assert.equal(warm.images[0].layers.at(-1)!.blob.digest, cold.images[0].layers.at(-1)!.blob.digest);
+    assert.equal(await filesLayer(warm, cache).read("etc/tools/site.conf"), "greeting = hello\n");
+  });
+
+  test("a layer record from before scripts were followed (no script facts) is rebuilt, not trusted", async () => {
+    const cache = join(dir, "cache-old-record");
+    await build("old", "", cache);
+    const records = join(cache, "layers");
+    for (const f of await readdir(records)) {
+      const entry = JSON.parse(await readFile(join(records, f), "utf8"));
+      for (const m of entry.record.members) {
+        delete m.paths;
+        delete m.maintainerScripts;
+        delete m.bodies;
+        m.alternatives = [];
+      }
+      await writeFile(join(records, f), JSON.stringify(entry));
+    }
+    const again = await build("old", "", cache);
+    assert.match(await filesLayer(again, cache).list(), /usr\/bin\/alpha -> \/etc\/alternatives\/alpha\n/);
+  });
+});
+
+describe("the entrypoint check", () => {
+  const refused = async (name: string, extra: string, message: RegExp) => {
+    await assert.rejects(
+      build(name, extra),
+      (err) => isStrataError(err, "ENTRYPOINT") && message.test(err.message),
+    );
+  };
+
+  test("an entrypoint reached through the alternatives links and merged-/usr passes", async () => {
+    const result = await build("ok-entry", "entrypoint: [/bin/alpha]");
+    assert.equal(result.images.length, 1);
+  });
+
+  test("a missing entrypoint is refused with its path named", async () => {
+    await refused(
+      "missing",
+      "entrypoint: [/usr/bin/gamma]",
+      /^amd64: entrypoint \/usr\/bin\/gamma is not in the image$/,
+    );
+  });
+
+  test("a cmd that is not executable is refused with its path and mode", async () => {
+    await refused(
+      "noexec",
+      "cmd: [/etc/tools/readme]",
+      /cmd \/etc\/tools\/readme is not executable for user root \(mode 0644/,
+    );
+  });
+
+  test("a program name is looked up on PATH", async () => {
+    await build("path", "cmd: [beta]");
+    await refused("path-missing", "cmd: [gamma]", /cmd gamma is not on PATH/);
+  });
+
+  test("a program only its owner and group may run is refused for another user", async () => {
+    await build("private-root", "entrypoint: [/usr/lib/tools-1/bin/private]");
+    await refused(
+      "private-nonroot",
+      "entrypoint: [/usr/lib/tools-1/bin/private]\nuser: nonroot",
+      /not executable for user nonroot \(mode 0750, owner 0:0\)/,
+    );
+  });
+});

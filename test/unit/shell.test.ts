@@ -1,0 +1,504 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
+import { followScripts, type ScriptPackage } from "../../src/debian/maintscripts.js";
+import { ImageTree } from "../../src/debian/shell/tree.js";
+
+/**
+ * The maintainer-script interpreter on excerpts of real bookworm scripts (quoted from
+ * openjdk-17-jre-headless, nginx-common and ca-certificates-java 20230710~deb12u1) and on hostile
+ * ones. Each runs over an in-memory tree shaped like the package's layer.
+ */
+const JDK = "usr/lib/jvm/java-17-openjdk-amd64";
+
+function tree(
+  files: Record<string, string | { link: string } | { dir: true } | { mode: number; body?: string }>,
+) {
+  const t = new ImageTree();
+  // The base layer's skeleton: merged-/usr links and the top directories.
+  for (const dir of ["bin", "sbin", "lib"]) {
+    t.ship(dir, { type: "symlink", mode: 0o777, uid: 0, gid: 0, link: `usr/${dir}` });
+    t.ship(`usr/${dir}`, { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+  }
+  for (const dir of ["etc", "var", "tmp"]) t.ship(dir, { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+  for (const [path, spec] of Object.entries(files)) {
+    if (typeof spec === "string")
+      t.ship(path, { type: "file", mode: 0o644, uid: 0, gid: 0, body: Buffer.from(spec) });
+    else if ("link" in spec) t.ship(path, { type: "symlink", mode: 0o777, uid: 0, gid: 0, link: spec.link });
+    else if ("dir" in spec) t.ship(path, { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+    else
+      t.ship(path, {
+        type: "file",
+        mode: spec.mode,
+        uid: 0,
+        gid: 0,
+        body: spec.body === undefined ? undefined : Buffer.from(spec.body),
+      });
+  }
+  return t;
+}
+
+function follow(t: ImageTree, postinst: string, extra: Partial<ScriptPackage> = {}) {
+  const pkg: ScriptPackage = { name: "pkg", version: "1.0", architecture: "amd64", postinst, ...extra };
+  return followScripts([pkg], { tree: t, architecture: "amd64", accounts: DEFAULT_ACCOUNTS });
+}
+
+function link(t: ImageTree, path: string): string | undefined {
+  const node = t.at(path);
+  return node?.type === "symlink" ? node.link : undefined;
+}
+
+const OPENJDK_POSTINST = `#!/bin/sh
+set -e
+multiarch=x86_64-linux-gnu
+priority=1711
+basedir=/usr/lib/jvm/java-17-openjdk-amd64
+mandir=$basedir/man
+srcext=1.gz
+dstext=1.gz
+jre_tools='java jpackage keytool rmiregistry'
+case "$1" in
+configure)
+    if ! mountpoint -q /proc; then
+	echo >&2 "the java command requires a mounted proc fs (/proc)."
+	exit 1
+    fi
+    [ -d /etc/.java ] || mkdir -m 755 /etc/.java
+    [ -d /etc/.java/.systemPrefs ] || mkdir -m 755 /etc/.java/.systemPrefs
+    if [ -z "$2" ]; then
+	update_alternatives=y
+    fi
+    if [ -n "$multiarch" ] && [ -n "$2" ]; then
+	for i in $jre_tools; do
+	    if [ -z "$(update-alternatives --list $i 2>/dev/null | grep ^$basedir/)" ]; then
+		update_alternatives=y
+		break
+	    fi
+	done
+    fi
+    if [ "$update_alternatives" = y ]; then
+    if [ -n "$multiarch" ] && [ "$DPKG_MAINTSCRIPT_ARCH" != $(dpkg --print-architecture) ]; then
+	priority=$(expr $priority - 1)
+    fi
+    for i in $jre_tools; do
+	unset slave1 slave2 || true
+        if [ -e $mandir/man1/$i.$srcext ]; then
+	    slave1="--slave \\
+		/usr/share/man/man1/$i.$dstext \\
+                $i.$dstext \\
+                $mandir/man1/$i.$srcext"
+	fi
+        update-alternatives \\
+            --install \\
+            /usr/bin/$i \\
+            $i \\
+            $basedir/bin/$i \\
+            $priority \\
+	    $slave1 $slave2
+    done
+    update-alternatives \\
+	--install /usr/bin/jexec jexec $basedir/lib/jexec $priority \\
+	--slave \\
+	    /usr/share/binfmts/jar \\
+	    jexec-binfmt \\
+	    $basedir/lib/jar.binfmt
+    fi # update alternatives
+    dpkg-trigger update-ca-certificates-java
+    ;;
+esac
+exit 0
+`;
+
+function jdkTree(withManPages: boolean) {
+  const files: Record<string, { mode: number } | string> = {};
+  for (const tool of ["java", "jpackage", "keytool", "rmiregistry"]) {
+    files[`${JDK}/bin/${tool}`] = { mode: 0o755 };
+    if (withManPages) files[`${JDK}/man/man1/${tool}.1.gz`] = "man";
+  }
+  files[`${JDK}/lib/jexec`] = { mode: 0o755 };
+  files[`${JDK}/lib/jar.binfmt`] = "binfmt";
+  return tree(files);
+}
+
+describe("following openjdk-17-jre-headless's postinst", () => {
+  test("update-alternatives reached through a loop over $jre_tools makes /usr/bin/java and its siblings", () => {
+    const t = jdkTree(false);
+    const run = follow(t, OPENJDK_POSTINST, { name: "openjdk-17-jre-headless" });
+    for (const tool of ["java", "jpackage", "keytool", "rmiregistry", "jexec"]) {
+      assert.equal(link(t, `usr/bin/${tool}`), `/etc/alternatives/${tool}`);
+    }
+    assert.equal(link(t, "etc/alternatives/java"), `/${JDK}/bin/java`);
+    assert.equal(t.lookup("/usr/bin/java")?.mode, 0o755, "the chain ends at the packaged program");
+    assert.equal(t.lookup("/etc/.java/.systemPrefs")?.type, "dir");
+    assert.deepEqual(
+      run.skipped.map((s) => `${s.command} (${s.reason})`),
+      [
+        "dpkg-trigger update-ca-certificates-java (triggers are not run (their effects that images need are made natively))",
+      ],
+    );
+  });
+
+  test("a man-page slave is linked only when the page is in the image (docs kept)", () => {
+    const withDocs = jdkTree(true);
+    follow(withDocs, OPENJDK_POSTINST);
+    assert.equal(link(withDocs, "usr/share/man/man1/java.1.gz"), "/etc/alternatives/java.1.gz");
+    assert.equal(link(withDocs, "etc/alternatives/java.1.gz"), `/${JDK}/man/man1/java.1.gz`);
+    const withoutDocs = jdkTree(false);
+    follow(withoutDocs, OPENJDK_POSTINST);
+    assert.equal(withoutDocs.at("usr/share/man/man1/java.1.gz"), undefined);
+  });
+});
+
+const NGINX_COMMON_POSTINST = `#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+case "$1" in
+  configure)
+    logdir="/var/log/nginx"
+    if ! dpkg-statoverride --list "$logdir" >/dev/null; then
+      chown root:adm $logdir
+      chmod 0755 $logdir
+    fi
+    if [ -z $2 ] && [ ! -e /etc/nginx/sites-enabled/default ] &&
+       [ -d /etc/nginx/sites-enabled ] && [ -d /etc/nginx/sites-available ]; then
+      ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default
+    fi
+    if [ ! -e /var/www/html/index.nginx-debian.html ]; then
+      mkdir -p /var/www/html
+      cp /usr/share/nginx/html/index.html /var/www/html/index.nginx-debian.html
+    fi
+    ;;
+  *)
+    echo "postinst called with unknown argument \\\`$1'" >&2
+    exit 1
+    ;;
+esac
+if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] ; then
+	if [ -d /run/systemd/system ]; then
+		deb-systemd-invoke start 'nginx.service' >/dev/null || true
+	fi
+fi
+exit 0
+`;
+
+const NGINX_POSTINST = `#!/bin/sh
+set -e
+if invoke-rc.d --quiet nginx status >/dev/null; then
+  invoke-rc.d nginx upgrade || invoke-rc.d nginx restart
+  exit $?
+else
+  if [ -z "$(ss -nlt 'sport = 80' | grep -v ^State)" ]; then
+    invoke-rc.d nginx start || exit $?
+  fi
+fi
+exit 0
+`;
+
+describe("following nginx's postinsts", () => {
+  const nginxTree = () =>
+    tree({
+      "etc/nginx/sites-available/default": "server {}\n",
+      "etc/nginx/sites-enabled": { dir: true },
+      "var/log/nginx": { dir: true },
+      "usr/share/nginx/html/index.html": "<h1>Welcome to nginx!</h1>\n",
+    });
+
+  test("nginx-common links the default site and copies the default page with the package's bytes", () => {
+    const t = nginxTree();
+    const run = follow(t, NGINX_COMMON_POSTINST, { name: "nginx-common" });
+    assert.equal(link(t, "etc/nginx/sites-enabled/default"), "/etc/nginx/sites-available/default");
+    assert.equal(
+      t.at("var/www/html/index.nginx-debian.html")?.body?.toString(),
+      "<h1>Welcome to nginx!</h1>\n",
+    );
+    assert.ok(
+      run.skipped.some((s) => s.command === "chown root:adm /var/log/nginx" && /group adm/.test(s.reason)),
+    );
+    assert.ok(!run.skipped.some((s) => s.command.includes("the rest")), JSON.stringify(run.skipped));
+  });
+
+  test("nginx's postinst is reported per command: the service is not started", () => {
+    const run = follow(nginxTree(), NGINX_POSTINST, { name: "nginx" });
+    const lines = run.skipped.map((s) => `${s.package}: ${s.script}: skipped '${s.command}' (${s.reason})`);
+    assert.ok(
+      lines.includes(
+        "nginx: postinst: skipped 'invoke-rc.d nginx start' (services are not started in images)",
+      ),
+      lines.join("\n"),
+    );
+  });
+});
+
+const CA_JAVA_POSTINST = `#!/bin/sh
+set -e
+storepass='changeit'
+if [ -f /etc/default/cacerts ]; then
+    . /etc/default/cacerts
+fi
+update_cacerts()
+{
+	if [ "$cacerts_updates" != "yes" ] || [ "$CACERT_UPDATES" = "disabled" ]; then
+		echo "Updates of cacerts keystore are disabled."
+		exit 0
+	fi
+	if ! which java >/dev/null; then
+		echo "No JRE found. Skipping Java certificates setup."
+		exit 0
+	fi
+	if [ -s /var/lib/ca-certificates-java/fresh ]; then
+		java -Xmx64m -jar $JAR -storepass "$storepass" < /var/lib/ca-certificates-java/fresh
+	fi
+	echo "done."
+}
+if [ "$1" = "configure" ]; then
+	if dpkg --compare-versions "$2" lt-nl "20210218" ; then
+		touch /var/lib/ca-certificates-java/upgraded
+	fi
+	if [ -z "$2" ]; then
+		touch /var/lib/ca-certificates-java/fresh
+	fi
+	update_cacerts
+fi
+`;
+
+describe("following ca-certificates-java's postinst", () => {
+  const caJavaTree = (java: boolean) =>
+    tree({
+      "etc/default/cacerts": "cacerts_updates=yes\n",
+      "var/lib/ca-certificates-java": { dir: true },
+      ...(java ? { "usr/bin/java": { mode: 0o755 } } : {}),
+    });
+
+  test("a fresh install: the file it sources sets the variables, `which java` is answered from the image", () => {
+    const t = caJavaTree(true);
+    const run = follow(t, CA_JAVA_POSTINST, { name: "ca-certificates-java" });
+    assert.equal(
+      t.at("var/lib/ca-certificates-java/upgraded"),
+      undefined,
+      "lt-nl with no old version is false",
+    );
+    assert.equal(t.at("var/lib/ca-certificates-java/fresh")?.type, "file");
+    // fresh is empty, so the keystore tool is not called at all.
+    assert.deepEqual(run.skipped, []);
+  });
+
+  test("without java in the image it stops at 'No JRE found' and does nothing more", () => {
+    const t = caJavaTree(false);
+    const run = follow(t, CA_JAVA_POSTINST);
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("var/lib/ca-certificates-java/fresh")?.type, "file");
+  });
+});
+
+describe("shell semantics scripts rely on", () => {
+  test("parameter expansion, case patterns, quoting, $@ and here-documents", () => {
+    const t = tree({ etc: { dir: true } });
+    follow(
+      t,
+      `set -e
+VERSION=\${DPKG_MAINTSCRIPT_PACKAGE##*-}
+f() { for a in "$@"; do printf '%s|' "$a"; done; }
+case "$VERSION" in 1[0-9]) kind=teen;; *) kind=other;; esac
+words="a  b"
+cat > /etc/out <<EOF
+$VERSION $kind \${UNSET:-dflt} $(f "x y" z) $words '\\$HOME'
+EOF
+cat >> /etc/out <<'EOF'
+$literal
+EOF
+`,
+      { name: "postgresql-client-15" },
+    );
+    assert.equal(t.at("etc/out")?.body?.toString(), "15 teen dflt x y|z| a  b '$HOME'\n$literal\n");
+  });
+
+  test("$(( )) around a command substitution with parentheses in quotes, as libc6's preinst has", () => {
+    const t = tree({});
+    const run = follow(t, `v=$(($(echo "6" | cat) * 100 + 1))\ntouch /etc/v$v`);
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("etc/v601")?.type, "file");
+  });
+
+  test('an empty "" argument is an argument, and mkdir with an invalid mode fails', () => {
+    const t = tree({});
+    follow(t, `set -- a "" b\ntouch /etc/n$#\nif mkdir -m /usr/local/x 2>/dev/null; then touch /etc/bad; fi`);
+    assert.equal(t.at("etc/n3")?.type, "file");
+    assert.equal(t.at("etc/bad"), undefined);
+  });
+
+  test("while read loops over a file a line at a time (sgml-base and xml-core's postinsts)", () => {
+    const t = tree({});
+    const run = follow(
+      t,
+      `printf 'a b c\\nd e\\n' > /etc/list
+while read first rest; do echo "$first:$rest" >> /etc/out; done < /etc/list`,
+    );
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("etc/out")?.body?.toString(), "a:b c\nd:e\n");
+  });
+
+  test("dash's postinst: assignments left to right, an empty [ -x ] is false, dpkg-divert queries answered", () => {
+    const t = tree({ "usr/bin/dash": { mode: 0o755 }, "usr/bin/sh": { link: "dash" } });
+    const run = follow(
+      t,
+      `set -e
+replace_with_link() {
+	dfile="$1"; ltarget=$2; distrib="$DPKG_ROOT$3"
+	temp="$dfile.tmp"
+	ln -sf "$ltarget" "$DPKG_ROOT$temp"
+	mv -f "$DPKG_ROOT$temp" "$DPKG_ROOT$dfile"
+}
+claim_binsh() {
+	dfile=$1 ltarget=$2 distrib=\${3:-$dfile.distrib}
+	diverter=$(dpkg-divert --listpackage $dfile)
+	truename=$(dpkg-divert --truename $dfile)
+	if [ "$diverter" = dash ]; then
+		return
+	fi
+	dpkg-divert --package dash --no-rename --divert $distrib --add $dfile
+	replace_with_link $dfile $ltarget $distrib
+}
+claim_binsh /bin/sh dash
+echo "$distrib $truename" > /etc/claimed
+if [ "$1" = "configure" ] && [ -x "\`command -v update-menus\`" ]; then
+	update-menus
+fi
+`,
+      { name: "dash" },
+    );
+    assert.equal(t.at("etc/claimed")?.body?.toString(), "/bin/sh.distrib /bin/sh\n");
+    assert.equal(t.at("usr/bin/sh.tmp"), undefined, "the temporary link moved away");
+    assert.deepEqual(
+      run.skipped.map((s) => s.command),
+      ["mv -f /bin/sh.tmp /bin/sh"],
+    );
+  });
+
+  test("set -e ends the script at a failing command, but not in a condition or before ||", () => {
+    const t = tree({ etc: { dir: true } });
+    const run = follow(
+      t,
+      "set -e\nfalse || touch /etc/a\nif false; then :; fi\n! false\nfalse\ntouch /etc/b\n",
+    );
+    assert.equal(t.at("etc/a")?.type, "file");
+    assert.equal(t.at("etc/b"), undefined);
+    assert.deepEqual(
+      run.skipped.map((s) => s.reason),
+      ["the script would have failed with status 1 here"],
+    );
+  });
+
+  test("update-alternatives with --quiet, line continuations and a slave, and dpkg --compare-versions", () => {
+    const t = tree({ "usr/bin/mawk": { mode: 0o755 }, "usr/share/man/man1/mawk.1.gz": "m" });
+    follow(
+      t,
+      `if dpkg --compare-versions 1.2~rc1 lt 1.2; then
+update-alternatives --quiet --install /usr/bin/awk awk /usr/bin/mawk 5 \\
+  --slave /usr/share/man/man1/awk.1.gz awk.1.gz /usr/share/man/man1/mawk.1.gz
+fi
+update-alternatives --install /usr/bin/awk awk /usr/bin/missing 50 || true
+`,
+    );
+    assert.equal(
+      link(t, "etc/alternatives/awk"),
+      "/usr/bin/mawk",
+      "a choice whose path is missing is refused",
+    );
+    assert.equal(link(t, "usr/share/man/man1/awk.1.gz"), "/etc/alternatives/awk.1.gz");
+  });
+});
+
+describe("accounts made by scripts", () => {
+  test("adduser --system takes the lowest free id from 100 in call order; useradd -r the highest", () => {
+    const t = tree({ var: { dir: true } });
+    const run = follow(
+      t,
+      `adduser --system --group --home /var/lib/app --no-create-home app
+adduser --system --home /var/lib/svc svc
+useradd -r -s /usr/sbin/nologin daemonish
+getent passwd app >/dev/null && touch /var/app-exists
+`,
+    );
+    const user = (name: string) => run.accounts.users.find((u) => u.name === name);
+    assert.deepEqual([user("app")?.uid, user("app")?.gid], [100, 100]);
+    assert.deepEqual(
+      [user("svc")?.uid, user("svc")?.gid, user("svc")?.shell],
+      [101, 65534, "/usr/sbin/nologin"],
+    );
+    assert.deepEqual([user("daemonish")?.uid, user("daemonish")?.gid], [999, 999]);
+    assert.equal(t.at("var/lib/svc")?.uid, 101, "its home is made and owned by it");
+    assert.equal(t.at("var/lib/app"), undefined, "--no-create-home");
+    assert.equal(t.at("var/app-exists")?.type, "file");
+  });
+});
+
+describe("shells and diversions", () => {
+  test("add-shell makes /etc/shells when missing and adds each shell once; remove-shell takes it out", () => {
+    const t = tree({ "usr/bin/zsh": { mode: 0o755 } });
+    follow(
+      t,
+      "add-shell /bin/zsh\nadd-shell /usr/bin/zsh /bin/zsh\nadd-shell /bin/rzsh\nremove-shell /bin/rzsh",
+    );
+    assert.equal(
+      t.at("etc/shells")?.body?.toString(),
+      "# /etc/shells: valid login shells\n/bin/zsh\n/usr/bin/zsh\n",
+    );
+  });
+
+  test("dpkg-divert --rename moves a file a script made, and refuses to move a packaged one", () => {
+    const t = tree({ "usr/bin/tool": { mode: 0o755 } });
+    const run = follow(
+      t,
+      "touch /etc/made\ndpkg-divert --add --rename --divert /etc/made.orig /etc/made\ndpkg-divert --package x --add --rename --divert /usr/bin/tool.real /usr/bin/tool",
+    );
+    assert.equal(t.at("etc/made.orig")?.type, "file");
+    assert.equal(t.at("etc/made"), undefined);
+    assert.equal(t.at("usr/bin/tool")?.type, "file");
+    assert.equal(t.at("usr/bin/tool.real"), undefined);
+    assert.deepEqual(
+      run.skipped.map((s) => s.reason),
+      ["/usr/bin/tool is shipped by a package and stays where it is packaged"],
+    );
+  });
+});
+
+describe("hostile scripts", () => {
+  test("an endless loop, endless recursion and a link loop end with a report, not a hang", () => {
+    for (const script of ["while :; do :; done", "f() { f; }\nf", "until false; do touch /x; done"]) {
+      const run = follow(tree({}), script);
+      assert.match(run.skipped.at(-1)?.reason ?? "", /not followed past this point/, script);
+    }
+    const t = tree({ a: { link: "b" }, b: { link: "a" } });
+    const run = follow(t, "set -e\ncat /a\ntouch /after");
+    assert.equal(t.at("after"), undefined);
+    assert.equal(run.skipped.at(-1)?.reason, "the script would have failed with status 1 here");
+  });
+
+  test("a file that sources itself, eval of eval and deeply nested expansions end with a report", () => {
+    const t = tree({});
+    const run = follow(t, "printf '. /etc/self\\n' > /etc/self\n. /etc/self");
+    assert.match(
+      run.skipped.at(-1)?.reason ?? "",
+      /not followed past this point: sourced files or eval nest too deep/,
+    );
+    const deep = `echo ${"${a:-".repeat(5000)}x${"}".repeat(5000)}`;
+    assert.match(follow(tree({}), deep).skipped[0].reason, /^not followed: nesting too deep at line 1$/);
+  });
+
+  test("paths climbing out of the root stay in the image tree, and packaged files are never removed", () => {
+    const t = tree({ "etc/passwd": "root:x:0:0::/root:/bin/sh\n", tmp: { dir: true } });
+    const run = follow(
+      t,
+      "rm -rf /etc/passwd /\nln -s /etc/passwd ../../../../tmp/evil\ncp /etc/passwd /../../tmp/copy\n",
+    );
+    assert.equal(t.at("etc/passwd")?.type, "file");
+    assert.equal(link(t, "tmp/evil"), "/etc/passwd");
+    assert.equal(t.at("tmp/copy")?.body?.toString(), "root:x:0:0::/root:/bin/sh\n");
+    assert.ok(run.skipped.some((s) => /shipped by a package/.test(s.reason)));
+  });
+
+  test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {
+    const run = follow(tree({}), "echo ok\nif then fi fi\n");
+    assert.match(run.skipped[0].reason, /^not followed: .* at line 2$/);
+  });
+});
