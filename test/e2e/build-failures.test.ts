@@ -70,8 +70,12 @@ describe("builds recover from a damaged cache (network: host's mirror)", () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^strata: error: no space left on device/m);
       assert.match(r.stderr, /hint: free some disk space, or point --cache-dir/);
+      // What stays is whole: each file a verified .deb named by its sha256, no temp file.
       const { stdout } = await exec("find", [tiny, "-type", "f"]);
-      assert.equal(stdout.trim(), "", "no partial file is left in the cache");
+      for (const file of stdout.split("\n").filter(Boolean)) {
+        assert.match(file, /\/debs\/sha256\/[0-9a-f]{64}$/, "no partial file is left in the cache");
+        assert.equal(sha256(await readFile(file)), file.slice(-64), `${file} is whole`);
+      }
     } finally {
       await exec("umount", [tiny]);
       await rm(tiny, { recursive: true, force: true });
