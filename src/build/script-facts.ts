@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { debconfDefaults } from "../debian/debconf.js";
 import { followScripts, MAX_SCRIPT_BYTES } from "../debian/maintscripts.js";
 import { ImageTree, type TreeNode } from "../debian/shell/tree.js";
 import { ContentStore } from "../util/cas.js";
@@ -35,6 +36,8 @@ export async function recordScriptFacts(
     const text = scripts[name];
     if (text !== undefined && Buffer.byteLength(text) <= MAX_SCRIPT_BYTES) maintainerScripts[name] = text;
   }
+  const debconf = debconfDefaults(scripts.templates);
+  if (Object.keys(debconf).length > 0) maintainerScripts.debconf = debconf;
   const paths = entries.map(pathFact(entries));
   const bodies: Record<string, string> = {};
   if (maintainerScripts.preinst === undefined && maintainerScripts.postinst === undefined) {

@@ -20,6 +20,8 @@ export interface DebControl {
   control: string;
   /** The `md5sums` file, when the package has one. */
   md5sums?: string;
+  /** The debconf `templates` file, when the package has one (its questions and their defaults). */
+  templates?: string;
   /** Paths listed in `conffiles` (absolute, as dpkg writes them). */
   conffiles: string[];
   /** Maintainer scripts the package ships (strata never runs them; callers report or emulate them). */
@@ -28,7 +30,13 @@ export interface DebControl {
 
 export type MaintainerScript = (typeof MAINTAINER_SCRIPTS)[number];
 const MAINTAINER_SCRIPTS = ["preinst", "postinst", "prerm", "postrm", "config"] as const;
-const CONTROL_FILES = new Set<string>(["control", "md5sums", "conffiles", ...MAINTAINER_SCRIPTS]);
+const CONTROL_FILES = new Set<string>([
+  "control",
+  "md5sums",
+  "conffiles",
+  "templates",
+  ...MAINTAINER_SCRIPTS,
+]);
 
 /**
  * One entry of a member tar: tar-stream's header and its body as a stream of chunks. Read the body
@@ -105,7 +113,14 @@ export async function openDeb(path: string): Promise<DebFile> {
 
   return {
     path,
-    control: { formatVersion, control, md5sums: files.get("md5sums"), conffiles, scripts },
+    control: {
+      formatVersion,
+      control,
+      md5sums: files.get("md5sums"),
+      templates: files.get("templates"),
+      conffiles,
+      scripts,
+    },
     dataCompression,
     dataEntries: () => tarEntries(path, dataMember, dataCompression, "data"),
   };

@@ -22,6 +22,8 @@ export interface ScriptPackage {
   architecture: string;
   preinst?: string;
   postinst?: string;
+  /** Its debconf questions' defaults (src/debian/debconf.ts): what `db_get` answers. */
+  debconf?: Record<string, string>;
 }
 
 export interface SkippedEffect {
@@ -72,7 +74,14 @@ export class MaintainerHost implements CommandHost {
   readonly tree: ImageTree;
   readonly architecture: string;
   /** The package and script being followed, and the command being run. */
-  current = { pkg: "", version: "", packageArch: "", script: "", command: "" };
+  current = {
+    pkg: "",
+    version: "",
+    packageArch: "",
+    script: "",
+    command: "",
+    debconf: {} as Record<string, string>,
+  };
 
   constructor(opts: ScriptRunOptions) {
     this.tree = opts.tree;
@@ -87,6 +96,7 @@ export class MaintainerHost implements CommandHost {
       packageArch: pkg.architecture,
       script,
       command: "",
+      debconf: pkg.debconf ?? {},
     };
     const rest = "(the rest of the script)";
     if (Buffer.byteLength(text) > MAX_SCRIPT_BYTES) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -39,6 +39,12 @@ describe("the lock against the .debs it names (starts an HTTP server; runs the b
         lockPath,
         (await readFile(lockPath, "utf8")).replace('"version": "1.0"', '"version": "9.9"'),
       );
+      // With the signed indexes at hand the lock's re-verification refuses the edit before any
+      // layer is looked at; without them (a cache that kept only layers), the layer check must.
+      const first = await build();
+      assert.equal(first.code, 1, first.stdout);
+      assert.match(first.stderr, /packages\[0\] \(hello 9\.9\) is not in the signed index/);
+      await rm(join(cache, "indexes"), { recursive: true, force: true });
       const warm = await build();
       assert.equal(warm.code, 1, warm.stdout);
       assert.match(

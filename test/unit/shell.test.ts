@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
+import { debconfDefaults } from "../../src/debian/debconf.js";
 import { followScripts, type ScriptPackage } from "../../src/debian/maintscripts.js";
 import { ImageTree } from "../../src/debian/shell/tree.js";
 
@@ -500,5 +501,48 @@ describe("hostile scripts", () => {
   test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {
     const run = follow(tree({}), "echo ok\nif then fi fi\n");
     assert.match(run.skipped[0].reason, /^not followed: .* at line 2$/);
+  });
+});
+
+describe("debconf answers as a noninteractive install does", () => {
+  // Excerpt of fontconfig-config 2.14.1-4's postinst: the link it makes depends on a question.
+  const FONTCONFIG_POSTINST = `#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+CONFAVAIL=/usr/share/fontconfig/conf.avail
+CONFDIR=/etc/fonts/conf.d
+db_get fontconfig/hinting_style
+hinting_style="$RET"
+case "$hinting_style" in
+"hintnone") ln -s $CONFAVAIL/10-hinting-none.conf $CONFDIR/10-hinting-none.conf ;;
+"hintslight") ln -s $CONFAVAIL/10-hinting-slight.conf $CONFDIR/10-hinting-slight.conf ;;
+esac
+db_get fontconfig/unknown_question
+[ -z "$RET" ]
+`;
+  const files = {
+    "usr/share/fontconfig/conf.avail/10-hinting-slight.conf": "<fontconfig/>",
+    "usr/share/fontconfig/conf.avail/10-hinting-none.conf": "<fontconfig/>",
+    "etc/fonts/conf.d": { dir: true } as const,
+  };
+
+  test("db_get answers the template's default, so fontconfig links the default hinting style", () => {
+    const t = tree(files);
+    const run = follow(t, FONTCONFIG_POSTINST, { debconf: { "fontconfig/hinting_style": "hintslight" } });
+    assert.equal(
+      link(t, "etc/fonts/conf.d/10-hinting-slight.conf"),
+      "/usr/share/fontconfig/conf.avail/10-hinting-slight.conf",
+    );
+    assert.equal(t.at("etc/fonts/conf.d/10-hinting-none.conf"), undefined);
+    assert.ok(!run.skipped.some((s) => s.command.startsWith("[")), JSON.stringify(run.skipped));
+  });
+
+  test("the defaults come from the templates file: Template and Default of each stanza", () => {
+    const templates =
+      "Template: fontconfig/hinting_style\nType: select\nChoices: hintnone, hintslight\nDefault: hintslight\nDescription: x\n\nTemplate: fontconfig/enable_bitmaps\nType: boolean\nDescription: y\n";
+    assert.deepEqual(debconfDefaults(templates), {
+      "fontconfig/hinting_style": "hintslight",
+      "fontconfig/enable_bitmaps": "",
+    });
   });
 });

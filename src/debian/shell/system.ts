@@ -51,6 +51,14 @@ const ok = { status: 0 };
 const COMMANDS: Record<string, Handler> = {
   true: () => ok,
   ":": () => ok,
+  // Noninteractive debconf: every question has its template's default (src/debian/debconf.ts).
+  db_get: (host, args, _stdin, shell) => {
+    shell.vars.set(
+      "RET",
+      Object.hasOwn(host.current.debconf, args[0] ?? "") ? host.current.debconf[args[0]] : "",
+    );
+    return ok;
+  },
   false: () => ({ status: 1 }),
   "[": (host, args) => ({ status: testCommand(host.tree, "", ["[", ...args]) }),
   test: (host, args) => ({ status: testCommand(host.tree, "", ["test", ...args]) }),
