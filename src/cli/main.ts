@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.js";
+import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
@@ -52,6 +53,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerBuild(program, out);
   registerPush(program, out);
   registerPull(program, out);
+  registerDiff(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
