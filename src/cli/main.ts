@@ -53,7 +53,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerBuild(program, out);
   registerPush(program, out);
   registerPull(program, out);
-  registerDiff(program, out);
+  registerDiff(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -7,7 +7,7 @@ import {
 } from "../../inventory/image-diff.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { type RegistryFlags, readArtifact } from "../destination.js";
-import { formatBytes, type Output } from "../output.js";
+import { formatBytes } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 
@@ -46,14 +46,16 @@ function imageLines(d: ImageDiff): string[] {
   return lines;
 }
 
-function report(diff: ArtifactDiff, o: Output): void {
-  for (const image of diff.images) for (const line of imageLines(image)) o.line(line);
-  if (diff.onlyInA.length > 0) o.line(`only in A: ${diff.onlyInA.join(", ")}`);
-  if (diff.onlyInB.length > 0) o.line(`only in B: ${diff.onlyInB.join(", ")}`);
-  if (diff.images.length === 0) o.line("no platform is in both");
+/** The human report: it is the command's result, so it goes to stdout (progress and errors go to stderr). */
+function reportLines(diff: ArtifactDiff): string[] {
+  const lines = diff.images.flatMap(imageLines);
+  if (diff.onlyInA.length > 0) lines.push(`only in A: ${diff.onlyInA.join(", ")}`);
+  if (diff.onlyInB.length > 0) lines.push(`only in B: ${diff.onlyInB.join(", ")}`);
+  if (diff.images.length === 0) lines.push("no platform is in both");
+  return lines;
 }
 
-export function registerDiff(program: Command, out: () => Output): void {
+export function registerDiff(program: Command): void {
   withRegistryFlags(
     program
       .command("diff")
@@ -71,7 +73,7 @@ export function registerDiff(program: Command, out: () => Output): void {
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
     const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
-    if (opts.json) process.stdout.write(`${JSON.stringify(diff)}\n`);
-    else report(diff, out());
+    const text = opts.json ? JSON.stringify(diff) : reportLines(diff).join("\n");
+    process.stdout.write(`${text}\n`);
   });
 }
