@@ -52,6 +52,12 @@ describe("image homes are named in one place", () => {
       repository: "team/app",
       digest: DIGEST,
     });
+    const hub = referenceHome("debian:bookworm");
+    assert.deepEqual(hub.transport === "docker" && hub.ref, {
+      registry: "docker.io",
+      repository: "library/debian",
+      tag: "bookworm",
+    });
     const bare = referenceHome("localhost:5000/app:2");
     assert.deepEqual(bare.transport === "docker" && [bare.ref.registry, bare.ref.tag], [
       "localhost:5000",
@@ -62,7 +68,7 @@ describe("image homes are named in one place", () => {
   test("an unknown transport or a malformed name is refused with a message that names the homes", () => {
     const cases: [string, RegExp][] = [
       ["dir:/tmp/x", /"dir:" is not a transport strata knows/],
-      ["containers-storage:app", /"containers-storage:" is not a transport strata knows/],
+      ["docker-daemon:app:1", /"docker-daemon:" is not a transport strata knows/],
       ["oci:", /no path after oci:/],
       ["docker://", /no registry reference after docker:\/\//],
       ["docker-archive:/tmp/d.tar:notag", /"notag" is not NAME:TAG/],

@@ -44,7 +44,7 @@ export function parseHomeName(text: string): Home | undefined {
   const transport = text.slice(0, colon);
   if (colon < 0 || !/^[a-z][a-z0-9-]*$/.test(transport)) return undefined;
   if (!(LOCAL_TRANSPORTS as readonly string[]).includes(transport)) {
-    if (/^\d/.test(text.slice(colon + 1))) return undefined; // host:port/repo, a registry
+    if (isReference(text)) return undefined; // host:port/repo or name:tag: a registry's, not a transport
     throw badHome(text, `"${transport}:" is not a transport strata knows`);
   }
   const rest = text.slice(colon + 1);
@@ -55,6 +55,15 @@ export function parseHomeName(text: string): Home | undefined {
   if (selector !== undefined) checkSelector(text, transport as LocalTransport, selector);
   if (transport === "docker-archive") return { transport, path, name: selector };
   return { transport: transport as "oci" | "oci-archive", path, tag: selector };
+}
+
+function isReference(text: string): boolean {
+  try {
+    parseReference(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkSelector(text: string, transport: LocalTransport, selector: string): void {
