@@ -3,6 +3,7 @@ import { archiveKind } from "../oci/homes/docker-archive.js";
 import { readHome, writeHome } from "../oci/homes/homes.js";
 import {
   type Home,
+  homeText,
   LOCAL_TRANSPORTS,
   type LocalTransport,
   referenceHome,
@@ -108,9 +109,12 @@ export async function writeArtifact(
 }
 
 /** Pushes an artifact to REF (a registry reference, or any home's name) with the report (push, build --push). */
-export function pushWithReport(artifact: Artifact, refText: string, flags: PushFlags, out: Output) {
+export async function pushWithReport(artifact: Artifact, refText: string, flags: PushFlags, out: Output) {
   const options = { refName: "latest", archiveName: `${DEFAULT_IMAGE_NAME}:latest` };
-  return writeArtifact(referenceHome(refText), artifact, options, out, flags);
+  const home = referenceHome(refText);
+  const report = await writeArtifact(home, artifact, options, out, flags);
+  if (home.transport !== "docker") out.line(`wrote ${homeText(home)}`);
+  return report;
 }
 
 interface BlobDone {

@@ -65,6 +65,8 @@ async function noteEntry(entry: LayerEntry, changes: LayerChanges, where: string
   const max = entry.path === STATUS ? MAX_STATUS_BYTES : MAX_RECORD_BYTES;
   const text = (await entry.body(max)).toString("utf8");
   changes.records.set(entry.path, packagesFromStatus(text, `${where}: /${entry.path}`));
+  if (changes.records.size > MAX_PACKAGES)
+    throw new StrataError("IO", `${where}: a layer with more than ${MAX_PACKAGES} dpkg records`);
 }
 
 function under(path: string, dir: string): boolean {

@@ -10,6 +10,7 @@ import { readInventory } from "../../src/inventory/inventory.js";
 import { readHome } from "../../src/oci/homes/homes.js";
 import { runStrata } from "../helpers/cli.js";
 import { buildExample, exampleCopy } from "../helpers/examples.js";
+import { podman } from "../helpers/podman.js";
 
 const exec = promisify(execFile);
 
@@ -76,7 +77,7 @@ async function dpkgInstalled(root: string): Promise<string[]> {
     .sort();
 }
 
-describe("strata diff on real images (root: mmdebstrap, umoci; network: the host's mirror)", () => {
+describe("strata diff on real images (root: mmdebstrap, umoci, podman; network: the host's mirror)", () => {
   let work: string;
   const dirs: string[] = [];
   before(async () => {
@@ -162,5 +163,27 @@ describe("strata diff on real images (root: mmdebstrap, umoci; network: the host
     );
     assert.deepEqual(read.sort(), installed);
     assert.equal(image.packages.added.length + image.packages.same, installed.length);
+  });
+
+  it("a real podman save (uncompressed docker-archive) of a strata image reads back: same packages, same ChainIDs, new digests", async () => {
+    const dir = await exampleCopy("python3", (spec) => spec.replace(/^archs: .*$/m, "archs: [amd64]"));
+    dirs.push(dir);
+    const { out, summary } = await buildExample(dir);
+    const archive = join(work, "strata.tar");
+    const pulled = await runStrata(["pull", `oci:${out}:latest`, "-o", `docker-archive:${archive}:app:1`]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const saved = join(work, "podman-save.tar");
+    const root = join(work, "podman");
+    await podman(root, "load", "-i", archive);
+    await podman(root, "save", "--format", "docker-archive", "-o", saved, "localhost/app:1");
+    const [image] = (await diff(out, saved)).images;
+    assert.equal(image.b.packagesFrom, "layers", "podman keeps no annotations: status.d is read");
+    const packages = summary.images[0].layers.flatMap((l: BuiltLayer) => l.packages).length;
+    assert.deepEqual(
+      [image.packages.added, image.packages.removed, image.packages.changed, image.packages.same],
+      [[], [], [], packages],
+    );
+    assert.equal(image.chainIdsPartAt, null, "the same diff IDs: a node's unpacked snapshots are shared");
+    assert.equal(image.layers.shared, 0, "podman saves the layers uncompressed, so their digests differ");
   });
 });

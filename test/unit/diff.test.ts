@@ -156,7 +156,7 @@ describe("strata diff, push and pull on the command line take any home", () => {
     assert.equal(parsed.images[0].pull.layers, 3);
   });
 
-  test("push docker-archive:FILE to a registry, pull it into oci-archive:FILE:TAG, and diff says nothing changed", async () => {
+  test("push docker-archive:FILE to a registry, pull it into oci-archive:FILE:TAG, push that to oci:DIR:TAG, and diff says nothing changed", async () => {
     const registry = await startRegistry();
     try {
       const { imageA } = await twoImages();
@@ -173,6 +173,12 @@ describe("strata diff, push and pull on the command line take any home", () => {
         [diff.images[0].pull, diff.images[0].chainIdsPartAt, diff.images[0].packages.same],
         [{ layers: 0, bytes: 0 }, null, 3],
       );
+      const local = `oci:${join(work, "local")}:v1`;
+      const copied = await runStrata(["push", copy, local]);
+      assert.equal(copied.code, 0, copied.stderr);
+      assert.match(copied.stderr, /wrote oci:.*local:v1/);
+      const same = JSON.parse((await runStrata(["diff", local, copy, "--json"])).stdout);
+      assert.equal(same.images[0].layers.onlyInB, 0);
       const wrong = await runStrata(["pull", `${registry.host}/team/app:1`, "-o", copy, "--format", "oci"]);
       assert.equal(wrong.code, 2);
       assert.match(wrong.stderr, /--format oci contradicts the oci-archive: in the name/);
