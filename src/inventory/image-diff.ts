@@ -1,5 +1,5 @@
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
-import { chooseImage, platformText } from "../oci/platform.js";
+import { chooseImage, DEFAULT_VARIANT, platformText } from "../oci/platform.js";
 import { sha256Hex } from "../util/hash.js";
 import { readInventory } from "./inventory.js";
 import type { InventoryPackage } from "./package.js";
@@ -122,6 +122,12 @@ export async function diffImages(a: Image, b: Image, where: { a: string; b: stri
   };
 }
 
+/** Which images pair across two artifacts: os/architecture/variant, OCI's default variant filled in (arm64 is v8). */
+function platformKey(image: Image): string {
+  const { os, architecture, variant } = image.config;
+  return [os, architecture, variant ?? DEFAULT_VARIANT[architecture]].filter(Boolean).join("/");
+}
+
 export interface ArtifactDiff {
   images: ImageDiff[];
   /** Platforms only one side has (multi-platform artifacts are diffed per platform). */
@@ -148,16 +154,16 @@ export async function diffArtifacts(
       onlyInB: [],
     };
   }
-  const byPlatform = new Map(imagesA.map((image) => [platformText(image), image]));
+  const byPlatform = new Map(imagesA.map((image) => [platformKey(image), image]));
+  const keysB = new Set(imagesB.map(platformKey));
   const images: ImageDiff[] = [];
   for (const image of imagesB) {
-    const match = byPlatform.get(platformText(image));
+    const match = byPlatform.get(platformKey(image));
     if (match !== undefined) images.push(await diffImages(match, image, where));
   }
-  const platformsB = new Set(imagesB.map(platformText));
   return {
     images,
-    onlyInA: [...byPlatform.keys()].filter((p) => !platformsB.has(p)),
-    onlyInB: [...platformsB].filter((p) => !byPlatform.has(p)),
+    onlyInA: imagesA.filter((i) => !keysB.has(platformKey(i))).map(platformText),
+    onlyInB: imagesB.filter((i) => !byPlatform.has(platformKey(i))).map(platformText),
   };
 }

@@ -34,8 +34,8 @@ function otherLayer(kind: "base" | "files", body: string): Promise<SyntheticLaye
 }
 
 /** Two images of the same foundations: B keeps base and libc6, moves zlib1g on, drops foo, adds bar. */
-async function twoImages(arch = "amd64") {
-  const platform = { architecture: arch, os: "linux" };
+async function twoImages(arch = "amd64", variant?: string) {
+  const platform = { architecture: arch, os: "linux", ...(variant ? { variant } : {}) };
   const base = await otherLayer("base", `base ${arch}`);
   const libc = await packageLayer("libc6", "2.36-9", "glibc");
   const a = [
@@ -110,6 +110,13 @@ describe("strata diff", () => {
       ],
     );
     assert.deepEqual([all.onlyInA, all.onlyInB], [[], ["linux/riscv64"]]);
+    const v8 = await twoImages("arm64", "v8");
+    const variants = await diffArtifacts(indexA, syntheticIndex([v8.imageB]), { a: "A", b: "B" });
+    assert.deepEqual(
+      [variants.images.map((d) => d.platform), variants.onlyInA],
+      [["linux/arm64/v8"], ["linux/amd64"]],
+      "an arm64 image without a variant is v8 (OCI's default), so the two pair",
+    );
     const one = await diffArtifacts(indexA, indexB, { a: "A", b: "B" }, "arm64");
     assert.deepEqual(
       one.images.map((d) => d.platform),
