@@ -186,6 +186,23 @@ describe("strata diff, push and pull on the command line take any home", () => {
       assert.match(copied.stderr, /wrote oci:.*local:v1/);
       const same = JSON.parse((await runStrata(["diff", local, copy, "--json"])).stdout);
       assert.equal(same.images[0].layers.onlyInB, 0);
+      const again = await runStrata(["pull", local, "-o", `docker://${registry.host}/team/copy:2`]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(
+        again.stderr,
+        /team\/copy:2@sha256:[a-f0-9]{64}: 0 blobs uploaded \(0 B\), 0 already there, 6 mounted/,
+      );
+      const remote = JSON.parse(
+        (
+          await runStrata([
+            "diff",
+            `${registry.host}/team/app:1`,
+            `docker://${registry.host}/team/copy:2`,
+            "--json",
+          ])
+        ).stdout,
+      );
+      assert.deepEqual([remote.images[0].pull.layers, remote.images[0].packages.same], [0, 3]);
       const wrong = await runStrata(["pull", `${registry.host}/team/app:1`, "-o", copy, "--format", "oci"]);
       assert.equal(wrong.code, 2);
       assert.match(wrong.stderr, /--format oci contradicts the oci-archive: in the name/);
