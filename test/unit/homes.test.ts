@@ -133,6 +133,12 @@ describe("one reader and one writer for each home", () => {
       usage(/has no entry "v9"/),
     );
     await assert.rejects(
+      readHome(parseHomeName(`oci:${join(work, "layout")}:v1`)!, { tag: "v2" }),
+      usage(/--tag v2 contradicts the tag "v1" in oci:.*layout:v1/),
+    );
+    const agreed = await readHome(parseHomeName(`oci:${join(work, "layout")}:v1`)!, { tag: "v1" });
+    assert.equal(agreed.kind === "image" && imageDescriptor(agreed.image).digest, digest);
+    await assert.rejects(
       readHome(parseHomeName(`docker-archive:${join(work, "d.tar")}:other:v3`)!),
       usage(/has no image "other:v3" \(tags: myapp:v3\)/),
     );

@@ -38,7 +38,7 @@ function imageLines(d: ImageDiff): string[] {
         `  ~ ${c.name}${c.architecture ? `:${c.architecture}` : ""} ${withSource(c.a)} -> ${withSource(c.b)}`,
     ),
     `  layers: ${d.layers.shared} shared, ${d.layers.onlyInA} only in A, ${d.layers.onlyInB} only in B`,
-    `  a node holding A pulls ${d.pull.layers} layers (${formatBytes(d.pull.bytes)}) to run B`,
+    `  a node holding A pulls ${d.pull.layers} ${d.pull.layers === 1 ? "layer" : "layers"} (${formatBytes(d.pull.bytes)}) to run B`,
     d.chainIdsPartAt === null
       ? "  ChainIDs: the same in every layer"
       : `  ChainIDs part at layer ${d.chainIdsPartAt} (of ${d.a.layers} in A, ${d.b.layers} in B)`,

@@ -1,3 +1,4 @@
+import { StrataError } from "../../util/errors.js";
 import { readOciArchive, writeDockerArchive, writeOciArchive } from "../archive.js";
 import { type Artifact, artifactImages } from "../image.js";
 import { readLayout, writeLayout } from "../layout.js";
@@ -6,7 +7,7 @@ import type { RegistryClientOptions } from "../registry/client.js";
 import { pullArtifact } from "../registry/pull.js";
 import { type PushOptions, type PushReport, pushArtifact } from "../registry/push.js";
 import { readDockerArchive } from "./docker-archive.js";
-import type { Home } from "./name.js";
+import { type Home, homeText } from "./name.js";
 
 /**
  * One reader and one writer for each home (see name.ts): every command that takes an image location
@@ -22,14 +23,24 @@ export interface ReadHomeOptions {
 export async function readHome(home: Home, opts: ReadHomeOptions = {}): Promise<Artifact> {
   switch (home.transport) {
     case "oci":
-      return readLayout(home.path, home.tag ?? opts.tag);
+      return readLayout(home.path, entryTag(home, opts.tag));
     case "oci-archive":
-      return readOciArchive(home.path, home.tag ?? opts.tag);
+      return readOciArchive(home.path, entryTag(home, opts.tag));
     case "docker-archive":
       return { kind: "image", image: await readDockerArchive(home.path, home.name) };
     case "docker":
       return pullArtifact(home.ref, opts.registry);
   }
+}
+
+/** The entry a name and --tag pick together: either one, or both when they agree. */
+function entryTag(home: Home & { tag?: string }, tag: string | undefined): string | undefined {
+  if (home.tag !== undefined && tag !== undefined && home.tag !== tag) {
+    throw new StrataError("USAGE", `--tag ${tag} contradicts the tag "${home.tag}" in ${homeText(home)}`, {
+      hint: "name the entry once, in the location or with --tag",
+    });
+  }
+  return home.tag ?? tag;
 }
 
 export interface WriteHomeOptions {
