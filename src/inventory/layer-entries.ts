@@ -1,8 +1,7 @@
 import { posix } from "node:path";
-import { PassThrough, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import type tarStream from "tar-stream";
+import { decompressor, type TarCompression } from "../debian/deb.js";
 import type { Image } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
 import { isStrataError, StrataError } from "../util/errors.js";
@@ -15,7 +14,6 @@ import { lazyModule } from "../util/lazy.js";
  */
 
 const tarStreams = lazyModule<typeof tarStream>("tar-stream");
-const zstdStreams = lazyModule<typeof import("zstd-napi")>("zstd-napi");
 
 export interface LayerEntry {
   /** Normalised: relative, no "./", no trailing "/". */
@@ -25,12 +23,12 @@ export interface LayerEntry {
   body(max: number): Promise<Buffer>;
 }
 
-/** The decompressor a layer's media type names; an unknown one is an error, never a guess. */
-function decompressor(layer: Descriptor, where: string): Transform {
+/** The compression a layer's media type names; an unknown one is an error, never a guess. */
+function layerCompression(layer: Descriptor, where: string): TarCompression {
   const type = layer.mediaType;
-  if (/[.+]gzip$/.test(type)) return createGunzip();
-  if (/\+zstd$/.test(type)) return new (zstdStreams().DecompressStream)();
-  if (/[./]tar$/.test(type)) return new PassThrough();
+  if (/[.+]gzip$/.test(type)) return "gz";
+  if (/\+zstd$/.test(type)) return "zst";
+  if (/[./]tar$/.test(type)) return "none";
   throw new StrataError(
     "IO",
     `${where}: layer ${layer.digest} has media type ${type}, not a tar strata reads`,
@@ -67,7 +65,11 @@ export async function visitLayer(
   visit: (entry: LayerEntry) => Promise<void> | void,
 ): Promise<void> {
   const extract = tarStreams().extract();
-  const feeding = pipeline(await image.blobs.open(layer.digest), decompressor(layer, where), extract);
+  const feeding = pipeline(
+    await image.blobs.open(layer.digest),
+    decompressor(layerCompression(layer, where)),
+    extract,
+  );
   feeding.catch(() => {}); // a failure destroys `extract`, which the loop reports
   try {
     for await (const entry of extract) {
