@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.js";
+import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
@@ -33,6 +34,10 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata lock                          resolve strata.yaml into strata.lock",
         "  strata build -o out/app              build the image into an OCI layout",
         "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",
+        "  strata diff reg:5000/app:1 out/app   what changed: packages, layers, bytes a node must pull",
+        "",
+        "Images live in homes named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
+        "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
         "",
         "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, REGISTRY_AUTH_FILE.",
         "",
@@ -52,6 +57,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerBuild(program, out);
   registerPush(program, out);
   registerPull(program, out);
+  registerDiff(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -150,7 +150,7 @@ const liblzma = lazyModule<typeof import("node-liblzma")>("node-liblzma");
 const zstdStreams = lazyModule<typeof import("zstd-napi")>("zstd-napi");
 const tarStreams = lazyModule<typeof tarStream>("tar-stream");
 
-function decompressor(compression: TarCompression): Transform {
+export function decompressor(compression: TarCompression): Transform {
   switch (compression) {
     case "xz":
       // node-liblzma declares its own Transform subclass whose _transform signature differs from

@@ -154,7 +154,7 @@ export async function writeDockerArchive(
 // Reading an oci-archive in place: index the tar once, then read members by offset.
 // ---------------------------------------------------------------------------------------------
 
-interface Member {
+export interface Member {
   offset: number;
   size: number;
 }
@@ -225,7 +225,7 @@ function checkBody(body: number, size: number, fileSize: number, file: string, n
 }
 
 /** Maps each regular file's path (without "./") to where its bytes lie in the tar. */
-async function indexTar(file: string): Promise<Map<string, Member>> {
+export async function indexTar(file: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const fh = await open(file, "r");
   try {

@@ -13,7 +13,7 @@ export interface PlatformChoice {
 }
 
 /** OCI's default variants: an arm64 image without one is v8 (image-index.md). */
-const DEFAULT_VARIANT: Record<string, string> = { arm64: "v8" };
+export const DEFAULT_VARIANT: Record<string, string> = { arm64: "v8" };
 
 function badPlatform(text: string): StrataError {
   return new StrataError("USAGE", `--platform ${text}: not a platform`, {

@@ -82,6 +82,8 @@ export const Annotation = {
   title: "org.opencontainers.image.title",
   /** Space-separated "name=version" of the Debian packages a layer holds. */
   packages: "dev.strata.packages",
+  /** The same as JSON, with sources, architectures and .deb sha256s (see src/inventory/annotations.ts). */
+  packagesJson: "dev.strata.packages.json",
   /** What the layer is: "base", "package", "group" or "files". */
   layerKind: "dev.strata.layer.kind",
 } as const;

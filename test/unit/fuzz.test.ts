@@ -12,9 +12,14 @@ import { parseStanzas } from "../../src/debian/deb822.js";
 import { parseRelation } from "../../src/debian/relations.js";
 import { parseRelease } from "../../src/debian/release.js";
 import { parseVersion } from "../../src/debian/version.js";
+import { readInventory } from "../../src/inventory/inventory.js";
+import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
+import { parseHomeName } from "../../src/oci/homes/name.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { arArchive, looseTar, tempDir } from "../helpers/debs.js";
+import { dpkgStanza, layerOf, tarBytes } from "../helpers/layer-tar.js";
+import { syntheticImage } from "../helpers/synthetic-image.js";
 
 /**
  * Every parser that takes bytes from outside (a mirror, a registry, a .deb, a spec, a lock) is fed
@@ -212,5 +217,46 @@ test("fuzz: ar archives and the tar members of a .deb never crash the reader", a
   await property(mutated(whole.toString("latin1")), async (text) => {
     await writeFile(file, Buffer.from(text, "latin1"));
     await cleanOutcome(() => readArMembers(file));
+  });
+});
+
+test("fuzz: image locations parse or are a clean usage error", async () => {
+  const names = ["oci:/tmp/x:v1", "docker-archive:/a.tar:app:v1", `docker://127.0.0.1:5000/a/b@${DIGEST}`];
+  await property(fc.oneof(...names.map(textOrMutation)), async (text) => {
+    try {
+      parseHomeName(text);
+    } catch (err) {
+      assert.ok(isStrataError(err, "USAGE"), String(err));
+    }
+  });
+});
+
+test("fuzz: a docker-archive's manifest.json is validated, never trusted", async () => {
+  const dir = await tempDir("fuzz-docker-archive");
+  const file = join(dir, "image.tar");
+  const layer = await tarBytes([{ path: "etc/x", body: "x" }]);
+  const config = JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: [] },
+  });
+  const manifest = JSON.stringify([{ Config: "c.json", RepoTags: ["app:1"], Layers: ["l.tar"] }]);
+  await property(jsonOrMutation(manifest), async (text) => {
+    const members = [
+      { path: "c.json", body: config },
+      { path: "l.tar", body: layer },
+      { path: "manifest.json", body: text },
+    ];
+    await writeFile(file, await tarBytes(members));
+    await cleanOutcome(() => readDockerArchive(file));
+  });
+});
+
+test("fuzz: dpkg records read from a layer (status.d and status) never crash the inventory", async () => {
+  const record = dpkgStanza({ name: "libssl3", version: "3.0.15-1~deb12u1", source: "openssl (3.0.15-1)" });
+  await property(fc.tuple(textOrMutation(record), fc.boolean()), async ([text, inStatus]) => {
+    const path = inStatus ? "var/lib/dpkg/status" : "var/lib/dpkg/status.d/x";
+    const image = syntheticImage([await layerOf([{ path, body: text }], { compression: "none" })]);
+    await cleanOutcome(() => readInventory(image, "fuzz"));
   });
 });

@@ -11,19 +11,26 @@ import {
 } from "../../build/lock.js";
 import { resolveSpec } from "../../build/resolve.js";
 import { loadSpec, type Spec } from "../../build/spec.js";
+import { type Home, homeText, outputHome } from "../../oci/homes/name.js";
 import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocalName } from "../../oci/reference.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
-import { DEFAULT_IMAGE_NAME, formatOption, type OutputFormat, writeArtifact } from "../destination.js";
+import {
+  DEFAULT_IMAGE_NAME,
+  formatOption,
+  type OutputFormat,
+  type PushFlags,
+  pushWithReport,
+  writeArtifact,
+} from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument } from "./common.js";
-import { type PushFlags, pushWithReport } from "./push.js";
 
 interface BuildFlags extends CommonOptions, PushFlags {
   output?: string;
-  format: OutputFormat;
+  format?: OutputFormat;
   force?: boolean;
   tag: string;
   platform?: string;
@@ -113,8 +120,9 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
 }
 
 /** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
-function checkOneImage(spec: Spec, opts: BuildFlags): void {
-  if (opts.format !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1) return;
+function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): void {
+  if (output?.transport !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1)
+    return;
   throw new StrataError(
     "USAGE",
     `a docker-archive holds one image, and ${spec.path} builds ${spec.archs.length}: ${spec.archs.join(", ")}`,
@@ -154,11 +162,12 @@ export function registerBuild(program: Command, out: () => Output): void {
       });
     }
     const name = parseLocalName(opts.tag);
+    const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
     const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
-    checkOneImage(spec, opts);
+    checkOneImage(spec, opts, output);
     for (const warning of spec.warnings) o.line(`warning: ${warning}`);
     const lock = await lockFor(spec, opts, o);
     const progress = buildProgress(o);
@@ -167,18 +176,18 @@ export function registerBuild(program: Command, out: () => Output): void {
       jobs: opts.jobs,
       ...progress,
     }).finally(() => progress.stop());
-    if (opts.output) {
-      await writeArtifact(opts.output, result.artifact, {
-        format: opts.format,
+    if (output) {
+      const names = {
         force: opts.force,
         refName: opts.tag,
         archiveName: `${name.name ?? DEFAULT_IMAGE_NAME}:${name.tag}`,
         platform: opts.platform,
-      });
+      };
+      await writeArtifact(output, result.artifact, names, o, { ...opts, json: false });
     }
     reportBuild(o, result, spec);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    if (opts.output) o.line(`wrote ${opts.output} (${opts.format}) in ${seconds}s`);
+    if (output) o.line(`wrote ${homeText(output)} in ${seconds}s`);
     const push = opts.push
       ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
       : undefined;

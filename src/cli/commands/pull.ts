@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { dockerArchiveImage, readHome } from "../../oci/homes/homes.js";
+import { outputHome, referenceHome } from "../../oci/homes/name.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -6,13 +8,12 @@ import {
   type Image,
   imageDescriptor,
 } from "../../oci/image.js";
-import { chooseImage, parsePlatform, platformText } from "../../oci/platform.js";
-import { parseReference } from "../../oci/reference.js";
-import { pullArtifact } from "../../oci/registry/pull.js";
+import { parsePlatform, platformText } from "../../oci/platform.js";
 import {
+  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
-  type RegistryFlags,
+  type PushFlags,
   registryOptions,
   writeArtifact,
 } from "../destination.js";
@@ -20,9 +21,9 @@ import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 
-interface PullFlags extends CommonOptions, RegistryFlags {
+interface PullFlags extends CommonOptions, PushFlags {
   output: string;
-  format: OutputFormat;
+  format?: OutputFormat;
   platform?: string;
   force?: boolean;
   json?: boolean;
@@ -48,9 +49,17 @@ export function registerPull(program: Command, out: () => Output): void {
   withRegistryFlags(
     program
       .command("pull")
-      .description("pull an image or index from a registry into an OCI layout (every blob verified)")
-      .argument("<ref>", "source, e.g. registry.example:5000/team/app:1.0")
-      .requiredOption("-o, --output <path>", "where to write it")
+      .description(
+        "pull an image or index from a registry (or any home) into an OCI layout or archive (every blob verified)",
+      )
+      .argument(
+        "<ref>",
+        "source, e.g. registry.example:5000/team/app:1.0, or oci:DIR, oci-archive:FILE, docker-archive:FILE",
+      )
+      .requiredOption(
+        "-o, --output <path>",
+        "where to write it: a path in --format, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://REF",
+      )
       .addOption(formatOption())
       .option(
         "--platform <platform>",
@@ -59,23 +68,28 @@ export function registerPull(program: Command, out: () => Output): void {
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--json", "print what was pulled (digests, platforms, output) as JSON on stdout"),
   ).action(async (refText: string, opts: PullFlags) => {
-    const ref = parseReference(refText);
+    const source = referenceHome(refText);
+    const destination = outputHome(opts.output, opts.format);
     if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const artifact = await pullArtifact(ref, registryOptions(opts));
-    const tag = ref.tag ?? "latest";
+    const artifact = await readHome(source, { registry: registryOptions(opts) });
+    const tag = (source.transport === "docker" ? source.ref.tag : undefined) ?? "latest";
     const images = artifactImages(artifact);
     const written =
-      opts.format === "docker-archive"
-        ? [chooseImage(images, opts.platform, "a docker-archive holds one image")]
-        : images;
+      destination.transport === "docker-archive" ? [dockerArchiveImage(artifact, opts.platform)] : images;
     const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
     const progress = out().progress("pull", layers.size);
-    await writeArtifact(opts.output, withLayerProgress(artifact, progress), {
-      format: opts.format,
+    const names = {
       force: opts.force,
       refName: tag,
-      archiveName: `${ref.registry}/${ref.repository}:${tag}`,
+      archiveName:
+        source.transport === "docker"
+          ? `${source.ref.registry}/${source.ref.repository}:${tag}`
+          : `${DEFAULT_IMAGE_NAME}:${tag}`,
       platform: opts.platform,
+    };
+    await writeArtifact(destination, withLayerProgress(artifact, progress), names, out(), {
+      ...opts,
+      json: false,
     }).finally(() => progress.stop());
     const { digest, mediaType } = artifactDescriptor(artifact);
     out().line(`pulled ${refText} (${digest}) into ${opts.output}`);
@@ -90,7 +104,7 @@ export function registerPull(program: Command, out: () => Output): void {
         digest,
         mediaType,
         output: opts.output,
-        format: opts.format,
+        format: destination.transport === "docker" ? "registry" : destination.transport,
         images: pulled,
       };
       process.stdout.write(`${JSON.stringify(report)}\n`);
