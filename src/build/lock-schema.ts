@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { SHA256_HEX } from "../util/verify.js";
 
 /**
  * The shape of every lock field, checked on read: a lock is input, and its names, digests and pool
  * paths reach URLs and cache paths.
  */
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
+const sha256 = z.string().regex(SHA256_HEX, "must be 64 lower-case hex digits");
 const name = z
   .string()
   .max(100)

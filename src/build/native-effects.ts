@@ -1,7 +1,6 @@
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
 import { ContentStore } from "../util/cas.js";
-import { StrataError } from "../util/errors.js";
 import { compareText } from "../util/order.js";
 import { type Accounts, baseLayerEntries } from "./base-layer.js";
 import { dropDanglingLinks } from "./effects/dangling.js";
@@ -55,7 +54,10 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
   const bodies = new Map<string, Buffer>();
   for (const facts of input.members) {
     for (const [path, sha256] of Object.entries(facts.bodies))
-      bodies.set(`${facts.package}\0${path}`, await readBlob(store, sha256, facts.package));
+      bodies.set(
+        `${facts.package}\0${path}`,
+        await store.readRecorded(sha256, `a file recorded for ${facts.package}`),
+      );
   }
   const byName = new Map(input.members.map((m) => [m.package, m]));
   const run = followScripts(
@@ -141,15 +143,4 @@ async function caBundle(
     entry: { path: CA_BUNDLE, type: "file", mode: 0o644, uid: 0, gid: 0, body },
     note: `made /${CA_BUNDLE} from ${facts.caBundle.certificates} certificates of ${facts.package}`,
   };
-}
-
-async function readBlob(store: ContentStore, sha256: string, pkg: string): Promise<Buffer> {
-  if (!(await store.has(sha256, { verify: true }))) {
-    throw new StrataError("IO", `a file recorded for ${pkg} is missing from the cache`, {
-      hint: "remove the cache directory's layers/ and build again",
-    });
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.open(sha256)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -1,5 +1,6 @@
 import { parseStanzas } from "../debian/deb822.js";
 import { StrataError } from "../util/errors.js";
+import { SHA256_HEX } from "../util/verify.js";
 
 /**
  * The one package model every reader of an image fills in, wherever the facts come from: strata's
@@ -25,7 +26,6 @@ const NAME = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
 // deb-version(7): [epoch:]upstream[-revision], upstream starting with a digit.
 const VERSION = /^(?:\d{1,9}:)?\d[A-Za-z0-9.+~:-]{0,254}$/;
 const ARCH = /^[a-z0-9][a-z0-9-]{0,63}$/;
-const SHA256 = /^[a-f0-9]{64}$/;
 
 function invalid(where: string, why: string): StrataError {
   return new StrataError("IO", `${where}: ${why}`, {
@@ -45,7 +45,7 @@ export function checkFacts(facts: PackageFacts, where: string): PackageFacts {
     throw bad(`${facts.name}: source`, facts.source);
   if (facts.sourceVersion !== undefined && !VERSION.test(facts.sourceVersion))
     throw bad(`${facts.name}: source version`, facts.sourceVersion);
-  if (facts.debSha256 !== undefined && !SHA256.test(facts.debSha256))
+  if (facts.debSha256 !== undefined && !SHA256_HEX.test(facts.debSha256))
     throw bad(`${facts.name}: sha256`, facts.debSha256);
   return facts;
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type ErrorCode, StrataError } from "../util/errors.js";
+import { SHA256_DIGEST } from "../util/verify.js";
 import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 
 /**
@@ -12,8 +13,6 @@ import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** The most bytes an image config may have: generous for history and labels, small enough to hold. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-
-export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 const digest = z.string().regex(SHA256_DIGEST, "must be sha256:<64 lowercase hex>");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);

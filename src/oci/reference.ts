@@ -1,4 +1,5 @@
 import { StrataError } from "../util/errors.js";
+import { SHA256_DIGEST } from "../util/verify.js";
 
 /**
  * An image reference split into where it lives and which artifact it names, normalised the way
@@ -22,7 +23,6 @@ const DEFAULT_TAG = "latest";
 // From the distribution reference grammar (distribution/reference/regexp.go).
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
 
@@ -47,7 +47,7 @@ export function parseReference(text: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest))
+    if (!SHA256_DIGEST.test(digest))
       throw invalid(text, `"${digest}" is not a sha256 digest (sha256:<64 hex digits>)`);
   }
 

@@ -1,4 +1,4 @@
-import { StrataError } from "../util/errors.js";
+import { checkedDigestHex } from "../util/verify.js";
 
 /** OCI image-spec v1.1 and Docker v2 schema 2 wire types, as strata reads and writes them. */
 
@@ -98,7 +98,5 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
 
 /** The hex of a "sha256:<64 hex>" digest; anything else (a path, another algorithm) is refused. */
 export function digestHex(digest: string): string {
-  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
-  if (!m) throw new StrataError("IO", `not a sha256 digest: ${JSON.stringify(String(digest).slice(0, 80))}`);
-  return m[1];
+  return checkedDigestHex(digest, "digest", "IO");
 }

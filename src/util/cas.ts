@@ -2,9 +2,10 @@ import { createReadStream } from "node:fs";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { StrataError } from "./errors.js";
 import { tempPathFor, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
-import { assertDigest, checkedSha256Hex } from "./verify.js";
+import { assertDigest, checkedSha256Hex, SHA256_HEX } from "./verify.js";
 
 /**
  * A content-addressed store of files named by their sha256 (`<root>/sha256/<hex>`), shared by the
@@ -45,6 +46,21 @@ export class ContentStore {
 
   open(hex: string): Readable {
     return createReadStream(this.path(hex), { highWaterMark: 1 << 20 });
+  }
+
+  /**
+   * The verified bytes of a small blob a layer record names (`what` it is, for the error): a record
+   * whose blob is gone or damaged is a cache to rebuild, not a build that goes on without it.
+   */
+  async readRecorded(hex: string, what: string): Promise<Buffer> {
+    if (!SHA256_HEX.test(hex) || !(await this.has(hex, { verify: true }))) {
+      throw new StrataError("IO", `${what} is missing from the cache`, {
+        hint: "remove the cache directory's layers/ and build again",
+      });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.open(hex)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   /**

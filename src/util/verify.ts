@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
 import { type ErrorCode, StrataError } from "./errors.js";
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A sha256 as strata names content: exactly 64 lowercase hex characters. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** An OCI digest strata accepts: `sha256:` and a SHA256_HEX. */
+export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * `hex` if it is a sha256 as strata names content (exactly 64 lowercase hex characters), else

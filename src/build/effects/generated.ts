@@ -83,13 +83,5 @@ async function bundleCertificates(ca: PackageFacts, store: ContentStore): Promis
 
 /** The CA bundle a layer record names, read from the content store and verified. */
 export async function readCaBundle(facts: PackageFacts, store: ContentStore): Promise<Buffer> {
-  const sha256 = facts.caBundle?.sha256 ?? "";
-  if (!/^[0-9a-f]{64}$/.test(sha256) || !(await store.has(sha256, { verify: true }))) {
-    throw new StrataError("IO", `the CA bundle of ${facts.package} is missing from the cache`, {
-      hint: "remove the cache directory's layers/ and build again",
-    });
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of store.open(sha256)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return store.readRecorded(facts.caBundle?.sha256 ?? "", `the CA bundle of ${facts.package}`);
 }
