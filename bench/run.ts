@@ -8,13 +8,26 @@
  *      distinct packages' bytes, and against the same images pushed as one layer each.
  *   4. effects parity: per package set, the effects dpkg's maintainer scripts made (mmdebstrap),
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
+ *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
+ *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
  * work dir (registries' storage, layouts) for inspection.
  */
 import { existsSync } from "node:fs";
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import {
@@ -829,6 +842,68 @@ async function benchEffects(work: string, cache: string): Promise<string> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. Layer memory
+// ---------------------------------------------------------------------------------------------
+
+/** Files of 1 MiB of zeros in the bomb: 2 GiB of tar from about 2 MB of .deb. */
+const BOMB_FILES = 2048;
+/** The per-worker bound the README documents (what strata holds plus a decompressor's window). */
+const WORKER_BOUND_MIB = 450;
+
+interface LayerMemory {
+  deb: string;
+  outcome: string;
+  seconds: number;
+  peakRssMiB: number;
+  rssBeforeMiB: number;
+}
+
+async function layerMemory(args: string[]): Promise<LayerMemory> {
+  const r = await run(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench", "layer-memory.ts"), ...args],
+    {
+      cwd: ROOT,
+    },
+  );
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as LayerMemory;
+}
+
+async function benchLayerMemory(work: string, cache: string): Promise<string> {
+  const debsDir = join(cache, "debs", "sha256");
+  const sizes = await Promise.all(
+    (await readdir(debsDir)).map(async (f) => ({ f, size: (await stat(join(debsDir, f))).size })),
+  );
+  const biggest = sizes.sort((a, b) => b.size - a.size)[0];
+  const dir = join(work, "layer-memory");
+  await mkdir(dir, { recursive: true });
+  const real = join(dir, "biggest.deb");
+  await copyFile(join(debsDir, biggest.f), real);
+  log(`layer memory: the biggest .deb of the build (${mb(biggest.size)}) and a ${BOMB_FILES} MiB gzip bomb`);
+  const bombPath = (
+    await run(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "bench", "layer-memory.ts"), join(dir, "bomb.deb"), String(BOMB_FILES)],
+      { cwd: ROOT },
+    )
+  ).stdout.trim();
+  const rows = [await layerMemory([real]), await layerMemory([bombPath])].map((m) => [
+    `\`${m.deb}\``,
+    m.outcome.length > 90 ? `${m.outcome.slice(0, 90)}…` : m.outcome,
+    `${m.peakRssMiB} MiB`,
+    `${m.peakRssMiB - m.rssBeforeMiB} MiB`,
+    secs(m.seconds),
+  ]);
+  return [
+    "### 5. Layer memory — one layer build, as a worker makes it (`bench/layer-memory.ts`)",
+    "",
+    table(["input", "outcome", "peak RSS", "above the loaded process", "time"], rows),
+    "",
+    `_Documented bound per worker: about ${WORKER_BOUND_MIB} MiB in the worst case (32 MiB of bodies, 32 MiB of control, entry records, a decompressor's window); a build's peak is the main process plus jobs (at most 4) times that._`,
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function machine(): Promise<string> {
   const commit = (
@@ -913,6 +988,11 @@ async function main(): Promise<number> {
       sections.push("", await benchEffects(work, join(work, "build-cache")));
     } catch (err) {
       sections.push("", notMeasured("4. Effects parity", err));
+    }
+    try {
+      sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
+    } catch (err) {
+      sections.push("", notMeasured("5. Layer memory", err));
     }
     sections.push(
       "",
