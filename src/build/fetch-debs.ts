@@ -5,7 +5,7 @@ import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { isLocalIoError, StrataError } from "../util/errors.js";
-import { fetchWithRetry } from "../util/http.js";
+import { BodyTooLongError, fetchWithRetry } from "../util/http.js";
 import type { Lock, LockedPackage } from "./lock.js";
 
 export function debStore(root?: string): ContentStore {
@@ -105,6 +105,7 @@ async function downloadDeb(store: ContentStore, pkg: LockedPackage, attempts = 3
       if (isLocalIoError(err)) throw err; // a full disk is not a network problem: say what it is
       const final =
         attempt >= attempts ||
+        err instanceof BodyTooLongError ||
         (err instanceof StrataError && (err.code === "HTTP" || err.code === "NETWORK"));
       if (final) {
         if (err instanceof StrataError) throw err;

@@ -109,8 +109,14 @@ export async function* observed(source: Readable, onChunk: (chunk: Buffer) => vo
   }
 }
 
+/**
+ * A body longer than its bound: what the server sends is not what was signed or described, which
+ * no retry mends (unlike a body cut short by a dropped connection).
+ */
+export class BodyTooLongError extends StrataError {}
+
 function tooLong(what: string, maxBytes: number, got: string): StrataError {
-  return new StrataError("SIZE_MISMATCH", `${what}: more than the expected ${maxBytes} bytes (${got})`, {
+  return new BodyTooLongError("SIZE_MISMATCH", `${what}: more than the expected ${maxBytes} bytes (${got})`, {
     hint: "the server sent more than the signed metadata or the descriptor allows; nothing was kept",
   });
 }

@@ -21,7 +21,9 @@ export async function serve(handler: (req: IncomingMessage, res: ServerResponse)
 /** Streams zeros as fast as the client takes them, until it hangs up; `sent()` says how many. */
 export function endlessBody(headers: Record<string, string> = {}) {
   let sent = 0;
+  let requests = 0;
   const handler = (_req: IncomingMessage, res: ServerResponse) => {
+    requests++;
     res.writeHead(200, { "content-type": "application/octet-stream", ...headers });
     const chunk = Buffer.alloc(64 << 10);
     const pump = () => {
@@ -36,7 +38,7 @@ export function endlessBody(headers: Record<string, string> = {}) {
     res.on("error", () => {});
     pump();
   };
-  return { handler, sent: () => sent };
+  return { handler, sent: () => sent, requests: () => requests };
 }
 
 /** STRATA_HTTP_TIMEOUT (seconds) for the tests of the enclosing describe, restored after them. */
