@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
 import { registerBuild } from "./commands/build.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
@@ -49,8 +50,9 @@ export function buildProgram(): { program: Command; output: () => Output } {
     return output;
   };
   // Global options are merged into each command's options object.
-  program.hook("preAction", (_root, action) => {
+  program.hook("preAction", async (_root, action) => {
     Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
+    await prepareCacheRoot(cacheRoot(action.opts().cacheDir));
   });
   registerLock(program, out);
   registerFetch(program, out);
