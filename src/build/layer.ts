@@ -30,11 +30,11 @@ import { BodySpool, type SpooledBody } from "./spool.js";
 export const LAYER_FORMAT_VERSION = 3;
 
 /**
- * The version of what PackageFacts holds: part of the layer cache key, so older records miss (5:
- * the maintainer scripts, the layer's paths and the bodies the scripts read, debconf defaults,
- * the certificate facts). The layer's bytes do not depend on it.
+ * The version of what PackageFacts holds: part of the layer cache key, so older records miss (6:
+ * the maintainer scripts, the layer's paths and the bodies the scripts read, the debconf config
+ * script and defaults, the certificate facts). The layer's bytes do not depend on it.
  */
-export const FACTS_VERSION = 5;
+export const FACTS_VERSION = 6;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */
@@ -74,7 +74,12 @@ export interface PackageFacts {
   /** Package names its Replaces field names (Policy 7.6), for allowed file overlaps. */
   replaces: string[];
   /** Its preinst and postinst, followed (never run) when an image is put together. */
-  maintainerScripts: { preinst?: string; postinst?: string; debconf?: Record<string, string> };
+  maintainerScripts: {
+    preinst?: string;
+    postinst?: string;
+    config?: string;
+    debconf?: Record<string, string>;
+  };
   /** Every path of its layer (type, mode, owner, link target): the tree its scripts see. */
   paths: PathFact[];
   /** Its files its scripts read (path → sha256 in the ContentStore), e.g. a page nginx copies. */

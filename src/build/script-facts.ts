@@ -32,7 +32,7 @@ export async function recordScriptFacts(
   storage: { storeRoot: string; readBody: BodyReader },
 ): Promise<ScriptFacts> {
   const maintainerScripts: NonNullable<PackageFacts["maintainerScripts"]> = {};
-  for (const name of ["preinst", "postinst"] as const) {
+  for (const name of ["preinst", "postinst", "config"] as const) {
     const text = scripts[name];
     if (text !== undefined && Buffer.byteLength(text) <= MAX_SCRIPT_BYTES) maintainerScripts[name] = text;
   }

@@ -22,6 +22,8 @@ export interface ScriptPackage {
   architecture: string;
   preinst?: string;
   postinst?: string;
+  /** Its debconf config script (run by dpkg-preconfigure before any package is unpacked). */
+  config?: string;
   /** Its debconf questions' defaults (src/debian/debconf.ts): what `db_get` answers. */
   debconf?: Record<string, string>;
 }
@@ -56,6 +58,10 @@ export const MAX_SCRIPT_BYTES = 256 * 1024;
 /** Runs every preinst in order (each before its package is unpacked), then every postinst. */
 export function followScripts(packages: ScriptPackage[], opts: ScriptRunOptions): ScriptRun {
   const host = new MaintainerHost(opts);
+  // As dpkg-preconfigure does: every debconf config script first, so db_set answers are there.
+  for (const pkg of packages) {
+    if (pkg.config !== undefined) host.follow(pkg, "config", pkg.config, ["configure", ""]);
+  }
   for (const pkg of packages) {
     if (pkg.preinst !== undefined) host.follow(pkg, "preinst", pkg.preinst, ["install"]);
     opts.unpack?.(pkg);
@@ -71,6 +77,8 @@ export class MaintainerHost implements CommandHost {
   readonly notes: string[] = [];
   readonly accounts: ScriptAccounts;
   readonly alternatives = new Alternatives();
+  /** The debconf database of this install: what config scripts set with db_set. */
+  readonly debconf = new Map<string, string>();
   readonly tree: ImageTree;
   readonly architecture: string;
   /** The package and script being followed, and the command being run. */
@@ -87,6 +95,13 @@ export class MaintainerHost implements CommandHost {
     this.tree = opts.tree;
     this.architecture = opts.architecture;
     this.accounts = new ScriptAccounts(opts.accounts);
+  }
+
+  /** What `db_get QUESTION` answers: a value a config script set, else the template's default. */
+  debconfAnswer(question: string): string {
+    const set = this.debconf.get(question);
+    if (set !== undefined) return set;
+    return Object.hasOwn(this.current.debconf, question) ? this.current.debconf[question] : "";
   }
 
   follow(pkg: ScriptPackage, script: string, text: string, args: string[]): void {

@@ -546,3 +546,58 @@ db_get fontconfig/unknown_question
     });
   });
 });
+
+describe("debconf config scripts are followed before any package, as dpkg-preconfigure runs them", () => {
+  // Excerpts of tzdata 2025b-0+deb12u1's config and postinst: the postinst reads what config set.
+  const TZDATA_CONFIG = `#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+db_version 2.0
+if [ -L "$DPKG_ROOT/etc/localtime" ] ; then
+	TIMEZONE="$(readlink "$DPKG_ROOT/etc/localtime")"
+else
+	RET=""
+	db_fget tzdata/Areas seen || RET=false
+	if [ "$RET" = true ] ; then
+		db_get tzdata/Areas
+		AREA=$RET
+	else
+		AREA="Etc"
+	fi
+	RET=""
+	db_fget "tzdata/Zones/$AREA" seen || RET=false
+	if [ "$RET" = true ] ; then
+		db_get "tzdata/Zones/$AREA"
+		ZONE=$RET
+	else
+		ZONE="UTC"
+	fi
+fi
+db_set tzdata/Areas "$AREA"
+db_set "tzdata/Zones/$AREA" "$ZONE"
+exit 0
+`;
+  const TZDATA_POSTINST = `#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+if [ "$1" = configure ]; then
+	AREA=Etc
+	ZONE=UTC
+	db_get tzdata/Areas && AREA="$RET"
+	db_get "tzdata/Zones/$AREA" && ZONE="$RET"
+	TIMEZONE="$AREA/$ZONE"
+	ln -nsf "/usr/share/zoneinfo/$TIMEZONE" "$DPKG_ROOT/etc/localtime.dpkg-new" && \\
+		mv -f "$DPKG_ROOT/etc/localtime.dpkg-new" "$DPKG_ROOT/etc/localtime"
+	echo "$TIMEZONE" > "$DPKG_ROOT/etc/timezone"
+fi
+`;
+
+  test("tzdata's config answers its questions, so the image's time zone is Etc/UTC as dpkg makes it", () => {
+    const t = tree({ "usr/share/zoneinfo/Etc/UTC": "TZif" });
+    // tzdata/Areas has no Default in its templates: only the config script gives it a value.
+    const debconf = { "tzdata/Areas": "", "tzdata/Zones/Etc": "UTC" };
+    follow(t, TZDATA_POSTINST, { name: "tzdata", config: TZDATA_CONFIG, debconf });
+    assert.equal(link(t, "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
+    assert.equal(t.contents("/etc/timezone")?.toString(), "Etc/UTC\n");
+  });
+});

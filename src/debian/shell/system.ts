@@ -14,7 +14,7 @@ import { baseName, parentOf } from "./tree.js";
  */
 const SERVICES = "services are not started in images";
 const BYTE_CODE = "byte-code is not compiled in the image (Python compiles it at first import)";
-const DEBCONF = "debconf is not run: every question takes its default";
+const DEBCONF = "debconf tools are not run: questions take their config scripts' answers or their defaults";
 const TRIGGERS = "triggers are not run (their effects that images need are made natively)";
 const DPKG_DB = "an image has no dpkg database to query";
 const UNKNOWN = "not a command strata follows";
@@ -51,12 +51,18 @@ const ok = { status: 0 };
 const COMMANDS: Record<string, Handler> = {
   true: () => ok,
   ":": () => ok,
-  // Noninteractive debconf: every question has its template's default (src/debian/debconf.ts).
+  // Noninteractive debconf: a question has what a config script set, else its template's default.
   db_get: (host, args, _stdin, shell) => {
-    shell.vars.set(
-      "RET",
-      Object.hasOwn(host.current.debconf, args[0] ?? "") ? host.current.debconf[args[0]] : "",
-    );
+    shell.vars.set("RET", host.debconfAnswer(args[0] ?? ""));
+    return ok;
+  },
+  db_set: (host, args) => {
+    host.debconf.set(args[0] ?? "", args.slice(1).join(" "));
+    return ok;
+  },
+  // No question was ever shown: every flag (seen, ...) is false.
+  db_fget: (_h, _args, _stdin, shell) => {
+    shell.vars.set("RET", "false");
     return ok;
   },
   false: () => ({ status: 1 }),
@@ -111,9 +117,12 @@ export function systemCommand(
   const handler = COMMANDS[name];
   if (handler) return handler(host, args, stdin, shell);
   const tool = baseName(name);
+  // The rest of the debconf protocol (db_input, db_go, db_fset, ...) asks or records nothing an
+  // image keeps: questions are answered by config scripts and defaults (db_get, db_set above).
+  if (tool.startsWith("db_")) return ok;
   const reason =
     SKIPPED[tool] ??
-    (tool.startsWith("db_") || tool.startsWith("debconf") ? DEBCONF : undefined) ??
+    (tool.startsWith("debconf") ? DEBCONF : undefined) ??
     (/^python3(\.\d+)?$/.test(tool) && args.some((a) => a.includes("py_compile")) ? BYTE_CODE : undefined) ??
     (name.includes("/") ? `running ${name} from the image is not done` : UNKNOWN);
   host.skip(reason);
@@ -265,10 +274,7 @@ function shells(host: MaintainerHost, args: string[], add: boolean): CommandResu
 
 /** `. FILE`: the file's text run in the script's own shell. */
 function source(host: MaintainerHost, file: string, stdin: string, shell: Shell): CommandResult {
-  if (file === "/usr/share/debconf/confmodule") {
-    host.skip(DEBCONF);
-    return ok;
-  }
+  if (file === "/usr/share/debconf/confmodule") return ok; // its protocol is db_get/db_set above
   const body = host.tree.contents(file);
   if (body === undefined) {
     if (!host.tree.lookup(file)) throw new ShellExit(2); // dash: a missing file ends the script
