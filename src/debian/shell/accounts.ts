@@ -1,5 +1,6 @@
 import { freeId, SYSTEM_ID_RANGE, USER_ID_RANGE } from "../../build/accounts.js";
 import type { Accounts } from "../../build/base-layer.js";
+import { STATIC_GROUPS, STATIC_USERS } from "../base-passwd.js";
 import type { ImageTree } from "./tree.js";
 
 /**
@@ -31,11 +32,39 @@ export class ScriptAccounts {
   }
 
   user(name: string): User | undefined {
-    return this.users.find((u) => u.name === name || (/^\d+$/.test(name) && u.uid === Number(name)));
+    const found = this.users.find((u) => u.name === name || (/^\d+$/.test(name) && u.uid === Number(name)));
+    return found ?? this.staticUser(name);
   }
 
   group(name: string): Group | undefined {
-    return this.groups.find((g) => g.name === name || (/^\d+$/.test(name) && g.gid === Number(name)));
+    const found = this.groups.find((g) => g.name === name || (/^\d+$/.test(name) && g.gid === Number(name)));
+    return found ?? this.staticGroup(name);
+  }
+
+  /** A base-passwd account a script names, added with its fixed ids when they are free. */
+  private staticUser(name: string): User | undefined {
+    const fixed = STATIC_USERS.find((u) => u.name === name);
+    if (!fixed || this.users.some((u) => u.uid === fixed.uid)) return undefined;
+    const group = this.groups.find((g) => g.gid === fixed.gid) ?? this.staticGroupById(fixed.gid);
+    if (!group) return undefined;
+    const user = { ...fixed };
+    this.users.push(user);
+    this.changed = true;
+    return user;
+  }
+
+  private staticGroup(name: string): Group | undefined {
+    const gid = STATIC_GROUPS.get(name);
+    if (gid === undefined || this.groups.some((g) => g.gid === gid)) return undefined;
+    const group = { name, gid, members: [] };
+    this.groups.push(group);
+    this.changed = true;
+    return group;
+  }
+
+  private staticGroupById(gid: number): Group | undefined {
+    const name = [...STATIC_GROUPS].find(([, id]) => id === gid)?.[0];
+    return name === undefined ? undefined : this.staticGroup(name);
   }
 
   id(name: string, kind: "user" | "group"): number | undefined {
