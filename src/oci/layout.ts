@@ -376,9 +376,12 @@ export function selectEntry(entries: Descriptor[], ref: string | undefined, wher
       { hint: "pass a tag or a sha256 digest" },
     );
   }
+  const refOf = (d: Descriptor) => d.annotations?.[Annotation.refName];
+  // An archive strata named NAME:TAG (so podman loads it by that name) is found by TAG too.
+  const byTag = entries.filter((d) => refOf(d)?.endsWith(`:${ref}`));
   const byRef = ref.startsWith("sha256:")
     ? entries.find((d) => d.digest === ref)
-    : entries.find((d) => d.annotations?.[Annotation.refName] === ref);
+    : (entries.find((d) => refOf(d) === ref) ?? (byTag.length === 1 ? byTag[0] : undefined));
   if (byRef === undefined) {
     throw new StrataError(
       "USAGE",

@@ -32,7 +32,7 @@ interface BuildFlags extends CommonOptions, PushFlags {
   output?: string;
   format?: OutputFormat;
   force?: boolean;
-  tag: string;
+  tag?: string;
   platform?: string;
   lockUpdate?: boolean;
   push?: string;
@@ -119,6 +119,16 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
   for (const note of result.overlaps) o.line(note);
 }
 
+/** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
+function checkTagAgrees(output: Home, tag: string | undefined): void {
+  const named =
+    output.transport === "docker-archive" ? output.name : "tag" in output ? output.tag : undefined;
+  if (tag === undefined || named === undefined || named === tag) return;
+  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${homeText(output)}`, {
+    hint: "name the tag once, in the output or with --tag",
+  });
+}
+
 /** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
 function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): void {
   if (output?.transport !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1)
@@ -142,8 +152,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       .addOption(formatOption())
       .option(
         "--tag <[name:]tag>",
-        "the tag in the layout or archive; NAME:TAG also names the image archives load as",
-        "latest",
+        "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
       )
       .option(
         "--platform <platform>",
@@ -161,8 +170,10 @@ export function registerBuild(program: Command, out: () => Output): void {
         hint: "e.g. strata build -o out/python3",
       });
     }
-    const name = parseLocalName(opts.tag);
     const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
+    if (output) checkTagAgrees(output, opts.tag);
+    const tag = opts.tag ?? "latest";
+    const name = parseLocalName(tag);
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
@@ -179,7 +190,7 @@ export function registerBuild(program: Command, out: () => Output): void {
     if (output) {
       const names = {
         force: opts.force,
-        refName: opts.tag,
+        refName: tag,
         archiveName: `${name.name ?? DEFAULT_IMAGE_NAME}:${name.tag}`,
         platform: opts.platform,
       };

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { selectEntry } from "../../src/oci/layout.js";
+import { Annotation, type Descriptor, MediaType } from "../../src/oci/types.js";
+import { runStrata } from "../helpers/cli.js";
+
+const entry = (refName: string, hex: string): Descriptor => ({
+  mediaType: MediaType.ociIndex,
+  digest: `sha256:${hex.repeat(64)}`,
+  size: 1,
+  annotations: { [Annotation.refName]: refName },
+});
+
+test("an archive entry named NAME:TAG is found by its TAG alone, and an exact name still wins", () => {
+  const entries = [entry("strata/image:v3", "a"), entry("v4", "b")];
+  assert.equal(selectEntry(entries, "v3", "x").digest, entries[0].digest);
+  assert.equal(selectEntry(entries, "strata/image:v3", "x").digest, entries[0].digest);
+  assert.equal(selectEntry(entries, "v4", "x").digest, entries[1].digest);
+  assert.throws(() => selectEntry([entry("a:v1", "a"), entry("b:v1", "b")], "v1", "x"), /has no entry "v1"/);
+});
+
+test("build refuses a --tag that contradicts the tag in the output's name, before any work", async () => {
+  for (const [output, tag] of [
+    ["oci:/tmp/strata-never-written:v1", "v2"],
+    ["docker-archive:/tmp/strata-never-written.tar:app:1", "app:2"],
+  ]) {
+    const r = await runStrata(["build", "-o", output, "--tag", tag, "/nonexistent/strata.yaml"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^strata: error: --tag ${tag} contradicts`, "m"));
+  }
+});
