@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { selectEntry } from "../../src/oci/layout.js";
 import { Annotation, type Descriptor, MediaType } from "../../src/oci/types.js";
@@ -28,4 +31,13 @@ test("build refuses a --tag that contradicts the tag in the output's name, befor
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`^strata: error: --tag ${tag} contradicts`, "m"));
   }
+});
+
+test("pull of a bare name that is a local file says to name its transport instead of asking a registry", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "strata-bare-"));
+  await writeFile(join(dir, "py.oar"), "");
+  const r = await runStrata(["pull", "py.oar", "-o", join(dir, "out")], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^strata: error: py\.oar is a local file or directory/m);
+  assert.match(r.stderr, /oci-archive:py\.oar/);
 });

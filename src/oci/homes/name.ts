@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { StrataError } from "../../util/errors.js";
 import { type ImageReference, parseLocalName, parseReference } from "../reference.js";
@@ -81,7 +82,19 @@ function checkSelector(text: string, transport: LocalTransport, selector: string
 
 /** A name where a reference is expected (pull's source, push's destination): bare text is a registry. */
 export function referenceHome(text: string): Home {
-  return parseHomeName(text) ?? { transport: "docker", ref: parseReference(text), text };
+  const named = parseHomeName(text);
+  if (named) return named;
+  // `pull out.oar -o x`: bare text is a registry here, but what the user meant is on disk.
+  if (existsSync(text)) {
+    throw new StrataError(
+      "USAGE",
+      `${text} is a local file or directory, but bare text here is a registry reference`,
+      {
+        hint: `name it with its transport: oci:${text}, oci-archive:${text} or docker-archive:${text}`,
+      },
+    );
+  }
+  return { transport: "docker", ref: parseReference(text), text };
 }
 
 /** A name where a local path is expected (-o): bare text is a path in `format` (default oci). */
