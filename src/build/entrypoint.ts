@@ -33,7 +33,7 @@ export function checkEntrypoint(tree: ImageTree, spec: Spec, accounts: Accounts,
   const shown = program.includes("/")
     ? problems[0]
     : `${program} is not on PATH (${candidates.map((c) => c.slice(0, -program.length - 1)).join(":")})`;
-  throw new StrataError("ENTRYPOINT", `${arch}: ${what} ${shown}`, { hint: hint(tree, program) });
+  throw new StrataError("ENTRYPOINT", `${arch}: ${what} ${shown}`, { hint: hint(tree, program, problems) });
 }
 
 interface ImageUser {
@@ -77,7 +77,13 @@ function problemWith(tree: ImageTree, path: string, user: ImageUser): string | u
   return undefined;
 }
 
-function hint(tree: ImageTree, program: string): string {
+function hint(tree: ImageTree, program: string, problems: string[]): string {
+  if (problems.some((p) => p.includes(" is not executable for user "))) {
+    return `give it an executable mode (files: mode: "0755") or run as a user who may execute it (user:)`;
+  }
+  if (/\s/.test(program)) {
+    return `a program and its arguments are one word here: write it as a list, e.g. [${program.split(/\s+/).join(", ")}]`;
+  }
   const name = baseName(program);
   const others = [...tree.entries()]
     .filter(([path, node]) => node.type === "file" && baseName(path) === name && (node.mode & 0o111) !== 0)

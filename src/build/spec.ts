@@ -45,7 +45,7 @@ const name = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name (
 const packageRequest = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/, "a package name, or name=version");
-const absolutePath = z.string().regex(/^\//, "an absolute path");
+const absolutePath = z.string().regex(/^\//, "must be an absolute path");
 
 /** A spec larger than this is refused unread: specs are a few kilobytes. */
 export const MAX_SPEC_BYTES = 1024 * 1024;

@@ -171,10 +171,11 @@ describe("maintainer-script effects in a built image", () => {
 });
 
 describe("the entrypoint check", () => {
-  const refused = async (name: string, extra: string, message: RegExp) => {
+  const refused = async (name: string, extra: string, message: RegExp, hint?: RegExp) => {
     await assert.rejects(
       build(name, extra),
-      (err) => isStrataError(err, "ENTRYPOINT") && message.test(err.message),
+      (err) =>
+        isStrataError(err, "ENTRYPOINT") && message.test(err.message) && (!hint || hint.test(err.hint ?? "")),
     );
   };
 
@@ -196,12 +197,17 @@ describe("the entrypoint check", () => {
       "noexec",
       "cmd: [/etc/tools/readme]",
       /cmd \/etc\/tools\/readme is not executable for user root \(mode 0644/,
+      /give it an executable mode/,
     );
   });
 
   test("a program name is looked up on PATH", async () => {
     await build("path", "cmd: [beta]");
     await refused("path-missing", "cmd: [gamma]", /cmd gamma is not on PATH/);
+  });
+
+  test("a program and its arguments written as one string say to write a list", async () => {
+    await refused("one-string", 'entrypoint: "beta --verbose"', /not on PATH/, /\[beta, --verbose\]/);
   });
 
   test("a program only its owner and group may run is refused for another user", async () => {

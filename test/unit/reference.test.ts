@@ -122,6 +122,9 @@ describe("saved registry credentials", () => {
       "/cfg/containers/auth.json",
       "/dk/config.json",
     ]);
+    // Root without a login session: podman login writes /run/containers/0/auth.json.
+    const uid = process.getuid?.() ?? 0;
+    assert.equal(authFileCandidates({ XDG_CONFIG_HOME: "/cfg" })[0], `/run/containers/${uid}/auth.json`);
   });
 
   test("an auths entry matches its registry however the key is written; the first file that has one wins", async () => {

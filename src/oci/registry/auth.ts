@@ -63,7 +63,9 @@ export function parseChallenges(header: string): Challenge[] {
 export function authFileCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.REGISTRY_AUTH_FILE) return [env.REGISTRY_AUTH_FILE];
   const files: string[] = [];
-  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, "containers", "auth.json"));
+  // podman login writes under XDG_RUNTIME_DIR, or /run/containers/UID (root without a session).
+  const runtimeDir = env.XDG_RUNTIME_DIR || join("/run", "containers", String(process.getuid?.() ?? 0));
+  files.push(join(runtimeDir, env.XDG_RUNTIME_DIR ? "containers" : "", "auth.json"));
   const configHome = env.XDG_CONFIG_HOME || join(homedir(), ".config");
   files.push(join(configHome, "containers", "auth.json"));
   files.push(join(env.DOCKER_CONFIG || join(homedir(), ".docker"), "config.json"));
