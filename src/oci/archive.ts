@@ -219,8 +219,12 @@ function headerMember(block: Buffer, pos: number) {
 
 /** Refuses a member whose body would run past the end of the file, before anything is read or allocated. */
 function checkBody(body: number, size: number, fileSize: number, file: string, name: string): void {
+  if (Number.isNaN(size)) throw crafted(file, "a header has no size: this is not a tar archive");
   if (!Number.isSafeInteger(size) || size < 0 || body + size > fileSize) {
-    throw crafted(file, `"${name.slice(0, 100)}" claims ${size} bytes, more than the file holds`);
+    throw crafted(
+      file,
+      `${JSON.stringify(name.slice(0, 100))} claims ${size} bytes, more than the file holds`,
+    );
   }
 }
 

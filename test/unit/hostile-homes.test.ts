@@ -155,6 +155,20 @@ describe("local homes refuse hostile input with a clear error", () => {
     assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20, "nothing near 3 GiB was allocated");
   });
 
+  test("a text file given as an archive is 'not a tar archive', without its contents in the message", async () => {
+    const file = join(work, "notes.md");
+    await writeFile(
+      file,
+      "# notes\n\nnot an archive at all, but long enough to fill a header block\n".repeat(20),
+    );
+    await assert.rejects(readOciArchive(file), (err) => {
+      assert.ok(isStrataError(err, "IO"));
+      assert.match(err.message, /this is not a tar archive$/);
+      assert.doesNotMatch(err.message, /# notes/);
+      return true;
+    });
+  });
+
   test("a PAX size record larger than the archive is refused, and so is a small but oversized PAX header", async () => {
     const dir = await layout();
     const records = "19 size=3221225472\n";
