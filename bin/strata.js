@@ -10,12 +10,13 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// Exit as soon as the command is done: after a failure, downloads still in flight (a mirror that
+// trickles) must not keep the process alive. Writes to stdout and stderr are synchronous on Linux
+// for files, pipes and terminals, so nothing printed is lost.
 main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err) => {
     process.stderr.write(`strata: internal error: ${err?.stack ?? err}\n`);
-    process.exitCode = 70;
+    process.exit(70);
   },
 );

@@ -221,6 +221,23 @@ describe("credentials never reach a token realm over plain http", () => {
     }
   });
 
+  test("an https realm served by a plain http server is a clear AUTH error, not a crash", async () => {
+    const realm = await serve((_req, res) => res.writeHead(200).end("{}"));
+    const https = realm.url.replace("http://", "https://");
+    const registry = await serve((_req, res) =>
+      res.writeHead(401, { "www-authenticate": `Bearer realm="${https}/token",service="fake"` }).end(),
+    );
+    try {
+      await assert.rejects(
+        pullArtifact(`${registry.url.replace("http://", "")}/app:v1`, { ...FAST, credentials: CREDS }),
+        (err) => isStrataError(err, "AUTH") && /token service .* failed/.test(err.message),
+      );
+    } finally {
+      await registry.close();
+      await realm.close();
+    }
+  });
+
   test("an https registry never sends anyone to a plain http realm, with or without credentials", async () => {
     for (const credentials of [CREDS, undefined]) {
       let fetched = 0;

@@ -243,7 +243,17 @@ export class Authenticator {
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basicHeader(this.credentials);
     this.tokenFetches++;
-    const res = await this.fetchToken(url.toString(), headers);
+    const res = await this.fetchToken(url.toString(), headers).catch((err: unknown) => {
+      if (err instanceof StrataError) throw err;
+      // The realm is another server: one that is not TLS, or not there, is the token service's fault.
+      throw new StrataError(
+        "AUTH",
+        `${this.registry}: token service ${url.origin} failed: ${(err as Error).message}`,
+        {
+          hint: "check the realm the registry names in its WWW-Authenticate challenge",
+        },
+      );
+    });
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       throw this.failure(res.status);
@@ -252,7 +262,11 @@ export class Authenticator {
       await res.body?.cancel();
       throw new StrataError("AUTH", `${this.registry}: token service ${url.origin} answered ${res.status}`);
     }
-    const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const body = (await res.json().catch(() => ({}))) as {
+      token?: string;
+      access_token?: string;
+      expires_in?: number;
+    };
     const token = body.token ?? body.access_token;
     if (!token)
       throw new StrataError("AUTH", `${this.registry}: token service ${url.origin} returned no token`);
