@@ -96,7 +96,9 @@ async function downloadDeb(store: ContentStore, pkg: LockedPackage, attempts = 3
           hint: "the mirror no longer has this version; run `strata lock` to re-resolve",
         });
       }
-      await store.putVerified(Readable.fromWeb(res.body as never), pkg.sha256, {
+      // The web stream itself, iterated: a Node stream made of it would emit a body that fails
+      // before the store starts reading as an 'error' event nobody listens to yet (a crash).
+      await store.putVerified(res.body as AsyncIterable<Uint8Array>, pkg.sha256, {
         expectSize: pkg.size,
         what: `${pkg.name} ${pkg.version} (${url})`,
       });

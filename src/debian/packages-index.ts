@@ -248,7 +248,8 @@ async function readIndex(
   const plainDigest = new Digester();
   const chunks: Buffer[] = [];
   try {
-    const source = Readable.from(compressedDigest.tap(Readable.fromWeb(body as never)));
+    // The web stream itself, iterated (see fetch-debs.ts: no Node stream to emit an early error).
+    const source = Readable.from(compressedDigest.tap(body as AsyncIterable<Uint8Array>));
     // pipeline, not pipe: a download that fails (idle, too long) must fail the loop, not stall it.
     const inflated = pipeline(source, await variant.decompress(), () => {});
     for await (const chunk of inflated) {

@@ -160,6 +160,21 @@ describe("every network read is bounded in time and size (loopback servers)", ()
     }
   });
 
+  test("a chunked .deb whose first chunk is already longer than its locked size is a clean error, not a crash", async () => {
+    const endless = endlessBody();
+    const server = await serve(endless.handler);
+    try {
+      await assert.rejects(
+        fetchDebs([lockedDeb({ size: 1000, repository: server.url })], { cacheRoot: await tempDir("chunk") }),
+        (err) => isStrataError(err, "SIZE_MISMATCH") && /more than the expected 1000 bytes/.test(err.message),
+      );
+      // An 'error' event nobody listened to would have ended this process before the next test.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a .deb whose announced length exceeds its locked size is refused before reading it", async () => {
     const endless = endlessBody({ "content-length": String(5 * 2 ** 30) });
     const server = await serve(endless.handler);
