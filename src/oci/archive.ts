@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -92,7 +93,10 @@ async function writeTarOutput(target: string, files: ArchiveFile[], opts: Archiv
       }
       await tar.end();
     } catch (err) {
+      // Closed before the caller removes the temp file: a stream still opening would create it again.
+      const closed = out.closed ? Promise.resolve() : once(out, "close");
       out.destroy();
+      await closed;
       throw err;
     }
   });
