@@ -326,6 +326,10 @@ class PackageReader {
     if (type !== "dir" && mustBeDirectory(path)) {
       throw unsafe(this.pkg, archivePath, `would replace the directory /${path} of the layers below`);
     }
+    if (type !== "dir" && path.startsWith("var/lib/dpkg/")) {
+      // Scanners take what is there as the truth about the image: only strata writes it (status.d).
+      throw unsafe(this.pkg, archivePath, "a package may not ship files in dpkg's database");
+    }
 
     let entry: LayerEntry;
     if (type === "hardlink") {
@@ -488,7 +492,7 @@ function parentParts(path: string): string[] {
   return path.split("/").slice(0, -1);
 }
 
-/** Strips "./" and empty components; refuses absolute paths, ".." and control characters. "" is the root. */
+/** Strips "./" and empty components; refuses absolute paths, "..", whiteouts and control characters. "" is the root. */
 export function normalisePath(path: string, what: string): string {
   if (path.startsWith("/")) throw unsafe(what, path, "absolute path");
   // dpkg refuses them too; a newline would also forge lines of the md5sums scanners read.
@@ -497,6 +501,9 @@ export function normalisePath(path: string, what: string): string {
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") throw unsafe(what, path, "'..' component");
+    // In a layer, .wh.NAME deletes NAME of the layers below and .wh..wh..opq empties a directory.
+    if (part.startsWith(".wh."))
+      throw unsafe(what, path, "an OCI whiteout name (it would hide lower layers' files)");
     parts.push(part);
   }
   return parts.join("/");

@@ -369,6 +369,25 @@ describe("package layer", () => {
       [{ name: "./dev/mem", type: "character-device" }],
       /dev\/mem: character-device entries are refused/,
     ],
+    ["whiteout", [{ name: "./etc/.wh.passwd", body: "" }], /etc\/\.wh\.passwd: an OCI whiteout name/],
+    [
+      "fake-dpkg-status",
+      [
+        {
+          name: "./var/lib/dpkg/status",
+          body: "Package: openssl\nStatus: install ok installed\nVersion: 9.9.9\n",
+        },
+      ],
+      /var\/lib\/dpkg\/status: a package may not ship files in dpkg's database/,
+    ],
+    [
+      "opaque-whiteout",
+      [
+        { name: "./usr/", type: "directory" },
+        { name: "./usr/share/x/.wh..wh..opq", body: "" },
+      ],
+      /an OCI whiteout name/,
+    ],
   ];
   for (const [label, files, pattern] of malicious) {
     test(`refuses a crafted .deb with UNSAFE_PATH: ${label}`, async () => {

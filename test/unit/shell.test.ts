@@ -633,3 +633,18 @@ describe("base-passwd's fixed accounts, which every dpkg-made system has", () =>
     assert.equal(run.skipped.length, 1, JSON.stringify(run.skipped));
   });
 });
+
+test("a script that makes a whiteout name cannot delete lower layers' files: the files layer refuses it", async () => {
+  const { buildEntriesLayer } = await import("../../src/build/base-layer.js");
+  const { resolveCompression } = await import("../../src/oci/compress.js");
+  const { tempDir } = await import("../helpers/debs.js");
+  const t = tree({});
+  const run = follow(t, "#!/bin/sh\ntouch /etc/.wh.passwd\n");
+  assert.ok(t.at("etc/.wh.passwd"), JSON.stringify(run.skipped));
+  const entries = [{ path: "etc/.wh.passwd", type: "file" as const, mode: 0o644, uid: 0, gid: 0 }];
+  const store = await tempDir("wh-store");
+  await assert.rejects(
+    buildEntriesLayer({ entries, store, epoch: 0, compression: resolveCompression("gzip") }),
+    /an OCI whiteout name/,
+  );
+});
