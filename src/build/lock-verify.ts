@@ -28,6 +28,8 @@ export async function verifyLockedPackages(
   const indexes = new Map<string, Promise<PackagesIndex | undefined>>();
   let unchecked = 0;
   for (const [i, p] of lock.packages.entries()) {
+    const where = `${path}: packages[${i}] (${p.name} ${p.version})`;
+    checkOrigin(lock, p, where, hint);
     const key = [p.repository, p.suite, p.component, p.arch].join(" ");
     if (!indexes.has(key)) indexes.set(key, signedIndex(lock, p, ctx));
     const index = await indexes.get(key)!;
@@ -36,10 +38,16 @@ export async function verifyLockedPackages(
       continue;
     }
     const stanza = index.byName(p.name).find((r) => r.version === p.version);
-    if (stanza?.sha256 !== p.sha256 || stanza.size !== p.size || stanza.filename !== p.filename) {
+    const same =
+      stanza?.sha256 === p.sha256 &&
+      stanza.size === p.size &&
+      stanza.filename === p.filename &&
+      stanza.source === p.source &&
+      stanza.sourceVersion === p.sourceVersion;
+    if (!same) {
       throw new StrataError(
         "LOCK_INVALID",
-        `${path}: packages[${i}] (${p.name} ${p.version}) is not in the signed index of ${p.repository} ${p.suite}/${p.component} with that sha256, size and filename`,
+        `${where} is not in the signed index of ${p.repository} ${p.suite}/${p.component} with that sha256, size, filename and source`,
         { hint },
       );
     }
@@ -54,6 +62,22 @@ export async function rememberVerified(lockText: string, ctx: FetchContext = {})
 
 function verifiedMark(lockText: string, ctx: FetchContext): string {
   return join(cacheRoot(ctx.cacheRoot), "verified-locks", sha256Hex(lockText));
+}
+
+/**
+ * An entry must come from a repository, suite and component the lock was resolved from, with a
+ * recorded InRelease: one from elsewhere (another mirror, a key nobody trusts) is never fetched.
+ */
+function checkOrigin(lock: Lock, p: LockedPackage, where: string, hint: string): void {
+  const source = lock.inputs.repositories.find((r) => r.url === p.repository);
+  const recorded = lock.releases.some((r) => r.url === p.repository && r.suite === p.suite);
+  if (source && recorded && source.suites.includes(p.suite) && source.components.includes(p.component))
+    return;
+  throw new StrataError(
+    "LOCK_INVALID",
+    `${where} names ${p.repository} ${p.suite}/${p.component}, which the lock was not resolved from`,
+    { hint },
+  );
 }
 
 async function signedIndex(lock: Lock, p: LockedPackage, ctx: FetchContext) {

@@ -72,13 +72,16 @@ describe("lock (starts a signed repository on loopback)", () => {
   });
 
   /** Writes the lock edited by `edit` and returns readLock's LOCK_INVALID message. */
-  async function invalid(edit: (lock: { packages: Record<string, unknown>[] }) => void): Promise<string> {
+  async function invalid(
+    edit: (lock: { packages: Record<string, unknown>[] }) => void,
+    cacheRoot = join(dir, "cache"),
+  ): Promise<string> {
     const lock = JSON.parse(lockText);
     edit(lock);
     const path = join(dir, "edited.lock");
     await writeFile(path, JSON.stringify(lock));
     try {
-      await readLock(path, spec, { cacheRoot: join(dir, "cache") });
+      await readLock(path, spec, { cacheRoot });
     } catch (err) {
       assert.ok(isStrataError(err, "LOCK_INVALID"), String(err));
       assert.match(err.hint ?? "", /strata lock .*app-a\.yaml/);
@@ -189,5 +192,27 @@ describe("lock (starts a signed repository on loopback)", () => {
       }),
       /packages\[2\] \(libfoo 1\.2\) is not in the signed index/,
     );
+    assert.match(
+      await invalid((l) => {
+        l.packages[2].source = "openssl";
+      }),
+      /packages\[2\] \(libfoo 1\.2\) is not in the signed index .* source/,
+    );
+  });
+
+  it("refuses an entry from a repository, suite or component the lock was not resolved from, even with no index at hand", async () => {
+    for (const [field, value] of [
+      ["repository", "http://127.0.0.2:9/elsewhere"],
+      ["suite", "sid"],
+      ["component", "contrib"],
+    ]) {
+      const edit = (l: { packages: Record<string, unknown>[] }) => {
+        l.packages[2][field] = value;
+      };
+      assert.match(
+        await invalid(edit, join(dir, "empty-cache")),
+        /packages\[2\] \(libfoo 1\.2\) names .* which the lock was not resolved from/,
+      );
+    }
   });
 });
