@@ -475,6 +475,15 @@ describe("hostile scripts", () => {
     assert.equal(run.skipped.at(-1)?.reason, "the script would have failed with status 1 here");
   });
 
+  test("a string doubled until it would exhaust memory ends with a report at 1 MiB", () => {
+    const script = 'x=a\nwhile :; do x="$x$x"; done';
+    const run = follow(tree({}), script);
+    assert.match(
+      run.skipped.at(-1)?.reason ?? "",
+      /not followed past this point: a (value|word) of \d+ characters/,
+    );
+  });
+
   test("a file that sources itself, eval of eval and deeply nested expansions end with a report", () => {
     const t = tree({});
     const run = follow(t, "printf '. /etc/self\\n' > /etc/self\n. /etc/self");

@@ -44,6 +44,18 @@ export const DEFAULT_LIMITS: ShellLimits = {
 };
 
 export class ShellLimitError extends Error {}
+
+/** The longest value a variable or an expanded word may have (real scripts hold paths and lists). */
+const MAX_VALUE = 1 << 20;
+
+/** Variables no longer than MAX_VALUE: a script that doubles a string in a loop stops, not the build. */
+class Variables extends Map<string, string> {
+  override set(name: string, value: string): this {
+    if (value.length > MAX_VALUE)
+      throw new ShellLimitError(`a value of ${value.length} characters for ${name}`);
+    return super.set(name, value);
+  }
+}
 /** A script stopped (`exit`, or a failing command under `set -e`) with this status. */
 export class ShellExit extends Error {
   constructor(readonly status: number) {
@@ -77,7 +89,7 @@ const unread = (i: Input): string => i.text.slice(i.pos);
 const IFS = /[ \t\n]+/;
 
 export class Shell {
-  readonly vars = new Map<string, string>();
+  readonly vars: Map<string, string> = new Variables();
   positional: string[];
   status = 0;
   private readonly functions = new Map<string, Node>();
@@ -417,7 +429,9 @@ export class Shell {
 
   /** A word expanded to one string (no field splitting, no globbing): case words, assignments. */
   expand(word: Word): string {
-    return word.map((p) => this.partText(p)).join("");
+    const text = word.map((p) => this.partText(p)).join("");
+    if (text.length > MAX_VALUE) throw new ShellLimitError(`a word of ${text.length} characters`);
+    return text;
   }
 
   /** A word expanded to fields: unquoted expansions split on blanks, globs matched in the tree. */
