@@ -65,8 +65,10 @@ export const DEB_LIMITS = {
   controlBytes: 32 * 2 ** 20,
   ratio: 500,
   ratioFloor: 64 * 2 ** 20,
-  entries: 300_000,
-  nameBytes: 64 * 2 ** 20,
+  // Every entry is kept as a record (layer files, overlap checks, script facts) until the image is
+  // put together, so these two bound a build's memory most: 6x the most entries seen.
+  entries: 100_000,
+  nameBytes: 16 * 2 ** 20,
 } as const;
 
 /** debian-binary is a version line; anything longer is not a .deb. */
