@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
 import { registerBuild } from "./commands/build.js";
+import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
@@ -21,6 +22,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
     .option(
       "--mirror <url>",
       "use this Debian mirror: scheme://host moves every repository there (paths kept); a full URL replaces them",
+      mirrorUrl,
     )
     .option("--cache-dir <dir>", "cache directory (default: $STRATA_CACHE_DIR or $XDG_CACHE_HOME/strata)")
     .option("-q, --quiet", "print only errors")

@@ -186,6 +186,22 @@ describe("one reader and one writer for each home", () => {
     assert.deepEqual(await layerDigests(back), [arm.image.manifest.layers.map((l) => l.digest)]);
   });
 
+  test("--platform picks one image of an index for a layout and an oci-archive too, never ignored", async () => {
+    const amd = await freshImage(1);
+    const arm = await freshImage(1, { platform: { architecture: "arm64", os: "linux" } });
+    const index = syntheticIndex([amd.image, arm.image]);
+    for (const name of [
+      `oci:${join(work, "one-platform")}`,
+      `oci-archive:${join(work, "one-platform.tar")}`,
+    ]) {
+      const home = parseHomeName(name)!;
+      await writeHome(home, index, { ...NAMES, platform: "linux/arm64" });
+      const back = await readHome(home);
+      assert.equal(back.kind, "image", name);
+      assert.deepEqual(await layerDigests(back), [arm.image.manifest.layers.map((l) => l.digest)]);
+    }
+  });
+
   test("a registry is a home like the others: written (pushed) and read (pulled) through the same two functions", async () => {
     const registry = await startRegistry();
     try {

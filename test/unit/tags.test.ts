@@ -41,3 +41,15 @@ test("pull of a bare name that is a local file says to name its transport instea
   assert.match(r.stderr, /^strata: error: py\.oar is a local file or directory/m);
   assert.match(r.stderr, /oci-archive:py\.oar/);
 });
+
+test("a worker count or a mirror that cannot work is a usage error before any work", async () => {
+  for (const args of [
+    ["fetch", "-j", "0", "/nonexistent/strata.yaml"],
+    ["push", "-j", "abc", "oci:/nonexistent", "127.0.0.1:5000/x:1"],
+    ["--mirror", "notaurl", "lock", "/nonexistent/strata.yaml"],
+  ]) {
+    const r = await runStrata(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /(whole number from 1 to 64|http:\/\/ or https:\/\/ URL)/);
+  }
+});

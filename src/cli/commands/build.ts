@@ -26,7 +26,7 @@ import {
 } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { type CommonOptions, specArgument } from "./common.js";
+import { type CommonOptions, specArgument, workerCount } from "./common.js";
 
 interface BuildFlags extends CommonOptions, PushFlags {
   output?: string;
@@ -162,7 +162,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too")
       .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
-      .option("-j, --jobs <n>", "parallel workers for layers and uploads", (v) => Number.parseInt(v, 10))
+      .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
       .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
   ).action(async (specPath: string, opts: BuildFlags) => {
     if (!opts.output && !opts.push) {

@@ -1,8 +1,27 @@
+import { InvalidArgumentError } from "commander";
 /** Options every command takes (declared once on the program). */
 export interface CommonOptions {
   mirror?: string;
   cacheDir?: string;
   quiet?: boolean;
+}
+
+/** A flag's worker count: a whole number from 1 to 64, else a usage error before any work. */
+export function workerCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
+    throw new InvalidArgumentError("It must be a whole number from 1 to 64.");
+  }
+  return Number(value);
+}
+
+/** --mirror: an http(s) URL, checked before any download is tried. */
+export function mirrorUrl(value: string): string {
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(value)) {
+    throw new InvalidArgumentError(
+      "It must be an http:// or https:// URL, e.g. http://mirror.example/debian.",
+    );
+  }
+  return value;
 }
 
 export function specArgument(path: string | undefined): string {

@@ -3,14 +3,14 @@ import { fetchDebs, relocateLock } from "../../build/fetch-debs.js";
 import { assertLockCovers, lockPathFor, readLock } from "../../build/lock.js";
 import { loadSpec } from "../../build/spec.js";
 import { formatBytes, type Output } from "../output.js";
-import { type CommonOptions, specArgument } from "./common.js";
+import { type CommonOptions, specArgument, workerCount } from "./common.js";
 
 export function registerFetch(program: Command, out: () => Output): void {
   program
     .command("fetch")
     .description("download the locked .debs into the cache, each verified by sha256")
     .argument("[spec]", "the spec file", "strata.yaml")
-    .option("-j, --jobs <n>", "parallel downloads", (v) => Number.parseInt(v, 10), 4)
+    .option("-j, --jobs <n>", "parallel downloads", workerCount, 4)
     .action(async (specPath: string, opts: CommonOptions & { jobs: number }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);

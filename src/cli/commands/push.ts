@@ -3,6 +3,7 @@ import { type PushFlags, pushWithReport, readArtifact } from "../destination.js"
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
+import { workerCount } from "./common.js";
 
 export function registerPush(program: Command, out: () => Output): void {
   withRegistryFlags(
@@ -15,7 +16,7 @@ export function registerPush(program: Command, out: () => Output): void {
       )
       .argument("<ref>", "destination, e.g. registry.example:5000/team/app:1.0 (or any image location)")
       .option("--tag <tag>", "which tag of the layout to push (default: its only one)")
-      .option("-j, --jobs <n>", "parallel blob uploads", (v) => Number.parseInt(v, 10), 4)
+      .option("-j, --jobs <n>", "parallel blob uploads", workerCount, 4)
       .option("--json", "print the push report as JSON on stdout"),
   ).action(async (source: string, ref: string, opts: CommonOptions & PushFlags & { tag?: string }) => {
     const artifact = await readArtifact(source, opts);

@@ -49,7 +49,7 @@ export interface WriteHomeOptions {
   refName: string;
   /** "name:tag" for archives when the name carries none: the oci-archive's ref.name, the docker-archive's RepoTags. */
   archiveName: string;
-  /** A docker-archive holds one image: which one of an index (see platform.ts). */
+  /** Which image of an index to write (see platform.ts); a docker-archive holds one image. */
   platform?: string;
   registry?: PushOptions;
 }
@@ -61,6 +61,10 @@ export async function writeHome(
   opts: WriteHomeOptions,
 ): Promise<PushReport | undefined> {
   const { force } = opts;
+  // --platform picks one image of an index for every home, not only for the one-image archives.
+  if (opts.platform !== undefined) {
+    artifact = { kind: "image", image: chooseImage(artifactImages(artifact), opts.platform, "") };
+  }
   switch (home.transport) {
     case "oci":
       await writeLayout(home.path, artifact, { tag: home.tag ?? opts.refName, force });
