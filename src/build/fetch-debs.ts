@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { relocateUrl } from "../debian/sources.js";
 import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
