@@ -1,9 +1,10 @@
-import { PassThrough, Transform } from "node:stream";
+import { type Duplex, PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type tarStream from "tar-stream";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
+import { xzDecompressor } from "../util/xz.js";
 import { type ArMember, openArMember, readArMembers } from "./ar.js";
 
 /**
@@ -148,16 +149,13 @@ async function readSmallMember(path: string, member: ArMember): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
-const liblzma = lazyModule<typeof import("node-liblzma")>("node-liblzma");
 const zstdStreams = lazyModule<typeof import("zstd-napi")>("zstd-napi");
 const tarStreams = lazyModule<typeof tarStream>("tar-stream");
 
-export function decompressor(compression: TarCompression): Transform {
+export function decompressor(compression: TarCompression): Duplex {
   switch (compression) {
     case "xz":
-      // node-liblzma declares its own Transform subclass whose _transform signature differs from
-      // @types/node's; at run time it is a plain stream.Transform.
-      return liblzma().createUnxz() as unknown as Transform;
+      return xzDecompressor();
     case "gz":
       return createGunzip();
     case "zst":

@@ -8,6 +8,7 @@ import { writeFileAtomic } from "../util/fs.js";
 import { Digester, sha256Hex } from "../util/hash.js";
 import { fetchWithRetry } from "../util/http.js";
 import { assertDigest, checkedSha256Hex } from "../util/verify.js";
+import { xzDecompressor } from "../util/xz.js";
 import { type PackageOrigin, type PackageRecord, packageFromStanza } from "./package.js";
 import { type FetchContext, type ReleaseEntry, suiteUrl, type VerifiedRelease } from "./release.js";
 
@@ -125,7 +126,7 @@ function fieldValue(stanza: string, field: string): string | undefined {
 /** The variants strata can read, in the order it tries them; the uncompressed file comes last. */
 const COMPRESSIONS = [
   { ext: ".gz", decompress: async () => createGunzip() },
-  { ext: ".xz", decompress: async () => (await import("node-liblzma")).createUnxz() },
+  { ext: ".xz", decompress: async () => xzDecompressor() },
   { ext: "", decompress: async () => new PassThrough() },
 ] as const;
 

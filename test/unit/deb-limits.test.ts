@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -8,6 +9,7 @@ import { DEB_LIMITS, openDeb } from "../../src/debian/deb.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { TAR_END, tarHeader } from "../../src/oci/tar.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { runStrata } from "../helpers/cli.js";
 import {
   arArchive,
   craftedControl,
@@ -17,6 +19,7 @@ import {
   rawDeb,
   tempDir,
 } from "../helpers/debs.js";
+import { fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 
 async function build(deb: RealDeb, store: string) {
   return buildPackageLayer({
@@ -71,6 +74,50 @@ describe("a .deb under hostile input", () => {
     assert.ok(grew < 100 * MiB, `peak RSS grew by ${Math.round(grew / MiB)} MiB`);
     const left = await readdir(join(store, "sha256")).catch(() => []);
     assert.deepEqual(left, [], "no blob and no spool file left behind");
+  });
+
+  test("an xz bomb is DEB_INVALID, and an xz stream cut short never takes the process down", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = await tempDir("xz-bomb");
+    // 100 MB of zeros in 15 KB of xz: the expansion cap stops it while xz is still working.
+    const body = execFileSync("sh", ["-c", "head -c 100000000 /dev/zero | xz -T1 -c"], {
+      maxBuffer: 1 << 20,
+    });
+    const bomb = await rawDeb(dir, "xzbomb", { name: "data.tar.xz", body });
+    await assert.rejects(build(bomb, join(dir, "store")), debInvalid(/data\.tar\.xz expands beyond/));
+    // A tar that ends (two zero blocks) while xz has more to give: the reader stops early.
+    const xz = execFileSync("xz", ["-T1", "-c"], { input: Buffer.alloc(8 * MiB), maxBuffer: 1 << 24 });
+    const cut = await rawDeb(dir, "xzcut", { name: "data.tar.xz", body: xz });
+    const record = await build(cut, join(dir, "store2"));
+    assert.ok(
+      record.files.every((f) => f.startsWith("var/lib/dpkg/status.d/")),
+      record.files.join(" "),
+    );
+  });
+
+  test("through the CLI, with layers made on worker threads, an xz bomb is one error line, not an abort", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = await tempDir("xz-cli");
+    const body = execFileSync("sh", ["-c", "head -c 100000000 /dev/zero | xz -T1 -c"], {
+      maxBuffer: 1 << 20,
+    });
+    const deb = await rawDeb(dir, "xzbomb", { name: "data.tar.xz", body });
+    const repo = await startFakeRepo({
+      packages: [{ name: "xzbomb", version: "1.0", arch: "all", body: await readFile(deb.path) }],
+    });
+    try {
+      await writeFile(join(dir, "strata.yaml"), fakeRepoSpec(repo, ["xzbomb"], "exclude: [base-files]"));
+      const cache = join(dir, "cache");
+      assert.equal((await runStrata(["--cache-dir", cache, "lock"], { cwd: dir })).code, 0);
+      const r = await runStrata(["--cache-dir", cache, "build", "-o", join(dir, "out")], { cwd: dir });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^strata: error: .*data\.tar\.xz expands beyond/m);
+      assert.doesNotMatch(r.stderr, /FATAL|napi|\n\s+at /);
+    } finally {
+      await repo.close();
+    }
   });
 
   test("one data.tar entry declaring more than the member may expand to is refused from its header", async () => {
