@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type ErrorCode, StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
+import { type Descriptor, type ImageConfig, type Index, type Manifest, MediaType } from "./types.js";
 
 /**
  * Validating readers for the JSON an image is made of. Manifests, indexes and configs come from
@@ -93,7 +93,7 @@ export function parseManifest(
   code: ErrorCode = "IO",
 ): Manifest {
   const parsed = parseWith<Manifest>(manifest, bytes, MAX_MANIFEST_BYTES, { what: "manifest", where, code });
-  parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.manifest.v1+json";
+  parsed.mediaType ??= fallbackMediaType ?? MediaType.ociManifest;
   return parsed;
 }
 
@@ -104,7 +104,7 @@ export function parseIndex(
   code: ErrorCode = "IO",
 ): Index {
   const parsed = parseWith<Index>(index, bytes, MAX_MANIFEST_BYTES, { what: "index", where, code });
-  parsed.mediaType ??= fallbackMediaType ?? "application/vnd.oci.image.index.v1+json";
+  parsed.mediaType ??= fallbackMediaType ?? MediaType.ociIndex;
   return parsed;
 }
 

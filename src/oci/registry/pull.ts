@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { StrataError } from "../../util/errors.js";
 import { sha256Hex } from "../../util/hash.js";
-import { checkedDigestHex, verified } from "../../util/verify.js";
+import { verified } from "../../util/verify.js";
 import { type Artifact, artifactImages, type BlobSource } from "../image.js";
 import { assembleArtifact, type ManifestReader } from "../layout.js";
 import { formatReference, type ImageReference, manifestSelector, parseReference } from "../reference.js";
@@ -17,21 +17,6 @@ import { RemoteRepository } from "./repository.js";
  */
 
 export type PullOptions = RegistryClientOptions;
-
-/**
- * A descriptor from a registry's answer, checked before its digest reaches a URL or a path and its
- * size bounds a read: `sha256:<64 hex>` and a whole number of bytes, else a REGISTRY error.
- */
-function checkedDescriptor(d: Descriptor, where: string): Descriptor {
-  const hex = checkedDigestHex(d?.digest, `${where}: descriptor digest`, "REGISTRY");
-  if (!Number.isSafeInteger(d.size) || d.size < 0) {
-    throw new StrataError(
-      "REGISTRY",
-      `${where}: descriptor sha256:${hex} has an impossible size ${JSON.stringify(d.size)}`,
-    );
-  }
-  return d;
-}
 
 /** Streams blobs from a repository, each bounded by and verified against its descriptor. */
 class RemoteBlobSource implements BlobSource {
@@ -115,19 +100,20 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
   const blobs = new RemoteBlobSource(repo);
   const reader: ManifestReader = {
     where: formatReference(source),
+    // Every descriptor reaching the reader below was validated by assembleArtifact's parsers.
     invalidCode: "REGISTRY",
     manifest: async (d) => {
-      const child = await fetchManifest(checkedDescriptor(d, repo.where).digest, d.size);
+      const child = await fetchManifest(d.digest, d.size);
       if (child === undefined)
         throw new StrataError("REGISTRY", `${repo.where}: manifest ${d.digest} is missing`);
       return child.bytes;
     },
-    config: (d) => blobs.readAll(checkedDescriptor(d, repo.where)),
+    config: (d) => blobs.readAll(d),
   };
   const artifact = await assembleArtifact(top, got.bytes, reader, blobs);
   for (const image of artifactImages(artifact)) {
     for (const layer of image.manifest.layers) {
-      blobs.sizes.set(checkedDescriptor(layer, repo.where).digest, layer.size);
+      blobs.sizes.set(layer.digest, layer.size);
     }
   }
   return artifact;
