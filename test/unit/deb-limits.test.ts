@@ -54,6 +54,11 @@ function forgedHeader(overrides: { at: number; bytes: Buffer }[], size = 0): Buf
 
 const MiB = 2 ** 20;
 
+/** 100 MB of zeros in 15 KB of xz: the expansion cap stops it while xz is still working. */
+function xzBomb(): Buffer {
+  return execFileSync("sh", ["-c", "head -c 100000000 /dev/zero | xz -T1 -c"], { maxBuffer: 1 << 20 });
+}
+
 describe("a .deb under hostile input", () => {
   // First in the file, so the process's peak RSS before it is not already raised by other tests.
   test("a gzip bomb (256 files of 1 MiB of zeros in 250 KB) is DEB_INVALID early, without holding the expansion in memory", {
@@ -80,10 +85,7 @@ describe("a .deb under hostile input", () => {
     timeout: 120_000,
   }, async () => {
     const dir = await tempDir("xz-bomb");
-    // 100 MB of zeros in 15 KB of xz: the expansion cap stops it while xz is still working.
-    const body = execFileSync("sh", ["-c", "head -c 100000000 /dev/zero | xz -T1 -c"], {
-      maxBuffer: 1 << 20,
-    });
+    const body = xzBomb();
     const bomb = await rawDeb(dir, "xzbomb", { name: "data.tar.xz", body });
     await assert.rejects(build(bomb, join(dir, "store")), debInvalid(/data\.tar\.xz expands beyond/));
     // A tar that ends (two zero blocks) while xz has more to give: the reader stops early.
@@ -100,9 +102,7 @@ describe("a .deb under hostile input", () => {
     timeout: 120_000,
   }, async () => {
     const dir = await tempDir("xz-cli");
-    const body = execFileSync("sh", ["-c", "head -c 100000000 /dev/zero | xz -T1 -c"], {
-      maxBuffer: 1 << 20,
-    });
+    const body = xzBomb();
     const deb = await rawDeb(dir, "xzbomb", { name: "data.tar.xz", body });
     const repo = await startFakeRepo({
       packages: [{ name: "xzbomb", version: "1.0", arch: "all", body: await readFile(deb.path) }],
