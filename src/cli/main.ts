@@ -39,10 +39,10 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",
         "  strata diff reg:5000/app:1 out/app   what changed: packages, layers, bytes a node must pull",
         "",
-        "Images live in homes named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
+        "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
         "",
-        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, REGISTRY_AUTH_FILE.",
+        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE.",
         "",
       ].join("\n"),
     )
