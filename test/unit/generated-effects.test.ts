@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
-import { baseLayerEntries } from "../../src/build/base-layer.js";
-import { dropDanglingLinks } from "../../src/build/effects/dangling.js";
+import { dropDanglingLinks } from "../../src/effects/dangling.js";
+import { nativeEffects } from "../../src/effects/native-effects.js";
+import { baseLayerEntries } from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
   LAYER_FORMAT_VERSION,
   type LayerEntry,
   type PackageFacts,
-} from "../../src/build/layer.js";
-import { LayerCache } from "../../src/build/layer-cache.js";
-import { nativeEffects } from "../../src/build/native-effects.js";
+} from "../../src/layers/layer.js";
+import { LayerCache } from "../../src/layers/layer-cache.js";
 import { compressionIdentity, resolveCompression } from "../../src/oci/compress.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { selfSigned } from "../helpers/certificates.js";

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { pemCertificates } from "../../src/build/effects/certificate.js";
-import { javaAlias, javaKeystore } from "../../src/build/effects/java-cacerts.js";
+import { pemCertificates } from "../../src/effects/certificate.js";
+import { javaAlias, javaKeystore } from "../../src/effects/java-cacerts.js";
 import { selfSigned } from "../helpers/certificates.js";
 import { run, tempDir } from "../helpers/debs.js";
 

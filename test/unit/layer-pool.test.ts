@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { PackageLayerInput } from "../../src/build/layer.js";
-import { LayerPool } from "../../src/build/layer-pool.js";
+import type { PackageLayerInput } from "../../src/layers/layer.js";
+import { LayerPool } from "../../src/layers/layer-pool.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { craftDeb, tempDir } from "../helpers/debs.js";

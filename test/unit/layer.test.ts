@@ -11,14 +11,14 @@ import {
   baseLayerEntries,
   buildBaseLayer,
   buildEntriesLayer,
-} from "../../src/build/base-layer.js";
+} from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
   type LayerBlob,
   type PackageLayerInput,
   type PackageLayerRecord,
-} from "../../src/build/layer.js";
-import { LayerCache } from "../../src/build/layer-cache.js";
+} from "../../src/layers/layer.js";
+import { LayerCache } from "../../src/layers/layer-cache.js";
 import {
   type Compression,
   compressionIdentity,
@@ -196,7 +196,7 @@ describe("package layer", () => {
     const busybox = await realDeb("busybox");
     const dir = await tempDir("worker");
     const script = join(dir, "worker.mjs");
-    const layerModule = new URL("../../src/build/layer.ts", import.meta.url).href;
+    const layerModule = new URL("../../src/layers/layer.ts", import.meta.url).href;
     // tsx's --import hooks do not reach worker threads here, so the worker registers tsx itself.
     const tsxApi = import.meta.resolve("tsx/esm/api");
     await writeFile(

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../src/build/lock.js";
-import { baseFilesWarnings, resolveSpec } from "../../src/build/resolve.js";
-import { loadSpec, type Spec } from "../../src/build/spec.js";
+import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../src/lock/lock.js";
+import { baseFilesWarnings, resolveSpec } from "../../src/lock/resolve.js";
+import { loadSpec, type Spec } from "../../src/spec/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { baseLayerEntries } from "../../src/build/base-layer.js";
-import { buildGroupLayer } from "../../src/build/group-layer.js";
-import { buildPackageLayer, type PackageLayerInput } from "../../src/build/layer.js";
-import { LayerCache } from "../../src/build/layer-cache.js";
-import { OverlapChecker, pathsOf } from "../../src/build/overlaps.js";
+import { baseLayerEntries } from "../../src/layers/base-layer.js";
+import { buildGroupLayer } from "../../src/layers/group-layer.js";
+import { buildPackageLayer, type PackageLayerInput } from "../../src/layers/layer.js";
+import { LayerCache } from "../../src/layers/layer-cache.js";
+import { OverlapChecker, pathsOf } from "../../src/layers/overlaps.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { type CraftedFile, craftDeb, craftedControl, tempDir } from "../helpers/debs.js";

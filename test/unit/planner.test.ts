@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LockedPackage } from "../../src/build/lock.js";
-import { canonicalOrder, planLayers } from "../../src/build/planner.js";
+import { canonicalOrder, planLayers } from "../../src/layers/planner.js";
+import type { LockedPackage } from "../../src/lock/lock.js";
 
 function pkg(name: string, size: number, requiredBy: string[] = [], priority = "optional"): LockedPackage {
   return {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
 import { debconfDefaults } from "../../src/debian/debconf.js";
 import { followScripts, type ScriptPackage } from "../../src/debian/maintscripts.js";
 import { ImageTree } from "../../src/debian/shell/tree.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 
 /**
  * The maintainer-script interpreter on excerpts of real bookworm scripts (quoted from
@@ -644,7 +644,7 @@ describe("base-passwd's fixed accounts, which every dpkg-made system has", () =>
 });
 
 test("a script that makes a whiteout name cannot delete lower layers' files: the files layer refuses it", async () => {
-  const { buildEntriesLayer } = await import("../../src/build/base-layer.js");
+  const { buildEntriesLayer } = await import("../../src/layers/base-layer.js");
   const { resolveCompression } = await import("../../src/oci/compress.js");
   const { tempDir } = await import("../helpers/debs.js");
   const t = tree({});

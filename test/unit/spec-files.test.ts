@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, open, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DEFAULT_ACCOUNTS } from "../../src/build/accounts.js";
-import { baseLayerEntries, withParentsFrom } from "../../src/build/base-layer.js";
-import { loadSpec } from "../../src/build/spec.js";
-import { MAX_FILE_SOURCE_BYTES, specFileEntries } from "../../src/build/spec-files.js";
+import { baseLayerEntries, withParentsFrom } from "../../src/layers/base-layer.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
+import { loadSpec } from "../../src/spec/spec.js";
+import { MAX_FILE_SOURCE_BYTES, specFileEntries } from "../../src/spec/spec-files.js";
 import { isStrataError } from "../../src/util/errors.js";
 
 const repo = "repositories:\n  - url: http://127.0.0.1:1/debian\n    suites: [bookworm]\npackages: [a1]\n";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULT_ACCOUNTS, specAccounts } from "../../src/build/accounts.js";
-import { buildEpoch, DEFAULT_EXCLUDES, MAX_EPOCH, parseSpec } from "../../src/build/spec.js";
+import { DEFAULT_ACCOUNTS, specAccounts } from "../../src/spec/accounts.js";
+import { buildEpoch, DEFAULT_EXCLUDES, MAX_EPOCH, parseSpec } from "../../src/spec/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 
 const repo = "repositories:\n  - url: http://127.0.0.1:1/debian\n    suites: [bookworm]\n";

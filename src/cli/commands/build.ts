@@ -1,20 +1,13 @@
 import type { Command } from "commander";
-import { type BuildOptions, type BuildResult, buildImages } from "../../build/builder.js";
-import { relocateLock } from "../../build/fetch-debs.js";
-import {
-  assertLockCovers,
-  type Lock,
-  lockDrift,
-  lockPathFor,
-  readLock,
-  writeLock,
-} from "../../build/lock.js";
-import { resolveSpec } from "../../build/resolve.js";
-import { loadSpec, type Spec } from "../../build/spec.js";
+import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
+import { resolveSpec } from "../../lock/resolve.js";
 import { type Home, homeText, outputHome } from "../../oci/homes/name.js";
 import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocalName } from "../../oci/reference.js";
+import { type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
+import { relocateLock } from "../../pipeline/fetch-debs.js";
+import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import {
   DEFAULT_IMAGE_NAME,

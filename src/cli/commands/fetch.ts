@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { fetchDebs, relocateLock } from "../../build/fetch-debs.js";
-import { assertLockCovers, lockPathFor, readLock } from "../../build/lock.js";
-import { loadSpec } from "../../build/spec.js";
+import { assertLockCovers, lockPathFor, readLock } from "../../lock/lock.js";
+import { fetchDebs, relocateLock } from "../../pipeline/fetch-debs.js";
+import { loadSpec } from "../../spec/spec.js";
 import { formatBytes, type Output } from "../output.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../build/lock.js";
-import { baseFilesWarnings, resolveSpec } from "../../build/resolve.js";
-import { loadSpec } from "../../build/spec.js";
+import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
+import { baseFilesWarnings, resolveSpec } from "../../lock/resolve.js";
+import { loadSpec } from "../../spec/spec.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, specArgument } from "./common.js";
 

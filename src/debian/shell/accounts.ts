@@ -1,5 +1,5 @@
-import { freeId, SYSTEM_ID_RANGE, USER_ID_RANGE } from "../../build/accounts.js";
-import type { Accounts } from "../../build/base-layer.js";
+import type { Accounts } from "../../layers/base-layer.js";
+import { freeId, SYSTEM_ID_RANGE, USER_ID_RANGE } from "../../spec/accounts.js";
 import { STATIC_GROUPS, STATIC_USERS } from "../base-passwd.js";
 import type { ImageTree } from "./tree.js";
 

@@ -1,7 +1,7 @@
-import type { ContentStore } from "../../util/cas.js";
-import { StrataError } from "../../util/errors.js";
-import { sha256Hex } from "../../util/hash.js";
-import type { LayerEntry, PackageFacts } from "../layer.js";
+import type { LayerEntry, PackageFacts } from "../layers/layer.js";
+import type { ContentStore } from "../util/cas.js";
+import { StrataError } from "../util/errors.js";
+import { sha256Hex } from "../util/hash.js";
 import { caCertificatesEntries, linkedCertificates } from "./ca-certificates.js";
 import { pemCertificates } from "./certificate.js";
 import { JAVA_CACERTS, javaAlias, javaKeystore } from "./java-cacerts.js";

@@ -1,4 +1,4 @@
-import { StrataError } from "../../util/errors.js";
+import { StrataError } from "../util/errors.js";
 import { childrenOf, expectTag, readTlv, TAG, type Tlv } from "./der.js";
 
 /** The DER bodies of a PEM text's `CERTIFICATE` blocks, in order (other blocks are ignored). */

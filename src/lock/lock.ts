@@ -3,6 +3,7 @@ import { basename, dirname, join, relative } from "node:path";
 import type { PackageRecord } from "../debian/package.js";
 import type { FetchContext, VerifiedRelease } from "../debian/release.js";
 import type { Resolution } from "../debian/resolver.js";
+import { plainTypeError, type Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { compareText } from "../util/order.js";
@@ -15,7 +16,6 @@ import {
   lockSchema,
 } from "./lock-schema.js";
 import { rememberVerified, verifyLockedPackages } from "./lock-verify.js";
-import { plainTypeError, type Spec } from "./spec.js";
 
 export type { Lock, LockedExclusion, LockedPackage, LockedRelease, LockInputs } from "./lock-schema.js";
 export { LOCK_VERSION } from "./lock-schema.js";

@@ -2,10 +2,10 @@ import { Readable } from "node:stream";
 import { debconfDefaults } from "../debian/debconf.js";
 import { followScripts, MAX_SCRIPT_BYTES } from "../debian/maintscripts.js";
 import { ImageTree, type TreeNode } from "../debian/shell/tree.js";
+import type { LayerEntry, PackageFacts } from "../layers/layer.js";
+import { MERGED_USR_DIRS } from "../layers/layer.js";
+import { DEFAULT_ACCOUNTS } from "../spec/accounts.js";
 import { ContentStore } from "../util/cas.js";
-import { DEFAULT_ACCOUNTS } from "./accounts.js";
-import type { LayerEntry, PackageFacts } from "./layer.js";
-import { MERGED_USR_DIRS } from "./layer.js";
 
 /**
  * What following a package's maintainer scripts needs, recorded when its layer is built so that a

@@ -1,7 +1,7 @@
+import type { LayerBlob } from "../layers/layer.js";
 import { type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
 import { Annotation, type Descriptor, type ImageConfig, type Manifest, MediaType } from "../oci/types.js";
-import type { LayerBlob } from "./layer.js";
-import type { Spec } from "./spec.js";
+import type { Spec } from "../spec/spec.js";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

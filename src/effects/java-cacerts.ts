@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { StrataError } from "../../util/errors.js";
-import { compareText } from "../../util/order.js";
+import { StrataError } from "../util/errors.js";
+import { compareText } from "../util/order.js";
 
 /**
  * The Java trust store as bookworm's ca-certificates-java writes it (/etc/ssl/certs/java/cacerts):

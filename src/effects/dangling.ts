@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { ancestors, type LayerEntry, mergedUsrPath } from "../layer.js";
+import { ancestors, type LayerEntry, mergedUsrPath } from "../layers/layer.js";
 
 /**
  * Effects must not leave dangling links: update-alternatives' --slave links to man pages that

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { StrataError } from "../../util/errors.js";
+import { StrataError } from "../util/errors.js";
 import { certificateSubject } from "./certificate.js";
 import { childrenOf, encodeTlv, expectTag, TAG, type Tlv } from "./der.js";
 

@@ -4,14 +4,14 @@ import { pipeline } from "node:stream/promises";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.js";
 import { parseRelation } from "../debian/relations.js";
+import { type CaCertificate, caCertificateFacts, packagedCertificates } from "../effects/ca-certificates.js";
+import { type PathFact, recordScriptFacts } from "../effects/script-facts.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
-import { type CaCertificate, caCertificateFacts, packagedCertificates } from "./effects/ca-certificates.js";
-import { type PathFact, recordScriptFacts } from "./script-facts.js";
 import { BodySpool, type SpooledBody } from "./spool.js";
 
 /**
@@ -89,7 +89,7 @@ export interface PackageFacts {
    * the ContentStore: what update-ca-certificates would write. Only ca-certificates has one.
    */
   caBundle?: { sha256: string; certificates: number };
-  /** Its certificate files' names, DER digests and subject hashes (src/build/effects/ca-certificates.ts). */
+  /** Its certificate files' names, DER digests and subject hashes (src/effects/ca-certificates.ts). */
   caCertificates?: CaCertificate[];
 }
 

@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { relocateUrl } from "../debian/sources.js";
+import type { Lock, LockedPackage } from "../lock/lock.js";
 import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { isLocalIoError, StrataError } from "../util/errors.js";
 import { BodyTooLongError, fetchWithRetry } from "../util/http.js";
-import type { Lock, LockedPackage } from "./lock.js";
 
 export function debStore(root?: string): ContentStore {
   return new ContentStore(join(cacheRoot(root), "debs"));

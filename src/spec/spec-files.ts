@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { type LayerEntry, MERGED_USR_DIRS, mergedUsrPath, normalisePath } from "../layers/layer.js";
 import { StrataError } from "../util/errors.js";
-import { type LayerEntry, MERGED_USR_DIRS, mergedUsrPath, normalisePath } from "./layer.js";
 import type { Spec, SpecErrorAt, SpecFile } from "./spec.js";
 
 /** The largest `files: source:` a spec may copy into an image (read whole, so bounded). */

@@ -2,35 +2,40 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { SkippedEffect } from "../debian/maintscripts.js";
-import { type Compression, resolveCompression } from "../oci/compress.js";
-import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
-import { digestHex, type Index, MediaType } from "../oci/types.js";
-import { ContentStore } from "../util/cas.js";
-import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
-import { sha256Hex } from "../util/hash.js";
-import { compareText } from "../util/order.js";
-import { specAccounts } from "./accounts.js";
-import { baseLayerEntries, buildBaseLayer, buildEntriesLayer, withParentsFrom } from "./base-layer.js";
-import { checkEntrypoint } from "./entrypoint.js";
-import { debStore, startDebFetches } from "./fetch-debs.js";
-import { buildGroupLayer } from "./group-layer.js";
-import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
+import { checkEntrypoint } from "../effects/entrypoint.js";
+import { nativeEffects } from "../effects/native-effects.js";
+import { shipEntries } from "../effects/script-facts.js";
+import {
+  baseLayerEntries,
+  buildBaseLayer,
+  buildEntriesLayer,
+  withParentsFrom,
+} from "../layers/base-layer.js";
+import { buildGroupLayer } from "../layers/group-layer.js";
 import {
   assertLockedMembers,
   type LayerBlob,
   type LayerEntry,
   type PackageLayerInput,
   type PackageLayerRecord,
-} from "./layer.js";
-import { LayerCache, type LayerCacheKey } from "./layer-cache.js";
-import { LayerPool } from "./layer-pool.js";
-import type { Lock, LockedPackage } from "./lock.js";
-import { nativeEffects } from "./native-effects.js";
-import { OverlapChecker, pathsOf } from "./overlaps.js";
-import { type LayerPlan, planLayers } from "./planner.js";
-import { shipEntries } from "./script-facts.js";
-import { buildEpoch, type Spec } from "./spec.js";
-import { specFileEntries } from "./spec-files.js";
+} from "../layers/layer.js";
+import { LayerCache, type LayerCacheKey } from "../layers/layer-cache.js";
+import { LayerPool } from "../layers/layer-pool.js";
+import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
+import { type LayerPlan, planLayers } from "../layers/planner.js";
+import type { Lock, LockedPackage } from "../lock/lock.js";
+import { type Compression, resolveCompression } from "../oci/compress.js";
+import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
+import { digestHex, type Index, MediaType } from "../oci/types.js";
+import { specAccounts } from "../spec/accounts.js";
+import { buildEpoch, type Spec } from "../spec/spec.js";
+import { specFileEntries } from "../spec/spec-files.js";
+import { ContentStore } from "../util/cas.js";
+import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
+import { sha256Hex } from "../util/hash.js";
+import { compareText } from "../util/order.js";
+import { debStore, startDebFetches } from "./fetch-debs.js";
+import { assembleImage, type ImageLayer, ociPlatform } from "./image-config.js";
 
 export type BuildEvent =
   | { kind: "fetched"; pkg: LockedPackage; cached: boolean }

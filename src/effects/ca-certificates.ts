@@ -1,8 +1,8 @@
 import { posix } from "node:path";
-import { StrataError } from "../../util/errors.js";
-import { sha256Hex } from "../../util/hash.js";
-import { compareText } from "../../util/order.js";
-import type { LayerEntry } from "../layer.js";
+import type { LayerEntry } from "../layers/layer.js";
+import { StrataError } from "../util/errors.js";
+import { sha256Hex } from "../util/hash.js";
+import { compareText } from "../util/order.js";
 import { pemCertificates } from "./certificate.js";
 import { subjectHash } from "./openssl-hash.js";
 

@@ -1,5 +1,5 @@
+import type { LockedPackage } from "../lock/lock.js";
 import { compareText } from "../util/order.js";
-import type { LockedPackage } from "./lock.js";
 
 /** One layer of an image, before it is built: a package alone, or a group of packages. */
 export type LayerPlan =

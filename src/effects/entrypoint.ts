@@ -1,9 +1,9 @@
 import { baseName, type ImageTree, type TreeError } from "../debian/shell/tree.js";
+import type { Accounts } from "../layers/base-layer.js";
+import { DEFAULT_PATH } from "../pipeline/image-config.js";
+import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { compareText } from "../util/order.js";
-import type { Accounts } from "./base-layer.js";
-import { DEFAULT_PATH } from "./image-config.js";
-import type { Spec } from "./spec.js";
 
 /**
  * The program an image starts (entrypoint[0], else cmd[0]) must be there: resolved through the

@@ -1,4 +1,4 @@
-import { StrataError } from "../../util/errors.js";
+import { StrataError } from "../util/errors.js";
 
 /**
  * The little of DER (X.690) that reading certificates needs: one TLV at a time, every length

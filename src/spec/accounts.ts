@@ -1,4 +1,4 @@
-import type { Accounts } from "./base-layer.js";
+import type { Accounts } from "../layers/base-layer.js";
 import type { Spec } from "./spec.js";
 
 /** Without `accounts:` in the spec: root, and the distroless-style unprivileged user nonroot (65532). */

@@ -3,8 +3,8 @@ import { loadPackagesIndex } from "../debian/packages-index.js";
 import { type FetchContext, fetchRelease, type VerifiedRelease } from "../debian/release.js";
 import { type PackageRequest, Resolver } from "../debian/resolver.js";
 import { Universe } from "../debian/universe.js";
+import type { Spec } from "../spec/spec.js";
 import { type Lock, makeLock } from "./lock.js";
-import type { Spec } from "./spec.js";
 
 /** Fetches and verifies every suite's InRelease, once each, in parallel. */
 export async function fetchReleases(spec: Spec, ctx: FetchContext): Promise<VerifiedRelease[]> {

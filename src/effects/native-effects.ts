@@ -1,11 +1,11 @@
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
+import { type Accounts, baseLayerEntries } from "../layers/base-layer.js";
+import type { LayerEntry, PackageFacts } from "../layers/layer.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";
-import { type Accounts, baseLayerEntries } from "./base-layer.js";
-import { dropDanglingLinks } from "./effects/dangling.js";
-import { generatedFiles, readCaBundle } from "./effects/generated.js";
-import type { LayerEntry, PackageFacts } from "./layer.js";
+import { dropDanglingLinks } from "./dangling.js";
+import { generatedFiles, readCaBundle } from "./generated.js";
 import { shipEntries, treeNode } from "./script-facts.js";
 
 /**
@@ -19,8 +19,8 @@ import { shipEntries, treeNode } from "./script-facts.js";
  *   returned as skipped effects, one per command, with the reason;
  * - ca-certificates: /etc/ssl/certs/ca-certificates.crt, the bundle update-ca-certificates writes
  *   with every packaged certificate enabled (its default);
- * - files generated from other packages' data (src/build/effects/generated.ts);
- * - no link whose target is not in the image (src/build/effects/dangling.ts).
+ * - files generated from other packages' data (src/effects/generated.ts);
+ * - no link whose target is not in the image (src/effects/dangling.ts).
  */
 export interface NativeEffects {
   entries: LayerEntry[];
