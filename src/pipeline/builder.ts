@@ -14,6 +14,7 @@ import { type BuiltLayer, ociPlatform } from "./image-config.js";
 import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
 import { type ArchPlan, type LayerOptions, planBuild } from "./plan.js";
+import { ReuseIndex } from "./reuse.js";
 
 export type { BuildEvent } from "./make-layers.js";
 
@@ -24,6 +25,12 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   /** Called once the work is known, for progress displays: layers to assemble, .debs to fetch. */
   onPlan?: (work: { layers: number; debs: number }) => void;
+  /**
+   * Images whose layers may be taken by descriptor (build --push's target, --cache-from, the image
+   * an update starts from): see src/pipeline/reuse.ts. Images strata cannot account for are noted
+   * and skipped.
+   */
+  reuse?: Artifact[];
 }
 
 export interface BuiltImage {
@@ -65,7 +72,9 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   await Promise.all([store.sweepStale(), debStore(opts.cacheRoot).sweepStale()]);
   const plan = planBuild(spec, lock);
   const layerCache = new LayerCache(root, storeRoot);
-  const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options });
+  const note = (message: string) => opts.onEvent?.({ kind: "note", message });
+  const reuse = opts.reuse?.length ? new ReuseIndex(opts.reuse, plan.options, note) : undefined;
+  const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options, reuse });
   const ctx: ComposeContext = {
     lock,
     spec,
@@ -132,7 +141,7 @@ async function packageLayers(
         blob: record,
         kind: layer.kind,
         packages: layer.packages.map((p) => `${p.name}=${p.version}`),
-        bytes: local,
+        bytes: made[i].bytes ?? local,
         members: record.members,
         annotations: packageLayerAnnotations(layer.kind, layer.packages, options, facts),
       };
