@@ -49,6 +49,28 @@ export interface BuildResult {
   /** Paths shipped by more than one package, with who won. */
   overlaps: string[];
   epoch: number;
+  /** What the build did: .debs downloaded, package layers made, found in the cache, reused from images. */
+  work: BuildWork;
+}
+
+export interface BuildWork {
+  debsDownloaded: number;
+  layersMade: number;
+  layersCached: number;
+  layersReused: number;
+}
+
+/** `onEvent`, counting the work it reports. */
+function counting(onEvent: BuildOptions["onEvent"], work: BuildWork): (e: BuildEvent) => void {
+  return (e) => {
+    if (e.kind === "fetched" && !e.cached) work.debsDownloaded++;
+    if (e.kind === "layer" && e.what !== "base" && e.what !== "files") {
+      if (e.reusedFrom !== undefined) work.layersReused++;
+      else if (e.cached) work.layersCached++;
+      else work.layersMade++;
+    }
+    onEvent?.(e);
+  };
 }
 
 /** The content store as a blob source: where every layer a build makes is. */
@@ -65,7 +87,9 @@ function storeBlobs(store: ContentStore): BlobSource {
  * compose each image (composeArch: base and files layers, config, manifest). Same spec and lock give
  * the same digests, cold or warm; a warm build reads no .deb.
  */
-export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions = {}): Promise<BuildResult> {
+  const work: BuildWork = { debsDownloaded: 0, layersMade: 0, layersCached: 0, layersReused: 0 };
+  const opts = { ...options, onEvent: counting(options.onEvent, work) };
   const root = defaultCacheRoot(opts.cacheRoot);
   const storeRoot = join(root, "blobs");
   const store = new ContentStore(storeRoot);
@@ -120,6 +144,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       skippedEffects: uniqueEffects(skippedEffects),
       overlaps,
       epoch: plan.options.epoch,
+      work,
     };
   } finally {
     await maker.close();
