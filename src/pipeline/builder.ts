@@ -101,6 +101,7 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
   const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options, reuse });
   const ctx: ComposeContext = {
     lock,
+    reuse,
     spec,
     options: plan.options,
     layerCache,
