@@ -54,6 +54,7 @@ import {
   sh,
   strata,
 } from "./proc.js";
+import { benchReuse } from "./reuse.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -993,6 +994,11 @@ async function main(): Promise<number> {
       sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
     } catch (err) {
       sections.push("", notMeasured("5. Layer memory", err));
+    }
+    try {
+      sections.push("", await benchReuse(work, specDir, cleanups, QUICK));
+    } catch (err) {
+      sections.push("", notMeasured("6. Reuse", err));
     }
     sections.push(
       "",
