@@ -318,4 +318,33 @@ describe("reusing the layers of images that exist", () => {
       notes.join("\n"),
     );
   });
+
+  test("a layer whose facts do not match its packages is made from its .deb instead, with a note", async () => {
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-crafted-a"));
+    const parts = imageParts(artifactImages(first.artifact)[0]);
+    // Layer 1 claims layer 2's facts: another package than its packages.json names.
+    const [one, two] = [parts.layers[1].layer, parts.layers[2].layer];
+    const facts = two.descriptor.annotations![Annotation.layerFacts];
+    parts.layers[1].layer = {
+      ...one,
+      descriptor: {
+        ...one.descriptor,
+        annotations: { ...one.descriptor.annotations, [Annotation.layerFacts]: facts },
+      },
+    };
+    const notes: string[] = [];
+    const before = debsServed(repo);
+    const again = await buildFromRepo(repo, dir, join(dir, "cache-crafted-b"), {
+      build: {
+        reuse: [{ kind: "image", image: composeImage(parts) }],
+        onEvent: (e) => (e.kind === "note" ? notes.push(e.message) : undefined),
+      },
+    });
+    assert.equal(debsServed(repo) - before, 1);
+    assert.ok(
+      notes.some((n) => /^not reusing \S+ 1\.0: the lock says/.test(n)),
+      notes.join("\n"),
+    );
+    assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
+  });
 });
