@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { visitLayer } from "../inventory/layer-entries.js";
 import type { LayerEntry } from "../layers/layer.js";
 import { canonicalJson } from "../layers/layer-facts.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
+import type { Image } from "../oci/image.js";
 import { type Spec, specSchema } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
@@ -92,6 +94,30 @@ export function parseBuildRecord(text: string, where: string): BuildRecord {
     throw recordError(where, `is malformed at ${issue.path.join(".")}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * The spec's files as an image holds them, for a rebuild without the spec: read from its files layer
+ * (streamed, only the recorded paths' bodies kept), each checked against the record's sha256.
+ */
+export async function recordedFiles(image: Image, record: BuildRecord, where: string): Promise<LayerEntry[]> {
+  // Recorded as the spec's entries name them ("/etc/x"); the layer's paths are relative.
+  const wanted = new Map(record.files.map((f) => [f.path.replace(/^\/+/, ""), f]));
+  const found = new Map<string, Buffer>();
+  const filesLayer = image.manifest.layers.at(-1);
+  if (wanted.size > 0 && filesLayer) {
+    await visitLayer(image, filesLayer, where, async (e) => {
+      const f = wanted.get(e.path);
+      if (f && e.type === "file") found.set(e.path, await e.body(f.size));
+    });
+  }
+  return record.files.map((f) => {
+    const body = found.get(f.path.replace(/^\/+/, ""));
+    if (body === undefined || sha256Hex(body) !== f.sha256) {
+      throw recordError(where, `names /${f.path}, which its files layer does not hold with that sha256`);
+    }
+    return { path: f.path, type: "file", mode: f.mode, uid: f.uid, gid: f.gid, body };
+  });
 }
 
 function recordError(where: string, why: string): StrataError {

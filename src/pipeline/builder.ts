@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { SkippedEffect } from "../debian/maintscripts.js";
+import type { LayerEntry } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
 import type { Lock } from "../lock/lock.js";
 import type { Artifact, BlobSource, Image } from "../oci/image.js";
@@ -31,6 +32,11 @@ export interface BuildOptions {
    * and skipped.
    */
   reuse?: Artifact[];
+  /**
+   * The spec's files as entries, instead of reading the spec's `files:` (an update without the spec:
+   * `recordedFiles` of the old image).
+   */
+  specFiles?: LayerEntry[];
 }
 
 export interface BuiltImage {
@@ -108,6 +114,7 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
     storeRoot,
     local: storeBlobs(store),
     onEvent: opts.onEvent,
+    specFiles: opts.specFiles,
   };
   try {
     const missing = await maker.lookUp(plan.archs);

@@ -41,6 +41,8 @@ export interface ComposeContext {
   lock: Lock;
   /** Images whose base and files layers are taken when their entries digest matches. */
   reuse?: ReuseIndex;
+  /** The spec's files, when given instead of the spec's `files:` (BuildOptions.specFiles). */
+  specFiles?: LayerEntry[];
 }
 
 /** A package layer ready to compose: its blob, its members' facts and what the image says of it. */
@@ -104,7 +106,7 @@ async function filesLayer(
     files: [...parts.base.files, ...parts.packageLayers.flatMap((l) => l.blob.files)],
   });
   for (const note of effects.notes) ctx.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
-  const specFiles = await specFileEntries(spec);
+  const specFiles = ctx.specFiles ?? (await specFileEntries(spec));
   // The spec's own files win over what scripts made at the same path.
   const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
   shipEntries(effects.tree, specFiles);

@@ -21,7 +21,7 @@ import {
   setConfig,
 } from "../../src/oci/mutate.js";
 import { Annotation, MediaType } from "../../src/oci/types.js";
-import { parseBuildRecord } from "../../src/pipeline/build-record.js";
+import { parseBuildRecord, recordedFiles } from "../../src/pipeline/build-record.js";
 import type { BuildEvent } from "../../src/pipeline/builder.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
@@ -346,5 +346,25 @@ describe("reusing the layers of images that exist", () => {
       notes.join("\n"),
     );
     assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
+  });
+
+  test("the spec's files come back from the image's files layer, so a rebuild without the spec gives the same digest", async () => {
+    const files = 'files:\n  - path: /etc/app.conf\n    content: "x=1\\n"\n    mode: "0640"\n';
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-files"), {
+      extra: `exclude: [base-files]\n${files}`,
+    });
+    const image = artifactImages(first.artifact)[0];
+    const record = parseBuildRecord(image.manifest.annotations![Annotation.build], "test");
+    assert.deepEqual(record.files, [
+      { path: "/etc/app.conf", mode: 0o640, uid: 0, gid: 0, sha256: sha256Hex("x=1\n"), size: 4 },
+    ]);
+    const entries = await recordedFiles(image, record, "test");
+    assert.equal(entries[0].body?.toString(), "x=1\n");
+    const again = await buildFromRepo(repo, dir, join(dir, "cache-files"), { build: { specFiles: entries } });
+    assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
+    const damaged = { ...record, files: [{ ...record.files[0], sha256: "0".repeat(64) }] };
+    await assert.rejects(recordedFiles(image, damaged, "oci:x"), (err: unknown) =>
+      isStrataError(err, "IMAGE_UNACCOUNTED"),
+    );
   });
 });
