@@ -73,7 +73,8 @@ export class LayerMaker {
   /** Takes a planned layer from an image to reuse; one whose annotations fail their checks is made instead. */
   private async tryReuse(planned: PlannedLayer, keyText: string): Promise<boolean> {
     const { reuse } = this.ctx;
-    if (!reuse?.has(planned) || this.reused.has(keyText)) return this.reused.has(keyText);
+    if (this.reused.has(keyText)) return true;
+    if (!reuse?.has(planned)) return false;
     try {
       this.reused.set(keyText, await reuse.take(planned, this.ctx.storeRoot));
       return true;
@@ -98,12 +99,8 @@ export class LayerMaker {
     const reused = this.reused.get(LayerCache.keyText(key));
     let result: MadeLayer;
     if (hit) result = { record: hit, cached: true, overlaps: [] };
-    else if (reused) {
-      result = { record: reused.record, cached: true, overlaps: [], bytes: reused.bytes };
-      const what = describePlan(layer);
-      this.ctx.onEvent?.({ kind: "layer", arch, what, cached: true, reusedFrom: reused.where });
-      return result;
-    } else if (layer.kind === "package") {
+    else if (reused) result = { record: reused.record, cached: true, overlaps: [], bytes: reused.bytes };
+    else if (layer.kind === "package") {
       const record = await this.pool.build(await this.inputFor(layer.packages[0]));
       await this.ctx.layerCache.put(key, record);
       result = { record, cached: false, overlaps: [] };
@@ -111,7 +108,8 @@ export class LayerMaker {
       const inputs = await Promise.all(layer.packages.map((p) => this.inputFor(p)));
       result = await buildGroupLayer(inputs, this.ctx.layerCache, key, arch);
     }
-    this.ctx.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
+    const what = describePlan(layer);
+    this.ctx.onEvent?.({ kind: "layer", arch, what, cached: result.cached, reusedFrom: reused?.where });
     return result;
   }
 
