@@ -29,6 +29,8 @@ export type ErrorCode =
   | "USAGE"
   | "ENTRYPOINT"
   | "IO"
+  /** An image strata cannot update: not built by strata, or not from the spec and lock given. */
+  | "IMAGE_UNACCOUNTED"
   /** Work refused or dropped because the operation it belonged to already failed. */
   | "ABORTED";
 
