@@ -18,7 +18,7 @@ import {
   type ImageIndex,
   jsonBytes,
 } from "./image.js";
-import { parseDescriptor, parseImageConfig, parseIndex, parseManifest } from "./parse.js";
+import { parseDescriptor, parseImageConfig, parseIndex, parseManifest, sniffMediaType } from "./parse.js";
 import { writeOutput } from "./placement.js";
 import {
   Annotation,
@@ -135,18 +135,6 @@ async function assembleImage(
   return { manifest, manifestBytes, config, configBytes, blobs };
 }
 
-/** Whether top-level manifest bytes are an index: by their own mediaType, else a manifests list, else the descriptor's. */
-function isIndexBytes(bytes: Buffer, descriptorMediaType: string): boolean {
-  let parsed: { mediaType?: unknown; manifests?: unknown } | null;
-  try {
-    parsed = JSON.parse(bytes.toString("utf8"));
-  } catch {
-    return false; // parseManifest says what is wrong with it
-  }
-  if (typeof parsed?.mediaType === "string") return isIndexMediaType(parsed.mediaType);
-  return Array.isArray(parsed?.manifests) || isIndexMediaType(descriptorMediaType);
-}
-
 /**
  * Builds an artifact from its top manifest or index bytes, fetching child manifests and configs
  * through `reader` (each checked against its descriptor) and leaving layers to `blobs`, which is
@@ -160,7 +148,7 @@ export async function assembleArtifact(
 ): Promise<Artifact> {
   parseDescriptor(top, reader.where, reader.invalidCode);
   checkBytes(top, topBytes, reader.where);
-  if (!isIndexBytes(topBytes, top.mediaType)) {
+  if (!isIndexMediaType(sniffMediaType(topBytes, top.mediaType))) {
     return { kind: "image", image: await assembleImage(top, topBytes, reader, blobs) };
   }
   const index = parseIndex(topBytes, `${reader.where}: ${top.digest}`, top.mediaType, reader.invalidCode);

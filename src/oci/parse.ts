@@ -14,6 +14,22 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** The most bytes an image config may have: generous for history and labels, small enough to hold. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The media type of manifest or index bytes: the one they declare, else an index when they list
+ * manifests, else `declared` (the descriptor's or the Content-Type). Unparseable bytes get `declared`:
+ * the parser that reads them says what is wrong.
+ */
+export function sniffMediaType(bytes: Buffer, declared: string | undefined): string | undefined {
+  let parsed: { mediaType?: unknown; manifests?: unknown } | null;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return declared;
+  }
+  if (typeof parsed?.mediaType === "string") return parsed.mediaType;
+  return Array.isArray(parsed?.manifests) ? MediaType.ociIndex : declared;
+}
+
 const digest = z.string().regex(SHA256_DIGEST, "must be sha256:<64 lowercase hex>");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const annotations = z.record(z.string(), z.string()).optional();

@@ -1,16 +1,19 @@
 import type { LayerBlob } from "../layers/layer.js";
-import { type BlobSource, descriptorOf, type Image, jsonBytes } from "../oci/image.js";
-import { Annotation, type Descriptor, type ImageConfig, type Manifest, MediaType } from "../oci/types.js";
+import type { BlobSource } from "../oci/image.js";
+import type { ImageParts } from "../oci/mutate.js";
+import type { HistoryEntry, ImageConfig } from "../oci/types.js";
 import type { Spec } from "../spec/spec.js";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** A built layer and what it holds, in image order. */
-export interface ImageLayer {
+/** A layer of a built image and what it holds, in image order. */
+export interface BuiltLayer {
   blob: LayerBlob;
   kind: "base" | "package" | "group" | "files";
   /** "name=version" of the packages in it (empty for base and files). */
   packages: string[];
+  /** Where the blob's bytes are (the content store, or an image it was reused from). */
+  bytes: BlobSource;
 }
 
 /** Debian architecture → OCI platform architecture and variant. */
@@ -29,7 +32,7 @@ export function ociPlatform(debianArch: string): { architecture: string; variant
   return map[debianArch] ?? { architecture: debianArch };
 }
 
-function historyText(layer: ImageLayer): string {
+function historyText(layer: BuiltLayer): string {
   switch (layer.kind) {
     case "base":
       return "strata: base (merged-/usr links, directories, accounts)";
@@ -40,18 +43,17 @@ function historyText(layer: ImageLayer): string {
   }
 }
 
-/**
- * Assembles an image's config and manifest from its layers and the spec's image settings. Every
- * value comes from the spec, the lock and the layers; `created` is the build epoch, never the clock.
- */
-export function assembleImage(
-  spec: Spec,
-  debianArch: string,
-  layers: ImageLayer[],
-  epoch: number,
-  blobs: BlobSource,
-): Image {
-  const created = new Date(epoch * 1000).toISOString();
+/** A built layer's history entry; `created` is the build epoch, never the clock. */
+export function layerHistory(layer: BuiltLayer, epoch: number): HistoryEntry {
+  return { created: epochTime(epoch), created_by: historyText(layer), comment: layer.kind };
+}
+
+export function epochTime(epoch: number): string {
+  return new Date(epoch * 1000).toISOString();
+}
+
+/** The config an image of `spec` gets (all but rootfs and history): every value from the spec. */
+export function imageConfig(spec: Spec, debianArch: string, epoch: number): ImageParts["config"] {
   const env = { PATH: DEFAULT_PATH, ...(spec.env ?? {}) };
   const platform = ociPlatform(debianArch);
   const runConfig: NonNullable<ImageConfig["config"]> = {
@@ -62,27 +64,11 @@ export function assembleImage(
   if (spec.user) runConfig.User = spec.user;
   if (spec.workdir) runConfig.WorkingDir = spec.workdir;
   if (spec.labels) runConfig.Labels = spec.labels;
-  const config: ImageConfig = {
-    created,
+  return {
+    created: epochTime(epoch),
     architecture: platform.architecture,
     ...(platform.variant ? { variant: platform.variant } : {}),
     os: "linux",
     config: runConfig,
-    rootfs: { type: "layers", diff_ids: layers.map((l) => l.blob.diffId) },
-    history: layers.map((l) => ({ created, created_by: historyText(l), comment: l.kind })),
   };
-  const configBytes = jsonBytes(config);
-  const layerDescriptors: Descriptor[] = layers.map((l) => {
-    const annotations: Record<string, string> = { [Annotation.layerKind]: l.kind };
-    if (l.packages.length > 0) annotations[Annotation.packages] = l.packages.join(" ");
-    return { mediaType: l.blob.mediaType, digest: l.blob.digest, size: l.blob.size, annotations };
-  });
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: descriptorOf(MediaType.ociConfig, configBytes),
-    layers: layerDescriptors,
-    annotations: { [Annotation.created]: created },
-  };
-  return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
 }

@@ -5,6 +5,7 @@ import { sha256Hex } from "../../util/hash.js";
 import { verified } from "../../util/verify.js";
 import { type Artifact, artifactImages, type BlobSource } from "../image.js";
 import { assembleArtifact, type ManifestReader } from "../layout.js";
+import { sniffMediaType } from "../parse.js";
 import { formatReference, type ImageReference, manifestSelector, parseReference } from "../reference.js";
 import { type Descriptor, digestHex, MediaType } from "../types.js";
 import { RegistryClient, type RegistryClientOptions, withRetry } from "./client.js";
@@ -53,17 +54,6 @@ class RemoteBlobSource implements BlobSource {
 }
 
 /** The media type of a manifest body: its own field first, then what the registry said. */
-function manifestMediaType(bytes: Buffer, contentType: string | undefined): string {
-  try {
-    const parsed = JSON.parse(bytes.toString("utf8")) as { mediaType?: string; manifests?: unknown };
-    if (parsed.mediaType) return parsed.mediaType;
-    if (Array.isArray(parsed.manifests)) return MediaType.ociIndex;
-  } catch {
-    // assembleArtifact reports unparseable manifests with context.
-  }
-  return contentType ?? MediaType.ociManifest;
-}
-
 /**
  * Pulls the artifact named by `ref`; blobs are read from the registry when opened, so the returned
  * artifact keeps its connection settings (and any TLS agent) alive for as long as it is used.
@@ -92,7 +82,7 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
     );
   }
   const top: Descriptor = {
-    mediaType: manifestMediaType(got.bytes, got.contentType),
+    mediaType: sniffMediaType(got.bytes, got.contentType) ?? MediaType.ociManifest,
     digest,
     size: got.bytes.length,
   };

@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import type { SkippedEffect } from "../debian/maintscripts.js";
+import { checkEntrypoint } from "../effects/entrypoint.js";
+import { nativeEffects } from "../effects/native-effects.js";
+import { shipEntries } from "../effects/script-facts.js";
+import {
+  type Accounts,
+  baseLayerEntries,
+  buildBaseLayer,
+  buildEntriesLayer,
+  withParentsFrom,
+} from "../layers/base-layer.js";
+import type { LayerBlob, LayerEntry, PackageFacts } from "../layers/layer.js";
+import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
+import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
+import type { BlobSource, Image } from "../oci/image.js";
+import { composeImage, type Layer } from "../oci/mutate.js";
+import { Annotation } from "../oci/types.js";
+import { specAccounts } from "../spec/accounts.js";
+import type { Spec } from "../spec/spec.js";
+import { specFileEntries } from "../spec/spec-files.js";
+import { compareText } from "../util/order.js";
+import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-config.js";
+import type { BuildEvent } from "./make-layers.js";
+import type { LayerOptions } from "./plan.js";
+
+/** What composing needs besides the layers: the spec, the cache and where blobs are. */
+export interface ComposeContext {
+  spec: Spec;
+  options: LayerOptions;
+  layerCache: LayerCache;
+  storeRoot: string;
+  /** The content store as a blob source: where made layers' bytes are. */
+  local: BlobSource;
+  onEvent?: (e: BuildEvent) => void;
+}
+
+/** A package layer ready to compose: its blob, its members' facts and what the image says of it. */
+export interface PackageLayer extends BuiltLayer {
+  members: PackageFacts[];
+}
+
+export interface ComposedImage {
+  image: Image;
+  layers: BuiltLayer[];
+  overlaps: string[];
+  skippedEffects: SkippedEffect[];
+}
+
+/**
+ * The last step of a build, for one architecture: checks the package layers' paths against each
+ * other, makes the base layer and the files layer (maintainer-script effects made natively from
+ * the layers' facts, and the spec's files), and composes config and manifest.
+ */
+export async function composeArch(
+  ctx: ComposeContext,
+  arch: string,
+  packageLayers: PackageLayer[],
+): Promise<ComposedImage> {
+  const accounts = specAccounts(ctx.spec);
+  const baseEntries = baseLayerEntries(arch, accounts);
+  const checker = new OverlapChecker(arch, pathsOf(baseEntries));
+  for (const l of packageLayers) checker.add(l.members, l.blob);
+
+  const { epoch, compression } = ctx.options;
+  const base = await cachedEntriesLayer(ctx, baseEntries, () =>
+    buildBaseLayer({ architecture: arch, accounts, store: ctx.storeRoot, epoch, compression }),
+  );
+  ctx.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
+  const files = await filesLayer(ctx, arch, { accounts, baseEntries, base, packageLayers });
+  ctx.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
+  const layers: BuiltLayer[] = [
+    { blob: base, kind: "base", packages: [], bytes: ctx.local },
+    ...packageLayers,
+    { blob: files.blob, kind: "files", packages: [], bytes: ctx.local },
+  ];
+  const image = composeImage({
+    config: imageConfig(ctx.spec, arch, epoch),
+    layers: layers.map((l) => ({ layer: asLayer(l), history: [layerHistory(l, epoch)] })),
+    annotations: { [Annotation.created]: epochTime(epoch) },
+  });
+  return { image, layers, overlaps: checker.notes, skippedEffects: files.skipped };
+}
+
+/** The files layer: what maintainer scripts would have made, made natively, and the spec's files. */
+async function filesLayer(
+  ctx: ComposeContext,
+  arch: string,
+  parts: { accounts: Accounts; baseEntries: LayerEntry[]; base: LayerBlob; packageLayers: PackageLayer[] },
+): Promise<{ blob: LayerBlob; skipped: SkippedEffect[] }> {
+  const { spec, options } = ctx;
+  const effects = await nativeEffects({
+    members: parts.packageLayers.flatMap((l) => l.members),
+    storeRoot: ctx.storeRoot,
+    architecture: arch,
+    baseEntries: parts.baseEntries,
+    accounts: parts.accounts,
+    epoch: options.epoch,
+    files: [...parts.base.files, ...parts.packageLayers.flatMap((l) => l.blob.files)],
+  });
+  for (const note of effects.notes) ctx.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
+  const specFiles = await specFileEntries(spec);
+  // The spec's own files win over what scripts made at the same path.
+  const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
+  shipEntries(effects.tree, specFiles);
+  checkEntrypoint(effects.tree, spec, effects.accounts, arch);
+  // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
+  const entries = withParentsFrom(
+    [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],
+    parts.baseEntries,
+  );
+  const blob = await cachedEntriesLayer(ctx, entries, () =>
+    buildEntriesLayer({
+      entries,
+      store: ctx.storeRoot,
+      epoch: options.epoch,
+      compression: options.compression,
+    }),
+  );
+  return { blob, skipped: effects.skipped };
+}
+
+/** A built layer as the image model's value: its descriptor (with annotations) and where its bytes are. */
+export function asLayer(l: BuiltLayer): Layer {
+  const annotations: Record<string, string> = { [Annotation.layerKind]: l.kind };
+  if (l.packages.length > 0) annotations[Annotation.packages] = l.packages.join(" ");
+  const { digest, size, mediaType, diffId } = l.blob;
+  return {
+    descriptor: { mediaType, digest, size, annotations },
+    diffId,
+    open: () => l.bytes.open(digest),
+    localPath: () => l.bytes.localPath?.(digest),
+  };
+}
+
+/**
+ * An in-memory layer (base, files) through the same cache as package layers, keyed by the sha256
+ * of its entries, so a warm build compresses nothing at all.
+ */
+async function cachedEntriesLayer(
+  ctx: ComposeContext,
+  entries: LayerEntry[],
+  build: () => Promise<LayerBlob>,
+): Promise<LayerBlob> {
+  const digest = createHash("sha256");
+  for (const e of [...entries].sort((a, b) => compareText(a.path, b.path))) {
+    digest.update(JSON.stringify({ ...e, body: undefined }));
+    digest.update(e.body ?? Buffer.alloc(0));
+  }
+  const key: LayerCacheKey = {
+    epoch: ctx.options.epoch,
+    keepDocs: false,
+    compression: ctx.options.compression,
+    debSha256: `entries:${digest.digest("hex")}`,
+  };
+  const hit = await ctx.layerCache.get(key);
+  if (hit) return hit;
+  const blob = await build();
+  await ctx.layerCache.put(key, { ...blob, members: [] });
+  return blob;
+}

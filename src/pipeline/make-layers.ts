@@ -1,0 +1,97 @@
+import { buildGroupLayer } from "../layers/group-layer.js";
+import { assertLockedMembers, type PackageLayerInput, type PackageLayerRecord } from "../layers/layer.js";
+import { LayerCache } from "../layers/layer-cache.js";
+import { LayerPool } from "../layers/layer-pool.js";
+import type { LockedPackage } from "../lock/lock.js";
+import { startDebFetches } from "./fetch-debs.js";
+import { type ArchPlan, describePlan, type LayerOptions, type PlannedLayer } from "./plan.js";
+
+export type BuildEvent =
+  | { kind: "fetched"; pkg: LockedPackage; cached: boolean }
+  | { kind: "layer"; arch: string; what: string; cached: boolean }
+  | { kind: "note"; message: string };
+
+/** A package or group layer, made or found in the cache. */
+export interface MadeLayer {
+  record: PackageLayerRecord;
+  cached: boolean;
+  /** Paths two members of a group ship, with who won. */
+  overlaps: string[];
+}
+
+export interface MakerContext {
+  cacheRoot?: string;
+  storeRoot: string;
+  layerCache: LayerCache;
+  options: LayerOptions;
+  jobs?: number;
+  onEvent?: (e: BuildEvent) => void;
+}
+
+/**
+ * The second step of a build: the planned package layers, each from the layer cache, or made from
+ * its .debs (fetched only for layers that miss) on worker threads as the .debs arrive.
+ */
+export class LayerMaker {
+  private readonly hits = new Map<string, PackageLayerRecord>();
+  private debPaths = new Map<string, Promise<string>>();
+  // Made up front (its workers start with the first job), so a .deb that arrives after a failure
+  // meets the closed pool and is refused, instead of starting workers nobody terminates.
+  private readonly pool: LayerPool;
+
+  constructor(private readonly ctx: MakerContext) {
+    this.pool = new LayerPool(ctx.jobs);
+  }
+
+  /** Looks every planned layer up in the cache; returns the packages whose .debs are needed. */
+  async lookUp(archs: ArchPlan[]): Promise<LockedPackage[]> {
+    const missing: LockedPackage[] = [];
+    for (const { layers } of archs) {
+      for (const { layer, key } of layers) {
+        const record = await this.ctx.layerCache.get(key);
+        if (record) assertLockedMembers(record, layer.packages);
+        if (record) this.hits.set(LayerCache.keyText(key), record);
+        else missing.push(...layer.packages);
+      }
+    }
+    return missing;
+  }
+
+  /** Starts fetching the .debs of `missing` (each once), so layers are made as they arrive. */
+  fetch(missing: LockedPackage[]): void {
+    this.debPaths = startDebFetches(missing, {
+      cacheRoot: this.ctx.cacheRoot,
+      onEvent: (e) => this.ctx.onEvent?.({ kind: "fetched", pkg: e.pkg, cached: e.status === "cached" }),
+    });
+  }
+
+  async make(arch: string, { layer, key }: PlannedLayer): Promise<MadeLayer> {
+    const hit = this.hits.get(LayerCache.keyText(key));
+    let result: MadeLayer;
+    if (hit) result = { record: hit, cached: true, overlaps: [] };
+    else if (layer.kind === "package") {
+      const record = await this.pool.build(await this.inputFor(layer.packages[0]));
+      await this.ctx.layerCache.put(key, record);
+      result = { record, cached: false, overlaps: [] };
+    } else {
+      const inputs = await Promise.all(layer.packages.map((p) => this.inputFor(p)));
+      result = await buildGroupLayer(inputs, this.ctx.layerCache, key, arch);
+    }
+    this.ctx.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async inputFor(p: LockedPackage): Promise<PackageLayerInput> {
+    return {
+      debPath: await this.debPaths.get(p.sha256)!,
+      debSha256: p.sha256,
+      store: this.ctx.storeRoot,
+      ...this.ctx.options,
+      locked: { name: p.name, version: p.version, architecture: p.architecture },
+    };
+  }
+}
