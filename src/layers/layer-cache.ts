@@ -120,6 +120,7 @@ function parseEntry(text: string, keyText: string): PackageLayerRecord | undefin
     Array.isArray(r.files) &&
     Array.isArray(r.dirs) &&
     Array.isArray(r.members) &&
+    (r.factsAnnotation === undefined || typeof r.factsAnnotation === "string") &&
     r.members.every(
       (m) =>
         typeof m.package === "string" &&

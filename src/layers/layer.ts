@@ -96,6 +96,8 @@ export interface PackageFacts {
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
 export interface PackageLayerRecord extends LayerBlob {
   members: PackageFacts[];
+  /** The members' facts as the image annotation holds them (src/layers/layer-facts.ts), once encoded. */
+  factsAnnotation?: string;
 }
 
 export interface LayerWriteOptions {

@@ -86,6 +86,16 @@ export const Annotation = {
   packagesJson: "dev.strata.packages.json",
   /** What the layer is: "base", "package", "group" or "files". */
   layerKind: "dev.strata.layer.kind",
+  /** strata's LAYER_FORMAT_VERSION the layer was written with (decimal). */
+  layerFormat: "dev.strata.layer.format",
+  /** The options that decide the layer's bytes: canonical JSON {"compression","docs","epoch"}. */
+  layerOptions: "dev.strata.layer.options",
+  /** Package and group layers: their members' facts (src/layers/layer-facts.ts), gzip + base64. */
+  layerFacts: "dev.strata.layer.facts",
+  /** Base and files layers: "sha256:<hex>" of the entries the layer is made of. */
+  layerInputs: "dev.strata.layer.inputs",
+  /** On the manifest: what the image was built from (src/pipeline/build-record.ts), JSON. */
+  build: "dev.strata.build",
 } as const;
 
 export function isIndexMediaType(mediaType: string | undefined): boolean {

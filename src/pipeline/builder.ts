@@ -11,8 +11,9 @@ import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { type ComposeContext, composeArch, type PackageLayer } from "./compose.js";
 import { debStore } from "./fetch-debs.js";
 import { type BuiltLayer, ociPlatform } from "./image-config.js";
+import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
-import { type ArchPlan, planBuild } from "./plan.js";
+import { type ArchPlan, type LayerOptions, planBuild } from "./plan.js";
 
 export type { BuildEvent } from "./make-layers.js";
 
@@ -66,6 +67,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   const layerCache = new LayerCache(root, storeRoot);
   const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options });
   const ctx: ComposeContext = {
+    lock,
     spec,
     options: plan.options,
     layerCache,
@@ -94,7 +96,8 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       overlaps.push(...made.flatMap((m) => m.overlaps));
       for (const m of made.flatMap((l) => l.record.members))
         if (m.scripts.length > 0) scripted.add(m.package);
-      const composed = await composeArch(ctx, archPlan.arch, packageLayers(archPlan, made, ctx.local));
+      const layers = await packageLayers(maker, archPlan, made, plan.options, ctx.local);
+      const composed = await composeArch(ctx, archPlan.arch, layers);
       overlaps.push(...composed.overlaps);
       skippedEffects.push(...composed.skippedEffects);
       images.push({ arch: archPlan.arch, image: composed.image, layers: composed.layers });
@@ -114,14 +117,27 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
   }
 }
 
-function packageLayers(plan: ArchPlan, made: MadeLayer[], local: BlobSource): PackageLayer[] {
-  return made.map(({ record }, i) => ({
-    blob: record,
-    kind: plan.layers[i].layer.kind,
-    packages: plan.layers[i].layer.packages.map((p) => `${p.name}=${p.version}`),
-    bytes: local,
-    members: record.members,
-  }));
+async function packageLayers(
+  maker: LayerMaker,
+  plan: ArchPlan,
+  made: MadeLayer[],
+  options: LayerOptions,
+  local: BlobSource,
+): Promise<PackageLayer[]> {
+  return Promise.all(
+    made.map(async ({ record }, i) => {
+      const { layer } = plan.layers[i];
+      const facts = await maker.factsAnnotation(plan.layers[i], record);
+      return {
+        blob: record,
+        kind: layer.kind,
+        packages: layer.packages.map((p) => `${p.name}=${p.version}`),
+        bytes: local,
+        members: record.members,
+        annotations: packageLayerAnnotations(layer.kind, layer.packages, options, facts),
+      };
+    }),
+  );
 }
 
 /** Each skipped effect once, though every architecture's image reports it. */

@@ -13,6 +13,7 @@ import {
 import type { LayerBlob, LayerEntry, PackageFacts } from "../layers/layer.js";
 import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
 import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
+import type { Lock } from "../lock/lock.js";
 import type { BlobSource, Image } from "../oci/image.js";
 import { composeImage, type Layer } from "../oci/mutate.js";
 import { Annotation } from "../oci/types.js";
@@ -20,7 +21,9 @@ import { specAccounts } from "../spec/accounts.js";
 import type { Spec } from "../spec/spec.js";
 import { specFileEntries } from "../spec/spec-files.js";
 import { compareText } from "../util/order.js";
+import { buildRecord, buildRecordText } from "./build-record.js";
 import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-config.js";
+import { entriesLayerAnnotations } from "./layer-annotations.js";
 import type { BuildEvent } from "./make-layers.js";
 import type { LayerOptions } from "./plan.js";
 
@@ -33,6 +36,7 @@ export interface ComposeContext {
   /** The content store as a blob source: where made layers' bytes are. */
   local: BlobSource;
   onEvent?: (e: BuildEvent) => void;
+  lock: Lock;
 }
 
 /** A package layer ready to compose: its blob, its members' facts and what the image says of it. */
@@ -63,21 +67,18 @@ export async function composeArch(
   for (const l of packageLayers) checker.add(l.members, l.blob);
 
   const { epoch, compression } = ctx.options;
-  const base = await cachedEntriesLayer(ctx, baseEntries, () =>
+  const base = await entriesLayer(ctx, "base", baseEntries, () =>
     buildBaseLayer({ architecture: arch, accounts, store: ctx.storeRoot, epoch, compression }),
   );
   ctx.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
-  const files = await filesLayer(ctx, arch, { accounts, baseEntries, base, packageLayers });
+  const files = await filesLayer(ctx, arch, { accounts, baseEntries, base: base.blob, packageLayers });
   ctx.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
-  const layers: BuiltLayer[] = [
-    { blob: base, kind: "base", packages: [], bytes: ctx.local },
-    ...packageLayers,
-    { blob: files.blob, kind: "files", packages: [], bytes: ctx.local },
-  ];
+  const layers: BuiltLayer[] = [base, ...packageLayers, files.layer];
+  const record = buildRecord(ctx.spec, ctx.lock, arch, epoch, files.specFiles);
   const image = composeImage({
     config: imageConfig(ctx.spec, arch, epoch),
     layers: layers.map((l) => ({ layer: asLayer(l), history: [layerHistory(l, epoch)] })),
-    annotations: { [Annotation.created]: epochTime(epoch) },
+    annotations: { [Annotation.created]: epochTime(epoch), [Annotation.build]: buildRecordText(record) },
   });
   return { image, layers, overlaps: checker.notes, skippedEffects: files.skipped };
 }
@@ -87,7 +88,7 @@ async function filesLayer(
   ctx: ComposeContext,
   arch: string,
   parts: { accounts: Accounts; baseEntries: LayerEntry[]; base: LayerBlob; packageLayers: PackageLayer[] },
-): Promise<{ blob: LayerBlob; skipped: SkippedEffect[] }> {
+): Promise<{ layer: BuiltLayer; skipped: SkippedEffect[]; specFiles: LayerEntry[] }> {
   const { spec, options } = ctx;
   const effects = await nativeEffects({
     members: parts.packageLayers.flatMap((l) => l.members),
@@ -109,7 +110,7 @@ async function filesLayer(
     [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],
     parts.baseEntries,
   );
-  const blob = await cachedEntriesLayer(ctx, entries, () =>
+  const layer = await entriesLayer(ctx, "files", entries, () =>
     buildEntriesLayer({
       entries,
       store: ctx.storeRoot,
@@ -117,45 +118,48 @@ async function filesLayer(
       compression: options.compression,
     }),
   );
-  return { blob, skipped: effects.skipped };
+  return { layer, skipped: effects.skipped, specFiles };
 }
 
 /** A built layer as the image model's value: its descriptor (with annotations) and where its bytes are. */
 export function asLayer(l: BuiltLayer): Layer {
-  const annotations: Record<string, string> = { [Annotation.layerKind]: l.kind };
-  if (l.packages.length > 0) annotations[Annotation.packages] = l.packages.join(" ");
   const { digest, size, mediaType, diffId } = l.blob;
   return {
-    descriptor: { mediaType, digest, size, annotations },
+    descriptor: { mediaType, digest, size, annotations: l.annotations },
     diffId,
     open: () => l.bytes.open(digest),
     localPath: () => l.bytes.localPath?.(digest),
   };
 }
 
-/**
- * An in-memory layer (base, files) through the same cache as package layers, keyed by the sha256
- * of its entries, so a warm build compresses nothing at all.
- */
-async function cachedEntriesLayer(
-  ctx: ComposeContext,
-  entries: LayerEntry[],
-  build: () => Promise<LayerBlob>,
-): Promise<LayerBlob> {
+/** The digest of in-memory entries: what an entries layer is cached under and annotated with. */
+export function entriesDigest(entries: LayerEntry[]): string {
   const digest = createHash("sha256");
   for (const e of [...entries].sort((a, b) => compareText(a.path, b.path))) {
     digest.update(JSON.stringify({ ...e, body: undefined }));
     digest.update(e.body ?? Buffer.alloc(0));
   }
-  const key: LayerCacheKey = {
-    epoch: ctx.options.epoch,
-    keepDocs: false,
-    compression: ctx.options.compression,
-    debSha256: `entries:${digest.digest("hex")}`,
-  };
-  const hit = await ctx.layerCache.get(key);
-  if (hit) return hit;
-  const blob = await build();
-  await ctx.layerCache.put(key, { ...blob, members: [] });
-  return blob;
+  return `sha256:${digest.digest("hex")}`;
+}
+
+/**
+ * An in-memory layer (base, files) through the same cache as package layers, keyed by the sha256
+ * of its entries, so a warm build compresses nothing at all.
+ */
+async function entriesLayer(
+  ctx: ComposeContext,
+  kind: "base" | "files",
+  entries: LayerEntry[],
+  build: () => Promise<LayerBlob>,
+): Promise<BuiltLayer> {
+  const inputs = entriesDigest(entries);
+  const options = { ...ctx.options, keepDocs: false };
+  const key: LayerCacheKey = { ...options, debSha256: `entries:${inputs.slice("sha256:".length)}` };
+  let blob: LayerBlob | undefined = await ctx.layerCache.get(key);
+  if (!blob) {
+    blob = await build();
+    await ctx.layerCache.put(key, { ...blob, members: [] });
+  }
+  const annotations = entriesLayerAnnotations(kind, options, inputs);
+  return { blob, kind, packages: [], bytes: ctx.local, annotations };
 }

@@ -14,6 +14,8 @@ export interface BuiltLayer {
   packages: string[];
   /** Where the blob's bytes are (the content store, or an image it was reused from). */
   bytes: BlobSource;
+  /** What its descriptor says of it (src/pipeline/layer-annotations.ts). */
+  annotations: Record<string, string>;
 }
 
 /** Debian architecture → OCI platform architecture and variant. */

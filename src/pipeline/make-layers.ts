@@ -1,6 +1,7 @@
 import { buildGroupLayer } from "../layers/group-layer.js";
 import { assertLockedMembers, type PackageLayerInput, type PackageLayerRecord } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
+import { encodeLayerFacts } from "../layers/layer-facts.js";
 import { LayerPool } from "../layers/layer-pool.js";
 import type { LockedPackage } from "../lock/lock.js";
 import { startDebFetches } from "./fetch-debs.js";
@@ -79,6 +80,14 @@ export class LayerMaker {
     }
     this.ctx.onEvent?.({ kind: "layer", arch, what: describePlan(layer), cached: result.cached });
     return result;
+  }
+
+  /** The layer's facts as its annotation holds them: encoded once, then kept in its cache entry. */
+  async factsAnnotation({ key }: PlannedLayer, record: PackageLayerRecord): Promise<string> {
+    if (record.factsAnnotation !== undefined) return record.factsAnnotation;
+    const text = await encodeLayerFacts(record.members, this.ctx.storeRoot);
+    await this.ctx.layerCache.put(key, { ...record, factsAnnotation: text });
+    return text;
   }
 
   close(): Promise<void> {

@@ -29,7 +29,7 @@ export type ErrorCode =
   | "USAGE"
   | "ENTRYPOINT"
   | "IO"
-  /** An image strata cannot update: not built by strata, or not from the spec and lock given. */
+  /** An image strata cannot account for: not built by strata, an unknown format, a missing annotation. */
   | "IMAGE_UNACCOUNTED"
   /** Work refused or dropped because the operation it belonged to already failed. */
   | "ABORTED";

@@ -3,6 +3,10 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { accountFor, assertAccounted, lockOf } from "../../src/inventory/account.js";
+import type { PackageLayerRecord } from "../../src/layers/layer.js";
+import { canonicalJson, decodeLayerFacts, layerPathsOf } from "../../src/layers/layer-facts.js";
 import { artifactDescriptor, artifactImages, descriptorOf } from "../../src/oci/image.js";
 import {
   composeImage,
@@ -14,7 +18,10 @@ import {
   setAnnotations,
   setConfig,
 } from "../../src/oci/mutate.js";
-import { MediaType } from "../../src/oci/types.js";
+import { Annotation, MediaType } from "../../src/oci/types.js";
+import { parseBuildRecord } from "../../src/pipeline/build-record.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
 import { buildFromRepo, modelPackages } from "../helpers/model-repo.js";
@@ -32,14 +39,17 @@ after(async () => {
 });
 
 describe("the image model", () => {
-  test("a build of fixed packages has the digest it had before the image model was reshaped", async () => {
+  // The digest was first pinned before the image model was reshaped and held through it; it changed
+  // on purpose once, when the images began to describe themselves (annotations).
+  test("a build of fixed packages has a fixed digest, cold or warm", async () => {
     const cold = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
     const warm = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
     assert.equal(artifactDescriptor(warm.artifact).digest, artifactDescriptor(cold.artifact).digest);
-    assert.equal(
-      artifactDescriptor(cold.artifact).digest,
-      "sha256:ddfcd3f0f49e036c8ed3d87c92b9a03ce8ec9aee8e38077f66dfa342cfce7097",
-    );
+    // Annotations name the fake repository's port and key, new on every run: the config (diff_ids,
+    // history) and the layer blobs are what is pinned.
+    const image = artifactImages(cold.artifact)[0];
+    const pinned = [image.manifest.config, ...image.manifest.layers].map((d) => d.digest).join(" ");
+    assert.equal(sha256Hex(pinned), "37b5cbec89ad35d2f0dbdd42f6d825ba5e40d5cd70e2af73211b461cbe6392ca");
   });
 });
 
@@ -112,5 +122,125 @@ describe("mutate", () => {
     const annotated = setAnnotations(image, { "org.example.note": "x" });
     assert.equal(annotated.manifest.annotations?.["org.example.note"], "x");
     assert.deepEqual(annotated.configBytes, image.configBytes);
+  });
+});
+
+describe("images that describe themselves", () => {
+  test("every layer says its kind, format and options; package layers their lock entries and facts; the manifest its build record", async () => {
+    const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
+    const image = artifactImages(built.artifact)[0];
+    const kinds = image.manifest.layers.map((l) => l.annotations?.[Annotation.layerKind]);
+    assert.deepEqual(kinds, ["base", "package", "package", "package", "files"]);
+    for (const [i, d] of image.manifest.layers.entries()) {
+      const a = d.annotations!;
+      assert.equal(a[Annotation.layerFormat], "3");
+      assert.match(
+        a[Annotation.layerOptions],
+        /^\{"compression":"gzip;fflate=[^"]+","docs":false,"epoch":0\}$/,
+      );
+      const layer = built.images[0].layers[i];
+      if (kinds[i] === "base" || kinds[i] === "files") {
+        assert.match(a[Annotation.layerInputs], /^sha256:[0-9a-f]{64}$/);
+        continue;
+      }
+      const locked = JSON.parse(a[Annotation.packagesJson]);
+      const inLock = built.lock.packages.filter((p) => layer.packages.includes(`${p.name}=${p.version}`));
+      assert.deepEqual(
+        locked,
+        inLock.map(({ arch: _a, ...p }) => JSON.parse(canonicalJson(p))),
+      );
+      const record = layer.blob as PackageLayerRecord;
+      const facts = decodeLayerFacts(a[Annotation.layerFacts], "test");
+      assert.equal(canonicalJson(facts.members), canonicalJson(record.members));
+      assert.deepEqual(layerPathsOf(facts.members), { files: record.files, dirs: record.dirs });
+    }
+    const tools = decodeLayerFacts(image.manifest.layers[3].annotations![Annotation.layerFacts], "test");
+    assert.match(tools.members[0].maintainerScripts.postinst ?? "", /update-alternatives/);
+    assert.equal(tools.blobs.size, 1, "the file the postinst copies travels with the facts");
+    const record = parseBuildRecord(image.manifest.annotations![Annotation.build], "test");
+    assert.deepEqual(record.lock.releases, built.lock.releases);
+    assert.deepEqual(record.lock.inputs, built.lock.inputs);
+    assert.equal(record.layers.max, 100);
+  });
+
+  test("accountFor gives back the lock the image was built from", async () => {
+    const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
+    const accounted = assertAccounted(artifactImages(built.artifact)[0]);
+    assert.deepEqual(lockOf([accounted]), built.lock);
+    assert.deepEqual(
+      accounted.layers.map((l) => l.kind),
+      ["base", "package", "package", "package", "files"],
+    );
+  });
+
+  test("an image with a missing or unknown annotation is refused with its reason", async () => {
+    const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
+    const image = artifactImages(built.artifact)[0];
+    const reason = (i: typeof image) => {
+      const a = accountFor(i);
+      assert.equal(a.ok, false);
+      return a.ok ? "" : a.reason;
+    };
+    assert.match(
+      reason(setAnnotations(image, { [Annotation.build]: undefined })),
+      /built by an older strata/,
+    );
+    const foreign = removeLayer(removeLayer(setAnnotations(image, { [Annotation.build]: undefined }), 4), 0);
+    const plain = imageParts(foreign);
+    for (const l of plain.layers)
+      l.layer = { ...l.layer, descriptor: { ...l.layer.descriptor, annotations: undefined } };
+    assert.equal(reason(composeImage(plain)), "not built by strata");
+    const relabel = (key: string, value: string | undefined) => {
+      const parts = imageParts(image);
+      const d = parts.layers[1].layer.descriptor;
+      parts.layers[1].layer = {
+        ...parts.layers[1].layer,
+        descriptor: { ...d, annotations: { ...d.annotations, [key]: value! } },
+      };
+      if (value === undefined) delete parts.layers[1].layer.descriptor.annotations![key];
+      return composeImage(parts);
+    };
+    assert.match(
+      reason(relabel(Annotation.layerFormat, "99")),
+      /layer format 99; this strata writes format 3/,
+    );
+    assert.match(reason(relabel(Annotation.layerFacts, undefined)), /has no dev\.strata\.layer\.facts/);
+    assert.match(reason(relabel(Annotation.packagesJson, "[1]")), /is not a list of lock entries/);
+    assert.match(reason(relabel(Annotation.layerOptions, "{}")), /was made with layer options \{\}/);
+    assert.match(reason(setAnnotations(image, { [Annotation.build]: "{}" })), /build record .* is malformed/);
+    assert.throws(
+      () => assertAccounted(relabel(Annotation.layerFormat, "2"), "oci:x"),
+      (err: unknown) =>
+        isStrataError(err, "IMAGE_UNACCOUNTED") && /^oci:x: layer 1/.test((err as Error).message),
+    );
+  });
+
+  test("facts that are not base64, not gzip, too big when unpacked, or name an unsafe path are refused", () => {
+    const refused = (text: string, why: RegExp) =>
+      assert.throws(
+        () => decodeLayerFacts(text, "layer 1"),
+        (err: unknown) => isStrataError(err, "IMAGE_UNACCOUNTED") && why.test((err as Error).message),
+      );
+    const packed = (value: unknown) => gzipSync(JSON.stringify(value)).toString("base64");
+    refused("not base64!", /not base64/);
+    refused(Buffer.from("plain").toString("base64"), /not gzipped JSON/);
+    refused(gzipSync(Buffer.alloc(65 << 20, 32)).toString("base64"), /at most/);
+    const member = {
+      package: "evil",
+      version: "1",
+      architecture: "all",
+      scripts: [],
+      replaces: [],
+      maintainerScripts: {},
+      paths: [["../etc/passwd", "f", 420, 0, 0]],
+      bodies: {},
+    };
+    refused(packed({ version: 6, members: [member], blobs: {} }), /malformed at members\.0\.paths/);
+    const named = { ...member, paths: [], bodies: { "etc/x": "a".repeat(64) } };
+    refused(packed({ version: 6, members: [named], blobs: {} }), /do not hold it/);
+    refused(
+      packed({ version: 6, members: [named], blobs: { ["a".repeat(64)]: "eA==" } }),
+      /does not hash to/,
+    );
   });
 });
