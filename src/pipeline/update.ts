@@ -1,11 +1,13 @@
+import { type AccountedImage, assertAccounted, lockOf } from "../inventory/account.js";
 import type { Lock } from "../lock/lock.js";
 import { type LockUpdate, type PackageChange, type UpdateTargets, updateLock } from "../lock/update.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
+import { platformText } from "../oci/platform.js";
 import { Annotation, type Descriptor } from "../oci/types.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { type BuildOptions, type BuildResult, buildImages } from "./builder.js";
-import { ociPlatform } from "./image-config.js";
+import { specOfImage } from "./image-spec.js";
 
 /** A layer of the updated image that the old one did not have. */
 export interface NewLayer {
@@ -21,75 +23,36 @@ export interface NewLayer {
   replaced?: { digest: string; size: number };
 }
 
+export interface GoneLayer {
+  arch: string;
+  position: number;
+  digest: string;
+  size: number;
+  packages: string[];
+}
+
 export interface ImageUpdate extends LockUpdate {
+  /** The spec the update was built from: the one given, or the image's own (specOfImage). */
+  spec: Spec;
   /** The updated images; undefined when nothing changed (nothing to write). */
   build?: BuildResult;
   newLayers: NewLayer[];
   /** Layers of the old image the new one no longer has (dropped packages, replaced layers). */
-  goneLayers: { arch: string; position: number; digest: string; size: number; packages: string[] }[];
+  goneLayers: GoneLayer[];
 }
 
-const LAYER_KINDS = new Set(["base", "package", "group", "files"]);
-
-function unaccounted(where: string, why: string): StrataError {
-  return new StrataError("IMAGE_UNACCOUNTED", `${where}: cannot update: ${why}`, {
-    hint: "strata updates images it built, with the spec and lock they were built from; rebuild it with `strata build`",
-  });
-}
-
-/** The image of `artifact` for a Debian architecture (`arm64` is linux/arm64/v8). */
-function imageFor(artifact: Artifact, arch: string): Image | undefined {
-  const want = ociPlatform(arch);
-  return artifactImages(artifact).find(
-    (i) =>
-      i.config.architecture === want.architecture &&
-      (want.variant === undefined || i.config.variant === want.variant),
-  );
+/** The accounted images of an artifact (one per architecture), each refused with the reason if it cannot be. */
+function accountFor(old: Artifact, where: string): { image: Image; accounted: AccountedImage }[] {
+  const images = artifactImages(old);
+  return images.map((image) => ({
+    image,
+    accounted: assertAccounted(image, images.length > 1 ? `${where} (${platformText(image)})` : where),
+  }));
 }
 
 /** "name=version" of the packages a strata layer descriptor says it holds. */
 function layerPackages(layer: Descriptor): string[] {
   return (layer.annotations?.[Annotation.packages] ?? "").split(" ").filter((p) => p !== "");
-}
-
-/**
- * Checks that `artifact` is what `lock` builds: one image per architecture of the lock, every layer
- * one strata made (its kind annotated; base first, files last), and the packages its layers name
- * exactly the lock's, version for version. Anything else is refused with the first reason found.
- */
-export function accountForImage(artifact: Artifact, lock: Lock, where: string): void {
-  const images = artifactImages(artifact);
-  if (images.length !== lock.inputs.archs.length)
-    throw unaccounted(
-      where,
-      `it holds ${images.length} images, the lock ${lock.inputs.archs.length} architectures`,
-    );
-  for (const arch of lock.inputs.archs) {
-    const image = imageFor(artifact, arch);
-    if (!image) throw unaccounted(where, `it has no image for ${arch}, which the lock has`);
-    const layers = image.manifest.layers;
-    const kinds = layers.map((l) => l.annotations?.[Annotation.layerKind]);
-    const odd = kinds.findIndex((k) => k === undefined || !LAYER_KINDS.has(k));
-    if (odd >= 0)
-      throw unaccounted(
-        where,
-        `${arch} layer ${odd + 1} was not made by strata (no ${Annotation.layerKind} annotation)`,
-      );
-    if (kinds[0] !== "base" || kinds.at(-1) !== "files" || layers.length < 3)
-      throw unaccounted(where, `${arch}: its layers are not a strata image's (base first, files last)`);
-    const held = layers.flatMap(layerPackages).sort();
-    const locked = lock.packages
-      .filter((p) => p.arch === arch)
-      .map((p) => `${p.name}=${p.version}`)
-      .sort();
-    const extra = held.find((p) => !locked.includes(p));
-    const missing = locked.find((p) => !held.includes(p));
-    if (extra || missing)
-      throw unaccounted(
-        where,
-        `${arch}: ${extra ? `it holds ${extra}, which the lock does not` : `the lock has ${missing}, which it does not hold`}: it was not built from this lock`,
-      );
-  }
 }
 
 /**
@@ -103,43 +66,51 @@ export function accountForImage(artifact: Artifact, lock: Lock, where: string): 
 export async function updateImage(
   old: Artifact,
   where: string,
-  spec: Spec,
-  oldLock: Lock,
+  givenSpec: Spec | undefined,
   targets: UpdateTargets,
   opts: BuildOptions = {},
 ): Promise<ImageUpdate> {
-  accountForImage(old, oldLock, where);
+  const olds = accountFor(old, where);
+  const oldLock = lockOf(olds.map((o) => o.accounted));
+  const spec =
+    givenSpec ??
+    specOfImage(
+      olds.map((o) => o.accounted),
+      olds.map((o) => o.image),
+      where,
+    );
+  checkArchs(spec, oldLock, where);
   const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
-  if (update.changes.length === 0) return { ...update, newLayers: [], goneLayers: [] };
+  if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
   const build = await buildImages(spec, update.lock, opts);
   const newLayers: NewLayer[] = [];
-  const goneLayers: ImageUpdate["goneLayers"] = [];
+  const goneLayers: GoneLayer[] = [];
   for (const { arch, image } of build.images) {
-    const before = imageFor(old, arch)!.manifest.layers;
+    const before = olds.find((o) => o.accounted.record.arch === arch)!.image.manifest.layers;
     const after = image.manifest.layers;
-    checkSurgical(
-      before,
-      after,
-      update.changes.filter((c) => c.arch === arch),
-      where,
-      arch,
-    );
-    const kept = new Set(after.map((l) => l.digest));
-    const had = new Set(before.map((l) => l.digest));
-    before.forEach((l, i) => {
-      if (!kept.has(l.digest))
-        goneLayers.push({
-          arch,
-          position: i + 1,
-          digest: l.digest,
-          size: l.size,
-          packages: layerPackages(l),
-        });
-    });
-    after.forEach((l, i) => {
-      if (had.has(l.digest)) return;
-      const replaced = before[i] && !kept.has(before[i].digest) ? before[i] : undefined;
-      newLayers.push({
+    const changes = update.changes.filter((c) => c.arch === arch);
+    checkSurgical(before, after, changes, where, arch, spec.path);
+    const layers = layerChanges(arch, before, after);
+    newLayers.push(...layers.newLayers);
+    goneLayers.push(...layers.goneLayers);
+  }
+  return { ...update, spec, build, newLayers, goneLayers };
+}
+
+/** The layers only the new image has (with the one each took the place of), and those only the old one had. */
+function layerChanges(arch: string, before: Descriptor[], after: Descriptor[]) {
+  const kept = new Set(after.map((l) => l.digest));
+  const had = new Set(before.map((l) => l.digest));
+  const goneLayers: GoneLayer[] = before.flatMap((l, i) =>
+    kept.has(l.digest)
+      ? []
+      : [{ arch, position: i + 1, digest: l.digest, size: l.size, packages: layerPackages(l) }],
+  );
+  const newLayers: NewLayer[] = after.flatMap((l, i) => {
+    if (had.has(l.digest)) return [];
+    const replaced = before[i] && !kept.has(before[i].digest) ? before[i] : undefined;
+    return [
+      {
         arch,
         position: i + 1,
         digest: l.digest,
@@ -147,10 +118,19 @@ export async function updateImage(
         kind: l.annotations?.[Annotation.layerKind] ?? "",
         packages: layerPackages(l),
         ...(replaced ? { replaced: { digest: replaced.digest, size: replaced.size } } : {}),
-      });
+      },
+    ];
+  });
+  return { newLayers, goneLayers };
+}
+
+/** The spec builds the architectures the image has, no more, no fewer. */
+function checkArchs(spec: Spec, oldLock: Lock, where: string): void {
+  const [want, have] = [[...spec.archs].sort().join(", "), [...oldLock.inputs.archs].sort().join(", ")];
+  if (want !== have)
+    throw new StrataError("USAGE", `${spec.path} builds ${want}, and ${where} holds ${have}`, {
+      hint: "update with the spec the image was built from (its archs), or build the new set with `strata build`",
     });
-  }
-  return { ...update, build, newLayers, goneLayers };
 }
 
 /**
@@ -164,6 +144,7 @@ function checkSurgical(
   changes: PackageChange[],
   where: string,
   arch: string,
+  spec: string,
 ): void {
   const touched = new Set(
     changes.flatMap((c) => [c.from, c.to]).flatMap((p) => (p ? [`${p.name}=${p.version}`] : [])),
@@ -177,9 +158,12 @@ function checkSurgical(
   const now = ownLayers(after);
   for (const [what, digest] of ownLayers(before)) {
     if (touched.has(what) || !now.has(what) || now.get(what) === digest) continue;
-    throw unaccounted(
-      where,
-      `${arch}: the layer of ${what} would change although it was not updated: the image was not built from this spec as it is now (epoch, compression, docs or accounts differ)`,
+    throw new StrataError(
+      "IMAGE_UNACCOUNTED",
+      `${where}: cannot update: ${arch}: the layer of ${what} would change although it was not updated: the image was not built from ${spec} as it is now (epoch, compression, docs or accounts differ)`,
+      {
+        hint: "update with the spec the image was built from (or none: the image's own record), or rebuild it with `strata build`",
+      },
     );
   }
 }

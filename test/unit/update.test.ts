@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readLayout } from "../../src/oci/layout.js";
+import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import type { Descriptor } from "../../src/oci/types.js";
 import { selfSigned } from "../helpers/certificates.js";
 import { runStrata } from "../helpers/cli.js";
 import { type CraftedFile, craftDeb, craftedControl, tempDir } from "../helpers/debs.js";
 import { type FakePackage, type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
+import { freshImage, imageArtifact } from "../helpers/synthetic-image.js";
 
 /** A crafted .deb of `name` `version` (Architecture: all) as a fake repository's package. */
 async function debPackage(
@@ -77,10 +78,15 @@ describe("strata update (two signed repositories on loopback, crafted .debs)", (
     );
 
   /** A spec in its own directory, built into oci:DIR/old; then the spec gains the updates repository. */
-  async function builtImage(name: string, extra = ""): Promise<{ spec: string; image: string }> {
+  async function builtImage(
+    name: string,
+    extra = "",
+    bothRepos = false,
+  ): Promise<{ spec: string; image: string }> {
     await mkdir(join(dir, name));
     const spec = join(dir, name, "strata.yaml");
-    await writeFile(spec, fakeRepoSpec(stable, PACKAGES, extra));
+    const text = fakeRepoSpec(stable, PACKAGES, extra);
+    await writeFile(spec, bothRepos ? text.replace("archs:", `${secondRepo()}\narchs:`) : text);
     const image = join(dir, name, "old");
     const built = await runStrata([...cacheDir(), "build", "--lock-update", "-o", image, spec]);
     assert.equal(built.code, 0, built.stderr);
@@ -231,6 +237,27 @@ describe("strata update (two signed repositories on loopback, crafted .debs)", (
       [other.image, "--spec", spec, "--all", "-o", join(dir, "x")],
       /cannot update: amd64: .*(not built from this lock|would change although)/,
     );
+  });
+
+  it("without --spec, resolves against the repositories the image records and builds what its spec would", async () => {
+    const { spec, image } = await builtImage("record", "", true);
+    const args = ["--package", "libssl3=3.0.20-1~deb12u1"];
+    const bare = await update([image, ...args, "-o", join(dir, "record", "bare")]);
+    assert.deepEqual(bare.report.changes, [
+      { arch: "amd64", name: "libssl3", from: "3.0.22-1~deb12u2", to: "3.0.20-1~deb12u1" },
+    ]);
+    const lock = await readFile(join(dir, "record", "strata.lock"), "utf8");
+    assert.match(lock, /3\.0\.22-1~deb12u2/, "no spec named, no lock written");
+    const withSpec = await update([image, ...args, "--spec", spec, "-o", join(dir, "record", "spec")]);
+    assert.equal(bare.report.digest, withSpec.report.digest);
+  });
+
+  it("refuses an image strata did not build, saying so", async () => {
+    const layout = join(dir, "foreign");
+    await writeLayout(layout, imageArtifact((await freshImage(2)).image));
+    const r = await runStrata([...cacheDir(), "update", `oci:${layout}`, "--all", "-o", join(dir, "y")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^strata: error: oci:.*foreign: not built by strata\n/);
   });
 
   it("updates a local image in place with --force, and then says there is nothing to update", async () => {

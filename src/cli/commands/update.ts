@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { lockPathFor, readLock, writeLock } from "../../lock/lock.js";
+import { lockPathFor, writeLock } from "../../lock/lock.js";
 import {
   describeChange,
   type PackageChange,
@@ -10,7 +10,6 @@ import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHome } from "../../oci/homes/homes.js";
 import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
 import { artifactDescriptor } from "../../oci/image.js";
-import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type ImageUpdate, updateImage } from "../../pipeline/update.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
@@ -89,19 +88,13 @@ function changeLines(update: ImageUpdate): string[] {
 
 async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promise<void> {
   const targets = targetsOf(opts);
-  if (opts.spec === undefined)
-    throw new StrataError("USAGE", "update needs --spec SPEC: the spec the image was built from", {
-      hint: "e.g. strata update IMAGE --spec strata.yaml --package libssl3",
-    });
   const image = await sourceHome(imageText, archiveKind);
   const destination = destinationOf(image, opts);
   const started = performance.now();
-  const spec = await loadSpec(opts.spec, { mirror: opts.mirror });
-  const ctx = { cacheRoot: opts.cacheDir };
-  const lock = relocateLock(await readLock(lockPathFor(spec), spec, ctx), opts.mirror);
+  const spec = opts.spec === undefined ? undefined : await loadSpec(opts.spec, { mirror: opts.mirror });
   const old = await readHome(image, { registry: registryOptions(opts) });
   const downloaded: string[] = [];
-  const update = await updateImage(old, homeText(image), spec, lock, targets, {
+  const update = await updateImage(old, homeText(image), spec, targets, {
     cacheRoot: opts.cacheDir,
     jobs: opts.jobs,
     onEvent: (e) => {
@@ -120,9 +113,10 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   };
   const push = await writeArtifact(destination, update.build.artifact, names, o, { ...opts, json: false });
   if (destination.transport !== "docker") o.line(`wrote ${homeText(destination)}`);
-  await writeLock(lockPathFor(spec), update.lock, ctx);
+  // The lock beside the spec follows the image, once the image is written.
+  if (spec) await writeLock(lockPathFor(spec), update.lock, { cacheRoot: opts.cacheDir });
   for (const line of changeLines(update)) o.line(line);
-  o.line(`updated ${lockPathFor(spec)}`);
+  if (spec) o.line(`updated ${lockPathFor(spec)}`);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(2));
   if (opts.json)
     process.stdout.write(
@@ -164,7 +158,10 @@ export function registerUpdate(program: Command, out: () => Output): void {
         (value: string, list: string[] = []) => [...list, value],
       )
       .option("--all", "update every package to the newest version the repositories offer")
-      .option("--spec <spec>", "the spec the image was built from; its lock is updated too")
+      .option(
+        "--spec <spec>",
+        "resolve with this spec's repositories and settings (default: those the image records); its lock is updated too",
+      )
       .option("-o, --output <dest>", "write the updated image here instead of in place")
       .addOption(formatOption())
       .option("--push <ref>", "push the updated image to this registry reference instead of in place")
