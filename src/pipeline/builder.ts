@@ -14,6 +14,7 @@ import { type BuiltLayer, ociPlatform } from "./image-config.js";
 import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
 import { type ArchPlan, type LayerOptions, planBuild } from "./plan.js";
+import { ReuseIndex } from "./reuse.js";
 
 export type { BuildEvent } from "./make-layers.js";
 
@@ -24,6 +25,12 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   /** Called once the work is known, for progress displays: layers to assemble, .debs to fetch. */
   onPlan?: (work: { layers: number; debs: number }) => void;
+  /**
+   * Images whose layers may be taken by descriptor (build --push's target, --cache-from, the image
+   * an update starts from): see src/pipeline/reuse.ts. Images strata cannot account for are noted
+   * and skipped.
+   */
+  reuse?: Artifact[];
 }
 
 export interface BuiltImage {
@@ -42,6 +49,28 @@ export interface BuildResult {
   /** Paths shipped by more than one package, with who won. */
   overlaps: string[];
   epoch: number;
+  /** What the build did: .debs downloaded, package layers made, found in the cache, reused from images. */
+  work: BuildWork;
+}
+
+export interface BuildWork {
+  debsDownloaded: number;
+  layersMade: number;
+  layersCached: number;
+  layersReused: number;
+}
+
+/** `onEvent`, counting the work it reports. */
+function counting(onEvent: BuildOptions["onEvent"], work: BuildWork): (e: BuildEvent) => void {
+  return (e) => {
+    if (e.kind === "fetched" && !e.cached) work.debsDownloaded++;
+    if (e.kind === "layer" && e.what !== "base" && e.what !== "files") {
+      if (e.reusedFrom !== undefined) work.layersReused++;
+      else if (e.cached) work.layersCached++;
+      else work.layersMade++;
+    }
+    onEvent?.(e);
+  };
 }
 
 /** The content store as a blob source: where every layer a build makes is. */
@@ -58,14 +87,18 @@ function storeBlobs(store: ContentStore): BlobSource {
  * compose each image (composeArch: base and files layers, config, manifest). Same spec and lock give
  * the same digests, cold or warm; a warm build reads no .deb.
  */
-export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions = {}): Promise<BuildResult> {
+  const work: BuildWork = { debsDownloaded: 0, layersMade: 0, layersCached: 0, layersReused: 0 };
+  const opts = { ...options, onEvent: counting(options.onEvent, work) };
   const root = defaultCacheRoot(opts.cacheRoot);
   const storeRoot = join(root, "blobs");
   const store = new ContentStore(storeRoot);
   await Promise.all([store.sweepStale(), debStore(opts.cacheRoot).sweepStale()]);
   const plan = planBuild(spec, lock);
   const layerCache = new LayerCache(root, storeRoot);
-  const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options });
+  const note = (message: string) => opts.onEvent?.({ kind: "note", message });
+  const reuse = opts.reuse?.length ? new ReuseIndex(opts.reuse, plan.options, note) : undefined;
+  const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options, reuse });
   const ctx: ComposeContext = {
     lock,
     spec,
@@ -111,6 +144,7 @@ export async function buildImages(spec: Spec, lock: Lock, opts: BuildOptions = {
       skippedEffects: uniqueEffects(skippedEffects),
       overlaps,
       epoch: plan.options.epoch,
+      work,
     };
   } finally {
     await maker.close();
@@ -132,7 +166,7 @@ async function packageLayers(
         blob: record,
         kind: layer.kind,
         packages: layer.packages.map((p) => `${p.name}=${p.version}`),
-        bytes: local,
+        bytes: made[i].bytes ?? local,
         members: record.members,
         annotations: packageLayerAnnotations(layer.kind, layer.packages, options, facts),
       };

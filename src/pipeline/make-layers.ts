@@ -4,12 +4,15 @@ import { LayerCache } from "../layers/layer-cache.js";
 import { encodeLayerFacts } from "../layers/layer-facts.js";
 import { LayerPool } from "../layers/layer-pool.js";
 import type { LockedPackage } from "../lock/lock.js";
+import type { BlobSource } from "../oci/image.js";
+import { StrataError } from "../util/errors.js";
 import { startDebFetches } from "./fetch-debs.js";
 import { type ArchPlan, describePlan, type LayerOptions, type PlannedLayer } from "./plan.js";
+import type { ReusedLayer, ReuseIndex } from "./reuse.js";
 
 export type BuildEvent =
   | { kind: "fetched"; pkg: LockedPackage; cached: boolean }
-  | { kind: "layer"; arch: string; what: string; cached: boolean }
+  | { kind: "layer"; arch: string; what: string; cached: boolean; reusedFrom?: string }
   | { kind: "note"; message: string };
 
 /** A package or group layer, made or found in the cache. */
@@ -18,6 +21,8 @@ export interface MadeLayer {
   cached: boolean;
   /** Paths two members of a group ship, with who won. */
   overlaps: string[];
+  /** Where its bytes are, when it was taken from an image (else the content store). */
+  bytes?: BlobSource;
 }
 
 export interface MakerContext {
@@ -27,6 +32,8 @@ export interface MakerContext {
   options: LayerOptions;
   jobs?: number;
   onEvent?: (e: BuildEvent) => void;
+  /** Layers of existing images that may be taken by descriptor. */
+  reuse?: ReuseIndex;
 }
 
 /**
@@ -35,6 +42,7 @@ export interface MakerContext {
  */
 export class LayerMaker {
   private readonly hits = new Map<string, PackageLayerRecord>();
+  private readonly reused = new Map<string, ReusedLayer>();
   private debPaths = new Map<string, Promise<string>>();
   // Made up front (its workers start with the first job), so a .deb that arrives after a failure
   // meets the closed pool and is refused, instead of starting workers nobody terminates.
@@ -44,18 +52,37 @@ export class LayerMaker {
     this.pool = new LayerPool(ctx.jobs);
   }
 
-  /** Looks every planned layer up in the cache; returns the packages whose .debs are needed. */
+  /**
+   * Looks every planned layer up in the cache, then in the images to reuse; returns the packages
+   * whose .debs are needed (those of layers found in neither).
+   */
   async lookUp(archs: ArchPlan[]): Promise<LockedPackage[]> {
     const missing: LockedPackage[] = [];
     for (const { layers } of archs) {
-      for (const { layer, key } of layers) {
-        const record = await this.ctx.layerCache.get(key);
-        if (record) assertLockedMembers(record, layer.packages);
-        if (record) this.hits.set(LayerCache.keyText(key), record);
-        else missing.push(...layer.packages);
+      for (const planned of layers) {
+        const keyText = LayerCache.keyText(planned.key);
+        const record = await this.ctx.layerCache.get(planned.key);
+        if (record) assertLockedMembers(record, planned.layer.packages);
+        if (record) this.hits.set(keyText, record);
+        else if (!(await this.tryReuse(planned, keyText))) missing.push(...planned.layer.packages);
       }
     }
     return missing;
+  }
+
+  /** Takes a planned layer from an image to reuse; one whose annotations fail their checks is made instead. */
+  private async tryReuse(planned: PlannedLayer, keyText: string): Promise<boolean> {
+    const { reuse } = this.ctx;
+    if (!reuse?.has(planned) || this.reused.has(keyText)) return this.reused.has(keyText);
+    try {
+      this.reused.set(keyText, await reuse.take(planned, this.ctx.storeRoot));
+      return true;
+    } catch (err) {
+      if (!(err instanceof StrataError)) throw err;
+      const message = `not reusing ${describePlan(planned.layer)}: ${err.message}`;
+      this.ctx.onEvent?.({ kind: "note", message });
+      return false;
+    }
   }
 
   /** Starts fetching the .debs of `missing` (each once), so layers are made as they arrive. */
@@ -68,9 +95,15 @@ export class LayerMaker {
 
   async make(arch: string, { layer, key }: PlannedLayer): Promise<MadeLayer> {
     const hit = this.hits.get(LayerCache.keyText(key));
+    const reused = this.reused.get(LayerCache.keyText(key));
     let result: MadeLayer;
     if (hit) result = { record: hit, cached: true, overlaps: [] };
-    else if (layer.kind === "package") {
+    else if (reused) {
+      result = { record: reused.record, cached: true, overlaps: [], bytes: reused.bytes };
+      const what = describePlan(layer);
+      this.ctx.onEvent?.({ kind: "layer", arch, what, cached: true, reusedFrom: reused.where });
+      return result;
+    } else if (layer.kind === "package") {
       const record = await this.pool.build(await this.inputFor(layer.packages[0]));
       await this.ctx.layerCache.put(key, record);
       result = { record, cached: false, overlaps: [] };

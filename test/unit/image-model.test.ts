@@ -8,6 +8,7 @@ import { accountFor, assertAccounted, lockOf } from "../../src/inventory/account
 import type { PackageLayerRecord } from "../../src/layers/layer.js";
 import { canonicalJson, decodeLayerFacts, layerPathsOf } from "../../src/layers/layer-facts.js";
 import { artifactDescriptor, artifactImages, descriptorOf } from "../../src/oci/image.js";
+import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import {
   composeImage,
   imageParts,
@@ -20,6 +21,7 @@ import {
 } from "../../src/oci/mutate.js";
 import { Annotation, MediaType } from "../../src/oci/types.js";
 import { parseBuildRecord } from "../../src/pipeline/build-record.js";
+import type { BuildEvent } from "../../src/pipeline/builder.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
@@ -241,6 +243,74 @@ describe("images that describe themselves", () => {
     refused(
       packed({ version: 6, members: [named], blobs: { ["a".repeat(64)]: "eA==" } }),
       /does not hash to/,
+    );
+  });
+});
+
+/** .debs the fake repository served so far. */
+function debsServed(r: FakeRepo): number {
+  return [...r.hits].filter(([path]) => path.endsWith(".deb")).reduce((n, [, count]) => n + count, 0);
+}
+
+describe("reusing the layers of images that exist", () => {
+  test("a build on an empty cache that reuses an OCI layout of the same lock fetches no .deb and gives the same digest", async () => {
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-reuse-a"));
+    const layout = join(dir, "layout-reuse");
+    await writeLayout(layout, first.artifact, { tag: "latest" });
+    const old = await readLayout(layout, "latest");
+    const before = debsServed(repo);
+    const events: BuildEvent[] = [];
+    const again = await buildFromRepo(repo, dir, join(dir, "cache-reuse-b"), {
+      build: { reuse: [old], onEvent: (e) => events.push(e) },
+    });
+    assert.equal(debsServed(repo), before, "no .deb fetched");
+    assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
+    const reused = events.filter((e) => e.kind === "layer" && e.reusedFrom !== undefined);
+    assert.equal(reused.length, 3);
+    // The files layer was made again from the annotations' facts alone, and is the same layer.
+    assert.deepEqual(again.images[0].layers.at(-1)!.blob.digest, first.images[0].layers.at(-1)!.blob.digest);
+  });
+
+  test("after a one-package change, only that package's .deb is fetched and the image equals a fresh build", async () => {
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-change-a"));
+    const changed = await startFakeRepo({ packages: await modelPackages("1.1") });
+    try {
+      const reusing = await buildFromRepo(changed, dir, join(dir, "cache-change-b"), {
+        build: { reuse: [first.artifact] },
+      });
+      assert.deepEqual(
+        [...changed.hits].filter(([p]) => p.endsWith(".deb")).map(([p]) => p.split("/").at(-1)),
+        ["libfoo_1.1_all.deb"],
+      );
+      const fresh = await buildFromRepo(changed, dir, join(dir, "cache-change-c"));
+      assert.equal(artifactDescriptor(reusing.artifact).digest, artifactDescriptor(fresh.artifact).digest);
+      const oldLayers = artifactImages(first.artifact)[0].manifest.layers.map((l) => l.digest);
+      const newLayers = artifactImages(reusing.artifact)[0].manifest.layers.map((l) => l.digest);
+      assert.deepEqual(
+        newLayers.filter((d) => !oldLayers.includes(d)).length,
+        1,
+        "only libfoo's layer is new",
+      );
+    } finally {
+      await changed.close();
+    }
+  });
+
+  test("an image strata cannot account for is noted and not reused", async () => {
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-refuse-a"));
+    const stripped = setAnnotations(artifactImages(first.artifact)[0], { [Annotation.build]: undefined });
+    const notes: string[] = [];
+    const before = debsServed(repo);
+    await buildFromRepo(repo, dir, join(dir, "cache-refuse-b"), {
+      build: {
+        reuse: [{ kind: "image", image: stripped }],
+        onEvent: (e) => (e.kind === "note" ? notes.push(e.message) : undefined),
+      },
+    });
+    assert.equal(debsServed(repo) - before, 3);
+    assert.ok(
+      notes.some((n) => /not reusing layers of sha256:[0-9a-f]{64}: built by an older strata/.test(n)),
+      notes.join("\n"),
     );
   });
 });

@@ -1,11 +1,14 @@
 import type { Command } from "commander";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { resolveSpec } from "../../lock/resolve.js";
-import { type Home, homeText, outputHome } from "../../oci/homes/name.js";
-import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
+import { archiveKind } from "../../oci/homes/docker-archive.js";
+import { readHomeIfPresent } from "../../oci/homes/homes.js";
+import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
+import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocalName } from "../../oci/reference.js";
-import { type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
+import { KnownBlobs } from "../../oci/registry/known-blobs.js";
+import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
@@ -15,6 +18,7 @@ import {
   type OutputFormat,
   type PushFlags,
   pushWithReport,
+  registryOptions,
   writeArtifact,
 } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
@@ -29,6 +33,7 @@ interface BuildFlags extends CommonOptions, PushFlags {
   platform?: string;
   lockUpdate?: boolean;
   push?: string;
+  cacheFrom?: string[];
   filesRoot?: string;
 }
 
@@ -71,7 +76,13 @@ function summary(result: BuildResult) {
     skippedScripts: result.skippedScripts,
     skippedEffects: result.skippedEffects,
     overlaps: result.overlaps,
+    work: result.work,
   };
+}
+
+function layerNote(e: Extract<BuildEvent, { kind: "layer" }>): string {
+  if (e.reusedFrom !== undefined) return ` (reused from ${e.reusedFrom.slice(0, 19)})`;
+  return e.cached ? " (cached)" : "";
 }
 
 /** Build events as progress: downloads and layers are separate steps, notes go above the bars. */
@@ -84,7 +95,7 @@ function buildProgress(o: Output): Pick<BuildOptions, "onEvent" | "onPlan"> & { 
     onEvent: (e) => {
       if (e.kind === "fetched")
         steps.tick("download", `${e.pkg.name} ${e.pkg.version}${e.cached ? " (cached)" : ""}`);
-      else if (e.kind === "layer") steps.tick("layer", `${e.arch} ${e.what}${e.cached ? " (cached)" : ""}`);
+      else if (e.kind === "layer") steps.tick("layer", `${e.arch} ${e.what}${layerNote(e)}`);
       else o.line(e.message);
     },
     stop: () => steps.stop(),
@@ -110,6 +121,33 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
     o.line(`${e.package}: ${e.script}: skipped ${what} (${e.reason})`);
   }
   for (const note of result.overlaps) o.line(note);
+}
+
+/**
+ * The images whose layers a build may reuse: what --push's REF holds now, and each --cache-from.
+ * One that does not exist yet is noted, not an error (the first push of a tag). Layers of a registry
+ * image are remembered as held there, so a push to another repository of it mounts them.
+ */
+async function reuseSources(opts: BuildFlags, o: Output): Promise<Artifact[]> {
+  const homes = await Promise.all([
+    ...(opts.push ? [referenceHome(opts.push)] : []),
+    ...(opts.cacheFrom ?? []).map((text) => sourceHome(text, archiveKind)),
+  ]);
+  const artifacts: Artifact[] = [];
+  const known = await KnownBlobs.load();
+  for (const home of homes) {
+    const artifact = await readHomeIfPresent(home, { registry: registryOptions(opts) });
+    if (artifact === undefined) {
+      o.line(`nothing at ${homeText(home)} yet: no layers to reuse from it`);
+      continue;
+    }
+    if (home.transport === "docker")
+      known.recordImages(home.ref.registry, home.ref.repository, artifactImages(artifact));
+    artifacts.push(artifact);
+  }
+  // The mount hints are a cache: failing to save them must not fail the build.
+  await known.save().catch(() => undefined);
+  return artifacts;
 }
 
 /** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
@@ -153,7 +191,12 @@ export function registerBuild(program: Command, out: () => Output): void {
       )
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
-      .option("--push <ref>", "push the built image to a registry too")
+      .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
+      .option(
+        "--cache-from <image>",
+        "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
       .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
       .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
@@ -174,10 +217,12 @@ export function registerBuild(program: Command, out: () => Output): void {
     checkOneImage(spec, opts, output);
     for (const warning of spec.warnings) o.line(`warning: ${warning}`);
     const lock = await lockFor(spec, opts, o);
+    const reuse = await reuseSources(opts, o);
     const progress = buildProgress(o);
     const result = await buildImages(spec, lock, {
       cacheRoot: opts.cacheDir,
       jobs: opts.jobs,
+      reuse,
       ...progress,
     }).finally(() => progress.stop());
     if (output) {

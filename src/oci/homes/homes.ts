@@ -1,10 +1,11 @@
+import { existsSync } from "node:fs";
 import { StrataError } from "../../util/errors.js";
 import { readOciArchive, writeDockerArchive, writeOciArchive } from "../archive.js";
 import { type Artifact, artifactImages } from "../image.js";
 import { readLayout, writeLayout } from "../layout.js";
 import { chooseImage } from "../platform.js";
 import type { RegistryClientOptions } from "../registry/client.js";
-import { pullArtifact } from "../registry/pull.js";
+import { pullArtifact, pullIfPresent } from "../registry/pull.js";
 import { type PushOptions, type PushReport, pushArtifact } from "../registry/push.js";
 import { readDockerArchive } from "./docker-archive.js";
 import { type Home, homeText } from "./name.js";
@@ -31,6 +32,16 @@ export async function readHome(home: Home, opts: ReadHomeOptions = {}): Promise<
     case "docker":
       return pullArtifact(home.ref, opts.registry);
   }
+}
+
+/** The artifact at `home`, or undefined when there is none yet (no such tag, file or directory). */
+export async function readHomeIfPresent(
+  home: Home,
+  opts: ReadHomeOptions = {},
+): Promise<Artifact | undefined> {
+  if (home.transport === "docker") return pullIfPresent(home.ref, opts.registry);
+  if (!existsSync(home.path)) return undefined;
+  return readHome(home, opts);
 }
 
 /** The entry a name and --tag pick together: either one, or both when they agree. */

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot } from "../../util/dirs.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import type { Image } from "../image.js";
 
 /**
  * A local memory of which repositories of a registry hold which blobs, so a push to a new
@@ -64,6 +65,14 @@ export class KnownBlobs {
   record(registry: string, digest: string, repository: string): void {
     remember(this.table, registry, digest, repository);
     this.learned.push([registry, digest, repository]);
+  }
+
+  /** Every blob `images` name, as held by `repository` (a manifest pulled from there names only blobs it has). */
+  recordImages(registry: string, repository: string, images: Image[]): void {
+    for (const image of images) {
+      for (const d of [image.manifest.config, ...image.manifest.layers])
+        this.record(registry, d.digest, repository);
+    }
   }
 
   /** Writes what this instance learned on top of the file's current contents. */

@@ -53,12 +53,26 @@ class RemoteBlobSource implements BlobSource {
   }
 }
 
-/** The media type of a manifest body: its own field first, then what the registry said. */
 /**
  * Pulls the artifact named by `ref`; blobs are read from the registry when opened, so the returned
  * artifact keeps its connection settings (and any TLS agent) alive for as long as it is used.
  */
 export async function pullArtifact(ref: ImageReference | string, opts: PullOptions = {}): Promise<Artifact> {
+  const source = typeof ref === "string" ? parseReference(ref) : ref;
+  const artifact = await pullIfPresent(source, opts);
+  if (artifact === undefined) {
+    throw new StrataError("REGISTRY", `${formatReference(source)}: no such manifest (404)`, {
+      hint: "check the repository name and tag",
+    });
+  }
+  return artifact;
+}
+
+/** The artifact named by `ref`, or undefined when the registry has no such manifest (a first push). */
+export async function pullIfPresent(
+  ref: ImageReference | string,
+  opts: PullOptions = {},
+): Promise<Artifact | undefined> {
   const source = typeof ref === "string" ? parseReference(ref) : ref;
   const client = await RegistryClient.connect(source.registry, opts);
   const repo = new RemoteRepository(client, source.repository);
@@ -69,11 +83,7 @@ export async function pullArtifact(ref: ImageReference | string, opts: PullOptio
       repo.getManifest(reference, maxBytes),
     );
   const got = await fetchManifest(selector);
-  if (got === undefined) {
-    throw new StrataError("REGISTRY", `${formatReference(source)}: no such manifest (404)`, {
-      hint: "check the repository name and tag",
-    });
-  }
+  if (got === undefined) return undefined;
   const digest = source.digest ?? `sha256:${sha256Hex(got.bytes)}`;
   if (got.digest !== undefined && source.digest === undefined && got.digest !== digest) {
     throw new StrataError(

@@ -1,0 +1,101 @@
+import { type AccountedLayer, accountFor } from "../inventory/account.js";
+import { assertLockedMembers, type PackageLayerRecord } from "../layers/layer.js";
+import { decodeLayerFacts, layerPathsOf, storeLayerFacts } from "../layers/layer-facts.js";
+import { type Artifact, artifactDescriptor, artifactImages, type BlobSource } from "../oci/image.js";
+import { Annotation } from "../oci/types.js";
+import { layerOptionsText } from "./layer-annotations.js";
+import type { LayerOptions, PlannedLayer } from "./plan.js";
+
+/**
+ * Layers a build may take by descriptor from images that already exist (`build --push REF` reads
+ * REF, `--cache-from` names more, `strata update` passes the old image): a planned package or group
+ * layer whose .deb sha256s, layer options and format match a layer of one of them is not made, and
+ * its .debs are not fetched. Its facts come from the image's annotation, so the overlap check and
+ * the files layer need no layer read; its bytes stay where they are and are read only if a writer
+ * must copy them (a registry that already has the blob is only asked).
+ *
+ * The images are trusted to be what their annotations say, as a registry a build pushes to is:
+ * name only images you would pull.
+ */
+
+interface Candidate {
+  layer: AccountedLayer;
+  blobs: BlobSource;
+  where: string;
+}
+
+/** A layer taken from an image: its record (facts decoded and their blobs stored) and where its bytes are. */
+export interface ReusedLayer {
+  record: PackageLayerRecord;
+  bytes: BlobSource;
+  where: string;
+}
+
+export class ReuseIndex {
+  private readonly byKey = new Map<string, Candidate>();
+
+  /** Indexes the package layers of every image strata can account for; `note` hears why others are not used. */
+  constructor(artifacts: Artifact[], options: LayerOptions, note: (message: string) => void = () => {}) {
+    const optionsText = layerOptionsText(options);
+    for (const artifact of artifacts) {
+      const where = artifactDescriptor(artifact).digest;
+      for (const image of artifactImages(artifact)) {
+        const accounting = accountFor(image, where);
+        if (!accounting.ok) {
+          note(`not reusing layers of ${where}: ${accounting.reason}`);
+          continue;
+        }
+        for (const layer of accounting.layers) {
+          if (layer.facts === undefined) continue;
+          if (layer.descriptor.annotations?.[Annotation.layerOptions] !== optionsText) continue;
+          const key = reuseKey(
+            layer.kind,
+            layer.packages.map((p) => p.sha256),
+          );
+          if (!this.byKey.has(key)) this.byKey.set(key, { layer, blobs: image.blobs, where });
+        }
+      }
+    }
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The layer of an image that equals what `planned` would make, if any. */
+  has(planned: PlannedLayer): boolean {
+    return this.byKey.has(plannedKey(planned));
+  }
+
+  /** Takes the matching layer: its facts decoded and checked against the lock, their blobs stored. */
+  async take(planned: PlannedLayer, storeRoot: string): Promise<ReusedLayer> {
+    const found = this.byKey.get(plannedKey(planned));
+    if (!found) throw new Error("ReuseIndex.take without a match");
+    const { layer, where } = found;
+    const facts = decodeLayerFacts(layer.facts!, `${where}: layer ${layer.index}`);
+    const { digest, size, mediaType } = layer.descriptor;
+    const record: PackageLayerRecord = {
+      digest,
+      size,
+      mediaType,
+      diffId: layer.diffId,
+      ...layerPathsOf(facts.members),
+      members: facts.members,
+      factsAnnotation: layer.facts,
+    };
+    assertLockedMembers(record, planned.layer.packages);
+    await storeLayerFacts(facts, storeRoot);
+    return { record, bytes: found.blobs, where };
+  }
+}
+
+function reuseKey(kind: string, sha256s: string[]): string {
+  return `${kind} ${[...sha256s].sort().join(" ")}`;
+}
+
+function plannedKey({ layer }: PlannedLayer): string {
+  return reuseKey(
+    layer.kind,
+    layer.packages.map((p) => p.sha256),
+  );
+}
