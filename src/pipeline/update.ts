@@ -82,7 +82,8 @@ export async function updateImage(
   checkArchs(spec, oldLock, where);
   const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
   if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
-  const build = await buildImages(spec, update.lock, opts);
+  // Every layer whose inputs did not change is taken from the old image by descriptor, unread.
+  const build = await buildImages(spec, update.lock, { ...opts, reuse: [old] });
   const newLayers: NewLayer[] = [];
   const goneLayers: GoneLayer[] = [];
   for (const { arch, image } of build.images) {

@@ -141,6 +141,27 @@ describe("strata update (two signed repositories on loopback, crafted .debs)", (
     assert.equal(await freshDigest(spec, join(dir, "one", "fresh")), report.digest);
   });
 
+  it("with an empty cache, downloads only the changed package's .deb and takes every other layer from the image", async () => {
+    const { spec, image } = await builtImage("empty-cache");
+    const empty = ["--cache-dir", join(dir, "empty-cache", "cache")];
+    const r = await runStrata([
+      ...empty,
+      "update",
+      image,
+      "--spec",
+      spec,
+      "--package",
+      "libssl3",
+      "-o",
+      join(dir, "empty-cache", "new"),
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.deepEqual(report.downloaded, ["libssl3=3.0.22-1~deb12u2"]);
+    assert.equal(await freshDigest(spec, join(dir, "empty-cache", "fresh")), report.digest);
+  });
+
   it("gives a new dependency its layer and takes the layer of one no longer needed", async () => {
     const { spec, image } = await builtImage("deps");
     const before = await layersOf(image);
