@@ -136,10 +136,17 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       return { ref, oldDigest: (await strata(["push", old, ref, "--json"])).json.digest };
     }
 
-    it("updates the tag in place, sending only the new layers, config and manifest", async () => {
+    it("updates the tag in place from an empty cache: downloads only the changed .debs, sends only the new layers, config and manifest", async () => {
       const { ref, oldDigest } = await oldImageAt("py:1");
-      const { json: report } = await strata(["update", `docker://${ref}`, "--spec", spec, "--all", "--json"]);
+      const empty = join(work, "empty-cache");
+      const update = ["update", `docker://${ref}`, "--spec", spec, "--all", "--json"];
+      const { json: report } = await strata(update, empty);
       assert.notEqual(report.digest, oldDigest);
+      assert.equal(report.digest, updatedDigest);
+      assert.deepEqual(
+        [...report.downloaded].sort(),
+        report.changes.map((c: Change) => `${c.name}=${c.to}`).sort(),
+      );
       const newBytes = report.newLayers.reduce((n: number, l: { size: number }) => n + l.size, 0);
       assert.ok(report.bytesSent >= newBytes, `${report.bytesSent} bytes sent, new layers are ${newBytes}`);
       assert.ok(
