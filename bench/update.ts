@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hostAptSources } from "../src/debian/sources.js";
-import { startRegistry } from "../test/helpers/registry.js";
+import { type RegistryServer, startRegistry } from "../test/helpers/registry.js";
 import { mb, secs, table, timing, verdict } from "./format.js";
 import { log, repeat, strata } from "./proc.js";
 
@@ -69,10 +69,15 @@ export async function benchUpdate(work: string, cache: string, cleanups: Array<(
   await strata(["--cache-dir", cache, "build", "--lock-update", "-o", join(dir, "old"), spec]);
   const oldLock = await readFile(join(dir, "strata.lock"), "utf8");
   await writeFile(spec, pythonSpec(true));
-  const registry = await startRegistry();
-  cleanups.push(() => registry.close());
-  const ref = `${registry.host}/bench/python3:latest`;
+  // A registry of its own per run, holding only the old image: what an update sends is then what
+  // the registry lacked (in one registry, the second run would find the new layer there already).
+  let registry: RegistryServer | undefined;
+  let ref = "";
+  cleanups.push(async () => registry?.close());
   const reset = async () => {
+    await registry?.close();
+    registry = await startRegistry();
+    ref = `${registry.host}/bench/python3:latest`;
     await writeFile(join(dir, "strata.lock"), oldLock);
     await strata(["push", join(dir, "old"), ref]);
   };
@@ -130,7 +135,7 @@ export async function benchUpdate(work: string, cache: string, cleanups: Array<(
   const last = reports.at(-1)!;
   const layerBytes = last.newLayers.reduce((n, l) => n + l.size, 0);
   // Config and manifest of a 40-layer image are a few KB; 64 KiB is a generous ceiling for them.
-  const bytesOk = reports.every((r) => r.bytesSent <= layerBytes + 64 * 1024);
+  const bytesOk = reports.every((r) => r.bytesSent >= layerBytes && r.bytesSent <= layerBytes + 64 * 1024);
   const beyond = (s: number) => s - fetched.median;
   return [
     `### 6. Update — \`strata update --package ${change.name}\` of the python3 image in a loopback registry (${change.from} → ${change.to})`,
@@ -155,11 +160,11 @@ export async function benchUpdate(work: string, cache: string, cleanups: Array<(
           "bytes sent vs the new layers + config + manifest",
           "",
           `${mb(layerBytes)} of new layers`,
-          `every run ≤ new layers + 64 KiB: ${verdict(bytesOk)}`,
+          `every run sends the new layers and ≤ 64 KiB more: ${verdict(bytesOk)}`,
         ],
       ],
     ),
     "",
-    `_Every run: the old image is pushed back under the tag and the old lock put beside the spec first (not timed). The update re-verifies the InRelease files and reads the cached Packages indexes, resolves, builds the one new layer, pushes it, the config and the manifest, and writes the lock._`,
+    `_Every run: a fresh registry gets the old image under the tag and the old lock is put beside the spec first (not timed). The update re-verifies the InRelease files and reads the cached Packages indexes, resolves, builds the one new layer, pushes it, the config and the manifest, and writes the lock._`,
   ].join("\n");
 }

@@ -1,3 +1,4 @@
+import { relocateUrl } from "../debian/sources.js";
 import type { AccountedImage } from "../inventory/account.js";
 import type { Image } from "../oci/image.js";
 import type { Spec } from "../spec/spec.js";
@@ -17,9 +18,15 @@ function envOf(entries: string[] | undefined): Record<string, string> {
  * The spec an image strata built was made from, as far as a build needs it, read from the image
  * itself: the build record (lock inputs, layer budget and compression, docs, epoch, accounts) and
  * the config (entrypoint, cmd, env, user, workdir, labels). A spec's `files:` bodies live only in
- * the files layer, so an image with spec files needs its spec (`--spec`) instead.
+ * the files layer, so an image with spec files needs its spec (`--spec`) instead. `mirror` moves
+ * the recorded repositories as `--mirror` moves a spec's.
  */
-export function specOfImage(accounted: AccountedImage[], images: Image[], where: string): Spec {
+export function specOfImage(
+  accounted: AccountedImage[],
+  images: Image[],
+  where: string,
+  mirror?: string,
+): Spec {
   const { record } = accounted[0];
   if (record.files.length > 0)
     throw new StrataError(
@@ -31,7 +38,7 @@ export function specOfImage(accounted: AccountedImage[], images: Image[], where:
   const inputs = record.lock.inputs;
   return {
     path: `${where} (its build record)`,
-    repositories: inputs.repositories.map((r) => ({ ...r })),
+    repositories: inputs.repositories.map((r) => ({ ...r, url: relocateUrl(r.url, mirror) })),
     repositoriesFromHost: false,
     archs: accounted.map((a) => a.record.arch),
     packages: [...inputs.packages],

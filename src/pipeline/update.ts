@@ -23,6 +23,11 @@ export interface NewLayer {
   replaced?: { digest: string; size: number };
 }
 
+export interface UpdateOptions extends BuildOptions {
+  /** `--mirror`: the repositories the image records, moved (a given spec is moved when loaded). */
+  mirror?: string;
+}
+
 export interface GoneLayer {
   arch: string;
   position: number;
@@ -68,22 +73,19 @@ export async function updateImage(
   where: string,
   givenSpec: Spec | undefined,
   targets: UpdateTargets,
-  opts: BuildOptions = {},
+  opts: UpdateOptions = {},
 ): Promise<ImageUpdate> {
   const olds = accountFor(old, where);
-  const oldLock = lockOf(olds.map((o) => o.accounted));
-  const spec =
-    givenSpec ??
-    specOfImage(
-      olds.map((o) => o.accounted),
-      olds.map((o) => o.image),
-      where,
-    );
+  const accounted = olds.map((o) => o.accounted);
+  const oldLock = lockOf(accounted);
+  const images = olds.map((o) => o.image);
+  const spec = givenSpec ?? specOfImage(accounted, images, where, opts.mirror);
   checkArchs(spec, oldLock, where);
   const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
   if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
   // Every layer whose inputs did not change is taken from the old image by descriptor, unread.
-  const build = await buildImages(spec, update.lock, { ...opts, reuse: [old] });
+  const { mirror: _, ...buildOptions } = opts;
+  const build = await buildImages(spec, update.lock, { ...buildOptions, reuse: [old] });
   const newLayers: NewLayer[] = [];
   const goneLayers: GoneLayer[] = [];
   for (const { arch, image } of build.images) {

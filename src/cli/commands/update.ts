@@ -97,6 +97,7 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   const update = await updateImage(old, homeText(image), spec, targets, {
     cacheRoot: opts.cacheDir,
     jobs: opts.jobs,
+    mirror: opts.mirror,
     onEvent: (e) => {
       if (e.kind === "fetched" && !e.cached) downloaded.push(`${e.pkg.name}=${e.pkg.version}`);
     },
