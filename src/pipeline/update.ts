@@ -61,12 +61,13 @@ function layerPackages(layer: Descriptor): string[] {
 }
 
 /**
- * Updates an image strata built: the lock is re-resolved for the targets only, then the image the
- * updated lock describes is built (a build reuses every layer whose inputs did not change, so the
- * result is bit for bit what `strata build` makes from the updated lock). Every layer that holds
- * no changed package must come out unchanged, digest and position; if one does not, the image was
- * built from other inputs than these (epoch, compression, docs, a spec edited since), and the
- * update is refused rather than silently rebuilding it all.
+ * Updates an image strata built: its lock (from its annotations) is re-resolved for the targets
+ * only, then the image the updated lock describes is built, reusing the old image's layers by
+ * descriptor wherever their inputs did not change, so the result is bit for bit what `strata build`
+ * makes from the updated lock and only changed packages' .debs are fetched. The base layer and each
+ * unchanged package's own layer must keep their digests; if one would not, the image was built
+ * from other inputs than these (epoch, compression, docs, a spec edited since), and the update is
+ * refused rather than silently rebuilding it all.
  */
 export async function updateImage(
   old: Artifact,
