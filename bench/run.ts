@@ -10,7 +10,9 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
- *   6. update: `strata update --package` of one package of the python3 image in a loopback
+ *   6. reuse: `build --push` cold, with every layer reused from REF on an empty cache, and warm
+ *      (bench/reuse.ts).
+ *   7. update: `strata update --package` of one package of the python3 image in a loopback
  *      registry (bench/update.ts), its .deb cached and cold, and the bytes sent.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
@@ -56,6 +58,7 @@ import {
   sh,
   strata,
 } from "./proc.js";
+import { benchReuse } from "./reuse.js";
 import { benchUpdate } from "./update.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -998,9 +1001,14 @@ async function main(): Promise<number> {
       sections.push("", notMeasured("5. Layer memory", err));
     }
     try {
+      sections.push("", await benchReuse(work, specDir, cleanups, QUICK));
+    } catch (err) {
+      sections.push("", notMeasured("6. Reuse", err));
+    }
+    try {
       sections.push("", await benchUpdate(work, join(work, "build-cache"), cleanups));
     } catch (err) {
-      sections.push("", notMeasured("6. Update", err));
+      sections.push("", notMeasured("7. Update", err));
     }
     sections.push(
       "",

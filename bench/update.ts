@@ -55,7 +55,7 @@ async function fetchSeconds(deb: LockedDeb): Promise<number> {
 }
 
 /**
- * 6. `strata update` of one package of the python3 image in a loopback registry: the image is built
+ * 7. `strata update` of one package of the python3 image in a loopback registry: the image is built
  * and pushed from bookworm without the security suite; each run puts the old image back under the
  * tag and the old lock beside the spec, then updates one package the security suite has newer
  * (libssl3 when it is among them) in place: with its .deb (and layer) cached, and with its .deb cold.
@@ -99,7 +99,7 @@ export async function benchUpdate(work: string, cache: string, cleanups: Array<(
   const all = JSON.parse(probe.stdout.trim().split("\n").at(-1)!) as UpdateReport;
   const change = all.changes.find((c) => c.name === "libssl3") ?? all.changes.find((c) => c.from && c.to);
   if (!change)
-    return "### 6. Update — nothing to measure: the security suite updates no package of python3's closure";
+    return "### 7. Update — nothing to measure: the security suite updates no package of python3's closure";
   const newLock = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8")) as { packages: LockedDeb[] };
   const deb = newLock.packages.find((p) => p.name === change.name)!;
 
@@ -138,7 +138,7 @@ export async function benchUpdate(work: string, cache: string, cleanups: Array<(
   const bytesOk = reports.every((r) => r.bytesSent >= layerBytes && r.bytesSent <= layerBytes + 64 * 1024);
   const beyond = (s: number) => s - fetched.median;
   return [
-    `### 6. Update — \`strata update --package ${change.name}\` of the python3 image in a loopback registry (${change.from} → ${change.to})`,
+    `### 7. Update — \`strata update --package ${change.name}\` of the python3 image in a loopback registry (${change.from} → ${change.to})`,
     "",
     table(
       ["what", "time (median, N, min–max)", "bytes sent", "target / note"],

@@ -5,8 +5,7 @@ import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
-import { ancestors, FACTS_VERSION, normalisePath, type PackageFacts } from "./layer.js";
-import type { LayerPaths } from "./overlaps.js";
+import { ancestors, FACTS_VERSION, type LayerEntry, normalisePath, type PackageFacts } from "./layer.js";
 
 /**
  * A package layer's facts (what its members' maintainer scripts are, every path of the layer, the
@@ -164,13 +163,22 @@ export async function storeLayerFacts(facts: DecodedFacts, storeRoot: string): P
  * (every member's paths, a file winning over a directory of the same path, missing parents added as
  * directories, in bytewise order), so the overlap check needs no layer read.
  */
-export function layerPathsOf(members: PackageFacts[]): LayerPaths & { files: string[]; dirs: string[] } {
+export function layerPathsOf(members: PackageFacts[]): { files: string[]; dirs: string[] } {
+  return writtenPaths(
+    members.flatMap((m) => m.paths.map(([p, type]): [string, boolean] => [p, type === "d"])),
+  );
+}
+
+/** The same for in-memory entries (a base or files layer taken from an image instead of written). */
+export function entriesPathsOf(entries: LayerEntry[]): { files: string[]; dirs: string[] } {
+  return writtenPaths(entries.map((e): [string, boolean] => [e.path, e.type === "dir"]));
+}
+
+function writtenPaths(paths: [path: string, dir: boolean][]): { files: string[]; dirs: string[] } {
   const isDir = new Map<string, boolean>();
-  for (const m of members) {
-    for (const [p, type] of m.paths) {
-      if (type !== "d") isDir.set(p, false);
-      else if (!isDir.has(p)) isDir.set(p, true);
-    }
+  for (const [p, dir] of paths) {
+    if (!dir) isDir.set(p, false);
+    else if (!isDir.has(p)) isDir.set(p, true);
   }
   for (const p of [...isDir.keys()])
     for (const dir of ancestors(p)) if (!isDir.has(dir)) isDir.set(dir, true);

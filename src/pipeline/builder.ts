@@ -13,7 +13,7 @@ import { debStore } from "./fetch-debs.js";
 import { type BuiltLayer, ociPlatform } from "./image-config.js";
 import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
-import { type ArchPlan, type LayerOptions, planBuild } from "./plan.js";
+import { type ArchPlan, type BuildPlan, type LayerOptions, planBuild } from "./plan.js";
 import { ReuseIndex } from "./reuse.js";
 
 export type { BuildEvent } from "./make-layers.js";
@@ -101,6 +101,7 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
   const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options, reuse });
   const ctx: ComposeContext = {
     lock,
+    reuse,
     spec,
     options: plan.options,
     layerCache,
@@ -120,35 +121,50 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
     const allMade = Promise.all(
       plan.archs.map(({ arch, layers }) => Promise.all(layers.map((l) => maker.make(arch, l)))),
     );
-    const images: BuiltImage[] = [];
-    const overlaps: string[] = [];
-    const skippedEffects: SkippedEffect[] = [];
-    const scripted = new Set<string>();
-    for (const [i, archPlan] of plan.archs.entries()) {
-      const made = (await allMade)[i];
-      overlaps.push(...made.flatMap((m) => m.overlaps));
-      for (const m of made.flatMap((l) => l.record.members))
-        if (m.scripts.length > 0) scripted.add(m.package);
-      const layers = await packageLayers(maker, archPlan, made, plan.options, ctx.local);
-      const composed = await composeArch(ctx, archPlan.arch, layers);
-      overlaps.push(...composed.overlaps);
-      skippedEffects.push(...composed.skippedEffects);
-      images.push({ arch: archPlan.arch, image: composed.image, layers: composed.layers });
-    }
+    const composed = await composeAll(ctx, maker, plan, allMade);
     return {
+      ...composed,
       artifact: composeArtifact(
-        images.map(({ arch, image }) => ({ image, platform: { ...ociPlatform(arch), os: "linux" } })),
+        composed.images.map(({ arch, image }) => ({
+          image,
+          platform: { ...ociPlatform(arch), os: "linux" },
+        })),
       ),
-      images,
-      skippedScripts: [...scripted].sort(),
-      skippedEffects: uniqueEffects(skippedEffects),
-      overlaps,
       epoch: plan.options.epoch,
       work,
     };
   } finally {
     await maker.close();
   }
+}
+
+/** Composes each architecture's image as its package layers are made, in plan order. */
+async function composeAll(
+  ctx: ComposeContext,
+  maker: LayerMaker,
+  plan: BuildPlan,
+  allMade: Promise<MadeLayer[][]>,
+): Promise<Omit<BuildResult, "artifact" | "epoch" | "work">> {
+  const images: BuiltImage[] = [];
+  const overlaps: string[] = [];
+  const skippedEffects: SkippedEffect[] = [];
+  const scripted = new Set<string>();
+  for (const [i, archPlan] of plan.archs.entries()) {
+    const made = (await allMade)[i];
+    overlaps.push(...made.flatMap((m) => m.overlaps));
+    for (const m of made.flatMap((l) => l.record.members)) if (m.scripts.length > 0) scripted.add(m.package);
+    const layers = await packageLayers(maker, archPlan, made, plan.options, ctx.local);
+    const composed = await composeArch(ctx, archPlan.arch, layers);
+    overlaps.push(...composed.overlaps);
+    skippedEffects.push(...composed.skippedEffects);
+    images.push({ arch: archPlan.arch, image: composed.image, layers: composed.layers });
+  }
+  return {
+    images,
+    overlaps,
+    skippedEffects: uniqueEffects(skippedEffects),
+    skippedScripts: [...scripted].sort(),
+  };
 }
 
 async function packageLayers(

@@ -12,6 +12,7 @@ import {
 } from "../layers/base-layer.js";
 import type { LayerBlob, LayerEntry, PackageFacts } from "../layers/layer.js";
 import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
+import { entriesPathsOf } from "../layers/layer-facts.js";
 import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
 import type { Lock } from "../lock/lock.js";
 import type { BlobSource, Image } from "../oci/image.js";
@@ -26,6 +27,7 @@ import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-c
 import { entriesLayerAnnotations } from "./layer-annotations.js";
 import type { BuildEvent } from "./make-layers.js";
 import type { LayerOptions } from "./plan.js";
+import type { ReuseIndex } from "./reuse.js";
 
 /** What composing needs besides the layers: the spec, the cache and where blobs are. */
 export interface ComposeContext {
@@ -37,6 +39,8 @@ export interface ComposeContext {
   local: BlobSource;
   onEvent?: (e: BuildEvent) => void;
   lock: Lock;
+  /** Images whose base and files layers are taken when their entries digest matches. */
+  reuse?: ReuseIndex;
 }
 
 /** A package layer ready to compose: its blob, its members' facts and what the image says of it. */
@@ -154,12 +158,18 @@ async function entriesLayer(
 ): Promise<BuiltLayer> {
   const inputs = entriesDigest(entries);
   const options = { ...ctx.options, keepDocs: false };
-  const key: LayerCacheKey = { ...options, debSha256: `entries:${inputs.slice("sha256:".length)}` };
-  let blob: LayerBlob | undefined = await ctx.layerCache.get(key);
-  if (!blob) {
-    blob = await build();
-    await ctx.layerCache.put(key, { ...blob, members: [] });
-  }
   const annotations = entriesLayerAnnotations(kind, options, inputs);
+  const key: LayerCacheKey = { ...options, debSha256: `entries:${inputs.slice("sha256:".length)}` };
+  const hit = await ctx.layerCache.get(key);
+  if (hit) return { blob: hit, kind, packages: [], bytes: ctx.local, annotations };
+  // An image made of the same entries has this very layer: keep its descriptor, make nothing.
+  const reused = ctx.reuse?.entriesLayer(kind, inputs);
+  if (reused) {
+    const { digest, size, mediaType } = reused.descriptor;
+    const blob = { digest, size, mediaType, diffId: reused.diffId, ...entriesPathsOf(entries) };
+    return { blob, kind, packages: [], bytes: reused.bytes, annotations };
+  }
+  const blob = await build();
+  await ctx.layerCache.put(key, { ...blob, members: [] });
   return { blob, kind, packages: [], bytes: ctx.local, annotations };
 }

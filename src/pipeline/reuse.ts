@@ -2,7 +2,7 @@ import { type AccountedLayer, accountFor } from "../inventory/account.js";
 import { assertLockedMembers, type PackageLayerRecord } from "../layers/layer.js";
 import { decodeLayerFacts, layerPathsOf, storeLayerFacts } from "../layers/layer-facts.js";
 import { type Artifact, artifactDescriptor, artifactImages, type BlobSource } from "../oci/image.js";
-import { Annotation } from "../oci/types.js";
+import { Annotation, type Descriptor } from "../oci/types.js";
 import { layerOptionsText } from "./layer-annotations.js";
 import type { LayerOptions, PlannedLayer } from "./plan.js";
 
@@ -31,12 +31,19 @@ export interface ReusedLayer {
   where: string;
 }
 
+/** A base or files layer of an image, taken when a build's entries have the same digest. */
+export interface ReusedEntriesLayer {
+  descriptor: Descriptor;
+  diffId: string;
+  bytes: BlobSource;
+}
+
 export class ReuseIndex {
   private readonly byKey = new Map<string, Candidate>();
+  private readonly byInputs = new Map<string, Candidate>();
 
   /** Indexes the package layers of every image strata can account for; `note` hears why others are not used. */
   constructor(artifacts: Artifact[], options: LayerOptions, note: (message: string) => void = () => {}) {
-    const optionsText = layerOptionsText(options);
     for (const artifact of artifacts) {
       const where = artifactDescriptor(artifact).digest;
       for (const image of artifactImages(artifact)) {
@@ -45,21 +52,31 @@ export class ReuseIndex {
           note(`not reusing layers of ${where}: ${accounting.reason}`);
           continue;
         }
-        for (const layer of accounting.layers) {
-          if (layer.facts === undefined) continue;
-          if (layer.descriptor.annotations?.[Annotation.layerOptions] !== optionsText) continue;
-          const key = reuseKey(
-            layer.kind,
-            layer.packages.map((p) => p.sha256),
-          );
-          if (!this.byKey.has(key)) this.byKey.set(key, { layer, blobs: image.blobs, where });
-        }
+        for (const layer of accounting.layers) this.add({ layer, blobs: image.blobs, where }, options);
       }
     }
   }
 
-  get size(): number {
-    return this.byKey.size;
+  private add(candidate: Candidate, options: LayerOptions): void {
+    const { layer } = candidate;
+    const own = layer.inputs === undefined ? options : { ...options, keepDocs: false };
+    if (layer.descriptor.annotations?.[Annotation.layerOptions] !== layerOptionsText(own)) return;
+    if (layer.inputs !== undefined) {
+      const key = `${layer.kind} ${layer.inputs}`;
+      if (!this.byInputs.has(key)) this.byInputs.set(key, candidate);
+      return;
+    }
+    const key = reuseKey(
+      layer.kind,
+      layer.packages.map((p) => p.sha256),
+    );
+    if (!this.byKey.has(key)) this.byKey.set(key, candidate);
+  }
+
+  /** The base or files layer of an image made of entries whose digest is `inputs`, if any. */
+  entriesLayer(kind: "base" | "files", inputs: string): ReusedEntriesLayer | undefined {
+    const found = this.byInputs.get(`${kind} ${inputs}`);
+    return found && { descriptor: found.layer.descriptor, diffId: found.layer.diffId, bytes: found.blobs };
   }
 
   /** The layer of an image that equals what `planned` would make, if any. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -22,6 +23,7 @@ import {
 import { Annotation, MediaType } from "../../src/oci/types.js";
 import { parseBuildRecord } from "../../src/pipeline/build-record.js";
 import type { BuildEvent } from "../../src/pipeline/builder.js";
+import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
@@ -267,8 +269,11 @@ describe("reusing the layers of images that exist", () => {
     assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
     const reused = events.filter((e) => e.kind === "layer" && e.reusedFrom !== undefined);
     assert.equal(reused.length, 3);
-    // The files layer was made again from the annotations' facts alone, and is the same layer.
-    assert.deepEqual(again.images[0].layers.at(-1)!.blob.digest, first.images[0].layers.at(-1)!.blob.digest);
+    // The files layer's inputs were made again from the annotations' facts alone: equal to the old
+    // one's, so its descriptor was kept and nothing written, like the base layer's.
+    const madeHere = new ContentStore(join(dir, "cache-reuse-b", "blobs"));
+    for (const l of again.images[0].layers)
+      assert.equal(existsSync(madeHere.path(l.blob.digest.slice(7))), false);
   });
 
   test("after a one-package change, only that package's .deb is fetched and the image equals a fresh build", async () => {
@@ -312,5 +317,34 @@ describe("reusing the layers of images that exist", () => {
       notes.some((n) => /not reusing layers of sha256:[0-9a-f]{64}: built by an older strata/.test(n)),
       notes.join("\n"),
     );
+  });
+
+  test("a layer whose facts do not match its packages is made from its .deb instead, with a note", async () => {
+    const first = await buildFromRepo(repo, dir, join(dir, "cache-crafted-a"));
+    const parts = imageParts(artifactImages(first.artifact)[0]);
+    // Layer 1 claims layer 2's facts: another package than its packages.json names.
+    const [one, two] = [parts.layers[1].layer, parts.layers[2].layer];
+    const facts = two.descriptor.annotations![Annotation.layerFacts];
+    parts.layers[1].layer = {
+      ...one,
+      descriptor: {
+        ...one.descriptor,
+        annotations: { ...one.descriptor.annotations, [Annotation.layerFacts]: facts },
+      },
+    };
+    const notes: string[] = [];
+    const before = debsServed(repo);
+    const again = await buildFromRepo(repo, dir, join(dir, "cache-crafted-b"), {
+      build: {
+        reuse: [{ kind: "image", image: composeImage(parts) }],
+        onEvent: (e) => (e.kind === "note" ? notes.push(e.message) : undefined),
+      },
+    });
+    assert.equal(debsServed(repo) - before, 1);
+    assert.ok(
+      notes.some((n) => /^not reusing \S+ 1\.0: the lock says/.test(n)),
+      notes.join("\n"),
+    );
+    assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
   });
 });
