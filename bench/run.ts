@@ -10,6 +10,10 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
+ *   6. reuse: `build --push` cold, with every layer reused from REF on an empty cache, and warm
+ *      (bench/reuse.ts).
+ *   7. update: `strata update --package` of one package of the python3 image in a loopback
+ *      registry (bench/update.ts), its .deb cached and cold, and the bytes sent.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -55,6 +59,7 @@ import {
   strata,
 } from "./proc.js";
 import { benchReuse } from "./reuse.js";
+import { benchUpdate } from "./update.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -999,6 +1004,11 @@ async function main(): Promise<number> {
       sections.push("", await benchReuse(work, specDir, cleanups, QUICK));
     } catch (err) {
       sections.push("", notMeasured("6. Reuse", err));
+    }
+    try {
+      sections.push("", await benchUpdate(work, join(work, "build-cache"), cleanups));
+    } catch (err) {
+      sections.push("", notMeasured("7. Update", err));
     }
     sections.push(
       "",

@@ -56,14 +56,32 @@ export function canonicalOrder(packages: LockedPackage[]): LockedPackage[] {
 }
 
 /**
+ * How many packages of the image need `p`, directly or through others: its reverse-dependency
+ * closure within the image (a cycle counts each member once, `p` itself not).
+ */
+function dependentsCount(p: LockedPackage, byName: Map<string, LockedPackage>): number {
+  const seen = new Set<string>([p.name]);
+  const queue = [...p.requiredBy];
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    const dependent = byName.get(name);
+    if (!dependent || seen.has(name)) continue;
+    seen.add(name);
+    queue.push(...dependent.requiredBy);
+  }
+  return seen.size - 1;
+}
+
+/**
  * Plans at most `maxLayers` layers (base and files layers included) for an image's packages.
  *
  * Within budget every package has a layer of its own. Over budget, the packages that matter most
- * for sharing keep their own layers: scored by size × (1 + how many packages of the image need
- * them), so big foundations (libc6, libpython3.11-stdlib) stay alone. The rest, the small leaves
- * that are least likely to be shared anyway, are merged into one group layer, members sorted by
- * name, so two images with the same leftover set produce the same group layer. Deterministic: the
- * plan depends only on the package set and the budget.
+ * for sharing keep their own layers: those the most packages of the image need, directly or not
+ * (libc6, gcc-12-base, libssl3 before a leaf tool), ties by Priority then name. The rest are merged
+ * into one group layer, members sorted by name, so two images with the same leftover set produce
+ * the same group layer. The plan depends only on names, Priority and the dependency graph, never
+ * on versions or sizes: an update that changes a package's version changes that package's layer
+ * (or the group that holds it) and nothing else, and equals a fresh build from the updated lock.
  */
 export function planLayers(packages: LockedPackage[], maxLayers: number): LayerPlan[] {
   const slots = maxLayers - FIXED_LAYERS;
@@ -71,10 +89,11 @@ export function planLayers(packages: LockedPackage[], maxLayers: number): LayerP
   const ordered = canonicalOrder(packages);
   if (ordered.length <= slots) return ordered.map((p) => ({ kind: "package", packages: [p] }));
 
-  const score = (p: LockedPackage) => p.size * (1 + p.requiredBy.length);
+  const byName = new Map(packages.map((p) => [p.name, p]));
+  const dependents = new Map(packages.map((p) => [p.name, dependentsCount(p, byName)]));
   const alone = new Set(
     [...ordered]
-      .sort((a, b) => score(b) - score(a) || compareText(a.name, b.name))
+      .sort((a, b) => dependents.get(b.name)! - dependents.get(a.name)! || byPriorityThenName(a, b))
       .slice(0, slots - 1)
       .map((p) => p.name),
   );

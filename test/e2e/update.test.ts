@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+import { hostAptSources, type RepositorySource } from "../../src/debian/sources.js";
+import { readLayout } from "../../src/oci/layout.js";
+import type { Descriptor } from "../../src/oci/types.js";
+import { runStrata } from "../helpers/cli.js";
+import { run } from "../helpers/debs.js";
+import { buildExample, EXAMPLES, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+import { runImage } from "../helpers/runtime.js";
+import { parseDebPurl, trivyComponents } from "../helpers/trivy.js";
+
+const IS_SECURITY = (s: RepositorySource) => s.suites.some((suite) => suite.endsWith("-security"));
+
+/** The host's apt sources as the spec's `repositories:`, with or without the security suites. */
+function repositoriesYaml(withSecurity: boolean): string {
+  const sources = hostAptSources().filter((s) => withSecurity || !IS_SECURITY(s));
+  const entries = sources.map((s) =>
+    [
+      `  - url: ${s.url}`,
+      `    suites: [${s.suites.join(", ")}]`,
+      `    components: [${s.components.join(", ")}]`,
+    ].join("\n"),
+  );
+  return `repositories:\n${entries.join("\n")}\n`;
+}
+
+/** python3 for amd64 with base-files (so Trivy names the distribution), from the given repositories. */
+function pythonSpec(withSecurity: boolean) {
+  return (spec: string) =>
+    `${repositoriesYaml(withSecurity)}${spec
+      .replace(/^archs: .*$/m, "archs: [amd64]")
+      .replace(/^packages:\n/m, "packages:\n  - base-files\n")}`;
+}
+
+interface Change {
+  name: string;
+  from: string | null;
+  to: string | null;
+}
+
+async function layersOf(layout: string): Promise<Descriptor[]> {
+  const artifact = await readLayout(layout);
+  assert.equal(artifact.kind, "image");
+  return artifact.kind === "image" ? artifact.image.manifest.layers : [];
+}
+
+const heldBy = (l: Descriptor) => (l.annotations?.["dev.strata.packages"] ?? "").split(" ").filter(Boolean);
+
+async function strata(args: string[], cache = SHARED_CACHE) {
+  const r = await runStrata(["--cache-dir", cache, ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return { json: JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "null"), stderr: r.stderr };
+}
+
+describe("strata update of the python3 example from bookworm to bookworm + security (network: host's mirror; root: runc, umoci; docker-registry; Trivy)", () => {
+  let work: string;
+  let spec: string;
+  let old: string;
+  let oldLock: string;
+  /** The digest of the updated image, as the first test made it. */
+  let updatedDigest: string;
+  before(async () => {
+    assert.ok(hostAptSources().some(IS_SECURITY), "the host's apt sources have no security suite");
+    work = await exampleCopy("python3", pythonSpec(false));
+    spec = join(work, "strata.yaml");
+    old = (await buildExample(work)).out;
+    oldLock = await readFile(join(work, "strata.lock"), "utf8");
+    await writeFile(spec, pythonSpec(true)(await readFile(join(EXAMPLES, "python3", "strata.yaml"), "utf8")));
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it("swaps the updated packages in place, keeps every other layer, equals a fresh build, runs, and Trivy lists the new versions", async () => {
+    const updated = join(work, "updated");
+    const { json: report, stderr } = await strata([
+      "update",
+      `oci:${old}`,
+      "--spec",
+      spec,
+      "--all",
+      "-o",
+      updated,
+      "--json",
+    ]);
+    const changes: Change[] = report.changes;
+    assert.ok(changes.length > 0, "the security suite updates nothing in python3's closure");
+    assert.ok(
+      changes.every((c) => c.from && c.to),
+      "a point update adds or drops no package",
+    );
+    const changed = new Set(changes.map((c) => `${c.name}=${c.from}`));
+    const [before, after] = [await layersOf(old), await layersOf(updated)];
+    assert.equal(after.length, before.length);
+    for (const [i, l] of before.entries()) {
+      const swapped =
+        heldBy(l).some((p) => changed.has(p)) || l.annotations?.["dev.strata.layer.kind"] === "files";
+      if (!swapped) assert.equal(after[i].digest, l.digest, `layer ${i + 1} (${heldBy(l).join(" ")}) kept`);
+      else if (heldBy(l).length > 0) assert.notEqual(after[i].digest, l.digest);
+    }
+    for (const c of changes)
+      assert.match(stderr, new RegExp(`${c.name} \\S+ → ${c.to!.replace(/[.+~]/g, "\\$&")} \\(layer \\d+`));
+    const fresh = await strata(["build", "-o", join(work, "fresh"), "--json", spec]);
+    assert.equal(fresh.json.digest, report.digest);
+    updatedDigest = report.digest;
+
+    const ran = await runImage(updated, "latest", {
+      args: ["/usr/bin/python3", "-c", "import ssl, zoneinfo; print(ssl.OPENSSL_VERSION)"],
+    });
+    assert.equal(ran.code, 0, ran.stderr);
+    const ssl = changes.find((c) => c.name === "libssl3");
+    if (ssl) assert.match(ran.stdout, new RegExp(`OpenSSL ${ssl.to!.split("-")[0].replace(/\./g, "\\.")}`));
+
+    const bundle = join(work, "bundle");
+    await run("umoci", ["unpack", "--image", `${updated}:latest`, bundle]);
+    const scanned = (await trivyComponents(join(bundle, "rootfs"), work))
+      .filter((c) => c.purl?.startsWith("pkg:deb/"))
+      .map((c) => parseDebPurl(c.purl!));
+    for (const c of changes)
+      assert.ok(
+        scanned.some((p) => p.name === c.name && p.version === c.to),
+        `Trivy lists ${c.name} ${c.to}`,
+      );
+  });
+
+  describe("in a registry on loopback", () => {
+    let registry: RegistryServer | undefined;
+    afterEach(() => registry?.close());
+
+    /** A fresh registry holding the old image under `repo:tag`, and the old lock beside the spec. */
+    async function oldImageAt(repoTag: string): Promise<{ ref: string; oldDigest: string }> {
+      registry = await startRegistry();
+      const ref = `${registry.host}/${repoTag}`;
+      await writeFile(join(work, "strata.lock"), oldLock);
+      return { ref, oldDigest: (await strata(["push", old, ref, "--json"])).json.digest };
+    }
+
+    it("updates the tag in place from an empty cache: downloads only the changed .debs, sends only the new layers, config and manifest", async () => {
+      const { ref, oldDigest } = await oldImageAt("py:1");
+      const empty = join(work, "empty-cache");
+      const update = ["update", `docker://${ref}`, "--spec", spec, "--all", "--json"];
+      const { json: report } = await strata(update, empty);
+      assert.notEqual(report.digest, oldDigest);
+      assert.equal(report.digest, updatedDigest);
+      assert.deepEqual(
+        [...report.downloaded].sort(),
+        report.changes.map((c: Change) => `${c.name}=${c.to}`).sort(),
+      );
+      const newBytes = report.newLayers.reduce((n: number, l: { size: number }) => n + l.size, 0);
+      assert.ok(report.bytesSent >= newBytes, `${report.bytesSent} bytes sent, new layers are ${newBytes}`);
+      assert.ok(
+        report.bytesSent <= newBytes + 64 * 1024,
+        `${report.bytesSent} bytes sent for ${newBytes} of new layers`,
+      );
+      const pulled = await strata(["pull", ref, "-o", join(work, "pulled"), "--json"]);
+      assert.equal(pulled.json.digest, report.digest);
+    });
+
+    it("leaves the tag on a whole image when the registry dies mid-update", async () => {
+      const { ref, oldDigest } = await oldImageAt("py:2");
+      const server = registry!;
+      const blobs = join(server.storageDir, "docker/registry/v2/blobs");
+      const count = async () =>
+        (await readdir(blobs, { recursive: true }).catch(() => [])).filter((f) => f.endsWith("/data")).length;
+      const start = await count();
+      const updating = runStrata([
+        "--cache-dir",
+        SHARED_CACHE,
+        "update",
+        `docker://${ref}`,
+        "--spec",
+        spec,
+        "--all",
+        "--json",
+      ]);
+      // Killed as soon as the first new blob lands: some layers are in, the manifest and tag are not.
+      while ((await count()) === start) await new Promise((r) => setTimeout(r, 10));
+      await server.stop();
+      const r = await updating;
+      await server.start();
+      const pulled = await strata(["pull", ref, "-o", join(work, "after-kill"), "--json"]);
+      if (r.code === 0)
+        assert.equal(
+          pulled.json.digest,
+          updatedDigest,
+          "the update won the race: the tag names the new image",
+        );
+      else {
+        assert.match(r.stderr, /^strata: error: /m);
+        assert.equal(pulled.json.digest, oldDigest, "the tag still names the old, whole image");
+      }
+    });
+  });
+});
