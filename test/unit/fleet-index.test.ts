@@ -146,11 +146,10 @@ for (const backend of BACKENDS) {
         ref("a", "latest", digestOf(a.image)),
       ]);
       await index.add(b.image, "test", [ref("b", "1", digestOf(b.image))]);
-      assert.equal(await index.remove({ ref: { registry: "registry.test", repository: "a", tag: "1" } }), 0);
-      assert.equal(
-        await index.remove({ ref: { registry: "registry.test", repository: "a", tag: "latest" } }),
-        1,
-      );
+      const byTag = (tag: string) =>
+        index.remove({ ref: { registry: "registry.test", repository: "a", tag } });
+      assert.deepEqual(await byTag("1"), { refs: 1, images: 0 });
+      assert.deepEqual(await byTag("latest"), { refs: 1, images: 1 });
       assert.deepEqual(
         (await index.images()).map((i) => i.digest),
         [digestOf(b.image)],
