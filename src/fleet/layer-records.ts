@@ -22,6 +22,8 @@ export interface NewLayerRecords {
   records: LayerRecord[];
   /** The layers whose bytes were read (the others' packages came from annotations alone). */
   read: Set<number>;
+  /** For a strata image: how many packages its annotations name in all its layers. */
+  annotated?: number;
 }
 
 function recordOf(p: InventoryPackage): LayerRecord {
@@ -41,7 +43,7 @@ export async function readNewLayerRecords(
     const inventory = await readInventory(image, where, { complete: (l) => newDigests.has(l.digest) });
     const mine = inventory.packages.filter((p) => isNew(p.layer.index));
     const read = new Set(mine.filter((p) => p.from !== "annotation").map((p) => p.layer.index));
-    return { records: mine.map(recordOf), read };
+    return { records: mine.map(recordOf), read, annotated: inventory.packages.length };
   }
   const records: LayerRecord[] = [];
   const read = new Set<number>();
