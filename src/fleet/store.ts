@@ -101,6 +101,17 @@ async function storedRecords(db: Db, image: Image, known: Map<string, number>): 
   return out;
 }
 
+/** How many package rows the known layers hold. */
+async function storedCount(db: Db, known: Map<string, number>): Promise<number> {
+  const ids = [...new Set(known.values())];
+  if (ids.length === 0) return 0;
+  const row = await db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM layer_packages WHERE layer_id IN (${placeholders(ids.length)})`,
+    ids,
+  );
+  return Number(row?.n ?? 0);
+}
+
 /** Adds `image` (read from `where`) under `refs`. */
 export async function addImage(
   db: Db,
@@ -142,8 +153,8 @@ async function visibility(
 ): Promise<{ shown: number; hidden: StoredRecord[] }> {
   let shown: number;
   let hidden: StoredRecord[] = [];
-  if (fresh.annotated !== undefined) {
-    shown = fresh.annotated;
+  if (fresh.strata) {
+    shown = fresh.records.length + (await storedCount(db, known));
   } else {
     const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh.records];
     const visible = visibleRecords(records);
