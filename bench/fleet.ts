@@ -122,7 +122,7 @@ interface Fleet {
   universe: UniversePackage[];
 }
 
-export function generateFleet(): Fleet {
+function generateFleet(): Fleet {
   const random = lcg(8);
   const all = universe(random);
   const core = all.slice(0, 15);
