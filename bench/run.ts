@@ -41,6 +41,7 @@ import {
   type ParityResult,
 } from "../test/helpers/effects-parity.js";
 import { startRegistry } from "../test/helpers/registry.js";
+import { benchFleet } from "./fleet.js";
 import { mb, ratio, secs, table, timing, verdict } from "./format.js";
 import { imageSize, type LayoutImage, layoutImages, registryBlobBytes } from "./oci.js";
 import {

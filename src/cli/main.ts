@@ -4,10 +4,12 @@ import { registerBuild } from "./commands/build.js";
 import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
+import { registerIndex } from "./commands/index.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerUpdate } from "./commands/update.js";
+import { registerQuery } from "./commands/query.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -41,11 +43,14 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata diff reg:5000/app:1 out/app   what changed: packages, layers, bytes a node must pull",
         "  strata update reg:5000/app:1 --spec strata.yaml --package libssl3",
         "                                       swap one package's layer in place (and update the lock)",
+        "  strata index sync reg:5000           index every image of a registry (only what changed)",
+        "  strata query 'openssl < 3.0.15-1~deb12u1'   which images hold it",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
         "",
-        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE.",
+        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE,",
+        "STRATA_INDEX (the fleet index: a file or postgres:// URL).",
         "",
       ].join("\n"),
     )
@@ -66,6 +71,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPull(program, out);
   registerUpdate(program, out);
   registerDiff(program);
+  registerIndex(program, out);
+  registerQuery(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

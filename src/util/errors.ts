@@ -31,6 +31,8 @@ export type ErrorCode =
   | "IO"
   /** An image strata cannot account for: not built by strata, an unknown format, a missing annotation. */
   | "IMAGE_UNACCOUNTED"
+  /** The fleet index's database: unreachable, gone away, or refusing a statement. */
+  | "DATABASE"
   /** Work refused or dropped because the operation it belonged to already failed. */
   | "ABORTED";
 

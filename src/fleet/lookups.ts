@@ -1,0 +1,216 @@
+import type { Db, SqlValue } from "./db.js";
+
+/**
+ * Reading the index: images by any digest a runtime or registry reports, the packages of an image,
+ * every image with its refs, and totals. Each is one or two statements on either database.
+ */
+
+export interface IndexedRef {
+  /** "" for an image added from a local home (then `repository` names the home). */
+  registry: string;
+  repository: string;
+  /** "" when it was named by digest. */
+  tag: string;
+}
+
+export interface IndexedImage {
+  /** The manifest digest. */
+  digest: string;
+  /** The config digest: the image ID runtimes report. */
+  config: string;
+  /** "linux/arm64/v8" */
+  platform: string;
+  refs: IndexedRef[];
+}
+
+export interface IndexedPackage {
+  name: string;
+  version: string;
+  /** "" when unknown. */
+  architecture: string;
+  source: string;
+  sourceVersion: string;
+  /** The digest of the layer that holds it. */
+  layer: string;
+  debSha256?: string;
+}
+
+interface ManifestRow {
+  id: number;
+  digest: string;
+  config_digest: string;
+  os: string;
+  architecture: string;
+  variant: string;
+}
+
+interface RefRow {
+  manifest_id: number;
+  registry: string;
+  repository: string;
+  tag: string;
+}
+
+const MANIFEST_COLUMNS = "m.id, m.digest, m.config_digest, m.os, m.architecture, m.variant";
+
+/**
+ * Some images, named by SQL that selects manifest ids (`SELECT id FROM manifests WHERE ...`) and
+ * its parameters: the database narrows, so no list of ten thousand ids travels as parameters.
+ */
+export interface Selection {
+  sql: string;
+  params: SqlValue[];
+}
+
+/** The selected images with their refs, by manifest id, ordered by digest. */
+export async function imagesIn(db: Db, sel: Selection): Promise<Map<number, IndexedImage>> {
+  const rows = await db.all<ManifestRow>(
+    `SELECT ${MANIFEST_COLUMNS} FROM manifests m WHERE m.id IN (${sel.sql}) ORDER BY m.digest`,
+    sel.params,
+  );
+  const refs = await db.all<RefRow>(
+    `SELECT manifest_id, registry, repository, tag FROM refs
+      WHERE manifest_id IN (${sel.sql}) ORDER BY registry, repository, tag`,
+    sel.params,
+  );
+  const images = new Map<number, IndexedImage>();
+  for (const r of rows) {
+    const platform = [r.os, r.architecture, r.variant].filter(Boolean).join("/");
+    images.set(r.id, { digest: r.digest, config: r.config_digest, platform, refs: [] });
+  }
+  for (const ref of refs) {
+    images
+      .get(ref.manifest_id)
+      ?.refs.push({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
+  }
+  return images;
+}
+
+interface PackageRow {
+  manifest_id: number;
+  name: string;
+  version: string;
+  architecture: string;
+  source: string;
+  source_version: string;
+  layer: string;
+  deb_sha256: string | null;
+}
+
+function packageOf(r: PackageRow): IndexedPackage {
+  const p: IndexedPackage = {
+    name: r.name,
+    version: r.version,
+    architecture: r.architecture,
+    source: r.source,
+    sourceVersion: r.source_version,
+    layer: r.layer,
+  };
+  if (r.deb_sha256) p.debSha256 = r.deb_sha256;
+  return p;
+}
+
+/**
+ * The packages images show, by manifest id, where `where` (over `ip` image_packages, `p` packages
+ * and `l` layers) holds.
+ */
+export async function packagesWhere(
+  db: Db,
+  where: string,
+  params: SqlValue[],
+): Promise<Map<number, IndexedPackage[]>> {
+  const rows = await db.all<PackageRow>(
+    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
+            l.digest AS layer, ip.deb_sha256
+       FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
+      WHERE ${where}`,
+    params,
+  );
+  const out = new Map<number, IndexedPackage[]>();
+  for (const r of rows) {
+    const list = out.get(r.manifest_id);
+    if (list) list.push(packageOf(r));
+    else out.set(r.manifest_id, [packageOf(r)]);
+  }
+  for (const list of out.values())
+    list.sort(
+      (a, b) => a.name.localeCompare(b.name, "en") || a.architecture.localeCompare(b.architecture, "en"),
+    );
+  return out;
+}
+
+export type DigestMatch = "manifest" | "config" | "layer";
+
+const BY_LAYER_DIGEST = "SELECT id FROM layers WHERE digest = ? OR diff_id = ?";
+
+/**
+ * The images a digest names: as their manifest, their config (image ID), or one of their layers
+ * (digest or diff_id); with the image's packages, or the layer's.
+ */
+export async function imagesByDigest(
+  db: Db,
+  digest: string,
+): Promise<{ image: IndexedImage; match: DigestMatch; packages: IndexedPackage[] }[]> {
+  const direct: Selection = {
+    sql: "SELECT id FROM manifests WHERE digest = ? OR config_digest = ?",
+    params: [digest, digest],
+  };
+  const viaLayer: Selection = {
+    sql: `SELECT manifest_id FROM manifest_layers WHERE layer_id IN (${BY_LAYER_DIGEST})`,
+    params: [digest, digest],
+  };
+  const [directImages, layerImages] = [await imagesIn(db, direct), await imagesIn(db, viaLayer)];
+  const directPackages = await packagesWhere(db, `ip.manifest_id IN (${direct.sql})`, direct.params);
+  const layerPackages = await packagesWhere(db, `ip.layer_id IN (${BY_LAYER_DIGEST})`, [digest, digest]);
+  return [
+    ...[...directImages].map(([id, image]) => ({
+      image,
+      match: (image.digest === digest ? "manifest" : "config") as DigestMatch,
+      packages: directPackages.get(id) ?? [],
+    })),
+    ...[...layerImages].map(([id, image]) => ({
+      image,
+      match: "layer" as const,
+      packages: layerPackages.get(id) ?? [],
+    })),
+  ];
+}
+
+/** The packages of the image whose manifest digest is `digest` ([] when it is not indexed). */
+export async function packagesOfImage(db: Db, digest: string): Promise<IndexedPackage[]> {
+  const found = await packagesWhere(db, "ip.manifest_id IN (SELECT id FROM manifests WHERE digest = ?)", [
+    digest,
+  ]);
+  return [...found.values()][0] ?? [];
+}
+
+/** Every indexed image with its refs, by manifest digest. */
+export async function listImages(db: Db): Promise<IndexedImage[]> {
+  return [...(await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] })).values()];
+}
+
+export interface IndexStats {
+  images: number;
+  refs: number;
+  layers: number;
+  /** Distinct packages (name, version, architecture, source). */
+  packages: number;
+  /** Package rows of layers: each layer's packages stored once however many images hold it. */
+  layerPackages: number;
+  /** Package rows as images see them (what storing per image would have cost). */
+  imagePackages: number;
+  schemaVersion: number;
+}
+
+export async function indexStats(db: Db): Promise<IndexStats> {
+  const count = async (sql: string) => Number((await db.get<{ n: number }>(sql))?.n ?? 0);
+  return {
+    images: await count("SELECT COUNT(*) AS n FROM manifests"),
+    refs: await count("SELECT COUNT(*) AS n FROM refs"),
+    layers: await count("SELECT COUNT(*) AS n FROM layers"),
+    packages: await count("SELECT COUNT(*) AS n FROM packages"),
+    layerPackages: await count("SELECT COUNT(*) AS n FROM layer_packages"),
+    imagePackages: await count("SELECT COUNT(*) AS n FROM image_packages"),
+    schemaVersion: await count("SELECT MAX(version) AS n FROM schema_migrations"),
+  };
+}

@@ -1,0 +1,400 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { openPostgres } from "../../src/fleet/postgres.js";
+import { parseQuery } from "../../src/fleet/query.js";
+import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
+import { openSqlite } from "../../src/fleet/sqlite.js";
+import { addImage, type ImageRef } from "../../src/fleet/store.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { tempDir } from "../helpers/debs.js";
+import { countedImage, statusLayer, strataBaseLayer, strataImage } from "../helpers/fleet-images.js";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+
+/** Every test runs on both databases: an embedded SQLite file and a real PostgreSQL server of our own. */
+let pg: PostgresServer;
+let dir: string;
+let files = 0;
+before(async () => {
+  [pg, dir] = await Promise.all([startPostgres(), tempDir("fleet")]);
+});
+after(() => pg?.stop());
+
+const BACKENDS = [
+  { name: "SQLite", location: async () => join(dir, `index-${++files}.db`) },
+  { name: "PostgreSQL", location: () => pg.newDatabase() },
+];
+
+const ref = (repository: string, tag: string, topDigest: string): ImageRef => ({
+  registry: "registry.test",
+  repository,
+  tag,
+  topDigest,
+});
+
+const digestOf = (image: { manifestBytes: Buffer; manifest: { mediaType: string } }) =>
+  imageDescriptor(image as never).digest;
+
+/** Real versions from the host's apt lists, plus the hard cases of deb-version(7). */
+function realVersions(): string[] {
+  const dump = execFileSync("apt-cache", ["dumpavail"], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const all = [...new Set([...dump.matchAll(/^Version: (.+)$/gm)].map((m) => m[1]))].sort();
+  const step = Math.max(1, Math.floor(all.length / 30));
+  const sample = all.filter((_, i) => i % step === 0).slice(0, 30);
+  const hard = [
+    "3.0.11-1~deb12u2",
+    "3.0.11-1",
+    "3.0.11-1+deb12u1",
+    "3.0.15-1~deb12u1",
+    "1:0.9",
+    "3.0.11",
+    "3.0.11~rc1-1",
+  ];
+  return [...new Set([...sample, ...hard])];
+}
+
+/** dpkg's own order: the sign of a-vs-b for each pair, from dpkg --compare-versions in one shell. */
+function dpkgSigns(pairs: [string, string][]): number[] {
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  const script = pairs
+    .map(([a, b]) => {
+      const [qa, qb] = [quote(a), quote(b)];
+      return `if dpkg --compare-versions ${qa} lt ${qb}; then echo -1; elif dpkg --compare-versions ${qa} eq ${qb}; then echo 0; else echo 1; fi`;
+    })
+    .join("\n");
+  const out = spawnSync("sh", ["-s"], { input: script, encoding: "utf8", maxBuffer: 1 << 26 });
+  return out.stdout.trim().split("\n").map(Number);
+}
+
+/** What each relation asks of the sign of version-vs-reference. */
+const RELATIONS: [string, (sign: number) => boolean][] = [
+  ["<<", (s) => s < 0],
+  ["<=", (s) => s <= 0],
+  ["=", (s) => s === 0],
+  [">=", (s) => s >= 0],
+  [">>", (s) => s > 0],
+  ["<", (s) => s < 0],
+  [">", (s) => s > 0],
+];
+
+/** The versions, references and dpkg's signs: asked of dpkg once for both databases. */
+const ORDER = (() => {
+  let cached: { versions: string[]; refs: string[]; sign: Map<string, number> } | undefined;
+  return () => {
+    if (cached) return cached;
+    const versions = realVersions();
+    const refs = ["3.0.11-1", "3.0.11-1~deb12u2", "1:0.9", versions[3], versions[17]];
+    const pairs = refs.flatMap((r) => versions.map((v) => [v, r] as [string, string]));
+    const signs = dpkgSigns(pairs);
+    cached = { versions, refs, sign: new Map(pairs.map(([v, r], i) => [`${v} ${r}`, signs[i]])) };
+    return cached;
+  };
+})();
+
+const ADDER = fileURLToPath(new URL("../helpers/fleet-adder.ts", import.meta.url));
+
+/** Runs the adder script as a separate process; resolves with its exit code and stderr. */
+function adder(location: string, writer: string, count: number): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ADDER, location, writer, String(count)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
+const OPENSSL = { name: "libssl3", version: "3.0.11-1~deb12u2", source: "openssl" };
+const LIBC = { name: "libc6", version: "2.36-9+deb12u4", source: "glibc" };
+const ZLIB = { name: "zlib1g", version: "1:1.2.13.dfsg-1", source: "zlib" };
+
+for (const backend of BACKENDS) {
+  describe(`the fleet index on ${backend.name}`, () => {
+    test("finds an added image by manifest, config (image ID), layer digest and diff_id, with its packages", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const { image } = await strataImage([LIBC, OPENSSL]);
+      const digest = digestOf(image);
+      const result = await index.add(image, "test", [ref("app", "1", digest)]);
+      assert.deepEqual([result.added, result.packages, result.layersRead], [true, 2, 0]);
+      const layer = image.manifest.layers[2];
+      const lookups = [digest, image.manifest.config.digest, layer.digest, image.config.rootfs.diff_ids[2]];
+      for (const d of lookups)
+        assert.deepEqual(
+          (await index.byDigest(d)).map((m) => m.image.digest),
+          [digest],
+          d,
+        );
+      assert.deepEqual(
+        (await index.byDigest(lookups[1])).map((m) => m.match),
+        ["config"],
+      );
+      const packages = await index.packagesOf(digest);
+      assert.deepEqual(
+        packages.map((p) => [p.name, p.version, p.architecture, p.source, p.sourceVersion]),
+        [
+          ["libc6", "2.36-9+deb12u4", "amd64", "glibc", "2.36-9+deb12u4"],
+          ["libssl3", "3.0.11-1~deb12u2", "amd64", "openssl", "3.0.11-1~deb12u2"],
+        ],
+      );
+      const [image0] = await index.images();
+      assert.equal(image0.platform, "linux/amd64");
+      assert.deepEqual(image0.refs, [{ registry: "registry.test", repository: "app", tag: "1" }]);
+      await index.close();
+    });
+
+    test("stores a layer's packages once however many images hold it, and a manifest once however many tags", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      for (let i = 0; i < 5; i++) {
+        const { image } = await strataImage([LIBC, ZLIB, { name: `app${i}`, version: "1.0" }]);
+        for (const tag of ["latest", `v${i}`])
+          await index.add(image, "test", [ref(`app${i}`, tag, digestOf(image))]);
+      }
+      const stats = await index.stats();
+      assert.equal(stats.images, 5);
+      assert.equal(stats.refs, 10);
+      assert.equal(stats.layers, 1 + 2 + 5, "one base, libc6 and zlib1g shared, one app layer each");
+      assert.equal(stats.layerPackages, 2 + 5);
+      assert.equal(stats.imagePackages, 5 * 3);
+      await index.close();
+    });
+
+    test("reads no layer of a strata image, and a foreign image's layers once per layer digest", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const strata = await strataImage([LIBC, OPENSSL]);
+      await index.add(strata.image, "test", [ref("strata", "1", digestOf(strata.image))]);
+      assert.deepEqual(strata.opened, []);
+      const debianBase = await statusLayer([LIBC, ZLIB]);
+      const first = countedImage([debianBase, await strataBaseLayer("a")]);
+      const second = countedImage([debianBase, await strataBaseLayer("b")]);
+      await index.add(first.image, "test", [ref("debian", "a", digestOf(first.image))]);
+      await index.add(second.image, "test", [ref("debian", "b", digestOf(second.image))]);
+      assert.equal(first.opened.length, 2);
+      assert.deepEqual(
+        second.opened,
+        [second.image.manifest.layers[1].digest],
+        "the shared layer is not read again",
+      );
+      assert.deepEqual(
+        (await index.packagesOf(digestOf(second.image))).map((p) => p.name),
+        ["libc6", "zlib1g"],
+      );
+      await index.close();
+    });
+
+    test("a plain-annotated strata layer is read once for its source, and then never again", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const a = await strataImage([OPENSSL], { form: "plain", label: "a" });
+      const b = await strataImage([OPENSSL], { form: "plain", label: "b" });
+      await index.add(a.image, "test", [ref("a", "1", digestOf(a.image))]);
+      await index.add(b.image, "test", [ref("b", "1", digestOf(b.image))]);
+      assert.deepEqual(a.opened, [a.image.manifest.layers[1].digest]);
+      assert.deepEqual(b.opened, []);
+      assert.equal((await index.query("source:openssl")).length, 2);
+      await index.close();
+    });
+
+    test("an upper layer's status database hides the one below, as in a container", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const lower = await statusLayer([LIBC, ZLIB]);
+      const upper = await statusLayer([LIBC, { ...ZLIB, version: "1:1.3.dfsg-3" }, OPENSSL]);
+      const { image } = countedImage([lower, upper]);
+      await index.add(image, "test", [ref("debian", "1", digestOf(image))]);
+      const seen = (await index.packagesOf(digestOf(image))).map((p) => `${p.name}=${p.version}`);
+      assert.deepEqual(seen, ["libc6=2.36-9+deb12u4", "libssl3=3.0.11-1~deb12u2", "zlib1g=1:1.3.dfsg-3"]);
+      assert.equal((await index.query("zlib1g = 1:1.2.13.dfsg-1")).length, 0);
+      await index.close();
+    });
+
+    test("rm takes an image out with what only it held; ls and stats agree", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const a = await strataImage([LIBC, OPENSSL], { label: "a" });
+      const b = await strataImage([LIBC, ZLIB], { label: "b" });
+      await index.add(a.image, "test", [
+        ref("a", "1", digestOf(a.image)),
+        ref("a", "latest", digestOf(a.image)),
+      ]);
+      await index.add(b.image, "test", [ref("b", "1", digestOf(b.image))]);
+      const byTag = (tag: string) =>
+        index.remove({ ref: { registry: "registry.test", repository: "a", tag } });
+      assert.deepEqual(await byTag("1"), { refs: 1, images: 0 });
+      assert.deepEqual(await byTag("latest"), { refs: 1, images: 1 });
+      assert.deepEqual(
+        (await index.images()).map((i) => i.digest),
+        [digestOf(b.image)],
+      );
+      const stats = await index.stats();
+      assert.deepEqual([stats.images, stats.refs, stats.layers, stats.layerPackages], [1, 1, 3, 2]);
+      assert.deepEqual(await index.query("source:openssl"), []);
+      assert.deepEqual(await index.remove({ digest: digestOf(b.image) }), { refs: 1, images: 1 });
+      assert.equal((await index.stats()).layers, 0);
+      await index.close();
+    });
+
+    test("an image with no packages, a layer that is not a tar and an artifact leave the index as it was", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const good = await strataImage([LIBC]);
+      await index.add(good.image, "test", [ref("good", "1", digestOf(good.image))]);
+      const before = await index.stats();
+      const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hi\n" }])]);
+      const notTar = countedImage([await statusLayer([ZLIB])]);
+      notTar.image.blobs = {
+        open: async () => (await import("node:stream")).Readable.from([Buffer.from("not a tar at all")]),
+      };
+      const artifact = await strataImage([ZLIB]);
+      artifact.image.manifest = { ...artifact.image.manifest, artifactType: "application/spdx+json" };
+      for (const [what, bad, pattern] of [
+        ["no packages", empty.image, /no Debian packages found/],
+        ["not a tar", notTar.image, /.+/],
+        ["an artifact", artifact.image, /not an image/],
+      ] as const) {
+        await assert.rejects(index.add(bad, what, [ref("bad", what, digestOf(bad))]), (err) => {
+          assert.ok(isStrataError(err), `${what}: ${err}`);
+          assert.match(err.message, pattern);
+          assert.doesNotMatch(err.message, /\n/);
+          return true;
+        });
+      }
+      assert.deepEqual(await index.stats(), before);
+      await index.close();
+    });
+
+    test("version relations follow dpkg's order on real versions, as dpkg --compare-versions answers", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const { versions, refs, sign } = ORDER();
+      for (const [i, version] of versions.entries()) {
+        const { image } = await strataImage([{ name: "probe", version, source: "probe-src" }], {
+          label: String(i),
+        });
+        await index.add(image, "test", [ref("probe", String(i), digestOf(image))]);
+      }
+      for (const r of refs) {
+        for (const [op, holds] of RELATIONS) {
+          const expected = versions.filter((v) => holds(sign.get(`${v} ${r}`)!)).sort();
+          for (const query of [`probe ${op} ${r}`, `source:probe-src ${op} ${r}`]) {
+            const found = (await index.query(query)).flatMap((a) => a.packages.map((p) => p.version)).sort();
+            assert.deepEqual(found, expected, query);
+          }
+        }
+      }
+      await index.close();
+    });
+
+    test("two processes adding at once lose nothing", async () => {
+      const location = await backend.location();
+      await (await FleetIndex.open(location)).close();
+      const results = await Promise.all([adder(location, "a", 25), adder(location, "b", 25)]);
+      for (const r of results) assert.equal(r.code, 0, r.stderr);
+      const index = await FleetIndex.open(location);
+      const stats = await index.stats();
+      assert.deepEqual(
+        [stats.images, stats.refs, stats.layers, stats.layerPackages, stats.imagePackages],
+        [50, 50, 1 + 2 + 50, 2 + 50, 150],
+      );
+      assert.equal((await index.query("source:glibc")).length, 50);
+      await index.close();
+    });
+
+    test("migrates an index of an older schema and keeps what it held", async () => {
+      const location = await backend.location();
+      const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
+      assert.deepEqual(await migrate(v1, MIGRATIONS.slice(0, 1)), [1]);
+      const { image } = await strataImage([LIBC, OPENSSL]);
+      await addImage(v1, image, "test", [ref("old", "1", digestOf(image))]);
+      await v1.close();
+      const index = await FleetIndex.open(location);
+      const stats = await index.stats();
+      assert.deepEqual(
+        [stats.schemaVersion, stats.images, stats.layerPackages],
+        [MIGRATIONS.at(-1)!.version, 1, 2],
+      );
+      const rows = await index.db.all<{ version: number }>(
+        "SELECT version FROM schema_migrations ORDER BY version",
+      );
+      assert.deepEqual(
+        rows.map((r) => Number(r.version)),
+        MIGRATIONS.map((m) => m.version),
+      );
+      assert.equal(Number((await index.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
+      assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).length, 1);
+      await index.close();
+    });
+  });
+}
+
+describe("the fleet index when PostgreSQL goes away", () => {
+  test("an add fails with one line, and the index is as it was once the server is back", async () => {
+    const location = await pg.newDatabase();
+    const index = await FleetIndex.open(location);
+    const first = await strataImage([LIBC], { label: "first" });
+    await index.add(first.image, "test", [ref("first", "1", digestOf(first.image))]);
+    const before = await index.stats();
+    await pg.kill();
+    try {
+      const second = await strataImage([ZLIB], { label: "second" });
+      await assert.rejects(
+        index.add(second.image, "test", [ref("second", "1", digestOf(second.image))]),
+        (err) => {
+          assert.ok(isStrataError(err, "DATABASE"), String(err));
+          assert.match(err.message, /^index postgres:\/\/postgres@127\.0\.0\.1:\d+\/\w+: /);
+          assert.doesNotMatch(err.message, /\n/);
+          assert.match(err.hint ?? "", /PostgreSQL server is running/);
+          return true;
+        },
+      );
+      await assert.rejects(index.stats(), (err) => isStrataError(err, "DATABASE"));
+    } finally {
+      await index.close();
+      await pg.start();
+    }
+    const again = await FleetIndex.open(location);
+    assert.deepEqual(await again.stats(), before);
+    await again.close();
+    await assert.rejects(FleetIndex.open(pg.url("no_such_database")), (err) => {
+      assert.ok(isStrataError(err, "DATABASE"));
+      assert.match(err.message, /no_such_database/);
+      return true;
+    });
+  });
+});
+
+describe("fleet queries as written", () => {
+  test("take dpkg's relations, < and > as strict, source: and digest:, and refuse the rest with a hint", () => {
+    assert.deepEqual(parseQuery("openssl < 3.0.15-1~deb12u1"), {
+      kind: "package",
+      name: "openssl",
+      sourceOnly: false,
+      op: "<<",
+      version: "3.0.15-1~deb12u1",
+    });
+    assert.equal((parseQuery("openssl>1:2.0") as { op: string }).op, ">>");
+    assert.equal((parseQuery("libc6 (>= 2.36)") as { op: string }).op, ">=");
+    assert.deepEqual(parseQuery("source:openssl"), {
+      kind: "package",
+      name: "openssl",
+      sourceOnly: true,
+      op: undefined,
+      version: undefined,
+    });
+    const digest = `sha256:${"a".repeat(64)}`;
+    assert.deepEqual(parseQuery(`digest:${digest}`), { kind: "digest", digest });
+    for (const bad of [
+      "openssl <",
+      "openssl << not-a-version",
+      "Bad_Name",
+      "digest:sha256:xyz",
+      "openssl <=> 1",
+      "",
+    ]) {
+      assert.throws(
+        () => parseQuery(bad),
+        (err) => isStrataError(err, "USAGE") && /write NAME/.test(err.hint ?? ""),
+        bad,
+      );
+    }
+  });
+});
