@@ -7,6 +7,7 @@ import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerSbom } from "./commands/sbom.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -38,6 +39,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata build -o out/app              build the image into an OCI layout",
         "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",
         "  strata diff reg:5000/app:1 out/app   what changed: packages, layers, bytes a node must pull",
+        "  strata sbom reg:5000/app:1           its SBOM (SPDX 2.3; --format cyclonedx), attached or computed",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
@@ -62,6 +64,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPush(program, out);
   registerPull(program, out);
   registerDiff(program);
+  registerSbom(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

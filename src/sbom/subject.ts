@@ -35,7 +35,7 @@ export const TOOL = "strata";
 const TITLE_LABEL = "org.opencontainers.image.title";
 
 /** RFC 3339 to the second in UTC, as SPDX wants it; an absent or unreadable time is the epoch. */
-function createdOf(image: Image): string {
+export function createdOf(image: Image): string {
   const time = Date.parse(image.config.created ?? "");
   return new Date(Number.isNaN(time) ? 0 : time).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { readHome } from "../../src/oci/homes/homes.js";
+import type { Home } from "../../src/oci/homes/name.js";
+import { type Image, imageDescriptor } from "../../src/oci/image.js";
+import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { attachedSbom, attachSboms } from "../../src/sbom/attach.js";
+import { computeSboms } from "../../src/sbom/sbom.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { runStrata } from "../helpers/cli.js";
+import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
+import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
+
+async function indexJson(dir: string): Promise<{ manifests: { digest: string; artifactType?: string }[] }> {
+  return JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
+}
+
+describe("SBOMs attached in an OCI layout", () => {
+  let work: string;
+  let image: Image;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "strata-sbom-attach-"));
+    image = await strataLikeImage(PACKAGES, LICENCES);
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  async function layoutWithImage(name: string): Promise<Home> {
+    const dir = join(work, name);
+    await writeLayout(dir, { kind: "image", image }, { tag: "latest" });
+    return { transport: "oci", path: dir };
+  }
+
+  test("both formats become artifacts whose subject is the image manifest, and read back byte for byte", async () => {
+    const home = await layoutWithImage("both");
+    const reports = await attachSboms(home, { kind: "image", image });
+    assert.deepEqual(
+      reports.map((r) => [r.format, r.via, r.subject]),
+      [
+        ["spdx", "layout", imageDescriptor(image).digest],
+        ["cyclonedx", "layout", imageDescriptor(image).digest],
+      ],
+    );
+    const index = await indexJson((home as { path: string }).path);
+    assert.deepEqual(
+      index.manifests.map((d) => d.artifactType),
+      [undefined, "application/spdx+json", "application/vnd.cyclonedx+json"],
+    );
+    const computed = await computeSboms(image, ["spdx", "cyclonedx"], "test");
+    const spdx = await attachedSbom(home, image, "spdx");
+    const cdx = await attachedSbom(home, image, "cyclonedx");
+    assert.ok(spdx && cdx);
+    assert.ok(spdx.bytes.equals(computed.get("spdx")!));
+    assert.ok(cdx.bytes.equals(computed.get("cyclonedx")!));
+    assert.equal(spdxErrors(JSON.parse(spdx.bytes.toString())), null);
+    assert.equal(await cyclonedxErrors(cdx.bytes.toString()), null);
+  });
+
+  test("the layout still opens without a tag, and attaching again replaces rather than adds", async () => {
+    const home = await layoutWithImage("again");
+    await attachSboms(home, { kind: "image", image });
+    await attachSboms(home, { kind: "image", image });
+    const dir = (home as { path: string }).path;
+    assert.equal((await indexJson(dir)).manifests.length, 3);
+    const artifact = await readLayout(dir);
+    assert.equal(artifact.kind, "image");
+  });
+
+  test("an artifact manifest named as the image is refused in one line", async () => {
+    const home = await layoutWithImage("artifact");
+    const [report] = await attachSboms(home, { kind: "image", image }, { formats: ["spdx"] });
+    await assert.rejects(
+      readHome({ ...home, tag: report.digest } as Home),
+      (err) =>
+        isStrataError(err, "IO") &&
+        /not an image but an artifact of type application\/spdx\+json/.test(err.message),
+    );
+  });
+
+  test("an attached SBOM whose bytes were altered is refused", async () => {
+    const home = await layoutWithImage("tampered");
+    const [report] = await attachSboms(home, { kind: "image", image }, { formats: ["spdx"] });
+    const dir = (home as { path: string }).path;
+    const manifest = JSON.parse(await readFile(join(dir, "blobs/sha256", report.digest.slice(7)), "utf8"));
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(dir, "blobs/sha256", manifest.layers[0].digest.slice(7)), "{}");
+    await assert.rejects(attachedSbom(home, image, "spdx"), (err) => isStrataError(err));
+  });
+
+  test("archives have no place for referrers: a usage error", async () => {
+    await assert.rejects(
+      attachSboms({ transport: "oci-archive", path: join(work, "x.tar") }, { kind: "image", image }),
+      (err) => isStrataError(err, "USAGE") && /only in an OCI layout or a registry/.test(err.message),
+    );
+  });
+});
+
+describe("strata sbom (the built CLI)", () => {
+  let work: string;
+  let dir: string;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "strata-sbom-cli-"));
+    dir = join(work, "layout");
+    await writeLayout(
+      dir,
+      { kind: "image", image: await strataLikeImage(PACKAGES, LICENCES) },
+      { tag: "latest" },
+    );
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  test("computes SPDX by default and CycloneDX on request, the same bytes each time", async () => {
+    const a = await runStrata(["sbom", `oci:${dir}`]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(JSON.parse(a.stdout).spdxVersion, "SPDX-2.3");
+    const b = await runStrata(["sbom", dir, "--format", "cyclonedx", "-o", join(work, "bom.json")]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(JSON.parse(await readFile(join(work, "bom.json"), "utf8")).specVersion, "1.6");
+    assert.equal((await runStrata(["sbom", `oci:${dir}`])).stdout, a.stdout);
+  });
+
+  test("--attach attaches both; afterwards the attached SBOM is what is returned", async () => {
+    const attach = await runStrata(["sbom", `oci:${dir}`, "--attach", "-o", join(work, "a.json")]);
+    assert.equal(attach.code, 0, attach.stderr);
+    assert.match(attach.stderr, /attached spdx SBOM sha256:[0-9a-f]{64} to linux\/amd64/);
+    assert.match(attach.stderr, /attached cyclonedx SBOM/);
+    const read = await runStrata(["sbom", `oci:${dir}:latest`]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.match(read.stderr, /the spdx SBOM attached to/);
+    assert.equal(read.stdout, await readFile(join(work, "a.json"), "utf8"));
+  });
+
+  test("an unknown format and an image with no packages: one line each, exit 1 or 2", async () => {
+    const bad = await runStrata(["sbom", dir, "--format", "swid"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /argument 'swid' is invalid/);
+    const emptyDir = join(work, "empty");
+    const { syntheticImage } = await import("../helpers/synthetic-image.js");
+    const { layerOf } = await import("../helpers/layer-tar.js");
+    const empty = syntheticImage([await layerOf([{ path: "etc/hostname", body: "x\n" }])]);
+    await writeLayout(emptyDir, { kind: "image", image: empty }, { tag: "latest" });
+    const none = await runStrata(["sbom", `oci:${emptyDir}`]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^strata: error: .*holds no Debian packages\n/);
+    assert.doesNotMatch(none.stderr, /\n\s+at /, "no stack trace");
+  });
+});
