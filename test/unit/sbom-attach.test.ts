@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import { attachedSbom, attachSboms } from "../../src/sbom/attach.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { runStrata } from "../helpers/cli.js";
+import { runStrata, STRATA_BIN } from "../helpers/cli.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
 
@@ -130,6 +131,23 @@ describe("strata sbom (the built CLI)", () => {
     assert.equal(read.code, 0, read.stderr);
     assert.match(read.stderr, /the spdx SBOM attached to/);
     assert.equal(read.stdout, await readFile(join(work, "a.json"), "utf8"));
+  });
+
+  test("a document far larger than a pipe's buffer reaches a slow reader whole", async () => {
+    const many = Array.from({ length: 400 }, (_, i) => ({ name: `lib${i}`, version: `1.${i}-1` }));
+    const big = join(work, "big");
+    await writeLayout(big, { kind: "image", image: await strataLikeImage(many, {}) }, { tag: "latest" });
+    assert.equal((await runStrata(["sbom", big, "-o", join(work, "big.json")])).code, 0);
+    const expected = await readFile(join(work, "big.json"));
+    assert.ok(expected.length > 256 << 10, `only ${expected.length} bytes`);
+    const child = spawn(process.execPath, [STRATA_BIN, "sbom", big], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const chunks: Buffer[] = [];
+    for await (const chunk of child.stdout) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).length, expected.length);
   });
 
   test("an unknown format and an image with no packages: one line each, exit 1 or 2", async () => {

@@ -20,9 +20,15 @@ interface SbomFlags extends CommonOptions, RegistryFlags {
   attached: boolean;
 }
 
+/**
+ * Writes the SBOM to `output`, or to stdout and waits until it is handed to the OS: a pipe takes
+ * 64 KiB at a time, and the launcher exits as soon as the command returns.
+ */
 async function emit(bytes: Buffer, output: string | undefined): Promise<void> {
-  if (output === undefined) process.stdout.write(bytes);
-  else await writeFileAtomic(output, bytes);
+  if (output !== undefined) return writeFileAtomic(output, bytes);
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 export function registerSbom(program: Command, out: () => Output): void {
