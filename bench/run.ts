@@ -10,6 +10,8 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
+ *   6. SBOM: `strata sbom` of the python3 image, computed, attached and read back, beside Trivy
+ *      (bench/sbom.ts).
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -54,6 +56,7 @@ import {
   sh,
   strata,
 } from "./proc.js";
+import { benchSbom } from "./sbom.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -993,6 +996,11 @@ async function main(): Promise<number> {
       sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
     } catch (err) {
       sections.push("", notMeasured("5. Layer memory", err));
+    }
+    try {
+      sections.push("", await benchSbom(work, specDir, join(work, "build-cache"), QUICK ? 1 : 5));
+    } catch (err) {
+      sections.push("", notMeasured("6. SBOM", err));
     }
     sections.push(
       "",

@@ -4,14 +4,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readHome } from "../../src/oci/homes/homes.js";
-import type { Home } from "../../src/oci/homes/name.js";
+import { readHome, writeHome } from "../../src/oci/homes/homes.js";
+import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { type Descriptor, MediaType } from "../../src/oci/types.js";
 import { attachedSbom, attachSboms } from "../../src/sbom/attach.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { runStrata, STRATA_BIN } from "../helpers/cli.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
 
@@ -163,5 +165,80 @@ describe("strata sbom (the built CLI)", () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /^strata: error: .*holds no Debian packages\n/);
     assert.doesNotMatch(none.stderr, /\n\s+at /, "no stack trace");
+  });
+});
+
+describe("SBOMs attached in a real docker-registry 2.8 (loopback; no referrers API)", () => {
+  let registry: RegistryServer;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(() => registry.close());
+
+  async function pushed(image: Image, repo: string): Promise<Home> {
+    const home = parseHomeName(`docker://${registry.host}/${repo}:1`)!;
+    await writeHome(home, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
+    return home;
+  }
+
+  async function fallbackIndex(repo: string, subject: string): Promise<{ manifests: Descriptor[] }> {
+    const res = await fetch(`http://${registry.host}/v2/${repo}/manifests/sha256-${subject.slice(7)}`, {
+      headers: { accept: MediaType.ociIndex },
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { manifests: Descriptor[] };
+  }
+
+  test("the tag fallback index lists both; attaching again replaces strata's own and keeps others'", async () => {
+    const image = await strataLikeImage(PACKAGES, LICENCES);
+    const home = await pushed(image, "team/app");
+    const subject = imageDescriptor(image).digest;
+    const first = await attachSboms(home, { kind: "image", image });
+    assert.deepEqual(
+      first.map((r) => r.via),
+      ["tag-fallback", "tag-fallback"],
+    );
+    // Another tool's referrer in the same index must survive strata's next attach.
+    const index = await fallbackIndex("team/app", subject);
+    const foreign: Descriptor = {
+      ...index.manifests[0],
+      artifactType: "application/example",
+      annotations: {},
+    };
+    const put = await fetch(`http://${registry.host}/v2/team/app/manifests/sha256-${subject.slice(7)}`, {
+      method: "PUT",
+      headers: { "content-type": MediaType.ociIndex },
+      body: JSON.stringify({ ...index, manifests: [...index.manifests, foreign] }),
+    });
+    assert.equal(put.status, 201);
+    await attachSboms(home, { kind: "image", image });
+    const again = await fallbackIndex("team/app", subject);
+    assert.deepEqual(again.manifests.map((d) => d.artifactType).sort(), [
+      "application/example",
+      "application/spdx+json",
+      "application/vnd.cyclonedx+json",
+    ]);
+    const back = await attachedSbom(home, image, "cyclonedx");
+    assert.ok(back?.bytes.equals((await computeSboms(image, ["cyclonedx"], "t")).get("cyclonedx")!));
+  });
+
+  test("a fallback index that names another image's SBOM is refused, not believed", async () => {
+    const a = await strataLikeImage(PACKAGES, LICENCES);
+    const b = await strataLikeImage(PACKAGES.slice(0, 3), {});
+    const homeA = await pushed(a, "team/a");
+    await pushed(b, "team/a");
+    const [sbomB] = await attachSboms(homeA, { kind: "image", image: b }, { formats: ["spdx"] });
+    const indexB = await fallbackIndex("team/a", sbomB.subject);
+    const subjectA = imageDescriptor(a).digest;
+    const put = await fetch(`http://${registry.host}/v2/team/a/manifests/sha256-${subjectA.slice(7)}`, {
+      method: "PUT",
+      headers: { "content-type": MediaType.ociIndex },
+      body: JSON.stringify(indexB),
+    });
+    assert.equal(put.status, 201);
+    await assert.rejects(
+      attachedSbom(homeA, a, "spdx"),
+      (err) => isStrataError(err, "IO") && /names subject sha256:[0-9a-f]{64}, not sha256:/.test(err.message),
+    );
   });
 });
