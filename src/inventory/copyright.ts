@@ -1,18 +1,19 @@
-import { fixupSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
+import { fixupSpdxId, isSupportedSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
 import { parseStanzas } from "../debian/deb822.js";
 
 /**
  * The licences a machine-readable Debian copyright file (DEP-5, copyright-format 1.0) declares:
  * the first line of each `License:` field of its `Files` paragraphs and header, in Debian's short
  * names ("GPL-2+", "BSD-3-clause", "Expat"). Where every name maps to a valid SPDX id, they make
- * one SPDX expression; otherwise only the names are known (an SBOM then says NOASSERTION).
+ * one SPDX expression; otherwise each name keeps the SPDX id it has, if any (SPDX then says
+ * NOASSERTION, CycloneDX lists each licence by id or by name).
  */
 
 export interface Licence {
   /** An SPDX licence expression made only of valid SPDX ids, when every licence maps to one. */
   expression?: string;
-  /** The licence names as the copyright file writes them, each once, in the file's order. */
-  names: string[];
+  /** The licences as the copyright file names them, each once, in the file's order, with the SPDX id of each that has one. */
+  names: { name: string; spdxId?: string }[];
 }
 
 const FORMAT = /^https?:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\/?$/;
@@ -93,5 +94,9 @@ export function copyrightLicence(text: string): Licence | undefined {
   const expression = distinct.includes(undefined)
     ? undefined
     : distinct.map((e) => (distinct.length > 1 && / OR /.test(e!) ? `(${e})` : e)).join(" AND ");
-  return { ...(expression === undefined ? {} : { expression }), names: [...new Set(names)] };
+  const named = [...new Set(names)].map((name) => {
+    const id = /\swith\s/i.test(name) ? undefined : spdxOf(name);
+    return id !== undefined && isSupportedSpdxId(id) ? { name, spdxId: id } : { name };
+  });
+  return { ...(expression === undefined ? {} : { expression }), names: named };
 }

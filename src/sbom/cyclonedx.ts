@@ -12,7 +12,9 @@ import { type SbomFacts, type SbomPackage, TOOL, uuidFrom } from "./subject.js";
 function licences(p: SbomPackage) {
   if (p.licence === undefined) return undefined;
   if (p.licence.expression !== undefined) return [{ expression: p.licence.expression }];
-  return p.licence.names.map((name) => ({ license: { name } }));
+  return p.licence.names.map(({ name, spdxId }) => ({
+    license: spdxId === undefined ? { name } : { id: spdxId },
+  }));
 }
 
 function component(p: SbomPackage, facts: SbomFacts) {

@@ -173,15 +173,22 @@ describe("purls, licences and os-release", () => {
   test("DEP-5 expressions: or, and, comma-and, GNU versions, Debian's own names; else names only", () => {
     assert.deepEqual(copyrightLicence(copyright("GPL-2+ or Artistic")), {
       expression: "GPL-2.0-or-later OR Artistic-1.0",
-      names: ["GPL-2+", "Artistic"],
+      names: [
+        { name: "GPL-2+", spdxId: "GPL-2.0-or-later" },
+        { name: "Artistic", spdxId: "Artistic-1.0" },
+      ],
     });
     assert.equal(
       copyrightLicence(copyright("GPL-3, and Expat or BSD-3-clause"))?.expression,
       "GPL-3.0-only AND (MIT OR BSD-3-Clause)",
     );
     assert.deepEqual(copyrightLicence(copyright("GPL-2 with OpenSSL exception")), {
-      names: ["GPL-2 with OpenSSL exception"],
+      names: [{ name: "GPL-2 with OpenSSL exception" }],
     });
+    const mixed = copyrightLicence(
+      `${copyright("BSD-variant")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2\n`,
+    );
+    assert.deepEqual(mixed, { names: [{ name: "BSD-variant" }, { name: "GPL-2", spdxId: "GPL-2.0-only" }] });
     const two = `${copyright("Expat")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2+ or LGPL-2.1\n`;
     assert.equal(copyrightLicence(two)?.expression, "MIT AND (GPL-2.0-or-later OR LGPL-2.1-only)");
     assert.equal(copyrightLicence("This package was debianized by someone.\nLicense: GPL\n"), undefined);
