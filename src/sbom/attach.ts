@@ -6,6 +6,7 @@ import {
   checkReferrer,
   layoutPayload,
   layoutReferrers,
+  type Referrer,
   referrerOf,
 } from "../oci/referrers.js";
 import { RegistryClient, type RegistryClientOptions } from "../oci/registry/client.js";
@@ -67,29 +68,28 @@ export async function attachSboms(
 ): Promise<AttachReport[]> {
   if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
   const remote = home.transport === "docker" ? await openRepository(home, opts.registry ?? {}) : undefined;
+  const layout = home.transport === "oci" ? home.path : undefined;
+  /** Attaches one referrer where the image lives; says how. */
+  const attach = async (referrer: Referrer, format: SbomFormat): Promise<AttachReport["via"]> => {
+    if (layout !== undefined) {
+      await attachToLayout(layout, referrer);
+      return "layout";
+    }
+    const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
+    return (await attachToRegistry(remote!.repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback";
+  };
   const reports: AttachReport[] = [];
   try {
     for (const image of artifactImages(artifact)) {
       const subject = imageDescriptor(image);
-      const sboms = await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home));
-      for (const [format, bytes] of sboms) {
-        const referrer = referrerOf(
-          subject,
-          SBOM_MEDIA_TYPES[format],
-          { bytes, title: `sbom.${format}.json` },
-          {
-            [Annotation.created]: createdOf(image),
-            [FORMAT_ANNOTATION]: format,
-          },
-        );
-        let via: AttachReport["via"] = "layout";
-        if (remote === undefined) await attachToLayout((home as { path: string }).path, referrer);
-        else {
-          const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
-          via = (await attachToRegistry(remote.repo, referrer, sameKind)).api
-            ? "referrers-api"
-            : "tag-fallback";
-        }
+      const annotations = (format: SbomFormat) => ({
+        [Annotation.created]: createdOf(image),
+        [FORMAT_ANNOTATION]: format,
+      });
+      for (const [format, bytes] of await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home))) {
+        const payload = { bytes, title: `sbom.${format}.json` };
+        const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
+        const via = await attach(referrer, format);
         const platform = platformText(image);
         reports.push({
           platform,

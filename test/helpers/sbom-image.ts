@@ -1,5 +1,5 @@
 import type { Image } from "../../src/oci/image.js";
-import { Annotation } from "../../src/oci/types.js";
+import { Annotation, type Platform } from "../../src/oci/types.js";
 import { layerOf, type TestEntry } from "./layer-tar.js";
 import { syntheticImage } from "./synthetic-image.js";
 
@@ -40,6 +40,7 @@ export async function strataLikeImage(
   packages: Pkg[],
   licences: Record<string, string>,
   annotate = true,
+  platform?: Platform,
 ): Promise<Image> {
   const base = await layerOf(
     [
@@ -58,7 +59,7 @@ export async function strataLikeImage(
       : undefined;
     layers.push(await layerOf(entries, { annotations }));
   }
-  return syntheticImage(layers);
+  return syntheticImage(layers, { platform });
 }
 
 export const PACKAGES: Pkg[] = [

@@ -16,6 +16,7 @@ import { runStrata, STRATA_BIN } from "../helpers/cli.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
+import { syntheticIndex } from "../helpers/synthetic-image.js";
 
 async function indexJson(dir: string): Promise<{ manifests: { digest: string; artifactType?: string }[] }> {
   return JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
@@ -90,6 +91,36 @@ describe("SBOMs attached in an OCI layout", () => {
     const { writeFile } = await import("node:fs/promises");
     await writeFile(join(dir, "blobs/sha256", manifest.layers[0].digest.slice(7)), "{}");
     await assert.rejects(attachedSbom(home, image, "spdx"), (err) => isStrataError(err));
+  });
+
+  test("each platform image of an index gets its own SBOMs, and the CLI asks which one", async () => {
+    const arm = await strataLikeImage(PACKAGES, LICENCES, true, {
+      architecture: "arm64",
+      os: "linux",
+      variant: "v8",
+    });
+    const index = syntheticIndex([image, arm]);
+    const dir = join(work, "index");
+    await writeLayout(dir, index, { tag: "latest" });
+    const home: Home = { transport: "oci", path: dir };
+    const reports = await attachSboms(home, index, { formats: ["cyclonedx"] });
+    assert.deepEqual(
+      reports.map((r) => [r.platform, r.subject]),
+      [
+        ["linux/amd64", imageDescriptor(image).digest],
+        ["linux/arm64/v8", imageDescriptor(arm).digest],
+      ],
+    );
+    const back = JSON.parse((await attachedSbom(home, arm, "cyclonedx"))!.bytes.toString());
+    assert.equal(back.metadata.component.version, imageDescriptor(arm).digest);
+    assert.deepEqual(back.metadata.component.properties, [
+      { name: "dev.strata:platform", value: "linux/arm64/v8" },
+    ]);
+    const noPlatform = await runStrata(["sbom", `oci:${dir}`]);
+    assert.equal(noPlatform.code, 2, noPlatform.stderr);
+    const picked = await runStrata(["sbom", `oci:${dir}`, "--platform", "arm64", "--format", "cyclonedx"]);
+    assert.equal(picked.code, 0, picked.stderr);
+    assert.equal(picked.stdout, (await attachedSbom(home, arm, "cyclonedx"))!.bytes.toString());
   });
 
   test("archives have no place for referrers: a usage error", async () => {
