@@ -11,7 +11,10 @@ import { copyright, LICENCES, OS_RELEASE, PACKAGES, stanza, strataLikeImage } fr
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
 import { syntheticImage } from "../helpers/synthetic-image.js";
 
-async function documents(image: Image): Promise<Record<SbomFormat, { text: string; json: any }>> {
+// biome-ignore lint/suspicious/noExplicitAny: parsed SBOM JSON, checked field by field (the schemas are checked apart)
+type Doc = any;
+
+async function documents(image: Image): Promise<Record<SbomFormat, { text: string; json: Doc }>> {
   const sboms = await computeSboms(image, ["spdx", "cyclonedx"], "test");
   const read = (f: SbomFormat) => ({
     text: sboms.get(f)!.toString(),
@@ -30,12 +33,12 @@ describe("SBOMs of an image", () => {
   test("every package is listed with its purl, distro from os-release, source and layer", async () => {
     const image = await strataLikeImage(PACKAGES, LICENCES);
     const { spdx, cyclonedx } = await documents(image);
-    const libs = cyclonedx.json.components.filter((c: any) => c.type === "library");
+    const libs = cyclonedx.json.components.filter((c: Doc) => c.type === "library");
     assert.deepEqual(
-      libs.map((c: any) => c.name),
+      libs.map((c: Doc) => c.name),
       [...PACKAGES.map((p) => p.name)].sort(),
     );
-    const zlib = libs.find((c: any) => c.name === "zlib1g");
+    const zlib = libs.find((c: Doc) => c.name === "zlib1g");
     assert.equal(
       zlib.purl,
       "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
@@ -45,11 +48,11 @@ describe("SBOMs of an image", () => {
     assert.deepEqual(zlib.properties[0], { name: "dev.strata:layer.digest", value: zlibLayer });
     assert.deepEqual(
       cyclonedx.json.components
-        .filter((c: any) => c.type === "operating-system")
-        .map((c: any) => [c.name, c.version]),
+        .filter((c: Doc) => c.type === "operating-system")
+        .map((c: Doc) => [c.name, c.version]),
       [["debian", "12"]],
     );
-    const spdxZlib = spdx.json.packages.find((p: any) => p.name === "zlib1g");
+    const spdxZlib = spdx.json.packages.find((p: Doc) => p.name === "zlib1g");
     assert.equal(spdxZlib.sourceInfo, "built package from: zlib 1:1.2.13.dfsg-1");
     assert.equal(spdxZlib.annotations[0].comment, `LayerDigest: ${zlibLayer}`);
     assert.equal(spdx.json.packages.length, PACKAGES.length + 1, "the image and its packages");
@@ -59,8 +62,8 @@ describe("SBOMs of an image", () => {
     const image = await strataLikeImage(PACKAGES, LICENCES);
     const { spdx, cyclonedx } = await documents(image);
     const digest = `sha256:${(await import("../../src/util/hash.js")).sha256Hex(image.manifestBytes)}`;
-    const described = spdx.json.relationships.find((r: any) => r.relationshipType === "DESCRIBES");
-    const root = spdx.json.packages.find((p: any) => p.SPDXID === described.relatedSpdxElement);
+    const described = spdx.json.relationships.find((r: Doc) => r.relationshipType === "DESCRIBES");
+    const root = spdx.json.packages.find((p: Doc) => p.SPDXID === described.relatedSpdxElement);
     assert.equal(root.versionInfo, digest);
     assert.equal(root.comment, "platform linux/amd64");
     assert.equal(cyclonedx.json.metadata.component.version, digest);
@@ -70,20 +73,20 @@ describe("SBOMs of an image", () => {
 
   test("licences: SPDX expressions from DEP-5 files, NOASSERTION or names where a licence has no SPDX id", async () => {
     const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
-    const declared = Object.fromEntries(spdx.json.packages.map((p: any) => [p.name, p.licenseDeclared]));
+    const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
     assert.equal(declared.libc6, "LGPL-2.1-or-later");
     assert.equal(declared.zlib1g, "Zlib");
     assert.equal(declared.debconf, "BSD-2-Clause");
     assert.equal(declared.tzdata, "NOASSERTION");
     assert.equal(declared["gcc-12-base"], "NOASSERTION", "no copyright file at all");
-    const tz = cyclonedx.json.components.find((c: any) => c.name === "tzdata");
+    const tz = cyclonedx.json.components.find((c: Doc) => c.name === "tzdata");
     assert.deepEqual(tz.licenses, [{ license: { name: "public-domain" } }]);
   });
 
   test("dependencies resolve to installed packages, through alternatives and Provides", async () => {
     const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
     const deps = Object.fromEntries(
-      cyclonedx.json.dependencies.map((d: any) => [
+      cyclonedx.json.dependencies.map((d: Doc) => [
         d.ref.replace(/^pkg:deb\/debian\/([^@]+)@.*$/, "$1"),
         d.dependsOn,
       ]),
@@ -92,7 +95,7 @@ describe("SBOMs of an image", () => {
     assert.deepEqual(names(deps["libgcc-s1"]), ["gcc-12-base", "libc6"]);
     assert.deepEqual(names(deps.tzdata), ["debconf"]);
     assert.deepEqual(names(deps["gcc-12-base"]), []);
-    const dependsOn = spdx.json.relationships.filter((r: any) => r.relationshipType === "DEPENDS_ON");
+    const dependsOn = spdx.json.relationships.filter((r: Doc) => r.relationshipType === "DEPENDS_ON");
     assert.equal(dependsOn.length, 6);
   });
 
@@ -127,9 +130,9 @@ describe("SBOMs of an image", () => {
       { path: "usr/share/doc/.wh.libssl3" },
     ]);
     const { spdx } = await documents(syntheticImage([lower, upper]));
-    const names = spdx.json.packages.slice(1).map((p: any) => p.name);
+    const names = spdx.json.packages.slice(1).map((p: Doc) => p.name);
     assert.ok(!names.includes("tzdata"), "the upper status drops tzdata");
-    const declared = Object.fromEntries(spdx.json.packages.map((p: any) => [p.name, p.licenseDeclared]));
+    const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
     assert.equal(declared.zlib1g, "Zlib");
     assert.equal(declared.libssl3, "NOASSERTION", "its doc directory is whited out");
     assert.equal(spdxErrors(spdx.json), null);
