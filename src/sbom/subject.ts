@@ -13,7 +13,6 @@ export interface SbomImage {
   name: string;
   digest: string;
   platform: string;
-  architecture: string;
   purl: string;
   /** The image config's `created`, to the second: the document's only timestamp. */
   created: string;
@@ -82,7 +81,6 @@ export function sbomFacts(image: Image, details: ImageDetails): SbomFacts {
       name,
       digest,
       platform: platformText(image),
-      architecture: image.config.architecture,
       purl: imagePurl(name, digest, image.config.architecture),
       created: createdOf(image),
     },
