@@ -10,6 +10,7 @@ import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerUpdate } from "./commands/update.js";
 import { registerQuery } from "./commands/query.js";
+import { registerSbom } from "./commands/sbom.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -45,6 +46,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "                                       swap one package's layer in place (and update the lock)",
         "  strata index sync reg:5000           index every image of a registry (only what changed)",
         "  strata query 'openssl < 3.0.15-1~deb12u1'   which images hold it",
+        "  strata sbom reg:5000/app:1           its SBOM (SPDX 2.3; --format cyclonedx), attached or computed",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
@@ -73,6 +75,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerDiff(program);
   registerIndex(program, out);
   registerQuery(program);
+  registerSbom(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

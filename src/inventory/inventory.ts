@@ -25,7 +25,7 @@ export interface InventoryOptions {
   complete?: (layer: Descriptor) => boolean;
 }
 
-function byNameAndArch(a: InventoryPackage, b: InventoryPackage): number {
+export function byNameAndArch(a: InventoryPackage, b: InventoryPackage): number {
   return (
     a.name.localeCompare(b.name, "en") || (a.architecture ?? "").localeCompare(b.architecture ?? "", "en")
   );

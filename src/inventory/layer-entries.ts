@@ -19,6 +19,10 @@ export interface LayerEntry {
   /** Normalised: relative, no "./", no trailing "/". */
   path: string;
   type: tarStream.Header["type"];
+  /** The body's size in bytes, as the tar header says. */
+  size: number;
+  /** A symlink's or hardlink's target, as written in the tar. */
+  linkname?: string;
   /** Reads the entry's body, refusing one over `max` bytes. */
   body(max: number): Promise<Buffer>;
 }
@@ -78,6 +82,8 @@ export async function visitLayer(
       await visit({
         path,
         type: entry.header.type,
+        size: entry.header.size ?? 0,
+        ...(entry.header.linkname ? { linkname: entry.header.linkname } : {}),
         body: (max) => {
           read = true;
           return readBody(entry, entry.header.size ?? 0, max, `${where}: ${layer.digest}: ${path}`);

@@ -1,4 +1,5 @@
-import { parseStanzas } from "../debian/deb822.js";
+import { parseStanzas, type Stanza } from "../debian/deb822.js";
+import { parseRelation } from "../debian/relations.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_HEX } from "../util/verify.js";
 
@@ -17,6 +18,13 @@ export interface InventoryPackage {
   layer: { index: number; digest: string };
   /** The `.deb`'s sha256, when an annotation records it. */
   debSha256?: string;
+  /**
+   * What it needs, as its dpkg record says (Pre-Depends and Depends): an AND-list of groups of
+   * alternative package names; absent when only an annotation named the package.
+   */
+  depends?: string[][];
+  /** The virtual packages it provides, by name. */
+  provides?: string[];
   from: "annotation" | "status.d" | "status";
 }
 
@@ -47,7 +55,23 @@ export function checkFacts(facts: PackageFacts, where: string): PackageFacts {
     throw bad(`${facts.name}: source version`, facts.sourceVersion);
   if (facts.debSha256 !== undefined && !SHA256_HEX.test(facts.debSha256))
     throw bad(`${facts.name}: sha256`, facts.debSha256);
+  for (const name of [...(facts.depends ?? []).flat(), ...(facts.provides ?? [])])
+    if (!NAME.test(name)) throw bad(`${facts.name}: related package`, name);
   return facts;
+}
+
+/** The names a stanza's Pre-Depends, Depends and Provides fields hold. */
+function relations(stanza: Stanza, where: string): Pick<PackageFacts, "depends" | "provides"> {
+  const field = (name: string) => stanza.get(name)?.replace(/\s+/g, " ");
+  try {
+    const needs = [field("Pre-Depends"), field("Depends")].filter(Boolean).join(", ");
+    return {
+      depends: parseRelation(needs).map((group) => group.map((alt) => alt.name)),
+      provides: parseRelation(field("Provides")).map(([alt]) => alt.name),
+    };
+  } catch (err) {
+    throw invalid(where, (err as Error).message);
+  }
 }
 
 /**
@@ -68,6 +92,7 @@ export function packagesFromStatus(text: string, where: string): PackageFacts[] 
     const facts: PackageFacts = { name, version, source: source[1], sourceVersion: source[2] ?? version };
     const architecture = stanza.get("Architecture");
     if (architecture !== undefined) facts.architecture = architecture;
+    Object.assign(facts, relations(stanza, `${where}: ${name}`));
     out.push(checkFacts(facts, where));
   }
   return out;

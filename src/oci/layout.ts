@@ -28,6 +28,7 @@ import {
   type Index,
   isIndexMediaType,
   isManifestMediaType,
+  type Manifest,
   MediaType,
   type Platform,
 } from "./types.js";
@@ -125,6 +126,7 @@ async function assembleImage(
   checkBytes(descriptor, manifestBytes, reader.where);
   const where = `${reader.where}: ${descriptor.digest}`;
   const manifest = parseManifest(manifestBytes, where, descriptor.mediaType, reader.invalidCode);
+  refuseNonImage(manifest, where);
   const configBytes = await reader.config(manifest.config);
   checkBytes(manifest.config, configBytes, reader.where);
   const config = parseImageConfig(
@@ -134,6 +136,17 @@ async function assembleImage(
   );
   return { manifest, manifestBytes, config, configBytes, blobs };
 }
+
+/** An OCI 1.1 artifact (an SBOM, a signature) has a manifest too, but no image config: say so plainly. */
+function refuseNonImage(manifest: Manifest, where: string): void {
+  const type = manifest.config.mediaType;
+  if (manifest.artifactType === undefined && /image|container/.test(type)) return;
+  const kind = manifest.artifactType ?? type;
+  throw new StrataError("IO", `${where}: the manifest is not an image but an artifact of type ${kind}`, {
+    hint: "name an image (a tag or digest of an image manifest or index), not an artifact attached to one",
+  });
+}
+
 
 /**
  * Builds an artifact from its top manifest or index bytes, fetching child manifests and configs
@@ -357,7 +370,9 @@ export function selectEntry(entries: Descriptor[], ref: string | undefined, wher
     .map((d) => d.annotations?.[Annotation.refName])
     .filter((n): n is string => n !== undefined);
   if (ref === undefined) {
-    if (entries.length === 1) return entries[0];
+    // Artifacts attached to an image (SBOMs: entries with an artifactType) are not what a bare name means.
+    const images = entries.filter((d) => d.artifactType === undefined);
+    if (images.length === 1) return images[0];
     throw new StrataError(
       "USAGE",
       `${where} holds ${entries.length} entries; name one${names.length > 0 ? ` (tags: ${names.join(", ")})` : ""}`,

@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { readInventory } from "../../src/inventory/inventory.js";
 import { readHome } from "../../src/oci/homes/homes.js";
 import { runStrata } from "../helpers/cli.js";
 import { buildExample, exampleCopy } from "../helpers/examples.js";
+import { dpkgInstalled, peerImage } from "../helpers/peer-image.js";
 import { podman } from "../helpers/podman.js";
-
-const exec = promisify(execFile);
 
 interface DiffJson {
   images: {
@@ -43,38 +39,6 @@ async function diff(a: string, b: string, ...more: string[]): Promise<DiffJson> 
   const r = await runStrata(["diff", a, b, "--json", ...more]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
-}
-
-/** The host's apt source files, handed to mmdebstrap as its mirrors. */
-async function hostSources(): Promise<string[]> {
-  const files = existsSync("/etc/apt/sources.list") ? ["/etc/apt/sources.list"] : [];
-  const dir = "/etc/apt/sources.list.d";
-  for (const name of existsSync(dir) ? (await readdir(dir)).sort() : []) {
-    if (name.endsWith(".sources") || name.endsWith(".list")) files.push(join(dir, name));
-  }
-  return files;
-}
-
-/** What dpkg itself says is installed in a tree: dpkg-query over its database, not strata's parser. */
-async function dpkgInstalled(root: string): Promise<string[]> {
-  // dpkg-query's own ${field} syntax, not a template.
-  const fields = [
-    "db:Status-Status",
-    "Package",
-    "Version",
-    "Architecture",
-    "source:Package",
-    "source:Version",
-  ];
-  const format = `${fields.map((f) => `\${${f}}`).join("\t")}\n`;
-  const { stdout } = await exec("dpkg-query", [`--admindir=${root}/var/lib/dpkg`, "-W", `-f=${format}`], {
-    maxBuffer: 16 << 20,
-  });
-  return stdout
-    .split("\n")
-    .filter((line) => line.startsWith("installed\t"))
-    .map((line) => line.split("\t").slice(1).join(" "))
-    .sort();
 }
 
 describe("strata diff on real images (root: mmdebstrap, umoci, podman; network: the host's mirror)", () => {
@@ -125,18 +89,8 @@ describe("strata diff on real images (root: mmdebstrap, umoci, podman; network: 
 
   it("an mmdebstrap + umoci image: its packages are what its dpkg status lists, and strata's python3 is a subset at the same versions", async () => {
     const root = join(work, "rootfs");
-    const packages = "python3,ca-certificates,tzdata";
-    await exec(
-      "mmdebstrap",
-      ["--variant=essential", "--quiet", `--include=${packages}`, "bookworm", root, ...(await hostSources())],
-      {
-        maxBuffer: 64 << 20,
-      },
-    );
     const layout = join(work, "peer");
-    await exec("umoci", ["init", "--layout", layout]);
-    await exec("umoci", ["new", "--image", `${layout}:latest`]);
-    await exec("umoci", ["insert", "--image", `${layout}:latest`, root, "/"]);
+    await peerImage(root, layout, "python3,ca-certificates,tzdata");
 
     const strata = await exampleCopy("python3", (spec) => spec.replace(/^archs: .*$/m, "archs: [amd64]"));
     dirs.push(strata);

@@ -1,0 +1,90 @@
+import { type Command, Option } from "commander";
+import { archiveKind } from "../../oci/homes/docker-archive.js";
+import { readHome } from "../../oci/homes/homes.js";
+import { homeText, sourceHome } from "../../oci/homes/name.js";
+import { artifactImages } from "../../oci/image.js";
+import { chooseImage, parsePlatform } from "../../oci/platform.js";
+import { attachedSbom, attachSboms } from "../../sbom/attach.js";
+import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
+import { writeFileAtomic } from "../../util/fs.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import type { Output } from "../output.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import type { CommonOptions } from "./common.js";
+
+interface SbomFlags extends CommonOptions, RegistryFlags {
+  format: SbomFormat;
+  output?: string;
+  platform?: string;
+  attach?: boolean;
+  attached: boolean;
+}
+
+/**
+ * Writes the SBOM to `output`, or to stdout and waits until it is handed to the OS: a pipe takes
+ * 64 KiB at a time, and the launcher exits as soon as the command returns.
+ */
+async function emit(bytes: Buffer, output: string | undefined): Promise<void> {
+  if (output !== undefined) return writeFileAtomic(output, bytes);
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+export function registerSbom(program: Command, out: () => Output): void {
+  withRegistryFlags(
+    program
+      .command("sbom")
+      .description(
+        "the SBOM of an image (SPDX 2.3 or CycloneDX 1.6 JSON): the one attached to it, else computed from its layers",
+      )
+      .argument(
+        "<image>",
+        "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
+      )
+      .addOption(new Option("--format <format>", "spdx or cyclonedx").choices(SBOM_FORMATS).default("spdx"))
+      .option("-o, --output <file>", "write the SBOM to this file (default: stdout)")
+      .option("--platform <platform>", "which image of a multi-platform index (linux/arm64, arm64)")
+      .option(
+        "--attach",
+        "compute both formats and attach them to the image where it lives (a layout or registry)",
+      )
+      .option("--no-attached", "compute the SBOM even when one is attached")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "Packages come from strata's layer annotations, else the status.d records, else",
+          "/var/lib/dpkg/status; licences from machine-readable copyright files; the distro from",
+          "os-release. The same image always gives the same bytes. Attached SBOMs are OCI 1.1",
+          "artifacts whose subject is the platform image manifest (in a registry without the",
+          "referrers API, listed under the tag sha256-<hex>).",
+        ].join("\n"),
+      ),
+  ).action(async (location: string, opts: SbomFlags) => {
+    if (opts.platform !== undefined) parsePlatform(opts.platform);
+    const home = await sourceHome(location, archiveKind);
+    const registry = registryOptions(opts);
+    const artifact = await readHome(home, { registry });
+    const image = chooseImage(
+      artifactImages(artifact),
+      opts.platform,
+      `${location}: an SBOM describes one image`,
+    );
+    if (opts.attach) {
+      const reports = await attachSboms(home, { kind: "image", image }, { registry });
+      for (const r of reports)
+        out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
+      return emit(reports.find((r) => r.format === opts.format)!.bytes, opts.output);
+    }
+    if (opts.attached) {
+      const found = await attachedSbom(home, image, opts.format, { registry });
+      if (found !== undefined) {
+        out().line(`the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest})`);
+        return emit(found.bytes, opts.output);
+      }
+    }
+    const sboms = await computeSboms(image, [opts.format], homeText(home));
+    await emit(sboms.get(opts.format)!, opts.output);
+  });
+}

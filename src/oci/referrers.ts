@@ -1,0 +1,125 @@
+import { join } from "node:path";
+import { ContentStore } from "../util/cas.js";
+import { StrataError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { descriptorOf, jsonBytes } from "./image.js";
+import { checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
+import { parseManifest } from "./parse.js";
+import { Annotation, type Descriptor, digestHex, type Manifest, MediaType } from "./types.js";
+
+/**
+ * OCI 1.1 artifacts attached to an image (image-spec manifest.md, "Guidelines for Artifact
+ * Usage"): a manifest with an `artifactType`, the empty config, one layer holding the payload and a
+ * `subject` naming the image manifest. In an OCI layout they are entries of index.json carrying
+ * their artifactType (found by reading their manifests' subject); registries are in
+ * registry/referrers.ts.
+ */
+
+/** The empty descriptor of image-spec 1.1: the config of an artifact that has none. */
+export const EMPTY_JSON = Buffer.from("{}");
+export const EMPTY_DESCRIPTOR: Descriptor = descriptorOf("application/vnd.oci.empty.v1+json", EMPTY_JSON);
+
+export interface Referrer {
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  /** What lists name it by: the manifest's descriptor with its artifactType and annotations. */
+  descriptor: Descriptor;
+  payload: { descriptor: Descriptor; bytes: Buffer };
+}
+
+/** An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its manifest. */
+export function referrerOf(
+  subject: Descriptor,
+  artifactType: string,
+  payload: { bytes: Buffer; title: string },
+  annotations: Record<string, string>,
+): Referrer {
+  const layer = descriptorOf(artifactType, payload.bytes, {
+    annotations: { [Annotation.title]: payload.title },
+  });
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType,
+    config: EMPTY_DESCRIPTOR,
+    layers: [layer],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations,
+  };
+  const manifestBytes = jsonBytes(manifest);
+  const descriptor = descriptorOf(MediaType.ociManifest, manifestBytes, { artifactType, annotations });
+  return { manifest, manifestBytes, descriptor, payload: { descriptor: layer, bytes: payload.bytes } };
+}
+
+/** Checks what a referrer's manifest claims before its payload is read: its subject, type and one layer. */
+export function checkReferrer(
+  manifest: Manifest,
+  subject: string,
+  artifactType: string,
+  where: string,
+): Descriptor {
+  const bad = (why: string) =>
+    new StrataError("IO", `${where}: the attached artifact ${why}`, {
+      hint: "the artifact was damaged or crafted; attach it again (strata sbom --attach)",
+    });
+  if (manifest.subject?.digest !== subject)
+    throw bad(`names subject ${manifest.subject?.digest}, not ${subject}`);
+  if ((manifest.artifactType ?? manifest.config.mediaType) !== artifactType)
+    throw bad(`is of type ${manifest.artifactType}, not ${artifactType}`);
+  if (manifest.layers.length !== 1) throw bad(`has ${manifest.layers.length} layers, not one`);
+  return manifest.layers[0];
+}
+
+/** The referrers of `subject` in the layout at `dir` (of `artifactType` if given), each manifest read and parsed. */
+export async function layoutReferrers(
+  dir: string,
+  subject: string,
+  artifactType?: string,
+): Promise<{ descriptor: Descriptor; manifest: Manifest }[]> {
+  const blobs = new LayoutBlobSource(dir);
+  const out: { descriptor: Descriptor; manifest: Manifest }[] = [];
+  for (const entry of await listLayout(dir)) {
+    if (entry.artifactType === undefined || entry.mediaType !== MediaType.ociManifest) continue;
+    if (artifactType !== undefined && entry.artifactType !== artifactType) continue;
+    const manifest = parseManifest(await blobs.readSmall(entry), `${dir}: ${entry.digest}`);
+    if (manifest.subject?.digest === subject) out.push({ descriptor: entry, manifest });
+  }
+  return out;
+}
+
+/** Reads a referrer's payload from a layout, bounded by `max` and checked against its descriptor. */
+export async function layoutPayload(dir: string, layer: Descriptor, max: number): Promise<Buffer> {
+  if (layer.size > max)
+    throw new StrataError(
+      "IO",
+      `${dir}: attached artifact ${layer.digest} is ${layer.size} bytes, more than ${max}`,
+    );
+  const bytes = await new LayoutBlobSource(dir).readSmall(layer);
+  checkBytes(layer, bytes, dir);
+  return bytes;
+}
+
+/**
+ * Adds `referrer` to the layout at `dir`: its blobs, then index.json (written last, atomically)
+ * with its entry in place of any earlier referrer of the same subject and artifactType.
+ */
+export async function attachToLayout(dir: string, referrer: Referrer): Promise<void> {
+  const entries = await listLayout(dir);
+  const store = new ContentStore(join(dir, "blobs"));
+  const blobs: [Descriptor, Buffer][] = [
+    [EMPTY_DESCRIPTOR, EMPTY_JSON],
+    [referrer.payload.descriptor, referrer.payload.bytes],
+    [referrer.descriptor, referrer.manifestBytes],
+  ];
+  for (const [descriptor, bytes] of blobs) {
+    const hex = digestHex(descriptor.digest);
+    if (!(await store.has(hex, { verify: true, size: descriptor.size })))
+      await writeFileAtomic(store.path(hex), bytes);
+  }
+  const subject = referrer.manifest.subject!.digest;
+  const replaced = new Set(
+    (await layoutReferrers(dir, subject, referrer.descriptor.artifactType)).map((r) => r.descriptor.digest),
+  );
+  const kept = entries.filter((d) => !replaced.has(d.digest) && d.digest !== referrer.descriptor.digest);
+  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, referrer.descriptor]));
+}

@@ -1,0 +1,152 @@
+import { type Home, homeText } from "../oci/homes/name.js";
+import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { platformText } from "../oci/platform.js";
+import {
+  attachToLayout,
+  checkReferrer,
+  layoutPayload,
+  layoutReferrers,
+  type Referrer,
+  referrerOf,
+} from "../oci/referrers.js";
+import { RegistryClient, type RegistryClientOptions } from "../oci/registry/client.js";
+import {
+  attachToRegistry,
+  referrerManifest,
+  referrerPayload,
+  registryReferrers,
+} from "../oci/registry/referrers.js";
+import { RemoteRepository } from "../oci/registry/repository.js";
+import { Annotation, type Descriptor } from "../oci/types.js";
+import { StrataError } from "../util/errors.js";
+import { computeSboms, MAX_SBOM_BYTES, SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "./sbom.js";
+import { createdOf } from "./subject.js";
+
+/**
+ * SBOMs attached to each platform image as OCI 1.1 artifacts: in an OCI layout (index.json
+ * entries) or a registry (referrers API, else the `sha256-<hex>` tag fallback); and the attached
+ * SBOM read back, so that `strata sbom` returns it before computing one.
+ */
+
+/** Marks a referrer as strata's SBOM of one format: a new one replaces it in a fallback index. */
+const FORMAT_ANNOTATION = "dev.strata.sbom.format";
+
+export interface AttachReport {
+  platform: string;
+  /** The platform image manifest the SBOM is attached to. */
+  subject: string;
+  format: SbomFormat;
+  /** The artifact manifest's digest. */
+  digest: string;
+  /** "layout", or for a registry "referrers-api" or "tag-fallback". */
+  via: "layout" | "referrers-api" | "tag-fallback";
+  /** The SBOM itself. */
+  bytes: Buffer;
+}
+
+/** A registry repository of `home`, and how to let it go. */
+async function openRepository(home: Home & { transport: "docker" }, opts: RegistryClientOptions) {
+  const client = await RegistryClient.connect(home.ref.registry, opts);
+  return { repo: new RemoteRepository(client, home.ref.repository), close: () => client.close() };
+}
+
+function unsupported(home: Home): StrataError {
+  return new StrataError(
+    "USAGE",
+    `${homeText(home)}: SBOMs are attached only in an OCI layout or a registry`,
+    {
+      hint: "attach to oci:DIR or docker://REGISTRY/REPO; archives have no place for referrers",
+    },
+  );
+}
+
+/** Computes each SBOM format of every image of `artifact` and attaches them where `home` keeps it. */
+export async function attachSboms(
+  home: Home,
+  artifact: Artifact,
+  opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[] } = {},
+): Promise<AttachReport[]> {
+  if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
+  const remote = home.transport === "docker" ? await openRepository(home, opts.registry ?? {}) : undefined;
+  const layout = home.transport === "oci" ? home.path : undefined;
+  /** Attaches one referrer where the image lives; says how. */
+  const attach = async (referrer: Referrer, format: SbomFormat): Promise<AttachReport["via"]> => {
+    if (layout !== undefined) {
+      await attachToLayout(layout, referrer);
+      return "layout";
+    }
+    const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
+    return (await attachToRegistry(remote!.repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback";
+  };
+  const reports: AttachReport[] = [];
+  try {
+    for (const image of artifactImages(artifact)) {
+      const subject = imageDescriptor(image);
+      const annotations = (format: SbomFormat) => ({
+        [Annotation.created]: createdOf(image),
+        [FORMAT_ANNOTATION]: format,
+      });
+      for (const [format, bytes] of await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home))) {
+        const payload = { bytes, title: `sbom.${format}.json` };
+        const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
+        const via = await attach(referrer, format);
+        const platform = platformText(image);
+        reports.push({
+          platform,
+          subject: subject.digest,
+          format,
+          digest: referrer.descriptor.digest,
+          via,
+          bytes,
+        });
+      }
+    }
+  } finally {
+    await remote?.close();
+  }
+  return reports;
+}
+
+/** Checks that an attached SBOM is a JSON document of its format before it is handed on. */
+function checkedSbom(bytes: Buffer, format: SbomFormat, where: string): Buffer {
+  let doc: { spdxVersion?: unknown; bomFormat?: unknown } | null = null;
+  try {
+    doc = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    // reported below
+  }
+  const ok = format === "spdx" ? typeof doc?.spdxVersion === "string" : doc?.bomFormat === "CycloneDX";
+  if (!ok)
+    throw new StrataError("IO", `${where}: the attached ${format} SBOM is not a ${format} JSON document`);
+  return bytes;
+}
+
+/** The SBOM of `format` attached to `image` where `home` keeps it (the latest one), or undefined. */
+export async function attachedSbom(
+  home: Home,
+  image: Image,
+  format: SbomFormat,
+  opts: { registry?: RegistryClientOptions } = {},
+): Promise<{ bytes: Buffer; digest: string } | undefined> {
+  const subject = imageDescriptor(image).digest;
+  const type = SBOM_MEDIA_TYPES[format];
+  const where = homeText(home);
+  if (home.transport === "oci") {
+    const found = (await layoutReferrers(home.path, subject, type)).at(-1);
+    if (found === undefined) return undefined;
+    const layer = checkReferrer(found.manifest, subject, type, where);
+    const bytes = await layoutPayload(home.path, layer, MAX_SBOM_BYTES);
+    return { bytes: checkedSbom(bytes, format, where), digest: found.descriptor.digest };
+  }
+  if (home.transport !== "docker") return undefined;
+  const { repo, close } = await openRepository(home, opts.registry ?? {});
+  try {
+    const found = (await registryReferrers(repo, subject)).filter((d) => d.artifactType === type).at(-1);
+    if (found === undefined) return undefined;
+    const layer = checkReferrer(await referrerManifest(repo, found), subject, type, where);
+    const bytes = await referrerPayload(repo, layer, MAX_SBOM_BYTES);
+    return { bytes: checkedSbom(bytes, format, where), digest: found.digest };
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { copyrightLicence } from "../../src/inventory/copyright.js";
+import { parseOsRelease } from "../../src/inventory/os-release.js";
+import type { Image } from "../../src/oci/image.js";
+import { debPurl } from "../../src/sbom/purl.js";
+import { computeSboms, type SbomFormat } from "../../src/sbom/sbom.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { layerOf } from "../helpers/layer-tar.js";
+import { copyright, LICENCES, OS_RELEASE, PACKAGES, stanza, strataLikeImage } from "../helpers/sbom-image.js";
+import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
+import { syntheticImage } from "../helpers/synthetic-image.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed SBOM JSON, checked field by field (the schemas are checked apart)
+type Doc = any;
+
+async function documents(image: Image): Promise<Record<SbomFormat, { text: string; json: Doc }>> {
+  const sboms = await computeSboms(image, ["spdx", "cyclonedx"], "test");
+  const read = (f: SbomFormat) => ({
+    text: sboms.get(f)!.toString(),
+    json: JSON.parse(sboms.get(f)!.toString()),
+  });
+  return { spdx: read("spdx"), cyclonedx: read("cyclonedx") };
+}
+
+describe("SBOMs of an image", () => {
+  test("both formats validate against their official schemas", async () => {
+    const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
+    assert.equal(spdxErrors(spdx.json), null);
+    assert.equal(await cyclonedxErrors(cyclonedx.text), null);
+  });
+
+  test("every package is listed with its purl, distro from os-release, source and layer", async () => {
+    const image = await strataLikeImage(PACKAGES, LICENCES);
+    const { spdx, cyclonedx } = await documents(image);
+    const libs = cyclonedx.json.components.filter((c: Doc) => c.type === "library");
+    assert.deepEqual(
+      libs.map((c: Doc) => c.name),
+      [...PACKAGES.map((p) => p.name)].sort(),
+    );
+    const zlib = libs.find((c: Doc) => c.name === "zlib1g");
+    assert.equal(
+      zlib.purl,
+      "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
+    );
+    assert.equal(zlib.pedigree.ancestors[0].name, "zlib");
+    const zlibLayer = image.manifest.layers[1 + PACKAGES.findIndex((p) => p.name === "zlib1g")].digest;
+    assert.deepEqual(zlib.properties[0], { name: "dev.strata:layer.digest", value: zlibLayer });
+    assert.deepEqual(
+      cyclonedx.json.components
+        .filter((c: Doc) => c.type === "operating-system")
+        .map((c: Doc) => [c.name, c.version]),
+      [["debian", "12"]],
+    );
+    const spdxZlib = spdx.json.packages.find((p: Doc) => p.name === "zlib1g");
+    assert.equal(spdxZlib.sourceInfo, "built package from: zlib 1:1.2.13.dfsg-1");
+    assert.equal(spdxZlib.annotations[0].comment, `LayerDigest: ${zlibLayer}`);
+    assert.equal(spdx.json.packages.length, PACKAGES.length + 1, "the image and its packages");
+  });
+
+  test("the image is what the documents describe: manifest digest and platform", async () => {
+    const image = await strataLikeImage(PACKAGES, LICENCES);
+    const { spdx, cyclonedx } = await documents(image);
+    const digest = `sha256:${(await import("../../src/util/hash.js")).sha256Hex(image.manifestBytes)}`;
+    const described = spdx.json.relationships.find((r: Doc) => r.relationshipType === "DESCRIBES");
+    const root = spdx.json.packages.find((p: Doc) => p.SPDXID === described.relatedSpdxElement);
+    assert.equal(root.versionInfo, digest);
+    assert.equal(root.comment, "platform linux/amd64");
+    assert.equal(cyclonedx.json.metadata.component.version, digest);
+    assert.equal(cyclonedx.json.metadata.component.type, "container");
+    assert.ok(spdx.json.documentNamespace.endsWith(digest.slice(7)));
+  });
+
+  test("licences: SPDX expressions from DEP-5 files, NOASSERTION or names where a licence has no SPDX id", async () => {
+    const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
+    const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
+    assert.equal(declared.libc6, "LGPL-2.1-or-later");
+    assert.equal(declared.zlib1g, "Zlib");
+    assert.equal(declared.debconf, "BSD-2-Clause");
+    assert.equal(declared.tzdata, "NOASSERTION");
+    assert.equal(declared["gcc-12-base"], "NOASSERTION", "no copyright file at all");
+    const tz = cyclonedx.json.components.find((c: Doc) => c.name === "tzdata");
+    assert.deepEqual(tz.licenses, [{ license: { name: "public-domain" } }]);
+  });
+
+  test("dependencies resolve to installed packages, through alternatives and Provides", async () => {
+    const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
+    const deps = Object.fromEntries(
+      cyclonedx.json.dependencies.map((d: Doc) => [
+        d.ref.replace(/^pkg:deb\/debian\/([^@]+)@.*$/, "$1"),
+        d.dependsOn,
+      ]),
+    );
+    const names = (purls: string[]) => purls.map((p) => p.replace(/^pkg:deb\/debian\/([^@]+)@.*$/, "$1"));
+    assert.deepEqual(names(deps["libgcc-s1"]), ["gcc-12-base", "libc6"]);
+    assert.deepEqual(names(deps.tzdata), ["debconf"]);
+    assert.deepEqual(names(deps["gcc-12-base"]), []);
+    const dependsOn = spdx.json.relationships.filter((r: Doc) => r.relationshipType === "DEPENDS_ON");
+    assert.equal(dependsOn.length, 6);
+  });
+
+  test("the same image gives the same bytes; the time is the image's created", async () => {
+    const a = await documents(await strataLikeImage(PACKAGES, LICENCES));
+    const b = await documents(await strataLikeImage(PACKAGES, LICENCES));
+    assert.equal(a.spdx.text, b.spdx.text);
+    assert.equal(a.cyclonedx.text, b.cyclonedx.text);
+    assert.equal(a.spdx.json.creationInfo.created, "1970-01-01T00:00:00Z");
+    assert.equal(a.cyclonedx.json.metadata.timestamp, "1970-01-01T00:00:00Z");
+    assert.match(
+      a.cyclonedx.json.serialNumber,
+      /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  test("an image strata did not build: packages from var/lib/dpkg/status, whiteouts applied", async () => {
+    const status = PACKAGES.map(stanza).join("\n");
+    const lower = await layerOf([
+      { path: "usr/lib/os-release", body: OS_RELEASE },
+      { path: "var/lib/dpkg/status", body: status },
+      { path: "usr/share/doc/zlib1g/copyright", body: copyright("Zlib") },
+      { path: "usr/share/doc/libssl3/copyright", body: copyright("Apache-2.0") },
+    ]);
+    const upper = await layerOf([
+      {
+        path: "var/lib/dpkg/status",
+        body: PACKAGES.filter((p) => p.name !== "tzdata")
+          .map(stanza)
+          .join("\n"),
+      },
+      { path: "usr/share/doc/.wh.libssl3" },
+    ]);
+    const { spdx } = await documents(syntheticImage([lower, upper]));
+    const names = spdx.json.packages.slice(1).map((p: Doc) => p.name);
+    assert.ok(!names.includes("tzdata"), "the upper status drops tzdata");
+    const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
+    assert.equal(declared.zlib1g, "Zlib");
+    assert.equal(declared.libssl3, "NOASSERTION", "its doc directory is whited out");
+    assert.equal(spdxErrors(spdx.json), null);
+  });
+
+  test("an image with no packages, and a layer that is not a tar: one clear error each", async () => {
+    const empty = syntheticImage([await layerOf([{ path: "etc/hostname", body: "x\n" }])]);
+    await assert.rejects(
+      computeSboms(empty, ["spdx"], "test"),
+      (err) => isStrataError(err, "IO") && /holds no Debian packages/.test(err.message),
+    );
+    const notTar = await layerOf([{ path: "x", body: "y" }]);
+    const { gzipSync } = await import("node:zlib");
+    notTar.bytes = gzipSync(Buffer.from("this is not a tar archive, not at all ".repeat(40)));
+    const { descriptorOf } = await import("../../src/oci/image.js");
+    notTar.descriptor = descriptorOf(notTar.descriptor.mediaType, notTar.bytes);
+    await assert.rejects(
+      computeSboms(syntheticImage([notTar]), ["spdx"], "test"),
+      (err) => isStrataError(err, "IO") && /is not a readable tar/.test(err.message),
+    );
+  });
+});
+
+describe("purls, licences and os-release", () => {
+  test("purls keep epochs and ~, encoded as packageurl-js does, qualifiers in canonical order", () => {
+    const os = { id: "debian", versionId: "12" };
+    const p = { name: "libssl3", version: "1:3.0.15-1~deb12u1+b1", architecture: "amd64", source: "openssl" };
+    assert.equal(
+      debPurl({ ...p, layer: { index: 0, digest: "" }, from: "status" }, os),
+      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1+b1?arch=amd64&distro=debian-12&upstream=openssl",
+    );
+    assert.equal(
+      debPurl(
+        { name: "g++", version: "4:12.2.0-3", layer: { index: 0, digest: "" }, from: "status" },
+        undefined,
+      ),
+      "pkg:deb/debian/g%2B%2B@4:12.2.0-3",
+    );
+  });
+
+  test("DEP-5 expressions: or, and, comma-and, GNU versions, Debian's own names; else names only", () => {
+    assert.deepEqual(copyrightLicence(copyright("GPL-2+ or Artistic")), {
+      expression: "GPL-2.0-or-later OR Artistic-1.0",
+      names: [
+        { name: "GPL-2+", spdxId: "GPL-2.0-or-later" },
+        { name: "Artistic", spdxId: "Artistic-1.0" },
+      ],
+    });
+    assert.equal(
+      copyrightLicence(copyright("GPL-3, and Expat or BSD-3-clause"))?.expression,
+      "GPL-3.0-only AND (MIT OR BSD-3-Clause)",
+    );
+    assert.deepEqual(copyrightLicence(copyright("GPL-2 with OpenSSL exception")), {
+      names: [{ name: "GPL-2 with OpenSSL exception" }],
+    });
+    const mixed = copyrightLicence(
+      `${copyright("BSD-variant")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2\n`,
+    );
+    assert.deepEqual(mixed, { names: [{ name: "BSD-variant" }, { name: "GPL-2", spdxId: "GPL-2.0-only" }] });
+    const two = `${copyright("Expat")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2+ or LGPL-2.1\n`;
+    assert.equal(copyrightLicence(two)?.expression, "MIT AND (GPL-2.0-or-later OR LGPL-2.1-only)");
+    assert.equal(copyrightLicence("This package was debianized by someone.\nLicense: GPL\n"), undefined);
+  });
+
+  test("os-release: quoted values, and values that could not be trusted are dropped", () => {
+    assert.deepEqual(parseOsRelease(OS_RELEASE), {
+      id: "debian",
+      versionId: "12",
+      codename: "bookworm",
+      prettyName: "Debian GNU/Linux 12 (bookworm)",
+    });
+    assert.deepEqual(parseOsRelease('ID=debian\nVERSION_ID="12/../../x"\n'), { id: "debian" });
+    assert.equal(parseOsRelease('ID="../etc"\n'), undefined);
+  });
+});
