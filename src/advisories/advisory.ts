@@ -28,6 +28,8 @@ export interface Advisory {
   origin: AdvisoryOrigin;
   /** Where the fixed version can be had ("bookworm-security"), when the evidence says. */
   availableIn?: string;
+  /** When the fix was published (ISO 8601), when the evidence says: policies may wait some days. */
+  fixedSince?: string;
 }
 
 /** Source package names (Policy 5.6.1) and deb-version(7) versions, as any feed must spell them. */

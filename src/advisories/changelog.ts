@@ -14,9 +14,12 @@ export interface ChangelogEntry {
   distribution: string;
   urgency: string;
   cves: string[];
+  /** The trailer's date (ISO 8601), when it parses. */
+  date?: string;
 }
 
 const HEADER = /^([a-z0-9][a-z0-9+.-]*) \(([^() \t]+)\)((?:\s+[-+0-9a-z.]+)+);\s*(.*)$/i;
+const TRAILER = /^ -- .*?>\s+(.+)$/;
 const CVE_IN_TEXT = /\bCVE-\d{4}-\d{4,8}\b/g;
 /** A changelog names a few thousand entries at most (glibc: ~1,500); more is not a changelog. */
 const MAX_ENTRIES = 20_000;
@@ -38,6 +41,12 @@ export class ChangelogParser {
       return;
     }
     if (this.current === undefined) return;
+    const trailer = TRAILER.exec(line);
+    if (trailer) {
+      const date = new Date(trailer[1].trim());
+      if (!Number.isNaN(date.getTime())) this.current.date = date.toISOString();
+      return;
+    }
     for (const cve of line.match(CVE_IN_TEXT) ?? []) if (CVE_ID.test(cve)) this.cves.add(cve);
   }
 
@@ -94,6 +103,7 @@ export function changelogEvidence(
       severity: severityFromUrgency(entry.urgency),
       origin: "changelog",
       availableIn: target.availableIn,
+      ...(entry.date && { fixedSince: entry.date }),
     }),
   );
   const complete = entries.some((e) => compareVersions(e.version, target.installed) <= 0);

@@ -34,6 +34,8 @@ export interface Finding {
   /** `strata update` can fix it now: the repositories offer the fixed version or a newer one. */
   updatable: boolean;
   noDsa?: string;
+  /** When the fix was published, when any evidence says (ISO 8601). */
+  fixedSince?: string;
   origins: AdvisoryOrigin[];
 }
 
@@ -74,6 +76,8 @@ function findingOf(pkg: InstalledPackage, group: Advisory[], available?: Availab
   if (noDsa !== undefined) finding.noDsa = noDsa;
   if (fixes.length === 0) return finding;
   finding.fixedVersion = fixes[0].fixedVersion;
+  const since = fixes.map((a) => a.fixedSince).filter((d) => d !== undefined);
+  if (since.length > 0) finding.fixedSince = since.sort()[0];
   if (available && compareVersions(available.sourceVersion, finding.fixedVersion!) >= 0) {
     finding.updatable = true;
     finding.availableIn = available.suite;

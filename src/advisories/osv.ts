@@ -83,6 +83,8 @@ function* affectedAdvisories(record: Json, affected: unknown, where: string): Ge
         origin: "osv",
       };
       if (fixed) advisory.fixedVersion = fixed;
+      if (fixed && typeof record.published === "string" && !Number.isNaN(Date.parse(record.published)))
+        advisory.fixedSince = new Date(record.published).toISOString();
       if (introduced) advisory.introducedVersion = introduced;
       yield checkAdvisory(advisory, where);
     }

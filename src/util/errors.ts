@@ -27,6 +27,7 @@ export type ErrorCode =
   | "REGISTRY"
   | "AUTH"
   | "USAGE"
+  | "POLICY_INVALID"
   | "ENTRYPOINT"
   | "IO"
   /** Work refused or dropped because the operation it belonged to already failed. */
