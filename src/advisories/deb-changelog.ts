@@ -46,7 +46,9 @@ async function parseGzippedChangelog(body: AsyncIterable<Buffer>, where: string)
 export async function readDebChangelog(path: string): Promise<ChangelogEntry[] | undefined> {
   const deb = await openDeb(path);
   for await (const { header, body } of deb.dataEntries()) {
-    if (header.type === "file" && CHANGELOG_PATH.test(header.name)) return parseGzippedChangelog(body, path);
+    // Awaited inside the loop: leaving it closes data.tar's stream, which the body still reads.
+    if (header.type === "file" && CHANGELOG_PATH.test(header.name))
+      return await parseGzippedChangelog(body, path);
   }
   return undefined;
 }
