@@ -7,6 +7,8 @@ import { registerFetch } from "./commands/fetch.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerScan } from "./commands/scan.js";
+import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -62,6 +64,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPush(program, out);
   registerPull(program, out);
   registerDiff(program);
+  registerScan(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) {
       // Commander already printed help, the version, or the usage error.
       return err.exitCode === 0 ? 0 : 2;

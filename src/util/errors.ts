@@ -27,6 +27,7 @@ export type ErrorCode =
   | "REGISTRY"
   | "AUTH"
   | "USAGE"
+  | "POLICY_INVALID"
   | "ENTRYPOINT"
   | "IO"
   /** The fleet index's database: unreachable, gone away, or refusing a statement. */
