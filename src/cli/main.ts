@@ -8,6 +8,7 @@ import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerScan } from "./commands/scan.js";
+import { registerServe } from "./commands/serve.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
@@ -64,6 +65,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPush(program, out);
   registerPull(program, out);
   registerDiff(program);
+  registerServe(program, out);
   registerScan(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
