@@ -19,12 +19,23 @@ export function h(
   return el;
 }
 
-/** A table with a header row; `numeric` names the columns aligned right. */
-export function table(heads: string[], rows: HTMLElement[], numeric: number[] = []): HTMLElement {
-  const cls = (i: number): Record<string, string> => (numeric.includes(i) ? { class: "num" } : {});
+/**
+ * A table with a header row; `numeric` names the columns aligned right, `fit` those only as wide
+ * as their content (their cells need the class "fit" too).
+ */
+export function table(
+  heads: string[],
+  rows: HTMLElement[],
+  numeric: number[] = [],
+  fit: number[] = [],
+): HTMLElement {
+  const cls = (i: number): Record<string, string> => {
+    const names = [numeric.includes(i) ? "num" : "", fit.includes(i) ? "fit" : ""].filter(Boolean);
+    return names.length > 0 ? { class: names.join(" ") } : {};
+  };
   return h(
     "table",
-    {},
+    fit.length > 0 ? { class: "fit" } : {},
     h("thead", {}, h("tr", {}, ...heads.map((t, i) => h("th", cls(i), t)))),
     h("tbody", {}, ...rows),
   );

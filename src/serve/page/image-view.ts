@@ -25,15 +25,15 @@ function layerRow(layer: StackLayer, vulnerable: Set<string>): HTMLElement {
   return h(
     "tr",
     { class: "layer" },
-    h("td", { class: "num" }, layer.position + 1),
+    h("td", { class: "num fit" }, layer.position + 1),
     h(
       "td",
-      { class: "digest", title: `digest ${layer.digest}\ndiff_id ${layer.diffId}` },
+      { class: "digest fit", title: `digest ${layer.digest}\ndiff_id ${layer.diffId}` },
       short(layer.digest),
     ),
     h(
       "td",
-      { class: "num" },
+      { class: "num fit" },
       layer.images > 1 ? h("span", { class: "pill" }, `${layer.images} images`) : "only this",
     ),
     h(
@@ -130,6 +130,15 @@ function findingsSection(answer: ImageAnswer): HTMLElement {
   return h("section", {}, h("h2", {}, `Vulnerabilities (${answer.findings.length})`), body);
 }
 
+/** The other images, those of the same repositories first (the likeliest comparison: another tag). */
+function diffCandidates(image: ImageAnswer["image"], images: FleetAnswer["images"]): FleetAnswer["images"] {
+  const repos = new Set(image.refs.map((r) => `${r.registry}/${r.repository}`));
+  const near = (i: FleetAnswer["images"][number]) =>
+    i.refs.some((r) => repos.has(`${r.registry}/${r.repository}`));
+  const others = images.filter((i) => i.digest !== image.digest);
+  return [...others.filter(near), ...others.filter((i) => !near(i))];
+}
+
 export async function imageView(digest: string, against?: string): Promise<HTMLElement> {
   const [answer, fleet] = await Promise.all([
     getJson<ImageAnswer>(`/api/images/${encodeURIComponent(digest)}`),
@@ -153,11 +162,9 @@ export async function imageView(digest: string, against?: string): Promise<HTMLE
       ["#", "Layer", "Held by", "Packages"],
       layers.map((l) => layerRow(l, vulnerable)),
       [0, 2],
+      [0, 1, 2],
     ),
-    diffSection(
-      image.digest,
-      fleet.images.filter((i) => i.digest !== image.digest),
-    ),
+    diffSection(image.digest, diffCandidates(image, fleet.images)),
   );
   if (against !== undefined) {
     const select = view.querySelector<HTMLSelectElement>("#against");
