@@ -12,7 +12,7 @@ import {
 } from "./lookups.js";
 import { indexLocation, openDatabase } from "./open.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
-import { type RemoveTarget, removeImages } from "./remove.js";
+import { type RemoveResult, type RemoveTarget, removeImages } from "./remove.js";
 import { type AddOptions, type AddResult, addImage, type ImageRef } from "./store.js";
 
 /**
@@ -37,7 +37,7 @@ export class FleetIndex {
     return addImage(this.db, image, where, refs, opts);
   }
 
-  remove(target: RemoveTarget): Promise<number> {
+  remove(target: RemoveTarget): Promise<RemoveResult> {
     return removeImages(this.db, target);
   }
 

@@ -21,7 +21,7 @@ export function isPostgresUrl(location: string): boolean {
 
 /** Opens the database at `location` and brings its schema up to date. */
 export async function openDatabase(location: string): Promise<Db> {
-  const db = isPostgresUrl(location) ? await openPostgres(location) : openSqlite(location);
+  const db = isPostgresUrl(location) ? await openPostgres(location) : await openSqlite(location);
   try {
     await migrate(db);
   } catch (err) {

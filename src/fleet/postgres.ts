@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { StrataError } from "../util/errors.js";
 import { type Db, SerialQueue, type SqlValue } from "./db.js";
 
@@ -35,11 +35,13 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-// COUNT(*) and BIGINT columns come back as strings by default; every number here fits a double.
-const types = {
-  getTypeParser: (oid: number, format?: "text" | "binary") =>
-    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text"),
-};
+/** COUNT(*) and BIGINT columns come back as strings by default; every number here fits a double. */
+function numericBigints(types: typeof pg.types) {
+  return {
+    getTypeParser: (oid: number, format?: "text" | "binary") =>
+      oid === 20 ? (value: string) => Number(value) : types.getTypeParser(oid, format as "text"),
+  };
+}
 
 class PostgresDb implements Db {
   readonly dialect = "postgres" as const;
@@ -113,13 +115,15 @@ class PostgresDb implements Db {
 /** Connects to the PostgreSQL database at `url` (postgres:// or postgresql://). */
 export async function openPostgres(url: string): Promise<Db> {
   const where = redactedUrl(url);
+  // Loaded here, not at startup: commands that never open the index do not pay for it.
+  const { default: pg } = await import("pg");
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: STATEMENT_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
     keepAlive: true,
-    types,
+    types: numericBigints(pg.types),
     application_name: "strata",
   });
   // An error before connect() settles is reported by connect() itself.

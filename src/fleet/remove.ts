@@ -9,22 +9,31 @@ import type { IndexedRef } from "./lookups.js";
 
 export type RemoveTarget = { digest: string } | { ref: IndexedRef };
 
-/** Removes what `target` names; returns how many images left the index. */
-export async function removeImages(db: Db, target: RemoveTarget): Promise<number> {
+export interface RemoveResult {
+  /** Names (refs) removed. */
+  refs: number;
+  /** Images that left the index, no name being left to them. */
+  images: number;
+}
+
+/** Removes what `target` names. */
+export async function removeImages(db: Db, target: RemoveTarget): Promise<RemoveResult> {
   return db.transaction(async (tx) => {
+    let refs: number;
     if ("digest" in target) {
-      await tx.run(
+      refs = await tx.run(
         "DELETE FROM refs WHERE manifest_id IN (SELECT id FROM manifests WHERE digest = ? OR config_digest = ?)",
         [target.digest, target.digest],
       );
     } else {
       const { registry, repository, tag } = target.ref;
+      // No tag: every tag of the repository.
       const byTag = tag === "" ? "" : " AND tag = ?";
       const params = tag === "" ? [registry, repository] : [registry, repository, tag];
-      await tx.run(`DELETE FROM refs WHERE registry = ? AND repository = ?${byTag}`, params);
+      refs = await tx.run(`DELETE FROM refs WHERE registry = ? AND repository = ?${byTag}`, params);
       await tx.run(`DELETE FROM sync_tags WHERE registry = ? AND repository = ?${byTag}`, params);
     }
-    return collectGarbage(tx);
+    return { refs, images: await collectGarbage(tx) };
   });
 }
 

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StrataError } from "../util/errors.js";
 import { type Db, SerialQueue, type SqlValue } from "./db.js";
 
@@ -93,7 +93,9 @@ class SqliteDb implements Db {
 }
 
 /** Opens (making it and its directory if need be) the SQLite index at `path`. */
-export function openSqlite(path: string): Db {
+export async function openSqlite(path: string): Promise<Db> {
+  // Loaded here, not at startup: commands that never open the index do not pay for the addon.
+  const { default: Database } = await import("better-sqlite3");
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });

@@ -43,13 +43,13 @@ function checkIsImage(image: Image, where: string): void {
   const { manifest, config } = image;
   const what = manifest.artifactType ?? manifest.config.mediaType;
   if (!IMAGE_CONFIGS.has(manifest.config.mediaType) || manifest.artifactType !== undefined) {
-    throw new StrataError("REGISTRY", `${where}: manifest is not an image but a ${what} artifact`, {
+    throw new StrataError("IO", `${where}: manifest is not an image but a ${what} artifact`, {
       hint: "index images; artifacts attached to them (SBOMs, signatures) are not indexed",
     });
   }
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length || diffIds.some((d) => !SHA256_DIGEST.test(d))) {
-    throw new StrataError("REGISTRY", `${where}: the config's diff_ids do not match the manifest's layers`, {
+    throw new StrataError("IO", `${where}: the config's diff_ids do not match the manifest's layers`, {
       hint: "the image is damaged; rebuild or re-push it",
     });
   }

@@ -146,11 +146,10 @@ for (const backend of BACKENDS) {
         ref("a", "latest", digestOf(a.image)),
       ]);
       await index.add(b.image, "test", [ref("b", "1", digestOf(b.image))]);
-      assert.equal(await index.remove({ ref: { registry: "registry.test", repository: "a", tag: "1" } }), 0);
-      assert.equal(
-        await index.remove({ ref: { registry: "registry.test", repository: "a", tag: "latest" } }),
-        1,
-      );
+      const byTag = (tag: string) =>
+        index.remove({ ref: { registry: "registry.test", repository: "a", tag } });
+      assert.deepEqual(await byTag("1"), { refs: 1, images: 0 });
+      assert.deepEqual(await byTag("latest"), { refs: 1, images: 1 });
       assert.deepEqual(
         (await index.images()).map((i) => i.digest),
         [digestOf(b.image)],
@@ -158,7 +157,7 @@ for (const backend of BACKENDS) {
       const stats = await index.stats();
       assert.deepEqual([stats.images, stats.refs, stats.layers, stats.layerPackages], [1, 1, 3, 2]);
       assert.deepEqual(await index.query("source:openssl"), []);
-      assert.equal(await index.remove({ digest: digestOf(b.image) }), 1);
+      assert.deepEqual(await index.remove({ digest: digestOf(b.image) }), { refs: 1, images: 1 });
       assert.equal((await index.stats()).layers, 0);
       await index.close();
     });
@@ -193,7 +192,7 @@ for (const backend of BACKENDS) {
 
     test("migrates an index of an older schema and keeps what it held", async () => {
       const location = await backend.location();
-      const v1 = backend.name === "SQLite" ? openSqlite(location) : await openPostgres(location);
+      const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
       assert.deepEqual(await migrate(v1, MIGRATIONS.slice(0, 1)), [1]);
       const { image } = await strataImage([LIBC, OPENSSL]);
       await addImage(v1, image, "test", [ref("old", "1", digestOf(image))]);
