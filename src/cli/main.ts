@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
 import { registerBuild } from "./commands/build.js";
+import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
@@ -65,6 +66,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPull(program, out);
   registerDiff(program);
   registerScan(program, out);
+  registerCheck(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -2,13 +2,16 @@ import { type Command, Option } from "commander";
 import type { Advisory } from "../../advisories/advisory.js";
 import { readFeed } from "../../advisories/feed.js";
 import { SEVERITIES } from "../../advisories/severity.js";
+import { archiveKind } from "../../oci/homes/docker-archive.js";
+import { readHome } from "../../oci/homes/homes.js";
+import { type Home, sourceHome } from "../../oci/homes/name.js";
 import { artifactImages } from "../../oci/image.js";
 import { platformText } from "../../oci/platform.js";
 import { type FailOn, failsOn, scanJson, scanLines } from "../../scan/report.js";
 import { scanSarif } from "../../scan/sarif.js";
 import { type ImageScan, scanImage } from "../../scan/scan.js";
 import { loadSpec } from "../../spec/spec.js";
-import { type RegistryFlags, readArtifact } from "../destination.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -17,16 +20,14 @@ import type { CommonOptions } from "./common.js";
 /** The exit status of a scan that finds what --fail-on names (1 is an error, 2 a usage error). */
 export const SCAN_FAILED = 3;
 
-interface ScanFlags extends CommonOptions, RegistryFlags {
-  spec?: string;
+interface ScanFlags extends ScanInputs {
   advisories?: string[];
-  release?: string;
   json?: boolean;
   sarif?: boolean;
   failOn?: FailOn;
 }
 
-function collect(value: string, previous: string[] = []): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -36,8 +37,19 @@ export async function feedAdvisories(locations: string[] = []): Promise<Advisory
   return feeds.flatMap((f) => f.advisories);
 }
 
-async function scanLocation(location: string, advisories: Advisory[], opts: ScanFlags): Promise<ImageScan[]> {
-  const artifact = await readArtifact(location, opts);
+export interface ScanInputs extends CommonOptions, RegistryFlags {
+  spec?: string;
+  release?: string;
+}
+
+/** Scans every image at a location (each platform of an index), and says which home it is. */
+export async function scanLocation(
+  location: string,
+  advisories: Advisory[],
+  opts: ScanInputs,
+): Promise<{ home: Home; scans: ImageScan[] }> {
+  const home = await sourceHome(location, archiveKind);
+  const artifact = await readHome(home, { registry: registryOptions(opts) });
   const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
   const images = artifactImages(artifact);
   const scans: ImageScan[] = [];
@@ -52,7 +64,7 @@ async function scanLocation(location: string, advisories: Advisory[], opts: Scan
       }),
     );
   }
-  return scans;
+  return { home, scans };
 }
 
 export function registerScan(program: Command, out: () => Output): void {
@@ -86,7 +98,7 @@ export function registerScan(program: Command, out: () => Output): void {
   ).action(async (locations: string[], opts: ScanFlags, cmd: Command) => {
     const advisories = await feedAdvisories(opts.advisories);
     const scans: ImageScan[] = [];
-    for (const location of locations) scans.push(...(await scanLocation(location, advisories, opts)));
+    for (const location of locations) scans.push(...(await scanLocation(location, advisories, opts)).scans);
     if (opts.sarif)
       process.stdout.write(`${JSON.stringify(scanSarif(scans, cmd.parent?.version() ?? ""))}\n`);
     else if (opts.json) process.stdout.write(`${JSON.stringify(scanJson(scans))}\n`);
