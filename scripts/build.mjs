@@ -12,7 +12,7 @@ await build({
   target: "node20",
   sourcemap: true,
   // Native addons and big lazily-loaded libraries stay in node_modules.
-  external: ["zstd-napi", "fflate", "tar-stream", "openpgp", "tsx"],
+  external: ["zstd-napi", "fflate", "tar-stream", "openpgp", "tsx", "better-sqlite3", "pg"],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __strataRequire } from 'node:module'; const require = __strataRequire(import.meta.url);" },
   logLevel: "warning",

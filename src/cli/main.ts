@@ -5,9 +5,11 @@ import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
+import { registerIndex } from "./commands/index.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerQuery } from "./commands/query.js";
 import { registerScan } from "./commands/scan.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
@@ -41,11 +43,14 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata build -o out/app              build the image into an OCI layout",
         "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",
         "  strata diff reg:5000/app:1 out/app   what changed: packages, layers, bytes a node must pull",
+        "  strata index sync reg:5000           index every image of a registry (only what changed)",
+        "  strata query 'openssl < 3.0.15-1~deb12u1'   which images hold it",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
         "",
-        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE.",
+        "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE,",
+        "STRATA_INDEX (the fleet index: a file or postgres:// URL).",
         "",
       ].join("\n"),
     )
@@ -65,6 +70,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPush(program, out);
   registerPull(program, out);
   registerDiff(program);
+  registerIndex(program, out);
+  registerQuery(program);
   registerScan(program, out);
   registerCheck(program);
   for (const cmd of program.commands) cmd.exitOverride();

@@ -15,6 +15,12 @@ export function cacheRoot(override?: string): string {
   return join(xdg && xdg.length > 0 ? xdg : join(homedir(), ".cache"), "strata");
 }
 
+/** strata's data directory (kept, unlike the cache): $XDG_DATA_HOME/strata, else ~/.local/share/strata. */
+export function dataRoot(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), ".local", "share"), "strata");
+}
+
 /**
  * Makes sure the cache root is a directory strata can write, before any work: one clear error
  * naming it otherwise. Made one level at a time, since a recursive mkdir under /proc never returns.

@@ -30,6 +30,8 @@ export type ErrorCode =
   | "POLICY_INVALID"
   | "ENTRYPOINT"
   | "IO"
+  /** The fleet index's database: unreachable, gone away, or refusing a statement. */
+  | "DATABASE"
   /** Work refused or dropped because the operation it belonged to already failed. */
   | "ABORTED";
 

@@ -1,0 +1,70 @@
+import type { Image } from "../oci/image.js";
+import type { Db } from "./db.js";
+import {
+  type DigestMatch,
+  type IndexedImage,
+  type IndexedPackage,
+  type IndexStats,
+  imagesByDigest,
+  indexStats,
+  listImages,
+  packagesOfImage,
+} from "./lookups.js";
+import { indexLocation, openDatabase } from "./open.js";
+import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
+import { type RemoveResult, type RemoveTarget, removeImages } from "./remove.js";
+import { type AddOptions, type AddResult, addImage, type ImageRef } from "./store.js";
+
+/**
+ * The fleet index: every image of every registry (and any home), keyed by content, on SQLite or
+ * PostgreSQL. This is the one entry point other modules use; `db` is there for modules that keep
+ * tables of their own in the same database (see schema.ts for migrations).
+ */
+export class FleetIndex {
+  private constructor(readonly db: Db) {}
+
+  /** Opens the index at `location` (a file path or postgres:// URL; default: STRATA_INDEX, else the data directory). */
+  static async open(location?: string): Promise<FleetIndex> {
+    return new FleetIndex(await openDatabase(indexLocation(location)));
+  }
+
+  get where(): string {
+    return this.db.where;
+  }
+
+  /** Adds one image read from `where`, named by `refs`; all of it or nothing is stored. */
+  add(image: Image, where: string, refs: ImageRef[], opts?: AddOptions): Promise<AddResult> {
+    return addImage(this.db, image, where, refs, opts);
+  }
+
+  remove(target: RemoveTarget): Promise<RemoveResult> {
+    return removeImages(this.db, target);
+  }
+
+  /** Images whose manifest, config (image ID) or a layer (digest or diff_id) is `digest`. */
+  byDigest(digest: string): Promise<{ image: IndexedImage; match: DigestMatch; layer?: string }[]> {
+    return imagesByDigest(this.db, digest);
+  }
+
+  /** The packages a container of the image with this manifest digest sees ([] if not indexed). */
+  packagesOf(manifestDigest: string): Promise<IndexedPackage[]> {
+    return packagesOfImage(this.db, manifestDigest);
+  }
+
+  images(): Promise<IndexedImage[]> {
+    return listImages(this.db);
+  }
+
+  stats(): Promise<IndexStats> {
+    return indexStats(this.db);
+  }
+
+  /** Answers a query, as text (`openssl << 3.0.15-1~deb12u1`, `source:openssl`, `digest:sha256:...`) or parsed. */
+  query(query: string | FleetQuery): Promise<QueryAnswer[]> {
+    return runQuery(this.db, typeof query === "string" ? parseQuery(query) : query);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

@@ -1,0 +1,74 @@
+import { isStrataImage } from "../inventory/annotations.js";
+import { dpkgPackages } from "../inventory/dpkg-records.js";
+import { readInventory } from "../inventory/inventory.js";
+import type { InventoryPackage, PackageFacts } from "../inventory/package.js";
+import type { Image } from "../oci/image.js";
+
+/**
+ * The packages each layer of an image brings, read once per layer digest: a strata image's from
+ * its annotations (its layers are read only where a plain `name=version` annotation lacks the
+ * source), another image's from the dpkg records of each new layer on its own.
+ */
+
+/** One package as one layer's dpkg record lists it. */
+export interface LayerRecord {
+  layer: number;
+  facts: PackageFacts;
+  /** The record that lists it, "status" or "status.d/NAME": an upper layer's record of that path hides it. */
+  record: string;
+}
+
+export interface NewLayerRecords {
+  records: LayerRecord[];
+  /** The layers whose bytes were read (the others' packages came from annotations alone). */
+  read: Set<number>;
+}
+
+function recordOf(p: InventoryPackage): LayerRecord {
+  const { layer, from, ...facts } = p;
+  return { layer: layer.index, facts, record: from === "status" ? "status" : `status.d/${p.name}` };
+}
+
+/** The records of the layers `isNew` picks (by index), read as cheaply as the image allows. */
+export async function readNewLayerRecords(
+  image: Image,
+  where: string,
+  isNew: (index: number) => boolean,
+): Promise<NewLayerRecords> {
+  const layers = image.manifest.layers;
+  if (isStrataImage(layers)) {
+    const newDigests = new Set(layers.filter((_, i) => isNew(i)).map((l) => l.digest));
+    const inventory = await readInventory(image, where, { complete: (l) => newDigests.has(l.digest) });
+    const mine = inventory.packages.filter((p) => isNew(p.layer.index));
+    const read = new Set(mine.filter((p) => p.from !== "annotation").map((p) => p.layer.index));
+    return { records: mine.map(recordOf), read };
+  }
+  const records: LayerRecord[] = [];
+  const read = new Set<number>();
+  // Each layer alone, so that what it lists is known apart from what the layers above it hide.
+  for (const index of layers.keys()) {
+    if (!isNew(index)) continue;
+    const found = await dpkgPackages(image, where, (i) => i === index);
+    records.push(...found.map(recordOf));
+    read.add(index);
+  }
+  return { records, read };
+}
+
+/**
+ * The records a container of the image sees, as dpkg-records.ts reads them: the top layer's record
+ * of each path wins, then one package per name and architecture, status.d before status.
+ */
+export function visibleRecords<T extends LayerRecord>(records: T[]): Set<T> {
+  const topLayerOf = new Map<string, number>();
+  for (const r of records) topLayerOf.set(r.record, Math.max(topLayerOf.get(r.record) ?? -1, r.layer));
+  const shown = records
+    .filter((r) => topLayerOf.get(r.record) === r.layer)
+    .sort((a, b) => Number(a.record === "status") - Number(b.record === "status") || b.layer - a.layer);
+  const byName = new Map<string, T>();
+  for (const r of shown) {
+    const key = `${r.facts.name}:${r.facts.architecture ?? ""}`;
+    if (!byName.has(key)) byName.set(key, r);
+  }
+  return new Set(byName.values());
+}

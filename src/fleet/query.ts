@@ -1,0 +1,137 @@
+import { type VersionOp, versionSatisfies } from "../debian/version.js";
+import { StrataError } from "../util/errors.js";
+import { SHA256_DIGEST } from "../util/verify.js";
+import type { Db } from "./db.js";
+import {
+  allIn,
+  type DigestMatch,
+  type IndexedImage,
+  type IndexedPackage,
+  imagesByDigest,
+  imagesOf,
+  manifestRows,
+  packageOf,
+  packagesByImage,
+} from "./lookups.js";
+
+/**
+ * `strata query`: which images hold a package (by binary or source name, with a dpkg version
+ * relation), everything built from a source, or what a digest names. Versions are compared in code
+ * with dpkg's order (src/debian/version.ts), the same on either database: the candidate versions
+ * of one name are few, so the database finds them by name and the code keeps those that satisfy.
+ */
+
+export type FleetQuery =
+  | { kind: "package"; name: string; sourceOnly: boolean; op?: VersionOp; version?: string }
+  | { kind: "digest"; digest: string };
+
+export interface QueryAnswer {
+  image: IndexedImage;
+  /** The packages that matched (for a digest: the image's, or the layer's). */
+  packages: IndexedPackage[];
+  /** For a digest: what it named. */
+  match?: DigestMatch;
+}
+
+const OPS: Record<string, VersionOp> = {
+  "<<": "<<",
+  "<=": "<=",
+  "=": "=",
+  ">=": ">=",
+  ">>": ">>",
+  "<": "<<",
+  ">": ">>",
+};
+const NAME = /^[a-z0-9][a-z0-9+.-]*$/;
+const VERSION = /^(?:\d{1,9}:)?\d[A-Za-z0-9.+~:-]*$/;
+const QUERY = /^(source:)?([^\s<>=()]+)\s*(?:\(?\s*(<<|<=|>=|>>|=|<|>)\s*([^\s()]+)\s*\)?)?$/;
+
+function badQuery(text: string, why: string): StrataError {
+  return new StrataError("USAGE", `query "${text.slice(0, 200)}": ${why}`, {
+    hint: "write NAME, NAME OP VERSION (OP one of << <= = >= >>, or < > for << >>), source:NAME [OP VERSION] or digest:sha256:HEX",
+  });
+}
+
+export function parseQuery(text: string): FleetQuery {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("digest:")) {
+    const digest = trimmed.slice("digest:".length);
+    if (!SHA256_DIGEST.test(digest)) throw badQuery(text, "the digest must be sha256:<64 lowercase hex>");
+    return { kind: "digest", digest };
+  }
+  const m = QUERY.exec(trimmed);
+  if (m === null) throw badQuery(text, "not a query");
+  const [, source, name, op, version] = m;
+  if (!NAME.test(name)) throw badQuery(text, `"${name.slice(0, 80)}" is not a Debian package name`);
+  if (op !== undefined && !VERSION.test(version))
+    throw badQuery(text, `"${version.slice(0, 80)}" is not a Debian version`);
+  return {
+    kind: "package",
+    name,
+    sourceOnly: source !== undefined,
+    op: op === undefined ? undefined : OPS[op],
+    version,
+  };
+}
+
+interface CandidateRow {
+  id: number;
+  name: string;
+  version: string;
+  source: string;
+  source_version: string;
+}
+
+/** The package rows that match: by binary name (its version) or by source name (the source version). */
+async function matchingPackageIds(db: Db, q: Extract<FleetQuery, { kind: "package" }>): Promise<number[]> {
+  const rows = await db.all<CandidateRow>(
+    q.sourceOnly
+      ? "SELECT id, name, version, source, source_version FROM packages WHERE source = ?"
+      : "SELECT id, name, version, source, source_version FROM packages WHERE name = ? OR source = ?",
+    q.sourceOnly ? [q.name] : [q.name, q.name],
+  );
+  const ok = (version: string) => q.op === undefined || versionSatisfies(version, q.op, q.version!);
+  return rows
+    .filter(
+      (r) =>
+        (!q.sourceOnly && r.name === q.name && ok(r.version)) ||
+        (r.source === q.name && ok(r.source_version)),
+    )
+    .map((r) => r.id);
+}
+
+async function packageAnswers(db: Db, q: Extract<FleetQuery, { kind: "package" }>): Promise<QueryAnswer[]> {
+  const ids = await matchingPackageIds(db, q);
+  if (ids.length === 0) return [];
+  const rows = await allIn<Parameters<typeof packageOf>[0]>(
+    db,
+    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
+            l.digest AS layer, ip.deb_sha256
+       FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
+      WHERE ip.package_id IN (@ids)`,
+    ids,
+  );
+  const byImage = new Map<number, IndexedPackage[]>();
+  for (const r of rows) byImage.set(r.manifest_id, [...(byImage.get(r.manifest_id) ?? []), packageOf(r)]);
+  const images = await imagesOf(db, await manifestRows(db, [...byImage.keys()]));
+  return [...images].map(([id, image]) => ({
+    image,
+    packages: byImage.get(id)!.sort((a, b) => a.name.localeCompare(b.name, "en")),
+  }));
+}
+
+async function digestAnswers(db: Db, digest: string): Promise<QueryAnswer[]> {
+  const found = await imagesByDigest(db, digest);
+  const out: QueryAnswer[] = [];
+  for (const f of found) {
+    const row = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [f.image.digest]);
+    const packages = await packagesByImage(db, [row!.id], f.layer);
+    out.push({ image: f.image, packages: packages.get(row!.id) ?? [], match: f.match });
+  }
+  return out;
+}
+
+/** Answers `query` from the index: the images that match, each with the packages that matched. */
+export async function runQuery(db: Db, query: FleetQuery): Promise<QueryAnswer[]> {
+  return query.kind === "digest" ? digestAnswers(db, query.digest) : packageAnswers(db, query);
+}

@@ -1,0 +1,253 @@
+import { isStrataImage } from "../inventory/annotations.js";
+import { type Image, imageDescriptor } from "../oci/image.js";
+import { MediaType } from "../oci/types.js";
+import { StrataError } from "../util/errors.js";
+import { SHA256_DIGEST } from "../util/verify.js";
+import { type Db, placeholders } from "./db.js";
+import { type LayerRecord, readNewLayerRecords, visibleRecords } from "./layer-records.js";
+
+/**
+ * Adding one image to the index. Everything is read first (nothing from the network or a layer
+ * inside a transaction), then stored in one transaction: the image is in whole or not at all.
+ * A layer already indexed is not read again; a manifest already indexed only gains the new refs.
+ */
+
+/** Where an image was found: a registry's repository and tag, or a local home (registry ""). */
+export interface ImageRef {
+  registry: string;
+  repository: string;
+  /** "" when the image was named by digest. */
+  tag: string;
+  /** What the name resolves to: the manifest, or the index that holds it. */
+  topDigest: string;
+}
+
+export interface AddResult {
+  manifest: string;
+  /** False when the manifest was already indexed (only its refs were added). */
+  added: boolean;
+  packages: number;
+  /** Layers whose bytes were read (their packages were not in annotations). */
+  layersRead: number;
+}
+
+export interface AddOptions {
+  /** Drop what `ref.tag` named before, when it named another digest (a tag that moved). */
+  moveTag?: boolean;
+}
+
+const IMAGE_CONFIGS = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
+
+/** Only images are indexed: an artifact (an SBOM, a signature) has no filesystem to hold packages. */
+function checkIsImage(image: Image, where: string): void {
+  const { manifest, config } = image;
+  const what = manifest.artifactType ?? manifest.config.mediaType;
+  if (!IMAGE_CONFIGS.has(manifest.config.mediaType) || manifest.artifactType !== undefined) {
+    throw new StrataError("IO", `${where}: manifest is not an image but a ${what} artifact`, {
+      hint: "index images; artifacts attached to them (SBOMs, signatures) are not indexed",
+    });
+  }
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length || diffIds.some((d) => !SHA256_DIGEST.test(d))) {
+    throw new StrataError("IO", `${where}: the config's diff_ids do not match the manifest's layers`, {
+      hint: "the image is damaged; rebuild or re-push it",
+    });
+  }
+}
+
+/** A record with its package id once stored (known layers' records come with theirs). */
+interface StoredRecord extends LayerRecord {
+  packageId?: number;
+}
+
+async function knownLayers(db: Db, digests: string[]): Promise<Map<string, number>> {
+  const rows = await db.all<{ id: number; digest: string }>(
+    `SELECT id, digest FROM layers WHERE digest IN (${placeholders(digests.length)})`,
+    digests,
+  );
+  return new Map(rows.map((r) => [r.digest, r.id]));
+}
+
+/** The records of layers already indexed, as they were stored. */
+async function storedRecords(db: Db, image: Image, known: Map<string, number>): Promise<StoredRecord[]> {
+  const ids = [...new Set(known.values())];
+  if (ids.length === 0) return [];
+  const rows = await db.all<{
+    layer_id: number;
+    package_id: number;
+    record: string;
+    name: string;
+    version: string;
+    architecture: string;
+  }>(
+    `SELECT lp.layer_id, lp.package_id, lp.record, p.name, p.version, p.architecture
+       FROM layer_packages lp JOIN packages p ON p.id = lp.package_id
+      WHERE lp.layer_id IN (${placeholders(ids.length)})`,
+    ids,
+  );
+  const out: StoredRecord[] = [];
+  for (const [index, layer] of image.manifest.layers.entries()) {
+    const id = known.get(layer.digest);
+    for (const r of rows.filter((row) => row.layer_id === id)) {
+      const facts = { name: r.name, version: r.version, architecture: r.architecture || undefined };
+      out.push({ layer: index, facts, record: r.record, packageId: r.package_id });
+    }
+  }
+  return out;
+}
+
+/** Adds `image` (read from `where`) under `refs`. */
+export async function addImage(
+  db: Db,
+  image: Image,
+  where: string,
+  refs: ImageRef[],
+  opts: AddOptions = {},
+): Promise<AddResult> {
+  checkIsImage(image, where);
+  const digest = imageDescriptor(image).digest;
+  const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
+  if (existing !== undefined) {
+    await db.transaction((tx) => storeRefs(tx, existing.id, refs, opts));
+    return { manifest: digest, added: false, packages: 0, layersRead: 0 };
+  }
+  const layers = image.manifest.layers;
+  const known = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
+  const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
+  const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh.records];
+  const visible = visibleRecords(records);
+  if (visible.size === 0) {
+    throw new StrataError(
+      "IO",
+      `${where}: no Debian packages found (no strata annotations, status.d or dpkg status)`,
+      {
+        hint: "only images with Debian packages are indexed; this one was left out",
+      },
+    );
+  }
+  const hidden = records.filter((r) => !visible.has(r));
+  await db.transaction(async (tx) => {
+    const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
+    const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
+    await storeRefs(tx, manifestId, refs, opts);
+  });
+  return { manifest: digest, added: true, packages: visible.size, layersRead: fresh.read.size };
+}
+
+/** The id of a package, stored if new; two processes storing it at once get the same row. */
+async function packageId(tx: Db, r: LayerRecord): Promise<number> {
+  const { name, version, architecture = "", source = "", sourceVersion = "" } = r.facts;
+  const key = [name, version, architecture, source, sourceVersion];
+  const inserted = await tx.get<{ id: number }>(
+    `INSERT INTO packages (name, version, architecture, source, source_version) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (name, version, architecture, source, source_version) DO NOTHING RETURNING id`,
+    key,
+  );
+  if (inserted) return inserted.id;
+  const row = await tx.get<{ id: number }>(
+    "SELECT id FROM packages WHERE name = ? AND version = ? AND architecture = ? AND source = ? AND source_version = ?",
+    key,
+  );
+  return row!.id;
+}
+
+/** Stores the new layers and their packages; returns every layer's id by digest. */
+async function storeLayers(
+  tx: Db,
+  image: Image,
+  known: Map<string, number>,
+  records: StoredRecord[],
+  read: Set<number>,
+): Promise<Map<string, number>> {
+  const ids = new Map(known);
+  const layers = image.manifest.layers;
+  // In digest order, so that two writers of the same layers take their locks in the same order.
+  const order = [...layers.keys()].filter((i) => !known.has(layers[i].digest));
+  order.sort((a, b) => (layers[a].digest < layers[b].digest ? -1 : 1));
+  for (const index of order) {
+    const layer = layers[index];
+    if (ids.has(layer.digest)) continue; // the same layer twice in one image
+    const mine = records.filter((r) => r.layer === index);
+    for (const r of mine) r.packageId = await packageId(tx, r);
+    const inserted = await tx.get<{ id: number }>(
+      `INSERT INTO layers (digest, diff_id, packages_from) VALUES (?, ?, ?)
+       ON CONFLICT (digest) DO NOTHING RETURNING id`,
+      [layer.digest, image.config.rootfs.diff_ids[index], read.has(index) ? "records" : "annotations"],
+    );
+    if (inserted === undefined) {
+      // Another process stored it meanwhile, with the same packages (a layer's are its content's).
+      ids.set(
+        layer.digest,
+        (await tx.get<{ id: number }>("SELECT id FROM layers WHERE digest = ?", [layer.digest]))!.id,
+      );
+      continue;
+    }
+    ids.set(layer.digest, inserted.id);
+    for (const r of mine) {
+      await tx.run(
+        `INSERT INTO layer_packages (layer_id, package_id, record, deb_sha256) VALUES (?, ?, ?, ?)
+         ON CONFLICT (layer_id, package_id) DO NOTHING`,
+        [inserted.id, r.packageId!, r.record, r.facts.debSha256 ?? null],
+      );
+    }
+  }
+  return ids;
+}
+
+async function storeManifest(
+  tx: Db,
+  image: Image,
+  digest: string,
+  layerIds: Map<string, number>,
+  hidden: StoredRecord[],
+): Promise<number> {
+  const { config, manifest } = image;
+  const inserted = await tx.get<{ id: number }>(
+    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id`,
+    [
+      digest,
+      manifest.config.digest,
+      manifest.mediaType,
+      config.os,
+      config.architecture,
+      config.variant ?? "",
+      isStrataImage(manifest.layers) ? "annotations" : "records",
+      Date.now(),
+    ],
+  );
+  if (inserted === undefined)
+    return (await tx.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]))!.id;
+  const layers = manifest.layers;
+  const rows = layers.flatMap((l, position) => [inserted.id, position, layerIds.get(l.digest)!]);
+  await tx.run(
+    `INSERT INTO manifest_layers (manifest_id, position, layer_id) VALUES ${layers.map(() => "(?, ?, ?)").join(", ")}`,
+    rows,
+  );
+  for (const r of hidden) {
+    await tx.run(
+      `INSERT INTO hidden_packages (manifest_id, layer_id, package_id) VALUES (?, ?, ?)
+       ON CONFLICT (manifest_id, layer_id, package_id) DO NOTHING`,
+      [inserted.id, layerIds.get(layers[r.layer].digest)!, r.packageId!],
+    );
+  }
+  return inserted.id;
+}
+
+async function storeRefs(tx: Db, manifestId: number, refs: ImageRef[], opts: AddOptions): Promise<void> {
+  for (const ref of refs) {
+    if (opts.moveTag) {
+      await tx.run("DELETE FROM refs WHERE registry = ? AND repository = ? AND tag = ? AND top_digest <> ?", [
+        ref.registry,
+        ref.repository,
+        ref.tag,
+        ref.topDigest,
+      ]);
+    }
+    await tx.run(
+      `INSERT INTO refs (registry, repository, tag, manifest_id, top_digest) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (registry, repository, tag, manifest_id) DO UPDATE SET top_digest = excluded.top_digest`,
+      [ref.registry, ref.repository, ref.tag, manifestId, ref.topDigest],
+    );
+  }
+}

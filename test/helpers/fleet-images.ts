@@ -1,0 +1,88 @@
+import type { BlobSource, Image } from "../../src/oci/image.js";
+import { Annotation } from "../../src/oci/types.js";
+import { dpkgStanza, layerOf } from "./layer-tar.js";
+import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "./synthetic-image.js";
+
+/**
+ * Images for fleet-index tests: strata-like images (one annotated layer per package, the same
+ * package giving the same layer bytes, so images share layers as real ones do) and Debian-like
+ * images whose packages are only in dpkg's status database. Every image counts the layers opened.
+ */
+
+export interface TestPackage {
+  name: string;
+  version: string;
+  arch?: string;
+  source?: string;
+  sourceVersion?: string;
+}
+
+/** A strata package layer: the status.d record, and the annotations (JSON, or plain name=version). */
+export function strataPackageLayer(p: TestPackage, form: "json" | "plain" = "json"): Promise<SyntheticLayer> {
+  const source = p.source ?? p.name;
+  const sourceVersion = p.sourceVersion ?? p.version;
+  const sourceField =
+    p.source === undefined ? undefined : p.sourceVersion ? `${source} (${sourceVersion})` : source;
+  const json = JSON.stringify([
+    { name: p.name, version: p.version, architecture: p.arch ?? "amd64", source, sourceVersion },
+  ]);
+  return layerOf(
+    [{ path: `var/lib/dpkg/status.d/${p.name}`, body: dpkgStanza({ ...p, source: sourceField }) }],
+    {
+      annotations: {
+        [Annotation.layerKind]: "package",
+        ...(form === "json"
+          ? { [Annotation.packagesJson]: json }
+          : { [Annotation.packages]: `${p.name}=${p.version}` }),
+      },
+    },
+  );
+}
+
+export function strataBaseLayer(label = "base"): Promise<SyntheticLayer> {
+  return layerOf([{ path: "etc/hostname", body: `${label}\n` }], {
+    annotations: { [Annotation.layerKind]: "base" },
+  });
+}
+
+/** A Debian image's layer holding dpkg's status database with `packages`. */
+export function statusLayer(packages: TestPackage[], extra: { path: string; body: string }[] = []) {
+  const status = packages.map((p) => dpkgStanza({ ...p, source: p.source })).join("\n");
+  return layerOf([...extra, { path: "var/lib/dpkg/status", body: status }]);
+}
+
+export interface CountedImage {
+  image: Image;
+  /** Digests of the layers opened so far. */
+  opened: string[];
+}
+
+/** An image of `layers` whose blob source records each layer opened. */
+export function countedImage(
+  layers: SyntheticLayer[],
+  opts: { label?: string; arch?: string } = {},
+): CountedImage {
+  const memory = new MemoryBlobSource();
+  for (const l of layers) memory.add(l.descriptor.digest, l.bytes);
+  const opened: string[] = [];
+  const blobs: BlobSource = {
+    open: (digest) => {
+      opened.push(digest);
+      return memory.open(digest);
+    },
+  };
+  const platform = { os: "linux", architecture: opts.arch ?? "amd64" };
+  return { image: syntheticImage(layers, { blobs, label: opts.label, platform }), opened };
+}
+
+/** A strata-like image: a base layer and one layer per package. */
+export async function strataImage(
+  packages: TestPackage[],
+  opts: { label?: string; form?: "json" | "plain" } = {},
+): Promise<CountedImage> {
+  const layers = [
+    await strataBaseLayer(),
+    ...(await Promise.all(packages.map((p) => strataPackageLayer(p, opts.form)))),
+  ];
+  return countedImage(layers, { label: opts.label });
+}
