@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { registerAdvisories } from "./commands/advisories.js";
 import { registerBuild } from "./commands/build.js";
 import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
@@ -74,6 +75,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerQuery(program);
   registerScan(program, out);
   registerCheck(program);
+  registerAdvisories(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -3,12 +3,10 @@ import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { ExitStatus } from "../exit-status.js";
-import { withRegistryFlags } from "../registry-flags.js";
-import { collect, feedAdvisories, type ScanInputs, scanLocation } from "./scan.js";
+import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "./scan.js";
 
 interface CheckFlags extends ScanInputs {
   policy: string;
-  advisories?: string[];
   json?: boolean;
 }
 
@@ -23,7 +21,7 @@ export function decisionLines(d: Decision): string[] {
 }
 
 export function registerCheck(program: Command): void {
-  withRegistryFlags(
+  withScanInputs(
     program
       .command("check")
       .description(
@@ -31,16 +29,6 @@ export function registerCheck(program: Command): void {
       )
       .argument("<image...>", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
       .requiredOption("--policy <file>", "the policy YAML")
-      .option("--spec <file>", "ask this spec's repositories for newer versions and their changelogs' CVEs")
-      .option(
-        "--advisories <feed>",
-        "a Debian security tracker JSON or OSV feed (file or URL); repeatable",
-        collect,
-      )
-      .option(
-        "--release <codename>",
-        "the Debian release, when the image's base-files does not say (bookworm)",
-      )
       .option("--json", "print the decisions as JSON on stdout")
       .addHelpText(
         "after",
@@ -48,12 +36,13 @@ export function registerCheck(program: Command): void {
       ),
   ).action(async (locations: string[], opts: CheckFlags) => {
     const policy = await loadPolicy(opts.policy);
-    const advisories = await feedAdvisories(opts.advisories);
     const decisions: Decision[] = [];
-    for (const location of locations) {
-      const { home, scans } = await scanLocation(location, advisories, opts);
-      for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
-    }
+    await withAdvisories(opts, async (advisories) => {
+      for (const location of locations) {
+        const { home, scans } = await scanLocation(location, advisories, opts);
+        for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
+      }
+    });
     const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
     process.stdout.write(`${text}\n`);
     if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
