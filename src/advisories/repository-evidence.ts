@@ -7,10 +7,11 @@ import type { LockedPackage } from "../lock/lock.js";
 import { fetchReleases } from "../lock/resolve.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
 import type { Spec } from "../spec/spec.js";
+import { StrataError } from "../util/errors.js";
 import type { Advisory } from "./advisory.js";
 import { changelogEvidence } from "./changelog.js";
 import { cachedDebChangelog } from "./deb-changelog.js";
-import type { Available, InstalledPackage } from "./match.js";
+import { type Available, type InstalledPackage, releaseOfPackages } from "./match.js";
 
 /** What the repositories say about installed packages: newer versions, and the CVEs they fix. */
 export interface RepositoryEvidence {
@@ -21,7 +22,8 @@ export interface RepositoryEvidence {
 }
 
 export interface EvidenceOptions {
-  release: string;
+  /** The release the advisories are about; default: the one the repositories' base-files says. */
+  release?: string;
   arch: string;
   ctx?: FetchContext;
 }
@@ -83,6 +85,13 @@ export async function repositoryEvidence(
 ): Promise<RepositoryEvidence> {
   const ctx = opts.ctx ?? {};
   const universe = await universeOf(spec, opts.arch, ctx);
+  const baseFiles = universe.candidate("base-files");
+  const release = opts.release ?? (baseFiles && releaseOfPackages([baseFiles]));
+  if (release === undefined) {
+    throw new StrataError("USAGE", `${spec.path}: cannot tell which Debian release the repositories hold`, {
+      hint: "name it with --release, e.g. --release bookworm",
+    });
+  }
   const available = new Map<string, Available>();
   for (const pkg of packages) {
     const cand = universe.candidate(pkg.name);
@@ -106,7 +115,7 @@ export async function repositoryEvidence(
       if (entries === undefined) continue;
       const evidence = changelogEvidence(entries, {
         source,
-        release: opts.release,
+        release,
         installed,
         available: rec.sourceVersion,
         availableIn: rec.origin.suite,

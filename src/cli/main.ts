@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { registerAdvisories } from "./commands/advisories.js";
 import { registerBuild } from "./commands/build.js";
+import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
@@ -73,6 +75,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerIndex(program, out);
   registerQuery(program);
   registerScan(program, out);
+  registerCheck(program);
+  registerAdvisories(program, out);
   registerServe(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };

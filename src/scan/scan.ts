@@ -1,6 +1,6 @@
-import type { Advisory } from "../advisories/advisory.js";
 import { type Available, type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
+import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import { readInventory } from "../inventory/inventory.js";
@@ -15,15 +15,17 @@ export interface ImageScan {
   digest: string;
   release: string;
   builtByStrata: boolean;
+  /** The packages, when the image was read (a fleet scan reads only the index: then none). */
   packages: ScannedPackage[];
+  packageCount: number;
   findings: Finding[];
   /** Source packages whose newer changelog is trimmed above the installed version: evidence may be missing. */
   trimmed: string[];
 }
 
 export interface ScanOptions {
-  /** Advisories from the feeds (the index database, or a feed file). */
-  advisories: Advisory[];
+  /** Advisories from the feeds (the index database, feed files). */
+  advisories: AdvisorySource;
   /** The repositories to ask for newer versions and changelog evidence. */
   spec?: Spec;
   /** The Debian release's codename, when the image's base-files does not say. */
@@ -57,8 +59,8 @@ function releaseOf(packages: ScannedPackage[], given: string | undefined, where:
 export async function scanImage(image: Image, reference: string, opts: ScanOptions): Promise<ImageScan> {
   const packages = await installedPackages(image, reference);
   const release = releaseOf(packages, opts.release, reference);
-  const advisories = opts.advisories.filter((a) => a.release === release);
-  let available = new Map<string, Available>();
+  const advisories = await opts.advisories.advisories(release, [...new Set(packages.map((p) => p.source))]);
+  let available = await opts.advisories.available(packages.map((p) => p.name));
   let trimmed: string[] = [];
   if (opts.spec) {
     const arch = image.config.architecture;
@@ -73,6 +75,7 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
     release,
     builtByStrata: isStrataImage(image.manifest.layers),
     packages,
+    packageCount: packages.length,
     findings: matchAdvisories(packages, advisories, available),
     trimmed,
   };
