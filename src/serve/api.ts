@@ -18,7 +18,7 @@ const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
 export function registerApi(app: FastifyInstance, view: FleetView): void {
   app.get("/api/fleet", async () => ({
     images: await view.fleet(),
-    advisories: view.vulnerabilities.feeds,
+    advisories: await view.vulnerabilities.feeds(),
   }));
 
   app.get<{ Querystring: { q: string } }>(

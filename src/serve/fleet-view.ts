@@ -1,8 +1,9 @@
 import { CVE_ID } from "../advisories/advisory.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
+import { refText } from "../cli/commands/index.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import type { IndexedPackage, IndexedRef } from "../fleet/lookups.js";
+import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
@@ -20,11 +21,6 @@ export interface FleetImage extends Omit<ImageRow, "id"> {
   vulnerabilities: SeverityCounts;
   fixable: number;
   worst?: Severity;
-}
-
-/** How a ref is written: registry/repository:tag (a local home has no registry). */
-export function refText(ref: IndexedRef): string {
-  return `${ref.registry ? `${ref.registry}/` : ""}${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`;
 }
 
 function publicRow({ id: _id, ...row }: ImageRow): Omit<ImageRow, "id"> {
@@ -59,9 +55,10 @@ export class FleetView {
       this.index,
       rows.map((r) => r.id),
     );
+    const findingsOf = await this.vulnerabilities.fleet();
     return rows.map((row) => {
       const list = packages.get(row.id) ?? [];
-      const findings = this.vulnerabilities.findings(list);
+      const findings = findingsOf.get(row.digest) ?? [];
       const { bySeverity, fixable } = summarize(findings);
       const image = { ...publicRow(row), packages: list.length, vulnerabilities: bySeverity, fixable };
       return { image: { ...image, worst: worst(findings) }, packages: list, findings };
@@ -89,8 +86,9 @@ export class FleetView {
   async image(digest: string) {
     const row = await this.resolve(digest);
     const layers = await layerStack(this.index, row);
-    const findings = this.vulnerabilities.findings(layers.flatMap((l) => l.packages));
-    return { image: publicRow(row), layers, findings, advisoriesKnown: this.vulnerabilities.known };
+    const findings = await this.vulnerabilities.ofPackages(layers.flatMap((l) => l.packages));
+    const advisoriesKnown = (await this.vulnerabilities.feeds()).length > 0;
+    return { image: publicRow(row), layers, findings, advisoriesKnown };
   }
 
   /** What changes from image `a` to image `b`, from the index's package lists. */

@@ -1,48 +1,51 @@
-import type { Advisory } from "../advisories/advisory.js";
-import { readFeed } from "../advisories/feed.js";
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
+import { indexAdvisories } from "../advisories/source.js";
+import { type StoredFeed, storedFeeds } from "../advisories/store.js";
+import type { Db } from "../fleet/db.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
+import { scanFleet } from "../scan/fleet-scan.js";
 
 /**
- * The vulnerabilities of an image's packages, from advisory feeds (Debian's security tracker JSON
- * or OSV) read once when the page or `strata ps` starts. Matching is ws-vuln's (by source package
- * and source version, dpkg order); the release an image is of comes from its base-files, and an
- * image whose release is unknown is matched against every release the feeds name.
+ * The vulnerabilities the page and `strata ps` show, from the advisories stored in the index
+ * (`strata advisories update`): the same matching as `strata scan --fleet` (by source package and
+ * source version in dpkg order, per Debian release from the image's base-files), no image read.
  */
 export class Vulnerabilities {
-  private constructor(
-    private readonly advisories: Advisory[],
-    /** Where the advisories came from, with the date each feed speaks for. */
-    readonly feeds: { location: string; date: string; advisories: number }[],
-  ) {}
+  constructor(private readonly db: Db) {}
 
-  static async read(locations: string[]): Promise<Vulnerabilities> {
-    const feeds = await Promise.all(locations.map((l) => readFeed(l)));
-    return new Vulnerabilities(
-      feeds.flatMap((f) => f.advisories),
-      feeds.map((f) => ({ location: f.location, date: f.date, advisories: f.advisories.length })),
-    );
+  /** The feeds stored, with the date each speaks for. */
+  feeds(): Promise<StoredFeed[]> {
+    return storedFeeds(this.db);
   }
 
-  static none(): Vulnerabilities {
-    return new Vulnerabilities([], []);
+  /** Every indexed image's findings, worst first, by manifest digest. */
+  async fleet(): Promise<Map<string, Finding[]>> {
+    const scans = await scanFleet(this.db);
+    return new Map(scans.map((s) => [s.digest, worstFirst(s.findings)]));
   }
 
-  get known(): boolean {
-    return this.feeds.length > 0;
-  }
-
-  /** The findings for one image's packages, worst first. */
-  findings(packages: IndexedPackage[]): Finding[] {
-    if (this.advisories.length === 0) return [];
+  /** The findings for one image's packages, worst first ([] when its release is unknown). */
+  async ofPackages(packages: IndexedPackage[]): Promise<Finding[]> {
     const release = releaseOfPackages(packages);
-    const advisories =
-      release === undefined ? this.advisories : this.advisories.filter((a) => a.release === release);
-    return matchAdvisories(packages, advisories).sort(
-      (a, b) => severityRank(b.severity) - severityRank(a.severity),
+    if (release === undefined) return [];
+    const installed = packages.map((p) => ({
+      ...p,
+      source: p.source || p.name,
+      sourceVersion: p.sourceVersion || p.version,
+    }));
+    const source = indexAdvisories(this.db);
+    const advisories = await source.advisories(
+      release,
+      installed.map((p) => p.source),
     );
+    const available = await source.available(installed.map((p) => p.name));
+    return worstFirst(matchAdvisories(installed, advisories, available));
   }
+}
+
+function worstFirst(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
 }
 
 export type SeverityCounts = Record<Severity, number>;
@@ -54,10 +57,7 @@ export function summarize(findings: Finding[]): { bySeverity: SeverityCounts; fi
   return { bySeverity, fixable: findings.filter((f) => f.status === "fixed").length };
 }
 
-/** The worst severity among the findings, or undefined when there are none. */
+/** The worst severity among the findings (worst first), or undefined when there are none. */
 export function worst(findings: Finding[]): Severity | undefined {
-  return findings.reduce<Severity | undefined>(
-    (w, f) => (w === undefined || severityRank(f.severity) > severityRank(w) ? f.severity : w),
-    undefined,
-  );
+  return findings[0]?.severity;
 }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { STRATA_BIN } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
-import { digestOf, type FleetImageSpec, indexPageFleet, TRACKER_FIXTURE } from "../helpers/page-fleet.js";
+import { digestOf, type FleetImageSpec, indexPageFleet } from "../helpers/page-fleet.js";
 
 /**
  * The page in a real browser (Debian's chromium through playwright-core) against the compiled
@@ -56,14 +56,7 @@ before(async () => {
   const dir = await tempDir("serve-page");
   await mkdir(SHOTS, { recursive: true });
   fleet = await indexPageFleet(join(dir, "index.db"));
-  const started = await startServe([
-    "--index",
-    join(dir, "index.db"),
-    "--advisories",
-    TRACKER_FIXTURE,
-    "--listen",
-    "127.0.0.1:0",
-  ]);
+  const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
   server = started.child;
   base = started.url;
   browser = await chromium.launch({

@@ -1,4 +1,6 @@
 import { fileURLToPath } from "node:url";
+import { readFeed } from "../../src/advisories/feed.js";
+import { storeAdvisories } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import {
@@ -57,7 +59,10 @@ export function digestOf(spec: FleetImageSpec): string {
   return imageDescriptor(spec.image.image).digest;
 }
 
-/** Indexes the fleet at `location` (a SQLite file or postgres:// URL); returns the images by tag. */
+/**
+ * Indexes the fleet at `location` (a SQLite file or postgres:// URL) with the tracker fixture's
+ * advisories stored as `strata advisories update --from` stores them; returns the images by tag.
+ */
 export async function indexPageFleet(location: string): Promise<Map<string, FleetImageSpec>> {
   const index = await FleetIndex.open(location);
   const specs = await pageFleetImages();
@@ -65,6 +70,12 @@ export async function indexPageFleet(location: string): Promise<Map<string, Flee
     const ref = { registry: "registry.test", repository: s.repository, tag: s.tag, topDigest: digestOf(s) };
     await index.add(s.image.image, `registry.test/${s.repository}:${s.tag}`, [ref]);
   }
+  const feed = await readFeed(TRACKER_FIXTURE);
+  await storeAdvisories(
+    index.db,
+    { location: TRACKER_FIXTURE, kind: feed.kind, date: feed.date },
+    feed.advisories,
+  );
   await index.close();
   return new Map(specs.map((s) => [`${s.repository}:${s.tag}`, s]));
 }

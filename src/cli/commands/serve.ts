@@ -7,21 +7,15 @@ import { buildServer } from "../../serve/server.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
 import type { Output } from "../output.js";
-import type { CommonOptions } from "./common.js";
+import { type IndexFlags, withIndexFlag } from "./index.js";
 
-interface ServeFlags extends CommonOptions {
+interface ServeFlags extends IndexFlags {
   listen: string;
   allowRemote?: boolean;
-  index?: string;
-  advisories: string[];
 }
 
 /** The page's files sit beside the bundled CLI (scripts/build.mjs writes dist/page). */
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
   const listen = parseListen(flags.listen);
@@ -30,9 +24,9 @@ async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
       hint: "the page has no authentication: add --allow-remote to serve it to the network anyway",
     });
   }
-  const vulnerabilities = await Vulnerabilities.read(flags.advisories);
   const index = await FleetIndex.open(flags.index);
-  const app = await buildServer({ view: new FleetView(index, vulnerabilities), pageDir: PAGE_DIR, listen });
+  const view = new FleetView(index, new Vulnerabilities(index.db));
+  const app = await buildServer({ view, pageDir: PAGE_DIR, listen });
   if (!listen.loopback) {
     out().line(
       `strata: warning: serving ${listen.host} without authentication: anyone who reaches it reads the fleet`,
@@ -51,28 +45,20 @@ async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
 }
 
 export function registerServe(program: Command, out: () => Output): void {
-  program
+  const command = program
     .command("serve")
     .description("serve a web page over the fleet index: images, search, layers, vulnerabilities, diffs")
     .option("--listen <host:port>", "where to listen (port 0 picks a free one)", "127.0.0.1:8080")
     .option("--allow-remote", "listen on an address other than loopback (the page has no authentication)")
-    .option(
-      "--index <path|url>",
-      "the fleet index: a SQLite file or postgres:// URL (default: $STRATA_INDEX, else the data directory)",
-    )
-    .option(
-      "--advisories <file|url>",
-      "an advisory feed (Debian security tracker JSON or OSV); repeatable",
-      collect,
-      [],
-    )
     .addHelpText(
       "after",
       [
         "",
         "The page and its JSON API (/api/fleet, /api/search?q=, /api/images/DIGEST, /api/images/DIGEST/diff?against=,",
-        "/api/vulnerable) are described in the README. Stop with Ctrl-C.",
+        "/api/vulnerable) are described in the README. Vulnerabilities come from the advisories stored in",
+        "the index (strata advisories update). Stop with Ctrl-C.",
       ].join("\n"),
     )
     .action((flags: ServeFlags) => serve(flags, out));
+  withIndexFlag(command);
 }

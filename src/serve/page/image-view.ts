@@ -123,7 +123,7 @@ function diffTable(d: DiffAnswer): HTMLElement {
 
 function findingsSection(answer: ImageAnswer): HTMLElement {
   const body = !answer.advisoriesKnown
-    ? empty("No advisory feed loaded (strata serve --advisories FILE|URL).")
+    ? empty("No advisories in the index (strata advisories update --from FEED).")
     : answer.findings.length === 0
       ? empty("No known vulnerability.")
       : table(FINDING_HEADS, answer.findings.map(findingRow));

@@ -50,7 +50,7 @@ export async function fleetView(): Promise<HTMLElement> {
       "p",
       { class: "sub" },
       advisories.length === 0
-        ? "No advisory feed loaded: start strata serve with --advisories to see vulnerabilities."
+        ? "No advisories in the index: strata advisories update --from FEED to see vulnerabilities."
         : `Advisories: ${advisories.map((a) => `${a.location} (${a.date.slice(0, 10)})`).join(", ")}`,
     ),
     h(
