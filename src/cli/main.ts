@@ -8,6 +8,7 @@ import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerIndex } from "./commands/index.js";
 import { registerLock } from "./commands/lock.js";
+import { registerPs } from "./commands/ps.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerQuery } from "./commands/query.js";
@@ -78,6 +79,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerCheck(program);
   registerAdvisories(program, out);
   registerServe(program, out);
+  registerPs(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
