@@ -7,7 +7,15 @@ import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { fleetImages, type ImageRow, imageByDigest, layerStack, packagesOfImages } from "./fleet-data.js";
+import {
+  ALL_IMAGES,
+  byId,
+  fleetImages,
+  type ImageRow,
+  imageByDigest,
+  layerStack,
+  packagesOfImages,
+} from "./fleet-data.js";
 import { diffPackages } from "./package-diff.js";
 import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
 
@@ -51,10 +59,7 @@ export class FleetView {
   /** Every image with its packages and their findings, newest first. */
   private async scanned(): Promise<Scanned[]> {
     const rows = await fleetImages(this.index);
-    const packages = await packagesOfImages(
-      this.index,
-      rows.map((r) => r.id),
-    );
+    const packages = await packagesOfImages(this.index, ALL_IMAGES);
     const findingsOf = await this.vulnerabilities.fleet();
     return rows.map((row) => {
       const list = packages.get(row.id) ?? [];
@@ -94,7 +99,7 @@ export class FleetView {
   /** What changes from image `a` to image `b`, from the index's package lists. */
   async diff(a: string, b: string) {
     const [ra, rb] = [await this.resolve(a), await this.resolve(b)];
-    const packages = await packagesOfImages(this.index, [ra.id, rb.id]);
+    const packages = await packagesOfImages(this.index, byId(ra.id, rb.id));
     const [la, lb] = [await layerStack(this.index, ra), await layerStack(this.index, rb)];
     const inA = new Set(la.map((l) => l.digest));
     const shared = lb.filter((l) => inA.has(l.digest)).length;
