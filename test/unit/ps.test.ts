@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import type { RunningContainer } from "../../src/ps/container.js";
+import { joinContainers } from "../../src/ps/join.js";
 import { podListContainers } from "../../src/ps/kubernetes.js";
+import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
@@ -62,6 +66,35 @@ function podList(): unknown {
     ],
   };
 }
+
+describe("joining containers with the index", () => {
+  test("an image is found by its layers' diff_ids when the runtime reports no digest the index knows", async () => {
+    const index = await FleetIndex.open(db);
+    try {
+      const api = fleet.get("team/api:1.0")!.image.image;
+      const container = (diffIds: string[]): RunningContainer => ({
+        runtime: "podman",
+        id: "c1",
+        name: "c1",
+        image: "localhost/api:1.0",
+        imageDigests: [`sha256:${"a".repeat(64)}`],
+        diffIds,
+      });
+      const diffIds = api.config.rootfs.diff_ids;
+      const [whole, partial] = await joinContainers(index, new Vulnerabilities(index.db), [
+        container(diffIds),
+        container(diffIds.slice(0, -1)),
+      ]);
+      assert.equal(whole.match?.by, "diff_ids");
+      assert.equal(whole.match?.image.digest, digestOf(fleet.get("team/api:1.0")!));
+      assert.equal(whole.packages.length, 5);
+      assert.ok(whole.findings.some((f) => f.id === "CVE-2023-45853"));
+      assert.equal(partial.match, undefined, "a prefix of the layers is another image");
+    } finally {
+      await index.close();
+    }
+  });
+});
 
 describe("strata ps --pods", () => {
   test("names the vulnerable container, its image and its vulnerable packages with their fixes", async () => {
