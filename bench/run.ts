@@ -10,7 +10,7 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
- *   7. page API and strata ps: a generated 1,000-image fleet; API calls p50/p99 in-process, strata ps --pods.
+ *   8. page API and strata ps: a generated 1,000-image fleet; API calls p50/p99 in-process, strata ps --pods.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -999,7 +999,7 @@ async function main(): Promise<number> {
     try {
       sections.push("", await benchServe(work));
     } catch (err) {
-      sections.push("", notMeasured("7. Page API and strata ps", err));
+      sections.push("", notMeasured("8. Page API and strata ps", err));
     }
     sections.push(
       "",

@@ -14,7 +14,7 @@ import { table } from "./format.js";
 import { ROOT, STRATA_BIN } from "./proc.js";
 
 /**
- * 7. The page's API and `strata ps` over a generated SQLite fleet: IMAGES strata-like images from
+ * 8. The page's API and `strata ps` over a generated SQLite fleet: IMAGES strata-like images from
  * a few dozen package versions (so layers are shared as in a real fleet), the tracker fixture's
  * advisories stored. Each API call is timed in-process through fastify's inject (no socket);
  * `strata ps --pods` for CONTAINERS running containers is timed as a whole command.
@@ -149,7 +149,7 @@ export async function benchServe(work: string): Promise<string> {
   const rows = await timedApi(location, digests);
   rows.push(await timedPs(work, location, digests));
   return [
-    "### 7. Page API and strata ps",
+    "### 8. Page API and strata ps",
     "",
     `${IMAGES} generated strata images on SQLite (${generated.toFixed(1)} s to generate and index), the tracker fixture's advisories stored; each API call N=${RUNS} in-process (fastify inject).`,
     "",
