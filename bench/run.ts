@@ -10,6 +10,8 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
+ *   6. fleet index: 10,000 generated strata images on SQLite and PostgreSQL, `strata query` p50/p99
+ *      in-process and as a whole command, and `index sync` of 200 images in a loopback registry.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -37,6 +39,7 @@ import {
   type ParityResult,
 } from "../test/helpers/effects-parity.js";
 import { startRegistry } from "../test/helpers/registry.js";
+import { benchFleet } from "./fleet.js";
 import { mb, ratio, secs, table, timing, verdict } from "./format.js";
 import { imageSize, type LayoutImage, layoutImages, registryBlobBytes } from "./oci.js";
 import {
@@ -993,6 +996,11 @@ async function main(): Promise<number> {
       sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
     } catch (err) {
       sections.push("", notMeasured("5. Layer memory", err));
+    }
+    try {
+      sections.push("", await benchFleet(work));
+    } catch (err) {
+      sections.push("", notMeasured("6. Fleet index", err));
     }
     sections.push(
       "",

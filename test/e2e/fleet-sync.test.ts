@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import type { QueryAnswer } from "../../src/fleet/query.js";
+import { type SyncEvent, syncRegistry } from "../../src/fleet/sync.js";
+import { runStrata } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
+import type { FakeRepo } from "../helpers/fake-repo.js";
+import { buildAndPush, droppingProxy, fleetRepo } from "../helpers/fleet-registry.js";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+
+/**
+ * `strata index sync` against a real docker-registry on loopback holding strata images built by the
+ * CLI from a signed fake repository, on SQLite and on a real PostgreSQL.
+ */
+
+let dir: string;
+let repo: FakeRepo;
+let registry: RegistryServer;
+let pg: PostgresServer;
+
+const TAGS = ["app-a:1", "app-b:1", "app-b:latest", "app-c:1"];
+
+before(async () => {
+  dir = await tempDir("fleet-e2e");
+  [repo, registry, pg] = await Promise.all([
+    fleetRepo(dir, [
+      { name: "libssl3", version: "3.0.11-1~deb12u2", source: "openssl" },
+      { name: "libc6", version: "2.36-9+deb12u4", source: "glibc" },
+      { name: "app-a", version: "1.0" },
+      { name: "app-b", version: "2.0" },
+      { name: "app-c", version: "3.0" },
+    ]),
+    startRegistry(),
+    startPostgres(),
+  ]);
+  await buildAndPush(repo, dir, ["app-a", "libssl3"], [`${registry.host}/app-a:1`]);
+  await buildAndPush(
+    repo,
+    dir,
+    ["app-b", "libc6"],
+    [`${registry.host}/app-b:1`, `${registry.host}/app-b:latest`],
+  );
+  await buildAndPush(repo, dir, ["app-c", "libssl3"], [`${registry.host}/app-c:1`]);
+});
+
+after(async () => {
+  await Promise.all([repo?.close(), registry?.close(), pg?.stop()]);
+});
+
+const names = (answers: QueryAnswer[]) =>
+  answers.flatMap((a) => a.image.refs.map((r) => `${r.repository}:${r.tag}`)).sort();
+
+describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, the built CLI)", () => {
+  for (const backend of ["SQLite", "PostgreSQL"]) {
+    test(`sync indexes every repository and tag, query finds them, and a second sync reads only listings (${backend})`, async () => {
+      const index = backend === "SQLite" ? join(dir, "index.db") : await pg.newDatabase();
+      const cli = (...args: string[]) => runStrata([...args, "--index", index]);
+      const first = await cli("index", "sync", registry.host, "--json");
+      assert.equal(first.code, 0, first.stderr);
+      const [report] = JSON.parse(first.stdout);
+      assert.deepEqual(
+        [report.repositories, report.tags, report.indexed, report.unchanged, report.failed],
+        [3, 4, 4, 0, 0],
+      );
+      const opened = await FleetIndex.open(index);
+      try {
+        assert.deepEqual(names(await opened.query("libssl3 < 3.0.15-1~deb12u1")), ["app-a:1", "app-c:1"]);
+        assert.deepEqual(names(await opened.query("libssl3 << 3.0.11-1~deb12u2")), []);
+        assert.deepEqual(names(await opened.query("source:glibc")), ["app-b:1", "app-b:latest"]);
+        const [image] = await opened.query("app-a");
+        const byConfig = await opened.query(`digest:${image.image.config}`);
+        assert.deepEqual(names(byConfig), ["app-a:1"]);
+        assert.equal(byConfig[0].match, "config");
+        assert.deepEqual(image.image.platform, "linux/amd64");
+      } finally {
+        await opened.close();
+      }
+      const human = await cli("query", "openssl < 3.0.15-1~deb12u1");
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(
+        human.stdout,
+        new RegExp(
+          `${registry.host}/app-a:1  linux/amd64  sha256:[0-9a-f]{64}\\n  libssl3:amd64 3\\.0\\.11-1~deb12u2 \\(source openssl 3\\.0\\.11-1~deb12u2\\)`,
+        ),
+      );
+      const second = await cli("index", "sync", registry.host, "--json");
+      assert.equal(second.code, 0, second.stderr);
+      const [again] = JSON.parse(second.stdout);
+      assert.deepEqual([again.indexed, again.unchanged], [0, 4]);
+      assert.ok(
+        again.bytesRead < report.bytesRead,
+        `${again.bytesRead} bytes the second time, ${report.bytesRead} the first`,
+      );
+      const stats = JSON.parse((await cli("index", "stats", "--json")).stdout);
+      assert.deepEqual([stats.images, stats.refs], [3, 4]);
+    });
+  }
+
+  test("a registry that drops the connection mid-sync: each tag one clear line, and the next sync resumes", async () => {
+    let manifestsServed = 0;
+    let dropping = true;
+    // Hang up on every manifest fetched by digest after the first: one tag gets in, the rest fail.
+    const proxy = await droppingProxy(registry.host, (req) => {
+      if (req.method !== "GET" || !/\/manifests\/sha256:/.test(req.url ?? "")) return false;
+      return dropping && ++manifestsServed > 1;
+    });
+    const index = await FleetIndex.open(join(dir, "resume.db"));
+    try {
+      const events: SyncEvent[] = [];
+      const opts = {
+        registry: { retry: { attempts: 2, baseDelayMs: 20 } },
+        onEvent: (e: SyncEvent) => events.push(e),
+      };
+      const first = await syncRegistry(index, { registry: proxy.host }, opts);
+      assert.deepEqual([first.indexed, first.failed], [1, 3]);
+      const failures = events.filter((e) => e.kind === "failed");
+      for (const f of failures) {
+        assert.match(f.error.message, /unreachable|closed|socket|reset|terminated/i, f.error.message);
+        assert.doesNotMatch(f.error.message, /\n/);
+      }
+      assert.equal((await index.stats()).images, 1);
+      dropping = false;
+      const second = await syncRegistry(index, { registry: proxy.host }, opts);
+      assert.deepEqual([second.unchanged, second.indexed, second.failed], [1, 3, 0]);
+      assert.equal((await index.stats()).refs, TAGS.length);
+    } finally {
+      await index.close();
+      await proxy.close();
+    }
+  });
+});
