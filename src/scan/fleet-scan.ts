@@ -5,9 +5,9 @@ import {
   matchAdvisories,
   releaseOfPackages,
 } from "../advisories/match.js";
-import { advisoriesOfRelease, storedVersions } from "../advisories/store.js";
+import { advisoriesOfRelease, allIn, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
-import { allIn, imagesOf, manifestRows } from "../fleet/lookups.js";
+import { imagesIn } from "../fleet/lookups.js";
 import type { ImageScan } from "./scan.js";
 
 interface PackageRow {
@@ -80,24 +80,22 @@ export async function scanFleet(db: Db): Promise<ImageScan[]> {
   const counts = await db.all<{ manifest_id: number; n: number }>(
     "SELECT manifest_id, COUNT(*) AS n FROM image_packages GROUP BY manifest_id",
   );
-  const rows = await manifestRows(db, [...releases.keys()]);
-  const images = await imagesOf(db, rows);
+  const images = await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] });
   const fromRows = await db.all<{ id: number; packages_from: string }>(
     "SELECT id, packages_from FROM manifests",
   );
   const strata = new Set(fromRows.filter((r) => r.packages_from === "annotations").map((r) => Number(r.id)));
   const scans = new Map<number, ImageScan>();
-  for (const row of rows) {
-    const image = images.get(row.id)!;
+  for (const [id, image] of images) {
     const ref = image.refs[0];
     const name = ref
       ? `${ref.registry ? `${ref.registry}/` : ""}${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`
       : image.digest;
-    scans.set(Number(row.id), {
+    scans.set(Number(id), {
       reference: name,
       digest: image.digest,
-      release: releases.get(Number(row.id)) ?? "unknown",
-      builtByStrata: strata.has(Number(row.id)),
+      release: releases.get(Number(id)) ?? "unknown",
+      builtByStrata: strata.has(Number(id)),
       packages: [],
       packageCount: 0,
       findings: [],
