@@ -37,9 +37,9 @@ function lcg(seed: number): () => number {
   };
 }
 
-const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+export const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
-interface UniversePackage {
+export interface UniversePackage {
   name: string;
   source: string;
   /** Oldest first; most images hold the newest. */
@@ -117,12 +117,12 @@ function fleetImage(i: number, set: Array<{ descriptor: Descriptor; diffId: stri
   return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
 }
 
-interface Fleet {
+export interface Fleet {
   images: Image[];
   universe: UniversePackage[];
 }
 
-function generateFleet(): Fleet {
+export function generateFleet(): Fleet {
   const random = lcg(8);
   const all = universe(random);
   const core = all.slice(0, 15);
@@ -146,7 +146,7 @@ function generateFleet(): Fleet {
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

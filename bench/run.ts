@@ -12,6 +12,8 @@
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
  *   6. fleet index: 10,000 generated strata images on SQLite and PostgreSQL, `strata query` p50/p99
  *      in-process and as a whole command, and `index sync` of 200 images in a loopback registry.
+ *   7. vulnerabilities: advisories update and scan --fleet over the section 6 fleet; the admission
+ *      webhook under 20 keep-alive connections (requests/s, p50, p99)
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -57,6 +59,7 @@ import {
   sh,
   strata,
 } from "./proc.js";
+import { benchVuln } from "./vuln.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -1001,6 +1004,11 @@ async function main(): Promise<number> {
       sections.push("", await benchFleet(work));
     } catch (err) {
       sections.push("", notMeasured("6. Fleet index", err));
+    }
+    try {
+      sections.push("", await benchVuln(work));
+    } catch (err) {
+      sections.push("", notMeasured("7. Vulnerabilities", err));
     }
     sections.push(
       "",

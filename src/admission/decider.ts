@@ -21,6 +21,8 @@ export interface DeciderOptions {
   cacheMs?: number;
   /** Index an image the index lacks when its registry has it (default true). */
   indexMissing?: boolean;
+  /** The Debian release of images whose base-files does not say. */
+  release?: string;
 }
 
 /** Facts of one platform image minus what depends on how it was named. */
@@ -119,7 +121,7 @@ export class ImageDecider {
       source: p.source || p.name,
       sourceVersion: p.sourceVersion || p.version,
     }));
-    const release = releaseOfPackages(installed);
+    const release = releaseOfPackages(installed) ?? this.opts.release;
     const advisories =
       release === undefined
         ? []

@@ -18,10 +18,10 @@ interface PackageRow {
   source_version: string;
 }
 
-/** Each image's release, from the base-files it shows (undefined when it has none). */
-async function imageReleases(db: Db): Promise<Map<number, string | undefined>> {
+/** Each image's release, from the base-files it shows (`fallback` when it has none). */
+async function imageReleases(db: Db, fallback?: string): Promise<Map<number, string | undefined>> {
   const manifests = await db.all<{ id: number }>("SELECT id FROM manifests");
-  const releases = new Map<number, string | undefined>(manifests.map((m) => [Number(m.id), undefined]));
+  const releases = new Map<number, string | undefined>(manifests.map((m) => [Number(m.id), fallback]));
   const rows = await db.all<{ manifest_id: number; version: string }>(
     `SELECT ip.manifest_id, p.version FROM image_packages ip JOIN packages p ON p.id = ip.package_id
       WHERE p.name = 'base-files'`,
@@ -63,8 +63,8 @@ async function findingsByPackage(
  * Scans every image of the index from the database alone (no image is read): the stored feeds'
  * advisories and changelog evidence against the packages each image shows.
  */
-export async function scanFleet(db: Db): Promise<ImageScan[]> {
-  const releases = await imageReleases(db);
+export async function scanFleet(db: Db, opts: { release?: string } = {}): Promise<ImageScan[]> {
+  const releases = await imageReleases(db, opts.release);
   const packages = await db.all<PackageRow>(
     "SELECT p.id, p.name, p.version, p.source, p.source_version FROM packages p",
   );

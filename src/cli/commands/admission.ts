@@ -21,6 +21,7 @@ interface ServeFlags extends CommonOptions, RegistryFlags {
   audit?: boolean;
   failurePolicy: "open" | "closed";
   timeout: number;
+  release?: string;
 }
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
@@ -51,7 +52,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   const policy = await loadPolicy(opts.policy);
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
   const index = await FleetIndex.open(opts.index);
-  const decider = new ImageDecider({ policy, index, registry: registryOptions(opts) });
+  const decider = new ImageDecider({ policy, index, registry: registryOptions(opts), release: opts.release });
   const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
   const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
   const { server, url } = await serveAdmission(decider, {
@@ -91,6 +92,10 @@ export function registerAdmission(program: Command, out: () => Output): void {
         .requiredOption("--tls-key <pem>", "its private key in PEM")
         .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
         .option("--audit", "allow everything, with the policy's reasons as warnings")
+        .option(
+          "--release <codename>",
+          "the Debian release of images whose base-files does not say (bookworm)",
+        )
         .addOption(
           new Option(
             "--failure-policy <policy>",
