@@ -10,6 +10,10 @@
  *      how many strata's image holds, how many are skipped on purpose, and which are missing.
  *   5. layer memory: peak RSS of one layer build (bench/layer-memory.ts) for the biggest .deb of
  *      the build section and for a 2 GiB gzip bomb, against the documented per-worker bound.
+ *   6. fleet index: 10,000 generated strata images on SQLite and PostgreSQL, `strata query` p50/p99
+ *      in-process and as a whole command, and `index sync` of 200 images in a loopback registry.
+ *   7. vulnerabilities: advisories update and scan --fleet over the section 6 fleet; the admission
+ *      webhook under 20 keep-alive connections (requests/s, p50, p99)
  *   8. page API and strata ps: a generated 1,000-image fleet; API calls p50/p99 in-process, strata ps --pods.
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
@@ -38,6 +42,7 @@ import {
   type ParityResult,
 } from "../test/helpers/effects-parity.js";
 import { startRegistry } from "../test/helpers/registry.js";
+import { benchFleet } from "./fleet.js";
 import { mb, ratio, secs, table, timing, verdict } from "./format.js";
 import { imageSize, type LayoutImage, layoutImages, registryBlobBytes } from "./oci.js";
 import {
@@ -56,6 +61,7 @@ import {
   strata,
 } from "./proc.js";
 import { benchServe } from "./serve.js";
+import { benchVuln } from "./vuln.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -995,6 +1001,16 @@ async function main(): Promise<number> {
       sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
     } catch (err) {
       sections.push("", notMeasured("5. Layer memory", err));
+    }
+    try {
+      sections.push("", await benchFleet(work));
+    } catch (err) {
+      sections.push("", notMeasured("6. Fleet index", err));
+    }
+    try {
+      sections.push("", await benchVuln(work));
+    } catch (err) {
+      sections.push("", notMeasured("7. Vulnerabilities", err));
     }
     try {
       sections.push("", await benchServe(work));

@@ -1,5 +1,4 @@
 import { type Db, placeholders, type SqlValue } from "../fleet/db.js";
-import { allIn } from "../fleet/lookups.js";
 import type { Advisory, AdvisoryOrigin, AdvisoryStatus } from "./advisory.js";
 import type { Available } from "./match.js";
 import type { Severity } from "./severity.js";
@@ -23,6 +22,18 @@ export interface RepositoryVersion extends Available {
 }
 
 const ROWS_PER_INSERT = 400;
+/** Enough values for one statement in both databases (SQLite allows 32766, PostgreSQL 65535). */
+const CHUNK = 5000;
+
+/** Runs `sql`, whose IN list is written `(@ids)`, over `ids` in chunks. */
+export async function allIn<T>(db: Db, sql: string, ids: SqlValue[], before: SqlValue[] = []): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    out.push(...(await db.all<T>(sql.replace("@ids", placeholders(chunk.length)), [...before, ...chunk])));
+  }
+  return out;
+}
 
 async function insertRows(tx: Db, table: string, columns: string[], rows: SqlValue[][]): Promise<void> {
   const one = `(${placeholders(columns.length)})`;

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { registerAdmission } from "./commands/admission.js";
 import { registerAdvisories } from "./commands/advisories.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerBuild } from "./commands/build.js";
 import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
@@ -78,6 +80,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerScan(program, out);
   registerCheck(program);
   registerAdvisories(program, out);
+  registerAdmission(program, out);
+  registerAudit(program);
   registerServe(program, out);
   registerPs(program);
   for (const cmd of program.commands) cmd.exitOverride();

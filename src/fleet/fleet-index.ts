@@ -42,7 +42,9 @@ export class FleetIndex {
   }
 
   /** Images whose manifest, config (image ID) or a layer (digest or diff_id) is `digest`. */
-  byDigest(digest: string): Promise<{ image: IndexedImage; match: DigestMatch; layer?: string }[]> {
+  byDigest(
+    digest: string,
+  ): Promise<{ image: IndexedImage; match: DigestMatch; packages: IndexedPackage[] }[]> {
     return imagesByDigest(this.db, digest);
   }
 

@@ -1,4 +1,4 @@
-import { type Db, placeholders, type SqlValue } from "./db.js";
+import type { Db, SqlValue } from "./db.js";
 
 /**
  * Reading the index: images by any digest a runtime or registry reports, the packages of an image,
@@ -52,25 +52,26 @@ interface RefRow {
 }
 
 const MANIFEST_COLUMNS = "m.id, m.digest, m.config_digest, m.os, m.architecture, m.variant";
-/** Enough values for one statement in both databases (SQLite allows 32766, PostgreSQL 65535). */
-const CHUNK = 5000;
 
-/** Runs `sql` (whose IN list is `(@ids)`) over `ids` in chunks. */
-export async function allIn<T>(db: Db, sql: string, ids: SqlValue[], before: SqlValue[] = []): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const chunk = ids.slice(i, i + CHUNK);
-    out.push(...(await db.all<T>(sql.replace("@ids", placeholders(chunk.length)), [...before, ...chunk])));
-  }
-  return out;
+/**
+ * Some images, named by SQL that selects manifest ids (`SELECT id FROM manifests WHERE ...`) and
+ * its parameters: the database narrows, so no list of ten thousand ids travels as parameters.
+ */
+export interface Selection {
+  sql: string;
+  params: SqlValue[];
 }
 
-/** The images of these manifest rows, with their refs, in the rows' order. */
-export async function imagesOf(db: Db, rows: ManifestRow[]): Promise<Map<number, IndexedImage>> {
-  const refs = await allIn<RefRow>(
-    db,
-    "SELECT manifest_id, registry, repository, tag FROM refs WHERE manifest_id IN (@ids) ORDER BY registry, repository, tag",
-    rows.map((r) => r.id),
+/** The selected images with their refs, by manifest id, ordered by digest. */
+export async function imagesIn(db: Db, sel: Selection): Promise<Map<number, IndexedImage>> {
+  const rows = await db.all<ManifestRow>(
+    `SELECT ${MANIFEST_COLUMNS} FROM manifests m WHERE m.id IN (${sel.sql}) ORDER BY m.digest`,
+    sel.params,
+  );
+  const refs = await db.all<RefRow>(
+    `SELECT manifest_id, registry, repository, tag FROM refs
+      WHERE manifest_id IN (${sel.sql}) ORDER BY registry, repository, tag`,
+    sel.params,
   );
   const images = new Map<number, IndexedImage>();
   for (const r of rows) {
@@ -85,39 +86,6 @@ export async function imagesOf(db: Db, rows: ManifestRow[]): Promise<Map<number,
   return images;
 }
 
-export async function manifestRows(db: Db, ids: number[]): Promise<ManifestRow[]> {
-  return allIn<ManifestRow>(
-    db,
-    `SELECT ${MANIFEST_COLUMNS} FROM manifests m WHERE m.id IN (@ids) ORDER BY m.digest`,
-    ids,
-  );
-}
-
-export type DigestMatch = "manifest" | "config" | "layer";
-
-/** The images a digest names: as their manifest, their config (image ID), or one of their layers (digest or diff_id). */
-export async function imagesByDigest(
-  db: Db,
-  digest: string,
-): Promise<{ image: IndexedImage; match: DigestMatch; layer?: string }[]> {
-  const direct = await db.all<ManifestRow & { match: DigestMatch }>(
-    `SELECT ${MANIFEST_COLUMNS}, CASE WHEN m.digest = ? THEN 'manifest' ELSE 'config' END AS match
-       FROM manifests m WHERE m.digest = ? OR m.config_digest = ?`,
-    [digest, digest, digest],
-  );
-  const viaLayer = await db.all<ManifestRow & { layer: string }>(
-    `SELECT DISTINCT ${MANIFEST_COLUMNS}, l.digest AS layer
-       FROM layers l JOIN manifest_layers ml ON ml.layer_id = l.id JOIN manifests m ON m.id = ml.manifest_id
-      WHERE l.digest = ? OR l.diff_id = ?`,
-    [digest, digest],
-  );
-  const images = await imagesOf(db, [...direct, ...viaLayer]);
-  return [
-    ...direct.map((r) => ({ image: images.get(r.id)!, match: r.match })),
-    ...viaLayer.map((r) => ({ image: images.get(r.id)!, match: "layer" as const, layer: r.layer })),
-  ];
-}
-
 interface PackageRow {
   manifest_id: number;
   name: string;
@@ -129,10 +97,7 @@ interface PackageRow {
   deb_sha256: string | null;
 }
 
-const PACKAGE_COLUMNS =
-  "ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version, l.digest AS layer, ip.deb_sha256";
-
-export function packageOf(r: PackageRow): IndexedPackage {
+function packageOf(r: PackageRow): IndexedPackage {
   const p: IndexedPackage = {
     name: r.name,
     version: r.version,
@@ -145,41 +110,83 @@ export function packageOf(r: PackageRow): IndexedPackage {
   return p;
 }
 
-/** The visible packages of the images `manifestIds` (only those of one layer, by digest or diff_id, with `onlyLayer`). */
-export async function packagesByImage(
+/**
+ * The packages images show, by manifest id, where `where` (over `ip` image_packages, `p` packages
+ * and `l` layers) holds.
+ */
+export async function packagesWhere(
   db: Db,
-  manifestIds: number[],
-  onlyLayer?: string,
+  where: string,
+  params: SqlValue[],
 ): Promise<Map<number, IndexedPackage[]>> {
-  const rows = await allIn<PackageRow>(
-    db,
-    `SELECT DISTINCT ${PACKAGE_COLUMNS}
+  const rows = await db.all<PackageRow>(
+    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
+            l.digest AS layer, ip.deb_sha256
        FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
-      WHERE ${onlyLayer ? "(l.digest = ? OR l.diff_id = ?) AND " : ""}ip.manifest_id IN (@ids)
-      ORDER BY p.name, p.architecture`,
-    manifestIds,
-    onlyLayer ? [onlyLayer, onlyLayer] : [],
+      WHERE ${where}`,
+    params,
   );
   const out = new Map<number, IndexedPackage[]>();
   for (const r of rows) {
-    const list = out.get(r.manifest_id) ?? [];
-    list.push(packageOf(r));
-    out.set(r.manifest_id, list);
+    const list = out.get(r.manifest_id);
+    if (list) list.push(packageOf(r));
+    else out.set(r.manifest_id, [packageOf(r)]);
   }
+  for (const list of out.values())
+    list.sort(
+      (a, b) => a.name.localeCompare(b.name, "en") || a.architecture.localeCompare(b.architecture, "en"),
+    );
   return out;
+}
+
+export type DigestMatch = "manifest" | "config" | "layer";
+
+const BY_LAYER_DIGEST = "SELECT id FROM layers WHERE digest = ? OR diff_id = ?";
+
+/**
+ * The images a digest names: as their manifest, their config (image ID), or one of their layers
+ * (digest or diff_id); with the image's packages, or the layer's.
+ */
+export async function imagesByDigest(
+  db: Db,
+  digest: string,
+): Promise<{ image: IndexedImage; match: DigestMatch; packages: IndexedPackage[] }[]> {
+  const direct: Selection = {
+    sql: "SELECT id FROM manifests WHERE digest = ? OR config_digest = ?",
+    params: [digest, digest],
+  };
+  const viaLayer: Selection = {
+    sql: `SELECT manifest_id FROM manifest_layers WHERE layer_id IN (${BY_LAYER_DIGEST})`,
+    params: [digest, digest],
+  };
+  const [directImages, layerImages] = [await imagesIn(db, direct), await imagesIn(db, viaLayer)];
+  const directPackages = await packagesWhere(db, `ip.manifest_id IN (${direct.sql})`, direct.params);
+  const layerPackages = await packagesWhere(db, `ip.layer_id IN (${BY_LAYER_DIGEST})`, [digest, digest]);
+  return [
+    ...[...directImages].map(([id, image]) => ({
+      image,
+      match: (image.digest === digest ? "manifest" : "config") as DigestMatch,
+      packages: directPackages.get(id) ?? [],
+    })),
+    ...[...layerImages].map(([id, image]) => ({
+      image,
+      match: "layer" as const,
+      packages: layerPackages.get(id) ?? [],
+    })),
+  ];
 }
 
 /** The packages of the image whose manifest digest is `digest` ([] when it is not indexed). */
 export async function packagesOfImage(db: Db, digest: string): Promise<IndexedPackage[]> {
-  const row = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
-  if (row === undefined) return [];
-  return (await packagesByImage(db, [row.id])).get(row.id) ?? [];
+  const found = await packagesWhere(db, "ip.manifest_id IN (SELECT id FROM manifests WHERE digest = ?)", [
+    digest,
+  ]);
+  return [...found.values()][0] ?? [];
 }
 
 /** Every indexed image with its refs, by manifest digest. */
 export async function listImages(db: Db): Promise<IndexedImage[]> {
-  const rows = await db.all<ManifestRow>(`SELECT ${MANIFEST_COLUMNS} FROM manifests m ORDER BY m.digest`);
-  return [...(await imagesOf(db, rows)).values()];
+  return [...(await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] })).values()];
 }
 
 export interface IndexStats {

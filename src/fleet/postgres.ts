@@ -43,19 +43,24 @@ function numericBigints(types: typeof pg.types) {
   };
 }
 
+/** What every handle on one connection shares: set when the connection failed. */
+interface ConnectionState {
+  broken?: StrataError;
+}
+
 class PostgresDb implements Db {
   readonly dialect = "postgres" as const;
-  /** Set when the connection failed: every later call reports it instead of hanging. */
-  private broken: StrataError | undefined;
 
   constructor(
     private readonly client: pg.Client,
     readonly where: string,
     private readonly queue: SerialQueue | undefined,
-  ) {
-    client.on("error", (err) => {
-      this.broken = databaseError(where, err);
-    });
+    /** Every later call reports a failed connection instead of hanging. */
+    private readonly state: ConnectionState,
+  ) {}
+
+  private get broken(): StrataError | undefined {
+    return this.state.broken;
   }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {
@@ -88,7 +93,7 @@ class PostgresDb implements Db {
 
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     if (this.queue === undefined) return work(this);
-    const tx = new PostgresDb(this.client, this.where, undefined);
+    const tx = new PostgresDb(this.client, this.where, undefined, this.state);
     return this.queue.run(async () => {
       for (let attempt = 1; ; attempt++) {
         if (this.broken) throw this.broken;
@@ -126,15 +131,21 @@ export async function openPostgres(url: string): Promise<Db> {
     types: numericBigints(pg.types),
     application_name: "strata",
   });
-  // An error before connect() settles is reported by connect() itself.
-  client.on("error", () => undefined);
+  // An error before connect() settles is reported by connect() itself; later ones mark the state.
+  const early = () => undefined;
+  client.on("error", early);
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
     throw databaseError(where, err);
   }
-  const db = new PostgresDb(client, where, new SerialQueue());
+  client.off("error", early);
+  const state: ConnectionState = {};
+  client.on("error", (err) => {
+    state.broken = databaseError(where, err);
+  });
+  const db = new PostgresDb(client, where, new SerialQueue(), state);
   // Notices (an index that already exists...) are not the user's business.
   await db.exec("SET client_min_messages = warning");
   return db;

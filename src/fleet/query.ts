@@ -1,17 +1,14 @@
 import { type VersionOp, versionSatisfies } from "../debian/version.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import type { Db } from "./db.js";
+import { type Db, placeholders } from "./db.js";
 import {
-  allIn,
   type DigestMatch,
   type IndexedImage,
   type IndexedPackage,
   imagesByDigest,
-  imagesOf,
-  manifestRows,
-  packageOf,
-  packagesByImage,
+  imagesIn,
+  packagesWhere,
 } from "./lookups.js";
 
 /**
@@ -103,35 +100,16 @@ async function matchingPackageIds(db: Db, q: Extract<FleetQuery, { kind: "packag
 async function packageAnswers(db: Db, q: Extract<FleetQuery, { kind: "package" }>): Promise<QueryAnswer[]> {
   const ids = await matchingPackageIds(db, q);
   if (ids.length === 0) return [];
-  const rows = await allIn<Parameters<typeof packageOf>[0]>(
-    db,
-    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
-            l.digest AS layer, ip.deb_sha256
-       FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
-      WHERE ip.package_id IN (@ids)`,
-    ids,
-  );
-  const byImage = new Map<number, IndexedPackage[]>();
-  for (const r of rows) byImage.set(r.manifest_id, [...(byImage.get(r.manifest_id) ?? []), packageOf(r)]);
-  const images = await imagesOf(db, await manifestRows(db, [...byImage.keys()]));
-  return [...images].map(([id, image]) => ({
-    image,
-    packages: byImage.get(id)!.sort((a, b) => a.name.localeCompare(b.name, "en")),
-  }));
-}
-
-async function digestAnswers(db: Db, digest: string): Promise<QueryAnswer[]> {
-  const found = await imagesByDigest(db, digest);
-  const out: QueryAnswer[] = [];
-  for (const f of found) {
-    const row = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [f.image.digest]);
-    const packages = await packagesByImage(db, [row!.id], f.layer);
-    out.push({ image: f.image, packages: packages.get(row!.id) ?? [], match: f.match });
-  }
-  return out;
+  const holding = `ip.package_id IN (${placeholders(ids.length)})`;
+  const packages = await packagesWhere(db, holding, ids);
+  const images = await imagesIn(db, {
+    sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ${holding}`,
+    params: ids,
+  });
+  return [...images].map(([id, image]) => ({ image, packages: packages.get(id) ?? [] }));
 }
 
 /** Answers `query` from the index: the images that match, each with the packages that matched. */
 export async function runQuery(db: Db, query: FleetQuery): Promise<QueryAnswer[]> {
-  return query.kind === "digest" ? digestAnswers(db, query.digest) : packageAnswers(db, query);
+  return query.kind === "digest" ? imagesByDigest(db, query.digest) : packageAnswers(db, query);
 }

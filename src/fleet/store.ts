@@ -1,4 +1,4 @@
-import { isStrataImage } from "../inventory/annotations.js";
+import { annotatedPackages, isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
@@ -114,9 +114,39 @@ export async function addImage(
   const layers = image.manifest.layers;
   const known = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
-  const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh.records];
-  const visible = visibleRecords(records);
-  if (visible.size === 0) {
+  const { shown, hidden } = await visibility(db, image, where, known, fresh.records);
+  await db.transaction(async (tx) => {
+    const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
+    const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
+    await storeRefs(tx, manifestId, refs, opts);
+  });
+  return { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
+}
+
+/**
+ * How many packages the image shows, and the stored records it hides. A strata image hides none
+ * (each package is annotated on the one layer that holds it) and its annotations count them, so
+ * nothing is read back; another image's records are weighed as a container would see them.
+ */
+async function visibility(
+  db: Db,
+  image: Image,
+  where: string,
+  known: Map<string, number>,
+  fresh: StoredRecord[],
+): Promise<{ shown: number; hidden: StoredRecord[] }> {
+  const layers = image.manifest.layers;
+  let shown: number;
+  let hidden: StoredRecord[] = [];
+  if (isStrataImage(layers)) {
+    shown = layers.reduce((n, l) => n + (annotatedPackages(l, where)?.packages.length ?? 0), 0);
+  } else {
+    const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh];
+    const visible = visibleRecords(records);
+    shown = visible.size;
+    hidden = records.filter((r) => !visible.has(r));
+  }
+  if (shown === 0) {
     throw new StrataError(
       "IO",
       `${where}: no Debian packages found (no strata annotations, status.d or dpkg status)`,
@@ -125,13 +155,7 @@ export async function addImage(
       },
     );
   }
-  const hidden = records.filter((r) => !visible.has(r));
-  await db.transaction(async (tx) => {
-    const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
-    const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
-    await storeRefs(tx, manifestId, refs, opts);
-  });
-  return { manifest: digest, added: true, packages: visible.size, layersRead: fresh.read.size };
+  return { shown, hidden };
 }
 
 /** The id of a package, stored if new; two processes storing it at once get the same row. */

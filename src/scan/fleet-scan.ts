@@ -5,9 +5,9 @@ import {
   matchAdvisories,
   releaseOfPackages,
 } from "../advisories/match.js";
-import { advisoriesOfRelease, storedVersions } from "../advisories/store.js";
+import { advisoriesOfRelease, allIn, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
-import { allIn, imagesOf, manifestRows } from "../fleet/lookups.js";
+import { imagesIn } from "../fleet/lookups.js";
 import type { ImageScan } from "./scan.js";
 
 interface PackageRow {
@@ -18,10 +18,10 @@ interface PackageRow {
   source_version: string;
 }
 
-/** Each image's release, from the base-files it shows (undefined when it has none). */
-async function imageReleases(db: Db): Promise<Map<number, string | undefined>> {
+/** Each image's release, from the base-files it shows (`fallback` when it has none). */
+async function imageReleases(db: Db, fallback?: string): Promise<Map<number, string | undefined>> {
   const manifests = await db.all<{ id: number }>("SELECT id FROM manifests");
-  const releases = new Map<number, string | undefined>(manifests.map((m) => [Number(m.id), undefined]));
+  const releases = new Map<number, string | undefined>(manifests.map((m) => [Number(m.id), fallback]));
   const rows = await db.all<{ manifest_id: number; version: string }>(
     `SELECT ip.manifest_id, p.version FROM image_packages ip JOIN packages p ON p.id = ip.package_id
       WHERE p.name = 'base-files'`,
@@ -63,8 +63,8 @@ async function findingsByPackage(
  * Scans every image of the index from the database alone (no image is read): the stored feeds'
  * advisories and changelog evidence against the packages each image shows.
  */
-export async function scanFleet(db: Db): Promise<ImageScan[]> {
-  const releases = await imageReleases(db);
+export async function scanFleet(db: Db, opts: { release?: string } = {}): Promise<ImageScan[]> {
+  const releases = await imageReleases(db, opts.release);
   const packages = await db.all<PackageRow>(
     "SELECT p.id, p.name, p.version, p.source, p.source_version FROM packages p",
   );
@@ -80,24 +80,22 @@ export async function scanFleet(db: Db): Promise<ImageScan[]> {
   const counts = await db.all<{ manifest_id: number; n: number }>(
     "SELECT manifest_id, COUNT(*) AS n FROM image_packages GROUP BY manifest_id",
   );
-  const rows = await manifestRows(db, [...releases.keys()]);
-  const images = await imagesOf(db, rows);
+  const images = await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] });
   const fromRows = await db.all<{ id: number; packages_from: string }>(
     "SELECT id, packages_from FROM manifests",
   );
   const strata = new Set(fromRows.filter((r) => r.packages_from === "annotations").map((r) => Number(r.id)));
   const scans = new Map<number, ImageScan>();
-  for (const row of rows) {
-    const image = images.get(row.id)!;
+  for (const [id, image] of images) {
     const ref = image.refs[0];
     const name = ref
       ? `${ref.registry ? `${ref.registry}/` : ""}${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`
       : image.digest;
-    scans.set(Number(row.id), {
+    scans.set(Number(id), {
       reference: name,
       digest: image.digest,
-      release: releases.get(Number(row.id)) ?? "unknown",
-      builtByStrata: strata.has(Number(row.id)),
+      release: releases.get(Number(id)) ?? "unknown",
+      builtByStrata: strata.has(Number(id)),
       packages: [],
       packageCount: 0,
       findings: [],

@@ -1,4 +1,4 @@
-import { type Available, type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
+import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { openPostgres } from "../../src/fleet/postgres.js";
+import { parseQuery } from "../../src/fleet/query.js";
 import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
 import { openSqlite } from "../../src/fleet/sqlite.js";
 import { addImage, type ImageRef } from "../../src/fleet/store.js";
@@ -35,6 +38,76 @@ const ref = (repository: string, tag: string, topDigest: string): ImageRef => ({
 
 const digestOf = (image: { manifestBytes: Buffer; manifest: { mediaType: string } }) =>
   imageDescriptor(image as never).digest;
+
+/** Real versions from the host's apt lists, plus the hard cases of deb-version(7). */
+function realVersions(): string[] {
+  const dump = execFileSync("apt-cache", ["dumpavail"], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const all = [...new Set([...dump.matchAll(/^Version: (.+)$/gm)].map((m) => m[1]))].sort();
+  const step = Math.max(1, Math.floor(all.length / 30));
+  const sample = all.filter((_, i) => i % step === 0).slice(0, 30);
+  const hard = [
+    "3.0.11-1~deb12u2",
+    "3.0.11-1",
+    "3.0.11-1+deb12u1",
+    "3.0.15-1~deb12u1",
+    "1:0.9",
+    "3.0.11",
+    "3.0.11~rc1-1",
+  ];
+  return [...new Set([...sample, ...hard])];
+}
+
+/** dpkg's own order: the sign of a-vs-b for each pair, from dpkg --compare-versions in one shell. */
+function dpkgSigns(pairs: [string, string][]): number[] {
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  const script = pairs
+    .map(([a, b]) => {
+      const [qa, qb] = [quote(a), quote(b)];
+      return `if dpkg --compare-versions ${qa} lt ${qb}; then echo -1; elif dpkg --compare-versions ${qa} eq ${qb}; then echo 0; else echo 1; fi`;
+    })
+    .join("\n");
+  const out = spawnSync("sh", ["-s"], { input: script, encoding: "utf8", maxBuffer: 1 << 26 });
+  return out.stdout.trim().split("\n").map(Number);
+}
+
+/** What each relation asks of the sign of version-vs-reference. */
+const RELATIONS: [string, (sign: number) => boolean][] = [
+  ["<<", (s) => s < 0],
+  ["<=", (s) => s <= 0],
+  ["=", (s) => s === 0],
+  [">=", (s) => s >= 0],
+  [">>", (s) => s > 0],
+  ["<", (s) => s < 0],
+  [">", (s) => s > 0],
+];
+
+/** The versions, references and dpkg's signs: asked of dpkg once for both databases. */
+const ORDER = (() => {
+  let cached: { versions: string[]; refs: string[]; sign: Map<string, number> } | undefined;
+  return () => {
+    if (cached) return cached;
+    const versions = realVersions();
+    const refs = ["3.0.11-1", "3.0.11-1~deb12u2", "1:0.9", versions[3], versions[17]];
+    const pairs = refs.flatMap((r) => versions.map((v) => [v, r] as [string, string]));
+    const signs = dpkgSigns(pairs);
+    cached = { versions, refs, sign: new Map(pairs.map(([v, r], i) => [`${v} ${r}`, signs[i]])) };
+    return cached;
+  };
+})();
+
+const ADDER = fileURLToPath(new URL("../helpers/fleet-adder.ts", import.meta.url));
+
+/** Runs the adder script as a separate process; resolves with its exit code and stderr. */
+function adder(location: string, writer: string, count: number): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ADDER, location, writer, String(count)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
 
 const OPENSSL = { name: "libssl3", version: "3.0.11-1~deb12u2", source: "openssl" };
 const LIBC = { name: "libc6", version: "2.36-9+deb12u4", source: "glibc" };
@@ -190,6 +263,42 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
+    test("version relations follow dpkg's order on real versions, as dpkg --compare-versions answers", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const { versions, refs, sign } = ORDER();
+      for (const [i, version] of versions.entries()) {
+        const { image } = await strataImage([{ name: "probe", version, source: "probe-src" }], {
+          label: String(i),
+        });
+        await index.add(image, "test", [ref("probe", String(i), digestOf(image))]);
+      }
+      for (const r of refs) {
+        for (const [op, holds] of RELATIONS) {
+          const expected = versions.filter((v) => holds(sign.get(`${v} ${r}`)!)).sort();
+          for (const query of [`probe ${op} ${r}`, `source:probe-src ${op} ${r}`]) {
+            const found = (await index.query(query)).flatMap((a) => a.packages.map((p) => p.version)).sort();
+            assert.deepEqual(found, expected, query);
+          }
+        }
+      }
+      await index.close();
+    });
+
+    test("two processes adding at once lose nothing", async () => {
+      const location = await backend.location();
+      await (await FleetIndex.open(location)).close();
+      const results = await Promise.all([adder(location, "a", 25), adder(location, "b", 25)]);
+      for (const r of results) assert.equal(r.code, 0, r.stderr);
+      const index = await FleetIndex.open(location);
+      const stats = await index.stats();
+      assert.deepEqual(
+        [stats.images, stats.refs, stats.layers, stats.layerPackages, stats.imagePackages],
+        [50, 50, 1 + 2 + 50, 2 + 50, 150],
+      );
+      assert.equal((await index.query("source:glibc")).length, 50);
+      await index.close();
+    });
+
     test("migrates an index of an older schema and keeps what it held", async () => {
       const location = await backend.location();
       const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
@@ -216,3 +325,76 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe("the fleet index when PostgreSQL goes away", () => {
+  test("an add fails with one line, and the index is as it was once the server is back", async () => {
+    const location = await pg.newDatabase();
+    const index = await FleetIndex.open(location);
+    const first = await strataImage([LIBC], { label: "first" });
+    await index.add(first.image, "test", [ref("first", "1", digestOf(first.image))]);
+    const before = await index.stats();
+    await pg.kill();
+    try {
+      const second = await strataImage([ZLIB], { label: "second" });
+      await assert.rejects(
+        index.add(second.image, "test", [ref("second", "1", digestOf(second.image))]),
+        (err) => {
+          assert.ok(isStrataError(err, "DATABASE"), String(err));
+          assert.match(err.message, /^index postgres:\/\/postgres@127\.0\.0\.1:\d+\/\w+: /);
+          assert.doesNotMatch(err.message, /\n/);
+          assert.match(err.hint ?? "", /PostgreSQL server is running/);
+          return true;
+        },
+      );
+      await assert.rejects(index.stats(), (err) => isStrataError(err, "DATABASE"));
+    } finally {
+      await index.close();
+      await pg.start();
+    }
+    const again = await FleetIndex.open(location);
+    assert.deepEqual(await again.stats(), before);
+    await again.close();
+    await assert.rejects(FleetIndex.open(pg.url("no_such_database")), (err) => {
+      assert.ok(isStrataError(err, "DATABASE"));
+      assert.match(err.message, /no_such_database/);
+      return true;
+    });
+  });
+});
+
+describe("fleet queries as written", () => {
+  test("take dpkg's relations, < and > as strict, source: and digest:, and refuse the rest with a hint", () => {
+    assert.deepEqual(parseQuery("openssl < 3.0.15-1~deb12u1"), {
+      kind: "package",
+      name: "openssl",
+      sourceOnly: false,
+      op: "<<",
+      version: "3.0.15-1~deb12u1",
+    });
+    assert.equal((parseQuery("openssl>1:2.0") as { op: string }).op, ">>");
+    assert.equal((parseQuery("libc6 (>= 2.36)") as { op: string }).op, ">=");
+    assert.deepEqual(parseQuery("source:openssl"), {
+      kind: "package",
+      name: "openssl",
+      sourceOnly: true,
+      op: undefined,
+      version: undefined,
+    });
+    const digest = `sha256:${"a".repeat(64)}`;
+    assert.deepEqual(parseQuery(`digest:${digest}`), { kind: "digest", digest });
+    for (const bad of [
+      "openssl <",
+      "openssl << not-a-version",
+      "Bad_Name",
+      "digest:sha256:xyz",
+      "openssl <=> 1",
+      "",
+    ]) {
+      assert.throws(
+        () => parseQuery(bad),
+        (err) => isStrataError(err, "USAGE") && /write NAME/.test(err.hint ?? ""),
+        bad,
+      );
+    }
+  });
+});

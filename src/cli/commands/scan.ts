@@ -91,7 +91,7 @@ export async function scanLocation(
 
 async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[]> {
   if (opts.fleet) {
-    if (locations.length > 0 || opts.spec || opts.advisories) {
+    if (locations.length > 0 || opts.spec || opts.advisories?.length) {
       throw new StrataError(
         "USAGE",
         "scan --fleet reads the index alone: give no images, --spec or --advisories",
@@ -100,7 +100,7 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
         },
       );
     }
-    return withIndex(opts, (index) => scanFleet(index.db));
+    return withIndex(opts, (index) => scanFleet(index.db, { release: opts.release }));
   }
   if (locations.length === 0)
     throw new StrataError("USAGE", "scan needs images, or --fleet", { hint: "e.g. strata scan oci:out" });
