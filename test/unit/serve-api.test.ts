@@ -8,6 +8,7 @@ import { FleetView } from "../../src/serve/fleet-view.js";
 import { parseListen } from "../../src/serve/listen.js";
 import { buildServer } from "../../src/serve/server.js";
 import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
+import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import { digestOf, type FleetImageSpec, indexPageFleet, TRACKER_FIXTURE } from "../helpers/page-fleet.js";
 
@@ -168,7 +169,22 @@ describe("strata serve API", () => {
   });
 });
 
-describe("--listen", () => {
+describe("strata serve --listen", () => {
+  test("an address other than loopback is refused without --allow-remote, before anything listens", async () => {
+    const r = await runStrata([
+      "serve",
+      "--listen",
+      "0.0.0.0:8080",
+      "--index",
+      join(await tempDir("serve-cli"), "i.db"),
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^strata: error: --listen 0\.0\.0\.0:8080 is not a loopback address\nstrata: hint: .*--allow-remote/,
+    );
+  });
+
   test("loopback is told apart from other addresses, and malformed values are refused", () => {
     assert.equal(parseListen("127.0.0.1:8080").loopback, true);
     assert.equal(parseListen("[::1]:0").loopback, true);
