@@ -1,5 +1,5 @@
 /**
- * Section 6 of `npm run bench`: the fleet index. A generated fleet of 10,000 strata images shaped
+ * Section 9 of `npm run bench`: the fleet index. A generated fleet of 10,000 strata images shaped
  * like a real one (a few hundred distinct package sets over a shared universe of package layers,
  * most images on the newest versions, a unique files layer each) is added to the index on SQLite
  * and on a real PostgreSQL; then `strata query` by package and relation, by source and by digest,
@@ -37,9 +37,9 @@ function lcg(seed: number): () => number {
   };
 }
 
-const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+export const sha = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
-interface UniversePackage {
+export interface UniversePackage {
   name: string;
   source: string;
   /** Oldest first; most images hold the newest. */
@@ -117,7 +117,7 @@ function fleetImage(i: number, set: Array<{ descriptor: Descriptor; diffId: stri
   return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
 }
 
-interface Fleet {
+export interface Fleet {
   images: Image[];
   universe: UniversePackage[];
 }
@@ -147,7 +147,7 @@ function generateFleet(): Fleet {
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const kb = (bytes: number) => `${(bytes / 1e3).toFixed(1)} kB`;
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -330,7 +330,7 @@ export async function benchFleet(work: string): Promise<string> {
       ["PostgreSQL", await pg.newDatabase()],
     ]);
     return [
-      "### 6. Fleet index and `strata query`",
+      "### 9. Fleet index and `strata query`",
       "",
       `A generated fleet of ${fleet.images.length.toLocaleString("en")} strata images: ${SETS} distinct package sets over ${UNIVERSE} packages ` +
         `(1–3 versions each, 70% of images on the newest), 15 packages in every set, ${stats.layers} distinct layers, ` +

@@ -14,6 +14,14 @@
  *      (bench/reuse.ts).
  *   7. update: `strata update --package` of one package of the python3 image in a loopback
  *      registry (bench/update.ts), its .deb cached and cold, and the bytes sent.
+ *   8. SBOM: `strata sbom` of the python3 image, computed, attached and read back, beside Trivy
+ *      (bench/sbom.ts).
+ *   9. fleet index: 10,000 generated strata images on SQLite and PostgreSQL, `strata query` p50/p99
+ *      in-process and as a whole command, and `index sync` of 200 images in a loopback registry.
+ *  10. vulnerabilities: advisories update and scan --fleet over the section 9 fleet; the admission
+ *      webhook under 20 keep-alive connections (requests/s, p50, p99) (bench/vuln.ts).
+ *  11. page API and strata ps: a generated fleet; API calls p50/p99 in-process, strata ps --pods
+ *      (bench/serve.ts).
  *
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
@@ -60,7 +68,10 @@ import {
   strata,
 } from "./proc.js";
 import { benchReuse } from "./reuse.js";
+import { benchSbom } from "./sbom.js";
+import { benchServe } from "./serve.js";
 import { benchUpdate } from "./update.js";
+import { benchVuln } from "./vuln.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const N = {
@@ -1001,15 +1012,20 @@ async function main(): Promise<number> {
     } catch (err) {
       sections.push("", notMeasured("5. Layer memory", err));
     }
-    try {
-      sections.push("", await benchReuse(work, specDir, cleanups, QUICK));
-    } catch (err) {
-      sections.push("", notMeasured("6. Reuse", err));
-    }
-    try {
-      sections.push("", await benchUpdate(work, join(work, "build-cache"), cleanups));
-    } catch (err) {
-      sections.push("", notMeasured("7. Update", err));
+    const later: [string, () => Promise<string>][] = [
+      ["6. Reuse", () => benchReuse(work, specDir, cleanups, QUICK)],
+      ["7. Update", () => benchUpdate(work, join(work, "build-cache"), cleanups)],
+      ["8. SBOM", () => benchSbom(work, specDir, join(work, "build-cache"), QUICK ? 1 : 5)],
+      ["9. Fleet index", () => benchFleet(work)],
+      ["10. Vulnerabilities", () => benchVuln(work)],
+      ["11. Page API and strata ps", () => benchServe(work)],
+    ];
+    for (const [title, bench] of later) {
+      try {
+        sections.push("", await bench());
+      } catch (err) {
+        sections.push("", notMeasured(title, err));
+      }
     }
     sections.push(
       "",

@@ -5,7 +5,7 @@ import { mb, table, timing } from "./format.js";
 import { log, ROOT, repeat, run, strata } from "./proc.js";
 
 /**
- * Section 6: SBOMs of the python3 image. `strata sbom` computing SPDX and CycloneDX (every layer
+ * Section 8: SBOMs of the python3 image. `strata sbom` computing SPDX and CycloneDX (every layer
  * streamed once: dpkg records, copyright files, os-release), `--attach` (both formats into the
  * layout), reading the attached SBOM back, and beside them Trivy (the build cdxgen ships) making
  * a CycloneDX SBOM of the same image unpacked by umoci — unpacking not counted.
@@ -67,7 +67,7 @@ export async function benchSbom(work: string, specDir: string, cache: string, n:
     (p: { licenseDeclared: string }) => p.licenseDeclared !== "NOASSERTION",
   );
   return [
-    "### 6. SBOM — python3 image, amd64 (`strata sbom`, bench/sbom.ts)",
+    "### 8. SBOM — python3 image, amd64 (`strata sbom`, bench/sbom.ts)",
     "",
     table(["command", "time", "document"], rows),
     "",

@@ -1,16 +1,24 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { registerAdmission } from "./commands/admission.js";
+import { registerAdvisories } from "./commands/advisories.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerBuild } from "./commands/build.js";
+import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerIndex } from "./commands/index.js";
 import { registerLock } from "./commands/lock.js";
+import { registerPs } from "./commands/ps.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
-import { registerUpdate } from "./commands/update.js";
 import { registerQuery } from "./commands/query.js";
 import { registerSbom } from "./commands/sbom.js";
+import { registerScan } from "./commands/scan.js";
+import { registerServe } from "./commands/serve.js";
+import { registerUpdate } from "./commands/update.js";
+import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
@@ -76,6 +84,13 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerIndex(program, out);
   registerQuery(program);
   registerSbom(program, out);
+  registerScan(program, out);
+  registerCheck(program);
+  registerAdvisories(program, out);
+  registerAdmission(program, out);
+  registerAudit(program);
+  registerServe(program, out);
+  registerPs(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
@@ -86,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) {
       // Commander already printed help, the version, or the usage error.
       return err.exitCode === 0 ? 0 : 2;

@@ -1,3 +1,4 @@
+import { ADVISORY_MIGRATIONS } from "../advisories/schema.js";
 import { StrataError } from "../util/errors.js";
 import type { Db, Dialect } from "./db.js";
 
@@ -112,6 +113,7 @@ CREATE TABLE sync_tags (
 );
 `,
   },
+  ...ADVISORY_MIGRATIONS,
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -147,7 +147,6 @@ function refuseNonImage(manifest: Manifest, where: string): void {
   });
 }
 
-
 /**
  * Builds an artifact from its top manifest or index bytes, fetching child manifests and configs
  * through `reader` (each checked against its descriptor) and leaving layers to `blobs`, which is

@@ -27,6 +27,7 @@ export type ErrorCode =
   | "REGISTRY"
   | "AUTH"
   | "USAGE"
+  | "POLICY_INVALID"
   | "ENTRYPOINT"
   | "IO"
   /** An image strata cannot account for: not built by strata, an unknown format, a missing annotation. */

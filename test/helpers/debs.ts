@@ -85,7 +85,7 @@ export interface CraftedFile {
   type?: "file" | "directory" | "symlink" | "link" | "fifo" | "character-device";
   mode?: number;
   linkname?: string;
-  body?: string;
+  body?: string | Buffer;
 }
 
 /** A tar written by tar-stream, which (unlike our writer) stores any type and any path it is given. */

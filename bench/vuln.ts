@@ -1,0 +1,249 @@
+/**
+ * Section 7 of `npm run bench`: vulnerability data over the fleet of section 6 (the same generator),
+ * then the admission webhook under load. A tracker-format feed made for the fleet's source packages
+ * is stored with `strata advisories update`; `strata scan --fleet` runs over the 10,000-image index
+ * (the whole command); then `strata admission serve` (the real CLI, in its own process) answers
+ * AdmissionReviews for indexed images pinned by digest from a Node load generator holding 20
+ * keep-alive HTTPS connections: requests a second, p50 and p99 (target p99 < 20 ms).
+ */
+import { execFile, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { FleetIndex } from "../src/fleet/fleet-index.js";
+import { type Fleet, generateFleet, percentile, sha } from "./fleet.js";
+import { secs, table } from "./format.js";
+import { log, STRATA_BIN, sh, strata } from "./proc.js";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const CONNECTIONS = 20;
+const LOAD_SECONDS = QUICK ? 5 : 15;
+const exec = promisify(execFile);
+
+/** Three issues per source in the tracker's format: fixed in its newest version, open (low), not affected. */
+function trackerFeed(fleet: Fleet): string {
+  const doc: Record<string, Record<string, unknown>> = {};
+  const urgencies = ["low", "medium", "high", "not yet assigned"];
+  let n = 0;
+  for (const p of fleet.universe) {
+    if (doc[p.source]) continue;
+    const cve = () => `CVE-2026-${String(10_000 + n++)}`;
+    const release = (entry: Record<string, unknown>) => ({
+      releases: { bookworm: { repositories: {}, ...entry } },
+    });
+    doc[p.source] = {
+      [cve()]: release({ status: "resolved", fixed_version: p.versions.at(-1), urgency: urgencies[n % 4] }),
+      [cve()]: release({ status: "open", urgency: "low", nodsa: "Minor issue" }),
+      [cve()]: release({ status: "resolved", fixed_version: "0", urgency: "unimportant" }),
+    };
+  }
+  return JSON.stringify(doc);
+}
+
+async function fillIndex(location: string, fleet: Fleet): Promise<void> {
+  const index = await FleetIndex.open(location);
+  try {
+    for (const [i, image] of fleet.images.entries()) {
+      const topDigest = sha(image.manifestBytes.toString());
+      await index.add(image, `image ${i}`, [
+        { registry: "registry.bench", repository: `team${i % 50}/app${i}`, tag: "1", topDigest },
+      ]);
+    }
+  } finally {
+    await index.close();
+  }
+}
+
+function reviewBody(image: string, uid: number): string {
+  return JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: `bench-${uid}`,
+      kind: { group: "", version: "v1", kind: "Pod" },
+      resource: { group: "", version: "v1", resource: "pods" },
+      namespace: "bench",
+      name: `pod-${uid}`,
+      operation: "CREATE",
+      userInfo: { username: "bench" },
+      object: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `pod-${uid}` },
+        spec: { containers: [{ name: "app", image }] },
+      },
+      oldObject: null,
+      dryRun: false,
+    },
+  });
+}
+
+function post(url: string, agent: Agent, ca: string, body: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/validate`,
+      { method: "POST", agent, ca, headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => {
+          text += d;
+        });
+        res.on("end", () => resolve(res.statusCode === 200 && text.includes('"allowed"')));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** CONNECTIONS workers, each one request at a time on its keep-alive connection, for `seconds`. */
+async function load(url: string, ca: string, images: string[], seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const times: number[] = [];
+  let failed = 0;
+  let next = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const i = next++;
+      const t = performance.now();
+      if (!(await post(url, agent, ca, reviewBody(images[i % images.length], i)))) failed++;
+      times.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  agent.destroy();
+  return {
+    requests: times.length,
+    perSecond: times.length / seconds,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    failed,
+  };
+}
+
+async function webhookRows(work: string, index: string, fleet: Fleet): Promise<string[][]> {
+  const [cert, key] = [join(work, "webhook.crt"), join(work, "webhook.key")];
+  await exec("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
+  const policy = join(work, "policy.yaml");
+  await writeFile(policy, "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n");
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const server = spawn(
+    process.execPath,
+    [
+      STRATA_BIN,
+      "admission",
+      "serve",
+      "--policy",
+      policy,
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--index",
+      index,
+      "--release",
+      "bookworm",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stderr.on("data", (d: Buffer) => d.toString().includes("listening") && resolve());
+      server.once("exit", (code) => reject(new Error(`admission serve exited ${code}`)));
+    });
+    const ca = await readFile(cert, "utf8");
+    const url = `https://127.0.0.1:${port}`;
+    const pinned = (image: Fleet["images"][number], i: number) =>
+      `registry.bench/team${i % 50}/app${i}@${sha(image.manifestBytes.toString())}`;
+    const hot = fleet.images.slice(0, 100).map(pinned);
+    const all = fleet.images.map(pinned);
+    const rows: string[][] = [];
+    for (const [label, images] of [
+      [`${all.length.toLocaleString("en")} images, each first seen (index read per review)`, all],
+      ["100 images, decided again and again (facts cached 30 s)", hot],
+    ] as const) {
+      log(`vuln: webhook load, ${label}`);
+      const r = await load(url, ca, images, LOAD_SECONDS);
+      rows.push([
+        label,
+        String(r.requests),
+        r.perSecond.toFixed(0),
+        `${r.p50.toFixed(1)} ms`,
+        `${r.p99.toFixed(1)} ms`,
+        String(r.failed),
+        r.p99 < 20 ? "met" : "**missed**",
+      ]);
+    }
+    return rows;
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
+
+export async function benchVuln(work: string): Promise<string> {
+  const fleet = generateFleet();
+  const index = join(work, "vuln-index.db");
+  log(`vuln: indexing ${fleet.images.length} images`);
+  await fillIndex(index, fleet);
+  const feed = join(work, "tracker.json");
+  await writeFile(feed, trackerFeed(fleet));
+  let t = performance.now();
+  await strata(["advisories", "update", "--from", feed, "--index", index]);
+  const update = (performance.now() - t) / 1000;
+  t = performance.now();
+  const report = join(work, "scan-fleet.json");
+  // To a file: the report of 10,000 images is tens of MB.
+  await sh(
+    `"${process.execPath}" "${STRATA_BIN}" scan --fleet --release bookworm --index "${index}" --json > "${report}"`,
+  );
+  const scanSeconds = (performance.now() - t) / 1000;
+  const images = JSON.parse(await readFile(report, "utf8")).images as { findings: unknown[] }[];
+  const findings = images.reduce((n, i) => n + i.findings.length, 0);
+  const vulnerable = images.filter((i) => i.findings.length > 0).length;
+  const rows = await webhookRows(work, index, fleet);
+  const loadAverage = (await readFile("/proc/loadavg", "utf8")).split(" ")[0];
+  return [
+    "### 7. Vulnerabilities: `scan --fleet` and the admission webhook",
+    "",
+    `The fleet of section 6 (${fleet.images.length.toLocaleString("en")} images, same generator) in a SQLite index, with a tracker-format feed of three issues per source package ` +
+      "(fixed in its newest version, open, not affected).",
+    "",
+    table(
+      ["command", "time", "result"],
+      [
+        ["`strata advisories update --from tracker.json`", secs(update), "feed validated and stored"],
+        [
+          "`strata scan --fleet --json`",
+          secs(scanSeconds),
+          `${findings.toLocaleString("en")} findings in ${vulnerable.toLocaleString("en")} of ${images.length.toLocaleString("en")} images, no image read`,
+        ],
+      ],
+    ),
+    "",
+    `\`strata admission serve\` (its own process) under a Node load generator in the bench process: ${CONNECTIONS} keep-alive HTTPS connections, one review at a time each, ${LOAD_SECONDS} s per row; Pods with one image pinned by digest. Target: p99 < 20 ms.`,
+    "",
+    table(["images reviewed", "requests", "requests/s", "p50", "p99", "failed", "target"], rows),
+    "",
+    `_Load average (1 min) after the webhook rows: ${loadAverage} on 2 cores; the generator shares them with the server._`,
+  ].join("\n");
+}

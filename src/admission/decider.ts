@@ -1,0 +1,140 @@
+import { matchAdvisories, releaseOfPackages } from "../advisories/match.js";
+import { type AdvisorySource, indexAdvisories } from "../advisories/source.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import { type Artifact, artifactDescriptor, artifactImages } from "../oci/image.js";
+import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
+import { pullArtifact } from "../oci/registry/pull.js";
+import { type Decision, evaluatePolicy, type ImageFacts } from "../policy/evaluate.js";
+import type { Policy } from "../policy/policy.js";
+
+/**
+ * Decides about images by name, from the fleet index and the policy, reading no layer: a tag is
+ * resolved to a digest through the registry (cached briefly: tags move, and runtimes pull by
+ * digest after admission), and an image the index lacks is indexed on the spot.
+ */
+export interface DeciderOptions {
+  policy: Policy;
+  index: FleetIndex;
+  registry?: RegistryClientOptions;
+  /** How long a tag's digest and an image's facts are reused (default 30 s). */
+  cacheMs?: number;
+  /** Index an image the index lacks when its registry has it (default true). */
+  indexMissing?: boolean;
+  /** The Debian release of images whose base-files does not say. */
+  release?: string;
+}
+
+/** Facts of one platform image minus what depends on how it was named. */
+type StoredFacts = Omit<ImageFacts, "reference" | "repository" | "pinned">;
+
+class TtlCache<T> {
+  private readonly entries = new Map<string, { value: Promise<T>; until: number }>();
+  constructor(private readonly ttlMs: number) {}
+
+  /** The cached value, or `make()`'s (shared by concurrent callers); a failure is not kept. */
+  get(key: string, make: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.value;
+    if (this.entries.size > 10_000) this.entries.clear();
+    const value = make();
+    this.entries.set(key, { value, until: now + this.ttlMs });
+    value.catch(() => this.entries.delete(key));
+    return value;
+  }
+}
+
+export class ImageDecider {
+  private readonly advisories: AdvisorySource;
+  private readonly digests: TtlCache<string>;
+  private readonly facts: TtlCache<StoredFacts[]>;
+
+  constructor(private readonly opts: DeciderOptions) {
+    this.advisories = indexAdvisories(opts.index.db);
+    this.digests = new TtlCache(opts.cacheMs ?? 30_000);
+    this.facts = new TtlCache(opts.cacheMs ?? 30_000);
+  }
+
+  /** The policy's decision for each platform image an image name stands for. */
+  async decide(image: string, now = new Date()): Promise<Decision[]> {
+    const ref = parseReference(image);
+    const digest = ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref)));
+    const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest));
+    const repository = `${ref.registry}/${ref.repository}`;
+    return stored.map((facts) =>
+      evaluatePolicy(
+        this.opts.policy,
+        { ...facts, reference: image, repository, pinned: ref.digest !== undefined },
+        now,
+      ),
+    );
+  }
+
+  /** Reads the artifact's manifests and configs from the registry, indexes it, and returns its digest. */
+  private async pullAndIndex(ref: ImageReference, artifact?: Artifact): Promise<string> {
+    const pulled = artifact ?? (await pullArtifact(ref, this.opts.registry));
+    const topDigest = artifactDescriptor(pulled).digest;
+    if ((await this.manifestsUnder(topDigest)).length === 0 && this.opts.indexMissing !== false) {
+      const name = {
+        registry: ref.registry,
+        repository: ref.repository,
+        tag: ref.digest ? "" : (ref.tag ?? "latest"),
+        topDigest,
+      };
+      for (const image of artifactImages(pulled))
+        await this.opts.index.add(image, formatReference(ref), [name]);
+    }
+    return topDigest;
+  }
+
+  /** The manifest digests a digest names: itself when it is an indexed image, else the images of an indexed index. */
+  private async manifestsUnder(digest: string): Promise<string[]> {
+    const rows = await this.opts.index.db.all<{ digest: string; packages_from: string }>(
+      `SELECT m.digest FROM manifests m WHERE m.digest = ?
+       UNION SELECT m.digest FROM refs r JOIN manifests m ON m.id = r.manifest_id WHERE r.top_digest = ?`,
+      [digest, digest],
+    );
+    return rows.map((r) => r.digest);
+  }
+
+  private async storedFacts(ref: ImageReference, digest: string): Promise<StoredFacts[]> {
+    let manifests = await this.manifestsUnder(digest);
+    if (manifests.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
+      await this.pullAndIndex(ref);
+      manifests = await this.manifestsUnder(digest);
+    }
+    if (manifests.length === 0) throw new Error(`${formatReference(ref)} (${digest}) is not in the index`);
+    return Promise.all(manifests.map((m) => this.manifestFacts(m)));
+  }
+
+  private async manifestFacts(digest: string): Promise<StoredFacts> {
+    const db = this.opts.index.db;
+    const packages = await this.opts.index.packagesOf(digest);
+    const row = await db.get<{ packages_from: string }>(
+      "SELECT packages_from FROM manifests WHERE digest = ?",
+      [digest],
+    );
+    const installed = packages.map((p) => ({
+      name: p.name,
+      version: p.version,
+      source: p.source || p.name,
+      sourceVersion: p.sourceVersion || p.version,
+    }));
+    const release = releaseOfPackages(installed) ?? this.opts.release;
+    const advisories =
+      release === undefined
+        ? []
+        : await this.advisories.advisories(
+            release,
+            installed.map((p) => p.source),
+          );
+    const available = await this.advisories.available(installed.map((p) => p.name));
+    return {
+      digest,
+      builtByStrata: row?.packages_from === "annotations",
+      packages: installed,
+      findings: matchAdvisories(installed, advisories, available),
+    };
+  }
+}

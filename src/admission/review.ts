@@ -1,0 +1,116 @@
+import { StrataError } from "../util/errors.js";
+
+/**
+ * admission.k8s.io/v1 AdmissionReview as the API server sends it to a validating webhook, and the
+ * answer it expects: the request's uid echoed, allowed or not, a status for a denial, warnings.
+ */
+export interface ReviewRequest {
+  uid: string;
+  kind: { group: string; version: string; kind: string };
+  namespace?: string;
+  name?: string;
+  operation?: string;
+  object: unknown;
+}
+
+/** One container image a pod (or a pod template) would run. */
+export interface PodImage {
+  /** "containers[0]", "initContainers[1]", "ephemeralContainers[0]". */
+  container: string;
+  image: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function malformed(why: string): StrataError {
+  return new StrataError("USAGE", `malformed AdmissionReview: ${why}`);
+}
+
+/** The request of an AdmissionReview body, checked for what the decision needs. */
+export function parseReview(body: unknown): ReviewRequest {
+  if (!isObject(body)) throw malformed("not a JSON object");
+  if (body.apiVersion !== "admission.k8s.io/v1")
+    throw malformed(`apiVersion ${JSON.stringify(body.apiVersion)} is not admission.k8s.io/v1`);
+  if (body.kind !== "AdmissionReview")
+    throw malformed(`kind ${JSON.stringify(body.kind)} is not AdmissionReview`);
+  const request = body.request;
+  if (!isObject(request)) throw malformed("no request");
+  if (typeof request.uid !== "string" || request.uid.length === 0 || request.uid.length > 128)
+    throw malformed("request.uid is not a string");
+  const kind = request.kind;
+  if (!isObject(kind) || typeof kind.kind !== "string") throw malformed("request.kind.kind is not a string");
+  return {
+    uid: request.uid,
+    kind: { group: String(kind.group ?? ""), version: String(kind.version ?? ""), kind: kind.kind },
+    namespace: typeof request.namespace === "string" ? request.namespace : undefined,
+    name: typeof request.name === "string" ? request.name : undefined,
+    operation: typeof request.operation === "string" ? request.operation : undefined,
+    object: request.object,
+  };
+}
+
+/** Where each workload kind keeps its pod spec; other kinds have none (allowed as they are). */
+const POD_SPEC_PATHS: Record<string, string[]> = {
+  Pod: ["spec"],
+  Deployment: ["spec", "template", "spec"],
+  StatefulSet: ["spec", "template", "spec"],
+  DaemonSet: ["spec", "template", "spec"],
+  ReplicaSet: ["spec", "template", "spec"],
+  ReplicationController: ["spec", "template", "spec"],
+  Job: ["spec", "template", "spec"],
+  CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
+};
+
+const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"] as const;
+/** A pod has a few dozen containers at most; more is not a pod. */
+const MAX_CONTAINERS = 1000;
+
+/** The images of a pod spec, or of the pod template of a workload; [] for a kind that runs none. */
+export function podImages(kind: string, object: unknown): PodImage[] {
+  const path = POD_SPEC_PATHS[kind];
+  if (path === undefined) return [];
+  let spec: unknown = object;
+  for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
+  if (!isObject(spec)) throw malformed(`${kind} has no pod spec at ${path.join(".")}`);
+  const images: PodImage[] = [];
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (containers === undefined || containers === null) continue;
+    if (!Array.isArray(containers) || containers.length > MAX_CONTAINERS)
+      throw malformed(`${list} is not a list of containers`);
+    for (const [i, c] of containers.entries()) {
+      if (!isObject(c) || typeof c.image !== "string" || c.image.length === 0 || c.image.length > 512)
+        throw malformed(`${list}[${i}] has no image`);
+      images.push({ container: `${list}[${i}]`, image: c.image });
+    }
+  }
+  return images;
+}
+
+export interface ReviewAnswer {
+  allowed: boolean;
+  message?: string;
+  warnings?: string[];
+}
+
+/** Kubernetes shows warnings of up to 256 characters; a few are enough to say why. */
+const MAX_WARNINGS = 20;
+const MAX_WARNING_CHARS = 256;
+const MAX_MESSAGE_CHARS = 4096;
+
+export function reviewResponse(uid: string, answer: ReviewAnswer) {
+  const response: Json = { uid, allowed: answer.allowed };
+  if (!answer.allowed)
+    response.status = {
+      code: 403,
+      reason: "Forbidden",
+      message: (answer.message ?? "denied by policy").slice(0, MAX_MESSAGE_CHARS),
+    };
+  if (answer.warnings?.length)
+    response.warnings = answer.warnings.slice(0, MAX_WARNINGS).map((w) => w.slice(0, MAX_WARNING_CHARS));
+  return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response };
+}

@@ -1,0 +1,73 @@
+import { resolve } from "node:path";
+import type { FetchContext } from "../debian/release.js";
+import type { Db } from "../fleet/db.js";
+import type { Spec } from "../spec/spec.js";
+import type { Advisory } from "./advisory.js";
+import type { InstalledPackage } from "./match.js";
+import { repositoryEvidence } from "./repository-evidence.js";
+import { type RepositoryVersion, storeAdvisories } from "./store.js";
+
+interface PackageRow {
+  name: string;
+  version: string;
+  architecture: string;
+  source: string;
+  source_version: string;
+}
+
+/** Every package some indexed image holds, once. */
+async function indexedPackages(db: Db): Promise<PackageRow[]> {
+  return db.all<PackageRow>(
+    `SELECT p.name, p.version, p.architecture, p.source, p.source_version FROM packages p
+      WHERE EXISTS (SELECT 1 FROM layer_packages lp WHERE lp.package_id = p.id)`,
+  );
+}
+
+export interface IndexEvidenceResult {
+  location: string;
+  packages: number;
+  advisories: number;
+  newer: number;
+  trimmed: string[];
+}
+
+/**
+ * Derives the changelog evidence of every package in the index against the spec's repositories
+ * (per architecture; "all" packages with each) and stores it, replacing what that spec gave before,
+ * so that `check`, `scan --fleet` and the webhook decide from the database alone.
+ */
+export async function storeIndexEvidence(
+  db: Db,
+  spec: Spec,
+  ctx: FetchContext = {},
+): Promise<IndexEvidenceResult> {
+  const rows = await indexedPackages(db);
+  const advisories = new Map<string, Advisory>();
+  const versions: RepositoryVersion[] = [];
+  const trimmed = new Set<string>();
+  for (const arch of spec.archs) {
+    const packages: InstalledPackage[] = rows
+      .filter((r) => r.architecture === arch || r.architecture === "all" || r.architecture === "")
+      .map((r) => ({
+        name: r.name,
+        version: r.version,
+        source: r.source || r.name,
+        sourceVersion: r.source_version || r.version,
+      }));
+    if (packages.length === 0) continue;
+    const evidence = await repositoryEvidence(spec, packages, { arch, ctx });
+    for (const a of evidence.advisories) advisories.set(`${a.source} ${a.id} ${a.fixedVersion}`, a);
+    for (const [name, v] of evidence.available) versions.push({ name, architecture: arch, ...v });
+    for (const source of evidence.trimmed) trimmed.add(source);
+  }
+  const location = `changelogs:${resolve(spec.path)}`;
+  const list = [...advisories.values()];
+  await storeAdvisories(db, { location, kind: "changelog", date: new Date().toISOString() }, list, versions);
+  return {
+    location,
+    packages: rows.length,
+    advisories: list.length,
+    newer: versions.length,
+    trimmed: [...trimmed],
+  };
+}

@@ -1,0 +1,102 @@
+import { type Advisory, CVE_ID, checkAdvisory, DEBIAN_RELEASES, feedError } from "./advisory.js";
+import { type Severity, severityFromScore, severityFromUrgency } from "./severity.js";
+
+/**
+ * OSV records (https://ossf.github.io/osv-schema/) for Debian: `affected[].package` is
+ * `{ecosystem: "Debian:12", name: SOURCE}` and `ranges[]` of type ECOSYSTEM with `introduced` /
+ * `fixed` events in dpkg order. A record names one issue; its CVE id is its id, or one of its
+ * `aliases` / `upstream` when the id is Debian's own (DSA-…, DLA-…, DEBIAN-CVE-…).
+ */
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function isOsvRecord(json: unknown): json is Json {
+  return isObject(json) && typeof json.id === "string" && Array.isArray(json.affected);
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+/** The CVE ids a record is about; the record's own id when it names none. */
+function recordIds(record: Json): string[] {
+  const id = String(record.id);
+  if (CVE_ID.test(id)) return [id];
+  const cves = [...stringList(record.aliases), ...stringList(record.upstream)].filter((a) => CVE_ID.test(a));
+  if (cves.length > 0) return [...new Set(cves)];
+  const stripped = id.replace(/^DEBIAN-/, "");
+  return [CVE_ID.test(stripped) ? stripped : id];
+}
+
+function recordSeverity(record: Json, affected: Json): Severity {
+  for (const holder of [affected.ecosystem_specific, affected.database_specific, record.database_specific]) {
+    if (isObject(holder) && typeof holder.urgency === "string") return severityFromUrgency(holder.urgency);
+    if (isObject(holder) && typeof holder.severity === "string") return severityFromUrgency(holder.severity);
+  }
+  for (const s of Array.isArray(record.severity) ? record.severity : []) {
+    const score = isObject(s) && typeof s.score === "string" ? Number(s.score) : Number.NaN;
+    if (Number.isFinite(score)) return severityFromScore(score);
+  }
+  return "unknown";
+}
+
+/** The introduced and fixed versions of an ECOSYSTEM range (OSV lists events in order). */
+function rangeBounds(range: unknown, where: string): { introduced?: string; fixed?: string } {
+  if (!isObject(range) || !Array.isArray(range.events)) throw feedError(where, "a range has no events");
+  const bounds: { introduced?: string; fixed?: string } = {};
+  for (const event of range.events) {
+    if (!isObject(event)) throw feedError(where, "an event is not an object");
+    if (typeof event.introduced === "string" && event.introduced !== "0")
+      bounds.introduced = event.introduced;
+    if (typeof event.fixed === "string") bounds.fixed = event.fixed;
+  }
+  return bounds;
+}
+
+function* affectedAdvisories(record: Json, affected: unknown, where: string): Generator<Advisory> {
+  if (!isObject(affected) || !isObject(affected.package))
+    throw feedError(where, "an affected entry has no package");
+  const ecosystem = /^Debian:(\d+)$/.exec(String(affected.package.ecosystem));
+  const release = ecosystem ? DEBIAN_RELEASES[ecosystem[1]] : undefined;
+  if (release === undefined) return; // another distribution or an unknown release: not ours.
+  const source = String(affected.package.name);
+  const ranges = (Array.isArray(affected.ranges) ? affected.ranges : []).filter(
+    (r) => isObject(r) && r.type === "ECOSYSTEM",
+  );
+  const severity = recordSeverity(record, affected);
+  for (const id of recordIds(record)) {
+    if (ranges.length === 0) {
+      yield checkAdvisory({ id, source, release, status: "open", severity, origin: "osv" }, where);
+      continue;
+    }
+    for (const range of ranges) {
+      const { introduced, fixed } = rangeBounds(range, where);
+      const advisory: Advisory = {
+        id,
+        source,
+        release,
+        status: fixed ? "fixed" : "open",
+        severity,
+        origin: "osv",
+      };
+      if (fixed) advisory.fixedVersion = fixed;
+      if (fixed && typeof record.published === "string" && !Number.isNaN(Date.parse(record.published)))
+        advisory.fixedSince = new Date(record.published).toISOString();
+      if (introduced) advisory.introducedVersion = introduced;
+      yield checkAdvisory(advisory, where);
+    }
+  }
+}
+
+/** The Debian advisories of one OSV record or a list of them. */
+export function* osvAdvisories(json: unknown, where: string): Generator<Advisory> {
+  const records = Array.isArray(json) ? json : [json];
+  for (const [i, record] of records.entries()) {
+    const at = Array.isArray(json) ? `${where}: record ${i}` : where;
+    if (!isOsvRecord(record)) throw feedError(at, "is not an OSV record (no id and affected)");
+    for (const affected of record.affected as unknown[]) yield* affectedAdvisories(record, affected, at);
+  }
+}

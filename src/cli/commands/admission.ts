@@ -1,0 +1,159 @@
+import { readFile } from "node:fs/promises";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { ImageDecider } from "../../admission/decider.js";
+import { admissionManifests } from "../../admission/manifests.js";
+import { serveAdmission } from "../../admission/server.js";
+import { FleetIndex } from "../../fleet/fleet-index.js";
+import { loadPolicy } from "../../policy/policy.js";
+import { StrataError } from "../../util/errors.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import type { Output } from "../output.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import type { CommonOptions } from "./common.js";
+import { withIndexFlag } from "./index.js";
+
+interface ServeFlags extends CommonOptions, RegistryFlags {
+  policy: string;
+  tlsCert: string;
+  tlsKey: string;
+  listen: string;
+  index?: string;
+  audit?: boolean;
+  failurePolicy: "open" | "closed";
+  timeout: number;
+  release?: string;
+}
+
+const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
+
+/** --listen: HOST:PORT, checked before anything starts. */
+function listenAddress(value: string): string {
+  const m = LISTEN.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("It must be HOST:PORT, e.g. 0.0.0.0:8443.");
+  return value;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 30)
+    throw new InvalidArgumentError("It must be seconds, more than 0 and at most 30.");
+  return n;
+}
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  return readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new StrataError("USAGE", `${what} ${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`, {
+      hint: "give a PEM file (kubectl create secret tls makes tls.crt and tls.key)",
+    });
+  });
+}
+
+async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
+  const policy = await loadPolicy(opts.policy);
+  const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
+  const index = await FleetIndex.open(opts.index);
+  const decider = new ImageDecider({ policy, index, registry: registryOptions(opts), release: opts.release });
+  const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
+  const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
+  const { server, url } = await serveAdmission(decider, {
+    cert,
+    key,
+    host,
+    port,
+    audit: Boolean(opts.audit),
+    failurePolicy: opts.failurePolicy,
+    deadlineMs: opts.timeout * 1000,
+    log: (line) => out().line(line),
+  });
+  out().line(
+    `strata admission: listening on ${url} (POST /validate, GET /healthz, GET /metrics), index ${index.where}`,
+  );
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await index.close();
+}
+
+export function registerAdmission(program: Command, out: () => Output): void {
+  const admission = program
+    .command("admission")
+    .description("a Kubernetes validating admission webhook that applies a policy");
+  withIndexFlag(
+    withRegistryFlags(
+      admission
+        .command("serve")
+        .description(
+          "serve the webhook over HTTPS: POST /validate (AdmissionReview v1), GET /healthz, GET /metrics",
+        )
+        .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+        .requiredOption("--tls-cert <pem>", "the serving certificate (chain) in PEM")
+        .requiredOption("--tls-key <pem>", "its private key in PEM")
+        .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
+        .option("--audit", "allow everything, with the policy's reasons as warnings")
+        .option(
+          "--release <codename>",
+          "the Debian release of images whose base-files does not say (bookworm)",
+        )
+        .addOption(
+          new Option(
+            "--failure-policy <policy>",
+            "when an image cannot be decided (unreachable, not indexable, too slow)",
+          )
+            .choices(["open", "closed"])
+            .default("closed"),
+        )
+        .option(
+          "--timeout <seconds>",
+          "answer within this long whatever a registry does (below the webhook's timeoutSeconds)",
+          seconds,
+          8,
+        ),
+    ),
+  ).action((opts: ServeFlags) => serve(opts, out));
+  admission
+    .command("manifests")
+    .description("print the ValidatingWebhookConfiguration, Service and Deployment to kubectl apply")
+    .requiredOption("--ca-file <pem>", "the CA that signed the serving certificate (its caBundle)")
+    .requiredOption("--image <ref>", "an image that runs strata (its entrypoint: strata)")
+    .option("--name <name>", "the name of the webhook, Service and Deployment", "strata-admission")
+    .option("--namespace <ns>", "the namespace they run in", "strata-system")
+    .option("--index <url>", "the index the webhook reads (postgres://... shared with the indexers)")
+    .option("--audit", "warn only")
+    .addOption(
+      new Option("--failure-policy <policy>", "open (Ignore) or closed (Fail)")
+        .choices(["open", "closed"])
+        .default("closed"),
+    )
+    .option("--timeout <seconds>", "the webhook's timeoutSeconds (1-30)", seconds, 10)
+    .action(
+      async (opts: {
+        caFile: string;
+        image: string;
+        name: string;
+        namespace: string;
+        index?: string;
+        audit?: boolean;
+        failurePolicy: "open" | "closed";
+        timeout: number;
+      }) => {
+        const caPem = (await readPem(opts.caFile, "--ca-file")).toString("utf8");
+        if (!caPem.includes("-----BEGIN CERTIFICATE-----"))
+          throw new StrataError("USAGE", `--ca-file ${opts.caFile}: not a PEM certificate`);
+        process.stdout.write(
+          admissionManifests({
+            name: opts.name,
+            namespace: opts.namespace,
+            image: opts.image,
+            caPem,
+            failurePolicy: opts.failurePolicy,
+            timeoutSeconds: Math.round(opts.timeout),
+            audit: Boolean(opts.audit),
+            index: opts.index,
+          }),
+        );
+      },
+    );
+  for (const cmd of admission.commands) cmd.exitOverride();
+}

@@ -1,0 +1,79 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { auditPods } from "../../admission/audit.js";
+import { ImageDecider } from "../../admission/decider.js";
+import { parsePodList } from "../../admission/pods.js";
+import { loadPolicy } from "../../policy/policy.js";
+import { StrataError } from "../../util/errors.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import { ExitStatus } from "../exit-status.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
+
+interface AuditFlags extends IndexFlags, RegistryFlags {
+  pods: string;
+  policy: string;
+}
+
+/** A pod list is a few MB for thousands of pods; far more is not one. */
+const MAX_POD_LIST_BYTES = 256 * 2 ** 20;
+
+async function readPodList(path: string): Promise<unknown> {
+  let text: string;
+  if (path === "-") {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_POD_LIST_BYTES)
+        throw new StrataError("USAGE", `--pods -: longer than ${MAX_POD_LIST_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString("utf8");
+  } else {
+    text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+      throw new StrataError("USAGE", `--pods ${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`);
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StrataError("USAGE", `--pods ${path}: not JSON`, {
+      hint: "give the output of kubectl get pods -A -o json",
+    });
+  }
+}
+
+export function registerAudit(program: Command): void {
+  withIndexFlag(
+    withRegistryFlags(
+      program
+        .command("audit")
+        .description("which running pods the policy rejects today (advisories change after admission)")
+        .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
+        .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+        .option("--json", "print every pod's verdict as JSON on stdout")
+        .addHelpText(
+          "after",
+          "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
+        ),
+    ),
+  ).action(async (opts: AuditFlags) => {
+    const policy = await loadPolicy(opts.policy);
+    const pods = parsePodList(await readPodList(opts.pods));
+    const audits = await withIndex(opts, (index) =>
+      auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts) }), pods),
+    );
+    const rejected = audits.filter((a) => a.rejected);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);
+    else {
+      const lines = rejected.flatMap((a) => [
+        `${a.namespace}/${a.name}: rejected`,
+        ...a.reasons.map((r) => `  ${r}`),
+      ]);
+      lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    }
+    if (rejected.length > 0) throw new ExitStatus(1);
+  });
+}

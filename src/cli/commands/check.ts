@@ -1,0 +1,50 @@
+import type { Command } from "commander";
+import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
+import { scannedImageFacts } from "../../policy/facts.js";
+import { loadPolicy } from "../../policy/policy.js";
+import { ExitStatus } from "../exit-status.js";
+import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "./scan.js";
+
+interface CheckFlags extends ScanInputs {
+  policy: string;
+  json?: boolean;
+}
+
+/** The human verdict: one line, then each reason, exemption and expired exemption. */
+export function decisionLines(d: Decision): string[] {
+  return [
+    `${d.reference}: ${d.allowed ? "pass" : "FAIL"}`,
+    ...d.violations.map((v) => `  denied: ${v.message}`),
+    ...d.exempted.map((v) => `  exempted: ${v.message} ("${v.reason}", until ${v.expires})`),
+    ...d.expired.map((e) => `  note: ${e}`),
+  ];
+}
+
+export function registerCheck(program: Command): void {
+  withScanInputs(
+    program
+      .command("check")
+      .description(
+        "check images against a policy file (README: Policy file): exit 0 when they pass, 1 when not",
+      )
+      .argument("<image...>", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
+      .requiredOption("--policy <file>", "the policy YAML")
+      .option("--json", "print the decisions as JSON on stdout")
+      .addHelpText(
+        "after",
+        "\nExit status: 0 every image passes, 1 one fails (or an error), 2 a usage error.",
+      ),
+  ).action(async (locations: string[], opts: CheckFlags) => {
+    const policy = await loadPolicy(opts.policy);
+    const decisions: Decision[] = [];
+    await withAdvisories(opts, async (advisories) => {
+      for (const location of locations) {
+        const { home, scans } = await scanLocation(location, advisories, opts);
+        for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
+      }
+    });
+    const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
+    process.stdout.write(`${text}\n`);
+    if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
+  });
+}

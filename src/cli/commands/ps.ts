@@ -1,0 +1,82 @@
+import { createReadStream } from "node:fs";
+import type { Command } from "commander";
+import type { RunningContainer } from "../../ps/container.js";
+import { joinContainers } from "../../ps/join.js";
+import { MAX_POD_LIST_BYTES, podListContainers } from "../../ps/kubernetes.js";
+import { podmanContainers } from "../../ps/podman.js";
+import { psJson, psLines } from "../../ps/report.js";
+import { Vulnerabilities } from "../../serve/vulnerabilities.js";
+import { StrataError } from "../../util/errors.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
+
+interface PsFlags extends IndexFlags {
+  podman?: boolean;
+  pods?: string;
+  json?: boolean;
+}
+
+/** A pod list from a file or stdin ("-"), refused past the bound rather than held whole. */
+async function readPodList(source: string): Promise<string> {
+  const where = source === "-" ? "stdin" : source;
+  const stream = source === "-" ? process.stdin : createReadStream(source);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_POD_LIST_BYTES) {
+        throw new StrataError("USAGE", `${where}: more than ${MAX_POD_LIST_BYTES} bytes is not a pod list`, {
+          hint: "give the output of kubectl get pods -A -o json",
+        });
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new StrataError("USAGE", `${where}: ${code === "ENOENT" ? "no such file" : code}`, {
+      hint: "give --pods a file written by kubectl get pods -A -o json, or - for stdin",
+    });
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function containers(flags: PsFlags): Promise<RunningContainer[]> {
+  if (flags.podman && flags.pods !== undefined) {
+    throw new StrataError("USAGE", "--podman and --pods exclude each other", {
+      hint: "run strata ps once per runtime",
+    });
+  }
+  if (flags.pods === undefined) return podmanContainers();
+  return podListContainers(await readPodList(flags.pods), flags.pods === "-" ? "stdin" : flags.pods);
+}
+
+export function registerPs(program: Command): void {
+  const command = program
+    .command("ps")
+    .description(
+      "the running containers joined with the fleet index: their packages, and which are vulnerable",
+    )
+    .option("--podman", "the containers podman runs now, as podman is configured here (the default)")
+    .option("--pods <file|->", "a pod list: kubectl get pods -A -o json > FILE, or piped with -")
+    .option("--json", "print JSON: each container with its indexed image, packages and vulnerabilities")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "A container's image is found by its manifest digest, its config digest (the image ID) or its",
+        "layers' diff_ids. Vulnerabilities come from the advisories in the index (strata advisories update).",
+        "",
+        "  kubectl get pods -A -o json | strata ps --pods -",
+      ].join("\n"),
+    )
+    .action(async (flags: PsFlags) => {
+      const running = await containers(flags);
+      const reports = await withIndex(flags, (index) =>
+        joinContainers(index, new Vulnerabilities(index.db), running),
+      );
+      const text = flags.json ? JSON.stringify(psJson(reports), null, 2) : psLines(reports).join("\n");
+      process.stdout.write(`${text}\n`);
+    });
+  withIndexFlag(command);
+}

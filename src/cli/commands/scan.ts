@@ -1,0 +1,169 @@
+import { existsSync } from "node:fs";
+import { type Command, Option } from "commander";
+import { readFeed } from "../../advisories/feed.js";
+import { SEVERITIES } from "../../advisories/severity.js";
+import {
+  type AdvisorySource,
+  combinedAdvisories,
+  indexAdvisories,
+  memoryAdvisories,
+} from "../../advisories/source.js";
+import { FleetIndex } from "../../fleet/fleet-index.js";
+import { indexLocation, isPostgresUrl } from "../../fleet/open.js";
+import { archiveKind } from "../../oci/homes/docker-archive.js";
+import { readHome } from "../../oci/homes/homes.js";
+import { type Home, sourceHome } from "../../oci/homes/name.js";
+import { artifactImages } from "../../oci/image.js";
+import { platformText } from "../../oci/platform.js";
+import { scanFleet } from "../../scan/fleet-scan.js";
+import { type FailOn, failsOn, scanJson, scanLines } from "../../scan/report.js";
+import { scanSarif } from "../../scan/sarif.js";
+import { type ImageScan, scanImage } from "../../scan/scan.js";
+import { loadSpec } from "../../spec/spec.js";
+import { StrataError } from "../../util/errors.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import { ExitStatus } from "../exit-status.js";
+import type { Output } from "../output.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import type { CommonOptions } from "./common.js";
+import { withIndex, withIndexFlag } from "./index.js";
+
+/** The exit status of a scan that finds what --fail-on names (1 is an error, 2 a usage error). */
+export const SCAN_FAILED = 3;
+
+export interface ScanInputs extends CommonOptions, RegistryFlags {
+  spec?: string;
+  release?: string;
+  advisories?: string[];
+  index?: string;
+}
+
+interface ScanFlags extends ScanInputs {
+  fleet?: boolean;
+  json?: boolean;
+  sarif?: boolean;
+  failOn?: FailOn;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * The advisories a command decides with: the feeds named with --advisories, and the index's when
+ * one is named (--index, STRATA_INDEX) or the default one exists (never made by a scan).
+ */
+export async function withAdvisories<T>(
+  opts: ScanInputs,
+  work: (source: AdvisorySource) => Promise<T>,
+): Promise<T> {
+  const feeds = await Promise.all((opts.advisories ?? []).map((l) => readFeed(l)));
+  const fromFeeds = memoryAdvisories(feeds.flatMap((f) => f.advisories));
+  const location = indexLocation(opts.index);
+  const named = opts.index !== undefined || process.env.STRATA_INDEX !== undefined;
+  if (!named && !isPostgresUrl(location) && !existsSync(location)) return work(fromFeeds);
+  const index = await FleetIndex.open(location);
+  try {
+    return await work(combinedAdvisories([indexAdvisories(index.db), fromFeeds]));
+  } finally {
+    await index.close();
+  }
+}
+
+/** Scans every image at a location (each platform of an index), and says which home it is. */
+export async function scanLocation(
+  location: string,
+  advisories: AdvisorySource,
+  opts: ScanInputs,
+): Promise<{ home: Home; scans: ImageScan[] }> {
+  const home = await sourceHome(location, archiveKind);
+  const artifact = await readHome(home, { registry: registryOptions(opts) });
+  const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
+  const images = artifactImages(artifact);
+  const scans: ImageScan[] = [];
+  for (const image of images) {
+    const reference = images.length > 1 ? `${location} (${platformText(image)})` : location;
+    const ctx = { cacheRoot: opts.cacheDir };
+    scans.push(await scanImage(image, reference, { advisories, spec, release: opts.release, ctx }));
+  }
+  return { home, scans };
+}
+
+async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[]> {
+  if (opts.fleet) {
+    if (locations.length > 0 || opts.spec || opts.advisories?.length) {
+      throw new StrataError(
+        "USAGE",
+        "scan --fleet reads the index alone: give no images, --spec or --advisories",
+        {
+          hint: "store feeds and evidence first: strata advisories update --from FEED --spec SPEC",
+        },
+      );
+    }
+    return withIndex(opts, (index) => scanFleet(index.db, { release: opts.release }));
+  }
+  if (locations.length === 0)
+    throw new StrataError("USAGE", "scan needs images, or --fleet", { hint: "e.g. strata scan oci:out" });
+  return withAdvisories(opts, async (advisories) => {
+    const scans: ImageScan[] = [];
+    for (const location of locations) scans.push(...(await scanLocation(location, advisories, opts)).scans);
+    return scans;
+  });
+}
+
+/** The options scan and check share. */
+export function withScanInputs(cmd: Command): Command {
+  return withIndexFlag(withRegistryFlags(cmd))
+    .option("--spec <file>", "ask this spec's repositories for newer versions and their changelogs' CVEs")
+    .option(
+      "--advisories <feed>",
+      "also a Debian security tracker JSON or OSV feed (file or URL); repeatable",
+      collect,
+    )
+    .option(
+      "--release <codename>",
+      "the Debian release, when the image's base-files does not say (bookworm)",
+    );
+}
+
+export function registerScan(program: Command, out: () => Output): void {
+  withScanInputs(
+    program
+      .command("scan")
+      .description("list the known vulnerabilities of images' Debian packages, and which an update fixes now")
+      .argument("[image...]", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
+      .option("--fleet", "scan every image of the index, from the database alone"),
+  )
+    .addOption(new Option("--json", "print the findings as JSON on stdout").conflicts("sarif"))
+    .option("--sarif", "print SARIF 2.1.0 on stdout, for code-scanning dashboards")
+    .addOption(
+      new Option(
+        "--fail-on <level>",
+        `exit ${SCAN_FAILED} when a finding is at or above this severity, or has a fix ("fixable")`,
+      ).choices([...SEVERITIES.filter((s) => s !== "unknown" && s !== "negligible"), "fixable"]),
+    )
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Advisories come from the index (strata advisories update) and --advisories feeds; with --spec, also",
+        "from the changelogs of the newer .debs that spec's repositories offer (a security suite the image",
+        "was not locked with, for instance).",
+        "",
+        `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it, 1 an error, 2 a usage error.`,
+      ].join("\n"),
+    )
+    .action(async (locations: string[], opts: ScanFlags, cmd: Command) => {
+      const scans = await runScan(locations, opts);
+      if (opts.sarif)
+        process.stdout.write(`${JSON.stringify(scanSarif(scans, cmd.parent?.version() ?? ""))}\n`);
+      else if (opts.json) process.stdout.write(`${JSON.stringify(scanJson(scans))}\n`);
+      else process.stdout.write(`${scans.flatMap(scanLines).join("\n")}\n`);
+      const failOn = opts.failOn;
+      const failing = failOn ? scans.flatMap((s) => s.findings.filter((f) => failsOn(f, failOn))) : [];
+      if (failing.length > 0) {
+        out().line(`strata: ${failing.length} findings at or above --fail-on ${failOn}`);
+        throw new ExitStatus(SCAN_FAILED);
+      }
+    });
+}

@@ -1,0 +1,134 @@
+import type { Finding } from "../advisories/match.js";
+import { type Severity, severityRank } from "../advisories/severity.js";
+import { versionSatisfies } from "../debian/version.js";
+import type { Exemption, PackageRule, Policy } from "./policy.js";
+
+/** What a policy decides on, gathered from an image, the index or both; no layer needs reading. */
+export interface ImageFacts {
+  /** The image as the user or the pod spec named it. */
+  reference: string;
+  /** registry/repository (or the home) without tag or digest: what exemptions name. */
+  repository: string;
+  /** The manifest digest, when known. */
+  digest?: string;
+  /** The reference pins a digest (…@sha256:…) rather than a tag. */
+  pinned: boolean;
+  builtByStrata: boolean;
+  /** Whether an SBOM is attached or beside the image; undefined when it could not be told. */
+  hasSbom?: boolean;
+  packages: { name: string; version: string }[];
+  findings: Finding[];
+}
+
+export interface Violation {
+  rule: "fixable" | "unfixed" | "package" | "built-by-strata" | "sbom" | "digest";
+  message: string;
+  id?: string;
+  package?: string;
+}
+
+export interface Decision {
+  reference: string;
+  allowed: boolean;
+  violations: Violation[];
+  /** Violations an exemption lifted, with its reason. */
+  exempted: (Violation & { reason: string; expires: string })[];
+  /** Exemptions that would have applied but have expired: said, so nobody wonders why they stopped. */
+  expired: string[];
+}
+
+/** Debian's "not yet assigned" urgency is treated as medium: a fix without an urgency still counts. */
+function effectiveRank(severity: Severity): number {
+  return severityRank(severity === "unknown" ? "medium" : severity);
+}
+
+function daysSince(iso: string | undefined, now: Date): number {
+  const t = iso === undefined ? Number.NaN : Date.parse(iso);
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : (now.getTime() - t) / 86_400_000;
+}
+
+function findingViolation(policy: Policy, f: Finding, now: Date): Violation | undefined {
+  const where = `${f.package} ${f.version}`;
+  if (f.status === "fixed" && policy.fixable) {
+    const { severity, afterDays } = policy.fixable;
+    if (effectiveRank(f.severity) < severityRank(severity)) return undefined;
+    if (daysSince(f.fixedSince, now) < afterDays) return undefined;
+    const where2 = f.availableIn ? ` (available in ${f.availableIn})` : "";
+    const message = `${f.id} (${f.severity}) in ${where}: fixed in ${f.fixedVersion}${where2}`;
+    return { rule: "fixable", message, id: f.id, package: f.package };
+  }
+  if (
+    f.status !== "fixed" &&
+    policy.unfixed &&
+    effectiveRank(f.severity) >= severityRank(policy.unfixed.severity)
+  ) {
+    const message = `${f.id} (${f.severity}) in ${where}: no fix yet (${f.status})`;
+    return { rule: "unfixed", message, id: f.id, package: f.package };
+  }
+  return undefined;
+}
+
+function packageViolations(rules: PackageRule[], packages: ImageFacts["packages"]): Violation[] {
+  const out: Violation[] = [];
+  for (const rule of rules) {
+    for (const p of packages) {
+      if (p.name !== rule.name) continue;
+      if (rule.op && !versionSatisfies(p.version, rule.op, rule.version!)) continue;
+      out.push({
+        rule: "package",
+        message: `${p.name} ${p.version} is denied ("${rule.text}")`,
+        package: p.name,
+      });
+    }
+  }
+  return out;
+}
+
+function requirementViolations(policy: Policy, facts: ImageFacts): Violation[] {
+  const out: Violation[] = [];
+  if (policy.require.builtByStrata && !facts.builtByStrata)
+    out.push({ rule: "built-by-strata", message: `${facts.reference} was not built by strata` });
+  if (policy.require.sbom && facts.hasSbom !== true)
+    out.push({ rule: "sbom", message: `${facts.reference} has no SBOM attached` });
+  if (policy.require.digest && !facts.pinned)
+    out.push({ rule: "digest", message: `${facts.reference} is not pinned by digest (name@sha256:…)` });
+  return out;
+}
+
+/** Whether an exemption is about this violation of this image (its date aside). */
+function covers(e: Exemption, v: Violation, facts: ImageFacts): boolean {
+  if (e.cve !== undefined && e.cve !== v.id) return false;
+  if (e.package !== undefined && e.package !== v.package) return false;
+  if (e.image !== undefined && e.image !== facts.repository && e.image !== facts.reference) return false;
+  return v.id !== undefined || v.package !== undefined;
+}
+
+/** The policy's decision about one image at `now`. */
+export function evaluatePolicy(policy: Policy, facts: ImageFacts, now = new Date()): Decision {
+  const found = [
+    ...facts.findings.flatMap((f) => findingViolation(policy, f, now) ?? []),
+    ...packageViolations(policy.packages, facts.packages),
+    ...requirementViolations(policy, facts),
+  ];
+  const decision: Decision = {
+    reference: facts.reference,
+    allowed: true,
+    violations: [],
+    exempted: [],
+    expired: [],
+  };
+  for (const v of found) {
+    const matching = policy.exemptions.filter((e) => covers(e, v, facts));
+    const live = matching.find((e) => e.expiresAt > now);
+    if (live) {
+      decision.exempted.push({ ...v, reason: live.reason, expires: live.expires });
+      continue;
+    }
+    decision.violations.push(v);
+    for (const e of matching)
+      decision.expired.push(`the exemption of ${e.cve ?? e.package} ("${e.reason}") expired on ${e.expires}`);
+  }
+  decision.expired = [...new Set(decision.expired)];
+  decision.allowed = decision.violations.length === 0;
+  return decision;
+}

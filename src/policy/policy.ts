@@ -1,0 +1,159 @@
+import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { CVE_ID } from "../advisories/advisory.js";
+import { SEVERITIES, type Severity } from "../advisories/severity.js";
+import type { VersionOp } from "../debian/version.js";
+import { StrataError } from "../util/errors.js";
+
+/**
+ * The admission and CI policy (README "Policy file"): which findings and packages deny an image,
+ * what an image must have, and exemptions that expire.
+ */
+const severity = z.enum(SEVERITIES);
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date, YYYY-MM-DD")
+  .refine((s) => {
+    const date = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(s);
+  }, "is not a calendar date");
+
+const policySchema = z.strictObject({
+  deny: z
+    .strictObject({
+      fixable: z
+        .strictObject({
+          severity: severity.default("medium"),
+          "after-days": z.number().int().min(0).default(0),
+        })
+        .optional(),
+      unfixed: z.strictObject({ severity: severity.default("critical") }).optional(),
+      packages: z.array(z.string().max(300)).max(10_000).default([]),
+    })
+    .default({ packages: [] }),
+  require: z
+    .strictObject({
+      "built-by-strata": z.boolean().default(false),
+      sbom: z.boolean().default(false),
+      digest: z.boolean().default(false),
+    })
+    .default({ "built-by-strata": false, sbom: false, digest: false }),
+  exemptions: z
+    .array(
+      z
+        .strictObject({
+          cve: z.string().regex(CVE_ID, "must be a CVE id, CVE-YYYY-NNNN").optional(),
+          image: z.string().min(1).max(512).optional(),
+          package: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9+.-]*$/, "must be a Debian package name")
+            .optional(),
+          reason: z.string().min(1, "must say why").max(1000),
+          expires: day,
+        })
+        .refine((e) => e.cve !== undefined || e.package !== undefined, "needs a cve or a package to exempt"),
+    )
+    .max(10_000)
+    .default([]),
+});
+
+export type PolicyInput = z.infer<typeof policySchema>;
+
+/** A package a policy denies outright, with an optional dpkg version relation. */
+export interface PackageRule {
+  text: string;
+  name: string;
+  op?: VersionOp;
+  version?: string;
+}
+
+export interface Exemption {
+  cve?: string;
+  image?: string;
+  package?: string;
+  reason: string;
+  expires: string;
+  /** The first instant the exemption no longer applies: the day after `expires`, 00:00 UTC. */
+  expiresAt: Date;
+}
+
+export interface Policy {
+  path: string;
+  fixable?: { severity: Severity; afterDays: number };
+  unfixed?: { severity: Severity };
+  packages: PackageRule[];
+  require: { builtByStrata: boolean; sbom: boolean; digest: boolean };
+  exemptions: Exemption[];
+}
+
+const RELATION = /^([a-z0-9][a-z0-9+.-]*)(?:\s*(<<|<=|=|>=|>>|<|>)\s*((?:\d+:)?\d[A-Za-z0-9.+~:-]*))?$/;
+
+function packageRule(text: string, fail: (message: string) => never): PackageRule {
+  const m = RELATION.exec(text.trim());
+  if (!m)
+    fail(`"${text}" is not a package name with an optional relation, e.g. "openssl << 3.0.15-1~deb12u1"`);
+  const rule: PackageRule = { text, name: m![1] };
+  if (m![2]) {
+    rule.op = m![2] === "<" ? "<<" : m![2] === ">" ? ">>" : (m![2] as VersionOp);
+    rule.version = m![3];
+  }
+  return rule;
+}
+
+const MAX_POLICY_BYTES = 4 * 2 ** 20;
+
+/** Parses a policy file's text; every problem is one POLICY_INVALID line with file:line:col. */
+export function parsePolicy(text: string, path: string): Policy {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (nodePath: PropertyKey[]) => {
+    const node = doc.getIn(nodePath as unknown[], true) as { range?: [number] } | undefined;
+    const { line, col } = lines.linePos(node?.range?.[0] ?? 0);
+    return `${path}:${line}:${col}: ${nodePath.length > 0 ? `${nodePath.join(".")}: ` : ""}`;
+  };
+  const invalid = (where: string, message: string) =>
+    new StrataError("POLICY_INVALID", `${where}${message}`, { hint: "see README: Policy file" });
+  if (text.length > MAX_POLICY_BYTES) throw invalid(`${path}: `, `larger than ${MAX_POLICY_BYTES} bytes`);
+  if (doc.errors.length > 0) throw invalid(`${path}: `, doc.errors[0].message.split("\n")[0]);
+  const result = policySchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    if (issue.code === "unrecognized_keys")
+      throw invalid(at([...issue.path, issue.keys[0]]), `unknown key "${issue.keys[0]}"`);
+    throw invalid(at(issue.path), issue.message);
+  }
+  const input = result.data;
+  const fail =
+    (i: number) =>
+    (message: string): never => {
+      throw invalid(at(["deny", "packages", i]), message);
+    };
+  return {
+    path,
+    fixable: input.deny.fixable && {
+      severity: input.deny.fixable.severity,
+      afterDays: input.deny.fixable["after-days"],
+    },
+    unfixed: input.deny.unfixed,
+    packages: input.deny.packages.map((text, i) => packageRule(text, fail(i))),
+    require: {
+      builtByStrata: input.require["built-by-strata"],
+      sbom: input.require.sbom,
+      digest: input.require.digest,
+    },
+    exemptions: input.exemptions.map((e) => ({
+      ...e,
+      expiresAt: new Date(Date.parse(`${e.expires}T00:00:00Z`) + 86_400_000),
+    })),
+  };
+}
+
+export async function loadPolicy(path: string): Promise<Policy> {
+  const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new StrataError("USAGE", `${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`, {
+      hint: "give --policy a policy YAML file (see README: Policy file)",
+    });
+  });
+  return parsePolicy(text, path);
+}

@@ -1,0 +1,62 @@
+import type { Finding } from "../advisories/match.js";
+import { summarize } from "../serve/vulnerabilities.js";
+import type { ContainerReport } from "./join.js";
+
+/** `strata ps`'s human table and the vulnerable packages of each container, and its JSON. */
+
+const SHOWN = ["critical", "high", "medium", "low"] as const;
+
+function vulnerableText(findings: Finding[]): string {
+  if (findings.length === 0) return "-";
+  const { bySeverity } = summarize(findings);
+  const parts = SHOWN.filter((s) => bySeverity[s] > 0).map((s) => `${bySeverity[s]} ${s}`);
+  return `${findings.length}${parts.length > 0 ? ` (${parts.join(", ")})` : ""}`;
+}
+
+function matchText(r: ContainerReport): string {
+  if (!r.match) return "not indexed";
+  return `${r.match.by} ${r.match.image.digest.slice(7, 19)}`;
+}
+
+function fixText(f: Finding): string {
+  if (f.status !== "fixed") return f.status === "open" ? "no fix yet" : "fix undetermined";
+  return `fixed in ${f.fixedVersion}${f.availableIn ? ` (${f.availableIn})` : ""}`;
+}
+
+function columns(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("  "));
+}
+
+export function psLines(reports: ContainerReport[]): string[] {
+  if (reports.length === 0) return ["no running containers"];
+  const table = columns([
+    ["CONTAINER", "IMAGE", "INDEXED AS", "PACKAGES", "VULNERABLE"],
+    ...reports.map((r) => [
+      r.container.name,
+      r.container.image || "-",
+      matchText(r),
+      r.match ? String(r.packages.length) : "-",
+      vulnerableText(r.findings),
+    ]),
+  ]);
+  const details = reports
+    .filter((r) => r.findings.length > 0)
+    .flatMap((r) => [
+      "",
+      `${r.container.name}: vulnerable packages`,
+      ...r.findings.map((f) => `  ${f.package} ${f.version}  ${f.id} ${f.severity}, ${fixText(f)}`),
+    ]);
+  return [...table, ...details];
+}
+
+export function psJson(reports: ContainerReport[]) {
+  return {
+    containers: reports.map((r) => ({
+      ...r.container,
+      indexed: r.match ? { ...r.match.image, by: r.match.by } : null,
+      packages: r.packages,
+      vulnerable: r.findings,
+    })),
+  };
+}

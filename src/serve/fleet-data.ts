@@ -1,0 +1,147 @@
+import type { Db } from "../fleet/db.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { IndexedImage, IndexedPackage } from "../fleet/lookups.js";
+
+/**
+ * What the page shows of the index that FleetIndex's methods do not hand out whole: when each
+ * image was indexed, its layer stack in order, how many images share each layer, and the packages
+ * of many images in one statement. Read-only SQL over the fleet's documented tables and view
+ * (src/fleet/schema.ts), the same on SQLite and PostgreSQL.
+ */
+
+export interface ImageRow extends IndexedImage {
+  id: number;
+  /** When it was indexed (ms since the epoch). */
+  addedAt: number;
+  layers: number;
+  /** Layers that at least one other indexed image holds too. */
+  sharedLayers: number;
+}
+
+export interface StackLayer {
+  position: number;
+  digest: string;
+  diffId: string;
+  /** How many indexed images hold this layer (this one included). */
+  images: number;
+  packages: IndexedPackage[];
+}
+
+interface LayerCountRow {
+  manifest_id: number;
+  layers: number;
+  shared: number;
+}
+
+/** Manifest ids chosen by SQL (`SELECT id FROM manifests WHERE ...`): the database narrows, no id list travels. */
+export interface Selection {
+  sql: string;
+  params: (string | number)[];
+}
+
+export const ALL_IMAGES: Selection = { sql: "SELECT id FROM manifests", params: [] };
+
+async function layerCounts(db: Db, sel: Selection): Promise<Map<number, LayerCountRow>> {
+  const rows = await db.all<LayerCountRow>(
+    `SELECT ml.manifest_id, COUNT(*) AS layers,
+            SUM(CASE WHEN EXISTS (SELECT 1 FROM manifest_layers o
+                                   WHERE o.layer_id = ml.layer_id AND o.manifest_id <> ml.manifest_id)
+                     THEN 1 ELSE 0 END) AS shared
+       FROM manifest_layers ml WHERE ml.manifest_id IN (${sel.sql}) GROUP BY ml.manifest_id`,
+    sel.params,
+  );
+  return new Map(rows.map((r) => [Number(r.manifest_id), r]));
+}
+
+async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]> {
+  const heads = await index.db.all<{ id: number; digest: string; added_at: number }>(
+    `SELECT id, digest, added_at FROM manifests WHERE id IN (${sel.sql})`,
+    sel.params,
+  );
+  if (heads.length === 0) return [];
+  const images = new Map((await index.images()).map((i) => [i.digest, i]));
+  const counts = await layerCounts(index.db, sel);
+  return heads.flatMap((h) => {
+    const image = images.get(h.digest);
+    if (image === undefined) return [];
+    const count = counts.get(Number(h.id));
+    const layers = { layers: Number(count?.layers ?? 0), sharedLayers: Number(count?.shared ?? 0) };
+    return [{ id: Number(h.id), ...image, addedAt: Number(h.added_at), ...layers }];
+  });
+}
+
+/** Every indexed image, newest first. */
+export async function fleetImages(index: FleetIndex): Promise<ImageRow[]> {
+  const rows = await imageRows(index, ALL_IMAGES);
+  return rows.sort((a, b) => b.addedAt - a.addedAt || a.digest.localeCompare(b.digest));
+}
+
+/** The image with this manifest digest, or undefined. */
+export async function imageByDigest(index: FleetIndex, digest: string): Promise<ImageRow | undefined> {
+  return (await imageRows(index, { sql: "SELECT id FROM manifests WHERE digest = ?", params: [digest] }))[0];
+}
+
+interface PackageRow {
+  manifest_id: number;
+  name: string;
+  version: string;
+  architecture: string;
+  source: string;
+  source_version: string;
+  layer: string;
+  deb_sha256: string | null;
+}
+
+/** The visible packages of the selected images, by manifest id, by name. */
+export async function packagesOfImages(
+  index: FleetIndex,
+  sel: Selection,
+): Promise<Map<number, IndexedPackage[]>> {
+  const rows = await index.db.all<PackageRow>(
+    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
+            l.digest AS layer, ip.deb_sha256
+       FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
+      WHERE ip.manifest_id IN (${sel.sql}) ORDER BY p.name, p.architecture`,
+    sel.params,
+  );
+  const out = new Map<number, IndexedPackage[]>();
+  for (const r of rows) {
+    const p: IndexedPackage = {
+      name: r.name,
+      version: r.version,
+      architecture: r.architecture,
+      source: r.source,
+      sourceVersion: r.source_version,
+      layer: r.layer,
+      ...(r.deb_sha256 ? { debSha256: r.deb_sha256 } : {}),
+    };
+    const list = out.get(Number(r.manifest_id));
+    if (list) list.push(p);
+    else out.set(Number(r.manifest_id), [p]);
+  }
+  return out;
+}
+
+/** One image by its manifest id. */
+export function byId(...ids: number[]): Selection {
+  return { sql: `SELECT id FROM manifests WHERE id IN (${ids.map(() => "?").join(", ")})`, params: ids };
+}
+
+/** The image's layers, bottom first, each with the packages a container sees from it. */
+export async function layerStack(index: FleetIndex, image: ImageRow): Promise<StackLayer[]> {
+  const rows = await index.db.all<{ position: number; digest: string; diff_id: string; images: number }>(
+    `SELECT ml.position, l.digest, l.diff_id,
+            (SELECT COUNT(DISTINCT o.manifest_id) FROM manifest_layers o WHERE o.layer_id = l.id) AS images
+       FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id
+      WHERE ml.manifest_id = ? ORDER BY ml.position`,
+    [image.id],
+  );
+  const packages = (await packagesOfImages(index, byId(image.id))).get(image.id) ?? [];
+  return rows.map((r) => ({
+    position: Number(r.position),
+    digest: r.digest,
+    diffId: r.diff_id,
+    images: Number(r.images),
+    packages: packages.filter((p) => p.layer === r.digest),
+  }));
+}

@@ -1,0 +1,140 @@
+import { CVE_ID } from "../advisories/advisory.js";
+import type { Finding } from "../advisories/match.js";
+import { type Severity, severityRank } from "../advisories/severity.js";
+import { refText } from "../cli/commands/index.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { IndexedPackage } from "../fleet/lookups.js";
+import { parseQuery } from "../fleet/query.js";
+import { StrataError } from "../util/errors.js";
+import { SHA256_DIGEST } from "../util/verify.js";
+import {
+  ALL_IMAGES,
+  byId,
+  fleetImages,
+  type ImageRow,
+  imageByDigest,
+  layerStack,
+  packagesOfImages,
+} from "./fleet-data.js";
+import { diffPackages } from "./package-diff.js";
+import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
+
+/**
+ * The answers the page's JSON API gives, assembled from the fleet index and the advisories. Every
+ * argument has been validated by the route's schema; what names nothing gives a NOT_FOUND error.
+ */
+
+export interface FleetImage extends Omit<ImageRow, "id"> {
+  packages: number;
+  vulnerabilities: SeverityCounts;
+  fixable: number;
+  worst?: Severity;
+}
+
+function publicRow({ id: _id, ...row }: ImageRow): Omit<ImageRow, "id"> {
+  return row;
+}
+
+/** An image the index does not hold (the API answers 404). */
+export class NotIndexed extends StrataError {}
+
+function notFound(what: string): NotIndexed {
+  return new NotIndexed("USAGE", `${what} is not in the index`, {
+    hint: "index it with strata index add, or pick one from the fleet list",
+  });
+}
+
+interface Scanned {
+  image: FleetImage;
+  packages: IndexedPackage[];
+  findings: Finding[];
+}
+
+export class FleetView {
+  constructor(
+    readonly index: FleetIndex,
+    readonly vulnerabilities: Vulnerabilities,
+  ) {}
+
+  /** Every image with its packages and their findings, newest first. */
+  private async scanned(): Promise<Scanned[]> {
+    const rows = await fleetImages(this.index);
+    const packages = await packagesOfImages(this.index, ALL_IMAGES);
+    const findingsOf = await this.vulnerabilities.fleet();
+    return rows.map((row) => {
+      const list = packages.get(row.id) ?? [];
+      const findings = findingsOf.get(row.digest) ?? [];
+      const { bySeverity, fixable } = summarize(findings);
+      const image = { ...publicRow(row), packages: list.length, vulnerabilities: bySeverity, fixable };
+      return { image: { ...image, worst: worst(findings) }, packages: list, findings };
+    });
+  }
+
+  /** Every image with its package count and vulnerabilities, newest first. */
+  async fleet(): Promise<FleetImage[]> {
+    return (await this.scanned()).map((s) => s.image);
+  }
+
+  /** An image by manifest digest or by ref text (registry/repository:tag). */
+  async resolve(text: string): Promise<ImageRow> {
+    if (SHA256_DIGEST.test(text)) {
+      const row = await imageByDigest(this.index, text);
+      if (row === undefined) throw notFound(text);
+      return row;
+    }
+    const match = (await fleetImages(this.index)).find((r) => r.refs.some((ref) => refText(ref) === text));
+    if (match === undefined) throw notFound(text);
+    return match;
+  }
+
+  /** One image: its layer stack with packages, and its vulnerabilities. */
+  async image(digest: string) {
+    const row = await this.resolve(digest);
+    const layers = await layerStack(this.index, row);
+    const findings = await this.vulnerabilities.ofPackages(layers.flatMap((l) => l.packages));
+    const advisoriesKnown = (await this.vulnerabilities.feeds()).length > 0;
+    return { image: publicRow(row), layers, findings, advisoriesKnown };
+  }
+
+  /** What changes from image `a` to image `b`, from the index's package lists. */
+  async diff(a: string, b: string) {
+    const [ra, rb] = [await this.resolve(a), await this.resolve(b)];
+    const packages = await packagesOfImages(this.index, byId(ra.id, rb.id));
+    const [la, lb] = [await layerStack(this.index, ra), await layerStack(this.index, rb)];
+    const inA = new Set(la.map((l) => l.digest));
+    const shared = lb.filter((l) => inA.has(l.digest)).length;
+    return {
+      a: publicRow(ra),
+      b: publicRow(rb),
+      packages: diffPackages(packages.get(ra.id) ?? [], packages.get(rb.id) ?? []),
+      layers: { shared, onlyInA: la.length - shared, onlyInB: lb.length - shared },
+    };
+  }
+
+  /** Images by package query (as strata query: a relation, source:, digest:) or by CVE id. */
+  async search(text: string) {
+    if (CVE_ID.test(text)) {
+      const hits = (await this.scanned())
+        .map((s) => ({ ...s, findings: s.findings.filter((f) => f.id === text) }))
+        .filter((s) => s.findings.length > 0);
+      return {
+        kind: "cve" as const,
+        answers: hits.map((s) => ({
+          image: s.image,
+          packages: s.packages.filter((p) => s.findings.some((f) => f.package === p.name)),
+          findings: s.findings,
+        })),
+      };
+    }
+    return { kind: "query" as const, answers: await this.index.query(parseQuery(text)) };
+  }
+
+  /** The vulnerable images, worst first, each with its findings and the fixing versions. */
+  async vulnerable(): Promise<{ image: FleetImage; findings: Finding[] }[]> {
+    const rank = (s?: Severity) => (s === undefined ? -1 : severityRank(s));
+    return (await this.scanned())
+      .filter((s) => s.findings.length > 0)
+      .map(({ image, findings }) => ({ image, findings }))
+      .sort((x, y) => rank(y.image.worst) - rank(x.image.worst) || y.findings.length - x.findings.length);
+  }
+}

@@ -1,0 +1,42 @@
+import type { Finding } from "../../advisories/match.js";
+import type { IndexedPackage } from "../../fleet/lookups.js";
+import type { QueryAnswer } from "../../fleet/query.js";
+import type { StackLayer } from "../fleet-data.js";
+import type { FleetImage } from "../fleet-view.js";
+import type { PackageDiff } from "../package-diff.js";
+
+/** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
+
+export type { Finding, FleetImage, IndexedPackage, QueryAnswer, StackLayer };
+export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst">;
+
+export interface FleetAnswer {
+  images: FleetImage[];
+  advisories: { location: string; date: string; advisories: number }[];
+}
+export interface ImageAnswer {
+  image: Image;
+  layers: StackLayer[];
+  findings: Finding[];
+  advisoriesKnown: boolean;
+}
+export interface DiffAnswer {
+  a: Image;
+  b: Image;
+  packages: PackageDiff;
+  layers: { shared: number; onlyInA: number; onlyInB: number };
+}
+export type SearchAnswer =
+  | { query: string; kind: "query"; answers: QueryAnswer[] }
+  | {
+      query: string;
+      kind: "cve";
+      answers: { image: FleetImage; packages: IndexedPackage[]; findings: Finding[] }[];
+    };
+
+export async function getJson<T>(path: string): Promise<T> {
+  const res = await fetch(path, { headers: { accept: "application/json" } });
+  const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+  if (!res.ok) throw new Error(body.hint ? `${body.error} (${body.hint})` : body.error);
+  return body as T;
+}

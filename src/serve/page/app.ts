@@ -1,0 +1,37 @@
+import { errorBox, h } from "./dom.js";
+import { imageView } from "./image-view.js";
+import { fleetView, searchView, vulnerableView } from "./views.js";
+
+/** The page's router: the hash names the view (#/, #/search?q=, #/image/DIGEST[?against=], #/vulnerable). */
+
+function route(hash: string): { nav: string; render: () => Promise<HTMLElement> } {
+  const [path, query = ""] = hash.replace(/^#/, "").split("?", 2);
+  const params = new URLSearchParams(query);
+  if (path === "/search") return { nav: "", render: () => searchView(params.get("q") ?? "") };
+  if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView };
+  const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
+  if (image) return { nav: "fleet", render: () => imageView(image[1], params.get("against") ?? undefined) };
+  return { nav: "fleet", render: fleetView };
+}
+
+async function show(): Promise<void> {
+  const main = document.getElementById("main")!;
+  const { nav, render } = route(location.hash);
+  for (const a of document.querySelectorAll<HTMLElement>("[data-nav]"))
+    a.classList.toggle("active", a.dataset.nav === nav);
+  main.setAttribute("aria-busy", "true");
+  try {
+    main.replaceChildren(await render());
+  } catch (err) {
+    main.replaceChildren(h("h1", {}, "Something went wrong"), errorBox((err as Error).message));
+  }
+  main.setAttribute("aria-busy", "false");
+}
+
+document.getElementById("search")!.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = (document.getElementById("q") as HTMLInputElement).value.trim();
+  if (q) location.hash = `#/search?q=${encodeURIComponent(q)}`;
+});
+window.addEventListener("hashchange", show);
+show();

@@ -1,0 +1,178 @@
+import {
+  type DiffAnswer,
+  type Finding,
+  type FleetAnswer,
+  getJson,
+  type ImageAnswer,
+  type IndexedPackage,
+  type StackLayer,
+} from "./api.js";
+import { ago, empty, h, short, table } from "./dom.js";
+import { FINDING_HEADS, findingRow, imageHref, refName } from "./parts.js";
+
+/** One image: its names, vulnerabilities, layer stack with packages, and a diff against another image. */
+
+function pkgChip(p: IndexedPackage, vulnerable: Set<string>): HTMLElement {
+  const bad = vulnerable.has(p.name);
+  return h(
+    "span",
+    { class: bad ? "pkg vulnerable" : "pkg", title: `source ${p.source} ${p.sourceVersion}` },
+    `${p.name} ${p.version}`,
+  );
+}
+
+function layerRow(layer: StackLayer, vulnerable: Set<string>): HTMLElement {
+  return h(
+    "tr",
+    { class: "layer" },
+    h("td", { class: "num fit" }, layer.position + 1),
+    h(
+      "td",
+      { class: "digest fit", title: `digest ${layer.digest}\ndiff_id ${layer.diffId}` },
+      short(layer.digest),
+    ),
+    h(
+      "td",
+      { class: "num fit" },
+      layer.images > 1 ? h("span", { class: "pill" }, `${layer.images} images`) : "only this",
+    ),
+    h(
+      "td",
+      {},
+      layer.packages.length === 0
+        ? h("span", { class: "muted" }, "no packages")
+        : h("div", { class: "pkgs" }, ...layer.packages.map((p) => pkgChip(p, vulnerable))),
+    ),
+  );
+}
+
+function diffSection(digest: string, others: FleetAnswer["images"]): HTMLElement {
+  const select = h(
+    "select",
+    { id: "against", "aria-label": "Compare with" },
+    ...others.map((o) =>
+      h(
+        "option",
+        { value: o.digest },
+        `${o.refs.map(refName).join(", ") || short(o.digest)} (${o.platform})`,
+      ),
+    ),
+  ) as HTMLSelectElement;
+  const out = h("div", { id: "diff" });
+  const button = h("button", { type: "button", id: "diff-button" }, "Compare");
+  button.addEventListener("click", () => {
+    location.hash = `${imageHref(digest)}?against=${encodeURIComponent(select.value)}`;
+  });
+  return h(
+    "section",
+    {},
+    h("h2", {}, "Package diff"),
+    others.length === 0
+      ? empty("No other image to compare with.")
+      : h("div", { class: "toolbar" }, h("span", {}, "From"), select, h("span", {}, "to this image"), button),
+    out,
+  );
+}
+
+function diffTable(d: DiffAnswer): HTMLElement {
+  const { added, removed, changed, same } = d.packages;
+  const rows = [
+    ...changed.map((c) =>
+      h(
+        "tr",
+        {},
+        h("td", { class: "changed" }, "changed"),
+        h("td", { class: "mono" }, c.name),
+        h("td", { class: "mono" }, c.a.version),
+        h("td", { class: "mono" }, c.b.version),
+      ),
+    ),
+    ...added.map((p) =>
+      h(
+        "tr",
+        {},
+        h("td", { class: "added" }, "added"),
+        h("td", { class: "mono" }, p.name),
+        h("td", {}, ""),
+        h("td", { class: "mono" }, p.version),
+      ),
+    ),
+    ...removed.map((p) =>
+      h(
+        "tr",
+        {},
+        h("td", { class: "removed" }, "removed"),
+        h("td", { class: "mono" }, p.name),
+        h("td", { class: "mono" }, p.version),
+        h("td", {}, ""),
+      ),
+    ),
+  ];
+  const names = (i: DiffAnswer["a"]) => i.refs.map(refName).join(", ") || short(i.digest);
+  return h(
+    "div",
+    {},
+    h(
+      "p",
+      { class: "sub" },
+      `${names(d.a)} → ${names(d.b)}: ${changed.length} changed, ${added.length} added, ${removed.length} removed, ${same} the same; layers ${d.layers.shared} shared, ${d.layers.onlyInB} new`,
+    ),
+    rows.length === 0 ? empty("The same packages.") : table(["Change", "Package", "From", "To"], rows),
+  );
+}
+
+function findingsSection(answer: ImageAnswer): HTMLElement {
+  const body = !answer.advisoriesKnown
+    ? empty("No advisories in the index (strata advisories update --from FEED).")
+    : answer.findings.length === 0
+      ? empty("No known vulnerability.")
+      : table(FINDING_HEADS, answer.findings.map(findingRow));
+  return h("section", {}, h("h2", {}, `Vulnerabilities (${answer.findings.length})`), body);
+}
+
+/** The other images, those of the same repositories first (the likeliest comparison: another tag). */
+function diffCandidates(image: ImageAnswer["image"], images: FleetAnswer["images"]): FleetAnswer["images"] {
+  const repos = new Set(image.refs.map((r) => `${r.registry}/${r.repository}`));
+  const near = (i: FleetAnswer["images"][number]) =>
+    i.refs.some((r) => repos.has(`${r.registry}/${r.repository}`));
+  const others = images.filter((i) => i.digest !== image.digest);
+  return [...others.filter(near), ...others.filter((i) => !near(i))];
+}
+
+export async function imageView(digest: string, against?: string): Promise<HTMLElement> {
+  const [answer, fleet] = await Promise.all([
+    getJson<ImageAnswer>(`/api/images/${encodeURIComponent(digest)}`),
+    getJson<FleetAnswer>("/api/fleet"),
+  ]);
+  const { image, layers } = answer;
+  const vulnerable = new Set(answer.findings.map((f: Finding) => f.package));
+  const packages = layers.reduce((n, l) => n + l.packages.length, 0);
+  const view = h(
+    "section",
+    {},
+    h("h1", {}, image.refs.map(refName).join(", ") || short(image.digest)),
+    h(
+      "p",
+      { class: "sub mono" },
+      `${image.digest} · config ${short(image.config)} · ${image.platform} · indexed ${ago(image.addedAt)}`,
+    ),
+    findingsSection(answer),
+    h("h2", {}, `Layers (${layers.length}) and packages (${packages})`),
+    table(
+      ["#", "Layer", "Held by", "Packages"],
+      layers.map((l) => layerRow(l, vulnerable)),
+      [0, 2],
+      [0, 1, 2],
+    ),
+    diffSection(image.digest, diffCandidates(image, fleet.images)),
+  );
+  if (against !== undefined) {
+    const select = view.querySelector<HTMLSelectElement>("#against");
+    if (select) select.value = against;
+    const diff = await getJson<DiffAnswer>(
+      `/api/images/${encodeURIComponent(image.digest)}/diff?against=${encodeURIComponent(against)}`,
+    );
+    view.querySelector("#diff")?.append(diffTable(diff));
+  }
+  return view;
+}

@@ -1,0 +1,150 @@
+import { type Finding, type FleetAnswer, type FleetImage, getJson, type SearchAnswer } from "./api.js";
+import { ago, empty, h, short, table } from "./dom.js";
+import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges } from "./parts.js";
+
+/** The fleet list, search results and the vulnerable images. */
+
+function imageRow(image: FleetImage): HTMLElement {
+  return h(
+    "tr",
+    { "data-digest": image.digest },
+    refsCell(image),
+    h(
+      "td",
+      { class: "digest" },
+      h("a", { href: imageHref(image.digest), title: image.digest }, short(image.digest)),
+    ),
+    h("td", { class: "mono" }, image.platform),
+    h("td", { class: "num" }, image.packages),
+    h("td", { class: "num" }, `${image.sharedLayers} / ${image.layers}`),
+    h("td", {}, severityBadges(image)),
+    h("td", { class: "muted", title: new Date(image.addedAt).toISOString() }, ago(image.addedAt)),
+  );
+}
+
+const IMAGE_HEADS = [
+  "Repository and tags",
+  "Manifest",
+  "Platform",
+  "Packages",
+  "Shared layers",
+  "Vulnerabilities",
+  "Indexed",
+];
+
+function stat(value: string | number, label: string): HTMLElement {
+  return h("div", { class: "stat" }, h("b", {}, value), h("span", {}, label));
+}
+
+export async function fleetView(): Promise<HTMLElement> {
+  const { images, advisories } = await getJson<FleetAnswer>("/api/fleet");
+  const vulnerable = images.filter(
+    (i) => i.worst !== undefined && i.worst !== "negligible" && i.worst !== "unknown",
+  );
+  const repos = new Set(images.flatMap((i) => i.refs.map((r) => `${r.registry}/${r.repository}`)));
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Images"),
+    h(
+      "p",
+      { class: "sub" },
+      advisories.length === 0
+        ? "No advisories in the index: strata advisories update --from FEED to see vulnerabilities."
+        : `Advisories: ${advisories.map((a) => `${a.location} (${a.date.slice(0, 10)})`).join(", ")}`,
+    ),
+    h(
+      "div",
+      { class: "summary" },
+      stat(images.length, "images"),
+      stat(repos.size, "repositories"),
+      stat(vulnerable.length, "vulnerable (low or worse)"),
+      stat(
+        images.reduce((n, i) => n + i.fixable, 0),
+        "fixable findings",
+      ),
+    ),
+    images.length === 0
+      ? empty("The index holds no image yet: strata index add IMAGE")
+      : table(IMAGE_HEADS, images.map(imageRow), [3, 4]),
+  );
+}
+
+export async function searchView(q: string): Promise<HTMLElement> {
+  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}`);
+  const rows =
+    answer.kind === "cve"
+      ? answer.answers.map(
+          (a) =>
+            [
+              a.image,
+              a.findings.map((f) => `${f.package} ${f.version} → ${f.fixedVersion ?? "no fix yet"}`),
+            ] as const,
+        )
+      : answer.answers.map(
+          (a) =>
+            [
+              a.image,
+              a.packages.map(
+                (p) =>
+                  `${p.name} ${p.version}${p.source !== p.name ? ` (${p.source} ${p.sourceVersion})` : ""}`,
+              ),
+            ] as const,
+        );
+  const body = rows.map(([image, matches]) =>
+    h(
+      "tr",
+      { "data-digest": image.digest },
+      refsCell(image),
+      h("td", { class: "digest" }, h("a", { href: imageHref(image.digest) }, short(image.digest))),
+      h("td", { class: "mono" }, image.platform),
+      h("td", {}, h("div", { class: "pkgs" }, ...matches.map((m) => h("span", { class: "pkg" }, m)))),
+    ),
+  );
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Search"),
+    h("p", { class: "sub" }, h("code", {}, q), ` — ${rows.length} ${rows.length === 1 ? "image" : "images"}`),
+    rows.length === 0
+      ? empty("No indexed image matches.")
+      : table(["Image", "Manifest", "Platform", "Matching packages"], body),
+  );
+}
+
+export async function vulnerableView(): Promise<HTMLElement> {
+  const { images } = await getJson<{ images: { image: FleetImage; findings: Finding[] }[] }>(
+    "/api/vulnerable",
+  );
+  const sections = images.map(({ image, findings }) =>
+    h(
+      "div",
+      { class: "vuln-image", "data-digest": image.digest },
+      h(
+        "h2",
+        {},
+        h(
+          "a",
+          { href: imageHref(image.digest) },
+          image.refs.length > 0
+            ? image.refs.map((r) => `${r.repository}${r.tag ? `:${r.tag}` : ""}`).join(", ")
+            : short(image.digest),
+        ),
+        " ",
+        severityBadges(image),
+      ),
+      table(FINDING_HEADS, findings.map(findingRow)),
+    ),
+  );
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Vulnerable images"),
+    h(
+      "p",
+      { class: "sub" },
+      "Worst first; each finding with the version that fixes it and where that version is available.",
+    ),
+    images.length === 0 ? empty("No indexed image has a known vulnerability.") : sections,
+  );
+}

@@ -1,0 +1,77 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { isStrataError } from "../util/errors.js";
+import { registerApi } from "./api.js";
+import { type FleetView, NotIndexed } from "./fleet-view.js";
+import { isLoopbackHost, type ListenAddress } from "./listen.js";
+
+/**
+ * `strata serve`'s HTTP server: the JSON API under /api/ and the page's three static files, read
+ * once at start (they are small, and a page must not change under a running server).
+ */
+
+const PAGE_FILES: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+};
+
+/** Nothing from elsewhere: the page loads only its own script and style. */
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+export interface ServeOptions {
+  view: FleetView;
+  /** The directory holding index.html, app.js and style.css (dist/page). */
+  pageDir: string;
+  listen: ListenAddress;
+}
+
+function sendError(reply: FastifyReply, status: number, error: string, hint?: string) {
+  return reply.code(status).send(hint === undefined ? { error } : { error, hint });
+}
+
+async function pageFiles(dir: string): Promise<Map<string, { body: Buffer; type: string }>> {
+  const out = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, { file, type }] of Object.entries(PAGE_FILES)) {
+    out.set(path, { body: await readFile(join(dir, file)), type });
+  }
+  return out;
+}
+
+/** Builds the server (not yet listening). */
+export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> {
+  const files = await pageFiles(opts.pageDir);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    // An unknown parameter is a mistake to report, not to drop silently; no type coercion either.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    if (opts.listen.loopback && !isLoopbackHost(request.headers.host, opts.listen.host)) {
+      return sendError(reply, 421, "this server answers only requests for its loopback address");
+    }
+  });
+  app.setErrorHandler((err: Error, _request, reply) => {
+    if ((err as { validation?: unknown }).validation !== undefined) return sendError(reply, 400, err.message);
+    if (err instanceof NotIndexed) return sendError(reply, 404, err.message, err.hint);
+    if (isStrataError(err)) return sendError(reply, err.code === "USAGE" ? 400 : 500, err.message, err.hint);
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return sendError(reply, status, err.message);
+    process.stderr.write(`strata: error: serve: ${err.message.split("\n")[0]}\n`);
+    return sendError(reply, 500, "internal error");
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "no such page or API"));
+  for (const [path, { body, type }] of files) app.get(path, (_request, reply) => reply.type(type).send(body));
+  registerApi(app, opts.view);
+  return app;
+}

@@ -1,0 +1,63 @@
+import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
+import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
+import { indexAdvisories } from "../advisories/source.js";
+import { type StoredFeed, storedFeeds } from "../advisories/store.js";
+import type { Db } from "../fleet/db.js";
+import type { IndexedPackage } from "../fleet/lookups.js";
+import { scanFleet } from "../scan/fleet-scan.js";
+
+/**
+ * The vulnerabilities the page and `strata ps` show, from the advisories stored in the index
+ * (`strata advisories update`): the same matching as `strata scan --fleet` (by source package and
+ * source version in dpkg order, per Debian release from the image's base-files), no image read.
+ */
+export class Vulnerabilities {
+  constructor(private readonly db: Db) {}
+
+  /** The feeds stored, with the date each speaks for. */
+  feeds(): Promise<StoredFeed[]> {
+    return storedFeeds(this.db);
+  }
+
+  /** Every indexed image's findings, worst first, by manifest digest. */
+  async fleet(): Promise<Map<string, Finding[]>> {
+    const scans = await scanFleet(this.db);
+    return new Map(scans.map((s) => [s.digest, worstFirst(s.findings)]));
+  }
+
+  /** The findings for one image's packages, worst first ([] when its release is unknown). */
+  async ofPackages(packages: IndexedPackage[]): Promise<Finding[]> {
+    const release = releaseOfPackages(packages);
+    if (release === undefined) return [];
+    const installed = packages.map((p) => ({
+      ...p,
+      source: p.source || p.name,
+      sourceVersion: p.sourceVersion || p.version,
+    }));
+    const source = indexAdvisories(this.db);
+    const advisories = await source.advisories(
+      release,
+      installed.map((p) => p.source),
+    );
+    const available = await source.available(installed.map((p) => p.name));
+    return worstFirst(matchAdvisories(installed, advisories, available));
+  }
+}
+
+function worstFirst(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+}
+
+export type SeverityCounts = Record<Severity, number>;
+
+/** How many findings at each severity, and how many a newer version fixes. */
+export function summarize(findings: Finding[]): { bySeverity: SeverityCounts; fixable: number } {
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as SeverityCounts;
+  for (const f of findings) bySeverity[f.severity]++;
+  return { bySeverity, fixable: findings.filter((f) => f.status === "fixed").length };
+}
+
+/** The worst severity among the findings (worst first), or undefined when there are none. */
+export function worst(findings: Finding[]): Severity | undefined {
+  return findings[0]?.severity;
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { STRATA_BIN } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
+import { digestOf, type FleetImageSpec, indexPageFleet } from "../helpers/page-fleet.js";
+
+/**
+ * The page in a real browser (Debian's chromium through playwright-core) against the compiled
+ * `strata serve` over a real SQLite index: the fleet, a search, an image, a diff, the vulnerable
+ * list. Screenshots go to test-artifacts/serve/ (git-ignored) for people to look at.
+ */
+
+const SHOTS = new URL("../../test-artifacts/serve/", import.meta.url).pathname;
+let server: ChildProcess;
+let base: string;
+let browser: Browser;
+let page: Page;
+let fleet: Map<string, FleetImageSpec>;
+
+function startServe(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [STRATA_BIN, "serve", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /at (http:\/\/\S+)\n/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.stderr!.on("data", (d) => {
+      err += d;
+    });
+    child.on("exit", (code) => reject(new Error(`strata serve exited ${code}: ${err}`)));
+  });
+}
+
+/** The text as the user sees it, laid out (cells apart), which textContent does not give. */
+function seen(locator: Locator): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted
+  return locator.innerText();
+}
+
+async function shot(name: string): Promise<void> {
+  const path = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  process.stdout.write(`# screenshot ${path}\n`);
+}
+
+before(async () => {
+  const dir = await tempDir("serve-page");
+  await mkdir(SHOTS, { recursive: true });
+  fleet = await indexPageFleet(join(dir, "index.db"));
+  const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
+  server = started.child;
+  base = started.url;
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox"],
+  });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (err) => assert.fail(`page error: ${err.message}`));
+});
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+});
+
+describe("strata serve in a browser", () => {
+  test("the fleet lists each image with its tags and its worst vulnerabilities", async () => {
+    await page.goto(base);
+    await page.waitForSelector("table tbody tr");
+    assert.equal(await page.locator("tbody tr").count(), 4);
+    const old = page.locator(`tr[data-digest="${digestOf(fleet.get("team/api:1.0")!)}"]`);
+    assert.match(await seen(old), /team\/api\s+1\.0/);
+    assert.match(await seen(old.locator(".sev.critical")), /1 critical/);
+    await shot("1-fleet");
+  });
+
+  test("a search by version relation finds the old tag, and a CVE search names the fixing version", async () => {
+    await page.fill("#q", "libcurl4 << 7.88.1-10+deb12u6");
+    await page.press("#q", "Enter");
+    await page.waitForSelector("h1:text('Search')");
+    const rows = page.locator("tbody tr");
+    assert.equal(await rows.count(), 1);
+    assert.match(await seen(rows.first()), /libcurl4 7\.88\.1-10\+deb12u5 \(curl/);
+    await shot("2-search-relation");
+    await page.fill("#q", "CVE-2023-45853");
+    await page.press("#q", "Enter");
+    await page.waitForFunction(() => document.querySelector("main code")?.textContent === "CVE-2023-45853");
+    assert.match(
+      await seen(page.locator("tbody")),
+      /zlib1g 1:1\.2\.13\.dfsg-1 → 1:1\.2\.13\.dfsg-1\+deb12u1/,
+    );
+    await shot("3-search-cve");
+  });
+
+  test("an image shows its vulnerabilities with fixes and its layers with their packages", async () => {
+    await page.locator("tbody tr a").first().click();
+    await page.waitForSelector("h2:text('Layers')");
+    const text = await seen(page.locator("main"));
+    assert.match(text, /CVE-2023-45853\s+zlib1g\s+1:1\.2\.13\.dfsg-1\s+1:1\.2\.13\.dfsg-1\+deb12u1/);
+    assert.match(text, /Layers \(6\) and packages \(5\)/);
+    assert.equal(await page.locator(".pkg.vulnerable").count(), 3, "libcurl4, libssl3 and zlib1g are marked");
+    await shot("4-image");
+  });
+
+  test("the diff against the newer tag lists the changed packages", async () => {
+    const newer = digestOf(fleet.get("team/api:1.1")!);
+    await page.goto(`${base}#/image/${newer}`);
+    await page.waitForSelector("#against");
+    await page.selectOption("#against", digestOf(fleet.get("team/api:1.0")!));
+    await page.click("#diff-button");
+    await page.waitForSelector("#diff table");
+    const diff = await seen(page.locator("#diff"));
+    assert.match(diff, /3 changed, 0 added, 0 removed, 2 the same/);
+    assert.match(diff, /changed\s+libssl3\s+3\.0\.11-1~deb12u2\s+3\.0\.17-1~deb12u3/);
+    await page.locator("#diff").scrollIntoViewIfNeeded();
+    await shot("5-diff");
+  });
+
+  test("the vulnerable list puts the critical image first; a bad search shows the error line", async () => {
+    await page.click("a[data-nav='vulnerable']");
+    await page.waitForSelector(".vuln-image");
+    assert.equal(
+      await page.locator(".vuln-image").first().getAttribute("data-digest"),
+      digestOf(fleet.get("team/api:1.0")!),
+    );
+    await shot("6-vulnerable");
+    await page.fill("#q", "openssl << not-a-version");
+    await page.press("#q", "Enter");
+    await page.waitForSelector(".error");
+    assert.match(await seen(page.locator(".error")), /is not a Debian version/);
+  });
+});

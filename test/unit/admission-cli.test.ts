@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { parsePodList } from "../../src/admission/pods.js";
+import { readFeed } from "../../src/advisories/feed.js";
+import { storeAdvisories } from "../../src/advisories/store.js";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { runStrata } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
+import { strataImage } from "../helpers/fleet-images.js";
+import { selfSignedCertificate } from "../helpers/registry.js";
+
+const FIXTURES = new URL("../fixtures/advisories/", import.meta.url).pathname;
+
+/** A pod as `kubectl get pods -A -o json` lists it, with the status a containerd node reports. */
+function pod(name: string, specImage: string, imageId: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "shop", uid: `uid-${name}` },
+    spec: { containers: [{ name: "web", image: specImage }] },
+    status: {
+      phase: "Running",
+      containerStatuses: [
+        { name: "web", image: specImage, imageID: imageId, ready: true, restartCount: 0, started: true },
+      ],
+    },
+  };
+}
+
+describe("strata audit and admission manifests", () => {
+  let dir: string;
+  let indexPath: string;
+  let oldDigest: string;
+  let newDigest: string;
+
+  before(async () => {
+    dir = await tempDir("audit");
+    indexPath = join(dir, "index.db");
+    const index = await FleetIndex.open(indexPath);
+    const base = { name: "base-files", version: "12.4+deb12u11" };
+    const old = await strataImage([
+      base,
+      { name: "libssl3", version: "3.0.15-1~deb12u1", source: "openssl" },
+    ]);
+    const fixed = await strataImage([
+      base,
+      { name: "libssl3", version: "3.0.17-1~deb12u3", source: "openssl" },
+    ]);
+    for (const image of [old.image, fixed.image]) {
+      const topDigest = imageDescriptor(image).digest;
+      await index.add(image, "test", [
+        { registry: "registry.example", repository: "shop/web", tag: "", topDigest },
+      ]);
+    }
+    [oldDigest, newDigest] = [imageDescriptor(old.image).digest, imageDescriptor(fixed.image).digest];
+    const feed = await readFeed(join(FIXTURES, "tracker.json"));
+    await storeAdvisories(
+      index.db,
+      { location: "tracker.json", kind: "tracker", date: feed.date },
+      feed.advisories,
+    );
+    await index.close();
+    await writeFile(join(dir, "policy.yaml"), "deny:\n  fixable: { severity: medium }\n");
+  });
+
+  it("judges a running pod by the digest its node reports, not its tag", () => {
+    const [p] = parsePodList({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        pod(
+          "web-1",
+          "registry.example/shop/web:1",
+          `registry.example/shop/web@${"sha256:" + "a".repeat(64)}`,
+        ),
+      ],
+    });
+    assert.deepEqual(p.images, [
+      { container: "containers[0]", image: `registry.example/shop/web@sha256:${"a".repeat(64)}` },
+    ]);
+    const [docker] = parsePodList({
+      items: [pod("w", "nginx:1", `docker-pullable://nginx@sha256:${"b".repeat(64)}`)],
+    });
+    assert.equal(docker.images[0].image, `docker.io/library/nginx@sha256:${"b".repeat(64)}`);
+    const [crio] = parsePodList({ items: [pod("w", "nginx:1", `sha256:${"c".repeat(64)}`)] });
+    assert.equal(crio.images[0].image, "nginx:1", "a config digest alone: the spec's image");
+    assert.throws(() => parsePodList({ kind: "Pod" }), /no items/);
+  });
+
+  it("says which running pods the policy rejects today, and exits 1", async () => {
+    const pods = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        pod("web-old", "registry.example/shop/web:1", `registry.example/shop/web@${oldDigest}`),
+        pod("web-new", "registry.example/shop/web:2", `registry.example/shop/web@${newDigest}`),
+      ],
+    };
+    await writeFile(join(dir, "pods.json"), JSON.stringify(pods));
+    const r = await runStrata([
+      "audit",
+      "--pods",
+      join(dir, "pods.json"),
+      "--policy",
+      join(dir, "policy.yaml"),
+      "--index",
+      indexPath,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^shop\/web-old: rejected$/m);
+    assert.match(r.stdout, /CVE-2025-9230 \(high\) in libssl3 3\.0\.15-1~deb12u1/);
+    assert.doesNotMatch(r.stdout, /web-new/);
+    assert.match(r.stdout, /1 of 2 running pods would be rejected today/);
+  });
+
+  it("prints a webhook configuration, Service and Deployment with the CA bundle filled in", async () => {
+    const cert = await selfSignedCertificate(dir, "ca");
+    const r = await runStrata([
+      "admission",
+      "manifests",
+      "--ca-file",
+      cert.certFile,
+      "--image",
+      "registry.example/strata:0.1.0",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    assert.deepEqual(
+      docs.map((d) => d.kind),
+      ["ValidatingWebhookConfiguration", "Service", "Deployment"],
+    );
+    const hook = docs[0].webhooks[0];
+    assert.equal(
+      Buffer.from(hook.clientConfig.caBundle, "base64").toString(),
+      await readFile(cert.certFile, "utf8"),
+    );
+    assert.equal(hook.clientConfig.service.path, "/validate");
+    assert.deepEqual(hook.admissionReviewVersions, ["v1"]);
+    assert.equal(hook.failurePolicy, "Fail");
+    assert.ok(docs[2].spec.template.spec.containers[0].args.includes("--timeout=8"));
+  });
+});

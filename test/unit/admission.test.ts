@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { request } from "node:https";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ImageDecider } from "../../src/admission/decider.js";
+import { serveAdmission } from "../../src/admission/server.js";
+import type { WebhookOptions } from "../../src/admission/webhook.js";
+import { readFeed } from "../../src/advisories/feed.js";
+import { storeAdvisories } from "../../src/advisories/store.js";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { parsePolicy } from "../../src/policy/policy.js";
+import { tempDir } from "../helpers/debs.js";
+import { strataImage } from "../helpers/fleet-images.js";
+import { selfSignedCertificate } from "../helpers/registry.js";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+const POLICY = `deny:
+  fixable: { severity: medium }
+  unfixed: { severity: critical }
+exemptions:
+  - { cve: CVE-2023-45853, reason: "minizip is not shipped", expires: 2027-01-31 }
+`;
+
+interface Answer {
+  status: number;
+  body: {
+    apiVersion?: string;
+    kind?: string;
+    response?: {
+      uid: string;
+      allowed: boolean;
+      status?: { code: number; message: string };
+      warnings?: string[];
+    };
+    error?: string;
+  };
+}
+
+function post(url: string, ca: string, body: string, path = "/validate"): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}${path}`,
+      { method: body ? "POST" : "GET", ca, headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => {
+          text += d;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text.startsWith("{") ? JSON.parse(text) : { error: text },
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function review(file: string, image: string): Promise<string> {
+  return (await readFile(join(FIXTURES, "admission", file), "utf8")).replaceAll(
+    '"IMAGE"',
+    JSON.stringify(image),
+  );
+}
+
+describe("admission webhook", () => {
+  let dir: string;
+  let index: FleetIndex;
+  let ca: string;
+  let vulnerable: string;
+  let clean: string;
+  const servers: { close(): void }[] = [];
+
+  async function start(opts: Partial<WebhookOptions> = {}) {
+    const cert = await selfSignedCertificate(dir, `webhook-${servers.length}`);
+    ca = await readFile(cert.certFile, "utf8");
+    const decider = new ImageDecider({ policy: parsePolicy(POLICY, "policy.yaml"), index });
+    const served = await serveAdmission(decider, {
+      cert: await readFile(cert.certFile),
+      key: await readFile(cert.keyFile),
+      host: "127.0.0.1",
+      port: 0,
+      audit: false,
+      failurePolicy: "closed",
+      deadlineMs: 1500,
+      now: () => new Date("2027-01-15T12:00:00Z"),
+      ...opts,
+    });
+    servers.push(served.server);
+    return served.url;
+  }
+
+  before(async () => {
+    dir = await tempDir("admission");
+    index = await FleetIndex.open(join(dir, "index.db"));
+    const base = { name: "base-files", version: "12.4+deb12u11" };
+    const old = await strataImage([
+      base,
+      { name: "libssl3", version: "3.0.15-1~deb12u1", source: "openssl" },
+      { name: "zlib1g", version: "1:1.2.13.dfsg-1", source: "zlib" },
+    ]);
+    const fixed = await strataImage([
+      base,
+      { name: "libssl3", version: "3.0.17-1~deb12u3", source: "openssl" },
+    ]);
+    for (const [image, tag] of [
+      [old.image, "1"],
+      [fixed.image, "2"],
+    ] as const) {
+      const topDigest = imageDescriptor(image).digest;
+      await index.add(image, "test", [
+        { registry: "registry.example", repository: "shop/web", tag, topDigest },
+      ]);
+    }
+    vulnerable = `registry.example/shop/web@${imageDescriptor(old.image).digest}`;
+    clean = `registry.example/shop/web@${imageDescriptor(fixed.image).digest}`;
+    const feed = await readFeed(join(FIXTURES, "advisories", "tracker.json"));
+    await storeAdvisories(
+      index.db,
+      { location: "tracker.json", kind: "tracker", date: feed.date },
+      feed.advisories,
+    );
+  });
+
+  after(async () => {
+    for (const s of servers) s.close();
+    await index.close();
+  });
+
+  it("denies a pod with a vulnerable image, with its reasons, and echoes the uid", async () => {
+    const url = await start();
+    const r = await post(url, ca, await review("pod-review.json", vulnerable));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.apiVersion, "admission.k8s.io/v1");
+    assert.equal(r.body.kind, "AdmissionReview");
+    const response = r.body.response!;
+    assert.equal(response.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert.equal(response.allowed, false);
+    assert.equal(response.status?.code, 403);
+    assert.match(response.status!.message, /^strata: Pod shop\/web denied: /);
+    assert.match(
+      response.status!.message,
+      /initContainers\[0\] .*CVE-2025-9230 \(high\) in libssl3 3\.0\.15-1~deb12u1: fixed in 3\.0\.17-1~deb12u3/,
+    );
+    assert.match(response.status!.message, /containers\[0\] /);
+    assert.doesNotMatch(response.status!.message, /CVE-2023-45853/, "exempted until 2027-01-31");
+  });
+
+  it("allows a pod whose image has no finding the policy denies", async () => {
+    const url = await start();
+    const r = await post(url, ca, await review("pod-review.json", clean));
+    assert.equal(r.body.response?.allowed, true);
+    assert.equal(r.body.response?.status, undefined);
+  });
+
+  it("checks a Deployment's pod template", async () => {
+    const url = await start();
+    const denied = await post(url, ca, await review("deployment-review.json", vulnerable));
+    assert.equal(denied.body.response?.uid, "c1b7a8e2-0f36-4f53-9d0e-8d4a3d6b1e22");
+    assert.equal(denied.body.response?.allowed, false);
+    assert.match(
+      denied.body.response!.status!.message,
+      /^strata: Deployment shop\/api denied: containers\[0\]/,
+    );
+    const allowed = await post(url, ca, await review("deployment-review.json", clean));
+    assert.equal(allowed.body.response?.allowed, true);
+  });
+
+  it("allows an exempted CVE until its expiry passes, then denies and says it expired", async () => {
+    const policy = `deny:\n  fixable: { severity: medium }\nexemptions:\n  - { cve: CVE-2025-9230, reason: "no CMS use", expires: 2027-01-31 }\n  - { cve: CVE-2023-45853, reason: "minizip is not shipped", expires: 2027-01-31 }\n`;
+    const decider = (now: string) => ({ policy, now });
+    for (const { now, allowed } of [
+      { now: "2027-01-31T23:59:00Z", allowed: true },
+      { now: "2027-02-01T00:00:00Z", allowed: false },
+    ]) {
+      const cert = await selfSignedCertificate(dir, `exempt-${allowed}`);
+      const served = await serveAdmission(
+        new ImageDecider({ policy: parsePolicy(decider(now).policy, "p.yaml"), index }),
+        {
+          cert: await readFile(cert.certFile),
+          key: await readFile(cert.keyFile),
+          host: "127.0.0.1",
+          port: 0,
+          audit: false,
+          failurePolicy: "closed",
+          deadlineMs: 1500,
+          now: () => new Date(now),
+        },
+      );
+      servers.push(served.server);
+      const r = await post(
+        served.url,
+        await readFile(cert.certFile, "utf8"),
+        await review("pod-review.json", vulnerable),
+      );
+      assert.equal(r.body.response?.allowed, allowed, now);
+      if (!allowed) {
+        assert.match(
+          r.body.response!.status!.message,
+          /the exemption of CVE-2025-9230 \("no CMS use"\) expired on 2027-01-31/,
+        );
+      }
+    }
+  });
+
+  it("in audit mode allows, with the reasons as warnings", async () => {
+    const url = await start({ audit: true });
+    const r = await post(url, ca, await review("pod-review.json", vulnerable));
+    assert.equal(r.body.response?.allowed, true);
+    assert.ok(r.body.response!.warnings!.some((w) => /CVE-2025-9230/.test(w)));
+    assert.ok(r.body.response!.warnings!.every((w) => w.length <= 256));
+  });
+
+  it("answers a malformed review with HTTP 400 and a message, and keeps serving", async () => {
+    const url = await start();
+    for (const [body, why] of [
+      ["{not json", /not JSON/],
+      ['{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}', /apiVersion/],
+      [
+        '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"}}}',
+        /request\.uid/,
+      ],
+      [
+        '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"object":{"spec":{"containers":[{"name":"x"}]}}}}',
+        /containers\[0\] has no image/,
+      ],
+      [
+        '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"object":{"spec":{"containers":[{"image":"UPPER/Case"}]}}}}',
+        /invalid image reference/,
+      ],
+    ] as const) {
+      const r = await post(url, ca, body);
+      if (r.status === 200) {
+        // An image name that is not one cannot be decided: the failure policy (closed) denies it.
+        assert.equal(r.body.response?.allowed, false);
+        assert.match(r.body.response!.status!.message, why);
+        continue;
+      }
+      assert.equal(r.status, 400, body);
+      assert.match(r.body.error ?? "", why);
+    }
+    assert.equal((await post(url, ca, "", "/healthz")).status, 200);
+  });
+
+  it("answers within its deadline when the registry cannot be reached, by the failure policy", async () => {
+    const unreachable = "127.0.0.1:9/shop/web:1";
+    for (const failurePolicy of ["closed", "open"] as const) {
+      const url = await start({ failurePolicy, deadlineMs: 800 });
+      const started = performance.now();
+      const r = await post(url, ca, await review("pod-review.json", unreachable));
+      assert.ok(performance.now() - started < 3000, "answered before the webhook's timeout");
+      assert.equal(r.body.response?.allowed, failurePolicy === "open");
+      const text =
+        failurePolicy === "open" ? r.body.response!.warnings!.join(" ") : r.body.response!.status!.message;
+      assert.match(text, /127\.0\.0\.1:9\/shop\/web:1/);
+    }
+  });
+
+  it("exposes decisions and latency as Prometheus metrics", async () => {
+    const url = await start();
+    await post(url, ca, await review("pod-review.json", vulnerable));
+    await post(url, ca, await review("pod-review.json", clean));
+    const r = await post(url, ca, "", "/metrics");
+    const text = r.body.error ?? "";
+    assert.match(text, /^strata_admission_decisions_total\{outcome="denied"\} 1$/m);
+    assert.match(text, /^strata_admission_decisions_total\{outcome="allowed"\} 1$/m);
+    assert.match(text, /^strata_admission_review_seconds_count 2$/m);
+    assert.match(text, /# TYPE strata_admission_review_seconds histogram/);
+  });
+});

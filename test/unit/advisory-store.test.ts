@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { readFeed } from "../../src/advisories/feed.js";
+import { advisoriesFor, storeAdvisories, storedFeeds, storedVersions } from "../../src/advisories/store.js";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { scanFleet } from "../../src/scan/fleet-scan.js";
+import { tempDir } from "../helpers/debs.js";
+import { strataImage } from "../helpers/fleet-images.js";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+
+const FIXTURES = new URL("../fixtures/advisories/", import.meta.url).pathname;
+
+/** Every test runs on both databases, as the fleet index's own do. */
+let pg: PostgresServer;
+let dir: string;
+let files = 0;
+before(async () => {
+  [pg, dir] = await Promise.all([startPostgres(), tempDir("advisory-store")]);
+});
+after(() => pg?.stop());
+
+const BACKENDS = [
+  { name: "SQLite", location: async () => join(dir, `index-${++files}.db`) },
+  { name: "PostgreSQL", location: () => pg.newDatabase() },
+];
+
+const BASE = { name: "base-files", version: "12.4+deb12u11" };
+const OLD_SSL = { name: "libssl3", version: "3.0.15-1~deb12u1", source: "openssl" };
+const NEW_SSL = { name: "libssl3", version: "3.0.17-1~deb12u3", source: "openssl" };
+const ZLIB = { name: "zlib1g", version: "1:1.2.13.dfsg-1", source: "zlib" };
+
+for (const backend of BACKENDS) {
+  describe(`advisories in the index on ${backend.name}`, () => {
+    test("a feed stored again replaces what it said, and keeps its date", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      try {
+        const feed = await readFeed(join(FIXTURES, "tracker.json"), (r) => r === "bookworm");
+        await storeAdvisories(
+          index.db,
+          { location: "tracker.json", kind: "tracker", date: "2026-11-30T00:00:00.000Z" },
+          feed.advisories,
+        );
+        const stored = await advisoriesFor(index.db, "bookworm", ["openssl", "zlib"]);
+        assert.deepEqual(stored.map((a) => a.id).sort(), [
+          "CVE-2023-45853",
+          "CVE-2024-5535",
+          "CVE-2025-9230",
+          "CVE-2025-9232",
+        ]);
+        assert.deepEqual(
+          stored.find((a) => a.id === "CVE-2024-5535"),
+          feed.advisories.find((a) => a.id === "CVE-2024-5535"),
+          "every field comes back as stored",
+        );
+        await storeAdvisories(
+          index.db,
+          { location: "tracker.json", kind: "tracker", date: "2026-12-01T00:00:00.000Z" },
+          feed.advisories.slice(0, 2),
+        );
+        const feeds = await storedFeeds(index.db);
+        assert.deepEqual(
+          feeds.map((f) => [f.location, f.kind, f.date, f.advisories]),
+          [["tracker.json", "tracker", "2026-12-01T00:00:00.000Z", 2]],
+        );
+        assert.equal((await advisoriesFor(index.db, "bookworm", ["curl", "openssl", "zlib"])).length, 2);
+      } finally {
+        await index.close();
+      }
+    });
+
+    test("scan --fleet finds each image's vulnerabilities from the database alone", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      try {
+        const old = await strataImage([BASE, OLD_SSL, ZLIB]);
+        const fixed = await strataImage([BASE, NEW_SSL]);
+        for (const [image, tag] of [
+          [old.image, "1"],
+          [fixed.image, "2"],
+        ] as const) {
+          const topDigest = imageDescriptor(image).digest;
+          await index.add(image, "test", [{ registry: "registry.test", repository: "app", tag, topDigest }]);
+        }
+        const feed = await readFeed(join(FIXTURES, "tracker.json"));
+        await storeAdvisories(
+          index.db,
+          { location: "tracker.json", kind: "tracker", date: feed.date },
+          feed.advisories,
+        );
+        await storeAdvisories(
+          index.db,
+          { location: "changelogs:spec", kind: "changelog", date: feed.date },
+          [],
+          [
+            {
+              name: "zlib1g",
+              architecture: "amd64",
+              version: "1:1.2.13.dfsg-1+deb12u1",
+              sourceVersion: "1:1.2.13.dfsg-1+deb12u1",
+              suite: "bookworm-security",
+            },
+          ],
+        );
+        assert.equal((await storedVersions(index.db, ["zlib1g"])).get("zlib1g")?.suite, "bookworm-security");
+        const opened = old.opened.length + fixed.opened.length;
+        const scans = await scanFleet(index.db);
+        assert.equal(old.opened.length + fixed.opened.length, opened, "no layer read");
+        const byTag = new Map(scans.map((s) => [s.reference, s]));
+        const one = byTag.get("registry.test/app:1")!;
+        assert.equal(one.release, "bookworm");
+        assert.equal(one.packageCount, 3);
+        assert.deepEqual(
+          one.findings.map((f) => [f.package, f.id, f.status, f.updatable]),
+          [
+            ["libssl3", "CVE-2025-9230", "fixed", false],
+            ["libssl3", "CVE-2025-9232", "undetermined", false],
+            ["zlib1g", "CVE-2023-45853", "fixed", true],
+          ],
+        );
+        assert.deepEqual(
+          byTag.get("registry.test/app:2")!.findings.map((f) => f.id),
+          ["CVE-2025-9232"],
+        );
+      } finally {
+        await index.close();
+      }
+    });
+  });
+}

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Finding } from "../../src/advisories/match.js";
+import { evaluatePolicy, type ImageFacts } from "../../src/policy/evaluate.js";
+import { parsePolicy } from "../../src/policy/policy.js";
+
+/** The issue's example policy, verbatim. */
+const ISSUE_POLICY = `deny:
+  fixable: { severity: medium, after-days: 0 }   # a fix exists at or above this severity
+  unfixed: { severity: critical }                # no fix yet (from the feeds)
+  packages: ["telnetd", "openssl << 3.0.15-1~deb12u1"]
+require: { built-by-strata: true, sbom: true, digest: true }
+exemptions:
+  - { cve: CVE-2026-12345, reason: "not reachable", expires: 2027-01-31 }
+  - { image: registry.example/app, package: libxml2, reason: "parser unused", expires: 2027-01-31 }
+`;
+
+function finding(over: Partial<Finding>): Finding {
+  return {
+    id: "CVE-2026-12345",
+    package: "libssl3",
+    version: "3.0.15-1~deb12u1",
+    source: "openssl",
+    sourceVersion: "3.0.15-1~deb12u1",
+    severity: "high",
+    status: "fixed",
+    fixedVersion: "3.0.17-1~deb12u3",
+    availableIn: "bookworm-security",
+    updatable: true,
+    origins: ["changelog"],
+    ...over,
+  };
+}
+
+function facts(over: Partial<ImageFacts>): ImageFacts {
+  return {
+    reference: "registry.example/app@sha256:" + "a".repeat(64),
+    repository: "registry.example/app",
+    pinned: true,
+    builtByStrata: true,
+    hasSbom: true,
+    packages: [{ name: "libssl3", version: "3.0.15-1~deb12u1" }],
+    findings: [],
+    ...over,
+  };
+}
+
+const BEFORE_EXPIRY = new Date("2027-01-31T23:00:00Z");
+const AFTER_EXPIRY = new Date("2027-02-01T00:00:00Z");
+
+describe("policy file", () => {
+  it("reads the documented example", () => {
+    const policy = parsePolicy(ISSUE_POLICY, "policy.yaml");
+    assert.deepEqual(policy.fixable, { severity: "medium", afterDays: 0 });
+    assert.deepEqual(policy.unfixed, { severity: "critical" });
+    assert.deepEqual(
+      policy.packages.map((r) => [r.name, r.op, r.version]),
+      [
+        ["telnetd", undefined, undefined],
+        ["openssl", "<<", "3.0.15-1~deb12u1"],
+      ],
+    );
+    assert.deepEqual(policy.require, { builtByStrata: true, sbom: true, digest: true });
+    assert.equal(policy.exemptions[0].expiresAt.toISOString(), "2027-02-01T00:00:00.000Z");
+  });
+
+  it("says where a policy is wrong, as file:line:col", () => {
+    const cases: [string, RegExp][] = [
+      ["deny:\n  fixable: { severity: severe }\n", /^p\.yaml:2:24: deny\.fixable\.severity: /],
+      [
+        'deny:\n  packages: ["openssl <<< 3"]\n',
+        /^p\.yaml:2:14: deny\.packages\.0: "openssl <<< 3" is not a package name/,
+      ],
+      ["require: { sbom: yes-please }\n", /require\.sbom: /],
+      [
+        "exemptions:\n  - { cve: CVE-2026-1, reason: x, expires: 2027-01-31 }\n",
+        /exemptions\.0\.cve: must be a CVE id/,
+      ],
+      [
+        "exemptions:\n  - { cve: CVE-2026-12345, reason: x, expires: 2027-02-31 }\n",
+        /expires: is not a calendar date/,
+      ],
+      [
+        "exemptions:\n  - { cve: CVE-2026-12345, reason: x, expires: 2027-13-45 }\n",
+        /expires: is not a calendar date/,
+      ],
+      ["exemptions:\n  - { image: a/b, reason: x, expires: 2027-01-31 }\n", /needs a cve or a package/],
+      ["deny: {}\nallow: []\n", /unknown key "allow"/],
+      ["deny: [\n", /^p\.yaml: /],
+    ];
+    for (const [text, why] of cases) {
+      assert.throws(
+        () => parsePolicy(text, "p.yaml"),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, "POLICY_INVALID");
+          assert.match(err.message, why);
+          return true;
+        },
+      );
+    }
+  });
+});
+
+describe("policy decisions", () => {
+  const policy = parsePolicy(ISSUE_POLICY, "policy.yaml");
+
+  it("denies a fixable finding at or above the severity, with the fix and where it is", () => {
+    const d = evaluatePolicy(policy, facts({ findings: [finding({ id: "CVE-2025-9230" })] }), BEFORE_EXPIRY);
+    assert.equal(d.allowed, false);
+    assert.deepEqual(
+      d.violations.map((v) => v.message),
+      [
+        "CVE-2025-9230 (high) in libssl3 3.0.15-1~deb12u1: fixed in 3.0.17-1~deb12u3 (available in bookworm-security)",
+      ],
+    );
+  });
+
+  it("lets low findings, and unfixed ones below critical, pass", () => {
+    const d = evaluatePolicy(
+      policy,
+      facts({
+        findings: [
+          finding({ id: "CVE-2025-0001", severity: "low" }),
+          finding({ id: "CVE-2025-0002", severity: "high", status: "open", fixedVersion: undefined }),
+        ],
+      }),
+    );
+    assert.equal(d.allowed, true);
+    const critical = finding({
+      id: "CVE-2025-0003",
+      severity: "critical",
+      status: "open",
+      fixedVersion: undefined,
+    });
+    assert.match(
+      evaluatePolicy(policy, facts({ findings: [critical] })).violations[0].message,
+      /no fix yet \(open\)/,
+    );
+  });
+
+  it("waits after-days from the fix's date before denying", () => {
+    const waiting = parsePolicy("deny:\n  fixable: { severity: low, after-days: 7 }\n", "p.yaml");
+    const f = finding({ id: "CVE-2025-0004", fixedSince: "2026-12-01T00:00:00.000Z" });
+    assert.equal(
+      evaluatePolicy(waiting, facts({ findings: [f] }), new Date("2026-12-05T00:00:00Z")).allowed,
+      true,
+    );
+    assert.equal(
+      evaluatePolicy(waiting, facts({ findings: [f] }), new Date("2026-12-09T00:00:00Z")).allowed,
+      false,
+    );
+  });
+
+  it("denies packages by name and dpkg relation", () => {
+    const d = evaluatePolicy(
+      policy,
+      facts({
+        packages: [
+          { name: "telnetd", version: "0.17-44" },
+          { name: "openssl", version: "3.0.14-1~deb12u2" },
+          { name: "libssl3", version: "3.0.14-1~deb12u2" },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      d.violations.map((v) => v.message),
+      [
+        'telnetd 0.17-44 is denied ("telnetd")',
+        'openssl 3.0.14-1~deb12u2 is denied ("openssl << 3.0.15-1~deb12u1")',
+      ],
+    );
+    const fixed = facts({ packages: [{ name: "openssl", version: "3.0.15-1~deb12u1" }] });
+    assert.equal(evaluatePolicy(policy, fixed).allowed, true);
+  });
+
+  it("requires strata's build, an SBOM and a digest when told to", () => {
+    const d = evaluatePolicy(
+      policy,
+      facts({
+        reference: "docker.io/library/debian:12",
+        pinned: false,
+        builtByStrata: false,
+        hasSbom: undefined,
+      }),
+    );
+    assert.deepEqual(
+      d.violations.map((v) => v.rule),
+      ["built-by-strata", "sbom", "digest"],
+    );
+  });
+
+  it("exempts a CVE until its expiry passes, then denies and says the exemption expired", () => {
+    const image = facts({ findings: [finding({})] });
+    const before = evaluatePolicy(policy, image, BEFORE_EXPIRY);
+    assert.equal(before.allowed, true);
+    assert.equal(before.exempted[0].reason, "not reachable");
+    const after = evaluatePolicy(policy, image, AFTER_EXPIRY);
+    assert.equal(after.allowed, false);
+    assert.deepEqual(after.expired, [
+      'the exemption of CVE-2026-12345 ("not reachable") expired on 2027-01-31',
+    ]);
+  });
+
+  it("exempts a package only in the image the exemption names", () => {
+    const xml = finding({ id: "CVE-2025-1111", package: "libxml2", source: "libxml2" });
+    assert.equal(evaluatePolicy(policy, facts({ findings: [xml] }), BEFORE_EXPIRY).allowed, true);
+    const other = facts({
+      findings: [xml],
+      repository: "registry.example/other",
+      reference: "registry.example/other:1",
+    });
+    assert.equal(evaluatePolicy(policy, other, BEFORE_EXPIRY).allowed, false);
+  });
+});

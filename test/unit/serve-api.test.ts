@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { cp, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { FleetView } from "../../src/serve/fleet-view.js";
+import { parseListen } from "../../src/serve/listen.js";
+import { buildServer } from "../../src/serve/server.js";
+import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
+import { runStrata } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
+import { digestOf, type FleetImageSpec, indexPageFleet, TRACKER_FIXTURE } from "../helpers/page-fleet.js";
+
+/** The page's JSON API over a real SQLite index, through fastify's inject (no socket). */
+let app: FastifyInstance;
+let index: FleetIndex;
+let fleet: Map<string, FleetImageSpec>;
+
+before(async () => {
+  const dir = await tempDir("serve-api");
+  fleet = await indexPageFleet(join(dir, "index.db"));
+  const pageDir = join(dir, "page");
+  await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
+  await writeFile(join(pageDir, "app.js"), "");
+  index = await FleetIndex.open(join(dir, "index.db"));
+  const view = new FleetView(index, new Vulnerabilities(index.db));
+  app = await buildServer({ view, pageDir, listen: parseListen("127.0.0.1:8080") });
+});
+after(async () => {
+  await app?.close();
+  await index?.close();
+});
+
+const host = () => "127.0.0.1:8080";
+async function get(url: string, headers: Record<string, string> = {}) {
+  const res = await app.inject({ method: "GET", url, headers: { host: host(), ...headers } });
+  return { status: res.statusCode, body: res.json(), headers: res.headers };
+}
+const digest = (tag: string) => digestOf(fleet.get(tag)!);
+
+describe("strata serve API", () => {
+  test("the fleet lists every image with its tags, shared layers and vulnerabilities by severity", async () => {
+    const { status, body } = await get("/api/fleet");
+    assert.equal(status, 200);
+    assert.equal(body.images.length, 4);
+    const old = body.images.find((i: { digest: string }) => i.digest === digest("team/api:1.0"));
+    assert.deepEqual(old.refs, [{ registry: "registry.test", repository: "team/api", tag: "1.0" }]);
+    assert.equal(old.platform, "linux/amd64");
+    assert.equal(old.packages, 5);
+    assert.equal(old.layers, 6);
+    assert.equal(old.sharedLayers, 3, "base, base-files and libc6 are held by other images too");
+    assert.equal(old.worst, "critical");
+    assert.equal(old.vulnerabilities.critical, 1, "zlib CVE-2023-45853");
+    assert.equal(old.vulnerabilities.high, 1, "openssl CVE-2025-9230");
+    assert.ok(typeof old.addedAt === "number");
+    assert.equal(body.advisories[0].location, TRACKER_FIXTURE);
+  });
+
+  test("search answers a version relation, a source, a CVE and a digest", async () => {
+    const relation = await get(`/api/search?q=${encodeURIComponent("libcurl4 << 7.88.1-10+deb12u6")}`);
+    assert.deepEqual(
+      relation.body.answers.map((a: { image: { digest: string } }) => a.image.digest),
+      [digest("team/api:1.0")],
+    );
+    const source = await get("/api/search?q=source:zlib");
+    assert.equal(source.body.answers.length, 4);
+    const cve = await get("/api/search?q=CVE-2023-45853");
+    assert.equal(cve.body.kind, "cve");
+    assert.deepEqual(cve.body.answers[0].findings[0].fixedVersion, "1:1.2.13.dfsg-1+deb12u1");
+    assert.deepEqual(
+      cve.body.answers.map((a: { image: { digest: string } }) => a.image.digest),
+      [digest("team/api:1.0")],
+    );
+    const byDigest = await get(`/api/search?q=digest:${digest("team/web:2")}`);
+    assert.equal(byDigest.body.answers[0].match, "manifest");
+  });
+
+  test("an image shows its layer stack with each layer's packages and its findings with the fixing version", async () => {
+    const { status, body } = await get(`/api/images/${digest("team/api:1.0")}`);
+    assert.equal(status, 200);
+    assert.equal(body.layers.length, 6);
+    assert.deepEqual(body.layers[0].packages, [], "the base layer holds no package");
+    assert.deepEqual(
+      body.layers.slice(1).map((l: { packages: { name: string }[] }) => l.packages.map((p) => p.name)),
+      [["base-files"], ["libc6"], ["libcurl4"], ["libssl3"], ["zlib1g"]],
+    );
+    assert.equal(body.layers[1].images, 4 - 1, "base-files' layer is shared by the three strata images");
+    const zlib = body.findings.find((f: { id: string }) => f.id === "CVE-2023-45853");
+    assert.equal(zlib.severity, "critical");
+    assert.equal(zlib.fixedVersion, "1:1.2.13.dfsg-1+deb12u1");
+    assert.equal(body.findings[0].severity, "critical", "worst first");
+  });
+
+  test("the diff against another tag names changed, added and removed packages", async () => {
+    const { body } = await get(
+      `/api/images/${digest("team/api:1.1")}/diff?against=registry.test/team/api:1.0`,
+    );
+    assert.deepEqual(
+      body.packages.changed.map((c: { name: string; a: { version: string }; b: { version: string } }) => [
+        c.name,
+        c.a.version,
+        c.b.version,
+      ]),
+      [
+        ["libcurl4", "7.88.1-10+deb12u5", "7.88.1-10+deb12u12"],
+        ["libssl3", "3.0.11-1~deb12u2", "3.0.17-1~deb12u3"],
+        ["zlib1g", "1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"],
+      ],
+    );
+    assert.equal(body.packages.same, 2);
+    assert.deepEqual(body.layers, { shared: 3, onlyInA: 3, onlyInB: 3 });
+    const web = await get(`/api/images/${digest("team/web:2")}/diff?against=${digest("team/api:1.1")}`);
+    assert.deepEqual(
+      web.body.packages.added.map((p: { name: string }) => p.name),
+      ["tzdata"],
+    );
+    assert.deepEqual(
+      web.body.packages.removed.map((p: { name: string }) => p.name),
+      ["libcurl4", "libssl3"],
+    );
+  });
+
+  test("vulnerable images come worst first, each finding with its fix", async () => {
+    const { body } = await get("/api/vulnerable");
+    assert.equal(body.images[0].image.digest, digest("team/api:1.0"));
+    const fixed = body.images[0].findings.filter((f: { status: string }) => f.status === "fixed");
+    assert.ok(fixed.every((f: { fixedVersion?: string }) => typeof f.fixedVersion === "string"));
+    const newer = body.images.find(
+      (i: { image: { digest: string } }) => i.image.digest === digest("team/api:1.1"),
+    );
+    assert.ok(
+      newer.findings.every((f: { status: string }) => f.status !== "fixed"),
+      "1.1 holds every fix there is",
+    );
+  });
+
+  test("bad input gets 400 JSON, an unknown image 404, never a stack trace", async () => {
+    for (const url of [
+      "/api/search",
+      "/api/search?q=",
+      `/api/search?q=${"a".repeat(400)}`,
+      "/api/search?q=openssl%20%3C%3C%20not-a-version",
+      "/api/search?q=digest:sha256:XYZ",
+      "/api/images/sha256:1234",
+      "/api/images/..%2F..%2Fetc%2Fpasswd",
+      `/api/images/${digest("team/api:1.0")}/diff`,
+      `/api/images/${digest("team/api:1.0")}/diff?against=%00bad`,
+      `/api/search?q=curl&extra=1`,
+    ]) {
+      const { status, body } = await get(url);
+      assert.equal(status, 400, url);
+      assert.equal(typeof body.error, "string", url);
+      assert.doesNotMatch(JSON.stringify(body), /at .*\.ts:\d+/, url);
+    }
+    const missing = await get(`/api/images/sha256:${"0".repeat(64)}`);
+    assert.equal(missing.status, 404);
+    const missingRef = await get(`/api/images/${digest("team/api:1.0")}/diff?against=registry.test/nope:1`);
+    assert.equal(missingRef.status, 404);
+  });
+
+  test("a request for another host name is refused (DNS rebinding), and pages carry a strict CSP", async () => {
+    const other = await get("/api/fleet", { host: "evil.example:8080" });
+    assert.equal(other.status, 421);
+    const page = await app.inject({ method: "GET", url: "/", headers: { host: host() } });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.headers["content-type"] as string, /text\/html/);
+    assert.match(page.headers["content-security-policy"] as string, /default-src 'none'; script-src 'self'/);
+  });
+});
+
+describe("strata serve --listen", () => {
+  test("an address other than loopback is refused without --allow-remote, before anything listens", async () => {
+    const r = await runStrata([
+      "serve",
+      "--listen",
+      "0.0.0.0:8080",
+      "--index",
+      join(await tempDir("serve-cli"), "i.db"),
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^strata: error: --listen 0\.0\.0\.0:8080 is not a loopback address\nstrata: hint: .*--allow-remote/,
+    );
+  });
+
+  test("loopback is told apart from other addresses, and malformed values are refused", () => {
+    assert.equal(parseListen("127.0.0.1:8080").loopback, true);
+    assert.equal(parseListen("[::1]:0").loopback, true);
+    assert.equal(parseListen("localhost:1").loopback, true);
+    assert.equal(parseListen("0.0.0.0:8080").loopback, false);
+    assert.equal(parseListen("192.168.1.5:80").loopback, false);
+    for (const bad of ["8080", "host:99999", ":80", "[zz]:80", "a b:80"])
+      assert.throws(() => parseListen(bad), bad);
+  });
+});
