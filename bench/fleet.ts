@@ -18,7 +18,7 @@ import { layerOf } from "../test/helpers/layer-tar.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 import { startRegistry } from "../test/helpers/registry.js";
 import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "../test/helpers/synthetic-image.js";
-import { mb, secs, table } from "./format.js";
+import { secs, table } from "./format.js";
 import { log, mapLimit, repeat, strata } from "./proc.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -145,6 +145,7 @@ export function generateFleet(): Fleet {
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
+const kb = (bytes: number) => `${(bytes / 1e3).toFixed(1)} kB`;
 
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -295,13 +296,13 @@ async function benchSync(locations: Array<[string, string]>): Promise<string> {
           secs(seconds),
           String(report.indexed),
           String(report.unchanged),
-          mb(report.bytesRead),
+          kb(report.bytesRead),
         ]);
       }
     }
     return [
       `\`strata index sync\` of a loopback docker-registry holding ${SYNC_IMAGES} strata images (20 repositories, one tag each image; ` +
-        `${mb(pushed.manifestAndConfigBytes)} of manifests and configs, ${mb(pushed.layerBytes)} of distinct layers), whole command:`,
+        `${kb(pushed.manifestAndConfigBytes)} of manifests and configs, ${kb(pushed.layerBytes)} of distinct layers), whole command:`,
       "",
       table(["index", "pass", "time", "indexed", "unchanged", "bytes read"], rows),
       "",

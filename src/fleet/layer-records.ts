@@ -22,6 +22,8 @@ export interface NewLayerRecords {
   records: LayerRecord[];
   /** The layers whose bytes were read (the others' packages came from annotations alone). */
   read: Set<number>;
+  /** A strata image: each package is on the one layer that holds it, so its layers hide nothing. */
+  strata: boolean;
 }
 
 function recordOf(p: InventoryPackage): LayerRecord {
@@ -37,11 +39,16 @@ export async function readNewLayerRecords(
 ): Promise<NewLayerRecords> {
   const layers = image.manifest.layers;
   if (isStrataImage(layers)) {
-    const newDigests = new Set(layers.filter((_, i) => isNew(i)).map((l) => l.digest));
-    const inventory = await readInventory(image, where, { complete: (l) => newDigests.has(l.digest) });
-    const mine = inventory.packages.filter((p) => isNew(p.layer.index));
-    const read = new Set(mine.filter((p) => p.from !== "annotation").map((p) => p.layer.index));
-    return { records: mine.map(recordOf), read };
+    // Only the new layers' annotations are parsed (the known ones' packages are stored already).
+    const fresh = [...layers.keys()].filter(isNew);
+    if (fresh.length === 0) return { records: [], read: new Set(), strata: true };
+    const only: Image = { ...image, manifest: { ...image.manifest, layers: fresh.map((i) => layers[i]) } };
+    const inventory = await readInventory(only, where, { complete: () => true });
+    const records = inventory.packages.map((p) => ({ ...recordOf(p), layer: fresh[p.layer.index] }));
+    const read = new Set(
+      inventory.packages.filter((p) => p.from !== "annotation").map((p) => fresh[p.layer.index]),
+    );
+    return { records, read, strata: true };
   }
   const records: LayerRecord[] = [];
   const read = new Set<number>();
@@ -52,7 +59,7 @@ export async function readNewLayerRecords(
     records.push(...found.map(recordOf));
     read.add(index);
   }
-  return { records, read };
+  return { records, read, strata: false };
 }
 
 /**

@@ -1,10 +1,15 @@
-import { annotatedPackages, isStrataImage } from "../inventory/annotations.js";
+import { isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import { type Db, placeholders } from "./db.js";
-import { type LayerRecord, readNewLayerRecords, visibleRecords } from "./layer-records.js";
+import {
+  type LayerRecord,
+  type NewLayerRecords,
+  readNewLayerRecords,
+  visibleRecords,
+} from "./layer-records.js";
 
 /**
  * Adding one image to the index. Everything is read first (nothing from the network or a layer
@@ -96,6 +101,17 @@ async function storedRecords(db: Db, image: Image, known: Map<string, number>): 
   return out;
 }
 
+/** How many package rows the known layers hold. */
+async function storedCount(db: Db, known: Map<string, number>): Promise<number> {
+  const ids = [...new Set(known.values())];
+  if (ids.length === 0) return 0;
+  const row = await db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM layer_packages WHERE layer_id IN (${placeholders(ids.length)})`,
+    ids,
+  );
+  return Number(row?.n ?? 0);
+}
+
 /** Adds `image` (read from `where`) under `refs`. */
 export async function addImage(
   db: Db,
@@ -114,7 +130,7 @@ export async function addImage(
   const layers = image.manifest.layers;
   const known = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
-  const { shown, hidden } = await visibility(db, image, where, known, fresh.records);
+  const { shown, hidden } = await visibility(db, image, where, known, fresh);
   await db.transaction(async (tx) => {
     const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
@@ -133,15 +149,14 @@ async function visibility(
   image: Image,
   where: string,
   known: Map<string, number>,
-  fresh: StoredRecord[],
+  fresh: NewLayerRecords,
 ): Promise<{ shown: number; hidden: StoredRecord[] }> {
-  const layers = image.manifest.layers;
   let shown: number;
   let hidden: StoredRecord[] = [];
-  if (isStrataImage(layers)) {
-    shown = layers.reduce((n, l) => n + (annotatedPackages(l, where)?.packages.length ?? 0), 0);
+  if (fresh.strata) {
+    shown = fresh.records.length + (await storedCount(db, known));
   } else {
-    const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh];
+    const records: StoredRecord[] = [...(await storedRecords(db, image, known)), ...fresh.records];
     const visible = visibleRecords(records);
     shown = visible.size;
     hidden = records.filter((r) => !visible.has(r));

@@ -4,6 +4,7 @@ import { type Artifact, artifactImages, type Image, imageDescriptor } from "../o
 import { platformText } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
 import { RegistryClient, type RegistryClientOptions } from "../oci/registry/client.js";
+import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import type { FleetIndex } from "./fleet-index.js";
 import { checkRepository, listRepositories, listTags, tagDigest } from "./registry-listing.js";
@@ -150,6 +151,9 @@ async function syncTag(
   return stored > 0 ? "indexed" : "skipped";
 }
 
+/** Tags read at once: registry round trips overlap; the index writes one image at a time anyway. */
+const TAGS_AT_ONCE = 4;
+
 /** Tags the referrers fallback makes (`sha256-<hex>`): indexes of artifacts, not images. */
 const REFERRERS_TAG = /^sha256-[0-9a-f]{64}(?:\..*)?$/;
 
@@ -174,27 +178,29 @@ async function syncRepository(c: RepoContext, repo: string): Promise<void> {
     c.report.removed += (await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } })).refs;
     c.opts.onEvent?.({ kind: "removed", ref: `${c.registry}/${repo}:${tag}` });
   }
-  for (const tag of tags) {
-    c.report.tags++;
-    const digest = await tagDigest(c.client, repo, tag);
-    if (digest === undefined) continue; // deleted between the listing and now
-    if ((await lastDigest(c.index, c.registry, repo, tag)) === digest) {
-      c.report.unchanged++;
-      continue;
-    }
-    try {
-      const outcome = await syncTag(c.index, { registry: c.registry, repo, tag, digest }, c.opts, c.counter);
-      // A tag that moved to something unindexable no longer names what it named.
-      if (outcome === "skipped")
-        await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } });
-      await recordTag(c.index, c.registry, repo, tag, digest, outcome);
-      if (outcome === "indexed") c.report.indexed++;
-      else c.report.skipped++;
-    } catch (err) {
-      if (!(err instanceof StrataError) || err.code === "DATABASE") throw err;
-      c.report.failed++;
-      c.opts.onEvent?.({ kind: "failed", ref: `${c.registry}/${repo}:${tag}`, error: err });
-    }
+  await mapLimit(tags, TAGS_AT_ONCE, (tag) => syncOneTag(c, repo, tag));
+}
+
+/** One tag: compared with the last sync by a HEAD, read and indexed only when it moved. */
+async function syncOneTag(c: RepoContext, repo: string, tag: string): Promise<void> {
+  c.report.tags++;
+  const digest = await tagDigest(c.client, repo, tag);
+  if (digest === undefined) return; // deleted between the listing and now
+  if ((await lastDigest(c.index, c.registry, repo, tag)) === digest) {
+    c.report.unchanged++;
+    return;
+  }
+  try {
+    const outcome = await syncTag(c.index, { registry: c.registry, repo, tag, digest }, c.opts, c.counter);
+    // A tag that moved to something unindexable no longer names what it named.
+    if (outcome === "skipped") await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } });
+    await recordTag(c.index, c.registry, repo, tag, digest, outcome);
+    if (outcome === "indexed") c.report.indexed++;
+    else c.report.skipped++;
+  } catch (err) {
+    if (!(err instanceof StrataError) || err.code === "DATABASE") throw err;
+    c.report.failed++;
+    c.opts.onEvent?.({ kind: "failed", ref: `${c.registry}/${repo}:${tag}`, error: err });
   }
 }
 
