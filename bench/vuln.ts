@@ -1,5 +1,5 @@
 /**
- * Section 7 of `npm run bench`: vulnerability data over the fleet of section 6 (the same generator),
+ * Section 10 of `npm run bench`: vulnerability data over the fleet of section 9 (the same generator),
  * then the admission webhook under load. A tracker-format feed made for the fleet's source packages
  * is stored with `strata advisories update`; `strata scan --fleet` runs over the 10,000-image index
  * (the whole command); then `strata admission serve` (the real CLI, in its own process) answers
@@ -223,9 +223,9 @@ export async function benchVuln(work: string): Promise<string> {
   const rows = await webhookRows(work, index, fleet);
   const loadAverage = (await readFile("/proc/loadavg", "utf8")).split(" ")[0];
   return [
-    "### 7. Vulnerabilities: `scan --fleet` and the admission webhook",
+    "### 10. Vulnerabilities: `scan --fleet` and the admission webhook",
     "",
-    `The fleet of section 6 (${fleet.images.length.toLocaleString("en")} images, same generator) in a SQLite index, with a tracker-format feed of three issues per source package ` +
+    `The fleet of section 9 (${fleet.images.length.toLocaleString("en")} images, same generator) in a SQLite index, with a tracker-format feed of three issues per source package ` +
       "(fixed in its newest version, open, not affected).",
     "",
     table(

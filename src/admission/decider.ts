@@ -49,15 +49,24 @@ export class ImageDecider {
   private readonly advisories: AdvisorySource;
   private readonly digests: TtlCache<string>;
   private readonly facts: TtlCache<StoredFacts[]>;
+  private readonly decisions: TtlCache<Decision[]>;
 
   constructor(private readonly opts: DeciderOptions) {
     this.advisories = indexAdvisories(opts.index.db);
     this.digests = new TtlCache(opts.cacheMs ?? 30_000);
     this.facts = new TtlCache(opts.cacheMs ?? 30_000);
+    this.decisions = new TtlCache(opts.cacheMs ?? 30_000);
   }
 
-  /** The policy's decision for each platform image an image name stands for. */
-  async decide(image: string, now = new Date()): Promise<Decision[]> {
+  /**
+   * The policy's decision for each platform image an image name stands for. Decisions are reused
+   * within the minute they were made in (and the cache's lifetime): exemptions expire by the day.
+   */
+  decide(image: string, now = new Date()): Promise<Decision[]> {
+    return this.decisions.get(`${image} ${now.toISOString().slice(0, 16)}`, () => this.decideNow(image, now));
+  }
+
+  private async decideNow(image: string, now: Date): Promise<Decision[]> {
     const ref = parseReference(image);
     const digest = ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref)));
     const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest));

@@ -4,6 +4,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import { parsePodList } from "../../src/admission/pods.js";
+import { parseReview, podImages } from "../../src/admission/review.js";
+import { parseChangelog } from "../../src/advisories/changelog.js";
+import { readFeed } from "../../src/advisories/feed.js";
 import { readArMembers } from "../../src/debian/ar.js";
 import { openDeb } from "../../src/debian/deb.js";
 import { parseStanzas } from "../../src/debian/deb822.js";
@@ -15,6 +19,7 @@ import { assertLockCovers, readLock } from "../../src/lock/lock.js";
 import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
 import { parseHomeName } from "../../src/oci/homes/name.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
+import { parsePolicy } from "../../src/policy/policy.js";
 import { parseSpec } from "../../src/spec/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { arArchive, looseTar, tempDir } from "../helpers/debs.js";
@@ -258,5 +263,104 @@ test("fuzz: dpkg records read from a layer (status.d and status) never crash the
     const path = inStatus ? "var/lib/dpkg/status" : "var/lib/dpkg/status.d/x";
     const image = syntheticImage([await layerOf([{ path, body: text }], { compression: "none" })]);
     await cleanOutcome(() => readInventory(image, "fuzz"));
+  });
+});
+
+const TRACKER = JSON.stringify({
+  openssl: {
+    "CVE-2024-5535": {
+      releases: {
+        bookworm: {
+          status: "resolved",
+          repositories: { bookworm: "3.0.15-1~deb12u1" },
+          fixed_version: "3.0.15-1~deb12u1",
+          urgency: "low**",
+          nodsa: "Minor issue",
+        },
+      },
+    },
+  },
+});
+const OSV = JSON.stringify([
+  {
+    id: "DSA-5764-1",
+    modified: "2025-01-31T12:00:00Z",
+    upstream: ["CVE-2024-6119"],
+    affected: [
+      {
+        package: { ecosystem: "Debian:12", name: "openssl" },
+        ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "3.0.14-1~deb12u2" }] }],
+        ecosystem_specific: { urgency: "high" },
+      },
+    ],
+  },
+]);
+
+test("fuzz: advisory feeds (tracker JSON, OSV) are refused cleanly or read", async () => {
+  const dir = await tempDir("fuzz-feeds");
+  let n = 0;
+  await property(fc.oneof(jsonOrMutation(TRACKER), jsonOrMutation(OSV)), async (text) => {
+    const file = join(dir, `feed-${n++}.json`);
+    await writeFile(file, text);
+    await cleanOutcome(() => readFeed(file));
+  });
+});
+
+test("fuzz: policy files are refused cleanly or read", async () => {
+  const policy =
+    'deny:\n  fixable: { severity: medium, after-days: 3 }\n  packages: ["openssl << 3.0.15-1~deb12u1"]\nrequire: { digest: true }\nexemptions:\n  - { cve: CVE-2026-12345, reason: x, expires: 2027-01-31 }\n';
+  await property(textOrMutation(policy), async (text) => {
+    await cleanOutcome(() => parsePolicy(text, "fuzz.yaml"));
+  });
+});
+
+test("fuzz: AdmissionReviews and pod lists are refused cleanly or read", async () => {
+  const review = JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: "u",
+      kind: { group: "apps", version: "v1", kind: "CronJob" },
+      object: {
+        spec: {
+          jobTemplate: {
+            spec: {
+              template: {
+                spec: { containers: [{ image: "a/b:1" }], initContainers: [{ image: "c@" + DIGEST }] },
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+  await property(jsonOrMutation(review), async (text) => {
+    await cleanOutcome(() => {
+      const request = parseReview(JSON.parse(text));
+      return podImages(request.kind.kind, request.object);
+    }).catch((err) => {
+      if (err instanceof SyntaxError) return; // not JSON: the server answers 400 before parsing
+      throw err;
+    });
+  });
+  const pods = JSON.stringify({
+    items: [
+      {
+        metadata: { name: "p", namespace: "n" },
+        spec: { containers: [{ name: "c", image: "a:1" }] },
+        status: { containerStatuses: [{ name: "c", imageID: `a@${DIGEST}` }] },
+      },
+    ],
+  });
+  await property(jsonMutated(JSON.parse(pods)), async (text) => {
+    await cleanOutcome(() => parsePodList(JSON.parse(text)));
+  });
+});
+
+test("fuzz: changelogs never crash the parser", async () => {
+  const changelog =
+    "openssl (3.0.17-1~deb12u3) bookworm-security; urgency=medium\n\n  * CVE-2025-9230.\n\n -- A B <a@b.c>  Tue, 30 Sep 2025 22:05:48 +0200\n";
+  await property(textOrMutation(changelog), async (text) => {
+    parseChangelog(text);
   });
 });
