@@ -10,13 +10,23 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// Exit as soon as the command is done: after a failure, downloads still in flight (a mirror that
-// trickles) must not keep the process alive. Writes to stdout and stderr are synchronous on Linux
-// for files, pipes and terminals, so nothing printed is lost.
-main(process.argv).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`strata: internal error: ${err?.stack ?? err}\n`);
-    process.exit(70);
-  },
-);
+/** Resolves once everything written to `stream` is handed to the OS (a slow pipe takes 64 KiB at a time). */
+function flushed(stream) {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0) resolve();
+    else stream.write("", () => resolve());
+  });
+}
+
+// Exit as soon as the command is done and its output is out: after a failure, downloads still in
+// flight (a mirror that trickles) must not keep the process alive, but a slow reader of a big
+// output (`strata diff --json | ...`) must get all of it.
+async function exitWith(code) {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+main(process.argv).then(exitWith, (err) => {
+  process.stderr.write(`strata: internal error: ${err?.stack ?? err}\n`);
+  return exitWith(70);
+});

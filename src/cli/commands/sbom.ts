@@ -20,15 +20,10 @@ interface SbomFlags extends CommonOptions, RegistryFlags {
   attached: boolean;
 }
 
-/**
- * Writes the SBOM to `output`, or to stdout and waits until it is handed to the OS: a pipe takes
- * 64 KiB at a time, and the launcher exits as soon as the command returns.
- */
+/** Writes the SBOM to `output`, or to stdout (the launcher waits for stdout to drain before it exits). */
 async function emit(bytes: Buffer, output: string | undefined): Promise<void> {
   if (output !== undefined) return writeFileAtomic(output, bytes);
-  await new Promise<void>((resolve, reject) =>
-    process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
-  );
+  process.stdout.write(bytes);
 }
 
 export function registerSbom(program: Command, out: () => Output): void {
