@@ -89,4 +89,30 @@ describe("reusing the layers a registry already has (starts docker-registry on l
     assert.equal(mounted.push.uploaded, 0);
     assert.equal(mounted.push.mounted, 6, "config and five layers mounted from reuse/source");
   });
+
+  test("build --sbom attaches SPDX and CycloneDX SBOMs in the layout it writes and in the registry it pushes to; strata sbom returns them", async () => {
+    const layout = join(work, "sbom-layout");
+    const ref = `${registry.host}/reuse/sbom:1`;
+    const built = await build(v1, ["-o", `oci:${layout}`, "--push", ref, "--sbom"]);
+    const sboms = built.build.sboms as { format: string; via: string; subject: string }[];
+    assert.deepEqual(
+      sboms.map((s) => [s.format, s.via]),
+      [
+        ["spdx", "layout"],
+        ["cyclonedx", "layout"],
+        ["spdx", "tag-fallback"],
+        ["cyclonedx", "tag-fallback"],
+      ],
+    );
+    assert.ok(sboms.every((s) => s.subject === built.build.digest));
+    for (const image of [`oci:${layout}:latest`, `docker://${ref}`]) {
+      const read = await runStrata(["sbom", image, "--format", "cyclonedx", "--insecure"], {
+        env: { XDG_CACHE_HOME: join(work, "xdg") },
+      });
+      assert.equal(read.code, 0, read.stderr);
+      assert.match(read.stderr, /the cyclonedx SBOM attached to/);
+      const names = JSON.parse(read.stdout).components.map((c: { name: string }) => c.name);
+      assert.deepEqual(names.sort(), ["libbar", "libfoo", "tools"]);
+    }
+  });
 });

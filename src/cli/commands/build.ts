@@ -5,11 +5,12 @@ import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHomeIfPresent } from "../../oci/homes/homes.js";
 import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { chooseImage, parsePlatform } from "../../oci/platform.js";
 import { parseLocalName } from "../../oci/reference.js";
 import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
+import { type AttachReport, attachSboms } from "../../sbom/attach.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import {
@@ -35,6 +36,39 @@ interface BuildFlags extends CommonOptions, PushFlags {
   push?: string;
   cacheFrom?: string[];
   filesRoot?: string;
+  sbom?: boolean;
+}
+
+/**
+ * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts: in the OCI
+ * layout -o wrote (the platform --platform chose), and in the registry --push sent them to.
+ * Opt-in: an SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
+ */
+async function attachBuiltSboms(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+): Promise<AttachReport[]> {
+  if (!opts.sbom) return [];
+  const targets: { home: Home; artifact: Artifact }[] = [];
+  if (output?.transport === "oci") {
+    const artifact: Artifact =
+      opts.platform === undefined
+        ? result.artifact
+        : { kind: "image", image: chooseImage(artifactImages(result.artifact), opts.platform, "--platform") };
+    targets.push({ home: output, artifact });
+  } else if (output)
+    o.line(`note: ${homeText(output)} cannot hold attached SBOMs; strata sbom IMAGE -o FILE writes one`);
+  if (opts.push) targets.push({ home: referenceHome(opts.push), artifact: result.artifact });
+  const reports: AttachReport[] = [];
+  for (const { home, artifact } of targets) {
+    for (const r of await attachSboms(home, artifact, { registry: registryOptions(opts) })) {
+      o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
+      reports.push(r);
+    }
+  }
+  return reports;
 }
 
 /** The lock to build from: the one on disk when it covers the spec, else re-resolved with --lock-update. */
@@ -197,6 +231,7 @@ export function registerBuild(program: Command, out: () => Output): void {
         "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
         (value: string, previous: string[] = []) => [...previous, value],
       )
+      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image (in the -o layout, and with --push)")
       .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
       .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
@@ -240,7 +275,10 @@ export function registerBuild(program: Command, out: () => Output): void {
     const push = opts.push
       ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
       : undefined;
+    const sboms = await attachBuiltSboms(result, output, opts, o);
     if (opts.json)
-      process.stdout.write(`${JSON.stringify({ ...summary(result), seconds: Number(seconds), push })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
+      );
   });
 }
