@@ -6,12 +6,12 @@
  * AdmissionReviews for indexed images pinned by digest from a Node load generator holding 20
  * keep-alive HTTPS connections: requests a second, p50 and p99 (target p99 < 20 ms).
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { FleetIndex } from "../src/fleet/fleet-index.js";
+import { selfSignedCertificate } from "../test/helpers/registry.js";
 import { type Fleet, generateFleet, percentile, sha } from "./fleet.js";
 import { secs, table } from "./format.js";
 import { log, STRATA_BIN, sh, strata } from "./proc.js";
@@ -19,7 +19,6 @@ import { log, STRATA_BIN, sh, strata } from "./proc.js";
 const QUICK = process.env.BENCH_QUICK === "1";
 const CONNECTIONS = 20;
 const LOAD_SECONDS = QUICK ? 5 : 15;
-const exec = promisify(execFile);
 
 /** Three issues per source in the tracker's format: fixed in its newest version, open (low), not affected. */
 function trackerFeed(fleet: Fleet): string {
@@ -124,24 +123,7 @@ async function load(url: string, ca: string, images: string[], seconds: number) 
 }
 
 async function webhookRows(work: string, index: string, fleet: Fleet): Promise<string[][]> {
-  const [cert, key] = [join(work, "webhook.crt"), join(work, "webhook.key")];
-  await exec("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
+  const { certFile: cert, keyFile: key } = await selfSignedCertificate(work, "webhook");
   const policy = join(work, "policy.yaml");
   await writeFile(policy, "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n");
   const port = 20_000 + Math.floor(Math.random() * 20_000);

@@ -3,7 +3,7 @@ import { loadPackagesIndex } from "../debian/packages-index.js";
 import type { FetchContext } from "../debian/release.js";
 import { Universe } from "../debian/universe.js";
 import { compareVersions } from "../debian/version.js";
-import type { LockedPackage } from "../lock/lock.js";
+import { type LockedPackage, lockedPackage } from "../lock/lock.js";
 import { fetchReleases } from "../lock/resolve.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
 import type { Spec } from "../spec/spec.js";
@@ -39,23 +39,7 @@ async function universeOf(spec: Spec, arch: string, ctx: FetchContext): Promise<
 
 /** A repository record in the shape the .deb fetcher takes (a lock entry). */
 function asLocked(rec: PackageRecord, arch: string): LockedPackage {
-  return {
-    name: rec.name,
-    version: rec.version,
-    arch,
-    architecture: rec.architecture,
-    source: rec.source,
-    sourceVersion: rec.sourceVersion,
-    priority: "optional",
-    sha256: rec.sha256,
-    size: rec.size,
-    filename: rec.filename,
-    repository: rec.origin.url,
-    suite: rec.origin.suite,
-    component: rec.origin.component,
-    reason: "dependency",
-    requiredBy: [],
-  };
+  return lockedPackage(arch, rec, false, []);
 }
 
 /** Per source package with a newer source version: the installed source version and the newer binaries. */

@@ -45,7 +45,8 @@ export function lockInputs(spec: Spec): LockInputs {
   };
 }
 
-function lockedPackage(
+/** The lock entry of a repository record. */
+export function lockedPackage(
   arch: string,
   rec: PackageRecord,
   requested: boolean,
