@@ -1,10 +1,11 @@
 import { CVE_ID } from "../advisories/advisory.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
-import { refText } from "../cli/commands/index.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
+import { refText } from "../fleet/ref-text.js";
+import { diffPackageLists, type PackageListDiff } from "../inventory/package-diff.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import {
@@ -16,7 +17,6 @@ import {
   layerStack,
   packagesOfImages,
 } from "./fleet-data.js";
-import { diffPackages } from "./package-diff.js";
 import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
 
 /**
@@ -42,6 +42,17 @@ function notFound(what: string): NotIndexed {
   return new NotIndexed("USAGE", `${what} is not in the index`, {
     hint: "index it with strata index add, or pick one from the fleet list",
   });
+}
+
+/** What changes from one image's package list to another's (in the index). */
+export interface PackageDiff extends Omit<PackageListDiff<IndexedPackage>, "changed"> {
+  changed: { name: string; architecture: string; a: IndexedPackage; b: IndexedPackage }[];
+}
+
+function packageDiff(a: IndexedPackage[], b: IndexedPackage[]): PackageDiff {
+  const diff = diffPackageLists(a, b);
+  const changed = diff.changed.map((c) => ({ name: c.b.name, architecture: c.b.architecture, ...c }));
+  return { ...diff, changed };
 }
 
 interface Scanned {
@@ -106,7 +117,7 @@ export class FleetView {
     return {
       a: publicRow(ra),
       b: publicRow(rb),
-      packages: diffPackages(packages.get(ra.id) ?? [], packages.get(rb.id) ?? []),
+      packages: packageDiff(packages.get(ra.id) ?? [], packages.get(rb.id) ?? []),
       layers: { shared, onlyInA: la.length - shared, onlyInB: lb.length - shared },
     };
   }

@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { FleetIndex } from "../../fleet/fleet-index.js";
-import type { IndexedImage, IndexedRef } from "../../fleet/lookups.js";
+import type { IndexedImage } from "../../fleet/lookups.js";
+import { refText } from "../../fleet/ref-text.js";
 import type { RemoveTarget } from "../../fleet/remove.js";
 import type { ImageRef } from "../../fleet/store.js";
 import { parseSyncTarget, type SyncEvent, syncRegistry } from "../../fleet/sync.js";
@@ -39,12 +40,6 @@ export async function withIndex<T>(flags: IndexFlags, work: (index: FleetIndex) 
   } finally {
     await index.close();
   }
-}
-
-/** How people read a ref: "127.0.0.1:5000/app:1", "oci:/srv/app:1", or "…@digest". */
-export function refText(ref: IndexedRef): string {
-  const name = ref.registry === "" ? ref.repository : `${ref.registry}/${ref.repository}`;
-  return ref.tag === "" ? name : `${name}:${ref.tag}`;
 }
 
 /** The name an image read from `home` is indexed under. */

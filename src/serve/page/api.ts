@@ -2,8 +2,7 @@ import type { Finding } from "../../advisories/match.js";
 import type { IndexedPackage } from "../../fleet/lookups.js";
 import type { QueryAnswer } from "../../fleet/query.js";
 import type { StackLayer } from "../fleet-data.js";
-import type { FleetImage } from "../fleet-view.js";
-import type { PackageDiff } from "../package-diff.js";
+import type { FleetImage, PackageDiff } from "../fleet-view.js";
 
 /** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
 
