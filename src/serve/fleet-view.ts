@@ -6,6 +6,7 @@ import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
 import { refText } from "../fleet/ref-text.js";
 import { diffPackageLists, type PackageListDiff } from "../inventory/package-diff.js";
+import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import {
@@ -17,6 +18,7 @@ import {
   layerStack,
   packagesOfImages,
 } from "./fleet-data.js";
+import { type ImageSbom, indexedImageSbom, type SbomOptions } from "./image-sbom.js";
 import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
 
 /**
@@ -65,6 +67,7 @@ export class FleetView {
   constructor(
     readonly index: FleetIndex,
     readonly vulnerabilities: Vulnerabilities,
+    private readonly sbomOptions: SbomOptions = { timeoutMs: 30_000 },
   ) {}
 
   /** Every image with its packages and their findings, newest first. */
@@ -105,6 +108,12 @@ export class FleetView {
     const findings = await this.vulnerabilities.ofPackages(layers.flatMap((l) => l.packages));
     const advisoriesKnown = (await this.vulnerabilities.feeds()).length > 0;
     return { image: publicRow(row), layers, findings, advisoriesKnown };
+  }
+
+  /** The image's SBOM: attached where it lives, else computed from it (read from there). */
+  async sbom(digest: string, format: SbomFormat): Promise<ImageSbom & { image: ImageRow }> {
+    const row = await this.resolve(digest);
+    return { image: row, ...(await indexedImageSbom(row.refs, row.digest, format, this.sbomOptions)) };
   }
 
   /** What changes from image `a` to image `b`, from the index's package lists. */
