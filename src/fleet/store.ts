@@ -1,6 +1,6 @@
 import { isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
-import { MediaType } from "../oci/types.js";
+import { type Descriptor, MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import { type Db, placeholders } from "./db.js";
@@ -124,7 +124,10 @@ export async function addImage(
   const digest = imageDescriptor(image).digest;
   const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
   if (existing !== undefined) {
-    await db.transaction((tx) => storeRefs(tx, existing.id, refs, opts));
+    await db.transaction(async (tx) => {
+      await fillSizes(tx, image, existing.id, image.manifest.layers);
+      await storeRefs(tx, existing.id, refs, opts);
+    });
     return { manifest: digest, added: false, packages: 0, layersRead: 0 };
   }
   const layers = image.manifest.layers;
@@ -132,6 +135,12 @@ export async function addImage(
   const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
   const { shown, hidden } = await visibility(db, image, where, known, fresh);
   await db.transaction(async (tx) => {
+    await fillSizes(
+      tx,
+      image,
+      undefined,
+      layers.filter((l) => known.has(l.digest)),
+    );
     const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
@@ -209,9 +218,14 @@ async function storeLayers(
     const mine = records.filter((r) => r.layer === index);
     for (const r of mine) r.packageId = await packageId(tx, r);
     const inserted = await tx.get<{ id: number }>(
-      `INSERT INTO layers (digest, diff_id, packages_from) VALUES (?, ?, ?)
+      `INSERT INTO layers (digest, diff_id, packages_from, size) VALUES (?, ?, ?, ?)
        ON CONFLICT (digest) DO NOTHING RETURNING id`,
-      [layer.digest, image.config.rootfs.diff_ids[index], read.has(index) ? "records" : "annotations"],
+      [
+        layer.digest,
+        image.config.rootfs.diff_ids[index],
+        read.has(index) ? "records" : "annotations",
+        layer.size,
+      ],
     );
     if (inserted === undefined) {
       // Another process stored it meanwhile, with the same packages (a layer's are its content's).
@@ -242,8 +256,8 @@ async function storeManifest(
 ): Promise<number> {
   const { config, manifest } = image;
   const inserted = await tx.get<{ id: number }>(
-    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id`,
+    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at, size)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id`,
     [
       digest,
       manifest.config.digest,
@@ -253,6 +267,7 @@ async function storeManifest(
       config.variant ?? "",
       isStrataImage(manifest.layers) ? "annotations" : "records",
       Date.now(),
+      imageSize(image),
     ],
   );
   if (inserted === undefined)
@@ -271,6 +286,27 @@ async function storeManifest(
     );
   }
   return inserted.id;
+}
+
+/** The bytes a pull fetches besides the manifest: the config and every layer, compressed. */
+export function imageSize(image: Image): number {
+  const { config, layers } = image.manifest;
+  return layers.reduce((sum, l) => sum + l.size, config.size);
+}
+
+/**
+ * Sizes of rows stored before the index kept them (schema version 3), filled when an add or sync
+ * sees the image again: a size is the descriptor's, the same for every image that holds the layer.
+ */
+async function fillSizes(tx: Db, image: Image, manifestId: number | undefined, layers: Descriptor[]) {
+  if (manifestId !== undefined)
+    await tx.run("UPDATE manifests SET size = ? WHERE id = ? AND size IS NULL", [
+      imageSize(image),
+      manifestId,
+    ]);
+  for (const layer of layers) {
+    await tx.run("UPDATE layers SET size = ? WHERE digest = ? AND size IS NULL", [layer.size, layer.digest]);
+  }
 }
 
 async function storeRefs(tx: Db, manifestId: number, refs: ImageRef[], opts: AddOptions): Promise<void> {

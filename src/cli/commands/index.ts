@@ -128,7 +128,8 @@ function removeTarget(text: string): RemoveTarget {
 
 function imageLine(image: IndexedImage): string {
   const names = image.refs.map(refText).join(", ") || "(no name)";
-  return `${image.digest}  ${image.platform.padEnd(14)}  ${names}`;
+  const size = image.size === null ? "?" : formatBytes(image.size);
+  return `${image.digest}  ${image.platform.padEnd(14)}  ${size.padStart(10)}  ${names}`;
 }
 
 function registerAdd(parent: Command, out: () => Output): void {
@@ -240,7 +241,12 @@ function registerListing(parent: Command): void {
       `images: ${stats.images} (${stats.refs} names)`,
       `layers: ${stats.layers}`,
       `packages: ${stats.packages} distinct; ${stats.layerPackages} stored by layer for ${stats.imagePackages} in images`,
+      `bytes: ${formatBytes(stats.layerBytes)} in layers stored once; ${formatBytes(stats.imageBytes)} as images (as if unshared)`,
     ];
+    if (stats.unsizedImages + stats.unsizedLayers > 0)
+      lines.push(
+        `sizes unknown for ${stats.unsizedImages} images and ${stats.unsizedLayers} layers indexed before sizes were kept (index add or sync them again)`,
+      );
     process.stdout.write(`${lines.join("\n")}\n`);
   });
 }
