@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/sbom.js";
-import type { ImageRow } from "./fleet-data.js";
+import { fleetBytes, type ImageRow } from "./fleet-data.js";
 import type { FleetView } from "./fleet-view.js";
 
 /**
@@ -27,6 +27,7 @@ function sbomFileStem(image: ImageRow): string {
 export function registerApi(app: FastifyInstance, view: FleetView): void {
   app.get("/api/fleet", async () => ({
     images: await view.fleet(),
+    bytes: await fleetBytes(view.index.db),
     advisories: await view.vulnerabilities.feeds(),
   }));
 

@@ -66,7 +66,9 @@ async function sbomAt(home: Home, digest: string, format: SbomFormat, opts: Sbom
 
 async function firstSbom(refs: IndexedRef[], digest: string, format: SbomFormat, opts: SbomOptions) {
   const failures: string[] = [];
-  for (const ref of refs) {
+  // Local homes first: they are read without the network.
+  const ordered = [...refs].sort((a, b) => Number(a.registry !== "") - Number(b.registry !== ""));
+  for (const ref of ordered) {
     const home = homeOfRef(ref, digest);
     if (home === undefined) continue;
     try {
