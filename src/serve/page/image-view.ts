@@ -35,7 +35,9 @@ function layerRow(layer: StackLayer, vulnerable: Set<string>): HTMLElement {
     h(
       "td",
       { class: "num fit" },
-      layer.images > 1 ? h("span", { class: "pill" }, `${layer.images} images`) : "only this",
+      layer.images > 1
+        ? h("span", { class: "pill" }, `${layer.images} images`)
+        : h("span", { class: "muted" }, "this one"),
     ),
     h(
       "td",
@@ -138,7 +140,7 @@ function sbomLinks(image: ImageAnswer["image"]): HTMLElement {
   return h(
     "div",
     { class: "toolbar sbom" },
-    h("span", { class: "muted" }, "SBOM"),
+    h("span", { class: "muted" }, "Download SBOM"),
     link("spdx", "SPDX 2.3 JSON"),
     link("cyclonedx", "CycloneDX 1.6 JSON"),
   );

@@ -21,8 +21,8 @@ function imageRow(image: FleetImage): HTMLElement {
     h(
       "td",
       { class: "num", title: `${image.sharedLayers} of ${image.layers} layers held by other images too` },
-      image.sharedLayers === 0 ? h("span", { class: "muted" }, "none") : formatBytes(image.sharedBytes),
-      h("span", { class: "muted" }, ` · ${image.sharedLayers}/${image.layers} layers`),
+      formatBytes(image.sharedBytes),
+      h("span", { class: "muted" }, ` · ${image.sharedLayers} of ${image.layers} layers`),
     ),
     h("td", {}, severityBadges(image)),
     h("td", { class: "muted", title: new Date(image.addedAt).toISOString() }, ago(image.addedAt)),
