@@ -1,6 +1,6 @@
 import { isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
-import { type Descriptor, MediaType } from "../oci/types.js";
+import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import { type Db, placeholders } from "./db.js";
@@ -65,12 +65,17 @@ interface StoredRecord extends LayerRecord {
   packageId?: number;
 }
 
-async function knownLayers(db: Db, digests: string[]): Promise<Map<string, number>> {
-  const rows = await db.all<{ id: number; digest: string }>(
-    `SELECT id, digest FROM layers WHERE digest IN (${placeholders(digests.length)})`,
+/** The ids of the layers already indexed, by digest, and those stored before sizes were kept. */
+async function knownLayers(
+  db: Db,
+  digests: string[],
+): Promise<{ ids: Map<string, number>; unsized: Set<string> }> {
+  const rows = await db.all<{ id: number; digest: string; size: number | null }>(
+    `SELECT id, digest, size FROM layers WHERE digest IN (${placeholders(digests.length)})`,
     digests,
   );
-  return new Map(rows.map((r) => [r.digest, r.id]));
+  const unsized = new Set(rows.filter((r) => r.size === null).map((r) => r.digest));
+  return { ids: new Map(rows.map((r) => [r.digest, r.id])), unsized };
 }
 
 /** The records of layers already indexed, as they were stored. */
@@ -124,28 +129,44 @@ export async function addImage(
   const digest = imageDescriptor(image).digest;
   const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
   if (existing !== undefined) {
+    const { unsized } = await knownLayers(db, [...new Set(image.manifest.layers.map((l) => l.digest))]);
     await db.transaction(async (tx) => {
-      await fillSizes(tx, image, existing.id, image.manifest.layers);
+      await fillSizes(tx, image, existing.id, unsized);
       await storeRefs(tx, existing.id, refs, opts);
     });
     return { manifest: digest, added: false, packages: 0, layersRead: 0 };
   }
   const layers = image.manifest.layers;
-  const known = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
+  const { ids: known, unsized } = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
   const { shown, hidden } = await visibility(db, image, where, known, fresh);
   await db.transaction(async (tx) => {
-    await fillSizes(
-      tx,
-      image,
-      undefined,
-      layers.filter((l) => known.has(l.digest)),
-    );
+    await fillSizes(tx, image, undefined, unsized);
     const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
   });
   return { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
+}
+
+/** One image for `addImages`: what `addImage` takes. */
+export interface ImageToAdd {
+  image: Image;
+  where: string;
+  refs: ImageRef[];
+}
+
+/**
+ * Adds many images in one transaction, each as `addImage` stores it: all of them or none. Their
+ * layers are read while the write lock is held, so this is for images at hand (a local layout, a
+ * generated fleet), not for reads across a network.
+ */
+export function addImages(db: Db, images: ImageToAdd[], opts: AddOptions = {}): Promise<AddResult[]> {
+  return db.transaction(async (tx) => {
+    const results: AddResult[] = [];
+    for (const { image, where, refs } of images) results.push(await addImage(tx, image, where, refs, opts));
+    return results;
+  });
 }
 
 /**
@@ -298,13 +319,13 @@ export function imageSize(image: Image): number {
  * Sizes of rows stored before the index kept them (schema version 3), filled when an add or sync
  * sees the image again: a size is the descriptor's, the same for every image that holds the layer.
  */
-async function fillSizes(tx: Db, image: Image, manifestId: number | undefined, layers: Descriptor[]) {
+async function fillSizes(tx: Db, image: Image, manifestId: number | undefined, unsized: Set<string>) {
   if (manifestId !== undefined)
     await tx.run("UPDATE manifests SET size = ? WHERE id = ? AND size IS NULL", [
       imageSize(image),
       manifestId,
     ]);
-  for (const layer of layers) {
+  for (const layer of image.manifest.layers.filter((l) => unsized.has(l.digest))) {
     await tx.run("UPDATE layers SET size = ? WHERE digest = ? AND size IS NULL", [layer.size, layer.digest]);
   }
 }

@@ -335,6 +335,36 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
+    test("addMany stores a batch in one transaction as add does, and a bad image in it leaves none", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const batch = [];
+      for (const label of ["a", "b", "c"]) {
+        const { image } = await strataImage([LIBC, { name: `app-${label}`, version: "1.0" }], { label });
+        batch.push({ image, where: label, refs: [ref(label, "1", digestOf(image))] });
+      }
+      const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hi\n" }])]).image;
+      const bad = { image: empty, where: "empty", refs: [ref("empty", "1", digestOf(empty))] };
+      await assert.rejects(index.addMany([...batch, bad]), /empty: no Debian packages found/);
+      assert.equal((await index.stats()).images, 0);
+      const results = await index.addMany(batch);
+      assert.deepEqual(
+        results.map((r) => [r.added, r.packages]),
+        [
+          [true, 2],
+          [true, 2],
+          [true, 2],
+        ],
+      );
+      const stats = await index.stats();
+      assert.deepEqual([stats.images, stats.layerPackages, stats.imagePackages], [3, 4, 6]);
+      assert.deepEqual((await index.query("libc6")).map((a) => a.image.refs[0].repository).sort(), [
+        "a",
+        "b",
+        "c",
+      ]);
+      await index.close();
+    });
+
     test("keeps each layer's compressed size once and each image's size, in ls and stats", async () => {
       const index = await FleetIndex.open(await backend.location());
       const a = await strataImage([LIBC, OPENSSL], { label: "a" });
