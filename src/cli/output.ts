@@ -1,6 +1,8 @@
 import { MultiBar, Presets, type SingleBar } from "cli-progress";
 import { isStrataError } from "../util/errors.js";
 
+export { formatBytes } from "../util/format-bytes.js";
+
 /** Where human output goes: progress bars on a terminal, plain lines when piped, nothing with --quiet. */
 export class Output {
   readonly isTTY: boolean;
@@ -103,16 +105,4 @@ export function reportError(err: unknown, stream: NodeJS.WriteStream = process.s
   }
   stream.write(`strata: internal error: ${e?.stack ?? String(err)}\n`);
   return 70;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }

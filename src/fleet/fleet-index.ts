@@ -13,7 +13,14 @@ import {
 import { indexLocation, openDatabase } from "./open.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
 import { type RemoveResult, type RemoveTarget, removeImages } from "./remove.js";
-import { type AddOptions, type AddResult, addImage, type ImageRef } from "./store.js";
+import {
+  type AddOptions,
+  type AddResult,
+  addImage,
+  addImages,
+  type ImageRef,
+  type ImageToAdd,
+} from "./store.js";
 
 /**
  * The fleet index: every image of every registry (and any home), keyed by content, on SQLite or
@@ -35,6 +42,11 @@ export class FleetIndex {
   /** Adds one image read from `where`, named by `refs`; all of it or nothing is stored. */
   add(image: Image, where: string, refs: ImageRef[], opts?: AddOptions): Promise<AddResult> {
     return addImage(this.db, image, where, refs, opts);
+  }
+
+  /** Adds many images at hand (not read over a network) in one transaction: all or none. */
+  addMany(images: ImageToAdd[], opts?: AddOptions): Promise<AddResult[]> {
+    return addImages(this.db, images, opts);
   }
 
   remove(target: RemoveTarget): Promise<RemoveResult> {

@@ -20,6 +20,8 @@ export interface IndexedImage {
   config: string;
   /** "linux/arm64/v8" */
   platform: string;
+  /** Compressed bytes of its config and layers (shared layers counted); null if indexed before sizes were kept. */
+  size: number | null;
   refs: IndexedRef[];
 }
 
@@ -42,6 +44,7 @@ interface ManifestRow {
   os: string;
   architecture: string;
   variant: string;
+  size: number | null;
 }
 
 interface RefRow {
@@ -51,7 +54,7 @@ interface RefRow {
   tag: string;
 }
 
-const MANIFEST_COLUMNS = "m.id, m.digest, m.config_digest, m.os, m.architecture, m.variant";
+const MANIFEST_COLUMNS = "m.id, m.digest, m.config_digest, m.os, m.architecture, m.variant, m.size";
 
 /**
  * Some images, named by SQL that selects manifest ids (`SELECT id FROM manifests WHERE ...`) and
@@ -76,7 +79,8 @@ export async function imagesIn(db: Db, sel: Selection): Promise<Map<number, Inde
   const images = new Map<number, IndexedImage>();
   for (const r of rows) {
     const platform = [r.os, r.architecture, r.variant].filter(Boolean).join("/");
-    images.set(r.id, { digest: r.digest, config: r.config_digest, platform, refs: [] });
+    const size = r.size === null ? null : Number(r.size);
+    images.set(r.id, { digest: r.digest, config: r.config_digest, platform, size, refs: [] });
   }
   for (const ref of refs) {
     images
@@ -199,6 +203,13 @@ export interface IndexStats {
   layerPackages: number;
   /** Package rows as images see them (what storing per image would have cost). */
   imagePackages: number;
+  /** Compressed bytes of the layers, each stored once however many images hold it. */
+  layerBytes: number;
+  /** Compressed bytes of every image whole (config and layers), as if no layer were shared. */
+  imageBytes: number;
+  /** Images and layers indexed before sizes were kept (not in the byte counts until seen again). */
+  unsizedImages: number;
+  unsizedLayers: number;
   schemaVersion: number;
 }
 
@@ -211,6 +222,10 @@ export async function indexStats(db: Db): Promise<IndexStats> {
     packages: await count("SELECT COUNT(*) AS n FROM packages"),
     layerPackages: await count("SELECT COUNT(*) AS n FROM layer_packages"),
     imagePackages: await count("SELECT COUNT(*) AS n FROM image_packages"),
+    layerBytes: await count("SELECT COALESCE(SUM(size), 0) AS n FROM layers"),
+    imageBytes: await count("SELECT COALESCE(SUM(size), 0) AS n FROM manifests"),
+    unsizedImages: await count("SELECT COUNT(*) AS n FROM manifests WHERE size IS NULL"),
+    unsizedLayers: await count("SELECT COUNT(*) AS n FROM layers WHERE size IS NULL"),
     schemaVersion: await count("SELECT MAX(version) AS n FROM schema_migrations"),
   };
 }

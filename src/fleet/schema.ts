@@ -113,6 +113,17 @@ CREATE TABLE sync_tags (
 );
 `,
   },
+  {
+    version: 3,
+    name: "compressed sizes of layers and images",
+    sql: `
+-- bytes as the registry serves them (the descriptor's size); NULL for rows stored before version 3
+-- until an add or sync sees the image again
+ALTER TABLE layers ADD COLUMN size BIGINT;
+-- the image's config plus its layers (what a pull fetches besides the manifest), shared layers counted
+ALTER TABLE manifests ADD COLUMN size BIGINT;
+`,
+  },
   ...ADVISORY_MIGRATIONS,
 ];
 

@@ -65,12 +65,17 @@ interface StoredRecord extends LayerRecord {
   packageId?: number;
 }
 
-async function knownLayers(db: Db, digests: string[]): Promise<Map<string, number>> {
-  const rows = await db.all<{ id: number; digest: string }>(
-    `SELECT id, digest FROM layers WHERE digest IN (${placeholders(digests.length)})`,
+/** The ids of the layers already indexed, by digest, and those stored before sizes were kept. */
+async function knownLayers(
+  db: Db,
+  digests: string[],
+): Promise<{ ids: Map<string, number>; unsized: Set<string> }> {
+  const rows = await db.all<{ id: number; digest: string; size: number | null }>(
+    `SELECT id, digest, size FROM layers WHERE digest IN (${placeholders(digests.length)})`,
     digests,
   );
-  return new Map(rows.map((r) => [r.digest, r.id]));
+  const unsized = new Set(rows.filter((r) => r.size === null).map((r) => r.digest));
+  return { ids: new Map(rows.map((r) => [r.digest, r.id])), unsized };
 }
 
 /** The records of layers already indexed, as they were stored. */
@@ -124,19 +129,44 @@ export async function addImage(
   const digest = imageDescriptor(image).digest;
   const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
   if (existing !== undefined) {
-    await db.transaction((tx) => storeRefs(tx, existing.id, refs, opts));
+    const { unsized } = await knownLayers(db, [...new Set(image.manifest.layers.map((l) => l.digest))]);
+    await db.transaction(async (tx) => {
+      await fillSizes(tx, image, existing.id, unsized);
+      await storeRefs(tx, existing.id, refs, opts);
+    });
     return { manifest: digest, added: false, packages: 0, layersRead: 0 };
   }
   const layers = image.manifest.layers;
-  const known = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
+  const { ids: known, unsized } = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
   const { shown, hidden } = await visibility(db, image, where, known, fresh);
   await db.transaction(async (tx) => {
+    await fillSizes(tx, image, undefined, unsized);
     const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
   });
   return { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
+}
+
+/** One image for `addImages`: what `addImage` takes. */
+export interface ImageToAdd {
+  image: Image;
+  where: string;
+  refs: ImageRef[];
+}
+
+/**
+ * Adds many images in one transaction, each as `addImage` stores it: all of them or none. Their
+ * layers are read while the write lock is held, so this is for images at hand (a local layout, a
+ * generated fleet), not for reads across a network.
+ */
+export function addImages(db: Db, images: ImageToAdd[], opts: AddOptions = {}): Promise<AddResult[]> {
+  return db.transaction(async (tx) => {
+    const results: AddResult[] = [];
+    for (const { image, where, refs } of images) results.push(await addImage(tx, image, where, refs, opts));
+    return results;
+  });
 }
 
 /**
@@ -209,9 +239,14 @@ async function storeLayers(
     const mine = records.filter((r) => r.layer === index);
     for (const r of mine) r.packageId = await packageId(tx, r);
     const inserted = await tx.get<{ id: number }>(
-      `INSERT INTO layers (digest, diff_id, packages_from) VALUES (?, ?, ?)
+      `INSERT INTO layers (digest, diff_id, packages_from, size) VALUES (?, ?, ?, ?)
        ON CONFLICT (digest) DO NOTHING RETURNING id`,
-      [layer.digest, image.config.rootfs.diff_ids[index], read.has(index) ? "records" : "annotations"],
+      [
+        layer.digest,
+        image.config.rootfs.diff_ids[index],
+        read.has(index) ? "records" : "annotations",
+        layer.size,
+      ],
     );
     if (inserted === undefined) {
       // Another process stored it meanwhile, with the same packages (a layer's are its content's).
@@ -242,8 +277,8 @@ async function storeManifest(
 ): Promise<number> {
   const { config, manifest } = image;
   const inserted = await tx.get<{ id: number }>(
-    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id`,
+    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at, size)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id`,
     [
       digest,
       manifest.config.digest,
@@ -253,6 +288,7 @@ async function storeManifest(
       config.variant ?? "",
       isStrataImage(manifest.layers) ? "annotations" : "records",
       Date.now(),
+      imageSize(image),
     ],
   );
   if (inserted === undefined)
@@ -271,6 +307,27 @@ async function storeManifest(
     );
   }
   return inserted.id;
+}
+
+/** The bytes a pull fetches besides the manifest: the config and every layer, compressed. */
+export function imageSize(image: Image): number {
+  const { config, layers } = image.manifest;
+  return layers.reduce((sum, l) => sum + l.size, config.size);
+}
+
+/**
+ * Sizes of rows stored before the index kept them (schema version 3), filled when an add or sync
+ * sees the image again: a size is the descriptor's, the same for every image that holds the layer.
+ */
+async function fillSizes(tx: Db, image: Image, manifestId: number | undefined, unsized: Set<string>) {
+  if (manifestId !== undefined)
+    await tx.run("UPDATE manifests SET size = ? WHERE id = ? AND size IS NULL", [
+      imageSize(image),
+      manifestId,
+    ]);
+  for (const layer of image.manifest.layers.filter((l) => unsized.has(l.digest))) {
+    await tx.run("UPDATE layers SET size = ? WHERE digest = ? AND size IS NULL", [layer.size, layer.digest]);
+  }
 }
 
 async function storeRefs(tx: Db, manifestId: number, refs: ImageRef[], opts: AddOptions): Promise<void> {

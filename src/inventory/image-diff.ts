@@ -3,6 +3,7 @@ import { chooseImage, DEFAULT_VARIANT, platformText } from "../oci/platform.js";
 import { sha256Hex } from "../util/hash.js";
 import { readInventory } from "./inventory.js";
 import type { InventoryPackage } from "./package.js";
+import { diffPackageLists } from "./package-diff.js";
 
 /**
  * What changes between two images: their packages (added, removed, changed), their layers (shared
@@ -62,38 +63,17 @@ function versions(p: InventoryPackage): PackageChange["a"] {
   return { version, source, sourceVersion };
 }
 
-/** Keys packages by name, or by name and architecture for names that several architectures share. */
-function keyed(
-  a: InventoryPackage[],
-  b: InventoryPackage[],
-): [Map<string, InventoryPackage>, Map<string, InventoryPackage>] {
-  const repeated = new Set<string>();
-  for (const list of [a, b]) {
-    const names = new Set<string>();
-    for (const p of list) (names.has(p.name) ? repeated : names).add(p.name);
-  }
-  const key = (p: InventoryPackage) => (repeated.has(p.name) ? `${p.name}:${p.architecture ?? ""}` : p.name);
-  return [new Map(a.map((p) => [key(p), p])), new Map(b.map((p) => [key(p), p]))];
-}
-
 function packageChanges(a: InventoryPackage[], b: InventoryPackage[]): ImageDiff["packages"] {
-  const [inA, inB] = keyed(a, b);
-  const out: ImageDiff["packages"] = { added: [], removed: [], changed: [], same: 0 };
-  for (const [key, pb] of inB) {
-    const pa = inA.get(key);
-    if (pa === undefined) out.added.push(side(pb));
-    else if (pa.version !== pb.version) {
+  const diff = diffPackageLists(a, b);
+  return {
+    added: diff.added.map(side),
+    removed: diff.removed.map(side),
+    changed: diff.changed.map(({ a: pa, b: pb }) => {
       const arch = pb.architecture ?? pa.architecture;
-      out.changed.push({
-        name: pb.name,
-        ...(arch ? { architecture: arch } : {}),
-        a: versions(pa),
-        b: versions(pb),
-      });
-    } else out.same++;
-  }
-  for (const [key, pa] of inA) if (!inB.has(key)) out.removed.push(side(pa));
-  return out;
+      return { name: pb.name, ...(arch ? { architecture: arch } : {}), a: versions(pa), b: versions(pb) };
+    }),
+    same: diff.same,
+  };
 }
 
 /** Diffs two images; `where` names them in errors. Only the layers one image lacks are ever read. */

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/sbom.js";
+import { fleetBytes, type ImageRow } from "./fleet-data.js";
 import type { FleetView } from "./fleet-view.js";
 
 /**
@@ -15,9 +17,17 @@ const IMAGE_NAME = {
 };
 const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
 
+/** A download's file name: the image's repository (its last part) and short digest, header-safe. */
+function sbomFileStem(image: ImageRow): string {
+  const repository = image.refs[0]?.repository.split(/[/:]/).at(-1) ?? "image";
+  const safe = repository.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64) || "image";
+  return `${safe}-${image.digest.slice("sha256:".length, "sha256:".length + 12)}`;
+}
+
 export function registerApi(app: FastifyInstance, view: FleetView): void {
   app.get("/api/fleet", async () => ({
     images: await view.fleet(),
+    bytes: await fleetBytes(view.index.db),
     advisories: await view.vulnerabilities.feeds(),
   }));
 
@@ -56,6 +66,34 @@ export function registerApi(app: FastifyInstance, view: FleetView): void {
       },
     },
     async (request) => view.diff(request.query.against, request.params.digest),
+  );
+
+  app.get<{ Params: { digest: string }; Querystring: { format: SbomFormat } }>(
+    "/api/images/:digest/sbom",
+    {
+      schema: {
+        params: { type: "object", properties: { digest: DIGEST }, required: ["digest"] },
+        querystring: {
+          type: "object",
+          properties: { format: { type: "string", enum: [...SBOM_FORMATS] } },
+          required: ["format"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { format } = request.query;
+      const sbom = await view.sbom(request.params.digest, format);
+      const name = `${sbomFileStem(sbom.image)}.${format}.json`;
+      return reply
+        .type(SBOM_MEDIA_TYPES[format])
+        .header("content-disposition", `attachment; filename="${name}"`)
+        .header(
+          "x-strata-sbom",
+          sbom.attached ? `attached; from=${sbom.from}` : `computed; from=${sbom.from}`,
+        )
+        .send(sbom.bytes);
+    },
   );
 
   app.get("/api/vulnerable", async () => ({ images: await view.vulnerable() }));

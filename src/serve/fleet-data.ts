@@ -16,12 +16,16 @@ export interface ImageRow extends IndexedImage {
   layers: number;
   /** Layers that at least one other indexed image holds too. */
   sharedLayers: number;
+  /** Compressed bytes of those shared layers (0 for layers indexed before sizes were kept). */
+  sharedBytes: number;
 }
 
 export interface StackLayer {
   position: number;
   digest: string;
   diffId: string;
+  /** Compressed bytes; null when indexed before sizes were kept. */
+  size: number | null;
   /** How many indexed images hold this layer (this one included). */
   images: number;
   packages: IndexedPackage[];
@@ -31,6 +35,7 @@ interface LayerCountRow {
   manifest_id: number;
   layers: number;
   shared: number;
+  shared_bytes: number;
 }
 
 /** Manifest ids chosen by SQL (`SELECT id FROM manifests WHERE ...`): the database narrows, no id list travels. */
@@ -43,11 +48,15 @@ export const ALL_IMAGES: Selection = { sql: "SELECT id FROM manifests", params: 
 
 async function layerCounts(db: Db, sel: Selection): Promise<Map<number, LayerCountRow>> {
   const rows = await db.all<LayerCountRow>(
-    `SELECT ml.manifest_id, COUNT(*) AS layers,
-            SUM(CASE WHEN EXISTS (SELECT 1 FROM manifest_layers o
-                                   WHERE o.layer_id = ml.layer_id AND o.manifest_id <> ml.manifest_id)
-                     THEN 1 ELSE 0 END) AS shared
-       FROM manifest_layers ml WHERE ml.manifest_id IN (${sel.sql}) GROUP BY ml.manifest_id`,
+    `SELECT manifest_id, COUNT(*) AS layers, SUM(shared) AS shared,
+            SUM(CASE WHEN shared = 1 THEN size ELSE 0 END) AS shared_bytes
+       FROM (SELECT ml.manifest_id, COALESCE(l.size, 0) AS size,
+                    CASE WHEN EXISTS (SELECT 1 FROM manifest_layers o
+                                       WHERE o.layer_id = ml.layer_id AND o.manifest_id <> ml.manifest_id)
+                         THEN 1 ELSE 0 END AS shared
+               FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id
+              WHERE ml.manifest_id IN (${sel.sql})) per_layer
+      GROUP BY manifest_id`,
     sel.params,
   );
   return new Map(rows.map((r) => [Number(r.manifest_id), r]));
@@ -65,7 +74,11 @@ async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]>
     const image = images.get(h.digest);
     if (image === undefined) return [];
     const count = counts.get(Number(h.id));
-    const layers = { layers: Number(count?.layers ?? 0), sharedLayers: Number(count?.shared ?? 0) };
+    const layers = {
+      layers: Number(count?.layers ?? 0),
+      sharedLayers: Number(count?.shared ?? 0),
+      sharedBytes: Number(count?.shared_bytes ?? 0),
+    };
     return [{ id: Number(h.id), ...image, addedAt: Number(h.added_at), ...layers }];
   });
 }
@@ -127,10 +140,42 @@ export function byId(...ids: number[]): Selection {
   return { sql: `SELECT id FROM manifests WHERE id IN (${ids.map(() => "?").join(", ")})`, params: ids };
 }
 
+interface LayerRow {
+  position: number;
+  digest: string;
+  diff_id: string;
+  size: number | null;
+  images: number;
+}
+
+/** The fleet's bytes: every image whole, the layers stored once, and the layers several images hold (once each). */
+export interface FleetBytes {
+  images: number;
+  stored: number;
+  shared: number;
+}
+
+export async function fleetBytes(db: Db): Promise<FleetBytes> {
+  const [row] = await db.all<{ images: number; stored: number; shared: number }>(
+    `SELECT (SELECT COALESCE(SUM(size), 0) FROM manifests) AS images,
+            (SELECT COALESCE(SUM(l.size), 0) FROM layers l
+              WHERE EXISTS (SELECT 1 FROM manifest_layers ml WHERE ml.layer_id = l.id)) AS stored,
+            (SELECT COALESCE(SUM(l.size), 0) FROM layers l
+              WHERE (SELECT COUNT(DISTINCT ml.manifest_id) FROM manifest_layers ml WHERE ml.layer_id = l.id) > 1
+            ) AS shared`,
+    [],
+  );
+  return {
+    images: Number(row?.images ?? 0),
+    stored: Number(row?.stored ?? 0),
+    shared: Number(row?.shared ?? 0),
+  };
+}
+
 /** The image's layers, bottom first, each with the packages a container sees from it. */
 export async function layerStack(index: FleetIndex, image: ImageRow): Promise<StackLayer[]> {
-  const rows = await index.db.all<{ position: number; digest: string; diff_id: string; images: number }>(
-    `SELECT ml.position, l.digest, l.diff_id,
+  const rows = await index.db.all<LayerRow>(
+    `SELECT ml.position, l.digest, l.diff_id, l.size,
             (SELECT COUNT(DISTINCT o.manifest_id) FROM manifest_layers o WHERE o.layer_id = l.id) AS images
        FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id
       WHERE ml.manifest_id = ? ORDER BY ml.position`,
@@ -141,6 +186,7 @@ export async function layerStack(index: FleetIndex, image: ImageRow): Promise<St
     position: Number(r.position),
     digest: r.digest,
     diffId: r.diff_id,
+    size: r.size === null ? null : Number(r.size),
     images: Number(r.images),
     packages: packages.filter((p) => p.layer === r.digest),
   }));

@@ -1,10 +1,12 @@
 import { CVE_ID } from "../advisories/advisory.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
-import { refText } from "../cli/commands/index.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
+import { refText } from "../fleet/ref-text.js";
+import { diffPackageLists, type PackageListDiff } from "../inventory/package-diff.js";
+import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import {
@@ -16,7 +18,7 @@ import {
   layerStack,
   packagesOfImages,
 } from "./fleet-data.js";
-import { diffPackages } from "./package-diff.js";
+import { type ImageSbom, indexedImageSbom, type SbomOptions } from "./image-sbom.js";
 import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
 
 /**
@@ -44,6 +46,17 @@ function notFound(what: string): NotIndexed {
   });
 }
 
+/** What changes from one image's package list to another's (in the index). */
+export interface PackageDiff extends Omit<PackageListDiff<IndexedPackage>, "changed"> {
+  changed: { name: string; architecture: string; a: IndexedPackage; b: IndexedPackage }[];
+}
+
+function packageDiff(a: IndexedPackage[], b: IndexedPackage[]): PackageDiff {
+  const diff = diffPackageLists(a, b);
+  const changed = diff.changed.map((c) => ({ name: c.b.name, architecture: c.b.architecture, ...c }));
+  return { ...diff, changed };
+}
+
 interface Scanned {
   image: FleetImage;
   packages: IndexedPackage[];
@@ -54,6 +67,7 @@ export class FleetView {
   constructor(
     readonly index: FleetIndex,
     readonly vulnerabilities: Vulnerabilities,
+    private readonly sbomOptions: SbomOptions = { timeoutMs: 30_000 },
   ) {}
 
   /** Every image with its packages and their findings, newest first. */
@@ -96,6 +110,12 @@ export class FleetView {
     return { image: publicRow(row), layers, findings, advisoriesKnown };
   }
 
+  /** The image's SBOM: attached where it lives, else computed from it (read from there). */
+  async sbom(digest: string, format: SbomFormat): Promise<ImageSbom & { image: ImageRow }> {
+    const row = await this.resolve(digest);
+    return { image: row, ...(await indexedImageSbom(row.refs, row.digest, format, this.sbomOptions)) };
+  }
+
   /** What changes from image `a` to image `b`, from the index's package lists. */
   async diff(a: string, b: string) {
     const [ra, rb] = [await this.resolve(a), await this.resolve(b)];
@@ -106,7 +126,7 @@ export class FleetView {
     return {
       a: publicRow(ra),
       b: publicRow(rb),
-      packages: diffPackages(packages.get(ra.id) ?? [], packages.get(rb.id) ?? []),
+      packages: packageDiff(packages.get(ra.id) ?? [], packages.get(rb.id) ?? []),
       layers: { shared, onlyInA: la.length - shared, onlyInB: lb.length - shared },
     };
   }

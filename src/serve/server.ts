@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { isStrataError } from "../util/errors.js";
 import { registerApi } from "./api.js";
 import { type FleetView, NotIndexed } from "./fleet-view.js";
+import { ImageUnreachable } from "./image-sbom.js";
 import { isLoopbackHost, type ListenAddress } from "./listen.js";
 
 /**
@@ -64,6 +65,8 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   app.setErrorHandler((err: Error, _request, reply) => {
     if ((err as { validation?: unknown }).validation !== undefined) return sendError(reply, 400, err.message);
     if (err instanceof NotIndexed) return sendError(reply, 404, err.message, err.hint);
+    if (err instanceof ImageUnreachable)
+      return sendError(reply, err.timedOut ? 504 : 502, err.message, err.hint);
     if (isStrataError(err)) return sendError(reply, err.code === "USAGE" ? 400 : 500, err.message, err.hint);
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, status, err.message);

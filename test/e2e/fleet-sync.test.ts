@@ -50,6 +50,21 @@ after(async () => {
   await Promise.all([repo?.close(), registry?.close(), pg?.stop()]);
 });
 
+interface ServedManifest {
+  config: { size: number };
+  layers: { size: number }[];
+}
+
+/** A manifest as the registry serves it, by digest. */
+async function manifestServed(repository: string, digest: string): Promise<ServedManifest> {
+  const res = await fetch(`http://${registry.host}/v2/${repository}/manifests/${digest}`, {
+    headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()) as ServedManifest;
+}
+
 const names = (answers: QueryAnswer[]) =>
   answers.flatMap((a) => a.image.refs.map((r) => `${r.repository}:${r.tag}`)).sort();
 
@@ -75,6 +90,21 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
         assert.deepEqual(names(byConfig), ["app-a:1"]);
         assert.equal(byConfig[0].match, "config");
         assert.deepEqual(image.image.platform, "linux/amd64");
+        const served = await manifestServed("app-a", image.image.digest);
+        const layerSizes = served.layers.map((l) => l.size);
+        assert.equal(
+          image.image.size,
+          layerSizes.reduce((a, b) => a + b, served.config.size),
+          "the config's and layers' sizes as the registry serves them",
+        );
+        const stored = await opened.db.all<{ size: number }>(
+          "SELECT l.size FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id JOIN manifests m ON m.id = ml.manifest_id WHERE m.digest = ? ORDER BY ml.position",
+          [image.image.digest],
+        );
+        assert.deepEqual(
+          stored.map((r) => Number(r.size)),
+          layerSizes,
+        );
       } finally {
         await opened.close();
       }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { writeHome } from "../../src/oci/homes/homes.js";
 import { STRATA_BIN } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import { digestOf, type FleetImageSpec, indexPageFleet } from "../helpers/page-fleet.js";
@@ -52,10 +54,21 @@ async function shot(name: string): Promise<void> {
   process.stdout.write(`# screenshot ${path}\n`);
 }
 
+/** team/web:2 is also kept in an OCI layout, so its SBOM can be computed without the network. */
+async function alsoInLayout(indexPath: string, layout: string, spec: FleetImageSpec): Promise<void> {
+  const home = { transport: "oci" as const, path: layout, tag: "2" };
+  await writeHome(home, { kind: "image", image: spec.image.image }, { refName: "2", archiveName: "web:2" });
+  const index = await FleetIndex.open(indexPath);
+  const ref = { registry: "", repository: `oci:${layout}`, tag: "2", topDigest: digestOf(spec) };
+  await index.add(spec.image.image, `oci:${layout}:2`, [ref]);
+  await index.close();
+}
+
 before(async () => {
   const dir = await tempDir("serve-page");
   await mkdir(SHOTS, { recursive: true });
   fleet = await indexPageFleet(join(dir, "index.db"));
+  await alsoInLayout(join(dir, "index.db"), join(dir, "web-layout"), fleet.get("team/web:2")!);
   const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
   server = started.child;
   base = started.url;
@@ -109,6 +122,17 @@ describe("strata serve in a browser", () => {
     assert.match(text, /Layers \(6\) and packages \(5\)/);
     assert.equal(await page.locator(".pkg.vulnerable").count(), 3, "libcurl4, libssl3 and zlib1g are marked");
     await shot("4-image");
+  });
+
+  test("the image's SBOM link downloads an SPDX document of its packages", async () => {
+    await page.goto(`${base}#/image/${digestOf(fleet.get("team/web:2")!)}`);
+    await page.waitForSelector("#sbom-spdx");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#sbom-spdx")]);
+    assert.match(download.suggestedFilename(), /\.spdx\.json$/);
+    const doc = JSON.parse(await readFile((await download.path())!, "utf8"));
+    assert.equal(doc.spdxVersion, "SPDX-2.3");
+    assert.ok(doc.packages.some((p: { name: string }) => p.name === "tzdata"));
+    await shot("4b-image-sizes-sbom");
   });
 
   test("the diff against the newer tag lists the changed packages", async () => {

@@ -9,6 +9,8 @@ import { countedImage, statusLayer, strataImage } from "../helpers/fleet-images.
 /** `strata index` and `strata query` as users run them (the compiled CLI), on local layouts. */
 
 let dir: string;
+let appSize: number;
+let appLayerBytes: number;
 before(async () => {
   dir = await tempDir("fleet-cli");
   const app = await strataImage([
@@ -16,6 +18,8 @@ before(async () => {
     { name: "libc6", version: "2.36-9+deb12u4", source: "glibc" },
   ]);
   await writeLayout(join(dir, "app"), { kind: "image", image: app.image }, { tag: "1" });
+  appLayerBytes = app.image.manifest.layers.reduce((sum, l) => sum + l.size, 0);
+  appSize = appLayerBytes + app.image.manifest.config.size;
   const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hello\n" }])]);
   await writeLayout(join(dir, "empty"), { kind: "image", image: empty.image }, { tag: "1" });
 });
@@ -30,7 +34,13 @@ describe("strata index and strata query on the command line (runs the built CLI)
     const stats = JSON.parse((await cli("index", "stats", "--json")).stdout);
     assert.equal(stats.index, join(dir, "data", "strata", "index.db"));
     assert.deepEqual([stats.images, stats.layers, stats.packages], [1, 3, 2]);
+    assert.deepEqual([stats.layerBytes, stats.imageBytes], [appLayerBytes, appSize]);
+    assert.match(
+      (await cli("index", "stats")).stdout,
+      /^bytes: .* in layers stored once; .* as images \(as if unshared\)$/m,
+    );
     const listed = JSON.parse((await cli("index", "ls", "--json")).stdout);
+    assert.equal(listed[0].size, appSize, "the config's and layers' compressed bytes");
     assert.deepEqual(listed[0].refs, [{ registry: "", repository: `oci:${join(dir, "app")}`, tag: "1" }]);
     const found = await cli("query", "openssl < 3.0.15-1~deb12u1");
     assert.equal(found.code, 0, found.stderr);

@@ -3,13 +3,15 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { openPostgres } from "../../src/fleet/postgres.js";
 import { parseQuery } from "../../src/fleet/query.js";
 import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
 import { openSqlite } from "../../src/fleet/sqlite.js";
-import { addImage, type ImageRef } from "../../src/fleet/store.js";
-import { imageDescriptor } from "../../src/oci/image.js";
+import { type ImageRef, imageSize } from "../../src/fleet/store.js";
+import { readInventory } from "../../src/inventory/inventory.js";
+import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { tempDir } from "../helpers/debs.js";
 import { countedImage, statusLayer, strataBaseLayer, strataImage } from "../helpers/fleet-images.js";
@@ -299,18 +301,22 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
-    test("migrates an index of an older schema and keeps what it held", async () => {
+    test("migrates an index of an older schema and keeps what it held; a new add fills the sizes it lacked", async () => {
       const location = await backend.location();
       const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
       assert.deepEqual(await migrate(v1, MIGRATIONS.slice(0, 1)), [1]);
       const { image } = await strataImage([LIBC, OPENSSL]);
-      await addImage(v1, image, "test", [ref("old", "1", digestOf(image))]);
+      await storeAsVersion1(v1, image, digestOf(image));
       await v1.close();
       const index = await FleetIndex.open(location);
       const stats = await index.stats();
       assert.deepEqual(
         [stats.schemaVersion, stats.images, stats.layerPackages],
         [MIGRATIONS.at(-1)!.version, 1, 2],
+      );
+      assert.deepEqual(
+        [stats.unsizedImages, stats.unsizedLayers, stats.layerBytes, stats.imageBytes],
+        [1, image.manifest.layers.length, 0, 0],
       );
       const rows = await index.db.all<{ version: number }>(
         "SELECT version FROM schema_migrations ORDER BY version",
@@ -321,9 +327,117 @@ for (const backend of BACKENDS) {
       );
       assert.equal(Number((await index.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
       assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).length, 1);
+      assert.equal((await index.images())[0].size, null);
+      await index.add(image, "test", [ref("old", "2", digestOf(image))]);
+      assert.equal((await index.images())[0].size, imageSize(image));
+      const after = await index.stats();
+      assert.deepEqual([after.unsizedImages, after.unsizedLayers], [0, 0]);
+      await index.close();
+    });
+
+    test("addMany stores a batch in one transaction as add does, and a bad image in it leaves none", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const batch = [];
+      for (const label of ["a", "b", "c"]) {
+        const { image } = await strataImage([LIBC, { name: `app-${label}`, version: "1.0" }], { label });
+        batch.push({ image, where: label, refs: [ref(label, "1", digestOf(image))] });
+      }
+      const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hi\n" }])]).image;
+      const bad = { image: empty, where: "empty", refs: [ref("empty", "1", digestOf(empty))] };
+      await assert.rejects(index.addMany([...batch, bad]), /empty: no Debian packages found/);
+      assert.equal((await index.stats()).images, 0);
+      const results = await index.addMany(batch);
+      assert.deepEqual(
+        results.map((r) => [r.added, r.packages]),
+        [
+          [true, 2],
+          [true, 2],
+          [true, 2],
+        ],
+      );
+      const stats = await index.stats();
+      assert.deepEqual([stats.images, stats.layerPackages, stats.imagePackages], [3, 4, 6]);
+      assert.deepEqual((await index.query("libc6")).map((a) => a.image.refs[0].repository).sort(), [
+        "a",
+        "b",
+        "c",
+      ]);
+      await index.close();
+    });
+
+    test("keeps each layer's compressed size once and each image's size, in ls and stats", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const a = await strataImage([LIBC, OPENSSL], { label: "a" });
+      const b = await strataImage([LIBC, ZLIB], { label: "b" });
+      for (const [name, { image }] of [
+        ["a", a],
+        ["b", b],
+      ] as const)
+        await index.add(image, "test", [ref(name, "1", digestOf(image))]);
+      const sizes = (img: typeof a.image) => img.manifest.layers.map((l) => l.size);
+      const expected = (img: typeof a.image) => sizes(img).reduce((x, y) => x + y, img.manifest.config.size);
+      assert.deepEqual(
+        (await index.images()).map((i) => [i.digest, i.size]).sort(),
+        [
+          [digestOf(a.image), expected(a.image)],
+          [digestOf(b.image), expected(b.image)],
+        ].sort(),
+      );
+      const layerRows = await index.db.all<{ digest: string; size: number }>(
+        "SELECT digest, size FROM layers",
+      );
+      const byDigest = new Map(layerRows.map((r) => [r.digest, Number(r.size)]));
+      for (const l of [...a.image.manifest.layers, ...b.image.manifest.layers])
+        assert.equal(byDigest.get(l.digest), l.size, l.digest);
+      const distinct = new Map(
+        [...a.image.manifest.layers, ...b.image.manifest.layers].map((l) => [l.digest, l.size]),
+      );
+      const stats = await index.stats();
+      assert.equal(
+        stats.layerBytes,
+        [...distinct.values()].reduce((x, y) => x + y, 0),
+      );
+      assert.equal(stats.imageBytes, expected(a.image) + expected(b.image));
+      assert.ok(stats.layerBytes < stats.imageBytes, "shared layers are stored once");
       await index.close();
     });
   });
+}
+
+/** What a strata of schema version 1 stored for a strata image: rows of the version 1 tables alone. */
+async function storeAsVersion1(db: Db, image: Image, digest: string): Promise<void> {
+  const inventory = await readInventory(image, "test", { complete: () => true });
+  const m = await db.get<{ id: number }>(
+    `INSERT INTO manifests (digest, config_digest, media_type, os, architecture, variant, packages_from, added_at)
+     VALUES (?, ?, ?, 'linux', 'amd64', '', 'annotations', 0) RETURNING id`,
+    [digest, image.manifest.config.digest, image.manifest.mediaType],
+  );
+  for (const [position, layer] of image.manifest.layers.entries()) {
+    const l = await db.get<{ id: number }>(
+      "INSERT INTO layers (digest, diff_id, packages_from) VALUES (?, ?, 'annotations') RETURNING id",
+      [layer.digest, image.config.rootfs.diff_ids[position]],
+    );
+    await db.run("INSERT INTO manifest_layers (manifest_id, position, layer_id) VALUES (?, ?, ?)", [
+      m!.id,
+      position,
+      l!.id,
+    ]);
+    for (const p of inventory.packages.filter((q) => q.layer.index === position)) {
+      const row = await db.get<{ id: number }>(
+        `INSERT INTO packages (name, version, architecture, source, source_version) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+        [p.name, p.version, p.architecture ?? "", p.source ?? "", p.sourceVersion ?? ""],
+      );
+      await db.run("INSERT INTO layer_packages (layer_id, package_id, record) VALUES (?, ?, ?)", [
+        l!.id,
+        row!.id,
+        `status.d/${p.name}`,
+      ]);
+    }
+  }
+  await db.run(
+    "INSERT INTO refs (registry, repository, tag, manifest_id, top_digest) VALUES (?, ?, ?, ?, ?)",
+    ["registry.test", "old", "1", m!.id, digest],
+  );
 }
 
 describe("the fleet index when PostgreSQL goes away", () => {

@@ -50,6 +50,13 @@ describe("strata serve API", () => {
     assert.equal(old.packages, 5);
     assert.equal(old.layers, 6);
     assert.equal(old.sharedLayers, 3, "base, base-files and libc6 are held by other images too");
+    assert.ok(old.size > 0, "the image's compressed size");
+    assert.ok(
+      old.sharedBytes > 0 && old.sharedBytes < old.size,
+      "the shared layers' bytes, part of the size",
+    );
+    assert.ok(body.bytes.shared > 0, "bytes in layers several images hold");
+    assert.ok(body.bytes.stored < body.bytes.images, "shared layers are stored once");
     assert.equal(old.worst, "critical");
     assert.equal(old.vulnerabilities.critical, 1, "zlib CVE-2023-45853");
     assert.equal(old.vulnerabilities.high, 1, "openssl CVE-2025-9230");
@@ -86,6 +93,10 @@ describe("strata serve API", () => {
       [["base-files"], ["libc6"], ["libcurl4"], ["libssl3"], ["zlib1g"]],
     );
     assert.equal(body.layers[1].images, 4 - 1, "base-files' layer is shared by the three strata images");
+    assert.ok(
+      body.layers.every((l: { size: number }) => l.size > 0),
+      "each layer's compressed size",
+    );
     const zlib = body.findings.find((f: { id: string }) => f.id === "CVE-2023-45853");
     assert.equal(zlib.severity, "critical");
     assert.equal(zlib.fixedVersion, "1:1.2.13.dfsg-1+deb12u1");

@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { FleetIndex } from "../../fleet/fleet-index.js";
-import type { IndexedImage, IndexedRef } from "../../fleet/lookups.js";
+import type { IndexedImage } from "../../fleet/lookups.js";
+import { refText } from "../../fleet/ref-text.js";
 import type { RemoveTarget } from "../../fleet/remove.js";
 import type { ImageRef } from "../../fleet/store.js";
 import { parseSyncTarget, type SyncEvent, syncRegistry } from "../../fleet/sync.js";
@@ -39,12 +40,6 @@ export async function withIndex<T>(flags: IndexFlags, work: (index: FleetIndex) 
   } finally {
     await index.close();
   }
-}
-
-/** How people read a ref: "127.0.0.1:5000/app:1", "oci:/srv/app:1", or "…@digest". */
-export function refText(ref: IndexedRef): string {
-  const name = ref.registry === "" ? ref.repository : `${ref.registry}/${ref.repository}`;
-  return ref.tag === "" ? name : `${name}:${ref.tag}`;
 }
 
 /** The name an image read from `home` is indexed under. */
@@ -133,7 +128,8 @@ function removeTarget(text: string): RemoveTarget {
 
 function imageLine(image: IndexedImage): string {
   const names = image.refs.map(refText).join(", ") || "(no name)";
-  return `${image.digest}  ${image.platform.padEnd(14)}  ${names}`;
+  const size = image.size === null ? "?" : formatBytes(image.size);
+  return `${image.digest}  ${image.platform.padEnd(14)}  ${size.padStart(10)}  ${names}`;
 }
 
 function registerAdd(parent: Command, out: () => Output): void {
@@ -245,7 +241,12 @@ function registerListing(parent: Command): void {
       `images: ${stats.images} (${stats.refs} names)`,
       `layers: ${stats.layers}`,
       `packages: ${stats.packages} distinct; ${stats.layerPackages} stored by layer for ${stats.imagePackages} in images`,
+      `bytes: ${formatBytes(stats.layerBytes)} in layers stored once; ${formatBytes(stats.imageBytes)} as images (as if unshared)`,
     ];
+    if (stats.unsizedImages + stats.unsizedLayers > 0)
+      lines.push(
+        `sizes unknown for ${stats.unsizedImages} images and ${stats.unsizedLayers} layers indexed before sizes were kept (index add or sync them again)`,
+      );
     process.stdout.write(`${lines.join("\n")}\n`);
   });
 }

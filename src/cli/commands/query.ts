@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import type { QueryAnswer } from "../../fleet/query.js";
 import { parseQuery } from "../../fleet/query.js";
-import { type IndexFlags, refText, withIndex, withIndexFlag } from "./index.js";
+import { refText } from "../../fleet/ref-text.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 function answerLines(a: QueryAnswer): string[] {
   const names = a.image.refs.map(refText).join(", ") || "(no name)";

@@ -1,9 +1,8 @@
 import type { Finding } from "../../advisories/match.js";
 import type { IndexedPackage } from "../../fleet/lookups.js";
 import type { QueryAnswer } from "../../fleet/query.js";
-import type { StackLayer } from "../fleet-data.js";
-import type { FleetImage } from "../fleet-view.js";
-import type { PackageDiff } from "../package-diff.js";
+import type { FleetBytes, StackLayer } from "../fleet-data.js";
+import type { FleetImage, PackageDiff } from "../fleet-view.js";
 
 /** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
 
@@ -12,6 +11,7 @@ export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" 
 
 export interface FleetAnswer {
   images: FleetImage[];
+  bytes: FleetBytes;
   advisories: { location: string; date: string; advisories: number }[];
 }
 export interface ImageAnswer {

@@ -4,10 +4,11 @@ import { fleetView, searchView, vulnerableView } from "./views.js";
 
 /** The page's router: the hash names the view (#/, #/search?q=, #/image/DIGEST[?against=], #/vulnerable). */
 
-function route(hash: string): { nav: string; render: () => Promise<HTMLElement> } {
+function route(hash: string): { nav: string; render: () => Promise<HTMLElement>; query?: string } {
   const [path, query = ""] = hash.replace(/^#/, "").split("?", 2);
   const params = new URLSearchParams(query);
-  if (path === "/search") return { nav: "", render: () => searchView(params.get("q") ?? "") };
+  const q = params.get("q") ?? "";
+  if (path === "/search") return { nav: "", render: () => searchView(q), query: q };
   if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView };
   const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
   if (image) return { nav: "fleet", render: () => imageView(image[1], params.get("against") ?? undefined) };
@@ -16,7 +17,9 @@ function route(hash: string): { nav: string; render: () => Promise<HTMLElement> 
 
 async function show(): Promise<void> {
   const main = document.getElementById("main")!;
-  const { nav, render } = route(location.hash);
+  const { nav, render, query } = route(location.hash);
+  // The box shows the search on screen, not one left over from an earlier view.
+  (document.getElementById("q") as HTMLInputElement).value = query ?? "";
   for (const a of document.querySelectorAll<HTMLElement>("[data-nav]"))
     a.classList.toggle("active", a.dataset.nav === nav);
   main.setAttribute("aria-busy", "true");

@@ -8,7 +8,7 @@ import {
   type StackLayer,
 } from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
-import { FINDING_HEADS, findingRow, imageHref, refName } from "./parts.js";
+import { FINDING_HEADS, findingRow, imageHref, refName, sizeText } from "./parts.js";
 
 /** One image: its names, vulnerabilities, layer stack with packages, and a diff against another image. */
 
@@ -31,10 +31,13 @@ function layerRow(layer: StackLayer, vulnerable: Set<string>): HTMLElement {
       { class: "digest fit", title: `digest ${layer.digest}\ndiff_id ${layer.diffId}` },
       short(layer.digest),
     ),
+    h("td", { class: "num fit" }, sizeText(layer.size)),
     h(
       "td",
       { class: "num fit" },
-      layer.images > 1 ? h("span", { class: "pill" }, `${layer.images} images`) : "only this",
+      layer.images > 1
+        ? h("span", { class: "pill" }, `${layer.images} images`)
+        : h("span", { class: "muted" }, "this one"),
     ),
     h(
       "td",
@@ -121,6 +124,28 @@ function diffTable(d: DiffAnswer): HTMLElement {
   );
 }
 
+/** Downloads of the image's SBOM: the attached one where it lives, else computed from it by the server. */
+function sbomLinks(image: ImageAnswer["image"]): HTMLElement {
+  const link = (format: string, label: string) =>
+    h(
+      "a",
+      {
+        class: "button",
+        href: `/api/images/${image.digest}/sbom?format=${format}`,
+        download: "",
+        id: `sbom-${format}`,
+      },
+      label,
+    );
+  return h(
+    "div",
+    { class: "toolbar sbom" },
+    h("span", { class: "muted" }, "Download SBOM"),
+    link("spdx", "SPDX 2.3 JSON"),
+    link("cyclonedx", "CycloneDX 1.6 JSON"),
+  );
+}
+
 function findingsSection(answer: ImageAnswer): HTMLElement {
   const body = !answer.advisoriesKnown
     ? empty("No advisories in the index (strata advisories update --from FEED).")
@@ -154,15 +179,16 @@ export async function imageView(digest: string, against?: string): Promise<HTMLE
     h(
       "p",
       { class: "sub mono" },
-      `${image.digest} · config ${short(image.config)} · ${image.platform} · indexed ${ago(image.addedAt)}`,
+      `${image.digest} · config ${short(image.config)} · ${image.platform} · ${sizeText(image.size)} · indexed ${ago(image.addedAt)}`,
     ),
+    sbomLinks(image),
     findingsSection(answer),
     h("h2", {}, `Layers (${layers.length}) and packages (${packages})`),
     table(
-      ["#", "Layer", "Held by", "Packages"],
+      ["#", "Layer", "Size", "Held by", "Packages"],
       layers.map((l) => layerRow(l, vulnerable)),
-      [0, 2],
-      [0, 1, 2],
+      [0, 2, 3],
+      [0, 1, 2, 3],
     ),
     diffSection(image.digest, diffCandidates(image, fleet.images)),
   );

@@ -1,3 +1,4 @@
+import { formatBytes } from "../../util/format-bytes.js";
 import type { Finding, FleetImage, Image } from "./api.js";
 import { h } from "./dom.js";
 
@@ -7,6 +8,11 @@ export const SEVERITY_ORDER = ["critical", "high", "medium", "low", "negligible"
 
 export function refName(r: { registry: string; repository: string; tag: string }): string {
   return `${r.registry ? `${r.registry}/` : ""}${r.repository}${r.tag ? `:${r.tag}` : ""}`;
+}
+
+/** A size from the index, which lacks it for what was indexed before sizes were kept. */
+export function sizeText(bytes: number | null): string {
+  return bytes === null ? "—" : formatBytes(bytes);
 }
 
 export function imageHref(digest: string): string {

@@ -1,6 +1,7 @@
+import { formatBytes } from "../../util/format-bytes.js";
 import { type Finding, type FleetAnswer, type FleetImage, getJson, type SearchAnswer } from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
-import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges } from "./parts.js";
+import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges, sizeText } from "./parts.js";
 
 /** The fleet list, search results and the vulnerable images. */
 
@@ -16,7 +17,13 @@ function imageRow(image: FleetImage): HTMLElement {
     ),
     h("td", { class: "mono" }, image.platform),
     h("td", { class: "num" }, image.packages),
-    h("td", { class: "num" }, `${image.sharedLayers} / ${image.layers}`),
+    h("td", { class: "num" }, sizeText(image.size)),
+    h(
+      "td",
+      { class: "num", title: `${image.sharedLayers} of ${image.layers} layers held by other images too` },
+      formatBytes(image.sharedBytes),
+      h("span", { class: "muted" }, ` · ${image.sharedLayers} of ${image.layers} layers`),
+    ),
     h("td", {}, severityBadges(image)),
     h("td", { class: "muted", title: new Date(image.addedAt).toISOString() }, ago(image.addedAt)),
   );
@@ -27,7 +34,8 @@ const IMAGE_HEADS = [
   "Manifest",
   "Platform",
   "Packages",
-  "Shared layers",
+  "Size",
+  "Shared with others",
   "Vulnerabilities",
   "Indexed",
 ];
@@ -37,7 +45,7 @@ function stat(value: string | number, label: string): HTMLElement {
 }
 
 export async function fleetView(): Promise<HTMLElement> {
-  const { images, advisories } = await getJson<FleetAnswer>("/api/fleet");
+  const { images, advisories, bytes } = await getJson<FleetAnswer>("/api/fleet");
   const vulnerable = images.filter(
     (i) => i.worst !== undefined && i.worst !== "negligible" && i.worst !== "unknown",
   );
@@ -58,6 +66,8 @@ export async function fleetView(): Promise<HTMLElement> {
       { class: "summary" },
       stat(images.length, "images"),
       stat(repos.size, "repositories"),
+      stat(formatBytes(bytes.stored), `stored (${formatBytes(bytes.images)} as whole images)`),
+      stat(formatBytes(bytes.shared), "in layers several images share"),
       stat(vulnerable.length, "vulnerable (low or worse)"),
       stat(
         images.reduce((n, i) => n + i.fixable, 0),
@@ -66,7 +76,7 @@ export async function fleetView(): Promise<HTMLElement> {
     ),
     images.length === 0
       ? empty("The index holds no image yet: strata index add IMAGE")
-      : table(IMAGE_HEADS, images.map(imageRow), [3, 4]),
+      : table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
   );
 }
 
