@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -159,8 +159,9 @@ export async function loadPackagesIndex(
   const text = await downloadPackages(release, relPath, plain, where);
   const table = buildNameTable(text, plain.sha256);
   await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, "Packages"), text);
-  await writeFileAtomic(join(dir, "names.json"), JSON.stringify(table));
+  await writeFileAtomic(join(dir, PACKAGES_FILE), text);
+  await writeFileAtomic(join(dir, NAMES_FILE), JSON.stringify(table));
+  await writeStamp(dir, plain.sha256);
   return new PackagesIndex(origin, text, table);
 }
 
@@ -181,14 +182,71 @@ export async function cachedPackagesIndex(
   return cached && new PackagesIndex(origin, cached.text, cached.table);
 }
 
+/** The cache files of one index; `verified.json` vouches for the other two (see readCachedIndex). */
+const PACKAGES_FILE = "Packages";
+const NAMES_FILE = "names.json";
+const VERIFIED_FILE = "verified.json";
+
+/** What identifies a file's content without reading it: any write changes ctime, a rename the inode. */
+type FileStamp = { size: string; ino: string; mtimeNs: string; ctimeNs: string };
+
+interface VerifiedStamp {
+  packagesSha256: string;
+  files: Record<typeof PACKAGES_FILE | typeof NAMES_FILE, FileStamp>;
+}
+
+async function stampOf(path: string): Promise<FileStamp> {
+  const st = await stat(path, { bigint: true });
+  return { size: `${st.size}`, ino: `${st.ino}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
+}
+
+async function stampsOf(dir: string): Promise<VerifiedStamp["files"]> {
+  const [packages, names] = await Promise.all([
+    stampOf(join(dir, PACKAGES_FILE)),
+    stampOf(join(dir, NAMES_FILE)),
+  ]);
+  return { [PACKAGES_FILE]: packages, [NAMES_FILE]: names };
+}
+
+/** Whether verified.json (read bounded; anything malformed is just "no") vouches for the files now. */
+async function stampStillHolds(dir: string, sha256: string): Promise<boolean> {
+  try {
+    const path = join(dir, VERIFIED_FILE);
+    if ((await stat(path)).size > 4096) return false;
+    const recorded = JSON.parse(await readFile(path, "utf8")) as VerifiedStamp;
+    const now = await stampsOf(dir);
+    return recorded?.packagesSha256 === sha256 && JSON.stringify(recorded.files) === JSON.stringify(now);
+  } catch {
+    return false;
+  }
+}
+
+/** Records, after the Packages text was hashed against the signed sha256, what the files look like. */
+async function writeStamp(dir: string, sha256: string): Promise<void> {
+  const stamp: VerifiedStamp = { packagesSha256: sha256, files: await stampsOf(dir) };
+  await writeFileAtomic(join(dir, VERIFIED_FILE), JSON.stringify(stamp));
+}
+
+/**
+ * A cached index, its Packages text hashed against the signed sha256 unless verified.json records
+ * it was, and neither file changed since (same size, inode, mtime and ctime: any write to a file
+ * moves its ctime, which no user call can set back). That is the trust apt gives its own lists,
+ * which it never re-hashes; it spares a warm lock re-hashing 50 MB of bookworm main every run.
+ */
 async function readCachedIndex(dir: string, sha256: string) {
   try {
     const [text, tableJson] = await Promise.all([
-      readFile(join(dir, "Packages")),
-      readFile(join(dir, "names.json"), "utf8"),
+      readFile(join(dir, PACKAGES_FILE)),
+      readFile(join(dir, NAMES_FILE), "utf8"),
     ]);
     const table = JSON.parse(tableJson) as NameTable;
-    if (table.packagesSha256 !== sha256 || sha256Hex(text) !== sha256) throw new Error("stale");
+    if (table.packagesSha256 !== sha256) throw new Error("stale");
+    // Checked after the read: a write racing it moves ctime, so what was read gets hashed.
+    if (!(await stampStillHolds(dir, sha256))) {
+      if (sha256Hex(text) !== sha256) throw new Error("stale");
+      // Best effort: a read-only cache is still a good cache, only hashed every time.
+      await writeStamp(dir, sha256).catch(() => {});
+    }
     return { text, table };
   } catch {
     // Missing or corrupt: drop whatever is there and fetch again.
