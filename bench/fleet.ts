@@ -122,7 +122,7 @@ export interface Fleet {
   universe: UniversePackage[];
 }
 
-function generateFleet(): Fleet {
+export function generateFleet(): Fleet {
   const random = lcg(8);
   const all = universe(random);
   const core = all.slice(0, 15);
