@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -9,19 +9,9 @@ import { Digester, sha256Hex } from "../util/hash.js";
 import { fetchWithRetry } from "../util/http.js";
 import { assertDigest, checkedSha256Hex } from "../util/verify.js";
 import { xzDecompressor } from "../util/xz.js";
+import { buildNameTable, NameTable, type Span } from "./name-table.js";
 import { type PackageOrigin, type PackageRecord, packageFromStanza } from "./package.js";
 import { type FetchContext, type ReleaseEntry, suiteUrl, type VerifiedRelease } from "./release.js";
-
-/** Byte span of one stanza inside the cached Packages file. */
-type Span = [start: number, end: number];
-
-interface NameTable {
-  /** sha256 of the Packages text the spans point into. */
-  packagesSha256: string;
-  packages: Record<string, Span[]>;
-  /** Virtual name → spans of the stanzas that provide it. */
-  provides: Record<string, Span[]>;
-}
 
 /**
  * One verified Packages index (repository × suite × component × architecture). The raw text is
@@ -40,6 +30,15 @@ export class PackagesIndex {
   private recordAt([start, end]: Span): PackageRecord {
     let rec = this.parsed.get(start);
     if (!rec) {
+      if (end > this.text.length) {
+        throw new StrataError(
+          "INDEX_INVALID",
+          `${this.origin.url} ${this.origin.suite}: cached name table points past its index`,
+          {
+            hint: "remove the cache's indexes directory (strata fetches them again)",
+          },
+        );
+      }
       rec = checkedRecord(packageFromStanza(this.text.toString("utf8", start, end), this.origin));
       this.parsed.set(start, rec);
     }
@@ -47,15 +46,15 @@ export class PackagesIndex {
   }
 
   byName(name: string): PackageRecord[] {
-    return (this.table.packages[name] ?? []).map((s) => this.recordAt(s));
+    return this.table.packages(name).map((s) => this.recordAt(s));
   }
 
   providersOf(name: string): PackageRecord[] {
-    return (this.table.provides[name] ?? []).map((s) => this.recordAt(s));
+    return this.table.provides(name).map((s) => this.recordAt(s));
   }
 
   names(): string[] {
-    return Object.keys(this.table.packages);
+    return this.table.names();
   }
 }
 
@@ -79,48 +78,6 @@ function checkedRecord(rec: PackageRecord): PackageRecord {
     );
   }
   return rec;
-}
-
-/** Finds stanza boundaries and the Package / Provides names without parsing the rest. */
-export function buildNameTable(text: Buffer, packagesSha256: string): NameTable {
-  const packages: Record<string, Span[]> = Object.create(null);
-  const provides: Record<string, Span[]> = Object.create(null);
-  const NL = 0x0a;
-  let pos = 0;
-  const n = text.length;
-  while (pos < n) {
-    while (pos < n && text[pos] === NL) pos++;
-    if (pos >= n) break;
-    let end = text.indexOf("\n\n", pos);
-    if (end < 0) end = n;
-    const span: Span = [pos, end];
-    const stanza = text.toString("latin1", pos, end);
-    const name = fieldValue(stanza, "Package");
-    if (name) (packages[name] ??= []).push(span);
-    const prov = fieldValue(stanza, "Provides");
-    if (prov) {
-      for (const item of prov.split(",")) {
-        const virtual = item.trim().split(/[\s(:]/)[0];
-        if (virtual) (provides[virtual] ??= []).push(span);
-      }
-    }
-    pos = end + 2;
-  }
-  return { packagesSha256, packages, provides };
-}
-
-function fieldValue(stanza: string, field: string): string | undefined {
-  const at = stanza.startsWith(`${field}:`) ? 0 : stanza.indexOf(`\n${field}:`);
-  if (at < 0) return undefined;
-  const start = at === 0 ? field.length + 1 : at + field.length + 2;
-  let end = stanza.indexOf("\n", start);
-  if (end < 0) end = stanza.length;
-  // Provides can continue over several lines in principle.
-  while (end + 1 < stanza.length && (stanza[end + 1] === " " || stanza[end + 1] === "\t")) {
-    const next = stanza.indexOf("\n", end + 1);
-    end = next < 0 ? stanza.length : next;
-  }
-  return stanza.slice(start, end).trim();
 }
 
 /** The variants strata can read, in the order it tries them; the uncompressed file comes last. */
@@ -159,8 +116,9 @@ export async function loadPackagesIndex(
   const text = await downloadPackages(release, relPath, plain, where);
   const table = buildNameTable(text, plain.sha256);
   await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, "Packages"), text);
-  await writeFileAtomic(join(dir, "names.json"), JSON.stringify(table));
+  await writeFileAtomic(join(dir, PACKAGES_FILE), text);
+  await writeFileAtomic(join(dir, NAMES_FILE), table.bytes);
+  await writeStamp(dir, plain.sha256);
   return new PackagesIndex(origin, text, table);
 }
 
@@ -181,14 +139,71 @@ export async function cachedPackagesIndex(
   return cached && new PackagesIndex(origin, cached.text, cached.table);
 }
 
+/** The cache files of one index; `verified.json` vouches for the other two (see readCachedIndex). */
+const PACKAGES_FILE = "Packages";
+const NAMES_FILE = "names";
+const VERIFIED_FILE = "verified.json";
+
+/** What identifies a file's content without reading it: any write changes ctime, a rename the inode. */
+type FileStamp = { size: string; ino: string; mtimeNs: string; ctimeNs: string };
+
+interface VerifiedStamp {
+  packagesSha256: string;
+  files: Record<typeof PACKAGES_FILE | typeof NAMES_FILE, FileStamp>;
+}
+
+async function stampOf(path: string): Promise<FileStamp> {
+  const st = await stat(path, { bigint: true });
+  return { size: `${st.size}`, ino: `${st.ino}`, mtimeNs: `${st.mtimeNs}`, ctimeNs: `${st.ctimeNs}` };
+}
+
+async function stampsOf(dir: string): Promise<VerifiedStamp["files"]> {
+  const [packages, names] = await Promise.all([
+    stampOf(join(dir, PACKAGES_FILE)),
+    stampOf(join(dir, NAMES_FILE)),
+  ]);
+  return { [PACKAGES_FILE]: packages, [NAMES_FILE]: names };
+}
+
+/** Whether verified.json (read bounded; anything malformed is just "no") vouches for the files now. */
+async function stampStillHolds(dir: string, sha256: string): Promise<boolean> {
+  try {
+    const path = join(dir, VERIFIED_FILE);
+    if ((await stat(path)).size > 4096) return false;
+    const recorded = JSON.parse(await readFile(path, "utf8")) as VerifiedStamp;
+    const now = await stampsOf(dir);
+    return recorded?.packagesSha256 === sha256 && JSON.stringify(recorded.files) === JSON.stringify(now);
+  } catch {
+    return false;
+  }
+}
+
+/** Records, after the Packages text was hashed against the signed sha256, what the files look like. */
+async function writeStamp(dir: string, sha256: string): Promise<void> {
+  const stamp: VerifiedStamp = { packagesSha256: sha256, files: await stampsOf(dir) };
+  await writeFileAtomic(join(dir, VERIFIED_FILE), JSON.stringify(stamp));
+}
+
+/**
+ * A cached index, its Packages text hashed against the signed sha256 unless verified.json records
+ * it was, and neither file changed since (same size, inode, mtime and ctime: any write to a file
+ * moves its ctime, which no user call can set back). That is the trust apt gives its own lists,
+ * which it never re-hashes; it spares a warm lock re-hashing 50 MB of bookworm main every run.
+ */
 async function readCachedIndex(dir: string, sha256: string) {
   try {
-    const [text, tableJson] = await Promise.all([
-      readFile(join(dir, "Packages")),
-      readFile(join(dir, "names.json"), "utf8"),
+    const [text, names] = await Promise.all([
+      readFile(join(dir, PACKAGES_FILE)),
+      readFile(join(dir, NAMES_FILE)),
     ]);
-    const table = JSON.parse(tableJson) as NameTable;
-    if (table.packagesSha256 !== sha256 || sha256Hex(text) !== sha256) throw new Error("stale");
+    const table = new NameTable(names);
+    if (table.packagesSha256 !== sha256) throw new Error("stale");
+    // Checked after the read: a write racing it moves ctime, so what was read gets hashed.
+    if (!(await stampStillHolds(dir, sha256))) {
+      if (sha256Hex(text) !== sha256) throw new Error("stale");
+      // Best effort: a read-only cache is still a good cache, only hashed every time.
+      await writeStamp(dir, sha256).catch(() => {});
+    }
     return { text, table };
   } catch {
     // Missing or corrupt: drop whatever is there and fetch again.

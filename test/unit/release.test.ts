@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -157,5 +157,59 @@ describe("Packages indexes on a mirror caught mid-sync", () => {
         loadPackagesIndex(release, "main", "amd64", ctx),
         (err) => isStrataError(err, "HTTP") && /mid-sync/.test(err.hint ?? ""),
       );
+    }));
+});
+
+describe("Cached Packages indexes: hashed once, re-hashed when anything changed", () => {
+  const cached = (ctx: FetchContext, sha256: string) => join(ctx.cacheRoot!, "indexes", sha256);
+
+  /** Rewrites "Version: 1.0" in place (same size), then puts mtime back as a careful forger would. */
+  async function forgeVersion(path: string): Promise<void> {
+    const before = await stat(path);
+    const text = await readFile(path, "utf8");
+    await writeFile(path, text.replace("Version: 1.0", "Version: 6.6"));
+    await utimes(path, before.atime, before.mtime);
+  }
+
+  test("a warm load reads the cache without fetching again, vouched by verified.json", () =>
+    withRepo({}, async (repo) => {
+      const ctx = await context();
+      const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+      await loadPackagesIndex(release, "main", "amd64", ctx);
+      const index = await loadPackagesIndex(release, "main", "amd64", ctx);
+      assert.equal(index.byName("app")[0].version, "1.0");
+      assert.equal(repo.hits.get(`${INDEX}/Packages.gz`), 1);
+      const plain = release.files.get("main/binary-amd64/Packages")!;
+      const stamp = JSON.parse(await readFile(join(cached(ctx, plain.sha256), "verified.json"), "utf8"));
+      assert.equal(stamp.packagesSha256, plain.sha256);
+    }));
+
+  test("a Packages file edited in place, its mtime restored, is detected and fetched again", () =>
+    withRepo({}, async (repo) => {
+      const ctx = await context();
+      const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+      await loadPackagesIndex(release, "main", "amd64", ctx);
+      const plain = release.files.get("main/binary-amd64/Packages")!;
+      await forgeVersion(join(cached(ctx, plain.sha256), "Packages"));
+      const index = await loadPackagesIndex(release, "main", "amd64", ctx);
+      assert.equal(index.byName("app")[0].version, "1.0");
+      assert.equal(repo.hits.get(`${INDEX}/Packages.gz`), 2);
+    }));
+
+  test("a garbage, oversized or stale verified.json is harmless: the text is hashed", () =>
+    withRepo({}, async (repo) => {
+      const ctx = await context();
+      const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+      await loadPackagesIndex(release, "main", "amd64", ctx);
+      const plain = release.files.get("main/binary-amd64/Packages")!;
+      const dir = cached(ctx, plain.sha256);
+      const stale = await readFile(join(dir, "verified.json"), "utf8");
+      for (const [i, sidecar] of ["{not json", `${" ".repeat(8192)}{}`, stale].entries()) {
+        await forgeVersion(join(dir, "Packages"));
+        await writeFile(join(dir, "verified.json"), sidecar);
+        const index = await loadPackagesIndex(release, "main", "amd64", ctx);
+        assert.equal(index.byName("app")[0].version, "1.0");
+        assert.equal(repo.hits.get(`${INDEX}/Packages.gz`), i + 2);
+      }
     }));
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildNameTable, PackagesIndex } from "../../src/debian/packages-index.js";
+import { buildNameTable } from "../../src/debian/name-table.js";
+import { PackagesIndex } from "../../src/debian/packages-index.js";
 import { Resolver } from "../../src/debian/resolver.js";
 import { Universe } from "../../src/debian/universe.js";
 import { isStrataError } from "../../src/util/errors.js";
