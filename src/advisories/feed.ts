@@ -58,7 +58,9 @@ function newestModified(json: unknown): string | undefined {
   const dates = records
     .map((r) => new Date(String((r as { modified?: unknown })?.modified ?? "")))
     .filter((d) => !Number.isNaN(d.getTime()));
-  return dates.length === 0 ? undefined : new Date(Math.max(...dates.map((d) => d.getTime()))).toISOString();
+  // A reduce, not Math.max(...): a feed has hundreds of thousands of records, past the argument limit.
+  const newest = dates.reduce((max, d) => Math.max(max, d.getTime()), Number.NEGATIVE_INFINITY);
+  return dates.length === 0 ? undefined : new Date(newest).toISOString();
 }
 
 /** Reads a feed from a file or an http(s) URL, detecting its format; `keep` filters tracker releases. */

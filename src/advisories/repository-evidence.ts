@@ -104,7 +104,7 @@ export async function repositoryEvidence(
         available: rec.sourceVersion,
         availableIn: rec.origin.suite,
       });
-      advisories.push(...evidence.advisories);
+      for (const advisory of evidence.advisories) advisories.push(advisory);
       if (!evidence.complete) trimmed.push(source);
       break;
     }

@@ -45,7 +45,7 @@ async function annotationInventory(image: Image, where: string, opts: InventoryO
     for (const facts of annotated.packages)
       packages.push({ ...facts, layer: { index, digest: layer.digest }, from: "annotation" });
   }
-  if (toRead.size > 0) packages.push(...(await completed(image, where, toRead)));
+  if (toRead.size > 0) for (const p of await completed(image, where, toRead)) packages.push(p);
   const partial = packages.filter((p) => p.architecture === undefined).length;
   return { packages: packages.sort(byNameAndArch), from: "annotations", partial };
 }

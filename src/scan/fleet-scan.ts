@@ -109,7 +109,7 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
   for (const h of holding) {
     const scan = scans.get(Number(h.manifest_id));
     const found = scan && perRelease.get(scan.release)?.get(Number(h.package_id));
-    if (found) scan.findings.push(...found);
+    if (found) for (const finding of found) scan.findings.push(finding);
   }
   for (const scan of scans.values())
     scan.findings.sort((a, b) => a.package.localeCompare(b.package, "en") || a.id.localeCompare(b.id, "en"));

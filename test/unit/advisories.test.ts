@@ -62,6 +62,18 @@ describe("advisory feeds", () => {
     assert.equal(byId.get("CVE-2023-45853")?.severity, "critical");
   });
 
+  it("reads an OSV feed of 300,000 records (a whole Debian export's size) and dates it by its newest record", async () => {
+    const dir = await tempDir("osv-big");
+    const record = (i: number) =>
+      `{"id":"DEBIAN-CVE-2024-${i}","modified":"2024-01-01T00:00:${String(i % 60).padStart(2, "0")}Z","upstream":["CVE-2024-${i}"],` +
+      `"affected":[{"package":{"ecosystem":"Debian:12","name":"pkg${i % 97}"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.${i}-1"}]}]}]}`;
+    const file = join(dir, "osv.json");
+    await writeFile(file, `[${Array.from({ length: 300_000 }, (_, i) => record(i)).join(",")}]`);
+    const feed = await readFeed(file);
+    assert.equal(feed.date, "2024-01-01T00:00:59.000Z");
+    assert.equal(feed.advisories.length, 300_000);
+  });
+
   it("reads OSV records: Debian releases only, CVE ids from upstream, introduced versions kept", async () => {
     const feed = await readFeed(join(FIXTURES, "osv.json"));
     assert.equal(feed.kind, "osv");
