@@ -19,8 +19,15 @@ import { ancestors, FACTS_VERSION, type LayerEntry, normalisePath, type PackageF
  * every field, path and digest: the annotation comes from whoever made the image.
  */
 
-/** The most bytes the facts of one layer may unpack to: far above python3's biggest layer. */
-const MAX_FACTS_BYTES = 64 << 20;
+/**
+ * The most bytes the facts of one layer may unpack to (far above the biggest real layer's, a few
+ * MiB), and the most they may expand: real facts (distinct paths, PEM text) gzip 2–10×, while a
+ * crafted annotation of repeated tiny entries expands hundreds of times and costs seconds and GBs
+ * to parse. Paths are capped as a .deb's entries are.
+ */
+const MAX_FACTS_BYTES = 16 << 20;
+const MAX_FACTS_RATIO = 64;
+const MAX_PATHS = 100_000;
 
 /** Facts a layer annotation carried, with the blobs they name. */
 export interface DecodedFacts {
@@ -53,7 +60,7 @@ const memberSchema = z.strictObject({
     config: z.string().optional(),
     debconf: z.record(z.string(), z.string()).optional(),
   }),
-  paths: z.array(pathFact),
+  paths: z.array(pathFact).max(MAX_PATHS),
   bodies: z.record(path, hex),
   caBundle: z.strictObject({ sha256: hex, certificates: z.number().int().min(0) }).optional(),
   caCertificates: z
@@ -125,13 +132,16 @@ function factsError(where: string, why: string): StrataError {
 /** The facts an annotation value holds, every field and blob checked. */
 export function decodeLayerFacts(text: string, where: string): DecodedFacts {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw factsError(where, "are not base64");
+  const packed = Buffer.from(text, "base64");
+  const limit = Math.min(MAX_FACTS_BYTES, Math.max(1 << 20, packed.length * MAX_FACTS_RATIO));
   let json: unknown;
   try {
-    json = JSON.parse(
-      gunzipSync(Buffer.from(text, "base64"), { maxOutputLength: MAX_FACTS_BYTES }).toString("utf8"),
-    );
+    json = JSON.parse(gunzipSync(packed, { maxOutputLength: limit }).toString("utf8"));
   } catch {
-    throw factsError(where, `are not gzipped JSON of at most ${MAX_FACTS_BYTES} bytes`);
+    throw factsError(
+      where,
+      `are not gzipped JSON of at most ${limit} bytes (${MAX_FACTS_RATIO}× their size)`,
+    );
   }
   const parsed = factsSchema.safeParse(json);
   if (!parsed.success) {

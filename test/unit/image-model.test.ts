@@ -229,6 +229,9 @@ describe("images that describe themselves", () => {
     refused("not base64!", /not base64/);
     refused(Buffer.from("plain").toString("base64"), /not gzipped JSON/);
     refused(gzipSync(Buffer.alloc(65 << 20, 32)).toString("base64"), /at most/);
+    // A small annotation of repeated tiny paths would expand hundreds of times: refused before parsing.
+    const tiny = `{"version":6,"members":[{"paths":[${Array(400_000).fill('["a","f",0,0,0]').join(",")}]}],"blobs":{}}`;
+    refused(gzipSync(Buffer.from(tiny)).toString("base64"), /64× their size/);
     const member = {
       package: "evil",
       version: "1",
