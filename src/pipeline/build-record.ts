@@ -5,6 +5,7 @@ import { canonicalJson } from "../layers/layer-facts.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
 import type { Image } from "../oci/image.js";
 import { type Spec, specSchema } from "../spec/spec.js";
+import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
@@ -22,10 +23,12 @@ export const BUILD_RECORD_VERSION = 1;
 const specFile = z.strictObject({
   path: z.string().max(4096),
   mode: z.number().int().min(0).max(0o7777),
-  uid: z.number().int().min(0),
-  gid: z.number().int().min(0),
+  uid: z.number().int().min(0).max(0xffffffff),
+  gid: z.number().int().min(0).max(0xffffffff),
   sha256: z.string().regex(SHA256_HEX),
-  size: z.number().int().min(0),
+  // A spec file is at most what spec-files reads from disk: a crafted record cannot make the
+  // update hold more than that of the files layer in memory.
+  size: z.number().int().min(0).max(MAX_FILE_SOURCE_BYTES),
 });
 
 const recordSchema = z.strictObject({
