@@ -14,7 +14,14 @@ import { readInventory } from "../../src/inventory/inventory.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { tempDir } from "../helpers/debs.js";
-import { countedImage, statusLayer, strataBaseLayer, strataImage } from "../helpers/fleet-images.js";
+import {
+  countedImage,
+  poisonedImage,
+  statusLayer,
+  strataBaseLayer,
+  strataImage,
+  strataPackageLayer,
+} from "../helpers/fleet-images.js";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
 
 /** Every test runs on both databases: an embedded SQLite file and a real PostgreSQL server of our own. */
@@ -198,6 +205,41 @@ for (const backend of BACKENDS) {
       assert.deepEqual(b.opened, []);
       assert.equal((await index.query("source:openssl")).length, 2);
       await index.close();
+    });
+
+    test("an image annotating a shared layer's digest with false packages cannot hide its real ones, added first or last", async () => {
+      for (const victimKind of ["debian", "strata"] as const) {
+        for (const attackerFirst of [true, false]) {
+          const index = await FleetIndex.open(await backend.location());
+          const shared =
+            victimKind === "debian" ? await statusLayer([OPENSSL]) : await strataPackageLayer(OPENSSL);
+          const victim = countedImage([await strataBaseLayer("victim"), shared], { label: "victim" });
+          const attacker = await poisonedImage(shared);
+          const addAttacker = () =>
+            index.add(attacker, "evil", [ref("evil", "1", digestOf(attacker))]).catch((e) => e);
+          if (attackerFirst) await addAttacker();
+          await index.add(victim.image, "test", [ref("victim", "1", digestOf(victim.image))]);
+          if (!attackerFirst) await addAttacker();
+          const what = `${victimKind} victim, attacker ${attackerFirst ? "first" : "last"}`;
+          const answers = await index.query("source:openssl");
+          assert.ok(
+            answers.some((a) => a.image.digest === digestOf(victim.image)),
+            `${what}: the victim's openssl is found`,
+          );
+          const seen = (await index.packagesOf(digestOf(victim.image))).map((p) => p.name);
+          assert.deepEqual(seen, ["libssl3"], `${what}: the victim shows its real packages only`);
+          assert.equal(
+            (await index.query("bash")).filter((a) => a.image.digest === digestOf(victim.image)).length,
+            0,
+          );
+          const from = await index.db.get<{ packages_from: string }>(
+            "SELECT packages_from FROM layers WHERE digest = ?",
+            [shared.descriptor.digest],
+          );
+          if (victimKind === "debian" || attackerFirst) assert.equal(from?.packages_from, "records", what);
+          await index.close();
+        }
+      }
     });
 
     test("an upper layer's status database hides the one below, as in a container", async () => {
