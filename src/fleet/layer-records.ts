@@ -3,6 +3,7 @@ import { dpkgPackages } from "../inventory/dpkg-records.js";
 import { readInventory } from "../inventory/inventory.js";
 import type { InventoryPackage, PackageFacts } from "../inventory/package.js";
 import type { Image } from "../oci/image.js";
+import { boundedLayers } from "./layer-bounds.js";
 
 /**
  * The packages each layer of an image brings, read once per layer digest: a strata image's from
@@ -55,11 +56,12 @@ export async function annotatedRecords(
  * image's contradict) from their bytes.
  */
 export async function readNewLayerRecords(
-  image: Image,
+  original: Image,
   where: string,
   isNew: (index: number) => boolean,
   mustRead: (index: number) => boolean = () => false,
 ): Promise<NewLayerRecords> {
+  const image = boundedLayers(original, where);
   const layers = image.manifest.layers;
   const strata = isStrataImage(layers);
   const records: LayerRecord[] = [];

@@ -1,6 +1,7 @@
 import { isStrataImage } from "../inventory/annotations.js";
 import type { Image } from "../oci/image.js";
 import { type Db, placeholders } from "./db.js";
+import { boundedLayers } from "./layer-bounds.js";
 import { annotatedRecords, type LayerRecord } from "./layer-records.js";
 
 /**
@@ -45,7 +46,9 @@ export async function layersToReread(
   if (fromAnnotations.size === 0) return new Set();
   const layers = image.manifest.layers;
   if (!isStrataImage(layers)) return new Set(fromAnnotations.keys());
-  const mine = await annotatedRecords(image, where, (i) => fromAnnotations.has(layers[i].digest));
+  const mine = await annotatedRecords(boundedLayers(image, where), where, (i) =>
+    fromAnnotations.has(layers[i].digest),
+  );
   const stored = await storedKeys(db, [...new Set(fromAnnotations.values())]);
   const doubted = new Set<string>();
   for (const [index, layer] of layers.entries()) {

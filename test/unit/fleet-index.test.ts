@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { LAYER_LIMITS } from "../../src/fleet/layer-bounds.js";
 import { openPostgres } from "../../src/fleet/postgres.js";
 import { parseQuery } from "../../src/fleet/query.js";
 import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
@@ -240,6 +241,25 @@ for (const backend of BACKENDS) {
           await index.close();
         }
       }
+    });
+
+    test("a layer that unpacks past its cap fails the add with one line and leaves the index as it was", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const saved = { ...LAYER_LIMITS };
+      Object.assign(LAYER_LIMITS, { ratio: 10, ratioFloor: 1 << 20 });
+      try {
+        const zeros = "\0".repeat(4 << 20);
+        const bomb = countedImage([await statusLayer([OPENSSL], [{ path: "zeros", body: zeros }])]);
+        await assert.rejects(
+          index.add(bomb.image, "test", [ref("bomb", "1", digestOf(bomb.image))]),
+          (err) => isStrataError(err, "IO") && /unpacks to more than 1048576 bytes/.test(err.message),
+        );
+        assert.equal((await index.stats()).images, 0);
+        assert.equal((await index.stats()).layers, 0);
+      } finally {
+        Object.assign(LAYER_LIMITS, saved);
+      }
+      await index.close();
     });
 
     test("an upper layer's status database hides the one below, as in a container", async () => {
