@@ -262,6 +262,23 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
+    test("a query by source finds an image listing 33,000 packages of that source (past SQLite's 32,766 values)", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const many = Array.from({ length: 33_000 }, (_, i) => ({
+        name: `p${i}`,
+        version: "1.0-1",
+        source: "evilsrc",
+      }));
+      const { image } = countedImage([await statusLayer([OPENSSL, ...many])]);
+      await index.add(image, "test", [ref("many", "1", digestOf(image))]);
+      const answers = await index.query("evilsrc");
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0].packages.length, 33_000);
+      assert.equal(answers[0].packages[0].name, "p0");
+      assert.equal((await index.query("source:openssl")).length, 1);
+      await index.close();
+    });
+
     test("an upper layer's status database hides the one below, as in a container", async () => {
       const index = await FleetIndex.open(await backend.location());
       const lower = await statusLayer([LIBC, ZLIB]);
