@@ -3,6 +3,7 @@ import { dpkgPackages } from "../inventory/dpkg-records.js";
 import { readInventory } from "../inventory/inventory.js";
 import type { InventoryPackage, PackageFacts } from "../inventory/package.js";
 import type { Image } from "../oci/image.js";
+import { boundedLayers } from "./layer-bounds.js";
 
 /**
  * The packages each layer of an image brings, read once per layer digest: a strata image's from
@@ -31,35 +32,54 @@ function recordOf(p: InventoryPackage): LayerRecord {
   return { layer: layer.index, facts, record: from === "status" ? "status" : `status.d/${p.name}` };
 }
 
-/** The records of the layers `isNew` picks (by index), read as cheaply as the image allows. */
-export async function readNewLayerRecords(
+/** The records the annotations of the layers `pick` chooses give (a layer lacking a source is read). */
+export async function annotatedRecords(
   image: Image,
   where: string,
-  isNew: (index: number) => boolean,
-): Promise<NewLayerRecords> {
+  pick: (index: number) => boolean,
+): Promise<{ records: LayerRecord[]; read: Set<number> }> {
   const layers = image.manifest.layers;
-  if (isStrataImage(layers)) {
-    // Only the new layers' annotations are parsed (the known ones' packages are stored already).
-    const fresh = [...layers.keys()].filter(isNew);
-    if (fresh.length === 0) return { records: [], read: new Set(), strata: true };
-    const only: Image = { ...image, manifest: { ...image.manifest, layers: fresh.map((i) => layers[i]) } };
-    const inventory = await readInventory(only, where, { complete: () => true });
-    const records = inventory.packages.map((p) => ({ ...recordOf(p), layer: fresh[p.layer.index] }));
-    const read = new Set(
-      inventory.packages.filter((p) => p.from !== "annotation").map((p) => fresh[p.layer.index]),
-    );
-    return { records, read, strata: true };
-  }
+  const chosen = [...layers.keys()].filter(pick);
+  if (chosen.length === 0) return { records: [], read: new Set() };
+  const only: Image = { ...image, manifest: { ...image.manifest, layers: chosen.map((i) => layers[i]) } };
+  const inventory = await readInventory(only, where, { complete: () => true });
+  const records = inventory.packages.map((p) => ({ ...recordOf(p), layer: chosen[p.layer.index] }));
+  const read = new Set(
+    inventory.packages.filter((p) => p.from !== "annotation").map((p) => chosen[p.layer.index]),
+  );
+  return { records, read };
+}
+
+/**
+ * The records of the layers `isNew` picks (by index), read as cheaply as the image allows: a
+ * strata image's from its annotations, but the layers `mustRead` picks (annotations that another
+ * image's contradict) from their bytes.
+ */
+export async function readNewLayerRecords(
+  original: Image,
+  where: string,
+  isNew: (index: number) => boolean,
+  mustRead: (index: number) => boolean = () => false,
+): Promise<NewLayerRecords> {
+  const image = boundedLayers(original, where);
+  const layers = image.manifest.layers;
+  const strata = isStrataImage(layers);
   const records: LayerRecord[] = [];
   const read = new Set<number>();
+  if (strata) {
+    // Only the new layers' annotations are parsed (the known ones' packages are stored already).
+    const annotated = await annotatedRecords(image, where, (i) => isNew(i) && !mustRead(i));
+    records.push(...annotated.records);
+    for (const i of annotated.read) read.add(i);
+  }
   // Each layer alone, so that what it lists is known apart from what the layers above it hide.
   for (const index of layers.keys()) {
-    if (!isNew(index)) continue;
+    if (!isNew(index) || (strata && !mustRead(index))) continue;
     const found = await dpkgPackages(image, where, (i) => i === index);
     records.push(...found.map(recordOf));
     read.add(index);
   }
-  return { records, read, strata: false };
+  return { records, read, strata };
 }
 
 /**

@@ -97,16 +97,30 @@ async function matchingPackageIds(db: Db, q: Extract<FleetQuery, { kind: "packag
     .map((r) => r.id);
 }
 
+/** Package ids one statement names: within both databases' limits on values (SQLite 32766). */
+const IDS_PER_STATEMENT = 5000;
+
 async function packageAnswers(db: Db, q: Extract<FleetQuery, { kind: "package" }>): Promise<QueryAnswer[]> {
   const ids = await matchingPackageIds(db, q);
-  if (ids.length === 0) return [];
-  const holding = `ip.package_id IN (${placeholders(ids.length)})`;
-  const packages = await packagesWhere(db, holding, ids);
-  const images = await imagesIn(db, {
-    sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ${holding}`,
-    params: ids,
-  });
-  return [...images].map(([id, image]) => ({ image, packages: packages.get(id) ?? [] }));
+  const packages = new Map<number, IndexedPackage[]>();
+  const images = new Map<number, IndexedImage>();
+  // One image may hold tens of thousands of packages of one source: asked for in chunks.
+  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+    const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
+    const holding = `ip.package_id IN (${placeholders(chunk.length)})`;
+    for (const [id, list] of await packagesWhere(db, holding, chunk)) {
+      const mine = packages.get(id);
+      if (mine) for (const p of list) mine.push(p);
+      else packages.set(id, list);
+    }
+    const sel = { sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ${holding}`, params: chunk };
+    for (const [id, image] of await imagesIn(db, sel)) images.set(id, image);
+  }
+  const byName = (a: IndexedPackage, b: IndexedPackage) =>
+    a.name.localeCompare(b.name, "en") || a.architecture.localeCompare(b.architecture, "en");
+  return [...images]
+    .sort(([, a], [, b]) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
+    .map(([id, image]) => ({ image, packages: (packages.get(id) ?? []).sort(byName) }));
 }
 
 /** Answers `query` from the index: the images that match, each with the packages that matched. */

@@ -15,6 +15,10 @@ import { SHA256_DIGEST } from "../util/verify.js";
 const PAGE = 1000;
 /** More pages than any real registry needs; a registry that never stops paging is refused. */
 const MAX_PAGES = 1000;
+/** A page may hold more than was asked (registries ignore `n`), but not past this. */
+const MAX_PAGE_ENTRIES = 10 * PAGE;
+/** Repositories of one registry, or tags of one repository, one sync reads at most. */
+const MAX_ENTRIES = 100_000;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 const catalogSchema = z.object({ repositories: z.array(z.string().max(255)).nullable().optional() });
@@ -23,6 +27,12 @@ const tagsSchema = z.object({ tags: z.array(z.string().max(128)).nullable().opti
 function malformed(where: string, what: string): StrataError {
   return new StrataError("REGISTRY", `${where}: the ${what} answer is malformed`, {
     hint: "the registry does not answer as the distribution spec says; check its address",
+  });
+}
+
+function tooMany(registry: string, what: string, why: string): StrataError {
+  return new StrataError("REGISTRY", `${registry}: ${what}: ${why}`, {
+    hint: "the registry's listing is not one strata reads; check the registry, or sync one repository",
   });
 }
 
@@ -44,10 +54,14 @@ async function pages<T>(
   counter: { bytes: number },
 ): Promise<T[]> {
   const out: T[] = [];
+  const seen = new Set<string>();
   let path: string | undefined = first;
   for (let page = 0; path !== undefined; page++) {
     if (page >= MAX_PAGES)
       throw new StrataError("REGISTRY", `${client.registry}: ${what}: more than ${MAX_PAGES} pages`);
+    if (seen.has(path))
+      throw tooMany(client.registry, what, `a next page (${path.slice(0, 80)}) that repeats`);
+    seen.add(path);
     const res = await client.request({ method: "GET", url: path, scopes: [scope], what });
     if (res.status !== 200) {
       await res.body?.cancel();
@@ -70,7 +84,16 @@ async function pages<T>(
     } catch {
       throw malformed(client.registry, what);
     }
-    out.push(...parse(json));
+    const entries = parse(json);
+    if (entries.length > MAX_PAGE_ENTRIES)
+      throw tooMany(
+        client.registry,
+        what,
+        `${entries.length} entries in one page (at most ${MAX_PAGE_ENTRIES})`,
+      );
+    if (out.length + entries.length > MAX_ENTRIES)
+      throw tooMany(client.registry, what, `more than ${MAX_ENTRIES} entries`);
+    for (const entry of entries) out.push(entry);
     path = nextPage(res.headers.get("link"));
   }
   return out;

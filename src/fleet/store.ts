@@ -10,6 +10,7 @@ import {
   readNewLayerRecords,
   visibleRecords,
 } from "./layer-records.js";
+import { layersToReread } from "./layer-trust.js";
 
 /**
  * Adding one image to the index. Everything is read first (nothing from the network or a layer
@@ -65,17 +66,25 @@ interface StoredRecord extends LayerRecord {
   packageId?: number;
 }
 
-/** The ids of the layers already indexed, by digest, and those stored before sizes were kept. */
+/**
+ * The ids of the layers already indexed, by digest, those whose packages came from annotations,
+ * and those stored before sizes were kept.
+ */
 async function knownLayers(
   db: Db,
   digests: string[],
-): Promise<{ ids: Map<string, number>; unsized: Set<string> }> {
-  const rows = await db.all<{ id: number; digest: string; size: number | null }>(
-    `SELECT id, digest, size FROM layers WHERE digest IN (${placeholders(digests.length)})`,
+): Promise<{ ids: Map<string, number>; fromAnnotations: Map<string, number>; unsized: Set<string> }> {
+  const rows = await db.all<{ id: number; digest: string; size: number | null; packages_from: string }>(
+    `SELECT id, digest, size, packages_from FROM layers WHERE digest IN (${placeholders(digests.length)})`,
     digests,
   );
   const unsized = new Set(rows.filter((r) => r.size === null).map((r) => r.digest));
-  return { ids: new Map(rows.map((r) => [r.digest, r.id])), unsized };
+  const annotated = rows.filter((r) => r.packages_from === "annotations");
+  return {
+    ids: new Map(rows.map((r) => [r.digest, r.id])),
+    fromAnnotations: new Map(annotated.map((r) => [r.digest, r.id])),
+    unsized,
+  };
 }
 
 /** The records of layers already indexed, as they were stored. */
@@ -137,12 +146,21 @@ export async function addImage(
     return { manifest: digest, added: false, packages: 0, layersRead: 0 };
   }
   const layers = image.manifest.layers;
-  const { ids: known, unsized } = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
-  const fresh = await readNewLayerRecords(image, where, (i) => !known.has(layers[i].digest));
+  const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
+  const reread = await layersToReread(db, image, where, stored.fromAnnotations);
+  // The layers whose stored packages stand; the others are read (again) from this image.
+  const known = new Map([...stored.ids].filter(([d]) => !reread.has(d)));
+  const fresh = await readNewLayerRecords(
+    image,
+    where,
+    (i) => !known.has(layers[i].digest),
+    (i) => reread.has(layers[i].digest),
+  );
   const { shown, hidden } = await visibility(db, image, where, known, fresh);
+  const replaced = new Map([...stored.ids].filter(([d]) => reread.has(d)));
   await db.transaction(async (tx) => {
-    await fillSizes(tx, image, undefined, unsized);
-    const layerIds = await storeLayers(tx, image, known, fresh.records, fresh.read);
+    await fillSizes(tx, image, undefined, stored.unsized);
+    const layerIds = await storeLayers(tx, image, known, fresh, replaced);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
   });
@@ -225,8 +243,8 @@ async function storeLayers(
   tx: Db,
   image: Image,
   known: Map<string, number>,
-  records: StoredRecord[],
-  read: Set<number>,
+  { records, read }: { records: StoredRecord[]; read: Set<number> },
+  replaced: Map<string, number>,
 ): Promise<Map<string, number>> {
   const ids = new Map(known);
   const layers = image.manifest.layers;
@@ -238,6 +256,15 @@ async function storeLayers(
     if (ids.has(layer.digest)) continue; // the same layer twice in one image
     const mine = records.filter((r) => r.layer === index);
     for (const r of mine) r.packageId = await packageId(tx, r);
+    const replacedId = replaced.get(layer.digest);
+    if (replacedId !== undefined) {
+      // Annotations that proved false (or unproven): what the bytes say takes their place.
+      await tx.run("DELETE FROM layer_packages WHERE layer_id = ?", [replacedId]);
+      await tx.run("UPDATE layers SET packages_from = 'records' WHERE id = ?", [replacedId]);
+      ids.set(layer.digest, replacedId);
+      await storeLayerPackages(tx, replacedId, mine);
+      continue;
+    }
     const inserted = await tx.get<{ id: number }>(
       `INSERT INTO layers (digest, diff_id, packages_from, size) VALUES (?, ?, ?, ?)
        ON CONFLICT (digest) DO NOTHING RETURNING id`,
@@ -257,15 +284,19 @@ async function storeLayers(
       continue;
     }
     ids.set(layer.digest, inserted.id);
-    for (const r of mine) {
-      await tx.run(
-        `INSERT INTO layer_packages (layer_id, package_id, record, deb_sha256) VALUES (?, ?, ?, ?)
-         ON CONFLICT (layer_id, package_id) DO NOTHING`,
-        [inserted.id, r.packageId!, r.record, r.facts.debSha256 ?? null],
-      );
-    }
+    await storeLayerPackages(tx, inserted.id, mine);
   }
   return ids;
+}
+
+async function storeLayerPackages(tx: Db, layerId: number, records: StoredRecord[]): Promise<void> {
+  for (const r of records) {
+    await tx.run(
+      `INSERT INTO layer_packages (layer_id, package_id, record, deb_sha256) VALUES (?, ?, ?, ?)
+       ON CONFLICT (layer_id, package_id) DO NOTHING`,
+      [layerId, r.packageId!, r.record, r.facts.debSha256 ?? null],
+    );
+  }
 }
 
 async function storeManifest(

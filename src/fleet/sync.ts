@@ -169,12 +169,13 @@ interface RepoContext {
 /** Syncs one repository's tags; errors of the registry itself (listing, HEAD) end the sync. */
 async function syncRepository(c: RepoContext, repo: string): Promise<void> {
   const tags = (await listTags(c.client, repo, c.counter)).filter((t) => !REFERRERS_TAG.test(t));
+  const listed = new Set(tags);
   const known = await c.index.db.all<{ tag: string }>(
     "SELECT tag FROM sync_tags WHERE registry = ? AND repository = ?",
     [c.registry, repo],
   );
   for (const { tag } of known) {
-    if (tags.includes(tag)) continue;
+    if (listed.has(tag)) continue;
     c.report.removed += (await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } })).refs;
     c.opts.onEvent?.({ kind: "removed", ref: `${c.registry}/${repo}:${tag}` });
   }

@@ -86,3 +86,19 @@ export async function strataImage(
   ];
   return countedImage(layers, { label: opts.label });
 }
+
+/**
+ * A hostile strata image: it names `shared` (a layer of another image) by digest but annotates it
+ * as holding only bash, and serves none of its bytes (it cannot serve others under that digest).
+ */
+export async function poisonedImage(shared: SyntheticLayer): Promise<Image> {
+  const bash = [
+    { name: "bash", version: "5.2-1", architecture: "amd64", source: "bash", sourceVersion: "5.2-1" },
+  ];
+  const annotations = { [Annotation.layerKind]: "package", [Annotation.packagesJson]: JSON.stringify(bash) };
+  const base = await strataBaseLayer("evil");
+  const memory = new MemoryBlobSource();
+  memory.add(base.descriptor.digest, base.bytes);
+  const lying = { ...shared, descriptor: { ...shared.descriptor, annotations } };
+  return syntheticImage([base, lying], { blobs: memory, label: "evil" });
+}

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { LAYER_LIMITS } from "../../src/fleet/layer-bounds.js";
 import { openPostgres } from "../../src/fleet/postgres.js";
 import { parseQuery } from "../../src/fleet/query.js";
 import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
@@ -14,7 +15,14 @@ import { readInventory } from "../../src/inventory/inventory.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { tempDir } from "../helpers/debs.js";
-import { countedImage, statusLayer, strataBaseLayer, strataImage } from "../helpers/fleet-images.js";
+import {
+  countedImage,
+  poisonedImage,
+  statusLayer,
+  strataBaseLayer,
+  strataImage,
+  strataPackageLayer,
+} from "../helpers/fleet-images.js";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
 
 /** Every test runs on both databases: an embedded SQLite file and a real PostgreSQL server of our own. */
@@ -197,6 +205,77 @@ for (const backend of BACKENDS) {
       assert.deepEqual(a.opened, [a.image.manifest.layers[1].digest]);
       assert.deepEqual(b.opened, []);
       assert.equal((await index.query("source:openssl")).length, 2);
+      await index.close();
+    });
+
+    test("an image annotating a shared layer's digest with false packages cannot hide its real ones, added first or last", async () => {
+      for (const victimKind of ["debian", "strata"] as const) {
+        for (const attackerFirst of [true, false]) {
+          const index = await FleetIndex.open(await backend.location());
+          const shared =
+            victimKind === "debian" ? await statusLayer([OPENSSL]) : await strataPackageLayer(OPENSSL);
+          const victim = countedImage([await strataBaseLayer("victim"), shared], { label: "victim" });
+          const attacker = await poisonedImage(shared);
+          const addAttacker = () =>
+            index.add(attacker, "evil", [ref("evil", "1", digestOf(attacker))]).catch((e) => e);
+          if (attackerFirst) await addAttacker();
+          await index.add(victim.image, "test", [ref("victim", "1", digestOf(victim.image))]);
+          if (!attackerFirst) await addAttacker();
+          const what = `${victimKind} victim, attacker ${attackerFirst ? "first" : "last"}`;
+          const answers = await index.query("source:openssl");
+          assert.ok(
+            answers.some((a) => a.image.digest === digestOf(victim.image)),
+            `${what}: the victim's openssl is found`,
+          );
+          const seen = (await index.packagesOf(digestOf(victim.image))).map((p) => p.name);
+          assert.deepEqual(seen, ["libssl3"], `${what}: the victim shows its real packages only`);
+          assert.equal(
+            (await index.query("bash")).filter((a) => a.image.digest === digestOf(victim.image)).length,
+            0,
+          );
+          const from = await index.db.get<{ packages_from: string }>(
+            "SELECT packages_from FROM layers WHERE digest = ?",
+            [shared.descriptor.digest],
+          );
+          if (victimKind === "debian" || attackerFirst) assert.equal(from?.packages_from, "records", what);
+          await index.close();
+        }
+      }
+    });
+
+    test("a layer that unpacks past its cap fails the add with one line and leaves the index as it was", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const saved = { ...LAYER_LIMITS };
+      Object.assign(LAYER_LIMITS, { ratio: 10, ratioFloor: 1 << 20 });
+      try {
+        const zeros = "\0".repeat(4 << 20);
+        const bomb = countedImage([await statusLayer([OPENSSL], [{ path: "zeros", body: zeros }])]);
+        await assert.rejects(
+          index.add(bomb.image, "test", [ref("bomb", "1", digestOf(bomb.image))]),
+          (err) => isStrataError(err, "IO") && /unpacks to more than 1048576 bytes/.test(err.message),
+        );
+        assert.equal((await index.stats()).images, 0);
+        assert.equal((await index.stats()).layers, 0);
+      } finally {
+        Object.assign(LAYER_LIMITS, saved);
+      }
+      await index.close();
+    });
+
+    test("a query by source finds an image listing 33,000 packages of that source (past SQLite's 32,766 values)", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const many = Array.from({ length: 33_000 }, (_, i) => ({
+        name: `p${i}`,
+        version: "1.0-1",
+        source: "evilsrc",
+      }));
+      const { image } = countedImage([await statusLayer([OPENSSL, ...many])]);
+      await index.add(image, "test", [ref("many", "1", digestOf(image))]);
+      const answers = await index.query("evilsrc");
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0].packages.length, 33_000);
+      assert.equal(answers[0].packages[0].name, "p0");
+      assert.equal((await index.query("source:openssl")).length, 1);
       await index.close();
     });
 
