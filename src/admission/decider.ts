@@ -1,12 +1,13 @@
 import { matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { type AdvisorySource, indexAdvisories } from "../advisories/source.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import { type Artifact, artifactDescriptor, artifactImages } from "../oci/image.js";
+import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { pullArtifact } from "../oci/registry/pull.js";
 import { type Decision, evaluatePolicy, type ImageFacts } from "../policy/evaluate.js";
 import type { Policy } from "../policy/policy.js";
+import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
  * Decides about images by name, from the fleet index and the policy, reading no layer: a tag is
@@ -17,6 +18,8 @@ export interface DeciderOptions {
   policy: Policy;
   index: FleetIndex;
   registry?: RegistryClientOptions;
+  /** Which registries are contacted and which one the explicit credentials go to. */
+  scope?: RegistryScope;
   /** How long a tag's digest and an image's facts are reused (default 30 s). */
   cacheMs?: number;
   /** Index an image the index lacks when its registry has it (default true). */
@@ -68,8 +71,10 @@ export class ImageDecider {
 
   private async decideNow(image: string, now: Date): Promise<Decision[]> {
     const ref = parseReference(image);
-    const digest = ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref)));
-    const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest));
+    const registry = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
+    const digest =
+      ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref, registry)));
+    const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest, registry));
     const repository = `${ref.registry}/${ref.repository}`;
     return stored.map((facts) =>
       evaluatePolicy(
@@ -81,8 +86,8 @@ export class ImageDecider {
   }
 
   /** Reads the artifact's manifests and configs from the registry, indexes it, and returns its digest. */
-  private async pullAndIndex(ref: ImageReference, artifact?: Artifact): Promise<string> {
-    const pulled = artifact ?? (await pullArtifact(ref, this.opts.registry));
+  private async pullAndIndex(ref: ImageReference, registry: RegistryClientOptions): Promise<string> {
+    const pulled = await pullArtifact(ref, registry);
     const topDigest = artifactDescriptor(pulled).digest;
     if ((await this.manifestsUnder(topDigest)).length === 0 && this.opts.indexMissing !== false) {
       const name = {
@@ -107,10 +112,14 @@ export class ImageDecider {
     return rows.map((r) => r.digest);
   }
 
-  private async storedFacts(ref: ImageReference, digest: string): Promise<StoredFacts[]> {
+  private async storedFacts(
+    ref: ImageReference,
+    digest: string,
+    registry: RegistryClientOptions,
+  ): Promise<StoredFacts[]> {
     let manifests = await this.manifestsUnder(digest);
     if (manifests.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
-      await this.pullAndIndex(ref);
+      await this.pullAndIndex(ref, registry);
       manifests = await this.manifestsUnder(digest);
     }
     if (manifests.length === 0) throw new Error(`${formatReference(ref)} (${digest}) is not in the index`);

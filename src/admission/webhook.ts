@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Decision } from "../policy/evaluate.js";
 import type { ImageDecider } from "./decider.js";
 import type { Outcome } from "./metrics.js";
+import { RegistryNotAllowed } from "./registries.js";
 import { type PodImage, podImages, type ReviewAnswer, type ReviewRequest } from "./review.js";
 
 export interface WebhookOptions {
@@ -15,7 +16,10 @@ export interface WebhookOptions {
   now?: () => Date;
 }
 
-type Verdict = { image: PodImage; decisions: Decision[] } | { image: PodImage; error: string };
+type Verdict =
+  | { image: PodImage; decisions: Decision[] }
+  | { image: PodImage; error: string }
+  | { image: PodImage; refused: string };
 
 async function verdictOf(decider: ImageDecider, image: PodImage, opts: WebhookOptions): Promise<Verdict> {
   const { deadlineMs } = opts;
@@ -28,6 +32,7 @@ async function verdictOf(decider: ImageDecider, image: PodImage, opts: WebhookOp
     }));
     return await Promise.race([decided, late]);
   } catch (err) {
+    if (err instanceof RegistryNotAllowed) return { image, refused: err.message };
     return { image, error: (err as Error).message.split("\n")[0] };
   } finally {
     timeout.abort();
@@ -37,6 +42,7 @@ async function verdictOf(decider: ImageDecider, image: PodImage, opts: WebhookOp
 function reasons(v: Verdict): string[] {
   const where = `${v.image.container} ${v.image.image}`;
   if ("error" in v) return [`${where}: ${v.error}`];
+  if ("refused" in v) return [`${where}: ${v.refused}`];
   return v.decisions.flatMap((d) => [
     ...d.violations.map((x) => `${where}: ${x.message}`),
     ...d.expired.map((e) => `${where}: ${e}`),
@@ -51,7 +57,9 @@ export async function answerReview(
 ): Promise<{ answer: ReviewAnswer; outcome: Outcome }> {
   const images = podImages(request.kind.kind, request.object);
   const verdicts = await Promise.all(images.map((i) => verdictOf(decider, i, opts)));
-  const denied = verdicts.filter((v) => "decisions" in v && v.decisions.some((d) => !d.allowed));
+  const denied = verdicts.filter(
+    (v) => "refused" in v || ("decisions" in v && v.decisions.some((d) => !d.allowed)),
+  );
   const failed = verdicts.filter((v) => "error" in v);
   const notes = verdicts.flatMap((v) => ("decisions" in v ? v.decisions.flatMap((d) => d.expired) : []));
   const failClosed = failed.length > 0 && opts.failurePolicy === "closed";

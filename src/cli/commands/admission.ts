@@ -2,6 +2,11 @@ import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ImageDecider } from "../../admission/decider.js";
 import { admissionManifests } from "../../admission/manifests.js";
+import {
+  type RegistryScopeFlags,
+  registryScope,
+  withRegistryScopeFlags,
+} from "../../admission/registries.js";
 import { serveAdmission } from "../../admission/server.js";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
@@ -12,7 +17,7 @@ import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 import { withIndexFlag } from "./index.js";
 
-interface ServeFlags extends CommonOptions, RegistryFlags {
+interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   policy: string;
   tlsCert: string;
   tlsKey: string;
@@ -49,10 +54,17 @@ async function readPem(path: string, what: string): Promise<Buffer> {
 }
 
 async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
+  const scope = registryScope(opts);
   const policy = await loadPolicy(opts.policy);
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
   const index = await FleetIndex.open(opts.index);
-  const decider = new ImageDecider({ policy, index, registry: registryOptions(opts), release: opts.release });
+  const decider = new ImageDecider({
+    policy,
+    index,
+    registry: registryOptions(opts),
+    scope,
+    release: opts.release,
+  });
   const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
   const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
   const { server, url } = await serveAdmission(decider, {
@@ -81,35 +93,37 @@ export function registerAdmission(program: Command, out: () => Output): void {
     .command("admission")
     .description("a Kubernetes validating admission webhook that applies a policy");
   withIndexFlag(
-    withRegistryFlags(
-      admission
-        .command("serve")
-        .description(
-          "serve the webhook over HTTPS: POST /validate (AdmissionReview v1), GET /healthz, GET /metrics",
-        )
-        .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
-        .requiredOption("--tls-cert <pem>", "the serving certificate (chain) in PEM")
-        .requiredOption("--tls-key <pem>", "its private key in PEM")
-        .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
-        .option("--audit", "allow everything, with the policy's reasons as warnings")
-        .option(
-          "--release <codename>",
-          "the Debian release of images whose base-files does not say (bookworm)",
-        )
-        .addOption(
-          new Option(
-            "--failure-policy <policy>",
-            "when an image cannot be decided (unreachable, not indexable, too slow)",
+    withRegistryScopeFlags(
+      withRegistryFlags(
+        admission
+          .command("serve")
+          .description(
+            "serve the webhook over HTTPS: POST /validate (AdmissionReview v1), GET /healthz, GET /metrics",
           )
-            .choices(["open", "closed"])
-            .default("closed"),
-        )
-        .option(
-          "--timeout <seconds>",
-          "answer within this long whatever a registry does (below the webhook's timeoutSeconds)",
-          seconds,
-          8,
-        ),
+          .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+          .requiredOption("--tls-cert <pem>", "the serving certificate (chain) in PEM")
+          .requiredOption("--tls-key <pem>", "its private key in PEM")
+          .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
+          .option("--audit", "allow everything, with the policy's reasons as warnings")
+          .option(
+            "--release <codename>",
+            "the Debian release of images whose base-files does not say (bookworm)",
+          )
+          .addOption(
+            new Option(
+              "--failure-policy <policy>",
+              "when an image cannot be decided (unreachable, not indexable, too slow)",
+            )
+              .choices(["open", "closed"])
+              .default("closed"),
+          )
+          .option(
+            "--timeout <seconds>",
+            "answer within this long whatever a registry does (below the webhook's timeoutSeconds)",
+            seconds,
+            8,
+          ),
+      ),
     ),
   ).action((opts: ServeFlags) => serve(opts, out));
   admission

@@ -3,6 +3,11 @@ import type { Command } from "commander";
 import { auditPods } from "../../admission/audit.js";
 import { ImageDecider } from "../../admission/decider.js";
 import { parsePodList } from "../../admission/pods.js";
+import {
+  type RegistryScopeFlags,
+  registryScope,
+  withRegistryScopeFlags,
+} from "../../admission/registries.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -10,7 +15,7 @@ import { ExitStatus } from "../exit-status.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
-interface AuditFlags extends IndexFlags, RegistryFlags {
+interface AuditFlags extends IndexFlags, RegistryFlags, RegistryScopeFlags {
   pods: string;
   policy: string;
 }
@@ -46,23 +51,26 @@ async function readPodList(path: string): Promise<unknown> {
 
 export function registerAudit(program: Command): void {
   withIndexFlag(
-    withRegistryFlags(
-      program
-        .command("audit")
-        .description("which running pods the policy rejects today (advisories change after admission)")
-        .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
-        .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
-        .option("--json", "print every pod's verdict as JSON on stdout")
-        .addHelpText(
-          "after",
-          "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
-        ),
+    withRegistryScopeFlags(
+      withRegistryFlags(
+        program
+          .command("audit")
+          .description("which running pods the policy rejects today (advisories change after admission)")
+          .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
+          .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+          .option("--json", "print every pod's verdict as JSON on stdout")
+          .addHelpText(
+            "after",
+            "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
+          ),
+      ),
     ),
   ).action(async (opts: AuditFlags) => {
+    const scope = registryScope(opts);
     const policy = await loadPolicy(opts.policy);
     const pods = parsePodList(await readPodList(opts.pods));
     const audits = await withIndex(opts, (index) =>
-      auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts) }), pods),
+      auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope }), pods),
     );
     const rejected = audits.filter((a) => a.rejected);
     if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);
