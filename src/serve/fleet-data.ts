@@ -1,6 +1,6 @@
 import type { Db } from "../fleet/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import type { IndexedImage, IndexedPackage } from "../fleet/lookups.js";
+import { type IndexedImage, type IndexedPackage, packagesWhere, type Selection } from "../fleet/lookups.js";
 
 /**
  * What the page shows of the index that FleetIndex's methods do not hand out whole: when each
@@ -36,12 +36,6 @@ interface LayerCountRow {
   layers: number;
   shared: number;
   shared_bytes: number;
-}
-
-/** Manifest ids chosen by SQL (`SELECT id FROM manifests WHERE ...`): the database narrows, no id list travels. */
-export interface Selection {
-  sql: string;
-  params: (string | number)[];
 }
 
 export const ALL_IMAGES: Selection = { sql: "SELECT id FROM manifests", params: [] };
@@ -94,45 +88,9 @@ export async function imageByDigest(index: FleetIndex, digest: string): Promise<
   return (await imageRows(index, { sql: "SELECT id FROM manifests WHERE digest = ?", params: [digest] }))[0];
 }
 
-interface PackageRow {
-  manifest_id: number;
-  name: string;
-  version: string;
-  architecture: string;
-  source: string;
-  source_version: string;
-  layer: string;
-  deb_sha256: string | null;
-}
-
-/** The visible packages of the selected images, by manifest id, by name. */
-export async function packagesOfImages(
-  index: FleetIndex,
-  sel: Selection,
-): Promise<Map<number, IndexedPackage[]>> {
-  const rows = await index.db.all<PackageRow>(
-    `SELECT DISTINCT ip.manifest_id, p.name, p.version, p.architecture, p.source, p.source_version,
-            l.digest AS layer, ip.deb_sha256
-       FROM image_packages ip JOIN packages p ON p.id = ip.package_id JOIN layers l ON l.id = ip.layer_id
-      WHERE ip.manifest_id IN (${sel.sql}) ORDER BY p.name, p.architecture`,
-    sel.params,
-  );
-  const out = new Map<number, IndexedPackage[]>();
-  for (const r of rows) {
-    const p: IndexedPackage = {
-      name: r.name,
-      version: r.version,
-      architecture: r.architecture,
-      source: r.source,
-      sourceVersion: r.source_version,
-      layer: r.layer,
-      ...(r.deb_sha256 ? { debSha256: r.deb_sha256 } : {}),
-    };
-    const list = out.get(Number(r.manifest_id));
-    if (list) list.push(p);
-    else out.set(Number(r.manifest_id), [p]);
-  }
-  return out;
+/** The visible packages of the selected images, by manifest id, by name (the fleet's own reader). */
+export function packagesOfImages(index: FleetIndex, sel: Selection): Promise<Map<number, IndexedPackage[]>> {
+  return packagesWhere(index.db, `ip.manifest_id IN (${sel.sql})`, sel.params);
 }
 
 /** One image by its manifest id. */
