@@ -1,7 +1,5 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readFeed } from "../src/advisories/feed.js";
-import { storeAdvisories } from "../src/advisories/store.js";
 import { FleetIndex } from "../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../src/oci/image.js";
 import { FleetView } from "../src/serve/fleet-view.js";
@@ -9,7 +7,7 @@ import { parseListen } from "../src/serve/listen.js";
 import { buildServer } from "../src/serve/server.js";
 import { Vulnerabilities } from "../src/serve/vulnerabilities.js";
 import { strataImage, type TestPackage } from "../test/helpers/fleet-images.js";
-import { TRACKER_FIXTURE } from "../test/helpers/page-fleet.js";
+import { storeTrackerFixture } from "../test/helpers/page-fleet.js";
 import { table } from "./format.js";
 import { ROOT, STRATA_BIN } from "./proc.js";
 
@@ -54,12 +52,7 @@ async function generate(location: string): Promise<string[]> {
     ]);
     digests.push(digest);
   }
-  const feed = await readFeed(TRACKER_FIXTURE);
-  await storeAdvisories(
-    index.db,
-    { location: TRACKER_FIXTURE, kind: feed.kind, date: feed.date },
-    feed.advisories,
-  );
+  await storeTrackerFixture(index);
   await index.close();
   return digests;
 }

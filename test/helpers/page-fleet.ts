@@ -70,12 +70,17 @@ export async function indexPageFleet(location: string): Promise<Map<string, Flee
     const ref = { registry: "registry.test", repository: s.repository, tag: s.tag, topDigest: digestOf(s) };
     await index.add(s.image.image, `registry.test/${s.repository}:${s.tag}`, [ref]);
   }
+  await storeTrackerFixture(index);
+  await index.close();
+  return new Map(specs.map((s) => [`${s.repository}:${s.tag}`, s]));
+}
+
+/** The tracker fixture's advisories, stored in the index as `strata advisories update --from` does. */
+export async function storeTrackerFixture(index: FleetIndex): Promise<void> {
   const feed = await readFeed(TRACKER_FIXTURE);
   await storeAdvisories(
     index.db,
     { location: TRACKER_FIXTURE, kind: feed.kind, date: feed.date },
     feed.advisories,
   );
-  await index.close();
-  return new Map(specs.map((s) => [`${s.repository}:${s.tag}`, s]));
 }
