@@ -507,6 +507,29 @@ describe("hostile scripts", () => {
     assert.ok(run.skipped.some((s) => /shipped by a package/.test(s.reason)));
   });
 
+  test("a case pattern of many stars against a long run ends at once, with dash's answer", () => {
+    const stars = `${"*a".repeat(16)}*b`;
+    const started = process.hrtime.bigint();
+    const t = tree({});
+    const run = follow(t, `x=${"a".repeat(60)}\ncase "$x" in ${stars}) touch /yes;; *) touch /no;; esac`);
+    assert.ok(process.hrtime.bigint() - started < 5_000_000_000n, "the match took seconds");
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("no")?.type, "file");
+    assert.equal(t.at("yes"), undefined);
+  });
+
+  test("${x%%pattern} over a 32k-character value is linear, and a loop of matches meets the bound", () => {
+    const t = tree({});
+    const long = "a/".repeat(16_000);
+    follow(t, `x=${long}\ny=\${x%%/*}\nz=\${x##*/}\nw=\${x%/*}\necho "$y $w" > /out`);
+    assert.equal(t.at("out")?.body?.toString(), `a ${long.slice(0, -1)}\n`);
+    const run = follow(tree({}), `x=${long}\nwhile :; do y=\${x%%*a*a*a*b}; done`);
+    assert.match(
+      run.skipped.at(-1)?.reason ?? "",
+      /not followed past this point: pattern matching over its bound/,
+    );
+  });
+
   test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {
     const run = follow(tree({}), "echo ok\nif then fi fi\n");
     assert.match(run.skipped[0].reason, /^not followed: .* at line 2$/);

@@ -1,6 +1,6 @@
 import { arithmetic } from "./arith.js";
 import type { Node, Part, Redirect, Word } from "./ast.js";
-import { hasWildcard, matchesPattern, type PatternPiece, trimPattern } from "./pattern.js";
+import { hasWildcard, matchesPattern, type PatternPiece, patternBudget, trimPattern } from "./pattern.js";
 
 /**
  * Runs a parsed maintainer script without a shell and without the host: every command goes to a
@@ -99,6 +99,8 @@ export class Shell {
   private steps = 0;
   private depth = 0;
   private outputBytes = 0;
+  /** What pattern matching may still cost this script (case arms and ${x%%pattern} alike). */
+  private readonly patternWork = patternBudget();
 
   constructor(
     private readonly host: CommandHost,
@@ -247,7 +249,8 @@ export class Shell {
   private caseClause(node: Extract<Node, { t: "case" }>, io: Io): number {
     const value = this.expand(node.word);
     for (const arm of node.arms) {
-      if (arm.patterns.some((p) => matchesPattern(value, this.pattern(p)))) return this.exec(arm.body, io);
+      if (arm.patterns.some((p) => matchesPattern(value, this.pattern(p), this.patternWork)))
+        return this.exec(arm.body, io);
     }
     return (this.status = 0);
   }
@@ -509,7 +512,7 @@ export class Shell {
         if (part.op === ":?" ? !value : value === undefined) throw new ShellExit(1);
         return value ?? "";
       default:
-        return trimPattern(value ?? "", part.op, this.pattern(part.arg ?? []));
+        return trimPattern(value ?? "", part.op, this.pattern(part.arg ?? []), this.patternWork);
     }
   }
 
