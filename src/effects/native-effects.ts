@@ -103,7 +103,8 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
 
 /** What scripts made or changed, as entries of the files layer. */
 function changedEntries(tree: ImageTree): LayerEntry[] {
-  return [...tree.changed].sort(compareText).map((path) => {
+  const known = [...tree.changed].filter((path) => !tree.at(path)?.unknown);
+  return known.sort(compareText).map((path) => {
     const node = tree.at(path)!;
     const base = { path, mode: node.mode, uid: node.uid, gid: node.gid };
     if (node.type === "symlink") return { ...base, type: "symlink", linkname: node.link };

@@ -48,6 +48,7 @@ configure)
         cp /usr/share/tools/default.conf /etc/tools/site.conf
     fi
     invoke-rc.d tools start
+    tools-config --print > /etc/tools/generated.conf
     ;;
 esac
 `;
@@ -110,6 +111,7 @@ describe("maintainer-script effects in a built image", () => {
       assert.match(listing, new RegExp(`etc/alternatives/${t} -> /usr/lib/tools-1/bin/${t}\\n`));
     }
     assert.match(listing, /etc\/tools\/enabled -> \/etc\/tools\/available\n/);
+    assert.doesNotMatch(listing, /generated\.conf/, "a file of unknown contents is not in the image");
     assert.equal(await filesLayer(result, cache).read("etc/tools/site.conf"), "greeting = hello\n");
   });
 
@@ -138,6 +140,18 @@ describe("maintainer-script effects in a built image", () => {
         script: "postinst",
         command: "invoke-rc.d tools start",
         reason: "services are not started in images",
+      },
+      {
+        package: "tools",
+        script: "postinst",
+        command: "tools-config --print",
+        reason: "not a command strata follows",
+      },
+      {
+        package: "tools",
+        script: "postinst",
+        command: "> /etc/tools/generated.conf",
+        reason: "not written: its contents come from commands strata does not follow",
       },
     ]);
   });

@@ -530,6 +530,59 @@ describe("hostile scripts", () => {
     );
   });
 
+  test("postgresql-common's mktemp, sed > $CCTMP, chmod and rm: the temp file exists, nothing shipped is lost, the script goes on", () => {
+    const t = tree({
+      "usr/share/postgresql-common/createcluster.conf": { mode: 0o644 },
+      "etc/postgresql": { dir: true },
+      "var/lib/postgresql": { dir: true },
+    });
+    const run = follow(
+      t,
+      [
+        "set -e",
+        "CCTMP=`mktemp --tmpdir postgresql-common.XXXXXX`",
+        'trap "rm -f $CCTMP" 0 2 3 15',
+        'sed -e "s/^ssl =.*/ssl = on/" /usr/share/postgresql-common/createcluster.conf > $CCTMP',
+        "chmod 644 $CCTMP",
+        "ucf --debconf-ok $CCTMP /etc/postgresql-common/createcluster.conf",
+        "rm -f $CCTMP",
+        "mkdir -p /var/log/postgresql",
+        "chmod 1775 /var/log/postgresql",
+      ].join("\n"),
+    );
+    assert.ok(!run.skipped.some((s) => /would have failed/.test(s.reason)), JSON.stringify(run.skipped));
+    assert.equal(t.at("usr/share/postgresql-common/createcluster.conf")?.type, "file");
+    assert.equal(t.at("etc/postgresql")?.type, "dir");
+    assert.equal(t.at("var/log/postgresql")?.mode, 0o1775, "the effects after the temp file are made");
+    assert.equal(t.at("tmp/postgresql-common.000000"), undefined, "rm -f took the temp file away");
+    assert.ok(run.skipped.some((s) => s.command === "> /tmp/postgresql-common.000000"));
+  });
+
+  test("a redirection to an empty name fails its command as sh does and removes nothing", () => {
+    const t = tree({ "usr/bin/tool": { mode: 0o755 }, "etc/keep": "x" });
+    const run = follow(
+      t,
+      'X=$(not-followed)\necho hi > $X || touch /after\nsed s/a/b/ /etc/keep > "$X" || touch /after2',
+    );
+    assert.equal(t.at("usr/bin/tool")?.type, "file");
+    assert.equal(t.at("etc/keep")?.type, "file");
+    assert.equal(t.at("after")?.type, "file");
+    assert.equal(t.at("after2")?.type, "file");
+    assert.ok(!run.skipped.some((s) => /would have failed/.test(s.reason)));
+  });
+
+  test("a file written from unfollowed output exists for the script but never reaches the image", () => {
+    const t = tree({});
+    const run = follow(
+      t,
+      "unknown-tool > /etc/made\nchmod 600 /etc/made\necho more >> /etc/made\ncat /etc/made > /etc/copy",
+    );
+    assert.equal(t.at("etc/made")?.unknown, true, "appending keeps it unknown");
+    assert.equal(t.at("etc/made")?.mode, 0o600, "a redirection keeps the file's mode");
+    assert.ok(run.skipped.some((s) => /come from commands strata does not follow/.test(s.reason)));
+    assert.equal(t.at("etc/copy")?.unknown, true, "a copy of unknown contents is unknown too");
+  });
+
   test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {
     const run = follow(tree({}), "echo ok\nif then fi fi\n");
     assert.match(run.skipped[0].reason, /^not followed: .* at line 2$/);

@@ -22,7 +22,7 @@ export interface CommandHost {
    * Writes a redirection's output to a file of the tree; `complete` is false when a command that
    * produced it was skipped, so the text is not what the script would have written.
    */
-  write(path: string, text: string, append: boolean, complete: boolean): void;
+  write(path: string, text: string, append: boolean, complete: boolean): number;
   /** How many commands were skipped so far. */
   skips(): number;
   /** Paths matching a glob (absolute pattern pieces), sorted; empty when none. */
@@ -424,8 +424,10 @@ export class Shell {
     const skipsBefore = this.host.skips();
     const status = run(inner);
     const complete = this.host.skips() === skipsBefore;
-    for (const f of files) this.host.write(f.path, f.out.join(""), f.append, complete);
-    return status;
+    let failed = false;
+    for (const f of files)
+      failed = this.host.write(f.path, f.out.join(""), f.append, complete) !== 0 || failed;
+    return failed ? (this.status = 1) : status;
   }
 
   // Expansion

@@ -20,6 +20,11 @@ export interface TreeNode {
   body?: Buffer;
   /** Who made it: the package that ships it, or undefined for the base layer. */
   owner?: string;
+  /**
+   * A file a script wrote from output strata could not know (an unfollowed command's): it exists,
+   * so the script goes on as it would, but its contents are unknown and it never reaches the image.
+   */
+  unknown?: boolean;
 }
 
 const MAX_HOPS = 40;
@@ -101,7 +106,7 @@ export class ImageTree {
       return undefined;
     }
     const node = this.nodes.get(at);
-    if (node?.type !== "file") return undefined;
+    if (node?.type !== "file" || node.unknown) return undefined;
     this.read.add(at);
     if (node.body === undefined && !this.fromLayers.has(at)) return Buffer.alloc(0);
     return node.body;
@@ -114,6 +119,7 @@ export class ImageTree {
 
   /** Makes or replaces a path by a script's doing; its parent must be a directory. */
   write(path: string, node: TreeNode): void {
+    if (path === "") throw new TreeError("the image's root cannot be replaced");
     const parent = this.nodes.get(parentOf(path));
     if (parent?.type !== "dir") throw new TreeError(`/${parentOf(path)} is not a directory`);
     const existing = this.nodes.get(path);
@@ -136,8 +142,25 @@ export class ImageTree {
     if (this.nodes.has(path)) this.changed.add(path);
   }
 
+  /**
+   * Removes what a script made at `path`, and below it. The root, and a path that is or holds
+   * anything a layer ships, is never removed (a TreeError): what a script can take away is bounded
+   * by construction to what scripts made, whatever value a path was computed from.
+   */
   remove(path: string): void {
-    for (const child of this.children.get(path) ?? []) this.remove(path === "" ? child : `${path}/${child}`);
+    if (path === "") throw new TreeError("the image's root is never removed");
+    if (this.holdsShipped(path)) throw new TreeError(`/${path} holds what a package ships`);
+    this.removeMade(path);
+  }
+
+  private holdsShipped(path: string): boolean {
+    if (this.fromLayers.has(path)) return true;
+    for (const child of this.children.get(path) ?? []) if (this.holdsShipped(`${path}/${child}`)) return true;
+    return false;
+  }
+
+  private removeMade(path: string): void {
+    for (const child of this.children.get(path) ?? []) this.removeMade(`${path}/${child}`);
     this.nodes.delete(path);
     this.children.delete(path);
     this.children.get(parentOf(path))?.delete(baseName(path));

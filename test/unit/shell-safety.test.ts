@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { followScripts } from "../../src/debian/maintscripts.js";
+import { ImageTree } from "../../src/debian/shell/tree.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
+
+/**
+ * Never destructive, by construction: whatever a script computes a path from (an unset variable,
+ * an unfollowed command's empty output, "/", "..", a glob), what the layers ship stays: every
+ * shipped path keeps its type, its bytes and its link target. Random scripts drive it.
+ */
+const TIMEOUT = { timeout: 120_000 };
+
+const SHIPPED: Record<string, string | { link: string } | { dir: true }> = {
+  etc: { dir: true },
+  "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+  "etc/app": { dir: true },
+  "etc/app/app.conf": "key = value\n",
+  usr: { dir: true },
+  "usr/bin": { dir: true },
+  "usr/bin/app": "#!/bin/sh\n",
+  bin: { link: "usr/bin" },
+  var: { dir: true },
+  "var/lib": { dir: true },
+  "var/lib/app": { dir: true },
+  "var/lib/app/data": "data\n",
+  tmp: { dir: true },
+};
+
+function shippedTree(): ImageTree {
+  const t = new ImageTree();
+  for (const [path, spec] of Object.entries(SHIPPED)) {
+    const base = { mode: 0o755, uid: 0, gid: 0 };
+    if (typeof spec === "string") t.ship(path, { ...base, type: "file", body: Buffer.from(spec) });
+    else if ("link" in spec) t.ship(path, { ...base, type: "symlink", link: spec.link });
+    else t.ship(path, { ...base, type: "dir" });
+  }
+  return t;
+}
+
+const word = fc.constantFrom(
+  "/",
+  '""',
+  "$X",
+  '"$X"',
+  "$X/",
+  "$UNSET/etc",
+  "/etc",
+  "/etc/*",
+  "/etc/app",
+  "/etc/app/app.conf",
+  "/bin/app",
+  "/usr/bin/*",
+  "/var/lib/app",
+  "../../..",
+  "/tmp/made",
+  "$(mktemp)",
+  "/var/../etc/passwd",
+);
+const line = fc.oneof(
+  word.map((w) => `rm -rf ${w}`),
+  word.map((w) => `rmdir ${w}`),
+  fc.tuple(word, word).map(([a, b]) => `mv ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `mv -f ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `cp ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `ln -sf ${a} ${b}`),
+  word.map((w) => `echo hi > ${w}`),
+  word.map((w) => `echo hi >> ${w}`),
+  word.map((w) => `unfollowed-tool > ${w}`),
+  word.map((w) => `mkdir -p ${w}`),
+  word.map((w) => `touch ${w}`),
+  word.map((w) => `chmod 600 ${w}`),
+  word.map((w) => `dpkg-divert --rename --divert ${w}.real --add ${w}`),
+  fc.constant("X=$(unfollowed-tool)"),
+  fc.constant("X=/"),
+  fc.constant('X=""'),
+);
+
+test("random scripts never remove, retype or rewrite a shipped path", TIMEOUT, () => {
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), (lines) => {
+      const tree = shippedTree();
+      followScripts([{ name: "pkg", version: "1", architecture: "amd64", postinst: lines.join("\n") }], {
+        tree,
+        architecture: "amd64",
+        accounts: DEFAULT_ACCOUNTS,
+      });
+      for (const [path, spec] of Object.entries(SHIPPED)) {
+        const node = tree.at(path);
+        const label = `${path} after:\n${lines.join("\n")}`;
+        if (typeof spec === "string") {
+          assert.equal(node?.type, "file", label);
+          assert.equal(node?.body?.toString(), spec, label);
+        } else if ("link" in spec) assert.equal(node?.link, spec.link, label);
+        else assert.equal(node?.type, "dir", label);
+      }
+    }),
+    { numRuns: 3000, seed: 16 },
+  );
+});
