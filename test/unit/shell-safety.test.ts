@@ -99,3 +99,42 @@ test("random scripts never remove, retype or rewrite a shipped path", TIMEOUT, (
     { numRuns: 3000, seed: 16 },
   );
 });
+
+test("no script writes dpkg's records: status.d and status stay strata's, however the path is reached", () => {
+  const tree = shippedTree();
+  tree.ship("var/lib/dpkg/status.d/pkg", {
+    type: "file",
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    body: Buffer.from("Package: pkg\n"),
+  });
+  const forged = "Package: openssl\nVersion: 99.0\nStatus: install ok installed\n";
+  const run = followScripts(
+    [
+      {
+        name: "pkg",
+        version: "1",
+        architecture: "amd64",
+        postinst: [
+          `printf '${forged.replace(/\n/g, "\\n")}' > /var/lib/dpkg/status.d/openssl || true`,
+          `printf '${forged.replace(/\n/g, "\\n")}' > /var/lib/dpkg/status || true`,
+          "mkdir -p /var/lib/dpkg/status.d/x || true",
+          "ln -s /etc/passwd /var/lib/dpkg/status.d/evil || true",
+          "cp /etc/passwd /var/lib/dpkg/status.d/copy || true",
+          "cd /var/lib && echo x > dpkg/status.d/rel || true",
+          "ln -s /var/lib/dpkg /tmp/d && echo x > /tmp/d/status.d/via-link || true",
+        ].join("\n"),
+      },
+    ],
+    { tree, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
+  );
+  assert.deepEqual(
+    [...tree.entries()]
+      .map(([p]) => p)
+      .filter((p) => p.startsWith("var/lib/dpkg"))
+      .sort(),
+    ["var/lib/dpkg", "var/lib/dpkg/status.d", "var/lib/dpkg/status.d/pkg"],
+    JSON.stringify(run.skipped),
+  );
+});

@@ -28,6 +28,7 @@ export interface TreeNode {
 }
 
 const MAX_HOPS = 40;
+const DPKG_DIR = "var/lib/dpkg";
 
 export class TreeError extends Error {}
 
@@ -120,6 +121,10 @@ export class ImageTree {
   /** Makes or replaces a path by a script's doing; its parent must be a directory. */
   write(path: string, node: TreeNode): void {
     if (path === "") throw new TreeError("the image's root cannot be replaced");
+    // The package records scanners read (status.d, status) are strata's to write, from the lock:
+    // a script that wrote them could make an image claim packages it does not hold.
+    if (path === DPKG_DIR || path.startsWith(`${DPKG_DIR}/`))
+      throw new TreeError(`/${path}: only strata writes dpkg's records`);
     const parent = this.nodes.get(parentOf(path));
     if (parent?.type !== "dir") throw new TreeError(`/${parentOf(path)} is not a directory`);
     const existing = this.nodes.get(path);
