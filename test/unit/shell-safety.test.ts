@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { followScripts } from "../../src/debian/maintscripts.js";
-import { ImageTree } from "../../src/debian/shell/tree.js";
+import { ImageTree, MAX_SCRIPT_WRITE_BYTES } from "../../src/debian/shell/tree.js";
 import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 
 /**
@@ -137,4 +137,19 @@ test("no script writes dpkg's records: status.d and status stay strata's, howeve
     ["var/lib/dpkg", "var/lib/dpkg/status.d", "var/lib/dpkg/status.d/pkg"],
     JSON.stringify(run.skipped),
   );
+});
+
+test("a loop of cp over a large shipped file writes at most the scripts' byte bound", () => {
+  const tree = shippedTree();
+  const mib = Buffer.alloc(1 << 20, 0x61);
+  tree.ship("usr/share/big", { type: "file", mode: 0o644, uid: 0, gid: 0, body: mib });
+  const postinst = "i=0\nwhile [ $i -lt 2000 ]; do cp /usr/share/big /tmp/copy$i; i=$((i+1)); done";
+  followScripts([{ name: "pkg", version: "1", architecture: "amd64", postinst }], {
+    tree,
+    architecture: "amd64",
+    accounts: DEFAULT_ACCOUNTS,
+  });
+  const made = [...tree.changed].reduce((sum, p) => sum + (tree.at(p)?.body?.length ?? 0), 0);
+  assert.ok(made <= MAX_SCRIPT_WRITE_BYTES, `${made} bytes made`);
+  assert.ok(made >= MAX_SCRIPT_WRITE_BYTES - mib.length, "copies up to the bound are made");
 });

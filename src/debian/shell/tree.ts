@@ -29,6 +29,11 @@ export interface TreeNode {
 
 const MAX_HOPS = 40;
 const DPKG_DIR = "var/lib/dpkg";
+/**
+ * The bytes scripts may write into files in all (what they make is copies of small configuration
+ * files): a loop of `cp` over a large file ends here, not in a gigabytes-large files layer.
+ */
+export const MAX_SCRIPT_WRITE_BYTES = 64 << 20;
 
 export class TreeError extends Error {}
 
@@ -41,6 +46,8 @@ export class ImageTree {
   readonly changed = new Set<string>();
   /** Files whose contents a script read (so a layer build knows which bodies to record). */
   readonly read = new Set<string>();
+  /** The bytes scripts wrote so far, overwritten and removed files included. */
+  private written = 0;
 
   constructor() {
     this.nodes.set("", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
@@ -129,6 +136,10 @@ export class ImageTree {
     if (parent?.type !== "dir") throw new TreeError(`/${parentOf(path)} is not a directory`);
     const existing = this.nodes.get(path);
     if (existing?.type === "dir" && node.type !== "dir") throw new TreeError(`/${path} is a directory`);
+    const bytes = node.body?.length ?? 0;
+    if (this.written + bytes > MAX_SCRIPT_WRITE_BYTES)
+      throw new TreeError(`scripts would write more than ${MAX_SCRIPT_WRITE_BYTES} bytes into files`);
+    this.written += bytes;
     this.place(path, node);
     this.changed.add(path);
   }
