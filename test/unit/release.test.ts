@@ -232,3 +232,27 @@ describe("a keyring named from outside (a lock, an image's record) is a bounded 
       assert.ok(release.date);
     }));
 });
+
+describe("a Packages index is what the signed InRelease says, compressed and plain", () => {
+  for (const [alter, message] of [
+    ["recompressed", /Packages\.gz does not match the signed InRelease/],
+    ["altered", /\(decompressed\) does not match the signed InRelease/],
+  ] as const) {
+    test(`a validly compressed index that is not the signed one (${alter}) is refused, and nothing is cached`, () =>
+      withRepo({ alterPackages: alter }, async (repo) => {
+        const ctx = await context();
+        const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+        await assert.rejects(
+          loadPackagesIndex(release, "main", "amd64", ctx),
+          (err) =>
+            (isStrataError(err, "HASH_MISMATCH") || isStrataError(err, "SIZE_MISMATCH")) &&
+            message.test(err.message),
+        );
+        await assert.rejects(
+          loadPackagesIndex(release, "main", "amd64", ctx),
+          message,
+          "refused again: not cached",
+        );
+      }));
+  }
+});
