@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SkippedEffect } from "../debian/maintscripts.js";
-import { checkEntrypoint } from "../effects/entrypoint.js";
+import { checkEntrypoint, checkImageUser } from "../effects/entrypoint.js";
 import { nativeEffects } from "../effects/native-effects.js";
 import { shipEntries } from "../effects/script-facts.js";
 import {
@@ -110,6 +110,7 @@ async function filesLayer(
   // The spec's own files win over what scripts made at the same path.
   const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
   shipEntries(effects.tree, specFiles);
+  checkImageUser(spec, effects.accounts, arch);
   checkEntrypoint(effects.tree, spec, effects.accounts, arch);
   // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
   const entries = withParentsFrom(

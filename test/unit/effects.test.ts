@@ -233,3 +233,27 @@ describe("the entrypoint check", () => {
     );
   });
 });
+
+describe("user: names accounts the image's packages make", () => {
+  test("an account a postinst made (adduser toolsd) is the image's user, and its config says so", async () => {
+    const result = await build("script-user", "entrypoint: [/bin/alpha]\nuser: toolsd");
+    assert.equal(result.images[0].image.config.config?.User, "toolsd");
+  });
+
+  test("an account nobody made is refused once the scripts ran, naming the accounts there are", async () => {
+    await assert.rejects(
+      build("no-user", "user: postgres"),
+      (err) =>
+        isStrataError(err, "SPEC_INVALID") &&
+        /^amd64: user: "postgres" is not a user of the image \(root, nonroot, toolsd\)$/.test(err.message) &&
+        /accounts\.users/.test(err.hint ?? ""),
+    );
+  });
+
+  test("a base-passwd account no script named says which uid to give", async () => {
+    await assert.rejects(
+      build("nobody", "user: nobody"),
+      (err) => isStrataError(err, "SPEC_INVALID") && /user: "65534:65534"/.test(err.hint ?? ""),
+    );
+  });
+});
