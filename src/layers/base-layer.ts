@@ -151,8 +151,16 @@ function homeDirectory(home: string): string | undefined {
   return path;
 }
 
-/** /etc/passwd, /etc/group and /etc/shadow text, sorted by id then name so input order does not matter. */
-export function accountFiles(accounts: Accounts): { passwd: string; group: string; shadow: string } {
+/**
+ * /etc/passwd, /etc/group, /etc/shadow and /etc/gshadow text, sorted by id then name so input order
+ * does not matter.
+ */
+export function accountFiles(accounts: Accounts): {
+  passwd: string;
+  group: string;
+  shadow: string;
+  gshadow: string;
+} {
   const users = [...accounts.users].sort((a, b) => a.uid - b.uid || compare(a.name, b.name));
   const groups = [...accounts.groups].sort((a, b) => a.gid - b.gid || compare(a.name, b.name));
   checkUnique(
@@ -179,6 +187,7 @@ export function accountFiles(accounts: Accounts): { passwd: string; group: strin
       .join(""),
     group: groups.map((g) => `${g.name}:x:${g.gid}:${(g.members ?? []).join(",")}\n`).join(""),
     shadow: users.map((u) => `${u.name}:*::0:99999:7:::\n`).join(""),
+    gshadow: groups.map((g) => `${g.name}:*::${(g.members ?? []).join(",")}\n`).join(""),
   };
 }
 

@@ -130,6 +130,11 @@ describe("maintainer-script effects in a built image", () => {
       "the spec's accounts stay",
     );
     assert.match(await layer.list(), /drwxr-xr-x 100\/100 .* var\/lib\/tools\/\n/);
+    // As the shadow tools leave them: the shadow group, shadow and gshadow 0640 root:shadow.
+    assert.match(await layer.read("etc/group"), /^shadow:x:42:$/m);
+    assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/shadow\n/);
+    assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/gshadow\n/);
+    assert.match(await layer.read("etc/gshadow"), /^toolsd:\*::$/m);
   });
 
   test("what the scripts skipped is reported per command, with the reason", async () => {
