@@ -112,10 +112,15 @@ async function filesLayer(
   shipEntries(effects.tree, specFiles);
   checkImageUser(spec, effects.accounts, arch);
   checkEntrypoint(effects.tree, spec, effects.accounts, arch);
-  // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
+  // Parents keep the mode and owner the image's layers give them (/var/lock 1777, a home's owner).
   const entries = withParentsFrom(
     [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],
-    parts.baseEntries,
+    (dir) => {
+      const node = effects.tree.at(dir);
+      return node?.type === "dir"
+        ? { path: dir, type: "dir", mode: node.mode, uid: node.uid, gid: node.gid }
+        : undefined;
+    },
   );
   const layer = await entriesLayer(ctx, "files", entries, () =>
     buildEntriesLayer({

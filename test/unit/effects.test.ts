@@ -49,6 +49,7 @@ configure)
     fi
     invoke-rc.d tools start
     tools-config --print > /etc/tools/generated.conf
+    ln -s /run/tools /var/lock/tools
     ;;
 esac
 `;
@@ -60,6 +61,7 @@ const TOOLS_FILES: CraftedFile[] = [
   { name: "./etc/tools/available", body: "on\n" },
   { name: "./etc/tools/readme", mode: 0o644, body: "not a program\n" },
   { name: "./usr/lib/tools-1/bin/private", mode: 0o750, body: "#!/bin/sh\n" },
+  { name: "./var/lock/", type: "directory", mode: 0o1777 },
 ];
 
 let repo: FakeRepo;
@@ -112,6 +114,7 @@ describe("maintainer-script effects in a built image", () => {
     }
     assert.match(listing, /etc\/tools\/enabled -> \/etc\/tools\/available\n/);
     assert.doesNotMatch(listing, /generated\.conf/, "a file of unknown contents is not in the image");
+    assert.match(listing, /drwxrwxrwt 0\/0 .* var\/lock\/\n/, "a parent keeps the mode its package gives it");
     assert.equal(await filesLayer(result, cache).read("etc/tools/site.conf"), "greeting = hello\n");
   });
 
