@@ -69,6 +69,8 @@ export function followScripts(packages: ScriptPackage[], opts: ScriptRunOptions)
   for (const pkg of packages) {
     if (pkg.postinst !== undefined) host.follow(pkg, "postinst", pkg.postinst, ["configure", ""]);
   }
+  for (const path of opts.tree.restoreRetyped())
+    host.notes.push(`/${path}: a script removed this packaged directory and put nothing there; it stays`);
   return { skipped: host.skipped, notes: host.notes, accounts: host.accounts };
 }
 

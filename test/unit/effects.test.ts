@@ -50,6 +50,7 @@ configure)
     invoke-rc.d tools start
     tools-config --print > /etc/tools/generated.conf
     ln -s /run/tools /var/lock/tools
+    if [ ! -L /var/run ]; then rmdir /var/run; ln -s /run /var/run; fi
     ;;
 esac
 `;
@@ -62,6 +63,8 @@ const TOOLS_FILES: CraftedFile[] = [
   { name: "./etc/tools/readme", mode: 0o644, body: "not a program\n" },
   { name: "./usr/lib/tools-1/bin/private", mode: 0o750, body: "#!/bin/sh\n" },
   { name: "./var/lock/", type: "directory", mode: 0o1777 },
+  { name: "./var/run/", type: "directory" },
+  { name: "./run/", type: "directory" },
 ];
 
 let repo: FakeRepo;
@@ -115,6 +118,11 @@ describe("maintainer-script effects in a built image", () => {
     assert.match(listing, /etc\/tools\/enabled -> \/etc\/tools\/available\n/);
     assert.doesNotMatch(listing, /generated\.conf/, "a file of unknown contents is not in the image");
     assert.match(listing, /drwxrwxrwt 0\/0 .* var\/lock\/\n/, "a parent keeps the mode its package gives it");
+    assert.match(
+      listing,
+      /var\/run -> \/run\n/,
+      "an empty packaged directory migrated to a link, as base-files does",
+    );
     assert.equal(await filesLayer(result, cache).read("etc/tools/site.conf"), "greeting = hello\n");
   });
 

@@ -583,6 +583,32 @@ describe("hostile scripts", () => {
     assert.equal(t.at("etc/copy")?.unknown, true, "a copy of unknown contents is unknown too");
   });
 
+  test("base-files' migrate_directory: an empty packaged directory becomes a link; a full or top-level one stays", () => {
+    const t = tree({
+      "var/run": { dir: true },
+      run: { dir: true },
+      "var/full/x": "x",
+      "var/kept": { dir: true },
+    });
+    const migrate = (dir: string, to: string) =>
+      `if [ ! -L ${dir} ]; then rmdir ${dir} || true; ln -s ${to} ${dir} || true; fi`;
+    const run = follow(
+      t,
+      [
+        migrate("/var/run", "/run"),
+        migrate("/var/full", "/run"),
+        migrate("/tmp", "/run"),
+        "rmdir /var/kept",
+      ].join("\n"),
+    );
+    assert.equal(link(t, "var/run"), "/run");
+    assert.equal(t.at("var/full")?.type, "dir");
+    assert.equal(t.at("var/full/x")?.type, "file");
+    assert.equal(t.at("tmp")?.type, "dir");
+    assert.equal(t.at("var/kept")?.type, "dir", "removed and nothing put there: restored");
+    assert.ok(run.notes.some((n) => /^\/var\/kept: a script removed this packaged directory/.test(n)));
+  });
+
   test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {
     const run = follow(tree({}), "echo ok\nif then fi fi\n");
     assert.match(run.skipped[0].reason, /^not followed: .* at line 2$/);

@@ -229,8 +229,9 @@ const rmdir: FileCommand = (ctx, args) => {
     const path = where(ctx.tree, arg, false);
     const node = path === undefined ? undefined : ctx.tree.at(path);
     if (path === undefined || node?.type !== "dir" || ctx.tree.list(path).length > 0) status = 1;
-    else if (ctx.tree.shipped(path)) ctx.skip(`/${path} is shipped by a package and stays as packaged`);
-    else ctx.tree.remove(path);
+    else if (!ctx.tree.shipped(path)) ctx.tree.remove(path);
+    else if (!ctx.tree.removeShippedDirectory(path))
+      ctx.skip(`/${path} is shipped by a package and stays as packaged`);
   }
   return { status };
 };

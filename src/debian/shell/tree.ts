@@ -48,6 +48,11 @@ export class ImageTree {
   readonly read = new Set<string>();
   /** The bytes scripts wrote so far, overwritten and removed files included. */
   private written = 0;
+  /**
+   * Empty directories a layer ships that a script removed to put something else there (base-files
+   * turns /var/run into a link to /run), with the node as shipped: see removeShippedDirectory.
+   */
+  readonly retyped = new Map<string, TreeNode>();
 
   constructor() {
     this.nodes.set("", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
@@ -167,6 +172,38 @@ export class ImageTree {
     if (path === "") throw new TreeError("the image's root is never removed");
     if (this.holdsShipped(path)) throw new TreeError(`/${path} holds what a package ships`);
     this.removeMade(path);
+  }
+
+  /**
+   * `rmdir` of an empty directory a layer ships, below the top level and outside dpkg's records:
+   * allowed so that a script can put a link in its place (base-files' migrate_directory). The files
+   * layer can only replace a lower directory, not remove it, so whatever the script puts there is
+   * kept, and a directory still missing at the end is restored (restoreRetyped).
+   */
+  removeShippedDirectory(path: string): boolean {
+    const node = this.nodes.get(path);
+    const movable =
+      node?.type === "dir" &&
+      this.fromLayers.has(path) &&
+      path.includes("/") &&
+      !path.startsWith(`${DPKG_DIR}/`) &&
+      (this.children.get(path)?.size ?? 0) === 0;
+    if (!movable) return false;
+    this.retyped.set(path, node);
+    this.fromLayers.delete(path);
+    this.removeMade(path);
+    return true;
+  }
+
+  /** Puts back the shipped directories scripts removed and put nothing in place of; their paths. */
+  restoreRetyped(): string[] {
+    const restored: string[] = [];
+    for (const [path, node] of this.retyped) {
+      if (this.nodes.has(path)) continue;
+      this.ship(path, node);
+      restored.push(path);
+    }
+    return restored;
   }
 
   private holdsShipped(path: string): boolean {
