@@ -112,6 +112,10 @@ async function filesLayer(
   shipEntries(effects.tree, specFiles);
   checkImageUser(spec, effects.accounts, arch);
   checkEntrypoint(effects.tree, spec, effects.accounts, arch);
+  if ((spec.entrypoint ?? spec.cmd) && effects.tree.lookup("/bin/sh") === undefined) {
+    const message = `${arch}: the image has no /bin/sh, which Debian's programs assume (initdb, and anything that calls system() or popen(), fails without it); add \`essential: true\` to the spec for Debian's Essential set`;
+    ctx.onEvent?.({ kind: "note", message });
+  }
   // Parents keep the mode and owner the image's layers give them (/var/lock 1777, a home's owner).
   const entries = withParentsFrom(
     [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],

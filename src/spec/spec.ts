@@ -113,6 +113,8 @@ export const specSchema = z.strictObject({
     .optional(),
   packages: z.array(packageRequest).min(1),
   exclude: z.array(name).optional(),
+  /** Debian's Essential set too (a shell, coreutils...: what every package may assume is there). */
+  essential: z.boolean().default(false),
   docs: z.boolean().default(false),
   epoch: z.number().int().min(0).max(MAX_EPOCH).optional(),
   entrypoint: stringList.optional(),

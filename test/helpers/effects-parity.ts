@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../../src/util/fs.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "./fs-tree.js";
 import { jksCertificates } from "./jks.js";
+import { compareTrees, type WideParity } from "./tree-parity.js";
 
 /**
  * Parity of strata's images with what dpkg's maintainer scripts make (issue 11 §1), for the e2e
@@ -46,7 +47,8 @@ const NOT_EFFECTS: readonly RegExp[] = [
 const EQUIVALENT: Record<string, (a: Buffer, b: Buffer) => boolean> = {
   "etc/ssl/certs/java/cacerts": (a, b) => jksCertificates(a).join("\n") === jksCertificates(b).join("\n"),
 };
-const keepBody = (path: string) => path in EQUIVALENT;
+/** Bodies a comparison reads: the equivalent files, and the account files that name owners. */
+const keepBody = (path: string) => path in EQUIVALENT || path === "etc/passwd" || path === "etc/group";
 
 export interface ParityResult {
   name: string;
@@ -58,6 +60,8 @@ export interface ParityResult {
   skew: string[];
   /** strata's image, an OCI layout. */
   layout: string;
+  /** The whole tree beyond the baseline, shipped paths and made ones. */
+  wide: WideParity;
 }
 
 export interface ParityOptions {
@@ -82,13 +86,13 @@ export async function measureParity(set: { name: string; packages: string[] }, o
   const include = locked.map((p) => `${p.name}=${p.version}`).sort();
   const sources = await hostSourceFiles();
   const reference = await cachedReference(
-    `with-${sha256Hex(include.join("\n"))}`,
+    `v2-with-${sha256Hex(include.join("\n"))}`,
     include,
     sources,
     opts.work,
   );
   const baseline = await cachedReference(
-    `baseline-${sha256Hex(await sourcesText(sources))}`,
+    `v2-baseline-${sha256Hex(await sourcesText(sources))}`,
     [],
     sources,
     opts.work,
@@ -98,7 +102,17 @@ export async function measureParity(set: { name: string; packages: string[] }, o
   const skew = locked
     .filter((p) => reference.versions[p.name] !== p.version)
     .map((p) => `${p.name}: locked ${p.version}, mmdebstrap ${reference.versions[p.name] ?? "absent"}`);
-  return { ...compareEffects(set.name, reference, new Set(baseline.tree.nodes.keys()), image), skew, layout };
+  const baselinePaths = new Set(baseline.tree.nodes.keys());
+  const equivalent = (path: string) => {
+    const [a, b] = [reference.tree.bodies.get(path), image.bodies.get(path)];
+    return a !== undefined && b !== undefined && EQUIVALENT[path]?.(a, b) === true;
+  };
+  return {
+    ...compareEffects(set.name, reference, baselinePaths, image),
+    wide: compareTrees(reference, baselinePaths, image, equivalent),
+    skew,
+    layout,
+  };
 }
 
 interface Reference {
@@ -108,7 +122,7 @@ interface Reference {
 }
 
 function compareEffects(name: string, ref: Reference, baseline: Set<string>, image: FsTree) {
-  const result: Omit<ParityResult, "skew" | "layout"> = {
+  const result: Omit<ParityResult, "skew" | "layout" | "wide"> = {
     name,
     effects: 0,
     made: [],

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { resolveSpec } from "../../src/lock/resolve.js";
 import { type BuildResult, buildImages } from "../../src/pipeline/builder.js";
+import type { BuildEvent } from "../../src/pipeline/make-layers.js";
 import { loadSpec } from "../../src/spec/spec.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
@@ -88,12 +89,17 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function build(name: string, extra: string, cache = join(dir, `cache-${name}`)): Promise<BuildResult> {
+async function build(
+  name: string,
+  extra: string,
+  cache = join(dir, `cache-${name}`),
+  onEvent?: (e: BuildEvent) => void,
+): Promise<BuildResult> {
   const specPath = join(dir, `${name}.yaml`);
   await writeFile(specPath, fakeRepoSpec(repo, ["tools"], extra));
   const spec = await loadSpec(specPath);
   const lock = await resolveSpec(spec, { cacheRoot: cache });
-  return buildImages(spec, lock, { cacheRoot: cache, jobs: 1 });
+  return buildImages(spec, lock, { cacheRoot: cache, jobs: 1, onEvent });
 }
 
 /** The files layer (the image's last) of a result: its listing and a way to read a file. */
@@ -272,4 +278,15 @@ describe("user: names accounts the image's packages make", () => {
       (err) => isStrataError(err, "SPEC_INVALID") && /user: "65534:65534"/.test(err.hint ?? ""),
     );
   });
+});
+
+test("an image with an entrypoint and no /bin/sh says so in the build report, with the spec key that adds one", async () => {
+  const notes: string[] = [];
+  await build("no-shell", "entrypoint: [/bin/alpha]", undefined, (e) => {
+    if (e.kind === "note") notes.push(e.message);
+  });
+  assert.ok(
+    notes.some((n) => /^amd64: the image has no \/bin\/sh, .*essential: true/.test(n)),
+    notes.join("\n"),
+  );
 });

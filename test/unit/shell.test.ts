@@ -433,6 +433,28 @@ getent passwd app >/dev/null && touch /var/app-exists
   });
 });
 
+describe("su -c: a command run as another account", () => {
+  test("postgresql-common's ownership check: test -O as postgres fails on a root-owned home, so it is chowned", () => {
+    const t = tree({ "var/lib": { dir: true } });
+    const run = follow(
+      t,
+      [
+        "adduser --system --home /var/lib/postgresql --no-create-home --group postgres",
+        "mkdir -p /var/lib/postgresql",
+        'su -s /bin/sh postgres -c "test -O /var/lib/postgresql && test -G /var/lib/postgresql" || \\',
+        "    chown postgres:postgres /var/lib/postgresql",
+        'su postgres -c "test -O /var/lib/postgresql" && touch /owned-now',
+        'su nosuchuser -c "true" || touch /no-such-user-fails',
+      ].join("\n"),
+    );
+    const home = t.at("var/lib/postgresql");
+    assert.deepEqual([home?.uid, home?.gid], [100, 100]);
+    assert.equal(t.at("owned-now")?.type, "file");
+    assert.equal(t.at("no-such-user-fails")?.type, "file");
+    assert.deepEqual(run.skipped, []);
+  });
+});
+
 describe("shells and diversions", () => {
   test("add-shell makes /etc/shells when missing and adds each shell once; remove-shell takes it out", () => {
     const t = tree({ "usr/bin/zsh": { mode: 0o755 } });
