@@ -48,6 +48,13 @@ async function main(): Promise<number> {
   process.stdout.write(`${report}\n`);
   await mkdir(join(ROOT, ".bench"), { recursive: true });
   await writeFile(join(ROOT, ".bench", "parity.md"), `${report}\n`);
+  const details = results.flatMap((r) => [
+    `## ${r.name}`,
+    "",
+    ...r.wide.differ.map((d) => `- ${d.script ? "(script) " : ""}/${d.path}: ${d.why}`),
+    "",
+  ]);
+  await writeFile(join(ROOT, ".bench", "parity-details.md"), `${details.join("\n")}\n`);
   return 0;
 }
 
@@ -86,6 +93,7 @@ function parityReport(results: ParityResult[], failed: string[]): string {
     "Left out of the comparison, as nothing an image should hold:",
     "",
     ...NOT_IN_IMAGES.map((e) => `- \`${e.match.source}\`: ${e.reason}`),
+    "- what packages on the spec's exclude list ship (adduser, apt, debconf, dpkg, ucf...): machinery only maintainer scripts use, never installed by strata",
     ...(failed.length > 0 ? ["", "_Not measured:_", "", ...failed.map((f) => `- ${f}`)] : []),
   ].join("\n");
 }

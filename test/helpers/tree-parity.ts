@@ -79,13 +79,23 @@ function ownerText(node: TreeNode, users: Map<number, string>, groups: Map<numbe
   return `${users.get(node.uid ?? 0) ?? `#${node.uid}`}:${groups.get(node.gid ?? 0) ?? `#${node.gid}`}`;
 }
 
-/** `equivalent(path)`: a file whose bytes differ from dpkg's holds the same thing (a Java trust store). */
+export interface CompareOptions {
+  /** A file whose bytes differ from dpkg's but hold the same thing (a Java trust store). */
+  equivalent?: (path: string) => boolean;
+  /**
+   * Packages strata leaves out (adduser, apt, debconf, dpkg, ucf...: machinery only maintainer
+   * scripts use): what they ship is not compared.
+   */
+  leftOut?: Set<string>;
+}
+
 export function compareTrees(
-  ref: { tree: FsTree; shipped: Set<string> },
+  ref: { tree: FsTree; shipped: Set<string>; owners: Map<string, string> },
   baseline: Set<string>,
   image: FsTree,
-  equivalent: (path: string) => boolean = () => false,
+  opts: CompareOptions = {},
 ): WideParity {
+  const equivalent = opts.equivalent ?? (() => false);
   const result: WideParity = { paths: 0, matching: 0, scriptPaths: 0, scriptMatching: 0, differ: [] };
   const owners = {
     ref: [names(ref.tree, "etc/passwd"), names(ref.tree, "etc/group")] as const,
@@ -93,6 +103,7 @@ export function compareTrees(
   };
   for (const path of [...ref.tree.nodes.keys()].sort()) {
     if (baseline.has(path) || notInImages(path) !== undefined) continue;
+    if (opts.leftOut?.has(ref.owners.get(path) ?? "")) continue;
     const script = !ref.shipped.has(path);
     result.paths++;
     if (script) result.scriptPaths++;
