@@ -30,11 +30,12 @@ import { BodySpool, type SpooledBody } from "./spool.js";
 export const LAYER_FORMAT_VERSION = 3;
 
 /**
- * The version of what PackageFacts holds: part of the layer cache key, so older records miss (6:
- * the maintainer scripts, the layer's paths and the bodies the scripts read, the debconf config
- * script and defaults, the certificate facts). The layer's bytes do not depend on it.
+ * The version of what PackageFacts holds: part of the layer cache key, so older records miss (7:
+ * the maintainer scripts, the layer's paths and the bodies the scripts read or change the mode or
+ * owner of, the debconf config script and defaults, the certificate facts). The layer's bytes do
+ * not depend on it.
  */
-export const FACTS_VERSION = 6;
+export const FACTS_VERSION = 7;
 
 export interface LayerEntry {
   /** Relative, normalised path (no "./", no trailing "/"). */

@@ -52,6 +52,8 @@ configure)
     tools-config --print > /etc/tools/generated.conf
     ln -s /run/tools /var/lock/tools
     if [ ! -L /var/run ]; then rmdir /var/run; ln -s /run /var/run; fi
+    chown root:toolsd /etc/tools/secret.conf
+    chmod 440 /etc/tools/secret.conf
     ;;
 esac
 `;
@@ -65,6 +67,7 @@ const TOOLS_FILES: CraftedFile[] = [
   { name: "./usr/lib/tools-1/bin/private", mode: 0o750, body: "#!/bin/sh\n" },
   { name: "./var/lock/", type: "directory", mode: 0o1777 },
   { name: "./var/run/", type: "directory" },
+  { name: "./etc/tools/secret.conf", mode: 0o644, body: "password = x\n" },
   { name: "./run/", type: "directory" },
 ];
 

@@ -274,11 +274,17 @@ const mktemp: FileCommand = (ctx, args) => {
   return failed;
 };
 
-/** Applies a change of mode or owner, unless the path is a shipped file whose bytes strata does not have. */
+/**
+ * Applies a change of mode or owner, unless the path is a shipped file whose bytes strata does not
+ * have (the files layer must carry a changed file whole). Asking for its contents marks it read, so
+ * the package's own files that its scripts chmod (sudo's /etc/sudoers 0440) are recorded with its
+ * layer and the change is made.
+ */
 function change(ctx: FileContext, arg: string, apply: (node: TreeNode) => boolean): number {
   const path = where(ctx.tree, arg);
   const node = path === undefined ? undefined : ctx.tree.at(path);
   if (path === undefined || !node) return 1;
+  if (node.type === "file" && ctx.tree.shipped(path)) ctx.tree.contents(path);
   if (ctx.tree.shipped(path) && node.type === "file" && node.body === undefined) {
     ctx.skip(`/${path} is a file shipped by a package and keeps its packaged mode and owner`);
     return 0;
