@@ -44,14 +44,20 @@ export interface EffectsInput {
   /** Every path the image's layers hold, to tell a dangling link. */
   files: string[];
   epoch: number;
+  /**
+   * The bytes of files of a package's layer (at most 1 MiB each), for files other packages' scripts
+   * read that its layer's facts did not record; without it those are reported as not recorded.
+   */
+  readBodies?: (pkg: string, paths: string[]) => Promise<Map<string, Buffer>>;
 }
 
 const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
 
+/** The most passes over the scripts: a file read in one pass may lead a script to read another. */
+const MAX_PASSES = 3;
+
 export async function nativeEffects(input: EffectsInput): Promise<NativeEffects> {
   const store = new ContentStore(input.storeRoot);
-  const tree = new ImageTree();
-  shipEntries(tree, input.baseEntries);
   const bodies = new Map<string, Buffer>();
   for (const facts of input.members) {
     for (const [path, sha256] of Object.entries(facts.bodies))
@@ -60,24 +66,18 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
         await store.readRecorded(sha256, `a file recorded for ${facts.package}`),
       );
   }
-  const byName = new Map(input.members.map((m) => [m.package, m]));
-  const run = followScripts(
-    input.members.map((m) => ({
-      name: m.package,
-      version: m.version,
-      architecture: m.architecture,
-      ...m.maintainerScripts,
-    })),
-    {
-      tree,
-      architecture: input.architecture,
-      accounts: input.accounts,
-      unpack: (pkg) => {
-        for (const fact of byName.get(pkg.name)?.paths ?? [])
-          tree.ship(fact[0], { ...treeNode(fact, bodies.get(`${pkg.name}\0${fact[0]}`)), owner: pkg.name });
-      },
-    },
-  );
+  // Scripts read files of other packages (php's helpers, postgresql-common's functions) whose bytes
+  // their own layers did not record: those are read from their layers, and the scripts followed again.
+  let followed = followAll(input, bodies);
+  for (let pass = 1; pass < MAX_PASSES && input.readBodies; pass++) {
+    const wanted = unrecordedReads(followed.tree);
+    if (wanted.size === 0) break;
+    for (const [pkg, paths] of wanted) {
+      for (const [path, body] of await input.readBodies(pkg, [...paths])) bodies.set(`${pkg}\0${path}`, body);
+    }
+    followed = followAll(input, bodies);
+  }
+  const { tree, run } = followed;
   const skipped = [...run.skipped, ...oversizedScripts(input.members)];
   const notes = [...run.notes];
   const accounts = { users: run.accounts.users, groups: run.accounts.groups };
@@ -100,6 +100,43 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
     tree,
     accounts,
   };
+}
+
+/** The scripts followed over a fresh tree of the image, with the file bodies known so far. */
+function followAll(input: EffectsInput, bodies: Map<string, Buffer>) {
+  const tree = new ImageTree();
+  shipEntries(tree, input.baseEntries);
+  const byName = new Map(input.members.map((m) => [m.package, m]));
+  const run = followScripts(
+    input.members.map((m) => ({
+      name: m.package,
+      version: m.version,
+      architecture: m.architecture,
+      ...m.maintainerScripts,
+    })),
+    {
+      tree,
+      architecture: input.architecture,
+      accounts: input.accounts,
+      unpack: (pkg) => {
+        for (const fact of byName.get(pkg.name)?.paths ?? [])
+          tree.ship(fact[0], { ...treeNode(fact, bodies.get(`${pkg.name}\0${fact[0]}`)), owner: pkg.name });
+      },
+    },
+  );
+  return { tree, run };
+}
+
+/** Packaged files scripts read whose bytes were not recorded, by the package that ships them. */
+function unrecordedReads(tree: ImageTree): Map<string, Set<string>> {
+  const wanted = new Map<string, Set<string>>();
+  for (const path of tree.read) {
+    const node = tree.at(path);
+    if (node?.type !== "file" || node.body !== undefined || node.owner === undefined) continue;
+    const paths = wanted.get(node.owner) ?? new Set<string>();
+    wanted.set(node.owner, paths.add(path));
+  }
+  return wanted;
 }
 
 /** What scripts made or changed, as entries of the files layer. */

@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type tarStream from "tar-stream";
 import { decompressor, type TarCompression } from "../debian/deb.js";
-import type { Image } from "../oci/image.js";
+import type { BlobSource } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
@@ -63,7 +63,7 @@ async function readBody(
 
 /** Calls `visit` for each entry of `layer`, in tar order. */
 export async function visitLayer(
-  image: Image,
+  image: { blobs: BlobSource },
   layer: Descriptor,
   where: string,
   visit: (entry: LayerEntry) => Promise<void> | void,

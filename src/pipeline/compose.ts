@@ -25,6 +25,7 @@ import { compareText } from "../util/order.js";
 import { buildRecord, buildRecordText } from "./build-record.js";
 import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-config.js";
 import { entriesLayerAnnotations } from "./layer-annotations.js";
+import { layerFileReader } from "./layer-files.js";
 import type { BuildEvent } from "./make-layers.js";
 import type { LayerOptions } from "./plan.js";
 import type { ReuseIndex } from "./reuse.js";
@@ -104,6 +105,7 @@ async function filesLayer(
     accounts: parts.accounts,
     epoch: options.epoch,
     files: [...parts.base.files, ...parts.packageLayers.flatMap((l) => l.blob.files)],
+    readBodies: layerFileReader(parts.packageLayers, `${arch}: the layers`),
   });
   for (const note of effects.notes) ctx.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
   const specFiles = ctx.specFiles ?? (await specFileEntries(spec));

@@ -293,3 +293,39 @@ test("an image with an entrypoint and no /bin/sh says so in the build report, wi
     notes.join("\n"),
   );
 });
+
+test("a script that sources another package's helper is followed with the helper's bytes, read back from its layer", async () => {
+  const helper =
+    'make_conf() {\n  mkdir -p /etc/app/conf.d\n  echo "enabled = $1" > /etc/app/conf.d/app.conf\n}\n';
+  const postinst = "#!/bin/sh\nset -e\n. /usr/share/helper/functions\nmake_conf yes\n";
+  const own = await startFakeRepo({
+    packages: [
+      {
+        name: "helper",
+        version: "1.0",
+        arch: "all",
+        body: await scriptedDeb("helper", [{ name: "./usr/share/helper/functions", body: helper }], {}),
+      },
+      {
+        name: "app",
+        version: "1.0",
+        arch: "all",
+        body: await scriptedDeb("app", [{ name: "./etc/app/", type: "directory" }], { postinst }),
+      },
+    ],
+  });
+  try {
+    const cache = join(dir, "cache-helper");
+    const specPath = join(dir, "helper.yaml");
+    await writeFile(specPath, fakeRepoSpec(own, ["helper", "app"]));
+    const spec = await loadSpec(specPath);
+    const result = await buildImages(spec, await resolveSpec(spec, { cacheRoot: cache }), {
+      cacheRoot: cache,
+      jobs: 1,
+    });
+    assert.deepEqual(result.skippedEffects, []);
+    assert.equal(await filesLayer(result, cache).read("etc/app/conf.d/app.conf"), "enabled = yes\n");
+  } finally {
+    await own.close();
+  }
+});
