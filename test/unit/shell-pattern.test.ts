@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import fc from "fast-check";
+import { followScripts } from "../../src/debian/maintscripts.js";
 import { matchesPattern, type PatternPiece, trimPattern } from "../../src/debian/shell/pattern.js";
+import { ImageTree } from "../../src/debian/shell/tree.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 
 /**
  * The shell-pattern matcher against dash, the /bin/sh maintainer scripts run under: random patterns
@@ -52,3 +55,33 @@ test("case arms and ${x#p} ${x##p} ${x%p} ${x%%p} agree with dash on 400 random 
     assert.equal(trims, expected[2 * i + 1], label);
   });
 });
+
+test(
+  "getopts walks options as dash does: groups, values joined or apart, unknown letters, -- and operands",
+  TIMEOUT,
+  () => {
+    const loop =
+      'while getopts "ds:m:SMqv:V" opt; do printf "%s=%s " "$opt" "${OPTARG:-}"; OPTARG=; done; echo "ind=$OPTIND"';
+    const vectors = [
+      ["-q", "-v", "8.2", "-m", "-r", "readline"],
+      ["-qv8.2", "-s", "cli", "-m", "opcache"],
+      ["-S", "-M", "-x", "--", "-q"],
+      ["operand", "-q"],
+      ["-mfoo", "-V"],
+      [],
+    ];
+    for (const argv of vectors) {
+      const quoted = argv.map((a) => `'${a}'`).join(" ");
+      const expected = execFileSync("dash", ["-c", `set -- ${quoted}\n${loop}`], { encoding: "utf8" });
+      const tree = new ImageTree();
+      tree.ship("etc", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+      const postinst = `set -- ${quoted}\n{ ${loop}; } > /etc/out`;
+      followScripts([{ name: "p", version: "1", architecture: "amd64", postinst }], {
+        tree,
+        architecture: "amd64",
+        accounts: DEFAULT_ACCOUNTS,
+      });
+      assert.equal(tree.at("etc/out")?.body?.toString(), expected, argv.join(" "));
+    }
+  },
+);

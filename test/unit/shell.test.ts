@@ -433,6 +433,55 @@ getent passwd app >/dev/null && touch /var/app-exists
   });
 });
 
+describe("ucf as on a fresh install", () => {
+  test("a missing destination becomes a copy of the new file, mode kept; an existing one stays; --purge and ucfr change nothing", () => {
+    const t = tree({
+      "usr/lib/php/php.ini-production": { mode: 0o640, body: "memory_limit = 128M\n" },
+      "usr/share/app/app.conf": "new\n",
+      "etc/app/app.conf": "local\n",
+      "etc/php": { dir: true },
+    });
+    const run = follow(
+      t,
+      [
+        "ucf --debconf-ok /usr/lib/php/php.ini-production /etc/php/php.ini",
+        "ucfr php8.2-cli /etc/php/php.ini",
+        "ucf --three-way --debconf-ok /usr/share/app/app.conf /etc/app/app.conf",
+        "ucf --purge /etc/php/php.ini",
+      ].join("\n"),
+    );
+    assert.equal(t.at("etc/php/php.ini")?.body?.toString(), "memory_limit = 128M\n");
+    assert.equal(t.at("etc/php/php.ini")?.mode, 0o640);
+    assert.equal(t.at("etc/app/app.conf")?.body?.toString(), "local\n");
+    assert.deepEqual(run.skipped, []);
+  });
+});
+
+describe("commands that are shell scripts of the image", () => {
+  test("a shell script on PATH is followed as its own process; Perl, bad syntax and self-calls are reported", () => {
+    const t = tree({
+      "usr/sbin/enmod": {
+        mode: 0o755,
+        body: "#!/bin/sh\nset -e\nmkdir -p /etc/mods\nln -s ../avail/$1.ini /etc/mods/$1.ini\nexit 0\n",
+      },
+      "usr/sbin/a2enmod": { mode: 0o755, body: "#!/usr/bin/perl -w\nuse strict;\n" },
+      "usr/sbin/broken": { mode: 0o755, body: "#!/bin/sh\nif then fi fi\n" },
+      "usr/sbin/loop": { mode: 0o755, body: "#!/bin/sh\nloop\n" },
+    });
+    const run = follow(t, "enmod opcache\nenmod readline\na2enmod ssl\nbroken\nloop\ntouch /after");
+    assert.equal(link(t, "etc/mods/opcache.ini"), "../avail/opcache.ini");
+    assert.equal(link(t, "etc/mods/readline.ini"), "../avail/readline.ini", "its exit ends only itself");
+    assert.deepEqual(
+      run.skipped.map((s) => [s.command, s.reason.replace(/: .*/, "")]),
+      [
+        ["a2enmod ssl", "not a command strata follows"],
+        ["broken", "/usr/sbin/broken is not followed"],
+        ["(the rest of the script)", "not followed past this point"],
+      ],
+    );
+  });
+});
+
 describe("su -c: a command run as another account", () => {
   test("postgresql-common's ownership check: test -O as postgres fails on a root-owned home, so it is chowned", () => {
     const t = tree({ "var/lib": { dir: true } });

@@ -248,6 +248,31 @@ const touch: FileCommand = (ctx, args) => {
   return { status };
 };
 
+/** ucf's options that take a value as the next argument. */
+const UCF_VALUED = new Set(["--src-dir", "--sum-file", "--debconf-template", "--state-dir", "--package"]);
+
+/**
+ * `ucf NEW_FILE DESTINATION`, as on a fresh install: a destination that does not exist yet is a copy
+ * of the new file, mode and owner kept (`cp -p`); one that exists stays as it is (ucf would ask, and
+ * keeps it when nobody answers). `--purge` and `--no-action` change no file, and neither does
+ * `ucfr`, which only registers the file with its package.
+ */
+const ucf: FileCommand = (ctx, args) => {
+  const rest: string[] = [];
+  let changesNothing = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-p" || a === "--purge" || a === "-n" || a === "--no-action") changesNothing = true;
+    else if (UCF_VALUED.has(a)) i++;
+    else if (!a.startsWith("-")) rest.push(a);
+  }
+  if (changesNothing) return ok;
+  if (rest.length !== 2) return failed;
+  const dest = where(ctx.tree, rest[1]);
+  if (dest !== undefined && ctx.tree.at(dest)) return ok;
+  return copyFile(ctx, rest[0], rest[1]);
+};
+
 /**
  * mktemp [-d] [-p DIR | --tmpdir=DIR] [-t] [TEMPLATE]: a new file (0600) or directory (0700) whose
  * name is the template with its X's replaced by the first free number, so the same scripts make the
@@ -376,6 +401,8 @@ const stat: FileCommand = (ctx, args) => {
 export const FILE_COMMANDS: Record<string, FileCommand> = {
   stat,
   mktemp,
+  ucf,
+  ucfr: () => ok,
   mkdir,
   ln,
   cp,

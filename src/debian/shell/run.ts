@@ -323,6 +323,19 @@ export class Shell {
     }
   }
 
+  /**
+   * Runs another script as its own process would: its own arguments, no `set -e` and no functions
+   * of the caller, and nothing it sets or defines (or an `exit`) reaching back.
+   */
+  script(node: Node, args: string[], stdin: string, out: string[]): number {
+    return this.subshell(() => {
+      this.positional = args;
+      this.errexit = false;
+      this.functions.clear();
+      return this.nested(node, stdin, out);
+    });
+  }
+
   private call(body: Node, args: string[], io: Io): number {
     if (++this.depth > this.limits.callDepth) throw new ShellLimitError("functions call each other too deep");
     const positional = this.positional;

@@ -1,7 +1,7 @@
 import type { MaintainerHost } from "../maintscripts.js";
 import { compareVersions } from "../version.js";
 import { FILE_COMMANDS } from "./files.js";
-import { parseScript } from "./parse.js";
+import { parseScript, ShellSyntaxError } from "./parse.js";
 import type { CommandResult, Shell } from "./run.js";
 import { ShellExit } from "./run.js";
 import { testCommand } from "./test-command.js";
@@ -69,6 +69,9 @@ const COMMANDS: Record<string, Handler> = {
   "[": (host, args) => ({ status: testCommand(host.tree, "", ["[", ...args], host.user) }),
   test: (host, args) => ({ status: testCommand(host.tree, "", ["test", ...args], host.user) }),
   su: (host, args, stdin, shell) => su(host, args, stdin, shell),
+  getopts: (_h, args, _stdin, shell) => getopts(shell, args),
+  // Modes of what scripts make are set explicitly by the commands followed; the mask changes none.
+  umask: () => ok,
   echo: (_h, args) => echo(args),
   printf: (_h, args) => ({ status: 0, stdout: printf(args) }),
   basename: (_h, args) => ({
@@ -121,6 +124,8 @@ export function systemCommand(
   // The rest of the debconf protocol (db_input, db_go, db_fset, ...) asks or records nothing an
   // image keeps: questions are answered by config scripts and defaults (db_get, db_set above).
   if (tool.startsWith("db_")) return ok;
+  const fromImage = SKIPPED[tool] === undefined ? imageScript(host, name, args, stdin, shell) : undefined;
+  if (fromImage !== undefined) return fromImage;
   const reason =
     SKIPPED[tool] ??
     (tool.startsWith("debconf") ? DEBCONF : undefined) ??
@@ -130,6 +135,87 @@ export function systemCommand(
   // A service asked for its status is not running: that is the truth in an image being built.
   const status = reason === SERVICES && args.some((a) => a === "status" || a === "is-active") ? 3 : 0;
   return { status };
+}
+
+/** Where getopts is inside a group of flags (-qv): sh keeps it out of sight; here, a variable. */
+const OPTPOS = "__strata_getopts_position";
+
+/**
+ * `getopts OPTSTRING NAME [ARG...]` as POSIX says: the next option of ARGs (else of the positional
+ * parameters) from $OPTIND, its letter in NAME ("?" for one not in OPTSTRING), its value in OPTARG
+ * when the letter is followed by ":"; status 1 at the first operand, or after "--".
+ */
+function getopts(shell: Shell, args: string[]): CommandResult {
+  const [spec, name, ...given] = args;
+  if (spec === undefined || name === undefined) return { status: 2 };
+  const argv = given.length > 0 ? given : shell.positional;
+  const index = Number(shell.vars.get("OPTIND") ?? "1");
+  let optind = Number.isInteger(index) && index > 0 ? index : 1;
+  let pos = Number(shell.vars.get(OPTPOS) ?? "1") || 1;
+  const arg = argv[optind - 1];
+  const done = (status: number, letter: string) => {
+    shell.vars.set("OPTIND", String(optind));
+    shell.vars.set(OPTPOS, String(pos));
+    shell.vars.set(name, letter);
+    return { status };
+  };
+  if (arg === undefined || arg === "-" || !arg.startsWith("-")) return done(1, "?");
+  if (arg === "--") {
+    optind++;
+    return done(1, "?");
+  }
+  const letter = arg[pos] ?? "";
+  const at = letter === ":" ? -1 : spec.indexOf(letter);
+  const next = () => {
+    optind++;
+    pos = 1;
+  };
+  if (at >= 0 && spec[at + 1] === ":") {
+    const rest = arg.slice(pos + 1);
+    shell.vars.set("OPTARG", rest !== "" ? rest : (argv[optind] ?? ""));
+    if (rest === "") optind++;
+    next();
+    return done(0, letter);
+  }
+  if (++pos >= arg.length) next();
+  return done(0, at >= 0 ? letter : "?");
+}
+
+const PATH_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+/** Interpreters whose scripts are followed: the POSIX shells (bash ones too, as far as they are POSIX). */
+const SHELL_SCRIPT = /^#! ?((\/usr)?\/bin\/(sh|dash|bash)|\/usr\/bin\/env (sh|bash))(\s|$)/;
+
+/**
+ * A command that is a shell script of the image (phpenmod, a package's own helper): followed as its
+ * own process, with its arguments. Undefined when the image has no such executable, or it is not a
+ * shell script (a Perl helper such as a2enmod: then the command is reported as not followed).
+ */
+function imageScript(
+  host: MaintainerHost,
+  name: string,
+  args: string[],
+  stdin: string,
+  shell: Shell,
+): CommandResult | undefined {
+  const candidates = name.includes("/") ? [name] : PATH_DIRS.map((d) => `${d}/${name}`);
+  const path = candidates.find((p) => {
+    const node = host.tree.lookup(p);
+    return node?.type === "file" && (node.mode & 0o111) !== 0;
+  });
+  if (path === undefined) return undefined;
+  const text = host.read(path);
+  if (text === undefined || !SHELL_SCRIPT.test(text)) return undefined;
+  let script: ReturnType<typeof parseScript>;
+  try {
+    script = parseScript(text);
+  } catch (err) {
+    if (!(err instanceof ShellSyntaxError)) throw err;
+    host.skip(`${path} is not followed: ${err.message} at line ${err.line}`);
+    return ok;
+  }
+  const out: string[] = [];
+  const status = shell.script(script, args, stdin, out);
+  return { status, stdout: out.join("") };
 }
 
 function echo(args: string[]): CommandResult {
