@@ -589,7 +589,7 @@ describe("hostile scripts", () => {
     assert.equal(t.at("yes"), undefined);
   });
 
-  test("${x%%pattern} over a 32k-character value is linear, and a loop of matches meets the bound", () => {
+  test("a %% trim over a 32k-character value is linear, and a loop of matches meets the bound", () => {
     const t = tree({});
     const long = "a/".repeat(16_000);
     follow(t, `x=${long}\ny=\${x%%/*}\nz=\${x##*/}\nw=\${x%/*}\necho "$y $w" > /out`);
