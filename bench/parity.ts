@@ -40,14 +40,19 @@ async function main(): Promise<number> {
       } catch (err) {
         failed.push(`${set.name}: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);
       }
+      // Written after every set: a long run stopped half-way still leaves what it measured.
+      await writeReports(results, failed);
     }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const report = parityReport(results, failed);
-  process.stdout.write(`${report}\n`);
+  process.stdout.write(`${parityReport(results, failed)}\n`);
+  return 0;
+}
+
+async function writeReports(results: ParityResult[], failed: string[]): Promise<void> {
   await mkdir(join(ROOT, ".bench"), { recursive: true });
-  await writeFile(join(ROOT, ".bench", "parity.md"), `${report}\n`);
+  await writeFile(join(ROOT, ".bench", "parity.md"), `${parityReport(results, failed)}\n`);
   const details = results.flatMap((r) => [
     `## ${r.name}`,
     "",
@@ -55,7 +60,6 @@ async function main(): Promise<number> {
     "",
   ]);
   await writeFile(join(ROOT, ".bench", "parity-details.md"), `${details.join("\n")}\n`);
-  return 0;
 }
 
 function parityReport(results: ParityResult[], failed: string[]): string {
