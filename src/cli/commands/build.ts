@@ -6,7 +6,6 @@ import { readHomeIfPresent } from "../../oci/homes/homes.js";
 import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { parseLocalName } from "../../oci/reference.js";
 import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
@@ -14,12 +13,13 @@ import { type AttachReport, attachSboms } from "../../sbom/attach.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import {
-  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
+  outputNames,
   type PushFlags,
   pushWithReport,
   registryOptions,
+  tagOption,
   writeArtifact,
 } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
@@ -184,16 +184,6 @@ async function reuseSources(opts: BuildFlags, o: Output): Promise<Artifact[]> {
   return artifacts;
 }
 
-/** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
-function checkTagAgrees(output: Home, tag: string | undefined): void {
-  const named =
-    output.transport === "docker-archive" ? output.name : "tag" in output ? output.tag : undefined;
-  if (tag === undefined || named === undefined || named === tag) return;
-  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${homeText(output)}`, {
-    hint: "name the tag once, in the output or with --tag",
-  });
-}
-
 /** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
 function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): void {
   if (output?.transport !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1)
@@ -215,10 +205,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       .argument("[spec]", "the spec file", "strata.yaml")
       .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
       .addOption(formatOption())
-      .option(
-        "--tag <[name:]tag>",
-        "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
-      )
+      .addOption(tagOption())
       .option(
         "--platform <platform>",
         "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
@@ -242,9 +229,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       });
     }
     const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
-    if (output) checkTagAgrees(output, opts.tag);
-    const tag = opts.tag ?? "latest";
-    const name = parseLocalName(tag);
+    const names = output && outputNames(output, opts.tag);
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
@@ -260,14 +245,9 @@ export function registerBuild(program: Command, out: () => Output): void {
       reuse,
       ...progress,
     }).finally(() => progress.stop());
-    if (output) {
-      const names = {
-        force: opts.force,
-        refName: tag,
-        archiveName: `${name.name ?? DEFAULT_IMAGE_NAME}:${name.tag}`,
-        platform: opts.platform,
-      };
-      await writeArtifact(output, result.artifact, names, o, { ...opts, json: false });
+    if (output && names) {
+      const options = { ...names, force: opts.force, platform: opts.platform };
+      await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });
     }
     reportBuild(o, result, spec);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);

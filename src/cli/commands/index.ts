@@ -70,9 +70,7 @@ async function addLocations(
         const where = `${location} (${platformText(image)})`;
         try {
           const result = await index.add(image, where, [ref]);
-          out.line(
-            `${result.added ? "indexed" : "named"} ${where}: ${result.manifest}, ${result.packages} packages`,
-          );
+          out.line(addedLine(where, result.added, `${result.manifest}, ${result.packages} packages`));
         } catch (err) {
           failed++;
           reportError(err);
@@ -95,10 +93,15 @@ async function addLocations(
   }
 }
 
+/** An image already in the index is only named again: say so, rather than as if it were new. */
+function addedLine(where: string, added: boolean, facts: string): string {
+  return added ? `indexed ${where}: ${facts}` : `unchanged ${where}: ${facts}, already indexed`;
+}
+
 function syncLine(event: SyncEvent): string {
   switch (event.kind) {
     case "indexed":
-      return `${event.added ? "indexed" : "named"} ${event.ref} (${event.platform}): ${event.packages} packages`;
+      return addedLine(`${event.ref} (${event.platform})`, event.added, `${event.packages} packages`);
     case "skipped":
       return `skipped ${event.ref}: ${event.why}`;
     case "failed":

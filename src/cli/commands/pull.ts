@@ -10,11 +10,12 @@ import {
 } from "../../oci/image.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
 import {
-  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
+  outputNames,
   type PushFlags,
   registryOptions,
+  tagOption,
   writeArtifact,
 } from "../destination.js";
 import type { Output, Progress } from "../output.js";
@@ -25,6 +26,7 @@ interface PullFlags extends CommonOptions, PushFlags {
   output: string;
   format?: OutputFormat;
   platform?: string;
+  tag?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -61,6 +63,7 @@ export function registerPull(program: Command, out: () => Output): void {
         "where to write it: a path in --format, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://REF",
       )
       .addOption(formatOption())
+      .addOption(tagOption())
       .option(
         "--platform <platform>",
         "for docker-archive: the image to take from an index (linux/arm64, arm64)",
@@ -72,27 +75,26 @@ export function registerPull(program: Command, out: () => Output): void {
     const destination = outputHome(opts.output, opts.format);
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const artifact = await readHome(source, { registry: registryOptions(opts) });
-    const tag = (source.transport === "docker" ? source.ref.tag : undefined) ?? "latest";
+    const names = outputNames(
+      destination,
+      opts.tag,
+      source.transport === "docker"
+        ? { name: `${source.ref.registry}/${source.ref.repository}`, tag: source.ref.tag }
+        : {},
+    );
     const images = artifactImages(artifact);
     const written =
       destination.transport === "docker-archive" ? [dockerArchiveImage(artifact, opts.platform)] : images;
     const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
     const progress = out().progress("pull", layers.size);
-    const names = {
-      force: opts.force,
-      refName: tag,
-      archiveName:
-        source.transport === "docker"
-          ? `${source.ref.registry}/${source.ref.repository}:${tag}`
-          : `${DEFAULT_IMAGE_NAME}:${tag}`,
-      platform: opts.platform,
-    };
-    await writeArtifact(destination, withLayerProgress(artifact, progress), names, out(), {
+    const options = { ...names, force: opts.force, platform: opts.platform };
+    await writeArtifact(destination, withLayerProgress(artifact, progress), options, out(), {
       ...opts,
       json: false,
     }).finally(() => progress.stop());
     const { digest, mediaType } = artifactDescriptor(artifact);
-    out().line(`pulled ${refText} (${digest}) into ${opts.output}`);
+    const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
+    out().line(`pulled ${refText} (${digest}) into ${opts.output}${held}`);
     if (opts.json) {
       const pulled = images.map((image) => ({
         digest: imageDescriptor(image).digest,

@@ -38,11 +38,11 @@ export function registerSbom(program: Command, out: () => Output): void {
         "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
       )
       .addOption(new Option("--format <format>", "spdx or cyclonedx").choices(SBOM_FORMATS).default("spdx"))
-      .option("-o, --output <file>", "write the SBOM to this file (default: stdout)")
+      .option("-o, --output <file>", "write the SBOM to this file (default: stdout; with --attach, nowhere)")
       .option("--platform <platform>", "which image of a multi-platform index (linux/arm64, arm64)")
       .option(
         "--attach",
-        "compute both formats and attach them to the image where it lives (a layout or registry)",
+        "attach both formats to the image where it lives (a layout or registry) and say what was attached",
       )
       .option("--no-attached", "compute the SBOM even when one is attached")
       .addHelpText(
@@ -70,7 +70,9 @@ export function registerSbom(program: Command, out: () => Output): void {
       const reports = await attachSboms(home, { kind: "image", image }, { registry });
       for (const r of reports)
         out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
-      return emit(reports.find((r) => r.format === opts.format)!.bytes, opts.output);
+      // Attaching is the point; the document itself is written only where -o asks for it.
+      if (opts.output === undefined) return;
+      return writeFileAtomic(opts.output, reports.find((r) => r.format === opts.format)!.bytes);
     }
     if (opts.attached) {
       const found = await attachedSbom(home, image, opts.format, { registry });
