@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { resolveSpec } from "../../lock/resolve.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
@@ -109,6 +110,7 @@ function summary(result: BuildResult) {
     })),
     skippedScripts: result.skippedScripts,
     skippedEffects: result.skippedEffects,
+    scriptsMade: result.scriptsMade,
     overlaps: result.overlaps,
     work: result.work,
   };
@@ -147,14 +149,21 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
       );
     }
   }
-  if (result.skippedScripts.length > 0) {
-    o.line(`maintainer scripts followed, not run: ${result.skippedScripts.join(" ")}`);
-  }
-  for (const e of result.skippedEffects) {
-    const what = e.command.startsWith("(") ? e.command : `'${e.command}'`;
-    o.line(`${e.package}: ${e.script}: skipped ${what} (${e.reason})`);
-  }
   for (const note of result.overlaps) o.line(note);
+  reportScripts(o, result);
+}
+
+/** Last, the maintainer scripts by package: made and skipped, the main reasons (--json has every command). */
+function reportScripts(o: Output, result: BuildResult): void {
+  if (result.skippedScripts.length === 0) return;
+  const summaries = summarizeScripts(result.scriptsMade, result.skippedEffects);
+  o.line(
+    `maintainer scripts of ${result.skippedScripts.length} packages followed, not run (--json lists each skipped command):`,
+  );
+  for (const s of summaries) o.line(`  ${scriptSummaryLine(s)}`);
+  const listed = new Set(summaries.map((s) => s.package));
+  const quiet = result.skippedScripts.filter((p) => !listed.has(p));
+  if (quiet.length > 0) o.line(`  nothing made or skipped: ${quiet.join(" ")}`);
 }
 
 /**

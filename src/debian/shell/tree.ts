@@ -137,7 +137,8 @@ export class ImageTree {
   }
 
   remove(path: string): void {
-    for (const child of this.children.get(path) ?? []) this.remove(path === "" ? child : `${path}/${child}`);
+    if (path === "") throw new TreeError("the root directory cannot be removed");
+    for (const child of this.children.get(path) ?? []) this.remove(`${path}/${child}`);
     this.nodes.delete(path);
     this.children.delete(path);
     this.children.get(parentOf(path))?.delete(baseName(path));
