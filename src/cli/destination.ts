@@ -24,18 +24,12 @@ export type OutputFormat = LocalTransport;
 
 /** `--format` for build and pull: anything but the three formats is a usage error that lists them. */
 export function formatOption(): Option {
-  return new Option(
-    "--format <format>",
-    "for a bare -o path: oci (a layout directory, the default), oci-archive or docker-archive",
-  ).choices(LOCAL_TRANSPORTS);
+  return new Option("--format <format>", "the format of a bare -o path").choices(LOCAL_TRANSPORTS);
 }
 
 /** `--tag` for build and pull: see `outputNames`. */
 export function tagOption(): Option {
-  return new Option(
-    "--tag <[name:]tag>",
-    "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
-  );
+  return new Option("--tag <[name:]tag>", "the image's tag (default latest); NAME:TAG names archives too");
 }
 
 /** The name archives give an image when nothing names it (`podman load` shows localhost/strata/image:TAG). */

@@ -23,6 +23,7 @@ import {
   tagOption,
   writeArtifact,
 } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
@@ -215,59 +216,61 @@ export function registerBuild(program: Command, out: () => Output): void {
       .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
       .addOption(formatOption())
       .addOption(tagOption())
-      .option(
-        "--platform <platform>",
-        "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
-      )
+      .option("--platform <platform>", "the image a docker-archive holds (linux/arm64, arm64)")
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
       .option(
         "--cache-from <image>",
-        "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
+        "reuse the layers of an image strata built (repeatable)",
         (value: string, previous: string[] = []) => [...previous, value],
       )
-      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image (in the -o layout, and with --push)")
+      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image made")
       .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
-  ).action(async (specPath: string, opts: BuildFlags) => {
-    if (!opts.output && !opts.push) {
-      throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
-        hint: "e.g. strata build -o out/python3",
-      });
-    }
-    const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
-    const names = output && outputNames(output, opts.tag);
-    if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const o = out();
-    const started = performance.now();
-    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
-    checkOneImage(spec, opts, output);
-    for (const warning of spec.warnings) o.line(`warning: ${warning}`);
-    const lock = await lockFor(spec, opts, o);
-    const reuse = await reuseSources(opts, o);
-    const progress = buildProgress(o);
-    const result = await buildImages(spec, lock, {
-      cacheRoot: opts.cacheDir,
-      jobs: opts.jobs,
-      reuse,
-      ...progress,
-    }).finally(() => progress.stop());
-    if (output && names) {
-      const options = { ...names, force: opts.force, platform: opts.platform };
-      await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });
-    }
-    reportBuild(o, result, spec);
-    const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    if (output) o.line(`wrote ${homeText(output)} in ${seconds}s`);
-    const push = opts.push
-      ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
-      : undefined;
-    const sboms = await attachBuiltSboms(result, output, opts, o);
-    if (opts.json)
-      process.stdout.write(
-        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
-      );
-  });
+      .option("--json", "print the summary as JSON on stdout"),
+  )
+    .addHelpText(
+      "after",
+      examples("strata build -o out/app", "strata build --push reg.example/team/app:1 --sbom"),
+    )
+    .action(async (specPath: string, opts: BuildFlags) => {
+      if (!opts.output && !opts.push) {
+        throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
+          hint: "e.g. strata build -o out/python3",
+        });
+      }
+      const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
+      const names = output && outputNames(output, opts.tag);
+      if (opts.platform !== undefined) parsePlatform(opts.platform);
+      const o = out();
+      const started = performance.now();
+      const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
+      checkOneImage(spec, opts, output);
+      for (const warning of spec.warnings) o.line(`warning: ${warning}`);
+      const lock = await lockFor(spec, opts, o);
+      const reuse = await reuseSources(opts, o);
+      const progress = buildProgress(o);
+      const result = await buildImages(spec, lock, {
+        cacheRoot: opts.cacheDir,
+        jobs: opts.jobs,
+        reuse,
+        ...progress,
+      }).finally(() => progress.stop());
+      if (output && names) {
+        const options = { ...names, force: opts.force, platform: opts.platform };
+        await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });
+      }
+      reportBuild(o, result, spec);
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      if (output) o.line(`wrote ${homeText(output)} in ${seconds}s`);
+      const push = opts.push
+        ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
+        : undefined;
+      const sboms = await attachBuiltSboms(result, output, opts, o);
+      if (opts.json)
+        process.stdout.write(
+          `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
+        );
+    });
 }
