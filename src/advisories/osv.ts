@@ -43,6 +43,13 @@ function recordSeverity(record: Json, affected: Json): Severity {
   return "unknown";
 }
 
+/**
+ * The advisories one record may yield: ids × ranges × affected packages. Real Debian records
+ * stay in the hundreds (a chromium DSA names a few dozen CVEs); a record built to multiply
+ * (N aliases by N ranges) is refused instead of stored N² times.
+ */
+const MAX_ADVISORIES_PER_RECORD = 5_000;
+
 /** The introduced and fixed versions of an ECOSYSTEM range (OSV lists events in order). */
 function rangeBounds(range: unknown, where: string): { introduced?: string; fixed?: string } {
   if (!isObject(range) || !Array.isArray(range.events)) throw feedError(where, "a range has no events");
@@ -63,8 +70,10 @@ function* affectedAdvisories(record: Json, affected: unknown, where: string): Ge
   const release = ecosystem ? DEBIAN_RELEASES[ecosystem[1]] : undefined;
   if (release === undefined) return; // another distribution or an unknown release: not ours.
   const source = String(affected.package.name);
-  const ranges = (Array.isArray(affected.ranges) ? affected.ranges : []).filter(
-    (r) => isObject(r) && r.type === "ECOSYSTEM",
+  const ranges = distinctBounds(
+    (Array.isArray(affected.ranges) ? affected.ranges : [])
+      .filter((r) => isObject(r) && r.type === "ECOSYSTEM")
+      .map((r) => rangeBounds(r, where)),
   );
   const severity = recordSeverity(record, affected);
   for (const id of recordIds(record)) {
@@ -72,8 +81,7 @@ function* affectedAdvisories(record: Json, affected: unknown, where: string): Ge
       yield checkAdvisory({ id, source, release, status: "open", severity, origin: "osv" }, where);
       continue;
     }
-    for (const range of ranges) {
-      const { introduced, fixed } = rangeBounds(range, where);
+    for (const { introduced, fixed } of ranges) {
       const advisory: Advisory = {
         id,
         source,
@@ -91,12 +99,28 @@ function* affectedAdvisories(record: Json, affected: unknown, where: string): Ge
   }
 }
 
+/** Ranges with the same bounds once: they would only store the same advisory again. */
+function distinctBounds(bounds: { introduced?: string; fixed?: string }[]) {
+  const byKey = new Map(bounds.map((b) => [`${b.introduced ?? ""}\0${b.fixed ?? ""}`, b]));
+  return [...byKey.values()];
+}
+
 /** The Debian advisories of one OSV record or a list of them. */
 export function* osvAdvisories(json: unknown, where: string): Generator<Advisory> {
   const records = Array.isArray(json) ? json : [json];
   for (const [i, record] of records.entries()) {
     const at = Array.isArray(json) ? `${where}: record ${i}` : where;
     if (!isOsvRecord(record)) throw feedError(at, "is not an OSV record (no id and affected)");
-    for (const affected of record.affected as unknown[]) yield* affectedAdvisories(record, affected, at);
+    let yielded = 0;
+    for (const affected of record.affected as unknown[]) {
+      for (const advisory of affectedAdvisories(record, affected, at)) {
+        if (++yielded > MAX_ADVISORIES_PER_RECORD)
+          throw feedError(
+            at,
+            `yields more than ${MAX_ADVISORIES_PER_RECORD} advisories (ids × ranges × packages)`,
+          );
+        yield advisory;
+      }
+    }
   }
 }

@@ -71,6 +71,8 @@ export function followScripts(packages: ScriptPackage[], opts: ScriptRunOptions)
   for (const pkg of packages) {
     if (pkg.postinst !== undefined) host.follow(pkg, "postinst", pkg.postinst, ["configure", ""]);
   }
+  for (const path of opts.tree.restoreRetyped())
+    host.notes.push(`/${path}: a script removed this packaged directory and put nothing there; it stays`);
   return { skipped: host.skipped, made: host.made, notes: host.notes, accounts: host.accounts };
 }
 
@@ -84,6 +86,8 @@ export class MaintainerHost implements CommandHost {
   readonly debconf = new Map<string, string>();
   readonly tree: ImageTree;
   readonly architecture: string;
+  /** Whom `test -O` and `-G` ask about: root, or the user `su -c` runs a command as. */
+  user = { uid: 0, gid: 0 };
   /** The package and script being followed, and the command being run. */
   current = {
     pkg: "",
@@ -200,31 +204,44 @@ export class MaintainerHost implements CommandHost {
 
   read(path: string): string | undefined {
     const body = this.tree.contents(path);
-    if (body === undefined && this.tree.lookup(path))
-      this.skip(`the contents of ${path} were not recorded when its layer was built`);
+    const node = body === undefined ? this.tree.lookup(path) : undefined;
+    if (node?.unknown) this.skip(`the contents of ${path} come from commands strata does not follow`);
+    else if (node) this.skip(`the contents of ${path} were not recorded when its layer was built`);
     return body?.toString("utf8");
   }
 
-  write(path: string, text: string, append: boolean, complete: boolean): void {
+  write(path: string, text: string, append: boolean, complete: boolean): number {
+    try {
+      this.writeFile(path, text, append, complete);
+      return 0;
+    } catch (err) {
+      // As sh: a redirection that cannot be opened fails its command (status 1), and nothing changes.
+      if (err instanceof TreeError) return 1;
+      throw err;
+    }
+  }
+
+  private writeFile(path: string, text: string, append: boolean, complete: boolean): void {
+    // `> ""` (a variable strata could not know, such as an unfollowed command's output) names no file.
+    if (path === "") throw new TreeError("a redirection to an empty file name");
     const at = this.tree.resolve(path);
+    if (at === "" || this.tree.at(at)?.type === "dir") throw new TreeError(`/${at} is a directory`);
     if (this.tree.shipped(at)) {
       this.skip(`/${at} is shipped by a package and stays as packaged`);
       return;
     }
-    if (this.tree.at(at)?.type === "dir") {
-      // As sh does: a redirection to a directory (`> $tmp` with tmp empty is `> /`) writes nothing.
-      this.skipAs(`> /${at}`, `not written: /${at} is a directory`);
-      return;
-    }
-    if (!complete) {
-      // Half a file is worse than none: drop what the script wrote there before, and say so.
-      if (this.tree.at(at)) this.tree.remove(at);
+    // As sh: writing to an existing file keeps its mode and owner.
+    const existing = this.tree.at(at);
+    const kept = { mode: existing?.mode ?? 0o644, uid: existing?.uid ?? 0, gid: existing?.gid ?? 0 };
+    if (!complete || (append && existing?.unknown)) {
+      // Half a file is worse than none: the file exists for the rest of the script, its contents unknown.
+      this.tree.write(at, { type: "file", ...kept, unknown: true });
       this.skipAs(`> /${at}`, "not written: its contents come from commands strata does not follow");
       return;
     }
     const before = append ? (this.tree.contents(at) ?? Buffer.alloc(0)) : Buffer.alloc(0);
     const body = Buffer.concat([before, Buffer.from(text)]);
-    this.tree.write(at, { type: "file", mode: 0o644, uid: 0, gid: 0, body });
+    this.tree.write(at, { type: "file", ...kept, body });
   }
 
   skips(): number {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { isStrataError, StrataError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { readRegularFile, writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import { fetchBytes } from "../util/http.js";
 import { parseStanza } from "./deb822.js";
@@ -146,7 +146,7 @@ export async function cachedRelease(
   const dir = releaseCacheDir(`${suiteUrl(source, suite)}/InRelease`, ctx);
   const cached = await readCachedRelease(join(dir, "meta.json"), join(dir, "InRelease"));
   if (cached?.meta.inReleaseSha256 !== inReleaseSha256) return undefined;
-  const keyring = await readFile(source.keyring).catch(() => undefined);
+  const keyring = await readRegularFile(source.keyring, MAX_KEYRING_BYTES).catch(() => undefined);
   if (!keyring || sha256Hex(keyring) !== cached.meta.keyringSha256) return undefined;
   return parseRelease(cached.meta.verifiedText, source, suite, inReleaseSha256);
 }
@@ -163,9 +163,12 @@ async function readCachedRelease(metaPath: string, bytesPath: string) {
   }
 }
 
+/** Debian's archive keyring is 100 KiB; a keyring path may come from a crafted image's record. */
+const MAX_KEYRING_BYTES = 16 << 20;
+
 async function readKeyring(path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path, MAX_KEYRING_BYTES);
   } catch (err) {
     throw new StrataError("SIGNATURE_INVALID", `cannot read keyring ${path}: ${(err as Error).message}`, {
       hint: "install debian-archive-keyring or set `keyring:` for the repository in strata.yaml",

@@ -1,3 +1,4 @@
+import { STATIC_USERS } from "../debian/base-passwd.js";
 import { baseName, type ImageTree, type TreeError } from "../debian/shell/tree.js";
 import type { Accounts } from "../layers/base-layer.js";
 import { DEFAULT_PATH } from "../pipeline/image-config.js";
@@ -34,6 +35,39 @@ export function checkEntrypoint(tree: ImageTree, spec: Spec, accounts: Accounts,
     ? problems[0]
     : `${program} is not on PATH (${candidates.map((c) => c.slice(0, -program.length - 1)).join(":")})`;
   throw new StrataError("ENTRYPOINT", `${arch}: ${what} ${shown}`, { hint: hint(tree, program, problems) });
+}
+
+/**
+ * `user:` names accounts the image has: the spec's, base-passwd's fixed ones a script named, and
+ * those the packages' scripts made (postgresql-common's postgres). Numeric ids need none.
+ */
+export function checkImageUser(spec: Spec, accounts: Accounts, arch: string): void {
+  if (spec.user === undefined) return;
+  const [user, group] = spec.user.split(":", 2);
+  const missing = (kind: "user" | "group", name: string, known: string[]) => {
+    const fixed = STATIC_USERS.find((u) => u.name === name);
+    throw new StrataError(
+      "SPEC_INVALID",
+      `${arch}: user: "${name}" is not a ${kind} of the image (${known.join(", ")})`,
+      {
+        hint: fixed
+          ? `${name} is one of base-passwd's fixed accounts (uid ${fixed.uid}); give \`user: "${fixed.uid}:${fixed.gid}"\` or add it under accounts.users`
+          : `add it under accounts.${kind}s, or give a numeric uid[:gid]`,
+      },
+    );
+  };
+  if (!/^\d+$/.test(user) && !accounts.users.some((u) => u.name === user))
+    missing(
+      "user",
+      user,
+      accounts.users.map((u) => u.name),
+    );
+  if (group !== undefined && !/^\d+$/.test(group) && !accounts.groups.some((g) => g.name === group))
+    missing(
+      "group",
+      group,
+      accounts.groups.map((g) => g.name),
+    );
 }
 
 interface ImageUser {

@@ -1,6 +1,7 @@
+import { STATIC_GROUPS } from "../debian/base-passwd.js";
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
-import { type Accounts, baseLayerEntries } from "../layers/base-layer.js";
+import { type Accounts, accountFiles, baseLayerEntries } from "../layers/base-layer.js";
 import type { LayerEntry, PackageFacts } from "../layers/layer.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";
@@ -107,7 +108,8 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
 
 /** What scripts made or changed, as entries of the files layer. */
 function changedEntries(tree: ImageTree): LayerEntry[] {
-  return [...tree.changed].sort(compareText).map((path) => {
+  const known = [...tree.changed].filter((path) => !tree.at(path)?.unknown);
+  return known.sort(compareText).map((path) => {
     const node = tree.at(path)!;
     const base = { path, mode: node.mode, uid: node.uid, gid: node.gid };
     if (node.type === "symlink") return { ...base, type: "symlink", linkname: node.link };
@@ -116,10 +118,27 @@ function changedEntries(tree: ImageTree): LayerEntry[] {
   });
 }
 
-/** /etc/passwd, group and shadow as the base layer writes them, now with the accounts scripts added. */
+/**
+ * /etc/passwd, group and shadow as the base layer writes them, now with the accounts scripts added,
+ * and as the shadow tools leave them where accounts are made: the `shadow` group (base-passwd's 42,
+ * unless the spec gave that id to another group), /etc/shadow and /etc/gshadow 0640 root:shadow.
+ */
 function accountEntries(architecture: string, accounts: Accounts): LayerEntry[] {
   const files = new Set(["etc/passwd", "etc/group", "etc/shadow"]);
-  return baseLayerEntries(architecture, accounts).filter((e) => files.has(e.path));
+  const shadowGid = STATIC_GROUPS.get("shadow")!;
+  const withShadow: Accounts = accounts.groups.some((g) => g.name === "shadow" || g.gid === shadowGid)
+    ? accounts
+    : { ...accounts, groups: [...accounts.groups, { name: "shadow", gid: shadowGid }] };
+  const gid = withShadow.groups.find((g) => g.name === "shadow")?.gid ?? 0;
+  const gshadow: LayerEntry = {
+    path: "etc/gshadow",
+    type: "file",
+    mode: 0o640,
+    uid: 0,
+    gid,
+    body: Buffer.from(accountFiles(withShadow).gshadow),
+  };
+  return [...baseLayerEntries(architecture, withShadow).filter((e) => files.has(e.path)), gshadow];
 }
 
 /** Scripts too big to have been recorded (so not followed), reported like any other skip. */

@@ -3,6 +3,7 @@ import { decompressor, type TarCompression } from "../debian/deb.js";
 import type { Image } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
+import { verifyingStream } from "../util/verify.js";
 
 /**
  * How far indexing unpacks a layer to find its dpkg records: a small gzip can hold gigabytes of
@@ -65,7 +66,12 @@ export function boundedLayers(image: Image, where: string): Image {
         const source = await image.blobs.open(digest);
         if (layer === undefined || compression === undefined) return source;
         const out = capped(layer, where);
-        pipeline(source, decompressor(compression), out, (err) => err && out.destroy(err));
+        // Checked here whatever the image's location does: the size read is what the index keeps.
+        const check = verifyingStream(digest.slice("sha256:".length), {
+          size: layer.size,
+          what: `${where}: layer ${digest}`,
+        });
+        pipeline(source, check, decompressor(compression), out, (err) => err && out.destroy(err));
         return out;
       },
     },

@@ -73,7 +73,12 @@ interface StoredRecord extends LayerRecord {
 async function knownLayers(
   db: Db,
   digests: string[],
-): Promise<{ ids: Map<string, number>; fromAnnotations: Map<string, number>; unsized: Set<string> }> {
+): Promise<{
+  ids: Map<string, number>;
+  fromAnnotations: Map<string, number>;
+  unsized: Set<string>;
+  sizes: Map<string, number>;
+}> {
   const rows = await db.all<{ id: number; digest: string; size: number | null; packages_from: string }>(
     `SELECT id, digest, size, packages_from FROM layers WHERE digest IN (${placeholders(digests.length)})`,
     digests,
@@ -84,7 +89,23 @@ async function knownLayers(
     ids: new Map(rows.map((r) => [r.digest, r.id])),
     fromAnnotations: new Map(annotated.map((r) => [r.digest, r.id])),
     unsized,
+    sizes: new Map(rows.filter((r) => r.size !== null).map((r) => [r.digest, Number(r.size)])),
   };
+}
+
+/**
+ * Layers stored from annotations whose stored size this image contradicts. A size nobody read the
+ * bytes for is a claim like the packages: one of the two images lies, so the layer is read again
+ * from this image, whose read checks its size, and the size read replaces the claim.
+ */
+function disputedSizes(image: Image, stored: Awaited<ReturnType<typeof knownLayers>>): Set<string> {
+  const disputed = new Set<string>();
+  for (const layer of image.manifest.layers) {
+    const size = stored.sizes.get(layer.digest);
+    if (stored.fromAnnotations.has(layer.digest) && size !== undefined && size !== layer.size)
+      disputed.add(layer.digest);
+  }
+  return disputed;
 }
 
 /** The records of layers already indexed, as they were stored. */
@@ -160,7 +181,10 @@ export async function addImage(
   }
   const layers = image.manifest.layers;
   const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
-  const reread = await layersToReread(db, image, where, stored.fromAnnotations);
+  const reread = new Set([
+    ...(await layersToReread(db, image, where, stored.fromAnnotations)),
+    ...disputedSizes(image, stored),
+  ]);
   // The layers whose stored packages stand; the others are read (again) from this image.
   const known = new Map([...stored.ids].filter(([d]) => !reread.has(d)));
   const fresh = await readNewLayerRecords(
@@ -273,7 +297,11 @@ async function storeLayers(
     if (replacedId !== undefined) {
       // Annotations that proved false (or unproven): what the bytes say takes their place.
       await tx.run("DELETE FROM layer_packages WHERE layer_id = ?", [replacedId]);
-      await tx.run("UPDATE layers SET packages_from = 'records' WHERE id = ?", [replacedId]);
+      // The size too: this image's, which reading its bytes just checked.
+      await tx.run("UPDATE layers SET packages_from = 'records', size = ? WHERE id = ?", [
+        layer.size,
+        replacedId,
+      ]);
       ids.set(layer.digest, replacedId);
       await storeLayerPackages(tx, replacedId, mine);
       continue;

@@ -19,6 +19,8 @@ export interface Licence {
 const FORMAT = /^https?:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\/?$/;
 /** More distinct licences than any real package declares; a file past it is not believed. */
 const MAX_LICENCES = 256;
+/** A longer `License:` line is not a licence expression; it is not believed either. */
+const MAX_LICENCE_LINE = 1024;
 const GNU_FAMILY = /^(A?GPL|LGPL|GFDL)-(\d+(?:\.\d+)?)(\+)?$/i;
 /** Debian's short names that differ from SPDX's (copyright-format 1.0, "License specification"). */
 const DEBIAN_NAMES: Record<string, string> = {
@@ -44,7 +46,7 @@ function spdxOf(name: string): string | undefined {
 }
 
 /** A Debian licence expression as SPDX: `, and` binds loosest, then `or`, then `and`. */
-function spdxExpression(text: string, names: string[]): string | undefined {
+function spdxExpression(text: string, names: Set<string>): string | undefined {
   const wrap = (parts: (string | undefined)[], op: string) =>
     parts.some((p) => p === undefined)
       ? undefined
@@ -52,15 +54,15 @@ function spdxExpression(text: string, names: string[]): string | undefined {
         ? parts[0]
         : parts.map((p) => (/ (OR|AND) /.test(p!) ? `(${p})` : p)).join(` ${op} `);
   const term = (t: string) => {
-    names.push(t);
-    return /\swith\s/i.test(t) ? undefined : spdxOf(t);
+    names.add(t);
+    return / with /i.test(t) ? undefined : spdxOf(t);
   };
   return wrap(
-    text.split(/,\s*and\s+/i).map((group) =>
+    text.split(/, ?and /i).map((group) =>
       wrap(
-        group.split(/\s+or\s+/i).map((alt) =>
+        group.split(/ or /i).map((alt) =>
           wrap(
-            alt.split(/\s+and\s+/i).map((t) => term(t.trim())),
+            alt.split(/ and /i).map((t) => term(t.trim())),
             "AND",
           ),
         ),
@@ -80,22 +82,24 @@ export function copyrightLicence(text: string): Licence | undefined {
     return undefined;
   }
   if (!FORMAT.test(stanzas[0]?.get("Format")?.trim() ?? "")) return undefined;
-  const names: string[] = [];
+  const names = new Set<string>();
   const expressions: (string | undefined)[] = [];
   for (const [i, stanza] of stanzas.entries()) {
     if (i > 0 && !stanza.has("Files")) continue; // a standalone License paragraph only spells one out
-    const first = stanza.get("License")?.split("\n")[0].trim();
+    // Runs of blanks folded first (in one linear pass), so no split below can backtrack over them.
+    const first = stanza.get("License")?.split("\n")[0].replace(/\s+/g, " ").trim();
     if (!first) continue;
+    if (first.length > MAX_LICENCE_LINE) return undefined;
     expressions.push(spdxExpression(first, names));
-    if (names.length > MAX_LICENCES) return undefined;
+    if (names.size > MAX_LICENCES) return undefined;
   }
   if (expressions.length === 0) return undefined;
   const distinct = [...new Set(expressions)];
   const expression = distinct.includes(undefined)
     ? undefined
     : distinct.map((e) => (distinct.length > 1 && / OR /.test(e!) ? `(${e})` : e)).join(" AND ");
-  const named = [...new Set(names)].map((name) => {
-    const id = /\swith\s/i.test(name) ? undefined : spdxOf(name);
+  const named = [...names].map((name) => {
+    const id = / with /i.test(name) ? undefined : spdxOf(name);
     return id !== undefined && isSupportedSpdxId(id) ? { name, spdxId: id } : { name };
   });
   return { ...(expression === undefined ? {} : { expression }), names: named };

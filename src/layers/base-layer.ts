@@ -66,19 +66,22 @@ export async function buildEntriesLayer(input: EntriesLayerInput): Promise<Layer
 }
 
 /**
- * The entries plus their parent directories that the layer below has, with its mode and owner: a
- * parent the layer writer made up (0755 root) would replace /tmp's 1777 or a home's owner.
+ * The entries plus their parent directories as the layers below have them (`below` answers a
+ * directory's entry), with their mode and owner: a parent the layer writer made up (0755 root)
+ * would replace /tmp's 1777, /var/lock's 1777 or a home's owner.
  */
-export function withParentsFrom(entries: LayerEntry[], below: LayerEntry[]): LayerEntry[] {
+export function withParentsFrom(
+  entries: LayerEntry[],
+  below: (dir: string) => LayerEntry | undefined,
+): LayerEntry[] {
   const paths = new Set(entries.map((e) => rootedPath(e.path, "files")));
-  const dirs = new Map(below.filter((e) => e.type === "dir").map((e) => [e.path, e]));
   const parents = new Map<string, LayerEntry>();
   for (const path of paths) {
     const parts = path.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");
-      const known = dirs.get(dir);
-      if (known && !paths.has(dir)) parents.set(dir, { ...known });
+      const known = below(dir);
+      if (known?.type === "dir" && !paths.has(dir)) parents.set(dir, { ...known, path: dir });
     }
   }
   return [...entries, ...parents.values()];
@@ -151,8 +154,16 @@ function homeDirectory(home: string): string | undefined {
   return path;
 }
 
-/** /etc/passwd, /etc/group and /etc/shadow text, sorted by id then name so input order does not matter. */
-export function accountFiles(accounts: Accounts): { passwd: string; group: string; shadow: string } {
+/**
+ * /etc/passwd, /etc/group, /etc/shadow and /etc/gshadow text, sorted by id then name so input order
+ * does not matter.
+ */
+export function accountFiles(accounts: Accounts): {
+  passwd: string;
+  group: string;
+  shadow: string;
+  gshadow: string;
+} {
   const users = [...accounts.users].sort((a, b) => a.uid - b.uid || compare(a.name, b.name));
   const groups = [...accounts.groups].sort((a, b) => a.gid - b.gid || compare(a.name, b.name));
   checkUnique(
@@ -179,6 +190,7 @@ export function accountFiles(accounts: Accounts): { passwd: string; group: strin
       .join(""),
     group: groups.map((g) => `${g.name}:x:${g.gid}:${(g.members ?? []).join(",")}\n`).join(""),
     shadow: users.map((u) => `${u.name}:*::0:99999:7:::\n`).join(""),
+    gshadow: groups.map((g) => `${g.name}:*::${(g.members ?? []).join(",")}\n`).join(""),
   };
 }
 

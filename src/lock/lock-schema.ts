@@ -44,6 +44,8 @@ const lockInputs = z.strictObject({
   archs: z.array(arch).min(1),
   packages: z.array(z.string().max(300)),
   exclude: z.array(name),
+  /** Present (true) only when the spec asked for Debian's Essential set. */
+  essential: z.literal(true).optional(),
   repositories: z.array(
     z.strictObject({
       url,

@@ -36,6 +36,7 @@ export function lockInputs(spec: Spec): LockInputs {
     archs: [...spec.archs],
     packages: [...spec.packages],
     exclude: [...spec.exclude].sort(),
+    ...(spec.essential ? { essential: true as const } : {}),
     repositories: spec.repositories.map((r) => ({
       url: r.url,
       suites: [...r.suites],
@@ -213,6 +214,8 @@ export function lockDrift(lock: Lock, spec: Spec): string[] {
   diff("archs", have.archs, want.archs);
   diff("packages", have.packages, want.packages);
   diff("exclude", have.exclude, want.exclude);
+  if (Boolean(have.essential) !== Boolean(want.essential))
+    drift.push(`essential: now ${Boolean(want.essential)}`);
   if (JSON.stringify(have.repositories) !== JSON.stringify(want.repositories))
     drift.push("repositories changed");
   return drift;

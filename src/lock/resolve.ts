@@ -39,7 +39,7 @@ export async function resolveSpec(spec: Spec, ctx: FetchContext, extraPins?: Ext
     // The spec's own pins win over extra ones.
     const extra = extraPins?.(arch, new Universe(arch, indexes)) ?? new Map<string, string>();
     const universe = new Universe(arch, indexes, new Map([...extra, ...specPins]));
-    const archRequests = withBaseFiles(requests, spec, universe);
+    const archRequests = withEssential(withBaseFiles(requests, spec, universe), spec, universe);
     resolutions.push(new Resolver(universe, new Set(spec.exclude)).resolve(archRequests));
   }
   return makeLock(spec, releases, resolutions);
@@ -54,6 +54,19 @@ function withBaseFiles(requests: PackageRequest[], spec: Spec, universe: Univers
   const name = "base-files";
   if (spec.exclude.includes(name) || requests.some((r) => r.name === name)) return requests;
   return universe.candidate(name) ? [...requests, { name }] : requests;
+}
+
+/**
+ * With `essential: true`, every package the repositories mark Essential (and do not exclude) is
+ * requested too: the shell and tools Debian's packages assume every system has (initdb runs sh).
+ */
+function withEssential(requests: PackageRequest[], spec: Spec, universe: Universe): PackageRequest[] {
+  if (!spec.essential) return requests;
+  const asked = new Set(requests.map((r) => r.name));
+  const essential = [...universe.knownNames()]
+    .filter((name) => !asked.has(name) && !spec.exclude.includes(name) && universe.candidate(name)?.essential)
+    .sort();
+  return [...requests, ...essential.map((name) => ({ name }))];
 }
 
 /** The architectures of a lock that lack base-files although the spec does not exclude it. */

@@ -4,7 +4,7 @@ import type { LayerEntry } from "../layers/layer.js";
 import { canonicalJson } from "../layers/layer-facts.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
 import type { Image } from "../oci/image.js";
-import { type Spec, specSchema } from "../spec/spec.js";
+import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
 import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
@@ -41,7 +41,7 @@ const recordSchema = z.strictObject({
   }),
   layers: z.strictObject({ max: z.number().int().min(3).max(127), compression: z.enum(["gzip", "zstd"]) }),
   docs: z.boolean(),
-  epoch: z.number().int().min(0),
+  epoch: z.number().int().min(0).max(MAX_EPOCH),
   accounts: specSchema.shape.accounts,
   files: z.array(specFile),
 });

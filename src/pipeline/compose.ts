@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SkippedEffect } from "../debian/maintscripts.js";
-import { checkEntrypoint } from "../effects/entrypoint.js";
+import { checkEntrypoint, checkImageUser } from "../effects/entrypoint.js";
 import { nativeEffects } from "../effects/native-effects.js";
 import { shipEntries } from "../effects/script-facts.js";
 import {
@@ -123,11 +123,21 @@ async function filesLayer(
   // The spec's own files win over what scripts made at the same path.
   const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
   shipEntries(effects.tree, specFiles);
+  checkImageUser(spec, effects.accounts, arch);
   checkEntrypoint(effects.tree, spec, effects.accounts, arch);
-  // Parents the base layer has keep its modes and owners (/tmp 1777, /root 0700, homes).
+  if ((spec.entrypoint ?? spec.cmd) && effects.tree.lookup("/bin/sh") === undefined) {
+    const message = `${arch}: the image has no /bin/sh, which Debian's programs assume (initdb, and anything that calls system() or popen(), fails without it); add \`essential: true\` to the spec for Debian's Essential set`;
+    ctx.onEvent?.({ kind: "note", message });
+  }
+  // Parents keep the mode and owner the image's layers give them (/var/lock 1777, a home's owner).
   const entries = withParentsFrom(
     [...effects.entries.filter((e) => !specPaths.has(e.path)), ...specFiles],
-    parts.baseEntries,
+    (dir) => {
+      const node = effects.tree.at(dir);
+      return node?.type === "dir"
+        ? { path: dir, type: "dir", mode: node.mode, uid: node.uid, gid: node.gid }
+        : undefined;
+    },
   );
   const layer = await entriesLayer(ctx, "files", entries, () =>
     buildEntriesLayer({

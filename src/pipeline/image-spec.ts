@@ -43,6 +43,7 @@ export function specOfImage(
     archs: accounted.map((a) => a.record.arch),
     packages: [...inputs.packages],
     exclude: [...inputs.exclude],
+    essential: inputs.essential === true,
     excludeFromSpec: record.lock.excluded.some((e) => e.excludedBy === "spec"),
     docs: record.docs,
     epoch: record.epoch,

@@ -19,7 +19,6 @@ import {
 } from "../debian/sources.js";
 import { closeNames } from "../debian/suggest.js";
 import { StrataError } from "../util/errors.js";
-import { specAccounts } from "./accounts.js";
 import { checkFileSources } from "./spec-files.js";
 
 /**
@@ -46,6 +45,8 @@ const packageRequest = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/, "a package name, or name=version");
 const absolutePath = z.string().regex(/^\//, "must be an absolute path");
+/** What Debian's account tools accept as a name (exim's `Debian-exim` included). */
+const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 
 /** A spec larger than this is refused unread: specs are a few kilobytes. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -112,6 +113,8 @@ export const specSchema = z.strictObject({
     .optional(),
   packages: z.array(packageRequest).min(1),
   exclude: z.array(name).optional(),
+  /** Debian's Essential set too (a shell, coreutils...: what every package may assume is there). */
+  essential: z.boolean().default(false),
   docs: z.boolean().default(false),
   epoch: z.number().int().min(0).max(MAX_EPOCH).optional(),
   entrypoint: stringList.optional(),
@@ -346,24 +349,17 @@ function checkDefaultExcludes(input: SpecInput, fail: Fail): void {
   });
 }
 
-/** `user:` names an account of the image, or is numeric uid[:gid]. */
+/**
+ * `user:` is numeric uid[:gid], or names that look like account names. Whether the image has them
+ * is known only once its packages' scripts made their accounts: the build checks that
+ * (effects/entrypoint.ts, checkImageUser).
+ */
 function checkUser(spec: Spec, fail: Fail): void {
   if (spec.user === undefined || /^\d+(:\d+)?$/.test(spec.user)) return;
   const [user, group] = spec.user.split(":", 2);
-  const accounts = specAccounts(spec);
-  if (!accounts.users.some((u) => u.name === user)) {
-    fail(
-      ["user"],
-      `"${user}" is not an account of the image (${accounts.users.map((u) => u.name).join(", ")})`,
-      "add it under accounts.users, or give a numeric uid[:gid]",
-    );
-  }
-  if (group !== undefined && !accounts.groups.some((g) => g.name === group)) {
-    fail(
-      ["user"],
-      `"${group}" is not a group of the image`,
-      "add it under accounts.groups, or give a numeric gid",
-    );
+  for (const name of group === undefined ? [user] : [user, group]) {
+    if (!ACCOUNT_NAME.test(name))
+      fail(["user"], `"${name}" is not an account name`, "give a name such as app, or a numeric uid[:gid]");
   }
 }
 

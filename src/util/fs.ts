@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { constants, createWriteStream } from "node:fs";
 import { access, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -59,5 +59,30 @@ export async function pathExists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The bytes of a regular file of at most `maxBytes`, for paths that come from outside (a lock, an
+ * image's record): a device (`/dev/zero`), a FIFO or a directory is refused, and opening never
+ * blocks on a FIFO. Errors are the file system's, or `Error` with what is wrong.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<Buffer> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = await fh.stat();
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await fh.close();
   }
 }

@@ -74,18 +74,16 @@ describe("build reports (network: host's mirror)", () => {
       perPackage.some((l) => /^ {2}mawk: made [1-9]\d*, skipped 0$/.test(l)),
       stderr,
     );
-    // postgresql-common's `> $tmp` with mktemp not followed used to empty the tree for every later script.
+    // python3's postinst works under dpkg; it used to be cut short here (a tree emptied by `> /`).
     assert.ok(
       perPackage.some((l) => /^ {2}python3: made [1-9]/.test(l)),
       stderr,
     );
     assert.ok(summary.scriptsMade.python3 >= 2, "/etc/python3 and its debian_config, as dpkg makes them");
     assert.ok(
-      summary.skippedEffects.some(
-        (e: { package: string; command: string; reason: string }) =>
-          e.package === "postgresql-common" &&
-          e.command === "> /" &&
-          e.reason === "not written: / is a directory",
+      !summary.skippedEffects.some(
+        (e: { package: string; command: string }) =>
+          e.package === "python3" && e.command === "(the rest of the script)",
       ),
       JSON.stringify(summary.skippedEffects),
     );

@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../../src/util/fs.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "./fs-tree.js";
 import { jksCertificates } from "./jks.js";
+import { compareTrees, type WideParity } from "./tree-parity.js";
 
 /**
  * Parity of strata's images with what dpkg's maintainer scripts make (issue 11 §1), for the e2e
@@ -46,7 +47,8 @@ const NOT_EFFECTS: readonly RegExp[] = [
 const EQUIVALENT: Record<string, (a: Buffer, b: Buffer) => boolean> = {
   "etc/ssl/certs/java/cacerts": (a, b) => jksCertificates(a).join("\n") === jksCertificates(b).join("\n"),
 };
-const keepBody = (path: string) => path in EQUIVALENT;
+/** Bodies a comparison reads: the equivalent files, and the account files that name owners. */
+const keepBody = (path: string) => path in EQUIVALENT || path === "etc/passwd" || path === "etc/group";
 
 export interface ParityResult {
   name: string;
@@ -58,6 +60,8 @@ export interface ParityResult {
   skew: string[];
   /** strata's image, an OCI layout. */
   layout: string;
+  /** The whole tree beyond the baseline, shipped paths and made ones. */
+  wide: WideParity;
 }
 
 export interface ParityOptions {
@@ -75,20 +79,21 @@ export async function measureParity(set: { name: string; packages: string[] }, o
   await writeFileAtomic(spec, `archs: [amd64]\npackages: [${set.packages.join(", ")}]\n`);
   await opts.strata(["lock", spec]);
   await opts.strata(["build", spec, "-o", join(dir, "out"), "--force"]);
-  const locked = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8")).packages as Array<{
-    name: string;
-    version: string;
-  }>;
+  const lock = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8")) as {
+    packages: Array<{ name: string; version: string }>;
+    excluded: Array<{ name: string }>;
+  };
+  const locked = lock.packages;
   const include = locked.map((p) => `${p.name}=${p.version}`).sort();
   const sources = await hostSourceFiles();
   const reference = await cachedReference(
-    `with-${sha256Hex(include.join("\n"))}`,
+    `v3-with-${sha256Hex(include.join("\n"))}`,
     include,
     sources,
     opts.work,
   );
   const baseline = await cachedReference(
-    `baseline-${sha256Hex(await sourcesText(sources))}`,
+    `v3-baseline-${sha256Hex(await sourcesText(sources))}`,
     [],
     sources,
     opts.work,
@@ -98,17 +103,32 @@ export async function measureParity(set: { name: string; packages: string[] }, o
   const skew = locked
     .filter((p) => reference.versions[p.name] !== p.version)
     .map((p) => `${p.name}: locked ${p.version}, mmdebstrap ${reference.versions[p.name] ?? "absent"}`);
-  return { ...compareEffects(set.name, reference, new Set(baseline.tree.nodes.keys()), image), skew, layout };
+  const baselinePaths = new Set(baseline.tree.nodes.keys());
+  const equivalent = (path: string) => {
+    const [a, b] = [reference.tree.bodies.get(path), image.bodies.get(path)];
+    return a !== undefined && b !== undefined && EQUIVALENT[path]?.(a, b) === true;
+  };
+  return {
+    ...compareEffects(set.name, reference, baselinePaths, image),
+    wide: compareTrees(reference, baselinePaths, image, {
+      equivalent,
+      leftOut: new Set(lock.excluded.map((e) => e.name)),
+    }),
+    skew,
+    layout,
+  };
 }
 
 interface Reference {
   tree: FsTree;
   shipped: Set<string>;
+  /** The package whose .list names each shipped path. */
+  owners: Map<string, string>;
   versions: Record<string, string>;
 }
 
 function compareEffects(name: string, ref: Reference, baseline: Set<string>, image: FsTree) {
-  const result: Omit<ParityResult, "skew" | "layout"> = {
+  const result: Omit<ParityResult, "skew" | "layout" | "wide"> = {
     name,
     effects: 0,
     made: [],
@@ -168,11 +188,15 @@ async function cachedReference(key: string, include: string[], sources: string[]
 
 function summarise(tree: FsTree): Reference {
   const shipped = new Set<string>();
+  const owners = new Map<string, string>();
   for (const [path, body] of tree.bodies) {
-    if (!path.endsWith(".list")) continue;
+    const pkg = /^var\/lib\/dpkg\/info\/([^/:]+)(:[^/]+)?\.list$/.exec(path)?.[1];
+    if (pkg === undefined) continue;
     for (const line of body.toString("utf8").split("\n")) {
       const p = line.replace(/^\/+/, "").replace(/\/+$/, "");
-      if (p !== "" && p !== ".") shipped.add(mergedUsrPath(p));
+      if (p === "" || p === ".") continue;
+      shipped.add(mergedUsrPath(p));
+      owners.set(mergedUsrPath(p), pkg);
     }
   }
   const versions: Record<string, string> = {};
@@ -182,7 +206,7 @@ function summarise(tree: FsTree): Reference {
     if (name && version) versions[name] = version;
   }
   for (const path of [...tree.bodies.keys()]) if (!keepBody(path)) tree.bodies.delete(path);
-  return { tree, shipped, versions };
+  return { tree, shipped, owners, versions };
 }
 
 function serialise(r: Reference): string {
@@ -190,6 +214,7 @@ function serialise(r: Reference): string {
     nodes: [...r.tree.nodes],
     bodies: [...r.tree.bodies].map(([p, b]) => [p, b.toString("base64")]),
     shipped: [...r.shipped],
+    owners: [...r.owners],
     versions: r.versions,
   });
 }
@@ -199,12 +224,13 @@ function parseReference(text: string): Reference {
     nodes: Array<[string, TreeNode]>;
     bodies: Array<[string, string]>;
     shipped: string[];
+    owners: Array<[string, string]>;
     versions: Record<string, string>;
   };
   const tree = new FsTree();
   for (const [p, n] of data.nodes) tree.nodes.set(p, n);
   for (const [p, b] of data.bodies) tree.bodies.set(p, Buffer.from(b, "base64"));
-  return { tree, shipped: new Set(data.shipped), versions: data.versions };
+  return { tree, shipped: new Set(data.shipped), owners: new Map(data.owners), versions: data.versions };
 }
 
 /** Where references survive between runs: $STRATA_TEST_CACHE, else ~/.cache/strata-test. */

@@ -25,6 +25,13 @@ export interface FakeRepoOptions {
   validUntil?: Date;
   /** Change the served Packages.gz after signing (a tampered index). */
   tamperPackages?: boolean;
+  /**
+   * Serve a validly compressed Packages.gz that is not the signed one: `recompressed` holds the
+   * signed text compressed otherwise (only the compressed digest tells); `altered` holds other text
+   * of the same size (a version's last digit changed) whose .gz the InRelease vouches for, while its plain entry names the signed
+   * text (only the decompressed digest tells).
+   */
+  alterPackages?: "recompressed" | "altered";
   /** Change a line of the signed text after signing (a tampered InRelease). */
   tamperInRelease?: boolean;
   /** Sign with a key that is not in the keyring handed to strata. */
@@ -54,6 +61,8 @@ export interface FakeRepo {
   close(): Promise<void>;
 }
 
+const otherLastDigit = (_line: string, head: string, digit: string) => `${head}${(Number(digit) + 1) % 10}`;
+
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 async function newKey() {
@@ -82,7 +91,14 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
     );
   }
   const packagesText = Buffer.from(stanzas.join("\n"));
-  const packagesGz = gzipSync(packagesText);
+  const packagesGz =
+    opts.alterPackages === "recompressed"
+      ? gzipSync(packagesText, { level: 1 })
+      : opts.alterPackages === "altered"
+        ? gzipSync(Buffer.from(packagesText.toString().replace(/^(Version: .*)(\d)$/m, otherLastDigit)))
+        : gzipSync(packagesText);
+  // What the InRelease says of the .gz: the one signed, or for `recompressed` the usual one.
+  const signedGz = opts.alterPackages === "recompressed" ? gzipSync(packagesText) : packagesGz;
   const rel = "main/binary-amd64/Packages";
   const key = await newKey();
   const signer = opts.signWithStranger ? await newKey() : key;
@@ -95,7 +111,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
       `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: ${date.toUTCString()}\n${until}${byHash}` +
       `Architectures: amd64\nComponents: main\nSHA256:\n` +
       ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
-      ` ${sha256(packagesGz)} ${packagesGz.length} ${rel}.gz\n`;
+      ` ${sha256(signedGz)} ${signedGz.length} ${rel}.gz\n`;
     let inRelease = await openpgp.sign({
       message: await openpgp.createCleartextMessage({ text: releaseText }),
       signingKeys: signer.privateKey,

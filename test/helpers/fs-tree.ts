@@ -16,6 +16,10 @@ export interface TreeNode {
   linkname?: string;
   /** sha256 of a regular file's bytes. */
   sha256?: string;
+  /** Permission bits (07777), numeric owner and group, as the tar header says. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 const MAX_LINKS = 40;
@@ -102,10 +106,11 @@ export class FsTree {
       return;
     }
     const type = header.type === "file" || header.type === "contiguous-file" ? "file" : header.type;
-    if (type === "file") this.nodes.set(path, { type, sha256 });
-    else if (type === "directory") this.nodes.set(path, { type: "dir" });
-    else if (type === "symlink") this.nodes.set(path, { type, linkname: linkname ?? "" });
-    else this.nodes.set(path, { type: "other" });
+    const owner = { mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0 };
+    if (type === "file") this.nodes.set(path, { type, sha256, ...owner });
+    else if (type === "directory") this.nodes.set(path, { type: "dir", ...owner });
+    else if (type === "symlink") this.nodes.set(path, { type, linkname: linkname ?? "", ...owner });
+    else this.nodes.set(path, { type: "other", ...owner });
   }
 
   private whiteout(path: string, base: string): void {

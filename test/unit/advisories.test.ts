@@ -74,6 +74,27 @@ describe("advisory feeds", () => {
     assert.equal(feed.advisories.length, 300_000);
   });
 
+  it("refuses an OSV record that multiplies N aliases by N ranges, and stores repeated ranges once", async () => {
+    const dir = await tempDir("osv-square");
+    const n = 3_000;
+    const ranges = (count: number, distinct: boolean) =>
+      Array.from({ length: count }, (_, i) => ({
+        type: "ECOSYSTEM",
+        events: [{ introduced: "0" }, { fixed: distinct ? `1.${i}-1` : "1.0-1" }],
+      }));
+    const record = (count: number, distinct: boolean) => ({
+      id: "DSA-9999-1",
+      aliases: Array.from({ length: count }, (_, i) => `CVE-2024-${10_000 + i}`),
+      affected: [{ package: { ecosystem: "Debian:12", name: "pkg" }, ranges: ranges(count, distinct) }],
+    });
+    const square = join(dir, "square.json");
+    await writeFile(square, JSON.stringify([record(n, true)]));
+    await assert.rejects(readFeed(square), /record 0.*more than 5000 advisories/);
+    const repeated = join(dir, "repeated.json");
+    await writeFile(repeated, JSON.stringify([record(40, false)]));
+    assert.equal((await readFeed(repeated)).advisories.length, 40, "40 ids × one distinct range");
+  });
+
   it("reads OSV records: Debian releases only, CVE ids from upstream, introduced versions kept", async () => {
     const feed = await readFeed(join(FIXTURES, "osv.json"));
     assert.equal(feed.kind, "osv");

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { resolveSpec } from "../../src/lock/resolve.js";
 import { type BuildResult, buildImages } from "../../src/pipeline/builder.js";
+import type { BuildEvent } from "../../src/pipeline/make-layers.js";
 import { loadSpec } from "../../src/spec/spec.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
@@ -48,6 +49,9 @@ configure)
         cp /usr/share/tools/default.conf /etc/tools/site.conf
     fi
     invoke-rc.d tools start
+    tools-config --print > /etc/tools/generated.conf
+    ln -s /run/tools /var/lock/tools
+    if [ ! -L /var/run ]; then rmdir /var/run; ln -s /run /var/run; fi
     ;;
 esac
 `;
@@ -59,6 +63,9 @@ const TOOLS_FILES: CraftedFile[] = [
   { name: "./etc/tools/available", body: "on\n" },
   { name: "./etc/tools/readme", mode: 0o644, body: "not a program\n" },
   { name: "./usr/lib/tools-1/bin/private", mode: 0o750, body: "#!/bin/sh\n" },
+  { name: "./var/lock/", type: "directory", mode: 0o1777 },
+  { name: "./var/run/", type: "directory" },
+  { name: "./run/", type: "directory" },
 ];
 
 let repo: FakeRepo;
@@ -82,12 +89,17 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function build(name: string, extra: string, cache = join(dir, `cache-${name}`)): Promise<BuildResult> {
+async function build(
+  name: string,
+  extra: string,
+  cache = join(dir, `cache-${name}`),
+  onEvent?: (e: BuildEvent) => void,
+): Promise<BuildResult> {
   const specPath = join(dir, `${name}.yaml`);
   await writeFile(specPath, fakeRepoSpec(repo, ["tools"], extra));
   const spec = await loadSpec(specPath);
   const lock = await resolveSpec(spec, { cacheRoot: cache });
-  return buildImages(spec, lock, { cacheRoot: cache, jobs: 1 });
+  return buildImages(spec, lock, { cacheRoot: cache, jobs: 1, onEvent });
 }
 
 /** The files layer (the image's last) of a result: its listing and a way to read a file. */
@@ -110,6 +122,13 @@ describe("maintainer-script effects in a built image", () => {
       assert.match(listing, new RegExp(`etc/alternatives/${t} -> /usr/lib/tools-1/bin/${t}\\n`));
     }
     assert.match(listing, /etc\/tools\/enabled -> \/etc\/tools\/available\n/);
+    assert.doesNotMatch(listing, /generated\.conf/, "a file of unknown contents is not in the image");
+    assert.match(listing, /drwxrwxrwt 0\/0 .* var\/lock\/\n/, "a parent keeps the mode its package gives it");
+    assert.match(
+      listing,
+      /var\/run -> \/run\n/,
+      "an empty packaged directory migrated to a link, as base-files does",
+    );
     assert.equal(await filesLayer(result, cache).read("etc/tools/site.conf"), "greeting = hello\n");
   });
 
@@ -128,6 +147,11 @@ describe("maintainer-script effects in a built image", () => {
       "the spec's accounts stay",
     );
     assert.match(await layer.list(), /drwxr-xr-x 100\/100 .* var\/lib\/tools\/\n/);
+    // As the shadow tools leave them: the shadow group, shadow and gshadow 0640 root:shadow.
+    assert.match(await layer.read("etc/group"), /^shadow:x:42:$/m);
+    assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/shadow\n/);
+    assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/gshadow\n/);
+    assert.match(await layer.read("etc/gshadow"), /^toolsd:\*::$/m);
   });
 
   test("what the scripts skipped is reported per command, with the reason", async () => {
@@ -138,6 +162,18 @@ describe("maintainer-script effects in a built image", () => {
         script: "postinst",
         command: "invoke-rc.d tools start",
         reason: "services are not started in images",
+      },
+      {
+        package: "tools",
+        script: "postinst",
+        command: "tools-config --print",
+        reason: "not a command strata follows",
+      },
+      {
+        package: "tools",
+        script: "postinst",
+        command: "> /etc/tools/generated.conf",
+        reason: "not written: its contents come from commands strata does not follow",
       },
     ]);
   });
@@ -218,4 +254,39 @@ describe("the entrypoint check", () => {
       /not executable for user nonroot \(mode 0750, owner 0:0\)/,
     );
   });
+});
+
+describe("user: names accounts the image's packages make", () => {
+  test("an account a postinst made (adduser toolsd) is the image's user, and its config says so", async () => {
+    const result = await build("script-user", "entrypoint: [/bin/alpha]\nuser: toolsd");
+    assert.equal(result.images[0].image.config.config?.User, "toolsd");
+  });
+
+  test("an account nobody made is refused once the scripts ran, naming the accounts there are", async () => {
+    await assert.rejects(
+      build("no-user", "user: postgres"),
+      (err) =>
+        isStrataError(err, "SPEC_INVALID") &&
+        /^amd64: user: "postgres" is not a user of the image \(root, nonroot, toolsd\)$/.test(err.message) &&
+        /accounts\.users/.test(err.hint ?? ""),
+    );
+  });
+
+  test("a base-passwd account no script named says which uid to give", async () => {
+    await assert.rejects(
+      build("nobody", "user: nobody"),
+      (err) => isStrataError(err, "SPEC_INVALID") && /user: "65534:65534"/.test(err.hint ?? ""),
+    );
+  });
+});
+
+test("an image with an entrypoint and no /bin/sh says so in the build report, with the spec key that adds one", async () => {
+  const notes: string[] = [];
+  await build("no-shell", "entrypoint: [/bin/alpha]", undefined, (e) => {
+    if (e.kind === "note") notes.push(e.message);
+  });
+  assert.ok(
+    notes.some((n) => /^amd64: the image has no \/bin\/sh, .*essential: true/.test(n)),
+    notes.join("\n"),
+  );
 });

@@ -243,6 +243,26 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test("an image claiming a shared layer's digest with a false size cannot make the fleet report it, added first or last", async () => {
+      for (const liarFirst of [true, false]) {
+        const index = await FleetIndex.open(await backend.location());
+        const shared = await strataPackageLayer(OPENSSL);
+        const honest = countedImage([await strataBaseLayer("honest"), shared], { label: "honest" });
+        const huge = { ...shared, descriptor: { ...shared.descriptor, size: 999_999_999_999 } };
+        const liar = countedImage([await strataBaseLayer("liar"), huge], { label: "liar" });
+        const addLiar = () =>
+          index.add(liar.image, "evil", [ref("evil", "1", digestOf(liar.image))]).catch((e) => e);
+        if (liarFirst) await addLiar();
+        await index.add(honest.image, "test", [ref("honest", "1", digestOf(honest.image))]);
+        if (!liarFirst) await addLiar();
+        const row = await index.db.get<{ size: number }>("SELECT size FROM layers WHERE digest = ?", [
+          shared.descriptor.digest,
+        ]);
+        assert.equal(Number(row?.size), shared.descriptor.size, `liar ${liarFirst ? "first" : "last"}`);
+        await index.close();
+      }
+    });
+
     test("a layer that unpacks past its cap fails the add with one line and leaves the index as it was", async () => {
       const index = await FleetIndex.open(await backend.location());
       const saved = { ...LAYER_LIMITS };

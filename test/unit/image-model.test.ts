@@ -167,6 +167,17 @@ describe("images that describe themselves", () => {
     assert.equal(record.layers.max, 100);
   });
 
+  test("a build record whose epoch no tar header holds (99999999999999) is refused with one line", async () => {
+    const built = await buildFromRepo(repo, dir, join(dir, "cache-epoch"));
+    const image = artifactImages(built.artifact)[0];
+    const record = JSON.parse(image.manifest.annotations![Annotation.build]);
+    assert.throws(
+      () => parseBuildRecord(JSON.stringify({ ...record, epoch: 99999999999999 }), "img"),
+      (err) => isStrataError(err, "IMAGE_UNACCOUNTED") && /malformed at epoch/.test(err.message),
+    );
+    assert.equal(parseBuildRecord(JSON.stringify(record), "img").epoch, record.epoch);
+  });
+
   test("accountFor gives back the lock the image was built from", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
     const accounted = assertAccounted(artifactImages(built.artifact)[0]);

@@ -52,6 +52,40 @@ describe("lock (starts a signed repository on loopback)", () => {
     assert.deepEqual(baseFilesWarnings(bare, bareLock), []);
   });
 
+  it("essential: true adds every Essential package the repositories offer, but not excluded ones, and the lock records it", async () => {
+    const essentialRepo = await startFakeRepo({
+      packages: [
+        { name: "app", version: "1.0" },
+        { name: "dash", version: "0.5", fields: { Essential: "yes" } },
+        { name: "coreutils", version: "9.1", fields: { Essential: "yes", Depends: "libacl" } },
+        { name: "libacl", version: "2.3" },
+        { name: "dpkg", version: "1.21", fields: { Essential: "yes" } },
+        { name: "extra", version: "1.0" },
+      ],
+    });
+    try {
+      await writeFile(join(dir, "ess.yaml"), fakeRepoSpec(essentialRepo, ["app"], "essential: true"));
+      const ess = await loadSpec(join(dir, "ess.yaml"));
+      const lock = await resolveSpec(ess, { cacheRoot: join(dir, "cache") });
+      assert.deepEqual(
+        lock.packages.map((p) => p.name),
+        ["app", "coreutils", "dash", "libacl"],
+        "dpkg is on the default exclude list",
+      );
+      assert.equal(lock.inputs.essential, true);
+      assert.doesNotThrow(() => assertLockCovers(lock, ess, "ess.lock"));
+      await writeFile(join(dir, "ess.yaml"), fakeRepoSpec(essentialRepo, ["app"]));
+      assert.throws(
+        () => assertLockCovers(lock, { ...ess, essential: false }, "ess.lock"),
+        (err) => isStrataError(err, "LOCK_STALE") && /essential: now false/.test(err.message),
+      );
+      const plainLock = await resolveSpec({ ...ess, essential: false }, { cacheRoot: join(dir, "cache") });
+      assert.equal("essential" in plainLock.inputs, false, "a lock without it is as before");
+    } finally {
+      await essentialRepo.close();
+    }
+  });
+
   it("warns when the repositories have no base-files to add", async () => {
     const plain = await startFakeRepo({ packages: [{ name: "app", version: "1.0" }] });
     try {

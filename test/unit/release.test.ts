@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,4 +213,46 @@ describe("Cached Packages indexes: hashed once, re-hashed when anything changed"
         assert.equal(repo.hits.get(`${INDEX}/Packages.gz`), i + 2);
       }
     }));
+});
+
+describe("a keyring named from outside (a lock, an image's record) is a bounded regular file", () => {
+  test("/dev/zero, a FIFO and a directory are refused at once with SIGNATURE_INVALID; the real keyring still verifies", () =>
+    withRepo({}, async (repo) => {
+      const dir = await mkdtemp(join(tmpdir(), "strata-keyring-"));
+      const fifo = join(dir, "fifo");
+      execFileSync("mkfifo", [fifo]);
+      for (const keyring of ["/dev/zero", fifo, dir]) {
+        await assert.rejects(
+          fetchRelease(sourceOf(repo, { keyring }), "testing", await context()),
+          (err) => isStrataError(err, "SIGNATURE_INVALID") && /cannot read keyring/.test(err.message),
+          keyring,
+        );
+      }
+      const release = await fetchRelease(sourceOf(repo), "testing", await context());
+      assert.ok(release.date);
+    }));
+});
+
+describe("a Packages index is what the signed InRelease says, compressed and plain", () => {
+  for (const [alter, message] of [
+    ["recompressed", /Packages\.gz does not match the signed InRelease/],
+    ["altered", /\(decompressed\) does not match the signed InRelease/],
+  ] as const) {
+    test(`a validly compressed index that is not the signed one (${alter}) is refused, and nothing is cached`, () =>
+      withRepo({ alterPackages: alter }, async (repo) => {
+        const ctx = await context();
+        const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+        await assert.rejects(
+          loadPackagesIndex(release, "main", "amd64", ctx),
+          (err) =>
+            (isStrataError(err, "HASH_MISMATCH") || isStrataError(err, "SIZE_MISMATCH")) &&
+            message.test(err.message),
+        );
+        await assert.rejects(
+          loadPackagesIndex(release, "main", "amd64", ctx),
+          message,
+          "refused again: not cached",
+        );
+      }));
+  }
 });

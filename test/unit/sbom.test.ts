@@ -197,6 +197,28 @@ describe("purls, licences and os-release", () => {
     assert.equal(copyrightLicence("This package was debianized by someone.\nLicense: GPL\n"), undefined);
   });
 
+  test("a License line of a megabyte of blanks is answered at once; a longer-than-any-licence line is not believed", () => {
+    const started = process.hrtime.bigint();
+    assert.deepEqual(copyrightLicence(copyright(`GPL-2${" ".repeat(1 << 20)}x`)), {
+      names: [{ name: "GPL-2 x" }],
+    });
+    assert.equal(copyrightLicence(copyright(`GPL-2${"-x".repeat(1000)}`)), undefined);
+    const spaced = copyrightLicence(copyright(`GPL-2+${" ".repeat(500)}or${"\t".repeat(300)}Artistic`));
+    assert.equal(spaced?.expression, "GPL-2.0-or-later OR Artistic-1.0");
+    assert.ok(process.hrtime.bigint() - started < 2_000_000_000n, "the licence split took seconds");
+  });
+
+  test("repeated licence names count once against the cap: 300 paragraphs of GPL-1+ or Artistic keep the licence", () => {
+    const paragraphs = Array.from(
+      { length: 300 },
+      (_, i) => `Files: f${i}\nCopyright: x\nLicense: GPL-1+ or Artistic\n`,
+    );
+    const perlLike = `${copyright("GPL-1+ or Artistic")}\n${paragraphs.join("\n")}`;
+    assert.equal(copyrightLicence(perlLike)?.expression, "GPL-1.0-or-later OR Artistic-1.0");
+    const distinct = Array.from({ length: 300 }, (_, i) => `Files: f${i}\nCopyright: x\nLicense: L${i}\n`);
+    assert.equal(copyrightLicence(`${copyright("Expat")}\n${distinct.join("\n")}`), undefined);
+  });
+
   test("os-release: quoted values, and values that could not be trusted are dropped", () => {
     assert.deepEqual(parseOsRelease(OS_RELEASE), {
       id: "debian",

@@ -410,7 +410,7 @@ update-alternatives --install /usr/bin/awk awk /usr/bin/missing 50 || true
 });
 
 describe("where a script stops, and what an unfollowed command leaves", () => {
-  test("a redirection to / after a skipped mktemp writes nothing and leaves the tree whole for later scripts", () => {
+  test("a redirection to / (an unfollowed command's empty output) stops that script only, and says why", () => {
     const t = tree({ etc: { dir: true }, "usr/share/x.conf": "a=1\n" });
     const run = followScripts(
       [
@@ -418,15 +418,19 @@ describe("where a script stops, and what an unfollowed command leaves", () => {
           name: "first",
           version: "1",
           architecture: "amd64",
-          postinst: "set -e\ntmp=$(mktemp)\nsed -e s/a/b/ /usr/share/x.conf > /$tmp\n",
+          postinst: "set -e\ntmp=$(tempfile)\nsed -e s/a/b/ /usr/share/x.conf > /$tmp\ntouch /etc/never\n",
         },
         { name: "second", version: "1", architecture: "amd64", postinst: "set -e\nmkdir /etc/second\n" },
       ],
       { tree: t, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
     );
     assert.equal(t.at("etc")?.type, "dir");
+    assert.equal(t.at("etc/never"), undefined);
     assert.equal(t.at("etc/second")?.type, "dir", "the next package's script still sees /etc");
-    assert.ok(run.skipped.some((s) => s.command === "> /" && s.reason === "not written: / is a directory"));
+    assert.equal(
+      run.skipped.at(-1)?.reason,
+      "the rest not followed: it stopped (status 1) after a command strata did not follow",
+    );
     assert.ok(!run.skipped.some((s) => s.package === "second"), JSON.stringify(run.skipped));
     assert.deepEqual([run.made.get("first"), run.made.get("second")], [0, 1]);
   });
@@ -466,6 +470,28 @@ getent passwd app >/dev/null && touch /var/app-exists
     assert.equal(t.at("var/lib/svc")?.uid, 101, "its home is made and owned by it");
     assert.equal(t.at("var/lib/app"), undefined, "--no-create-home");
     assert.equal(t.at("var/app-exists")?.type, "file");
+  });
+});
+
+describe("su -c: a command run as another account", () => {
+  test("postgresql-common's ownership check: test -O as postgres fails on a root-owned home, so it is chowned", () => {
+    const t = tree({ "var/lib": { dir: true } });
+    const run = follow(
+      t,
+      [
+        "adduser --system --home /var/lib/postgresql --no-create-home --group postgres",
+        "mkdir -p /var/lib/postgresql",
+        'su -s /bin/sh postgres -c "test -O /var/lib/postgresql && test -G /var/lib/postgresql" || \\',
+        "    chown postgres:postgres /var/lib/postgresql",
+        'su postgres -c "test -O /var/lib/postgresql" && touch /owned-now',
+        'su nosuchuser -c "true" || touch /no-such-user-fails',
+      ].join("\n"),
+    );
+    const home = t.at("var/lib/postgresql");
+    assert.deepEqual([home?.uid, home?.gid], [100, 100]);
+    assert.equal(t.at("owned-now")?.type, "file");
+    assert.equal(t.at("no-such-user-fails")?.type, "file");
+    assert.deepEqual(run.skipped, []);
   });
 });
 
@@ -552,6 +578,108 @@ describe("hostile scripts", () => {
     assert.equal(link(t, "tmp/evil"), "/etc/passwd");
     assert.equal(t.at("tmp/copy")?.body?.toString(), "root:x:0:0::/root:/bin/sh\n");
     assert.ok(run.skipped.some((s) => /shipped by a package/.test(s.reason)));
+  });
+
+  test("a case pattern of many stars against a long run ends at once, with dash's answer", () => {
+    const stars = `${"*a".repeat(16)}*b`;
+    const started = process.hrtime.bigint();
+    const t = tree({});
+    const run = follow(t, `x=${"a".repeat(60)}\ncase "$x" in ${stars}) touch /yes;; *) touch /no;; esac`);
+    assert.ok(process.hrtime.bigint() - started < 5_000_000_000n, "the match took seconds");
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("no")?.type, "file");
+    assert.equal(t.at("yes"), undefined);
+  });
+
+  test("${x%%pattern} over a 32k-character value is linear, and a loop of matches meets the bound", () => {
+    const t = tree({});
+    const long = "a/".repeat(16_000);
+    follow(t, `x=${long}\ny=\${x%%/*}\nz=\${x##*/}\nw=\${x%/*}\necho "$y $w" > /out`);
+    assert.equal(t.at("out")?.body?.toString(), `a ${long.slice(0, -1)}\n`);
+    const run = follow(tree({}), `x=${long}\nwhile :; do y=\${x%%*a*a*a*b}; done`);
+    assert.match(
+      run.skipped.at(-1)?.reason ?? "",
+      /not followed past this point: pattern matching over its bound/,
+    );
+  });
+
+  test("postgresql-common's mktemp, sed > $CCTMP, chmod and rm: the temp file exists, nothing shipped is lost, the script goes on", () => {
+    const t = tree({
+      "usr/share/postgresql-common/createcluster.conf": { mode: 0o644 },
+      "etc/postgresql": { dir: true },
+      "var/lib/postgresql": { dir: true },
+    });
+    const run = follow(
+      t,
+      [
+        "set -e",
+        "CCTMP=`mktemp --tmpdir postgresql-common.XXXXXX`",
+        'trap "rm -f $CCTMP" 0 2 3 15',
+        'sed -e "s/^ssl =.*/ssl = on/" /usr/share/postgresql-common/createcluster.conf > $CCTMP',
+        "chmod 644 $CCTMP",
+        "ucf --debconf-ok $CCTMP /etc/postgresql-common/createcluster.conf",
+        "rm -f $CCTMP",
+        "mkdir -p /var/log/postgresql",
+        "chmod 1775 /var/log/postgresql",
+      ].join("\n"),
+    );
+    assert.ok(!run.skipped.some((s) => /would have failed/.test(s.reason)), JSON.stringify(run.skipped));
+    assert.equal(t.at("usr/share/postgresql-common/createcluster.conf")?.type, "file");
+    assert.equal(t.at("etc/postgresql")?.type, "dir");
+    assert.equal(t.at("var/log/postgresql")?.mode, 0o1775, "the effects after the temp file are made");
+    assert.equal(t.at("tmp/postgresql-common.000000"), undefined, "rm -f took the temp file away");
+    assert.ok(run.skipped.some((s) => s.command === "> /tmp/postgresql-common.000000"));
+  });
+
+  test("a redirection to an empty name fails its command as sh does and removes nothing", () => {
+    const t = tree({ "usr/bin/tool": { mode: 0o755 }, "etc/keep": "x" });
+    const run = follow(
+      t,
+      'X=$(not-followed)\necho hi > $X || touch /after\nsed s/a/b/ /etc/keep > "$X" || touch /after2',
+    );
+    assert.equal(t.at("usr/bin/tool")?.type, "file");
+    assert.equal(t.at("etc/keep")?.type, "file");
+    assert.equal(t.at("after")?.type, "file");
+    assert.equal(t.at("after2")?.type, "file");
+    assert.ok(!run.skipped.some((s) => /would have failed/.test(s.reason)));
+  });
+
+  test("a file written from unfollowed output exists for the script but never reaches the image", () => {
+    const t = tree({});
+    const run = follow(
+      t,
+      "unknown-tool > /etc/made\nchmod 600 /etc/made\necho more >> /etc/made\ncat /etc/made > /etc/copy",
+    );
+    assert.equal(t.at("etc/made")?.unknown, true, "appending keeps it unknown");
+    assert.equal(t.at("etc/made")?.mode, 0o600, "a redirection keeps the file's mode");
+    assert.ok(run.skipped.some((s) => /come from commands strata does not follow/.test(s.reason)));
+    assert.equal(t.at("etc/copy")?.unknown, true, "a copy of unknown contents is unknown too");
+  });
+
+  test("base-files' migrate_directory: an empty packaged directory becomes a link; a full or top-level one stays", () => {
+    const t = tree({
+      "var/run": { dir: true },
+      run: { dir: true },
+      "var/full/x": "x",
+      "var/kept": { dir: true },
+    });
+    const migrate = (dir: string, to: string) =>
+      `if [ ! -L ${dir} ]; then rmdir ${dir} || true; ln -s ${to} ${dir} || true; fi`;
+    const run = follow(
+      t,
+      [
+        migrate("/var/run", "/run"),
+        migrate("/var/full", "/run"),
+        migrate("/tmp", "/run"),
+        "rmdir /var/kept",
+      ].join("\n"),
+    );
+    assert.equal(link(t, "var/run"), "/run");
+    assert.equal(t.at("var/full")?.type, "dir");
+    assert.equal(t.at("var/full/x")?.type, "file");
+    assert.equal(t.at("tmp")?.type, "dir");
+    assert.equal(t.at("var/kept")?.type, "dir", "removed and nothing put there: restored");
+    assert.ok(run.notes.some((n) => /^\/var\/kept: a script removed this packaged directory/.test(n)));
   });
 
   test("syntax the interpreter does not know is reported with its line, and nothing is executed", () => {

@@ -93,9 +93,8 @@ describe("spec files", () => {
     const path = await specWith(
       "  - { path: /tmp/a, content: a }\n  - { path: /root/b, content: b }\n  - { path: /home/nonroot/c, content: c }\n",
     );
-    const entries = withParentsFrom(
-      await specFileEntries(await loadSpec(path)),
-      baseLayerEntries("amd64", DEFAULT_ACCOUNTS),
+    const entries = withParentsFrom(await specFileEntries(await loadSpec(path)), (dir) =>
+      baseLayerEntries("amd64", DEFAULT_ACCOUNTS).find((e) => e.path === dir),
     );
     const dirs = Object.fromEntries(
       entries.filter((e) => e.type === "dir").map((e) => [e.path, [e.mode.toString(8), e.uid, e.gid]]),

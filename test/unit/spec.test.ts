@@ -160,10 +160,15 @@ describe("spec", () => {
     assert.equal(spec.files[0].mode, 0o4755);
   });
 
-  it("requires user: to name an account of the image or be numeric", () => {
+  it("requires user: to be an account name or numeric; whether the image has it is the build's to say", () => {
     assert.match(
-      specError(`${repo}packages: [a1]\nuser: nobody\n`),
-      /strata\.yaml:5:7: user: "nobody" is not an account/,
+      specError(`${repo}packages: [a1]\nuser: "no body"\n`),
+      /strata\.yaml:5:7: user: "no body" is not an account name/,
+    );
+    assert.equal(parseSpec(`${repo}packages: [a1]\nuser: postgres\n`, "/x/strata.yaml").user, "postgres");
+    assert.equal(
+      parseSpec(`${repo}packages: [a1]\nuser: Debian-exim\n`, "/x/strata.yaml").user,
+      "Debian-exim",
     );
     assert.equal(parseSpec(`${repo}packages: [a1]\nuser: nonroot\n`, "/x/strata.yaml").user, "nonroot");
     assert.equal(parseSpec(`${repo}packages: [a1]\nuser: "1000:1000"\n`, "/x/strata.yaml").user, "1000:1000");

@@ -30,6 +30,7 @@ const LONG: Record<string, string> = {
   "--archive": "a",
   "--directory": "d",
   "--ignore-fail-on-non-empty": "i",
+  "--tmpdir": "t",
 };
 
 /** Short flags (grouped or not), long flags, and the values of the options in `valued`. */
@@ -228,8 +229,9 @@ const rmdir: FileCommand = (ctx, args) => {
     const path = where(ctx.tree, arg, false);
     const node = path === undefined ? undefined : ctx.tree.at(path);
     if (path === undefined || node?.type !== "dir" || ctx.tree.list(path).length > 0) status = 1;
-    else if (ctx.tree.shipped(path)) ctx.skip(`/${path} is shipped by a package and stays as packaged`);
-    else ctx.tree.remove(path);
+    else if (!ctx.tree.shipped(path)) ctx.tree.remove(path);
+    else if (!ctx.tree.removeShippedDirectory(path))
+      ctx.skip(`/${path} is shipped by a package and stays as packaged`);
   }
   return { status };
 };
@@ -244,6 +246,32 @@ const touch: FileCommand = (ctx, args) => {
       status |= write(ctx.tree, path, { type: "file", mode: 0o644, uid: 0, gid: 0 }).status;
   }
   return { status };
+};
+
+/**
+ * mktemp [-d] [-p DIR | --tmpdir=DIR] [-t] [TEMPLATE]: a new file (0600) or directory (0700) whose
+ * name is the template with its X's replaced by the first free number, so the same scripts make the
+ * same names in every build (the name is the script's own business; what it does with it is kept).
+ */
+const mktemp: FileCommand = (ctx, args) => {
+  const { flags, values, rest } = options(args, "p");
+  const template = rest[0] ?? "tmp.XXXXXXXXXX";
+  const xs = /X{3,}$/.exec(template)?.[0].length;
+  if (xs === undefined) return failed;
+  const inTmp = rest[0] === undefined || flags.has("t");
+  const dir = values.get("p") ?? values.get("t") ?? (inTmp ? "/tmp" : undefined);
+  const stem = `${dir === undefined ? "" : `${dir}/`}${template.slice(0, template.length - xs)}`;
+  for (let n = 0; n < 1000; n++) {
+    const name = `${stem}${String(n).padStart(xs, "0")}`;
+    const path = where(ctx.tree, name, false);
+    if (path === undefined || ctx.tree.at(path)) continue;
+    const node: TreeNode = flags.has("d")
+      ? { type: "dir", mode: 0o700, uid: 0, gid: 0 }
+      : { type: "file", mode: 0o600, uid: 0, gid: 0 };
+    if (write(ctx.tree, path, node).status !== 0) return failed;
+    return { status: 0, stdout: `/${path}\n` };
+  }
+  return failed;
 };
 
 /** Applies a change of mode or owner, unless the path is a shipped file whose bytes strata does not have. */
@@ -341,6 +369,7 @@ const stat: FileCommand = (ctx, args) => {
 
 export const FILE_COMMANDS: Record<string, FileCommand> = {
   stat,
+  mktemp,
   mkdir,
   ln,
   cp,

@@ -1,4 +1,4 @@
-import { hasWildcard, type PatternPiece, patternSource } from "./pattern.js";
+import { hasWildcard, matchesPattern, type PatternPiece } from "./pattern.js";
 import type { ImageTree } from "./tree.js";
 
 /** Bound on the paths one glob may produce; a pattern matching more is left unexpanded. */
@@ -17,7 +17,6 @@ export function globTree(tree: ImageTree, pieces: PatternPiece[]): string[] {
     if (component.length === 0) continue;
     const next: string[] = [];
     const literal = !hasWildcard(component);
-    const re = new RegExp(`^${patternSource(component)}$`);
     const dotOk = component[0].text.startsWith(".");
     for (const dir of matches) {
       if (literal) {
@@ -27,7 +26,7 @@ export function globTree(tree: ImageTree, pieces: PatternPiece[]): string[] {
       const at = tree.lookup(dir === "" ? "/" : dir);
       if (at?.type !== "dir") continue;
       for (const name of tree.list(tree.resolve(dir === "" ? "/" : dir))) {
-        if ((dotOk || !name.startsWith(".")) && re.test(name)) next.push(`${dir}/${name}`);
+        if ((dotOk || !name.startsWith(".")) && matchesPattern(name, component)) next.push(`${dir}/${name}`);
       }
     }
     if (next.length > MAX_MATCHES) return [];

@@ -1,6 +1,6 @@
 import { arithmetic } from "./arith.js";
 import type { Node, Part, Redirect, Word } from "./ast.js";
-import { hasWildcard, matchesPattern, type PatternPiece, trimPattern } from "./pattern.js";
+import { hasWildcard, matchesPattern, type PatternPiece, patternBudget, trimPattern } from "./pattern.js";
 
 /**
  * Runs a parsed maintainer script without a shell and without the host: every command goes to a
@@ -22,7 +22,7 @@ export interface CommandHost {
    * Writes a redirection's output to a file of the tree; `complete` is false when a command that
    * produced it was skipped, so the text is not what the script would have written.
    */
-  write(path: string, text: string, append: boolean, complete: boolean): void;
+  write(path: string, text: string, append: boolean, complete: boolean): number;
   /** How many commands were skipped so far. */
   skips(): number;
   /** Paths matching a glob (absolute pattern pieces), sorted; empty when none. */
@@ -103,6 +103,8 @@ export class Shell {
   private steps = 0;
   private depth = 0;
   private outputBytes = 0;
+  /** What pattern matching may still cost this script (case arms and ${x%%pattern} alike). */
+  private readonly patternWork = patternBudget();
 
   constructor(
     private readonly host: CommandHost,
@@ -254,7 +256,8 @@ export class Shell {
   private caseClause(node: Extract<Node, { t: "case" }>, io: Io): number {
     const value = this.expand(node.word);
     for (const arm of node.arms) {
-      if (arm.patterns.some((p) => matchesPattern(value, this.pattern(p)))) return this.exec(arm.body, io);
+      if (arm.patterns.some((p) => matchesPattern(value, this.pattern(p), this.patternWork)))
+        return this.exec(arm.body, io);
     }
     return (this.status = 0);
   }
@@ -435,8 +438,10 @@ export class Shell {
     const skipsBefore = this.host.skips();
     const status = run(inner);
     const complete = this.host.skips() === skipsBefore;
-    for (const f of files) this.host.write(f.path, f.out.join(""), f.append, complete);
-    return status;
+    let failed = false;
+    for (const f of files)
+      failed = this.host.write(f.path, f.out.join(""), f.append, complete) !== 0 || failed;
+    return failed ? (this.status = 1) : status;
   }
 
   // Expansion
@@ -523,7 +528,7 @@ export class Shell {
         if (part.op === ":?" ? !value : value === undefined) throw new ShellExit(1);
         return value ?? "";
       default:
-        return trimPattern(value ?? "", part.op, this.pattern(part.arg ?? []));
+        return trimPattern(value ?? "", part.op, this.pattern(part.arg ?? []), this.patternWork);
     }
   }
 

@@ -66,8 +66,9 @@ const COMMANDS: Record<string, Handler> = {
     return ok;
   },
   false: () => ({ status: 1 }),
-  "[": (host, args) => ({ status: testCommand(host.tree, "", ["[", ...args]) }),
-  test: (host, args) => ({ status: testCommand(host.tree, "", ["test", ...args]) }),
+  "[": (host, args) => ({ status: testCommand(host.tree, "", ["[", ...args], host.user) }),
+  test: (host, args) => ({ status: testCommand(host.tree, "", ["test", ...args], host.user) }),
+  su: (host, args, stdin, shell) => su(host, args, stdin, shell),
   echo: (_h, args) => echo(args),
   printf: (_h, args) => ({ status: 0, stdout: printf(args) }),
   basename: (_h, args) => ({
@@ -270,6 +271,37 @@ function shells(host: MaintainerHost, args: string[], add: boolean): CommandResu
   }
   host.write("/etc/shells", lines.map((l) => `${l}\n`).join(""), false, true);
   return ok;
+}
+
+/**
+ * `su [-s SHELL] [-] USER -c COMMAND`: the command runs in the script's shell as USER, so what it
+ * tests (`test -O DIR`, as postgresql-common asks whether postgres owns its home) is answered for
+ * that user. Without -c it would start an interactive shell: skipped. An unknown user fails, as su.
+ */
+function su(host: MaintainerHost, args: string[], stdin: string, shell: Shell): CommandResult {
+  let name: string | undefined;
+  let command: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-c" || a === "--command") command = args[++i];
+    else if (a === "-s" || a === "--shell") i++;
+    else if (a.startsWith("-"))
+      continue; // -, -l, -m, -p, --shell=...
+    else name ??= a;
+  }
+  if (command === undefined) {
+    host.skip("su without -c starts an interactive shell");
+    return ok;
+  }
+  const user = host.accounts.user(name ?? "root");
+  if (user === undefined) return { status: 1 };
+  const saved = host.user;
+  host.user = { uid: user.uid, gid: user.gid };
+  try {
+    return runText(command, stdin, shell);
+  } finally {
+    host.user = saved;
+  }
 }
 
 /** `. FILE`: the file's text run in the script's own shell. */

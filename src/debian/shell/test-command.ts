@@ -2,20 +2,28 @@ import type { ImageTree } from "./tree.js";
 
 /**
  * `test` and `[`, answered from the image's tree: file tests follow symlinks there (-L/-h do not),
- * string and integer comparisons, !, -a, -o and parentheses. Scripts run as root, so -r and -w only
- * ask whether the path exists. Returns the exit status: 0 true, 1 false, 2 a malformed test.
+ * string and integer comparisons, !, -a, -o and parentheses. Scripts run as root (or as the user
+ * `su` names, for -O and -G), so -r and -w only ask whether the path exists. Returns the exit
+ * status: 0 true, 1 false, 2 a malformed test.
  */
-export function testCommand(tree: ImageTree, cwd: string, argv: string[]): number {
+export interface TestUser {
+  uid: number;
+  gid: number;
+}
+
+export function testCommand(tree: ImageTree, cwd: string, argv: string[], user: TestUser = ROOT): number {
   const args = argv[0] === "[" ? argv.slice(1, -1) : argv.slice(1);
   if (argv[0] === "[" && argv.at(-1) !== "]") return 2;
   try {
-    return evaluate(tree, cwd, args) ? 0 : 1;
+    return evaluate(tree, cwd, args, user) ? 0 : 1;
   } catch {
     return 2;
   }
 }
 
-function evaluate(tree: ImageTree, cwd: string, args: string[]): boolean {
+const ROOT: TestUser = { uid: 0, gid: 0 };
+
+function evaluate(tree: ImageTree, cwd: string, args: string[], user: TestUser): boolean {
   let i = 0;
   const primary = (): boolean => {
     const a = args[i];
@@ -36,7 +44,7 @@ function evaluate(tree: ImageTree, cwd: string, args: string[]): boolean {
     }
     if (a !== undefined && UNARY.has(a) && i + 1 < args.length) {
       i += 2;
-      return unary(tree, cwd, a, args[i - 1]);
+      return unary(tree, cwd, a, args[i - 1], user);
     }
     if (a === undefined) throw new Error("missing argument");
     i++;
@@ -80,10 +88,12 @@ const UNARY = new Set([
   "-c",
   "-p",
   "-S",
+  "-O",
+  "-G",
 ]);
 const BINARY = new Set(["=", "==", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge"]);
 
-function unary(tree: ImageTree, cwd: string, op: string, arg: string): boolean {
+function unary(tree: ImageTree, cwd: string, op: string, arg: string, user: TestUser): boolean {
   if (op === "-n") return arg !== "";
   if (op === "-z") return arg === "";
   let path: string | undefined;
@@ -108,6 +118,10 @@ function unary(tree: ImageTree, cwd: string, op: string, arg: string): boolean {
       return node?.type === "symlink";
     case "-x":
       return node !== undefined && (node.mode & 0o111) !== 0;
+    case "-O":
+      return node !== undefined && node.uid === user.uid;
+    case "-G":
+      return node !== undefined && node.gid === user.gid;
     case "-s":
       // A shipped file whose contents were not recorded is taken as not empty.
       if (node?.type !== "file") return false;

@@ -20,9 +20,20 @@ export interface TreeNode {
   body?: Buffer;
   /** Who made it: the package that ships it, or undefined for the base layer. */
   owner?: string;
+  /**
+   * A file a script wrote from output strata could not know (an unfollowed command's): it exists,
+   * so the script goes on as it would, but its contents are unknown and it never reaches the image.
+   */
+  unknown?: boolean;
 }
 
 const MAX_HOPS = 40;
+const DPKG_DIR = "var/lib/dpkg";
+/**
+ * The bytes scripts may write into files in all (what they make is copies of small configuration
+ * files): a loop of `cp` over a large file ends here, not in a gigabytes-large files layer.
+ */
+export const MAX_SCRIPT_WRITE_BYTES = 64 << 20;
 
 export class TreeError extends Error {}
 
@@ -35,6 +46,13 @@ export class ImageTree {
   readonly changed = new Set<string>();
   /** Files whose contents a script read (so a layer build knows which bodies to record). */
   readonly read = new Set<string>();
+  /** The bytes scripts wrote so far, overwritten and removed files included. */
+  private written = 0;
+  /**
+   * Empty directories a layer ships that a script removed to put something else there (base-files
+   * turns /var/run into a link to /run), with the node as shipped: see removeShippedDirectory.
+   */
+  readonly retyped = new Map<string, TreeNode>();
 
   constructor() {
     this.nodes.set("", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
@@ -101,7 +119,7 @@ export class ImageTree {
       return undefined;
     }
     const node = this.nodes.get(at);
-    if (node?.type !== "file") return undefined;
+    if (node?.type !== "file" || node.unknown) return undefined;
     this.read.add(at);
     if (node.body === undefined && !this.fromLayers.has(at)) return Buffer.alloc(0);
     return node.body;
@@ -114,10 +132,19 @@ export class ImageTree {
 
   /** Makes or replaces a path by a script's doing; its parent must be a directory. */
   write(path: string, node: TreeNode): void {
+    if (path === "") throw new TreeError("the image's root cannot be replaced");
+    // The package records scanners read (status.d, status) are strata's to write, from the lock:
+    // a script that wrote them could make an image claim packages it does not hold.
+    if (path === DPKG_DIR || path.startsWith(`${DPKG_DIR}/`))
+      throw new TreeError(`/${path}: only strata writes dpkg's records`);
     const parent = this.nodes.get(parentOf(path));
     if (parent?.type !== "dir") throw new TreeError(`/${parentOf(path)} is not a directory`);
     const existing = this.nodes.get(path);
     if (existing?.type === "dir" && node.type !== "dir") throw new TreeError(`/${path} is a directory`);
+    const bytes = node.body?.length ?? 0;
+    if (this.written + bytes > MAX_SCRIPT_WRITE_BYTES)
+      throw new TreeError(`scripts would write more than ${MAX_SCRIPT_WRITE_BYTES} bytes into files`);
+    this.written += bytes;
     this.place(path, node);
     this.changed.add(path);
   }
@@ -136,9 +163,57 @@ export class ImageTree {
     if (this.nodes.has(path)) this.changed.add(path);
   }
 
+  /**
+   * Removes what a script made at `path`, and below it. The root, and a path that is or holds
+   * anything a layer ships, is never removed (a TreeError): what a script can take away is bounded
+   * by construction to what scripts made, whatever value a path was computed from.
+   */
   remove(path: string): void {
-    if (path === "") throw new TreeError("the root directory cannot be removed");
-    for (const child of this.children.get(path) ?? []) this.remove(`${path}/${child}`);
+    if (path === "") throw new TreeError("the image's root is never removed");
+    if (this.holdsShipped(path)) throw new TreeError(`/${path} holds what a package ships`);
+    this.removeMade(path);
+  }
+
+  /**
+   * `rmdir` of an empty directory a layer ships, below the top level and outside dpkg's records:
+   * allowed so that a script can put a link in its place (base-files' migrate_directory). The files
+   * layer can only replace a lower directory, not remove it, so whatever the script puts there is
+   * kept, and a directory still missing at the end is restored (restoreRetyped).
+   */
+  removeShippedDirectory(path: string): boolean {
+    const node = this.nodes.get(path);
+    const movable =
+      node?.type === "dir" &&
+      this.fromLayers.has(path) &&
+      path.includes("/") &&
+      !path.startsWith(`${DPKG_DIR}/`) &&
+      (this.children.get(path)?.size ?? 0) === 0;
+    if (!movable) return false;
+    this.retyped.set(path, node);
+    this.fromLayers.delete(path);
+    this.removeMade(path);
+    return true;
+  }
+
+  /** Puts back the shipped directories scripts removed and put nothing in place of; their paths. */
+  restoreRetyped(): string[] {
+    const restored: string[] = [];
+    for (const [path, node] of this.retyped) {
+      if (this.nodes.has(path)) continue;
+      this.ship(path, node);
+      restored.push(path);
+    }
+    return restored;
+  }
+
+  private holdsShipped(path: string): boolean {
+    if (this.fromLayers.has(path)) return true;
+    for (const child of this.children.get(path) ?? []) if (this.holdsShipped(`${path}/${child}`)) return true;
+    return false;
+  }
+
+  private removeMade(path: string): void {
+    for (const child of this.children.get(path) ?? []) this.removeMade(`${path}/${child}`);
     this.nodes.delete(path);
     this.children.delete(path);
     this.children.get(parentOf(path))?.delete(baseName(path));

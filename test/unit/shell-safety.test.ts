@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { followScripts } from "../../src/debian/maintscripts.js";
+import { ImageTree, MAX_SCRIPT_WRITE_BYTES } from "../../src/debian/shell/tree.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
+
+/**
+ * Never destructive, by construction: whatever a script computes a path from (an unset variable,
+ * an unfollowed command's empty output, "/", "..", a glob), what the layers ship stays: every
+ * shipped path keeps its type, its bytes and its link target. Random scripts drive it.
+ */
+const TIMEOUT = { timeout: 120_000 };
+
+const SHIPPED: Record<string, string | { link: string } | { dir: true }> = {
+  etc: { dir: true },
+  "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+  "etc/app": { dir: true },
+  "etc/app/app.conf": "key = value\n",
+  usr: { dir: true },
+  "usr/bin": { dir: true },
+  "usr/bin/app": "#!/bin/sh\n",
+  bin: { link: "usr/bin" },
+  var: { dir: true },
+  "var/lib": { dir: true },
+  "var/lib/app": { dir: true },
+  "var/lib/app/data": "data\n",
+  tmp: { dir: true },
+};
+
+function shippedTree(): ImageTree {
+  const t = new ImageTree();
+  for (const [path, spec] of Object.entries(SHIPPED)) {
+    const base = { mode: 0o755, uid: 0, gid: 0 };
+    if (typeof spec === "string") t.ship(path, { ...base, type: "file", body: Buffer.from(spec) });
+    else if ("link" in spec) t.ship(path, { ...base, type: "symlink", link: spec.link });
+    else t.ship(path, { ...base, type: "dir" });
+  }
+  return t;
+}
+
+const word = fc.constantFrom(
+  "/",
+  '""',
+  "$X",
+  '"$X"',
+  "$X/",
+  "$UNSET/etc",
+  "/etc",
+  "/etc/*",
+  "/etc/app",
+  "/etc/app/app.conf",
+  "/bin/app",
+  "/usr/bin/*",
+  "/var/lib/app",
+  "../../..",
+  "/tmp/made",
+  "$(mktemp)",
+  "/var/../etc/passwd",
+);
+const line = fc.oneof(
+  word.map((w) => `rm -rf ${w}`),
+  word.map((w) => `rmdir ${w}`),
+  fc.tuple(word, word).map(([a, b]) => `mv ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `mv -f ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `cp ${a} ${b}`),
+  fc.tuple(word, word).map(([a, b]) => `ln -sf ${a} ${b}`),
+  word.map((w) => `echo hi > ${w}`),
+  word.map((w) => `echo hi >> ${w}`),
+  word.map((w) => `unfollowed-tool > ${w}`),
+  word.map((w) => `mkdir -p ${w}`),
+  word.map((w) => `touch ${w}`),
+  word.map((w) => `chmod 600 ${w}`),
+  word.map((w) => `dpkg-divert --rename --divert ${w}.real --add ${w}`),
+  fc.constant("X=$(unfollowed-tool)"),
+  fc.constant("X=/"),
+  fc.constant('X=""'),
+);
+
+test("random scripts never remove, retype or rewrite a shipped path", TIMEOUT, () => {
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), (lines) => {
+      const tree = shippedTree();
+      followScripts([{ name: "pkg", version: "1", architecture: "amd64", postinst: lines.join("\n") }], {
+        tree,
+        architecture: "amd64",
+        accounts: DEFAULT_ACCOUNTS,
+      });
+      for (const [path, spec] of Object.entries(SHIPPED)) {
+        const node = tree.at(path);
+        const label = `${path} after:\n${lines.join("\n")}`;
+        if (typeof spec === "string") {
+          assert.equal(node?.type, "file", label);
+          assert.equal(node?.body?.toString(), spec, label);
+        } else if ("link" in spec) assert.equal(node?.link, spec.link, label);
+        else assert.equal(node?.type, "dir", label);
+      }
+    }),
+    { numRuns: 3000, seed: 16 },
+  );
+});
+
+test("no script writes dpkg's records: status.d and status stay strata's, however the path is reached", () => {
+  const tree = shippedTree();
+  tree.ship("var/lib/dpkg/status.d/pkg", {
+    type: "file",
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    body: Buffer.from("Package: pkg\n"),
+  });
+  const forged = "Package: openssl\nVersion: 99.0\nStatus: install ok installed\n";
+  const run = followScripts(
+    [
+      {
+        name: "pkg",
+        version: "1",
+        architecture: "amd64",
+        postinst: [
+          `printf '${forged.replace(/\n/g, "\\n")}' > /var/lib/dpkg/status.d/openssl || true`,
+          `printf '${forged.replace(/\n/g, "\\n")}' > /var/lib/dpkg/status || true`,
+          "mkdir -p /var/lib/dpkg/status.d/x || true",
+          "ln -s /etc/passwd /var/lib/dpkg/status.d/evil || true",
+          "cp /etc/passwd /var/lib/dpkg/status.d/copy || true",
+          "cd /var/lib && echo x > dpkg/status.d/rel || true",
+          "ln -s /var/lib/dpkg /tmp/d && echo x > /tmp/d/status.d/via-link || true",
+        ].join("\n"),
+      },
+    ],
+    { tree, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
+  );
+  assert.deepEqual(
+    [...tree.entries()]
+      .map(([p]) => p)
+      .filter((p) => p.startsWith("var/lib/dpkg"))
+      .sort(),
+    ["var/lib/dpkg", "var/lib/dpkg/status.d", "var/lib/dpkg/status.d/pkg"],
+    JSON.stringify(run.skipped),
+  );
+});
+
+test("a loop of cp over a large shipped file writes at most the scripts' byte bound", () => {
+  const tree = shippedTree();
+  const mib = Buffer.alloc(1 << 20, 0x61);
+  tree.ship("usr/share/big", { type: "file", mode: 0o644, uid: 0, gid: 0, body: mib });
+  const postinst = "i=0\nwhile [ $i -lt 2000 ]; do cp /usr/share/big /tmp/copy$i; i=$((i+1)); done";
+  followScripts([{ name: "pkg", version: "1", architecture: "amd64", postinst }], {
+    tree,
+    architecture: "amd64",
+    accounts: DEFAULT_ACCOUNTS,
+  });
+  const made = [...tree.changed].reduce((sum, p) => sum + (tree.at(p)?.body?.length ?? 0), 0);
+  assert.ok(made <= MAX_SCRIPT_WRITE_BYTES, `${made} bytes made`);
+  assert.ok(made >= MAX_SCRIPT_WRITE_BYTES - mib.length, "copies up to the bound are made");
+});
