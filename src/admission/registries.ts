@@ -56,7 +56,7 @@ export function withRegistryScopeFlags(cmd: Command): Command {
     .option("--creds-registry <host>", "the one registry --creds are sent to (required with --creds)")
     .option(
       "--allow-registry <host>",
-      "contact only this registry (repeatable); images from others are denied, never fetched",
+      "contact only this registry (repeatable); deny the others",
       (value: string, previous: string[] = []) => [...previous, value],
     );
 }

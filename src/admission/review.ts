@@ -30,6 +30,23 @@ export function malformed(why: string): StrataError {
   return new StrataError("USAGE", `malformed AdmissionReview: ${why}`);
 }
 
+/** A Kubernetes object name (DNS subdomain); anything else is not shown in a message. */
+const OBJECT_NAME = /^[a-z0-9][-a-z0-9.]{0,252}$/;
+
+function nameText(value: unknown): string | undefined {
+  return typeof value === "string" && OBJECT_NAME.test(value) ? value : undefined;
+}
+
+/**
+ * What to call the object in messages: `request.name`, which the API server leaves out on create,
+ * else `metadata.name`, else `metadata.generateName` with `*` for the suffix the server will add.
+ */
+function objectName(requestName: unknown, object: unknown): string | undefined {
+  const metadata = isObject(object) && isObject(object.metadata) ? object.metadata : {};
+  const generated = nameText(metadata.generateName);
+  return nameText(requestName) ?? nameText(metadata.name) ?? (generated && `${generated}*`);
+}
+
 /** The request of an AdmissionReview body, checked for what the decision needs. */
 export function parseReview(body: unknown): ReviewRequest {
   if (!isObject(body)) throw malformed("not a JSON object");
@@ -47,7 +64,7 @@ export function parseReview(body: unknown): ReviewRequest {
     uid: request.uid,
     kind: { group: String(kind.group ?? ""), version: String(kind.version ?? ""), kind: kind.kind },
     namespace: typeof request.namespace === "string" ? request.namespace : undefined,
-    name: typeof request.name === "string" ? request.name : undefined,
+    name: objectName(request.name, request.object),
     operation: typeof request.operation === "string" ? request.operation : undefined,
     object: request.object,
   };

@@ -69,8 +69,7 @@ export async function answerReview(
   }
   const why = [...denied, ...(failClosed ? failed : [])].flatMap(reasons);
   if (opts.audit) return { answer: { allowed: true, warnings: why }, outcome: "warned" };
-  const subject =
-    `${request.kind.kind} ${request.namespace ? `${request.namespace}/` : ""}${request.name ?? ""}`.trim();
+  const subject = `${request.kind.kind} ${request.namespace ? `${request.namespace}/` : ""}${request.name ?? "(unnamed)"}`;
   return {
     answer: { allowed: false, message: `strata: ${subject} denied: ${why.join("; ")}`, warnings: why },
     outcome: denied.length > 0 ? "denied" : "failed-closed",

@@ -12,9 +12,11 @@ import {
 import { type Artifact, artifactImages, imageDescriptor } from "../oci/image.js";
 import { contentBlobs } from "../oci/layout.js";
 import { platformText } from "../oci/platform.js";
+import { type LocalName, parseLocalName } from "../oci/reference.js";
 import { parseCredentials } from "../oci/registry/auth.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { BlobOutcome, PushEvent, PushReport } from "../oci/registry/push.js";
+import { StrataError } from "../util/errors.js";
 import { formatBytes, type Output } from "./output.js";
 
 /** The `--format` of a bare -o path; a transport name (oci:, oci-archive:, docker-archive:) says it itself. */
@@ -22,10 +24,12 @@ export type OutputFormat = LocalTransport;
 
 /** `--format` for build and pull: anything but the three formats is a usage error that lists them. */
 export function formatOption(): Option {
-  return new Option(
-    "--format <format>",
-    "for a bare -o path: oci (a layout directory, the default), oci-archive or docker-archive",
-  ).choices(LOCAL_TRANSPORTS);
+  return new Option("--format <format>", "the format of a bare -o path").choices(LOCAL_TRANSPORTS);
+}
+
+/** `--tag` for build and pull: see `outputNames`. */
+export function tagOption(): Option {
+  return new Option("--tag <[name:]tag>", "the image's tag (default latest); NAME:TAG names archives too");
 }
 
 /** The name archives give an image when nothing names it (`podman load` shows localhost/strata/image:TAG). */
@@ -69,6 +73,32 @@ export interface WriteOptions {
   archiveName: string;
   /** For docker-archive of a multi-platform artifact: which image (see platform.ts). */
   platform?: string;
+}
+
+/** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
+function checkTagAgrees(output: Home, tag: string | undefined): void {
+  const named =
+    output.transport === "docker-archive" ? output.name : "tag" in output ? output.tag : undefined;
+  if (tag === undefined || named === undefined || named === tag) return;
+  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${homeText(output)}`, {
+    hint: "name the tag once, in the output or with --tag",
+  });
+}
+
+/**
+ * The names a local output gives the image (build, pull): the layout's ref name is `--tag`, else
+ * "latest" (what `umoci unpack --image DIR:latest` and skopeo's `oci:DIR` expect); archives load as
+ * NAME:TAG from `--tag`, else from `fallback` (a pulled image keeps its registry name).
+ */
+export function outputNames(
+  output: Home,
+  tagFlag: string | undefined,
+  fallback: Partial<LocalName> = {},
+): Pick<WriteOptions, "refName" | "archiveName"> {
+  checkTagAgrees(output, tagFlag);
+  const named = tagFlag === undefined ? undefined : parseLocalName(tagFlag);
+  const name = named?.name ?? fallback.name ?? DEFAULT_IMAGE_NAME;
+  return { refName: tagFlag ?? "latest", archiveName: `${name}:${named?.tag ?? fallback.tag ?? "latest"}` };
 }
 
 /**

@@ -22,6 +22,7 @@ import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
 const VERSION = "0.1.0";
+const HELP_WIDTH = 110;
 
 export function buildProgram(): { program: Command; output: () => Output } {
   let output: Output | undefined;
@@ -31,21 +32,18 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "pinned lock (strata.lock), and one deterministic layer per package.",
     )
     .version(VERSION)
-    .option(
-      "--mirror <url>",
-      "use this Debian mirror: scheme://host moves every repository there (paths kept); a full URL replaces them",
-      mirrorUrl,
-    )
-    .option("--cache-dir <dir>", "cache directory (default: $STRATA_CACHE_DIR or $XDG_CACHE_HOME/strata)")
+    .option("--mirror <url>", "Debian mirror: http://HOST keeps paths, a full URL replaces", mirrorUrl)
+    .option("--cache-dir <dir>", "cache directory (default $STRATA_CACHE_DIR, else ~/.cache/strata)")
     .option("-q, --quiet", "print only errors")
     .showHelpAfterError("(run strata --help for usage)")
     .configureOutput({ outputError: (text, write) => write(`strata: ${text}`) })
-    .configureHelp({ showGlobalOptions: true })
+    // One line per flag: descriptions are written to fit 110 columns, wider terminals get more.
+    .configureHelp({ showGlobalOptions: true, helpWidth: Math.max(process.stdout.columns ?? 0, HELP_WIDTH) })
     .addHelpText(
       "after",
       [
         "",
-        "Typical use:",
+        "Examples:",
         "  strata lock                          resolve strata.yaml into strata.lock",
         "  strata build -o out/app              build the image into an OCI layout",
         "  strata push out/app reg:5000/app:1   push it (only the layers the registry lacks)",

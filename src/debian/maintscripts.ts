@@ -38,6 +38,8 @@ export interface SkippedEffect {
 
 export interface ScriptRun {
   skipped: SkippedEffect[];
+  /** Per package, what its scripts made natively: paths made or changed and accounts added. */
+  made: Map<string, number>;
   notes: string[];
   accounts: ScriptAccounts;
 }
@@ -71,11 +73,12 @@ export function followScripts(packages: ScriptPackage[], opts: ScriptRunOptions)
   }
   for (const path of opts.tree.restoreRetyped())
     host.notes.push(`/${path}: a script removed this packaged directory and put nothing there; it stays`);
-  return { skipped: host.skipped, notes: host.notes, accounts: host.accounts };
+  return { skipped: host.skipped, made: host.made, notes: host.notes, accounts: host.accounts };
 }
 
 export class MaintainerHost implements CommandHost {
   readonly skipped: SkippedEffect[] = [];
+  readonly made = new Map<string, number>();
   readonly notes: string[] = [];
   readonly accounts: ScriptAccounts;
   readonly alternatives = new Alternatives();
@@ -132,9 +135,13 @@ export class MaintainerHost implements CommandHost {
       DPKG_MAINTSCRIPT_ARCH: pkg.architecture,
       DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT: "1",
     };
+    const madeBefore = this.madeCount();
+    const skippedBefore = this.skipped.length;
+    const shell = new Shell(this, script, args, env);
     try {
-      const status = new Shell(this, script, args, env).main(parseScript(text));
-      if (status !== 0) this.skipAs(rest, `the script would have failed with status ${status} here`);
+      const status = shell.main(parseScript(text));
+      if (status !== 0)
+        this.skipAs(rest, stopReason(status, shell.lastFailed, this.skipped.length > skippedBefore));
     } catch (err) {
       if (err instanceof ShellSyntaxError)
         this.skipAs(rest, `not followed: ${err.message} at line ${err.line}`);
@@ -142,7 +149,14 @@ export class MaintainerHost implements CommandHost {
       else if (err instanceof Error)
         this.skipAs(this.current.command || rest, `not followed past this point: ${err.message}`);
       else throw err;
+    } finally {
+      this.made.set(pkg.name, (this.made.get(pkg.name) ?? 0) + Math.max(0, this.madeCount() - madeBefore));
     }
+  }
+
+  /** Paths scripts made or changed so far, and accounts there are: what a script adds shows in both. */
+  private madeCount(): number {
+    return this.tree.changed.size + this.accounts.users.length + this.accounts.groups.length;
   }
 
   /** Records the current command as skipped. */
@@ -240,6 +254,18 @@ export class MaintainerHost implements CommandHost {
 }
 
 /** A command as a script would have run it, quoted where needed, for reports. */
+/**
+ * Why a script that ended with a failure was not followed to its end. A command strata skips
+ * answers as a failure would, so under dpkg the script may well go on: that is said, with the
+ * command it stopped at, rather than that the script fails.
+ */
+function stopReason(status: number, failed: string[] | undefined, skippedBefore: boolean): string {
+  const at = failed === undefined ? "" : ` at '${commandText(failed)}'`;
+  return skippedBefore
+    ? `the rest not followed: it stopped${at} (status ${status}) after a command strata did not follow`
+    : `the script would have failed${at} with status ${status} here`;
+}
+
 function commandText(argv: string[]): string {
   const text = argv
     .map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))

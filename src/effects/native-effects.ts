@@ -6,6 +6,7 @@ import type { LayerEntry, PackageFacts } from "../layers/layer.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";
 import { dropDanglingLinks } from "./dangling.js";
+import { foldDocLinkNotes } from "./doc-links.js";
 import { generatedFiles, readCaBundle } from "./generated.js";
 import { shipEntries, treeNode } from "./script-facts.js";
 
@@ -27,6 +28,8 @@ export interface NativeEffects {
   entries: LayerEntry[];
   notes: string[];
   skipped: SkippedEffect[];
+  /** Per package, what its scripts made natively (paths and accounts). */
+  made: Map<string, number>;
   /** The image's tree with the effects made: for the entrypoint check. */
   tree: ImageTree;
   /** The image's accounts, with those scripts added. */
@@ -79,7 +82,7 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
   }
   const { tree, run } = followed;
   const skipped = [...run.skipped, ...oversizedScripts(input.members)];
-  const notes = [...run.notes];
+  const notes = foldDocLinkNotes(run.notes);
   const accounts = { users: run.accounts.users, groups: run.accounts.groups };
   const made = changedEntries(tree);
   if (run.accounts.changed) made.push(...accountEntries(input.architecture, accounts));
@@ -97,6 +100,7 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
     entries: kept.entries,
     notes: [...notes, ...generated.notes, ...kept.notes],
     skipped,
+    made: run.made,
     tree,
     accounts,
   };

@@ -147,6 +147,14 @@ async function storedCount(db: Db, known: Map<string, number>): Promise<number> 
   return Number(row?.n ?? 0);
 }
 
+/** How many packages the indexed image `manifestId` holds (what a container of it sees). */
+async function imagePackageCount(db: Db, manifestId: number): Promise<number> {
+  const row = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM image_packages WHERE manifest_id = ?", [
+    manifestId,
+  ]);
+  return Number(row?.n ?? 0);
+}
+
 /** Adds `image` (read from `where`) under `refs`. */
 export async function addImage(
   db: Db,
@@ -164,7 +172,12 @@ export async function addImage(
       await fillSizes(tx, image, existing.id, unsized);
       await storeRefs(tx, existing.id, refs, opts);
     });
-    return { manifest: digest, added: false, packages: 0, layersRead: 0 };
+    return {
+      manifest: digest,
+      added: false,
+      packages: await imagePackageCount(db, existing.id),
+      layersRead: 0,
+    };
   }
   const layers = image.manifest.layers;
   const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);

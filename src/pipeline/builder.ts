@@ -52,6 +52,8 @@ export interface BuildResult {
   skippedScripts: string[];
   /** What those scripts would have done that strata did not do, one entry per command, with why. */
   skippedEffects: SkippedEffect[];
+  /** Per package, how many paths and accounts its scripts made natively (the most of any architecture). */
+  scriptsMade: Record<string, number>;
   /** Paths shipped by more than one package, with who won. */
   overlaps: string[];
   epoch: number;
@@ -155,6 +157,7 @@ async function composeAll(
   const images: BuiltImage[] = [];
   const overlaps: string[] = [];
   const skippedEffects: SkippedEffect[] = [];
+  const scriptsMade: Record<string, number> = {};
   const scripted = new Set<string>();
   for (const [i, archPlan] of plan.archs.entries()) {
     const made = (await allMade)[i];
@@ -164,12 +167,14 @@ async function composeAll(
     const composed = await composeArch(ctx, archPlan.arch, layers);
     overlaps.push(...composed.overlaps);
     skippedEffects.push(...composed.skippedEffects);
+    for (const [pkg, n] of composed.scriptsMade) scriptsMade[pkg] = Math.max(scriptsMade[pkg] ?? 0, n);
     images.push({ arch: archPlan.arch, image: composed.image, layers: composed.layers });
   }
   return {
     images,
     overlaps,
     skippedEffects: uniqueEffects(skippedEffects),
+    scriptsMade,
     skippedScripts: [...scripted].sort(),
   };
 }

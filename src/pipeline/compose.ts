@@ -56,6 +56,8 @@ export interface ComposedImage {
   layers: BuiltLayer[];
   overlaps: string[];
   skippedEffects: SkippedEffect[];
+  /** Per package, what its maintainer scripts made natively (paths and accounts). */
+  scriptsMade: Map<string, number>;
 }
 
 /**
@@ -87,7 +89,13 @@ export async function composeArch(
     layers: layers.map((l) => ({ layer: asLayer(l), history: [layerHistory(l, epoch)] })),
     annotations: { [Annotation.created]: epochTime(epoch), [Annotation.build]: buildRecordText(record) },
   });
-  return { image, layers, overlaps: checker.notes, skippedEffects: files.skipped };
+  return {
+    image,
+    layers,
+    overlaps: checker.notes,
+    skippedEffects: files.skipped,
+    scriptsMade: files.made,
+  };
 }
 
 /** The files layer: what maintainer scripts would have made, made natively, and the spec's files. */
@@ -95,7 +103,12 @@ async function filesLayer(
   ctx: ComposeContext,
   arch: string,
   parts: { accounts: Accounts; baseEntries: LayerEntry[]; base: LayerBlob; packageLayers: PackageLayer[] },
-): Promise<{ layer: BuiltLayer; skipped: SkippedEffect[]; specFiles: LayerEntry[] }> {
+): Promise<{
+  layer: BuiltLayer;
+  skipped: SkippedEffect[];
+  made: Map<string, number>;
+  specFiles: LayerEntry[];
+}> {
   const { spec, options } = ctx;
   const effects = await nativeEffects({
     members: parts.packageLayers.flatMap((l) => l.members),
@@ -136,7 +149,7 @@ async function filesLayer(
       compression: options.compression,
     }),
   );
-  return { layer, skipped: effects.skipped, specFiles };
+  return { layer, skipped: effects.skipped, made: effects.made, specFiles };
 }
 
 /** A built layer as the image model's value: its descriptor (with annotations) and where its bytes are. */

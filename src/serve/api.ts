@@ -24,12 +24,17 @@ function sbomFileStem(image: ImageRow): string {
   return `${safe}-${image.digest.slice("sha256:".length, "sha256:".length + 12)}`;
 }
 
-export function registerApi(app: FastifyInstance, view: FleetView): void {
-  app.get("/api/fleet", async () => ({
+/** `GET /api/fleet`'s answer: the images, the fleet's bytes and the advisory feeds stored. */
+export async function fleetAnswer(view: FleetView) {
+  return {
     images: await view.fleet(),
     bytes: await fleetBytes(view.index.db),
     advisories: await view.vulnerabilities.feeds(),
-  }));
+  };
+}
+
+export function registerApi(app: FastifyInstance, view: FleetView): void {
+  app.get("/api/fleet", () => fleetAnswer(view));
 
   app.get<{ Querystring: { q: string } }>(
     "/api/search",

@@ -3,17 +3,18 @@ import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { isStrataError } from "../util/errors.js";
 import { registerApi } from "./api.js";
+import { registerFirstViews } from "./first-view.js";
 import { type FleetView, NotIndexed } from "./fleet-view.js";
 import { ImageUnreachable } from "./image-sbom.js";
 import { isLoopbackHost, type ListenAddress } from "./listen.js";
 
 /**
- * `strata serve`'s HTTP server: the JSON API under /api/ and the page's three static files, read
- * once at start (they are small, and a page must not change under a running server).
+ * `strata serve`'s HTTP server: the JSON API under /api/, the page's paths with their first view
+ * rendered (first-view.ts), and its script and style, read once at start with index.html (they are
+ * small, and a page must not change under a running server).
  */
 
 const PAGE_FILES: Record<string, { file: string; type: string }> = {
-  "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
@@ -75,6 +76,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "no such page or API"));
   for (const [path, { body, type }] of files) app.get(path, (_request, reply) => reply.type(type).send(body));
+  registerFirstViews(app, opts.view, await readFile(join(opts.pageDir, "index.html"), "utf8"));
   registerApi(app, opts.view);
   return app;
 }

@@ -43,4 +43,50 @@ describe("build reports (network: host's mirror)", () => {
       await rm(cache, { recursive: true, force: true });
     }
   });
+
+  it("folds man-page alternatives into one line and ends with one line per package's scripts; --json keeps every command", async () => {
+    const dir = await exampleCopy("python3", (s) =>
+      s
+        .replace(/^archs: .*$/m, "archs: [amd64]")
+        .replace(/^packages:[\s\S]*?(?=^\S)/m, "packages: [mawk, postgresql-common, python3]\n"),
+    );
+    const { stderr, summary } = await buildExample(dir);
+    const lines = stderr.split("\n").filter((l) => !/^(download|layer) \[/.test(l));
+    assert.ok(!lines.some((l) => / skipped '|would have failed/.test(l)), stderr);
+    assert.ok(!lines.some((l) => /alternative (awk|nawk)\.1\.gz: no link/.test(l)), stderr);
+    assert.ok(
+      lines.includes(
+        "amd64: 2 alternative links to documentation not made (not in the image): mawk awk.1.gz, mawk nawk.1.gz",
+      ),
+      stderr,
+    );
+    assert.ok(
+      lines.some((l) => /^amd64: postgresql-common: user postgres \(/.test(l)),
+      "accounts made are news: kept",
+    );
+    const header = lines.findIndex((l) => /^maintainer scripts of \d+ packages followed, not run/.test(l));
+    assert.ok(
+      header > lines.findIndex((l) => /^amd64: sha256:/.test(l)),
+      "the summary comes after the image",
+    );
+    const perPackage = lines.slice(header + 1).filter((l) => l.startsWith("  "));
+    assert.ok(
+      perPackage.some((l) => /^ {2}mawk: made [1-9]\d*, skipped 0$/.test(l)),
+      stderr,
+    );
+    // python3's postinst works under dpkg; it used to be cut short here (a tree emptied by `> /`).
+    assert.ok(
+      perPackage.some((l) => /^ {2}python3: made [1-9]/.test(l)),
+      stderr,
+    );
+    assert.ok(summary.scriptsMade.python3 >= 2, "/etc/python3 and its debian_config, as dpkg makes them");
+    assert.ok(
+      !summary.skippedEffects.some(
+        (e: { package: string; command: string }) =>
+          e.package === "python3" && e.command === "(the rest of the script)",
+      ),
+      JSON.stringify(summary.skippedEffects),
+    );
+    assert.ok(summary.skippedEffects.length >= perPackage.length, "--json lists every skipped command");
+  });
 });

@@ -161,4 +161,27 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
       await proxy.close();
     }
   });
+
+  test("an image the index already holds is reported unchanged with its package count, by sync and by add", async () => {
+    const cli = (...args: string[]) => runStrata([...args, "--index", join(dir, "unchanged.db")]);
+    const ref = `${registry.host}/app-a:1`;
+    const added = await cli("index", "add", `docker://${ref}`);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stderr,
+      /^indexed docker:\/\/.*app-a:1 \(linux\/amd64\): sha256:[0-9a-f]{64}, 2 packages$/m,
+    );
+    const synced = await cli("index", "sync", `${registry.host}/app-a`);
+    assert.equal(synced.code, 0, synced.stderr);
+    assert.match(
+      synced.stderr,
+      new RegExp(`^unchanged ${ref} \\(linux/amd64\\): 2 packages, already indexed$`, "m"),
+    );
+    assert.doesNotMatch(synced.stderr, /0 packages/);
+    const again = await cli("index", "add", `docker://${ref}`);
+    assert.match(
+      again.stderr,
+      /^unchanged docker:\/\/.*app-a:1 \(linux\/amd64\): sha256:[0-9a-f]{64}, 2 packages, already indexed$/m,
+    );
+  });
 });

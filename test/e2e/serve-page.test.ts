@@ -96,6 +96,52 @@ describe("strata serve in a browser", () => {
     await shot("1-fleet");
   });
 
+  test("the first view is in the HTML itself: a plain GET finds the fleet list, an image and the vulnerable list", async () => {
+    const get = async (path: string) => {
+      const res = await fetch(`${base.replace(/\/$/, "")}${path}`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+      return res.text();
+    };
+    const fleetHtml = await get("/");
+    assert.doesNotMatch(fleetHtml, /Loading/);
+    assert.match(fleetHtml, /<main id="main" data-rendered="fleet"><section><h1>Images<\/h1>/);
+    for (const spec of fleet.values())
+      assert.match(fleetHtml, new RegExp(`<tr data-digest="${digestOf(spec)}">`));
+    assert.match(
+      fleetHtml,
+      /<a href="\/image\/sha256:[0-9a-f]{64}">[^<]*team\/api<\/a> <span class="tag">1\.0<\/span>/,
+    );
+    const old = digestOf(fleet.get("team/api:1.0")!);
+    const imageHtml = await get(`/image/${old}`);
+    assert.match(imageHtml, /<h2>Layers \(6\) and packages \(5\)<\/h2>/);
+    assert.match(imageHtml, /CVE-2023-45853/);
+    assert.match(await get("/vulnerable"), new RegExp(`<div class="vuln-image" data-digest="${old}">`));
+    const missing = await fetch(`${base.replace(/\/$/, "")}/image/sha256:${"0".repeat(64)}`);
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /<h1>Not in the index<\/h1>/);
+  });
+
+  test("with scripts off, Chromium shows the fleet list, and its links lead to an image's page", async () => {
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 1440, height: 900 },
+    });
+    try {
+      const still = await context.newPage();
+      await still.goto(base);
+      assert.equal(await still.locator("tbody tr").count(), 4);
+      assert.match(await seen(still.locator("main h1")), /Images/);
+      const old = digestOf(fleet.get("team/api:1.0")!);
+      await still.locator(`tr[data-digest="${old}"] td.digest a`).click();
+      await still.waitForURL(`**/image/${old}`);
+      assert.match(await seen(still.locator("main")), /Layers \(6\) and packages \(5\)/);
+      await still.screenshot({ path: join(SHOTS, "0-no-script-image.png"), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   test("a search by version relation finds the old tag, and a CVE search names the fixing version", async () => {
     await page.fill("#q", "libcurl4 << 7.88.1-10+deb12u6");
     await page.press("#q", "Enter");

@@ -159,6 +159,21 @@ describe("admission webhook", () => {
     assert.equal(r.body.response?.status, undefined);
   });
 
+  it("names a pod created without request.name by its metadata.name, else its generateName", async () => {
+    const url = await start();
+    const created = JSON.parse(await review("pod-review.json", vulnerable));
+    delete created.request.name;
+    const byMetadata = await post(url, ca, JSON.stringify(created));
+    assert.match(byMetadata.body.response!.status!.message, /^strata: Pod shop\/web denied: /);
+    delete created.request.object.metadata.name;
+    created.request.object.metadata.generateName = "web-7d4b9-";
+    const generated = await post(url, ca, JSON.stringify(created));
+    assert.match(generated.body.response!.status!.message, /^strata: Pod shop\/web-7d4b9-\* denied: /);
+    created.request.object.metadata.generateName = "Not A Name\n";
+    const unnamed = await post(url, ca, JSON.stringify(created));
+    assert.match(unnamed.body.response!.status!.message, /^strata: Pod shop\/\(unnamed\) denied: /);
+  });
+
   it("checks a Deployment's pod template", async () => {
     const url = await start();
     const denied = await post(url, ca, await review("deployment-review.json", vulnerable));

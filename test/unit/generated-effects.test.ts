@@ -264,10 +264,10 @@ describe("effect links whose target is not in the image", () => {
         .sort(),
       ["etc/alternatives/pager -> /bin/more", "usr/bin/pager -> /etc/alternatives/pager"],
     );
-    const said = [...notes, ...skipped.map((e) => e.reason)];
+    // Documentation is dropped on purpose: the build says so in one counted line.
     assert.ok(
-      said.some((n) => n.includes("/usr/share/man/man1/more.1.gz") && n.includes("not in the image")),
-      said.join("\n"),
+      notes.includes("1 alternative link to documentation not made (not in the image): pager-pkg pager.1.gz"),
+      [...notes, ...skipped.map((e) => e.reason)].join("\n"),
     );
   });
 

@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { jsonBytes } from "../../src/oci/image.js";
+import { writeLayout } from "../../src/oci/layout.js";
 import { Authenticator } from "../../src/oci/registry/auth.js";
+import { UnresolvedHost, withRetry } from "../../src/oci/registry/client.js";
 import { pullArtifact } from "../../src/oci/registry/pull.js";
 import { pushArtifact } from "../../src/oci/registry/push.js";
 import { MediaType } from "../../src/oci/types.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
+import { runStrata } from "../helpers/cli.js";
 import { endlessBody, serve, shortHttpTimeout } from "../helpers/loopback.js";
 import { freshImage, imageArtifact } from "../helpers/synthetic-image.js";
 
@@ -272,5 +278,45 @@ describe("credentials never reach a token realm over plain http", () => {
     await auth.answer('Bearer realm="http://127.0.0.1:5000/token"', ["repository:a:pull"]);
     assert.match(fetchedWith ?? "", /^Basic /);
     assert.equal(auth.headerFor(["repository:a:pull"]), "Bearer t");
+  });
+});
+
+describe("a registry host name that does not resolve", () => {
+  test("push, pull and sbom fail at the first answer with one line naming the host and a hint (the CLI)", async () => {
+    const layout = join(await mkdtemp(join(tmpdir(), "strata-dns-")), "app");
+    await writeLayout(layout, imageArtifact((await freshImage()).image), { tag: "latest" });
+    for (const args of [
+      ["push", `oci:${layout}`, "nosuch.invalid/app:1"],
+      ["pull", "nosuch.invalid/app:1", "-o", "/tmp/strata-never-written"],
+      ["sbom", "docker://nosuch.invalid/app:1"],
+    ]) {
+      const r = await runStrata(args);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      assert.match(
+        lines[0],
+        /^strata: error: nosuch\.invalid: the host name nosuch\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/,
+      );
+      assert.match(lines[1], /Docker Hub is docker\.io/);
+      assert.equal(lines.length, 2, r.stderr);
+    }
+  });
+
+  test("ENOTFOUND is not asked again; EAI_AGAIN (no answer from the resolver) is asked once more", async () => {
+    const policy = { attempts: 5, baseDelayMs: 1, maxDelayMs: 1 };
+    for (const [code, expected] of [
+      ["ENOTFOUND", 1],
+      ["EAI_AGAIN", 2],
+    ] as const) {
+      let attempts = 0;
+      await assert.rejects(
+        withRetry("nosuch.invalid", "connect", policy, async () => {
+          attempts++;
+          throw new UnresolvedHost("nosuch.invalid", "nosuch.invalid", code);
+        }),
+        (err) => isStrataError(err, "REGISTRY") && err.message.includes(`does not resolve (${code})`),
+      );
+      assert.equal(attempts, expected, code);
+    }
   });
 });

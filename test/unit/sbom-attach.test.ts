@@ -166,6 +166,28 @@ describe("strata sbom (the built CLI)", () => {
     assert.equal(read.stdout, await readFile(join(work, "a.json"), "utf8"));
   });
 
+  test("--attach without -o reports what it attached and prints no document", async () => {
+    const copy = join(work, "attach-only");
+    await writeLayout(
+      copy,
+      { kind: "image", image: await strataLikeImage(PACKAGES, LICENCES) },
+      { tag: "latest" },
+    );
+    const attach = await runStrata(["sbom", `oci:${copy}`, "--attach"]);
+    assert.equal(attach.code, 0, attach.stderr);
+    assert.equal(attach.stdout, "");
+    assert.deepEqual(
+      attach.stderr
+        .trim()
+        .split("\n")
+        .map((l) => l.replace(/sha256:[0-9a-f]{64}/g, "D")),
+      [
+        "attached spdx SBOM D to linux/amd64 D (layout)",
+        "attached cyclonedx SBOM D to linux/amd64 D (layout)",
+      ],
+    );
+  });
+
   test("a document far larger than a pipe's buffer reaches a slow reader whole", async () => {
     const many = Array.from({ length: 400 }, (_, i) => ({ name: `lib${i}`, version: `1.${i}-1` }));
     const big = join(work, "big");

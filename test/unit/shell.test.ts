@@ -385,7 +385,7 @@ fi
     assert.equal(t.at("etc/b"), undefined);
     assert.deepEqual(
       run.skipped.map((s) => s.reason),
-      ["the script would have failed with status 1 here"],
+      ["the script would have failed at 'false' with status 1 here"],
     );
   });
 
@@ -406,6 +406,46 @@ update-alternatives --install /usr/bin/awk awk /usr/bin/missing 50 || true
       "a choice whose path is missing is refused",
     );
     assert.equal(link(t, "usr/share/man/man1/awk.1.gz"), "/etc/alternatives/awk.1.gz");
+  });
+});
+
+describe("where a script stops, and what an unfollowed command leaves", () => {
+  test("a redirection to / (an unfollowed command's empty output) stops that script only, and says why", () => {
+    const t = tree({ etc: { dir: true }, "usr/share/x.conf": "a=1\n" });
+    const run = followScripts(
+      [
+        {
+          name: "first",
+          version: "1",
+          architecture: "amd64",
+          postinst: "set -e\ntmp=$(tempfile)\nsed -e s/a/b/ /usr/share/x.conf > /$tmp\ntouch /etc/never\n",
+        },
+        { name: "second", version: "1", architecture: "amd64", postinst: "set -e\nmkdir /etc/second\n" },
+      ],
+      { tree: t, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
+    );
+    assert.equal(t.at("etc")?.type, "dir");
+    assert.equal(t.at("etc/never"), undefined);
+    assert.equal(t.at("etc/second")?.type, "dir", "the next package's script still sees /etc");
+    assert.equal(
+      run.skipped.at(-1)?.reason,
+      "the rest not followed: it stopped (status 1) after a command strata did not follow",
+    );
+    assert.ok(!run.skipped.some((s) => s.package === "second"), JSON.stringify(run.skipped));
+    assert.deepEqual([run.made.get("first"), run.made.get("second")], [0, 1]);
+  });
+
+  test("a script stopped by set -e says at which command, and whether a skipped command came first", () => {
+    const alone = follow(tree({}), "set -e\nmkdir /no/such/dir\ntouch /after\n");
+    assert.equal(
+      alone.skipped.at(-1)?.reason,
+      "the script would have failed at 'mkdir /no/such/dir' with status 1 here",
+    );
+    const afterSkip = follow(tree({ etc: { dir: true } }), "set -e\nv=$(uname -s)\nchmod 644 /etc/missing\n");
+    assert.equal(
+      afterSkip.skipped.at(-1)?.reason,
+      "the rest not followed: it stopped at 'chmod 644 /etc/missing' (status 1) after a command strata did not follow",
+    );
   });
 });
 
@@ -543,7 +583,18 @@ describe("hostile scripts", () => {
     const t = tree({ a: { link: "b" }, b: { link: "a" } });
     const run = follow(t, "set -e\ncat /a\ntouch /after");
     assert.equal(t.at("after"), undefined);
-    assert.equal(run.skipped.at(-1)?.reason, "the script would have failed with status 1 here");
+    assert.equal(run.skipped.at(-1)?.reason, "the script would have failed at 'cat /a' with status 1 here");
+  });
+
+  test("break and continue outside a loop do nothing, as in dash, instead of ending the build", () => {
+    const t = tree({});
+    const run = follow(
+      t,
+      "set -e\ncontinue\nf() { break; }\nf\nfor i in 1 2; do for j in a; do break 5; done; touch /tmp/$i; done\ntouch /after\n",
+    );
+    assert.equal(t.at("after")?.type, "file");
+    assert.equal(t.at("tmp/1"), undefined, "break 5 left both loops");
+    assert.deepEqual(run.skipped, []);
   });
 
   test("a string doubled until it would exhaust memory ends with a report at 1 MiB", () => {

@@ -12,6 +12,7 @@ import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -91,7 +92,11 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
 export function registerAdmission(program: Command, out: () => Output): void {
   const admission = program
     .command("admission")
-    .description("a Kubernetes validating admission webhook that applies a policy");
+    .description("a Kubernetes validating admission webhook that applies a policy")
+    .addHelpText(
+      "after",
+      examples("strata admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key"),
+    );
   withIndexFlag(
     withRegistryScopeFlags(
       withRegistryFlags(
@@ -110,22 +115,19 @@ export function registerAdmission(program: Command, out: () => Output): void {
             "the Debian release of images whose base-files does not say (bookworm)",
           )
           .addOption(
-            new Option(
-              "--failure-policy <policy>",
-              "when an image cannot be decided (unreachable, not indexable, too slow)",
-            )
+            new Option("--failure-policy <policy>", "when an image cannot be decided")
               .choices(["open", "closed"])
               .default("closed"),
           )
-          .option(
-            "--timeout <seconds>",
-            "answer within this long whatever a registry does (below the webhook's timeoutSeconds)",
-            seconds,
-            8,
-          ),
+          .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8),
       ),
     ),
-  ).action((opts: ServeFlags) => serve(opts, out));
+  )
+    .addHelpText(
+      "after",
+      examples("strata admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key"),
+    )
+    .action((opts: ServeFlags) => serve(opts, out));
   admission
     .command("manifests")
     .description("print the ValidatingWebhookConfiguration, Service and Deployment to kubectl apply")
@@ -141,6 +143,12 @@ export function registerAdmission(program: Command, out: () => Output): void {
         .default("closed"),
     )
     .option("--timeout <seconds>", "the webhook's timeoutSeconds (1-30)", seconds, 10)
+    .addHelpText(
+      "after",
+      examples(
+        "strata admission manifests --ca-file ca.pem --image reg.example/strata:1 | kubectl apply -f -",
+      ),
+    )
     .action(
       async (opts: {
         caFile: string;

@@ -4,6 +4,7 @@ import { storeIndexEvidence } from "../../advisories/index-evidence.js";
 import { storeAdvisories, storedFeeds } from "../../advisories/store.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
@@ -51,7 +52,8 @@ async function update(opts: UpdateFlags, out: () => Output): Promise<void> {
 export function registerAdvisories(program: Command, out: () => Output): void {
   const advisories = program
     .command("advisories")
-    .description("vulnerability data in the index: Debian tracker and OSV feeds, and changelog evidence");
+    .description("vulnerability data in the index: Debian tracker and OSV feeds, and changelog evidence")
+    .addHelpText("after", examples("strata advisories update --from debian-security-tracker.json.gz"));
   withIndexFlag(
     advisories
       .command("update")
@@ -61,29 +63,36 @@ export function registerAdvisories(program: Command, out: () => Output): void {
         "a Debian security tracker JSON or OSV file or URL (gzip too); repeatable",
         collect,
       )
-      .option(
-        "--spec <file>",
-        "derive changelog evidence for every indexed package from this spec's repositories",
-      )
+      .option("--spec <file>", "changelog evidence from this spec's repositories")
       .option("--release <codename>", "keep only this release's advisories (bookworm); repeatable", collect)
       .option("--json", "print what was stored as JSON on stdout"),
-  ).action((opts: UpdateFlags) => update(opts, out));
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "strata advisories update --from debian-security-tracker.json.gz",
+        "strata advisories update --spec strata.yaml",
+      ),
+    )
+    .action((opts: UpdateFlags) => update(opts, out));
   withIndexFlag(
     advisories
       .command("ls")
       .description("the feeds stored in the index, with their dates")
       .option("--json", "as JSON"),
-  ).action(async (opts: IndexFlags) => {
-    const feeds = await withIndex(opts, (index) => storedFeeds(index.db));
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ feeds })}\n`);
-      return;
-    }
-    const lines = feeds.map(
-      (f) =>
-        `${f.location}  ${f.kind}  ${f.date}  ${f.advisories} advisories  stored ${new Date(f.storedAt).toISOString()}`,
-    );
-    process.stdout.write(`${lines.length > 0 ? lines.join("\n") : "no feeds stored"}\n`);
-  });
+  )
+    .addHelpText("after", examples("strata advisories ls --json"))
+    .action(async (opts: IndexFlags) => {
+      const feeds = await withIndex(opts, (index) => storedFeeds(index.db));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ feeds })}\n`);
+        return;
+      }
+      const lines = feeds.map(
+        (f) =>
+          `${f.location}  ${f.kind}  ${f.date}  ${f.advisories} advisories  stored ${new Date(f.storedAt).toISOString()}`,
+      );
+      process.stdout.write(`${lines.length > 0 ? lines.join("\n") : "no feeds stored"}\n`);
+    });
   for (const cmd of advisories.commands) cmd.exitOverride();
 }

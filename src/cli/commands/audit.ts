@@ -12,6 +12,7 @@ import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
+import { examples } from "../help.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
@@ -65,23 +66,28 @@ export function registerAudit(program: Command): void {
           ),
       ),
     ),
-  ).action(async (opts: AuditFlags) => {
-    const scope = registryScope(opts);
-    const policy = await loadPolicy(opts.policy);
-    const pods = parsePodList(await readPodList(opts.pods));
-    const audits = await withIndex(opts, (index) =>
-      auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope }), pods),
-    );
-    const rejected = audits.filter((a) => a.rejected);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);
-    else {
-      const lines = rejected.flatMap((a) => [
-        `${a.namespace}/${a.name}: rejected`,
-        ...a.reasons.map((r) => `  ${r}`),
-      ]);
-      lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
-      process.stdout.write(`${lines.join("\n")}\n`);
-    }
-    if (rejected.length > 0) throw new ExitStatus(1);
-  });
+  )
+    .addHelpText(
+      "after",
+      examples("kubectl get pods -A -o json | strata audit --pods - --policy policy.yaml"),
+    )
+    .action(async (opts: AuditFlags) => {
+      const scope = registryScope(opts);
+      const policy = await loadPolicy(opts.policy);
+      const pods = parsePodList(await readPodList(opts.pods));
+      const audits = await withIndex(opts, (index) =>
+        auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope }), pods),
+      );
+      const rejected = audits.filter((a) => a.rejected);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);
+      else {
+        const lines = rejected.flatMap((a) => [
+          `${a.namespace}/${a.name}: rejected`,
+          ...a.reasons.map((r) => `  ${r}`),
+        ]);
+        lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }
+      if (rejected.length > 0) throw new ExitStatus(1);
+    });
 }

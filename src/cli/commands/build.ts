@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { resolveSpec } from "../../lock/resolve.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
@@ -6,7 +7,6 @@ import { readHomeIfPresent } from "../../oci/homes/homes.js";
 import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { parseLocalName } from "../../oci/reference.js";
 import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
@@ -14,14 +14,16 @@ import { type AttachReport, attachSboms } from "../../sbom/attach.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import {
-  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
+  outputNames,
   type PushFlags,
   pushWithReport,
   registryOptions,
+  tagOption,
   writeArtifact,
 } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
@@ -109,6 +111,7 @@ function summary(result: BuildResult) {
     })),
     skippedScripts: result.skippedScripts,
     skippedEffects: result.skippedEffects,
+    scriptsMade: result.scriptsMade,
     overlaps: result.overlaps,
     work: result.work,
   };
@@ -147,14 +150,21 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
       );
     }
   }
-  if (result.skippedScripts.length > 0) {
-    o.line(`maintainer scripts followed, not run: ${result.skippedScripts.join(" ")}`);
-  }
-  for (const e of result.skippedEffects) {
-    const what = e.command.startsWith("(") ? e.command : `'${e.command}'`;
-    o.line(`${e.package}: ${e.script}: skipped ${what} (${e.reason})`);
-  }
   for (const note of result.overlaps) o.line(note);
+  reportScripts(o, result);
+}
+
+/** Last, the maintainer scripts by package: made and skipped, the main reasons (--json has every command). */
+function reportScripts(o: Output, result: BuildResult): void {
+  if (result.skippedScripts.length === 0) return;
+  const summaries = summarizeScripts(result.scriptsMade, result.skippedEffects);
+  o.line(
+    `maintainer scripts of ${result.skippedScripts.length} packages followed, not run (--json lists each skipped command):`,
+  );
+  for (const s of summaries) o.line(`  ${scriptSummaryLine(s)}`);
+  const listed = new Set(summaries.map((s) => s.package));
+  const quiet = result.skippedScripts.filter((p) => !listed.has(p));
+  if (quiet.length > 0) o.line(`  nothing made or skipped: ${quiet.join(" ")}`);
 }
 
 /**
@@ -184,16 +194,6 @@ async function reuseSources(opts: BuildFlags, o: Output): Promise<Artifact[]> {
   return artifacts;
 }
 
-/** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
-function checkTagAgrees(output: Home, tag: string | undefined): void {
-  const named =
-    output.transport === "docker-archive" ? output.name : "tag" in output ? output.tag : undefined;
-  if (tag === undefined || named === undefined || named === tag) return;
-  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${homeText(output)}`, {
-    hint: "name the tag once, in the output or with --tag",
-  });
-}
-
 /** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
 function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): void {
   if (output?.transport !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1)
@@ -215,70 +215,62 @@ export function registerBuild(program: Command, out: () => Output): void {
       .argument("[spec]", "the spec file", "strata.yaml")
       .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
       .addOption(formatOption())
-      .option(
-        "--tag <[name:]tag>",
-        "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
-      )
-      .option(
-        "--platform <platform>",
-        "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
-      )
+      .addOption(tagOption())
+      .option("--platform <platform>", "the image a docker-archive holds (linux/arm64, arm64)")
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
       .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
       .option(
         "--cache-from <image>",
-        "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
+        "reuse the layers of an image strata built (repeatable)",
         (value: string, previous: string[] = []) => [...previous, value],
       )
-      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image (in the -o layout, and with --push)")
+      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image made")
       .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
-  ).action(async (specPath: string, opts: BuildFlags) => {
-    if (!opts.output && !opts.push) {
-      throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
-        hint: "e.g. strata build -o out/python3",
-      });
-    }
-    const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
-    if (output) checkTagAgrees(output, opts.tag);
-    const tag = opts.tag ?? "latest";
-    const name = parseLocalName(tag);
-    if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const o = out();
-    const started = performance.now();
-    const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
-    checkOneImage(spec, opts, output);
-    for (const warning of spec.warnings) o.line(`warning: ${warning}`);
-    const lock = await lockFor(spec, opts, o);
-    const reuse = await reuseSources(opts, o);
-    const progress = buildProgress(o);
-    const result = await buildImages(spec, lock, {
-      cacheRoot: opts.cacheDir,
-      jobs: opts.jobs,
-      reuse,
-      ...progress,
-    }).finally(() => progress.stop());
-    if (output) {
-      const names = {
-        force: opts.force,
-        refName: tag,
-        archiveName: `${name.name ?? DEFAULT_IMAGE_NAME}:${name.tag}`,
-        platform: opts.platform,
-      };
-      await writeArtifact(output, result.artifact, names, o, { ...opts, json: false });
-    }
-    reportBuild(o, result, spec);
-    const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    if (output) o.line(`wrote ${homeText(output)} in ${seconds}s`);
-    const push = opts.push
-      ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
-      : undefined;
-    const sboms = await attachBuiltSboms(result, output, opts, o);
-    if (opts.json)
-      process.stdout.write(
-        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
-      );
-  });
+      .option("--json", "print the summary as JSON on stdout"),
+  )
+    .addHelpText(
+      "after",
+      examples("strata build -o out/app", "strata build --push reg.example/team/app:1 --sbom"),
+    )
+    .action(async (specPath: string, opts: BuildFlags) => {
+      if (!opts.output && !opts.push) {
+        throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
+          hint: "e.g. strata build -o out/python3",
+        });
+      }
+      const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
+      const names = output && outputNames(output, opts.tag);
+      if (opts.platform !== undefined) parsePlatform(opts.platform);
+      const o = out();
+      const started = performance.now();
+      const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
+      checkOneImage(spec, opts, output);
+      for (const warning of spec.warnings) o.line(`warning: ${warning}`);
+      const lock = await lockFor(spec, opts, o);
+      const reuse = await reuseSources(opts, o);
+      const progress = buildProgress(o);
+      const result = await buildImages(spec, lock, {
+        cacheRoot: opts.cacheDir,
+        jobs: opts.jobs,
+        reuse,
+        ...progress,
+      }).finally(() => progress.stop());
+      if (output && names) {
+        const options = { ...names, force: opts.force, platform: opts.platform };
+        await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });
+      }
+      reportBuild(o, result, spec);
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      if (output) o.line(`wrote ${homeText(output)} in ${seconds}s`);
+      const push = opts.push
+        ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
+        : undefined;
+      const sboms = await attachBuiltSboms(result, output, opts, o);
+      if (opts.json)
+        process.stdout.write(
+          `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
+        );
+    });
 }

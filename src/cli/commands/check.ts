@@ -3,6 +3,7 @@ import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { ExitStatus } from "../exit-status.js";
+import { examples } from "../help.js";
 import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "./scan.js";
 
 interface CheckFlags extends ScanInputs {
@@ -34,17 +35,19 @@ export function registerCheck(program: Command): void {
         "after",
         "\nExit status: 0 every image passes, 1 one fails (or an error), 2 a usage error.",
       ),
-  ).action(async (locations: string[], opts: CheckFlags) => {
-    const policy = await loadPolicy(opts.policy);
-    const decisions: Decision[] = [];
-    await withAdvisories(opts, async (advisories) => {
-      for (const location of locations) {
-        const { home, scans } = await scanLocation(location, advisories, opts);
-        for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
-      }
+  )
+    .addHelpText("after", examples("strata check reg.example/team/app:1 --policy policy.yaml"))
+    .action(async (locations: string[], opts: CheckFlags) => {
+      const policy = await loadPolicy(opts.policy);
+      const decisions: Decision[] = [];
+      await withAdvisories(opts, async (advisories) => {
+        for (const location of locations) {
+          const { home, scans } = await scanLocation(location, advisories, opts);
+          for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
+        }
+      });
+      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
+      process.stdout.write(`${text}\n`);
+      if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
     });
-    const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
-    process.stdout.write(`${text}\n`);
-    if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
-  });
 }

@@ -7,6 +7,7 @@ import {
 } from "../../inventory/image-diff.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { type RegistryFlags, readArtifact } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -69,11 +70,13 @@ export function registerDiff(program: Command): void {
       .argument("<b>", "the image to compare it with")
       .option("--platform <platform>", "compare this platform of multi-platform images (linux/arm64, arm64)")
       .option("--json", "print the diff as JSON on stdout"),
-  ).action(async (a: string, b: string, opts: DiffFlags) => {
-    if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
-    const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
-    const text = opts.json ? JSON.stringify(diff) : reportLines(diff).join("\n");
-    process.stdout.write(`${text}\n`);
-  });
+  )
+    .addHelpText("after", examples("strata diff reg.example/team/app:1 out/app"))
+    .action(async (a: string, b: string, opts: DiffFlags) => {
+      if (opts.platform !== undefined) parsePlatform(opts.platform);
+      const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
+      const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
+      const text = opts.json ? JSON.stringify(diff) : reportLines(diff).join("\n");
+      process.stdout.write(`${text}\n`);
+    });
 }

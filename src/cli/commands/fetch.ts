@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { assertLockCovers, lockPathFor, readLock } from "../../lock/lock.js";
 import { fetchDebs, relocateLock } from "../../pipeline/fetch-debs.js";
 import { loadSpec } from "../../spec/spec.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
 
@@ -11,6 +12,7 @@ export function registerFetch(program: Command, out: () => Output): void {
     .description("download the locked .debs into the cache, each verified by sha256")
     .argument("[spec]", "the spec file", "strata.yaml")
     .option("-j, --jobs <n>", "parallel downloads", workerCount, 4)
+    .addHelpText("after", examples("strata fetch -j 8 app.yaml"))
     .action(async (specPath: string, opts: CommonOptions & { jobs: number }) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);

@@ -15,6 +15,7 @@ import { parseReference } from "../../oci/reference.js";
 import { StrataError } from "../../util/errors.js";
 import { SHA256_DIGEST } from "../../util/verify.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output, reportError } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -28,7 +29,7 @@ export interface IndexFlags extends CommonOptions {
 export function withIndexFlag(cmd: Command): Command {
   return cmd.option(
     "--index <path|url>",
-    "the index: a SQLite file, or postgres://USER@HOST/DB (default: $STRATA_INDEX, else $XDG_DATA_HOME/strata/index.db)",
+    "the fleet index: a SQLite file or postgres:// URL ($STRATA_INDEX)",
   );
 }
 
@@ -70,9 +71,7 @@ async function addLocations(
         const where = `${location} (${platformText(image)})`;
         try {
           const result = await index.add(image, where, [ref]);
-          out.line(
-            `${result.added ? "indexed" : "named"} ${where}: ${result.manifest}, ${result.packages} packages`,
-          );
+          out.line(addedLine(where, result.added, `${result.manifest}, ${result.packages} packages`));
         } catch (err) {
           failed++;
           reportError(err);
@@ -95,10 +94,15 @@ async function addLocations(
   }
 }
 
+/** An image already in the index is only named again: say so, rather than as if it were new. */
+function addedLine(where: string, added: boolean, facts: string): string {
+  return added ? `indexed ${where}: ${facts}` : `unchanged ${where}: ${facts}, already indexed`;
+}
+
 function syncLine(event: SyncEvent): string {
   switch (event.kind) {
     case "indexed":
-      return `${event.added ? "indexed" : "named"} ${event.ref} (${event.platform}): ${event.packages} packages`;
+      return addedLine(`${event.ref} (${event.platform})`, event.added, `${event.packages} packages`);
     case "skipped":
       return `skipped ${event.ref}: ${event.why}`;
     case "failed":
@@ -143,9 +147,11 @@ function registerAdd(parent: Command, out: () => Output): void {
           "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, docker://REF, a path or REF",
         ),
     ),
-  ).action(async (locations: string[], flags: IndexFlags & RegistryFlags) => {
-    await withIndex(flags, (index) => addLocations(index, locations, flags, out()));
-  });
+  )
+    .addHelpText("after", examples("strata index add docker://reg.example/team/app:1 oci:out/app"))
+    .action(async (locations: string[], flags: IndexFlags & RegistryFlags) => {
+      await withIndex(flags, (index) => addLocations(index, locations, flags, out()));
+    });
 }
 
 function registerSync(parent: Command, out: () => Output): void {
@@ -162,33 +168,35 @@ function registerSync(parent: Command, out: () => Output): void {
         )
         .option("--json", "print the sync reports as JSON on stdout"),
     ),
-  ).action(async (targets: string[], flags: IndexFlags & RegistryFlags) => {
-    const parsed = targets.map(parseSyncTarget);
-    const reports = await withIndex(flags, async (index) => {
-      const done = [];
-      for (const target of parsed) {
-        const report = await syncRegistry(index, target, {
-          registry: registryOptions(flags),
-          onEvent: (e) => (e.kind === "failed" ? reportError(e.error) : out().line(syncLine(e))),
-        });
-        done.push(report);
-      }
-      return done;
-    });
-    if (flags.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
-    for (const r of flags.json ? [] : reports) {
-      process.stdout.write(
-        `${r.registry}: ${r.repositories} repositories, ${r.tags} tags: ${r.indexed} indexed, ${r.unchanged} unchanged, ` +
-          `${r.skipped} skipped, ${r.failed} failed, ${r.removed} removed; ${formatBytes(r.bytesRead)} read\n`,
-      );
-    }
-    const failed = reports.reduce((n, r) => n + r.failed, 0);
-    if (failed > 0) {
-      throw new StrataError("REGISTRY", `${failed} tags could not be indexed (see above)`, {
-        hint: "run the sync again once the problem is fixed: it reads only what it has not indexed",
+  )
+    .addHelpText("after", examples("strata index sync reg.example reg.example/team/app"))
+    .action(async (targets: string[], flags: IndexFlags & RegistryFlags) => {
+      const parsed = targets.map(parseSyncTarget);
+      const reports = await withIndex(flags, async (index) => {
+        const done = [];
+        for (const target of parsed) {
+          const report = await syncRegistry(index, target, {
+            registry: registryOptions(flags),
+            onEvent: (e) => (e.kind === "failed" ? reportError(e.error) : out().line(syncLine(e))),
+          });
+          done.push(report);
+        }
+        return done;
       });
-    }
-  });
+      if (flags.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
+      for (const r of flags.json ? [] : reports) {
+        process.stdout.write(
+          `${r.registry}: ${r.repositories} repositories, ${r.tags} tags: ${r.indexed} indexed, ${r.unchanged} unchanged, ` +
+            `${r.skipped} skipped, ${r.failed} failed, ${r.removed} removed; ${formatBytes(r.bytesRead)} read\n`,
+        );
+      }
+      const failed = reports.reduce((n, r) => n + r.failed, 0);
+      if (failed > 0) {
+        throw new StrataError("REGISTRY", `${failed} tags could not be indexed (see above)`, {
+          hint: "run the sync again once the problem is fixed: it reads only what it has not indexed",
+        });
+      }
+    });
 }
 
 function registerListing(parent: Command): void {
@@ -197,58 +205,64 @@ function registerListing(parent: Command): void {
       .command("ls")
       .description("list the indexed images and their names")
       .option("--json", "print JSON on stdout"),
-  ).action(async (flags: IndexFlags) => {
-    const images = await withIndex(flags, (index) => index.images());
-    const text = flags.json ? JSON.stringify(images) : images.map(imageLine).join("\n");
-    if (text !== "") process.stdout.write(`${text}\n`);
-  });
+  )
+    .addHelpText("after", examples("strata index ls --json"))
+    .action(async (flags: IndexFlags) => {
+      const images = await withIndex(flags, (index) => index.images());
+      const text = flags.json ? JSON.stringify(images) : images.map(imageLine).join("\n");
+      if (text !== "") process.stdout.write(`${text}\n`);
+    });
   withIndexFlag(
     parent
       .command("rm")
       .description("take images out of the index (by name, or by manifest or config digest)")
       .argument("<image...>", "REGISTRY/REPO[:TAG] (no tag: every tag), a local home, or sha256:DIGEST"),
-  ).action(async (names: string[], flags: IndexFlags) => {
-    const targets = names.map((name) => ({ name, target: removeTarget(name) }));
-    await withIndex(flags, async (index) => {
-      for (const { name, target } of targets) {
-        const removed = await index.remove(target);
-        if (removed.refs === 0)
-          throw new StrataError("USAGE", `${name} is not in the index ${index.where}`, {
-            hint: "see strata index ls",
-          });
-        process.stdout.write(
-          `removed ${name}: ${removed.refs} names, ${removed.images} images left the index\n`,
-        );
-      }
+  )
+    .addHelpText("after", examples("strata index rm reg.example/team/app:1"))
+    .action(async (names: string[], flags: IndexFlags) => {
+      const targets = names.map((name) => ({ name, target: removeTarget(name) }));
+      await withIndex(flags, async (index) => {
+        for (const { name, target } of targets) {
+          const removed = await index.remove(target);
+          if (removed.refs === 0)
+            throw new StrataError("USAGE", `${name} is not in the index ${index.where}`, {
+              hint: "see strata index ls",
+            });
+          process.stdout.write(
+            `removed ${name}: ${removed.refs} names, ${removed.images} images left the index\n`,
+          );
+        }
+      });
     });
-  });
   withIndexFlag(
     parent
       .command("stats")
       .description("what the index holds, and where it is")
       .option("--json", "print JSON on stdout"),
-  ).action(async (flags: IndexFlags) => {
-    const { where, stats } = await withIndex(flags, async (index) => ({
-      where: index.where,
-      stats: await index.stats(),
-    }));
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ index: where, ...stats })}\n`);
-      return;
-    }
-    const lines = [
-      `index: ${where} (schema version ${stats.schemaVersion})`,
-      `images: ${stats.images} (${stats.refs} names)`,
-      `layers: ${stats.layers}`,
-      `packages: ${stats.packages} distinct; ${stats.layerPackages} stored by layer for ${stats.imagePackages} in images`,
-      `bytes: ${formatBytes(stats.layerBytes)} in layers stored once; ${formatBytes(stats.imageBytes)} as images (as if unshared)`,
-    ];
-    if (stats.unsizedImages + stats.unsizedLayers > 0)
-      lines.push(
-        `sizes unknown for ${stats.unsizedImages} images and ${stats.unsizedLayers} layers indexed before sizes were kept (index add or sync them again)`,
-      );
-    process.stdout.write(`${lines.join("\n")}\n`);
-  });
+  )
+    .addHelpText("after", examples("strata index stats"))
+    .action(async (flags: IndexFlags) => {
+      const { where, stats } = await withIndex(flags, async (index) => ({
+        where: index.where,
+        stats: await index.stats(),
+      }));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ index: where, ...stats })}\n`);
+        return;
+      }
+      const lines = [
+        `index: ${where} (schema version ${stats.schemaVersion})`,
+        `images: ${stats.images} (${stats.refs} names)`,
+        `layers: ${stats.layers}`,
+        `packages: ${stats.packages} distinct; ${stats.layerPackages} stored by layer for ${stats.imagePackages} in images`,
+        `bytes: ${formatBytes(stats.layerBytes)} in layers stored once; ${formatBytes(stats.imageBytes)} as images (as if unshared)`,
+      ];
+      if (stats.unsizedImages + stats.unsizedLayers > 0)
+        lines.push(
+          `sizes unknown for ${stats.unsizedImages} images and ${stats.unsizedLayers} layers indexed before sizes were kept (index add or sync them again)`,
+        );
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
 }
 
 export function registerIndex(program: Command, out: () => Output): void {
@@ -259,7 +273,8 @@ export function registerIndex(program: Command, out: () => Output): void {
       "after",
       "\nThe index is a SQLite file ($XDG_DATA_HOME/strata/index.db) unless --index or STRATA_INDEX names\n" +
         "another file or a PostgreSQL database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB). Ask it with strata query.",
-    );
+    )
+    .addHelpText("after", examples("strata index sync reg.example", "strata index add oci:out/app"));
   registerAdd(parent, out);
   registerSync(parent, out);
   registerListing(parent);

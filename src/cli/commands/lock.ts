@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { baseFilesWarnings, resolveSpec } from "../../lock/resolve.js";
 import { loadSpec } from "../../spec/spec.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, specArgument } from "./common.js";
 
@@ -21,11 +22,9 @@ export function registerLock(program: Command, out: () => Output): void {
     .argument("[spec]", "the spec file", "strata.yaml")
     .option("--check", "do not write; exit 1 if the lock does not cover the spec")
     .option("--json", "print the lock's summary as JSON on stdout")
-    .option(
-      "--allow-downgrade",
-      "accept an InRelease older than the one seen before (a replay, unless on purpose)",
-    )
+    .option("--allow-downgrade", "accept an InRelease older than the last one seen")
     .option("--no-check-valid-until", "accept an expired Valid-Until (snapshots), with a warning")
+    .addHelpText("after", examples("strata lock", "strata lock --check app.yaml"))
     .action(async (specPath: string, opts: CommonOptions & LockFlags) => {
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
       const lockPath = lockPathFor(spec);

@@ -7,6 +7,7 @@ import { podmanContainers } from "../../ps/podman.js";
 import { psJson, psLines } from "../../ps/report.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
+import { examples } from "../help.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 interface PsFlags extends IndexFlags {
@@ -59,17 +60,16 @@ export function registerPs(program: Command): void {
     )
     .option("--podman", "the containers podman runs now, as podman is configured here (the default)")
     .option("--pods <file|->", "a pod list: kubectl get pods -A -o json > FILE, or piped with -")
-    .option("--json", "print JSON: each container with its indexed image, packages and vulnerabilities")
+    .option("--json", "print the containers and their images as JSON on stdout")
     .addHelpText(
       "after",
       [
         "",
         "A container's image is found by its manifest digest, its config digest (the image ID) or its",
         "layers' diff_ids. Vulnerabilities come from the advisories in the index (strata advisories update).",
-        "",
-        "  kubectl get pods -A -o json | strata ps --pods -",
       ].join("\n"),
     )
+    .addHelpText("after", examples("strata ps", "kubectl get pods -A -o json | strata ps --pods -"))
     .action(async (flags: PsFlags) => {
       const running = await containers(flags);
       const reports = await withIndex(flags, (index) =>

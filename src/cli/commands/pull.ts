@@ -10,13 +10,15 @@ import {
 } from "../../oci/image.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
 import {
-  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
+  outputNames,
   type PushFlags,
   registryOptions,
+  tagOption,
   writeArtifact,
 } from "../destination.js";
+import { examples } from "../help.js";
 import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -25,6 +27,7 @@ interface PullFlags extends CommonOptions, PushFlags {
   output: string;
   format?: OutputFormat;
   platform?: string;
+  tag?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -56,58 +59,63 @@ export function registerPull(program: Command, out: () => Output): void {
         "<ref>",
         "source, e.g. registry.example:5000/team/app:1.0, or oci:DIR, oci-archive:FILE, docker-archive:FILE",
       )
-      .requiredOption(
-        "-o, --output <path>",
-        "where to write it: a path in --format, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://REF",
-      )
+      .requiredOption("-o, --output <path>", "where to write it: a path, oci:DIR[:TAG], oci-archive:FILE ...")
       .addOption(formatOption())
+      .addOption(tagOption())
       .option(
         "--platform <platform>",
         "for docker-archive: the image to take from an index (linux/arm64, arm64)",
       )
       .option("--force", "replace an existing output (only once the new one is complete)")
       .option("--json", "print what was pulled (digests, platforms, output) as JSON on stdout"),
-  ).action(async (refText: string, opts: PullFlags) => {
-    const source = referenceHome(refText);
-    const destination = outputHome(opts.output, opts.format);
-    if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const artifact = await readHome(source, { registry: registryOptions(opts) });
-    const tag = (source.transport === "docker" ? source.ref.tag : undefined) ?? "latest";
-    const images = artifactImages(artifact);
-    const written =
-      destination.transport === "docker-archive" ? [dockerArchiveImage(artifact, opts.platform)] : images;
-    const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
-    const progress = out().progress("pull", layers.size);
-    const names = {
-      force: opts.force,
-      refName: tag,
-      archiveName:
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "strata pull reg.example/team/app:2 -o /tmp/app      # umoci unpack --image /tmp/app:latest",
+        "strata pull reg.example/team/app:2 -o docker-archive:app.tar --platform arm64",
+      ),
+    )
+    .action(async (refText: string, opts: PullFlags) => {
+      const source = referenceHome(refText);
+      const destination = outputHome(opts.output, opts.format);
+      if (opts.platform !== undefined) parsePlatform(opts.platform);
+      const artifact = await readHome(source, { registry: registryOptions(opts) });
+      const names = outputNames(
+        destination,
+        opts.tag,
         source.transport === "docker"
-          ? `${source.ref.registry}/${source.ref.repository}:${tag}`
-          : `${DEFAULT_IMAGE_NAME}:${tag}`,
-      platform: opts.platform,
-    };
-    await writeArtifact(destination, withLayerProgress(artifact, progress), names, out(), {
-      ...opts,
-      json: false,
-    }).finally(() => progress.stop());
-    const { digest, mediaType } = artifactDescriptor(artifact);
-    out().line(`pulled ${refText} (${digest}) into ${opts.output}`);
-    if (opts.json) {
-      const pulled = images.map((image) => ({
-        digest: imageDescriptor(image).digest,
-        platform: platformText(image),
-        layers: image.manifest.layers.length,
-      }));
-      const report = {
-        reference: refText,
-        digest,
-        mediaType,
-        output: opts.output,
-        format: destination.transport === "docker" ? "registry" : destination.transport,
-        images: pulled,
-      };
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-    }
-  });
+          ? { name: `${source.ref.registry}/${source.ref.repository}`, tag: source.ref.tag }
+          : {},
+      );
+      const images = artifactImages(artifact);
+      const written =
+        destination.transport === "docker-archive" ? [dockerArchiveImage(artifact, opts.platform)] : images;
+      const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
+      const progress = out().progress("pull", layers.size);
+      const options = { ...names, force: opts.force, platform: opts.platform };
+      await writeArtifact(destination, withLayerProgress(artifact, progress), options, out(), {
+        ...opts,
+        json: false,
+      }).finally(() => progress.stop());
+      const { digest, mediaType } = artifactDescriptor(artifact);
+      const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
+      out().line(`pulled ${refText} (${digest}) into ${opts.output}${held}`);
+      if (opts.json) {
+        const pulled = images.map((image) => ({
+          digest: imageDescriptor(image).digest,
+          platform: platformText(image),
+          layers: image.manifest.layers.length,
+        }));
+        const report = {
+          reference: refText,
+          digest,
+          mediaType,
+          output: opts.output,
+          format: destination.transport === "docker" ? "registry" : destination.transport,
+          images: pulled,
+        };
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      }
+    });
 }

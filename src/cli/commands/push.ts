@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { type PushFlags, pushWithReport, readArtifact } from "../destination.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -18,8 +19,10 @@ export function registerPush(program: Command, out: () => Output): void {
       .option("--tag <tag>", "which tag of the layout to push (default: its only one)")
       .option("-j, --jobs <n>", "parallel blob uploads", workerCount, 4)
       .option("--json", "print the push report as JSON on stdout"),
-  ).action(async (source: string, ref: string, opts: CommonOptions & PushFlags & { tag?: string }) => {
-    const artifact = await readArtifact(source, opts);
-    await pushWithReport(artifact, ref, opts, out());
-  });
+  )
+    .addHelpText("after", examples("strata push out/app reg.example/team/app:1"))
+    .action(async (source: string, ref: string, opts: CommonOptions & PushFlags & { tag?: string }) => {
+      const artifact = await readArtifact(source, opts);
+      await pushWithReport(artifact, ref, opts, out());
+    });
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { QueryAnswer } from "../../fleet/query.js";
 import { parseQuery } from "../../fleet/query.js";
 import { refText } from "../../fleet/ref-text.js";
+import { examples } from "../help.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 function answerLines(a: QueryAnswer): string[] {
@@ -35,11 +36,15 @@ export function registerQuery(program: Command): void {
           "strictly less and greater). Versions compare in dpkg's order: 3.0.11-1~deb12u2 << 3.0.11-1.",
           "A digest matches an image's manifest, its config (the image ID runtimes report) or a layer",
           "(its digest or diff_id). Quote the query: < and > are the shell's.",
-          "",
-          "  strata query 'openssl < 3.0.15-1~deb12u1'",
-          "  strata query source:glibc --json",
-          "  strata query digest:sha256:4f2a...",
         ].join("\n"),
+      )
+      .addHelpText(
+        "after",
+        examples(
+          "strata query 'openssl < 3.0.15-1~deb12u1'",
+          "strata query source:glibc --json",
+          "strata query digest:sha256:4f2a...",
+        ),
       ),
   ).action(async (text: string, flags: IndexFlags) => {
     const query = parseQuery(text);

@@ -8,6 +8,7 @@ import { attachedSbom, attachSboms } from "../../sbom/attach.js";
 import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -38,12 +39,9 @@ export function registerSbom(program: Command, out: () => Output): void {
         "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
       )
       .addOption(new Option("--format <format>", "spdx or cyclonedx").choices(SBOM_FORMATS).default("spdx"))
-      .option("-o, --output <file>", "write the SBOM to this file (default: stdout)")
+      .option("-o, --output <file>", "write the SBOM to this file (default: stdout; with --attach, nowhere)")
       .option("--platform <platform>", "which image of a multi-platform index (linux/arm64, arm64)")
-      .option(
-        "--attach",
-        "compute both formats and attach them to the image where it lives (a layout or registry)",
-      )
+      .option("--attach", "attach both formats where the image lives; say what")
       .option("--no-attached", "compute the SBOM even when one is attached")
       .addHelpText(
         "after",
@@ -56,30 +54,40 @@ export function registerSbom(program: Command, out: () => Output): void {
           "referrers API, listed under the tag sha256-<hex>).",
         ].join("\n"),
       ),
-  ).action(async (location: string, opts: SbomFlags) => {
-    if (opts.platform !== undefined) parsePlatform(opts.platform);
-    const home = await sourceHome(location, archiveKind);
-    const registry = registryOptions(opts);
-    const artifact = await readHome(home, { registry });
-    const image = chooseImage(
-      artifactImages(artifact),
-      opts.platform,
-      `${location}: an SBOM describes one image`,
-    );
-    if (opts.attach) {
-      const reports = await attachSboms(home, { kind: "image", image }, { registry });
-      for (const r of reports)
-        out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
-      return emit(reports.find((r) => r.format === opts.format)!.bytes, opts.output);
-    }
-    if (opts.attached) {
-      const found = await attachedSbom(home, image, opts.format, { registry });
-      if (found !== undefined) {
-        out().line(`the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest})`);
-        return emit(found.bytes, opts.output);
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "strata sbom reg.example/team/app:1 --format cyclonedx -o bom.json",
+        "strata sbom oci:out/app --attach",
+      ),
+    )
+    .action(async (location: string, opts: SbomFlags) => {
+      if (opts.platform !== undefined) parsePlatform(opts.platform);
+      const home = await sourceHome(location, archiveKind);
+      const registry = registryOptions(opts);
+      const artifact = await readHome(home, { registry });
+      const image = chooseImage(
+        artifactImages(artifact),
+        opts.platform,
+        `${location}: an SBOM describes one image`,
+      );
+      if (opts.attach) {
+        const reports = await attachSboms(home, { kind: "image", image }, { registry });
+        for (const r of reports)
+          out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
+        // Attaching is the point; the document itself is written only where -o asks for it.
+        if (opts.output === undefined) return;
+        return writeFileAtomic(opts.output, reports.find((r) => r.format === opts.format)!.bytes);
       }
-    }
-    const sboms = await computeSboms(image, [opts.format], homeText(home));
-    await emit(sboms.get(opts.format)!, opts.output);
-  });
+      if (opts.attached) {
+        const found = await attachedSbom(home, image, opts.format, { registry });
+        if (found !== undefined) {
+          out().line(`the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest})`);
+          return emit(found.bytes, opts.output);
+        }
+      }
+      const sboms = await computeSboms(image, [opts.format], homeText(home));
+      await emit(sboms.get(opts.format)!, opts.output);
+    });
 }

@@ -23,6 +23,7 @@ import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -114,7 +115,7 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
 /** The options scan and check share. */
 export function withScanInputs(cmd: Command): Command {
   return withIndexFlag(withRegistryFlags(cmd))
-    .option("--spec <file>", "ask this spec's repositories for newer versions and their changelogs' CVEs")
+    .option("--spec <file>", "read newer versions' changelogs from this spec's repositories")
     .option(
       "--advisories <feed>",
       "also a Debian security tracker JSON or OSV feed (file or URL); repeatable",
@@ -137,10 +138,10 @@ export function registerScan(program: Command, out: () => Output): void {
     .addOption(new Option("--json", "print the findings as JSON on stdout").conflicts("sarif"))
     .option("--sarif", "print SARIF 2.1.0 on stdout, for code-scanning dashboards")
     .addOption(
-      new Option(
-        "--fail-on <level>",
-        `exit ${SCAN_FAILED} when a finding is at or above this severity, or has a fix ("fixable")`,
-      ).choices([...SEVERITIES.filter((s) => s !== "unknown" && s !== "negligible"), "fixable"]),
+      new Option("--fail-on <level>", `exit ${SCAN_FAILED} at this level`).choices([
+        ...SEVERITIES.filter((s) => s !== "unknown" && s !== "negligible"),
+        "fixable",
+      ]),
     )
     .addHelpText(
       "after",
@@ -152,6 +153,13 @@ export function registerScan(program: Command, out: () => Output): void {
         "",
         `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it, 1 an error, 2 a usage error.`,
       ].join("\n"),
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "strata scan reg.example/team/app:1 --spec strata.yaml --fail-on high",
+        "strata scan --fleet --sarif > fleet.sarif",
+      ),
     )
     .action(async (locations: string[], opts: ScanFlags, cmd: Command) => {
       const scans = await runScan(locations, opts);

@@ -6,6 +6,7 @@ import { parseListen } from "../../serve/listen.js";
 import { buildServer } from "../../serve/server.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { type IndexFlags, withIndexFlag } from "./index.js";
 
@@ -59,6 +60,7 @@ export function registerServe(program: Command, out: () => Output): void {
         "the index (strata advisories update). Stop with Ctrl-C.",
       ].join("\n"),
     )
+    .addHelpText("after", examples("strata serve --listen 127.0.0.1:8080 --index postgres://strata@db/fleet"))
     .action((flags: ServeFlags) => serve(flags, out));
   withIndexFlag(command);
 }

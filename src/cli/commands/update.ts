@@ -21,6 +21,7 @@ import {
   registryOptions,
   writeArtifact,
 } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, workerCount } from "./common.js";
@@ -154,20 +155,25 @@ export function registerUpdate(program: Command, out: () => Output): void {
         "the image: docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE ...",
       )
       .option(
-        "-p, --package <name[=version]>",
-        "update this package (to the newest version offered, or the one given); repeatable",
+        "-p, --package <name[=ver]>",
+        "update this package (to the newest, or VERSION); repeatable",
         (value: string, list: string[] = []) => [...list, value],
       )
       .option("--all", "update every package to the newest version the repositories offer")
-      .option(
-        "--spec <spec>",
-        "resolve with this spec's repositories and settings (default: those the image records); its lock is updated too",
-      )
+      .option("--spec <spec>", "resolve with this spec's repositories (and update its lock)")
       .option("-o, --output <dest>", "write the updated image here instead of in place")
       .addOption(formatOption())
-      .option("--push <ref>", "push the updated image to this registry reference instead of in place")
+      .option("--push <ref>", "push the updated image here instead of in place")
       .option("--force", "replace a local image in place")
       .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print the changes, new layers, downloads and bytes sent as JSON on stdout"),
-  ).action(async (imageText: string, opts: UpdateFlags) => runUpdate(imageText, opts, out()));
+      .option("--json", "print the changes and new layers as JSON on stdout"),
+  )
+    .addHelpText(
+      "after",
+      examples(
+        "strata update docker://reg.example/team/app:1 --package libssl3",
+        "strata update oci:out/app --all --spec strata.yaml -o oci:out/app-2",
+      ),
+    )
+    .action(async (imageText: string, opts: UpdateFlags) => runUpdate(imageText, opts, out()));
 }

@@ -92,10 +92,14 @@ export class Shell {
   readonly vars: Map<string, string> = new Variables();
   positional: string[];
   status = 0;
+  /** The argv of the last command (builtin or not, never a function) that failed: where a script stops. */
+  lastFailed: string[] | undefined;
   private readonly functions = new Map<string, Node>();
   private errexit = false;
   /** >0 while running a condition (if/while test, left of && or ||, after !): set -e is off there. */
   private conditional = 0;
+  /** Loop bodies running now: how far break and continue can reach. */
+  private loops = 0;
   private steps = 0;
   private depth = 0;
   private outputBytes = 0;
@@ -236,12 +240,15 @@ export class Shell {
 
   /** Runs a loop body; "break" when the loop must stop here. Jumps for outer loops propagate. */
   private loopBody(run: () => void): "break" | undefined {
+    this.loops++;
     try {
       run();
     } catch (err) {
       if (!(err instanceof LoopJump)) throw err;
       if (--err.levels > 0) throw err;
       return err.kind === "break" ? "break" : undefined;
+    } finally {
+      this.loops--;
     }
     return undefined;
   }
@@ -300,7 +307,12 @@ export class Shell {
     const fn = this.functions.get(name);
     if (fn) return this.call(fn, args, io);
     const builtin = this.builtin(name, args, io);
-    if (builtin !== undefined) return builtin;
+    const status = builtin ?? this.external(argv, io);
+    if (status !== 0) this.lastFailed = argv;
+    return status;
+  }
+
+  private external(argv: string[], io: Io): number {
     const result = this.host.run(argv, unread(io.stdin), this);
     if (result.stdout) this.emit(io, result.stdout);
     return result.status;
@@ -362,7 +374,9 @@ export class Shell {
         throw new Return(number(this.status));
       case "break":
       case "continue":
-        throw new LoopJump(name, number(1));
+        // As dash: outside a loop it does nothing, and N beyond the loops there are means all of them.
+        if (this.loops === 0) return 0;
+        throw new LoopJump(name, Math.min(number(1), this.loops));
       case "set": {
         const options = args.indexOf("--") < 0 ? args : args.slice(0, args.indexOf("--"));
         for (const a of options) {

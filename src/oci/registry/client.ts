@@ -68,6 +68,34 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * The registry's host name does not resolve. ENOTFOUND is the resolver's final answer, so it is
+ * not asked again; EAI_AGAIN (a resolver that did not answer) gets one more try.
+ */
+export class UnresolvedHost extends TransientError {
+  /** Attempts after the first that are worth making. */
+  readonly retries: number;
+  readonly failure: StrataError;
+
+  constructor(registry: string, host: string, code: "ENOTFOUND" | "EAI_AGAIN") {
+    super(`${host}: ${code}`);
+    this.retries = code === "EAI_AGAIN" ? 1 : 0;
+    this.failure = new StrataError(
+      "REGISTRY",
+      `${registry}: the host name ${host} does not resolve (${code})`,
+      {
+        hint: "check the registry's name in the reference (Docker Hub is docker.io/NAME) and that DNS works here",
+      },
+    );
+  }
+}
+
+/** ENOTFOUND or EAI_AGAIN when a fetch failed because the host name did not resolve. */
+function dnsFailure(err: unknown): "ENOTFOUND" | "EAI_AGAIN" | undefined {
+  const code = (err as { cause?: { code?: unknown } })?.cause?.code;
+  return code === "ENOTFOUND" || code === "EAI_AGAIN" ? code : undefined;
+}
+
 /** Retry-After in seconds (the HTTP-date form is rare from registries and is ignored). */
 function retryAfterMs(res: Response): number | undefined {
   const seconds = Number(res.headers.get("retry-after"));
@@ -94,6 +122,7 @@ export async function withRetry<T>(
       return await attempt();
     } catch (err) {
       if (!(err instanceof TransientError)) throw err;
+      if (err instanceof UnresolvedHost && n > err.retries) throw err.failure;
       problem = err.message;
       wait = Math.max(wait, err.retryAfterMs ?? 0);
     }
@@ -238,6 +267,8 @@ export class RegistryClient {
       const cause = (err as { cause?: unknown }).cause;
       if (err instanceof StrataError) throw err;
       if (cause instanceof StrataError) throw cause;
+      const dns = dnsFailure(err);
+      if (dns !== undefined) throw new UnresolvedHost(this.registry, new URL(url).hostname, dns);
       const problem = describeFetchError(err);
       if (TLS_CERT_ERRORS.test(problem)) {
         throw new StrataError("REGISTRY", `${this.registry}: TLS certificate not trusted (${problem})`, {

@@ -26,6 +26,9 @@ export interface DiffAnswer {
   packages: PackageDiff;
   layers: { shared: number; onlyInA: number; onlyInB: number };
 }
+export interface VulnerableAnswer {
+  images: { image: FleetImage; findings: Finding[] }[];
+}
 export type SearchAnswer =
   | { query: string; kind: "query"; answers: QueryAnswer[] }
   | {

@@ -5,16 +5,33 @@
 
 type Child = Node | string | number | null | undefined | false;
 
+/** What h() makes elements with: the browser's document, or the server's markup (src/serve/markup.ts). */
+export type ElementMaker = Pick<Document, "createElement" | "createTextNode">;
+
+let maker: ElementMaker | undefined;
+
+/** Runs a synchronous render with `m` making the elements (the server renders a view's first paint). */
+export function renderWith<T>(m: ElementMaker, render: () => T): T {
+  const previous = maker;
+  maker = m;
+  try {
+    return render();
+  } finally {
+    maker = previous;
+  }
+}
+
 export function h(
   tag: string,
   attrs: Record<string, string> = {},
   ...children: (Child | Child[])[]
 ): HTMLElement {
-  const el = document.createElement(tag);
+  const doc = maker ?? document;
+  const el = doc.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === "object" ? c : document.createTextNode(String(c)));
+    el.append(typeof c === "object" ? c : doc.createTextNode(String(c)));
   }
   return el;
 }

@@ -8,7 +8,7 @@ import {
   type StackLayer,
 } from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
-import { FINDING_HEADS, findingRow, imageHref, refName, sizeText } from "./parts.js";
+import { FINDING_HEADS, findingRow, refName, sizeText } from "./parts.js";
 
 /** One image: its names, vulnerabilities, layer stack with packages, and a diff against another image. */
 
@@ -62,10 +62,8 @@ function diffSection(digest: string, others: FleetAnswer["images"]): HTMLElement
     ),
   ) as HTMLSelectElement;
   const out = h("div", { id: "diff" });
-  const button = h("button", { type: "button", id: "diff-button" }, "Compare");
-  button.addEventListener("click", () => {
-    location.hash = `${imageHref(digest)}?against=${encodeURIComponent(select.value)}`;
-  });
+  // app.ts handles its click (one listener for the page), so a first view the server made works too.
+  const button = h("button", { type: "button", id: "diff-button", "data-digest": digest }, "Compare");
   return h(
     "section",
     {},
@@ -169,10 +167,24 @@ export async function imageView(digest: string, against?: string): Promise<HTMLE
     getJson<ImageAnswer>(`/api/images/${encodeURIComponent(digest)}`),
     getJson<FleetAnswer>("/api/fleet"),
   ]);
+  const view = imageContent(answer, fleet);
+  if (against !== undefined) {
+    const select = view.querySelector<HTMLSelectElement>("#against");
+    if (select) select.value = against;
+    const diff = await getJson<DiffAnswer>(
+      `/api/images/${encodeURIComponent(answer.image.digest)}/diff?against=${encodeURIComponent(against)}`,
+    );
+    view.querySelector("#diff")?.append(diffTable(diff));
+  }
+  return view;
+}
+
+/** One image from /api/images/DIGEST's and /api/fleet's answers (the server renders it too). */
+export function imageContent(answer: ImageAnswer, fleet: FleetAnswer): HTMLElement {
   const { image, layers } = answer;
   const vulnerable = new Set(answer.findings.map((f: Finding) => f.package));
   const packages = layers.reduce((n, l) => n + l.packages.length, 0);
-  const view = h(
+  return h(
     "section",
     {},
     h("h1", {}, image.refs.map(refName).join(", ") || short(image.digest)),
@@ -192,13 +204,4 @@ export async function imageView(digest: string, against?: string): Promise<HTMLE
     ),
     diffSection(image.digest, diffCandidates(image, fleet.images)),
   );
-  if (against !== undefined) {
-    const select = view.querySelector<HTMLSelectElement>("#against");
-    if (select) select.value = against;
-    const diff = await getJson<DiffAnswer>(
-      `/api/images/${encodeURIComponent(image.digest)}/diff?against=${encodeURIComponent(against)}`,
-    );
-    view.querySelector("#diff")?.append(diffTable(diff));
-  }
-  return view;
 }

@@ -15,8 +15,9 @@ export function sizeText(bytes: number | null): string {
   return bytes === null ? "—" : formatBytes(bytes);
 }
 
+/** An image's page: a path the server renders, so links work without scripts too. */
 export function imageHref(digest: string): string {
-  return `#/image/${digest}`;
+  return `/image/${digest}`;
 }
 
 /** The image's repositories, each with its tags. */

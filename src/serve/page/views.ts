@@ -1,5 +1,11 @@
 import { formatBytes } from "../../util/format-bytes.js";
-import { type Finding, type FleetAnswer, type FleetImage, getJson, type SearchAnswer } from "./api.js";
+import {
+  type FleetAnswer,
+  type FleetImage,
+  getJson,
+  type SearchAnswer,
+  type VulnerableAnswer,
+} from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
 import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges, sizeText } from "./parts.js";
 
@@ -45,7 +51,11 @@ function stat(value: string | number, label: string): HTMLElement {
 }
 
 export async function fleetView(): Promise<HTMLElement> {
-  const { images, advisories, bytes } = await getJson<FleetAnswer>("/api/fleet");
+  return fleetContent(await getJson<FleetAnswer>("/api/fleet"));
+}
+
+/** The fleet list from /api/fleet's answer (the server renders it into the first page too). */
+export function fleetContent({ images, advisories, bytes }: FleetAnswer): HTMLElement {
   const vulnerable = images.filter(
     (i) => i.worst !== undefined && i.worst !== "negligible" && i.worst !== "unknown",
   );
@@ -123,9 +133,11 @@ export async function searchView(q: string): Promise<HTMLElement> {
 }
 
 export async function vulnerableView(): Promise<HTMLElement> {
-  const { images } = await getJson<{ images: { image: FleetImage; findings: Finding[] }[] }>(
-    "/api/vulnerable",
-  );
+  return vulnerableContent(await getJson<VulnerableAnswer>("/api/vulnerable"));
+}
+
+/** The vulnerable images from /api/vulnerable's answer. */
+export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
   const sections = images.map(({ image, findings }) =>
     h(
       "div",

@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { fleetAnswer } from "./api.js";
+import { type FleetView, NotIndexed } from "./fleet-view.js";
+import { renderMarkup } from "./markup.js";
+import { errorBox, h } from "./page/dom.js";
+import { imageContent } from "./page/image-view.js";
+import { fleetContent, vulnerableContent } from "./page/views.js";
+
+/**
+ * The page's paths, each sent with its view already in the HTML: the fleet list (/), an image
+ * (/image/DIGEST) and the vulnerable images (/vulnerable). A text browser, a headless screenshot
+ * or a slow machine sees the content without running a script; app.js then adds search, the diff
+ * and navigation. The views are the page's own (src/serve/page/), built here as markup.
+ */
+
+/** Where index.html keeps the view; it holds a placeholder for when no first view is rendered. */
+const MAIN = /<main id="main">[\s\S]*?<\/main>/;
+
+/** The page with `html` as its first view, named `key` so the script does not fetch it again. */
+function pageWith(template: string, key: string, html: string): string {
+  const keyText = key.replace(/[^a-z0-9: ]/g, "");
+  return template.replace(MAIN, () => `<main id="main" data-rendered="${keyText}">${html}</main>`);
+}
+
+const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
+const HTML = "text/html; charset=utf-8";
+
+export function registerFirstViews(app: FastifyInstance, view: FleetView, template: string): void {
+  if (!MAIN.test(template)) throw new Error('index.html has no <main id="main">');
+  const send = (reply: FastifyReply, key: string, render: () => HTMLElement) =>
+    reply.type(HTML).send(pageWith(template, key, renderMarkup(render)));
+
+  app.get("/", async (_request, reply) => {
+    const answer = await fleetAnswer(view);
+    return send(reply, "fleet", () => fleetContent(answer));
+  });
+  app.get("/vulnerable", async (_request, reply) => {
+    const images = await view.vulnerable();
+    return send(reply, "vulnerable", () => vulnerableContent({ images }));
+  });
+  app.get<{ Params: { digest: string } }>(
+    "/image/:digest",
+    { schema: { params: { type: "object", properties: { digest: DIGEST }, required: ["digest"] } } },
+    async (request, reply) => {
+      const { digest } = request.params;
+      try {
+        const [answer, fleet] = await Promise.all([view.image(digest), fleetAnswer(view)]);
+        return send(reply, `image ${digest}`, () => imageContent(answer, fleet));
+      } catch (err) {
+        if (!(err instanceof NotIndexed)) throw err;
+        reply.code(404);
+        return send(reply, "", () =>
+          h("section", {}, h("h1", {}, "Not in the index"), errorBox(`${err.message} (${err.hint})`)),
+        );
+      }
+    },
+  );
+}
