@@ -13,6 +13,11 @@ export const NOT_IN_IMAGES: ReadonlyArray<{ match: RegExp; reason: string }> = [
     match: /^var\/lib\/(dpkg|apt|ucf)(\/|$)/,
     reason: "dpkg's, apt's and ucf's state: no package manager runs in the image",
   },
+  { match: /^etc\/apt(\/|$)/, reason: "apt's configuration (scripts add to it): no apt in the image" },
+  {
+    match: /^etc\/(\.pwd\.lock|(passwd|group|shadow|gshadow)-)$/,
+    reason: "the account tools' lock and backup files",
+  },
   { match: /^var\/log(\/|$)/, reason: "logs of the install" },
   { match: /^var\/cache(\/|$)/, reason: "caches (apt's, man-db's, debconf's), rebuilt on demand" },
   {
