@@ -97,7 +97,9 @@ function parityReport(results: ParityResult[], failed: string[]): string {
     "Left out of the comparison, as nothing an image should hold:",
     "",
     ...NOT_IN_IMAGES.map((e) => `- \`${e.match.source}\`: ${e.reason}`),
-    "- what packages on the spec's exclude list ship (adduser, apt, debconf, dpkg, ucf...): machinery only maintainer scripts use, never installed by strata",
+    "- what packages mmdebstrap installed beyond the lock ship: the machinery strata excludes (adduser, debconf, ucf...) and what only it needs; per set:",
+    "",
+    ...results.map((r) => `  - ${r.name}: ${r.onlyInReference.join(", ") || "none"}`),
     ...(failed.length > 0 ? ["", "_Not measured:_", "", ...failed.map((f) => `- ${f}`)] : []),
   ].join("\n");
 }

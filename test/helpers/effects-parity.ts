@@ -62,6 +62,8 @@ export interface ParityResult {
   layout: string;
   /** The whole tree beyond the baseline, shipped paths and made ones. */
   wide: WideParity;
+  /** Packages mmdebstrap installed that the lock does not hold (excluded machinery and its needs). */
+  onlyInReference: string[];
 }
 
 export interface ParityOptions {
@@ -100,6 +102,12 @@ export async function measureParity(set: { name: string; packages: string[] }, o
   );
   const layout = join(dir, "out");
   const image = await imageTree(layout, keepBody);
+  // What mmdebstrap installed beyond the lock: the machinery strata excludes (adduser, debconf, ucf)
+  // and what only it needs (passwd); their files are not the set's.
+  const lockedNames = new Set(locked.map((p) => p.name));
+  const onlyInReference = Object.keys(reference.versions)
+    .filter((name) => !lockedNames.has(name))
+    .sort();
   const skew = locked
     .filter((p) => reference.versions[p.name] !== p.version)
     .map((p) => `${p.name}: locked ${p.version}, mmdebstrap ${reference.versions[p.name] ?? "absent"}`);
@@ -112,10 +120,11 @@ export async function measureParity(set: { name: string; packages: string[] }, o
     ...compareEffects(set.name, reference, baselinePaths, image),
     wide: compareTrees(reference, baselinePaths, image, {
       equivalent,
-      leftOut: new Set(lock.excluded.map((e) => e.name)),
+      leftOut: new Set(onlyInReference),
     }),
     skew,
     layout,
+    onlyInReference,
   };
 }
 
@@ -128,7 +137,7 @@ interface Reference {
 }
 
 function compareEffects(name: string, ref: Reference, baseline: Set<string>, image: FsTree) {
-  const result: Omit<ParityResult, "skew" | "layout" | "wide"> = {
+  const result: Omit<ParityResult, "skew" | "layout" | "wide" | "onlyInReference"> = {
     name,
     effects: 0,
     made: [],
