@@ -86,6 +86,8 @@ export class MaintainerHost implements CommandHost {
   readonly debconf = new Map<string, string>();
   readonly tree: ImageTree;
   readonly architecture: string;
+  /** The paths `dpkg-statoverride --add` named in this install. */
+  readonly statOverrides = new Set<string>();
   /** Whom `test -O` and `-G` ask about: root, or the user `su -c` runs a command as. */
   user = { uid: 0, gid: 0 };
   /** The package and script being followed, and the command being run. */

@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { STATIC_GROUPS, STATIC_USERS } from "../../src/debian/base-passwd.js";
 import { skippedReason } from "../../src/effects/skipped.js";
 import { mergedUsrPath } from "../../src/layers/layer.js";
 import { writeFileAtomic } from "../../src/util/fs.js";
@@ -46,7 +47,28 @@ const NOT_EFFECTS: readonly RegExp[] = [
 /** Generated files whose bytes may differ from dpkg's while holding the same thing. */
 const EQUIVALENT: Record<string, (a: Buffer, b: Buffer) => boolean> = {
   "etc/ssl/certs/java/cacerts": (a, b) => jksCertificates(a).join("\n") === jksCertificates(b).join("\n"),
+  "etc/shadow": sameAccounts,
+  "etc/gshadow": sameAccounts,
 };
+
+/**
+ * shadow and gshadow hold the same accounts: every one strata's image has is dpkg's, and every one
+ * dpkg's has is strata's unless it is one of base-passwd's fixed ones (strata adds those only where
+ * a script names one). Password fields and dates are not compared (dpkg's carry the install day).
+ */
+function sameAccounts(dpkg: Buffer, strata: Buffer): boolean {
+  const names = (b: Buffer) =>
+    new Set(
+      b
+        .toString("utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(":")[0]),
+    );
+  const [want, got] = [names(dpkg), names(strata)];
+  const fixed = new Set(["root", ...STATIC_USERS.map((u) => u.name), ...STATIC_GROUPS.keys()]);
+  return [...got].every((n) => want.has(n)) && [...want].every((n) => got.has(n) || fixed.has(n));
+}
 /** Bodies a comparison reads: the equivalent files, and the account files that name owners. */
 const keepBody = (path: string) => path in EQUIVALENT || path === "etc/passwd" || path === "etc/group";
 

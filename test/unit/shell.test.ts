@@ -522,6 +522,36 @@ describe("commands that are shell scripts of the image", () => {
   });
 });
 
+describe("dpkg-statoverride and modes as packages set them", () => {
+  test("--add --update sets owner and mode now (redis.conf 0640, /etc/ssl/private 0710); --list answers what was added; chmod 04755 is setuid", () => {
+    const t = tree({
+      "etc/redis/redis.conf": { mode: 0o644, body: "port 6379\n" },
+      "etc/ssl/private": { dir: true },
+      "usr/lib/tool": { mode: 0o755, body: "elf" },
+    });
+    const run = follow(
+      t,
+      [
+        "set -e",
+        "adduser --system --group redis",
+        "addgroup --system ssl-cert",
+        "if ! dpkg-statoverride --list /etc/redis/redis.conf >/dev/null 2>&1; then",
+        "  dpkg-statoverride --update --add redis redis 640 /etc/redis/redis.conf",
+        "fi",
+        "dpkg-statoverride --list /etc/redis/redis.conf && touch /listed",
+        "dpkg-statoverride --update --add root ssl-cert 710 /etc/ssl/private",
+        "chmod 04755 /usr/lib/tool",
+      ].join("\n"),
+    );
+    const conf = t.at("etc/redis/redis.conf");
+    assert.deepEqual([conf?.mode, conf?.uid, conf?.gid], [0o640, 100, 100]);
+    assert.deepEqual([t.at("etc/ssl/private")?.mode, t.at("etc/ssl/private")?.gid], [0o710, 101]);
+    assert.equal(t.at("listed")?.type, "file");
+    assert.equal(t.at("usr/lib/tool")?.mode, 0o4755);
+    assert.deepEqual(run.skipped, []);
+  });
+});
+
 describe("su -c: a command run as another account", () => {
   test("postgresql-common's ownership check: test -O as postgres fails on a root-owned home, so it is chowned", () => {
     const t = tree({ "var/lib": { dir: true } });

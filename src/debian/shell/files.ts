@@ -419,7 +419,8 @@ export const FILE_COMMANDS: Record<string, FileCommand> = {
 
 /** An octal mode, or a symbolic one ([ugoa]*[+-=][rwxXst]*, comma separated) applied to `current`. */
 export function parseMode(spec: string, current: number): number | undefined {
-  if (/^[0-7]{1,4}$/.test(spec)) return Number.parseInt(spec, 8);
+  // Leading zeros are allowed beyond four digits (chmod 04755, dpkg-statoverride's 01733).
+  if (/^0*[0-7]{1,4}$/.test(spec)) return Number.parseInt(spec, 8);
   let mode = current;
   for (const clause of spec.split(",")) {
     const m = /^([ugoa]*)([-+=])([rwxXst]*)$/.exec(clause);

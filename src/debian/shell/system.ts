@@ -97,11 +97,7 @@ const COMMANDS: Record<string, Handler> = {
   groupadd: (host, args) => ({ status: host.accounts.useradd(host, "groupadd", args) }),
   "update-alternatives": (host, args) => host.alternatives.run(host, args),
   dpkg: (host, args) => dpkg(host, args),
-  "dpkg-statoverride": (host, args) => {
-    if (args.includes("--list")) return { status: 1 }; // no overrides in an image
-    host.skip(DPKG_DB);
-    return ok;
-  },
+  "dpkg-statoverride": (host, args) => statoverride(host, args),
   "dpkg-maintscript-helper": () => ok, // it acts on upgrades and removals only, never on a fresh install
   "dpkg-divert": (host, args) => divert(host, args),
   "add-shell": (host, args) => shells(host, args, true),
@@ -135,6 +131,36 @@ export function systemCommand(
   // A service asked for its status is not running: that is the truth in an image being built.
   const status = reason === SERVICES && args.some((a) => a === "status" || a === "is-active") ? 3 : 0;
   return { status };
+}
+
+/**
+ * `dpkg-statoverride --add [--update] USER GROUP MODE PATH`: with --update the owner and mode are
+ * set now, as dpkg does (redis's 0640 redis.conf, ssl-cert's 0710 /etc/ssl/private); without it
+ * dpkg would apply them only to a later unpack, which an image never has. `--list PATH` answers
+ * whether this install added one; `--remove` forgets it.
+ */
+function statoverride(host: MaintainerHost, args: string[]): CommandResult {
+  const words = args.filter(
+    (a) => !a.startsWith("--") || a === "--add" || a === "--list" || a === "--remove",
+  );
+  const [action, ...rest] = words;
+  if (action === "--list")
+    return { status: rest.every((p) => host.statOverrides.has(p)) && rest.length > 0 ? 0 : 1 };
+  if (action === "--remove") {
+    for (const path of rest) host.statOverrides.delete(path);
+    return ok;
+  }
+  if (action !== "--add" || rest.length !== 4) {
+    host.skip(DPKG_DB);
+    return ok;
+  }
+  const [user, group, mode, path] = rest;
+  host.statOverrides.add(path);
+  if (!args.includes("--update")) return ok;
+  const files = host.fileContext();
+  const owned = FILE_COMMANDS.chown(files, [`${user}:${group}`, path], "");
+  const moded = FILE_COMMANDS.chmod(files, [mode, path], "");
+  return { status: owned.status | moded.status };
 }
 
 /** Where getopts is inside a group of flags (-qv): sh keeps it out of sight; here, a variable. */
