@@ -541,8 +541,17 @@ describe("dpkg-statoverride and modes as packages set them", () => {
         "dpkg-statoverride --list /etc/redis/redis.conf && touch /listed",
         "dpkg-statoverride --update --add root ssl-cert 710 /etc/ssl/private",
         "chmod 04755 /usr/lib/tool",
+        "cat /dev/null > /etc/app.cnf",
+        'echo "[client]" >> /etc/app.cnf',
+        "chmod 0600 /etc/app.cnf",
       ].join("\n"),
     );
+    assert.equal(
+      t.at("etc/app.cnf")?.body?.toString(),
+      "[client]\n",
+      "cat /dev/null > FILE, as mariadb makes debian.cnf",
+    );
+    assert.equal(t.at("etc/app.cnf")?.mode, 0o600);
     const conf = t.at("etc/redis/redis.conf");
     assert.deepEqual([conf?.mode, conf?.uid, conf?.gid], [0o640, 100, 100]);
     assert.deepEqual([t.at("etc/ssl/private")?.mode, t.at("etc/ssl/private")?.gid], [0o710, 101]);

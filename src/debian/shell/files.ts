@@ -361,10 +361,12 @@ const cat: FileCommand = (ctx, args, stdin) => {
   if (rest.length === 0) return { status: 0, stdout: stdin };
   let stdout = "";
   for (const p of rest) {
+    if (p === "/dev/null") continue; // `cat /dev/null > FILE` empties FILE (mariadb's debian.cnf)
     const node = ctx.tree.lookup(p);
     if (node?.type !== "file") return { status: 1, stdout };
     const body = ctx.tree.contents(p);
-    if (body === undefined) ctx.skip(`the contents of ${p} were not recorded when its layer was built`);
+    if (node.unknown) ctx.skip(`the contents of ${p} come from commands strata does not follow`);
+    else if (body === undefined) ctx.skip(`the contents of ${p} were not recorded when its layer was built`);
     else stdout += body.toString("utf8");
   }
   return { status: 0, stdout };
