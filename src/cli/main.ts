@@ -14,6 +14,7 @@ import { registerPs } from "./commands/ps.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerQuery } from "./commands/query.js";
+import { registerRun } from "./commands/run.js";
 import { registerSbom } from "./commands/sbom.js";
 import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
@@ -91,6 +92,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerAudit(program);
   registerServe(program, out);
   registerPs(program);
+  registerRun(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
