@@ -15,6 +15,7 @@ import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerQuery } from "./commands/query.js";
 import { registerRun } from "./commands/run.js";
+import { registerRuns } from "./commands/runs.js";
 import { registerSbom } from "./commands/sbom.js";
 import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
@@ -93,6 +94,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerServe(program, out);
   registerPs(program);
   registerRun(program, out);
+  registerRuns(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

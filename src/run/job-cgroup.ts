@@ -10,6 +10,8 @@ import { join } from "node:path";
  */
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
+/** How close to its limit a v1 job's peak must be for a SIGKILL to count as the OOM killer's. */
+const V1_OOM_MARGIN = 1 << 20;
 
 function unified(): boolean {
   return existsSync(join(CGROUP_ROOT, "cgroup.controllers"));
@@ -46,13 +48,17 @@ export class JobCgroup {
     return readNumber(join(CGROUP_ROOT, "memory", this.parent, "memory.max_usage_in_bytes"));
   }
 
-  /** Whether the kernel's OOM killer ended a process of the job (a --memory limit reached). */
-  oomKilled(): boolean {
-    const file = unified()
-      ? join(CGROUP_ROOT, this.parent, "memory.events")
-      : join(CGROUP_ROOT, "memory", this.parent, "memory.oom_control");
+  /**
+   * Whether the kernel's OOM killer ended the job: v2 counts OOM kills of the whole subtree in the
+   * parent's memory.events. v1 counts them only in the job's own cgroup, which runc has removed by
+   * now, so there a SIGKILL (status 137) with the peak at the limit is taken for one.
+   */
+  oomKilled(status: number, limitBytes: number | undefined): boolean {
+    if (limitBytes === undefined) return false;
+    if (!unified()) return status === 137 && (this.peakMemory() ?? 0) >= limitBytes - V1_OOM_MARGIN;
     try {
-      const match = /^oom_kill (\d+)$/m.exec(readFileSync(file, "utf8"));
+      const events = readFileSync(join(CGROUP_ROOT, this.parent, "memory.events"), "utf8");
+      const match = /^oom_kill (\d+)$/m.exec(events);
       return match !== null && Number(match[1]) > 0;
     } catch {
       return false;

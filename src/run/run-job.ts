@@ -112,7 +112,7 @@ export async function runJob(opts: RunJobOptions, onEvent: (e: RunEvent) => void
     const startedAt = Date.now();
     const exit = await runBundle(runDir, id, opts.timeoutMs);
     const endedAt = Date.now();
-    const oomKilled = !exit.timedOut && cgroup.oomKilled();
+    const oomKilled = !exit.timedOut && cgroup.oomKilled(exit.status, opts.memoryBytes);
     const record: RunRecord = {
       id,
       name: opts.name ?? "",

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runStrata } from "../helpers/cli.js";
+import { buildExample, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+
+/**
+ * `strata run` end to end: the python3 example (an amd64 + arm64 index) from a layout and from a
+ * registry, run by the real runc on overlayfs, recorded in a fresh index.
+ */
+
+interface RunJson {
+  id: string;
+  digest: string;
+  exitCode: number;
+  outcome: string;
+  unpackedLayers: number;
+  peakMemoryBytes: number | null;
+  rootfs: string;
+}
+
+describe("strata run runs images as jobs (network: host's mirror; root: runc, overlayfs; starts docker-registry)", {
+  timeout: 600_000,
+}, () => {
+  let layout: string;
+  let work: string;
+  let registry: RegistryServer;
+  let cache: string;
+  let env: Record<string, string>;
+
+  /** `strata run` with this test's store and index; the record is the last stdout line. */
+  async function run(image: string, flags: string[], args: string[] = []) {
+    const r = await runStrata(["--cache-dir", cache, "run", image, "--json", ...flags, "--", ...args], {
+      env,
+    });
+    const lines = r.stdout.trim().split("\n");
+    return {
+      ...r,
+      record: JSON.parse(lines.at(-1)?.startsWith("{") ? lines.at(-1)! : "{}") as RunJson,
+      output: lines.slice(0, -1).join("\n"),
+    };
+  }
+  const py = (code: string) => ["-c", code];
+
+  before(async () => {
+    const dir = await exampleCopy("python3");
+    layout = (await buildExample(dir)).out;
+    work = await mkdtemp(join(tmpdir(), "strata-run-"));
+    // The run's store lives in a cache of its own (the build's .debs are shared); the layers are unpacked here.
+    cache = join(work, "cache");
+    await mkdir(cache);
+    env = { STRATA_INDEX: join(work, "index.db") };
+    registry = await startRegistry();
+    const pushed = await runStrata([
+      "--cache-dir",
+      SHARED_CACHE,
+      "push",
+      layout,
+      `${registry.host}/jobs/python3:1`,
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+  after(async () => {
+    await registry?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("runs the python3 image from a layout: the host's platform, its entrypoint and user, the output streamed", async () => {
+    const r = await run(
+      `oci:${layout}`,
+      [],
+      py("import os, platform; print(1, os.getuid(), platform.machine())"),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.output, "1 65532 x86_64");
+    assert.ok(r.record.unpackedLayers > 0, "a fresh store unpacks the layers");
+    assert.equal(r.record.rootfs, "overlay");
+    assert.ok((r.record.peakMemoryBytes ?? 0) > 0, "peak memory is read from the cgroup");
+  });
+
+  it("a second run, from the registry by tag, unpacks nothing and is recorded against the same digest", async () => {
+    const first = await run(`oci:${layout}`, [], py("print(2)"));
+    const r = await run(`docker://${registry.host}/jobs/python3:1`, ["--insecure"], py("print(1)"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.output, "1");
+    assert.equal(r.record.unpackedLayers, 0);
+    assert.equal(r.record.digest, first.record.digest);
+    const listed = await runStrata(["runs", "--image", r.record.digest, "--json"], { env });
+    const runs = JSON.parse(listed.stdout).runs as { id: string; args: string[] }[];
+    assert.equal(runs[0].id, r.record.id);
+    assert.deepEqual(runs[0].args, ["/usr/bin/python3", "-c", "print(1)"]);
+  });
+
+  it("passes the job's exit code through", async () => {
+    const r = await run(`oci:${layout}`, [], py("import sys; sys.exit(7)"));
+    assert.equal(r.code, 7);
+    assert.equal(r.record.exitCode, 7);
+    assert.equal(r.record.outcome, "exited");
+  });
+
+  it("--timeout kills the job and exits 124", async () => {
+    const started = Date.now();
+    const r = await run(`oci:${layout}`, ["--timeout", "2s"], py("import time; time.sleep(60)"));
+    assert.equal(r.code, 124, r.stderr);
+    assert.equal(r.record.outcome, "timeout");
+    assert.ok(Date.now() - started < 30_000);
+    assert.match(r.stderr, /timed out after 2s/);
+  });
+
+  it("a memory limit the job passes gets it killed", async () => {
+    const r = await run(
+      `oci:${layout}`,
+      ["--memory", "48M"],
+      py("b = bytearray(256 << 20); print('survived')"),
+    );
+    assert.equal(r.code, 137, r.stdout + r.stderr);
+    assert.equal(r.record.outcome, "oom");
+    assert.doesNotMatch(r.stdout, /survived/);
+  });
+
+  it("the root is read-only and /tmp a writable tmpfs; --writable gives a throwaway writable root", async () => {
+    const code =
+      "import os\ntry:\n open('/etc/x','w')\nexcept OSError as e: print(e.errno)\nopen('/tmp/y','w').write('ok'); print(open('/tmp/y').read())";
+    const r = await run(`oci:${layout}`, [], py(code));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.output, "30\nok"); // EROFS
+    const w = await run(
+      `oci:${layout}`,
+      ["--writable", "--user", "0"],
+      py("open('/etc/x','w').write('1'); print('wrote')"),
+    );
+    assert.equal(w.output, "wrote", w.stderr);
+    const again = await run(`oci:${layout}`, [], py("import os; print(os.path.exists('/etc/x'))"));
+    assert.equal(again.output, "False");
+  });
+
+  it("--mount binds host paths, read-only with :ro", async () => {
+    const data = join(work, "data");
+    await mkdir(data);
+    await writeFile(join(data, "in.txt"), "from the host\n");
+    const out = join(work, "out");
+    await mkdir(out, { mode: 0o777 });
+    const code =
+      "print(open('/data/in.txt').read().strip())\ntry:\n open('/data/new','w')\nexcept OSError as e: print(e.errno)\nopen('/out/result','w').write('done')";
+    const r = await run(
+      `oci:${layout}`,
+      ["--mount", `${data}:/data:ro`, "--mount", `${out}:/out`, "--user", "0"],
+      py(code),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.output, "from the host\n30");
+    assert.equal(await readFile(join(out, "result"), "utf8"), "done");
+    const bad = await run(`oci:${layout}`, ["--mount", "/nonexistent:/x"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--mount \/nonexistent:\/x: \/nonexistent does not exist/);
+  });
+
+  it("a layer changed in the store is refused: it is unpacked again and the job never sees the change", async () => {
+    const store = join(cache, "layers-unpacked");
+    const entries = (await readdir(store)).filter((e) => /^[0-9a-f]{64}$/.test(e));
+    let target: string | undefined;
+    for (const e of entries) {
+      const passwd = join(store, e, "root", "etc", "passwd");
+      if (
+        await readFile(passwd).then(
+          () => true,
+          () => false,
+        )
+      )
+        target = passwd;
+    }
+    assert.ok(target, "some layer holds /etc/passwd");
+    await appendFile(target, "evil:x:0:0::/:/bin/sh\n");
+    const r = await run(`oci:${layout}`, [], py("print('evil' in open('/etc/passwd').read())"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /changed since it was unpacked; unpacking it again/);
+    assert.equal(r.record.unpackedLayers, 1);
+    assert.equal(r.output, "False");
+  });
+});
