@@ -9,6 +9,7 @@ import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerIndex } from "./commands/index.js";
+import { registerJob } from "./commands/job.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPs } from "./commands/ps.js";
 import { registerPull } from "./commands/pull.js";
@@ -95,6 +96,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerPs(program);
   registerRun(program, out);
   registerRuns(program);
+  registerJob(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

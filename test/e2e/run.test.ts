@@ -94,6 +94,30 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
     assert.deepEqual(runs[0].args, ["/usr/bin/python3", "-c", "print(1)"]);
   });
 
+  it("strata job manifest names the pushed image by its digest and its user by number", async () => {
+    const r = await runStrata([
+      "job",
+      "manifest",
+      `${registry.host}/jobs/python3:1`,
+      "--insecure",
+      "--name",
+      "py",
+      "--json",
+      "--",
+      "-c",
+      "print(1)",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout);
+    const [c] = job.spec.template.spec.containers;
+    assert.match(c.image, new RegExp(`^${registry.host}/jobs/python3@sha256:[0-9a-f]{64}$`));
+    assert.equal(c.securityContext.runAsUser, 65532);
+    assert.deepEqual(c.args, ["-c", "print(1)"]);
+    const local = await runStrata(["job", "manifest", `oci:${layout}`, "--name", "py"]);
+    assert.equal(local.code, 2);
+    assert.match(local.stderr, /push it first/);
+  });
+
   it("passes the job's exit code through", async () => {
     const r = await run(`oci:${layout}`, [], py("import sys; sys.exit(7)"));
     assert.equal(r.code, 7);
@@ -118,7 +142,7 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
     );
     assert.equal(r.code, 137, r.stdout + r.stderr);
     assert.equal(r.record.outcome, "oom");
-    assert.doesNotMatch(r.stdout, /survived/);
+    assert.doesNotMatch(r.output, /survived/);
   });
 
   it("the root is read-only and /tmp a writable tmpfs; --writable gives a throwaway writable root", async () => {
