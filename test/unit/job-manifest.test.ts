@@ -13,7 +13,14 @@ import { strataImage } from "../helpers/fleet-images.js";
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const base = { name: "nightly", image: `registry.example/jobs/app@${DIGEST}`, args: ["--full"] };
 
-type Pod = { spec: { securityContext: Record<string, unknown>; containers: Record<string, any>[] } };
+interface Container {
+  image: string;
+  imagePullPolicy: string;
+  args?: string[];
+  securityContext: Record<string, unknown>;
+  resources: { limits: Record<string, string> };
+}
+type Pod = { spec: { securityContext: Record<string, unknown>; containers: Container[] } };
 
 describe("strata job manifest", { timeout: 60_000 }, () => {
   it("makes a batch/v1 Job naming the image by digest, as the image's non-root user, read-only, with limits", () => {
