@@ -47,7 +47,7 @@ async function mountOverlay(layers: LayerUse[], runDir: string, target: string):
 }
 
 /** Bottom to top, as a runtime applies layers: whiteouts and opaque directories delete what is below. */
-async function copyLayers(layers: LayerUse[], target: string): Promise<void> {
+export async function copyLayers(layers: LayerUse[], target: string): Promise<void> {
   for (const layer of layers) {
     for (const dir of layer.opaque) {
       await rm(join(target, dir), { recursive: true, force: true });

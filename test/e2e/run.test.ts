@@ -3,9 +3,13 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LayerStore } from "../../src/run/layer-store.js";
+import { composeRootfs, copyLayers } from "../../src/run/rootfs.js";
 import { runStrata } from "../helpers/cli.js";
 import { buildExample, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+import { layerOf } from "../helpers/layer-tar.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+import { syntheticImage } from "../helpers/synthetic-image.js";
 
 /**
  * `strata run` end to end: the python3 example (an amd64 + arm64 index) from a layout and from a
@@ -203,5 +207,42 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
     assert.match(r.stderr, /changed since it was unpacked; unpacking it again/);
     assert.equal(r.record.unpackedLayers, 1);
     assert.equal(r.output, "False");
+  });
+});
+
+describe("strata run composes layers as a runtime does (root: overlayfs, mknod, setfattr)", {
+  timeout: 60_000,
+}, () => {
+  it("whiteouts and opaque directories hide what is below, through overlayfs and through the copy fallback", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "strata-compose-"));
+    try {
+      const store = new LayerStore(join(dir, "layers"));
+      const lower = await layerOf([
+        { path: "etc/gone", body: "x" },
+        { path: "etc/kept", body: "kept" },
+        { path: "opt/app/old", body: "old" },
+      ]);
+      const upper = await layerOf([
+        { path: "etc/.wh.gone", body: "" },
+        { path: "opt/app/.wh..wh..opq", body: "" },
+        { path: "opt/app/new", body: "new" },
+      ]);
+      const layers = await store.layersOf(syntheticImage([lower, upper]), "test");
+      const seen = async (root: string) => [
+        await readdir(join(root, "etc")),
+        (await readdir(join(root, "opt/app"))).sort(),
+      ];
+      await mkdir(join(dir, "run"));
+      const rootfs = await composeRootfs(layers, join(dir, "run"));
+      assert.equal(rootfs.how, "overlay");
+      assert.deepEqual(await seen(rootfs.path), [["kept"], ["new"]]);
+      await rootfs.release();
+      const copy = join(dir, "copy");
+      await mkdir(copy);
+      await copyLayers(layers, copy);
+      assert.deepEqual(await seen(copy), [["kept"], ["new"]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
