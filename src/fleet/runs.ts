@@ -27,6 +27,9 @@ export interface RunRecord {
   peakMemoryBytes: number | null;
 }
 
+/** What `strata ps` and the page call recent: a week. */
+export const RECENT_RUNS_MS = 7 * 24 * 3_600_000;
+
 export interface RunsWhere {
   /** Only runs of these manifest digests. */
   digests?: string[];

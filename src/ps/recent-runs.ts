@@ -1,14 +1,12 @@
 import type { Finding } from "../advisories/match.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import type { RunRecord } from "../fleet/runs.js";
+import { RECENT_RUNS_MS, type RunRecord } from "../fleet/runs.js";
 import type { Vulnerabilities } from "../serve/vulnerabilities.js";
 
 /**
  * Recent `strata run`s whose image is vulnerable now, by today's advisories: a job that ran last
  * week is not running, but what it read and wrote may matter. Each image is judged once.
  */
-
-export const RECENT_RUNS_MS = 7 * 24 * 3_600_000;
 
 export interface VulnerableRun {
   run: RunRecord;

@@ -1,8 +1,9 @@
 import { errorBox, h } from "./dom.js";
 import { imageView } from "./image-view.js";
+import { runsView } from "./runs-view.js";
 import { fleetView, searchView, vulnerableView } from "./views.js";
 
-/** The page's router: the hash names the view (#/, #/search?q=, #/image/DIGEST[?against=], #/vulnerable). */
+/** The page's router: the hash names the view (#/, #/search?q=, #/image/DIGEST[?against=], #/vulnerable, #/runs). */
 
 function route(hash: string): { nav: string; render: () => Promise<HTMLElement>; query?: string } {
   const [path, query = ""] = hash.replace(/^#/, "").split("?", 2);
@@ -10,6 +11,7 @@ function route(hash: string): { nav: string; render: () => Promise<HTMLElement>;
   const q = params.get("q") ?? "";
   if (path === "/search") return { nav: "", render: () => searchView(q), query: q };
   if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView };
+  if (path === "/runs") return { nav: "runs", render: runsView };
   const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
   if (image) return { nav: "fleet", render: () => imageView(image[1], params.get("against") ?? undefined) };
   return { nav: "fleet", render: fleetView };

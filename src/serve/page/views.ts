@@ -1,5 +1,12 @@
 import { formatBytes } from "../../util/format-bytes.js";
-import { type Finding, type FleetAnswer, type FleetImage, getJson, type SearchAnswer } from "./api.js";
+import {
+  type Finding,
+  type FleetAnswer,
+  type FleetImage,
+  getJson,
+  type RunRecord,
+  type SearchAnswer,
+} from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
 import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges, sizeText } from "./parts.js";
 
@@ -122,11 +129,24 @@ export async function searchView(q: string): Promise<HTMLElement> {
   );
 }
 
-export async function vulnerableView(): Promise<HTMLElement> {
-  const { images } = await getJson<{ images: { image: FleetImage; findings: Finding[] }[] }>(
-    "/api/vulnerable",
+/** The last week's `strata run`s of a vulnerable image: what ran with what it now is known to carry. */
+function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
+  if (runs.length === 0) return "";
+  const names = runs.slice(0, 5).map((r) => `${r.name || r.id} (${ago(r.startedAt)}, exit ${r.exitCode})`);
+  const more = runs.length > 5 ? ` and ${runs.length - 5} more` : "";
+  return h(
+    "p",
+    { class: "recent-runs" },
+    h("a", { href: "#/runs" }, `Ran ${runs.length}× in the last 7 days`),
+    `: ${names.join(", ")}${more}`,
   );
-  const sections = images.map(({ image, findings }) =>
+}
+
+export async function vulnerableView(): Promise<HTMLElement> {
+  const { images } = await getJson<{
+    images: { image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[];
+  }>("/api/vulnerable");
+  const sections = images.map(({ image, findings, recentRuns }) =>
     h(
       "div",
       { class: "vuln-image", "data-digest": image.digest },
@@ -143,6 +163,7 @@ export async function vulnerableView(): Promise<HTMLElement> {
         " ",
         severityBadges(image),
       ),
+      recentRunsLine(recentRuns),
       table(FINDING_HEADS, findings.map(findingRow)),
     ),
   );
