@@ -78,18 +78,12 @@ export async function benchJobs(work: string, buildCache: string, n: number): Pr
     `oci:${join(dir, "py")}:latest`,
     `docker-archive:${join(dir, "py.tar")}:strata/py:latest`,
   ]);
-  await run("podman", [...pod, "load", "-q", "-i", join(dir, "py.tar")]);
+  const loaded = await run("podman", [...pod, "load", "-i", join(dir, "py.tar")]);
+  // podman names a docker-archive's "strata/py" after its default registry (docker.io/strata/py).
+  const name =
+    /Loaded image(?:\(s\))?: *(\S+)/.exec(loaded.stdout + loaded.stderr)?.[1] ?? "docker.io/strata/py:latest";
   const podmanRun = () =>
-    toFirstOutput("podman", [
-      ...pod,
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "localhost/strata/py:latest",
-      "-c",
-      CODE,
-    ]);
+    toFirstOutput("podman", [...pod, "run", "--rm", "--network", "none", name, "-c", CODE]);
   await strataRun(); // fills the store
   await podmanRun();
   log(`jobs: warm strata run vs podman run --rm, x${n}`);
