@@ -11,6 +11,8 @@ import { ratio, table, timing, verdict } from "./format.js";
 import { interleave, log, run, STRATA_BIN, strata } from "./proc.js";
 
 const CODE = "print(1)";
+/** podman's default nofile and nproc limits are above this machine's hard limits; strata's jobs get 1024 files. */
+const NOFILE = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"];
 
 /** Seconds from spawn to the first byte on stdout; the process is then awaited to its end. */
 function toFirstOutput(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
@@ -83,7 +85,7 @@ export async function benchJobs(work: string, buildCache: string, n: number): Pr
   const name =
     /Loaded image(?:\(s\))?: *(\S+)/.exec(loaded.stdout + loaded.stderr)?.[1] ?? "docker.io/strata/py:latest";
   const podmanRun = () =>
-    toFirstOutput("podman", [...pod, "run", "--rm", "--network", "none", name, "-c", CODE]);
+    toFirstOutput("podman", [...pod, "run", "--rm", "--network", "none", ...NOFILE, name, "-c", CODE]);
   await strataRun(); // fills the store
   await podmanRun();
   log(`jobs: warm strata run vs podman run --rm, x${n}`);

@@ -31,7 +31,8 @@ export interface JobSettings {
   hostname: string;
 }
 
-const CAPABILITIES = [
+/** Docker's and podman's default capability set, which images expect. */
+export const DEFAULT_CAPABILITIES = [
   "AUDIT_WRITE",
   "CHOWN",
   "DAC_OVERRIDE",
@@ -117,9 +118,9 @@ export function runtimeConfig(process: JobProcess, settings: JobSettings) {
       env: process.env,
       cwd: process.cwd,
       capabilities: {
-        bounding: CAPABILITIES,
-        effective: CAPABILITIES,
-        permitted: CAPABILITIES,
+        bounding: DEFAULT_CAPABILITIES,
+        effective: DEFAULT_CAPABILITIES,
+        permitted: DEFAULT_CAPABILITIES,
       },
       rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
