@@ -9,6 +9,7 @@ import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
+import { kubernetesValidator } from "../helpers/kubernetes-schema.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const base = { name: "nightly", image: `registry.example/jobs/app@${DIGEST}`, args: ["--full"] };
@@ -74,6 +75,27 @@ describe("strata job manifest", { timeout: 60_000 }, () => {
       () => jobManifest({ ...base, name: "a".repeat(53), user: { uid: 1 }, schedule: "@daily" }),
       /not a CronJob name/,
     );
+  });
+
+  it("the Job and the CronJob are valid batch/v1 by the Kubernetes OpenAPI schema (vendored), unknown fields refused", () => {
+    const full = { ...base, user: { uid: 65532, gid: 65532 }, memoryBytes: 256 << 20, cpus: 0.5 };
+    const opts = { ...full, parallelism: 2, completions: 4, backoffLimit: 1, deadlineSeconds: 60 };
+    for (const [kind, manifest] of [
+      ["Job", jobManifest(opts)],
+      ["CronJob", jobManifest({ ...opts, schedule: "*/15 * * * *" })],
+    ] as const) {
+      const validate = kubernetesValidator(kind);
+      assert.equal(manifest.kind, kind);
+      assert.ok(validate(manifest), JSON.stringify(validate.errors));
+    }
+    // The validator is not a rubber stamp: a wrong type and an unknown field are refused.
+    const validate = kubernetesValidator("Job");
+    const job = jobManifest(full) as { spec: { template: Pod } };
+    job.spec.template.spec.containers[0].securityContext.runAsUser = "65532";
+    assert.equal(validate(job), false);
+    const misspelt = jobManifest(full) as { spec: Record<string, unknown> };
+    misspelt.spec.backofLimit = 2;
+    assert.equal(validate(misspelt), false);
   });
 
   describe("the admission webhook's own decision", () => {
