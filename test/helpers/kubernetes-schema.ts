@@ -13,11 +13,14 @@ type Node = Record<string, unknown>;
 
 /** Marks every object schema that lists its properties as closed. */
 function strict(node: unknown): void {
-  if (Array.isArray(node)) return node.forEach(strict);
+  if (Array.isArray(node)) {
+    for (const item of node) strict(item);
+    return;
+  }
   if (node === null || typeof node !== "object") return;
   const o = node as Node;
   if (o.properties !== undefined && o.additionalProperties === undefined) o.additionalProperties = false;
-  Object.values(o).forEach(strict);
+  for (const value of Object.values(o)) strict(value);
 }
 
 export function kubernetesValidator(kind: "Job" | "CronJob") {
