@@ -29,7 +29,7 @@ function readNumber(path: string): number | undefined {
 export class JobCgroup {
   private constructor(private readonly parent: string) {}
 
-  /** Makes the parent cgroup for job `id` (a name of strata's own: letters, digits and dashes). */
+  /** Makes the parent cgroup for job `id` (a name of strata's own: letters, digits and dashes); root only. */
   static async create(id: string): Promise<JobCgroup> {
     const parent = `strata-${id}`;
     const memory = unified() ? CGROUP_ROOT : join(CGROUP_ROOT, "memory");

@@ -25,6 +25,8 @@ interface Seal {
   seal: string;
   whiteouts: string[];
   opaque: string[];
+  /** False when unpacked without root: the whiteouts are listed but not made, so overlayfs cannot use it. */
+  overlayWhiteouts: boolean;
 }
 
 export interface LayerUse {
@@ -73,8 +75,9 @@ export class LayerStore {
       try {
         await mkdir(join(tmp, "root"), { recursive: true });
         const blob = await image.blobs.open(layer.digest);
-        const { whiteouts, opaque } = await unpackLayer(blob, layer, diffId, join(tmp, "root"), where);
-        const seal: Seal = { diffId, seal: treeSeal(join(tmp, "root")), whiteouts, opaque };
+        const unpacked = await unpackLayer(blob, layer, diffId, join(tmp, "root"), where);
+        const { whiteouts, opaque, overlayWhiteouts } = unpacked;
+        const seal: Seal = { diffId, seal: treeSeal(join(tmp, "root")), whiteouts, opaque, overlayWhiteouts };
         await writeFileAtomic(join(tmp, SEAL_FILE), JSON.stringify(seal));
         await this.place(tmp, dir, diffId);
         return { diffId, root: join(dir, "root"), unpacked: true, whiteouts, opaque };
@@ -105,7 +108,11 @@ export class LayerStore {
       return undefined;
     }
     const seal = await readSeal(sealPath, info.size);
-    if (seal?.diffId === diffId && seal.seal === treeSealOrNone(join(dir, "root"))) return seal;
+    if (seal?.diffId === diffId && seal.seal === treeSealOrNone(join(dir, "root"))) {
+      if (usableHere(seal)) return seal;
+      await this.drop(dir); // unpacked without root: root unpacks it again, with its whiteouts made
+      return undefined;
+    }
     this.onEvent({ kind: "tampered", diffId, dir });
     await this.drop(dir);
     return undefined;
@@ -128,7 +135,10 @@ async function readSeal(path: string, size: number): Promise<Seal | undefined> {
   if (size > MAX_SEAL_BYTES) return undefined;
   try {
     const seal = JSON.parse(await readFile(path, "utf8")) as Seal;
-    const ok = typeof seal.diffId === "string" && typeof seal.seal === "string";
+    const ok =
+      typeof seal.diffId === "string" &&
+      typeof seal.seal === "string" &&
+      typeof seal.overlayWhiteouts === "boolean";
     return ok && isStringList(seal.whiteouts) && isStringList(seal.opaque) ? seal : undefined;
   } catch {
     return undefined;
@@ -141,4 +151,10 @@ function treeSealOrNone(root: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Root composes with overlayfs, which needs the whiteouts made; a run without root only reads their list. */
+function usableHere(seal: Seal): boolean {
+  const hasWhiteouts = seal.whiteouts.length > 0 || seal.opaque.length > 0;
+  return !hasWhiteouts || seal.overlayWhiteouts || process.getuid?.() !== 0;
 }

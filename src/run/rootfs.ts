@@ -60,8 +60,11 @@ export async function copyLayers(layers: LayerUse[], target: string): Promise<vo
   }
 }
 
-/** Composes `layers` (bottom first) under `runDir`, a fresh directory the run owns. */
-export async function composeRootfs(layers: LayerUse[], runDir: string): Promise<Rootfs> {
+/**
+ * Composes `layers` (bottom first) under `runDir`, a fresh directory the run owns. `overlay: false`
+ * (without root, where the mount is not allowed) copies them at once.
+ */
+export async function composeRootfs(layers: LayerUse[], runDir: string, overlay = true): Promise<Rootfs> {
   const path = join(runDir, "rootfs");
   await mkdir(path);
   const empty = join(runDir, "empty");
@@ -69,6 +72,7 @@ export async function composeRootfs(layers: LayerUse[], runDir: string): Promise
   const stack =
     layers.length > 0 ? layers : [{ diffId: "", root: empty, unpacked: false, whiteouts: [], opaque: [] }];
   try {
+    if (!overlay) throw new Error("only root can mount it here");
     await mountOverlay(stack, runDir, path);
     return { path, how: "overlay", release: () => unmount(path, runDir) };
   } catch (err) {

@@ -16,6 +16,7 @@ import { JobCgroup } from "./job-cgroup.js";
 import { jobProcess, type ProcessFlags } from "./job-process.js";
 import { LayerStore, type StoreEvent } from "./layer-store.js";
 import { composeRootfs, type Rootfs } from "./rootfs.js";
+import { checkMappable, runHost } from "./run-host.js";
 import { deleteContainer, runBundle } from "./runc.js";
 import { type BindMount, runtimeConfig } from "./runtime-config.js";
 
@@ -55,14 +56,6 @@ export interface JobResult {
   oomKilled: boolean;
 }
 
-/** Only root can mount overlayfs and make cgroups here; say what a rootless run would need. */
-function checkRoot(): void {
-  if (process.getuid?.() === 0) return;
-  throw new StrataError("USAGE", "strata run needs root: it mounts overlayfs and makes the job's cgroup", {
-    hint: "run it as root (sudo strata run ...); rootless runs (runc --rootless in a user namespace) are not supported yet",
-  });
-}
-
 async function resolveImage(opts: RunJobOptions): Promise<Image> {
   const home = await sourceHome(opts.image, archiveKind);
   const artifact = await readHome(home, { registry: opts.registry });
@@ -85,7 +78,7 @@ function checkName(name: string | undefined): void {
 
 export async function runJob(opts: RunJobOptions, onEvent: (e: RunEvent) => void): Promise<JobResult> {
   checkName(opts.name);
-  checkRoot();
+  const host = runHost(opts);
   const image = await resolveImage(opts);
   const digest = imageDescriptor(image).digest;
   onEvent({ kind: "resolved", digest, platform: platformText(image) });
@@ -98,21 +91,23 @@ export async function runJob(opts: RunJobOptions, onEvent: (e: RunEvent) => void
   const runDir = join(opts.cacheDir, "runs", id);
   await mkdir(runDir, { recursive: true, mode: 0o700 });
   let rootfs: Rootfs | undefined;
-  const cgroup = await JobCgroup.create(id);
+  const cgroup = host.rootless ? undefined : await JobCgroup.create(id);
   try {
-    rootfs = await composeRootfs(layers, runDir);
-    if (rootfs.fallback) onEvent({ kind: "fallback", why: rootfs.fallback });
+    rootfs = await composeRootfs(layers, runDir, !host.rootless);
+    if (rootfs.fallback && !host.rootless) onEvent({ kind: "fallback", why: rootfs.fallback });
     const proc = await jobProcess(image.config, rootfs.path, opts);
+    checkMappable(host, proc.user);
     const config = runtimeConfig(proc, {
       ...opts,
-      cgroupsPath: cgroup.jobPath,
+      cgroupsPath: cgroup?.jobPath,
       hostname: opts.name ?? "strata",
+      ...(host.rootless ? { rootless: host } : {}),
     });
     await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(config));
     const startedAt = Date.now();
-    const exit = await runBundle(runDir, id, opts.timeoutMs);
+    const exit = await runBundle(runDir, id, opts.timeoutMs, host.runcArgs);
     const endedAt = Date.now();
-    const oomKilled = !exit.timedOut && cgroup.oomKilled(exit.status, opts.memoryBytes);
+    const oomKilled = !exit.timedOut && (cgroup?.oomKilled(exit.status, opts.memoryBytes) ?? false);
     const record: RunRecord = {
       id,
       name: opts.name ?? "",
@@ -126,12 +121,12 @@ export async function runJob(opts: RunJobOptions, onEvent: (e: RunEvent) => void
       endedAt,
       exitCode: exit.status,
       outcome: outcomeOf(exit, oomKilled),
-      peakMemoryBytes: cgroup.peakMemory() ?? null,
+      peakMemoryBytes: cgroup?.peakMemory() ?? null,
     };
     return { record, image, unpackedLayers, rootfs: rootfs.how, oomKilled };
   } finally {
-    await deleteContainer(id);
-    cgroup.remove();
+    await deleteContainer(id, host.runcArgs);
+    cgroup?.remove();
     if (rootfs) await rootfs.release();
     else await rm(runDir, { recursive: true, force: true });
   }

@@ -19,13 +19,19 @@ export interface RuncExit {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-async function kill(id: string, signal: string): Promise<void> {
-  await execFileAsync("runc", ["kill", id, signal]).catch(() => undefined);
+async function kill(runcArgs: string[], id: string, signal: string): Promise<void> {
+  await execFileAsync("runc", [...runcArgs, "kill", id, signal]).catch(() => undefined);
 }
 
-export function runBundle(bundle: string, id: string, timeoutMs: number | undefined): Promise<RuncExit> {
+/** Runs container `id` from `bundle`; `runcArgs` are runc's global flags (a state directory without root). */
+export function runBundle(
+  bundle: string,
+  id: string,
+  timeoutMs: number | undefined,
+  runcArgs: string[] = [],
+): Promise<RuncExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn("runc", ["run", "--bundle", bundle, id], {
+    const child = spawn("runc", [...runcArgs, "run", "--bundle", bundle, id], {
       stdio: ["inherit", "inherit", "inherit"],
     });
     let timedOut = false;
@@ -34,9 +40,9 @@ export function runBundle(bundle: string, id: string, timeoutMs: number | undefi
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            void kill(id, "KILL");
+            void kill(runcArgs, id, "KILL");
           }, timeoutMs);
-    const forward = (signal: NodeJS.Signals) => void kill(id, signal === "SIGINT" ? "INT" : "TERM");
+    const forward = (signal: NodeJS.Signals) => void kill(runcArgs, id, signal === "SIGINT" ? "INT" : "TERM");
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
     const done = () => {
@@ -61,6 +67,6 @@ export function runBundle(bundle: string, id: string, timeoutMs: number | undefi
 }
 
 /** Removes what runc keeps of a container that did not end cleanly. */
-export async function deleteContainer(id: string): Promise<void> {
-  await execFileAsync("runc", ["delete", "--force", id]).catch(() => undefined);
+export async function deleteContainer(id: string, runcArgs: string[] = []): Promise<void> {
+  await execFileAsync("runc", [...runcArgs, "delete", "--force", id]).catch(() => undefined);
 }

@@ -1,4 +1,5 @@
 import type { ProcessUser } from "./image-user.js";
+import type { IdMapping } from "./run-host.js";
 
 /**
  * The OCI runtime config (config.json) runc runs a job from: the process as the image and flags
@@ -26,9 +27,11 @@ export interface JobSettings {
   memoryBytes?: number;
   cpus?: number;
   mounts: BindMount[];
-  /** The job's cgroup, under one strata made so its peak memory can be read after runc removes this. */
-  cgroupsPath: string;
+  /** The job's cgroup, under one strata made so its peak memory can be read after runc removes this (root only). */
+  cgroupsPath?: string;
   hostname: string;
+  /** Without root: the user namespace's id maps (runc's rootless mode). */
+  rootless?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 }
 
 /** Docker's and podman's default capability set, which images expect. */
@@ -63,7 +66,24 @@ const MASKED = [
 const READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 const CPU_PERIOD_US = 100_000;
 
-function systemMounts(writable: boolean) {
+/** As `runc spec` (and `runc spec --rootless`, which cannot mount sysfs or give devpts a gid) writes them. */
+function systemMounts(writable: boolean, rootless: boolean) {
+  const devpts = [
+    "nosuid",
+    "noexec",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+    ...(rootless ? [] : ["gid=5"]),
+  ];
+  const sys = rootless
+    ? {
+        destination: "/sys",
+        type: "none",
+        source: "/sys",
+        options: ["rbind", "nosuid", "noexec", "nodev", "ro"],
+      }
+    : { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] };
   const mounts = [
     { destination: "/proc", type: "proc", source: "proc" },
     {
@@ -72,12 +92,7 @@ function systemMounts(writable: boolean) {
       source: "tmpfs",
       options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
     },
-    {
-      destination: "/dev/pts",
-      type: "devpts",
-      source: "devpts",
-      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-    },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: devpts },
     {
       destination: "/dev/shm",
       type: "tmpfs",
@@ -85,7 +100,7 @@ function systemMounts(writable: boolean) {
       options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
     },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    sys,
   ];
   if (!writable) {
     mounts.push({
@@ -97,7 +112,6 @@ function systemMounts(writable: boolean) {
   }
   return mounts;
 }
-
 function resources(settings: JobSettings) {
   const out: Record<string, unknown> = { devices: [{ allow: false, access: "rwm" }] };
   if (settings.memoryBytes !== undefined) out.memory = { limit: settings.memoryBytes };
@@ -107,8 +121,19 @@ function resources(settings: JobSettings) {
   return out;
 }
 
-export function runtimeConfig(process: JobProcess, settings: JobSettings) {
+function linux(settings: JobSettings) {
+  const { rootless } = settings;
   const namespaces = ["pid", "ipc", "uts", "mount", ...(settings.network === "none" ? ["network"] : [])];
+  return {
+    ...(rootless ? { uidMappings: rootless.uidMappings, gidMappings: rootless.gidMappings } : {}),
+    ...(settings.cgroupsPath ? { cgroupsPath: settings.cgroupsPath, resources: resources(settings) } : {}),
+    namespaces: [...namespaces, ...(rootless ? ["user"] : [])].map((type) => ({ type })),
+    maskedPaths: MASKED,
+    readonlyPaths: READONLY,
+  };
+}
+
+export function runtimeConfig(process: JobProcess, settings: JobSettings) {
   return {
     ociVersion: "1.0.2",
     process: {
@@ -128,7 +153,7 @@ export function runtimeConfig(process: JobProcess, settings: JobSettings) {
     root: { path: "rootfs", readonly: !settings.writable },
     hostname: settings.hostname,
     mounts: [
-      ...systemMounts(settings.writable),
+      ...systemMounts(settings.writable, settings.rootless !== undefined),
       ...settings.mounts.map((m) => ({
         destination: m.destination,
         type: "bind",
@@ -136,12 +161,6 @@ export function runtimeConfig(process: JobProcess, settings: JobSettings) {
         options: ["rbind", "nosuid", "nodev", m.readOnly ? "ro" : "rw"],
       })),
     ],
-    linux: {
-      cgroupsPath: settings.cgroupsPath,
-      resources: resources(settings),
-      namespaces: namespaces.map((type) => ({ type })),
-      maskedPaths: MASKED,
-      readonlyPaths: READONLY,
-    },
+    linux: linux(settings),
   };
 }

@@ -17,7 +17,7 @@ import { verifyingStream } from "../util/verify.js";
  * Unpacks one layer into a directory the way overlayfs reads a lower layer: the uncompressed stream
  * is hashed on the way and must equal the diff_id, owners and modes are kept (as root), OCI
  * whiteouts become overlay whiteouts (a 0/0 character device; `trusted.overlay.opaque` on an opaque
- * directory). Entries that would leave the directory are refused: absolute names, `..`, a path
+ * directory; as root only: without it they are only listed, for the copy that composes the layers). Entries that would leave the directory are refused: absolute names, `..`, a path
  * through a symlink of the layer, a hardlink to anything but an earlier entry of the layer.
  */
 
@@ -30,6 +30,8 @@ export interface UnpackedLayer {
   opaque: string[];
   /** Device nodes and fifos, which are not unpacked (runc gives the container its own /dev). */
   skipped: number;
+  /** Whether the whiteouts were made as overlayfs reads them (as root), not only listed. */
+  overlayWhiteouts: boolean;
 }
 
 const OPAQUE = ".wh..wh..opq";
@@ -51,15 +53,18 @@ export function entryPath(name: string, where: string): string {
 }
 
 class LayerWriter {
-  readonly result: UnpackedLayer = { whiteouts: [], opaque: [], skipped: 0 };
+  readonly result: UnpackedLayer;
   private readonly links = new Set<string>();
   private readonly dirs: { path: string; mode: number; mtime: Date }[] = [];
 
   constructor(
     private readonly root: string,
     private readonly where: string,
-    private readonly keepOwners: boolean,
-  ) {}
+    /** Root: owners kept and overlay whiteouts made. */
+    private readonly privileged: boolean,
+  ) {
+    this.result = { whiteouts: [], opaque: [], skipped: 0, overlayWhiteouts: privileged };
+  }
 
   /** Refuses a path whose parent is a symlink this layer made (writing through it could leave the root). */
   private checkParents(path: string, name: string): void {
@@ -116,7 +121,7 @@ class LayerWriter {
   }
 
   private async attributes(target: string, header: tarStream.Header): Promise<void> {
-    if (this.keepOwners) await lchown(target, header.uid ?? 0, header.gid ?? 0);
+    if (this.privileged) await lchown(target, header.uid ?? 0, header.gid ?? 0);
     const mtime = header.mtime ?? new Date(0);
     if (header.type === "symlink") return lutimes(target, mtime, mtime);
     // After chown, which clears setuid bits.
@@ -128,7 +133,7 @@ class LayerWriter {
     body.resume();
     const target = join(this.root, dir);
     await mkdir(target, { recursive: true });
-    await run("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", target]);
+    if (this.privileged) await run("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", target]);
     this.result.opaque.push(dir);
   }
 
@@ -137,7 +142,7 @@ class LayerWriter {
     const target = join(this.root, path);
     await mkdir(join(this.root, posix.dirname(path)), { recursive: true });
     await rm(target, { recursive: true, force: true });
-    await run("mknod", [target, "c", "0", "0"]);
+    if (this.privileged) await run("mknod", [target, "c", "0", "0"]);
     this.result.whiteouts.push(path);
   }
 

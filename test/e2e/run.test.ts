@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LayerStore } from "../../src/run/layer-store.js";
 import { composeRootfs, copyLayers } from "../../src/run/rootfs.js";
-import { runStrata } from "../helpers/cli.js";
+import { runStrata, STRATA_BIN } from "../helpers/cli.js";
 import { buildExample, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
 import { layerOf } from "../helpers/layer-tar.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
@@ -51,6 +52,7 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
 
   before(async () => {
     const dir = await exampleCopy("python3");
+    await chmod(dir, 0o755); // the rootless test reads the layout as nobody
     layout = (await buildExample(dir)).out;
     work = await mkdtemp(join(tmpdir(), "strata-run-"));
     // The run's store lives in a cache of its own (the build's .debs are shared); the layers are unpacked here.
@@ -184,6 +186,47 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
     const bad = await run(`oci:${layout}`, ["--mount", "/nonexistent:/x"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--mount \/nonexistent:\/x: \/nonexistent does not exist/);
+  });
+
+  it("runs without root in a user namespace (as nobody), and says what is missing for the image's user and for limits", async () => {
+    const home = join(work, "nobody");
+    await mkdir(home);
+    await chown(home, 65534, 65534);
+    await chmod(work, 0o755); // mkdtemp's 0700 would keep nobody out of its home
+    const asNobody = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const env = [`HOME=${home}`, `STRATA_INDEX=${join(home, "index.db")}`, "XDG_RUNTIME_DIR="];
+        const argv = [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "env",
+          ...env,
+          process.execPath,
+          STRATA_BIN,
+        ];
+        execFile("setpriv", [...argv, "--cache-dir", join(home, "cache"), ...args], (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        );
+      });
+    const code = "import os; print(os.getuid(), open('/etc/os-release').readline().strip())";
+    const r = await asNobody(["run", `oci:${layout}`, "--user", "0", "--json", "--", "-c", code]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split("\n")[0], '0 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"');
+    const record = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.equal(record.rootfs, "copy");
+    assert.equal(record.runBy, "nobody (65534)");
+    assert.equal(record.peakMemoryBytes, null);
+    const imageUser = await asNobody(["run", `oci:${layout}`, "--", "-c", "print(1)"]);
+    assert.equal(imageUser.code, 2);
+    assert.match(
+      imageUser.stderr,
+      /runs as 65532:65532, and without root only your own ids .* can be mapped/,
+    );
+    assert.match(imageUser.stderr, /usermod --add-subuids/);
+    const limited = await asNobody(["run", `oci:${layout}`, "--user", "0", "--memory", "64M"]);
+    assert.equal(limited.code, 2);
+    assert.match(limited.stderr, /--memory and --cpus need a cgroup/);
   });
 
   it("a layer changed in the store is refused: it is unpacked again and the job never sees the change", async () => {

@@ -103,7 +103,7 @@ export function registerRun(program: Command, out: () => Output): void {
       [
         "",
         "The exit status is the job's (124 when --timeout killed it). Every run is recorded in the fleet",
-        "index (strata runs). Needs root (overlayfs, cgroups) and runc.",
+        "index (strata runs). Needs runc; without root it runs rootless (user namespaces; no --memory/--cpus).",
         "",
         "  strata run oci:out/python3 -- -c 'print(1)'",
         "  strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
