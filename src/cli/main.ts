@@ -58,6 +58,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata index sync reg:5000           index every image of a registry (only what changed)",
         "  strata query 'openssl < 3.0.15-1~deb12u1'   which images hold it",
         "  strata sbom reg:5000/app:1           its SBOM (SPDX 2.3; --format cyclonedx), attached or computed",
+        "  strata run out/app -- --verbose      run it as a job (runc, read-only, no network), recorded",
+        "  strata job manifest reg:5000/app:1 --name nightly --schedule '0 3 * * *'   a CronJob by digest",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",

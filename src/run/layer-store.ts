@@ -16,11 +16,14 @@ import { unpackLayer } from "./unpack-layer.js";
  */
 
 const SEAL_FILE = "seal.json";
+/** Seals of another format were written by another strata: that entry is unpacked again, quietly. */
+const SEAL_FORMAT = 1;
 const MAX_SEAL_BYTES = 64 << 20;
 /** Layers unpacked at once: decompression is CPU-bound and a run should not take the machine. */
 const UNPACK_CONCURRENCY = 2;
 
 interface Seal {
+  format: number;
   diffId: string;
   seal: string;
   whiteouts: string[];
@@ -77,7 +80,8 @@ export class LayerStore {
         const blob = await image.blobs.open(layer.digest);
         const unpacked = await unpackLayer(blob, layer, diffId, join(tmp, "root"), where);
         const { whiteouts, opaque, overlayWhiteouts } = unpacked;
-        const seal: Seal = { diffId, seal: treeSeal(join(tmp, "root")), whiteouts, opaque, overlayWhiteouts };
+        const tree = treeSeal(join(tmp, "root"));
+        const seal: Seal = { format: SEAL_FORMAT, diffId, seal: tree, whiteouts, opaque, overlayWhiteouts };
         await writeFileAtomic(join(tmp, SEAL_FILE), JSON.stringify(seal));
         await this.place(tmp, dir, diffId);
         return { diffId, root: join(dir, "root"), unpacked: true, whiteouts, opaque };
@@ -108,6 +112,10 @@ export class LayerStore {
       return undefined;
     }
     const seal = await readSeal(sealPath, info.size);
+    if (seal === "other-format") {
+      await this.drop(dir);
+      return undefined;
+    }
     if (seal?.diffId === diffId && seal.seal === treeSealOrNone(join(dir, "root"))) {
       if (usableHere(seal)) return seal;
       await this.drop(dir); // unpacked without root: root unpacks it again, with its whiteouts made
@@ -130,11 +138,13 @@ function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string" && !v.split("/").includes(".."));
 }
 
-/** The seal file, or undefined when it is too large, unreadable or malformed. */
-async function readSeal(path: string, size: number): Promise<Seal | undefined> {
+/** The seal file; undefined when it is too large, unreadable or malformed (a changed seal is tampering too). */
+async function readSeal(path: string, size: number): Promise<Seal | "other-format" | undefined> {
   if (size > MAX_SEAL_BYTES) return undefined;
   try {
     const seal = JSON.parse(await readFile(path, "utf8")) as Seal;
+    if (typeof seal.format === "number" && seal.format !== SEAL_FORMAT) return "other-format";
+    if (seal.format === undefined && typeof seal.seal === "string") return "other-format"; // before formats
     const ok =
       typeof seal.diffId === "string" &&
       typeof seal.seal === "string" &&

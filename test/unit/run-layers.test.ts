@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFile, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -89,5 +89,23 @@ describe("strata run's layer store", { timeout: 60_000 }, () => {
     await appendFile(join(again.root, "bin/new"), "planted\n");
     assert.equal((await s.layersOf(image, "test"))[0].unpacked, true);
     assert.equal(events.length, 2);
+  });
+
+  it("a seal of another strata's format is unpacked again quietly; an edited seal is tampering", async () => {
+    const events: StoreEvent[] = [];
+    const { store: s } = await store(events);
+    const image = syntheticImage([await layerOf([{ path: "bin/tool", body: "good\n" }])]);
+    const [layer] = await s.layersOf(image, "test");
+    const sealFile = join(layer.root, "..", "seal.json");
+    const seal = JSON.parse(await readFile(sealFile, "utf8"));
+    await writeFile(sealFile, JSON.stringify({ ...seal, format: 99 }));
+    assert.equal((await s.layersOf(image, "test"))[0].unpacked, true);
+    assert.deepEqual(events, []);
+    await writeFile(sealFile, JSON.stringify({ ...seal, seal: `sha256:${"0".repeat(64)}` }));
+    assert.equal((await s.layersOf(image, "test"))[0].unpacked, true);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ["tampered"],
+    );
   });
 });
