@@ -100,7 +100,7 @@ describe("strata run's layer store", { timeout: 60_000 }, () => {
     const seal = JSON.parse(await readFile(sealFile, "utf8"));
     await writeFile(sealFile, JSON.stringify({ ...seal, format: 99 }));
     assert.equal((await s.layersOf(image, "test"))[0].unpacked, true);
-    assert.deepEqual(events, []);
+    assert.equal(events.length, 0);
     await writeFile(sealFile, JSON.stringify({ ...seal, seal: `sha256:${"0".repeat(64)}` }));
     assert.equal((await s.layersOf(image, "test"))[0].unpacked, true);
     assert.deepEqual(
