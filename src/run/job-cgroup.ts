@@ -37,6 +37,11 @@ export class JobCgroup {
     return new JobCgroup(parent);
   }
 
+  /** The cgroup of a run whose strata is gone, to remove what it left. */
+  static forgotten(id: string): JobCgroup {
+    return new JobCgroup(`strata-${id}`);
+  }
+
   /** What runc's linux.cgroupsPath names: the job's cgroup, below the parent. */
   get jobPath(): string {
     return `/${this.parent}/job`;

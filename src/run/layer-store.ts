@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Image } from "../oci/image.js";
+import { sweepStaleSiblings } from "../oci/placement.js";
 import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import { tempPathFor, writeFileAtomic } from "../util/fs.js";
@@ -74,6 +75,7 @@ export class LayerStore {
       const dir = this.entry(diffId);
       const held = await this.sealHolds(dir, diffId);
       if (held) return { ...held, root: join(dir, "root"), unpacked: false };
+      await sweepStaleSiblings(dir); // what a killed run left half unpacked
       const tmp = tempPathFor(dir);
       try {
         await mkdir(join(tmp, "root"), { recursive: true });

@@ -83,7 +83,11 @@ export async function composeRootfs(layers: LayerUse[], runDir: string, overlay 
 }
 
 async function unmount(path: string, runDir: string): Promise<void> {
-  // Lazy: a process that still holds the mount (a dying container) must not leave the run dir behind.
-  await run("umount", ["-l", path]).catch(() => undefined);
+  await unmountRootfs(runDir);
   await rm(runDir, { recursive: true, force: true });
+}
+
+/** Unmounts a run's root (when mounted). Lazy: a process still holding it must not keep the run dir. */
+export async function unmountRootfs(runDir: string): Promise<void> {
+  await run("umount", ["-l", join(runDir, "rootfs")]).catch(() => undefined);
 }

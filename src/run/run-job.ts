@@ -19,6 +19,7 @@ import { composeRootfs, type Rootfs } from "./rootfs.js";
 import { checkMappable, runHost } from "./run-host.js";
 import { deleteContainer, runBundle } from "./runc.js";
 import { type BindMount, runtimeConfig } from "./runtime-config.js";
+import { runDirName, sweepDeadRuns } from "./stale-runs.js";
 
 /**
  * `strata run`: an image from any location run as a job. The image is resolved to one manifest
@@ -88,7 +89,8 @@ export async function runJob(opts: RunJobOptions, onEvent: (e: RunEvent) => void
   onEvent({ kind: "unpacked", layers: unpackedLayers, of: layers.length });
 
   const id = `${opts.name ?? "strata"}-${randomBytes(6).toString("hex")}`;
-  const runDir = join(opts.cacheDir, "runs", id);
+  await sweepDeadRuns(join(opts.cacheDir, "runs"), host.runcArgs, host.rootless);
+  const runDir = join(opts.cacheDir, "runs", runDirName(id));
   await mkdir(runDir, { recursive: true, mode: 0o700 });
   let rootfs: Rootfs | undefined;
   const cgroup = host.rootless ? undefined : await JobCgroup.create(id);

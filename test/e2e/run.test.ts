@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -227,6 +227,51 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
     const limited = await asNobody(["run", `oci:${layout}`, "--user", "0", "--memory", "64M"]);
     assert.equal(limited.code, 2);
     assert.match(limited.stderr, /--memory and --cpus need a cgroup/);
+  });
+
+  it("what a strata killed mid-run left (its container, overlay mount and run dir) is swept by the next run", async () => {
+    const env2 = { ...process.env, ...env };
+    const child = spawn(
+      process.execPath,
+      [
+        STRATA_BIN,
+        "--cache-dir",
+        cache,
+        "run",
+        `oci:${layout}`,
+        "--name",
+        "killed",
+        "--",
+        "-c",
+        "print('up', flush=True); import time; time.sleep(120)",
+      ],
+      { env: env2, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    const runs = join(cache, "runs");
+    const left = (await readdir(runs)).filter((n) => n.startsWith("killed-"));
+    assert.equal(left.length, 1);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("close", resolve));
+    const mounts = () => readFile("/proc/self/mountinfo", "utf8");
+    assert.ok(
+      (await mounts()).includes(join(runs, left[0], "rootfs")),
+      "the killed run's overlay is still mounted",
+    );
+    const r = await run(`oci:${layout}`, [], ["-c", "print(1)"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (await readdir(runs)).filter((n) => n.startsWith("killed-")),
+      [],
+    );
+    assert.ok(!(await mounts()).includes(join(runs, left[0])), "its mount is gone");
+    const state = await new Promise<string>((resolve) =>
+      execFile("runc", ["list", "-q"], (_e, out) => resolve(out)),
+    );
+    assert.ok(
+      !state.split("\n").some((id) => id.startsWith("killed-")),
+      "runc no longer holds its container",
+    );
   });
 
   it("a layer changed in the store is refused: it is unpacked again and the job never sees the change", async () => {
