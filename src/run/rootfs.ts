@@ -74,7 +74,7 @@ export async function composeRootfs(layers: LayerUse[], runDir: string, overlay 
   try {
     if (!overlay) throw new Error("only root can mount it here");
     await mountOverlay(stack, runDir, path);
-    return { path, how: "overlay", release: () => unmount(path, runDir) };
+    return { path, how: "overlay", release: () => unmount(runDir) };
   } catch (err) {
     const fallback = `overlayfs: ${firstLine(err)}`;
     await copyLayers(stack, path);
@@ -82,7 +82,7 @@ export async function composeRootfs(layers: LayerUse[], runDir: string, overlay 
   }
 }
 
-async function unmount(path: string, runDir: string): Promise<void> {
+async function unmount(runDir: string): Promise<void> {
   await unmountRootfs(runDir);
   await rm(runDir, { recursive: true, force: true });
 }
