@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ratio, table, timing, verdict } from "./format.js";
-import { interleave, log, run, STRATA_BIN, strata } from "./proc.js";
+import { interleave, log, run, type Sample, STRATA_BIN, strata } from "./proc.js";
 
 const CODE = "print(1)";
 /** podman's default nofile and nproc limits are above this machine's hard limits; strata's jobs get 1024 files. */
@@ -86,10 +86,17 @@ export async function benchJobs(work: string, buildCache: string, n: number): Pr
     /Loaded image(?:\(s\))?: *(\S+)/.exec(loaded.stdout + loaded.stderr)?.[1] ?? "docker.io/strata/py:latest";
   const podmanRun = () =>
     toFirstOutput("podman", [...pod, "run", "--rm", "--network", "none", ...NOFILE, name, "-c", CODE]);
-  await strataRun(); // fills the store
-  await podmanRun();
-  log(`jobs: warm strata run vs podman run --rm, x${n}`);
-  const [warm, podman] = await interleave(n, [{ body: strataRun }, { body: podmanRun }]);
+  let warm: Sample;
+  let podman: Sample;
+  try {
+    await strataRun(); // fills the store
+    await podmanRun();
+    log(`jobs: warm strata run vs podman run --rm, x${n}`);
+    [warm, podman] = await interleave(n, [{ body: strataRun }, { body: podmanRun }]);
+  } finally {
+    // podman's overlay driver mounts its storage; a reset unmounts it, so the work dir can go.
+    await run("podman", [...pod, "system", "reset", "-f"], { allowFail: true });
+  }
   const bundle = join(dir, "bundle");
   const peerCold = async () => {
     const t = performance.now();
