@@ -9,11 +9,14 @@ import { mirrorUrl } from "./commands/common.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerIndex } from "./commands/index.js";
+import { registerJob } from "./commands/job.js";
 import { registerLock } from "./commands/lock.js";
 import { registerPs } from "./commands/ps.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerQuery } from "./commands/query.js";
+import { registerRun } from "./commands/run.js";
+import { registerRuns } from "./commands/runs.js";
 import { registerSbom } from "./commands/sbom.js";
 import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
@@ -53,6 +56,8 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata index sync reg:5000           index every image of a registry (only what changed)",
         "  strata query 'openssl < 3.0.15-1~deb12u1'   which images hold it",
         "  strata sbom reg:5000/app:1           its SBOM (SPDX 2.3; --format cyclonedx), attached or computed",
+        "  strata run out/app -- --verbose      run it as a job (runc, read-only, no network), recorded",
+        "  strata job manifest reg:5000/app:1 --name nightly --schedule '0 3 * * *'   a CronJob by digest",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
@@ -89,6 +94,9 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerAudit(program);
   registerServe(program, out);
   registerPs(program);
+  registerRun(program, out);
+  registerRuns(program);
+  registerJob(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }

@@ -13,6 +13,7 @@ import {
 import { indexLocation, openDatabase } from "./open.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
 import { type RemoveResult, type RemoveTarget, removeImages } from "./remove.js";
+import { listRuns, type RunRecord, type RunsWhere, recordRun } from "./runs.js";
 import {
   type AddOptions,
   type AddResult,
@@ -76,6 +77,16 @@ export class FleetIndex {
   /** Answers a query, as text (`openssl << 3.0.15-1~deb12u1`, `source:openssl`, `digest:sha256:...`) or parsed. */
   query(query: string | FleetQuery): Promise<QueryAnswer[]> {
     return runQuery(this.db, typeof query === "string" ? parseQuery(query) : query);
+  }
+
+  /** Records one `strata run`. */
+  recordRun(run: RunRecord): Promise<void> {
+    return recordRun(this.db, run);
+  }
+
+  /** Runs, newest first (default: the last 100). */
+  runs(where?: RunsWhere): Promise<RunRecord[]> {
+    return listRuns(this.db, where);
   }
 
   close(): Promise<void> {

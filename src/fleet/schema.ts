@@ -1,6 +1,7 @@
 import { ADVISORY_MIGRATIONS } from "../advisories/schema.js";
 import { StrataError } from "../util/errors.js";
 import type { Db, Dialect } from "./db.js";
+import { RUNS_MIGRATION } from "./runs.js";
 
 /**
  * The index's schema, as numbered migrations applied in order, each once, in one transaction with
@@ -124,6 +125,7 @@ ALTER TABLE layers ADD COLUMN size BIGINT;
 ALTER TABLE manifests ADD COLUMN size BIGINT;
 `,
   },
+  RUNS_MIGRATION,
   ...ADVISORY_MIGRATIONS,
 ];
 

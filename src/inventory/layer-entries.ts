@@ -28,7 +28,7 @@ export interface LayerEntry {
 }
 
 /** The compression a layer's media type names; an unknown one is an error, never a guess. */
-function layerCompression(layer: Descriptor, where: string): TarCompression {
+export function layerCompression(layer: Descriptor, where: string): TarCompression {
   const type = layer.mediaType;
   if (/[.+]gzip$/.test(type)) return "gz";
   if (/\+zstd$/.test(type)) return "zst";

@@ -20,7 +20,8 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` still runs (a killed writer's temp files may be swept). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,7 @@
 import type { Finding } from "../advisories/match.js";
 import { summarize } from "../serve/vulnerabilities.js";
 import type { ContainerReport } from "./join.js";
+import type { VulnerableRun } from "./recent-runs.js";
 
 /** `strata ps`'s human table and the vulnerable packages of each container, and its JSON. */
 
@@ -28,8 +29,21 @@ function columns(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("  "));
 }
 
-export function psLines(reports: ContainerReport[]): string[] {
-  if (reports.length === 0) return ["no running containers"];
+/** Recent runs of images that are vulnerable now, one line each. */
+function runLines(runs: VulnerableRun[]): string[] {
+  if (runs.length === 0) return [];
+  return [
+    "",
+    "recent runs (strata run, last 7 days) of images vulnerable now:",
+    ...runs.map(
+      ({ run, findings }) =>
+        `  ${new Date(run.startedAt).toISOString()}  ${run.name || run.id}  ${run.digest.slice(7, 19)}  ${vulnerableText(findings)}`,
+    ),
+  ];
+}
+
+export function psLines(reports: ContainerReport[], runs: VulnerableRun[] = []): string[] {
+  if (reports.length === 0) return ["no running containers", ...runLines(runs)];
   const table = columns([
     ["CONTAINER", "IMAGE", "INDEXED AS", "PACKAGES", "VULNERABLE"],
     ...reports.map((r) => [
@@ -47,11 +61,12 @@ export function psLines(reports: ContainerReport[]): string[] {
       `${r.container.name}: vulnerable packages`,
       ...r.findings.map((f) => `  ${f.package} ${f.version}  ${f.id} ${f.severity}, ${fixText(f)}`),
     ]);
-  return [...table, ...details];
+  return [...table, ...details, ...runLines(runs)];
 }
 
-export function psJson(reports: ContainerReport[]) {
+export function psJson(reports: ContainerReport[], runs: VulnerableRun[] = []) {
   return {
+    recentVulnerableRuns: runs.map(({ run, findings }) => ({ ...run, vulnerable: findings })),
     containers: reports.map((r) => ({
       ...r.container,
       indexed: r.match ? { ...r.match.image, by: r.match.by } : null,

@@ -102,4 +102,6 @@ export function registerApi(app: FastifyInstance, view: FleetView): void {
   );
 
   app.get("/api/vulnerable", async () => ({ images: await view.vulnerable() }));
+
+  app.get("/api/runs", async () => ({ runs: await view.runs() }));
 }

@@ -4,11 +4,12 @@ import { type FleetView, NotIndexed } from "./fleet-view.js";
 import { renderMarkup } from "./markup.js";
 import { errorBox, h } from "./page/dom.js";
 import { imageContent } from "./page/image-view.js";
+import { runsContent } from "./page/runs-view.js";
 import { fleetContent, vulnerableContent } from "./page/views.js";
 
 /**
  * The page's paths, each sent with its view already in the HTML: the fleet list (/), an image
- * (/image/DIGEST) and the vulnerable images (/vulnerable). A text browser, a headless screenshot
+ * (/image/DIGEST), the vulnerable images (/vulnerable) and what strata run ran (/runs). A text browser, a headless screenshot
  * or a slow machine sees the content without running a script; app.js then adds search, the diff
  * and navigation. The views are the page's own (src/serve/page/), built here as markup.
  */
@@ -33,6 +34,10 @@ export function registerFirstViews(app: FastifyInstance, view: FleetView, templa
   app.get("/", async (_request, reply) => {
     const answer = await fleetAnswer(view);
     return send(reply, "fleet", () => fleetContent(answer));
+  });
+  app.get("/runs", async (_request, reply) => {
+    const runs = await view.runs();
+    return send(reply, "runs", () => runsContent({ runs }));
   });
   app.get("/vulnerable", async (_request, reply) => {
     const images = await view.vulnerable();

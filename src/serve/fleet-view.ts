@@ -5,6 +5,7 @@ import type { FleetIndex } from "../fleet/fleet-index.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
 import { refText } from "../fleet/ref-text.js";
+import { RECENT_RUNS_MS, type RunRecord } from "../fleet/runs.js";
 import { diffPackageLists, type PackageListDiff } from "../inventory/package-diff.js";
 import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
@@ -149,12 +150,41 @@ export class FleetView {
     return { kind: "query" as const, answers: await this.index.query(parseQuery(text)) };
   }
 
-  /** The vulnerable images, worst first, each with its findings and the fixing versions. */
-  async vulnerable(): Promise<{ image: FleetImage; findings: Finding[] }[]> {
+  /**
+   * The vulnerable images, worst first, each with its findings and the fixing versions, and the
+   * `strata run`s of the last week that used it.
+   */
+  async vulnerable(
+    now = Date.now(),
+  ): Promise<{ image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[]> {
     const rank = (s?: Severity) => (s === undefined ? -1 : severityRank(s));
-    return (await this.scanned())
-      .filter((s) => s.findings.length > 0)
-      .map(({ image, findings }) => ({ image, findings }))
+    const vulnerable = (await this.scanned()).filter((s) => s.findings.length > 0);
+    const runs = await this.index.runs({
+      digests: vulnerable.map((v) => v.image.digest),
+      since: now - RECENT_RUNS_MS,
+      limit: 1000,
+    });
+    return vulnerable
+      .map(({ image, findings }) => ({
+        image,
+        findings,
+        recentRuns: runs.filter((r) => r.digest === image.digest),
+      }))
       .sort((x, y) => rank(y.image.worst) - rank(x.image.worst) || y.findings.length - x.findings.length);
+  }
+
+  /** The last runs (strata run), newest first, each with what its image is known to carry now. */
+  async runs(): Promise<{ run: RunRecord; indexed: boolean; worst?: Severity; vulnerabilities: number }[]> {
+    const runs = await this.index.runs({ limit: 200 });
+    const images = new Map((await this.scanned()).map((s) => [s.image.digest, s]));
+    return runs.map((run) => {
+      const scanned = images.get(run.digest);
+      return {
+        run,
+        indexed: scanned !== undefined,
+        ...(scanned?.image.worst ? { worst: scanned.image.worst } : {}),
+        vulnerabilities: scanned?.findings.length ?? 0,
+      };
+    });
   }
 }

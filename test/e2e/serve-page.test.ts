@@ -64,11 +64,34 @@ async function alsoInLayout(indexPath: string, layout: string, spec: FleetImageS
   await index.close();
 }
 
+/** A `strata run` of the vulnerable team/api:1.0 an hour ago, as the Runs view lists it. */
+async function recordNightlyRun(indexPath: string, digest: string): Promise<void> {
+  const index = await FleetIndex.open(indexPath);
+  const startedAt = Date.now() - 3_600_000;
+  await index.recordRun({
+    id: "nightly-report-0a1b2c",
+    name: "nightly-report",
+    image: "docker://registry.test/team/api:1.0",
+    digest,
+    platform: "linux/amd64",
+    args: ["/usr/bin/python3", "report.py"],
+    user: "65532:65532",
+    runBy: "root (0)",
+    startedAt,
+    endedAt: startedAt + 4200,
+    exitCode: 0,
+    outcome: "exited",
+    peakMemoryBytes: 48 << 20,
+  });
+  await index.close();
+}
+
 before(async () => {
   const dir = await tempDir("serve-page");
   await mkdir(SHOTS, { recursive: true });
   fleet = await indexPageFleet(join(dir, "index.db"));
   await alsoInLayout(join(dir, "index.db"), join(dir, "web-layout"), fleet.get("team/web:2")!);
+  await recordNightlyRun(join(dir, "index.db"), digestOf(fleet.get("team/api:1.0")!));
   const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
   server = started.child;
   base = started.url;
@@ -202,10 +225,28 @@ describe("strata serve in a browser", () => {
       await page.locator(".vuln-image").first().getAttribute("data-digest"),
       digestOf(fleet.get("team/api:1.0")!),
     );
+    assert.match(
+      await seen(page.locator(".vuln-image").first().locator(".recent-runs")),
+      /Ran 1× in the last 7 days: nightly-report \((60 min|1 h) ago, exit 0\)/,
+    );
     await shot("6-vulnerable");
     await page.fill("#q", "openssl << not-a-version");
     await page.press("#q", "Enter");
     await page.waitForSelector(".error");
     assert.match(await seen(page.locator(".error")), /is not a Debian version/);
+  });
+
+  test("the Runs view lists what strata run ran, with its image vulnerable now", async () => {
+    await page.click("a[data-nav='runs']");
+    await page.waitForSelector("tr[data-run]");
+    const row = page.locator('tr[data-run="nightly-report-0a1b2c"]');
+    assert.match(
+      await seen(row),
+      /nightly-report[\s\S]*\/usr\/bin\/python3 report\.py[\s\S]*4\.2 s[\s\S]*48\.0 MiB[\s\S]*critical/,
+    );
+    await shot("7-runs");
+    await row.locator("a").first().click();
+    await page.waitForSelector(".stack, table");
+    assert.match(page.url(), new RegExp(`#/image/${digestOf(fleet.get("team/api:1.0")!)}$`));
   });
 });

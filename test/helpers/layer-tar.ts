@@ -15,7 +15,7 @@ export interface TestEntry {
   path: string;
   /** A file's contents; absent for a directory. */
   body?: string | Buffer;
-  type?: "file" | "directory" | "symlink";
+  type?: "file" | "directory" | "symlink" | "link";
   linkname?: string;
 }
 
@@ -50,7 +50,7 @@ const MEDIA_TYPES: Record<TestCompression, string> = {
 /** A layer of `entries`, compressed as asked, its descriptor carrying `annotations`. */
 export async function layerOf(
   entries: TestEntry[],
-  opts: { compression?: TestCompression; annotations?: Record<string, string> } = {},
+  opts: { compression?: TestCompression; annotations?: Record<string, string>; diffId?: string } = {},
 ): Promise<SyntheticLayer> {
   const plain = await tarBytes(entries);
   const compression = opts.compression ?? "gzip";
@@ -59,7 +59,7 @@ export async function layerOf(
   const extra = opts.annotations ? { annotations: opts.annotations } : {};
   return {
     descriptor: descriptorOf(MEDIA_TYPES[compression], bytes, extra),
-    diffId: `sha256:${sha256Hex(plain)}`,
+    diffId: opts.diffId ?? `sha256:${sha256Hex(plain)}`,
     bytes,
   };
 }

@@ -4,24 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { DEFAULT_CAPABILITIES } from "../../src/run/runtime-config.js";
 
 const execFileAsync = promisify(execFile);
-
-const DEFAULT_CAPABILITIES = [
-  "AUDIT_WRITE",
-  "CHOWN",
-  "DAC_OVERRIDE",
-  "FOWNER",
-  "FSETID",
-  "KILL",
-  "MKNOD",
-  "NET_BIND_SERVICE",
-  "SETFCAP",
-  "SETGID",
-  "SETPCAP",
-  "SETUID",
-  "SYS_CHROOT",
-];
 
 export interface RunOptions {
   /** Replaces the image's entrypoint and cmd. */
@@ -46,7 +31,7 @@ export async function unpackBundle(layout: string, tag: string, opts: RunOptions
   if (opts.args) config.process.args = opts.args;
   config.process.terminal = false;
   // umoci writes runc's minimal capability set; give the container what Docker and podman give.
-  const caps = DEFAULT_CAPABILITIES.map((c) => `CAP_${c}`);
+  const caps = DEFAULT_CAPABILITIES;
   config.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
   if (opts.hostNetwork) {
     config.linux.namespaces = config.linux.namespaces.filter((ns: { type: string }) => ns.type !== "network");

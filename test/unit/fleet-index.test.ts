@@ -125,6 +125,40 @@ const ZLIB = { name: "zlib1g", version: "1:1.2.13.dfsg-1", source: "zlib" };
 
 for (const backend of BACKENDS) {
   describe(`the fleet index on ${backend.name}`, () => {
+    test("records runs and lists them newest first, by image digest and since a time", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const a = `sha256:${"1".repeat(64)}`;
+      const b = `sha256:${"2".repeat(64)}`;
+      const run = (id: string, digest: string, startedAt: number) => ({
+        id,
+        name: "",
+        image: "oci:/srv/app:1",
+        digest,
+        platform: "linux/amd64",
+        args: ["/usr/bin/python3", "-c", "print('it''s')"],
+        user: "65532:65532",
+        runBy: "root (0)",
+        startedAt,
+        endedAt: startedAt + 2500,
+        exitCode: 3,
+        outcome: "exited" as const,
+        peakMemoryBytes: 5_000_000_000,
+      });
+      try {
+        await index.recordRun(run("r1", a, 1000));
+        await index.recordRun(run("r2", b, 2000));
+        await index.recordRun(run("r3", a, 3000));
+        assert.deepEqual(await index.runs({ digests: [a] }), [run("r3", a, 3000), run("r1", a, 1000)]);
+        assert.deepEqual(
+          (await index.runs({ since: 2000 })).map((r) => r.id),
+          ["r3", "r2"],
+        );
+        assert.deepEqual(await index.runs({ digests: [] }), []);
+      } finally {
+        await index.close();
+      }
+    });
+
     test("finds an added image by manifest, config (image ID), layer digest and diff_id, with its packages", async () => {
       const index = await FleetIndex.open(await backend.location());
       const { image } = await strataImage([LIBC, OPENSSL]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -18,10 +18,14 @@ import { readInventory } from "../../src/inventory/inventory.js";
 import { assertLockCovers, readLock } from "../../src/lock/lock.js";
 import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
 import { parseHomeName } from "../../src/oci/homes/name.js";
+import { descriptorOf } from "../../src/oci/image.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
+import { MediaType } from "../../src/oci/types.js";
 import { parsePolicy } from "../../src/policy/policy.js";
+import { LayerStore } from "../../src/run/layer-store.js";
 import { parseSpec } from "../../src/spec/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { sha256Hex } from "../../src/util/hash.js";
 import { arArchive, looseTar, tempDir } from "../helpers/debs.js";
 import { dpkgStanza, layerOf, tarBytes } from "../helpers/layer-tar.js";
 import { syntheticImage } from "../helpers/synthetic-image.js";
@@ -363,4 +367,31 @@ test("fuzz: changelogs never crash the parser", async () => {
   await property(textOrMutation(changelog), async (text) => {
     parseChangelog(text);
   });
+});
+
+test("fuzz: layers strata run unpacks are refused cleanly or unpacked, and nothing lands outside the store", async () => {
+  const sample = await tarBytes([
+    { path: "etc/" },
+    { path: "etc/app.conf", body: "key = value\n" },
+    { path: "etc/link", type: "symlink", linkname: "/etc/app.conf" },
+    { path: "etc/hard", type: "link", linkname: "etc/app.conf" },
+    { path: "etc/.wh.gone", body: "" },
+  ]);
+  const dir = await tempDir("fuzz-run-layers");
+  const mutation = fc.tuple(fc.nat(sample.length), fc.nat(64), fc.uint8Array({ maxLength: 64 }));
+  await property(
+    mutation,
+    async ([at, cut, insert]) => {
+      // The diff_id is the mutated tar's own, so the bytes reach the tar reader and the writer.
+      const bytes = Buffer.concat([sample.subarray(0, at), Buffer.from(insert), sample.subarray(at + cut)]);
+      const layer = {
+        descriptor: descriptorOf(MediaType.ociLayerTar, bytes),
+        diffId: `sha256:${sha256Hex(bytes)}`,
+        bytes,
+      };
+      await cleanOutcome(() => new LayerStore(join(dir, "layers")).layersOf(syntheticImage([layer]), "fuzz"));
+    },
+    150,
+  );
+  assert.deepEqual(await readdir(dir), ["layers"]);
 });

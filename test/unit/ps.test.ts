@@ -153,3 +153,46 @@ describe("strata ps --pods", () => {
     assert.match(missing.stderr, /^strata: error: .*nope\.json: no such file\nstrata: hint: /);
   });
 });
+
+describe("strata ps: recent runs of images vulnerable now", () => {
+  test("lists the last week's strata runs whose image is vulnerable today, not older runs or clean images", async () => {
+    const index = await FleetIndex.open(db);
+    const now = Date.now();
+    const run = (id: string, spec: string, startedAt: number) => ({
+      id,
+      name: id,
+      image: `docker://registry.test/${spec}`,
+      digest: digestOf(fleet.get(spec)!),
+      platform: "linux/amd64",
+      args: ["/bin/job"],
+      user: "65532:65532",
+      runBy: "root (0)",
+      startedAt,
+      endedAt: startedAt + 1000,
+      exitCode: 0,
+      outcome: "exited" as const,
+      peakMemoryBytes: 1 << 20,
+    });
+    try {
+      await index.recordRun(run("nightly-api", "team/api:1.0", now - 3_600_000));
+      await index.recordRun(run("old-api", "team/api:1.0", now - 8 * 24 * 3_600_000));
+      await index.recordRun(run("nightly-web", "team/web:2", now - 3_600_000));
+    } finally {
+      await index.close();
+    }
+    const file = join(dir, "no-pods.json");
+    await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: [] }));
+    const r = await runStrata(["ps", "--pods", file, "--index", db]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /recent runs \(strata run, last 7 days\) of images vulnerable now:\n {2}\S+ {2}nightly-api {2}[0-9a-f]{12} {2}6 \(/,
+    );
+    assert.doesNotMatch(r.stdout, /old-api|nightly-web/);
+    const json = JSON.parse((await runStrata(["ps", "--pods", file, "--index", db, "--json"])).stdout);
+    assert.deepEqual(
+      json.recentVulnerableRuns.map((x: { id: string }) => x.id),
+      ["nightly-api"],
+    );
+  });
+});

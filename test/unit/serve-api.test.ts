@@ -146,6 +146,45 @@ describe("strata serve API", () => {
     );
   });
 
+  test("runs come newest first with what their image carries now; vulnerable images list their recent runs", async () => {
+    const now = Date.now();
+    const run = (id: string, digest: string, startedAt: number) => ({
+      id,
+      name: id,
+      image: "docker://registry.test/team/x:1",
+      digest,
+      platform: "linux/amd64",
+      args: ["/bin/job"],
+      user: "0:0",
+      runBy: "root (0)",
+      startedAt,
+      endedAt: startedAt + 1000,
+      exitCode: 0,
+      outcome: "exited" as const,
+      peakMemoryBytes: null,
+    });
+    await index.recordRun(run("api-nightly", digest("team/api:1.0"), now - 60_000));
+    await index.recordRun(run("api-last-month", digest("team/api:1.0"), now - 30 * 24 * 3_600_000));
+    await index.recordRun(run("unindexed", `sha256:${"9".repeat(64)}`, now - 30_000));
+    const { body } = await get("/api/runs");
+    assert.deepEqual(
+      body.runs.map((r: { run: { id: string } }) => r.run.id),
+      ["unindexed", "api-nightly", "api-last-month"],
+    );
+    assert.deepEqual([body.runs[0].indexed, body.runs[0].vulnerabilities], [false, 0]);
+    assert.equal(body.runs[1].indexed, true);
+    assert.equal(body.runs[1].worst, "critical");
+    assert.ok(body.runs[1].vulnerabilities > 0);
+    const vulnerable = (await get("/api/vulnerable")).body.images;
+    const api = vulnerable.find(
+      (i: { image: { digest: string } }) => i.image.digest === digest("team/api:1.0"),
+    );
+    assert.deepEqual(
+      api.recentRuns.map((r: { id: string }) => r.id),
+      ["api-nightly"],
+    );
+  });
+
   test("bad input gets 400 JSON, an unknown image 404, never a stack trace", async () => {
     for (const url of [
       "/api/search",

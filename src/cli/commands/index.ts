@@ -1,14 +1,13 @@
-import { resolve } from "node:path";
 import type { Command } from "commander";
 import { FleetIndex } from "../../fleet/fleet-index.js";
+import { refOf } from "../../fleet/home-ref.js";
 import type { IndexedImage } from "../../fleet/lookups.js";
 import { refText } from "../../fleet/ref-text.js";
 import type { RemoveTarget } from "../../fleet/remove.js";
-import type { ImageRef } from "../../fleet/store.js";
 import { parseSyncTarget, type SyncEvent, syncRegistry } from "../../fleet/sync.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHome } from "../../oci/homes/homes.js";
-import { type Home, parseHomeName, sourceHome } from "../../oci/homes/name.js";
+import { parseHomeName, sourceHome } from "../../oci/homes/name.js";
 import { artifactDescriptor, artifactImages } from "../../oci/image.js";
 import { platformText } from "../../oci/platform.js";
 import { parseReference } from "../../oci/reference.js";
@@ -41,16 +40,6 @@ export async function withIndex<T>(flags: IndexFlags, work: (index: FleetIndex) 
   } finally {
     await index.close();
   }
-}
-
-/** The name an image read from `home` is indexed under. */
-function refOf(home: Home, topDigest: string): ImageRef {
-  if (home.transport === "docker") {
-    const { registry, repository, tag = "" } = home.ref;
-    return { registry, repository, tag: home.ref.digest ? "" : tag, topDigest };
-  }
-  const tag = (home.transport === "docker-archive" ? home.name : home.tag) ?? "";
-  return { registry: "", repository: `${home.transport}:${resolve(home.path)}`, tag, topDigest };
 }
 
 async function addLocations(

@@ -4,6 +4,7 @@ import type { RunningContainer } from "../../ps/container.js";
 import { joinContainers } from "../../ps/join.js";
 import { MAX_POD_LIST_BYTES, podListContainers } from "../../ps/kubernetes.js";
 import { podmanContainers } from "../../ps/podman.js";
+import { vulnerableRuns } from "../../ps/recent-runs.js";
 import { psJson, psLines } from "../../ps/report.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
@@ -72,10 +73,16 @@ export function registerPs(program: Command): void {
     .addHelpText("after", examples("strata ps", "kubectl get pods -A -o json | strata ps --pods -"))
     .action(async (flags: PsFlags) => {
       const running = await containers(flags);
-      const reports = await withIndex(flags, (index) =>
-        joinContainers(index, new Vulnerabilities(index.db), running),
-      );
-      const text = flags.json ? JSON.stringify(psJson(reports), null, 2) : psLines(reports).join("\n");
+      const [reports, runs] = await withIndex(flags, async (index) => {
+        const vulnerabilities = new Vulnerabilities(index.db);
+        return [
+          await joinContainers(index, vulnerabilities, running),
+          await vulnerableRuns(index, vulnerabilities),
+        ] as const;
+      });
+      const text = flags.json
+        ? JSON.stringify(psJson(reports, runs), null, 2)
+        : psLines(reports, runs).join("\n");
       process.stdout.write(`${text}\n`);
     });
   withIndexFlag(command);

@@ -1,18 +1,25 @@
 import type { Finding } from "../../advisories/match.js";
 import type { IndexedPackage } from "../../fleet/lookups.js";
 import type { QueryAnswer } from "../../fleet/query.js";
+import type { RunRecord } from "../../fleet/runs.js";
 import type { FleetBytes, StackLayer } from "../fleet-data.js";
 import type { FleetImage, PackageDiff } from "../fleet-view.js";
 
 /** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
 
-export type { Finding, FleetImage, IndexedPackage, QueryAnswer, StackLayer };
+export type { Finding, FleetImage, IndexedPackage, QueryAnswer, RunRecord, StackLayer };
 export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst">;
 
 export interface FleetAnswer {
   images: FleetImage[];
   bytes: FleetBytes;
   advisories: { location: string; date: string; advisories: number }[];
+}
+export interface RunAnswer {
+  run: RunRecord;
+  indexed: boolean;
+  worst?: string;
+  vulnerabilities: number;
 }
 export interface ImageAnswer {
   image: Image;
@@ -27,7 +34,7 @@ export interface DiffAnswer {
   layers: { shared: number; onlyInA: number; onlyInB: number };
 }
 export interface VulnerableAnswer {
-  images: { image: FleetImage; findings: Finding[] }[];
+  images: { image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[];
 }
 export type SearchAnswer =
   | { query: string; kind: "query"; answers: QueryAnswer[] }

@@ -1,10 +1,11 @@
 import { errorBox, h } from "./dom.js";
 import { imageView } from "./image-view.js";
 import { imageHref } from "./parts.js";
+import { runsView } from "./runs-view.js";
 import { fleetView, searchView, vulnerableView } from "./views.js";
 
 /**
- * The page's router. The server renders the first view of a path (/, /image/DIGEST, /vulnerable;
+ * The page's router. The server renders the first view of a path (/, /image/DIGEST, /vulnerable, /runs;
  * src/serve/first-view.ts), so the page reads without scripts; this adds search, the diff and
  * moving between views without a reload, by the hash (#/search?q=, #/image/DIGEST?against=).
  */
@@ -23,6 +24,7 @@ function route(hash: string, pathname: string): Route {
   const q = params.get("q") ?? "";
   if (path === "/search") return { nav: "", render: () => searchView(q), query: q };
   if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView, key: "vulnerable" };
+  if (path === "/runs") return { nav: "runs", render: runsView, key: "runs" };
   const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
   const against = params.get("against") ?? undefined;
   if (image)

@@ -3,6 +3,7 @@ import {
   type FleetAnswer,
   type FleetImage,
   getJson,
+  type RunRecord,
   type SearchAnswer,
   type VulnerableAnswer,
 } from "./api.js";
@@ -132,13 +133,26 @@ export async function searchView(q: string): Promise<HTMLElement> {
   );
 }
 
+/** The last week's `strata run`s of a vulnerable image: what ran with what it now is known to carry. */
+function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
+  if (runs.length === 0) return "";
+  const names = runs.slice(0, 5).map((r) => `${r.name || r.id} (${ago(r.startedAt)}, exit ${r.exitCode})`);
+  const more = runs.length > 5 ? ` and ${runs.length - 5} more` : "";
+  return h(
+    "p",
+    { class: "recent-runs" },
+    h("a", { href: "/runs" }, `Ran ${runs.length}× in the last 7 days`),
+    `: ${names.join(", ")}${more}`,
+  );
+}
+
 export async function vulnerableView(): Promise<HTMLElement> {
   return vulnerableContent(await getJson<VulnerableAnswer>("/api/vulnerable"));
 }
 
-/** The vulnerable images from /api/vulnerable's answer. */
+/** The vulnerable images from /api/vulnerable's answer, each with its recent runs. */
 export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
-  const sections = images.map(({ image, findings }) =>
+  const sections = images.map(({ image, findings, recentRuns }) =>
     h(
       "div",
       { class: "vuln-image", "data-digest": image.digest },
@@ -155,6 +169,7 @@ export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
         " ",
         severityBadges(image),
       ),
+      recentRunsLine(recentRuns),
       table(FINDING_HEADS, findings.map(findingRow)),
     ),
   );

@@ -1,0 +1,138 @@
+import type { Command } from "commander";
+import { parseEnv, parseMount } from "../../run/job-process.js";
+import { storeRun } from "../../run/record-run.js";
+import { type JobResult, type RunEvent, runJob } from "../../run/run-job.js";
+import { cacheRoot } from "../../util/dirs.js";
+import { StrataError } from "../../util/errors.js";
+import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import { ExitStatus } from "../exit-status.js";
+import { formatBytes, type Output } from "../output.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import type { CommonOptions } from "./common.js";
+import { withIndexFlag } from "./index.js";
+
+interface RunFlags extends CommonOptions, RegistryFlags {
+  platform?: string;
+  env: string[];
+  user?: string;
+  workdir?: string;
+  mount: string[];
+  timeout?: string;
+  memory?: string;
+  cpus?: string;
+  network: string;
+  writable?: boolean;
+  name?: string;
+  index?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function eventLine(e: RunEvent): string | undefined {
+  switch (e.kind) {
+    case "resolved":
+      return `running ${e.digest} (${e.platform})`;
+    case "unpacked":
+      return e.layers === 0 ? undefined : `unpacked ${e.layers} of ${e.of} layers into the store`;
+    case "tampered":
+      return `strata: warning: layer ${e.diffId} in the store changed since it was unpacked; unpacking it again`;
+    case "fallback":
+      return `strata: warning: ${e.why}; copying the layers instead (slower, and uses disk)`;
+  }
+}
+
+function network(value: string): "none" | "host" {
+  if (value === "none" || value === "host") return value;
+  throw new StrataError("USAGE", `--network ${value}: not none or host`, {
+    hint: "write --network none (the default) or --network host",
+  });
+}
+
+async function record(result: JobResult, flags: RunFlags, out: Output): Promise<void> {
+  try {
+    await storeRun(flags.index, result.record, result.image);
+  } catch (err) {
+    out.line(`strata: warning: the run was not recorded: ${(err as Error).message}`);
+  }
+  const r = result.record;
+  if (r.outcome === "timeout") out.line(`strata: ${r.id} timed out after ${flags.timeout}; killed`);
+  if (r.outcome === "oom") out.line(`strata: ${r.id} was killed: out of memory (--memory ${flags.memory})`);
+  if (flags.json) {
+    const peak = r.peakMemoryBytes === null ? "" : ` (${formatBytes(r.peakMemoryBytes)})`;
+    out.line(`strata: ${r.id} exited ${r.exitCode}${peak}`);
+    process.stdout.write(
+      `${JSON.stringify({ ...r, unpackedLayers: result.unpackedLayers, rootfs: result.rootfs })}\n`,
+    );
+  }
+}
+
+export function registerRun(program: Command, out: () => Output): void {
+  const command = withRegistryFlags(
+    program
+      .command("run")
+      .description(
+        "run an image as a job: layers unpacked once into a store, composed with overlayfs, run by runc",
+      )
+      .argument("<image>", "the image: a layout, an archive, oci:DIR[:TAG], docker://REF ...")
+      .argument("[args...]", "arguments after --, given to the entrypoint instead of the image's cmd")
+      .option("--platform <platform>", "which image of a multi-platform index (default: the host's)")
+      .option(
+        "-e, --env <K=V>",
+        "set an environment variable (repeatable; -e K takes K from here)",
+        collect,
+        [],
+      )
+      .option("--user <user>", "run as NAME, UID, NAME:GROUP or UID:GID (names from the image's /etc/passwd)")
+      .option("--workdir <dir>", "the working directory in the container")
+      .option("--mount <src:dst[:ro]>", "bind-mount a host path into the container (repeatable)", collect, [])
+      .option("--timeout <duration>", "kill the job after this long (90s, 5m, 1h); exit status 124")
+      .option("--memory <bytes>", "memory limit (256M, 1G); the kernel kills the job past it")
+      .option("--cpus <n>", "CPU limit (1, 0.5)")
+      .option("--network <mode>", "none (the default: only loopback) or host", "none")
+      .option(
+        "--writable",
+        "a writable root (thrown away after the run) instead of read-only with a tmpfs /tmp",
+      )
+      .option("--name <name>", "a name for the run (its record, its container id)")
+      .option("--json", "print the run record as JSON on stdout when the job ends"),
+  )
+    .addHelpText(
+      "after",
+      [
+        "",
+        "The exit status is the job's (124 when --timeout killed it). Every run is recorded in the fleet",
+        "index (strata runs). Needs runc; without root it runs rootless (user namespaces; no --memory/--cpus).",
+        "",
+        "  strata run oci:out/python3 -- -c 'print(1)'",
+        "  strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
+      ].join("\n"),
+    )
+    .action(async (image: string, args: string[], flags: RunFlags) => {
+      const opts = {
+        image,
+        args,
+        platform: flags.platform,
+        env: flags.env.map(parseEnv),
+        user: flags.user,
+        workdir: flags.workdir,
+        mounts: await Promise.all(flags.mount.map(parseMount)),
+        timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, "--timeout"),
+        memoryBytes: flags.memory === undefined ? undefined : parseBytes(flags.memory, "--memory"),
+        cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, "--cpus"),
+        network: network(flags.network),
+        writable: Boolean(flags.writable),
+        name: flags.name,
+        cacheDir: cacheRoot(flags.cacheDir),
+        registry: registryOptions(flags),
+      };
+      const result = await runJob(opts, (e) => {
+        const line = eventLine(e);
+        if (line) out().line(line);
+      });
+      await record(result, flags, out());
+      if (result.record.exitCode !== 0) throw new ExitStatus(result.record.exitCode);
+    });
+  withIndexFlag(command);
+}
