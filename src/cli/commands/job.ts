@@ -4,6 +4,7 @@ import { imageJobManifest } from "../../jobs/image-job.js";
 import { StrataError } from "../../util/errors.js";
 import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
+import { examples } from "../help.js";
 import { withRegistryFlags } from "../registry-flags.js";
 
 interface JobFlags extends RegistryFlags {
@@ -29,7 +30,13 @@ function count(value: string | undefined, flag: string): number | undefined {
 }
 
 export function registerJob(program: Command): void {
-  const job = program.command("job").description("Kubernetes Jobs and CronJobs that run an image by digest");
+  const job = program
+    .command("job")
+    .description("Kubernetes Jobs and CronJobs that run an image by digest")
+    .addHelpText(
+      "after",
+      examples("strata job manifest 127.0.0.1:5000/app:1 --name nightly --schedule '0 3 * * *'"),
+    );
   withRegistryFlags(
     job
       .command("manifest")
@@ -49,10 +56,9 @@ export function registerJob(program: Command): void {
   )
     .addHelpText(
       "after",
-      [
-        "",
-        "  strata job manifest 127.0.0.1:5000/app:1 --name nightly --schedule '0 3 * * *' -- --full | kubectl apply -f -",
-      ].join("\n"),
+      examples(
+        "strata job manifest 127.0.0.1:5000/app:1 --name nightly --schedule '0 3 * * *' -- --full | kubectl apply -f -",
+      ),
     )
     .action(async (image: string, args: string[], flags: JobFlags) => {
       const manifest = await imageJobManifest(image, {

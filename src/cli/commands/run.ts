@@ -7,6 +7,7 @@ import { StrataError } from "../../util/errors.js";
 import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
+import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -104,9 +105,10 @@ export function registerRun(program: Command, out: () => Output): void {
         "",
         "The exit status is the job's (124 when --timeout killed it). Every run is recorded in the fleet",
         "index (strata runs). Needs runc; without root it runs rootless (user namespaces; no --memory/--cpus).",
-        "",
-        "  strata run oci:out/python3 -- -c 'print(1)'",
-        "  strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
+        examples(
+          "strata run oci:out/python3 -- -c 'print(1)'",
+          "strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
+        ),
       ].join("\n"),
     )
     .action(async (image: string, args: string[], flags: RunFlags) => {

@@ -6,6 +6,7 @@ import { sourceHome } from "../../oci/homes/name.js";
 import { artifactImages, imageDescriptor } from "../../oci/image.js";
 import { SHA256_DIGEST } from "../../util/verify.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
+import { examples } from "../help.js";
 import { formatBytes } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
@@ -54,7 +55,8 @@ export function registerRuns(program: Command): void {
         "only runs of this image: a manifest digest, or a location (every image it holds)",
       )
       .option("--limit <n>", "at most this many, newest first", "100")
-      .option("--json", "print {runs: [...]} as JSON"),
+      .option("--json", "print {runs: [...]} as JSON")
+      .addHelpText("after", examples("strata runs", "strata runs --image oci:out/python3 --limit 10 --json")),
   ).action(async (flags: RunsFlags) => {
     const digests = flags.image === undefined ? undefined : await imageDigests(flags.image, flags);
     const limit = Number.parseInt(flags.limit, 10);
