@@ -17,6 +17,7 @@ import { registerQuery } from "./commands/query.js";
 import { registerSbom } from "./commands/sbom.js";
 import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
+import { registerSign } from "./commands/sign.js";
 import { registerUpdate } from "./commands/update.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
@@ -84,6 +85,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerIndex(program, out);
   registerQuery(program);
   registerSbom(program, out);
+  registerSign(program, out);
   registerScan(program, out);
   registerCheck(program);
   registerAdvisories(program, out);

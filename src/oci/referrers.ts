@@ -27,15 +27,19 @@ export interface Referrer {
   payload: { descriptor: Descriptor; bytes: Buffer };
 }
 
-/** An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its manifest. */
+/**
+ * An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its
+ * manifest. The payload's layer has the artifactType as media type unless it names its own (a
+ * cosign signature's layer is a simple-signing payload with the signature in its annotations).
+ */
 export function referrerOf(
   subject: Descriptor,
   artifactType: string,
-  payload: { bytes: Buffer; title: string },
+  payload: { bytes: Buffer; title: string; mediaType?: string; annotations?: Record<string, string> },
   annotations: Record<string, string>,
 ): Referrer {
-  const layer = descriptorOf(artifactType, payload.bytes, {
-    annotations: { [Annotation.title]: payload.title },
+  const layer = descriptorOf(payload.mediaType ?? artifactType, payload.bytes, {
+    annotations: { [Annotation.title]: payload.title, ...payload.annotations },
   });
   const manifest: Manifest = {
     schemaVersion: 2,

@@ -1,0 +1,128 @@
+import type { Command } from "commander";
+import { archiveKind } from "../../oci/homes/docker-archive.js";
+import { sourceHome } from "../../oci/homes/name.js";
+import { loadPrivateKey, loadPublicKey, writeSigningKey } from "../../sign/keys.js";
+import { PASSPHRASE_ENV, signingPassphrase } from "../../sign/passphrase.js";
+import { signImage, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
+import { ExitStatus } from "../exit-status.js";
+import type { Output } from "../output.js";
+import { withRegistryFlags } from "../registry-flags.js";
+import type { CommonOptions } from "./common.js";
+
+const IMAGE_ARGUMENT =
+  "an image in a registry (docker://REGISTRY/REPO[:TAG], REGISTRY/REPO:TAG) or oci:DIR[:TAG]";
+
+/** The --key FILE of signing commands, opened with the passphrase when it is encrypted. */
+export function signingKey(file: string) {
+  return loadPrivateKey(file, () => signingPassphrase());
+}
+
+function registerKey(program: Command, out: () => Output): void {
+  const key = program.command("key").description("signing keys (ECDSA P-256, cosign's format)");
+  key
+    .command("generate")
+    .description("make a key pair: PREFIX.key (encrypted, owner-only) and PREFIX.pub")
+    .requiredOption("-o, --output <prefix>", "where to write the pair: PREFIX.key and PREFIX.pub")
+    .option("--force", "replace an existing key pair")
+    .addHelpText(
+      "after",
+      [
+        "",
+        `The passphrase comes from ${PASSPHRASE_ENV}, else it is asked for on the terminal.`,
+        "The private key is in cosign's encrypted format, so cosign can use it too.",
+        "",
+        "Example:",
+        "  strata key generate --output keys/release",
+      ].join("\n"),
+    )
+    .action(async (opts: CommonOptions & { output: string; force?: boolean }) => {
+      const passphrase = await signingPassphrase({ confirm: true });
+      const { privateFile, publicFile } = await writeSigningKey(opts.output, passphrase, opts.force);
+      out().line(`wrote ${privateFile} (private, encrypted) and ${publicFile} (public)`);
+    });
+}
+
+function registerSignCommand(program: Command, out: () => Output): void {
+  withRegistryFlags(
+    program
+      .command("sign")
+      .description("sign an image in cosign's format and store the signature beside it")
+      .argument("<image>", IMAGE_ARGUMENT)
+      .requiredOption("--key <file>", "the private key: strata's or cosign's .key, or a PKCS#8 PEM")
+      .option("--json", "print the signature report as JSON on stdout")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "The digest the name resolves to is signed (an index's, for a multi-platform image). In a",
+          "registry the signature goes under cosign's tag sha256-<hex>.sig, and as an OCI 1.1 referrer",
+          "where the registry has the referrers API; in an OCI layout it is a referrer of the image.",
+          "",
+          "Example:",
+          "  strata sign registry.example/team/app:1.0 --key keys/release.key",
+        ].join("\n"),
+      ),
+  ).action(
+    async (location: string, opts: CommonOptions & RegistryFlags & { key: string; json?: boolean }) => {
+      const home = await sourceHome(location, archiveKind);
+      const report = await signImage(home, await signingKey(opts.key), { registry: registryOptions(opts) });
+      if (opts.json) {
+        const { payload, ...rest } = report;
+        process.stdout.write(`${JSON.stringify({ ...rest, payload: payload.toString("utf8") })}\n`);
+      } else
+        out().line(
+          `signed ${report.image} ${report.digest} (key ${report.fingerprint.slice(0, 16)}; ${report.stored.join(", ")})`,
+        );
+    },
+  );
+}
+
+function verifyLines(report: VerifyReport, files: string[]): string[] {
+  return [
+    `${report.image} ${report.digest}: ${report.verified ? "verified" : "NOT VERIFIED"}`,
+    ...report.keys.map((k, i) => `  ${files[i]}: ${k.verified ? "signed" : `not signed: ${k.reason}`}`),
+  ];
+}
+
+function registerVerify(program: Command): void {
+  withRegistryFlags(
+    program
+      .command("verify")
+      .description(
+        "check an image's cosign signature against public keys: exit 0 when one key signed it, 1 when none",
+      )
+      .argument("<image>", IMAGE_ARGUMENT)
+      .requiredOption(
+        "--key <file...>",
+        "public keys (PEM); the image passes when any of them signed its digest",
+      )
+      .option("--json", "print the verdict as JSON on stdout")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "A signature counts when its payload names the digest the image resolves to now: a",
+          "signature copied from another image, or a tag moved to an unsigned image, fails.",
+          "",
+          "Example:",
+          "  strata verify registry.example/team/app:1.0 --key keys/release.pub",
+        ].join("\n"),
+      ),
+  ).action(
+    async (location: string, opts: CommonOptions & RegistryFlags & { key: string[]; json?: boolean }) => {
+      const home = await sourceHome(location, archiveKind);
+      const keys = await Promise.all(opts.key.map((f) => loadPublicKey(f)));
+      const report = await verifyImage(home, keys, { registry: registryOptions(opts) });
+      const text = opts.json ? JSON.stringify(report) : verifyLines(report, opts.key).join("\n");
+      process.stdout.write(`${text}\n`);
+      if (!report.verified) throw new ExitStatus(1);
+    },
+  );
+}
+
+export function registerSign(program: Command, out: () => Output): void {
+  registerKey(program, out);
+  registerSignCommand(program, out);
+  registerVerify(program);
+}
