@@ -1,0 +1,90 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { writeHome } from "../../src/oci/homes/homes.js";
+import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { writeSigningKey } from "../../src/sign/keys.js";
+import type { RegistryServer } from "./registry.js";
+import { freshImage } from "./synthetic-image.js";
+
+/**
+ * Fixtures for the signature tests: key pairs on disk, fresh images pushed to a real registry, and
+ * the registry's own view of cosign's signature tag, read with plain HTTP rather than strata's client.
+ */
+
+export const SIGNING_PASSPHRASE = "test passphrase";
+export const SIGNING_ENV = { STRATA_SIGNING_PASSPHRASE: SIGNING_PASSPHRASE };
+
+export async function keyPair(
+  dir: string,
+  name: string,
+): Promise<{ privateFile: string; publicFile: string }> {
+  await mkdir(dir, { recursive: true });
+  return writeSigningKey(join(dir, name), SIGNING_PASSPHRASE);
+}
+
+/** A fresh one-layer image pushed to `registry` as `repo:tag`; its home and manifest digest. */
+export async function pushedImage(
+  registry: RegistryServer,
+  repo: string,
+  tag: string,
+): Promise<{ home: Home; ref: string; digest: string }> {
+  const { image } = await freshImage(1);
+  const ref = `${registry.host}/${repo}:${tag}`;
+  const home = parseHomeName(`docker://${ref}`)!;
+  await writeHome(home, { kind: "image", image }, { refName: tag, archiveName: `${repo}:${tag}` });
+  return { home, ref, digest: imageDescriptor(image).digest };
+}
+
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+/** cosign's signature manifest for `digest`, as the registry serves it (undefined when absent). */
+export async function signatureManifest(
+  registry: RegistryServer,
+  repo: string,
+  digest: string,
+): Promise<
+  | {
+      bytes: Buffer;
+      json: { layers: { digest: string; mediaType: string; annotations?: Record<string, string> }[] };
+    }
+  | undefined
+> {
+  const res = await fetch(`http://${registry.host}/v2/${repo}/manifests/sha256-${digest.slice(7)}.sig`, {
+    headers: { accept: OCI_MANIFEST },
+  });
+  if (res.status === 404) return undefined;
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { bytes, json: JSON.parse(bytes.toString()) };
+}
+
+/** A blob of `repo`, fetched plainly. */
+export async function registryBlob(registry: RegistryServer, repo: string, digest: string): Promise<Buffer> {
+  const res = await fetch(`http://${registry.host}/v2/${repo}/blobs/${digest}`);
+  if (res.status !== 200) throw new Error(`blob ${digest}: ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** Puts `bytes` (a manifest) under `tag` of `repo`: how an attacker copies a signature or moves a tag. */
+export async function putManifest(
+  registry: RegistryServer,
+  repo: string,
+  tag: string,
+  bytes: Buffer,
+): Promise<void> {
+  const res = await fetch(`http://${registry.host}/v2/${repo}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": OCI_MANIFEST },
+    body: new Uint8Array(bytes),
+  });
+  if (res.status !== 201) throw new Error(`put ${tag}: ${res.status} ${await res.text()}`);
+}
+
+/** The manifest under `tag`, as served. */
+export async function manifestBytes(registry: RegistryServer, repo: string, tag: string): Promise<Buffer> {
+  const res = await fetch(`http://${registry.host}/v2/${repo}/manifests/${tag}`, {
+    headers: { accept: OCI_MANIFEST },
+  });
+  if (res.status !== 200) throw new Error(`get ${tag}: ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
