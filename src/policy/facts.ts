@@ -1,7 +1,10 @@
 import type { Home } from "../oci/homes/name.js";
 import { formatReference } from "../oci/reference.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { ImageScan } from "../scan/scan.js";
-import type { ImageFacts } from "./evaluate.js";
+import { anyKeyVerdict, verifyImage } from "../sign/sign-image.js";
+import type { ImageFacts, Verification } from "./evaluate.js";
+import type { TrustedKey } from "./policy.js";
 
 /**
  * The policy's facts about a scanned image in a home. A registry image is pinned when it was named
@@ -23,4 +26,19 @@ export function scannedImageFacts(scan: ImageScan, home: Home, hasSbom?: boolean
     packages: scan.packages,
     findings: scan.findings,
   };
+}
+
+/** Whether one of `keys` signed the artifact at `home`; undefined when the policy names no key. */
+export async function homeSignatureVerdict(
+  home: Home,
+  keys: TrustedKey[],
+  registry: RegistryClientOptions,
+): Promise<Verification | undefined> {
+  if (keys.length === 0) return undefined;
+  const report = await verifyImage(
+    home,
+    keys.map((k) => k.key),
+    { registry },
+  );
+  return anyKeyVerdict(report.keys);
 }

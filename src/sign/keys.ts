@@ -6,6 +6,7 @@ import {
   randomBytes,
   scryptSync,
 } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import nacl from "tweetnacl";
 import { StrataError } from "../util/errors.js";
@@ -186,17 +187,34 @@ export async function loadPrivateKey(file: string, passphrase: () => Promise<str
   throw keyError(file, "holds no private key PEM block");
 }
 
-/** The public key in `file` (SPKI PEM), checked to be ECDSA P-256. */
-export async function loadPublicKey(file: string): Promise<KeyObject> {
-  const text = (await readKeyFile(file)).toString("utf8");
+/** The public key in PEM `text` (SPKI, "PUBLIC KEY"), checked to be ECDSA P-256; `where` names it in errors. */
+export function publicKeyFromPem(text: string, where: string): KeyObject {
   if (pemBody(text, "PUBLIC KEY") === undefined)
-    throw keyError(file, "holds no PUBLIC KEY PEM block", "give the .pub file of the signing key");
+    throw keyError(where, "holds no PUBLIC KEY PEM block", "give the .pub file of the signing key");
   try {
-    return checkedEcP256(createPublicKey({ key: text, format: "pem" }), file);
+    return checkedEcP256(createPublicKey({ key: text, format: "pem" }), where);
   } catch (err) {
     if (err instanceof StrataError) throw err;
-    throw keyError(file, "holds no readable public key", "give the .pub file of the signing key");
+    throw keyError(where, "holds no readable public key", "give the .pub file of the signing key");
   }
+}
+
+/** The public key in `file` (SPKI PEM), checked to be ECDSA P-256. */
+export async function loadPublicKey(file: string): Promise<KeyObject> {
+  return publicKeyFromPem((await readKeyFile(file)).toString("utf8"), file);
+}
+
+/** The same, read synchronously: for the policy file's `signed-by`, parsed in one go. */
+export function loadPublicKeySync(file: string): KeyObject {
+  let info: ReturnType<typeof statSync> | undefined;
+  try {
+    info = statSync(file);
+  } catch {
+    // reported below
+  }
+  if (info === undefined || !info.isFile()) throw keyError(file, "no such key file");
+  if (info.size > MAX_KEY_FILE_BYTES) throw keyError(file, `is ${info.size} bytes, too large for a key`);
+  return publicKeyFromPem(readFileSync(file, "utf8"), file);
 }
 
 /** A key's fingerprint: the sha256 of its SPKI DER, hex. */

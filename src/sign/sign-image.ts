@@ -131,6 +131,12 @@ export function verdictFor(
   return { fingerprint, verified: false, reason };
 }
 
+/** What a set of keys says together: the first that verified, else every key's reason. */
+export function anyKeyVerdict(verdicts: KeyVerdict[]): { verified: boolean; reason?: string } {
+  if (verdicts.some((v) => v.verified)) return { verified: true };
+  return { verified: false, reason: [...new Set(verdicts.map((v) => v.reason))].join("; ") };
+}
+
 export interface VerifyReport {
   image: string;
   digest: string;
@@ -150,5 +156,5 @@ export async function verifyImage(
   const { digest } = await subjectOf(home, registry);
   const signatures = await signaturesOf(home, digest, registry);
   const verdicts = keys.map((key) => verdictFor(key, digest, signatures, homeText(home)));
-  return { image: homeText(home), digest, keys: verdicts, verified: verdicts.some((v) => v.verified) };
+  return { image: homeText(home), digest, keys: verdicts, verified: anyKeyVerdict(verdicts).verified };
 }
