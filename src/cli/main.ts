@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { STRATA_VERSION } from "../util/version.js";
 import { registerAdmission } from "./commands/admission.js";
 import { registerAdvisories } from "./commands/advisories.js";
 import { registerAudit } from "./commands/audit.js";
@@ -22,8 +23,6 @@ import { registerUpdate } from "./commands/update.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
-const VERSION = "0.1.0";
-
 export function buildProgram(): { program: Command; output: () => Output } {
   let output: Output | undefined;
   const program = new Command("strata")
@@ -31,7 +30,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
       "Build container images from Debian packages: a declarative spec (strata.yaml), a signed and " +
         "pinned lock (strata.lock), and one deterministic layer per package.",
     )
-    .version(VERSION)
+    .version(STRATA_VERSION)
     .option(
       "--mirror <url>",
       "use this Debian mirror: scheme://host moves every repository there (paths kept); a full URL replaces them",

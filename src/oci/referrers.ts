@@ -105,9 +105,14 @@ export async function layoutPayload(dir: string, layer: Descriptor, max: number)
 
 /**
  * Adds `referrer` to the layout at `dir`: its blobs, then index.json (written last, atomically)
- * with its entry in place of any earlier referrer of the same subject and artifactType.
+ * with its entry in place of any earlier referrer of the same subject and artifactType that
+ * `sameKind` picks (by default, all of them).
  */
-export async function attachToLayout(dir: string, referrer: Referrer): Promise<void> {
+export async function attachToLayout(
+  dir: string,
+  referrer: Referrer,
+  sameKind: (d: Descriptor) => boolean = () => true,
+): Promise<void> {
   const entries = await listLayout(dir);
   const store = new ContentStore(join(dir, "blobs"));
   const blobs: [Descriptor, Buffer][] = [
@@ -122,7 +127,9 @@ export async function attachToLayout(dir: string, referrer: Referrer): Promise<v
   }
   const subject = referrer.manifest.subject!.digest;
   const replaced = new Set(
-    (await layoutReferrers(dir, subject, referrer.descriptor.artifactType)).map((r) => r.descriptor.digest),
+    (await layoutReferrers(dir, subject, referrer.descriptor.artifactType))
+      .filter((r) => sameKind(r.descriptor))
+      .map((r) => r.descriptor.digest),
   );
   const kept = entries.filter((d) => !replaced.has(d.digest) && d.digest !== referrer.descriptor.digest);
   await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, referrer.descriptor]));

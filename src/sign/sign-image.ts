@@ -1,13 +1,22 @@
 import type { KeyObject } from "node:crypto";
 import { readHome } from "../oci/homes/homes.js";
 import { type Home, homeText } from "../oci/homes/name.js";
-import { artifactDescriptor } from "../oci/image.js";
+import { type Artifact, artifactDescriptor } from "../oci/image.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { RemoteRepository } from "../oci/registry/repository.js";
 import type { Descriptor } from "../oci/types.js";
-import { StrataError } from "../util/errors.js";
+import { isStrataError, StrataError } from "../util/errors.js";
+import { type AttestationVia, attachAttestation, attachedAttestations } from "./attestations.js";
 import { payloadDigest, payloadVerifies, signPayload, simpleSigningPayload } from "./cosign.js";
+import { IN_TOTO_PAYLOAD_TYPE, verifiedPayload } from "./dsse.js";
 import { keyFingerprint } from "./keys.js";
+import {
+  parseStatement,
+  provenanceMismatch,
+  provenanceStatement,
+  SLSA_PROVENANCE_V1,
+  type Statement,
+} from "./provenance.js";
 import {
   layoutSignatures,
   registrySignatures,
@@ -30,6 +39,18 @@ export interface SignReport {
   stored: string[];
   payload: Buffer;
   signature: string;
+  /** How the signed provenance was attached, or why there is none. */
+  provenance: { via: AttestationVia } | { skipped: string };
+}
+
+export interface SignOptions {
+  registry?: RegistryClientOptions;
+  /** The artifact at `home`, when the caller has it (a build): it is not read again. */
+  artifact?: Artifact;
+  /** Attach a signed SLSA provenance too (default true; skipped for an image strata did not build). */
+  provenance?: boolean;
+  /** The spec file's sha256, known at build time. */
+  specSha256?: string;
 }
 
 function unsupported(home: Home): StrataError {
@@ -42,45 +63,80 @@ function unsupported(home: Home): StrataError {
   );
 }
 
+function signable(home: Home): home is Home & { transport: "oci" | "docker" } {
+  return home.transport === "oci" || home.transport === "docker";
+}
+
 /** The repository name a payload's docker-reference carries: the registry's, or the layout's path. */
 function identityOf(home: Home): string {
   return home.transport === "docker" ? `${home.ref.registry}/${home.ref.repository}` : homeText(home);
 }
 
-/** The descriptor of the artifact `home` names. */
-export async function subjectOf(home: Home, registry: RegistryClientOptions): Promise<Descriptor> {
-  return artifactDescriptor(await readHome(home, { registry }));
-}
-
-/** Signs the artifact at `home` with `key` and stores the signature beside it. */
-export async function signImage(
-  home: Home,
-  key: KeyObject,
-  opts: { registry?: RegistryClientOptions; subject?: Descriptor } = {},
-): Promise<SignReport> {
-  if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
-  const subject = opts.subject ?? (await subjectOf(home, opts.registry ?? {}));
-  const payload = simpleSigningPayload(identityOf(home), subject.digest);
-  const sig: StoredSignature = { payload, signature: signPayload(key, payload) };
-  const fingerprint = keyFingerprint(key);
-  const report = {
-    image: homeText(home),
-    digest: subject.digest,
-    fingerprint,
-    payload,
-    signature: sig.signature,
-  };
+/** Stores `sig` of `subject` beside it; says where. */
+async function storeSignature(
+  home: Home & { transport: "oci" | "docker" },
+  subject: Descriptor,
+  sig: StoredSignature,
+  fingerprint: string,
+  registry: RegistryClientOptions,
+): Promise<string[]> {
   if (home.transport === "oci") {
     await storeInLayout(home.path, subject, sig, fingerprint);
-    return { ...report, stored: ["layout"] };
+    return ["layout"];
   }
-  const { repo, close } = await RemoteRepository.open(home.ref, opts.registry ?? {});
+  const { repo, close } = await RemoteRepository.open(home.ref, registry);
   try {
     const { tag, referrer } = await storeInRegistry(repo, subject, sig, fingerprint);
-    return { ...report, stored: referrer ? [tag, "referrers-api"] : [tag] };
+    return referrer ? [tag, "referrers-api"] : [tag];
   } finally {
     await close();
   }
+}
+
+/** Attaches the artifact's signed provenance, unless strata cannot account for it (then says why). */
+async function attestProvenance(
+  home: Home & { transport: "oci" | "docker" },
+  artifact: Artifact,
+  key: KeyObject,
+  opts: SignOptions,
+): Promise<SignReport["provenance"]> {
+  let statement: Statement;
+  try {
+    statement = provenanceStatement(artifact, identityOf(home), {
+      specSha256: opts.specSha256,
+      where: homeText(home),
+    });
+  } catch (err) {
+    if (isStrataError(err, "IMAGE_UNACCOUNTED")) return { skipped: err.message };
+    throw err;
+  }
+  const subject = artifactDescriptor(artifact);
+  return { via: await attachAttestation(home, subject, statement, key, opts.registry ?? {}) };
+}
+
+/** Signs the artifact at `home` with `key`, stores the signature beside it and attests its provenance. */
+export async function signImage(home: Home, key: KeyObject, opts: SignOptions = {}): Promise<SignReport> {
+  if (!signable(home)) throw unsupported(home);
+  const registry = opts.registry ?? {};
+  const artifact = opts.artifact ?? (await readHome(home, { registry }));
+  const subject = artifactDescriptor(artifact);
+  const payload = simpleSigningPayload(identityOf(home), subject.digest);
+  const sig: StoredSignature = { payload, signature: signPayload(key, payload) };
+  const fingerprint = keyFingerprint(key);
+  const stored = await storeSignature(home, subject, sig, fingerprint, registry);
+  const provenance =
+    opts.provenance === false
+      ? { skipped: "not asked for" }
+      : await attestProvenance(home, artifact, key, opts);
+  return {
+    image: homeText(home),
+    digest: subject.digest,
+    fingerprint,
+    stored,
+    payload,
+    signature: sig.signature,
+    provenance,
+  };
 }
 
 /** The signatures stored for `digest` where `home` lives. */
@@ -90,7 +146,7 @@ export async function signaturesOf(
   registry: RegistryClientOptions,
 ): Promise<StoredSignature[]> {
   if (home.transport === "oci") return layoutSignatures(home.path, digest);
-  if (home.transport !== "docker") throw unsupported(home);
+  if (!signable(home)) throw unsupported(home);
   const { repo, close } = await RemoteRepository.open(home.ref, registry);
   try {
     return await registrySignatures(repo, digest);
@@ -144,17 +200,61 @@ export interface VerifyReport {
   keys: KeyVerdict[];
   /** Whether any of the keys signed the digest. */
   verified: boolean;
+  /** With `provenance`: whether a provenance signed by one of the keys is the image's. */
+  provenance?: { verified: boolean; reason?: string };
+}
+
+/**
+ * Whether a SLSA provenance attached to the artifact is signed by one of `keys` (DSSE), names its
+ * digest as subject, and lists exactly the .debs and InReleases the image's record holds.
+ */
+export async function provenanceVerdict(
+  home: Home,
+  artifact: Artifact,
+  keys: KeyObject[],
+  registry: RegistryClientOptions,
+): Promise<{ verified: boolean; reason?: string }> {
+  const where = homeText(home);
+  const { digest } = artifactDescriptor(artifact);
+  const envelopes = await attachedAttestations(home, digest, SLSA_PROVENANCE_V1, registry);
+  if (envelopes.length === 0) return { verified: false, reason: "no provenance is attached" };
+  const reasons = new Set<string>();
+  for (const envelope of envelopes) {
+    for (const key of keys) {
+      const body = envelope.payloadType === IN_TOTO_PAYLOAD_TYPE ? verifiedPayload(envelope, key) : undefined;
+      if (body === undefined) continue;
+      let mismatch: string | undefined;
+      try {
+        mismatch = provenanceMismatch(parseStatement(body, where), artifact, where);
+      } catch (err) {
+        if (!(err instanceof StrataError)) throw err;
+        mismatch = err.message;
+      }
+      if (mismatch === undefined) return { verified: true };
+      reasons.add(`the signed provenance does not match: ${mismatch}`);
+    }
+  }
+  if (reasons.size === 0) reasons.add("no attached provenance is signed by these keys");
+  return { verified: false, reason: [...reasons].join("; ") };
 }
 
 /** Checks the signatures stored beside the artifact at `home` against `keys` (any one suffices). */
 export async function verifyImage(
   home: Home,
   keys: KeyObject[],
-  opts: { registry?: RegistryClientOptions } = {},
+  opts: { registry?: RegistryClientOptions; provenance?: boolean } = {},
 ): Promise<VerifyReport> {
   const registry = opts.registry ?? {};
-  const { digest } = await subjectOf(home, registry);
+  const artifact = await readHome(home, { registry });
+  const { digest } = artifactDescriptor(artifact);
   const signatures = await signaturesOf(home, digest, registry);
   const verdicts = keys.map((key) => verdictFor(key, digest, signatures, homeText(home)));
-  return { image: homeText(home), digest, keys: verdicts, verified: anyKeyVerdict(verdicts).verified };
+  const report: VerifyReport = {
+    image: homeText(home),
+    digest,
+    keys: verdicts,
+    verified: anyKeyVerdict(verdicts).verified,
+  };
+  if (opts.provenance) report.provenance = await provenanceVerdict(home, artifact, keys, registry);
+  return report;
 }

@@ -3,7 +3,7 @@ import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { loadPrivateKey, loadPublicKey, writeSigningKey } from "../../sign/keys.js";
 import { PASSPHRASE_ENV, signingPassphrase } from "../../sign/passphrase.js";
-import { signImage, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
+import { type SignReport, signImage, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import type { Output } from "../output.js";
@@ -50,6 +50,7 @@ function registerSignCommand(program: Command, out: () => Output): void {
       .description("sign an image in cosign's format and store the signature beside it")
       .argument("<image>", IMAGE_ARGUMENT)
       .requiredOption("--key <file>", "the private key: strata's or cosign's .key, or a PKCS#8 PEM")
+      .option("--no-provenance", "do not attach a signed SLSA provenance")
       .option("--json", "print the signature report as JSON on stdout")
       .addHelpText(
         "after",
@@ -58,6 +59,8 @@ function registerSignCommand(program: Command, out: () => Output): void {
           "The digest the name resolves to is signed (an index's, for a multi-platform image). In a",
           "registry the signature goes under cosign's tag sha256-<hex>.sig, and as an OCI 1.1 referrer",
           "where the registry has the referrers API; in an OCI layout it is a referrer of the image.",
+          "For an image strata built, an SLSA v1 provenance made from its build record is signed",
+          "(DSSE) and attached as an application/vnd.in-toto+json referrer.",
           "",
           "Example:",
           "  strata sign registry.example/team/app:1.0 --key keys/release.key",
@@ -78,11 +81,39 @@ function registerSignCommand(program: Command, out: () => Output): void {
   );
 }
 
+interface SignFlags extends CommonOptions, RegistryFlags {
+  key: string;
+  provenance: boolean;
+  json?: boolean;
+}
+
+/** What sign, build --sign and update --sign say they did. */
+export function printSignReport(report: SignReport, json: boolean | undefined, o: Output): void {
+  if (json) {
+    const { payload, ...rest } = report;
+    process.stdout.write(`${JSON.stringify({ ...rest, payload: payload.toString("utf8") })}\n`);
+    return;
+  }
+  const key = report.fingerprint.slice(0, 16);
+  o.line(`signed ${report.image} ${report.digest} (key ${key}; ${report.stored.join(", ")})`);
+  const p = report.provenance;
+  o.line("via" in p ? `attached signed provenance (${p.via})` : `no provenance: ${p.skipped}`);
+}
+
 function verifyLines(report: VerifyReport, files: string[]): string[] {
+  const ok = report.verified && report.provenance?.verified !== false;
+  const p = report.provenance;
   return [
-    `${report.image} ${report.digest}: ${report.verified ? "verified" : "NOT VERIFIED"}`,
+    `${report.image} ${report.digest}: ${ok ? "verified" : "NOT VERIFIED"}`,
     ...report.keys.map((k, i) => `  ${files[i]}: ${k.verified ? "signed" : `not signed: ${k.reason}`}`),
+    ...(p ? [`  provenance: ${p.verified ? "verified" : `not verified: ${p.reason}`}`] : []),
   ];
+}
+
+interface VerifyFlags extends CommonOptions, RegistryFlags {
+  key: string[];
+  provenance?: boolean;
+  json?: boolean;
 }
 
 function registerVerify(program: Command): void {
@@ -97,13 +128,19 @@ function registerVerify(program: Command): void {
         "--key <file...>",
         "public keys (PEM); the image passes when any of them signed its digest",
       )
+      .option(
+        "--provenance",
+        "also require an attached SLSA provenance signed by one of the keys that matches the image",
+      )
       .option("--json", "print the verdict as JSON on stdout")
       .addHelpText(
         "after",
         [
           "",
           "A signature counts when its payload names the digest the image resolves to now: a",
-          "signature copied from another image, or a tag moved to an unsigned image, fails.",
+          "signature copied from another image, or a tag moved to an unsigned image, fails. With",
+          "--provenance, the provenance's subject must be that digest and its resolved dependencies",
+          "exactly the .debs and InReleases of the image's build record.",
           "",
           "Example:",
           "  strata verify registry.example/team/app:1.0 --key keys/release.pub",
