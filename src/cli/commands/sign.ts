@@ -66,19 +66,15 @@ function registerSignCommand(program: Command, out: () => Output): void {
           "  strata sign registry.example/team/app:1.0 --key keys/release.key",
         ].join("\n"),
       ),
-  ).action(
-    async (location: string, opts: CommonOptions & RegistryFlags & { key: string; json?: boolean }) => {
-      const home = await sourceHome(location, archiveKind);
-      const report = await signImage(home, await signingKey(opts.key), { registry: registryOptions(opts) });
-      if (opts.json) {
-        const { payload, ...rest } = report;
-        process.stdout.write(`${JSON.stringify({ ...rest, payload: payload.toString("utf8") })}\n`);
-      } else
-        out().line(
-          `signed ${report.image} ${report.digest} (key ${report.fingerprint.slice(0, 16)}; ${report.stored.join(", ")})`,
-        );
-    },
-  );
+  ).action(async (location: string, opts: SignFlags) => {
+    const home = await sourceHome(location, archiveKind);
+    const key = await signingKey(opts.key);
+    const report = await signImage(home, key, {
+      registry: registryOptions(opts),
+      provenance: opts.provenance,
+    });
+    printSignReport(report, opts.json, out());
+  });
 }
 
 interface SignFlags extends CommonOptions, RegistryFlags {
@@ -146,16 +142,15 @@ function registerVerify(program: Command): void {
           "  strata verify registry.example/team/app:1.0 --key keys/release.pub",
         ].join("\n"),
       ),
-  ).action(
-    async (location: string, opts: CommonOptions & RegistryFlags & { key: string[]; json?: boolean }) => {
-      const home = await sourceHome(location, archiveKind);
-      const keys = await Promise.all(opts.key.map((f) => loadPublicKey(f)));
-      const report = await verifyImage(home, keys, { registry: registryOptions(opts) });
-      const text = opts.json ? JSON.stringify(report) : verifyLines(report, opts.key).join("\n");
-      process.stdout.write(`${text}\n`);
-      if (!report.verified) throw new ExitStatus(1);
-    },
-  );
+  ).action(async (location: string, opts: VerifyFlags) => {
+    const home = await sourceHome(location, archiveKind);
+    const keys = await Promise.all(opts.key.map((f) => loadPublicKey(f)));
+    const registry = registryOptions(opts);
+    const report = await verifyImage(home, keys, { registry, provenance: opts.provenance });
+    const text = opts.json ? JSON.stringify(report) : verifyLines(report, opts.key).join("\n");
+    process.stdout.write(`${text}\n`);
+    if (!report.verified || report.provenance?.verified === false) throw new ExitStatus(1);
+  });
 }
 
 export function registerSign(program: Command, out: () => Output): void {
