@@ -124,6 +124,16 @@ function trustedKeys(
   });
 }
 
+/** `provenance: true` is checked with the `signed-by` keys: without them nothing could verify it. */
+function requireProvenance(
+  require: { provenance: boolean; "signed-by": string[] },
+  fail: (message: string) => never,
+): boolean {
+  if (require.provenance && require["signed-by"].length === 0)
+    fail("needs signed-by: the provenance must be signed by one of its keys");
+  return require.provenance;
+}
+
 const RELATION = /^([a-z0-9][a-z0-9+.-]*)(?:\s*(<<|<=|=|>=|>>|<|>)\s*((?:\d+:)?\d[A-Za-z0-9.+~:-]*))?$/;
 
 function packageRule(text: string, fail: (message: string) => never): PackageRule {
@@ -181,7 +191,9 @@ export function parsePolicy(text: string, path: string): Policy {
       signedBy: trustedKeys(input.require["signed-by"], path, (i, message) => {
         throw invalid(at(["require", "signed-by", i]), message);
       }),
-      provenance: input.require.provenance,
+      provenance: requireProvenance(input.require, (message) => {
+        throw invalid(at(["require", "provenance"]), message);
+      }),
     },
     exemptions: input.exemptions.map((e) => ({
       ...e,

@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { ImageDecider } from "../../src/admission/decider.js";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { serializeLock } from "../../src/lock/lock.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import type { Home } from "../../src/oci/homes/name.js";
 import { type Artifact, artifactDescriptor } from "../../src/oci/image.js";
+import { loadPolicy } from "../../src/policy/policy.js";
 import { attachAttestation, attachedAttestations } from "../../src/sign/attestations.js";
 import { loadPrivateKey } from "../../src/sign/keys.js";
 import { provenanceStatement, SLSA_PROVENANCE_V1, type Statement } from "../../src/sign/provenance.js";
 import { signImage, verifyImage } from "../../src/sign/sign-image.js";
+import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { provenanceErrors, statementErrors } from "../helpers/attestation-schemas.js";
 import { runStrata } from "../helpers/cli.js";
@@ -197,5 +201,44 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     const no = await runStrata(["verify", ref, "--key", strangerKeys.publicFile, "--provenance", "--json"]);
     assert.equal(no.code, 1);
     assert.equal(JSON.parse(no.stdout).provenance.verified, false);
+  });
+
+  test("the webhook's require: provenance admits an image with its signed provenance and denies one without", async () => {
+    // Two images: verdicts are cached per digest, and a digest's signed provenance counts wherever it is.
+    const push = async (repository: string, artifact: Artifact) => {
+      const ref = `${registry.host}/${repository}:1`;
+      const home: Home = {
+        transport: "docker",
+        ref: { registry: registry.host, repository, tag: "1" },
+        text: ref,
+      };
+      await writeHome(home, artifact, { refName: "1", archiveName: ref });
+      return { ref, home };
+    };
+    const signer = await key();
+    const attested = await push("prov/attested", built.artifact);
+    await signImage(attested.home, signer);
+    const bare = await push("prov/bare", other.artifact);
+    await signImage(bare.home, signer, { provenance: false });
+    const policyFile = join(dir, "keys", "policy.yaml");
+    await writeFile(policyFile, "require:\n  signed-by: [release.pub]\n  provenance: true\n");
+    const index = await FleetIndex.open(join(dir, "index.db"));
+    try {
+      const decider = new ImageDecider({ policy: await loadPolicy(policyFile), index });
+      assert.equal((await decider.decide(attested.ref))[0].allowed, true);
+      const denied = (await decider.decide(bare.ref))[0];
+      assert.equal(denied.allowed, false);
+      assert.deepEqual(
+        denied.violations.map((v) => v.message),
+        [`${bare.ref} is not attested by a signed provenance: no provenance is attached`],
+      );
+    } finally {
+      await index.close();
+    }
+    await writeFile(policyFile, "require:\n  provenance: true\n");
+    await assert.rejects(
+      loadPolicy(policyFile),
+      (e) => isStrataError(e, "POLICY_INVALID") && /needs signed-by/.test(e.message),
+    );
   });
 });

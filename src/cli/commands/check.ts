@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
-import { homeSignatureVerdict, scannedImageFacts } from "../../policy/facts.js";
+import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
@@ -41,9 +41,9 @@ export function registerCheck(program: Command): void {
     await withAdvisories(opts, async (advisories) => {
       for (const location of locations) {
         const { home, scans } = await scanLocation(location, advisories, opts);
-        const signature = await homeSignatureVerdict(home, policy.require.signedBy, registryOptions(opts));
+        const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
         for (const scan of scans)
-          decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), signature }));
+          decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
       }
     });
     const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
