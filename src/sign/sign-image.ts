@@ -53,18 +53,16 @@ export interface SignOptions {
   specSha256?: string;
 }
 
-function unsupported(home: Home): StrataError {
-  return new StrataError(
-    "USAGE",
-    `${homeText(home)}: signatures are kept only in an OCI layout or a registry`,
-    {
-      hint: "sign oci:DIR or docker://REGISTRY/REPO; archives have no place for signatures",
-    },
-  );
-}
-
-function signable(home: Home): home is Home & { transport: "oci" | "docker" } {
-  return home.transport === "oci" || home.transport === "docker";
+/** Refuses a home that has no place for signatures (an archive), before any work is done. */
+export function assertSignable(home: Home): asserts home is Home & { transport: "oci" | "docker" } {
+  if (home.transport !== "oci" && home.transport !== "docker")
+    throw new StrataError(
+      "USAGE",
+      `${homeText(home)}: signatures are kept only in an OCI layout or a registry`,
+      {
+        hint: "sign oci:DIR or docker://REGISTRY/REPO; archives have no place for signatures",
+      },
+    );
 }
 
 /** The repository name a payload's docker-reference carries: the registry's, or the layout's path. */
@@ -116,7 +114,7 @@ async function attestProvenance(
 
 /** Signs the artifact at `home` with `key`, stores the signature beside it and attests its provenance. */
 export async function signImage(home: Home, key: KeyObject, opts: SignOptions = {}): Promise<SignReport> {
-  if (!signable(home)) throw unsupported(home);
+  assertSignable(home);
   const registry = opts.registry ?? {};
   const artifact = opts.artifact ?? (await readHome(home, { registry }));
   const subject = artifactDescriptor(artifact);
@@ -145,8 +143,8 @@ export async function signaturesOf(
   digest: string,
   registry: RegistryClientOptions,
 ): Promise<StoredSignature[]> {
+  assertSignable(home);
   if (home.transport === "oci") return layoutSignatures(home.path, digest);
-  if (!signable(home)) throw unsupported(home);
   const { repo, close } = await RemoteRepository.open(home.ref, registry);
   try {
     return await registrySignatures(repo, digest);

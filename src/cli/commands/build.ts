@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { resolveSpec } from "../../lock/resolve.js";
@@ -11,8 +12,10 @@ import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type AttachReport, attachSboms } from "../../sbom/attach.js";
+import { type SignReport, signImage } from "../../sign/sign-image.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
+import { sha256File } from "../../util/hash.js";
 import {
   DEFAULT_IMAGE_NAME,
   formatOption,
@@ -25,8 +28,9 @@ import {
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
+import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
 
-interface BuildFlags extends CommonOptions, PushFlags {
+interface BuildFlags extends CommonOptions, PushFlags, SigningFlags {
   output?: string;
   format?: OutputFormat;
   force?: boolean;
@@ -40,9 +44,31 @@ interface BuildFlags extends CommonOptions, PushFlags {
 }
 
 /**
- * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts: in the OCI
- * layout -o wrote (the platform --platform chose), and in the registry --push sent them to.
- * Opt-in: an SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
+ * Where a build's attached artifacts go (SBOMs, signatures, provenance): the OCI layout -o wrote
+ * (the platform --platform chose) and the registry --push sent the image to.
+ */
+function attachTargets(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+  what: string,
+): { home: Home; artifact: Artifact }[] {
+  const targets: { home: Home; artifact: Artifact }[] = [];
+  if (output?.transport === "oci") {
+    const artifact: Artifact =
+      opts.platform === undefined
+        ? result.artifact
+        : { kind: "image", image: chooseImage(artifactImages(result.artifact), opts.platform, "--platform") };
+    targets.push({ home: output, artifact });
+  } else if (output) o.line(`note: ${homeText(output)} cannot hold attached ${what}`);
+  if (opts.push) targets.push({ home: referenceHome(opts.push), artifact: result.artifact });
+  return targets;
+}
+
+/**
+ * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts. Opt-in: an
+ * SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
  */
 async function attachBuiltSboms(
   result: BuildResult,
@@ -51,22 +77,38 @@ async function attachBuiltSboms(
   o: Output,
 ): Promise<AttachReport[]> {
   if (!opts.sbom) return [];
-  const targets: { home: Home; artifact: Artifact }[] = [];
-  if (output?.transport === "oci") {
-    const artifact: Artifact =
-      opts.platform === undefined
-        ? result.artifact
-        : { kind: "image", image: chooseImage(artifactImages(result.artifact), opts.platform, "--platform") };
-    targets.push({ home: output, artifact });
-  } else if (output)
-    o.line(`note: ${homeText(output)} cannot hold attached SBOMs; strata sbom IMAGE -o FILE writes one`);
-  if (opts.push) targets.push({ home: referenceHome(opts.push), artifact: result.artifact });
   const reports: AttachReport[] = [];
-  for (const { home, artifact } of targets) {
+  for (const { home, artifact } of attachTargets(
+    result,
+    output,
+    opts,
+    o,
+    "SBOMs (strata sbom IMAGE -o FILE writes one)",
+  )) {
     for (const r of await attachSboms(home, artifact, { registry: registryOptions(opts) })) {
       o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
       reports.push(r);
     }
+  }
+  return reports;
+}
+
+/** With --sign, each target signed and its provenance (naming the spec's sha256) attested. */
+async function signBuilt(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+  key: KeyObject | undefined,
+  spec: Spec,
+): Promise<SignReport[]> {
+  if (key === undefined) return [];
+  const specSha256 = (await sha256File(spec.path)).hex;
+  const reports: SignReport[] = [];
+  for (const { home, artifact } of attachTargets(result, output, opts, o, "signatures")) {
+    const report = await signImage(home, key, { artifact, registry: registryOptions(opts), specSha256 });
+    printSignReport(report, false, o);
+    reports.push(report);
   }
   return reports;
 }
@@ -206,35 +248,37 @@ function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): 
 }
 
 export function registerBuild(program: Command, out: () => Output): void {
-  withRegistryFlags(
-    program
-      .command("build")
-      .description(
-        "build the locked spec into an OCI image (an index for several archs), one layer per package",
-      )
-      .argument("[spec]", "the spec file", "strata.yaml")
-      .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
-      .addOption(formatOption())
-      .option(
-        "--tag <[name:]tag>",
-        "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
-      )
-      .option(
-        "--platform <platform>",
-        "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
-      )
-      .option("--force", "replace an existing output (only once the new one is complete)")
-      .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
-      .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
-      .option(
-        "--cache-from <image>",
-        "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
-        (value: string, previous: string[] = []) => [...previous, value],
-      )
-      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image (in the -o layout, and with --push)")
-      .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
-      .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
+  withSigningFlags(
+    withRegistryFlags(
+      program
+        .command("build")
+        .description(
+          "build the locked spec into an OCI image (an index for several archs), one layer per package",
+        )
+        .argument("[spec]", "the spec file", "strata.yaml")
+        .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
+        .addOption(formatOption())
+        .option(
+          "--tag <[name:]tag>",
+          "the tag in the layout or archive (default latest); NAME:TAG also names the image archives load as",
+        )
+        .option(
+          "--platform <platform>",
+          "for docker-archive of a multi-arch spec: linux/arm64, linux/arm/v7 or a Debian arch (arm64)",
+        )
+        .option("--force", "replace an existing output (only once the new one is complete)")
+        .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
+        .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
+        .option(
+          "--cache-from <image>",
+          "reuse the layers of an image strata built (any location; repeatable): no .deb fetched for them",
+          (value: string, previous: string[] = []) => [...previous, value],
+        )
+        .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image (in the -o layout, and with --push)")
+        .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
+        .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
+        .option("--json", "print a summary (digests, layers, packages, push report) as JSON on stdout"),
+    ),
   ).action(async (specPath: string, opts: BuildFlags) => {
     if (!opts.output && !opts.push) {
       throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
@@ -248,6 +292,7 @@ export function registerBuild(program: Command, out: () => Output): void {
     if (opts.platform !== undefined) parsePlatform(opts.platform);
     const o = out();
     const started = performance.now();
+    const key = await signingKeyOf(opts);
     const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
     checkOneImage(spec, opts, output);
     for (const warning of spec.warnings) o.line(`warning: ${warning}`);
@@ -276,9 +321,10 @@ export function registerBuild(program: Command, out: () => Output): void {
       ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
       : undefined;
     const sboms = await attachBuiltSboms(result, output, opts, o);
+    const signatures = (await signBuilt(result, output, opts, o, key, spec)).map(({ payload, ...r }) => r);
     if (opts.json)
       process.stdout.write(
-        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
+        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms, signatures })}\n`,
       );
   });
 }

@@ -1,9 +1,11 @@
+import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { loadPrivateKey, loadPublicKey, writeSigningKey } from "../../sign/keys.js";
 import { PASSPHRASE_ENV, signingPassphrase } from "../../sign/passphrase.js";
 import { type SignReport, signImage, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
+import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import type { Output } from "../output.js";
@@ -14,8 +16,34 @@ const IMAGE_ARGUMENT =
   "an image in a registry (docker://REGISTRY/REPO[:TAG], REGISTRY/REPO:TAG) or oci:DIR[:TAG]";
 
 /** The --key FILE of signing commands, opened with the passphrase when it is encrypted. */
-export function signingKey(file: string) {
+export function signingKey(file: string): Promise<KeyObject> {
   return loadPrivateKey(file, () => signingPassphrase());
+}
+
+export interface SigningFlags {
+  sign?: boolean;
+  key?: string;
+}
+
+/** --sign and --key for commands that write an image (build, update). */
+export function withSigningFlags(cmd: Command): Command {
+  return cmd
+    .option("--sign", "sign the image written (cosign's format) and attach its signed SLSA provenance")
+    .option("--key <file>", "the private key for --sign: strata's or cosign's .key, or a PKCS#8 PEM");
+}
+
+/** The key --sign --key names, opened before any work, so that a wrong passphrase fails fast. */
+export async function signingKeyOf(flags: SigningFlags): Promise<KeyObject | undefined> {
+  if (!flags.sign) {
+    if (flags.key !== undefined)
+      throw new StrataError("USAGE", "--key without --sign", { hint: "add --sign to sign the image" });
+    return undefined;
+  }
+  if (flags.key === undefined)
+    throw new StrataError("USAGE", "--sign needs --key FILE", {
+      hint: "make a key pair with `strata key generate --output PREFIX` and give --key PREFIX.key",
+    });
+  return signingKey(flags.key);
 }
 
 function registerKey(program: Command, out: () => Output): void {
