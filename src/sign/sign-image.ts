@@ -1,7 +1,9 @@
 import type { KeyObject } from "node:crypto";
+import type { PrivateKey } from "openpgp";
 import { readHome } from "../oci/homes/homes.js";
 import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactDescriptor } from "../oci/image.js";
+import { formatReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { RemoteRepository } from "../oci/registry/repository.js";
 import type { Descriptor } from "../oci/types.js";
@@ -9,6 +11,7 @@ import { isStrataError, StrataError } from "../util/errors.js";
 import { type AttestationVia, attachAttestation, attachedAttestations } from "./attestations.js";
 import { payloadDigest, payloadVerifies, signPayload, simpleSigningPayload } from "./cosign.js";
 import { IN_TOTO_PAYLOAD_TYPE, verifiedPayload } from "./dsse.js";
+import { atomicPayload, signAtomic, storeInLookaside } from "./gpg-signature.js";
 import { keyFingerprint } from "./keys.js";
 import {
   parseStatement,
@@ -255,4 +258,33 @@ export async function verifyImage(
   };
   if (opts.provenance) report.provenance = await provenanceVerdict(home, artifact, keys, registry);
   return report;
+}
+
+export interface GpgSignReport {
+  image: string;
+  digest: string;
+  /** The docker-reference the signature names: what podman must pull it as. */
+  identity: string;
+  file: string;
+}
+
+/**
+ * Signs a registry image with an OpenPGP key in containers/image's simple-signing format, for
+ * podman's and skopeo's `signedBy` policies, into the lookaside directory `lookaside`.
+ */
+export async function signImageGpg(
+  home: Home,
+  key: PrivateKey,
+  lookaside: string,
+  opts: { registry?: RegistryClientOptions; now?: Date } = {},
+): Promise<GpgSignReport> {
+  if (home.transport !== "docker")
+    throw new StrataError("USAGE", `${homeText(home)}: GPG signatures are for images in a registry`, {
+      hint: "name the image as docker://REGISTRY/REPO:TAG; a lookaside directory is keyed by repository",
+    });
+  const { digest } = artifactDescriptor(await readHome(home, { registry: opts.registry ?? {} }));
+  const identity = formatReference({ ...home.ref, digest: undefined });
+  const payload = atomicPayload(identity, digest, opts.now ?? new Date());
+  const file = await storeInLookaside(lookaside, home.ref, digest, await signAtomic(payload, key));
+  return { image: homeText(home), digest, identity, file };
 }

@@ -2,9 +2,16 @@ import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { sourceHome } from "../../oci/homes/name.js";
+import { loadGpgKey } from "../../sign/gpg-signature.js";
 import { loadPrivateKey, loadPublicKey, writeSigningKey } from "../../sign/keys.js";
 import { PASSPHRASE_ENV, signingPassphrase } from "../../sign/passphrase.js";
-import { type SignReport, signImage, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
+import {
+  type SignReport,
+  signImage,
+  signImageGpg,
+  type VerifyReport,
+  verifyImage,
+} from "../../sign/sign-image.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
@@ -77,8 +84,13 @@ function registerSignCommand(program: Command, out: () => Output): void {
       .command("sign")
       .description("sign an image in cosign's format and store the signature beside it")
       .argument("<image>", IMAGE_ARGUMENT)
-      .requiredOption("--key <file>", "the private key: strata's or cosign's .key, or a PKCS#8 PEM")
+      .option("--key <file>", "the private key: strata's or cosign's .key, or a PKCS#8 PEM")
       .option("--no-provenance", "do not attach a signed SLSA provenance")
+      .option("--gpg-key <file>", "also (or only) sign for podman and skopeo: an armored OpenPGP private key")
+      .option(
+        "--lookaside <dir>",
+        "with --gpg-key: the lookaside directory registries.d names for the registry",
+      )
       .option("--json", "print the signature report as JSON on stdout")
       .addHelpText(
         "after",
@@ -90,25 +102,53 @@ function registerSignCommand(program: Command, out: () => Output): void {
           "For an image strata built, an SLSA v1 provenance made from its build record is signed",
           "(DSSE) and attached as an application/vnd.in-toto+json referrer.",
           "",
+          "--gpg-key writes a containers/image simple signing (an OpenPGP signed message) to",
+          "DIR/REPO@sha256=HEX/signature-N, which podman pull verifies under a policy.json signedBy",
+          "rule when /etc/containers/registries.d gives DIR as the registry's lookaside.",
+          "",
           "Example:",
           "  strata sign registry.example/team/app:1.0 --key keys/release.key",
         ].join("\n"),
       ),
   ).action(async (location: string, opts: SignFlags) => {
+    const gpg = gpgFlags(opts);
     const home = await sourceHome(location, archiveKind);
-    const key = await signingKey(opts.key);
-    const report = await signImage(home, key, {
-      registry: registryOptions(opts),
-      provenance: opts.provenance,
-    });
-    printSignReport(report, opts.json, out());
+    const registry = registryOptions(opts);
+    if (opts.key !== undefined) {
+      const report = await signImage(home, await signingKey(opts.key), {
+        registry,
+        provenance: opts.provenance,
+      });
+      printSignReport(report, opts.json, out());
+    }
+    if (gpg !== undefined) {
+      const key = await loadGpgKey(gpg.key, () => signingPassphrase());
+      const r = await signImageGpg(home, key, gpg.lookaside, { registry });
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else out().line(`signed ${r.identity} ${r.digest} with GPG: ${r.file}`);
+    }
   });
 }
 
 interface SignFlags extends CommonOptions, RegistryFlags {
-  key: string;
+  key?: string;
   provenance: boolean;
+  gpgKey?: string;
+  lookaside?: string;
   json?: boolean;
+}
+
+/** --gpg-key and --lookaside go together, and one of --key and --gpg-key is needed. */
+function gpgFlags(opts: SignFlags): { key: string; lookaside: string } | undefined {
+  if (opts.key === undefined && opts.gpgKey === undefined)
+    throw new StrataError("USAGE", "sign needs --key FILE, --gpg-key FILE, or both", {
+      hint: "make a key pair with `strata key generate --output PREFIX`",
+    });
+  if ((opts.gpgKey === undefined) !== (opts.lookaside === undefined))
+    throw new StrataError("USAGE", "--gpg-key and --lookaside go together", {
+      hint: "give the lookaside directory your registries.d names for the registry",
+    });
+  return opts.gpgKey === undefined ? undefined : { key: opts.gpgKey, lookaside: opts.lookaside! };
 }
 
 /** What sign, build --sign and update --sign say they did. */
