@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { Home } from "../oci/homes/name.js";
-import { jsonBytes } from "../oci/image.js";
+import { type Artifact, artifactImages, imageDescriptor, jsonBytes } from "../oci/image.js";
 import {
   attachToLayout,
   checkReferrer,
@@ -16,10 +16,11 @@ import {
   registryReferrers,
 } from "../oci/registry/referrers.js";
 import { RemoteRepository } from "../oci/registry/repository.js";
-import type { Descriptor } from "../oci/types.js";
+import { type Descriptor, digestHex } from "../oci/types.js";
+import type { SbomFormat } from "../sbom/sbom.js";
 import { DSSE_MEDIA_TYPE, type Envelope, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from "./dsse.js";
 import { keyFingerprint } from "./keys.js";
-import type { Statement } from "./provenance.js";
+import { STATEMENT_TYPE, type Statement } from "./provenance.js";
 import { KEY_ANNOTATION } from "./signature-store.js";
 
 /**
@@ -104,4 +105,43 @@ export async function attachedAttestations(
   } finally {
     await close();
   }
+}
+
+/** in-toto's predicate types for SBOMs (attestation spec/predicates/spdx.md and cyclonedx.md). */
+export const SBOM_PREDICATE_TYPES: Record<SbomFormat, string> = {
+  spdx: "https://spdx.dev/Document",
+  cyclonedx: "https://cyclonedx.org/bom",
+};
+
+/**
+ * Attests each attached SBOM the way the provenance is: an in-toto statement whose subject is the
+ * platform image the SBOM describes and whose predicate is the SBOM, signed and attached beside it.
+ */
+export async function attestSboms(
+  home: Home & { transport: "oci" | "docker" },
+  artifact: Artifact,
+  sboms: { subject: string; format: SbomFormat; bytes: Buffer }[],
+  key: KeyObject,
+  registry: RegistryClientOptions,
+): Promise<{ subject: string; format: SbomFormat; via: AttestationVia }[]> {
+  const subjects = new Map(
+    artifactImages(artifact).map((i) => [imageDescriptor(i).digest, imageDescriptor(i)]),
+  );
+  const out: { subject: string; format: SbomFormat; via: AttestationVia }[] = [];
+  for (const sbom of sboms) {
+    const subject = subjects.get(sbom.subject);
+    if (subject === undefined) continue;
+    const statement: Statement = {
+      _type: STATEMENT_TYPE,
+      subject: [{ name: `sbom.${sbom.format}.json`, digest: { sha256: digestHex(subject.digest) } }],
+      predicateType: SBOM_PREDICATE_TYPES[sbom.format],
+      predicate: JSON.parse(sbom.bytes.toString("utf8")),
+    };
+    out.push({
+      subject: sbom.subject,
+      format: sbom.format,
+      via: await attachAttestation(home, subject, statement, key, registry),
+    });
+  }
+  return out;
 }

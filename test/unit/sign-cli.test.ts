@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { createPublicKey, verify } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { artifactImages, imageDescriptor } from "../../src/oci/image.js";
+import { readLayout } from "../../src/oci/layout.js";
+import { attachedSbom } from "../../src/sbom/attach.js";
 import { attachedAttestations } from "../../src/sign/attestations.js";
 import { SLSA_PROVENANCE_V1 } from "../../src/sign/provenance.js";
 import { sha256File } from "../../src/util/hash.js";
@@ -51,7 +55,7 @@ describe("strata build --sign and update --sign", { timeout: 240_000 }, () => {
 
   const verify = (image: string) => runStrata(["verify", image, "--key", keys.publicFile, "--provenance"]);
 
-  test("build --sign signs the layout and the pushed image, each with a provenance naming the spec's sha256", async () => {
+  test("build --sign signs the layout and the pushed image, each with a provenance naming the spec's sha256, and attests the SBOMs", async () => {
     const file = await spec("build");
     const layout = join(dir, "build", "out");
     const ref = `${registry.host}/cli/app:1`;

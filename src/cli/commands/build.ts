@@ -12,7 +12,8 @@ import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type AttachReport, attachSboms } from "../../sbom/attach.js";
-import { type SignReport, signImage } from "../../sign/sign-image.js";
+import { attestSboms } from "../../sign/attestations.js";
+import { assertSignable, type SignReport, signImage } from "../../sign/sign-image.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import { sha256File } from "../../util/hash.js";
@@ -75,25 +76,20 @@ async function attachBuiltSboms(
   output: Home | undefined,
   opts: BuildFlags,
   o: Output,
-): Promise<AttachReport[]> {
-  if (!opts.sbom) return [];
-  const reports: AttachReport[] = [];
-  for (const { home, artifact } of attachTargets(
-    result,
-    output,
-    opts,
-    o,
-    "SBOMs (strata sbom IMAGE -o FILE writes one)",
-  )) {
-    for (const r of await attachSboms(home, artifact, { registry: registryOptions(opts) })) {
+): Promise<Map<string, AttachReport[]>> {
+  const attached = new Map<string, AttachReport[]>();
+  if (!opts.sbom) return attached;
+  const what = "SBOMs (strata sbom IMAGE -o FILE writes one)";
+  for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
+    const reports = await attachSboms(home, artifact, { registry: registryOptions(opts) });
+    for (const r of reports)
       o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
-      reports.push(r);
-    }
+    attached.set(homeText(home), reports);
   }
-  return reports;
+  return attached;
 }
 
-/** With --sign, each target signed and its provenance (naming the spec's sha256) attested. */
+/** With --sign, each target signed, its provenance (naming the spec's sha256) and SBOMs attested. */
 async function signBuilt(
   result: BuildResult,
   output: Home | undefined,
@@ -101,14 +97,19 @@ async function signBuilt(
   o: Output,
   key: KeyObject | undefined,
   spec: Spec,
+  sboms: Map<string, AttachReport[]>,
 ): Promise<SignReport[]> {
   if (key === undefined) return [];
   const specSha256 = (await sha256File(spec.path)).hex;
+  const registry = registryOptions(opts);
   const reports: SignReport[] = [];
   for (const { home, artifact } of attachTargets(result, output, opts, o, "signatures")) {
-    const report = await signImage(home, key, { artifact, registry: registryOptions(opts), specSha256 });
+    assertSignable(home);
+    const report = await signImage(home, key, { artifact, registry, specSha256 });
     printSignReport(report, false, o);
     reports.push(report);
+    for (const a of await attestSboms(home, artifact, sboms.get(homeText(home)) ?? [], key, registry))
+      o.line(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
   }
   return reports;
 }
@@ -321,10 +322,11 @@ export function registerBuild(program: Command, out: () => Output): void {
       ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
       : undefined;
     const sboms = await attachBuiltSboms(result, output, opts, o);
-    const signatures = (await signBuilt(result, output, opts, o, key, spec)).map(({ payload, ...r }) => r);
+    const signed = await signBuilt(result, output, opts, o, key, spec, sboms);
+    const signatures = signed.map(({ payload, ...r }) => r);
     if (opts.json)
       process.stdout.write(
-        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms, signatures })}\n`,
+        `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms: [...sboms.values()].flat(), signatures })}\n`,
       );
   });
 }
