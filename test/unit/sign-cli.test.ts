@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createPublicKey, verify } from "node:crypto";
+import { createPublicKey, verify as verifySignature } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -67,6 +67,7 @@ describe("strata build --sign and update --sign", { timeout: 240_000 }, () => {
       layout,
       "--push",
       ref,
+      "--sbom",
       "--sign",
       "--key",
       keys.privateFile,
@@ -94,6 +95,19 @@ describe("strata build --sign and update --sign", { timeout: 240_000 }, () => {
       statement.predicate.buildDefinition.externalParameters.spec.digest.sha256,
       (await sha256File(file)).hex,
     );
+    // The SPDX SBOM's attestation: about the platform image, its predicate the attached SBOM, signed (DSSE PAE).
+    const image = artifactImages(await readLayout(layout))[0];
+    const home = { transport: "oci" as const, path: layout };
+    const spdxType = "https://spdx.dev/Document";
+    const [sbomEnvelope] = await attachedAttestations(home, imageDescriptor(image).digest, spdxType, {});
+    assert.ok(sbomEnvelope, "the SPDX SBOM is attested");
+    const body = Buffer.from(sbomEnvelope.payload, "base64");
+    const type = "application/vnd.in-toto+json";
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${body.length} `), body]);
+    const pub = createPublicKey(await readFile(keys.publicFile, "utf8"));
+    assert.ok(verifySignature("sha256", pae, pub, Buffer.from(sbomEnvelope.signatures[0].sig, "base64")));
+    const attached = await attachedSbom(home, image, "spdx");
+    assert.deepEqual(JSON.parse(body.toString()).predicate, JSON.parse(attached!.bytes.toString()));
   });
 
   test("a wrong passphrase stops the build before any work; --sign without --key is a usage error", async () => {
