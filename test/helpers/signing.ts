@@ -1,10 +1,14 @@
-import { mkdir } from "node:fs/promises";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { writeSigningKey } from "../../src/sign/keys.js";
-import type { RegistryServer } from "./registry.js";
+import { runStrata } from "./cli.js";
+import { type RegistryServer, startRegistry } from "./registry.js";
 import { freshImage } from "./synthetic-image.js";
 
 /**
@@ -87,4 +91,35 @@ export async function manifestBytes(registry: RegistryServer, repo: string, tag:
   });
   if (res.status !== 200) throw new Error(`get ${tag}: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
+}
+
+export interface SigningFixture {
+  registry: RegistryServer;
+  dir: string;
+  /** Two key pairs: the signer's and another one. */
+  keyA: { privateFile: string; publicFile: string };
+  keyB: { privateFile: string; publicFile: string };
+}
+
+/** A real registry and two key pairs in a temp dir, set up and removed by the calling describe's hooks. */
+export function signingFixture(): SigningFixture {
+  const fixture = {} as SigningFixture;
+  before(async () => {
+    fixture.registry = await startRegistry();
+    fixture.dir = await mkdtemp(join(tmpdir(), "strata-sign-"));
+    fixture.keyA = await keyPair(fixture.dir, "a");
+    fixture.keyB = await keyPair(fixture.dir, "b");
+  });
+  after(async () => {
+    await fixture.registry.close();
+    await rm(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
+/** `strata sign REF --key KEY --json` through the CLI; its report. */
+export async function cliSign(ref: string, key: string): Promise<{ digest: string; stored: string[] }> {
+  const res = await runStrata(["sign", ref, "--key", key, "--json"], { env: SIGNING_ENV });
+  assert.equal(res.code, 0, res.stderr);
+  return JSON.parse(res.stdout);
 }

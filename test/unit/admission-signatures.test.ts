@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ImageDecider } from "../../src/admission/decider.js";
-import { serveAdmission } from "../../src/admission/server.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import { parseHomeName } from "../../src/oci/homes/name.js";
@@ -16,31 +14,9 @@ import { isStrataError } from "../../src/util/errors.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
-import { type RegistryServer, selfSignedCertificate, startRegistry } from "../helpers/registry.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { keyPair, putManifest, SIGNING_PASSPHRASE, signatureManifest } from "../helpers/signing.js";
-
-const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
-
-function post(url: string, ca: string, body: string): Promise<{ allowed: boolean; message?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}/validate`,
-      { method: "POST", ca, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.on("data", (d) => {
-          text += d;
-        });
-        res.on("end", () => {
-          const response = JSON.parse(text).response;
-          resolve({ allowed: response.allowed, message: response.status?.message });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+import { postReview, reviewOf, serveTestWebhook } from "../helpers/webhook.js";
 
 describe("admission with require: signed-by", { timeout: 180_000 }, () => {
   let dir: string;
@@ -73,11 +49,8 @@ describe("admission with require: signed-by", { timeout: 180_000 }, () => {
   }
 
   async function admit(image: string) {
-    const review = (await readFile(join(FIXTURES, "admission", "pod-review.json"), "utf8")).replaceAll(
-      '"IMAGE"',
-      JSON.stringify(image),
-    );
-    return post(url, ca, review);
+    const response = (await postReview(url, ca, await reviewOf("pod-review.json", image))).body.response!;
+    return { allowed: response.allowed, message: response.status?.message };
   }
 
   before(async () => {
@@ -92,17 +65,10 @@ describe("admission with require: signed-by", { timeout: 180_000 }, () => {
     stranger = await loadPrivateKey(other.privateFile, async () => SIGNING_PASSPHRASE);
     await writeFile(join(dir, "policy.yaml"), "require:\n  signed-by: [keys/trusted.pub]\n");
     policy = await loadPolicy(join(dir, "policy.yaml"));
-    const cert = await selfSignedCertificate(dir, "webhook");
-    ca = await readFile(cert.certFile, "utf8");
-    const served = await serveAdmission(new ImageDecider({ policy, index }), {
-      cert: await readFile(cert.certFile),
-      key: await readFile(cert.keyFile),
-      host: "127.0.0.1",
-      port: 0,
-      audit: false,
-      failurePolicy: "closed",
+    const served = await serveTestWebhook(new ImageDecider({ policy, index }), dir, "webhook", {
       deadlineMs: 5000,
     });
+    ca = served.ca;
     closers.push(() => served.server.close());
     url = served.url;
   });

@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
 import { createHash, createPublicKey } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { readFile } from "node:fs/promises";
+import { describe, test } from "node:test";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { toSignedEntity, toTrustMaterial, Verifier } from "@sigstore/verify";
-import { runStrata } from "../helpers/cli.js";
-import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+import type { RegistryServer } from "../helpers/registry.js";
 import {
-  keyPair,
+  cliSign,
   pushedImage,
   putManifest,
   registryBlob,
-  SIGNING_ENV,
   signatureManifest,
+  signingFixture,
 } from "../helpers/signing.js";
 
 /**
@@ -91,58 +88,41 @@ async function sigstoreVerdict(registry: RegistryServer, repo: string, tag: stri
 describe("@sigstore/verify judges strata's signatures in a real docker-registry", {
   timeout: 180_000,
 }, () => {
-  let registry: RegistryServer;
-  let dir: string;
-  let signer: { privateFile: string; publicFile: string };
-  let other: { privateFile: string; publicFile: string };
-  before(async () => {
-    registry = await startRegistry();
-    dir = await mkdtemp(join(tmpdir(), "strata-sigstore-"));
-    signer = await keyPair(dir, "signer");
-    other = await keyPair(dir, "other");
-  });
-  after(async () => {
-    await registry.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function sign(ref: string, key = signer.privateFile) {
-    const res = await runStrata(["sign", ref, "--key", key], { env: SIGNING_ENV });
-    assert.equal(res.code, 0, res.stderr);
-  }
+  const f = signingFixture();
+  const sign = (ref: string, key = f.keyA.privateFile) => cliSign(ref, key);
 
   test("accepts strata's signature of a pushed image", async () => {
-    const { ref } = await pushedImage(registry, "app/signed", "1");
+    const { ref } = await pushedImage(f.registry, "app/signed", "1");
     await sign(ref);
     assert.equal(
-      await sigstoreVerdict(registry, "app/signed", "1", await trustedKey(signer.publicFile)),
+      await sigstoreVerdict(f.registry, "app/signed", "1", await trustedKey(f.keyA.publicFile)),
       "accepted",
     );
   });
 
   test("refuses once the tag is moved to an unsigned image", async () => {
-    const { ref } = await pushedImage(registry, "app/moved", "1");
+    const { ref } = await pushedImage(f.registry, "app/moved", "1");
     await sign(ref);
-    const verifier = await trustedKey(signer.publicFile);
-    assert.equal(await sigstoreVerdict(registry, "app/moved", "1", verifier), "accepted");
-    await pushedImage(registry, "app/moved", "1");
-    assert.equal(await sigstoreVerdict(registry, "app/moved", "1", verifier), "no signatures");
+    const verifier = await trustedKey(f.keyA.publicFile);
+    assert.equal(await sigstoreVerdict(f.registry, "app/moved", "1", verifier), "accepted");
+    await pushedImage(f.registry, "app/moved", "1");
+    assert.equal(await sigstoreVerdict(f.registry, "app/moved", "1", verifier), "no signatures");
   });
 
   test("refuses a signature made with another key", async () => {
-    const { ref } = await pushedImage(registry, "app/other", "1");
-    await sign(ref, other.privateFile);
-    const verdict = await sigstoreVerdict(registry, "app/other", "1", await trustedKey(signer.publicFile));
+    const { ref } = await pushedImage(f.registry, "app/other", "1");
+    await sign(ref, f.keyB.privateFile);
+    const verdict = await sigstoreVerdict(f.registry, "app/other", "1", await trustedKey(f.keyA.publicFile));
     assert.match(verdict, /signature verification failed/);
   });
 
   test("refuses a signature copied from another digest", async () => {
-    const a = await pushedImage(registry, "app/copy", "a");
-    const b = await pushedImage(registry, "app/copy", "b");
+    const a = await pushedImage(f.registry, "app/copy", "a");
+    const b = await pushedImage(f.registry, "app/copy", "b");
     await sign(a.ref);
-    const copied = (await signatureManifest(registry, "app/copy", a.digest))!;
-    await putManifest(registry, "app/copy", `sha256-${b.digest.slice(7)}.sig`, copied.bytes);
-    const verdict = await sigstoreVerdict(registry, "app/copy", "b", await trustedKey(signer.publicFile));
+    const copied = (await signatureManifest(f.registry, "app/copy", a.digest))!;
+    await putManifest(f.registry, "app/copy", `sha256-${b.digest.slice(7)}.sig`, copied.bytes);
+    const verdict = await sigstoreVerdict(f.registry, "app/copy", "b", await trustedKey(f.keyA.publicFile));
     assert.equal(verdict, `payload names ${a.digest}`);
   });
 });
