@@ -33,6 +33,8 @@ import { KEY_ANNOTATION } from "./signature-store.js";
 export const PREDICATE_ANNOTATION = "in-toto.io/predicate-type";
 /** A provenance of thousands of .debs is a few MB; an SBOM statement is at most an SBOM. */
 const MAX_ATTESTATION_BYTES = 96 << 20;
+/** At most this many attestations of one type are read: a crafted index cannot make us fetch thousands. */
+const MAX_ATTESTATIONS = 16;
 
 export type AttestationVia = "layout" | "referrers-api" | "tag-fallback";
 
@@ -79,7 +81,7 @@ export async function attachedAttestations(
       ofType(r.descriptor),
     );
     const out: Envelope[] = [];
-    for (const { manifest } of found) {
+    for (const { manifest } of found.slice(0, MAX_ATTESTATIONS)) {
       const layer = checkReferrer(manifest, subject, IN_TOTO_PAYLOAD_TYPE, where);
       out.push(parseEnvelope(await layoutPayload(home.path, layer, MAX_ATTESTATION_BYTES), where));
     }
@@ -92,7 +94,7 @@ export async function attachedAttestations(
       (d) => d.artifactType === IN_TOTO_PAYLOAD_TYPE && ofType(d),
     );
     const out: Envelope[] = [];
-    for (const descriptor of found.slice(0, 16)) {
+    for (const descriptor of found.slice(0, MAX_ATTESTATIONS)) {
       const layer = checkReferrer(
         await referrerManifest(repo, descriptor),
         subject,
