@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { auditPods } from "../../src/admission/audit.js";
 import { ImageDecider } from "../../src/admission/decider.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
@@ -164,5 +165,28 @@ describe("admission with require: signed-by", { timeout: 180_000 }, () => {
         isStrataError(e, "POLICY_INVALID") &&
         /bad\.yaml:3:7: require\.signed-by\.0: .*absent\.pub: no such key file/.test(e.message),
     );
+  });
+
+  it("audit judges running pods by the same signed-by rule", async () => {
+    const signed = await pushed("web/audit", "signed");
+    const unsigned = await pushed("web/audit", "unsigned");
+    await sign(signed.ref);
+    const pod = (name: string, image: string) => ({
+      namespace: "shop",
+      name,
+      images: [{ container: "app", image }],
+    });
+    const audits = await auditPods(new ImageDecider({ policy, index }), [
+      pod("good", signed.ref),
+      pod("bad", unsigned.ref),
+    ]);
+    assert.deepEqual(
+      audits.map((a) => [a.name, a.rejected]),
+      [
+        ["good", false],
+        ["bad", true],
+      ],
+    );
+    assert.match(audits[1].reasons[0], /is not signed by a key of signed-by: the image has no signatures/);
   });
 });

@@ -8,7 +8,7 @@ import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { serializeLock } from "../../src/lock/lock.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import type { Home } from "../../src/oci/homes/name.js";
-import { type Artifact, artifactDescriptor } from "../../src/oci/image.js";
+import { type Artifact, artifactDescriptor, imageDescriptor } from "../../src/oci/image.js";
 import { loadPolicy } from "../../src/policy/policy.js";
 import { attachAttestation, attachedAttestations } from "../../src/sign/attestations.js";
 import { loadPrivateKey } from "../../src/sign/keys.js";
@@ -172,6 +172,42 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     await signImage(byStranger, stranger, { artifact: built.artifact });
     const refused = await verifyImage(byStranger, [pub], { provenance: true });
     assert.equal(refused.provenance?.reason, "no attached provenance is signed by these keys");
+  });
+
+  test("sbom --attach --sign attests both SBOMs of the image, each signed over its DSSE PAE", async () => {
+    const home = await layout("sbom-attest", built.artifact);
+    const location = `oci:${(home as { path: string }).path}`;
+    const r = await runStrata(
+      ["sbom", location, "--attach", "--sign", "--key", keys.privateFile, "-o", join(dir, "sbom.json")],
+      {
+        env: SIGNING_ENV,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const image = built.artifact.kind === "image" ? built.artifact.image : undefined;
+    const subject = imageDescriptor(image!).digest;
+    const pub = createPublicKey(await readFile(keys.publicFile, "utf8"));
+    for (const type of ["https://spdx.dev/Document", "https://cyclonedx.org/bom"]) {
+      const [envelope] = await attachedAttestations(home, subject, type, {});
+      assert.ok(envelope, type);
+      const body = Buffer.from(envelope.payload, "base64");
+      assert.ok(
+        verify(
+          "sha256",
+          pae(envelope.payloadType, body),
+          pub,
+          Buffer.from(envelope.signatures[0].sig, "base64"),
+        ),
+      );
+      const statement = JSON.parse(body.toString());
+      assert.equal(statement.subject[0].digest.sha256, subject.slice(7));
+      assert.equal(statementErrors(statement), null);
+    }
+    const unattached = await runStrata(["sbom", location, "--sign", "--key", keys.privateFile], {
+      env: SIGNING_ENV,
+    });
+    assert.equal(unattached.code, 2);
+    assert.match(unattached.stderr, /needs --attach/);
   });
 
   test("an image strata did not build is signed without a provenance, and says why", async () => {

@@ -32,10 +32,13 @@ export interface SigningFlags {
   key?: string;
 }
 
-/** --sign and --key for commands that write an image (build, update). */
-export function withSigningFlags(cmd: Command): Command {
+/** --sign and --key for commands that write an image (build, update) or attach to one (sbom). */
+export function withSigningFlags(
+  cmd: Command,
+  what = "sign the image written (cosign's format) and attach its signed SLSA provenance",
+): Command {
   return cmd
-    .option("--sign", "sign the image written (cosign's format) and attach its signed SLSA provenance")
+    .option("--sign", what)
     .option("--key <file>", "the private key for --sign: strata's or cosign's .key, or a PKCS#8 PEM");
 }
 
