@@ -123,3 +123,9 @@ export async function cliSign(ref: string, key: string): Promise<{ digest: strin
   assert.equal(res.code, 0, res.stderr);
   return JSON.parse(res.stdout);
 }
+
+/** `strata verify REF --json --key PUB...` through the CLI: its exit code, stderr and report. */
+export async function cliVerify(ref: string, ...pubs: string[]) {
+  const res = await runStrata(["verify", ref, "--json", ...pubs.flatMap((p) => ["--key", p])]);
+  return { code: res.code, stderr: res.stderr, report: res.stdout ? JSON.parse(res.stdout) : undefined };
+}

@@ -4,18 +4,21 @@ import { describe, test } from "node:test";
 import { parseEnvelope, signEnvelope, verifiedPayload } from "../../src/sign/dsse.js";
 import { storeInLookaside } from "../../src/sign/gpg-signature.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
-import { cliSign, pushedImage, putManifest, signatureManifest, signingFixture } from "../helpers/signing.js";
+import {
+  cliSign,
+  cliVerify,
+  pushedImage,
+  putManifest,
+  signatureManifest,
+  signingFixture,
+} from "../helpers/signing.js";
 
 /** What arrives from outside (registries, attestations, names) is checked before it is used. */
 describe("hostile signatures and attestations", { timeout: 120_000 }, () => {
   const f = signingFixture();
 
-  async function verifyJson(ref: string) {
-    const r = await runStrata(["verify", ref, "--key", f.keyA.publicFile, "--json"]);
-    return { code: r.code, stderr: r.stderr, report: r.stdout ? JSON.parse(r.stdout) : undefined };
-  }
+  const verifyJson = (ref: string) => cliVerify(ref, f.keyA.publicFile);
 
   test("a signature layer claiming megabytes is not fetched: the image counts as unsigned", async () => {
     const { ref, digest } = await pushedImage(f.registry, "evil/big", "1");

@@ -9,6 +9,7 @@ import { imageDescriptor } from "../../src/oci/image.js";
 import { runStrata } from "../helpers/cli.js";
 import {
   cliSign,
+  cliVerify,
   pushedImage,
   putManifest,
   registryBlob,
@@ -19,10 +20,7 @@ import { freshImage } from "../helpers/synthetic-image.js";
 
 const run = promisify(execFile);
 
-async function verifyJson(ref: string, ...pubs: string[]) {
-  const res = await runStrata(["verify", ref, "--json", ...pubs.flatMap((p) => ["--key", p])]);
-  return { code: res.code, stderr: res.stderr, report: res.stdout ? JSON.parse(res.stdout) : undefined };
-}
+const verifyJson = cliVerify;
 
 describe("cosign signatures in a real docker-registry 2.8", { timeout: 180_000 }, () => {
   const f = signingFixture();
