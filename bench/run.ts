@@ -19,7 +19,8 @@
  *   9. fleet index: 10,000 generated strata images on SQLite and PostgreSQL, `strata query` p50/p99
  *      in-process and as a whole command, and `index sync` of 200 images in a loopback registry.
  *  10. vulnerabilities: advisories update and scan --fleet over the section 9 fleet; the admission
- *      webhook under 20 keep-alive connections (requests/s, p50, p99) (bench/vuln.ts).
+ *      webhook under 20 keep-alive connections (requests/s, p50, p99) (bench/vuln.ts); the same
+ *      with signatures required, 100 signed images in a loopback registry (bench/signatures.ts).
  *  11. page API and strata ps: a generated fleet; API calls p50/p99 in-process, strata ps --pods
  *      (bench/serve.ts).
  *  12. strata run: the python3 image to its first line of output, warm beside podman run --rm and
@@ -73,6 +74,7 @@ import {
 import { benchReuse } from "./reuse.js";
 import { benchSbom } from "./sbom.js";
 import { benchServe } from "./serve.js";
+import { benchSignedWebhook } from "./signatures.js";
 import { benchUpdate } from "./update.js";
 import { benchVuln } from "./vuln.js";
 
@@ -1034,6 +1036,7 @@ async function main(): Promise<number> {
       ["8. SBOM", () => benchSbom(work, specDir, join(work, "build-cache"), QUICK ? 1 : 5)],
       ["9. Fleet index", () => benchFleet(work)],
       ["10. Vulnerabilities", () => benchVuln(work)],
+      ["10b. Webhook with signatures required", () => benchSignedWebhook(work)],
       ["11. Page API and strata ps", () => benchServe(work)],
       ["12. strata run", () => benchJobs(work, join(work, "build-cache"), QUICK ? 1 : 5)],
     ];

@@ -122,63 +122,79 @@ async function load(url: string, ca: string, images: string[], seconds: number) 
   };
 }
 
-async function webhookRows(work: string, index: string, fleet: Fleet): Promise<string[][]> {
+/** `strata admission serve` in its own process with `policyText`, until `stop()`. */
+export async function serveWebhook(work: string, policyText: string, index: string, extra: string[] = []) {
   const { certFile: cert, keyFile: key } = await selfSignedCertificate(work, "webhook");
   const policy = join(work, "policy.yaml");
-  await writeFile(policy, "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n");
+  await writeFile(policy, policyText);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const server = spawn(
-    process.execPath,
-    [
-      STRATA_BIN,
-      "admission",
-      "serve",
-      "--policy",
-      policy,
-      "--tls-cert",
-      cert,
-      "--tls-key",
-      key,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--index",
-      index,
-      "--release",
-      "bookworm",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const args = ["admission", "serve", "--policy", policy, "--tls-cert", cert, "--tls-key", key];
+  args.push("--listen", `127.0.0.1:${port}`, "--index", index, "--release", "bookworm", ...extra);
+  const server = spawn(process.execPath, [STRATA_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   try {
     await new Promise<void>((resolve, reject) => {
       server.stderr.on("data", (d: Buffer) => d.toString().includes("listening") && resolve());
       server.once("exit", (code) => reject(new Error(`admission serve exited ${code}`)));
     });
-    const ca = await readFile(cert, "utf8");
-    const url = `https://127.0.0.1:${port}`;
+  } catch (err) {
+    server.kill("SIGTERM");
+    throw err;
+  }
+  return {
+    url: `https://127.0.0.1:${port}`,
+    ca: await readFile(cert, "utf8"),
+    stop: () => server.kill("SIGTERM"),
+  };
+}
+
+export const WEBHOOK_COLUMNS = [
+  "images reviewed",
+  "requests",
+  "requests/s",
+  "p50",
+  "p99",
+  "failed",
+  "target",
+];
+
+/** One row of the webhook table: `images` reviewed under load for LOAD_SECONDS. */
+export async function webhookRow(
+  url: string,
+  ca: string,
+  label: string,
+  images: string[],
+): Promise<string[]> {
+  log(`webhook load, ${label}`);
+  const r = await load(url, ca, images, LOAD_SECONDS);
+  return [
+    label,
+    String(r.requests),
+    r.perSecond.toFixed(0),
+    `${r.p50.toFixed(1)} ms`,
+    `${r.p99.toFixed(1)} ms`,
+    String(r.failed),
+    r.p99 < 20 ? "met" : "**missed**",
+  ];
+}
+
+async function webhookRows(work: string, index: string, fleet: Fleet): Promise<string[][]> {
+  const policy = "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n";
+  const { url, ca, stop } = await serveWebhook(work, policy, index);
+  try {
     const pinned = (image: Fleet["images"][number], i: number) =>
       `registry.bench/team${i % 50}/app${i}@${sha(image.manifestBytes.toString())}`;
-    const hot = fleet.images.slice(0, 100).map(pinned);
     const all = fleet.images.map(pinned);
-    const rows: string[][] = [];
-    for (const [label, images] of [
-      [`${all.length.toLocaleString("en")} images, each first seen (index read per review)`, all],
-      ["100 images, decided again and again (facts cached 30 s)", hot],
-    ] as const) {
-      log(`vuln: webhook load, ${label}`);
-      const r = await load(url, ca, images, LOAD_SECONDS);
-      rows.push([
-        label,
-        String(r.requests),
-        r.perSecond.toFixed(0),
-        `${r.p50.toFixed(1)} ms`,
-        `${r.p99.toFixed(1)} ms`,
-        String(r.failed),
-        r.p99 < 20 ? "met" : "**missed**",
-      ]);
-    }
-    return rows;
+    return [
+      await webhookRow(
+        url,
+        ca,
+        `${all.length.toLocaleString("en")} images, each first seen (index read per review)`,
+        all,
+      ),
+      await webhookRow(url, ca, "100 images, decided again and again (facts cached 30 s)", all.slice(0, 100)),
+    ];
   } finally {
-    server.kill("SIGTERM");
+    stop();
   }
 }
 
@@ -224,7 +240,7 @@ export async function benchVuln(work: string): Promise<string> {
     "",
     `\`strata admission serve\` (its own process) under a Node load generator in the bench process: ${CONNECTIONS} keep-alive HTTPS connections, one review at a time each, ${LOAD_SECONDS} s per row; Pods with one image pinned by digest. Target: p99 < 20 ms.`,
     "",
-    table(["images reviewed", "requests", "requests/s", "p50", "p99", "failed", "target"], rows),
+    table(WEBHOOK_COLUMNS, rows),
     "",
     `_Load average (1 min) after the webhook rows: ${loadAverage} on 2 cores; the generator shares them with the server._`,
   ].join("\n");

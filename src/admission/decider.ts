@@ -5,8 +5,16 @@ import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { pullArtifact } from "../oci/registry/pull.js";
-import { type Decision, evaluatePolicy, type ImageFacts } from "../policy/evaluate.js";
+import { type Decision, evaluatePolicy, type ImageFacts, type Verification } from "../policy/evaluate.js";
 import type { Policy } from "../policy/policy.js";
+import {
+  anyKeyVerdict,
+  type KeyVerdict,
+  provenanceVerdict,
+  signaturesOf,
+  verdictFor,
+} from "../sign/sign-image.js";
+import type { StoredSignature } from "../sign/signature-store.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
@@ -29,7 +37,13 @@ export interface DeciderOptions {
 }
 
 /** Facts of one platform image minus what depends on how it was named. */
-type StoredFacts = Omit<ImageFacts, "reference" | "repository" | "pinned">;
+type StoredFacts = Omit<ImageFacts, "reference" | "repository" | "pinned" | "signature">;
+
+/** The image at `digest` in `ref`'s repository, as a home: what is signed is the digest, not a tag. */
+function pinnedHome(ref: ImageReference, digest: string) {
+  const pinned = { registry: ref.registry, repository: ref.repository, digest };
+  return { transport: "docker" as const, ref: pinned, text: formatReference(pinned) };
+}
 
 class TtlCache<T> {
   private readonly entries = new Map<string, { value: Promise<T>; until: number }>();
@@ -53,12 +67,22 @@ export class ImageDecider {
   private readonly digests: TtlCache<string>;
   private readonly facts: TtlCache<StoredFacts[]>;
   private readonly decisions: TtlCache<Decision[]>;
+  /** cosign signatures stored for a repository@digest, fetched once for every key. */
+  private readonly signatures: TtlCache<StoredSignature[]>;
+  /** Whether a key signed a digest: per (digest, key fingerprint), so a signed image is verified once. */
+  private readonly verdicts: TtlCache<KeyVerdict>;
+  /** Whether a signed provenance is the image's: per (digest, the policy's keys). */
+  private readonly provenances: TtlCache<Verification>;
 
   constructor(private readonly opts: DeciderOptions) {
     this.advisories = indexAdvisories(opts.index.db);
-    this.digests = new TtlCache(opts.cacheMs ?? 30_000);
-    this.facts = new TtlCache(opts.cacheMs ?? 30_000);
-    this.decisions = new TtlCache(opts.cacheMs ?? 30_000);
+    const ttl = opts.cacheMs ?? 30_000;
+    this.digests = new TtlCache(ttl);
+    this.facts = new TtlCache(ttl);
+    this.decisions = new TtlCache(ttl);
+    this.signatures = new TtlCache(ttl);
+    this.verdicts = new TtlCache(ttl);
+    this.provenances = new TtlCache(ttl);
   }
 
   /**
@@ -75,14 +99,64 @@ export class ImageDecider {
     const digest =
       ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref, registry)));
     const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest, registry));
+    const signature = await this.signatureVerdict(ref, digest, registry);
+    const provenance = await this.provenanceVerdict(ref, digest, registry);
     const repository = `${ref.registry}/${ref.repository}`;
+    const pinned = ref.digest !== undefined;
     return stored.map((facts) =>
       evaluatePolicy(
         this.opts.policy,
-        { ...facts, reference: image, repository, pinned: ref.digest !== undefined },
+        { ...facts, reference: image, repository, pinned, signature, provenance },
         now,
       ),
     );
+  }
+
+  /**
+   * Whether a key of the policy's `signed-by` signed `digest` (the one the pod pulls), from the
+   * signatures in the image's repository; undefined when the policy asks for none. Only the
+   * registry the image is in is contacted, and only when the allow-list lets it be.
+   */
+  private async signatureVerdict(
+    ref: ImageReference,
+    digest: string,
+    registry: RegistryClientOptions,
+  ): Promise<Verification | undefined> {
+    const keys = this.opts.policy.require.signedBy;
+    if (keys.length === 0) return undefined;
+    const repository = `${ref.registry}/${ref.repository}`;
+    const home = pinnedHome(ref, digest);
+    const signatures = () =>
+      this.signatures.get(`${repository}@${digest}`, () => signaturesOf(home, digest, registry));
+    const verdicts = await Promise.all(
+      keys.map((k) =>
+        this.verdicts.get(`${digest} ${k.fingerprint}`, async () =>
+          verdictFor(k.key, digest, await signatures(), repository),
+        ),
+      ),
+    );
+    return anyKeyVerdict(verdicts);
+  }
+
+  /** With `require: provenance`, whether a provenance signed by a `signed-by` key is the image's. */
+  private async provenanceVerdict(
+    ref: ImageReference,
+    digest: string,
+    registry: RegistryClientOptions,
+  ): Promise<Verification | undefined> {
+    const { provenance, signedBy } = this.opts.policy.require;
+    if (!provenance) return undefined;
+    const cacheKey = `${digest} ${signedBy.map((k) => k.fingerprint).join(",")}`;
+    return this.provenances.get(cacheKey, async () => {
+      const home = pinnedHome(ref, digest);
+      const artifact = await pullArtifact(home.ref, registry);
+      return provenanceVerdict(
+        home,
+        artifact,
+        signedBy.map((k) => k.key),
+        registry,
+      );
+    });
   }
 
   /** Reads the artifact's manifests and configs from the registry, indexes it, and returns its digest. */

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
+import { STRATA_VERSION } from "../util/version.js";
 import { registerAdmission } from "./commands/admission.js";
 import { registerAdvisories } from "./commands/advisories.js";
 import { registerAudit } from "./commands/audit.js";
@@ -20,11 +21,11 @@ import { registerRuns } from "./commands/runs.js";
 import { registerSbom } from "./commands/sbom.js";
 import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
+import { registerSign } from "./commands/sign.js";
 import { registerUpdate } from "./commands/update.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
-const VERSION = "0.1.0";
 const HELP_WIDTH = 110;
 
 export function buildProgram(): { program: Command; output: () => Output } {
@@ -34,7 +35,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
       "Build container images from Debian packages: a declarative spec (strata.yaml), a signed and " +
         "pinned lock (strata.lock), and one deterministic layer per package.",
     )
-    .version(VERSION)
+    .version(STRATA_VERSION)
     .option("--mirror <url>", "Debian mirror: http://HOST keeps paths, a full URL replaces", mirrorUrl)
     .option("--cache-dir <dir>", "cache directory (default $STRATA_CACHE_DIR, else ~/.cache/strata)")
     .option("-q, --quiet", "print only errors")
@@ -58,12 +59,15 @@ export function buildProgram(): { program: Command; output: () => Output } {
         "  strata sbom reg:5000/app:1           its SBOM (SPDX 2.3; --format cyclonedx), attached or computed",
         "  strata run out/app -- --verbose      run it as a job (runc, read-only, no network), recorded",
         "  strata job manifest reg:5000/app:1 --name nightly --schedule '0 3 * * *'   a CronJob by digest",
+        "  strata sign reg:5000/app:1 --key keys/release.key",
+        "                                       sign it (cosign's format) and attest its provenance",
+        "  strata verify reg:5000/app:1 --key keys/release.pub --provenance",
         "",
         "Image locations are named as skopeo names them: oci:DIR[:TAG], oci-archive:FILE[:TAG],",
         "docker-archive:FILE[:NAME:TAG], docker://REGISTRY/REPO[:TAG|@DIGEST].",
         "",
         "Environment: SOURCE_DATE_EPOCH (file times), STRATA_CACHE_DIR, STRATA_HTTP_TIMEOUT (s), REGISTRY_AUTH_FILE,",
-        "STRATA_INDEX (the fleet index: a file or postgres:// URL).",
+        "STRATA_INDEX (the fleet index: a file or postgres:// URL), STRATA_SIGNING_PASSPHRASE (the signing key's).",
         "",
       ].join("\n"),
     )
@@ -87,6 +91,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerIndex(program, out);
   registerQuery(program);
   registerSbom(program, out);
+  registerSign(program, out);
   registerScan(program, out);
   registerCheck(program);
   registerAdvisories(program, out);

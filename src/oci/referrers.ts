@@ -27,15 +27,19 @@ export interface Referrer {
   payload: { descriptor: Descriptor; bytes: Buffer };
 }
 
-/** An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its manifest. */
+/**
+ * An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its
+ * manifest. The payload's layer has the artifactType as media type unless it names its own (a
+ * cosign signature's layer is a simple-signing payload with the signature in its annotations).
+ */
 export function referrerOf(
   subject: Descriptor,
   artifactType: string,
-  payload: { bytes: Buffer; title: string },
+  payload: { bytes: Buffer; title: string; mediaType?: string; annotations?: Record<string, string> },
   annotations: Record<string, string>,
 ): Referrer {
-  const layer = descriptorOf(artifactType, payload.bytes, {
-    annotations: { [Annotation.title]: payload.title },
+  const layer = descriptorOf(payload.mediaType ?? artifactType, payload.bytes, {
+    annotations: { [Annotation.title]: payload.title, ...payload.annotations },
   });
   const manifest: Manifest = {
     schemaVersion: 2,
@@ -101,9 +105,14 @@ export async function layoutPayload(dir: string, layer: Descriptor, max: number)
 
 /**
  * Adds `referrer` to the layout at `dir`: its blobs, then index.json (written last, atomically)
- * with its entry in place of any earlier referrer of the same subject and artifactType.
+ * with its entry in place of any earlier referrer of the same subject and artifactType that
+ * `sameKind` picks (by default, all of them).
  */
-export async function attachToLayout(dir: string, referrer: Referrer): Promise<void> {
+export async function attachToLayout(
+  dir: string,
+  referrer: Referrer,
+  sameKind: (d: Descriptor) => boolean = () => true,
+): Promise<void> {
   const entries = await listLayout(dir);
   const store = new ContentStore(join(dir, "blobs"));
   const blobs: [Descriptor, Buffer][] = [
@@ -118,7 +127,9 @@ export async function attachToLayout(dir: string, referrer: Referrer): Promise<v
   }
   const subject = referrer.manifest.subject!.digest;
   const replaced = new Set(
-    (await layoutReferrers(dir, subject, referrer.descriptor.artifactType)).map((r) => r.descriptor.digest),
+    (await layoutReferrers(dir, subject, referrer.descriptor.artifactType))
+      .filter((r) => sameKind(r.descriptor))
+      .map((r) => r.descriptor.digest),
   );
   const kept = entries.filter((d) => !replaced.has(d.digest) && d.digest !== referrer.descriptor.digest);
   await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, referrer.descriptor]));

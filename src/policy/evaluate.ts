@@ -18,10 +18,27 @@ export interface ImageFacts {
   hasSbom?: boolean;
   packages: { name: string; version: string }[];
   findings: Finding[];
+  /** Whether a key of the policy's `signed-by` signed the digest (and why not); undefined when not checked. */
+  signature?: Verification;
+  /** Whether a signed provenance names the image; undefined when not checked. */
+  provenance?: Verification;
+}
+
+export interface Verification {
+  verified: boolean;
+  reason?: string;
 }
 
 export interface Violation {
-  rule: "fixable" | "unfixed" | "package" | "built-by-strata" | "sbom" | "digest";
+  rule:
+    | "fixable"
+    | "unfixed"
+    | "package"
+    | "built-by-strata"
+    | "sbom"
+    | "digest"
+    | "signed-by"
+    | "provenance";
   message: string;
   id?: string;
   package?: string;
@@ -84,6 +101,11 @@ function packageViolations(rules: PackageRule[], packages: ImageFacts["packages"
   return out;
 }
 
+function unverified(facts: ImageFacts, what: string, verdict: Verification | undefined): string {
+  const why = verdict === undefined ? "it could not be checked" : (verdict.reason ?? "not verified");
+  return `${facts.reference} is not ${what}: ${why}`;
+}
+
 function requirementViolations(policy: Policy, facts: ImageFacts): Violation[] {
   const out: Violation[] = [];
   if (policy.require.builtByStrata && !facts.builtByStrata)
@@ -92,6 +114,16 @@ function requirementViolations(policy: Policy, facts: ImageFacts): Violation[] {
     out.push({ rule: "sbom", message: `${facts.reference} has no SBOM attached` });
   if (policy.require.digest && !facts.pinned)
     out.push({ rule: "digest", message: `${facts.reference} is not pinned by digest (name@sha256:…)` });
+  if (policy.require.signedBy.length > 0 && facts.signature?.verified !== true)
+    out.push({
+      rule: "signed-by",
+      message: unverified(facts, "signed by a key of signed-by", facts.signature),
+    });
+  if (policy.require.provenance && facts.provenance?.verified !== true)
+    out.push({
+      rule: "provenance",
+      message: unverified(facts, "attested by a signed provenance", facts.provenance),
+    });
   return out;
 }
 

@@ -1,7 +1,10 @@
 import type { Home } from "../oci/homes/name.js";
 import { formatReference } from "../oci/reference.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { ImageScan } from "../scan/scan.js";
+import { anyKeyVerdict, verifyImage } from "../sign/sign-image.js";
 import type { ImageFacts } from "./evaluate.js";
+import type { Policy } from "./policy.js";
 
 /**
  * The policy's facts about a scanned image in a home. A registry image is pinned when it was named
@@ -23,4 +26,20 @@ export function scannedImageFacts(scan: ImageScan, home: Home, hasSbom?: boolean
     packages: scan.packages,
     findings: scan.findings,
   };
+}
+
+/**
+ * Whether one of the policy's `signed-by` keys signed the artifact at `home`, and with
+ * `provenance`, whether a provenance they signed is the image's; nothing when the policy asks
+ * for neither.
+ */
+export async function homeSignatureFacts(
+  home: Home,
+  require: Policy["require"],
+  registry: RegistryClientOptions,
+): Promise<Pick<ImageFacts, "signature" | "provenance">> {
+  if (require.signedBy.length === 0) return {};
+  const keys = require.signedBy.map((k) => k.key);
+  const report = await verifyImage(home, keys, { registry, provenance: require.provenance });
+  return { signature: anyKeyVerdict(report.keys), provenance: report.provenance };
 }

@@ -1,9 +1,12 @@
+import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { CVE_ID } from "../advisories/advisory.js";
 import { SEVERITIES, type Severity } from "../advisories/severity.js";
 import type { VersionOp } from "../debian/version.js";
+import { keyFingerprint, loadPublicKeySync } from "../sign/keys.js";
 import { StrataError } from "../util/errors.js";
 
 /**
@@ -37,8 +40,10 @@ const policySchema = z.strictObject({
       "built-by-strata": z.boolean().default(false),
       sbom: z.boolean().default(false),
       digest: z.boolean().default(false),
+      "signed-by": z.array(z.string().min(1).max(4096)).max(32).default([]),
+      provenance: z.boolean().default(false),
     })
-    .default({ "built-by-strata": false, sbom: false, digest: false }),
+    .default({ "built-by-strata": false, sbom: false, digest: false, "signed-by": [], provenance: false }),
   exemptions: z
     .array(
       z
@@ -83,8 +88,50 @@ export interface Policy {
   fixable?: { severity: Severity; afterDays: number };
   unfixed?: { severity: Severity };
   packages: PackageRule[];
-  require: { builtByStrata: boolean; sbom: boolean; digest: boolean };
+  require: {
+    builtByStrata: boolean;
+    sbom: boolean;
+    digest: boolean;
+    /** Public keys of which one must have signed the image (cosign's format); none: no requirement. */
+    signedBy: TrustedKey[];
+    /** A signed SLSA provenance must be attached, by a `signedBy` key. */
+    provenance: boolean;
+  };
   exemptions: Exemption[];
+}
+
+export interface TrustedKey {
+  file: string;
+  key: KeyObject;
+  fingerprint: string;
+}
+
+/** The keys `signed-by` names, relative to the policy file's directory; a bad one is a policy error at its line. */
+function trustedKeys(
+  files: string[],
+  path: string,
+  fail: (i: number, message: string) => never,
+): TrustedKey[] {
+  return files.map((name, i) => {
+    const file = resolve(dirname(path), name);
+    try {
+      const key = loadPublicKeySync(file);
+      return { file, key, fingerprint: keyFingerprint(key) };
+    } catch (err) {
+      if (!(err instanceof StrataError)) throw err;
+      return fail(i, err.message);
+    }
+  });
+}
+
+/** `provenance: true` is checked with the `signed-by` keys: without them nothing could verify it. */
+function requireProvenance(
+  require: { provenance: boolean; "signed-by": string[] },
+  fail: (message: string) => never,
+): boolean {
+  if (require.provenance && require["signed-by"].length === 0)
+    fail("needs signed-by: the provenance must be signed by one of its keys");
+  return require.provenance;
 }
 
 const RELATION = /^([a-z0-9][a-z0-9+.-]*)(?:\s*(<<|<=|=|>=|>>|<|>)\s*((?:\d+:)?\d[A-Za-z0-9.+~:-]*))?$/;
@@ -141,6 +188,12 @@ export function parsePolicy(text: string, path: string): Policy {
       builtByStrata: input.require["built-by-strata"],
       sbom: input.require.sbom,
       digest: input.require.digest,
+      signedBy: trustedKeys(input.require["signed-by"], path, (i, message) => {
+        throw invalid(at(["require", "signed-by", i]), message);
+      }),
+      provenance: requireProvenance(input.require, (message) => {
+        throw invalid(at(["require", "provenance"]), message);
+      }),
     },
     exemptions: input.exemptions.map((e) => ({
       ...e,

@@ -9,7 +9,7 @@ import {
   type Referrer,
   referrerOf,
 } from "../oci/referrers.js";
-import { RegistryClient, type RegistryClientOptions } from "../oci/registry/client.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
 import {
   attachToRegistry,
   referrerManifest,
@@ -44,12 +44,6 @@ export interface AttachReport {
   bytes: Buffer;
 }
 
-/** A registry repository of `home`, and how to let it go. */
-async function openRepository(home: Home & { transport: "docker" }, opts: RegistryClientOptions) {
-  const client = await RegistryClient.connect(home.ref.registry, opts);
-  return { repo: new RemoteRepository(client, home.ref.repository), close: () => client.close() };
-}
-
 function unsupported(home: Home): StrataError {
   return new StrataError(
     "USAGE",
@@ -67,7 +61,8 @@ export async function attachSboms(
   opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[] } = {},
 ): Promise<AttachReport[]> {
   if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
-  const remote = home.transport === "docker" ? await openRepository(home, opts.registry ?? {}) : undefined;
+  const remote =
+    home.transport === "docker" ? await RemoteRepository.open(home.ref, opts.registry ?? {}) : undefined;
   const layout = home.transport === "oci" ? home.path : undefined;
   /** Attaches one referrer where the image lives; says how. */
   const attach = async (referrer: Referrer, format: SbomFormat): Promise<AttachReport["via"]> => {
@@ -139,7 +134,7 @@ export async function attachedSbom(
     return { bytes: checkedSbom(bytes, format, where), digest: found.descriptor.digest };
   }
   if (home.transport !== "docker") return undefined;
-  const { repo, close } = await openRepository(home, opts.registry ?? {});
+  const { repo, close } = await RemoteRepository.open(home.ref, opts.registry ?? {});
   try {
     const found = (await registryReferrers(repo, subject)).filter((d) => d.artifactType === type).at(-1);
     if (found === undefined) return undefined;

@@ -14,11 +14,11 @@ export function tempPathFor(path: string): string {
  * Writes `path` all at once or not at all: data goes to a temp file in the same directory, is
  * fsynced, then renamed over the target. A crash leaves at most a stray temp file, never a torn one.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
-    const fh = await open(tmp, "w", 0o644);
+    const fh = await open(tmp, "w", mode);
     try {
       await fh.writeFile(data);
       await fh.sync();

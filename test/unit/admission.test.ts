@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ImageDecider } from "../../src/admission/decider.js";
-import { serveAdmission } from "../../src/admission/server.js";
 import type { WebhookOptions } from "../../src/admission/webhook.js";
 import { readFeed } from "../../src/advisories/feed.js";
 import { storeAdvisories } from "../../src/advisories/store.js";
@@ -13,7 +10,7 @@ import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
-import { selfSignedCertificate } from "../helpers/registry.js";
+import { postReview as post, reviewOf as review, serveTestWebhook } from "../helpers/webhook.js";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
@@ -24,51 +21,6 @@ exemptions:
   - { cve: CVE-2023-45853, reason: "minizip is not shipped", expires: 2027-01-31 }
 `;
 
-interface Answer {
-  status: number;
-  body: {
-    apiVersion?: string;
-    kind?: string;
-    response?: {
-      uid: string;
-      allowed: boolean;
-      status?: { code: number; message: string };
-      warnings?: string[];
-    };
-    error?: string;
-  };
-}
-
-function post(url: string, ca: string, body: string, path = "/validate"): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}${path}`,
-      { method: body ? "POST" : "GET", ca, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.on("data", (d) => {
-          text += d;
-        });
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: text.startsWith("{") ? JSON.parse(text) : { error: text },
-          }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-async function review(file: string, image: string): Promise<string> {
-  return (await readFile(join(FIXTURES, "admission", file), "utf8")).replaceAll(
-    '"IMAGE"',
-    JSON.stringify(image),
-  );
-}
-
 describe("admission webhook", () => {
   let dir: string;
   let index: FleetIndex;
@@ -78,20 +30,12 @@ describe("admission webhook", () => {
   const servers: { close(): void }[] = [];
 
   async function start(opts: Partial<WebhookOptions> = {}) {
-    const cert = await selfSignedCertificate(dir, `webhook-${servers.length}`);
-    ca = await readFile(cert.certFile, "utf8");
     const decider = new ImageDecider({ policy: parsePolicy(POLICY, "policy.yaml"), index });
-    const served = await serveAdmission(decider, {
-      cert: await readFile(cert.certFile),
-      key: await readFile(cert.keyFile),
-      host: "127.0.0.1",
-      port: 0,
-      audit: false,
-      failurePolicy: "closed",
-      deadlineMs: 1500,
+    const served = await serveTestWebhook(decider, dir, `webhook-${servers.length}`, {
       now: () => new Date("2027-01-15T12:00:00Z"),
       ...opts,
     });
+    ca = served.ca;
     servers.push(served.server);
     return served.url;
   }
@@ -189,31 +133,14 @@ describe("admission webhook", () => {
 
   it("allows an exempted CVE until its expiry passes, then denies and says it expired", async () => {
     const policy = `deny:\n  fixable: { severity: medium }\nexemptions:\n  - { cve: CVE-2025-9230, reason: "no CMS use", expires: 2027-01-31 }\n  - { cve: CVE-2023-45853, reason: "minizip is not shipped", expires: 2027-01-31 }\n`;
-    const decider = (now: string) => ({ policy, now });
     for (const { now, allowed } of [
       { now: "2027-01-31T23:59:00Z", allowed: true },
       { now: "2027-02-01T00:00:00Z", allowed: false },
     ]) {
-      const cert = await selfSignedCertificate(dir, `exempt-${allowed}`);
-      const served = await serveAdmission(
-        new ImageDecider({ policy: parsePolicy(decider(now).policy, "p.yaml"), index }),
-        {
-          cert: await readFile(cert.certFile),
-          key: await readFile(cert.keyFile),
-          host: "127.0.0.1",
-          port: 0,
-          audit: false,
-          failurePolicy: "closed",
-          deadlineMs: 1500,
-          now: () => new Date(now),
-        },
-      );
+      const decider = new ImageDecider({ policy: parsePolicy(policy, "p.yaml"), index });
+      const served = await serveTestWebhook(decider, dir, `exempt-${allowed}`, { now: () => new Date(now) });
       servers.push(served.server);
-      const r = await post(
-        served.url,
-        await readFile(cert.certFile, "utf8"),
-        await review("pod-review.json", vulnerable),
-      );
+      const r = await post(served.url, served.ca, await review("pod-review.json", vulnerable));
       assert.equal(r.body.response?.allowed, allowed, now);
       if (!allowed) {
         assert.match(

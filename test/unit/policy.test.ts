@@ -60,7 +60,13 @@ describe("policy file", () => {
         ["openssl", "<<", "3.0.15-1~deb12u1"],
       ],
     );
-    assert.deepEqual(policy.require, { builtByStrata: true, sbom: true, digest: true });
+    assert.deepEqual(policy.require, {
+      builtByStrata: true,
+      sbom: true,
+      digest: true,
+      signedBy: [],
+      provenance: false,
+    });
     assert.equal(policy.exemptions[0].expiresAt.toISOString(), "2027-02-01T00:00:00.000Z");
   });
 

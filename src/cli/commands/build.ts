@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
@@ -11,8 +12,11 @@ import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type AttachReport, attachSboms } from "../../sbom/attach.js";
+import { attestSboms } from "../../sign/attestations.js";
+import { assertSignable, type SignReport, signImage } from "../../sign/sign-image.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
+import { sha256File } from "../../util/hash.js";
 import {
   formatOption,
   type OutputFormat,
@@ -27,8 +31,9 @@ import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, specArgument, workerCount } from "./common.js";
+import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
 
-interface BuildFlags extends CommonOptions, PushFlags {
+interface BuildFlags extends CommonOptions, PushFlags, SigningFlags {
   output?: string;
   format?: OutputFormat;
   force?: boolean;
@@ -42,17 +47,16 @@ interface BuildFlags extends CommonOptions, PushFlags {
 }
 
 /**
- * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts: in the OCI
- * layout -o wrote (the platform --platform chose), and in the registry --push sent them to.
- * Opt-in: an SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
+ * Where a build's attached artifacts go (SBOMs, signatures, provenance): the OCI layout -o wrote
+ * (the platform --platform chose) and the registry --push sent the image to.
  */
-async function attachBuiltSboms(
+function attachTargets(
   result: BuildResult,
   output: Home | undefined,
   opts: BuildFlags,
   o: Output,
-): Promise<AttachReport[]> {
-  if (!opts.sbom) return [];
+  what: string,
+): { home: Home; artifact: Artifact }[] {
   const targets: { home: Home; artifact: Artifact }[] = [];
   if (output?.transport === "oci") {
     const artifact: Artifact =
@@ -60,15 +64,54 @@ async function attachBuiltSboms(
         ? result.artifact
         : { kind: "image", image: chooseImage(artifactImages(result.artifact), opts.platform, "--platform") };
     targets.push({ home: output, artifact });
-  } else if (output)
-    o.line(`note: ${homeText(output)} cannot hold attached SBOMs; strata sbom IMAGE -o FILE writes one`);
+  } else if (output) o.line(`note: ${homeText(output)} cannot hold attached ${what}`);
   if (opts.push) targets.push({ home: referenceHome(opts.push), artifact: result.artifact });
-  const reports: AttachReport[] = [];
-  for (const { home, artifact } of targets) {
-    for (const r of await attachSboms(home, artifact, { registry: registryOptions(opts) })) {
+  return targets;
+}
+
+/**
+ * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts. Opt-in: an
+ * SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
+ */
+async function attachBuiltSboms(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+): Promise<Map<string, AttachReport[]>> {
+  const attached = new Map<string, AttachReport[]>();
+  if (!opts.sbom) return attached;
+  const what = "SBOMs (strata sbom IMAGE -o FILE writes one)";
+  for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
+    const reports = await attachSboms(home, artifact, { registry: registryOptions(opts) });
+    for (const r of reports)
       o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
-      reports.push(r);
-    }
+    attached.set(homeText(home), reports);
+  }
+  return attached;
+}
+
+/** With --sign, each target signed, its provenance (naming the spec's sha256) and SBOMs attested. */
+async function signBuilt(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+  key: KeyObject | undefined,
+  spec: Spec,
+  sboms: Map<string, AttachReport[]>,
+): Promise<SignReport[]> {
+  if (key === undefined) return [];
+  const specSha256 = (await sha256File(spec.path)).hex;
+  const registry = registryOptions(opts);
+  const reports: SignReport[] = [];
+  for (const { home, artifact } of attachTargets(result, output, opts, o, "signatures")) {
+    assertSignable(home);
+    const report = await signImage(home, key, { artifact, registry, specSha256 });
+    printSignReport(report, false, o);
+    reports.push(report);
+    for (const a of await attestSboms(home, artifact, sboms.get(homeText(home)) ?? [], key, registry))
+      o.line(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
   }
   return reports;
 }
@@ -206,33 +249,39 @@ function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): 
 }
 
 export function registerBuild(program: Command, out: () => Output): void {
-  withRegistryFlags(
-    program
-      .command("build")
-      .description(
-        "build the locked spec into an OCI image (an index for several archs), one layer per package",
-      )
-      .argument("[spec]", "the spec file", "strata.yaml")
-      .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
-      .addOption(formatOption())
-      .addOption(tagOption())
-      .option("--platform <platform>", "the image a docker-archive holds (linux/arm64, arm64)")
-      .option("--force", "replace an existing output (only once the new one is complete)")
-      .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
-      .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
-      .option(
-        "--cache-from <image>",
-        "reuse the layers of an image strata built (repeatable)",
-        (value: string, previous: string[] = []) => [...previous, value],
-      )
-      .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image made")
-      .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
-      .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print the summary as JSON on stdout"),
+  withSigningFlags(
+    withRegistryFlags(
+      program
+        .command("build")
+        .description(
+          "build the locked spec into an OCI image (an index for several archs), one layer per package",
+        )
+        .argument("[spec]", "the spec file", "strata.yaml")
+        .option("-o, --output <path>", "where to write the image (an OCI layout directory by default)")
+        .addOption(formatOption())
+        .addOption(tagOption())
+        .option("--platform <platform>", "the image a docker-archive holds (linux/arm64, arm64)")
+        .option("--force", "replace an existing output (only once the new one is complete)")
+        .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
+        .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
+        .option(
+          "--cache-from <image>",
+          "reuse the layers of an image strata built (repeatable)",
+          (value: string, previous: string[] = []) => [...previous, value],
+        )
+        .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image made")
+        .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
+        .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
+        .option("--json", "print the summary as JSON on stdout"),
+    ),
   )
     .addHelpText(
       "after",
-      examples("strata build -o out/app", "strata build --push reg.example/team/app:1 --sbom"),
+      examples(
+        "strata build -o out/app",
+        "strata build --push reg.example/team/app:1 --sbom",
+        "strata build --push reg.example/team/app:1 --sign --key keys/release.key",
+      ),
     )
     .action(async (specPath: string, opts: BuildFlags) => {
       if (!opts.output && !opts.push) {
@@ -245,6 +294,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       if (opts.platform !== undefined) parsePlatform(opts.platform);
       const o = out();
       const started = performance.now();
+      const key = await signingKeyOf(opts);
       const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
       checkOneImage(spec, opts, output);
       for (const warning of spec.warnings) o.line(`warning: ${warning}`);
@@ -268,9 +318,17 @@ export function registerBuild(program: Command, out: () => Output): void {
         ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
         : undefined;
       const sboms = await attachBuiltSboms(result, output, opts, o);
-      if (opts.json)
-        process.stdout.write(
-          `${JSON.stringify({ ...summary(result), seconds: Number(seconds), push, sboms })}\n`,
-        );
+      const signed = await signBuilt(result, output, opts, o, key, spec, sboms);
+      const signatures = signed.map(({ payload, ...r }) => r);
+      if (opts.json) {
+        const json = {
+          ...summary(result),
+          seconds: Number(seconds),
+          push,
+          sboms: [...sboms.values()].flat(),
+          signatures,
+        };
+        process.stdout.write(`${JSON.stringify(json)}\n`);
+      }
     });
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
-import { scannedImageFacts } from "../../policy/facts.js";
+import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
+import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
 import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "./scan.js";
@@ -43,7 +44,9 @@ export function registerCheck(program: Command): void {
       await withAdvisories(opts, async (advisories) => {
         for (const location of locations) {
           const { home, scans } = await scanLocation(location, advisories, opts);
-          for (const scan of scans) decisions.push(evaluatePolicy(policy, scannedImageFacts(scan, home)));
+          const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
+          for (const scan of scans)
+            decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
         }
       });
       const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");

@@ -11,6 +11,7 @@ import { readHome } from "../../oci/homes/homes.js";
 import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
 import { artifactDescriptor } from "../../oci/image.js";
 import { type ImageUpdate, updateImage } from "../../pipeline/update.js";
+import { assertSignable, signImage } from "../../sign/sign-image.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import {
@@ -25,8 +26,9 @@ import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type CommonOptions, workerCount } from "./common.js";
+import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
 
-interface UpdateFlags extends CommonOptions, PushFlags {
+interface UpdateFlags extends CommonOptions, PushFlags, SigningFlags {
   package?: string[];
   all?: boolean;
   spec?: string;
@@ -91,6 +93,8 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   const targets = targetsOf(opts);
   const image = await sourceHome(imageText, archiveKind);
   const destination = destinationOf(image, opts);
+  const key = await signingKeyOf(opts);
+  if (key) assertSignable(destination);
   const started = performance.now();
   const spec = opts.spec === undefined ? undefined : await loadSpec(opts.spec, { mirror: opts.mirror });
   const old = await readHome(image, { registry: registryOptions(opts) });
@@ -115,6 +119,13 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   };
   const push = await writeArtifact(destination, update.build.artifact, names, o, { ...opts, json: false });
   if (destination.transport !== "docker") o.line(`wrote ${homeText(destination)}`);
+  // The new digest is what pods will pull: it is signed anew (the old digest's signature stays with it).
+  if (key)
+    printSignReport(
+      await signImage(destination, key, { artifact: update.build.artifact, registry: registryOptions(opts) }),
+      false,
+      o,
+    );
   // The lock beside the spec follows the image, once the image is written.
   if (spec) await writeLock(lockPathFor(spec), update.lock, { cacheRoot: opts.cacheDir });
   for (const line of changeLines(update)) o.line(line);
@@ -144,35 +155,38 @@ function jsonReport(update: ImageUpdate, bytesSent: number, downloaded: string[]
 }
 
 export function registerUpdate(program: Command, out: () => Output): void {
-  withRegistryFlags(
-    program
-      .command("update")
-      .description(
-        "swap packages of an image strata built in place: only the changed layers are replaced, and the result is what `strata build` makes from the updated lock",
-      )
-      .argument(
-        "<image>",
-        "the image: docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE ...",
-      )
-      .option(
-        "-p, --package <name[=ver]>",
-        "update this package (to the newest, or VERSION); repeatable",
-        (value: string, list: string[] = []) => [...list, value],
-      )
-      .option("--all", "update every package to the newest version the repositories offer")
-      .option("--spec <spec>", "resolve with this spec's repositories (and update its lock)")
-      .option("-o, --output <dest>", "write the updated image here instead of in place")
-      .addOption(formatOption())
-      .option("--push <ref>", "push the updated image here instead of in place")
-      .option("--force", "replace a local image in place")
-      .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-      .option("--json", "print the changes and new layers as JSON on stdout"),
+  withSigningFlags(
+    withRegistryFlags(
+      program
+        .command("update")
+        .description(
+          "swap packages of an image strata built in place: only the changed layers are replaced, and the result is what `strata build` makes from the updated lock",
+        )
+        .argument(
+          "<image>",
+          "the image: docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE ...",
+        )
+        .option(
+          "-p, --package <name[=ver]>",
+          "update this package (to the newest, or VERSION); repeatable",
+          (value: string, list: string[] = []) => [...list, value],
+        )
+        .option("--all", "update every package to the newest version the repositories offer")
+        .option("--spec <spec>", "resolve with this spec's repositories (and update its lock)")
+        .option("-o, --output <dest>", "write the updated image here instead of in place")
+        .addOption(formatOption())
+        .option("--push <ref>", "push the updated image here instead of in place")
+        .option("--force", "replace a local image in place")
+        .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
+        .option("--json", "print the changes and new layers as JSON on stdout"),
+    ),
   )
     .addHelpText(
       "after",
       examples(
         "strata update docker://reg.example/team/app:1 --package libssl3",
         "strata update oci:out/app --all --spec strata.yaml -o oci:out/app-2",
+        "strata update docker://reg.example/team/app:1 --package libssl3 --sign --key keys/release.key",
       ),
     )
     .action(async (imageText: string, opts: UpdateFlags) => runUpdate(imageText, opts, out()));

@@ -23,7 +23,8 @@ export function fallbackTag(subject: string): string {
   return `sha256-${digestHex(subject)}`;
 }
 
-async function pushBlob(repo: RemoteRepository, descriptor: Descriptor, bytes: Buffer): Promise<void> {
+/** Pushes a small blob held in memory, unless the repository has it. */
+export async function pushBlob(repo: RemoteRepository, descriptor: Descriptor, bytes: Buffer): Promise<void> {
   const { client } = repo;
   await withRetry(client.registry, `push blob ${descriptor.digest}`, client.retry, async () => {
     if (await repo.hasBlob(descriptor.digest)) return;
@@ -69,16 +70,18 @@ async function fallbackIndex(repo: RemoteRepository, subject: string): Promise<I
 /**
  * Attaches `referrer` to its subject in `repo`: blobs, then the manifest; where the registry has no
  * referrers API, the fallback index under `sha256-<hex>` is rewritten with the referrer in place of
- * the earlier ones `sameKind` picks (other tools' referrers stay).
+ * the earlier ones `sameKind` picks (other tools' referrers stay). Without `sameKind` there is no
+ * fallback: for artifacts that have a tag scheme of their own (cosign's signatures).
  */
 export async function attachToRegistry(
   repo: RemoteRepository,
   referrer: Referrer,
-  sameKind: (d: Descriptor) => boolean,
+  sameKind?: (d: Descriptor) => boolean,
 ): Promise<{ api: boolean }> {
   await pushBlob(repo, EMPTY_DESCRIPTOR, EMPTY_JSON);
   await pushBlob(repo, referrer.payload.descriptor, referrer.payload.bytes);
   if (await putReferrerManifest(repo, referrer)) return { api: true };
+  if (sameKind === undefined) return { api: false };
   const subject = referrer.manifest.subject!.digest;
   const index = await fallbackIndex(repo, subject);
   index.manifests = [...index.manifests.filter((d) => !sameKind(d)), referrer.descriptor];

@@ -1,8 +1,9 @@
 import type { Readable } from "node:stream";
 import { StrataError } from "../../util/errors.js";
 import { checkedDigestHex } from "../../util/verify.js";
+import type { ImageReference } from "../reference.js";
 import { MediaType } from "../types.js";
-import { MAX_ANSWER_BYTES, type RegistryClient, registryFailure } from "./client.js";
+import { MAX_ANSWER_BYTES, RegistryClient, type RegistryClientOptions, registryFailure } from "./client.js";
 
 /**
  * The distribution-spec endpoints of one repository, each a single attempt (`client.once`): the
@@ -23,6 +24,15 @@ export class RemoteRepository {
     readonly client: RegistryClient,
     readonly name: string,
   ) {}
+
+  /** The repository of `ref`, on a client of its own, and how to let it go. */
+  static async open(
+    ref: ImageReference,
+    opts: RegistryClientOptions,
+  ): Promise<{ repo: RemoteRepository; close: () => Promise<void> }> {
+    const client = await RegistryClient.connect(ref.registry, opts);
+    return { repo: new RemoteRepository(client, ref.repository), close: () => client.close() };
+  }
 
   get where(): string {
     return `${this.client.registry}/${this.name}`;
