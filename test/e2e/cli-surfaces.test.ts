@@ -5,11 +5,13 @@ import { request } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { writeLayout } from "../../src/oci/layout.js";
 import { runStrata, STRATA_BIN } from "../helpers/cli.js";
-import { tempDir } from "../helpers/debs.js";
+import { craftDeb, craftedControl, tempDir } from "../helpers/debs.js";
+import { fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { serve } from "../helpers/loopback.js";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
@@ -158,6 +160,104 @@ describe("advisories update and ls, with a feed served over HTTP", () => {
     assert.ok(spec.code === 1 || spec.code === 2, spec.stderr);
     assert.match(spec.stderr, /^strata: error: .*no-spec\.yaml/m);
     assert.doesNotMatch(spec.stderr, /^\s+at /m);
+  });
+});
+
+/** The newer openssl's changelog, in debian/changelog's format, back to the indexed version. */
+const NEWER_SSL_CHANGELOG = `openssl (3.0.17-1~deb12u3) bookworm-security; urgency=medium
+
+  * CVE-2025-9230 (Out-of-bounds read & write in RFC 3211 KEK Unwrap).
+
+ -- Sebastian Andrzej Siewior <sebastian@breakpoint.cc>  Tue, 30 Sep 2025 22:05:48 +0200
+
+openssl (3.0.15-1~deb12u1) bookworm; urgency=high
+
+  * Import 3.0.15
+
+ -- Sebastian Andrzej Siewior <sebastian@breakpoint.cc>  Sun, 29 Sep 2024 21:03:51 +0200
+`;
+
+describe("advisories update --spec", () => {
+  it("stores the changelog evidence of a signed repository's newer .deb, which scan --fleet then reports", async () => {
+    const work = await tempDir("evidence");
+    const deb = await craftDeb(
+      work,
+      "libssl3",
+      [{ name: "./usr/share/doc/libssl3/changelog.Debian.gz", body: gzipSync(NEWER_SSL_CHANGELOG) }],
+      craftedControl("libssl3", FIXED_SSL.version, "amd64"),
+    );
+    const repo = await startFakeRepo({
+      suite: "bookworm-security",
+      packages: [
+        {
+          name: "libssl3",
+          version: FIXED_SSL.version,
+          fields: { Source: "openssl" },
+          body: await readFile(deb.path),
+        },
+      ],
+    });
+    try {
+      const spec = join(work, "strata.yaml");
+      await writeFile(spec, fakeRepoSpec(repo, ["libssl3"], "", "bookworm-security"));
+      const index = join(work, "index.db");
+      assert.equal((await runStrata(["index", "add", oldLayout, "--index", index])).code, 0);
+      const cache = ["--cache-dir", join(work, "cache")];
+      const update = [...cache, "advisories", "update", "--spec", spec, "--index", index, "--json"];
+      // The repository has no base-files to tell its release: the hint names --release, which works.
+      const unnamed = await runStrata(update);
+      assert.equal(unnamed.code, 2, unnamed.stderr);
+      assert.match(
+        unnamed.stderr,
+        /cannot tell which Debian release.*\nstrata: hint: name it with --release/,
+      );
+      const r = await runStrata([...update, "--release", "bookworm"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [stored] = JSON.parse(r.stdout).stored;
+      assert.deepEqual([stored.kind, stored.newer, stored.advisories], ["changelog", 1, 1]);
+      assert.ok((repo.hits.get(`/${deb.path.split("/").pop()}`) ?? 0) <= 1);
+      const ls = await runStrata(["advisories", "ls", "--index", index]);
+      assert.match(ls.stdout, /^changelogs:.*strata\.yaml {2}changelog /m);
+      const scan = await runStrata(["scan", "--fleet", "--index", index, "--json"]);
+      const [image] = JSON.parse(scan.stdout).images;
+      const finding = image.findings.find((f: { id: string }) => f.id === "CVE-2025-9230");
+      assert.equal(finding?.availableIn, "bookworm-security");
+      assert.equal(finding?.updatable, true);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it("refuses a repository signed by a key the spec does not trust, storing nothing", async () => {
+    const work = await tempDir("evidence-stranger");
+    const repo = await startFakeRepo({
+      suite: "bookworm-security",
+      signWithStranger: true,
+      packages: [{ name: "libssl3", version: FIXED_SSL.version, fields: { Source: "openssl" } }],
+    });
+    try {
+      const spec = join(work, "strata.yaml");
+      await writeFile(spec, fakeRepoSpec(repo, ["libssl3"], "", "bookworm-security"));
+      const index = join(work, "index.db");
+      assert.equal((await runStrata(["index", "add", oldLayout, "--index", index])).code, 0);
+      const r = await runStrata([
+        "--cache-dir",
+        join(work, "cache"),
+        "advisories",
+        "update",
+        "--spec",
+        spec,
+        "--index",
+        index,
+        "--release",
+        "bookworm",
+      ]);
+      assertOneLineError(r, /signature|signed|key/i);
+      const ls = await runStrata(["advisories", "ls", "--index", index, "--json"]);
+      assert.deepEqual(JSON.parse(ls.stdout).feeds, []);
+    } finally {
+      await repo.close();
+    }
   });
 });
 
@@ -408,7 +508,13 @@ describe("strata admission serve", () => {
     try {
       const r = await runStrata(serveArgs(tls.certFile, tls.keyFile, port));
       assertOneLineError(r, new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
-      const page = await runStrata(["serve", "--listen", `127.0.0.1:${port}`, "--index", join(dir, "errors.db")]);
+      const page = await runStrata([
+        "serve",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--index",
+        join(dir, "errors.db"),
+      ]);
       assertOneLineError(page, new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
     } finally {
       taken.close();
