@@ -86,7 +86,10 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       "--json",
     ]);
     const changes: Change[] = report.changes;
-    assert.ok(changes.length > 0, "the security suite updates nothing in python3's closure");
+    // This depends on today's archive: the host's security suite must carry a newer version of some
+    // package in python3's closure (openssl's, in 2025-2026). No package is named: the changes are
+    // what the archive offers, and the openssl check below runs only when openssl is among them.
+    assert.ok(changes.length > 0, "the host's security suite updates nothing in python3's closure today");
     assert.ok(
       changes.every((c) => c.from && c.to),
       "a point update adds or drops no package",
