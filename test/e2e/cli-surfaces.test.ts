@@ -77,18 +77,20 @@ before(async () => {
 
 after(() => feed?.close());
 
+/** `strata advisories update --from FEED --index INDEX [extra...]`. */
+const updateFrom = (from: string, index: string, ...extra: string[]) =>
+  runStrata(["advisories", "update", "--from", from, "--index", index, ...extra]);
+
+/** Stores the tracker feed served over HTTP in `index`. */
+async function storeTrackerFeed(index: string): Promise<void> {
+  const r = await updateFrom(`${feed.url}/tracker.json`, index);
+  assert.equal(r.code, 0, r.stderr);
+}
+
 describe("advisories update and ls, with a feed served over HTTP", () => {
   it("stores a feed fetched from a URL with its Last-Modified date, and ls lists it", async () => {
     const index = join(dir, "feeds.db");
-    const r = await runStrata([
-      "advisories",
-      "update",
-      "--from",
-      `${feed.url}/tracker.json`,
-      "--index",
-      index,
-      "--json",
-    ]);
+    const r = await updateFrom(`${feed.url}/tracker.json`, index, "--json");
     assert.equal(r.code, 0, r.stderr);
     const [stored] = JSON.parse(r.stdout).stored;
     assert.equal(stored.kind, "tracker");
@@ -112,23 +114,9 @@ describe("advisories update and ls, with a feed served over HTTP", () => {
 
   it("refuses a URL that answers 404, one that is not JSON, and a missing file, in one line each", async () => {
     const index = join(dir, "refused.db");
-    const missing = await runStrata([
-      "advisories",
-      "update",
-      "--from",
-      `${feed.url}/gone.json`,
-      "--index",
-      index,
-    ]);
+    const missing = await updateFrom(`${feed.url}/gone.json`, index);
     assertOneLineError(missing, /404/);
-    const garbage = await runStrata([
-      "advisories",
-      "update",
-      "--from",
-      `${feed.url}/garbage.json`,
-      "--index",
-      index,
-    ]);
+    const garbage = await updateFrom(`${feed.url}/garbage.json`, index);
     assertOneLineError(garbage, /not JSON/);
     const noFile = await runStrata([
       "advisories",
@@ -287,15 +275,7 @@ describe("scan --advisories and scan --fleet", () => {
     const index = join(dir, "fleet.db");
     for (const layout of [oldLayout, fixedLayout])
       assert.equal((await runStrata(["index", "add", layout, "--index", index])).code, 0);
-    const feedRun = await runStrata([
-      "advisories",
-      "update",
-      "--from",
-      `${feed.url}/tracker.json`,
-      "--index",
-      index,
-    ]);
-    assert.equal(feedRun.code, 0, feedRun.stderr);
+    await storeTrackerFeed(index);
     const r = await runStrata(["scan", "--fleet", "--index", index, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const images = JSON.parse(r.stdout).images as {
@@ -448,15 +428,7 @@ async function fillIndex(location: string): Promise<string[]> {
   } finally {
     await index.close();
   }
-  const r = await runStrata([
-    "advisories",
-    "update",
-    "--from",
-    `${feed.url}/tracker.json`,
-    "--index",
-    location,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  await storeTrackerFeed(location);
   return references;
 }
 
