@@ -468,12 +468,12 @@ describe("strata admission serve", () => {
     });
   }
 
-  const serveArgs = (cert: string, key: string, port: number) => [
+  const serveArgs = (cert: string, key: string, port: number | string) => [
     ...["admission", "serve", "--policy", policyFile, "--tls-cert", cert, "--tls-key", key],
-    ...["--listen", `127.0.0.1:${port}`, "--index", join(dir, "errors.db")],
+    ...["--listen", typeof port === "number" ? `127.0.0.1:${port}` : port, "--index", join(dir, "errors.db")],
   ];
 
-  it("refuses a port in use in one line with a hint, exit 1 (and so does the page's serve)", async () => {
+  it("refuses a port in use or an address not of this machine in one line with a hint, exit 1 (so does the page's serve)", async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as { port: number };
@@ -488,6 +488,9 @@ describe("strata admission serve", () => {
         join(dir, "errors.db"),
       ]);
       assertOneLineError(page, new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
+      // An address of no interface here (TEST-NET-1) cannot be listened on either.
+      const foreign = serveArgs(tls.certFile, tls.keyFile, "192.0.2.1:8443");
+      assertOneLineError(await runStrata(foreign), /cannot listen on 192\.0\.2\.1:8443 \(EADDRNOTAVAIL\)/);
     } finally {
       taken.close();
     }
@@ -506,11 +509,7 @@ describe("strata admission serve", () => {
   });
 
   it("refuses a --listen that is not HOST:PORT and a --timeout out of range as usage errors", async () => {
-    const listen = await runStrata([
-      ...serveArgs(tls.certFile, tls.keyFile, 1).slice(0, -4),
-      "--listen",
-      "8443",
-    ]);
+    const listen = await runStrata(serveArgs(tls.certFile, tls.keyFile, "8443"));
     assert.equal(listen.code, 2, listen.stderr);
     assert.match(listen.stderr, /HOST:PORT/);
     const timeout = await runStrata([...serveArgs(tls.certFile, tls.keyFile, 1), "--timeout", "60"]);
