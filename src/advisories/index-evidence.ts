@@ -40,6 +40,7 @@ export async function storeIndexEvidence(
   db: Db,
   spec: Spec,
   ctx: FetchContext = {},
+  release?: string,
 ): Promise<IndexEvidenceResult> {
   const rows = await indexedPackages(db);
   const advisories = new Map<string, Advisory>();
@@ -55,7 +56,7 @@ export async function storeIndexEvidence(
         sourceVersion: r.source_version || r.version,
       }));
     if (packages.length === 0) continue;
-    const evidence = await repositoryEvidence(spec, packages, { arch, ctx });
+    const evidence = await repositoryEvidence(spec, packages, { arch, ctx, release });
     for (const a of evidence.advisories) advisories.set(`${a.source} ${a.id} ${a.fixedVersion}`, a);
     for (const [name, v] of evidence.available) versions.push({ name, architecture: arch, ...v });
     for (const source of evidence.trimmed) trimmed.add(source);

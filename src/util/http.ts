@@ -243,7 +243,12 @@ export async function fetchBytes(
   const res = await fetchWithRetry(url, { headers: opts.headers }, opts);
   if (!res.ok && res.status !== 304) {
     await res.body?.cancel();
-    throw new StrataError("HTTP", `${opts.what ?? url}: HTTP ${res.status} ${res.statusText}`);
+    throw new StrataError("HTTP", `${opts.what ?? url}: HTTP ${res.status} ${res.statusText}`, {
+      hint:
+        res.status >= 500
+          ? "the server failed: try again later"
+          : "check the URL, and that the server lets this machine read it",
+    });
   }
   const body = res.status === 304 ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, body };

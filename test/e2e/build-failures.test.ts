@@ -86,18 +86,12 @@ describe("builds recover from a damaged cache (network: host's mirror)", () => {
     const cache = await mkdtemp(join(tmpdir(), "strata-cache-"));
     const dir = await exampleCopy("python3", (s) => s.replace(/^archs: .*$/m, "archs: [amd64]"));
     const reference = await buildExample(dir, [], join(tmpdir(), "strata-test-cache"));
-    for (const delay of [400, 1500]) {
-      const child = spawn(
-        process.execPath,
-        [STRATA_BIN, "--cache-dir", cache, "build", "-o", join(dir, "killed"), "--force"],
-        {
-          cwd: dir,
-          stdio: "ignore",
-        },
-      );
-      await sleep(delay);
-      child.kill("SIGKILL");
-      await new Promise((resolve) => child.on("close", resolve));
+    // Killed first while a .deb is being written to the cache, then (the next run) while a layer
+    // blob is: each kill is checked to have landed mid-write, by the temp file it leaves.
+    for (const store of ["debs", "blobs"]) {
+      const args = ["--cache-dir", cache, "build", "-o", join(dir, "killed"), "--force"];
+      const leftover = await killWhileCaching(dir, args, join(cache, store, "sha256"));
+      assert.ok(leftover.length > 0, `the build was killed while writing to ${store}`);
       await assertStoreIntact(join(cache, "debs", "sha256"));
       await assertStoreIntact(join(cache, "blobs", "sha256"));
       for (const record of await readdir(join(cache, "layers")).catch(() => [] as string[])) {
@@ -111,6 +105,24 @@ describe("builds recover from a damaged cache (network: host's mirror)", () => {
     await rm(cache, { recursive: true, force: true });
   });
 });
+
+/**
+ * Runs strata with `args` and kills it (SIGKILL) as soon as it has a temp file of its own in
+ * `store` (within 3 minutes); returns the temp files of that process still there after the kill.
+ */
+async function killWhileCaching(cwd: string, args: string[], store: string): Promise<string[]> {
+  const child = spawn(process.execPath, [STRATA_BIN, ...args], { cwd, stdio: "ignore" });
+  const closed = new Promise((resolve) => child.on("close", resolve));
+  const ours = async () =>
+    (await readdir(store).catch(() => [] as string[])).filter((n) => n.includes(`.tmp-${child.pid}-`));
+  const deadline = Date.now() + 180_000;
+  while ((await ours()).length === 0 && child.exitCode === null && Date.now() < deadline) await sleep(2);
+  const running = child.exitCode === null;
+  child.kill("SIGKILL");
+  await closed;
+  assert.ok(running, `the build ended before it wrote to ${store}`);
+  return ours();
+}
 
 /** Starts a build into `out` and kills it (SIGKILL) as soon as the output starts to appear on disk. */
 async function killWhileWriting(dir: string, out: string, args: string[]): Promise<void> {

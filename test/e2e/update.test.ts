@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { hostAptSources, type RepositorySource } from "../../src/debian/sources.js";
@@ -8,6 +8,7 @@ import type { Descriptor } from "../../src/oci/types.js";
 import { runStrata } from "../helpers/cli.js";
 import { run } from "../helpers/debs.js";
 import { buildExample, EXAMPLES, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
+import { droppingProxy } from "../helpers/fleet-registry.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { runImage } from "../helpers/runtime.js";
 import { parseDebPurl, trivyComponents } from "../helpers/trivy.js";
@@ -85,7 +86,10 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       "--json",
     ]);
     const changes: Change[] = report.changes;
-    assert.ok(changes.length > 0, "the security suite updates nothing in python3's closure");
+    // This depends on today's archive: the host's security suite must carry a newer version of some
+    // package in python3's closure (openssl's, in 2025-2026). No package is named: the changes are
+    // what the archive offers, and the openssl check below runs only when openssl is among them.
+    assert.ok(changes.length > 0, "the host's security suite updates nothing in python3's closure today");
     assert.ok(
       changes.every((c) => c.from && c.to),
       "a point update adds or drops no package",
@@ -157,39 +161,36 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       assert.equal(pulled.json.digest, report.digest);
     });
 
-    it("leaves the tag on a whole image when the registry dies mid-update", async () => {
+    it("leaves the tag on a whole image when the registry dies after the layers and before the manifest", {
+      timeout: 300_000,
+    }, async () => {
       const { ref, oldDigest } = await oldImageAt("py:2");
-      const server = registry!;
-      const blobs = join(server.storageDir, "docker/registry/v2/blobs");
-      const count = async () =>
-        (await readdir(blobs, { recursive: true }).catch(() => [])).filter((f) => f.endsWith("/data")).length;
-      const start = await count();
-      const updating = runStrata([
-        "--cache-dir",
-        SHARED_CACHE,
-        "update",
-        `docker://${ref}`,
-        "--spec",
-        spec,
-        "--all",
-        "--json",
-      ]);
-      // Killed as soon as the first new blob lands: some layers are in, the manifest and tag are not.
-      while ((await count()) === start) await new Promise((r) => setTimeout(r, 10));
-      await server.stop();
-      const r = await updating;
-      await server.start();
-      const pulled = await strata(["pull", ref, "-o", join(work, "after-kill"), "--json"]);
-      if (r.code === 0)
-        assert.equal(
-          pulled.json.digest,
-          updatedDigest,
-          "the update won the race: the tag names the new image",
+      // The update goes through a proxy that forwards everything but hangs up on every manifest
+      // PUT: the layers and config always land, the manifest and the tag never do.
+      const seen: string[] = [];
+      const proxy = await droppingProxy(registry!.host, (req) => {
+        seen.push(`${req.method} ${req.url?.replace(/\?.*$/, "")}`);
+        return req.method === "PUT" && /\/manifests\//.test(req.url ?? "");
+      });
+      try {
+        const r = await runStrata([
+          ...["--cache-dir", SHARED_CACHE, "update", `docker://${proxy.host}/py:2`],
+          ...["--spec", spec, "--all", "--json"],
+        ]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /^strata: error: .*manifest/m);
+        assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+        const firstManifestPut = seen.findIndex((s) => /^PUT .*\/manifests\//.test(s));
+        assert.ok(firstManifestPut >= 0, `the update tried to put its manifest: ${seen.join(", ")}`);
+        assert.ok(
+          seen.slice(0, firstManifestPut).some((s) => /^(PUT|PATCH|POST) .*\/blobs\/uploads\//.test(s)),
+          "new layers were sent before the manifest",
         );
-      else {
-        assert.match(r.stderr, /^strata: error: /m);
-        assert.equal(pulled.json.digest, oldDigest, "the tag still names the old, whole image");
+      } finally {
+        await proxy.close();
       }
+      const pulled = await strata(["pull", ref, "-o", join(work, "after-kill"), "--json"]);
+      assert.equal(pulled.json.digest, oldDigest, "the tag still names the old, whole image");
     });
   });
 });

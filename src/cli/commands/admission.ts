@@ -11,6 +11,7 @@ import { serveAdmission } from "../../admission/server.js";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
+import { checkTlsPair, listenOn } from "../../util/listening.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
 import type { Output } from "../output.js";
@@ -48,7 +49,8 @@ function seconds(value: string): number {
 
 async function readPem(path: string, what: string): Promise<Buffer> {
   return readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new StrataError("USAGE", `${what} ${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`, {
+    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "a directory" : err.code;
+    throw new StrataError("IO", `${what} ${path}: ${why}`, {
       hint: "give a PEM file (kubectl create secret tls makes tls.crt and tls.key)",
     });
   });
@@ -58,6 +60,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   const scope = registryScope(opts);
   const policy = await loadPolicy(opts.policy);
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
+  checkTlsPair(cert, key, { cert: opts.tlsCert, key: opts.tlsKey });
   const index = await FleetIndex.open(opts.index);
   const decider = new ImageDecider({
     policy,
@@ -68,16 +71,18 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   });
   const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
   const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
-  const { server, url } = await serveAdmission(decider, {
-    cert,
-    key,
-    host,
-    port,
-    audit: Boolean(opts.audit),
-    failurePolicy: opts.failurePolicy,
-    deadlineMs: opts.timeout * 1000,
-    log: (line) => out().line(line),
-  });
+  const { server, url } = await listenOn(opts.listen, () =>
+    serveAdmission(decider, {
+      cert,
+      key,
+      host,
+      port,
+      audit: Boolean(opts.audit),
+      failurePolicy: opts.failurePolicy,
+      deadlineMs: opts.timeout * 1000,
+      log: (line) => out().line(line),
+    }),
+  );
   out().line(
     `strata admission: listening on ${url} (POST /validate, GET /healthz, GET /metrics), index ${index.where}`,
   );
@@ -162,7 +167,9 @@ export function registerAdmission(program: Command, out: () => Output): void {
       }) => {
         const caPem = (await readPem(opts.caFile, "--ca-file")).toString("utf8");
         if (!caPem.includes("-----BEGIN CERTIFICATE-----"))
-          throw new StrataError("USAGE", `--ca-file ${opts.caFile}: not a PEM certificate`);
+          throw new StrataError("TLS", `--ca-file ${opts.caFile}: not a PEM certificate`, {
+            hint: "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)",
+          });
         process.stdout.write(
           admissionManifests({
             name: opts.name,

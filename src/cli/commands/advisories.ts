@@ -37,7 +37,9 @@ async function update(opts: UpdateFlags, out: () => Output): Promise<void> {
       );
     }
     if (spec) {
-      const r = await storeIndexEvidence(index.db, spec, { cacheRoot: opts.cacheDir });
+      // The release the repositories hold, when their base-files cannot say: one --release names it.
+      const release = opts.release?.length === 1 ? opts.release[0] : undefined;
+      const r = await storeIndexEvidence(index.db, spec, { cacheRoot: opts.cacheDir }, release);
       results.push({ ...r, kind: "changelog" });
       out().line(
         `${spec.path}: ${r.newer} of ${r.packages} indexed packages have newer versions; their changelogs name ${r.advisories} fixes, stored in ${index.where}`,
@@ -64,7 +66,11 @@ export function registerAdvisories(program: Command, out: () => Output): void {
         collect,
       )
       .option("--spec <file>", "changelog evidence from this spec's repositories")
-      .option("--release <codename>", "keep only this release's advisories (bookworm); repeatable", collect)
+      .option(
+        "--release <codename>",
+        "keep only this release's advisories (bookworm); repeatable. With --spec, one names the release its repositories hold when their base-files does not say",
+        collect,
+      )
       .option("--json", "print what was stored as JSON on stdout"),
   )
     .addHelpText(

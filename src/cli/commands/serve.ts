@@ -6,6 +6,7 @@ import { parseListen } from "../../serve/listen.js";
 import { buildServer } from "../../serve/server.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
+import { listenOn } from "../../util/listening.js";
 import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { type IndexFlags, withIndexFlag } from "./index.js";
@@ -33,7 +34,7 @@ async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
       `strata: warning: serving ${listen.host} without authentication: anyone who reaches it reads the fleet`,
     );
   }
-  await app.listen({ host: listen.host, port: listen.port });
+  await listenOn(flags.listen, () => app.listen({ host: listen.host, port: listen.port }));
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : listen.port;
   const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
