@@ -15,6 +15,7 @@ import {
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
+import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -57,7 +58,13 @@ export async function signingKeyOf(flags: SigningFlags): Promise<KeyObject | und
 }
 
 function registerKey(program: Command, out: () => Output): void {
-  const key = program.command("key").description("signing keys (ECDSA P-256, cosign's format)");
+  const key = program
+    .command("key")
+    .description("signing keys (ECDSA P-256, cosign's format)")
+    .addHelpText(
+      "after",
+      examples("STRATA_SIGNING_PASSPHRASE=... strata key generate --output keys/release"),
+    );
   key
     .command("generate")
     .description("make a key pair: PREFIX.key (encrypted, owner-only) and PREFIX.pub")
