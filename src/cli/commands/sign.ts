@@ -76,9 +76,7 @@ function registerKey(program: Command, out: () => Output): void {
         "",
         `The passphrase comes from ${PASSPHRASE_ENV}, else it is asked for on the terminal.`,
         "The private key is in cosign's encrypted format, so cosign can use it too.",
-        "",
-        "Example:",
-        "  strata key generate --output keys/release",
+        examples("strata key generate --output keys/release"),
       ].join("\n"),
     )
     .action(async (opts: CommonOptions & { output: string; force?: boolean }) => {
@@ -115,9 +113,7 @@ function registerSignCommand(program: Command, out: () => Output): void {
           "--gpg-key writes a containers/image simple signing (an OpenPGP signed message) to",
           "DIR/REPO@sha256=HEX/signature-N, which podman pull verifies under a policy.json signedBy",
           "rule when /etc/containers/registries.d gives DIR as the registry's lookaside.",
-          "",
-          "Example:",
-          "  strata sign registry.example/team/app:1.0 --key keys/release.key",
+          examples("strata sign registry.example/team/app:1.0 --key keys/release.key"),
         ].join("\n"),
       ),
   ).action(async (location: string, opts: SignFlags) => {
@@ -215,9 +211,7 @@ function registerVerify(program: Command): void {
           "signature copied from another image, or a tag moved to an unsigned image, fails. With",
           "--provenance, the provenance's subject must be that digest and its resolved dependencies",
           "exactly the .debs and InReleases of the image's build record.",
-          "",
-          "Example:",
-          "  strata verify registry.example/team/app:1.0 --key keys/release.pub",
+          examples("strata verify registry.example/team/app:1.0 --key keys/release.pub"),
         ].join("\n"),
       ),
   ).action(async (location: string, opts: VerifyFlags) => {
