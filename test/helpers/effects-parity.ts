@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { STATIC_GROUPS, STATIC_USERS } from "../../src/debian/base-passwd.js";
 import { skippedReason } from "../../src/effects/skipped.js";
 import { mergedUsrPath } from "../../src/layers/layer.js";
+import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 import { writeFileAtomic } from "../../src/util/fs.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "./fs-tree.js";
@@ -67,7 +68,11 @@ function sameAccounts(dpkg: Buffer, strata: Buffer): boolean {
     );
   const [want, got] = [names(dpkg), names(strata)];
   const fixed = new Set(["root", ...STATIC_USERS.map((u) => u.name), ...STATIC_GROUPS.keys()]);
-  return [...got].every((n) => want.has(n)) && [...want].every((n) => got.has(n) || fixed.has(n));
+  // The spec's default accounts (nonroot) are strata's own, in every image.
+  const own = new Set([...DEFAULT_ACCOUNTS.users, ...DEFAULT_ACCOUNTS.groups].map((a) => a.name));
+  return (
+    [...got].every((n) => want.has(n) || own.has(n)) && [...want].every((n) => got.has(n) || fixed.has(n))
+  );
 }
 /** Bodies a comparison reads: the equivalent files, and the account files that name owners. */
 const keepBody = (path: string) => path in EQUIVALENT || path === "etc/passwd" || path === "etc/group";
