@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, rm, symlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { LayerUse } from "./layer-store.js";
@@ -54,6 +54,7 @@ export async function copyLayers(layers: LayerUse[], target: string): Promise<vo
       await mkdir(join(target, dir), { recursive: true });
     }
     for (const path of layer.whiteouts) await rm(join(target, path), { recursive: true, force: true });
+    await removeRetyped(layer.root, target);
     await run("cp", ["-a", `${layer.root}/.`, target]);
     // cp copied the whiteouts themselves (0/0 character devices): they name what is gone.
     for (const path of layer.whiteouts) await rm(join(target, path), { recursive: true, force: true });
@@ -61,6 +62,22 @@ export async function copyLayers(layers: LayerUse[], target: string): Promise<vo
 }
 
 /**
+ * An entry of an upper layer replaces what is below it whatever its type (a files layer's link
+ * `/var/run -> /run` over base-files' directory), but `cp -a` cannot put a link over a directory:
+ * the lower path is removed first wherever the layer has the other kind (directory or not).
+ */
+async function removeRetyped(layerDir: string, targetDir: string): Promise<void> {
+  for (const entry of await readdir(layerDir, { withFileTypes: true })) {
+    const below = join(targetDir, entry.name);
+    const stat = await lstat(below).catch(() => undefined);
+    if (stat === undefined) continue;
+    if (stat.isDirectory() !== entry.isDirectory()) await rm(below, { recursive: true, force: true });
+    else if (entry.isDirectory()) await removeRetyped(join(layerDir, entry.name), below);
+  }
+}
+
+/**
+ * Composes `layers` (bottom first)/**
  * Composes `layers` (bottom first) under `runDir`, a fresh directory the run owns. `overlay: false`
  * (without root, where the mount is not allowed) copies them at once.
  */

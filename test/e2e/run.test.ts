@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  appendFile,
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -301,7 +312,7 @@ describe("strata run runs images as jobs (network: host's mirror; root: runc, ov
 describe("strata run composes layers as a runtime does (root: overlayfs, mknod, setfattr)", {
   timeout: 60_000,
 }, () => {
-  it("whiteouts and opaque directories hide what is below, through overlayfs and through the copy fallback", async () => {
+  it("whiteouts, opaque directories and entries of another type hide what is below, through overlayfs and through the copy fallback", async () => {
     const dir = await mkdtemp(join(tmpdir(), "strata-compose-"));
     try {
       const store = new LayerStore(join(dir, "layers"));
@@ -309,26 +320,35 @@ describe("strata run composes layers as a runtime does (root: overlayfs, mknod, 
         { path: "etc/gone", body: "x" },
         { path: "etc/kept", body: "kept" },
         { path: "opt/app/old", body: "old" },
+        { path: "var/run" },
+        { path: "srv/data", body: "a file below" },
       ]);
+      // A link over a directory (base-files' /var/run -> /run in strata's files layer) and a
+      // directory over a file replace what is below, as a runtime applies layers.
       const upper = await layerOf([
         { path: "etc/.wh.gone", body: "" },
         { path: "opt/app/.wh..wh..opq", body: "" },
         { path: "opt/app/new", body: "new" },
+        { path: "var/run", type: "symlink", linkname: "/run" },
+        { path: "srv/data" },
+        { path: "srv/data/inside", body: "in" },
       ]);
       const layers = await store.layersOf(syntheticImage([lower, upper]), "test");
       const seen = async (root: string) => [
         await readdir(join(root, "etc")),
         (await readdir(join(root, "opt/app"))).sort(),
+        await readlink(join(root, "var/run")),
+        await readdir(join(root, "srv/data")),
       ];
       await mkdir(join(dir, "run"));
       const rootfs = await composeRootfs(layers, join(dir, "run"));
       assert.equal(rootfs.how, "overlay");
-      assert.deepEqual(await seen(rootfs.path), [["kept"], ["new"]]);
+      assert.deepEqual(await seen(rootfs.path), [["kept"], ["new"], "/run", ["inside"]]);
       await rootfs.release();
       const copy = join(dir, "copy");
       await mkdir(copy);
       await copyLayers(layers, copy);
-      assert.deepEqual(await seen(copy), [["kept"], ["new"]]);
+      assert.deepEqual(await seen(copy), [["kept"], ["new"], "/run", ["inside"]]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
