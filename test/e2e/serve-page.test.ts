@@ -247,6 +247,13 @@ describe("strata serve in a browser", () => {
     await shot("7-runs");
     await row.locator("a").first().click();
     await page.waitForSelector(".stack, table");
-    assert.match(page.url(), new RegExp(`#/image/${digestOf(fleet.get("team/api:1.0")!)}$`));
+    assert.match(page.url(), new RegExp(`/image/${digestOf(fleet.get("team/api:1.0")!)}$`));
+  });
+
+  test("/runs arrives with the Runs view in its HTML, no script run", async () => {
+    const html = await (
+      await fetch(`${base.replace(/\/$/, "")}/runs`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
+    assert.match(html, /<main id="main" data-rendered="runs">[\s\S]*nightly-report-0a1b2c/);
   });
 });
