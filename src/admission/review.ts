@@ -70,26 +70,35 @@ export function parseReview(body: unknown): ReviewRequest {
   };
 }
 
-/** Where each workload kind keeps its pod spec; other kinds have none (allowed as they are). */
-const POD_SPEC_PATHS: Record<string, string[]> = {
-  Pod: ["spec"],
-  Deployment: ["spec", "template", "spec"],
-  StatefulSet: ["spec", "template", "spec"],
-  DaemonSet: ["spec", "template", "spec"],
-  ReplicaSet: ["spec", "template", "spec"],
-  ReplicationController: ["spec", "template", "spec"],
-  Job: ["spec", "template", "spec"],
-  CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
-};
+/**
+ * Where each workload kind keeps its pod spec. A Map, not an object: a kind from the request
+ * (`__proto__`, `constructor`) must never reach a prototype.
+ */
+const POD_SPEC_PATHS = new Map<string, string[]>([
+  ["Pod", ["spec"]],
+  ["Deployment", ["spec", "template", "spec"]],
+  ["StatefulSet", ["spec", "template", "spec"]],
+  ["DaemonSet", ["spec", "template", "spec"]],
+  ["ReplicaSet", ["spec", "template", "spec"]],
+  ["ReplicationController", ["spec", "template", "spec"]],
+  ["Job", ["spec", "template", "spec"]],
+  ["CronJob", ["spec", "jobTemplate", "spec", "template", "spec"]],
+]);
 
 const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"] as const;
 /** A pod has a few dozen containers at most; more is not a pod. */
 const MAX_CONTAINERS = 1000;
 
-/** The images of a pod spec, or of the pod template of a workload; [] for a kind that runs none. */
+/**
+ * The images of a pod spec, or of the pod template of a workload. A kind the webhook does not
+ * review is refused (400, with the kinds it reviews): the webhook is registered for these only.
+ */
 export function podImages(kind: string, object: unknown): PodImage[] {
-  const path = POD_SPEC_PATHS[kind];
-  if (path === undefined) return [];
+  const path = POD_SPEC_PATHS.get(kind);
+  if (path === undefined)
+    throw malformed(
+      `kind ${JSON.stringify(kind.slice(0, 64))} is not one strata reviews (${[...POD_SPEC_PATHS.keys()].join(", ")})`,
+    );
   let spec: unknown = object;
   for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
   if (!isObject(spec)) throw malformed(`${kind} has no pod spec at ${path.join(".")}`);

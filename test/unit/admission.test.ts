@@ -190,6 +190,24 @@ describe("admission webhook", () => {
     assert.equal((await post(url, ca, "", "/healthz")).status, 200);
   });
 
+  it("a kind it does not review, __proto__, constructor and toString included, is a 400 that names the kinds it reviews", async () => {
+    const url = await start();
+    for (const kind of ["__proto__", "constructor", "toString", "hasOwnProperty", "ConfigMap"]) {
+      const body = JSON.stringify({
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        request: { uid: "u", kind: { kind }, object: { spec: { containers: [{ image: "a:1" }] } } },
+      });
+      const r = await post(url, ca, body);
+      assert.equal(r.status, 400, kind);
+      assert.match(
+        r.body.error ?? "",
+        new RegExp(`kind "${kind}" is not one strata reviews \\(Pod, Deployment`),
+      );
+    }
+    assert.equal((await post(url, ca, "", "/healthz")).status, 200);
+  });
+
   it("answers within its deadline when the registry cannot be reached, by the failure policy", async () => {
     const unreachable = "127.0.0.1:9/shop/web:1";
     for (const failurePolicy of ["closed", "open"] as const) {
