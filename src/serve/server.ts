@@ -34,6 +34,10 @@ export interface ServeOptions {
   listen: ListenAddress;
 }
 
+/** Where a caller who asked for something the API does not have can see what it has. */
+const API_HINT =
+  "the pages and the JSON API's paths and parameters are in the README (strata serve, JSON API)";
+
 function sendError(reply: FastifyReply, status: number, error: string, hint?: string) {
   return reply.code(status).send(hint === undefined ? { error } : { error, hint });
 }
@@ -57,14 +61,25 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     // An unknown parameter is a mistake to report, not to drop silently; no type coercion either.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
+  // Every route refuses query parameters it does not name, the ones without any included.
+  app.addHook("onRoute", (route) => {
+    if (route.schema?.querystring !== undefined) return;
+    route.schema = { ...route.schema, querystring: { type: "object", additionalProperties: false } };
+  });
   app.addHook("onRequest", async (request, reply) => {
     reply.headers(SECURITY_HEADERS);
     if (opts.listen.loopback && !isLoopbackHost(request.headers.host, opts.listen.host)) {
-      return sendError(reply, 421, "this server answers only requests for its loopback address");
+      return sendError(
+        reply,
+        421,
+        "this server answers only requests for its loopback address",
+        "open it as http://127.0.0.1:PORT/, or start it with --allow-remote",
+      );
     }
   });
   app.setErrorHandler((err: Error, _request, reply) => {
-    if ((err as { validation?: unknown }).validation !== undefined) return sendError(reply, 400, err.message);
+    if ((err as { validation?: unknown }).validation !== undefined)
+      return sendError(reply, 400, err.message, API_HINT);
     if (err instanceof NotIndexed) return sendError(reply, 404, err.message, err.hint);
     if (err instanceof ImageUnreachable)
       return sendError(reply, err.timedOut ? 504 : 502, err.message, err.hint);
@@ -74,7 +89,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     process.stderr.write(`strata: error: serve: ${err.message.split("\n")[0]}\n`);
     return sendError(reply, 500, "internal error");
   });
-  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "no such page or API"));
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "no such page or API", API_HINT));
   for (const [path, { body, type }] of files) app.get(path, (_request, reply) => reply.type(type).send(body));
   registerFirstViews(app, opts.view, await readFile(join(opts.pageDir, "index.html"), "utf8"));
   registerApi(app, opts.view);

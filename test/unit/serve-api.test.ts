@@ -197,10 +197,15 @@ describe("strata serve API", () => {
       `/api/images/${digest("team/api:1.0")}/diff`,
       `/api/images/${digest("team/api:1.0")}/diff?against=%00bad`,
       `/api/search?q=curl&extra=1`,
+      "/api/fleet?limit=10",
+      `/api/images/${digest("team/api:1.0")}?verbose=1`,
+      "/api/vulnerable?all=1",
+      "/api/runs?x=1",
     ]) {
       const { status, body } = await get(url);
       assert.equal(status, 400, url);
       assert.equal(typeof body.error, "string", url);
+      assert.ok((body.hint ?? "").length > 0, `${url}: a 400 says what to do next`);
       assert.doesNotMatch(JSON.stringify(body), /at .*\.ts:\d+/, url);
     }
     const missing = await get(`/api/images/sha256:${"0".repeat(64)}`);
