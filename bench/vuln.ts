@@ -131,10 +131,16 @@ export async function serveWebhook(work: string, policyText: string, index: stri
   const args = ["admission", "serve", "--policy", policy, "--tls-cert", cert, "--tls-key", key];
   args.push("--listen", `127.0.0.1:${port}`, "--index", index, "--release", "bookworm", ...extra);
   const server = spawn(process.execPath, [STRATA_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let said = "";
   try {
     await new Promise<void>((resolve, reject) => {
-      server.stderr.on("data", (d: Buffer) => d.toString().includes("listening") && resolve());
-      server.once("exit", (code) => reject(new Error(`admission serve exited ${code}`)));
+      server.stderr.on("data", (d: Buffer) => {
+        said += d.toString();
+        if (said.includes("listening")) resolve();
+      });
+      server.once("exit", (code) =>
+        reject(new Error(`admission serve exited ${code}: ${said.trim().slice(0, 400)}`)),
+      );
     });
   } catch (err) {
     server.kill("SIGTERM");
