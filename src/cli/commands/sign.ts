@@ -198,10 +198,7 @@ function registerVerify(program: Command): void {
         "--key <file...>",
         "public keys (PEM); the image passes when any of them signed its digest",
       )
-      .option(
-        "--provenance",
-        "also require an attached SLSA provenance signed by one of the keys that matches the image",
-      )
+      .option("--provenance", "also require a SLSA provenance of the image, signed by one of the keys")
       .option("--json", "print the verdict as JSON on stdout")
       .addHelpText(
         "after",
