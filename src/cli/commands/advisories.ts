@@ -68,7 +68,7 @@ export function registerAdvisories(program: Command, out: () => Output): void {
       .option("--spec <file>", "changelog evidence from this spec's repositories")
       .option(
         "--release <codename>",
-        "keep only this release's advisories (bookworm); repeatable. With --spec, one names the release its repositories hold when their base-files does not say",
+        "only this release's advisories; with --spec, the release the repositories hold",
         collect,
       )
       .option("--json", "print what was stored as JSON on stdout"),
