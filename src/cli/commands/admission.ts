@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { ImageDecider } from "../../admission/decider.js";
 import { admissionManifests } from "../../admission/manifests.js";
 import {
   type RegistryScopeFlags,
@@ -8,6 +7,7 @@ import {
   withRegistryScopeFlags,
 } from "../../admission/registries.js";
 import { serveAdmission } from "../../admission/server.js";
+import { webhookDecider } from "../../admission/webhook.js";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
@@ -62,7 +62,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
   checkTlsPair(cert, key, { cert: opts.tlsCert, key: opts.tlsKey });
   const index = await FleetIndex.open(opts.index);
-  const decider = new ImageDecider({
+  const decider = webhookDecider({
     policy,
     index,
     registry: registryOptions(opts),

@@ -30,6 +30,8 @@ export interface RegistryClientOptions extends TlsOptions {
   /** Auth files to search instead of REGISTRY_AUTH_FILE / XDG_RUNTIME_DIR / ~/.docker/config.json. */
   authFiles?: string[];
   retry?: Partial<RetryPolicy>;
+  /** Cancels every exchange of the client (the admission review's deadline); none is retried. */
+  signal?: AbortSignal;
 }
 
 /** A request body that can be produced again for a retry. */
@@ -259,6 +261,7 @@ export class RegistryClient {
           what: `${this.registry}: ${init.what}`,
           maxBytes,
           timeouts: small ? { totalMs: SMALL_ANSWER_DEADLINE_MS } : {},
+          signal: this.opts.signal,
         },
       );
     } catch (err) {
