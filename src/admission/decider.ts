@@ -7,7 +7,6 @@ import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { pullArtifact } from "../oci/registry/pull.js";
 import { type Decision, evaluatePolicy, type ImageFacts, type Verification } from "../policy/evaluate.js";
 import type { Policy } from "../policy/policy.js";
-import { Limiter } from "../util/concurrency.js";
 import {
   anyKeyVerdict,
   type KeyVerdict,
@@ -16,6 +15,7 @@ import {
   verdictFor,
 } from "../sign/sign-image.js";
 import type { StoredSignature } from "../sign/signature-store.js";
+import { Limiter } from "../util/concurrency.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
@@ -38,6 +38,19 @@ export interface DeciderOptions {
   maxFetches?: number;
   /** The Debian release of images whose base-files does not say. */
   release?: string;
+}
+
+/** When a decision's registry fetches must be over: each is cancelled then (the review's deadline). */
+export interface FetchDeadline {
+  signal: AbortSignal;
+  /** Epoch milliseconds; a connection still opening then is dropped. */
+  at: number;
+}
+
+/** How one image's registry is contacted: its client options, and the deadline of the review. */
+interface Source {
+  options: RegistryClientOptions;
+  deadline?: FetchDeadline;
 }
 
 /** Facts of one platform image minus what depends on how it was named. */
@@ -105,18 +118,22 @@ export class ImageDecider {
   /**
    * The policy's decision for each platform image an image name stands for. Decisions are reused
    * within the minute they were made in (and the cache's lifetime): exemptions expire by the day.
-   * Every registry fetch the decision starts is cancelled when `signal` aborts (the review's deadline).
+   * Every registry fetch the decision starts is cancelled at `deadline`.
    */
-  decide(image: string, now = new Date(), signal?: AbortSignal): Promise<Decision[]> {
+  decide(image: string, now = new Date(), deadline?: FetchDeadline): Promise<Decision[]> {
     return this.decisions.get(`${image} ${now.toISOString().slice(0, 16)}`, () =>
-      this.decideNow(image, now, signal),
+      this.decideNow(image, now, deadline),
     );
   }
 
-  private async decideNow(image: string, now: Date, signal: AbortSignal | undefined): Promise<Decision[]> {
+  private async decideNow(
+    image: string,
+    now: Date,
+    deadline: FetchDeadline | undefined,
+  ): Promise<Decision[]> {
     const ref = parseReference(image);
-    const scoped = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
-    const registry = scoped && { ...scoped, signal };
+    const options = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
+    const registry = options && { options, deadline };
     const digest =
       ref.digest ?? (await this.digests.get(formatReference(ref), () => this.resolveTag(ref, registry)));
     const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest, registry));
@@ -141,7 +158,7 @@ export class ImageDecider {
   private async signatureVerdict(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions | undefined,
+    registry: Source | undefined,
   ): Promise<Verification | undefined> {
     const keys = this.opts.policy.require.signedBy;
     if (keys.length === 0) return undefined;
@@ -165,7 +182,7 @@ export class ImageDecider {
   private async provenanceVerdict(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions | undefined,
+    registry: Source | undefined,
   ): Promise<Verification | undefined> {
     const { provenance, signedBy } = this.opts.policy.require;
     if (!provenance) return undefined;
@@ -190,18 +207,21 @@ export class ImageDecider {
    */
   private fetching<T>(
     ref: ImageReference,
-    registry: RegistryClientOptions | undefined,
+    registry: Source | undefined,
     fetch: (options: RegistryClientOptions) => Promise<T>,
   ): Promise<T> {
     if (registry === undefined) return Promise.reject(notFetchable(ref));
+    const { options, deadline } = registry;
     return this.fetches.run(() => {
-      if (registry.signal?.aborted) throw new Error("not fetched: the review's deadline passed first");
-      return fetch(registry);
+      if (deadline === undefined) return fetch(options);
+      if (deadline.signal.aborted) throw new Error("not fetched: the review's deadline passed first");
+      const connectTimeoutMs = Math.max(1, deadline.at - Date.now());
+      return fetch({ ...options, signal: deadline.signal, connectTimeoutMs });
     });
   }
 
   /** A tag's digest, from its registry (the index is not asked: a tag moves). */
-  private resolveTag(ref: ImageReference, registry: RegistryClientOptions | undefined): Promise<string> {
+  private resolveTag(ref: ImageReference, registry: Source | undefined): Promise<string> {
     return this.fetching(ref, registry, (options) => this.pullAndIndex(ref, options));
   }
 
@@ -238,7 +258,7 @@ export class ImageDecider {
   private async storedFacts(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions | undefined,
+    registry: Source | undefined,
   ): Promise<StoredFacts[]> {
     let manifests = await this.manifestsUnder(digest);
     if (manifests.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
@@ -247,7 +267,9 @@ export class ImageDecider {
     }
     if (manifests.length === 0 && registry === undefined) throw notFetchable(ref);
     if (manifests.length === 0)
-      throw new Error(`${formatReference(ref)} (${digest}) is not in the index (strata index add indexes it)`);
+      throw new Error(
+        `${formatReference(ref)} (${digest}) is not in the index (strata index add indexes it)`,
+      );
     return Promise.all(manifests.map((m) => this.manifestFacts(m)));
   }
 

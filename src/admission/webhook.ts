@@ -1,6 +1,6 @@
 import { parseReference } from "../oci/reference.js";
 import type { Decision } from "../policy/evaluate.js";
-import { type DeciderOptions, ImageDecider } from "./decider.js";
+import { type DeciderOptions, type FetchDeadline, ImageDecider } from "./decider.js";
 import type { Outcome } from "./metrics.js";
 import { RegistryNotAllowed } from "./registries.js";
 import { type PodImage, podImages, type ReviewAnswer, type ReviewRequest } from "./review.js";
@@ -45,7 +45,7 @@ async function verdictOf(
   decider: ImageDecider,
   image: PodImage,
   opts: WebhookOptions,
-  deadline: AbortSignal,
+  deadline: FetchDeadline,
 ): Promise<Verdict> {
   try {
     parseReference(image.image);
@@ -55,8 +55,8 @@ async function verdictOf(
   const late = new Promise<Verdict>((resolve) => {
     const answer = () =>
       resolve({ image, error: `could not be decided within ${opts.deadlineMs / 1000} s (slow registry?)` });
-    if (deadline.aborted) answer();
-    else deadline.addEventListener("abort", answer, { once: true });
+    if (deadline.signal.aborted) answer();
+    else deadline.signal.addEventListener("abort", answer, { once: true });
   });
   try {
     const decisions = decider.decide(image.image, opts.now?.(), deadline);
@@ -68,15 +68,22 @@ async function verdictOf(
 }
 
 /** Every image's verdict, or none fetched when the review names more images than a pod would. */
-async function verdictsOf(decider: ImageDecider, images: PodImage[], opts: WebhookOptions): Promise<Verdict[]> {
+async function verdictsOf(
+  decider: ImageDecider,
+  images: PodImage[],
+  opts: WebhookOptions,
+): Promise<Verdict[]> {
   if (images.length > MAX_IMAGES_PER_REVIEW) {
     const image = { container: "spec", image: `${images.length} images` };
-    return [{ image, refused: `more than ${MAX_IMAGES_PER_REVIEW} images in one review; none was looked at` }];
+    return [
+      { image, refused: `more than ${MAX_IMAGES_PER_REVIEW} images in one review; none was looked at` },
+    ];
   }
   const deadline = new AbortController();
+  const at = Date.now() + opts.deadlineMs;
   const timer = setTimeout(() => deadline.abort(), opts.deadlineMs);
   try {
-    return await Promise.all(images.map((i) => verdictOf(decider, i, opts, deadline.signal)));
+    return await Promise.all(images.map((i) => verdictOf(decider, i, opts, { signal: deadline.signal, at })));
   } finally {
     clearTimeout(timer);
     // Nothing this review started outlives its answer.
