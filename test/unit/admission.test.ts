@@ -189,7 +189,10 @@ describe("admission webhook", () => {
       assert.equal(r.status, 200, failurePolicy);
       assert.equal(r.body.response?.uid, "u");
       assert.equal(r.body.response?.allowed, false, failurePolicy);
-      assert.match(r.body.response!.status!.message, /containers\[0\] UPPER\/Case: .*invalid image reference/);
+      assert.match(
+        r.body.response!.status!.message,
+        /containers\[0\] UPPER\/Case: .*invalid image reference/,
+      );
     }
   });
 

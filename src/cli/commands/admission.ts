@@ -141,6 +141,11 @@ export function registerAdmission(program: Command, out: () => Output): void {
     .option("--name <name>", "the name of the webhook, Service and Deployment", "strata-admission")
     .option("--namespace <ns>", "the namespace they run in", "strata-system")
     .option("--index <url>", "the index the webhook reads (postgres://... shared with the indexers)")
+    .option(
+      "--allow-registry <host>",
+      "a registry the webhook may contact (repeatable; none without it)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--audit", "warn only")
     .addOption(
       new Option("--failure-policy <policy>", "open (Ignore) or closed (Fail)")
@@ -161,6 +166,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
         name: string;
         namespace: string;
         index?: string;
+        allowRegistry?: string[];
         audit?: boolean;
         failurePolicy: "open" | "closed";
         timeout: number;
@@ -180,6 +186,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
             timeoutSeconds: Math.round(opts.timeout),
             audit: Boolean(opts.audit),
             index: opts.index,
+            allowRegistries: opts.allowRegistry,
           }),
         );
       },
