@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -92,6 +93,36 @@ describe("admission webhook against amplification", { timeout: 120_000 }, () => 
     assert.match(again.answer.message ?? "", /slow:0/);
     await sleep(100);
     assert.equal(silent.accepted(), made, "the same review again fetched nothing");
+  });
+
+  it("cancels a request a registry took and never answers at the review's deadline", async () => {
+    // Plain http on loopback: the connection opens, the request is sent, no answer ever comes.
+    const sockets = new Set<Socket>();
+    let requests = 0;
+    const server = createServer(() => {
+      requests++;
+    });
+    server.on("connection", (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const decider = new ImageDecider({ policy, index, scope: { allow: [host] }, maxFetches: 1 });
+      const opts = { audit: false, failurePolicy: "closed" as const, deadlineMs: 1500 };
+      const { answer } = await answerReview(decider, podReview([`${host}/mute:1`]), opts);
+      assert.match(answer.message ?? "", /could not be decided within 1\.5 s/);
+      assert.equal(requests, 1, "the registry took a request");
+      await sleep(200);
+      assert.equal(sockets.size, 0, "the request was cancelled, its connection closed");
+      // Cancelled, not retried: the one fetch slot is free for the next review at once.
+      await answerReview(decider, podReview([`${host}/mute:2`]), opts);
+      assert.equal(requests, 2, "the next review's fetch was not held up");
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("with no --allow-registry fetches nothing: an image the index lacks is decided by the failure policy, which says why", async () => {
