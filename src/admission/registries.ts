@@ -59,15 +59,20 @@ export interface RegistryScopeFlags {
   allowRegistry?: string[];
 }
 
-/** Adds --creds-registry and --allow-registry to a command that judges images that pods name. */
-export function withRegistryScopeFlags(cmd: Command): Command {
+/**
+ * Adds --creds-registry and --allow-registry to a command that judges images that pods name;
+ * `allowWhat` says what --allow-registry does there (the webhook contacts none without it).
+ */
+export function withRegistryScopeFlags(
+  cmd: Command,
+  allowWhat = "contact only this registry (repeatable); deny the others",
+): Command {
   return cmd
     .option("--creds-registry <host>", "the one registry --creds are sent to (required with --creds)")
-    .option(
-      "--allow-registry <host>",
-      "contact only this registry (repeatable); deny the others (admission serve contacts none without it)",
-      (value: string, previous: string[] = []) => [...previous, value],
-    );
+    .option("--allow-registry <host>", allowWhat, (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ]);
 }
 
 /** The scope the flags say, refusing --creds that are bound to no registry. */

@@ -126,6 +126,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
           )
           .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8),
       ),
+      "contact only this registry (repeatable; none without it); deny the others",
     ),
   )
     .addHelpText(
