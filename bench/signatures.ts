@@ -2,16 +2,18 @@
  * The admission webhook with signatures required (`require: signed-by`), beside section 10's rows:
  * 100 images pushed to a loopback docker-registry and signed in cosign's format, then reviewed
  * pinned by digest under the same load. The first review of each digest fetches its `.sig` tag;
- * later ones reuse the verdict cached per (digest, key). Runnable alone:
+ * later ones reuse the verdict cached per (digest, key). The images are indexed first (the webhook
+ * indexes nothing) and the registry is given to `--allow-registry`. Runnable alone:
  * `node --import tsx bench/signatures.ts` (BENCH_QUICK=1 for short rows).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FleetIndex } from "../src/fleet/fleet-index.js";
 import { writeHome } from "../src/oci/homes/homes.js";
 import type { Home } from "../src/oci/homes/name.js";
-import { imageDescriptor } from "../src/oci/image.js";
+import { type Image, imageDescriptor } from "../src/oci/image.js";
 import { loadPrivateKey, writeSigningKey } from "../src/sign/keys.js";
 import { signImage } from "../src/sign/sign-image.js";
 import { strataImage } from "../test/helpers/fleet-images.js";
@@ -29,6 +31,7 @@ export async function benchSignedWebhook(work: string): Promise<string> {
     const key = await loadPrivateKey(privateFile, async () => "bench");
     log(`signatures: pushing and signing ${IMAGES} images`);
     const pinned: string[] = [];
+    const images: { image: Image; repository: string }[] = [];
     for (let i = 0; i < IMAGES; i++) {
       // A strata-like image with a package, as section 10's: the webhook decides from the index.
       const { image } = await strataImage([{ name: "libssl3", version: `3.0.${i}-1` }], { label: `app${i}` });
@@ -37,6 +40,7 @@ export async function benchSignedWebhook(work: string): Promise<string> {
       await writeHome(home, { kind: "image", image }, { refName: "1", archiveName: home.text });
       await signImage(home, key, { provenance: false });
       pinned.push(`${registry.host}/bench/app${i}@${imageDescriptor(image).digest}`);
+      images.push({ image, repository: `bench/app${i}` });
     }
     // The same images without signatures required, then with: the row beside it is what
     // signatures cost (each policy on a fresh index, so both start from the same state).
@@ -49,7 +53,18 @@ export async function benchSignedWebhook(work: string): Promise<string> {
       ],
     ] as const) {
       const index = join(work, `index-${rows.length}.db`);
-      const { url, ca, stop } = await serveWebhook(work, policy, index);
+      const fleet = await FleetIndex.open(index);
+      for (const { image, repository } of images) {
+        const name = {
+          registry: registry.host,
+          repository,
+          tag: "1",
+          topDigest: imageDescriptor(image).digest,
+        };
+        await fleet.add(image, "bench", [name]);
+      }
+      await fleet.close();
+      const { url, ca, stop } = await serveWebhook(work, policy, index, ["--allow-registry", registry.host]);
       try {
         rows.push(await webhookRow(url, ca, label, pinned));
       } finally {

@@ -15,12 +15,14 @@ import {
   verdictFor,
 } from "../sign/sign-image.js";
 import type { StoredSignature } from "../sign/signature-store.js";
+import { Limiter } from "../util/concurrency.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
  * Decides about images by name, from the fleet index and the policy, reading no layer: a tag is
  * resolved to a digest through the registry (cached briefly: tags move, and runtimes pull by
- * digest after admission), and an image the index lacks is indexed on the spot.
+ * digest after admission), and an image the index lacks is indexed on the spot unless
+ * `indexMissing` is false (the webhook's choice: indexing is `index add|sync`'s job).
  */
 export interface DeciderOptions {
   policy: Policy;
@@ -32,8 +34,23 @@ export interface DeciderOptions {
   cacheMs?: number;
   /** Index an image the index lacks when its registry has it (default true). */
   indexMissing?: boolean;
+  /** Registry fetches in flight at once, across every decision (default 16). */
+  maxFetches?: number;
   /** The Debian release of images whose base-files does not say. */
   release?: string;
+}
+
+/** When a decision's registry fetches must be over: each is cancelled then (the review's deadline). */
+export interface FetchDeadline {
+  signal: AbortSignal;
+  /** Epoch milliseconds; a connection still opening then is dropped. */
+  at: number;
+}
+
+/** How one image's registry is contacted: its client options, and the deadline of the review. */
+interface Source {
+  options: RegistryClientOptions;
+  deadline?: FetchDeadline;
 }
 
 /** Facts of one platform image minus what depends on how it was named. */
@@ -45,19 +62,29 @@ function pinnedHome(ref: ImageReference, digest: string) {
   return { transport: "docker" as const, ref: pinned, text: formatReference(pinned) };
 }
 
+/** What the failure policy decides on: an image the index lacks at a registry that may not be asked. */
+function notFetchable(ref: ImageReference): Error {
+  return new Error(
+    `${formatReference(ref)}: not in the index and registry ${ref.registry} may not be fetched (--allow-registry)`,
+  );
+}
+
 class TtlCache<T> {
   private readonly entries = new Map<string, { value: Promise<T>; until: number }>();
   constructor(private readonly ttlMs: number) {}
 
-  /** The cached value, or `make()`'s (shared by concurrent callers); a failure is not kept. */
+  /**
+   * The cached value, or `make()`'s (shared by concurrent callers). A failure is kept as long as a
+   * value: a review naming images that cannot be fetched, sent again, fetches nothing again.
+   */
   get(key: string, make: () => Promise<T>): Promise<T> {
     const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && hit.until > now) return hit.value;
     if (this.entries.size > 10_000) this.entries.clear();
     const value = make();
+    value.catch(() => {}); // its callers see the failure; the cache only keeps it
     this.entries.set(key, { value, until: now + this.ttlMs });
-    value.catch(() => this.entries.delete(key));
     return value;
   }
 }
@@ -73,6 +100,8 @@ export class ImageDecider {
   private readonly verdicts: TtlCache<KeyVerdict>;
   /** Whether a signed provenance is the image's: per (digest, the policy's keys). */
   private readonly provenances: TtlCache<Verification>;
+  /** One cap on registry fetches for all reviews: many images must not become many connections. */
+  private readonly fetches: Limiter;
 
   constructor(private readonly opts: DeciderOptions) {
     this.advisories = indexAdvisories(opts.index.db);
@@ -83,21 +112,30 @@ export class ImageDecider {
     this.signatures = new TtlCache(ttl);
     this.verdicts = new TtlCache(ttl);
     this.provenances = new TtlCache(ttl);
+    this.fetches = new Limiter(opts.maxFetches ?? 16);
   }
 
   /**
    * The policy's decision for each platform image an image name stands for. Decisions are reused
    * within the minute they were made in (and the cache's lifetime): exemptions expire by the day.
+   * Every registry fetch the decision starts is cancelled at `deadline`.
    */
-  decide(image: string, now = new Date()): Promise<Decision[]> {
-    return this.decisions.get(`${image} ${now.toISOString().slice(0, 16)}`, () => this.decideNow(image, now));
+  decide(image: string, now = new Date(), deadline?: FetchDeadline): Promise<Decision[]> {
+    return this.decisions.get(`${image} ${now.toISOString().slice(0, 16)}`, () =>
+      this.decideNow(image, now, deadline),
+    );
   }
 
-  private async decideNow(image: string, now: Date): Promise<Decision[]> {
+  private async decideNow(
+    image: string,
+    now: Date,
+    deadline: FetchDeadline | undefined,
+  ): Promise<Decision[]> {
     const ref = parseReference(image);
-    const registry = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
+    const options = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
+    const registry = options && { options, deadline };
     const digest =
-      ref.digest ?? (await this.digests.get(formatReference(ref), () => this.pullAndIndex(ref, registry)));
+      ref.digest ?? (await this.digests.get(formatReference(ref), () => this.resolveTag(ref, registry)));
     const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest, registry));
     const signature = await this.signatureVerdict(ref, digest, registry);
     const provenance = await this.provenanceVerdict(ref, digest, registry);
@@ -120,14 +158,16 @@ export class ImageDecider {
   private async signatureVerdict(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions,
+    registry: Source | undefined,
   ): Promise<Verification | undefined> {
     const keys = this.opts.policy.require.signedBy;
     if (keys.length === 0) return undefined;
     const repository = `${ref.registry}/${ref.repository}`;
     const home = pinnedHome(ref, digest);
     const signatures = () =>
-      this.signatures.get(`${repository}@${digest}`, () => signaturesOf(home, digest, registry));
+      this.signatures.get(`${repository}@${digest}`, () =>
+        this.fetching(ref, registry, (options) => signaturesOf(home, digest, options)),
+      );
     const verdicts = await Promise.all(
       keys.map((k) =>
         this.verdicts.get(`${digest} ${k.fingerprint}`, async () =>
@@ -142,24 +182,53 @@ export class ImageDecider {
   private async provenanceVerdict(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions,
+    registry: Source | undefined,
   ): Promise<Verification | undefined> {
     const { provenance, signedBy } = this.opts.policy.require;
     if (!provenance) return undefined;
     const cacheKey = `${digest} ${signedBy.map((k) => k.fingerprint).join(",")}`;
-    return this.provenances.get(cacheKey, async () => {
-      const home = pinnedHome(ref, digest);
-      const artifact = await pullArtifact(home.ref, registry);
-      return provenanceVerdict(
-        home,
-        artifact,
-        signedBy.map((k) => k.key),
-        registry,
-      );
+    return this.provenances.get(cacheKey, () =>
+      this.fetching(ref, registry, async (options) => {
+        const home = pinnedHome(ref, digest);
+        const artifact = await pullArtifact(home.ref, options);
+        return provenanceVerdict(
+          home,
+          artifact,
+          signedBy.map((k) => k.key),
+          options,
+        );
+      }),
+    );
+  }
+
+  /**
+   * Runs one registry fetch under the shared cap, refusing one its scope forbids and one whose
+   * review's deadline passed while it waited for its turn.
+   */
+  private fetching<T>(
+    ref: ImageReference,
+    registry: Source | undefined,
+    fetch: (options: RegistryClientOptions) => Promise<T>,
+  ): Promise<T> {
+    if (registry === undefined) return Promise.reject(notFetchable(ref));
+    const { options, deadline } = registry;
+    return this.fetches.run(() => {
+      if (deadline === undefined) return fetch(options);
+      if (deadline.signal.aborted) throw new Error("not fetched: the review's deadline passed first");
+      const connectTimeoutMs = Math.max(1, deadline.at - Date.now());
+      return fetch({ ...options, signal: deadline.signal, connectTimeoutMs });
     });
   }
 
-  /** Reads the artifact's manifests and configs from the registry, indexes it, and returns its digest. */
+  /** A tag's digest, from its registry (the index is not asked: a tag moves). */
+  private resolveTag(ref: ImageReference, registry: Source | undefined): Promise<string> {
+    return this.fetching(ref, registry, (options) => this.pullAndIndex(ref, options));
+  }
+
+  /**
+   * Reads the artifact's manifests and configs from the registry, indexes it when `indexMissing`
+   * allows, and returns its digest.
+   */
   private async pullAndIndex(ref: ImageReference, registry: RegistryClientOptions): Promise<string> {
     const pulled = await pullArtifact(ref, registry);
     const topDigest = artifactDescriptor(pulled).digest;
@@ -189,14 +258,18 @@ export class ImageDecider {
   private async storedFacts(
     ref: ImageReference,
     digest: string,
-    registry: RegistryClientOptions,
+    registry: Source | undefined,
   ): Promise<StoredFacts[]> {
     let manifests = await this.manifestsUnder(digest);
     if (manifests.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
-      await this.pullAndIndex(ref, registry);
+      await this.fetching(ref, registry, (options) => this.pullAndIndex(ref, options));
       manifests = await this.manifestsUnder(digest);
     }
-    if (manifests.length === 0) throw new Error(`${formatReference(ref)} (${digest}) is not in the index`);
+    if (manifests.length === 0 && registry === undefined) throw notFetchable(ref);
+    if (manifests.length === 0)
+      throw new Error(
+        `${formatReference(ref)} (${digest}) is not in the index (strata index add indexes it)`,
+      );
     return Promise.all(manifests.map((m) => this.manifestFacts(m)));
   }
 

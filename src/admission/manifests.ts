@@ -15,6 +15,8 @@ export interface ManifestOptions {
   audit: boolean;
   /** The index the webhook reads: a postgres:// URL shared with the indexers, usually. */
   index?: string;
+  /** The registries the webhook may contact (none when empty). */
+  allowRegistries?: string[];
 }
 
 const RULES = [
@@ -72,6 +74,7 @@ function deployment(o: ManifestOptions) {
     // The answer must come before the API server gives up on it.
     `--timeout=${Math.max(1, o.timeoutSeconds - 2)}`,
     ...(o.index ? [`--index=${o.index}`] : []),
+    ...(o.allowRegistries ?? []).map((host) => `--allow-registry=${host}`),
     ...(o.audit ? ["--audit"] : []),
   ];
   const probe = { httpGet: { path: "/healthz", port: 8443, scheme: "HTTPS" }, periodSeconds: 10 };

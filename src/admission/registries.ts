@@ -11,19 +11,28 @@ export interface RegistryScope {
   allow?: string[];
   /** The registry the explicit credentials are for; other registries get only their saved ones. */
   credentialsFor?: string;
+  /**
+   * With no allow-list, whether any registry may be contacted (default true: `audit`, `check`);
+   * the webhook says false, so a pod cannot make it fetch from wherever it names.
+   */
+  fetchWithoutAllowList?: boolean;
 }
 
 /** A pod names a registry outside --allow-registry: denied, whatever the failure policy. */
 export class RegistryNotAllowed extends Error {}
 
-/** The client options for one registry: explicit credentials only where they are bound. */
+/**
+ * The client options for one registry, explicit credentials only where they are bound; undefined
+ * when the scope lets no registry be contacted (no allow-list, and fetching without one is off).
+ */
 export function optionsFor(
   registry: string,
   base: RegistryClientOptions | undefined,
   scope: RegistryScope,
-): RegistryClientOptions {
+): RegistryClientOptions | undefined {
   if (scope.allow !== undefined && !scope.allow.includes(registry))
     throw new RegistryNotAllowed(`registry ${registry} is not allowed (--allow-registry)`);
+  if (scope.allow === undefined && scope.fetchWithoutAllowList === false) return undefined;
   if (base?.credentials === undefined || registry === scope.credentialsFor) return base ?? {};
   return { ...base, credentials: undefined };
 }
@@ -50,15 +59,20 @@ export interface RegistryScopeFlags {
   allowRegistry?: string[];
 }
 
-/** Adds --creds-registry and --allow-registry to a command that judges images that pods name. */
-export function withRegistryScopeFlags(cmd: Command): Command {
+/**
+ * Adds --creds-registry and --allow-registry to a command that judges images that pods name;
+ * `allowWhat` says what --allow-registry does there (the webhook contacts none without it).
+ */
+export function withRegistryScopeFlags(
+  cmd: Command,
+  allowWhat = "contact only this registry (repeatable); deny the others",
+): Command {
   return cmd
     .option("--creds-registry <host>", "the one registry --creds are sent to (required with --creds)")
-    .option(
-      "--allow-registry <host>",
-      "contact only this registry (repeatable); deny the others",
-      (value: string, previous: string[] = []) => [...previous, value],
-    );
+    .option("--allow-registry <host>", allowWhat, (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ]);
 }
 
 /** The scope the flags say, refusing --creds that are bound to no registry. */

@@ -17,6 +17,10 @@ export interface ServeOptions extends WebhookOptions {
   port: number;
   /** Where a line per unexpected failure goes (default stderr). */
   log?: (line: string) => void;
+  /** A TLS handshake not done by then is dropped (default 5 s). */
+  handshakeTimeoutMs?: number;
+  /** Connections open at once; more are refused (default 512). */
+  maxConnections?: number;
 }
 
 class BadRequest extends Error {}
@@ -78,7 +82,8 @@ export async function serveAdmission(
   opts: ServeOptions,
 ): Promise<{ server: Server; url: string; metrics: Metrics }> {
   const metrics = new Metrics();
-  const server = createServer({ cert: opts.cert, key: opts.key }, (req, res) => {
+  const handshakeTimeout = opts.handshakeTimeoutMs ?? 5000;
+  const server = createServer({ cert: opts.cert, key: opts.key, handshakeTimeout }, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "POST" && path === "/validate") {
       validate(req, res, decider, opts, metrics).catch(() => res.destroy());
@@ -98,6 +103,7 @@ export async function serveAdmission(
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
+  server.maxConnections = opts.maxConnections ?? 512;
   server.on("clientError", (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

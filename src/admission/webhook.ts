@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { parseReference } from "../oci/reference.js";
 import type { Decision } from "../policy/evaluate.js";
-import type { ImageDecider } from "./decider.js";
+import { type DeciderOptions, type FetchDeadline, ImageDecider } from "./decider.js";
 import type { Outcome } from "./metrics.js";
 import { RegistryNotAllowed } from "./registries.js";
 import { type PodImage, podImages, type ReviewAnswer, type ReviewRequest } from "./review.js";
@@ -16,26 +16,78 @@ export interface WebhookOptions {
   now?: () => Date;
 }
 
+/** A pod has a few images; a review naming more is refused unread, not turned into fetches. */
+export const MAX_IMAGES_PER_REVIEW = 64;
+
+/**
+ * The decider the webhook answers with: it decides from what the index holds and indexes nothing
+ * (that is `index add|sync`'s job), and with no --allow-registry it contacts no registry at all, so
+ * a pod cannot point it at a third party.
+ */
+export function webhookDecider(opts: Omit<DeciderOptions, "indexMissing">): ImageDecider {
+  return new ImageDecider({
+    ...opts,
+    indexMissing: false,
+    scope: { ...opts.scope, fetchWithoutAllowList: false },
+  });
+}
+
 type Verdict =
   | { image: PodImage; decisions: Decision[] }
   | { image: PodImage; error: string }
   | { image: PodImage; refused: string };
 
-async function verdictOf(decider: ImageDecider, image: PodImage, opts: WebhookOptions): Promise<Verdict> {
-  const { deadlineMs } = opts;
-  const timeout = new AbortController();
+/**
+ * The verdict on one image by the review's deadline (`deadline` aborts then, cancelling its
+ * fetches). A name that is no image reference is refused: it cannot be pulled, whatever the policy.
+ */
+async function verdictOf(
+  decider: ImageDecider,
+  image: PodImage,
+  opts: WebhookOptions,
+  deadline: FetchDeadline,
+): Promise<Verdict> {
   try {
-    const decided = decider.decide(image.image, opts.now?.()).then((decisions) => ({ image, decisions }));
-    const late = sleep(deadlineMs, undefined, { signal: timeout.signal }).then(() => ({
-      image,
-      error: `could not be decided within ${deadlineMs / 1000} s (slow registry?)`,
-    }));
-    return await Promise.race([decided, late]);
+    parseReference(image.image);
+  } catch (err) {
+    return { image, refused: (err as Error).message.split("\n")[0] };
+  }
+  const late = new Promise<Verdict>((resolve) => {
+    const answer = () =>
+      resolve({ image, error: `could not be decided within ${opts.deadlineMs / 1000} s (slow registry?)` });
+    if (deadline.signal.aborted) answer();
+    else deadline.signal.addEventListener("abort", answer, { once: true });
+  });
+  try {
+    const decisions = decider.decide(image.image, opts.now?.(), deadline);
+    return await Promise.race([decisions.then((d) => ({ image, decisions: d })), late]);
   } catch (err) {
     if (err instanceof RegistryNotAllowed) return { image, refused: err.message };
     return { image, error: (err as Error).message.split("\n")[0] };
+  }
+}
+
+/** Every image's verdict, or none fetched when the review names more images than a pod would. */
+async function verdictsOf(
+  decider: ImageDecider,
+  images: PodImage[],
+  opts: WebhookOptions,
+): Promise<Verdict[]> {
+  if (images.length > MAX_IMAGES_PER_REVIEW) {
+    const image = { container: "spec", image: `${images.length} images` };
+    return [
+      { image, refused: `more than ${MAX_IMAGES_PER_REVIEW} images in one review; none was looked at` },
+    ];
+  }
+  const deadline = new AbortController();
+  const at = Date.now() + opts.deadlineMs;
+  const timer = setTimeout(() => deadline.abort(), opts.deadlineMs);
+  try {
+    return await Promise.all(images.map((i) => verdictOf(decider, i, opts, { signal: deadline.signal, at })));
   } finally {
-    timeout.abort();
+    clearTimeout(timer);
+    // Nothing this review started outlives its answer.
+    deadline.abort();
   }
 }
 
@@ -55,8 +107,7 @@ export async function answerReview(
   request: ReviewRequest,
   opts: WebhookOptions,
 ): Promise<{ answer: ReviewAnswer; outcome: Outcome }> {
-  const images = podImages(request.kind.kind, request.object);
-  const verdicts = await Promise.all(images.map((i) => verdictOf(decider, i, opts)));
+  const verdicts = await verdictsOf(decider, podImages(request.kind.kind, request.object), opts);
   const denied = verdicts.filter(
     (v) => "refused" in v || ("decisions" in v && v.decisions.some((d) => !d.allowed)),
   );

@@ -36,6 +36,8 @@ export interface BoundOptions {
   /** The body may not be longer than this many bytes (unbounded when undefined: avoid). */
   maxBytes?: number;
   timeouts?: Partial<HttpTimeouts>;
+  /** Cancels the exchange (its connection dropped) when the caller gives up, e.g. at a deadline. */
+  signal?: AbortSignal;
 }
 
 /** What `fetch` accepts, plus undici's per-request options Node's types do not declare. */
@@ -66,8 +68,13 @@ export async function boundedFetch(
     timer.unref();
     return () => clearTimeout(timer);
   };
-  const stopDeadline =
+  const stopCancel = cancelWith(opts.signal, abort, what);
+  const stopDeadlineTimer =
     totalMs === undefined ? () => {} : stopAfter(totalMs, `not done within ${seconds(totalMs)}`);
+  const stopDeadline = () => {
+    stopDeadlineTimer();
+    stopCancel();
+  };
   let stopHeaders = stopAfter(idleMs, `no answer within ${seconds(idleMs)}`);
   // An upload that is still moving is not a silence: each chunk sent restarts the wait.
   let answered = false;
@@ -99,6 +106,18 @@ export async function boundedFetch(
   }
   const guarded = guardedBody(res.body, { what, idleMs, maxBytes: opts.maxBytes, abort, done: stopDeadline });
   return new Response(guarded, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/**
+ * Aborts `abort` when `signal` does, with an error that is not NETWORK: a cancelled exchange is
+ * not retried. Returns what detaches the listener once the exchange is over.
+ */
+function cancelWith(signal: AbortSignal | undefined, abort: AbortController, what: string): () => void {
+  if (signal === undefined) return () => {};
+  const cancel = () => abort.abort(new StrataError("REGISTRY", `${what}: cancelled (its deadline passed)`));
+  if (signal.aborted) cancel();
+  else signal.addEventListener("abort", cancel, { once: true });
+  return () => signal.removeEventListener("abort", cancel);
 }
 
 /** Yields `source` unchanged, showing `onChunk` each chunk as it goes (progress, liveness). */

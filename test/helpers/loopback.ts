@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { after, before } from "node:test";
 
 /** Hostile HTTP servers on loopback for the network tests: silent, trickling, endless. */
@@ -51,4 +51,34 @@ export function shortHttpTimeout(seconds: string): void {
     if (saved === undefined) delete process.env.STRATA_HTTP_TIMEOUT;
     else process.env.STRATA_HTTP_TIMEOUT = saved;
   });
+}
+
+/**
+ * A TCP server on loopback that accepts and never says a byte (a TLS handshake never ends): counts
+ * the connections made, those open now, and the most open at once.
+ */
+export async function silentServer() {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let mostOpen = 0;
+  const server = createNetServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    mostOpen = Math.max(mostOpen, sockets.size);
+    socket.resume(); // reads (and drops) what comes, so a client hanging up is seen
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    accepted: () => accepted,
+    open: () => sockets.size,
+    mostOpen: () => mostOpen,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -126,6 +126,10 @@ describe("strata audit and admission manifests", () => {
       cert.certFile,
       "--image",
       "registry.example/strata:0.1.0",
+      "--allow-registry",
+      "registry.example",
+      "--allow-registry",
+      "ghcr.io",
     ]);
     assert.equal(r.code, 0, r.stderr);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
@@ -141,6 +145,11 @@ describe("strata audit and admission manifests", () => {
     assert.equal(hook.clientConfig.service.path, "/validate");
     assert.deepEqual(hook.admissionReviewVersions, ["v1"]);
     assert.equal(hook.failurePolicy, "Fail");
-    assert.ok(docs[2].spec.template.spec.containers[0].args.includes("--timeout=8"));
+    const args: string[] = docs[2].spec.template.spec.containers[0].args;
+    assert.ok(args.includes("--timeout=8"));
+    assert.deepEqual(
+      args.filter((a) => a.startsWith("--allow-registry=")),
+      ["--allow-registry=registry.example", "--allow-registry=ghcr.io"],
+    );
   });
 });

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { ImageDecider } from "../../admission/decider.js";
 import { admissionManifests } from "../../admission/manifests.js";
 import {
   type RegistryScopeFlags,
@@ -8,6 +7,7 @@ import {
   withRegistryScopeFlags,
 } from "../../admission/registries.js";
 import { serveAdmission } from "../../admission/server.js";
+import { webhookDecider } from "../../admission/webhook.js";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
@@ -62,7 +62,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
   checkTlsPair(cert, key, { cert: opts.tlsCert, key: opts.tlsKey });
   const index = await FleetIndex.open(opts.index);
-  const decider = new ImageDecider({
+  const decider = webhookDecider({
     policy,
     index,
     registry: registryOptions(opts),
@@ -126,6 +126,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
           )
           .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8),
       ),
+      "contact only this registry (repeatable; none without it); deny the others",
     ),
   )
     .addHelpText(
@@ -141,6 +142,11 @@ export function registerAdmission(program: Command, out: () => Output): void {
     .option("--name <name>", "the name of the webhook, Service and Deployment", "strata-admission")
     .option("--namespace <ns>", "the namespace they run in", "strata-system")
     .option("--index <url>", "the index the webhook reads (postgres://... shared with the indexers)")
+    .option(
+      "--allow-registry <host>",
+      "a registry the webhook may contact (repeatable; none without it)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--audit", "warn only")
     .addOption(
       new Option("--failure-policy <policy>", "open (Ignore) or closed (Fail)")
@@ -161,6 +167,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
         name: string;
         namespace: string;
         index?: string;
+        allowRegistry?: string[];
         audit?: boolean;
         failurePolicy: "open" | "closed";
         timeout: number;
@@ -180,6 +187,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
             timeoutSeconds: Math.round(opts.timeout),
             audit: Boolean(opts.audit),
             index: opts.index,
+            allowRegistries: opts.allowRegistry,
           }),
         );
       },

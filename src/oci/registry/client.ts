@@ -30,6 +30,13 @@ export interface RegistryClientOptions extends TlsOptions {
   /** Auth files to search instead of REGISTRY_AUTH_FILE / XDG_RUNTIME_DIR / ~/.docker/config.json. */
   authFiles?: string[];
   retry?: Partial<RetryPolicy>;
+  /** Cancels every exchange of the client (the admission review's deadline); none is retried. */
+  signal?: AbortSignal;
+  /**
+   * Longest a connection may take to open, TLS handshake included (undici's default is 10 s): an
+   * aborted fetch does not stop a connection that is still opening, this does (to about a second).
+   */
+  connectTimeoutMs?: number;
 }
 
 /** A request body that can be produced again for a retry. */
@@ -179,7 +186,12 @@ export class RegistryClient {
   static async connect(registry: string, opts: RegistryClientOptions = {}): Promise<RegistryClient> {
     const credentials = opts.credentials ?? (await savedCredentials(registry, opts.authFiles));
     const client = new RegistryClient(registry, opts, credentials);
-    client.dispatcher = await tlsDispatcher(opts);
+    client.dispatcher = await tlsDispatcher(opts, opts.connectTimeoutMs);
+    // Its own connections (kept alive for reuse) go when it is cancelled.
+    const { signal } = opts;
+    const destroy = () => void client.dispatcher?.destroy?.().catch(() => {});
+    if (signal?.aborted) destroy();
+    else signal?.addEventListener("abort", destroy, { once: true });
     await client.chooseOrigin();
     return client;
   }
@@ -259,6 +271,7 @@ export class RegistryClient {
           what: `${this.registry}: ${init.what}`,
           maxBytes,
           timeouts: small ? { totalMs: SMALL_ANSWER_DEADLINE_MS } : {},
+          signal: this.opts.signal,
         },
       );
     } catch (err) {

@@ -17,7 +17,7 @@ export interface TlsOptions {
 }
 
 /** What `fetch` accepts as `init.dispatcher`: opaque here. */
-export type Dispatcher = object & { close?: () => Promise<void> };
+export type Dispatcher = object & { close?: () => Promise<void>; destroy?: () => Promise<void> };
 
 const GLOBAL_DISPATCHER = Symbol.for("undici.globalDispatcher.1");
 
@@ -43,10 +43,18 @@ function extraCaFromEnv(): string[] {
   }
 }
 
-/** A dispatcher for `fetch` carrying the TLS options, or undefined when the defaults will do. */
-export async function tlsDispatcher(opts: TlsOptions): Promise<Dispatcher | undefined> {
-  if (opts.caFile === undefined && opts.tlsVerify !== false) return undefined;
+/**
+ * A dispatcher for `fetch` carrying the TLS options and a connect timeout, or undefined when the
+ * defaults will do.
+ */
+export async function tlsDispatcher(
+  opts: TlsOptions,
+  connectTimeoutMs?: number,
+): Promise<Dispatcher | undefined> {
+  if (opts.caFile === undefined && opts.tlsVerify !== false && connectTimeoutMs === undefined)
+    return undefined;
   const connect: Record<string, unknown> = {};
+  if (connectTimeoutMs !== undefined) connect.timeout = connectTimeoutMs;
   if (opts.tlsVerify === false) connect.rejectUnauthorized = false;
   if (opts.caFile !== undefined) {
     let pem: string;
