@@ -95,7 +95,9 @@ export function registerApi(app: FastifyInstance, view: FleetView): void {
         .header("content-disposition", `attachment; filename="${name}"`)
         .header(
           "x-strata-sbom",
-          sbom.attached ? `attached; from=${sbom.from}` : `computed; from=${sbom.from}`,
+          sbom.attached
+            ? `attached; from=${sbom.from}`
+            : `computed; from=${sbom.from}${sbom.rejected ? "; attached one refused: it disagrees with the image" : ""}`,
         )
         .send(sbom.bytes);
     },

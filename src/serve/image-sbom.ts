@@ -4,6 +4,7 @@ import { type Home, homeText, parseHomeName } from "../oci/homes/name.js";
 import { artifactImages, type Image, imageDescriptor } from "../oci/image.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { attachedSbom } from "../sbom/attach.js";
+import { attachedSbomDisagreement } from "../sbom/attached-check.js";
 import { computeSboms, type SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 
@@ -36,6 +37,8 @@ export interface ImageSbom {
   /** Where the image was read, as a home name. */
   from: string;
   attached: boolean;
+  /** Why the attached document was not served (it disagrees with the image's record). */
+  rejected?: string;
 }
 
 /** The home an indexed ref names; a registry image is pinned by its digest, so a moved tag cannot mislead. */
@@ -60,8 +63,11 @@ async function sbomAt(home: Home, digest: string, format: SbomFormat, opts: Sbom
   const image = await imageAt(home, digest, opts.registry);
   const from = homeText(home);
   const attached = await attachedSbom(home, image, format, { registry: opts.registry });
-  if (attached !== undefined) return { bytes: attached.bytes, from, attached: true };
-  return { bytes: (await computeSboms(image, [format], from)).get(format)!, from, attached: false };
+  // An attached document that disagrees with the image's own record is not served as its SBOM.
+  const wrong = attached && (await attachedSbomDisagreement(image, attached.bytes, format, from));
+  if (attached !== undefined && !wrong) return { bytes: attached.bytes, from, attached: true };
+  const bytes = (await computeSboms(image, [format], from)).get(format)!;
+  return { bytes, from, attached: false, ...(wrong ? { rejected: wrong } : {}) };
 }
 
 async function firstSbom(refs: IndexedRef[], digest: string, format: SbomFormat, opts: SbomOptions) {

@@ -8,8 +8,10 @@ import { readHome, writeHome } from "../../src/oci/homes/homes.js";
 import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { attachToLayout, referrerOf } from "../../src/oci/referrers.js";
 import { type Descriptor, MediaType } from "../../src/oci/types.js";
 import { attachedSbom, attachSboms } from "../../src/sbom/attach.js";
+import { attachedSbomDisagreement } from "../../src/sbom/attached-check.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { runStrata, STRATA_BIN } from "../helpers/cli.js";
@@ -164,6 +166,35 @@ describe("strata sbom (the built CLI)", () => {
     assert.equal(read.code, 0, read.stderr);
     assert.match(read.stderr, /the spdx SBOM attached to/);
     assert.equal(read.stdout, await readFile(join(work, "a.json"), "utf8"));
+  });
+
+  test("an attached SBOM that hides a package is not returned: one line says so, and the document is computed", async () => {
+    const forgedDir = join(work, "forged");
+    const forgedImage = await strataLikeImage(PACKAGES, LICENCES);
+    await writeLayout(forgedDir, { kind: "image", image: forgedImage }, { tag: "latest" });
+    const honest = (await computeSboms(forgedImage, ["spdx"], "test")).get("spdx")!;
+    const doc = JSON.parse(honest.toString());
+    const hidden = doc.packages.find((p: { name: string }) => p.name === PACKAGES[0].name);
+    doc.packages = doc.packages.filter((p: unknown) => p !== hidden);
+    const bytes = Buffer.from(JSON.stringify(doc));
+    const subject = imageDescriptor(forgedImage);
+    await attachToLayout(
+      forgedDir,
+      referrerOf(subject, "application/spdx+json", { bytes, title: "sbom.spdx.json" }, {}),
+    );
+    const why = await attachedSbomDisagreement(forgedImage, bytes, "spdx", "test");
+    assert.match(
+      why ?? "",
+      new RegExp(`leaves out 1 package\\(s\\) the image holds \\(${PACKAGES[0].name} `),
+    );
+    assert.equal(await attachedSbomDisagreement(forgedImage, honest, "spdx", "test"), undefined);
+    const read = await runStrata(["sbom", `oci:${forgedDir}`]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.match(
+      read.stderr,
+      /^warning: the spdx SBOM attached to .* leaves out 1 package\(s\).*: not used; computed from the image instead$/m,
+    );
+    assert.equal(read.stdout, honest.toString());
   });
 
   test("--attach without -o reports what it attached and prints no document", async () => {

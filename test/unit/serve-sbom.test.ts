@@ -7,7 +7,9 @@ import type { FastifyInstance } from "fastify";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { attachToLayout, referrerOf } from "../../src/oci/referrers.js";
 import { attachSboms } from "../../src/sbom/attach.js";
+import { computeSboms } from "../../src/sbom/sbom.js";
 import { FleetView } from "../../src/serve/fleet-view.js";
 import { parseListen } from "../../src/serve/listen.js";
 import { buildServer } from "../../src/serve/server.js";
@@ -24,7 +26,7 @@ let app: FastifyInstance;
 let index: FleetIndex;
 let silent: Server;
 const sockets: Socket[] = [];
-const digests = { plain: "", attached: "", gone: "", silent: "" };
+const digests = { plain: "", attached: "", forged: "", gone: "", silent: "" };
 
 async function indexLayout(dir: string, name: string, packages: (typeof BASE_FILES)[]) {
   const { image } = await strataImage(packages, { label: name });
@@ -45,6 +47,15 @@ before(async () => {
   const withSbom = await indexLayout(dir, "attached", [BASE_FILES, OLD_ZLIB]);
   await attachSboms(withSbom.home, { kind: "image", image: withSbom.image });
   digests.attached = withSbom.digest;
+  // An SBOM attached by someone with push rights that hides the vulnerable curl.
+  const forged = await indexLayout(dir, "forged", [BASE_FILES, OLD_CURL]);
+  const honest = (await computeSboms(forged.image, ["cyclonedx"], "test")).get("cyclonedx")!;
+  const doc = JSON.parse(honest.toString());
+  doc.components = doc.components.filter((c: { name: string }) => c.name !== OLD_CURL.name);
+  const type = "application/vnd.cyclonedx+json";
+  const payload = { bytes: Buffer.from(JSON.stringify(doc)), title: "sbom.cyclonedx.json" };
+  await attachToLayout(forged.home.path, referrerOf(imageDescriptor(forged.image), type, payload, {}));
+  digests.forged = forged.digest;
   const { image: gone } = await strataImage([OLD_ZLIB], { label: "gone" });
   digests.gone = imageDescriptor(gone).digest;
   await index.add(gone, "gone", [
@@ -99,6 +110,17 @@ describe("strata serve SBOM downloads", () => {
     const doc = JSON.parse(res.text);
     assert.equal(doc.bomFormat, "CycloneDX");
     assert.ok(doc.components.some((c: { name: string }) => c.name === "zlib1g"));
+  });
+
+  test("an attached SBOM that hides a package is not served: the page computes it and says the attached one was refused", async () => {
+    const res = await get(`/api/images/${digests.forged}/sbom?format=cyclonedx`);
+    assert.equal(res.status, 200);
+    assert.match(
+      String(res.headers["x-strata-sbom"]),
+      /^computed; .*attached one refused: it disagrees with the image$/,
+    );
+    const names = JSON.parse(res.text).components.map((c: { name: string }) => c.name);
+    assert.ok(names.includes(OLD_CURL.name), names.join(","));
   });
 
   test("an image whose home is gone answers 502 with a JSON error and hint", async () => {

@@ -5,6 +5,7 @@ import { homeText, sourceHome } from "../../oci/homes/name.js";
 import { artifactImages } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
 import { attachedSbom, attachSboms } from "../../sbom/attach.js";
+import { attachedSbomDisagreement } from "../../sbom/attached-check.js";
 import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
 import { attestSboms } from "../../sign/attestations.js";
 import { assertSignable } from "../../sign/sign-image.js";
@@ -104,7 +105,13 @@ export function registerSbom(program: Command, out: () => Output): void {
       }
       if (opts.attached) {
         const found = await attachedSbom(home, image, opts.format, { registry });
-        if (found !== undefined) {
+        const wrong =
+          found && (await attachedSbomDisagreement(image, found.bytes, opts.format, homeText(home)));
+        if (found !== undefined && wrong)
+          out().line(
+            `warning: the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest}) ${wrong}: not used; computed from the image instead`,
+          );
+        else if (found !== undefined) {
           out().line(`the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest})`);
           return emit(found.bytes, opts.output);
         }
