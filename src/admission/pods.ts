@@ -1,5 +1,6 @@
 import { parseReference } from "../oci/reference.js";
 import { StrataError } from "../util/errors.js";
+import { isJsonObject } from "../util/json.js";
 import { type PodImage, podImages } from "./review.js";
 
 /**
@@ -11,12 +12,6 @@ export interface RunningPod {
   namespace: string;
   name: string;
   images: PodImage[];
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** "docker-pullable://repo@sha256:…" or "repo@sha256:…" → "repo@sha256:…"; undefined for a bare config digest. */
@@ -38,28 +33,28 @@ function runningImage(imageId: unknown, specImage: string): string | undefined {
 
 function statusIds(status: unknown): Map<string, unknown> {
   const ids = new Map<string, unknown>();
-  if (!isObject(status)) return ids;
+  if (!isJsonObject(status)) return ids;
   for (const list of ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"]) {
     const entries = status[list];
     if (!Array.isArray(entries)) continue;
-    for (const s of entries) if (isObject(s) && typeof s.name === "string") ids.set(s.name, s.imageID);
+    for (const s of entries) if (isJsonObject(s) && typeof s.name === "string") ids.set(s.name, s.imageID);
   }
   return ids;
 }
 
 function runningPod(item: unknown, i: number): RunningPod {
-  if (!isObject(item) || !isObject(item.metadata)) throw badList(`items[${i}] is not a pod`);
+  if (!isJsonObject(item) || !isJsonObject(item.metadata)) throw badList(`items[${i}] is not a pod`);
   const { namespace = "default", name = `items[${i}]` } = item.metadata as {
     namespace?: string;
     name?: string;
   };
   const ids = statusIds(item.status);
-  const spec = isObject(item.spec) ? item.spec : {};
+  const spec = isJsonObject(item.spec) ? item.spec : {};
   const names = new Map<string, string>();
   for (const list of ["initContainers", "containers", "ephemeralContainers"]) {
     const cs = spec[list];
     if (Array.isArray(cs))
-      for (const [j, c] of cs.entries()) if (isObject(c)) names.set(`${list}[${j}]`, String(c.name));
+      for (const [j, c] of cs.entries()) if (isJsonObject(c)) names.set(`${list}[${j}]`, String(c.name));
   }
   const images = podImages("Pod", item).map((image) => {
     const running = runningImage(ids.get(names.get(image.container) ?? ""), image.image);
@@ -75,7 +70,7 @@ function badList(why: string): StrataError {
 }
 
 export function parsePodList(json: unknown): RunningPod[] {
-  if (!isObject(json) || !Array.isArray(json.items))
+  if (!isJsonObject(json) || !Array.isArray(json.items))
     throw badList("no items (is it kubectl get pods -o json?)");
   return json.items.map(runningPod);
 }

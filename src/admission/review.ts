@@ -1,4 +1,5 @@
 import { StrataError } from "../util/errors.js";
+import { isJsonObject, type Json } from "../util/json.js";
 
 /**
  * admission.k8s.io/v1 AdmissionReview as the API server sends it to a validating webhook, and the
@@ -20,12 +21,6 @@ export interface PodImage {
   image: string;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 export function malformed(why: string): StrataError {
   return new StrataError("USAGE", `malformed AdmissionReview: ${why}`);
 }
@@ -42,24 +37,25 @@ function nameText(value: unknown): string | undefined {
  * else `metadata.name`, else `metadata.generateName` with `*` for the suffix the server will add.
  */
 function objectName(requestName: unknown, object: unknown): string | undefined {
-  const metadata = isObject(object) && isObject(object.metadata) ? object.metadata : {};
+  const metadata = isJsonObject(object) && isJsonObject(object.metadata) ? object.metadata : {};
   const generated = nameText(metadata.generateName);
   return nameText(requestName) ?? nameText(metadata.name) ?? (generated && `${generated}*`);
 }
 
 /** The request of an AdmissionReview body, checked for what the decision needs. */
 export function parseReview(body: unknown): ReviewRequest {
-  if (!isObject(body)) throw malformed("not a JSON object");
+  if (!isJsonObject(body)) throw malformed("not a JSON object");
   if (body.apiVersion !== "admission.k8s.io/v1")
     throw malformed(`apiVersion ${JSON.stringify(body.apiVersion)} is not admission.k8s.io/v1`);
   if (body.kind !== "AdmissionReview")
     throw malformed(`kind ${JSON.stringify(body.kind)} is not AdmissionReview`);
   const request = body.request;
-  if (!isObject(request)) throw malformed("no request");
+  if (!isJsonObject(request)) throw malformed("no request");
   if (typeof request.uid !== "string" || request.uid.length === 0 || request.uid.length > 128)
     throw malformed("request.uid is not a string");
   const kind = request.kind;
-  if (!isObject(kind) || typeof kind.kind !== "string") throw malformed("request.kind.kind is not a string");
+  if (!isJsonObject(kind) || typeof kind.kind !== "string")
+    throw malformed("request.kind.kind is not a string");
   return {
     uid: request.uid,
     kind: { group: String(kind.group ?? ""), version: String(kind.version ?? ""), kind: kind.kind },
@@ -100,8 +96,8 @@ export function podImages(kind: string, object: unknown): PodImage[] {
       `kind ${JSON.stringify(kind.slice(0, 64))} is not one strata reviews (${[...POD_SPEC_PATHS.keys()].join(", ")})`,
     );
   let spec: unknown = object;
-  for (const key of path) spec = isObject(spec) ? spec[key] : undefined;
-  if (!isObject(spec)) throw malformed(`${kind} has no pod spec at ${path.join(".")}`);
+  for (const key of path) spec = isJsonObject(spec) ? spec[key] : undefined;
+  if (!isJsonObject(spec)) throw malformed(`${kind} has no pod spec at ${path.join(".")}`);
   const images: PodImage[] = [];
   for (const list of CONTAINER_LISTS) {
     const containers = spec[list];
@@ -109,7 +105,7 @@ export function podImages(kind: string, object: unknown): PodImage[] {
     if (!Array.isArray(containers) || containers.length > MAX_CONTAINERS)
       throw malformed(`${list} is not a list of containers`);
     for (const [i, c] of containers.entries()) {
-      if (!isObject(c) || typeof c.image !== "string" || c.image.length === 0 || c.image.length > 512)
+      if (!isJsonObject(c) || typeof c.image !== "string" || c.image.length === 0 || c.image.length > 512)
         throw malformed(`${list}[${i}] has no image`);
       images.push({ container: `${list}[${i}]`, image: c.image });
     }

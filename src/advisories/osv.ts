@@ -1,3 +1,4 @@
+import { isJsonObject, type Json } from "../util/json.js";
 import { type Advisory, CVE_ID, checkAdvisory, DEBIAN_RELEASES, feedError } from "./advisory.js";
 import { type Severity, severityFromScore, severityFromUrgency } from "./severity.js";
 
@@ -7,14 +8,9 @@ import { type Severity, severityFromScore, severityFromUrgency } from "./severit
  * `fixed` events in dpkg order. A record names one issue; its CVE id is its id, or one of its
  * `aliases` / `upstream` when the id is Debian's own (DSA-…, DLA-…, DEBIAN-CVE-…).
  */
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 export function isOsvRecord(json: unknown): json is Json {
-  return isObject(json) && typeof json.id === "string" && Array.isArray(json.affected);
+  return isJsonObject(json) && typeof json.id === "string" && Array.isArray(json.affected);
 }
 
 function stringList(value: unknown): string[] {
@@ -33,11 +29,13 @@ function recordIds(record: Json): string[] {
 
 function recordSeverity(record: Json, affected: Json): Severity {
   for (const holder of [affected.ecosystem_specific, affected.database_specific, record.database_specific]) {
-    if (isObject(holder) && typeof holder.urgency === "string") return severityFromUrgency(holder.urgency);
-    if (isObject(holder) && typeof holder.severity === "string") return severityFromUrgency(holder.severity);
+    if (isJsonObject(holder) && typeof holder.urgency === "string")
+      return severityFromUrgency(holder.urgency);
+    if (isJsonObject(holder) && typeof holder.severity === "string")
+      return severityFromUrgency(holder.severity);
   }
   for (const s of Array.isArray(record.severity) ? record.severity : []) {
-    const score = isObject(s) && typeof s.score === "string" ? Number(s.score) : Number.NaN;
+    const score = isJsonObject(s) && typeof s.score === "string" ? Number(s.score) : Number.NaN;
     if (Number.isFinite(score)) return severityFromScore(score);
   }
   return "unknown";
@@ -52,10 +50,10 @@ const MAX_ADVISORIES_PER_RECORD = 5_000;
 
 /** The introduced and fixed versions of an ECOSYSTEM range (OSV lists events in order). */
 function rangeBounds(range: unknown, where: string): { introduced?: string; fixed?: string } {
-  if (!isObject(range) || !Array.isArray(range.events)) throw feedError(where, "a range has no events");
+  if (!isJsonObject(range) || !Array.isArray(range.events)) throw feedError(where, "a range has no events");
   const bounds: { introduced?: string; fixed?: string } = {};
   for (const event of range.events) {
-    if (!isObject(event)) throw feedError(where, "an event is not an object");
+    if (!isJsonObject(event)) throw feedError(where, "an event is not an object");
     if (typeof event.introduced === "string" && event.introduced !== "0")
       bounds.introduced = event.introduced;
     if (typeof event.fixed === "string") bounds.fixed = event.fixed;
@@ -64,7 +62,7 @@ function rangeBounds(range: unknown, where: string): { introduced?: string; fixe
 }
 
 function* affectedAdvisories(record: Json, affected: unknown, where: string): Generator<Advisory> {
-  if (!isObject(affected) || !isObject(affected.package))
+  if (!isJsonObject(affected) || !isJsonObject(affected.package))
     throw feedError(where, "an affected entry has no package");
   const ecosystem = /^Debian:(\d+)$/.exec(String(affected.package.ecosystem));
   const release = ecosystem ? DEBIAN_RELEASES[ecosystem[1]] : undefined;
@@ -72,7 +70,7 @@ function* affectedAdvisories(record: Json, affected: unknown, where: string): Ge
   const source = String(affected.package.name);
   const ranges = distinctBounds(
     (Array.isArray(affected.ranges) ? affected.ranges : [])
-      .filter((r) => isObject(r) && r.type === "ECOSYSTEM")
+      .filter((r) => isJsonObject(r) && r.type === "ECOSYSTEM")
       .map((r) => rangeBounds(r, where)),
   );
   const severity = recordSeverity(record, affected);

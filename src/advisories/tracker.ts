@@ -1,3 +1,4 @@
+import { isJsonObject, type Json } from "../util/json.js";
 import { type Advisory, type AdvisoryStatus, checkAdvisory, feedError } from "./advisory.js";
 import { severityFromUrgency } from "./severity.js";
 
@@ -6,11 +7,6 @@ import { severityFromUrgency } from "./severity.js";
  * `{source: {CVE: {description?, scope?, debianbug?, releases: {codename: {status, repositories,
  * fixed_version?, urgency, nodsa?, nodsa_reason?}}}}}`.
  */
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function optionalString(value: unknown, what: string, where: string): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -20,7 +16,7 @@ function optionalString(value: unknown, what: string, where: string): string | u
 
 /** Whether `json` looks like the tracker's document (an object of objects), not OSV. */
 export function isTrackerDocument(json: unknown): json is Json {
-  return isObject(json) && !("affected" in json) && !("id" in json && "modified" in json);
+  return isJsonObject(json) && !("affected" in json) && !("id" in json && "modified" in json);
 }
 
 /** One release entry as an advisory; the tracker's "resolved" in version 0 means not affected. */
@@ -32,7 +28,7 @@ function releaseAdvisory(
   where: string,
 ): Advisory {
   const at = `${where}: ${source} ${id} ${release}`;
-  if (!isObject(entry)) throw feedError(at, "is not an object");
+  if (!isJsonObject(entry)) throw feedError(at, "is not an object");
   const status = optionalString(entry.status, "status", at);
   const fixed = optionalString(entry.fixed_version, "fixed_version", at);
   let mapped: AdvisoryStatus;
@@ -64,11 +60,11 @@ export function* trackerAdvisories(
   where: string,
   keep: (release: string) => boolean = () => true,
 ): Generator<Advisory> {
-  if (!isObject(json)) throw feedError(where, "is not a JSON object");
+  if (!isJsonObject(json)) throw feedError(where, "is not a JSON object");
   for (const [source, cves] of Object.entries(json)) {
-    if (!isObject(cves)) throw feedError(where, `${source.slice(0, 80)} is not an object`);
+    if (!isJsonObject(cves)) throw feedError(where, `${source.slice(0, 80)} is not an object`);
     for (const [id, cve] of Object.entries(cves)) {
-      if (!isObject(cve) || !isObject(cve.releases))
+      if (!isJsonObject(cve) || !isJsonObject(cve.releases))
         throw feedError(where, `${source.slice(0, 80)} ${id.slice(0, 40)} has no releases object`);
       for (const [release, entry] of Object.entries(cve.releases)) {
         if (keep(release)) yield releaseAdvisory(source, id, release, entry, where);

@@ -1,4 +1,5 @@
 import { StrataError } from "../util/errors.js";
+import { isJsonObject, type Json } from "../util/json.js";
 import { digestIn, type RunningContainer, textField } from "./container.js";
 
 /**
@@ -16,18 +17,15 @@ function badList(where: string, why: string): StrataError {
   });
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
 function statusesOf(pod: Json): unknown[] {
-  const status = isObject(pod.status) ? pod.status : {};
+  const status = isJsonObject(pod.status) ? pod.status : {};
   return ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"].flatMap((k) =>
     Array.isArray(status[k]) ? (status[k] as unknown[]) : [],
   );
 }
 
 function containerOf(namespace: string, pod: string, s: unknown): RunningContainer | undefined {
-  if (!isObject(s) || !isObject(s.state) || !isObject(s.state.running)) return undefined;
+  if (!isJsonObject(s) || !isJsonObject(s.state) || !isJsonObject(s.state.running)) return undefined;
   const name = textField(s.name, 253);
   if (name === undefined) return undefined;
   const digest = digestIn(s.imageID);
@@ -49,10 +47,11 @@ export function podListContainers(text: string, where: string): RunningContainer
   } catch (err) {
     throw badList(where, `not JSON (${(err as Error).message.slice(0, 120)})`);
   }
-  if (!isObject(json) || !Array.isArray(json.items)) throw badList(where, "not a list of pods (no items)");
+  if (!isJsonObject(json) || !Array.isArray(json.items))
+    throw badList(where, "not a list of pods (no items)");
   const out: RunningContainer[] = [];
   for (const pod of json.items) {
-    if (!isObject(pod) || !isObject(pod.metadata)) throw badList(where, "an item is not a pod");
+    if (!isJsonObject(pod) || !isJsonObject(pod.metadata)) throw badList(where, "an item is not a pod");
     const namespace = textField(pod.metadata.namespace, 253) ?? "default";
     const name = textField(pod.metadata.name, 253);
     if (name === undefined) throw badList(where, "a pod has no valid name");

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { StrataError } from "../util/errors.js";
+import { isJsonObject } from "../util/json.js";
 import { digestIn, type RunningContainer, textField } from "./container.js";
 
 /**
@@ -10,9 +11,6 @@ import { digestIn, type RunningContainer, textField } from "./container.js";
 
 const PODMAN_TIMEOUT_MS = 30_000;
 const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function podman(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -56,12 +54,13 @@ async function imageFacts(ids: string[]): Promise<Map<string, ImageFacts>> {
   const out = new Map<string, ImageFacts>();
   if (ids.length === 0) return out;
   for (const image of jsonArray(await podman(["image", "inspect", ...ids]), "image inspect")) {
-    if (!isObject(image)) continue;
+    if (!isJsonObject(image)) continue;
     const id = digestIn(image.Id);
     if (id === undefined) continue;
     const listed = Array.isArray(image.RepoDigests) ? image.RepoDigests : [];
     const digests = [image.Digest, ...listed].map(digestIn).filter((d): d is string => d !== undefined);
-    const rootfs = isObject(image.RootFS) && Array.isArray(image.RootFS.Layers) ? image.RootFS.Layers : [];
+    const rootfs =
+      isJsonObject(image.RootFS) && Array.isArray(image.RootFS.Layers) ? image.RootFS.Layers : [];
     const diffIds = rootfs.map(digestIn).filter((d): d is string => d !== undefined);
     out.set(id, { digests: [...new Set(digests)], diffIds: diffIds.length === rootfs.length ? diffIds : [] });
   }
@@ -70,7 +69,7 @@ async function imageFacts(ids: string[]): Promise<Map<string, ImageFacts>> {
 
 /** The containers podman runs now. */
 export async function podmanContainers(): Promise<RunningContainer[]> {
-  const listed = jsonArray(await podman(["ps", "--format", "json", "--no-trunc"]), "ps").filter(isObject);
+  const listed = jsonArray(await podman(["ps", "--format", "json", "--no-trunc"]), "ps").filter(isJsonObject);
   const running = listed.filter((c) => c.State === undefined || c.State === "running");
   const imageIds = [...new Set(running.map((c) => digestIn(c.ImageID)).filter((d) => d !== undefined))];
   const facts = await imageFacts(imageIds);

@@ -1,6 +1,7 @@
 import { PackageURL } from "packageurl-js";
 import { readInventory } from "../inventory/inventory.js";
 import type { Image } from "../oci/image.js";
+import { isJsonObject, type Json } from "../util/json.js";
 import type { SbomFormat } from "./sbom.js";
 
 /**
@@ -9,21 +10,17 @@ import type { SbomFormat } from "./sbom.js";
  * image's own record, the packages its layers' annotations or dpkg records name.
  */
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** The purls an SPDX 2.3 or CycloneDX document gives its packages. */
 function purlsOf(doc: Json, format: SbomFormat): string[] {
   if (format === "cyclonedx") {
     const components = Array.isArray(doc.components) ? doc.components : [];
-    return components.flatMap((c) => (isObject(c) && typeof c.purl === "string" ? [c.purl] : []));
+    return components.flatMap((c) => (isJsonObject(c) && typeof c.purl === "string" ? [c.purl] : []));
   }
   const packages = Array.isArray(doc.packages) ? doc.packages : [];
   return packages.flatMap((p) =>
-    isObject(p) && Array.isArray(p.externalRefs)
+    isJsonObject(p) && Array.isArray(p.externalRefs)
       ? p.externalRefs.flatMap((r) =>
-          isObject(r) && r.referenceType === "purl" && typeof r.referenceLocator === "string"
+          isJsonObject(r) && r.referenceType === "purl" && typeof r.referenceLocator === "string"
             ? [r.referenceLocator]
             : [],
         )
@@ -35,7 +32,7 @@ function purlsOf(doc: Json, format: SbomFormat): string[] {
 export function sbomDebPackages(bytes: Buffer, format: SbomFormat): Set<string> {
   const doc: unknown = JSON.parse(bytes.toString("utf8"));
   const out = new Set<string>();
-  for (const purl of isObject(doc) ? purlsOf(doc, format) : []) {
+  for (const purl of isJsonObject(doc) ? purlsOf(doc, format) : []) {
     try {
       const p = PackageURL.fromString(purl);
       // Source packages (`arch=source`) describe where binaries came from, not what is installed.
