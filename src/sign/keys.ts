@@ -6,11 +6,9 @@ import {
   randomBytes,
   scryptSync,
 } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
 import nacl from "tweetnacl";
 import { StrataError } from "../util/errors.js";
-import { pathExists, writeFileAtomic } from "../util/fs.js";
+import { pathExists, readRegularFile, readRegularFileSync, writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 
 /**
@@ -156,10 +154,17 @@ function checkedEcP256(key: KeyObject, where: string): KeyObject {
 }
 
 async function readKeyFile(file: string): Promise<Buffer> {
-  const info = await stat(file).catch(() => undefined);
-  if (info === undefined || !info.isFile()) throw keyError(file, "no such key file");
-  if (info.size > MAX_KEY_FILE_BYTES) throw keyError(file, `is ${info.size} bytes, too large for a key`);
-  return readFile(file);
+  try {
+    return await readRegularFile(file, MAX_KEY_FILE_BYTES);
+  } catch (err) {
+    throw keyFileError(file, err);
+  }
+}
+
+function keyFileError(file: string, err: unknown): StrataError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT" || code === "ENOTDIR") return keyError(file, "no such key file");
+  return keyError(file, `cannot be read as a key: ${(err as Error).message}`);
 }
 
 /** The PEM block of `text` labelled `label`, decoded; undefined when there is none. */
@@ -206,15 +211,13 @@ export async function loadPublicKey(file: string): Promise<KeyObject> {
 
 /** The same, read synchronously: for the policy file's `signed-by`, parsed in one go. */
 export function loadPublicKeySync(file: string): KeyObject {
-  let info: ReturnType<typeof statSync> | undefined;
+  let bytes: Buffer;
   try {
-    info = statSync(file);
-  } catch {
-    // reported below
+    bytes = readRegularFileSync(file, MAX_KEY_FILE_BYTES);
+  } catch (err) {
+    throw keyFileError(file, err);
   }
-  if (info === undefined || !info.isFile()) throw keyError(file, "no such key file");
-  if (info.size > MAX_KEY_FILE_BYTES) throw keyError(file, `is ${info.size} bytes, too large for a key`);
-  return publicKeyFromPem(readFileSync(file, "utf8"), file);
+  return publicKeyFromPem(bytes.toString("utf8"), file);
 }
 
 /** A key's fingerprint: the sha256 of its SPKI DER, hex. */

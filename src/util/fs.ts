@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, createWriteStream } from "node:fs";
+import { closeSync, constants, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
 import { access, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -84,5 +84,26 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
     return buffer.subarray(0, length);
   } finally {
     await fh.close();
+  }
+}
+
+/** The same, synchronously (a policy file's keys are read as it is parsed). */
+export function readRegularFileSync(path: string, maxBytes: number): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
 }

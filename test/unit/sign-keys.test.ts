@@ -14,7 +14,13 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import nacl from "tweetnacl";
-import { keyFingerprint, loadPrivateKey, loadPublicKey, writeSigningKey } from "../../src/sign/keys.js";
+import {
+  keyFingerprint,
+  loadPrivateKey,
+  loadPublicKey,
+  loadPublicKeySync,
+  writeSigningKey,
+} from "../../src/sign/keys.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { runStrata } from "../helpers/cli.js";
 
@@ -163,6 +169,21 @@ describe("signing keys", { timeout: 120_000 }, () => {
       loadPrivateKey(rsa, passphrase),
       (e) => isStrataError(e, "USAGE") && /not ECDSA P-256/.test(e.message),
     );
+  });
+
+  test("a key path naming a device, a FIFO, a directory or a huge file is refused at once, unread", async () => {
+    const fifo = join(dir, "fifo.pub");
+    await run("mkfifo", [fifo]);
+    const huge = join(dir, "huge.pub");
+    await writeFile(huge, Buffer.alloc(2 << 20, 0x41));
+    for (const file of ["/dev/zero", fifo, dir, huge]) {
+      const refused = (e: unknown) =>
+        isStrataError(e, "USAGE") && e.message.startsWith(`${file}: cannot be read as a key`);
+      await assert.rejects(loadPublicKey(file), refused, file);
+      await assert.rejects(loadPrivateKey(file, passphrase), refused, file);
+      assert.throws(() => loadPublicKeySync(file), refused, file);
+    }
+    assert.throws(() => loadPublicKeySync(join(dir, "absent.pub")), /no such key file/);
   });
 
   test("strata key generate without a terminal or STRATA_SIGNING_PASSPHRASE refuses with a hint", async () => {
