@@ -1,4 +1,4 @@
-import { type AccountedImage, assertAccounted, lockOf } from "../inventory/account.js";
+import { type AccountedImage, type AccountedLayer, assertAccounted, lockOf } from "../inventory/account.js";
 import type { Lock } from "../lock/lock.js";
 import { type LockUpdate, type PackageChange, type UpdateTargets, updateLock } from "../lock/update.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
@@ -26,6 +26,11 @@ export interface NewLayer {
 export interface UpdateOptions extends BuildOptions {
   /** `--mirror`: the repositories the image records, moved (a given spec is moved when loaded). */
   mirror?: string;
+  /**
+   * `--verify`: take nothing from the old image unread; make every layer (from the cache or the
+   * .debs) and require each old layer made of the same inputs to have the same digest.
+   */
+  verify?: boolean;
 }
 
 export interface GoneLayer {
@@ -63,8 +68,9 @@ function layerPackages(layer: Descriptor): string[] {
 /**
  * Updates an image strata built: its lock (from its annotations) is re-resolved for the targets
  * only, then the image the updated lock describes is built, reusing the old image's layers by
- * descriptor wherever their inputs did not change, so the result is bit for bit what `strata build`
- * makes from the updated lock and only changed packages' .debs are fetched. The base layer and each
+ * descriptor wherever their inputs did not change, so only changed packages' .debs are fetched and
+ * the result is bit for bit what `strata build` makes from the updated lock, if the kept layers
+ * are what the record says (`verify` proves it by making them all). The base layer and each
  * unchanged package's own layer must keep their digests; if one would not, the image was built
  * from other inputs than these (epoch, compression, docs, a spec edited since), and the update is
  * refused rather than silently rebuilding it all.
@@ -84,15 +90,18 @@ export async function updateImage(
   checkArchs(spec, oldLock, where);
   const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
   if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
-  // Every layer whose inputs did not change is taken from the old image by descriptor, unread.
-  const { mirror: _, ...buildOptions } = opts;
-  const build = await buildImages(spec, update.lock, { ...buildOptions, reuse: [old] });
+  // Every layer whose inputs did not change is taken from the old image by descriptor, unread,
+  // unless the update is to prove them.
+  const { mirror: _, verify, ...buildOptions } = opts;
+  const build = await buildImages(spec, update.lock, { ...buildOptions, reuse: verify ? [] : [old] });
   const newLayers: NewLayer[] = [];
   const goneLayers: GoneLayer[] = [];
   for (const { arch, image } of build.images) {
     const before = olds.find((o) => o.accounted.record.arch === arch)!.image.manifest.layers;
     const after = image.manifest.layers;
     const changes = update.changes.filter((c) => c.arch === arch);
+    // A layer that is not what its record names is the sharper finding: said first.
+    if (verify) checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
     checkSurgical(before, after, changes, where, arch, spec.path);
     const layers = layerChanges(arch, before, after);
     newLayers.push(...layers.newLayers);
@@ -168,6 +177,34 @@ function checkSurgical(
       {
         hint: "update with the spec the image was built from (or none: the image's own record), or rebuild it with `strata build`",
       },
+    );
+  }
+}
+
+/** What a layer is made of: its kind and the .debs (package, group) or entries (base, files) it claims. */
+function madeOf(layer: AccountedLayer): string {
+  const debs = layer.packages.map((p) => p.sha256).sort();
+  return `${layer.kind} ${layer.inputs ?? debs.join(" ")}`;
+}
+
+/**
+ * `--verify`: every layer of the old image that claims the inputs of a layer the update made has
+ * that layer's digest; one that does not holds bytes its record does not account for.
+ */
+function checkProven(old: AccountedImage, made: Image, where: string): void {
+  const madeLayers = new Map(
+    assertAccounted(made, where).layers.map((l) => [madeOf(l), l.descriptor.digest]),
+  );
+  for (const layer of old.layers) {
+    const digest = madeLayers.get(madeOf(layer));
+    if (digest === undefined || digest === layer.descriptor.digest) continue;
+    const what = layer.packages.length
+      ? layer.packages.map((p) => `${p.name}=${p.version}`).join(" ")
+      : `the ${layer.kind} layer`;
+    throw new StrataError(
+      "HASH_MISMATCH",
+      `${where}: layer ${layer.index + 1} (${what}) is ${layer.descriptor.digest}, but what its record names makes ${digest}: the image holds bytes its record does not account for`,
+      { hint: "do not run or update this image; rebuild it from its spec with `strata build`" },
     );
   }
 }

@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, afterEach, before, describe, it } from "node:test";
 import { hostAptSources, type RepositorySource } from "../../src/debian/sources.js";
-import { readLayout } from "../../src/oci/layout.js";
+import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { replaceLayer } from "../../src/oci/mutate.js";
 import type { Descriptor } from "../../src/oci/types.js";
 import { runStrata } from "../helpers/cli.js";
 import { run } from "../helpers/debs.js";
 import { buildExample, EXAMPLES, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
 import { droppingProxy } from "../helpers/fleet-registry.js";
+import { layerOf } from "../helpers/layer-tar.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { runImage } from "../helpers/runtime.js";
+import { imageArtifact } from "../helpers/synthetic-image.js";
 import { parseDebPurl, trivyComponents } from "../helpers/trivy.js";
 
 const IS_SECURITY = (s: RepositorySource) => s.suites.some((suite) => suite.endsWith("-security"));
@@ -63,6 +67,8 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
   let oldLock: string;
   /** The digest of the updated image, as the first test made it. */
   let updatedDigest: string;
+  /** The "name=version" of the packages the first test's update changed. */
+  let changed: Set<string> | undefined;
   before(async () => {
     assert.ok(hostAptSources().some(IS_SECURITY), "the host's apt sources have no security suite");
     work = await exampleCopy("python3", pythonSpec(false));
@@ -94,12 +100,13 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       changes.every((c) => c.from && c.to),
       "a point update adds or drops no package",
     );
-    const changed = new Set(changes.map((c) => `${c.name}=${c.from}`));
+    const changedHere = new Set(changes.map((c) => `${c.name}=${c.from}`));
+    changed = changedHere;
     const [before, after] = [await layersOf(old), await layersOf(updated)];
     assert.equal(after.length, before.length);
     for (const [i, l] of before.entries()) {
       const swapped =
-        heldBy(l).some((p) => changed.has(p)) || l.annotations?.["dev.strata.layer.kind"] === "files";
+        heldBy(l).some((p) => changedHere.has(p)) || l.annotations?.["dev.strata.layer.kind"] === "files";
       if (!swapped) assert.equal(after[i].digest, l.digest, `layer ${i + 1} (${heldBy(l).join(" ")}) kept`);
       else if (heldBy(l).length > 0) assert.notEqual(after[i].digest, l.digest);
     }
@@ -126,6 +133,58 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
         scanned.some((p) => p.name === c.name && p.version === c.to),
         `Trivy lists ${c.name} ${c.to}`,
       );
+  });
+
+  it("keeps unchanged layers on trust and says so; --verify makes them and refuses a layer its record does not account for", async () => {
+    assert.ok(changed, "runs after the first test, which finds what the archive updates");
+    // The attack: a layer of a package the update leaves alone holds a setuid file no .deb has,
+    // while its annotations still name the .deb (as a registry's pusher can arrange).
+    const artifact = await readLayout(old);
+    assert.equal(artifact.kind, "image");
+    if (artifact.kind !== "image") return;
+    const at = artifact.image.manifest.layers.findIndex(
+      (l) =>
+        l.annotations?.["dev.strata.layer.kind"] === "package" && !heldBy(l).some((p) => changed!.has(p)),
+    );
+    const honest = artifact.image.manifest.layers[at];
+    const forged = await layerOf([{ path: "usr/bin/backdoor", body: "#!/bin/sh\nid\n" }], {
+      annotations: honest.annotations,
+    });
+    const layer = {
+      descriptor: forged.descriptor,
+      diffId: forged.diffId,
+      open: async () => Readable.from([forged.bytes]),
+    };
+    const crafted = join(work, "crafted");
+    await writeLayout(crafted, imageArtifact(replaceLayer(artifact.image, at, layer)), { tag: "latest" });
+    const empty = join(work, "verify-cache");
+    const update = ["update", `oci:${crafted}`, "--spec", spec, "--all"];
+    const trusted = await strata([...update, "-o", join(work, "trusted"), "--json"], empty);
+    assert.equal(trusted.json.layersTrusted > 0, true);
+    assert.match(
+      trusted.stderr,
+      /kept from oci:\S+ unread, trusted to be what its record says \(--verify proves them\)/,
+    );
+
+    const r = await runStrata(["--cache-dir", empty, ...update, "-o", join(work, "verified"), "--verify"]);
+    assert.equal(r.code, 1, r.stderr);
+    const what = heldBy(honest).join(" ").replace(/[.+~]/g, "\\$&");
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^strata: error: .*: layer ${at + 1} \\(${what}\\) is ${forged.descriptor.digest}, but what its record names makes ${honest.digest}`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    await assert.rejects(readLayout(join(work, "verified")), "nothing written");
+    const proven = await strata(
+      ["update", `oci:${old}`, "--spec", spec, "--all", "-o", join(work, "proven"), "--verify", "--json"],
+      empty,
+    );
+    assert.equal(proven.json.digest, updatedDigest, "a proven update is the same image");
+    assert.equal(proven.json.layersTrusted, 0);
+    assert.match(proven.stderr, /every layer the image keeps equals the one strata made/);
   });
 
   describe("in a registry on loopback", () => {

@@ -36,6 +36,7 @@ interface UpdateFlags extends CommonOptions, PushFlags, SigningFlags {
   format?: OutputFormat;
   push?: string;
   force?: boolean;
+  verify?: boolean;
 }
 
 function targetsOf(opts: UpdateFlags): UpdateTargets {
@@ -103,6 +104,7 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
     cacheRoot: opts.cacheDir,
     jobs: opts.jobs,
     mirror: opts.mirror,
+    verify: opts.verify,
     onEvent: (e) => {
       if (e.kind === "fetched" && !e.cached) downloaded.push(`${e.pkg.name}=${e.pkg.version}`);
     },
@@ -129,12 +131,22 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   // The lock beside the spec follows the image, once the image is written.
   if (spec) await writeLock(lockPathFor(spec), update.lock, { cacheRoot: opts.cacheDir });
   for (const line of changeLines(update)) o.line(line);
+  o.line(provenanceLine(update, homeText(image), opts.verify === true));
   if (spec) o.line(`updated ${lockPathFor(spec)}`);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(2));
   if (opts.json)
     process.stdout.write(
       `${JSON.stringify(jsonReport(update, push?.bytesSent ?? 0, downloaded, seconds))}\n`,
     );
+}
+
+/** Where the package layers came from, and so what the written image rests on. */
+function provenanceLine({ build }: ImageUpdate, where: string, verified: boolean): string {
+  const { layersReused, layersCached, layersMade } = build!.work;
+  const line = `package layers: ${layersMade} made, ${layersCached} from strata's cache`;
+  if (layersReused > 0)
+    return `${line}, ${layersReused} kept from ${where} unread, trusted to be what its record says (--verify proves them)`;
+  return verified ? `${line}; every layer the image keeps equals the one strata made` : line;
 }
 
 function jsonReport(update: ImageUpdate, bytesSent: number, downloaded: string[], seconds: number) {
@@ -149,6 +161,7 @@ function jsonReport(update: ImageUpdate, bytesSent: number, downloaded: string[]
     newLayers: update.newLayers,
     goneLayers: update.goneLayers,
     downloaded,
+    layersTrusted: update.build!.work.layersReused,
     bytesSent,
     seconds,
   };
@@ -177,6 +190,7 @@ export function registerUpdate(program: Command, out: () => Output): void {
         .addOption(formatOption())
         .option("--push <ref>", "push the updated image here instead of in place")
         .option("--force", "replace a local image in place")
+        .option("--verify", "make every unchanged layer too, and refuse one that differs from the image's")
         .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
         .option("--json", "print the changes and new layers as JSON on stdout"),
     ),
