@@ -5,7 +5,11 @@ import { copyFile, mkdir } from "node:fs/promises";
 import { build } from "esbuild";
 
 await build({
-  entryPoints: { strata: "src/cli/main.ts", "layer-worker": "src/layers/layer-worker.ts" },
+  entryPoints: {
+    strata: "src/cli/main.ts",
+    "layer-worker": "src/layers/layer-worker.ts",
+    "sbom-worker": "src/serve/sbom-worker.ts",
+  },
   outdir: "dist",
   bundle: true,
   platform: "node",

@@ -1,8 +1,7 @@
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { type ErrorCode, StrataError } from "../util/errors.js";
+import type { Worker } from "node:worker_threads";
+import { StrataError } from "../util/errors.js";
+import { errorOfWorker, startModuleWorker, type WorkerError } from "../util/worker.js";
 import type { PackageLayerInput, PackageLayerRecord } from "./layer.js";
 
 interface Pending {
@@ -11,31 +10,17 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** An error as it crosses from a worker: layer-worker makes every error a StrataError first. */
-export interface WorkerError {
-  code: ErrorCode;
-  hint?: string;
-  message: string;
-}
-
 /**
  * A backstop on each worker's JavaScript heap (MiB). The reader keeps its own bounds far below it
  * (LIMITS in deb.ts); a worker that still outgrows it dies alone and its job fails with a clean error.
  */
 const WORKER_HEAP_MB = 512;
 
-/**
- * A worker running layer-worker: the compiled JavaScript in dist/, or, when strata runs from its
- * TypeScript sources (tests under tsx), a bootstrap that registers tsx inside the worker first,
- * since loader hooks of the main thread do not reach worker threads.
- */
+/** A worker running layer-worker (bundled in dist/, or from the sources under tsx). */
 function startWorker(): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: WORKER_HEAP_MB };
-  const js = new URL("./layer-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { resourceLimits });
-  const ts = new URL("./layer-worker.ts", import.meta.url).href;
-  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`;
-  return new Worker(bootstrap, { eval: true, resourceLimits });
+  return startModuleWorker(import.meta.url, "layer-worker", {
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+  });
 }
 
 /**
@@ -91,8 +76,7 @@ export class LayerPool {
       const job = this.inFlight.get(worker);
       this.inFlight.delete(worker);
       if (job && msg.ok) job.resolve(msg.record!);
-      else if (job)
-        job.reject(new StrataError(msg.error!.code, msg.error!.message, { hint: msg.error!.hint }));
+      else if (job) job.reject(errorOfWorker(msg.error!));
       this.idle.push(worker);
       this.pump();
     });

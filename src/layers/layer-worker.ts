@@ -1,7 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import { isStrataError, StrataError } from "../util/errors.js";
+import type { WorkerError } from "../util/worker.js";
 import { buildPackageLayer, type PackageLayerInput } from "./layer.js";
-import type { WorkerError } from "./layer-pool.js";
 
 /** Worker thread body: builds one package layer per message; errors travel back as plain data. */
 parentPort?.on("message", async (msg: { input: PackageLayerInput }) => {

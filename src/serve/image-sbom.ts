@@ -1,12 +1,12 @@
 import type { IndexedRef } from "../fleet/lookups.js";
-import { readHome } from "../oci/homes/homes.js";
-import { type Home, homeText, parseHomeName } from "../oci/homes/name.js";
-import { artifactImages, type Image, imageDescriptor } from "../oci/image.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
-import { attachedSbom } from "../sbom/attach.js";
-import { attachedSbomDisagreement } from "../sbom/attached-check.js";
-import { computeSboms, type SbomFormat } from "../sbom/sbom.js";
+import type { SbomFormat } from "../sbom/sbom.js";
+import { Limiter } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
+import { callWorker } from "../util/worker.js";
+import type { ImageSbom, SbomJob, SbomJobResult } from "./sbom-worker.js";
+
+export type { ImageSbom };
 
 /**
  * An indexed image's SBOM for the page: the one attached where the image lives, else computed from
@@ -32,79 +32,44 @@ export interface SbomOptions {
   registry?: RegistryClientOptions;
 }
 
-export interface ImageSbom {
-  bytes: Buffer;
-  /** Where the image was read, as a home name. */
-  from: string;
-  attached: boolean;
-  /** Why the attached document was not served (it disagrees with the image's record). */
-  rejected?: string;
-}
+/**
+ * SBOMs read or computed at once: each on a worker of its own (a hostile layer or copyright file
+ * costs that worker's CPU, never the server's event loop), the rest waiting their turn.
+ */
+const SBOM_WORKERS = new Limiter(2);
+const SBOM_WORKER_HEAP_MB = 512;
 
-/** The home an indexed ref names; a registry image is pinned by its digest, so a moved tag cannot mislead. */
-function homeOfRef(ref: IndexedRef, digest: string): Home | undefined {
-  try {
-    if (ref.registry !== "") return parseHomeName(`docker://${ref.registry}/${ref.repository}@${digest}`);
-    return parseHomeName(ref.tag === "" ? ref.repository : `${ref.repository}:${ref.tag}`);
-  } catch {
-    return undefined; // an index row strata cannot name as a home is not a place to read from
-  }
-}
-
-async function imageAt(home: Home, digest: string, registry?: RegistryClientOptions): Promise<Image> {
-  const image = artifactImages(await readHome(home, { registry })).find(
-    (i) => imageDescriptor(i).digest === digest,
-  );
-  if (image === undefined) throw new Error(`${homeText(home)} no longer holds ${digest}`);
-  return image;
-}
-
-async function sbomAt(home: Home, digest: string, format: SbomFormat, opts: SbomOptions): Promise<ImageSbom> {
-  const image = await imageAt(home, digest, opts.registry);
-  const from = homeText(home);
-  const attached = await attachedSbom(home, image, format, { registry: opts.registry });
-  // An attached document that disagrees with the image's own record is not served as its SBOM.
-  const wrong = attached && (await attachedSbomDisagreement(image, attached.bytes, format, from));
-  if (attached !== undefined && !wrong) return { bytes: attached.bytes, from, attached: true };
-  const bytes = (await computeSboms(image, [format], from)).get(format)!;
-  return { bytes, from, attached: false, ...(wrong ? { rejected: wrong } : {}) };
-}
-
-async function firstSbom(refs: IndexedRef[], digest: string, format: SbomFormat, opts: SbomOptions) {
-  const failures: string[] = [];
-  // Local homes first: they are read without the network.
-  const ordered = [...refs].sort((a, b) => Number(a.registry !== "") - Number(b.registry !== ""));
-  for (const ref of ordered) {
-    const home = homeOfRef(ref, digest);
-    if (home === undefined) continue;
-    try {
-      return await sbomAt(home, digest, format, opts);
-    } catch (err) {
-      failures.push((err as Error).message.split("\n")[0]);
-    }
-  }
-  const why = failures.length === 0 ? "the index names no place it lives" : failures.join("; ");
-  throw new ImageUnreachable(`cannot read ${digest} for its SBOM: ${why}`, false);
-}
-
-/** The SBOM of the indexed image `digest`, read from the first of its refs that holds it, within the timeout. */
+/**
+ * The SBOM of the indexed image `digest`, read from the first of its refs that holds it. The
+ * deadline counts from the call, waiting included, and holds: a worker past it is terminated.
+ */
 export async function indexedImageSbom(
   refs: IndexedRef[],
   digest: string,
   format: SbomFormat,
   opts: SbomOptions,
 ): Promise<ImageSbom> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new ImageUnreachable(`reading ${digest} for its SBOM took over ${opts.timeoutMs} ms`, true)),
-      opts.timeoutMs,
-    );
+  const deadline = Date.now() + opts.timeoutMs;
+  const late = () =>
+    new ImageUnreachable(`reading ${digest} for its SBOM took over ${opts.timeoutMs} ms`, true);
+  const job: SbomJob = { refs, digest, format, registry: opts.registry };
+  const work = SBOM_WORKERS.run(async () => {
+    // A call whose time ran out while it waited starts no worker.
+    if (Date.now() >= deadline) throw late();
+    return callWorker<SbomJobResult>(import.meta.url, "sbom-worker", job, {
+      deadlineMs: deadline - Date.now(),
+      onDeadline: late,
+      heapMb: SBOM_WORKER_HEAP_MB,
+    });
   });
-  try {
-    return await Promise.race([firstSbom(refs, digest, format, opts), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), opts.timeoutMs);
+  });
+  work.catch(() => {}); // answered by the race below, or past it
+  const result = await Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  if ("unreachable" in result) throw new ImageUnreachable(result.unreachable, false);
+  // A Buffer crosses from a worker as a plain Uint8Array.
+  const { bytes } = result.sbom;
+  return { ...result.sbom, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
