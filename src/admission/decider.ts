@@ -1,3 +1,4 @@
+import { releaseCoverage } from "../advisories/coverage.js";
 import { matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { type AdvisorySource, indexAdvisories } from "../advisories/source.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
@@ -295,11 +296,14 @@ export class ImageDecider {
             installed.map((p) => p.source),
           );
     const available = await this.advisories.available(installed.map((p) => p.name));
+    const coverage =
+      release === undefined ? undefined : releaseCoverage(release, await this.advisories.coverage(release));
     return {
       digest,
       builtByStrata: row?.packages_from === "annotations",
       packages: installed,
       findings: matchAdvisories(installed, advisories, available),
+      coverage,
     };
   }
 }

@@ -112,7 +112,14 @@ export async function answerReview(
     (v) => "refused" in v || ("decisions" in v && v.decisions.some((d) => !d.allowed)),
   );
   const failed = verdicts.filter((v) => "error" in v);
-  const notes = verdicts.flatMap((v) => ("decisions" in v ? v.decisions.flatMap((d) => d.expired) : []));
+  const notes = verdicts.flatMap((v) =>
+    "decisions" in v
+      ? v.decisions.flatMap((d) => [
+          ...d.expired,
+          ...(d.unknown ? [`${v.image.container} ${v.image.image}: ${d.unknown}`] : []),
+        ])
+      : [],
+  );
   const failClosed = failed.length > 0 && opts.failurePolicy === "closed";
   if (denied.length === 0 && !failClosed) {
     const warnings = [...failed.flatMap(reasons), ...notes];

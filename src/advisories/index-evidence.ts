@@ -4,7 +4,7 @@ import type { Db } from "../fleet/db.js";
 import type { Spec } from "../spec/spec.js";
 import type { Advisory } from "./advisory.js";
 import type { InstalledPackage } from "./match.js";
-import { repositoryEvidence } from "./repository-evidence.js";
+import { type RepositoryEvidence, repositoryEvidence } from "./repository-evidence.js";
 import { type RepositoryVersion, storeAdvisories } from "./store.js";
 
 interface PackageRow {
@@ -46,6 +46,7 @@ export async function storeIndexEvidence(
   const advisories = new Map<string, Advisory>();
   const versions: RepositoryVersion[] = [];
   const trimmed = new Set<string>();
+  let covers: RepositoryEvidence["covers"] | undefined;
   for (const arch of spec.archs) {
     const packages: InstalledPackage[] = rows
       .filter((r) => r.architecture === arch || r.architecture === "all" || r.architecture === "")
@@ -60,10 +61,13 @@ export async function storeIndexEvidence(
     for (const a of evidence.advisories) advisories.set(`${a.source} ${a.id} ${a.fixedVersion}`, a);
     for (const [name, v] of evidence.available) versions.push({ name, architecture: arch, ...v });
     for (const source of evidence.trimmed) trimmed.add(source);
+    covers = evidence.covers;
   }
   const location = `changelogs:${resolve(spec.path)}`;
   const list = [...advisories.values()];
-  await storeAdvisories(db, { location, kind: "changelog", date: new Date().toISOString() }, list, versions);
+  const coverage = covers?.release ? [{ ...covers, location, kind: "changelog" as const }] : [];
+  const feed = { location, kind: "changelog" as const, date: new Date().toISOString() };
+  await storeAdvisories(db, feed, list, versions, coverage);
   return {
     location,
     packages: rows.length,

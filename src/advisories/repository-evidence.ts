@@ -19,6 +19,8 @@ export interface RepositoryEvidence {
   advisories: Advisory[];
   /** Source packages whose newer changelog does not reach back to the installed version. */
   trimmed: string[];
+  /** The release the repositories hold and their suites: what this evidence speaks for. */
+  covers: { release: string; suites: string[] };
 }
 
 export interface EvidenceOptions {
@@ -70,7 +72,8 @@ export async function repositoryEvidence(
   const ctx = opts.ctx ?? {};
   const universe = await universeOf(spec, opts.arch, ctx);
   const baseFiles = universe.candidate("base-files");
-  const release = opts.release ?? (baseFiles && releaseOfPackages([baseFiles]));
+  const held = (baseFiles && releaseOfPackages([baseFiles])) ?? suiteRelease(spec);
+  const release = opts.release ?? held;
   if (release === undefined) {
     throw new StrataError("USAGE", `${spec.path}: cannot tell which Debian release the repositories hold`, {
       hint: "name it with --release, e.g. --release bookworm",
@@ -109,5 +112,12 @@ export async function repositoryEvidence(
       break;
     }
   }
-  return { available, advisories, trimmed };
+  const suites = [...new Set(spec.repositories.flatMap((r) => r.suites))].sort();
+  return { available, advisories, trimmed, covers: { release: held ?? "", suites } };
+}
+
+/** The codename the spec's suites share ("bookworm" of bookworm, bookworm-security, ...), if they do. */
+function suiteRelease(spec: Spec): string | undefined {
+  const names = new Set(spec.repositories.flatMap((r) => r.suites.map((s) => s.replace(/-.*$/, ""))));
+  return names.size === 1 ? [...names][0] : undefined;
 }

@@ -46,4 +46,19 @@ CREATE TABLE repository_versions (
 CREATE INDEX repository_versions_name ON repository_versions (name);
 `,
   },
+  {
+    version: 101,
+    name: "which releases each feed and each changelog evidence covers",
+    sql: `
+CREATE TABLE advisory_coverage (
+  feed_id INTEGER NOT NULL REFERENCES advisory_feeds (id) ON DELETE CASCADE,
+  debian_release TEXT NOT NULL,
+  -- changelog evidence: the suites of the spec's repositories of that release; '' for a feed
+  suites TEXT NOT NULL,
+  PRIMARY KEY (feed_id, debian_release)
+);
+INSERT INTO advisory_coverage (feed_id, debian_release, suites)
+  SELECT DISTINCT feed_id, debian_release, '' FROM advisories;
+`,
+  },
 ];

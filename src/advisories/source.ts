@@ -1,22 +1,28 @@
 import type { Db } from "../fleet/db.js";
 import type { Advisory } from "./advisory.js";
 import type { Available } from "./match.js";
-import { advisoriesFor, storedVersions } from "./store.js";
+import type { Feed } from "./feed.js";
+import { advisoriesFor, type Coverage, coverageOf, feedCoverage, storedVersions } from "./store.js";
 
 /** Where a scan or a decision gets its advisories, and the versions the repositories offer. */
 export interface AdvisorySource {
   advisories(release: string, sources: string[]): Promise<Advisory[]>;
   available(names: string[]): Promise<Map<string, Available>>;
+  /** The feeds and evidence that speak for `release`: none means "no data", never "nothing found". */
+  coverage(release: string): Promise<Coverage[]>;
 }
 
 /** Advisories held in memory (feeds read from files or URLs for this run). */
-export function memoryAdvisories(list: Advisory[]): AdvisorySource {
+export function memoryAdvisories(feeds: Feed[]): AdvisorySource {
+  const list = feeds.flatMap((f) => f.advisories);
+  const covers = feeds.flatMap((f) => feedCoverage(f.location, f.kind, f.advisories));
   return {
     advisories: async (release, sources) => {
       const wanted = new Set(sources);
       return list.filter((a) => a.release === release && wanted.has(a.source));
     },
     available: async () => new Map(),
+    coverage: async (release) => covers.filter((c) => c.release === release),
   };
 }
 
@@ -25,6 +31,7 @@ export function indexAdvisories(db: Db): AdvisorySource {
   return {
     advisories: (release, sources) => advisoriesFor(db, release, sources),
     available: (names) => storedVersions(db, names),
+    coverage: (release) => coverageOf(db, release),
   };
 }
 
@@ -38,5 +45,6 @@ export function combinedAdvisories(sources: AdvisorySource[]): AdvisorySource {
       for (const s of sources) for (const [k, v] of await s.available(names)) out.set(k, v);
       return out;
     },
+    coverage: async (release) => (await Promise.all(sources.map((s) => s.coverage(release)))).flat(),
   };
 }

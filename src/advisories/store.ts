@@ -60,6 +60,7 @@ async function freshFeed(tx: Db, feed: Omit<StoredFeed, "storedAt">): Promise<nu
   const id = Number(row!.id);
   await tx.run("DELETE FROM advisories WHERE feed_id = ?", [id]);
   await tx.run("DELETE FROM repository_versions WHERE feed_id = ?", [id]);
+  await tx.run("DELETE FROM advisory_coverage WHERE feed_id = ?", [id]);
   return id;
 }
 
@@ -93,12 +94,18 @@ function advisoryRow(feedId: number, a: Advisory): SqlValue[] {
   ];
 }
 
-/** Stores a feed's advisories (and, for changelog evidence, the versions offered), replacing its last ones. */
+/**
+ * Stores a feed's advisories (and, for changelog evidence, the versions offered), replacing its
+ * last ones. `covers` is what it speaks for: by default the releases its advisories name (a feed
+ * is whole for each release it has); changelog evidence names its release and suites even when it
+ * found nothing, since "nothing" is then an answer.
+ */
 export async function storeAdvisories(
   db: Db,
   feed: { location: string; kind: AdvisoryOrigin; date: string },
   advisories: Advisory[],
   versions: RepositoryVersion[] = [],
+  covers: Coverage[] = feedCoverage(feed.location, feed.kind, advisories),
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const id = await freshFeed(tx, { ...feed, advisories: advisories.length });
@@ -114,7 +121,37 @@ export async function storeAdvisories(
       ["feed_id", "name", "architecture", "version", "source_version", "suite"],
       versions.map((v) => [id, v.name, v.architecture, v.version, v.sourceVersion, v.suite]),
     );
+    await insertRows(
+      tx,
+      "advisory_coverage",
+      ["feed_id", "debian_release", "suites"],
+      covers.map((c) => [id, c.release, c.suites.join(" ")]),
+    );
   });
+}
+
+/** What speaks for a release: a feed that has it, or changelog evidence from repositories of it. */
+export interface Coverage {
+  release: string;
+  location: string;
+  kind: AdvisoryOrigin;
+  /** Changelog evidence: the suites its repositories had (a security suite among them, or not). */
+  suites: string[];
+}
+
+/** A feed's coverage: every release its advisories name. */
+export function feedCoverage(location: string, kind: AdvisoryOrigin, advisories: Advisory[]): Coverage[] {
+  return [...new Set(advisories.map((a) => a.release))].sort().map((release) => ({ release, location, kind, suites: [] }));
+}
+
+/** The stored feeds and evidence that cover `release`. */
+export async function coverageOf(db: Db, release: string): Promise<Coverage[]> {
+  const rows = await db.all<{ location: string; kind: AdvisoryOrigin; suites: string }>(
+    `SELECT f.location, f.kind, c.suites FROM advisory_coverage c JOIN advisory_feeds f ON f.id = c.feed_id
+      WHERE c.debian_release = ? ORDER BY f.location`,
+    [release],
+  );
+  return rows.map((r) => ({ release, location: r.location, kind: r.kind, suites: r.suites.split(" ").filter(Boolean) }));
 }
 
 interface AdvisoryRow {

@@ -1,3 +1,4 @@
+import { type ReleaseCoverage, uncoveredText } from "../advisories/coverage.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
 import { versionSatisfies } from "../debian/version.js";
@@ -22,6 +23,8 @@ export interface ImageFacts {
   signature?: Verification;
   /** Whether a signed provenance names the image; undefined when not checked. */
   provenance?: Verification;
+  /** What speaks for the image's release; undefined when its release could not be told. */
+  coverage?: ReleaseCoverage;
 }
 
 export interface Verification {
@@ -38,7 +41,8 @@ export interface Violation {
     | "sbom"
     | "digest"
     | "signed-by"
-    | "provenance";
+    | "provenance"
+    | "coverage";
   message: string;
   id?: string;
   package?: string;
@@ -52,6 +56,8 @@ export interface Decision {
   exempted: (Violation & { reason: string; expires: string })[];
   /** Exemptions that would have applied but have expired: said, so nobody wonders why they stopped. */
   expired: string[];
+  /** Why the image's vulnerabilities are unknown (nothing covers its release), whatever the policy requires. */
+  unknown?: string;
 }
 
 /** Debian's "not yet assigned" urgency is treated as medium: a fix without an urgency still counts. */
@@ -119,6 +125,10 @@ function requirementViolations(policy: Policy, facts: ImageFacts): Violation[] {
       rule: "signed-by",
       message: unverified(facts, "signed by a key of signed-by", facts.signature),
     });
+  if (policy.require.coverage && facts.coverage?.covered !== true) {
+    const why = facts.coverage ? uncoveredText(facts.coverage) : "its Debian release is not known";
+    out.push({ rule: "coverage", message: `${facts.reference}: vulnerabilities unknown: ${why}` });
+  }
   if (policy.require.provenance && facts.provenance?.verified !== true)
     out.push({
       rule: "provenance",
@@ -161,6 +171,8 @@ export function evaluatePolicy(policy: Policy, facts: ImageFacts, now = new Date
       decision.expired.push(`the exemption of ${e.cve ?? e.package} ("${e.reason}") expired on ${e.expires}`);
   }
   decision.expired = [...new Set(decision.expired)];
+  if (facts.coverage && !facts.coverage.covered)
+    decision.unknown = `vulnerabilities unknown: ${uncoveredText(facts.coverage)}`;
   decision.allowed = decision.violations.length === 0;
   return decision;
 }

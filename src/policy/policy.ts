@@ -42,8 +42,16 @@ const policySchema = z.strictObject({
       digest: z.boolean().default(false),
       "signed-by": z.array(z.string().min(1).max(4096)).max(32).default([]),
       provenance: z.boolean().default(false),
+      coverage: z.boolean().default(false),
     })
-    .default({ "built-by-strata": false, sbom: false, digest: false, "signed-by": [], provenance: false }),
+    .default({
+      "built-by-strata": false,
+      sbom: false,
+      digest: false,
+      "signed-by": [],
+      provenance: false,
+      coverage: false,
+    }),
   exemptions: z
     .array(
       z
@@ -96,6 +104,8 @@ export interface Policy {
     signedBy: TrustedKey[];
     /** A signed SLSA provenance must be attached, by a `signedBy` key. */
     provenance: boolean;
+    /** Advisories must cover the image's release: "no data" denies instead of passing as clean. */
+    coverage: boolean;
   };
   exemptions: Exemption[];
 }
@@ -194,6 +204,7 @@ export function parsePolicy(text: string, path: string): Policy {
       provenance: requireProvenance(input.require, (message) => {
         throw invalid(at(["require", "provenance"]), message);
       }),
+      coverage: input.require.coverage,
     },
     exemptions: input.exemptions.map((e) => ({
       ...e,

@@ -5,7 +5,8 @@ import {
   matchAdvisories,
   releaseOfPackages,
 } from "../advisories/match.js";
-import { advisoriesOfRelease, allIn, storedVersions } from "../advisories/store.js";
+import { type ReleaseCoverage, releaseCoverage } from "../advisories/coverage.js";
+import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
 import { imagesIn } from "../fleet/lookups.js";
 import type { ImageScan } from "./scan.js";
@@ -69,8 +70,11 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
     "SELECT p.id, p.name, p.version, p.source, p.source_version FROM packages p",
   );
   const perRelease = new Map<string, Map<number, Finding[]>>();
-  for (const release of new Set([...releases.values()].filter((r) => r !== undefined)))
+  const coverage = new Map<string, ReleaseCoverage>();
+  for (const release of new Set([...releases.values()].filter((r) => r !== undefined))) {
     perRelease.set(release, await findingsByPackage(db, release, packages));
+    coverage.set(release, releaseCoverage(release, await coverageOf(db, release)));
+  }
   const vulnerableIds = [...new Set([...perRelease.values()].flatMap((m) => [...m.keys()]))];
   const holding = await allIn<{ manifest_id: number; package_id: number }>(
     db,
@@ -91,15 +95,17 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
     const name = ref
       ? `${ref.registry ? `${ref.registry}/` : ""}${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`
       : image.digest;
+    const release = releases.get(Number(id)) ?? "unknown";
     scans.set(Number(id), {
       reference: name,
       digest: image.digest,
-      release: releases.get(Number(id)) ?? "unknown",
+      release,
       builtByStrata: strata.has(Number(id)),
       packages: [],
       packageCount: 0,
       findings: [],
       trimmed: [],
+      coverage: coverage.get(release) ?? releaseCoverage(release, []),
     });
   }
   for (const c of counts) {

@@ -1,5 +1,6 @@
 import type { Finding, InstalledPackage } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
+import { coverageHint, uncoveredText } from "../advisories/coverage.js";
 import type { ImageScan } from "./scan.js";
 
 export interface ScannedPackage extends InstalledPackage {
@@ -9,7 +10,7 @@ export interface ScannedPackage extends InstalledPackage {
 /** `--fail-on`: a severity (at or above it; "unknown" counts as medium) or "fixable" (any fix exists). */
 export type FailOn = Severity | "fixable";
 
-export function failsOn(finding: Finding, failOn: FailOn): boolean {
+function failsOn(finding: Finding, failOn: FailOn): boolean {
   if (failOn === "fixable") return finding.status === "fixed";
   const severity = finding.severity === "unknown" ? "medium" : finding.severity;
   return severityRank(severity) >= severityRank(failOn);
@@ -23,15 +24,23 @@ function findingLine(f: Finding): string {
   return `  ${f.id.padEnd(16)} ${f.severity.padEnd(10)} ${f.package} ${f.version}: ${fix}`;
 }
 
-/** The human report of one image scan. */
-export function scanLines(scan: ImageScan): string[] {
+/** What the findings amount to: counts when the release is covered, "unknown" when nothing speaks for it. */
+function findingsSummary(scan: ImageScan): string {
   const fixable = scan.findings.filter((f) => f.status === "fixed").length;
   const updatable = scan.findings.filter((f) => f.updatable).length;
+  const counts = `${scan.findings.length} vulnerabilities, ${fixable} with a fix, ${updatable} fixable now by strata update`;
+  if (scan.coverage.covered) return counts;
+  const found = scan.findings.length > 0 ? `; ${counts} in what was consulted` : "";
+  return `vulnerabilities UNKNOWN: ${uncoveredText(scan.coverage)}${found}`;
+}
+
+/** The human report of one image scan. */
+export function scanLines(scan: ImageScan): string[] {
   const lines = [
-    `${scan.reference} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ` +
-      `${scan.findings.length} vulnerabilities, ${fixable} with a fix, ${updatable} fixable now by strata update`,
+    `${scan.reference} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ${findingsSummary(scan)}`,
     ...scan.findings.map(findingLine),
   ];
+  if (!scan.coverage.covered) lines.push(`  to know: ${coverageHint(scan.release)}`);
   if (scan.trimmed.length > 0)
     lines.push(
       `  note: the changelogs of ${scan.trimmed.join(", ")} do not reach back to the installed version`,
@@ -50,6 +59,21 @@ export function scanJson(scans: ImageScan[]) {
       packages: s.packageCount,
       findings: s.findings,
       trimmedChangelogs: s.trimmed,
+      coverage: {
+        covered: s.coverage.covered,
+        sources: s.coverage.sources.map(({ location, kind, suites }) => ({ location, kind, suites })),
+      },
     })),
+  };
+}
+
+/**
+ * The `--fail-on` verdict of a scan: the findings at or above the level, and the images it cannot
+ * pass because nothing covers their release (no data is no proof).
+ */
+export function failOnVerdict(scans: ImageScan[], failOn: FailOn) {
+  return {
+    failing: scans.flatMap((s) => s.findings.filter((f) => failsOn(f, failOn))),
+    unknown: scans.filter((s) => !s.coverage.covered),
   };
 }

@@ -1,4 +1,5 @@
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
+import { releaseCoverage, type ReleaseCoverage } from "../advisories/coverage.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
@@ -21,6 +22,8 @@ export interface ImageScan {
   findings: Finding[];
   /** Source packages whose newer changelog is trimmed above the installed version: evidence may be missing. */
   trimmed: string[];
+  /** What speaks for the image's release: without coverage, no finding is "unknown", not "none". */
+  coverage: ReleaseCoverage;
 }
 
 export interface ScanOptions {
@@ -62,12 +65,16 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
   const advisories = await opts.advisories.advisories(release, [...new Set(packages.map((p) => p.source))]);
   let available = await opts.advisories.available(packages.map((p) => p.name));
   let trimmed: string[] = [];
+  const sources = await opts.advisories.coverage(release);
   if (opts.spec) {
     const arch = image.config.architecture;
     const evidence = await repositoryEvidence(opts.spec, packages, { release, arch, ctx: opts.ctx });
     advisories.push(...evidence.advisories);
     available = evidence.available;
     trimmed = evidence.trimmed;
+    const { covers } = evidence;
+    if (covers.release === release)
+      sources.push({ release, location: `changelogs:${opts.spec.path}`, kind: "changelog", suites: covers.suites });
   }
   return {
     reference,
@@ -78,5 +85,6 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
     packageCount: packages.length,
     findings: matchAdvisories(packages, advisories, available),
     trimmed,
+    coverage: releaseCoverage(release, sources),
   };
 }

@@ -70,6 +70,64 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test("each image's release is covered or not: a trixie image with bookworm feeds is unknown, not clean", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      try {
+        const bookworm = await strataImage([BASE, NEW_SSL]);
+        const trixie = await strataImage([{ name: "base-files", version: "13.8+deb13u1" }, NEW_SSL]);
+        for (const [image, tag] of [
+          [bookworm.image, "12"],
+          [trixie.image, "13"],
+        ] as const) {
+          const topDigest = imageDescriptor(image).digest;
+          await index.add(image, "test", [{ registry: "registry.test", repository: "app", tag, topDigest }]);
+        }
+        const none = await scanFleet(index.db);
+        assert.ok(
+          none.every((s) => !s.coverage.covered && s.findings.length === 0),
+          "no feed: nothing covered",
+        );
+        const feed = await readFeed(join(FIXTURES, "tracker.json"));
+        const tracker = { location: "tracker.json", kind: "tracker" as const, date: feed.date };
+        await storeAdvisories(index.db, tracker, feed.advisories);
+        // Evidence from bookworm repositories without the security suite sees no security fix: listed, not counted.
+        const spec = { location: "changelogs:spec", kind: "changelog" as const, date: feed.date };
+        await storeAdvisories(index.db, spec, [], [], [{ ...spec, release: "trixie", suites: ["trixie"] }]);
+        const byTag = new Map((await scanFleet(index.db)).map((s) => [s.reference, s]));
+        const twelve = byTag.get("registry.test/app:12")!;
+        assert.equal(twelve.coverage.covered, true);
+        assert.deepEqual(
+          twelve.coverage.sources.map((c) => c.location),
+          ["tracker.json"],
+        );
+        const thirteen = byTag.get("registry.test/app:13")!;
+        assert.equal(thirteen.release, "trixie");
+        assert.equal(thirteen.coverage.covered, false);
+        assert.deepEqual(
+          thirteen.coverage.sources.map((c) => [c.location, c.suites]),
+          [["changelogs:spec", ["trixie"]]],
+        );
+        await storeAdvisories(
+          index.db,
+          spec,
+          [],
+          [],
+          [{ ...spec, release: "trixie", suites: ["trixie", "trixie-security"] }],
+        );
+        const now = (await scanFleet(index.db)).find((s) => s.reference === "registry.test/app:13")!;
+        assert.equal(now.coverage.covered, true, "evidence with the security suite covers its release");
+        await storeAdvisories(index.db, tracker, []);
+        const emptied = (await scanFleet(index.db)).find((s) => s.reference === "registry.test/app:12")!;
+        assert.equal(
+          emptied.coverage.covered,
+          false,
+          "a feed stored again without bookworm no longer covers it",
+        );
+      } finally {
+        await index.close();
+      }
+    });
+
     test("scan --fleet finds each image's vulnerabilities from the database alone", async () => {
       const index = await FleetIndex.open(await backend.location());
       try {

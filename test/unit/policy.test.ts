@@ -66,6 +66,7 @@ describe("policy file", () => {
       digest: true,
       signedBy: [],
       provenance: false,
+      coverage: false,
     });
     assert.equal(policy.exemptions[0].expiresAt.toISOString(), "2027-02-01T00:00:00.000Z");
   });
@@ -193,6 +194,28 @@ describe("policy decisions", () => {
       d.violations.map((v) => v.rule),
       ["built-by-strata", "sbom", "digest"],
     );
+  });
+
+  it("with require.coverage, denies an image whose release nothing covers, naming it; without, passes and says unknown", () => {
+    const uncovered = { release: "trixie", covered: false, sources: [] };
+    const covering = parsePolicy("require: { coverage: true }\n", "p.yaml");
+    const denied = evaluatePolicy(covering, facts({ coverage: uncovered }));
+    assert.equal(denied.allowed, false);
+    assert.deepEqual(
+      denied.violations.map((v) => v.rule),
+      ["coverage"],
+    );
+    assert.match(denied.violations[0].message, /vulnerabilities unknown: no advisories cover trixie/);
+    assert.equal(evaluatePolicy(covering, facts({})).allowed, false, "a release not told is not covered");
+    const tracker = { release: "trixie", location: "t.json", kind: "tracker" as const, suites: [] };
+    assert.equal(
+      evaluatePolicy(covering, facts({ coverage: { ...uncovered, covered: true, sources: [tracker] } }))
+        .allowed,
+      true,
+    );
+    const lenient = evaluatePolicy(parsePolicy("{}\n", "p.yaml"), facts({ coverage: uncovered }));
+    assert.equal(lenient.allowed, true);
+    assert.match(lenient.unknown ?? "", /^vulnerabilities unknown: no advisories cover trixie/);
   });
 
   it("exempts a CVE until its expiry passes, then denies and says the exemption expired", () => {

@@ -19,6 +19,7 @@ export function decisionLines(d: Decision): string[] {
     ...d.violations.map((v) => `  denied: ${v.message}`),
     ...d.exempted.map((v) => `  exempted: ${v.message} ("${v.reason}", until ${v.expires})`),
     ...d.expired.map((e) => `  note: ${e}`),
+    ...(d.unknown ? [`  note: ${d.unknown}`] : []),
   ];
 }
 

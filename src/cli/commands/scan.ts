@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { type Command, Option } from "commander";
+import { uncoveredText } from "../../advisories/coverage.js";
 import { readFeed } from "../../advisories/feed.js";
 import { SEVERITIES } from "../../advisories/severity.js";
 import {
@@ -16,7 +17,7 @@ import { type Home, sourceHome } from "../../oci/homes/name.js";
 import { artifactImages } from "../../oci/image.js";
 import { platformText } from "../../oci/platform.js";
 import { scanFleet } from "../../scan/fleet-scan.js";
-import { type FailOn, failsOn, scanJson, scanLines } from "../../scan/report.js";
+import { type FailOn, failOnVerdict, scanJson, scanLines } from "../../scan/report.js";
 import { scanSarif } from "../../scan/sarif.js";
 import { type ImageScan, scanImage } from "../../scan/scan.js";
 import { loadSpec } from "../../spec/spec.js";
@@ -59,7 +60,7 @@ export async function withAdvisories<T>(
   work: (source: AdvisorySource) => Promise<T>,
 ): Promise<T> {
   const feeds = await Promise.all((opts.advisories ?? []).map((l) => readFeed(l)));
-  const fromFeeds = memoryAdvisories(feeds.flatMap((f) => f.advisories));
+  const fromFeeds = memoryAdvisories(feeds);
   const location = indexLocation(opts.index);
   const named = opts.index !== undefined || process.env.STRATA_INDEX !== undefined;
   if (!named && !isPostgresUrl(location) && !existsSync(location)) return work(fromFeeds);
@@ -149,9 +150,10 @@ export function registerScan(program: Command, out: () => Output): void {
         "",
         "Advisories come from the index (strata advisories update) and --advisories feeds; with --spec, also",
         "from the changelogs of the newer .debs that spec's repositories offer (a security suite the image",
-        "was not locked with, for instance).",
+        "was not locked with, for instance). An image whose release nothing covers is UNKNOWN, not clean.",
         "",
-        `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it, 1 an error, 2 a usage error.`,
+        `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it (or an image`,
+        "nothing covers), 1 an error, 2 a usage error.",
       ].join("\n"),
     )
     .addHelpText(
@@ -167,11 +169,11 @@ export function registerScan(program: Command, out: () => Output): void {
         process.stdout.write(`${JSON.stringify(scanSarif(scans, cmd.parent?.version() ?? ""))}\n`);
       else if (opts.json) process.stdout.write(`${JSON.stringify(scanJson(scans))}\n`);
       else process.stdout.write(`${scans.flatMap(scanLines).join("\n")}\n`);
-      const failOn = opts.failOn;
-      const failing = failOn ? scans.flatMap((s) => s.findings.filter((f) => failsOn(f, failOn))) : [];
-      if (failing.length > 0) {
-        out().line(`strata: ${failing.length} findings at or above --fail-on ${failOn}`);
-        throw new ExitStatus(SCAN_FAILED);
-      }
+      if (opts.failOn === undefined) return;
+      const { failing, unknown } = failOnVerdict(scans, opts.failOn);
+      if (failing.length > 0) out().line(`strata: ${failing.length} findings at or above --fail-on ${opts.failOn}`);
+      for (const s of unknown)
+        out().line(`strata: ${s.reference}: ${uncoveredText(s.coverage)}: --fail-on cannot pass what it cannot see`);
+      if (failing.length > 0 || unknown.length > 0) throw new ExitStatus(SCAN_FAILED);
     });
 }
