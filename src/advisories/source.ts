@@ -1,7 +1,7 @@
 import type { Db } from "../fleet/db.js";
 import type { Advisory } from "./advisory.js";
-import type { Available } from "./match.js";
 import type { Feed } from "./feed.js";
+import type { Available } from "./match.js";
 import { advisoriesFor, type Coverage, coverageOf, feedCoverage, storedVersions } from "./store.js";
 
 /** Where a scan or a decision gets its advisories, and the versions the repositories offer. */

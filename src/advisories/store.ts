@@ -141,7 +141,9 @@ export interface Coverage {
 
 /** A feed's coverage: every release its advisories name. */
 export function feedCoverage(location: string, kind: AdvisoryOrigin, advisories: Advisory[]): Coverage[] {
-  return [...new Set(advisories.map((a) => a.release))].sort().map((release) => ({ release, location, kind, suites: [] }));
+  return [...new Set(advisories.map((a) => a.release))]
+    .sort()
+    .map((release) => ({ release, location, kind, suites: [] }));
 }
 
 /** The stored feeds and evidence that cover `release`. */
@@ -151,7 +153,12 @@ export async function coverageOf(db: Db, release: string): Promise<Coverage[]> {
       WHERE c.debian_release = ? ORDER BY f.location`,
     [release],
   );
-  return rows.map((r) => ({ release, location: r.location, kind: r.kind, suites: r.suites.split(" ").filter(Boolean) }));
+  return rows.map((r) => ({
+    release,
+    location: r.location,
+    kind: r.kind,
+    suites: r.suites.split(" ").filter(Boolean),
+  }));
 }
 
 interface AdvisoryRow {

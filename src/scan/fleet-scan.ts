@@ -1,11 +1,11 @@
 import type { Advisory } from "../advisories/advisory.js";
+import { type ReleaseCoverage, releaseCoverage } from "../advisories/coverage.js";
 import {
   type Finding,
   type InstalledPackage,
   matchAdvisories,
   releaseOfPackages,
 } from "../advisories/match.js";
-import { type ReleaseCoverage, releaseCoverage } from "../advisories/coverage.js";
 import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
 import { imagesIn } from "../fleet/lookups.js";

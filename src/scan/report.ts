@@ -1,6 +1,6 @@
+import { coverageHint, uncoveredText } from "../advisories/coverage.js";
 import type { Finding, InstalledPackage } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
-import { coverageHint, uncoveredText } from "../advisories/coverage.js";
 import type { ImageScan } from "./scan.js";
 
 export interface ScannedPackage extends InstalledPackage {

@@ -1,5 +1,5 @@
+import { type ReleaseCoverage, releaseCoverage } from "../advisories/coverage.js";
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
-import { releaseCoverage, type ReleaseCoverage } from "../advisories/coverage.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
@@ -74,7 +74,12 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
     trimmed = evidence.trimmed;
     const { covers } = evidence;
     if (covers.release === release)
-      sources.push({ release, location: `changelogs:${opts.spec.path}`, kind: "changelog", suites: covers.suites });
+      sources.push({
+        release,
+        location: `changelogs:${opts.spec.path}`,
+        kind: "changelog",
+        suites: covers.suites,
+      });
   }
   return {
     reference,

@@ -171,9 +171,12 @@ export function registerScan(program: Command, out: () => Output): void {
       else process.stdout.write(`${scans.flatMap(scanLines).join("\n")}\n`);
       if (opts.failOn === undefined) return;
       const { failing, unknown } = failOnVerdict(scans, opts.failOn);
-      if (failing.length > 0) out().line(`strata: ${failing.length} findings at or above --fail-on ${opts.failOn}`);
+      if (failing.length > 0)
+        out().line(`strata: ${failing.length} findings at or above --fail-on ${opts.failOn}`);
       for (const s of unknown)
-        out().line(`strata: ${s.reference}: ${uncoveredText(s.coverage)}: --fail-on cannot pass what it cannot see`);
+        out().line(
+          `strata: ${s.reference}: ${uncoveredText(s.coverage)}: --fail-on cannot pass what it cannot see`,
+        );
       if (failing.length > 0 || unknown.length > 0) throw new ExitStatus(SCAN_FAILED);
     });
 }
