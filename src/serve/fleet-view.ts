@@ -32,6 +32,8 @@ export interface FleetImage extends Omit<ImageRow, "id"> {
   vulnerabilities: SeverityCounts;
   fixable: number;
   worst?: Severity;
+  /** Why its vulnerabilities are unknown (nothing covers its release): shown grey, never as "none". */
+  unknown?: string;
 }
 
 function publicRow({ id: _id, ...row }: ImageRow): Omit<ImageRow, "id"> {
@@ -75,13 +77,17 @@ export class FleetView {
   private async scanned(): Promise<Scanned[]> {
     const rows = await fleetImages(this.index);
     const packages = await packagesOfImages(this.index, ALL_IMAGES);
-    const findingsOf = await this.vulnerabilities.fleet();
+    const scans = await this.vulnerabilities.fleet();
     return rows.map((row) => {
       const list = packages.get(row.id) ?? [];
-      const findings = findingsOf.get(row.digest) ?? [];
+      const { findings, unknown } = scans.get(row.digest) ?? { findings: [] };
       const { bySeverity, fixable } = summarize(findings);
       const image = { ...publicRow(row), packages: list.length, vulnerabilities: bySeverity, fixable };
-      return { image: { ...image, worst: worst(findings) }, packages: list, findings };
+      return {
+        image: { ...image, worst: worst(findings), ...(unknown ? { unknown } : {}) },
+        packages: list,
+        findings,
+      };
     });
   }
 
@@ -106,9 +112,10 @@ export class FleetView {
   async image(digest: string) {
     const row = await this.resolve(digest);
     const layers = await layerStack(this.index, row);
-    const findings = await this.vulnerabilities.ofPackages(layers.flatMap((l) => l.packages));
-    const advisoriesKnown = (await this.vulnerabilities.feeds()).length > 0;
-    return { image: publicRow(row), layers, findings, advisoriesKnown };
+    const packages = layers.flatMap((l) => l.packages);
+    const findings = await this.vulnerabilities.ofPackages(packages);
+    const unknown = await this.vulnerabilities.unknownFor(packages);
+    return { image: publicRow(row), layers, findings, ...(unknown ? { unknown } : {}) };
   }
 
   /** The image's SBOM: attached where it lives, else computed from it (read from there). */

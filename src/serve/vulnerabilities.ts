@@ -1,7 +1,8 @@
+import { type ReleaseCoverage, releaseCoverage, uncoveredText } from "../advisories/coverage.js";
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
 import { indexAdvisories } from "../advisories/source.js";
-import { type StoredFeed, storedFeeds } from "../advisories/store.js";
+import { coverageOf, type StoredFeed, storedFeeds } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { scanFleet } from "../scan/fleet-scan.js";
@@ -19,10 +20,20 @@ export class Vulnerabilities {
     return storedFeeds(this.db);
   }
 
-  /** Every indexed image's findings, worst first, by manifest digest. */
-  async fleet(): Promise<Map<string, Finding[]>> {
+  /** Every indexed image's findings, worst first, and why they are unknown if they are, by manifest digest. */
+  async fleet(): Promise<Map<string, { findings: Finding[]; unknown?: string }>> {
     const scans = await scanFleet(this.db);
-    return new Map(scans.map((s) => [s.digest, worstFirst(s.findings)]));
+    return new Map(
+      scans.map((s) => [s.digest, { findings: worstFirst(s.findings), ...unknownOf(s.coverage) }]),
+    );
+  }
+
+  /** Why the vulnerabilities of an image with these packages are unknown; undefined when its release is covered. */
+  async unknownFor(packages: IndexedPackage[]): Promise<string | undefined> {
+    const release = releaseOfPackages(packages);
+    if (release === undefined)
+      return "vulnerabilities unknown: its Debian release is not known (no base-files)";
+    return unknownOf(releaseCoverage(release, await coverageOf(this.db, release))).unknown;
   }
 
   /** The findings for one image's packages, worst first ([] when its release is unknown). */
@@ -42,6 +53,10 @@ export class Vulnerabilities {
     const available = await source.available(installed.map((p) => p.name));
     return worstFirst(matchAdvisories(installed, advisories, available));
   }
+}
+
+function unknownOf(coverage: ReleaseCoverage): { unknown?: string } {
+  return coverage.covered ? {} : { unknown: `vulnerabilities unknown: ${uncoveredText(coverage)}` };
 }
 
 function worstFirst(findings: Finding[]): Finding[] {

@@ -6,9 +6,11 @@ import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
+import { imageDescriptor } from "../../src/oci/image.js";
 import { STRATA_BIN } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
-import { digestOf, type FleetImageSpec, indexPageFleet } from "../helpers/page-fleet.js";
+import { strataImage } from "../helpers/fleet-images.js";
+import { digestOf, type FleetImageSpec, indexPageFleet, OLD_ZLIB } from "../helpers/page-fleet.js";
 
 /**
  * The page in a real browser (Debian's chromium through playwright-core) against the compiled
@@ -86,12 +88,28 @@ async function recordNightlyRun(indexPath: string, digest: string): Promise<void
   await index.close();
 }
 
+/** A trixie image: the tracker fixture has only bookworm, so nothing covers it. */
+async function addTrixieImage(indexPath: string): Promise<string> {
+  const { image } = await strataImage([{ name: "base-files", version: "13.8+deb13u1" }, OLD_ZLIB], {
+    label: "trixie",
+  });
+  const index = await FleetIndex.open(indexPath);
+  const topDigest = imageDescriptor(image).digest;
+  await index.add(image, "registry.test/team/next:13", [
+    { registry: "registry.test", repository: "team/next", tag: "13", topDigest },
+  ]);
+  await index.close();
+  return topDigest;
+}
+
+let trixie: string;
 before(async () => {
   const dir = await tempDir("serve-page");
   await mkdir(SHOTS, { recursive: true });
   fleet = await indexPageFleet(join(dir, "index.db"));
   await alsoInLayout(join(dir, "index.db"), join(dir, "web-layout"), fleet.get("team/web:2")!);
   await recordNightlyRun(join(dir, "index.db"), digestOf(fleet.get("team/api:1.0")!));
+  trixie = await addTrixieImage(join(dir, "index.db"));
   const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
   server = started.child;
   base = started.url;
@@ -112,11 +130,29 @@ describe("strata serve in a browser", () => {
   test("the fleet lists each image with its tags and its worst vulnerabilities", async () => {
     await page.goto(base);
     await page.waitForSelector("table tbody tr");
-    assert.equal(await page.locator("tbody tr").count(), 4);
+    assert.equal(await page.locator("tbody tr").count(), 5);
     const old = page.locator(`tr[data-digest="${digestOf(fleet.get("team/api:1.0")!)}"]`);
     assert.match(await seen(old), /team\/api\s+1\.0/);
     assert.match(await seen(old.locator(".sev.critical")), /1 critical/);
     await shot("1-fleet");
+  });
+
+  test("an image of a release no advisories cover is 'unknown', grey, in the list and on its page, never 'none known'", async () => {
+    await page.goto(base);
+    const row = page.locator(`tr[data-digest="${trixie}"]`);
+    await row.waitFor();
+    const badge = row.locator(".sev.unknown");
+    assert.equal(await seen(badge), "unknown");
+    assert.match((await badge.getAttribute("title")) ?? "", /no advisories cover trixie/);
+    assert.equal(await row.locator(".ok").count(), 0, "no green 'none known'");
+    await page.goto(`${base.replace(/\/$/, "")}/image/${trixie}`);
+    const section = page
+      .locator("section", { has: page.locator("h2", { hasText: "Vulnerabilities" }) })
+      .last();
+    await section.waitFor();
+    assert.match(await seen(section), /Vulnerabilities \(unknown\)[\s\S]*no advisories cover trixie/);
+    assert.doesNotMatch(await seen(section), /No known vulnerability/);
+    await shot("1b-unknown");
   });
 
   test("the first view is in the HTML itself: a plain GET finds the fleet list, an image and the vulnerable list", async () => {
@@ -153,7 +189,7 @@ describe("strata serve in a browser", () => {
     try {
       const still = await context.newPage();
       await still.goto(base);
-      assert.equal(await still.locator("tbody tr").count(), 4);
+      assert.equal(await still.locator("tbody tr").count(), 5);
       assert.match(await seen(still.locator("main h1")), /Images/);
       const old = digestOf(fleet.get("team/api:1.0")!);
       await still.locator(`tr[data-digest="${old}"] td.digest a`).click();

@@ -8,7 +8,7 @@ import type { FleetImage, PackageDiff } from "../fleet-view.js";
 /** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
 
 export type { Finding, FleetImage, IndexedPackage, QueryAnswer, RunRecord, StackLayer };
-export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst">;
+export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst" | "unknown">;
 
 export interface FleetAnswer {
   images: FleetImage[];
@@ -25,7 +25,8 @@ export interface ImageAnswer {
   image: Image;
   layers: StackLayer[];
   findings: Finding[];
-  advisoriesKnown: boolean;
+  /** Why the image's vulnerabilities are unknown, when nothing covers its release. */
+  unknown?: string;
 }
 export interface DiffAnswer {
   a: Image;

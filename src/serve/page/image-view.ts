@@ -144,13 +144,23 @@ function sbomLinks(image: ImageAnswer["image"]): HTMLElement {
   );
 }
 
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function findingsSection(answer: ImageAnswer): HTMLElement {
-  const body = !answer.advisoriesKnown
-    ? empty("No advisories in the index (strata advisories update --from FEED).")
-    : answer.findings.length === 0
-      ? empty("No known vulnerability.")
-      : table(FINDING_HEADS, answer.findings.map(findingRow));
-  return h("section", {}, h("h2", {}, `Vulnerabilities (${answer.findings.length})`), body);
+  const body =
+    answer.findings.length > 0
+      ? table(FINDING_HEADS, answer.findings.map(findingRow))
+      : answer.unknown
+        ? empty(`${sentence(answer.unknown)} (strata advisories update --from FEED stores a feed).`)
+        : empty("No known vulnerability.");
+  const unknown =
+    answer.unknown && answer.findings.length > 0
+      ? [h("p", { class: "unknown-note" }, `Incomplete: ${answer.unknown}.`)]
+      : [];
+  const count = answer.unknown && answer.findings.length === 0 ? "unknown" : String(answer.findings.length);
+  return h("section", {}, h("h2", {}, `Vulnerabilities (${count})`), ...unknown, body);
 }
 
 /** The other images, those of the same repositories first (the likeliest comparison: another tag). */

@@ -45,10 +45,13 @@ export function refsCell(image: Pick<Image, "digest" | "refs">): HTMLElement {
 
 export function severityBadges(image: FleetImage): HTMLElement {
   const counts = SEVERITY_ORDER.filter((s) => image.vulnerabilities[s] > 0);
-  if (counts.length === 0) return h("span", { class: "ok" }, "none known");
+  // No data is never "none": an image nothing covers says so, grey, whatever was found.
+  const unknown = image.unknown ? [h("span", { class: "sev unknown", title: image.unknown }, "unknown")] : [];
+  if (counts.length === 0) return unknown.length ? unknown[0] : h("span", { class: "ok" }, "none known");
   return h(
     "span",
     {},
+    ...unknown,
     ...counts.map((s) =>
       h(
         "span",
