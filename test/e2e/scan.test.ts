@@ -160,18 +160,77 @@ describe("strata scan", () => {
     }
   });
 
-  it("without the security suite's evidence finds nothing, and passes", async () => {
+  it("without the security suite's evidence the answer is UNKNOWN, not 0, and --fail-on does not pass it", async () => {
     const r = await runStrata([
+      ...["--cache-dir", SHARED_CACHE, "scan", out, "--spec", join(dir, "strata.yaml")],
+      ...["--fail-on", "low", "--json"],
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    const [image] = JSON.parse(r.stdout).images;
+    assert.equal(image.coverage.covered, false);
+    assert.deepEqual(
+      image.coverage.sources.map((c: { kind: string }) => c.kind),
+      ["changelog"],
+    );
+    assert.match(
+      r.stderr,
+      /no advisories cover bookworm \(changelogs:\S+: no bookworm-security suite\): --fail-on cannot pass/,
+    );
+    const text = await runStrata([
       "--cache-dir",
       SHARED_CACHE,
       "scan",
       out,
       "--spec",
       join(dir, "strata.yaml"),
-      "--fail-on",
-      "low",
     ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, / 0 vulnerabilities/);
+    assert.match(text.stdout, /packages, vulnerabilities UNKNOWN: no advisories cover bookworm/);
+    assert.match(text.stdout, /to know: store a feed that has bookworm/);
+    assert.doesNotMatch(text.stdout, / 0 vulnerabilities/);
+  });
+});
+
+/** The host's repositories moved to trixie: its mirror's URLs, trixie's suites (with or without security). */
+function trixieRepositories(withSecurity: boolean): string {
+  const lines = ["repositories:"];
+  for (const source of hostAptSources()) {
+    const security = source.suites.some((s) => s.endsWith("-security"));
+    if (security && !withSecurity) continue;
+    lines.push(
+      `  - url: ${source.url}`,
+      `    suites: [${security ? "trixie-security" : "trixie"}]`,
+      `    components: [${source.components.join(", ")}]`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe("strata scan of a trixie image when the advisories are bookworm's (network: host's mirror)", () => {
+  let dir: string;
+  let out: string;
+  const TRACKER = new URL("../fixtures/advisories/tracker.json", import.meta.url).pathname;
+
+  before(async () => {
+    dir = await exampleCopy("curl", (spec) => trixieRepositories(false) + spec);
+    ({ out } = await buildExample(dir));
+    await writeFile(join(dir, "with-security.yaml"), `${trixieRepositories(true)}packages: [curl]\n`);
+  });
+
+  it("is unknown with a bookworm feed, and covered once trixie-security's changelogs are read", async () => {
+    const scan = (...args: string[]) =>
+      runStrata(["--cache-dir", SHARED_CACHE, "scan", out, "--advisories", TRACKER, "--json", ...args]);
+    const bookwormOnly = await scan();
+    assert.equal(bookwormOnly.code, 0, bookwormOnly.stderr);
+    const [unknown] = JSON.parse(bookwormOnly.stdout).images;
+    assert.equal(unknown.release, "trixie");
+    assert.equal(unknown.coverage.covered, false, "a bookworm feed says nothing of trixie");
+    assert.deepEqual(unknown.findings, []);
+    const withSecurity = await scan("--spec", join(dir, "with-security.yaml"));
+    assert.equal(withSecurity.code, 0, withSecurity.stderr);
+    const [covered] = JSON.parse(withSecurity.stdout).images;
+    assert.equal(covered.coverage.covered, true);
+    assert.ok(
+      covered.coverage.sources.some((c: { suites: string[] }) => c.suites.includes("trixie-security")),
+    );
   });
 });
