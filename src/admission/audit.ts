@@ -22,7 +22,8 @@ export async function auditPods(
     for (const image of pod.images) {
       let decisions: Decision[];
       try {
-        decisions = await decider.decide(image.image, now);
+        // What runs is judged (its digest), named as the pod spec names it (a tag is not pinned).
+        decisions = await decider.decide(image.image, now, undefined, image.running);
       } catch (err) {
         reasons.push(
           `${image.container} ${image.image}: cannot be decided (${(err as Error).message.split("\n")[0]})`,

@@ -121,18 +121,24 @@ export class ImageDecider {
    * within the minute they were made in (and the cache's lifetime): exemptions expire by the day.
    * Every registry fetch the decision starts is cancelled at `deadline`.
    */
-  decide(image: string, now = new Date(), deadline?: FetchDeadline): Promise<Decision[]> {
-    return this.decisions.get(`${image} ${now.toISOString().slice(0, 16)}`, () =>
-      this.decideNow(image, now, deadline),
+  decide(image: string, now = new Date(), deadline?: FetchDeadline, running?: string): Promise<Decision[]> {
+    return this.decisions.get(`${image} ${running ?? ""} ${now.toISOString().slice(0, 16)}`, () =>
+      this.decideNow(image, now, deadline, running),
     );
   }
 
+  /**
+   * `image` as named (by a pod spec: whether it is pinned); `running`, the digest reference a
+   * runtime reports for it (`audit`), when the content judged is that one rather than the name's.
+   */
   private async decideNow(
     image: string,
     now: Date,
     deadline: FetchDeadline | undefined,
+    running?: string,
   ): Promise<Decision[]> {
-    const ref = parseReference(image);
+    const named = parseReference(image);
+    const ref = running === undefined ? named : parseReference(running);
     const options = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
     const registry = options && { options, deadline };
     const digest =
@@ -141,7 +147,7 @@ export class ImageDecider {
     const signature = await this.signatureVerdict(ref, digest, registry);
     const provenance = await this.provenanceVerdict(ref, digest, registry);
     const repository = `${ref.registry}/${ref.repository}`;
-    const pinned = ref.digest !== undefined;
+    const pinned = named.digest !== undefined;
     return stored.map((facts) =>
       evaluatePolicy(
         this.opts.policy,

@@ -8,10 +8,16 @@ import { type PodImage, podImages } from "./review.js";
  * what runs: the status's imageID when it names a digest (a repo digest on containerd and Docker),
  * else the spec's image.
  */
+
+/** A pod's image as its spec names it, and the digest the runtime reports it runs, when it does. */
+export interface RunningImage extends PodImage {
+  running?: string;
+}
+
 export interface RunningPod {
   namespace: string;
   name: string;
-  images: PodImage[];
+  images: RunningImage[];
 }
 
 /** "docker-pullable://repo@sha256:…" or "repo@sha256:…" → "repo@sha256:…"; undefined for a bare config digest. */
@@ -58,7 +64,7 @@ function runningPod(item: unknown, i: number): RunningPod {
   }
   const images = podImages("Pod", item).map((image) => {
     const running = runningImage(ids.get(names.get(image.container) ?? ""), image.image);
-    return running ? { ...image, image: running } : image;
+    return running ? { ...image, running } : image;
   });
   return { namespace: String(namespace), name: String(name), images };
 }

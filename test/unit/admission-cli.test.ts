@@ -67,7 +67,7 @@ describe("strata audit and admission manifests", () => {
     await writeFile(join(dir, "policy.yaml"), "deny:\n  fixable: { severity: medium }\n");
   });
 
-  it("judges a running pod by the digest its node reports, not its tag", () => {
+  it("judges a running pod by the digest its node reports, named as its spec names it", () => {
     const [p] = parsePodList({
       apiVersion: "v1",
       kind: "List",
@@ -80,14 +80,18 @@ describe("strata audit and admission manifests", () => {
       ],
     });
     assert.deepEqual(p.images, [
-      { container: "containers[0]", image: `registry.example/shop/web@sha256:${"a".repeat(64)}` },
+      {
+        container: "containers[0]",
+        image: "registry.example/shop/web:1",
+        running: `registry.example/shop/web@sha256:${"a".repeat(64)}`,
+      },
     ]);
     const [docker] = parsePodList({
       items: [pod("w", "nginx:1", `docker-pullable://nginx@sha256:${"b".repeat(64)}`)],
     });
-    assert.equal(docker.images[0].image, `docker.io/library/nginx@sha256:${"b".repeat(64)}`);
+    assert.equal(docker.images[0].running, `docker.io/library/nginx@sha256:${"b".repeat(64)}`);
     const [crio] = parsePodList({ items: [pod("w", "nginx:1", `sha256:${"c".repeat(64)}`)] });
-    assert.equal(crio.images[0].image, "nginx:1", "a config digest alone: the spec's image");
+    assert.equal(crio.images[0].running, undefined, "a config digest alone: the spec's image is judged");
     assert.throws(() => parsePodList({ kind: "Pod" }), /no items/);
   });
 
@@ -115,6 +119,25 @@ describe("strata audit and admission manifests", () => {
     assert.match(r.stdout, /CVE-2025-9230 \(high\) in libssl3 3\.0\.15-1~deb12u1/);
     assert.doesNotMatch(r.stdout, /web-new/);
     assert.match(r.stdout, /1 of 2 running pods would be rejected today/);
+  });
+
+  it("rejects a running pod its spec names by tag under require.digest, as the webhook denies it", async () => {
+    const pods = {
+      items: [
+        pod("by-tag", "registry.example/shop/web:2", `registry.example/shop/web@${newDigest}`),
+        pod("by-digest", `registry.example/shop/web@${newDigest}`, `registry.example/shop/web@${newDigest}`),
+      ],
+    };
+    await writeFile(join(dir, "pinned-pods.json"), JSON.stringify(pods));
+    await writeFile(join(dir, "pinned.yaml"), "require: { digest: true }\n");
+    const r = await runStrata([
+      ...["audit", "--pods", join(dir, "pinned-pods.json"), "--policy", join(dir, "pinned.yaml")],
+      ...["--index", indexPath],
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^shop\/by-tag: rejected$/m);
+    assert.match(r.stdout, /registry\.example\/shop\/web:2 is not pinned by digest/);
+    assert.doesNotMatch(r.stdout, /by-digest/);
   });
 
   it("prints a webhook configuration, Service and Deployment with the CA bundle filled in", async () => {
