@@ -33,6 +33,8 @@ export interface Finding {
   availableIn?: string;
   /** `strata update` can fix it now: the repositories offer the fixed version or a newer one. */
   updatable: boolean;
+  /** The exact command that installs the fix (see scan/fix-hint.ts), when one does. */
+  fix?: string;
   noDsa?: string;
   /** When the fix was published, when any evidence says (ISO 8601). */
   fixedSince?: string;

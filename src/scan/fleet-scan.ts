@@ -9,6 +9,7 @@ import {
 import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
 import { imagesIn } from "../fleet/lookups.js";
+import { withFixes } from "./fix-hint.js";
 import type { ImageScan } from "./scan.js";
 
 interface PackageRow {
@@ -90,8 +91,11 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
   );
   const strata = new Set(fromRows.filter((r) => r.packages_from === "annotations").map((r) => Number(r.id)));
   const scans = new Map<number, ImageScan>();
+  // Images named in a registry are updated as docker://REF; local homes by their own name.
+  const registryRefs = new Set<number>();
   for (const [id, image] of images) {
     const ref = image.refs[0];
+    if (ref?.registry) registryRefs.add(Number(id));
     const name = ref
       ? `${ref.registry ? `${ref.registry}/` : ""}${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`
       : image.digest;
@@ -116,6 +120,10 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
     const scan = scans.get(Number(h.manifest_id));
     const found = scan && perRelease.get(scan.release)?.get(Number(h.package_id));
     if (found) for (const finding of found) scan.findings.push(finding);
+  }
+  for (const [id, scan] of scans) {
+    const location = registryRefs.has(id) ? `docker://${scan.reference}` : scan.reference;
+    scan.findings = withFixes(scan.findings, { location, builtByStrata: scan.builtByStrata });
   }
   for (const scan of scans.values())
     scan.findings.sort((a, b) => a.package.localeCompare(b.package, "en") || a.id.localeCompare(b.id, "en"));

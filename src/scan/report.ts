@@ -19,7 +19,7 @@ function failsOn(finding: Finding, failOn: FailOn): boolean {
 function findingLine(f: Finding): string {
   const fix =
     f.status === "fixed"
-      ? `fixed in ${f.fixedVersion}${f.availableIn ? `, available in ${f.availableIn}` : ""}${f.updatable ? " (strata update fixes it)" : ""}`
+      ? `fixed in ${f.fixedVersion}${f.availableIn ? `, available in ${f.availableIn}` : ""}${f.fix ? `: ${f.fix}` : ""}`
       : `no fix yet (${f.status}${f.noDsa !== undefined ? ", no-dsa" : ""})`;
   return `  ${f.id.padEnd(16)} ${f.severity.padEnd(10)} ${f.package} ${f.version}: ${fix}`;
 }

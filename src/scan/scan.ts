@@ -3,11 +3,13 @@ import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
+import { accountFor } from "../inventory/account.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import { readInventory } from "../inventory/inventory.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
+import { withFixes } from "./fix-hint.js";
 import type { ScannedPackage } from "./report.js";
 
 /** One image's scan: its packages and what is known against them. */
@@ -58,6 +60,12 @@ function releaseOf(packages: ScannedPackage[], given: string | undefined, where:
   return release;
 }
 
+/** The suites a strata image was locked from (its build record), when it can be accounted for. */
+function lockedSuites(image: Image): string[] | undefined {
+  const accounting = accountFor(image);
+  return accounting.ok ? accounting.record.lock.inputs.repositories.flatMap((r) => r.suites) : undefined;
+}
+
 /** Scans one image: the feeds' advisories, and with a spec the repositories' newer versions and changelogs. */
 export async function scanImage(image: Image, reference: string, opts: ScanOptions): Promise<ImageScan> {
   const packages = await installedPackages(image, reference);
@@ -81,14 +89,21 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
         suites: covers.suites,
       });
   }
+  const builtByStrata = isStrataImage(image.manifest.layers);
+  const fixContext = {
+    location: reference,
+    builtByStrata,
+    lockedSuites: lockedSuites(image),
+    spec: opts.spec?.path,
+  };
   return {
     reference,
     digest: imageDescriptor(image).digest,
     release,
-    builtByStrata: isStrataImage(image.manifest.layers),
+    builtByStrata,
     packages,
     packageCount: packages.length,
-    findings: matchAdvisories(packages, advisories, available),
+    findings: withFixes(matchAdvisories(packages, advisories, available), fixContext),
     trimmed,
     coverage: releaseCoverage(release, sources),
   };

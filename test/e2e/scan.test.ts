@@ -128,6 +128,11 @@ describe("strata scan", () => {
     for (const f of hits) {
       assert.equal(f.availableIn, "bookworm-security");
       assert.equal(f.updatable, true);
+      // Locked without the security suite: `strata update` alone would say "nothing to update".
+      assert.equal(
+        f.fix,
+        `strata update ${out} --package ${f.package} --spec ${join(dir, "with-security.yaml")}`,
+      );
       assert.deepEqual(f.origins, ["changelog"]);
     }
     const expected = await cvesSince(subject.deb.path, subject.name, hits[0].sourceVersion);
