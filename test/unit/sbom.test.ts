@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { copyrightLicence } from "../../src/inventory/copyright.js";
-import { parseOsRelease } from "../../src/inventory/os-release.js";
+import { parseOsRelease, withDebianVersion } from "../../src/inventory/os-release.js";
 import type { Image } from "../../src/oci/image.js";
-import { debPurl } from "../../src/sbom/purl.js";
+import { debPurl, sourcePurl } from "../../src/sbom/purl.js";
 import { computeSboms, type SbomFormat } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { layerOf } from "../helpers/layer-tar.js";
@@ -39,10 +39,7 @@ describe("SBOMs of an image", () => {
       [...PACKAGES.map((p) => p.name)].sort(),
     );
     const zlib = libs.find((c: Doc) => c.name === "zlib1g");
-    assert.equal(
-      zlib.purl,
-      "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
-    );
+    assert.equal(zlib.purl, "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12");
     assert.equal(zlib.pedigree.ancestors[0].name, "zlib");
     const zlibLayer = image.manifest.layers[1 + PACKAGES.findIndex((p) => p.name === "zlib1g")].digest;
     assert.deepEqual(zlib.properties[0], { name: "dev.strata:layer.digest", value: zlibLayer });
@@ -157,12 +154,21 @@ describe("SBOMs of an image", () => {
 });
 
 describe("purls, licences and os-release", () => {
-  test("purls keep epochs and ~, encoded as packageurl-js does, qualifiers in canonical order", () => {
+  test("purls keep epochs, ~ and : as they are and encode + (the specification's canonical form), qualifiers in canonical order", () => {
     const os = { id: "debian", versionId: "12" };
     const p = { name: "libssl3", version: "1:3.0.15-1~deb12u1+b1", architecture: "amd64", source: "openssl" };
     assert.equal(
       debPurl({ ...p, layer: { index: 0, digest: "" }, from: "status" }, os),
-      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1+b1?arch=amd64&distro=debian-12&upstream=openssl",
+      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1%2Bb1?arch=amd64&distro=debian-12",
+    );
+    assert.equal(
+      debPurl({ ...p, layer: { index: 0, digest: "" }, from: "status" }, { ...os, pointRelease: "12.8" }),
+      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1%2Bb1?arch=amd64&distro=debian-12.8",
+      "Debian's point release names the distro, as Trivy names it",
+    );
+    assert.equal(
+      sourcePurl("attr", "1:2.4.47-2+b1", os),
+      "pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=source&distro=debian-12",
     );
     assert.equal(
       debPurl(
@@ -170,6 +176,19 @@ describe("purls, licences and os-release", () => {
         undefined,
       ),
       "pkg:deb/debian/g%2B%2B@4:12.2.0-3",
+    );
+  });
+
+  test("Debian's point release comes from debian_version only when it is a number, and only for Debian", () => {
+    const debian = { id: "debian", versionId: "12" };
+    assert.equal(withDebianVersion(debian, "12.8\n").pointRelease, "12.8");
+    assert.equal(withDebianVersion(debian, "trixie/sid\n").pointRelease, undefined, "testing has no number");
+    assert.equal(withDebianVersion(debian, undefined).pointRelease, undefined);
+    for (const hostile of ["12.8&arch=evil", "12.8\n13", "../../x", "1".repeat(300), "12..8", ""])
+      assert.equal(withDebianVersion(debian, hostile).pointRelease, undefined, hostile);
+    assert.equal(
+      withDebianVersion({ id: "ubuntu", versionId: "24.04" }, "trixie/sid").pointRelease,
+      undefined,
     );
   });
 
