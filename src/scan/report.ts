@@ -28,7 +28,7 @@ export function scanLines(scan: ImageScan): string[] {
   const fixable = scan.findings.filter((f) => f.status === "fixed").length;
   const updatable = scan.findings.filter((f) => f.updatable).length;
   const lines = [
-    `${scan.reference} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ` +
+    `${scan.reference}${scan.superseded ? " (superseded: no tag names it)" : ""} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ` +
       `${scan.findings.length} vulnerabilities, ${fixable} with a fix, ${updatable} fixable now by strata update`,
     ...scan.findings.map(findingLine),
   ];
@@ -50,6 +50,7 @@ export function scanJson(scans: ImageScan[]) {
       packages: s.packageCount,
       findings: s.findings,
       trimmedChangelogs: s.trimmed,
+      ...(s.superseded ? { superseded: true } : {}),
     })),
   };
 }

@@ -21,6 +21,8 @@ export interface ImageScan {
   findings: Finding[];
   /** Source packages whose newer changelog is trimmed above the installed version: evidence may be missing. */
   trimmed: string[];
+  /** A fleet scan's image that no tag names any more (`scan --fleet --all`). */
+  superseded?: boolean;
 }
 
 export interface ScanOptions {

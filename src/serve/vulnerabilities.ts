@@ -21,7 +21,7 @@ export class Vulnerabilities {
 
   /** Every indexed image's findings, worst first, by manifest digest. */
   async fleet(): Promise<Map<string, Finding[]>> {
-    const scans = await scanFleet(this.db);
+    const scans = await scanFleet(this.db, { all: true });
     return new Map(scans.map((s) => [s.digest, worstFirst(s.findings)]));
   }
 
