@@ -116,6 +116,7 @@ for (const backend of BACKENDS) {
         await backend.location(),
       );
       try {
+        assert.equal((await index.byDigest(otherDigest)).length > 0, true);
         const layersBefore = (await index.stats()).layers;
         const removed = await index.remove({
           ref: { registry: "registry.test", repository: "team/other", tag: "1" },
