@@ -26,16 +26,21 @@ const V3_BASE: MetricTable = {
   A: IMPACT,
 };
 
-const V3_OPTIONAL: MetricTable = {
-  E: ["X", "U", "P", "F", "H"],
-  RL: ["X", "O", "T", "W", "U"],
-  RC: ["X", "U", "R", "C"],
+/** The environmental metrics v3.x and v4.0 spell alike. */
+const SHARED_ENVIRONMENTAL: MetricTable = {
   CR: REQUIREMENT,
   IR: REQUIREMENT,
   AR: REQUIREMENT,
   MAV: ["X", "N", "A", "L", "P"],
   MAC: ["X", "L", "H"],
   MPR: ["X", "N", "L", "H"],
+};
+
+const V3_OPTIONAL: MetricTable = {
+  E: ["X", "U", "P", "F", "H"],
+  RL: ["X", "O", "T", "W", "U"],
+  RC: ["X", "U", "R", "C"],
+  ...SHARED_ENVIRONMENTAL,
   MUI: ["X", "N", "R"],
   MS: ["X", "U", "C"],
   MC: ["X", ...IMPACT],
@@ -59,13 +64,8 @@ const V4_BASE: MetricTable = {
 
 const V4_OPTIONAL: MetricTable = {
   E: ["X", "A", "P", "U"],
-  CR: REQUIREMENT,
-  IR: REQUIREMENT,
-  AR: REQUIREMENT,
-  MAV: ["X", "N", "A", "L", "P"],
-  MAC: ["X", "L", "H"],
+  ...SHARED_ENVIRONMENTAL,
   MAT: ["X", "N", "P"],
-  MPR: ["X", "N", "L", "H"],
   MUI: ["X", "N", "P", "A"],
   MVC: ["X", ...IMPACT],
   MVI: ["X", ...IMPACT],

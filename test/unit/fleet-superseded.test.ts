@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { cp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import type { ImageRef } from "../../src/fleet/store.js";
 import { imageDescriptor } from "../../src/oci/image.js";
@@ -13,9 +13,8 @@ import { parseListen } from "../../src/serve/listen.js";
 import { buildServer } from "../../src/serve/server.js";
 import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
 import { runStrata } from "../helpers/cli.js";
-import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
-import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+import { indexBackends } from "../helpers/index-backends.js";
 
 /**
  * Superseded images: a tag moves to a new manifest (`update` in place, then `sync`), and the old
@@ -23,22 +22,13 @@ import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
  * for, still joined by `ps`, and removed by `index prune`. On SQLite and on a real PostgreSQL.
  */
 
-let pg: PostgresServer;
-let dir: string;
-let files = 0;
+const { backends: BACKENDS, dir } = indexBackends("superseded");
 let pageDir: string;
 before(async () => {
-  [pg, dir] = await Promise.all([startPostgres(), tempDir("superseded")]);
-  pageDir = join(dir, "page");
+  pageDir = join(dir(), "page");
   await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
   await writeFile(join(pageDir, "app.js"), "");
 });
-after(() => pg?.stop());
-
-const BACKENDS = [
-  { name: "SQLite", location: async () => join(dir, `index-${++files}.db`) },
-  { name: "PostgreSQL", location: () => pg.newDatabase() },
-];
 
 const BASE = { name: "base-files", version: "12.4+deb12u5" };
 const OLD_SSL = { name: "libssl3", version: "3.0.11-1~deb12u2", source: "openssl" };
