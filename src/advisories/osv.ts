@@ -1,5 +1,6 @@
 import { isJsonObject, type Json } from "../util/json.js";
 import { type Advisory, CVE_ID, checkAdvisory, DEBIAN_RELEASES, feedError } from "./advisory.js";
+import { cvssScore } from "./cvss.js";
 import { type Severity, severityFromScore, severityFromUrgency } from "./severity.js";
 
 /**
@@ -34,11 +35,27 @@ function recordSeverity(record: Json, affected: Json): Severity {
     if (isJsonObject(holder) && typeof holder.severity === "string")
       return severityFromUrgency(holder.severity);
   }
-  for (const s of Array.isArray(record.severity) ? record.severity : []) {
-    const score = isJsonObject(s) && typeof s.score === "string" ? Number(s.score) : Number.NaN;
-    if (Number.isFinite(score)) return severityFromScore(score);
+  const score = recordScore(record.severity);
+  return score === undefined ? "unknown" : severityFromScore(score);
+}
+
+/** A bare score as some feeds give it ("7.5"): 0 to 10. */
+const NUMERIC_SCORE = /^(10(\.0+)?|\d(\.\d+)?)$/;
+
+/**
+ * The score of OSV's `severity[]`: of its CVSS v3.x and v4.0 vectors, the newest version's (the
+ * first of that version); else a bare numeric score. A malformed vector counts as none.
+ */
+function recordScore(entries: unknown): number | undefined {
+  let best: { version: number; score: number } | undefined;
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    if (!isJsonObject(entry) || typeof entry.score !== "string") continue;
+    const vector = cvssScore(entry.score);
+    const version = vector === undefined ? 0 : Number(entry.score.slice(5, 8));
+    const score = vector ?? (NUMERIC_SCORE.test(entry.score) ? Number(entry.score) : undefined);
+    if (score !== undefined && (best === undefined || version > best.version)) best = { version, score };
   }
-  return "unknown";
+  return best?.score;
 }
 
 /**

@@ -41,9 +41,13 @@ export function severityFromUrgency(urgency: string | undefined): Severity {
   }
 }
 
-/** A CVSS base score as a severity (CVSS v3 bands). */
+/**
+ * A CVSS score as a severity: FIRST's qualitative rating (v3.x and v4.0 share it), with its
+ * "none" (0.0) as negligible, the nearest of strata's words.
+ */
 export function severityFromScore(score: number): Severity {
-  if (!Number.isFinite(score) || score <= 0) return "unknown";
+  if (!Number.isFinite(score) || score < 0 || score > 10) return "unknown";
+  if (score === 0) return "negligible";
   if (score >= 9) return "critical";
   if (score >= 7) return "high";
   if (score >= 4) return "medium";

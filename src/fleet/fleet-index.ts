@@ -12,7 +12,13 @@ import {
 } from "./lookups.js";
 import { indexLocation, openDatabase } from "./open.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
-import { type RemoveResult, type RemoveTarget, removeImages } from "./remove.js";
+import {
+  type PruneResult,
+  pruneSuperseded,
+  type RemoveResult,
+  type RemoveTarget,
+  removeImages,
+} from "./remove.js";
 import { listRuns, type RunRecord, type RunsWhere, recordRun } from "./runs.js";
 import {
   type AddOptions,
@@ -66,8 +72,14 @@ export class FleetIndex {
     return packagesOfImage(this.db, manifestDigest);
   }
 
-  images(): Promise<IndexedImage[]> {
-    return listImages(this.db);
+  /** The images a ref names; with `all`, superseded ones (no ref left to them) too. */
+  images(opts: { all?: boolean } = {}): Promise<IndexedImage[]> {
+    return listImages(this.db, opts);
+  }
+
+  /** Removes the superseded images (no ref names them any more), and the layers only they held. */
+  prune(): Promise<PruneResult> {
+    return pruneSuperseded(this.db);
   }
 
   stats(): Promise<IndexStats> {

@@ -23,6 +23,8 @@ export interface IndexedImage {
   /** Compressed bytes of its config and layers (shared layers counted); null if indexed before sizes were kept. */
   size: number | null;
   refs: IndexedRef[];
+  /** No name (ref) is left to it: a tag it had moved on (`update` in place, then `sync`). */
+  superseded: boolean;
 }
 
 export interface IndexedPackage {
@@ -80,12 +82,20 @@ export async function imagesIn(db: Db, sel: Selection): Promise<Map<number, Inde
   for (const r of rows) {
     const platform = [r.os, r.architecture, r.variant].filter(Boolean).join("/");
     const size = r.size === null ? null : Number(r.size);
-    images.set(r.id, { digest: r.digest, config: r.config_digest, platform, size, refs: [] });
+    images.set(r.id, {
+      digest: r.digest,
+      config: r.config_digest,
+      platform,
+      size,
+      refs: [],
+      superseded: true,
+    });
   }
   for (const ref of refs) {
-    images
-      .get(ref.manifest_id)
-      ?.refs.push({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
+    const image = images.get(ref.manifest_id);
+    if (image === undefined) continue;
+    image.refs.push({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
+    image.superseded = false;
   }
   return images;
 }
@@ -188,9 +198,29 @@ export async function packagesOfImage(db: Db, digest: string): Promise<IndexedPa
   return [...found.values()][0] ?? [];
 }
 
-/** Every indexed image with its refs, by manifest digest. */
-export async function listImages(db: Db): Promise<IndexedImage[]> {
-  return [...(await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] })).values()];
+/**
+ * Superseded images: manifests no ref names any more. A ref is all that ties an image to a place
+ * (a tag, a digest it was added by, a local home), so an image with none is one a tag moved away
+ * from; it stays, marked, until `index prune`, for what still runs it (`ps`) and its runs.
+ */
+export const SUPERSEDED_IMAGES: Selection = {
+  sql: "SELECT id FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM refs r WHERE r.manifest_id = m.id)",
+  params: [],
+};
+export const CURRENT_IMAGES: Selection = {
+  sql: "SELECT id FROM manifests m WHERE EXISTS (SELECT 1 FROM refs r WHERE r.manifest_id = m.id)",
+  params: [],
+};
+export const ALL_IMAGES: Selection = { sql: "SELECT id FROM manifests", params: [] };
+
+/** What fleet views show: the images a ref names, or with `all` the superseded ones too. */
+export function fleetSelection(opts: { all?: boolean } = {}): Selection {
+  return opts.all ? ALL_IMAGES : CURRENT_IMAGES;
+}
+
+/** The indexed images with their refs, by manifest digest: those a ref names, or `all`. */
+export async function listImages(db: Db, opts: { all?: boolean } = {}): Promise<IndexedImage[]> {
+  return [...(await imagesIn(db, fleetSelection(opts))).values()];
 }
 
 export interface IndexStats {
@@ -210,6 +240,8 @@ export interface IndexStats {
   /** Images and layers indexed before sizes were kept (not in the byte counts until seen again). */
   unsizedImages: number;
   unsizedLayers: number;
+  /** Images no ref names any more (in `images`; `index prune` removes them). */
+  superseded: number;
   schemaVersion: number;
 }
 
@@ -226,6 +258,7 @@ export async function indexStats(db: Db): Promise<IndexStats> {
     imageBytes: await count("SELECT COALESCE(SUM(size), 0) AS n FROM manifests"),
     unsizedImages: await count("SELECT COUNT(*) AS n FROM manifests WHERE size IS NULL"),
     unsizedLayers: await count("SELECT COUNT(*) AS n FROM layers WHERE size IS NULL"),
+    superseded: await count(`SELECT COUNT(*) AS n FROM (${SUPERSEDED_IMAGES.sql}) s`),
     schemaVersion: await count("SELECT MAX(version) AS n FROM schema_migrations"),
   };
 }

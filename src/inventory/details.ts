@@ -6,13 +6,22 @@ import { copyrightLicence, type Licence } from "./copyright.js";
 import { DPKG_ROOT, dpkgRecord, MAX_PACKAGES, packagesOfRecords } from "./dpkg-records.js";
 import { byNameAndArch, type Inventory, readInventory } from "./inventory.js";
 import type { LayerEntry } from "./layer-entries.js";
-import { MAX_OS_RELEASE_BYTES, OS_RELEASE_PATHS, type OsRelease, parseOsRelease } from "./os-release.js";
+import {
+  DEBIAN_VERSION_PATH,
+  MAX_DEBIAN_VERSION_BYTES,
+  MAX_OS_RELEASE_BYTES,
+  OS_RELEASE_PATHS,
+  type OsRelease,
+  parseOsRelease,
+  withDebianVersion,
+} from "./os-release.js";
 import { type Kept, scanOverlay } from "./overlay.js";
 import type { InventoryPackage, PackageFacts } from "./package.js";
 
 /**
  * The inventory with what an SBOM needs besides: each package's dependencies (its dpkg record),
- * its licences (its machine-readable copyright file) and the image's distribution (os-release),
+ * its licences (its machine-readable copyright file) and the image's distribution (os-release and
+ * debian_version),
  * all from one streamed pass over the layers with whiteouts applied.
  */
 
@@ -34,7 +43,8 @@ type Found =
   | { kind: "dpkg"; packages: PackageFacts[] }
   | { kind: "copyright"; licence?: Licence }
   | { kind: "doc-link"; target: string }
-  | { kind: "os-release"; release?: OsRelease };
+  | { kind: "os-release"; release?: OsRelease }
+  | { kind: "debian-version"; text?: string };
 
 async function keep(entry: LayerEntry, where: string): Promise<Found | undefined> {
   if (entry.path.startsWith(`${DPKG_ROOT}/`)) {
@@ -44,6 +54,10 @@ async function keep(entry: LayerEntry, where: string): Promise<Found | undefined
   if (OS_RELEASE_PATHS.includes(entry.path) && entry.type === "file") {
     const text = (await entry.body(MAX_OS_RELEASE_BYTES)).toString("utf8");
     return { kind: "os-release", release: parseOsRelease(text) };
+  }
+  if (entry.path === DEBIAN_VERSION_PATH && entry.type === "file") {
+    if (entry.size > MAX_DEBIAN_VERSION_BYTES) return { kind: "debian-version" };
+    return { kind: "debian-version", text: (await entry.body(MAX_DEBIAN_VERSION_BYTES)).toString("utf8") };
   }
   const parts = entry.path.slice(DOC.length + 1).split("/");
   if (parts.length === 1 && entry.type === "symlink" && entry.linkname)
@@ -66,9 +80,14 @@ function licenceOf(name: string, found: Map<string, Kept<Found>>): Licence | und
 }
 
 function osRelease(found: Map<string, Kept<Found>>): OsRelease | undefined {
+  const debianVersion = found.get(DEBIAN_VERSION_PATH)?.value;
   for (const path of OS_RELEASE_PATHS) {
     const kept = found.get(path)?.value;
-    if (kept?.kind === "os-release" && kept.release !== undefined) return kept.release;
+    if (kept?.kind === "os-release" && kept.release !== undefined)
+      return withDebianVersion(
+        kept.release,
+        debianVersion?.kind === "debian-version" ? debianVersion.text : undefined,
+      );
   }
   return undefined;
 }
@@ -87,7 +106,7 @@ function withRecords(annotated: InventoryPackage[], recorded: InventoryPackage[]
 /** The packages of `image` with their relations and licences, and its distribution. */
 export async function readImageDetails(image: Image, where: string): Promise<ImageDetails> {
   const found = await scanOverlay<Found>(image, where, {
-    roots: [DPKG_ROOT, DOC, ...OS_RELEASE_PATHS],
+    roots: [DPKG_ROOT, DOC, ...OS_RELEASE_PATHS, DEBIAN_VERSION_PATH],
     keep: (entry) => keep(entry, where),
     maxKept: 4 * MAX_PACKAGES,
   });

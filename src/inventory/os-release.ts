@@ -1,6 +1,7 @@
 /**
  * What an image's os-release(5) file says of its distribution: `ID`, `VERSION_ID`,
- * `VERSION_CODENAME` and `PRETTY_NAME`, each checked before use (they reach purls and reports).
+ * `VERSION_CODENAME` and `PRETTY_NAME`, each checked before use (they reach purls and reports);
+ * and for Debian the point release `/etc/debian_version` names ("12.8"), which scanners put in purls.
  */
 
 export interface OsRelease {
@@ -8,10 +9,14 @@ export interface OsRelease {
   versionId?: string;
   codename?: string;
   prettyName?: string;
+  /** Debian's point release ("12.8"), from /etc/debian_version; testing and sid have none ("trixie/sid"). */
+  pointRelease?: string;
 }
 
 export const OS_RELEASE_PATHS = ["etc/os-release", "usr/lib/os-release"];
 export const MAX_OS_RELEASE_BYTES = 64 << 10;
+export const DEBIAN_VERSION_PATH = "etc/debian_version";
+export const MAX_DEBIAN_VERSION_BYTES = 256;
 
 const ID = /^[a-z0-9._-]{1,64}$/;
 const VERSION = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -42,4 +47,12 @@ export function parseOsRelease(text: string): OsRelease | undefined {
   // Printable text only, and short: it is shown, never parsed.
   if (pretty !== undefined && /^[\x20-\x7e]{1,128}$/.test(pretty)) release.prettyName = pretty;
   return release;
+}
+
+/** A Debian release with the point release of /etc/debian_version, when that names a number. */
+export function withDebianVersion(release: OsRelease, debianVersion: string | undefined): OsRelease {
+  const point = debianVersion?.trim();
+  if (release.id !== "debian" || point === undefined || !/^\d{1,4}(\.\d{1,4}){0,3}$/.test(point))
+    return release;
+  return { ...release, pointRelease: point };
 }

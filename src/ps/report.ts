@@ -16,7 +16,9 @@ function vulnerableText(findings: Finding[]): string {
 
 function matchText(r: ContainerReport): string {
   if (!r.match) return "not indexed";
-  return `${r.match.by} ${r.match.image.digest.slice(7, 19)}`;
+  // What still runs an image no tag names any more is what an operator must see.
+  const superseded = r.match.image.superseded ? " (superseded)" : "";
+  return `${r.match.by} ${r.match.image.digest.slice(7, 19)}${superseded}`;
 }
 
 function fixText(f: Finding): string {

@@ -56,7 +56,9 @@ function osComponent(facts: SbomFacts) {
       type: "operating-system",
       "bom-ref": `os:${os.id}`,
       name: os.id,
-      ...(os.versionId === undefined ? {} : { version: os.versionId }),
+      ...((os.pointRelease ?? os.versionId) === undefined
+        ? {}
+        : { version: os.pointRelease ?? os.versionId }),
       ...(os.prettyName === undefined ? {} : { description: os.prettyName }),
     },
   ];

@@ -3,15 +3,21 @@ import type { OsRelease } from "../inventory/os-release.js";
 import type { InventoryPackage } from "../inventory/package.js";
 
 /**
- * Package URLs as scanners match them: `pkg:deb/debian/NAME@VERSION?arch=A&distro=debian-12&upstream=SRC`
- * (epochs kept in the version; encoded by packageurl-js, qualifiers in its canonical order), and
- * `pkg:oci/NAME@sha256:...` for the image.
+ * Package URLs as the purl specification's `deb` type and Trivy write them:
+ * `pkg:deb/debian/NAME@VERSION?arch=A&distro=debian-12.8` (qualifiers in canonical order), and
+ * `pkg:oci/NAME@sha256:...` for the image. Where the two disagree the specification wins: the
+ * epoch stays in the version (`zlib1g@1:1.2.13.dfsg-1`), as its examples write it, where Trivy moves
+ * it to an `epoch=` qualifier. No `upstream=` (Syft's): the type does not define it, and the SBOMs
+ * name the source package on their own.
  */
 
-/** "debian-12" (or "debian-trixie" where no VERSION_ID is given), from the image's os-release. */
+/**
+ * "debian-12.8" (Debian's point release, as Trivy names it), else "debian-12" or "debian-trixie"
+ * (testing and sid have no number), from the image's os-release and debian_version.
+ */
 export function distroOf(os: OsRelease | undefined): string | undefined {
   if (os === undefined) return undefined;
-  const version = os.versionId ?? os.codename;
+  const version = os.pointRelease ?? os.versionId ?? os.codename;
   return version === undefined ? os.id : `${os.id}-${version}`;
 }
 
@@ -19,20 +25,35 @@ function namespace(os: OsRelease | undefined): string {
   return os?.id ?? "debian";
 }
 
+/**
+ * A purl in the specification's canonical form. packageurl-js leaves a version's `+` as it is,
+ * which the specification's permitted characters do not include (Debian's `+deb12u1`, `+b1`):
+ * its name and qualifiers are already percent-encoded, so a `+` left can only be the version's.
+ */
+function debPurlText(
+  name: string,
+  version: string,
+  qualifiers: Record<string, string>,
+  os?: OsRelease,
+): string {
+  return new PackageURL("deb", namespace(os), name, version, qualifiers, undefined)
+    .toString()
+    .replaceAll("+", "%2B");
+}
+
 export function debPurl(p: InventoryPackage, os: OsRelease | undefined): string {
   const qualifiers: Record<string, string> = {};
   if (p.architecture !== undefined) qualifiers.arch = p.architecture;
-  if (p.source !== undefined) qualifiers.upstream = p.source;
   const distro = distroOf(os);
   if (distro !== undefined) qualifiers.distro = distro;
-  return new PackageURL("deb", namespace(os), p.name, p.version, qualifiers, undefined).toString();
+  return debPurlText(p.name, p.version, qualifiers, os);
 }
 
 /** The source package a binary was built from (`arch=source`, Debian's convention). */
 export function sourcePurl(name: string, version: string, os: OsRelease | undefined): string {
   const distro = distroOf(os);
   const qualifiers = { arch: "source", ...(distro === undefined ? {} : { distro }) };
-  return new PackageURL("deb", namespace(os), name, version, qualifiers, undefined).toString();
+  return debPurlText(name, version, qualifiers, os);
 }
 
 export function imagePurl(name: string, digest: string, architecture: string): string {

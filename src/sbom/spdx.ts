@@ -32,7 +32,7 @@ function packageEntry(p: SbomPackage, facts: SbomFacts, ids: Map<string, string>
       : { checksums: [{ algorithm: "SHA256", checksumValue: p.debSha256 }] }),
     ...(source === undefined ? {} : { sourceInfo: `built package from: ${source.name} ${source.version}` }),
     licenseConcluded: NOASSERTION,
-    licenseDeclared: p.licence?.expression ?? NOASSERTION,
+    licenseDeclared: p.licence?.declared ?? NOASSERTION,
     copyrightText: NOASSERTION,
     externalRefs: [
       { referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: p.purl },
@@ -93,9 +93,35 @@ function relationships(facts: SbomFacts, ids: Map<string, string>) {
   ];
 }
 
+/**
+ * The licence names with no SPDX id that packages declare, once each, under the `LicenseRef-` ids
+ * their expressions use, with the packages that name them. SPDX requires an extracted text; the
+ * copyright file's own `License:` line is what strata read, and it says so.
+ */
+function extractedLicences(packages: SbomPackage[]) {
+  const byRef = new Map<string, { name: string; packages: Set<string> }>();
+  for (const p of packages) {
+    for (const { name, licenseRef } of p.licence?.names ?? []) {
+      if (licenseRef === undefined) continue;
+      let entry = byRef.get(licenseRef);
+      if (entry === undefined) byRef.set(licenseRef, (entry = { name, packages: new Set() }));
+      entry.packages.add(p.name);
+    }
+  }
+  return [...byRef]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([licenseId, { name, packages: named }]) => ({
+      licenseId,
+      name,
+      extractedText: `License: ${name}`,
+      comment: `No SPDX id; named by the machine-readable copyright file (usr/share/doc/PACKAGE/copyright) of: ${[...named].sort().join(", ")}`,
+    }));
+}
+
 export function spdxDocument(facts: SbomFacts): object {
   const ids = new Map(facts.packages.map((p) => [p.purl, spdxId(p)]));
   const hex = facts.image.digest.slice("sha256:".length);
+  const extracted = extractedLicences(facts.packages);
   return {
     spdxVersion: "SPDX-2.3",
     dataLicense: "CC0-1.0",
@@ -105,6 +131,7 @@ export function spdxDocument(facts: SbomFacts): object {
     documentNamespace: `https://spdx.org/spdxdocs/${TOOL}-sha256-${hex}`,
     creationInfo: { created: facts.image.created, creators: [`Tool: ${TOOL}`] },
     packages: [imageEntry(facts), ...facts.packages.map((p) => packageEntry(p, facts, ids))],
+    ...(extracted.length === 0 ? {} : { hasExtractedLicensingInfos: extracted }),
     relationships: relationships(facts, ids),
   };
 }

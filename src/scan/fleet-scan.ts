@@ -8,7 +8,7 @@ import {
 } from "../advisories/match.js";
 import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
 import type { Db } from "../fleet/db.js";
-import { imagesIn } from "../fleet/lookups.js";
+import { fleetSelection, imagesIn } from "../fleet/lookups.js";
 import { withFixes } from "./fix-hint.js";
 import type { ImageScan } from "./scan.js";
 
@@ -62,10 +62,14 @@ async function findingsByPackage(
 }
 
 /**
- * Scans every image of the index from the database alone (no image is read): the stored feeds'
- * advisories and changelog evidence against the packages each image shows.
+ * Scans the index's images from the database alone (no image is read): the stored feeds'
+ * advisories and changelog evidence against the packages each image shows. Superseded images (no
+ * tag names them any more) are left out unless `all`.
  */
-export async function scanFleet(db: Db, opts: { release?: string } = {}): Promise<ImageScan[]> {
+export async function scanFleet(
+  db: Db,
+  opts: { release?: string; all?: boolean } = {},
+): Promise<ImageScan[]> {
   const releases = await imageReleases(db, opts.release);
   const packages = await db.all<PackageRow>(
     "SELECT p.id, p.name, p.version, p.source, p.source_version FROM packages p",
@@ -85,7 +89,7 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
   const counts = await db.all<{ manifest_id: number; n: number }>(
     "SELECT manifest_id, COUNT(*) AS n FROM image_packages GROUP BY manifest_id",
   );
-  const images = await imagesIn(db, { sql: "SELECT id FROM manifests", params: [] });
+  const images = await imagesIn(db, fleetSelection(opts));
   const fromRows = await db.all<{ id: number; packages_from: string }>(
     "SELECT id, packages_from FROM manifests",
   );
@@ -110,6 +114,7 @@ export async function scanFleet(db: Db, opts: { release?: string } = {}): Promis
       findings: [],
       trimmed: [],
       coverage: coverage.get(release) ?? releaseCoverage(release, []),
+      ...(image.superseded ? { superseded: true } : {}),
     });
   }
   for (const c of counts) {

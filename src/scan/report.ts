@@ -37,7 +37,7 @@ function findingsSummary(scan: ImageScan): string {
 /** The human report of one image scan. */
 export function scanLines(scan: ImageScan): string[] {
   const lines = [
-    `${scan.reference} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ${findingsSummary(scan)}`,
+    `${scan.reference}${scan.superseded ? " (superseded: no tag names it)" : ""} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ${findingsSummary(scan)}`,
     ...scan.findings.map(findingLine),
   ];
   if (!scan.coverage.covered) lines.push(`  to know: ${coverageHint(scan.release)}`);
@@ -63,6 +63,7 @@ export function scanJson(scans: ImageScan[]) {
         covered: s.coverage.covered,
         sources: s.coverage.sources.map(({ location, kind, suites }) => ({ location, kind, suites })),
       },
+      ...(s.superseded ? { superseded: true } : {}),
     })),
   };
 }

@@ -26,6 +26,8 @@ export interface ImageScan {
   trimmed: string[];
   /** What speaks for the image's release: without coverage, no finding is "unknown", not "none". */
   coverage: ReleaseCoverage;
+  /** A fleet scan's image that no tag names any more (`scan --fleet --all`). */
+  superseded?: boolean;
 }
 
 export interface ScanOptions {

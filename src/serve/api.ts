@@ -24,17 +24,29 @@ function sbomFileStem(image: ImageRow): string {
   return `${safe}-${image.digest.slice("sha256:".length, "sha256:".length + 12)}`;
 }
 
+/** `?all=true`: superseded images (no tag names them any more) too; left out by default. */
+const ALL_QUERY = {
+  querystring: {
+    type: "object",
+    // Query strings are not coerced (server.ts): the flag is spelled out.
+    properties: { all: { type: "string", enum: ["true", "false"] } },
+    additionalProperties: false,
+  },
+};
+
 /** `GET /api/fleet`'s answer: the images, the fleet's bytes and the advisory feeds stored. */
-export async function fleetAnswer(view: FleetView) {
+export async function fleetAnswer(view: FleetView, opts: { all?: boolean } = {}) {
   return {
-    images: await view.fleet(),
+    images: await view.fleet(opts),
     bytes: await fleetBytes(view.index.db),
     advisories: await view.vulnerabilities.feeds(),
   };
 }
 
 export function registerApi(app: FastifyInstance, view: FleetView): void {
-  app.get("/api/fleet", () => fleetAnswer(view));
+  app.get<{ Querystring: { all?: string } }>("/api/fleet", { schema: ALL_QUERY }, (request) =>
+    fleetAnswer(view, { all: request.query.all === "true" }),
+  );
 
   app.get<{ Querystring: { q: string } }>(
     "/api/search",
@@ -103,7 +115,9 @@ export function registerApi(app: FastifyInstance, view: FleetView): void {
     },
   );
 
-  app.get("/api/vulnerable", async () => ({ images: await view.vulnerable() }));
+  app.get<{ Querystring: { all?: string } }>("/api/vulnerable", { schema: ALL_QUERY }, async (request) => ({
+    images: await view.vulnerable({ all: request.query.all === "true" }),
+  }));
 
   app.get("/api/runs", async () => ({ runs: await view.runs() }));
 }

@@ -1,6 +1,12 @@
 import type { Db } from "../fleet/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import { type IndexedImage, type IndexedPackage, packagesWhere, type Selection } from "../fleet/lookups.js";
+import {
+  fleetSelection,
+  type IndexedImage,
+  type IndexedPackage,
+  packagesWhere,
+  type Selection,
+} from "../fleet/lookups.js";
 
 /**
  * What the page shows of the index that FleetIndex's methods do not hand out whole: when each
@@ -38,8 +44,6 @@ interface LayerCountRow {
   shared_bytes: number;
 }
 
-export const ALL_IMAGES: Selection = { sql: "SELECT id FROM manifests", params: [] };
-
 async function layerCounts(db: Db, sel: Selection): Promise<Map<number, LayerCountRow>> {
   const rows = await db.all<LayerCountRow>(
     `SELECT manifest_id, COUNT(*) AS layers, SUM(shared) AS shared,
@@ -62,7 +66,7 @@ async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]>
     sel.params,
   );
   if (heads.length === 0) return [];
-  const images = new Map((await index.images()).map((i) => [i.digest, i]));
+  const images = new Map((await index.images({ all: true })).map((i) => [i.digest, i]));
   const counts = await layerCounts(index.db, sel);
   return heads.flatMap((h) => {
     const image = images.get(h.digest);
@@ -77,9 +81,9 @@ async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]>
   });
 }
 
-/** Every indexed image, newest first. */
-export async function fleetImages(index: FleetIndex): Promise<ImageRow[]> {
-  const rows = await imageRows(index, ALL_IMAGES);
+/** The indexed images a ref names (with `all`, superseded ones too), newest first. */
+export async function fleetImages(index: FleetIndex, opts: { all?: boolean } = {}): Promise<ImageRow[]> {
+  const rows = await imageRows(index, fleetSelection(opts));
   return rows.sort((a, b) => b.addedAt - a.addedAt || a.digest.localeCompare(b.digest));
 }
 

@@ -2,7 +2,7 @@ import { CVE_ID } from "../advisories/advisory.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import type { IndexedPackage } from "../fleet/lookups.js";
+import { fleetSelection, type IndexedPackage } from "../fleet/lookups.js";
 import { parseQuery } from "../fleet/query.js";
 import { refText } from "../fleet/ref-text.js";
 import { RECENT_RUNS_MS, type RunRecord } from "../fleet/runs.js";
@@ -11,7 +11,6 @@ import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import {
-  ALL_IMAGES,
   byId,
   fleetImages,
   type ImageRow,
@@ -73,10 +72,10 @@ export class FleetView {
     private readonly sbomOptions: SbomOptions = { timeoutMs: 30_000 },
   ) {}
 
-  /** Every image with its packages and their findings, newest first. */
-  private async scanned(): Promise<Scanned[]> {
-    const rows = await fleetImages(this.index);
-    const packages = await packagesOfImages(this.index, ALL_IMAGES);
+  /** The images a ref names (`all`: superseded ones too) with their packages and findings, newest first. */
+  private async scanned(opts: { all?: boolean } = {}): Promise<Scanned[]> {
+    const rows = await fleetImages(this.index, opts);
+    const packages = await packagesOfImages(this.index, fleetSelection(opts));
     const scans = await this.vulnerabilities.fleet();
     return rows.map((row) => {
       const list = packages.get(row.id) ?? [];
@@ -91,9 +90,9 @@ export class FleetView {
     });
   }
 
-  /** Every image with its package count and vulnerabilities, newest first. */
-  async fleet(): Promise<FleetImage[]> {
-    return (await this.scanned()).map((s) => s.image);
+  /** The images with their package counts and vulnerabilities, newest first (`all`: superseded ones too). */
+  async fleet(opts: { all?: boolean } = {}): Promise<FleetImage[]> {
+    return (await this.scanned(opts)).map((s) => s.image);
   }
 
   /** An image by manifest digest or by ref text (registry/repository:tag). */
@@ -162,10 +161,11 @@ export class FleetView {
    * `strata run`s of the last week that used it.
    */
   async vulnerable(
+    opts: { all?: boolean } = {},
     now = Date.now(),
   ): Promise<{ image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[]> {
     const rank = (s?: Severity) => (s === undefined ? -1 : severityRank(s));
-    const vulnerable = (await this.scanned()).filter((s) => s.findings.length > 0);
+    const vulnerable = (await this.scanned(opts)).filter((s) => s.findings.length > 0);
     const runs = await this.index.runs({
       digests: vulnerable.map((v) => v.image.digest),
       since: now - RECENT_RUNS_MS,
@@ -183,7 +183,8 @@ export class FleetView {
   /** The last runs (strata run), newest first, each with what its image is known to carry now. */
   async runs(): Promise<{ run: RunRecord; indexed: boolean; worst?: Severity; vulnerabilities: number }[]> {
     const runs = await this.index.runs({ limit: 200 });
-    const images = new Map((await this.scanned()).map((s) => [s.image.digest, s]));
+    // A run of an image superseded since still ran it: its findings count.
+    const images = new Map((await this.scanned({ all: true })).map((s) => [s.image.digest, s]));
     return runs.map((run) => {
       const scanned = images.get(run.digest);
       return {

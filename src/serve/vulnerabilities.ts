@@ -22,7 +22,7 @@ export class Vulnerabilities {
 
   /** Every indexed image's findings, worst first, and why they are unknown if they are, by manifest digest. */
   async fleet(): Promise<Map<string, { findings: Finding[]; unknown?: string }>> {
-    const scans = await scanFleet(this.db);
+    const scans = await scanFleet(this.db, { all: true });
     return new Map(
       scans.map((s) => [s.digest, { findings: worstFirst(s.findings), ...unknownOf(s.coverage) }]),
     );

@@ -291,6 +291,40 @@ describe("scan --advisories and scan --fleet", () => {
     assert.match(failing.stderr, /findings at or above --fail-on fixable/);
   });
 
+  it("rates OSV records by their CVSS v3.1 and v4.0 vectors, a malformed vector as unknown, and fails at --fail-on", async () => {
+    const record = (id: string, score: string) => ({
+      id,
+      severity: [{ type: score.startsWith("CVSS:4") ? "CVSS_V4" : "CVSS_V3", score }],
+      affected: [
+        {
+          package: { ecosystem: "Debian:12", name: "openssl" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: FIXED_SSL.version }] }],
+        },
+      ],
+    });
+    const osv = join(dir, "cvss-osv.json");
+    await writeFile(
+      osv,
+      JSON.stringify([
+        record("CVE-2026-0931", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), // 9.8
+        record("CVE-2026-0940", "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N"), // 8.2
+        record("CVE-2026-0999", "CVSS:3.1/AV:N/AC:L/PR:N"),
+      ]),
+    );
+    const r = await runStrata(["scan", oldLayout, "--advisories", osv, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [image] = JSON.parse(r.stdout).images as { findings: { id: string; severity: string }[] }[];
+    const severities = Object.fromEntries(image.findings.map((f) => [f.id, f.severity]));
+    assert.deepEqual(severities, {
+      "CVE-2026-0931": "critical",
+      "CVE-2026-0940": "high",
+      "CVE-2026-0999": "unknown",
+    });
+    const failing = await runStrata(["scan", oldLayout, "--advisories", osv, "--fail-on", "critical"]);
+    assert.equal(failing.code, 3, failing.stderr);
+    assert.match(failing.stdout, /CVE-2026-0931.*critical/);
+  });
+
   it("refuses --fleet with images or feeds (usage, exit 2), and scan with nothing to scan", async () => {
     const mixed = await runStrata(["scan", "--fleet", oldLayout, "--index", join(dir, "fleet.db")]);
     assert.equal(mixed.code, 2, mixed.stderr);

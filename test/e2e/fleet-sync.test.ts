@@ -32,6 +32,7 @@ before(async () => {
       { name: "app-a", version: "1.0" },
       { name: "app-b", version: "2.0" },
       { name: "app-c", version: "3.0" },
+      { name: "app-d", version: "1.0" },
     ]),
     startRegistry(),
     startPostgres(),
@@ -159,6 +160,50 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
     } finally {
       await index.close();
       await proxy.close();
+    }
+  });
+
+  test("a tag pushed again (as update in place does), then sync: the old manifest is superseded, left out of ls and scan --fleet, and pruned (SQLite and PostgreSQL)", async () => {
+    const own = await startRegistry(); // a registry of its own: the other tests count the shared one's tags
+    try {
+      const ref = `${own.host}/app-d:1`;
+      await buildAndPush(repo, dir, ["app-d"], [ref]);
+      const indexes = [join(dir, "superseded.db"), await pg.newDatabase()];
+      const cli = async (index: string, ...args: string[]) => {
+        const r = await runStrata([...args, "--index", index]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout;
+      };
+      const digestsOf = async (index: string, ...flags: string[]) =>
+        (
+          JSON.parse(await cli(index, "index", "ls", "--json", ...flags)) as {
+            digest: string;
+            superseded: boolean;
+          }[]
+        ).map((i) => `${i.digest}${i.superseded ? " superseded" : ""}`);
+      for (const index of indexes) await cli(index, "index", "sync", own.host);
+      const [before] = await digestsOf(indexes[0]);
+      // The tag moves to a new manifest, as `strata update` in place or a rebuild pushed again does.
+      await buildAndPush(repo, dir, ["app-d", "libc6"], [ref]);
+      for (const index of indexes) {
+        await cli(index, "index", "sync", own.host);
+        const [now] = await digestsOf(index);
+        assert.notEqual(now, before, "the tag names the new manifest");
+        assert.deepEqual((await digestsOf(index, "--all")).sort(), [now, `${before} superseded`].sort());
+        const scan = JSON.parse(await cli(index, "scan", "--fleet", "--json"));
+        assert.deepEqual(
+          scan.images.map((i: { digest: string }) => i.digest),
+          [now],
+        );
+        const pruned = JSON.parse(await cli(index, "index", "prune", "--json"));
+        assert.deepEqual(
+          pruned.images.map((i: { digest: string }) => i.digest),
+          [before],
+        );
+        assert.deepEqual(await digestsOf(index, "--all"), [now]);
+      }
+    } finally {
+      await own.close();
     }
   });
 

@@ -22,6 +22,20 @@ async function sbom(...args: string[]): Promise<{ text: string; stderr: string }
   return { text: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * Trivy's purl with its `epoch=` qualifier moved into the version, where the purl specification's
+ * `deb` examples keep it (`pkg:deb/debian/attr@1:2.4.47-2?arch=source`): the one documented difference.
+ */
+function epochInVersion(purl: string): string {
+  const m = /^(pkg:deb\/[^@]+@)([^?]+)\?(.*)$/.exec(purl);
+  assert.ok(m, `not a deb purl with qualifiers: ${purl}`);
+  const qualifiers = m[3].split("&");
+  const epoch = qualifiers.find((q) => q.startsWith("epoch="));
+  if (epoch === undefined) return purl;
+  const rest = qualifiers.filter((q) => q !== epoch);
+  return `${m[1]}${epoch.slice("epoch=".length)}:${m[2]}?${rest.join("&")}`;
+}
+
 /** name=version of the Debian packages of an SPDX document (the image itself left out). */
 function spdxPackages(doc: { packages: SpdxPackage[] }): string[] {
   return doc.packages
@@ -65,10 +79,43 @@ describe("strata sbom on real images (network: the host's mirror; root: mmdebstr
       purls.map((p: { name: string; arch: string }) => `${p.name}:${p.arch}`).sort(),
       scan.locked.map((p) => `${p.name}:${p.architecture}`).sort(),
     );
-    assert.deepEqual([...new Set(purls.map((p: { distro: string }) => p.distro))], ["debian-12"]);
+    const pointRelease = (await readFile(join(scan.rootfs, "etc/debian_version"), "utf8")).trim();
+    assert.match(pointRelease, /^12\.\d+$/);
+    assert.deepEqual(
+      [...new Set(purls.map((p: { distro: string }) => p.distro))],
+      [`debian-${pointRelease}`],
+    );
     // zlib's copyright file is machine-readable and names one licence with an SPDX id.
     const zlib = spdx.packages.find((p: SpdxPackage) => p.name === "zlib1g");
     assert.equal(zlib?.licenseDeclared, "Zlib");
+  });
+
+  it("every package's purl is the one Trivy writes, in both formats, but for the epoch (kept in the version, as the purl specification writes it)", async () => {
+    const image = `oci:${join(scan.work, "out")}:latest`;
+    const cdx = JSON.parse((await sbom(image, "--format", "cyclonedx")).text);
+    const spdx = JSON.parse((await sbom(image)).text);
+    const cdxPurls = cdx.components
+      .filter((c: { type: string }) => c.type === "library")
+      .map((c: { purl: string }) => c.purl)
+      .sort();
+    const spdxPurls = (spdx.packages as SpdxPackage[])
+      .filter((p) => p.SPDXID !== "SPDXRef-image")
+      .map((p) => p.externalRefs!.find((r) => !("comment" in r))!.referenceLocator)
+      .sort();
+    const trivy = scan.components.filter((c) => c.type === "library").map((c) => c.purl!);
+    const withEpoch = trivy.filter((purl) => /[?&]epoch=/.test(purl));
+    assert.ok(
+      withEpoch.length > 0,
+      "the image has packages with an epoch (zlib1g 1:...), so the difference is tested",
+    );
+    assert.deepEqual(cdxPurls, trivy.map(epochInVersion).sort());
+    assert.deepEqual(spdxPurls, cdxPurls);
+    assert.ok(
+      trivy.some((purl) => purl.includes("%2B")) &&
+        cdxPurls.some((purl: string) => purl.includes("%2Bdeb12u")),
+      "+ is percent-encoded by both",
+    );
+    assert.ok(cdxPurls.every((purl: string) => !purl.includes("+") && !purl.includes("upstream=")));
   });
 
   it("attached in a real docker-registry 2.8 through the sha256-<hex> tag, and read back by strata sbom docker://", async () => {

@@ -1,30 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { readFeed } from "../../src/advisories/feed.js";
 import { advisoriesFor, storeAdvisories, storedFeeds, storedVersions } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { scanFleet } from "../../src/scan/fleet-scan.js";
-import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
-import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+import { indexBackends } from "../helpers/index-backends.js";
 
 const FIXTURES = new URL("../fixtures/advisories/", import.meta.url).pathname;
 
 /** Every test runs on both databases, as the fleet index's own do. */
-let pg: PostgresServer;
-let dir: string;
-let files = 0;
-before(async () => {
-  [pg, dir] = await Promise.all([startPostgres(), tempDir("advisory-store")]);
-});
-after(() => pg?.stop());
-
-const BACKENDS = [
-  { name: "SQLite", location: async () => join(dir, `index-${++files}.db`) },
-  { name: "PostgreSQL", location: () => pg.newDatabase() },
-];
+const { backends: BACKENDS } = indexBackends("advisory-store");
 
 const BASE = { name: "base-files", version: "12.4+deb12u11" };
 const OLD_SSL = { name: "libssl3", version: "3.0.15-1~deb12u1", source: "openssl" };

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
@@ -14,7 +13,6 @@ import { type ImageRef, imageSize } from "../../src/fleet/store.js";
 import { readInventory } from "../../src/inventory/inventory.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { tempDir } from "../helpers/debs.js";
 import {
   countedImage,
   poisonedImage,
@@ -23,21 +21,10 @@ import {
   strataImage,
   strataPackageLayer,
 } from "../helpers/fleet-images.js";
-import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
+import { indexBackends } from "../helpers/index-backends.js";
 
 /** Every test runs on both databases: an embedded SQLite file and a real PostgreSQL server of our own. */
-let pg: PostgresServer;
-let dir: string;
-let files = 0;
-before(async () => {
-  [pg, dir] = await Promise.all([startPostgres(), tempDir("fleet")]);
-});
-after(() => pg?.stop());
-
-const BACKENDS = [
-  { name: "SQLite", location: async () => join(dir, `index-${++files}.db`) },
-  { name: "PostgreSQL", location: () => pg.newDatabase() },
-];
+const { backends: BACKENDS, pg } = indexBackends("fleet");
 
 const ref = (repository: string, tag: string, topDigest: string): ImageRef => ({
   registry: "registry.test",
@@ -575,12 +562,12 @@ async function storeAsVersion1(db: Db, image: Image, digest: string): Promise<vo
 
 describe("the fleet index when PostgreSQL goes away", () => {
   test("an add fails with one line, and the index is as it was once the server is back", async () => {
-    const location = await pg.newDatabase();
+    const location = await pg().newDatabase();
     const index = await FleetIndex.open(location);
     const first = await strataImage([LIBC], { label: "first" });
     await index.add(first.image, "test", [ref("first", "1", digestOf(first.image))]);
     const before = await index.stats();
-    await pg.kill();
+    await pg().kill();
     try {
       const second = await strataImage([ZLIB], { label: "second" });
       await assert.rejects(
@@ -596,12 +583,12 @@ describe("the fleet index when PostgreSQL goes away", () => {
       await assert.rejects(index.stats(), (err) => isStrataError(err, "DATABASE"));
     } finally {
       await index.close();
-      await pg.start();
+      await pg().start();
     }
     const again = await FleetIndex.open(location);
     assert.deepEqual(await again.stats(), before);
     await again.close();
-    await assert.rejects(FleetIndex.open(pg.url("no_such_database")), (err) => {
+    await assert.rejects(FleetIndex.open(pg().url("no_such_database")), (err) => {
       assert.ok(isStrataError(err, "DATABASE"));
       assert.match(err.message, /no_such_database/);
       return true;

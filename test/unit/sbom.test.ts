@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { copyrightLicence } from "../../src/inventory/copyright.js";
-import { parseOsRelease } from "../../src/inventory/os-release.js";
+import { copyrightLicence, licenseRef } from "../../src/inventory/copyright.js";
+import { parseOsRelease, withDebianVersion } from "../../src/inventory/os-release.js";
 import type { Image } from "../../src/oci/image.js";
-import { debPurl } from "../../src/sbom/purl.js";
+import { debPurl, sourcePurl } from "../../src/sbom/purl.js";
 import { computeSboms, type SbomFormat } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { layerOf } from "../helpers/layer-tar.js";
@@ -39,10 +39,7 @@ describe("SBOMs of an image", () => {
       [...PACKAGES.map((p) => p.name)].sort(),
     );
     const zlib = libs.find((c: Doc) => c.name === "zlib1g");
-    assert.equal(
-      zlib.purl,
-      "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
-    );
+    assert.equal(zlib.purl, "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12");
     assert.equal(zlib.pedigree.ancestors[0].name, "zlib");
     const zlibLayer = image.manifest.layers[1 + PACKAGES.findIndex((p) => p.name === "zlib1g")].digest;
     assert.deepEqual(zlib.properties[0], { name: "dev.strata:layer.digest", value: zlibLayer });
@@ -71,16 +68,58 @@ describe("SBOMs of an image", () => {
     assert.ok(spdx.json.documentNamespace.endsWith(digest.slice(7)));
   });
 
-  test("licences: SPDX expressions from DEP-5 files, NOASSERTION or names where a licence has no SPDX id", async () => {
+  test("licences: SPDX expressions from DEP-5 files, a LicenseRef the document extracts (SPDX) or the name (CycloneDX) where a licence has no SPDX id", async () => {
     const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, LICENCES));
     const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
     assert.equal(declared.libc6, "LGPL-2.1-or-later");
     assert.equal(declared.zlib1g, "Zlib");
     assert.equal(declared.debconf, "BSD-2-Clause");
-    assert.equal(declared.tzdata, "NOASSERTION");
+    assert.equal(declared.tzdata, "LicenseRef-public-domain");
     assert.equal(declared["gcc-12-base"], "NOASSERTION", "no copyright file at all");
+    assert.deepEqual(spdx.json.hasExtractedLicensingInfos, [
+      {
+        licenseId: "LicenseRef-public-domain",
+        name: "public-domain",
+        extractedText: "License: public-domain",
+        comment:
+          "No SPDX id; named by the machine-readable copyright file (usr/share/doc/PACKAGE/copyright) of: tzdata",
+      },
+    ]);
+    assert.equal(spdxErrors(spdx.json), null);
     const tz = cyclonedx.json.components.find((c: Doc) => c.name === "tzdata");
     assert.deepEqual(tz.licenses, [{ license: { name: "public-domain" } }]);
+  });
+
+  test("an SPDX document with no unmapped licence has no hasExtractedLicensingInfos", async () => {
+    const { spdx } = await documents(await strataLikeImage(PACKAGES, { ...LICENCES, tzdata: "MIT" }));
+    assert.equal("hasExtractedLicensingInfos" in spdx.json, false);
+  });
+
+  test("hostile and very long licence names become bounded, distinct LicenseRef ids that SPDX's grammar accepts", async () => {
+    const long = `Evil${"-x".repeat(400)}`;
+    const hostile = {
+      libc6: "MIT) OR (LicenseRef-x",
+      zlib1g: '<script>alert("x")</script> or Zlib',
+      libssl3: long,
+      tzdata: `${long}y`,
+      debconf: "GPL-2 with OpenSSL exception, and naïve-licence",
+    };
+    const { spdx, cyclonedx } = await documents(await strataLikeImage(PACKAGES, hostile));
+    assert.equal(spdxErrors(spdx.json), null, "every expression parses; every LicenseRef is extracted");
+    assert.equal(await cyclonedxErrors(cyclonedx.text), null);
+    const extracted = spdx.json.hasExtractedLicensingInfos as Doc[];
+    for (const e of extracted) {
+      assert.match(e.licenseId, /^LicenseRef-[A-Za-z0-9.-]{1,90}$/);
+      assert.ok(e.licenseId.length <= 88, `${e.licenseId.length} characters`);
+    }
+    const byName = new Map(extracted.map((e) => [e.name, e.licenseId]));
+    assert.notEqual(byName.get(long), byName.get(`${long}y`), "names cut to the same prefix keep apart");
+    assert.equal(byName.get(long)?.startsWith("LicenseRef-Evil-x-x"), true);
+    const declared = Object.fromEntries(spdx.json.packages.map((p: Doc) => [p.name, p.licenseDeclared]));
+    assert.match(declared.zlib1g, /^LicenseRef-script-alert-x-script-[0-9a-f]{12} OR Zlib$/);
+    assert.match(declared.libc6, /^LicenseRef-MIT-[0-9a-f]{12} OR LicenseRef-LicenseRef-x-[0-9a-f]{12}$/);
+    const ssl = cyclonedx.json.components.find((c: Doc) => c.name === "libssl3");
+    assert.deepEqual(ssl.licenses, [{ license: { name: long } }], "CycloneDX keeps the name as written");
   });
 
   test("dependencies resolve to installed packages, through alternatives and Provides", async () => {
@@ -157,12 +196,21 @@ describe("SBOMs of an image", () => {
 });
 
 describe("purls, licences and os-release", () => {
-  test("purls keep epochs and ~, encoded as packageurl-js does, qualifiers in canonical order", () => {
+  test("purls keep epochs, ~ and : as they are and encode + (the specification's canonical form), qualifiers in canonical order", () => {
     const os = { id: "debian", versionId: "12" };
     const p = { name: "libssl3", version: "1:3.0.15-1~deb12u1+b1", architecture: "amd64", source: "openssl" };
     assert.equal(
       debPurl({ ...p, layer: { index: 0, digest: "" }, from: "status" }, os),
-      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1+b1?arch=amd64&distro=debian-12&upstream=openssl",
+      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1%2Bb1?arch=amd64&distro=debian-12",
+    );
+    assert.equal(
+      debPurl({ ...p, layer: { index: 0, digest: "" }, from: "status" }, { ...os, pointRelease: "12.8" }),
+      "pkg:deb/debian/libssl3@1:3.0.15-1~deb12u1%2Bb1?arch=amd64&distro=debian-12.8",
+      "Debian's point release names the distro, as Trivy names it",
+    );
+    assert.equal(
+      sourcePurl("attr", "1:2.4.47-2+b1", os),
+      "pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=source&distro=debian-12",
     );
     assert.equal(
       debPurl(
@@ -173,9 +221,23 @@ describe("purls, licences and os-release", () => {
     );
   });
 
+  test("Debian's point release comes from debian_version only when it is a number, and only for Debian", () => {
+    const debian = { id: "debian", versionId: "12" };
+    assert.equal(withDebianVersion(debian, "12.8\n").pointRelease, "12.8");
+    assert.equal(withDebianVersion(debian, "trixie/sid\n").pointRelease, undefined, "testing has no number");
+    assert.equal(withDebianVersion(debian, undefined).pointRelease, undefined);
+    for (const hostile of ["12.8&arch=evil", "12.8\n13", "../../x", "1".repeat(300), "12..8", ""])
+      assert.equal(withDebianVersion(debian, hostile).pointRelease, undefined, hostile);
+    assert.equal(
+      withDebianVersion({ id: "ubuntu", versionId: "24.04" }, "trixie/sid").pointRelease,
+      undefined,
+    );
+  });
+
   test("DEP-5 expressions: or, and, comma-and, GNU versions, Debian's own names; else names only", () => {
     assert.deepEqual(copyrightLicence(copyright("GPL-2+ or Artistic")), {
       expression: "GPL-2.0-or-later OR Artistic-1.0",
+      declared: "GPL-2.0-or-later OR Artistic-1.0",
       names: [
         { name: "GPL-2+", spdxId: "GPL-2.0-or-later" },
         { name: "Artistic", spdxId: "Artistic-1.0" },
@@ -185,13 +247,27 @@ describe("purls, licences and os-release", () => {
       copyrightLicence(copyright("GPL-3, and Expat or BSD-3-clause"))?.expression,
       "GPL-3.0-only AND (MIT OR BSD-3-Clause)",
     );
-    assert.deepEqual(copyrightLicence(copyright("GPL-2 with OpenSSL exception")), {
-      names: [{ name: "GPL-2 with OpenSSL exception" }],
-    });
+    const withException = copyrightLicence(copyright("GPL-2 with OpenSSL exception"));
+    assert.equal(withException?.expression, undefined);
+    assert.match(withException!.declared, /^LicenseRef-GPL-2-with-OpenSSL-exception-[0-9a-f]{12}$/);
+    assert.deepEqual(withException?.names, [
+      { name: "GPL-2 with OpenSSL exception", licenseRef: withException!.declared },
+    ]);
     const mixed = copyrightLicence(
       `${copyright("BSD-variant")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2\n`,
     );
-    assert.deepEqual(mixed, { names: [{ name: "BSD-variant" }, { name: "GPL-2", spdxId: "GPL-2.0-only" }] });
+    assert.deepEqual(mixed, {
+      declared: "LicenseRef-BSD-variant AND GPL-2.0-only",
+      names: [
+        { name: "BSD-variant", licenseRef: "LicenseRef-BSD-variant" },
+        { name: "GPL-2", spdxId: "GPL-2.0-only" },
+      ],
+    });
+    assert.deepEqual(
+      copyrightLicence(copyright("Perl"))?.names,
+      [{ name: "Perl" }],
+      "an expression, not one id",
+    );
     const two = `${copyright("Expat")}\nFiles: debian/*\nCopyright: x\nLicense: GPL-2+ or LGPL-2.1\n`;
     assert.equal(copyrightLicence(two)?.expression, "MIT AND (GPL-2.0-or-later OR LGPL-2.1-only)");
     assert.equal(copyrightLicence("This package was debianized by someone.\nLicense: GPL\n"), undefined);
@@ -199,9 +275,9 @@ describe("purls, licences and os-release", () => {
 
   test("a License line of a megabyte of blanks is answered at once; a longer-than-any-licence line is not believed", () => {
     const started = process.hrtime.bigint();
-    assert.deepEqual(copyrightLicence(copyright(`GPL-2${" ".repeat(1 << 20)}x`)), {
-      names: [{ name: "GPL-2 x" }],
-    });
+    assert.deepEqual(copyrightLicence(copyright(`GPL-2${" ".repeat(1 << 20)}x`))?.names, [
+      { name: "GPL-2 x", licenseRef: licenseRef("GPL-2 x") },
+    ]);
     assert.equal(copyrightLicence(copyright(`GPL-2${"-x".repeat(1000)}`)), undefined);
     const spaced = copyrightLicence(copyright(`GPL-2+${" ".repeat(500)}or${"\t".repeat(300)}Artistic`));
     assert.equal(spaced?.expression, "GPL-2.0-or-later OR Artistic-1.0");

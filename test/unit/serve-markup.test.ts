@@ -33,6 +33,7 @@ describe("first views rendered on the server", { timeout: 10_000 }, () => {
             packages: 3,
             vulnerabilities: { critical: 0, high: 0, medium: 0, low: 0, negligible: 0, unknown: 0 },
             fixable: 0,
+            superseded: false,
           },
         ],
         bytes: { images: 1024, stored: 1024, shared: 0 },

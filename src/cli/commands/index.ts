@@ -120,7 +120,7 @@ function removeTarget(text: string): RemoveTarget {
 }
 
 function imageLine(image: IndexedImage): string {
-  const names = image.refs.map(refText).join(", ") || "(no name)";
+  const names = image.superseded ? "(superseded: no tag names it)" : image.refs.map(refText).join(", ");
   const size = image.size === null ? "?" : formatBytes(image.size);
   return `${image.digest}  ${image.platform.padEnd(14)}  ${size.padStart(10)}  ${names}`;
 }
@@ -193,11 +193,12 @@ function registerListing(parent: Command): void {
     parent
       .command("ls")
       .description("list the indexed images and their names")
+      .option("--all", "superseded images too (no tag names them any more)")
       .option("--json", "print JSON on stdout"),
   )
-    .addHelpText("after", examples("strata index ls --json"))
-    .action(async (flags: IndexFlags) => {
-      const images = await withIndex(flags, (index) => index.images());
+    .addHelpText("after", examples("strata index ls --json", "strata index ls --all"))
+    .action(async (flags: IndexFlags & { all?: boolean }) => {
+      const images = await withIndex(flags, (index) => index.images({ all: flags.all }));
       const text = flags.json ? JSON.stringify(images) : images.map(imageLine).join("\n");
       if (text !== "") process.stdout.write(`${text}\n`);
     });
@@ -246,10 +247,41 @@ function registerListing(parent: Command): void {
         `packages: ${stats.packages} distinct; ${stats.layerPackages} stored by layer for ${stats.imagePackages} in images`,
         `bytes: ${formatBytes(stats.layerBytes)} in layers stored once; ${formatBytes(stats.imageBytes)} as images (as if unshared)`,
       ];
+      if (stats.superseded > 0)
+        lines.push(
+          `superseded: ${stats.superseded} images no tag names any more (strata index prune removes them)`,
+        );
       if (stats.unsizedImages + stats.unsizedLayers > 0)
         lines.push(
           `sizes unknown for ${stats.unsizedImages} images and ${stats.unsizedLayers} layers indexed before sizes were kept (index add or sync them again)`,
         );
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}
+
+function prunedLine(image: IndexedImage): string {
+  const size = image.size === null ? "?" : formatBytes(image.size);
+  return `pruned ${image.digest}  ${image.platform}  ${size}`;
+}
+
+function registerPrune(parent: Command): void {
+  withIndexFlag(
+    parent
+      .command("prune")
+      .description("remove superseded images (no tag names them any more) and the layers only they held")
+      .option("--json", "print what was removed as JSON on stdout"),
+  )
+    .addHelpText("after", examples("strata index prune", "strata index prune --json"))
+    .action(async (flags: IndexFlags) => {
+      const pruned = await withIndex(flags, (index) => index.prune());
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(pruned)}\n`);
+        return;
+      }
+      const lines = [
+        ...pruned.images.map(prunedLine),
+        `${pruned.images.length} superseded images and ${pruned.layers} layers left the index`,
+      ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });
 }
@@ -267,5 +299,6 @@ export function registerIndex(program: Command, out: () => Output): void {
   registerAdd(parent, out);
   registerSync(parent, out);
   registerListing(parent);
+  registerPrune(parent);
   for (const cmd of parent.commands) cmd.exitOverride();
 }

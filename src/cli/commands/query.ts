@@ -6,7 +6,8 @@ import { examples } from "../help.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 function answerLines(a: QueryAnswer): string[] {
-  const names = a.image.refs.map(refText).join(", ") || "(no name)";
+  // Queries answer for superseded images too (what runs one may still be found by it), marked.
+  const names = a.image.superseded ? "(superseded: no tag names it)" : a.image.refs.map(refText).join(", ");
   const via = a.match ? `  (its ${a.match})` : "";
   return [
     `${names}  ${a.image.platform}  ${a.image.digest}${via}`,

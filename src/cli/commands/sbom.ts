@@ -58,7 +58,7 @@ export function registerSbom(program: Command, out: () => Output): void {
             "",
             "Packages come from strata's layer annotations, else the status.d records, else",
             "/var/lib/dpkg/status; licences from machine-readable copyright files; the distro from",
-            "os-release. The same image always gives the same bytes. Attached SBOMs are OCI 1.1",
+            "os-release and debian_version. The same image always gives the same bytes. Attached SBOMs are OCI 1.1",
             "artifacts whose subject is the platform image manifest (in a registry without the",
             "referrers API, listed under the tag sha256-<hex>). With --attach --sign, each attached",
             "SBOM is also attested: an in-toto statement signed with --key (DSSE), attached beside it.",

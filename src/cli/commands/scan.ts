@@ -42,6 +42,8 @@ export interface ScanInputs extends CommonOptions, RegistryFlags {
 
 interface ScanFlags extends ScanInputs {
   fleet?: boolean;
+  /** With --fleet: superseded images too. */
+  all?: boolean;
   json?: boolean;
   sarif?: boolean;
   failOn?: FailOn;
@@ -102,8 +104,12 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
         },
       );
     }
-    return withIndex(opts, (index) => scanFleet(index.db, { release: opts.release }));
+    return withIndex(opts, (index) => scanFleet(index.db, { release: opts.release, all: opts.all }));
   }
+  if (opts.all)
+    throw new StrataError("USAGE", "--all goes with --fleet", {
+      hint: "strata scan --fleet --all also scans superseded images (no tag names them any more)",
+    });
   if (locations.length === 0)
     throw new StrataError("USAGE", "scan needs images, or --fleet", { hint: "e.g. strata scan oci:out" });
   return withAdvisories(opts, async (advisories) => {
@@ -134,7 +140,8 @@ export function registerScan(program: Command, out: () => Output): void {
       .command("scan")
       .description("list the known vulnerabilities of images' Debian packages, and which an update fixes now")
       .argument("[image...]", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
-      .option("--fleet", "scan every image of the index, from the database alone"),
+      .option("--fleet", "scan every image of the index, from the database alone")
+      .option("--all", "with --fleet, superseded images too (no tag names them any more)"),
   )
     .addOption(new Option("--json", "print the findings as JSON on stdout").conflicts("sarif"))
     .option("--sarif", "print SARIF 2.1.0 on stdout, for code-scanning dashboards")

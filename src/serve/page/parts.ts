@@ -27,7 +27,13 @@ export function refsCell(image: Pick<Image, "digest" | "refs">): HTMLElement {
     const repo = `${r.registry ? `${r.registry}/` : ""}${r.repository}`;
     byRepo.set(repo, [...(byRepo.get(repo) ?? []), ...(r.tag ? [r.tag] : [])]);
   }
-  if (byRepo.size === 0) return h("td", { class: "refs muted" }, "(no name)");
+  // No tag names it any more (the API lists such images only with ?all=true).
+  if (byRepo.size === 0)
+    return h(
+      "td",
+      { class: "refs muted" },
+      h("a", { href: imageHref(image.digest) }, "superseded (no tag names it)"),
+    );
   return h(
     "td",
     { class: "refs" },

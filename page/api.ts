@@ -1,0 +1,53 @@
+import type { Finding } from "../../advisories/match.js";
+import type { IndexedPackage } from "../../fleet/lookups.js";
+import type { QueryAnswer } from "../../fleet/query.js";
+import type { RunRecord } from "../../fleet/runs.js";
+import type { FleetBytes, StackLayer } from "../fleet-data.js";
+import type { FleetImage, PackageDiff } from "../fleet-view.js";
+
+/** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
+
+export type { Finding, FleetImage, IndexedPackage, QueryAnswer, RunRecord, StackLayer };
+export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst" | "unknown">;
+
+export interface FleetAnswer {
+  images: FleetImage[];
+  bytes: FleetBytes;
+  advisories: { location: string; date: string; advisories: number }[];
+}
+export interface RunAnswer {
+  run: RunRecord;
+  indexed: boolean;
+  worst?: string;
+  vulnerabilities: number;
+}
+export interface ImageAnswer {
+  image: Image;
+  layers: StackLayer[];
+  findings: Finding[];
+  /** Why the image's vulnerabilities are unknown, when nothing covers its release. */
+  unknown?: string;
+}
+export interface DiffAnswer {
+  a: Image;
+  b: Image;
+  packages: PackageDiff;
+  layers: { shared: number; onlyInA: number; onlyInB: number };
+}
+export interface VulnerableAnswer {
+  images: { image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[];
+}
+export type SearchAnswer =
+  | { query: string; kind: "query"; answers: QueryAnswer[] }
+  | {
+      query: string;
+      kind: "cve";
+      answers: { image: FleetImage; packages: IndexedPackage[]; findings: Finding[] }[];
+    };
+
+export async function getJson<T>(path: string): Promise<T> {
+  const res = await fetch(path, { headers: { accept: "application/json" } });
+  const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+  if (!res.ok) throw new Error(body.hint ? `${body.error} (${body.hint})` : body.error);
+  return body as T;
+}

@@ -1,0 +1,187 @@
+import { formatBytes } from "../../util/format-bytes.js";
+import {
+  type FleetAnswer,
+  type FleetImage,
+  getJson,
+  type RunRecord,
+  type SearchAnswer,
+  type VulnerableAnswer,
+} from "./api.js";
+import { ago, empty, h, short, table } from "./dom.js";
+import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges, sizeText } from "./parts.js";
+
+/** The fleet list, search results and the vulnerable images. */
+
+function imageRow(image: FleetImage): HTMLElement {
+  return h(
+    "tr",
+    { "data-digest": image.digest },
+    refsCell(image),
+    h(
+      "td",
+      { class: "digest" },
+      h("a", { href: imageHref(image.digest), title: image.digest }, short(image.digest)),
+    ),
+    h("td", { class: "mono" }, image.platform),
+    h("td", { class: "num" }, image.packages),
+    h("td", { class: "num" }, sizeText(image.size)),
+    h(
+      "td",
+      { class: "num", title: `${image.sharedLayers} of ${image.layers} layers held by other images too` },
+      formatBytes(image.sharedBytes),
+      h("span", { class: "muted" }, ` · ${image.sharedLayers} of ${image.layers} layers`),
+    ),
+    h("td", {}, severityBadges(image)),
+    h("td", { class: "muted", title: new Date(image.addedAt).toISOString() }, ago(image.addedAt)),
+  );
+}
+
+const IMAGE_HEADS = [
+  "Repository and tags",
+  "Manifest",
+  "Platform",
+  "Packages",
+  "Size",
+  "Shared with others",
+  "Vulnerabilities",
+  "Indexed",
+];
+
+function stat(value: string | number, label: string): HTMLElement {
+  return h("div", { class: "stat" }, h("b", {}, value), h("span", {}, label));
+}
+
+export async function fleetView(): Promise<HTMLElement> {
+  return fleetContent(await getJson<FleetAnswer>("/api/fleet"));
+}
+
+/** The fleet list from /api/fleet's answer (the server renders it into the first page too). */
+export function fleetContent({ images, advisories, bytes }: FleetAnswer): HTMLElement {
+  const vulnerable = images.filter(
+    (i) => i.worst !== undefined && i.worst !== "negligible" && i.worst !== "unknown",
+  );
+  const repos = new Set(images.flatMap((i) => i.refs.map((r) => `${r.registry}/${r.repository}`)));
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Images"),
+    h(
+      "p",
+      { class: "sub" },
+      advisories.length === 0
+        ? "No advisories in the index: strata advisories update --from FEED to see vulnerabilities."
+        : `Advisories: ${advisories.map((a) => `${a.location} (${a.date.slice(0, 10)})`).join(", ")}`,
+    ),
+    h(
+      "div",
+      { class: "summary" },
+      stat(images.length, "images"),
+      stat(repos.size, "repositories"),
+      stat(formatBytes(bytes.stored), `stored (${formatBytes(bytes.images)} as whole images)`),
+      stat(formatBytes(bytes.shared), "in layers several images share"),
+      stat(vulnerable.length, "vulnerable (low or worse)"),
+      stat(
+        images.reduce((n, i) => n + i.fixable, 0),
+        "fixable findings",
+      ),
+    ),
+    images.length === 0
+      ? empty("The index holds no image yet: strata index add IMAGE")
+      : table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
+  );
+}
+
+export async function searchView(q: string): Promise<HTMLElement> {
+  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}`);
+  const rows =
+    answer.kind === "cve"
+      ? answer.answers.map(
+          (a) =>
+            [
+              a.image,
+              a.findings.map((f) => `${f.package} ${f.version} → ${f.fixedVersion ?? "no fix yet"}`),
+            ] as const,
+        )
+      : answer.answers.map(
+          (a) =>
+            [
+              a.image,
+              a.packages.map(
+                (p) =>
+                  `${p.name} ${p.version}${p.source !== p.name ? ` (${p.source} ${p.sourceVersion})` : ""}`,
+              ),
+            ] as const,
+        );
+  const body = rows.map(([image, matches]) =>
+    h(
+      "tr",
+      { "data-digest": image.digest },
+      refsCell(image),
+      h("td", { class: "digest" }, h("a", { href: imageHref(image.digest) }, short(image.digest))),
+      h("td", { class: "mono" }, image.platform),
+      h("td", {}, h("div", { class: "pkgs" }, ...matches.map((m) => h("span", { class: "pkg" }, m)))),
+    ),
+  );
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Search"),
+    h("p", { class: "sub" }, h("code", {}, q), ` — ${rows.length} ${rows.length === 1 ? "image" : "images"}`),
+    rows.length === 0
+      ? empty("No indexed image matches.")
+      : table(["Image", "Manifest", "Platform", "Matching packages"], body),
+  );
+}
+
+/** The last week's `strata run`s of a vulnerable image: what ran with what it now is known to carry. */
+function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
+  if (runs.length === 0) return "";
+  const names = runs.slice(0, 5).map((r) => `${r.name || r.id} (${ago(r.startedAt)}, exit ${r.exitCode})`);
+  const more = runs.length > 5 ? ` and ${runs.length - 5} more` : "";
+  return h(
+    "p",
+    { class: "recent-runs" },
+    h("a", { href: "/runs" }, `Ran ${runs.length}× in the last 7 days`),
+    `: ${names.join(", ")}${more}`,
+  );
+}
+
+export async function vulnerableView(): Promise<HTMLElement> {
+  return vulnerableContent(await getJson<VulnerableAnswer>("/api/vulnerable"));
+}
+
+/** The vulnerable images from /api/vulnerable's answer, each with its recent runs. */
+export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
+  const sections = images.map(({ image, findings, recentRuns }) =>
+    h(
+      "div",
+      { class: "vuln-image", "data-digest": image.digest },
+      h(
+        "h2",
+        {},
+        h(
+          "a",
+          { href: imageHref(image.digest) },
+          image.refs.length > 0
+            ? image.refs.map((r) => `${r.repository}${r.tag ? `:${r.tag}` : ""}`).join(", ")
+            : short(image.digest),
+        ),
+        " ",
+        severityBadges(image),
+      ),
+      recentRunsLine(recentRuns),
+      table(FINDING_HEADS, findings.map(findingRow)),
+    ),
+  );
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Vulnerable images"),
+    h(
+      "p",
+      { class: "sub" },
+      "Worst first; each finding with the version that fixes it and where that version is available.",
+    ),
+    images.length === 0 ? empty("No indexed image has a known vulnerability.") : sections,
+  );
+}
