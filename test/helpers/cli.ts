@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -31,4 +32,16 @@ export function runStrata(
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/**
+ * Asserts that a run failed as strata's contract says: exit 1, one `strata: error:` line matching
+ * `pattern` (and at most a hint), never a stack trace.
+ */
+export function assertOneLineError(r: RunResult, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("strata: error: "));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0], pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at |internal error/m, "no stack trace reaches the user");
 }
