@@ -263,3 +263,30 @@ describe("strata fetch refuses a .deb that is not the one the signed stanza name
     });
   }
 });
+
+describe("strata fetch refuses a lock entry that contradicts the signed index it names", () => {
+  for (const [field, value] of [
+    ["size", 21],
+    ["filename", "pool/main/l/libfoo/libfoo_6.6_amd64.deb"],
+    ["sourceVersion", "2.1"],
+  ] as const) {
+    test(`an entry whose ${field} is not the signed stanza's is LOCK_INVALID, and nothing is downloaded`, () =>
+      withRepo({}, async (repo) => {
+        const p = await project(repo);
+        assert.equal((await strata(p, "lock")).code, 0);
+        const lockPath = join(p.dir, "strata.lock");
+        const lock = JSON.parse(await readFile(lockPath, "utf8"));
+        lock.packages[1][field] = value;
+        await writeFile(lockPath, JSON.stringify(lock, null, 2));
+        assertOneLineError(
+          await strata(p, "fetch"),
+          /strata\.lock: packages\[1\] \(libfoo 2\.0\) is not in the signed index of .* with that sha256, size, filename and source$/,
+        );
+        assert.deepEqual(
+          [...repo.hits.keys()].filter((path) => path.startsWith("/pool/")),
+          [],
+          "no .deb was asked for",
+        );
+      }));
+  }
+});
