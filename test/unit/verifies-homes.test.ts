@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { cp, mkdtemp, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, test } from "node:test";
+import { indexTar, writeDockerArchive } from "../../src/oci/archive.js";
+import type { Artifact, Image } from "../../src/oci/image.js";
+import { writeLayout } from "../../src/oci/layout.js";
+import { assertOneLineError, runStrata } from "../helpers/cli.js";
+import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
+import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
+
+/**
+ * README "What strata verifies": local homes. Every blob of an OCI layout (the index, a platform
+ * manifest, a config, a layer) and every member of a docker-archive named by a digest is checked
+ * against that digest and size before it is used: `strata pull` of a tampered home fails in one
+ * line and writes nothing.
+ */
+
+const hexOf = (digest: string) => digest.slice("sha256:".length);
+const tempDir = (label: string) => mkdtemp(join(tmpdir(), `strata-verifies-${label}-`));
+
+let work: string;
+let layout: string;
+let artifact: Artifact & { kind: "index" };
+let image: Image;
+let indexDigest: string;
+
+before(async () => {
+  work = await tempDir("homes");
+  const images = await Promise.all(
+    (["amd64", "arm64"] as const).map(async (architecture) =>
+      syntheticImage([await syntheticLayer({ files: 2, fileSize: 4096 })], {
+        platform: { architecture, os: "linux" },
+      }),
+    ),
+  );
+  artifact = syntheticIndex(images) as Artifact & { kind: "index" };
+  image = images[0];
+  layout = join(work, "layout");
+  indexDigest = (await writeLayout(layout, artifact)).digest;
+});
+
+/** Pulls `source` into a fresh output: refused with a message matching `message`, nothing written. */
+async function expectPullRefused(source: string, message: RegExp): Promise<void> {
+  const out = join(await tempDir("out"), "pulled");
+  assertOneLineError(await runStrata(["pull", source, "-o", `oci:${out}`]), message);
+  assert.deepEqual(await readdir(join(out, "..")), [], "no output, no temp sibling");
+}
+
+describe("an OCI layout whose blob is not what its digest says is refused by strata pull", () => {
+  const blobs = () => ({
+    index: hexOf(indexDigest),
+    manifest: hexOf(artifact.index.index.manifests[1].digest),
+    config: hexOf(image.manifest.config.digest),
+    layer: hexOf(image.manifest.layers[0].digest),
+  });
+
+  for (const kind of ["index", "manifest", "config", "layer"] as const) {
+    for (const [how, alter] of [
+      ["of the right size and another sha256", kind === "layer" ? flippedMiddle : otherLastDigit],
+      ["one byte longer", oneByteLonger],
+    ] as const) {
+      test(`a tampered ${kind} blob ${how}`, async () => {
+        const dir = join(await tempDir("layout"), "copy");
+        await cp(layout, dir, { recursive: true });
+        const hex = blobs()[kind];
+        const path = join(dir, "blobs", "sha256", hex);
+        await writeFile(path, alter(await readFile(path)));
+        await expectPullRefused(
+          `oci:${dir}`,
+          new RegExp(`sha256:${hex}.*(sha256 is [0-9a-f]{64}, expected ${hex}|bytes)`),
+        );
+      });
+    }
+  }
+});
+
+describe("a docker-archive member named by a digest that is not its digest is refused by strata pull", () => {
+  for (const kind of ["config", "layer"] as const) {
+    test(`a tampered ${kind} member of the right size`, async () => {
+      const file = join(await tempDir("archive"), "image.tar");
+      await writeDockerArchive(file, image, { repoTags: ["example.test/app:1"] });
+      const digest = kind === "config" ? image.manifest.config.digest : image.manifest.layers[0].digest;
+      const member = (await indexTar(file)).get(`blobs/sha256/${hexOf(digest)}`);
+      assert.ok(member, `the archive names its ${kind} by digest`);
+      const handle = await open(file, "r+");
+      try {
+        const bytes = Buffer.alloc(member.size);
+        await handle.read(bytes, 0, member.size, member.offset);
+        const altered = kind === "config" ? otherLastDigit(bytes) : flippedMiddle(bytes);
+        await handle.write(altered, 0, altered.length, member.offset);
+      } finally {
+        await handle.close();
+      }
+      await expectPullRefused(
+        `docker-archive:${file}`,
+        new RegExp(`blobs/sha256/${hexOf(digest)} hashes to sha256:(?!${hexOf(digest)})[0-9a-f]{64}$`),
+      );
+    });
+  }
+});
