@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Artifact } from "../../src/oci/image.js";
+import { pullArtifact } from "../../src/oci/registry/pull.js";
 import { pushArtifact } from "../../src/oci/registry/push.js";
+import { isStrataError } from "../../src/util/errors.js";
 import { assertOneLineError, runStrata } from "../helpers/cli.js";
 import { serve } from "../helpers/loopback.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
@@ -27,9 +29,17 @@ interface Tampering {
   dropDigestHeader?: boolean;
 }
 
-/** A proxy in front of `registry` that alters the GET answer of `tampering.path` (when set). */
-async function tamperingProxy(registry: RegistryServer, current: () => Tampering | undefined) {
+/**
+ * A proxy in front of `registry` that alters the GET answer of `tampering.path` (when set) and
+ * records every request path in `seen`.
+ */
+async function tamperingProxy(
+  registry: RegistryServer,
+  current: () => Tampering | undefined,
+  seen: string[],
+) {
   return serve(async (req, res) => {
+    seen.push(req.url ?? "");
     const upstream = await fetch(`http://${registry.host}${req.url}`, {
       method: req.method,
       headers: Object.fromEntries(
@@ -58,6 +68,9 @@ describe("strata pull refuses what a registry serves unless it is what the diges
   let tampering: Tampering | undefined;
   let artifact: Artifact & { kind: "index" };
   let indexDigest: string;
+  /** A layer of another image of the same repository, which no manifest of the index names. */
+  let foreignLayer: string;
+  const seen: string[] = [];
 
   before(async () => {
     registry = await startRegistry();
@@ -70,7 +83,12 @@ describe("strata pull refuses what a registry serves unless it is what the diges
     );
     artifact = syntheticIndex(images) as Artifact & { kind: "index" };
     indexDigest = (await pushArtifact(artifact, `${registry.host}/${REPO}:1`, { knownBlobs: false })).digest;
-    proxy = await tamperingProxy(registry, () => tampering);
+    const foreign = syntheticImage([await syntheticLayer()]);
+    foreignLayer = foreign.manifest.layers[0].digest;
+    await pushArtifact({ kind: "image", image: foreign }, `${registry.host}/${REPO}:other`, {
+      knownBlobs: false,
+    });
+    proxy = await tamperingProxy(registry, () => tampering, seen);
   });
   after(async () => {
     await proxy?.close();
@@ -137,5 +155,33 @@ describe("strata pull refuses what a registry serves unless it is what the diges
       { path: blobPath(digest), alter: oneByteLonger },
       new RegExp(`${digest}.*(more than the expected \\d+ bytes|got \\d+ bytes, expected \\d+)`),
     );
+  });
+
+  test("a layer read straight from the registry (as run, diff and sbom read layers) fails at its end", async () => {
+    const digest = artifact.index.images[1].manifest.layers[0].digest;
+    tampering = { path: blobPath(digest), alter: flippedMiddle };
+    try {
+      const pulled = await pullArtifact(`${proxy.url.slice("http://".length)}/${REPO}:1`);
+      assert.ok(pulled.kind === "index");
+      const stream = await pulled.index.images[1].blobs.open(digest);
+      await assert.rejects(
+        (async () => {
+          for await (const _ of stream);
+        })(),
+        (err) => isStrataError(err, "HASH_MISMATCH") && err.message.includes(`${REPO}: blob ${digest}`),
+      );
+    } finally {
+      tampering = undefined;
+    }
+  });
+
+  test("a blob no verified manifest describes is never asked of the registry", async () => {
+    const pulled = await pullArtifact(`${proxy.url.slice("http://".length)}/${REPO}:1`);
+    assert.ok(pulled.kind === "index");
+    await assert.rejects(
+      pulled.index.images[0].blobs.open(foreignLayer),
+      (err) => isStrataError(err, "REGISTRY") && /is not described by the manifest/.test(err.message),
+    );
+    assert.equal(seen.filter((path) => path.includes(foreignLayer)).length, 0);
   });
 });
