@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -10,6 +10,7 @@ import { type Manifest, MediaType } from "../../src/oci/types.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
 import { assertOneLineError, runStrata } from "../helpers/cli.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
+import { otherLastDigit } from "../helpers/tamper.js";
 
 /**
  * README "Attached SBOMs": an attached SBOM is checked against its subject, its type and the image's
@@ -96,4 +97,18 @@ describe("strata sbom returns an attached SBOM only when it is the image's", () 
     assert.match(read.stderr, /the spdx SBOM attached to/);
     assert.equal(read.stdout, honest.toString());
   });
+
+  for (const part of ["manifest", "document"] as const) {
+    test(`one whose ${part} blob in the layout was altered at its size is refused in one line`, async () => {
+      const referrer = craftedReferrer(honest);
+      const dir = await layoutWith(referrer);
+      const digest = part === "manifest" ? referrer.descriptor.digest : referrer.payload.descriptor.digest;
+      const path = join(dir, "blobs", "sha256", digest.slice("sha256:".length));
+      await writeFile(path, otherLastDigit(await readFile(path)));
+      assertOneLineError(
+        await runStrata(["sbom", `oci:${dir}`]),
+        new RegExp(`${digest}: sha256 is [0-9a-f]{64}, expected ${digest.slice("sha256:".length)}$`),
+      );
+    });
+  }
 });
