@@ -3,13 +3,17 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { writeHome } from "../../src/oci/homes/homes.js";
+import { parseHomeName } from "../../src/oci/homes/name.js";
 import type { Artifact } from "../../src/oci/image.js";
 import { pullArtifact } from "../../src/oci/registry/pull.js";
 import { pushArtifact } from "../../src/oci/registry/push.js";
+import { attachSboms } from "../../src/sbom/attach.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { assertOneLineError, runStrata } from "../helpers/cli.js";
 import { serve } from "../helpers/loopback.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
+import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
 import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
 
@@ -20,6 +24,7 @@ import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.
  */
 
 const REPO = "verifies/app";
+const SBOM_REPO = "verifies/described";
 
 interface Tampering {
   /** The request path whose GET answer is altered. */
@@ -71,6 +76,8 @@ describe("strata pull refuses what a registry serves unless it is what the diges
   /** A layer of another image of the same repository, which no manifest of the index names. */
   let foreignLayer: string;
   const seen: string[] = [];
+  /** An image with an SPDX SBOM attached (through the sha256-<hex> tag): its manifest and document. */
+  const sbom = { manifest: "", document: "" };
 
   before(async () => {
     registry = await startRegistry();
@@ -89,6 +96,15 @@ describe("strata pull refuses what a registry serves unless it is what the diges
       knownBlobs: false,
     });
     proxy = await tamperingProxy(registry, () => tampering, seen);
+    const home = parseHomeName(`docker://${registry.host}/${SBOM_REPO}:1`)!;
+    const described = await strataLikeImage(PACKAGES, LICENCES);
+    await writeHome(home, { kind: "image", image: described }, { refName: "latest", archiveName: "x:1" });
+    const [report] = await attachSboms(home, { kind: "image", image: described }, { formats: ["spdx"] });
+    sbom.manifest = report.digest;
+    const manifest = await fetch(`http://${registry.host}/v2/${SBOM_REPO}/manifests/${report.digest}`, {
+      headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+    });
+    sbom.document = ((await manifest.json()) as { layers: { digest: string }[] }).layers[0].digest;
   });
   after(async () => {
     await proxy?.close();
@@ -184,4 +200,18 @@ describe("strata pull refuses what a registry serves unless it is what the diges
     );
     assert.equal(seen.filter((path) => path.includes(foreignLayer)).length, 0);
   });
+
+  for (const part of ["manifest", "document"] as const) {
+    test(`strata sbom refuses an attached SBOM whose ${part} the registry serves altered at its size`, async () => {
+      const digest = sbom[part];
+      const path = `/v2/${SBOM_REPO}/${part === "manifest" ? "manifests" : "blobs"}/${digest}`;
+      tampering = { path, alter: otherLastDigit, dropDigestHeader: true };
+      try {
+        const host = proxy.url.slice("http://".length);
+        assertOneLineError(await runStrata(["sbom", `docker://${host}/${SBOM_REPO}:1`]), mismatch(digest));
+      } finally {
+        tampering = undefined;
+      }
+    });
+  }
 });
