@@ -18,6 +18,9 @@ export interface FakePackage {
   body?: Buffer;
   /** The SHA256 field as written in the stanza, instead of the body's (a hostile index). */
   sha256?: string;
+  /** The Filename and Size fields as written, instead of the pool path and the body's size. */
+  filename?: string;
+  size?: string;
 }
 
 export interface FakeRepoOptions {
@@ -92,7 +95,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
       .map(([k, v]) => `${k}: ${v}\n`)
       .join("");
     stanzas.push(
-      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${filename}\nSize: ${body.length}\nSHA256: ${p.sha256 ?? sha256(body)}\n`,
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${p.filename ?? filename}\nSize: ${p.size ?? body.length}\nSHA256: ${p.sha256 ?? sha256(body)}\n`,
     );
   }
   const packagesText = Buffer.from(stanzas.join("\n"));

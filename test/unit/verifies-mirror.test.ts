@@ -92,16 +92,19 @@ async function indexCacheEntries(cacheRoot: string): Promise<string[]> {
   return readdir(join(cacheRoot, "indexes")).catch(() => []);
 }
 
-/** Loads the index of `repo`, which must be refused with `code` and a message matching `message`. */
-async function expectIndexRefused(repo: FakeRepo, code: string, message: RegExp): Promise<void> {
+/** The verified release of `repo` and a loader of its one index, with a fresh cache. */
+async function releaseOf(repo: FakeRepo) {
   const cacheRoot = await tempDir("index");
   const source = { url: repo.url, suites: ["testing"], components: ["main"], keyring: repo.keyring };
   const release = await fetchRelease(source, "testing", { cacheRoot });
+  return { cacheRoot, load: () => loadPackagesIndex(release, "main", "amd64", { cacheRoot }) };
+}
+
+/** Loads the index of `repo`, which must be refused with `code` and a message matching `message`. */
+async function expectIndexRefused(repo: FakeRepo, code: string, message: RegExp): Promise<void> {
+  const { cacheRoot, load } = await releaseOf(repo);
   for (let attempt = 1; attempt <= 2; attempt++) {
-    await assert.rejects(
-      loadPackagesIndex(release, "main", "amd64", { cacheRoot }),
-      (err) => isStrataError(err, code as never) && message.test(err.message),
-    );
+    await assert.rejects(load(), (err) => isStrataError(err, code as never) && message.test(err.message));
     // Refused means not cached: the second load fetches (and refuses) again.
     assert.deepEqual(await indexCacheEntries(cacheRoot), []);
   }
@@ -288,5 +291,29 @@ describe("strata fetch refuses a lock entry that contradicts the signed index it
           "no .deb was asked for",
         );
       }));
+  }
+});
+
+describe("a signed stanza's Filename and Size are checked before they name a URL or bound a download", () => {
+  for (const [field, value, message] of [
+    ["filename", "pool/main/a/app/../../../../../etc/passwd", /Filename ".*" is not a pool path/],
+    ["filename", "/etc/passwd", /Filename ".*" is not a pool path/],
+    ["filename", "pool/main/a/app/app 1.deb", /Filename ".*" is not a pool path/],
+    ["size", "0", /Size is not a plausible byte count/],
+    ["size", "-17", /Size is not a plausible byte count/],
+    ["size", "99999999999999999999", /Size is not a plausible byte count/],
+  ] as const) {
+    test(`${field} ${JSON.stringify(value)} is INDEX_INVALID when the package is read`, async () => {
+      const repo = await startFakeRepo({ packages: [{ name: "app", version: "1.0", [field]: value }] });
+      try {
+        const index = await (await releaseOf(repo)).load();
+        assert.throws(
+          () => index.byName("app"),
+          (err) => isStrataError(err, "INDEX_INVALID") && message.test(err.message),
+        );
+      } finally {
+        await repo.close();
+      }
+    });
   }
 });
