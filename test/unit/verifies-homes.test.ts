@@ -3,9 +3,12 @@ import { cp, mkdtemp, open, readdir, readFile, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { readInventory } from "../../src/inventory/inventory.js";
 import { indexTar, writeDockerArchive } from "../../src/oci/archive.js";
 import type { Artifact, Image } from "../../src/oci/image.js";
 import { writeLayout } from "../../src/oci/layout.js";
+import { Annotation } from "../../src/oci/types.js";
+import { isStrataError } from "../../src/util/errors.js";
 import { assertOneLineError, runStrata } from "../helpers/cli.js";
 import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
 import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
@@ -101,6 +104,50 @@ describe("a docker-archive member named by a digest that is not its digest is re
         `docker-archive:${file}`,
         new RegExp(`blobs/sha256/${hexOf(digest)} hashes to sha256:(?!${hexOf(digest)})[0-9a-f]{64}$`),
       );
+    });
+  }
+});
+
+describe("the packages a layer's annotation names are validated before any report or key uses them", () => {
+  const honest = {
+    name: "app",
+    version: "1.0",
+    architecture: "amd64",
+    source: "app",
+    sourceVersion: "1.0",
+    sha256: "a".repeat(64),
+  };
+  for (const [field, value] of [
+    ["name", "../../etc"],
+    ["version", "1.0 evil"],
+    ["architecture", "amd64/../x"],
+    ["source", "App Source"],
+    ["sourceVersion", "1\n2"],
+    ["sha256", "../../../victim"],
+  ] as const) {
+    test(`a dev.strata.packages.json whose ${field} is ${JSON.stringify(value)} is refused`, async () => {
+      const record = JSON.stringify([{ ...honest, [field]: value }]);
+      const crafted: Image = {
+        ...image,
+        manifest: {
+          ...image.manifest,
+          layers: image.manifest.layers.map((l) => ({
+            ...l,
+            annotations: { [Annotation.layerKind]: "package", [Annotation.packagesJson]: record },
+          })),
+        },
+      };
+      await assert.rejects(
+        readInventory(crafted, "crafted"),
+        (err) => isStrataError(err, "IO") && /is not valid$/.test(err.message),
+      );
+      const fine = JSON.stringify([honest]);
+      const layers = crafted.manifest.layers.map((l) => ({
+        ...l,
+        annotations: { ...l.annotations, [Annotation.packagesJson]: fine },
+      }));
+      const read = await readInventory({ ...crafted, manifest: { ...crafted.manifest, layers } }, "fine");
+      assert.equal(read.packages[0].name, "app");
     });
   }
 });
