@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -314,6 +315,33 @@ describe("a signed stanza's Filename and Size are checked before they name a URL
       } finally {
         await repo.close();
       }
+    });
+  }
+});
+
+describe("only the text the signature covers is read from an InRelease", () => {
+  for (const where of ["before", "after"] as const) {
+    test(`unsigned lines ${where} the signed block, vouching for a forged index, vouch for nothing`, async () => {
+      let forged = Buffer.alloc(0);
+      const forgedEntry = () =>
+        `SHA256:\n ${createHash("sha256").update(forged).digest("hex")} ${forged.length} main/binary-amd64/Packages.gz\n`;
+      const alter = (path: string, body: Buffer) => {
+        if (path === `${INDEX}.gz`) return forged;
+        if (path !== "/dists/testing/InRelease") return undefined;
+        const extra = Buffer.from(`Date: ${new Date().toUTCString()}\n${forgedEntry()}`);
+        return where === "before" ? Buffer.concat([extra, body]) : Buffer.concat([body, extra]);
+      };
+      await withRepo({ alter }, async (repo) => {
+        const plain = Buffer.from(await (await fetch(`${repo.url}${INDEX}`)).arrayBuffer());
+        forged = gzipSync(Buffer.from(plain.toString().replace("Version: 2.0", "Version: 6.6")));
+        const refused = (err: unknown) =>
+          ["SIGNATURE_INVALID", "HASH_MISMATCH", "SIZE_MISMATCH"].some((code) =>
+            isStrataError(err, code as never),
+          );
+        // Refused either when the InRelease is read or when the index is checked against it.
+        const loaded = releaseOf(repo).then(({ load }) => load());
+        await assert.rejects(loaded, refused);
+      });
     });
   }
 });
