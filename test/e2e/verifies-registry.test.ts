@@ -10,12 +10,15 @@ import { pullArtifact } from "../../src/oci/registry/pull.js";
 import { pushArtifact } from "../../src/oci/registry/push.js";
 import { attachSboms } from "../../src/sbom/attach.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { assertOneLineError, runStrata } from "../helpers/cli.js";
+import { assertOneLineError, isolatedEnv, type RunResult, runStrata } from "../helpers/cli.js";
 import { serve } from "../helpers/loopback.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
 import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
+
+/** The built CLI, with its cache and fleet index in a temp dir of their own. */
+const strata = async (args: string[]): Promise<RunResult> => runStrata(args, { env: await isolatedEnv() });
 
 /**
  * README "What strata verifies": registries. A real docker-registry holds an index of two images;
@@ -117,11 +120,11 @@ describe("strata pull refuses what a registry serves unless it is what the diges
     const work = await mkdtemp(join(tmpdir(), "strata-verifies-pull-"));
     try {
       tampering = t;
-      const r = await runStrata(["pull", `${host}/${ref}`, "-o", `oci:${join(work, "out")}`]);
+      const r = await strata(["pull", `${host}/${ref}`, "-o", `oci:${join(work, "out")}`]);
       assertOneLineError(r, message);
       assert.deepEqual(await readdir(work), [], "no output, no temp sibling");
       tampering = undefined;
-      const clean = await runStrata(["pull", `${host}/${ref}`, "-o", `oci:${join(work, "out")}`]);
+      const clean = await strata(["pull", `${host}/${ref}`, "-o", `oci:${join(work, "out")}`]);
       assert.equal(clean.code, 0, `the untampered pull works: ${clean.stderr}`);
     } finally {
       tampering = undefined;
@@ -208,7 +211,7 @@ describe("strata pull refuses what a registry serves unless it is what the diges
       tampering = { path, alter: otherLastDigit, dropDigestHeader: true };
       try {
         const host = proxy.url.slice("http://".length);
-        assertOneLineError(await runStrata(["sbom", `docker://${host}/${SBOM_REPO}:1`]), mismatch(digest));
+        assertOneLineError(await strata(["sbom", `docker://${host}/${SBOM_REPO}:1`]), mismatch(digest));
       } finally {
         tampering = undefined;
       }

@@ -9,9 +9,13 @@ import type { Artifact, Image } from "../../src/oci/image.js";
 import { writeLayout } from "../../src/oci/layout.js";
 import { Annotation } from "../../src/oci/types.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { assertOneLineError, runStrata } from "../helpers/cli.js";
+import { assertOneLineError, isolatedEnv, type RunResult, runStrata } from "../helpers/cli.js";
+import { dpkgStanza, layerOf } from "../helpers/layer-tar.js";
 import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
 import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
+
+/** The built CLI, with its cache and fleet index in a temp dir of their own. */
+const strata = async (args: string[]): Promise<RunResult> => runStrata(args, { env: await isolatedEnv() });
 
 /**
  * README "What strata verifies": local homes. Every blob of an OCI layout (the index, a platform
@@ -50,7 +54,7 @@ before(async () => {
  */
 async function expectPullRefused(source: string, message: RegExp, transport = "oci"): Promise<void> {
   const out = join(await tempDir("out"), "pulled");
-  assertOneLineError(await runStrata(["pull", source, "-o", `${transport}:${out}`]), message);
+  assertOneLineError(await strata(["pull", source, "-o", `${transport}:${out}`]), message);
   assert.deepEqual(await readdir(join(out, "..")), [], "no output, no temp sibling");
 }
 
@@ -150,4 +154,19 @@ describe("the packages a layer's annotation names are validated before any repor
       assert.equal(read.packages[0].name, "app");
     });
   }
+});
+
+describe("a layer annotation that contradicts the layer's own dpkg record is refused where the layer is read", () => {
+  test("strata scan of a layer annotated app=1.0 whose status.d records app 6.6 fails in one line", async () => {
+    const layer = await layerOf(
+      [{ path: "var/lib/dpkg/status.d/app", body: dpkgStanza({ name: "app", version: "6.6" }) }],
+      { annotations: { [Annotation.layerKind]: "package", [Annotation.packages]: "app=1.0" } },
+    );
+    const dir = join(await tempDir("annotated"), "layout");
+    await writeLayout(dir, { kind: "image", image: syntheticImage([layer]) });
+    assertOneLineError(
+      await strata(["scan", `oci:${dir}`]),
+      /layer sha256:[0-9a-f]{64} is annotated with app=1\.0 but its status\.d records app=6\.6$/,
+    );
+  });
 });

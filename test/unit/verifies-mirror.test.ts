@@ -9,7 +9,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { loadPackagesIndex } from "../../src/debian/packages-index.js";
 import { fetchRelease } from "../../src/debian/release.js";
 import { isStrataError } from "../../src/util/errors.js";
-import { assertOneLineError, runStrata } from "../helpers/cli.js";
+import { assertOneLineError, isolatedEnv, runStrata } from "../helpers/cli.js";
 import { type FakeRepo, type FakeRepoOptions, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 
 /**
@@ -181,8 +181,8 @@ async function project(repo: FakeRepo): Promise<{ dir: string; cache: string }> 
   return { dir, cache: join(dir, "cache") };
 }
 
-const strata = (p: { dir: string; cache: string }, ...args: string[]) =>
-  runStrata(["--cache-dir", p.cache, ...args], { cwd: p.dir });
+const strata = async (p: { dir: string; cache: string }, ...args: string[]) =>
+  runStrata(["--cache-dir", p.cache, ...args], { cwd: p.dir, env: await isolatedEnv() });
 
 async function files(dir: string): Promise<string[]> {
   return readdir(dir, { recursive: true }).catch(() => []);

@@ -8,9 +8,12 @@ import { writeLayout } from "../../src/oci/layout.js";
 import { attachToLayout, type Referrer, referrerOf } from "../../src/oci/referrers.js";
 import { type Manifest, MediaType } from "../../src/oci/types.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
-import { assertOneLineError, runStrata } from "../helpers/cli.js";
+import { assertOneLineError, isolatedEnv, type RunResult, runStrata } from "../helpers/cli.js";
 import { LICENCES, PACKAGES, strataLikeImage } from "../helpers/sbom-image.js";
 import { otherLastDigit } from "../helpers/tamper.js";
+
+/** The built CLI, with its cache and fleet index in a temp dir of their own. */
+const strata = async (args: string[]): Promise<RunResult> => runStrata(args, { env: await isolatedEnv() });
 
 /**
  * README "Attached SBOMs": an attached SBOM is checked against its subject, its type and the image's
@@ -60,7 +63,7 @@ describe("strata sbom returns an attached SBOM only when it is the image's", () 
       ref.referenceLocator = ref.referenceLocator.replace(`/${PACKAGES[0].name}@`, "/backdoor@");
     doc.packages.push(invented);
     const dir = await layoutWith(craftedReferrer(Buffer.from(JSON.stringify(doc))));
-    const read = await runStrata(["sbom", `oci:${dir}`]);
+    const read = await strata(["sbom", `oci:${dir}`]);
     assert.equal(read.code, 0, read.stderr);
     assert.match(
       read.stderr,
@@ -76,7 +79,7 @@ describe("strata sbom returns an attached SBOM only when it is the image's", () 
     }));
     const dir = await layoutWith(referrer);
     assertOneLineError(
-      await runStrata(["sbom", `oci:${dir}`]),
+      await strata(["sbom", `oci:${dir}`]),
       /the attached artifact is of type application\/vnd\.cyclonedx\+json, not application\/spdx\+json$/,
     );
   });
@@ -84,15 +87,12 @@ describe("strata sbom returns an attached SBOM only when it is the image's", () 
   test("one whose manifest holds two documents is refused in one line", async () => {
     const referrer = craftedReferrer(honest, (m) => ({ ...m, layers: [m.layers[0], m.layers[0]] }));
     const dir = await layoutWith(referrer);
-    assertOneLineError(
-      await runStrata(["sbom", `oci:${dir}`]),
-      /the attached artifact has 2 layers, not one$/,
-    );
+    assertOneLineError(await strata(["sbom", `oci:${dir}`]), /the attached artifact has 2 layers, not one$/);
   });
 
   test("the untouched attached SBOM is returned as attached", async () => {
     const dir = await layoutWith(craftedReferrer(honest));
-    const read = await runStrata(["sbom", `oci:${dir}`]);
+    const read = await strata(["sbom", `oci:${dir}`]);
     assert.equal(read.code, 0, read.stderr);
     assert.match(read.stderr, /the spdx SBOM attached to/);
     assert.equal(read.stdout, honest.toString());
@@ -106,7 +106,7 @@ describe("strata sbom returns an attached SBOM only when it is the image's", () 
       const path = join(dir, "blobs", "sha256", digest.slice("sha256:".length));
       await writeFile(path, otherLastDigit(await readFile(path)));
       assertOneLineError(
-        await runStrata(["sbom", `oci:${dir}`]),
+        await strata(["sbom", `oci:${dir}`]),
         new RegExp(`${digest}: sha256 is [0-9a-f]{64}, expected ${digest.slice("sha256:".length)}$`),
       );
     });
