@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -94,7 +93,11 @@ async function writeTarOutput(target: string, files: ArchiveFile[], opts: Archiv
       await tar.end();
     } catch (err) {
       // Closed before the caller removes the temp file: a stream still opening would create it again.
-      const closed = out.closed ? Promise.resolve() : once(out, "close");
+      // Not events.once: it rejects on the 'error' a write still queued raises when destroyed
+      // (ERR_STREAM_DESTROYED), which would replace the failure that matters with a stack trace.
+      const closed = out.closed
+        ? undefined
+        : new Promise<void>((resolve) => out.once("close", () => resolve()));
       out.destroy();
       await closed;
       throw err;

@@ -85,7 +85,10 @@ export async function layoutReferrers(
   for (const entry of await listLayout(dir)) {
     if (entry.artifactType === undefined || entry.mediaType !== MediaType.ociManifest) continue;
     if (artifactType !== undefined && entry.artifactType !== artifactType) continue;
-    const manifest = parseManifest(await blobs.readSmall(entry), `${dir}: ${entry.digest}`);
+    // Checked like a registry's referrer: bytes that are not the digest index.json names are refused.
+    const bytes = await blobs.readSmall(entry);
+    checkBytes(entry, bytes, dir);
+    const manifest = parseManifest(bytes, `${dir}: ${entry.digest}`);
     if (manifest.subject?.digest === subject) out.push({ descriptor: entry, manifest });
   }
   return out;

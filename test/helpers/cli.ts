@@ -1,4 +1,8 @@
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const STRATA_BIN = fileURLToPath(new URL("../../bin/strata.js", import.meta.url));
@@ -31,4 +35,22 @@ export function runStrata(
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/**
+ * Asserts that a run failed as strata's contract says: exit 1, one `strata: error:` line matching
+ * `pattern` (and at most a hint), never a stack trace.
+ */
+export function assertOneLineError(r: RunResult, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("strata: error: "));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0], pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at |internal error/m, "no stack trace reaches the user");
+}
+
+/** An environment whose strata cache and data (the fleet index) are a fresh temp dir, not the user's. */
+export async function isolatedEnv(): Promise<Record<string, string>> {
+  const dir = await mkdtemp(join(tmpdir(), "strata-home-"));
+  return { XDG_CACHE_HOME: join(dir, "cache"), XDG_DATA_HOME: join(dir, "data"), STRATA_CACHE_DIR: "" };
 }

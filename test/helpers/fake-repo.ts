@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -17,6 +18,9 @@ export interface FakePackage {
   body?: Buffer;
   /** The SHA256 field as written in the stanza, instead of the body's (a hostile index). */
   sha256?: string;
+  /** The Filename and Size fields as written, instead of the pool path and the body's size. */
+  filename?: string;
+  size?: string;
 }
 
 export interface FakeRepoOptions {
@@ -32,6 +36,10 @@ export interface FakeRepoOptions {
    * text (only the decompressed digest tells).
    */
   alterPackages?: "recompressed" | "altered";
+  /** Also list and serve Packages.xz (made by xz-utils), tried after Packages.gz. */
+  xz?: boolean;
+  /** A man in the middle: the bytes served for `path` instead of `body` (undefined: `body` as is). */
+  alter?: (path: string, body: Buffer) => Buffer | undefined;
   /** Change a line of the signed text after signing (a tampered InRelease). */
   tamperInRelease?: boolean;
   /** Sign with a key that is not in the keyring handed to strata. */
@@ -87,7 +95,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
       .map(([k, v]) => `${k}: ${v}\n`)
       .join("");
     stanzas.push(
-      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${filename}\nSize: ${body.length}\nSHA256: ${p.sha256 ?? sha256(body)}\n`,
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nPriority: optional\n${extra}Filename: ${p.filename ?? filename}\nSize: ${p.size ?? body.length}\nSHA256: ${p.sha256 ?? sha256(body)}\n`,
     );
   }
   const packagesText = Buffer.from(stanzas.join("\n"));
@@ -99,6 +107,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
         : gzipSync(packagesText);
   // What the InRelease says of the .gz: the one signed, or for `recompressed` the usual one.
   const signedGz = opts.alterPackages === "recompressed" ? gzipSync(packagesText) : packagesGz;
+  const packagesXz = opts.xz ? execFileSync("xz", ["-c"], { input: packagesText }) : undefined;
   const rel = "main/binary-amd64/Packages";
   const key = await newKey();
   const signer = opts.signWithStranger ? await newKey() : key;
@@ -111,7 +120,8 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
       `Origin: strata-test\nSuite: ${suite}\nCodename: ${suite}\nDate: ${date.toUTCString()}\n${until}${byHash}` +
       `Architectures: amd64\nComponents: main\nSHA256:\n` +
       ` ${sha256(packagesText)} ${packagesText.length} ${rel}\n` +
-      ` ${sha256(signedGz)} ${signedGz.length} ${rel}.gz\n`;
+      ` ${sha256(signedGz)} ${signedGz.length} ${rel}.gz\n` +
+      (packagesXz ? ` ${sha256(packagesXz)} ${packagesXz.length} ${rel}.xz\n` : "");
     let inRelease = await openpgp.sign({
       message: await openpgp.createCleartextMessage({ text: releaseText }),
       signingKeys: signer.privateKey,
@@ -126,6 +136,7 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
   const servedGz = Buffer.from(packagesGz);
   if (opts.tamperPackages) servedGz[servedGz.length - 9] ^= 0xff;
   files.set(`/dists/${suite}/${rel}.gz`, servedGz);
+  if (packagesXz) files.set(`/dists/${suite}/${rel}.xz`, packagesXz);
   if (opts.byHash) {
     const byHashDir = `/dists/${suite}/main/binary-amd64/by-hash/SHA256`;
     files.set(`${byHashDir}/${sha256(packagesText)}`, packagesText);
@@ -136,7 +147,8 @@ export async function startFakeRepo(opts: FakeRepoOptions): Promise<FakeRepo> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    const body = opts.missing?.has(path) ? undefined : files.get(path);
+    const stored = opts.missing?.has(path) ? undefined : files.get(path);
+    const body = stored && (opts.alter?.(path, stored) ?? stored);
     const wait = opts.delay?.get(path);
     if (body && wait !== undefined) {
       setTimeout(() => res.end(body), wait);
