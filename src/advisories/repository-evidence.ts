@@ -8,7 +8,7 @@ import { fetchReleases } from "../lock/resolve.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
-import type { Advisory } from "./advisory.js";
+import { type Advisory, DEBIAN_RELEASES } from "./advisory.js";
 import { changelogEvidence } from "./changelog.js";
 import { cachedDebChangelog } from "./deb-changelog.js";
 import { type Available, type InstalledPackage, releaseOfPackages } from "./match.js";
@@ -116,8 +116,12 @@ export async function repositoryEvidence(
   return { available, advisories, trimmed, covers: { release: held ?? "", suites } };
 }
 
-/** The codename the spec's suites share ("bookworm" of bookworm, bookworm-security, ...), if they do. */
+/**
+ * The release codename the spec's suites share ("bookworm" of bookworm, bookworm-security, ...),
+ * if they share one Debian knows ("stable" names no release for long).
+ */
 function suiteRelease(spec: Spec): string | undefined {
   const names = new Set(spec.repositories.flatMap((r) => r.suites.map((s) => s.replace(/-.*$/, ""))));
-  return names.size === 1 ? [...names][0] : undefined;
+  const [name] = names;
+  return names.size === 1 && Object.values(DEBIAN_RELEASES).includes(name) ? name : undefined;
 }

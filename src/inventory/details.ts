@@ -15,6 +15,7 @@ import {
   parseOsRelease,
   withDebianVersion,
 } from "./os-release.js";
+import { layerDetailsCache } from "./details-cache.js";
 import { type Kept, scanOverlay } from "./overlay.js";
 import type { InventoryPackage, PackageFacts } from "./package.js";
 
@@ -103,13 +104,23 @@ function withRecords(annotated: InventoryPackage[], recorded: InventoryPackage[]
   });
 }
 
+export interface DetailsOptions {
+  /** The cache root whose per-layer details spare reading a layer twice (default: strata's). */
+  cacheRoot?: string;
+}
+
 /** The packages of `image` with their relations and licences, and its distribution. */
-export async function readImageDetails(image: Image, where: string): Promise<ImageDetails> {
-  const found = await scanOverlay<Found>(image, where, {
+export async function readImageDetails(
+  image: Image,
+  where: string,
+  opts: DetailsOptions = {},
+): Promise<ImageDetails> {
+  const scan = {
     roots: [DPKG_ROOT, DOC, ...OS_RELEASE_PATHS, DEBIAN_VERSION_PATH],
-    keep: (entry) => keep(entry, where),
+    keep: (entry: LayerEntry) => keep(entry, where),
     maxKept: 4 * MAX_PACKAGES,
-  });
+  };
+  const found = await scanOverlay<Found>(image, where, scan, layerDetailsCache<Found>(opts.cacheRoot));
   const records = [...found].filter(
     (r): r is [string, Kept<Found & { kind: "dpkg" }>] => r[1].value.kind === "dpkg",
   );

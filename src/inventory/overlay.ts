@@ -22,6 +22,23 @@ export interface OverlayScan<T> {
   only?: (index: number) => boolean;
 }
 
+/**
+ * What one layer yields to a scan (its changes, and what `keep` made of its entries), as plain
+ * data: a function of the layer's bytes and the scan, so it can be kept per layer digest.
+ */
+export interface LayerScan<T> {
+  hidden: string[];
+  opaque: string[];
+  replaced: string[];
+  kept: [string, T][];
+}
+
+/** Where layer scans are kept between runs, by layer digest (src/inventory/details-cache.ts). */
+export interface LayerScanCache<T> {
+  get(digest: string): Promise<LayerScan<T> | undefined>;
+  put(digest: string, scan: LayerScan<T>): Promise<void>;
+}
+
 export interface Kept<T> {
   layer: { index: number; digest: string };
   value: T;
@@ -79,30 +96,56 @@ function survives(path: string, changes: LayerChanges): boolean {
   return !chain.slice(1).some((dir) => changes.opaque.has(dir));
 }
 
-/** The entries under `scan.roots` a container of `image` sees, each with what `keep` made of it. */
+/** One layer read for a scan: what it hides and replaces, and what `keep` made of its entries. */
+async function scanLayer<T>(
+  image: Image,
+  layer: Image["manifest"]["layers"][number],
+  where: string,
+  scan: OverlayScan<T>,
+): Promise<LayerScan<T>> {
+  const changes: LayerChanges = { hidden: new Set(), opaque: new Set(), replaced: new Set() };
+  const kept = new Map<string, T>();
+  await visitLayer(image, layer, where, async (entry) => {
+    if (!noteEntry(entry, changes, scan.roots)) return;
+    const value = await scan.keep(entry);
+    if (value === undefined) return;
+    kept.set(entry.path, value);
+    if (kept.size > scan.maxKept)
+      throw new StrataError("IO", `${where}: layer ${layer.digest} holds more than ${scan.maxKept} records`);
+  });
+  return {
+    hidden: [...changes.hidden],
+    opaque: [...changes.opaque],
+    replaced: [...changes.replaced],
+    kept: [...kept],
+  };
+}
+
+/**
+ * The entries under `scan.roots` a container of `image` sees, each with what `keep` made of it.
+ * With a `cache`, a layer scanned before (by digest) is not read again.
+ */
 export async function scanOverlay<T>(
   image: Image,
   where: string,
   scan: OverlayScan<T>,
+  cache?: LayerScanCache<T>,
 ): Promise<Map<string, Kept<T>>> {
   const seen = new Map<string, Kept<T>>();
   for (const [index, layer] of image.manifest.layers.entries()) {
     if (scan.only !== undefined && !scan.only(index)) continue;
-    const changes: LayerChanges = { hidden: new Set(), opaque: new Set(), replaced: new Set() };
-    const kept = new Map<string, T>();
-    await visitLayer(image, layer, where, async (entry) => {
-      if (!noteEntry(entry, changes, scan.roots)) return;
-      const value = await scan.keep(entry);
-      if (value === undefined) return;
-      kept.set(entry.path, value);
-      if (kept.size > scan.maxKept)
-        throw new StrataError(
-          "IO",
-          `${where}: layer ${layer.digest} holds more than ${scan.maxKept} records`,
-        );
-    });
+    let layerScan = await cache?.get(layer.digest);
+    if (layerScan === undefined) {
+      layerScan = await scanLayer(image, layer, where, scan);
+      await cache?.put(layer.digest, layerScan);
+    }
+    const changes: LayerChanges = {
+      hidden: new Set(layerScan.hidden),
+      opaque: new Set(layerScan.opaque),
+      replaced: new Set(layerScan.replaced),
+    };
     for (const path of [...seen.keys()]) if (!survives(path, changes)) seen.delete(path);
-    for (const [path, value] of kept) seen.set(path, { layer: { index, digest: layer.digest }, value });
+    for (const [path, value] of layerScan.kept) seen.set(path, { layer: { index, digest: layer.digest }, value });
     if (seen.size > scan.maxKept)
       throw new StrataError("IO", `${where}: more than ${scan.maxKept} records in its layers`);
   }

@@ -58,7 +58,7 @@ function unsupported(home: Home): StrataError {
 export async function attachSboms(
   home: Home,
   artifact: Artifact,
-  opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[] } = {},
+  opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; cacheRoot?: string } = {},
 ): Promise<AttachReport[]> {
   if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
   const remote =
@@ -81,7 +81,9 @@ export async function attachSboms(
         [Annotation.created]: createdOf(image),
         [FORMAT_ANNOTATION]: format,
       });
-      for (const [format, bytes] of await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home))) {
+      for (const [format, bytes] of await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home), {
+        cacheRoot: opts.cacheRoot,
+      })) {
         const payload = { bytes, title: `sbom.${format}.json` };
         const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
         const via = await attach(referrer, format);

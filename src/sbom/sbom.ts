@@ -1,4 +1,4 @@
-import { readImageDetails } from "../inventory/details.js";
+import { type DetailsOptions, readImageDetails } from "../inventory/details.js";
 import type { Image } from "../oci/image.js";
 import { cyclonedxDocument } from "./cyclonedx.js";
 import { spdxDocument } from "./spdx.js";
@@ -18,13 +18,14 @@ export const SBOM_MEDIA_TYPES: Record<SbomFormat, string> = {
 /** The most bytes an attached SBOM may have when read back (tens of thousands of packages fit). */
 export const MAX_SBOM_BYTES = 64 << 20;
 
-/** The documents of `image` in each format asked for; the layers are read once for all of them. */
+/** The documents of `image` in each format asked for; each layer is read once for all of them, and only once per cache. */
 export async function computeSboms(
   image: Image,
   formats: readonly SbomFormat[],
   where: string,
+  opts: DetailsOptions = {},
 ): Promise<Map<SbomFormat, Buffer>> {
-  const facts = sbomFacts(image, await readImageDetails(image, where));
+  const facts = sbomFacts(image, await readImageDetails(image, where, opts));
   const out = new Map<SbomFormat, Buffer>();
   for (const format of formats) {
     const document = format === "spdx" ? spdxDocument(facts) : cyclonedxDocument(facts);

@@ -93,7 +93,7 @@ describe("reusing the layers a registry already has (starts docker-registry on l
   test("build --sbom attaches SPDX and CycloneDX SBOMs in the layout it writes and in the registry it pushes to; strata sbom returns them", async () => {
     const layout = join(work, "sbom-layout");
     const ref = `${registry.host}/reuse/sbom:1`;
-    const built = await build(v1, ["-o", `oci:${layout}`, "--push", ref, "--sbom"]);
+    const built = await build(v1, ["-o", `oci:${layout}`, "--push", ref]);
     const sboms = built.build.sboms as { format: string; via: string; subject: string }[];
     assert.deepEqual(
       sboms.map((s) => [s.format, s.via]),

@@ -67,7 +67,6 @@ describe("strata build --sign and update --sign", { timeout: 240_000 }, () => {
       layout,
       "--push",
       ref,
-      "--sbom",
       "--sign",
       "--key",
       keys.privateFile,

@@ -70,8 +70,9 @@ function attachTargets(
 }
 
 /**
- * With --sbom, SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts. Opt-in: an
- * SBOM reads every layer (licences, os-release), which a warm build otherwise never does.
+ * SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts (unless --no-sbom). What they
+ * need from each layer is kept per layer digest in the cache, read when the layer is new to it: a
+ * warm build attaches them without reading a layer.
  */
 async function attachBuiltSboms(
   result: BuildResult,
@@ -83,7 +84,10 @@ async function attachBuiltSboms(
   if (!opts.sbom) return attached;
   const what = "SBOMs (strata sbom IMAGE -o FILE writes one)";
   for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
-    const reports = await attachSboms(home, artifact, { registry: registryOptions(opts) });
+    const reports = await attachSboms(home, artifact, {
+      registry: registryOptions(opts),
+      cacheRoot: opts.cacheDir,
+    });
     for (const r of reports)
       o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
     attached.set(homeText(home), reports);
@@ -269,7 +273,7 @@ export function registerBuild(program: Command, out: () => Output): void {
           "reuse the layers of an image strata built (repeatable)",
           (value: string, previous: string[] = []) => [...previous, value],
         )
-        .option("--sbom", "attach SPDX and CycloneDX SBOMs to each image made")
+        .option("--no-sbom", "do not attach the SPDX and CycloneDX SBOMs (attached by default)")
         .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
         .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
         .option("--json", "print the summary as JSON on stdout"),
@@ -279,7 +283,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       "after",
       examples(
         "strata build -o out/app",
-        "strata build --push reg.example/team/app:1 --sbom",
+        "strata build --push reg.example/team/app:1 --no-sbom",
         "strata build --push reg.example/team/app:1 --sign --key keys/release.key",
       ),
     )

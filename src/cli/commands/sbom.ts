@@ -91,7 +91,7 @@ export function registerSbom(program: Command, out: () => Output): void {
         `${location}: an SBOM describes one image`,
       );
       if (opts.attach) {
-        const reports = await attachSboms(home, { kind: "image", image }, { registry });
+        const reports = await attachSboms(home, { kind: "image", image }, { registry, cacheRoot: opts.cacheDir });
         for (const r of reports)
           out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
         if (key) {
@@ -116,7 +116,7 @@ export function registerSbom(program: Command, out: () => Output): void {
           return emit(found.bytes, opts.output);
         }
       }
-      const sboms = await computeSboms(image, [opts.format], homeText(home));
+      const sboms = await computeSboms(image, [opts.format], homeText(home), { cacheRoot: opts.cacheDir });
       await emit(sboms.get(opts.format)!, opts.output);
     });
 }
