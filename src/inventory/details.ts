@@ -3,6 +3,7 @@ import type { Image } from "../oci/image.js";
 import { StrataError } from "../util/errors.js";
 import { isStrataImage } from "./annotations.js";
 import { copyrightLicence, type Licence } from "./copyright.js";
+import { layerDetailsCache } from "./details-cache.js";
 import { DPKG_ROOT, dpkgRecord, MAX_PACKAGES, packagesOfRecords } from "./dpkg-records.js";
 import { byNameAndArch, type Inventory, readInventory } from "./inventory.js";
 import type { LayerEntry } from "./layer-entries.js";
@@ -15,7 +16,6 @@ import {
   parseOsRelease,
   withDebianVersion,
 } from "./os-release.js";
-import { layerDetailsCache } from "./details-cache.js";
 import { type Kept, scanOverlay } from "./overlay.js";
 import type { InventoryPackage, PackageFacts } from "./package.js";
 

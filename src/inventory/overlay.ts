@@ -145,7 +145,8 @@ export async function scanOverlay<T>(
       replaced: new Set(layerScan.replaced),
     };
     for (const path of [...seen.keys()]) if (!survives(path, changes)) seen.delete(path);
-    for (const [path, value] of layerScan.kept) seen.set(path, { layer: { index, digest: layer.digest }, value });
+    for (const [path, value] of layerScan.kept)
+      seen.set(path, { layer: { index, digest: layer.digest }, value });
     if (seen.size > scan.maxKept)
       throw new StrataError("IO", `${where}: more than ${scan.maxKept} records in its layers`);
   }

@@ -91,7 +91,11 @@ export function registerSbom(program: Command, out: () => Output): void {
         `${location}: an SBOM describes one image`,
       );
       if (opts.attach) {
-        const reports = await attachSboms(home, { kind: "image", image }, { registry, cacheRoot: opts.cacheDir });
+        const reports = await attachSboms(
+          home,
+          { kind: "image", image },
+          { registry, cacheRoot: opts.cacheDir },
+        );
         for (const r of reports)
           out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
         if (key) {
