@@ -1,6 +1,5 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { cacheRoot } from "../util/dirs.js";
 import { readRegularFile, writeFileAtomic } from "../util/fs.js";
 import type { LayerScan, LayerScanCache } from "./overlay.js";
 
@@ -33,8 +32,8 @@ function parseEntry<T>(bytes: Buffer): LayerScan<T> | undefined {
   }
 }
 
-export function layerDetailsCache<T>(root?: string): LayerScanCache<T> {
-  const dir = join(cacheRoot(root), "layer-details", `v${DETAILS_VERSION}`);
+export function layerDetailsCache<T>(root: string): LayerScanCache<T> {
+  const dir = join(root, "layer-details", `v${DETAILS_VERSION}`);
   const file = (digest: string) => {
     const hex = LAYER_DIGEST.exec(digest)?.[1];
     return hex === undefined ? undefined : join(dir, `${hex}.json`);

@@ -105,7 +105,7 @@ function withRecords(annotated: InventoryPackage[], recorded: InventoryPackage[]
 }
 
 export interface DetailsOptions {
-  /** The cache root whose per-layer details spare reading a layer twice (default: strata's). */
+  /** The cache root whose per-layer details spare reading a layer twice; none: every layer is read. */
   cacheRoot?: string;
 }
 
@@ -120,7 +120,8 @@ export async function readImageDetails(
     keep: (entry: LayerEntry) => keep(entry, where),
     maxKept: 4 * MAX_PACKAGES,
   };
-  const found = await scanOverlay<Found>(image, where, scan, layerDetailsCache<Found>(opts.cacheRoot));
+  const cache = opts.cacheRoot === undefined ? undefined : layerDetailsCache<Found>(opts.cacheRoot);
+  const found = await scanOverlay<Found>(image, where, scan, cache);
   const records = [...found].filter(
     (r): r is [string, Kept<Found & { kind: "dpkg" }>] => r[1].value.kind === "dpkg",
   );

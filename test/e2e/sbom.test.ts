@@ -3,6 +3,7 @@ import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runStrata } from "../helpers/cli.js";
+import { SHARED_CACHE } from "../helpers/examples.js";
 import { dpkgInstalled, peerImage } from "../helpers/peer-image.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
@@ -116,6 +117,33 @@ describe("strata sbom on real images (network: the host's mirror; root: mmdebstr
       "+ is percent-encoded by both",
     );
     assert.ok(cdxPurls.every((purl: string) => !purl.includes("+") && !purl.includes("upstream=")));
+  });
+
+  it("strata build attaches both formats by default, the documents strata sbom computes; --no-sbom attaches none", async () => {
+    const image = `oci:${join(scan.work, "out")}:latest`;
+    for (const format of ["spdx", "cyclonedx"]) {
+      const attached = await sbom(image, "--format", format);
+      assert.match(
+        attached.stderr,
+        new RegExp(`the ${format} SBOM attached to ${image.replace(/[.:/]/g, "\\$&")}`),
+      );
+      const computed = await sbom(image, "--format", format, "--no-attached");
+      assert.equal(attached.text, computed.text, `the attached ${format} document is the computed one`);
+    }
+    const plain = join(scan.work, "plain");
+    const r = await runStrata([
+      "--cache-dir",
+      SHARED_CACHE,
+      "build",
+      "-o",
+      plain,
+      "--no-sbom",
+      join(scan.work, "strata.yaml"),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /attached .* SBOM/);
+    const index = JSON.parse(await readFile(join(plain, "index.json"), "utf8"));
+    assert.equal(index.manifests.length, 1, "no referrer beside the image");
   });
 
   it("attached in a real docker-registry 2.8 through the sha256-<hex> tag, and read back by strata sbom docker://", async () => {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { copyrightLicence, licenseRef } from "../../src/inventory/copyright.js";
 import { parseOsRelease, withDebianVersion } from "../../src/inventory/os-release.js";
@@ -6,7 +8,10 @@ import type { Image } from "../../src/oci/image.js";
 import { debPurl, sourcePurl } from "../../src/sbom/purl.js";
 import { computeSboms, type SbomFormat } from "../../src/sbom/sbom.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { tempDir } from "../helpers/debs.js";
+import { strataImage } from "../helpers/fleet-images.js";
 import { layerOf } from "../helpers/layer-tar.js";
+import { BASE_FILES, OLD_ZLIB } from "../helpers/page-fleet.js";
 import { copyright, LICENCES, OS_RELEASE, PACKAGES, stanza, strataLikeImage } from "../helpers/sbom-image.js";
 import { cyclonedxErrors, spdxErrors } from "../helpers/sbom-schemas.js";
 import { syntheticImage } from "../helpers/synthetic-image.js";
@@ -149,6 +154,26 @@ describe("SBOMs of an image", () => {
       a.cyclonedx.json.serialNumber,
       /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+  });
+
+  test("with a cache, each layer is read once for SBOMs: the next documents read none and are the same bytes", async () => {
+    const cacheRoot = await tempDir("details-cache");
+    const { image, opened } = await strataImage([BASE_FILES, OLD_ZLIB]);
+    const first = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    const readOnce = opened.length;
+    assert.ok(readOnce > 0);
+    const again = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    assert.equal(opened.length, readOnce, "no layer read the second time");
+    assert.deepEqual(again, first);
+    // A damaged entry is not an answer: the layer is read again and the entry made anew.
+    const dir = join(cacheRoot, "layer-details", "v1");
+    const [entry] = await readdir(dir);
+    await writeFile(join(dir, entry), "{not json");
+    const healed = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    assert.equal(opened.length, readOnce + 1);
+    assert.deepEqual(healed, first);
+    await computeSboms(image, ["spdx"], "test");
+    assert.equal(opened.length, readOnce * 2 + 1, "without a cache root every layer is read");
   });
 
   test("an image strata did not build: packages from var/lib/dpkg/status, whiteouts applied", async () => {

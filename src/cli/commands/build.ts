@@ -15,6 +15,7 @@ import { type AttachReport, attachSboms } from "../../sbom/attach.js";
 import { attestSboms } from "../../sign/attestations.js";
 import { assertSignable, type SignReport, signImage } from "../../sign/sign-image.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
+import { cacheRoot } from "../../util/dirs.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import { sha256File } from "../../util/hash.js";
 import {
@@ -86,7 +87,7 @@ async function attachBuiltSboms(
   for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
     const reports = await attachSboms(home, artifact, {
       registry: registryOptions(opts),
-      cacheRoot: opts.cacheDir,
+      cacheRoot: cacheRoot(opts.cacheDir),
     });
     for (const r of reports)
       o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
@@ -306,7 +307,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       const reuse = await reuseSources(opts, o);
       const progress = buildProgress(o);
       const result = await buildImages(spec, lock, {
-        cacheRoot: opts.cacheDir,
+        cacheRoot: cacheRoot(opts.cacheDir),
         jobs: opts.jobs,
         reuse,
         ...progress,

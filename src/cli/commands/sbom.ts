@@ -9,6 +9,7 @@ import { attachedSbomDisagreement } from "../../sbom/attached-check.js";
 import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
 import { attestSboms } from "../../sign/attestations.js";
 import { assertSignable } from "../../sign/sign-image.js";
+import { cacheRoot } from "../../util/dirs.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -94,7 +95,7 @@ export function registerSbom(program: Command, out: () => Output): void {
         const reports = await attachSboms(
           home,
           { kind: "image", image },
-          { registry, cacheRoot: opts.cacheDir },
+          { registry, cacheRoot: cacheRoot(opts.cacheDir) },
         );
         for (const r of reports)
           out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
@@ -120,7 +121,9 @@ export function registerSbom(program: Command, out: () => Output): void {
           return emit(found.bytes, opts.output);
         }
       }
-      const sboms = await computeSboms(image, [opts.format], homeText(home), { cacheRoot: opts.cacheDir });
+      const sboms = await computeSboms(image, [opts.format], homeText(home), {
+        cacheRoot: cacheRoot(opts.cacheDir),
+      });
       await emit(sboms.get(opts.format)!, opts.output);
     });
 }
