@@ -350,12 +350,12 @@ async function benchBuild(work: string, specDir: string): Promise<string> {
   const canBuild = await hasCommand("build");
   if (!canBuild) buildError = "`strata build` is not in the CLI yet";
   /** A strata build as an interleave() arm; a failure is remembered, not thrown, so the peer still runs. */
-  const buildArm = (before?: () => Promise<void>): Arm => ({
+  const buildArm = (before?: () => Promise<void>, extra: string[] = []): Arm => ({
     before,
     body: async () => {
       if (buildError) return Number.NaN;
       try {
-        return (await strata(["--cache-dir", cache, "build", spec, "-o", out, "--force"])).seconds;
+        return (await strata(["--cache-dir", cache, "build", spec, "-o", out, "--force", ...extra])).seconds;
       } catch (err) {
         buildError = redact(err instanceof Error ? err.message : String(err));
         log(`build: failed: ${buildError}`);
@@ -451,10 +451,12 @@ async function benchBuild(work: string, specDir: string): Promise<string> {
   const floorGzip1 = cachedSamples[cachedSamples.length - 1];
 
   let warm: Sample | undefined;
+  let warmNoSbom: Sample | undefined;
   if (canBuild && !buildError) {
-    log(`build: warm x${N.buildWarm}`);
-    warm = (await interleave(N.buildWarm, [buildArm()]))[0];
-    if (buildError) warm = undefined;
+    // SBOMs are attached by default; the same warm build without them shows what they cost.
+    log(`build: warm, with SBOMs (the default) and --no-sbom, interleaved x${N.buildWarm}`);
+    [warm, warmNoSbom] = await interleave(N.buildWarm, [buildArm(), buildArm(undefined, ["--no-sbom"])]);
+    if (buildError) [warm, warmNoSbom] = [undefined, undefined];
     else {
       const { images } = await layoutImages(out);
       layers = images[0]?.layers.length ?? 0;
@@ -493,10 +495,18 @@ async function benchBuild(work: string, specDir: string): Promise<string> {
       zstdCached ? `${(zstdCached.median / floor).toFixed(2)}× the gzip -1 floor` : dash,
     ],
     [
-      "strata build, warm (everything cached)",
+      "strata build, warm (everything cached; SBOMs attached, the default)",
       warm ? timing(warm) : dash,
       warm ? ratio(warm.median, peerCached.median) : dash,
       warm ? `< 0.3 s: ${verdict(warm.median < 0.3)}` : dash,
+    ],
+    [
+      "strata build, warm, --no-sbom",
+      warmNoSbom ? timing(warmNoSbom) : dash,
+      warmNoSbom ? ratio(warmNoSbom.median, peerCached.median) : dash,
+      warm && warmNoSbom
+        ? `SBOMs cost ${secs(warm.median - warmNoSbom.median)} (no layer read: layer-details cache)`
+        : dash,
     ],
     ["for scale: `strata --version` (node start + CLI load)", timing(startup), "", ""],
     [
