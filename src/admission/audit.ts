@@ -8,6 +8,8 @@ export interface PodAudit {
   name: string;
   rejected: boolean;
   reasons: string[];
+  /** Images whose vulnerabilities are unknown (nothing covers their release), with why. */
+  unknown: string[];
 }
 
 /** Judges every running pod's images as the webhook would admit them today (advisories change). */
@@ -19,6 +21,7 @@ export async function auditPods(
   const out: PodAudit[] = [];
   for (const pod of pods) {
     const reasons: string[] = [];
+    const unknown: string[] = [];
     for (const image of pod.images) {
       let decisions: Decision[];
       try {
@@ -30,10 +33,12 @@ export async function auditPods(
         );
         continue;
       }
-      for (const d of decisions)
+      for (const d of decisions) {
         reasons.push(...d.violations.map((v) => `${image.container} ${image.image}: ${v.message}`));
+        if (d.unknown) unknown.push(`${image.container} ${image.image}: ${d.unknown}`);
+      }
     }
-    out.push({ namespace: pod.namespace, name: pod.name, rejected: reasons.length > 0, reasons });
+    out.push({ namespace: pod.namespace, name: pod.name, rejected: reasons.length > 0, reasons, unknown });
   }
   return out;
 }

@@ -58,6 +58,7 @@ describe("check, scan --fail-on, audit and the webhook give one verdict per imag
     index = join(dir, "index.db");
     policy = join(dir, "policy.yaml");
     await writeFile(policy, POLICY);
+    await writeFile(join(dir, "lenient.yaml"), "{}\n");
     const fleet = await FleetIndex.open(index);
     for (const row of TABLE) {
       const { image } = await strataImage(row.packages, { label: row.name });
@@ -90,6 +91,20 @@ describe("check, scan --fail-on, audit and the webhook give one verdict per imag
       index,
       "--json",
     ]);
+    const notes = await runStrata([
+      "audit",
+      "--pods",
+      join(dir, "pods.json"),
+      "--policy",
+      join(dir, "lenient.yaml"),
+      "--index",
+      index,
+    ]);
+    assert.match(
+      notes.stdout,
+      /^shop\/uncovered: note: containers\[0\] \S+: vulnerabilities unknown: no advisories cover trixie$/m,
+    );
+    assert.doesNotMatch(notes.stdout, /shop\/clean: note/);
     const audited = new Map<string, boolean>(
       JSON.parse(audit.stdout).pods.map((p: { name: string; rejected: boolean }) => [p.name, !p.rejected]),
     );

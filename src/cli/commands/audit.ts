@@ -85,6 +85,9 @@ export function registerAudit(program: Command): void {
           `${a.namespace}/${a.name}: rejected`,
           ...a.reasons.map((r) => `  ${r}`),
         ]);
+        // Allowed is not clean where nothing covers the image's release: said, pod by pod.
+        for (const a of audits.filter((p) => p.unknown.length > 0))
+          lines.push(...a.unknown.map((u) => `${a.namespace}/${a.name}: note: ${u}`));
         lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
         process.stdout.write(`${lines.join("\n")}\n`);
       }
