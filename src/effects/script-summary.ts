@@ -1,4 +1,5 @@
 import type { SkippedEffect } from "../debian/maintscripts.js";
+import { DELIBERATE_SKIPS } from "../debian/shell/system.js";
 import { compareText } from "../util/order.js";
 
 /**
@@ -46,4 +47,22 @@ export function scriptSummaryLine(s: ScriptSummary): string {
   const rest = s.reasons.slice(TOP_REASONS).reduce((n, r) => n + r.count, 0);
   if (rest > 0) top.push(`${rest} more`);
   return `${s.package}: made ${s.made}, skipped ${s.skipped} (${top.join("; ")})`;
+}
+
+/**
+ * The skipped commands that are not left out on purpose (DELIBERATE_SKIPS): what dpkg's install
+ * would have made and the image lacks. `build --strict` fails on any.
+ */
+export function scriptGaps(skipped: SkippedEffect[]): SkippedEffect[] {
+  return skipped.filter((e) => !DELIBERATE_SKIPS.has(e.reason));
+}
+
+/** "3 script effects not made (postgresql-common 2, php8.2-cli 1)", for --strict's error. */
+export function gapsText(gaps: SkippedEffect[]): string {
+  const byPackage = new Map<string, number>();
+  for (const g of gaps) byPackage.set(g.package, (byPackage.get(g.package) ?? 0) + 1);
+  const list = [...byPackage].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]));
+  const shown = list.slice(0, 5).map(([p, n]) => `${p} ${n}`);
+  if (list.length > 5) shown.push(`${list.length - 5} more packages`);
+  return `${gaps.length} script effects not made (${shown.join(", ")})`;
 }

@@ -36,6 +36,8 @@ export type ErrorCode =
   | "IMAGE_UNACCOUNTED"
   /** The fleet index's database: unreachable, gone away, or refusing a statement. */
   | "DATABASE"
+  /** `build --strict`: a maintainer script's effect was not made, and not on purpose. */
+  | "EFFECTS_INCOMPLETE"
   /** Work refused or dropped because the operation it belonged to already failed. */
   | "ABORTED";
 

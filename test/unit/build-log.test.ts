@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { foldDocLinkNotes } from "../../src/effects/doc-links.js";
-import { scriptSummaryLine, summarizeScripts } from "../../src/effects/script-summary.js";
+import {
+  gapsText,
+  scriptGaps,
+  scriptSummaryLine,
+  summarizeScripts,
+} from "../../src/effects/script-summary.js";
 
 /** What a build prints about maintainer scripts: noise folded, one summary line per package. */
 
@@ -42,5 +47,26 @@ describe("the build log", { timeout: 10_000 }, () => {
       "locales: made 1, skipped 6 (3 not a command strata follows; 1 an image has no dpkg database to query; 2 more)",
       "mawk: made 5, skipped 0",
     ]);
+  });
+
+  test("gaps are the skips not made on purpose, counted per package, most first", () => {
+    const skip = (pkg: string, reason: string) => ({
+      package: pkg,
+      script: "postinst",
+      command: "x",
+      reason,
+    });
+    const gaps = scriptGaps([
+      skip("a", "services are not started in images"),
+      skip("a", "an image has no dpkg database to query"),
+      skip("a", "not a command strata follows"),
+      skip("b", "the contents of /x were not recorded when its layer was built"),
+      skip("b", "not a command strata follows"),
+    ]);
+    assert.deepEqual(
+      gaps.map((g) => g.package),
+      ["a", "b", "b"],
+    );
+    assert.equal(gapsText(gaps), "3 script effects not made (b 2, a 1)");
   });
 });

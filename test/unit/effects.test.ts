@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -9,6 +10,7 @@ import type { BuildEvent } from "../../src/pipeline/make-layers.js";
 import { loadSpec } from "../../src/spec/spec.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { runStrata } from "../helpers/cli.js";
 import { arArchive, type CraftedFile, looseTar, run, tempDir } from "../helpers/debs.js";
 import { type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
 
@@ -179,6 +181,25 @@ describe("maintainer-script effects in a built image", () => {
         reason: "not written: its contents come from commands strata does not follow",
       },
     ]);
+  });
+
+  test("build --strict fails on a skipped command that is not left out on purpose, writing nothing", async () => {
+    const specPath = join(dir, "strict.yaml");
+    await writeFile(specPath, fakeRepoSpec(repo, ["tools"], ""));
+    const out = join(dir, "strict-out");
+    const args = ["--cache-dir", join(dir, "cache-strict"), "build", specPath, "--lock-update", "-o", out];
+    const strict = await runStrata([...args, "--strict"]);
+    assert.equal(strict.code, 1, strict.stderr);
+    // invoke-rc.d is left out on purpose; tools-config and the file it would fill are gaps.
+    assert.match(
+      strict.stderr,
+      /^strata: error: --strict: 2 script effects not made \(tools 2\); nothing was written$/m,
+    );
+    assert.match(strict.stderr, /^strata: hint: build without --strict/m);
+    assert.equal(existsSync(out), false);
+    const lenient = await runStrata(args);
+    assert.equal(lenient.code, 0, lenient.stderr);
+    assert.match(lenient.stderr, /tools: made \d+, skipped 3/);
   });
 
   test("a warm build reads no .deb: the copied file's bytes come from the content store", async () => {

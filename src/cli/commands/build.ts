@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
-import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
+import { gapsText, scriptGaps, scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { resolveSpec } from "../../lock/resolve.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
@@ -45,6 +45,7 @@ interface BuildFlags extends CommonOptions, PushFlags, SigningFlags {
   cacheFrom?: string[];
   filesRoot?: string;
   sbom?: boolean;
+  strict?: boolean;
 }
 
 /**
@@ -202,6 +203,15 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
   reportScripts(o, result);
 }
 
+/** `--strict`: nothing is written when a script effect was not made for a reason other than a deliberate one. */
+function assertNoGaps(result: BuildResult): void {
+  const gaps = scriptGaps(result.skippedEffects);
+  if (gaps.length === 0) return;
+  throw new StrataError("EFFECTS_INCOMPLETE", `--strict: ${gapsText(gaps)}; nothing was written`, {
+    hint: "build without --strict to see each in the report (--json lists every skipped command)",
+  });
+}
+
 /** Last, the maintainer scripts by package: made and skipped, the main reasons (--json has every command). */
 function reportScripts(o: Output, result: BuildResult): void {
   if (result.skippedScripts.length === 0) return;
@@ -275,6 +285,7 @@ export function registerBuild(program: Command, out: () => Output): void {
           (value: string, previous: string[] = []) => [...previous, value],
         )
         .option("--no-sbom", "do not attach the SPDX and CycloneDX SBOMs (attached by default)")
+        .option("--strict", "fail if a maintainer script effect was not made, but on purpose")
         .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
         .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
         .option("--json", "print the summary as JSON on stdout"),
@@ -312,6 +323,7 @@ export function registerBuild(program: Command, out: () => Output): void {
         reuse,
         ...progress,
       }).finally(() => progress.stop());
+      if (opts.strict) assertNoGaps(result);
       if (output && names) {
         const options = { ...names, force: opts.force, platform: opts.platform };
         await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });

@@ -44,6 +44,12 @@ const SKIPPED: Record<string, string> = {
   "deb-triggers": TRIGGERS,
 };
 
+/**
+ * The reasons strata leaves a command out on purpose (services, byte-code, triggers, caches, the
+ * dpkg database, debconf's tools): what `build --strict` accepts. Every other skip is a gap.
+ */
+export const DELIBERATE_SKIPS: ReadonlySet<string> = new Set([...Object.values(SKIPPED), DEBCONF, DPKG_DB]);
+
 type Handler = (host: MaintainerHost, args: string[], stdin: string, shell: Shell) => CommandResult;
 
 const ok = { status: 0 };
