@@ -13,6 +13,7 @@ import { parseListen } from "../../src/serve/listen.js";
 import { buildServer } from "../../src/serve/server.js";
 import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
 import { runStrata } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { indexBackends } from "../helpers/index-backends.js";
 
@@ -22,10 +23,11 @@ import { indexBackends } from "../helpers/index-backends.js";
  * for, still joined by `ps`, and removed by `index prune`. On SQLite and on a real PostgreSQL.
  */
 
-const { backends: BACKENDS, dir } = indexBackends("superseded");
+const { backends: BACKENDS } = indexBackends("superseded");
 let pageDir: string;
 before(async () => {
-  pageDir = join(dir(), "page");
+  // Its own directory: the backends' hook may not have made theirs yet.
+  pageDir = join(await tempDir("superseded-page"), "page");
   await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
   await writeFile(join(pageDir, "app.js"), "");
 });
