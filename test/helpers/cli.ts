@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const STRATA_BIN = fileURLToPath(new URL("../../bin/strata.js", import.meta.url));
+
+// strata's data directory (the default fleet index, where `strata run` records runs) is a temp dir
+// of this test process, never the user's: a test must not read what another left there.
+process.env.XDG_DATA_HOME = mkdtempSync(join(tmpdir(), "strata-test-data-"));
 
 export interface RunResult {
   code: number;
