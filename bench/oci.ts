@@ -8,6 +8,7 @@ export interface Descriptor {
   size: number;
   annotations?: Record<string, string>;
   platform?: { architecture: string; os: string; variant?: string };
+  artifactType?: string;
 }
 
 interface ManifestLike {
@@ -50,7 +51,8 @@ export async function layoutImages(layout: string): Promise<{ images: LayoutImag
   let indexBytes = 0;
   const seen = new Set<string>();
   const visit = async (d: Descriptor): Promise<void> => {
-    if (seen.has(d.digest)) return;
+    // Artifacts attached to an image (SBOMs, signatures: an artifactType) are not images.
+    if (seen.has(d.digest) || d.artifactType !== undefined) return;
     seen.add(d.digest);
     const doc = await readJson<ManifestLike>(blobPath(layout, d.digest));
     const type = doc.mediaType ?? d.mediaType;
