@@ -2,6 +2,9 @@ import type { Command } from "commander";
 import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
+import { vexReason } from "../../scan/report.js";
+import type { SuppressedFinding } from "../../scan/scan.js";
+import { readVexFiles } from "../../vex/read.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
@@ -23,6 +26,16 @@ export function decisionLines(d: Decision): string[] {
   ];
 }
 
+/** A decision with the findings VEX statements took out of it. */
+type CheckedDecision = Decision & { suppressed: SuppressedFinding[] };
+
+function checkLines(d: CheckedDecision): string[] {
+  const suppressed = d.suppressed.map(
+    (f) => `  suppressed by VEX: ${f.id} in ${f.package} ${f.version} (${vexReason(f)})`,
+  );
+  return [...decisionLines(d), ...suppressed];
+}
+
 export function registerCheck(program: Command): void {
   withScanInputs(
     program
@@ -41,16 +54,19 @@ export function registerCheck(program: Command): void {
     .addHelpText("after", examples("strata check reg.example/team/app:1 --policy policy.yaml"))
     .action(async (locations: string[], opts: CheckFlags) => {
       const policy = await loadPolicy(opts.policy);
-      const decisions: Decision[] = [];
+      const vex = await readVexFiles(opts.vex ?? []);
+      const decisions: CheckedDecision[] = [];
       await withAdvisories(opts, async (advisories) => {
         for (const location of locations) {
-          const { home, scans } = await scanLocation(location, advisories, opts);
+          const { home, scans } = await scanLocation(location, advisories, opts, vex);
           const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
-          for (const scan of scans)
-            decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
+          for (const scan of scans) {
+            const decision = evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed });
+            decisions.push({ ...decision, suppressed: scan.suppressed });
+          }
         }
       });
-      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
+      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(checkLines).join("\n");
       process.stdout.write(`${text}\n`);
       if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
     });
