@@ -66,10 +66,7 @@ describe("strata vex", { timeout: 600_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(await readFile(file, "utf8"));
     assert.equal(openVexSchemaErrors(doc), undefined);
-    assert.match(
-      doc.statements[0].products[0]["@id"],
-      new RegExp(`^pkg:oci/image@${digest}\\?arch=amd64$`),
-    );
+    assert.match(doc.statements[0].products[0]["@id"], new RegExp(`^pkg:oci/image@${digest}\\?arch=amd64$`));
     const lock = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8"));
     const libssl = lock.packages.find((p: Json) => p.name === "libssl3");
     const expected = await changelogCves(debStore(SHARED_CACHE).path(libssl.sha256), "libssl3");
