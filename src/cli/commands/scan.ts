@@ -144,7 +144,7 @@ export function withScanInputs(cmd: Command): Command {
     .option("--release <codename>", "the Debian release, when the image's base-files does not say (bookworm)")
     .option(
       "--vex <file>",
-      "an OpenVEX document whose not_affected/fixed statements suppress findings; repeatable",
+      "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
       collect,
     );
 }
