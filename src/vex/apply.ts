@@ -49,22 +49,39 @@ function verdictOf(claim: VexClaim): VexVerdict {
   return verdict;
 }
 
-/** The scan with the findings `claims` cover moved to `suppressed` (the first claim that covers each). */
+/**
+ * `findings` of the image at `digest` split into those no claim covers and those one does (the
+ * first); `architecture` tells a package's architecture, where known.
+ */
+export function splitByVex(
+  findings: Finding[],
+  image: { digest: string; architecture: (name: string, version: string) => string | undefined },
+  claims: VexClaim[],
+): { findings: Finding[]; suppressed: SuppressedFinding[] } {
+  const kept: Finding[] = [];
+  const suppressed: SuppressedFinding[] = [];
+  for (const finding of findings) {
+    const target: Target = {
+      digest: image.digest,
+      name: finding.package,
+      version: finding.version,
+      architecture: image.architecture(finding.package, finding.version),
+    };
+    const claim = claims.find((c) => covers(c, finding, target));
+    if (claim === undefined) kept.push(finding);
+    else suppressed.push({ ...finding, vex: verdictOf(claim) });
+  }
+  return { findings: kept, suppressed };
+}
+
+/** The scan with the findings `claims` cover moved to `suppressed`. */
 export function applyVex(scan: ImageScan, claims: VexClaim[]): ImageScan {
   if (claims.length === 0) return scan;
   const arch = new Map(scan.packages.map((p) => [`${p.name}=${p.version}`, p.architecture]));
-  const findings: Finding[] = [];
-  const suppressed: SuppressedFinding[] = [...scan.suppressed];
-  for (const finding of scan.findings) {
-    const target: Target = {
-      digest: scan.digest,
-      name: finding.package,
-      version: finding.version,
-      architecture: arch.get(`${finding.package}=${finding.version}`),
-    };
-    const claim = claims.find((c) => covers(c, finding, target));
-    if (claim === undefined) findings.push(finding);
-    else suppressed.push({ ...finding, vex: verdictOf(claim) });
-  }
-  return { ...scan, findings, suppressed };
+  const image = {
+    digest: scan.digest,
+    architecture: (name: string, version: string) => arch.get(`${name}=${version}`),
+  };
+  const split = splitByVex(scan.findings, image, claims);
+  return { ...scan, findings: split.findings, suppressed: [...scan.suppressed, ...split.suppressed] };
 }

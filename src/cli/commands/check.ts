@@ -3,7 +3,6 @@ import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { vexReason } from "../../scan/report.js";
-import type { SuppressedFinding } from "../../scan/scan.js";
 import { readVexFiles } from "../../vex/read.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
@@ -23,17 +22,10 @@ export function decisionLines(d: Decision): string[] {
     ...d.exempted.map((v) => `  exempted: ${v.message} ("${v.reason}", until ${v.expires})`),
     ...d.expired.map((e) => `  note: ${e}`),
     ...(d.unknown ? [`  note: ${d.unknown}`] : []),
+    ...(d.suppressed ?? []).map(
+      (f) => `  suppressed by VEX: ${f.id} in ${f.package} ${f.version} (${vexReason(f)})`,
+    ),
   ];
-}
-
-/** A decision with the findings VEX statements took out of it. */
-type CheckedDecision = Decision & { suppressed: SuppressedFinding[] };
-
-function checkLines(d: CheckedDecision): string[] {
-  const suppressed = d.suppressed.map(
-    (f) => `  suppressed by VEX: ${f.id} in ${f.package} ${f.version} (${vexReason(f)})`,
-  );
-  return [...decisionLines(d), ...suppressed];
 }
 
 export function registerCheck(program: Command): void {
@@ -55,18 +47,16 @@ export function registerCheck(program: Command): void {
     .action(async (locations: string[], opts: CheckFlags) => {
       const policy = await loadPolicy(opts.policy);
       const vex = await readVexFiles(opts.vex ?? []);
-      const decisions: CheckedDecision[] = [];
+      const decisions: Decision[] = [];
       await withAdvisories(opts, async (advisories) => {
         for (const location of locations) {
           const { home, scans } = await scanLocation(location, advisories, opts, vex);
           const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
-          for (const scan of scans) {
-            const decision = evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed });
-            decisions.push({ ...decision, suppressed: scan.suppressed });
-          }
+          for (const scan of scans)
+            decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
         }
       });
-      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(checkLines).join("\n");
+      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
       process.stdout.write(`${text}\n`);
       if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
     });
