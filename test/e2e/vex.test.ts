@@ -124,17 +124,8 @@ describe("strata vex", { timeout: 600_000 }, () => {
         ],
       }),
     );
-    const scan = await runStrata([
-      "--cache-dir",
-      SHARED_CACHE,
-      "scan",
-      out,
-      "--advisories",
-      feed,
-      "--vex",
-      team,
-      "--json",
-    ]);
+    const scanArgs = ["--cache-dir", SHARED_CACHE, "scan", out, "--advisories", feed, "--vex", team];
+    const scan = await runStrata([...scanArgs, "--json"]);
     assert.equal(scan.code, 0, scan.stderr);
     const [image] = JSON.parse(scan.stdout).images;
     // The team's statement names the curl binary only: libcurl4, of the same source, stays found.
@@ -150,16 +141,7 @@ describe("strata vex", { timeout: 600_000 }, () => {
       source: `attached ${attached[1]}`,
       status: "fixed",
     });
-    const text = await runStrata([
-      "--cache-dir",
-      SHARED_CACHE,
-      "scan",
-      out,
-      "--advisories",
-      feed,
-      "--vex",
-      team,
-    ]);
+    const text = await runStrata(scanArgs);
     assert.match(
       text.stdout,
       new RegExp(

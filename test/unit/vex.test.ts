@@ -2,21 +2,28 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { Advisory } from "../../src/advisories/advisory.js";
 import { parseChangelog } from "../../src/advisories/changelog.js";
 import type { Finding } from "../../src/advisories/match.js";
 import { memoryAdvisories } from "../../src/advisories/source.js";
+import { withAttacher } from "../../src/oci/attached.js";
+import { writeHome } from "../../src/oci/homes/homes.js";
+import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
+import { imageDescriptor } from "../../src/oci/image.js";
+import { referrerOf } from "../../src/oci/referrers.js";
 import type { ImageScan } from "../../src/scan/scan.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { applyVex } from "../../src/vex/apply.js";
-import { MAX_VEX_BYTES, vexBytes, vexDocument } from "../../src/vex/document.js";
+import { attachedVexClaims, attachVex } from "../../src/vex/attach.js";
+import { MAX_VEX_BYTES, VEX_MEDIA_TYPE, vexBytes, vexDocument } from "../../src/vex/document.js";
 import { readVexFiles, vexClaims } from "../../src/vex/read.js";
 import { openVexSchemaErrors } from "../../src/vex/schema.js";
 import { type VexFacts, vexStatements } from "../../src/vex/statements.js";
 import { vexForImage } from "../../src/vex/vex-image.js";
 import { layerOf } from "../helpers/layer-tar.js";
+import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { OS_RELEASE, stanza } from "../helpers/sbom-image.js";
 import { syntheticImage } from "../helpers/synthetic-image.js";
 
@@ -350,5 +357,62 @@ describe("VEX applied to a scan", { timeout: 30_000 }, () => {
       vexText([{ vulnerability: { name: "CVE-1" }, products: [{ "@id": ZLIB }], status: "fixed" }]),
     );
     assert.equal((await readVexFiles([file]))[0].source, file);
+  });
+});
+
+describe("VEX attached in a real docker-registry 2.8 (loopback; no referrers API)", {
+  timeout: 60_000,
+}, () => {
+  let registry: RegistryServer;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(() => registry.close());
+
+  test("strata's replaces strata's, a team's stays, and both are read back as claims naming their artifact", async () => {
+    const image = syntheticImage([
+      await layerOf([{ path: "var/lib/dpkg/status", body: stanza({ name: "zlib1g", version: "1" }) }]),
+    ]);
+    const home = parseHomeName(`docker://${registry.host}/team/vex:1`)!;
+    await writeHome(home, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
+    const subject = imageDescriptor(image);
+    const statement = (id: string) => ({
+      vulnerability: { name: id },
+      products: [{ "@id": ZLIB }],
+      status: "fixed",
+    });
+    const first = await attachVex(home, image, vexText([statement("CVE-2024-0001")]));
+    assert.equal(first.via, "tag-fallback");
+    assert.equal(first.subject, subject.digest);
+    const ours = await attachVex(home, image, vexText([statement("CVE-2024-0002")]));
+    const team = referrerOf(
+      subject,
+      VEX_MEDIA_TYPE,
+      { bytes: vexText([statement("CVE-2024-0003")]), title: "team.json" },
+      {},
+    );
+    await withAttacher(home as Home & { transport: "docker" }, {}, (attach) => attach(team, () => false));
+    const claims = await attachedVexClaims(home, image);
+    assert.deepEqual(
+      claims.map((c) => [c.ids[0], c.source]),
+      [
+        ["CVE-2024-0002", `attached ${ours.digest}`],
+        ["CVE-2024-0003", `attached ${team.descriptor.digest}`],
+      ],
+    );
+    // A crafted attached document is refused in one line, not used.
+    const crafted = referrerOf(
+      subject,
+      VEX_MEDIA_TYPE,
+      { bytes: Buffer.from('{"statements":1}'), title: "x" },
+      {},
+    );
+    await withAttacher(home as Home & { transport: "docker" }, {}, (attach) => attach(crafted, () => false));
+    await assert.rejects(
+      attachedVexClaims(home, image),
+      (err) =>
+        isStrataError(err, "VEX_INVALID") &&
+        err.message.startsWith(`attached ${crafted.descriptor.digest}: not an OpenVEX document`),
+    );
   });
 });
