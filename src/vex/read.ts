@@ -1,7 +1,7 @@
 import { PackageURL } from "packageurl-js";
 import { StrataError } from "../util/errors.js";
 import { readRegularFile } from "../util/fs.js";
-import { MAX_VEX_BYTES, type VexDocument, type VexJustification, type VexStatement } from "./document.js";
+import { MAX_VEX_BYTES, type VexJustification, type VexStatus } from "./document.js";
 import { openVexSchemaErrors } from "./schema.js";
 
 /**
@@ -51,13 +51,21 @@ function purlOf(id: string | undefined, source: string): Purl {
   }
 }
 
-type Component = { "@id"?: string; identifiers?: { purl?: string } };
+/** A statement as OpenVEX lets others write it: products by `@id` or `identifiers.purl`. */
+interface Component {
+  "@id"?: string;
+  identifiers?: { purl?: string };
+}
+interface ReadStatement {
+  vulnerability: { name: string; aliases?: string[] };
+  products?: (Component & { subcomponents?: Component[] })[];
+  status: VexStatus;
+  justification?: VexJustification;
+}
+
 const idOf = (c: Component) => c.identifiers?.purl ?? c["@id"];
 
-function claimOf(
-  s: VexStatement & { products?: (Component & { subcomponents?: Component[] })[] },
-  source: string,
-) {
+function claimOf(s: ReadStatement, source: string): VexClaim | undefined {
   if (s.status !== "not_affected" && s.status !== "fixed") return undefined;
   const products = (s.products ?? []).map((p) => ({
     purl: purlOf(idOf(p), source),
@@ -85,7 +93,7 @@ export function vexClaims(bytes: Buffer, source: string): VexClaim[] {
   }
   const errors = openVexSchemaErrors(doc);
   if (errors !== undefined) throw invalid(source, `not an OpenVEX document: ${errors}`);
-  return (doc as VexDocument).statements.flatMap((s) => claimOf(s, source) ?? []);
+  return (doc as { statements: ReadStatement[] }).statements.flatMap((s) => claimOf(s, source) ?? []);
 }
 
 /** The claims of each VEX file given (`--vex FILE`, repeatable). */
