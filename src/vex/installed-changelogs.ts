@@ -8,6 +8,7 @@ import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
+import { Limiter } from "../util/concurrency.js";
 
 /**
  * The changelog each installed source package ships (`changelog.Debian.gz`), by source name: what
@@ -27,24 +28,32 @@ export interface ChangelogOptions {
   mirror?: string;
 }
 
-/** One locked .deb per source, each source's changelog from the first of its binaries that ships one. */
+/**
+ * Each source's changelog from the first of its locked binaries that ships one (a doc directory
+ * may be a sibling's symlink), a few sources at a time: a .deb is fetched only when its changelog
+ * is not cached yet.
+ */
 async function lockedChangelogs(locked: LockedPackage[], opts: ChangelogOptions) {
-  const relocated = locked.map((p) =>
-    opts.mirror ? { ...p, repository: relocateUrl(p.repository, opts.mirror) } : p,
-  );
   const bySource = new Map<string, LockedPackage[]>();
-  for (const p of relocated) bySource.get(p.source)?.push(p) ?? bySource.set(p.source, [p]);
+  for (const p of locked) {
+    const at = opts.mirror ? { ...p, repository: relocateUrl(p.repository, opts.mirror) } : p;
+    bySource.get(p.source)?.push(at) ?? bySource.set(p.source, [at]);
+  }
   const cacheRoot = opts.ctx?.cacheRoot;
+  const limiter = new Limiter(4);
   const out = new Map<string, ChangelogEntry[]>();
-  for (const [source, binaries] of bySource) {
+  const readSource = async (source: string, binaries: LockedPackage[]) => {
     for (const p of binaries) {
       const debPath = () => startDebFetches([p], { cacheRoot }).get(p.sha256)!;
       const entries = await cachedDebChangelog(p.sha256, debPath, cacheRoot);
       if (entries === undefined) continue;
       out.set(source, entries);
-      break;
+      return;
     }
-  }
+  };
+  await Promise.all(
+    [...bySource].map(([source, binaries]) => limiter.run(() => readSource(source, binaries))),
+  );
   return out;
 }
 
