@@ -20,16 +20,21 @@ export interface VexAttachReport {
   via: AttachVia;
 }
 
+/** Throws unless `home` has a place for referrers: say so before any work is done. */
+export function assertVexAttachable(home: Home): asserts home is Home & { transport: "oci" | "docker" } {
+  if (home.transport !== "oci" && home.transport !== "docker")
+    throw new StrataError("USAGE", `${homeText(home)}: VEX is attached only in an OCI layout or a registry`, {
+      hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
+    });
+}
+
 export async function attachVex(
   home: Home,
   image: Image,
   bytes: Buffer,
   registry: RegistryClientOptions = {},
 ): Promise<VexAttachReport> {
-  if (home.transport !== "oci" && home.transport !== "docker")
-    throw new StrataError("USAGE", `${homeText(home)}: VEX is attached only in an OCI layout or a registry`, {
-      hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
-    });
+  assertVexAttachable(home);
   const subject = imageDescriptor(image);
   const annotations = { [Annotation.created]: createdOf(image), [VEX_ANNOTATION]: "strata" };
   const referrer = referrerOf(subject, VEX_MEDIA_TYPE, { bytes, title: "vex.openvex.json" }, annotations);

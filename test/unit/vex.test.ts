@@ -369,6 +369,18 @@ describe("VEX attached in a real docker-registry 2.8 (loopback; no referrers API
   });
   after(() => registry.close());
 
+  test("an archive has no place for VEX: attaching says so before anything is done", async () => {
+    const image = syntheticImage([
+      await layerOf([{ path: "var/lib/dpkg/status", body: stanza({ name: "zlib1g", version: "1" }) }]),
+    ]);
+    await assert.rejects(
+      attachVex(parseHomeName("docker-archive:/nonexistent/app.tar")!, image, Buffer.from("{}")),
+      (err) =>
+        isStrataError(err, "USAGE") &&
+        /VEX is attached only in an OCI layout or a registry/.test(err.message),
+    );
+  });
+
   test("strata's replaces strata's, a team's stays, and both are read back as claims naming their artifact", async () => {
     const image = syntheticImage([
       await layerOf([{ path: "var/lib/dpkg/status", body: stanza({ name: "zlib1g", version: "1" }) }]),

@@ -7,7 +7,7 @@ import { chooseImage, parsePlatform } from "../../oci/platform.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
-import { attachVex } from "../../vex/attach.js";
+import { assertVexAttachable, attachVex } from "../../vex/attach.js";
 import { vexBytes } from "../../vex/document.js";
 import { vexForImage } from "../../vex/vex-image.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -94,6 +94,7 @@ export function registerVex(program: Command, out: () => Output): void {
       if (opts.platform !== undefined) parsePlatform(opts.platform);
       const timestamp = checkedTimestamp(opts.timestamp);
       const home = await sourceHome(location, archiveKind);
+      if (opts.attach) assertVexAttachable(home);
       const registry = registryOptions(opts);
       const images = artifactImages(await readHome(home, { registry }));
       const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
