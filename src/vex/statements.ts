@@ -116,10 +116,13 @@ export function vexStatements(facts: VexFacts): VexStatement[] {
   for (const group of sourceGroups(facts.packages)) {
     for (const [id, claim] of claimsOf(group, facts)) {
       if (vulnerable.has(`${group.source}=${group.installed} ${id}`)) continue;
-      const subcomponents = [...new Set(group.purls)].sort().map((purl) => ({ "@id": purl }));
+      const purls = [...new Set(group.purls)].sort();
+      const subcomponents = purls.map((purl) => ({ "@id": purl }));
+      // Each package is a product too: the fact is about the package at its version wherever it
+      // is, and scanners that name the image otherwise (Trivy: by repository) still match it.
       statements.push({
         vulnerability: { name: id },
-        products: [{ "@id": facts.imagePurl, subcomponents }],
+        products: [{ "@id": facts.imagePurl, subcomponents }, ...subcomponents],
         status: claim.status,
         ...(claim.justification && { justification: claim.justification }),
         status_notes: claim.note,

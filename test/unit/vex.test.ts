@@ -103,8 +103,13 @@ describe("the statements strata can justify", { timeout: 30_000 }, () => {
       s.status_notes!,
       /changelog: openssl 3\.0\.11-1~deb12u2 names it; installed 3\.0\.15-1~deb12u1/,
     );
-    // The image is the product; every binary of the source is a subcomponent, by its SBOM purl.
-    assert.deepEqual(s.products, [{ "@id": IMAGE, subcomponents: [{ "@id": SSL }, { "@id": OPENSSL }] }]);
+    // The image is the product with every binary of the source a subcomponent, by its SBOM purl;
+    // each binary is a product of its own too.
+    assert.deepEqual(s.products, [
+      { "@id": IMAGE, subcomponents: [{ "@id": SSL }, { "@id": OPENSSL }] },
+      { "@id": SSL },
+      { "@id": OPENSSL },
+    ]);
   });
 
   test("a CVE named only above the installed version is not stated", () => {

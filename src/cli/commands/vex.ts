@@ -79,8 +79,8 @@ export function registerVex(program: Command, out: () => Output): void {
         "and each advisory fixed at or below it; not_affected (vulnerable_code_not_present) where the",
         "tracker says the release never had the code or a range starts after the installed version.",
         "Nothing is stated for what any advisory still finds vulnerable. Products are the image's purl",
-        "(pkg:oci/NAME@sha256:...) with the packages' purls as the SBOMs write them. Trivy reads it:",
-        "trivy image --vex FILE IMAGE, or --vex oci for the attached one.",
+        "(pkg:oci/NAME@sha256:...) with the packages' purls as the SBOMs write them, and each package.",
+        "Trivy reads the file: trivy image --vex FILE IMAGE (README: VEX).",
       ].join("\n"),
     )
     .addHelpText(
