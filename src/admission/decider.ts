@@ -17,6 +17,8 @@ import {
 } from "../sign/sign-image.js";
 import type { StoredSignature } from "../sign/signature-store.js";
 import { Limiter } from "../util/concurrency.js";
+import { splitByVex } from "../vex/apply.js";
+import type { VexClaim } from "../vex/read.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
@@ -39,6 +41,8 @@ export interface DeciderOptions {
   maxFetches?: number;
   /** The Debian release of images whose base-files does not say. */
   release?: string;
+  /** VEX claims (files given at start) whose statements take findings out of every decision. */
+  vex?: VexClaim[];
 }
 
 /** When a decision's registry fetches must be over: each is cancelled then (the review's deadline). */
@@ -304,11 +308,16 @@ export class ImageDecider {
     const available = await this.advisories.available(installed.map((p) => p.name));
     const coverage =
       release === undefined ? undefined : releaseCoverage(release, await this.advisories.coverage(release));
+    const arch = new Map(packages.map((p) => [`${p.name}=${p.version}`, p.architecture || undefined]));
+    const architecture = (name: string, version: string) => arch.get(`${name}=${version}`);
+    const matched = matchAdvisories(installed, advisories, available);
+    const { findings, suppressed } = splitByVex(matched, { digest, architecture }, this.opts.vex ?? []);
     return {
       digest,
       builtByStrata: row?.packages_from === "annotations",
       packages: installed,
-      findings: matchAdvisories(installed, advisories, available),
+      findings,
+      ...(suppressed.length > 0 && { suppressed }),
       coverage,
     };
   }

@@ -1,5 +1,6 @@
 import { parseReference } from "../oci/reference.js";
 import type { Decision } from "../policy/evaluate.js";
+import { vexReason } from "../scan/report.js";
 import { type DeciderOptions, type FetchDeadline, ImageDecider } from "./decider.js";
 import type { Outcome } from "./metrics.js";
 import { RegistryNotAllowed } from "./registries.js";
@@ -117,6 +118,10 @@ export async function answerReview(
       ? v.decisions.flatMap((d) => [
           ...d.expired,
           ...(d.unknown ? [`${v.image.container} ${v.image.image}: ${d.unknown}`] : []),
+          ...(d.suppressed ?? []).map(
+            (f) =>
+              `${v.image.container} ${v.image.image}: ${f.id} in ${f.package} suppressed by VEX (${vexReason(f)})`,
+          ),
         ])
       : [],
   );

@@ -12,10 +12,13 @@ import { type ChangelogEntry, ChangelogParser } from "./changelog.js";
 
 /** glibc's changelog.Debian.gz expands to about 1 MB; past this it is not a changelog. */
 const MAX_CHANGELOG_BYTES = 64 * 2 ** 20;
-const CHANGELOG_PATH = /^(?:\.\/)?usr\/share\/doc\/[a-z0-9][a-z0-9+.-]*\/changelog\.Debian\.gz$/;
+export const CHANGELOG_PATH = /^(?:\.\/)?usr\/share\/doc\/[a-z0-9][a-z0-9+.-]*\/changelog\.Debian\.gz$/;
 
 /** Streams a gzipped changelog through the parser: never held whole, bounded once expanded. */
-async function parseGzippedChangelog(body: AsyncIterable<Buffer>, where: string): Promise<ChangelogEntry[]> {
+export async function parseGzippedChangelog(
+  body: AsyncIterable<Buffer>,
+  where: string,
+): Promise<ChangelogEntry[]> {
   const gunzip = pipeline(Readable.from(body), createGunzip(), () => {});
   const parser = new ChangelogParser();
   const decoder = new StringDecoder("utf8");

@@ -23,6 +23,7 @@ import { registerScan } from "./commands/scan.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSign } from "./commands/sign.js";
 import { registerUpdate } from "./commands/update.js";
+import { registerVex } from "./commands/vex.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
@@ -91,6 +92,7 @@ export function buildProgram(): { program: Command; output: () => Output } {
   registerIndex(program, out);
   registerQuery(program);
   registerSbom(program, out);
+  registerVex(program, out);
   registerSign(program, out);
   registerScan(program, out);
   registerCheck(program);

@@ -2,6 +2,7 @@ import { type ReleaseCoverage, uncoveredText } from "../advisories/coverage.js";
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
 import { versionSatisfies } from "../debian/version.js";
+import type { SuppressedFinding } from "../scan/scan.js";
 import type { Exemption, PackageRule, Policy } from "./policy.js";
 
 /** What a policy decides on, gathered from an image, the index or both; no layer needs reading. */
@@ -19,6 +20,8 @@ export interface ImageFacts {
   hasSbom?: boolean;
   packages: { name: string; version: string }[];
   findings: Finding[];
+  /** Findings VEX statements took out (scan/scan.ts), shown with the decision. */
+  suppressed?: SuppressedFinding[];
   /** Whether a key of the policy's `signed-by` signed the digest (and why not); undefined when not checked. */
   signature?: Verification;
   /** Whether a signed provenance names the image; undefined when not checked. */
@@ -58,6 +61,8 @@ export interface Decision {
   expired: string[];
   /** Why the image's vulnerabilities are unknown (nothing covers its release), whatever the policy requires. */
   unknown?: string;
+  /** Findings VEX statements took out before the policy saw them, each with whose statement. */
+  suppressed?: SuppressedFinding[];
 }
 
 /** Debian's "not yet assigned" urgency is treated as medium: a fix without an urgency still counts. */
@@ -173,6 +178,7 @@ export function evaluatePolicy(policy: Policy, facts: ImageFacts, now = new Date
   decision.expired = [...new Set(decision.expired)];
   if (facts.coverage && !facts.coverage.covered)
     decision.unknown = `vulnerabilities unknown: ${uncoveredText(facts.coverage)}`;
+  if (facts.suppressed?.length) decision.suppressed = facts.suppressed;
   decision.allowed = decision.violations.length === 0;
   return decision;
 }

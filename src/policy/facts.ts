@@ -25,6 +25,7 @@ export function scannedImageFacts(scan: ImageScan, home: Home, hasSbom?: boolean
     hasSbom,
     packages: scan.packages,
     findings: scan.findings,
+    suppressed: scan.suppressed,
     coverage: scan.coverage,
   };
 }

@@ -1,22 +1,9 @@
+import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
 import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
 import { platformText } from "../oci/platform.js";
-import {
-  attachToLayout,
-  checkReferrer,
-  layoutPayload,
-  layoutReferrers,
-  type Referrer,
-  referrerOf,
-} from "../oci/referrers.js";
+import { referrerOf } from "../oci/referrers.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
-import {
-  attachToRegistry,
-  referrerManifest,
-  referrerPayload,
-  registryReferrers,
-} from "../oci/registry/referrers.js";
-import { RemoteRepository } from "../oci/registry/repository.js";
 import { Annotation, type Descriptor } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { computeSboms, MAX_SBOM_BYTES, SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "./sbom.js";
@@ -39,7 +26,7 @@ export interface AttachReport {
   /** The artifact manifest's digest. */
   digest: string;
   /** "layout", or for a registry "referrers-api" or "tag-fallback". */
-  via: "layout" | "referrers-api" | "tag-fallback";
+  via: AttachVia;
   /** The SBOM itself. */
   bytes: Buffer;
 }
@@ -61,20 +48,8 @@ export async function attachSboms(
   opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; cacheRoot?: string } = {},
 ): Promise<AttachReport[]> {
   if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
-  const remote =
-    home.transport === "docker" ? await RemoteRepository.open(home.ref, opts.registry ?? {}) : undefined;
-  const layout = home.transport === "oci" ? home.path : undefined;
-  /** Attaches one referrer where the image lives; says how. */
-  const attach = async (referrer: Referrer, format: SbomFormat): Promise<AttachReport["via"]> => {
-    if (layout !== undefined) {
-      await attachToLayout(layout, referrer);
-      return "layout";
-    }
-    const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
-    return (await attachToRegistry(remote!.repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback";
-  };
   const reports: AttachReport[] = [];
-  try {
+  await withAttacher(home, opts.registry ?? {}, async (attach) => {
     for (const image of artifactImages(artifact)) {
       const subject = imageDescriptor(image);
       const annotations = (format: SbomFormat) => ({
@@ -86,7 +61,8 @@ export async function attachSboms(
       })) {
         const payload = { bytes, title: `sbom.${format}.json` };
         const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
-        const via = await attach(referrer, format);
+        const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
+        const via = await attach(referrer, sameKind);
         const platform = platformText(image);
         reports.push({
           platform,
@@ -98,9 +74,7 @@ export async function attachSboms(
         });
       }
     }
-  } finally {
-    await remote?.close();
-  }
+  });
   return reports;
 }
 
@@ -126,24 +100,7 @@ export async function attachedSbom(
   opts: { registry?: RegistryClientOptions } = {},
 ): Promise<{ bytes: Buffer; digest: string } | undefined> {
   const subject = imageDescriptor(image).digest;
-  const type = SBOM_MEDIA_TYPES[format];
-  const where = homeText(home);
-  if (home.transport === "oci") {
-    const found = (await layoutReferrers(home.path, subject, type)).at(-1);
-    if (found === undefined) return undefined;
-    const layer = checkReferrer(found.manifest, subject, type, where);
-    const bytes = await layoutPayload(home.path, layer, MAX_SBOM_BYTES);
-    return { bytes: checkedSbom(bytes, format, where), digest: found.descriptor.digest };
-  }
-  if (home.transport !== "docker") return undefined;
-  const { repo, close } = await RemoteRepository.open(home.ref, opts.registry ?? {});
-  try {
-    const found = (await registryReferrers(repo, subject)).filter((d) => d.artifactType === type).at(-1);
-    if (found === undefined) return undefined;
-    const layer = checkReferrer(await referrerManifest(repo, found), subject, type, where);
-    const bytes = await referrerPayload(repo, layer, MAX_SBOM_BYTES);
-    return { bytes: checkedSbom(bytes, format, where), digest: found.digest };
-  } finally {
-    await close();
-  }
+  const limits = { max: MAX_SBOM_BYTES, count: 1 };
+  const [found] = await attachedPayloads(home, subject, SBOM_MEDIA_TYPES[format], limits, opts.registry);
+  return found && { bytes: checkedSbom(found.bytes, format, homeText(home)), digest: found.digest };
 }

@@ -112,6 +112,7 @@ export async function scanFleet(
       packages: [],
       packageCount: 0,
       findings: [],
+      suppressed: [],
       trimmed: [],
       coverage: coverage.get(release) ?? releaseCoverage(release, []),
       ...(image.superseded ? { superseded: true } : {}),

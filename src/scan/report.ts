@@ -1,7 +1,7 @@
 import { coverageHint, uncoveredText } from "../advisories/coverage.js";
 import type { Finding, InstalledPackage } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
-import type { ImageScan } from "./scan.js";
+import type { ImageScan, SuppressedFinding } from "./scan.js";
 
 export interface ScannedPackage extends InstalledPackage {
   architecture?: string;
@@ -24,11 +24,21 @@ function findingLine(f: Finding): string {
   return `  ${f.id.padEnd(16)} ${f.severity.padEnd(10)} ${f.package} ${f.version}: ${fix}`;
 }
 
+/** "source: FILE, not_affected: vulnerable_code_not_present": whose statement, and what it says. */
+export function vexReason({ vex }: SuppressedFinding): string {
+  return `source: ${vex.source}, ${vex.status}${vex.justification === undefined ? "" : `: ${vex.justification}`}`;
+}
+
+function suppressedLine(f: SuppressedFinding): string {
+  return `  ${f.id.padEnd(16)} ${f.severity.padEnd(10)} ${f.package} ${f.version}: suppressed by VEX (${vexReason(f)})`;
+}
+
 /** What the findings amount to: counts when the release is covered, "unknown" when nothing speaks for it. */
 function findingsSummary(scan: ImageScan): string {
   const fixable = scan.findings.filter((f) => f.status === "fixed").length;
   const updatable = scan.findings.filter((f) => f.updatable).length;
-  const counts = `${scan.findings.length} vulnerabilities, ${fixable} with a fix, ${updatable} fixable now by strata update`;
+  const vex = scan.suppressed.length > 0 ? `, ${scan.suppressed.length} suppressed by VEX` : "";
+  const counts = `${scan.findings.length} vulnerabilities, ${fixable} with a fix, ${updatable} fixable now by strata update${vex}`;
   if (scan.coverage.covered) return counts;
   const found = scan.findings.length > 0 ? `; ${counts} in what was consulted` : "";
   return `vulnerabilities UNKNOWN: ${uncoveredText(scan.coverage)}${found}`;
@@ -39,6 +49,7 @@ export function scanLines(scan: ImageScan): string[] {
   const lines = [
     `${scan.reference}${scan.superseded ? " (superseded: no tag names it)" : ""} (${scan.digest}, debian ${scan.release}): ${scan.packageCount} packages, ${findingsSummary(scan)}`,
     ...scan.findings.map(findingLine),
+    ...scan.suppressed.map(suppressedLine),
   ];
   if (!scan.coverage.covered) lines.push(`  to know: ${coverageHint(scan.release)}`);
   if (scan.trimmed.length > 0)
@@ -58,6 +69,7 @@ export function scanJson(scans: ImageScan[]) {
       builtByStrata: s.builtByStrata,
       packages: s.packageCount,
       findings: s.findings,
+      suppressed: s.suppressed,
       trimmedChangelogs: s.trimmed,
       coverage: {
         covered: s.coverage.covered,

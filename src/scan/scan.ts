@@ -12,6 +12,18 @@ import { StrataError } from "../util/errors.js";
 import { withFixes } from "./fix-hint.js";
 import type { ScannedPackage } from "./report.js";
 
+/** Why a VEX statement takes a finding out of the verdict, and whose statement it is. */
+export interface VexVerdict {
+  /** The VEX file, or "attached sha256:..." */
+  source: string;
+  status: "not_affected" | "fixed";
+  justification?: string;
+}
+
+export interface SuppressedFinding extends Finding {
+  vex: VexVerdict;
+}
+
 /** One image's scan: its packages and what is known against them. */
 export interface ImageScan {
   reference: string;
@@ -22,6 +34,8 @@ export interface ImageScan {
   packages: ScannedPackage[];
   packageCount: number;
   findings: Finding[];
+  /** Findings a VEX statement (a file given, or one attached to the image) says do not apply. */
+  suppressed: SuppressedFinding[];
   /** Source packages whose newer changelog is trimmed above the installed version: evidence may be missing. */
   trimmed: string[];
   /** What speaks for the image's release: without coverage, no finding is "unknown", not "none". */
@@ -106,6 +120,7 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
     packages,
     packageCount: packages.length,
     findings: withFixes(matchAdvisories(packages, advisories, available), fixContext),
+    suppressed: [],
     trimmed,
     coverage: releaseCoverage(release, sources),
   };

@@ -30,6 +30,8 @@ export type ErrorCode =
   | "POLICY_INVALID"
   | "ENTRYPOINT"
   | "IO"
+  /** A VEX document that is too big, not OpenVEX, or names products by what is not a purl. */
+  | "VEX_INVALID"
   /** A serving certificate or key that is not PEM, or a key that is not the certificate's. */
   | "TLS"
   /** An image strata cannot account for: not built by strata, an unknown format, a missing annotation. */

@@ -324,6 +324,19 @@ describe("scan --advisories and scan --fleet", () => {
     const mixed = await runStrata(["scan", "--fleet", oldLayout, "--index", join(dir, "fleet.db")]);
     assert.equal(mixed.code, 2, mixed.stderr);
     assert.match(mixed.stderr, /^strata: error: scan --fleet reads the index alone/m);
+    const vex = await runStrata([
+      "scan",
+      "--fleet",
+      "--vex",
+      "team.vex.json",
+      "--index",
+      join(dir, "fleet.db"),
+    ]);
+    assert.equal(vex.code, 2, vex.stderr);
+    assert.match(
+      vex.stderr,
+      /^strata: error: scan --fleet reads the index alone: give no images, --spec, --advisories or --vex/m,
+    );
     const nothing = await runStrata(["scan"]);
     assert.equal(nothing.code, 2, nothing.stderr);
     assert.match(nothing.stderr, /^strata: error: scan needs images, or --fleet/m);

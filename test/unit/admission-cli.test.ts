@@ -121,6 +121,29 @@ describe("strata audit and admission manifests", () => {
     assert.match(r.stdout, /1 of 2 running pods would be rejected today/);
   });
 
+  it("with --vex, a CVE a team's statement covers no longer rejects the pod", async () => {
+    const pods = {
+      items: [pod("web-old", "registry.example/shop/web:1", `registry.example/shop/web@${oldDigest}`)],
+    };
+    await writeFile(join(dir, "old-pods.json"), JSON.stringify(pods));
+    const audit = ["audit", "--pods", join(dir, "old-pods.json"), "--policy", join(dir, "policy.yaml")];
+    const before = await runStrata([...audit, "--index", indexPath]);
+    assert.equal(before.code, 1, before.stderr);
+    const ids = [...new Set(before.stdout.match(/CVE-\d{4}-\d+/g))];
+    const statements = ids.map((id) => ({
+      vulnerability: { name: id },
+      products: [{ "@id": `pkg:oci/web@${oldDigest}`, subcomponents: [{ "@id": "pkg:deb/debian/libssl3" }] }],
+      status: "not_affected",
+      justification: "vulnerable_code_not_in_execute_path",
+    }));
+    const vex = { "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://team.example/vex/audit" };
+    const document = { ...vex, author: "team", timestamp: "2026-01-01T00:00:00Z", version: 1, statements };
+    await writeFile(join(dir, "team.vex.json"), JSON.stringify(document));
+    const r = await runStrata([...audit, "--vex", join(dir, "team.vex.json"), "--index", indexPath]);
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /0 of 1 running pods would be rejected today/);
+  });
+
   it("rejects a running pod its spec names by tag under require.digest, as the webhook denies it", async () => {
     const pods = {
       items: [

@@ -8,6 +8,7 @@ import { storeAdvisories } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
+import { vexClaims } from "../../src/vex/read.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { postReview as post, reviewOf as review, serveTestWebhook } from "../helpers/webhook.js";
@@ -149,6 +150,47 @@ describe("admission webhook", () => {
         );
       }
     }
+  });
+
+  it("with VEX files given at start, a CVE a statement covers no longer denies, and the answer names it with its source", async () => {
+    const policy = parsePolicy(POLICY, "policy.yaml");
+    const [before] = await new ImageDecider({ policy, index }).decide(vulnerable);
+    const ids = [...new Set(before.violations.map((v) => v.id!))];
+    assert.ok(ids.length > 0);
+    const digest = vulnerable.split("@")[1];
+    const statements = ids.map((id) => ({
+      vulnerability: { name: id },
+      products: [{ "@id": `pkg:oci/web@${encodeURIComponent(digest)}` }],
+      status: "not_affected",
+      justification: "vulnerable_code_not_in_execute_path",
+    }));
+    const document = { "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://team.example/vex/1" };
+    const bytes = Buffer.from(
+      JSON.stringify({
+        ...document,
+        author: "team",
+        timestamp: "2027-01-01T00:00:00Z",
+        version: 1,
+        statements,
+      }),
+    );
+    const vex = vexClaims(bytes, "team.vex.json");
+    const decider = new ImageDecider({ policy, index, vex });
+    const served = await serveTestWebhook(decider, dir, "webhook-vex", {
+      now: () => new Date("2027-01-15T12:00:00Z"),
+    });
+    servers.push(served.server);
+    const r = await post(served.url, served.ca, await review("pod-review.json", vulnerable));
+    const response = r.body.response!;
+    assert.equal(response.allowed, true, response.status?.message);
+    assert.ok(
+      response.warnings?.some((w) =>
+        new RegExp(
+          `${ids[0]} in \\S+ suppressed by VEX \\(source: team\\.vex\\.json, not_affected: vulnerable_code_not_in_execute_path\\)`,
+        ).test(w),
+      ),
+      JSON.stringify(response.warnings),
+    );
   });
 
   it("in audit mode allows, with the reasons as warnings", async () => {

@@ -12,12 +12,14 @@ import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
 import { checkTlsPair, listenOn } from "../../util/listening.js";
+import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 import { withIndexFlag } from "./index.js";
+import { collect } from "./scan.js";
 
 interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   policy: string;
@@ -28,6 +30,7 @@ interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   audit?: boolean;
   failurePolicy: "open" | "closed";
   timeout: number;
+  vex?: string[];
   release?: string;
 }
 
@@ -61,6 +64,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   const policy = await loadPolicy(opts.policy);
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
   checkTlsPair(cert, key, { cert: opts.tlsCert, key: opts.tlsKey });
+  const vex = await readVexFiles(opts.vex ?? []);
   const index = await FleetIndex.open(opts.index);
   const decider = webhookDecider({
     policy,
@@ -68,6 +72,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
     registry: registryOptions(opts),
     scope,
     release: opts.release,
+    vex,
   });
   const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
   const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
@@ -124,7 +129,12 @@ export function registerAdmission(program: Command, out: () => Output): void {
               .choices(["open", "closed"])
               .default("closed"),
           )
-          .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8),
+          .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8)
+          .option(
+            "--vex <file>",
+            "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
+            collect,
+          ),
       ),
       "contact only this registry (repeatable; none without it); deny the others",
     ),

@@ -10,15 +10,18 @@ import {
 } from "../../admission/registries.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
+import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
+import { collect } from "./scan.js";
 
 interface AuditFlags extends IndexFlags, RegistryFlags, RegistryScopeFlags {
   pods: string;
   policy: string;
+  vex?: string[];
 }
 
 /** A pod list is a few MB for thousands of pods; far more is not one. */
@@ -60,6 +63,11 @@ export function registerAudit(program: Command): void {
           .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
           .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
           .option("--json", "print every pod's verdict as JSON on stdout")
+          .option(
+            "--vex <file>",
+            "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
+            collect,
+          )
           .addHelpText(
             "after",
             "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
@@ -75,8 +83,9 @@ export function registerAudit(program: Command): void {
       const scope = registryScope(opts);
       const policy = await loadPolicy(opts.policy);
       const pods = parsePodList(await readPodList(opts.pods));
+      const vex = await readVexFiles(opts.vex ?? []);
       const audits = await withIndex(opts, (index) =>
-        auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope }), pods),
+        auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope, vex }), pods),
       );
       const rejected = audits.filter((a) => a.rejected);
       if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);

@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
+import { vexReason } from "../../scan/report.js";
+import { readVexFiles } from "../../vex/read.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
@@ -20,6 +22,9 @@ export function decisionLines(d: Decision): string[] {
     ...d.exempted.map((v) => `  exempted: ${v.message} ("${v.reason}", until ${v.expires})`),
     ...d.expired.map((e) => `  note: ${e}`),
     ...(d.unknown ? [`  note: ${d.unknown}`] : []),
+    ...(d.suppressed ?? []).map(
+      (f) => `  suppressed by VEX: ${f.id} in ${f.package} ${f.version} (${vexReason(f)})`,
+    ),
   ];
 }
 
@@ -41,10 +46,11 @@ export function registerCheck(program: Command): void {
     .addHelpText("after", examples("strata check reg.example/team/app:1 --policy policy.yaml"))
     .action(async (locations: string[], opts: CheckFlags) => {
       const policy = await loadPolicy(opts.policy);
+      const vex = await readVexFiles(opts.vex ?? []);
       const decisions: Decision[] = [];
       await withAdvisories(opts, async (advisories) => {
         for (const location of locations) {
-          const { home, scans } = await scanLocation(location, advisories, opts);
+          const { home, scans } = await scanLocation(location, advisories, opts, vex);
           const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
           for (const scan of scans)
             decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));

@@ -22,6 +22,9 @@ import { scanSarif } from "../../scan/sarif.js";
 import { type ImageScan, scanImage } from "../../scan/scan.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
+import { applyVex } from "../../vex/apply.js";
+import { attachedVexClaims } from "../../vex/attach.js";
+import { readVexFiles, type VexClaim } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
@@ -38,6 +41,8 @@ export interface ScanInputs extends CommonOptions, RegistryFlags {
   release?: string;
   advisories?: string[];
   index?: string;
+  /** OpenVEX files whose not_affected / fixed statements take findings out of the verdict. */
+  vex?: string[];
 }
 
 interface ScanFlags extends ScanInputs {
@@ -74,11 +79,15 @@ export async function withAdvisories<T>(
   }
 }
 
-/** Scans every image at a location (each platform of an index), and says which home it is. */
+/**
+ * Scans every image at a location (each platform of an index), and says which home it is; the
+ * `vex` claims (--vex files) and the VEX attached to each image take findings out of the verdict.
+ */
 export async function scanLocation(
   location: string,
   advisories: AdvisorySource,
   opts: ScanInputs,
+  vex: VexClaim[] = [],
 ): Promise<{ home: Home; scans: ImageScan[] }> {
   const home = await sourceHome(location, archiveKind);
   const artifact = await readHome(home, { registry: registryOptions(opts) });
@@ -88,17 +97,19 @@ export async function scanLocation(
   for (const image of images) {
     const reference = images.length > 1 ? `${location} (${platformText(image)})` : location;
     const ctx = { cacheRoot: opts.cacheDir };
-    scans.push(await scanImage(image, reference, { advisories, spec, release: opts.release, ctx }));
+    const scan = await scanImage(image, reference, { advisories, spec, release: opts.release, ctx });
+    const attached = await attachedVexClaims(home, image, registryOptions(opts));
+    scans.push(applyVex(scan, [...vex, ...attached]));
   }
   return { home, scans };
 }
 
 async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[]> {
   if (opts.fleet) {
-    if (locations.length > 0 || opts.spec || opts.advisories?.length) {
+    if (locations.length > 0 || opts.spec || opts.advisories?.length || opts.vex?.length) {
       throw new StrataError(
         "USAGE",
-        "scan --fleet reads the index alone: give no images, --spec or --advisories",
+        "scan --fleet reads the index alone: give no images, --spec, --advisories or --vex",
         {
           hint: "store feeds and evidence first: strata advisories update --from FEED --spec SPEC",
         },
@@ -112,9 +123,11 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
     });
   if (locations.length === 0)
     throw new StrataError("USAGE", "scan needs images, or --fleet", { hint: "e.g. strata scan oci:out" });
+  const vex = await readVexFiles(opts.vex ?? []);
   return withAdvisories(opts, async (advisories) => {
     const scans: ImageScan[] = [];
-    for (const location of locations) scans.push(...(await scanLocation(location, advisories, opts)).scans);
+    for (const location of locations)
+      scans.push(...(await scanLocation(location, advisories, opts, vex)).scans);
     return scans;
   });
 }
@@ -128,9 +141,11 @@ export function withScanInputs(cmd: Command): Command {
       "also a Debian security tracker JSON or OSV feed (file or URL); repeatable",
       collect,
     )
+    .option("--release <codename>", "the Debian release, when the image's base-files does not say (bookworm)")
     .option(
-      "--release <codename>",
-      "the Debian release, when the image's base-files does not say (bookworm)",
+      "--vex <file>",
+      "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
+      collect,
     );
 }
 
@@ -158,6 +173,8 @@ export function registerScan(program: Command, out: () => Output): void {
         "Advisories come from the index (strata advisories update) and --advisories feeds; with --spec, also",
         "from the changelogs of the newer .debs that spec's repositories offer (a security suite the image",
         "was not locked with, for instance). An image whose release nothing covers is UNKNOWN, not clean.",
+        "A finding an OpenVEX statement (--vex, or attached to the image: strata vex --attach) marks",
+        "not_affected or fixed is listed as suppressed, with the statement's source, and fails nothing.",
         "",
         `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it (or an image`,
         "nothing covers), 1 an error, 2 a usage error.",

@@ -1,0 +1,81 @@
+import { type Home, homeText } from "./homes/name.js";
+import { attachToLayout, checkReferrer, layoutPayload, layoutReferrers, type Referrer } from "./referrers.js";
+import type { RegistryClientOptions } from "./registry/client.js";
+import {
+  attachToRegistry,
+  referrerManifest,
+  referrerPayload,
+  registryReferrers,
+} from "./registry/referrers.js";
+import { RemoteRepository } from "./registry/repository.js";
+import type { Descriptor } from "./types.js";
+
+/**
+ * Artifacts attached where an image lives, whatever they hold (SBOMs, VEX): in an OCI layout
+ * (index.json entries) or a registry (referrers API, else the `sha256-<hex>` tag fallback).
+ */
+
+export type AttachVia = "layout" | "referrers-api" | "tag-fallback";
+
+/** Attaches referrers at one home; `sameKind` picks the earlier ones a new referrer replaces. */
+export type AttachReferrer = (referrer: Referrer, sameKind: (d: Descriptor) => boolean) => Promise<AttachVia>;
+
+/**
+ * Runs `work` with a function that attaches referrers where `home` keeps the image, one registry
+ * connection for all of them. Only layouts and registries have a place for referrers.
+ */
+export async function withAttacher<T>(
+  home: Home & { transport: "oci" | "docker" },
+  registry: RegistryClientOptions,
+  work: (attach: AttachReferrer) => Promise<T>,
+): Promise<T> {
+  if (home.transport === "oci") {
+    return work(async (referrer, sameKind) => {
+      await attachToLayout(home.path, referrer, sameKind);
+      return "layout";
+    });
+  }
+  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  try {
+    return await work(async (referrer, sameKind) =>
+      (await attachToRegistry(repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback",
+    );
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * The payloads of the latest `count` artifacts of `artifactType` attached to `subject` where `home`
+ * keeps it, oldest first, each at most `max` bytes and checked against its descriptors; none when
+ * the home has no place for referrers (an archive).
+ */
+export async function attachedPayloads(
+  home: Home,
+  subject: string,
+  artifactType: string,
+  limits: { max: number; count: number },
+  registry: RegistryClientOptions = {},
+): Promise<{ bytes: Buffer; digest: string }[]> {
+  const where = homeText(home);
+  const out: { bytes: Buffer; digest: string }[] = [];
+  if (home.transport === "oci") {
+    for (const found of (await layoutReferrers(home.path, subject, artifactType)).slice(-limits.count)) {
+      const layer = checkReferrer(found.manifest, subject, artifactType, where);
+      out.push({ bytes: await layoutPayload(home.path, layer, limits.max), digest: found.descriptor.digest });
+    }
+    return out;
+  }
+  if (home.transport !== "docker") return out;
+  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  try {
+    const referrers = (await registryReferrers(repo, subject)).filter((d) => d.artifactType === artifactType);
+    for (const found of referrers.slice(-limits.count)) {
+      const layer = checkReferrer(await referrerManifest(repo, found), subject, artifactType, where);
+      out.push({ bytes: await referrerPayload(repo, layer, limits.max), digest: found.digest });
+    }
+    return out;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,67 @@
+import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
+import { type Home, homeText } from "../oci/homes/name.js";
+import { type Image, imageDescriptor } from "../oci/image.js";
+import { referrerOf } from "../oci/referrers.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
+import { Annotation, type Descriptor } from "../oci/types.js";
+import { createdOf } from "../sbom/subject.js";
+import { StrataError } from "../util/errors.js";
+import { MAX_VEX_BYTES, VEX_MEDIA_TYPE } from "./document.js";
+import { type VexClaim, vexClaims } from "./read.js";
+
+/** An OpenVEX document attached to its image as an OCI 1.1 artifact, beside the SBOMs; and read back. */
+
+/** Marks strata's own VEX referrer: a new one replaces it, a team's attached VEX stays. */
+const VEX_ANNOTATION = "dev.strata.vex";
+
+export interface VexAttachReport {
+  subject: string;
+  digest: string;
+  via: AttachVia;
+}
+
+/** Throws unless `home` has a place for referrers: say so before any work is done. */
+export function assertVexAttachable(home: Home): asserts home is Home & { transport: "oci" | "docker" } {
+  if (home.transport !== "oci" && home.transport !== "docker")
+    throw new StrataError("USAGE", `${homeText(home)}: VEX is attached only in an OCI layout or a registry`, {
+      hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
+    });
+}
+
+export async function attachVex(
+  home: Home,
+  image: Image,
+  bytes: Buffer,
+  registry: RegistryClientOptions = {},
+): Promise<VexAttachReport> {
+  assertVexAttachable(home);
+  const subject = imageDescriptor(image);
+  const annotations = { [Annotation.created]: createdOf(image), [VEX_ANNOTATION]: "strata" };
+  const referrer = referrerOf(subject, VEX_MEDIA_TYPE, { bytes, title: "vex.openvex.json" }, annotations);
+  const strataVex = (d: Descriptor) => d.annotations?.[VEX_ANNOTATION] === "strata";
+  const via = await withAttacher(home, registry, (attach) => attach(referrer, strataVex));
+  return { subject: subject.digest, digest: referrer.descriptor.digest, via };
+}
+
+/** Strata's and a team's: more VEX documents than this on one image are not read (the latest are). */
+const MAX_ATTACHED_VEX = 16;
+
+/** The OpenVEX documents attached to `image` where `home` keeps it (not yet checked), oldest first. */
+export async function attachedVex(
+  home: Home,
+  image: Image,
+  registry: RegistryClientOptions = {},
+): Promise<{ bytes: Buffer; digest: string }[]> {
+  const limits = { max: MAX_VEX_BYTES, count: MAX_ATTACHED_VEX };
+  return attachedPayloads(home, imageDescriptor(image).digest, VEX_MEDIA_TYPE, limits, registry);
+}
+
+/** The claims of every OpenVEX document attached to `image`, each named "attached sha256:...". */
+export async function attachedVexClaims(
+  home: Home,
+  image: Image,
+  registry: RegistryClientOptions = {},
+): Promise<VexClaim[]> {
+  const documents = await attachedVex(home, image, registry);
+  return documents.flatMap(({ bytes, digest }) => vexClaims(bytes, `attached ${digest}`));
+}

@@ -1,0 +1,78 @@
+import type { Advisory } from "../advisories/advisory.js";
+import { releaseOfPackages } from "../advisories/match.js";
+import { repositoryEvidence } from "../advisories/repository-evidence.js";
+import type { AdvisorySource } from "../advisories/source.js";
+import type { FetchContext } from "../debian/release.js";
+import { readImageDetails } from "../inventory/details.js";
+import type { Image } from "../oci/image.js";
+import { createdOf, sbomFacts } from "../sbom/subject.js";
+import type { Spec } from "../spec/spec.js";
+import { StrataError } from "../util/errors.js";
+import { type VexDocument, vexDocument } from "./document.js";
+import { installedChangelogs } from "./installed-changelogs.js";
+import { openVexSchemaErrors } from "./schema.js";
+import { type VexPackage, vexStatements } from "./statements.js";
+
+export interface VexOptions {
+  /** The feeds' advisories (the index, --advisories files). */
+  advisories: AdvisorySource;
+  /** Repositories whose newer .debs' changelogs say what is still vulnerable. */
+  spec?: Spec;
+  /** The Debian release's codename, when the image's base-files does not say. */
+  release?: string;
+  /** The document's time (RFC 3339); default: the image's creation time. */
+  timestamp?: string;
+  ctx?: FetchContext;
+  mirror?: string;
+}
+
+async function advisoriesOf(packages: VexPackage[], release: string, arch: string, opts: VexOptions) {
+  const advisories: Advisory[] = await opts.advisories.advisories(release, [
+    ...new Set(packages.map((p) => p.source)),
+  ]);
+  if (opts.spec) {
+    const evidence = await repositoryEvidence(opts.spec, packages, { release, arch, ctx: opts.ctx });
+    advisories.push(...evidence.advisories);
+  }
+  return advisories;
+}
+
+/**
+ * The OpenVEX document of what strata can justify about `image` (see statements.ts), or undefined
+ * when it can state nothing (OpenVEX wants at least one statement). `strata vex` and a build call it.
+ */
+export async function vexForImage(
+  image: Image,
+  where: string,
+  opts: VexOptions,
+): Promise<VexDocument | undefined> {
+  const facts = sbomFacts(image, await readImageDetails(image, where));
+  const packages: VexPackage[] = facts.packages.map((p) => ({
+    name: p.name,
+    version: p.version,
+    source: p.source ?? p.name,
+    sourceVersion: p.sourceVersion ?? p.version,
+    purl: p.purl,
+  }));
+  const release = opts.release ?? releaseOfPackages(packages);
+  const arch = image.config.architecture;
+  const statements = vexStatements({
+    imagePurl: facts.image.purl,
+    packages,
+    advisories: release === undefined ? [] : await advisoriesOf(packages, release, arch, opts),
+    changelogs: await installedChangelogs(image, where, { ctx: opts.ctx, mirror: opts.mirror }),
+  });
+  if (statements.length === 0) return undefined;
+  const doc = vexDocument(statements, opts.timestamp ?? createdOf(image));
+  const invalid = openVexSchemaErrors(doc);
+  // strata's own document failing OpenVEX's schema is a bug, not the user's input.
+  if (invalid !== undefined)
+    throw new StrataError(
+      "VEX_INVALID",
+      `${where}: the VEX document strata made is not OpenVEX: ${invalid}`,
+      {
+        hint: "this is a strata bug: report it with the image",
+      },
+    );
+  return doc;
+}
