@@ -7,6 +7,7 @@ import { readImageDetails } from "../inventory/details.js";
 import type { Image } from "../oci/image.js";
 import { createdOf, sbomFacts } from "../sbom/subject.js";
 import type { Spec } from "../spec/spec.js";
+import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { type VexDocument, vexDocument } from "./document.js";
 import { installedChangelogs } from "./installed-changelogs.js";
@@ -46,7 +47,9 @@ export async function vexForImage(
   where: string,
   opts: VexOptions,
 ): Promise<VexDocument | undefined> {
-  const facts = sbomFacts(image, await readImageDetails(image, where));
+  // The layers' SBOM details, kept per layer digest under the cache root like an SBOM's.
+  const details = await readImageDetails(image, where, { cacheRoot: cacheRoot(opts.ctx?.cacheRoot) });
+  const facts = sbomFacts(image, details);
   const packages: VexPackage[] = facts.packages.map((p) => ({
     name: p.name,
     version: p.version,
