@@ -60,24 +60,47 @@ interface CachedChangelog {
   entries: ChangelogEntry[] | null;
 }
 
+function changelogCacheFile(sha256: string, root?: string): string {
+  return join(cacheRoot(root), "changelogs", `${checkedSha256Hex(sha256, "changelog cache key")}.json`);
+}
+
+/** What the cache holds for a .deb: its entries, null for "ships none", undefined when not cached. */
+async function cachedEntries(sha256: string, root?: string): Promise<ChangelogEntry[] | null | undefined> {
+  try {
+    const cached = JSON.parse(await readFile(changelogCacheFile(sha256, root), "utf8")) as CachedChangelog;
+    if (cached.entries === null || Array.isArray(cached.entries)) return cached.entries;
+  } catch {
+    // Absent or damaged: not cached.
+  }
+  return undefined;
+}
+
 /**
- * `readDebChangelog` of the .deb with this sha256, cached under the cache root (written atomically):
- * `debPath` (which may download it) is called only when the cache lacks it.
+ * Keeps a .deb's changelog entries (undefined: it ships none) under the cache root, written
+ * atomically: the layer worker does it as it reads data.tar, so nothing reads the .deb again for them.
+ */
+export async function storeDebChangelog(
+  sha256: string,
+  entries: ChangelogEntry[] | undefined,
+  root?: string,
+): Promise<void> {
+  const file = changelogCacheFile(sha256, root);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, JSON.stringify({ entries: entries ?? null } satisfies CachedChangelog));
+}
+
+/**
+ * `readDebChangelog` of the .deb with this sha256, cached under the cache root: `debPath` (which
+ * may download it) is called only when the cache lacks it; without `debPath`, a miss is undefined.
  */
 export async function cachedDebChangelog(
   sha256: string,
-  debPath: () => Promise<string>,
+  debPath: (() => Promise<string>) | undefined,
   root?: string,
 ): Promise<ChangelogEntry[] | undefined> {
-  const file = join(cacheRoot(root), "changelogs", `${checkedSha256Hex(sha256, "changelog cache key")}.json`);
-  try {
-    const cached = JSON.parse(await readFile(file, "utf8")) as CachedChangelog;
-    if (cached.entries === null || Array.isArray(cached.entries)) return cached.entries ?? undefined;
-  } catch {
-    // Absent or damaged: read the .deb again.
-  }
+  const cached = await cachedEntries(sha256, root);
+  if (cached !== undefined || debPath === undefined) return cached ?? undefined;
   const entries = await readDebChangelog(await debPath());
-  await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(file, JSON.stringify({ entries: entries ?? null } satisfies CachedChangelog));
+  await storeDebChangelog(sha256, entries, root);
   return entries;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { CHANGELOG_PATH, parseGzippedChangelog, storeDebChangelog } from "../advisories/deb-changelog.js";
 import { type DebTarEntry, openDeb } from "../debian/deb.js";
 import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.js";
 import { parseRelation } from "../debian/relations.js";
@@ -9,7 +10,7 @@ import { type PathFact, recordScriptFacts } from "../effects/script-facts.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
 import { ContentStore } from "../util/cas.js";
-import { StrataError } from "../util/errors.js";
+import { isStrataError, StrataError } from "../util/errors.js";
 import { Digester, sha256File } from "../util/hash.js";
 import { assertDigest } from "../util/verify.js";
 import { BodySpool, type SpooledBody } from "./spool.js";
@@ -122,6 +123,8 @@ export interface PackageLayerInput {
   keepDocs: boolean;
   /** What the lock says the .deb is; its control stanza must say the same. */
   locked: { name: string; version: string; architecture: string };
+  /** The cache root where the .deb's changelog entries are kept as data.tar is read (for VEX). */
+  cacheRoot?: string;
 }
 
 /** Directories that merged-/usr turns into symlinks to usr/<dir> (design.md §2). */
@@ -158,6 +161,7 @@ export async function packageEntries(
 
   const reader = new PackageReader(name, deb.control.md5sums === undefined, spool);
   for await (const { header, body } of deb.dataEntries()) await reader.add(header, body);
+  await keepChangelog(reader.firstFile(CHANGELOG_PATH), input);
   const entries = reader.entries(input.keepDocs);
 
   const md5sums = deb.control.md5sums ?? reader.md5sums(deb.control.conffiles);
@@ -185,6 +189,24 @@ export async function packageEntries(
   );
   if (caCertificates.length > 0) facts.caCertificates = caCertificates;
   return { entries, facts };
+}
+
+/**
+ * The .deb's changelog entries, kept in the cache as the layer is made (the docs themselves are
+ * dropped): VEX at build then reads no .deb. A changelog that does not parse is not kept; what
+ * reads it later meets the error itself.
+ */
+async function keepChangelog(entry: LayerEntry | undefined, input: PackageLayerInput): Promise<void> {
+  try {
+    const body = entry && (await entryBytes(entry));
+    const chunks = async function* () {
+      if (body) yield body;
+    };
+    const parsed = body && (await parseGzippedChangelog(chunks(), input.debPath));
+    await storeDebChangelog(input.debSha256, parsed || undefined, input.cacheRoot);
+  } catch (err) {
+    if (!isStrataError(err)) throw err;
+  }
 }
 
 /**
@@ -363,6 +385,12 @@ class PackageReader {
       entry = { path, type, ...base };
     }
     this.put(entry, path !== archivePath);
+  }
+
+  /** The first regular file, in archive order, whose path matches (docs included). */
+  firstFile(pattern: RegExp): LayerEntry | undefined {
+    for (const e of this.byPath.values()) if (e.type === "file" && pattern.test(e.path)) return e;
+    return undefined;
   }
 
   /** The entries to write, docs dropped unless kept; hardlink groups re-rooted where docs went. */

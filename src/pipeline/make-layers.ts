@@ -130,6 +130,7 @@ export class LayerMaker {
       debPath: await this.debPaths.get(p.sha256)!,
       debSha256: p.sha256,
       store: this.ctx.storeRoot,
+      cacheRoot: this.ctx.cacheRoot,
       ...this.ctx.options,
       locked: { name: p.name, version: p.version, architecture: p.architecture },
     };

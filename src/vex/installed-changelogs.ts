@@ -26,6 +26,8 @@ export interface ChangelogOptions {
   ctx?: FetchContext;
   /** The --mirror the repositories are reached through. */
   mirror?: string;
+  /** false: only changelogs the cache holds (a build's layer worker kept them); no .deb is read. */
+  fetch?: boolean;
 }
 
 /**
@@ -44,7 +46,8 @@ async function lockedChangelogs(locked: LockedPackage[], opts: ChangelogOptions)
   const out = new Map<string, ChangelogEntry[]>();
   const readSource = async (source: string, binaries: LockedPackage[]) => {
     for (const p of binaries) {
-      const debPath = () => startDebFetches([p], { cacheRoot }).get(p.sha256)!;
+      const debPath =
+        opts.fetch === false ? undefined : () => startDebFetches([p], { cacheRoot }).get(p.sha256)!;
       const entries = await cachedDebChangelog(p.sha256, debPath, cacheRoot);
       if (entries === undefined) continue;
       out.set(source, entries);

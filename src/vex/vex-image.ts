@@ -1,15 +1,18 @@
 import type { Advisory } from "../advisories/advisory.js";
 import { releaseOfPackages } from "../advisories/match.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
-import type { AdvisorySource } from "../advisories/source.js";
+import { type AdvisorySource, memoryAdvisories } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
 import { readImageDetails } from "../inventory/details.js";
-import type { Image } from "../oci/image.js";
+import { type Home, homeText } from "../oci/homes/name.js";
+import { type Artifact, artifactImages, type Image } from "../oci/image.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { createdOf, sbomFacts } from "../sbom/subject.js";
 import type { Spec } from "../spec/spec.js";
 import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
-import { type VexDocument, vexDocument } from "./document.js";
+import { attachVex, type VexAttachReport } from "./attach.js";
+import { type VexDocument, vexBytes, vexDocument } from "./document.js";
 import { installedChangelogs } from "./installed-changelogs.js";
 import { openVexSchemaErrors } from "./schema.js";
 import { type VexPackage, vexStatements } from "./statements.js";
@@ -25,6 +28,8 @@ export interface VexOptions {
   timestamp?: string;
   ctx?: FetchContext;
   mirror?: string;
+  /** false: no .deb is read for changelogs, only what the cache holds (a build's). */
+  fetch?: boolean;
 }
 
 async function advisoriesOf(packages: VexPackage[], release: string, arch: string, opts: VexOptions) {
@@ -63,7 +68,11 @@ export async function vexForImage(
     imagePurl: facts.image.purl,
     packages,
     advisories: release === undefined ? [] : await advisoriesOf(packages, release, arch, opts),
-    changelogs: await installedChangelogs(image, where, { ctx: opts.ctx, mirror: opts.mirror }),
+    changelogs: await installedChangelogs(image, where, {
+      ctx: opts.ctx,
+      mirror: opts.mirror,
+      fetch: opts.fetch,
+    }),
   });
   if (statements.length === 0) return undefined;
   const doc = vexDocument(statements, opts.timestamp ?? createdOf(image));
@@ -78,4 +87,26 @@ export async function vexForImage(
       },
     );
   return doc;
+}
+
+/**
+ * A build's VEX: for each image of `artifact`, what the changelogs the build's layer worker kept
+ * in the cache justify (no .deb is read, no feed is asked: `strata vex` adds those), attached where
+ * `home` keeps it beside the SBOMs. An image strata can state nothing about gets no document.
+ */
+export async function attachBuiltVex(
+  home: Home,
+  artifact: Artifact,
+  opts: { cacheRoot: string; registry?: RegistryClientOptions },
+): Promise<VexAttachReport[]> {
+  const reports: VexAttachReport[] = [];
+  for (const image of artifactImages(artifact)) {
+    const doc = await vexForImage(image, homeText(home), {
+      advisories: memoryAdvisories([]),
+      ctx: { cacheRoot: opts.cacheRoot },
+      fetch: false,
+    });
+    if (doc !== undefined) reports.push(await attachVex(home, image, vexBytes(doc), opts.registry));
+  }
+  return reports;
 }

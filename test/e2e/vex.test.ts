@@ -173,6 +173,33 @@ describe("strata vex", { timeout: 600_000 }, () => {
     );
   });
 
+  it("strata build attaches the changelogs' VEX by default, from what its layer worker kept (no .deb read again); --no-vex attaches none", async () => {
+    // A fresh cache: every layer is made here, so every changelog comes from the layer worker.
+    const cache = join(dir, "fresh-cache");
+    const built = join(dir, "built");
+    const build = ["--cache-dir", cache, "build", join(dir, "strata.yaml"), "-o", built];
+    const r = await runStrata(build);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /attached the VEX document sha256:[0-9a-f]{64} to sha256:[0-9a-f]{64} in oci:/);
+    const index = JSON.parse(await readFile(join(built, "index.json"), "utf8"));
+    const vex = index.manifests.filter((m: Json) => m.artifactType === "application/openvex+json");
+    assert.equal(vex.length, 1);
+    const lock = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8"));
+    const libssl = lock.packages.find((p: Json) => p.name === "libssl3");
+    const kept = JSON.parse(await readFile(join(cache, "changelogs", `${libssl.sha256}.json`), "utf8"));
+    assert.ok(kept.entries.length > 0, "the layer worker kept libssl3's changelog entries");
+    const attached = await runStrata(["--cache-dir", cache, "vex", built]);
+    const expected = await changelogCves(debStore(cache).path(libssl.sha256), "libssl3");
+    assert.deepEqual(cvesOf(JSON.parse(attached.stdout).statements, "/libssl3@"), expected);
+    const plain = join(dir, "built-plain");
+    assert.equal((await runStrata([...build.slice(0, -1), plain, "--no-vex"])).code, 0);
+    const plainIndex = JSON.parse(await readFile(join(plain, "index.json"), "utf8"));
+    assert.equal(
+      plainIndex.manifests.filter((m: Json) => m.artifactType === "application/openvex+json").length,
+      0,
+    );
+  });
+
   it("refuses a VEX file that is not OpenVEX with one line and exit 1", async () => {
     const bad = join(dir, "bad.vex.json");
     await writeFile(bad, JSON.stringify({ statements: [{ status: "fixed" }] }));

@@ -18,6 +18,7 @@ import { loadSpec, type Spec } from "../../spec/spec.js";
 import { cacheRoot } from "../../util/dirs.js";
 import { isStrataError, StrataError } from "../../util/errors.js";
 import { sha256File } from "../../util/hash.js";
+import { attachBuiltVex } from "../../vex/vex-image.js";
 import {
   formatOption,
   type OutputFormat,
@@ -45,6 +46,7 @@ interface BuildFlags extends CommonOptions, PushFlags, SigningFlags {
   cacheFrom?: string[];
   filesRoot?: string;
   sbom?: boolean;
+  vex?: boolean;
   strict?: boolean;
 }
 
@@ -95,6 +97,20 @@ async function attachBuiltSboms(
     attached.set(homeText(home), reports);
   }
   return attached;
+}
+
+/** The OpenVEX document of each image beside its SBOMs (unless --no-vex), from the build's cache alone. */
+async function attachBuiltVexes(result: BuildResult, output: Home | undefined, opts: BuildFlags, o: Output) {
+  if (!opts.vex) return;
+  const what = "VEX documents (strata vex IMAGE -o FILE writes one)";
+  for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
+    const reports = await attachBuiltVex(home, artifact, {
+      cacheRoot: cacheRoot(opts.cacheDir),
+      registry: registryOptions(opts),
+    });
+    for (const r of reports)
+      o.line(`attached the VEX document ${r.digest} to ${r.subject} in ${homeText(home)} (${r.via})`);
+  }
 }
 
 /** With --sign, each target signed, its provenance (naming the spec's sha256) and SBOMs attested. */
@@ -285,6 +301,7 @@ export function registerBuild(program: Command, out: () => Output): void {
           (value: string, previous: string[] = []) => [...previous, value],
         )
         .option("--no-sbom", "do not attach the SPDX and CycloneDX SBOMs (attached by default)")
+        .option("--no-vex", "do not attach the OpenVEX document of what the changelogs fix")
         .option("--strict", "fail if a maintainer script effect was not made, but on purpose")
         .option("--files-root <dir>", "the directory files: source: may read from (default: the spec's)")
         .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
@@ -335,6 +352,7 @@ export function registerBuild(program: Command, out: () => Output): void {
         ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
         : undefined;
       const sboms = await attachBuiltSboms(result, output, opts, o);
+      await attachBuiltVexes(result, output, opts, o);
       const signed = await signBuilt(result, output, opts, o, key, spec, sboms);
       const signatures = signed.map(({ payload, ...r }) => r);
       if (opts.json) {
