@@ -123,7 +123,7 @@ export interface PackageLayerInput {
   keepDocs: boolean;
   /** What the lock says the .deb is; its control stanza must say the same. */
   locked: { name: string; version: string; architecture: string };
-  /** The cache root where the .deb's changelog entries are kept as data.tar is read (for VEX). */
+  /** The cache root where the .deb's changelog entries are kept as data.tar is read (for VEX); none: not kept. */
   cacheRoot?: string;
 }
 
@@ -197,6 +197,7 @@ export async function packageEntries(
  * reads it later meets the error itself.
  */
 async function keepChangelog(entry: LayerEntry | undefined, input: PackageLayerInput): Promise<void> {
+  if (input.cacheRoot === undefined) return;
   try {
     const body = entry && (await entryBytes(entry));
     const chunks = async function* () {

@@ -106,7 +106,14 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
   const layerCache = new LayerCache(root, storeRoot);
   const note = (message: string) => opts.onEvent?.({ kind: "note", message });
   const reuse = opts.reuse?.length ? new ReuseIndex(opts.reuse, plan.options, note) : undefined;
-  const maker = new LayerMaker({ ...opts, storeRoot, layerCache, options: plan.options, reuse });
+  const maker = new LayerMaker({
+    ...opts,
+    cacheRoot: root,
+    storeRoot,
+    layerCache,
+    options: plan.options,
+    reuse,
+  });
   const ctx: ComposeContext = {
     lock,
     reuse,

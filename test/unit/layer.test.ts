@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { cachedDebChangelog } from "../../src/advisories/deb-changelog.js";
 import {
   accountFiles,
   baseLayerEntries,
@@ -71,6 +72,41 @@ async function extract(store: string, blob: LayerBlob): Promise<string> {
 
 const names = (lines: string[]) =>
   lines.map((l) => l.replace(/^\S+ \S+ +\d+ \S+ \S+ /, "").replace(/ (->|link to) .*$/, ""));
+
+describe("changelogs kept as a layer is made", () => {
+  test("a .deb's changelog entries go to the cache with no .deb read again; one that does not parse is not kept and fails nothing", async () => {
+    const dir = await tempDir("changelog-kept");
+    const changelog = gzipSync(
+      "hello (2.10-3) unstable; urgency=medium\n\n  * Fix CVE-2099-1234.\n\n -- A <a@example.invalid>  Mon, 01 Jan 2024 00:00:00 +0000\n",
+    );
+    const good = await craftDeb(dir, "hello", [
+      { name: "./usr/share/doc/hello/changelog.Debian.gz", body: changelog },
+    ]);
+    const bad = await craftDeb(await tempDir("changelog-bad"), "hello", [
+      { name: "./usr/share/doc/hello/changelog.Debian.gz", body: Buffer.from("not gzip at all") },
+    ]);
+    const cacheRoot = join(dir, "cache");
+    for (const deb of [good, bad])
+      await buildPackageLayer({
+        debPath: deb.path,
+        debSha256: deb.sha256,
+        store: await tempDir("store"),
+        epoch: EPOCH,
+        compression: GZIP,
+        keepDocs: false,
+        locked: deb.locked,
+        cacheRoot,
+      });
+    const kept = JSON.parse(await readFile(join(cacheRoot, "changelogs", `${good.sha256}.json`), "utf8"));
+    assert.deepEqual(
+      kept.entries.map((e: { version: string; cves?: string[] }) => e.version),
+      ["2.10-3"],
+    );
+    assert.match(JSON.stringify(kept.entries), /CVE-2099-1234/);
+    await assert.rejects(readFile(join(cacheRoot, "changelogs", `${bad.sha256}.json`)), { code: "ENOENT" });
+    assert.equal(await cachedDebChangelog(good.sha256, undefined, cacheRoot).then((e) => e?.length), 1);
+  });
+});
 
 describe("package layer", () => {
   test("the same .deb gives the same digest and diffId, and GNU tar lists it (network: downloads real .debs)", async () => {
