@@ -67,6 +67,9 @@ export default {
   reporters: ["clear-text", "html", "json", "progress"],
   htmlReporter: { fileName: ".mutation/report.html" },
   jsonReporter: { fileName: ".mutation/report.json" },
+  // A second run re-tests only the mutants whose code or covering tests changed.
+  incremental: true,
+  incrementalFile: ".mutation/incremental.json",
   tempDirName: ".mutation/tmp",
   cleanTempDir: "always",
   thresholds: { high: 95, low: 90, break: null },
