@@ -50,7 +50,6 @@ export default {
       "test/unit/registry-client.test.ts",
       "test/unit/admission.test.ts",
       "test/unit/admission-registries.test.ts",
-      "test/unit/admission-amplification.test.ts",
     ],
     nodeArgs: ["--import", "tsx", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],
   },
