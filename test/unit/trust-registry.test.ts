@@ -1,0 +1,376 @@
+import assert from "node:assert/strict";
+import type { Readable } from "node:stream";
+import { describe, test } from "node:test";
+import { artifactDescriptor, artifactImages, jsonBytes } from "../../src/oci/image.js";
+import { RegistryClient } from "../../src/oci/registry/client.js";
+import { pullArtifact, pullIfPresent } from "../../src/oci/registry/pull.js";
+import { pushArtifact } from "../../src/oci/registry/push.js";
+import { referrerPayload } from "../../src/oci/registry/referrers.js";
+import { RemoteRepository } from "../../src/oci/registry/repository.js";
+import { MediaType } from "../../src/oci/types.js";
+import { isStrataError } from "../../src/util/errors.js";
+import { sha256Hex } from "../../src/util/hash.js";
+import { serve } from "../helpers/loopback.js";
+import { freshImage, syntheticIndex } from "../helpers/synthetic-image.js";
+
+/** A registry is untrusted: every manifest and blob it serves is checked against the digest it is named by. */
+
+const FAST = { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 }, knownBlobs: false as const };
+const digestOf = (bytes: Buffer) => `sha256:${sha256Hex(bytes)}`;
+
+interface Served {
+  body: Buffer;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A distribution registry on loopback serving `paths` (`/v2/app/manifests/v1`, `/v2/app/blobs/<digest>`)
+ * as given, a 404 for anything else; requests are recorded. Manifest PUTs are answered by `put`.
+ */
+async function hostileRegistry(
+  paths: Map<string, Served>,
+  put?: (reference: string, sent: Buffer) => string,
+) {
+  const requests: string[] = [];
+  const server = await serve((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    requests.push(`${req.method} ${path}`);
+    const chunks: Buffer[] = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      if (path === "/v2/") return res.writeHead(200).end("{}");
+      if (req.method === "HEAD" && path.includes("/blobs/"))
+        return res.writeHead(200, { "content-length": "0" }).end();
+      if (req.method === "PUT" && put)
+        return res
+          .writeHead(201, {
+            "docker-content-digest": put(path.split("/manifests/")[1], Buffer.concat(chunks)),
+          })
+          .end();
+      const served = paths.get(path);
+      if (!served) return res.writeHead(404).end();
+      res
+        .writeHead(200, { "content-length": String(served.body.length), ...served.headers })
+        .end(served.body);
+    });
+  });
+  return { ...server, host: server.url.replace("http://", ""), requests };
+}
+
+/** The registry paths of an image under `app`: its manifest (by tag and digest), config and layers. */
+async function imagePaths(tag = "v1") {
+  const { image, layers } = await freshImage(2);
+  const manifestHeaders = { "content-type": MediaType.ociManifest };
+  const paths = new Map<string, Served>([
+    [`/v2/app/manifests/${tag}`, { body: image.manifestBytes, headers: manifestHeaders }],
+    [
+      `/v2/app/manifests/${digestOf(image.manifestBytes)}`,
+      { body: image.manifestBytes, headers: manifestHeaders },
+    ],
+    [`/v2/app/blobs/${image.manifest.config.digest}`, { body: image.configBytes }],
+  ]);
+  for (const l of layers) paths.set(`/v2/app/blobs/${l.descriptor.digest}`, { body: l.bytes });
+  return { image, layers, paths, digest: digestOf(image.manifestBytes) };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `bytes` with one byte changed: the same size, another sha256. */
+function flipped(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[copy.length >> 1] ^= 0xff;
+  return copy;
+}
+
+describe("pull checks every manifest and blob against its digest", { timeout: 120_000 }, () => {
+  test("an honest registry's image is pulled whole, named by the sha256 of its manifest", async () => {
+    const { image, layers, paths, digest } = await imagePaths();
+    const registry = await hostileRegistry(paths);
+    try {
+      const artifact = await pullArtifact(`${registry.host}/app:v1`, FAST);
+      assert.deepEqual(artifactDescriptor(artifact), {
+        mediaType: MediaType.ociManifest,
+        digest,
+        size: image.manifestBytes.length,
+      });
+      const [pulled] = artifactImages(artifact);
+      assert.deepEqual(pulled.configBytes, image.configBytes);
+      for (const l of layers)
+        assert.deepEqual(await readAll(await pulled.blobs.open(l.descriptor.digest)), l.bytes);
+      const byDigest = await pullArtifact({ registry: registry.host, repository: "app", digest }, FAST);
+      assert.equal(artifactDescriptor(byDigest).digest, digest);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a manifest fetched by tag whose Docker-Content-Digest is another digest is HASH_MISMATCH", async () => {
+    const { paths, digest } = await imagePaths();
+    const other = `sha256:${"e".repeat(64)}`;
+    const tagged = paths.get("/v2/app/manifests/v1")!;
+    paths.set("/v2/app/manifests/v1", {
+      ...tagged,
+      headers: { ...tagged.headers, "docker-content-digest": other },
+    });
+    const registry = await hostileRegistry(paths);
+    try {
+      await assert.rejects(
+        pullArtifact(`${registry.host}/app:v1`, FAST),
+        (err) =>
+          isStrataError(err, "HASH_MISMATCH") &&
+          err.message === `${registry.host}/app:v1: manifest bytes hash to ${digest}, registry says ${other}`,
+      );
+      // The same header on the right digest is no objection.
+      paths.set("/v2/app/manifests/v1", {
+        ...tagged,
+        headers: { ...tagged.headers, "docker-content-digest": digest },
+      });
+      assert.equal(artifactDescriptor(await pullArtifact(`${registry.host}/app:v1`, FAST)).digest, digest);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a manifest fetched by digest is judged by its bytes, not by what the registry says it is", async () => {
+    const { image, paths, digest } = await imagePaths();
+    const path = `/v2/app/manifests/${digest}`;
+    paths.set(path, {
+      body: image.manifestBytes,
+      headers: { "docker-content-digest": `sha256:${"e".repeat(64)}` },
+    });
+    const registry = await hostileRegistry(paths);
+    try {
+      const ref = `${registry.host}/app@${digest}`;
+      assert.equal(artifactDescriptor(await pullArtifact(ref, FAST)).digest, digest);
+      paths.set(path, { body: flipped(image.manifestBytes) });
+      await assert.rejects(pullArtifact(ref, FAST), (err) => isStrataError(err, "HASH_MISMATCH"));
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a malformed Docker-Content-Digest is a REGISTRY error naming the request", async () => {
+    const { paths } = await imagePaths();
+    paths.get("/v2/app/manifests/v1")!.headers = { "docker-content-digest": "sha256:../../etc/passwd" };
+    const registry = await hostileRegistry(paths);
+    try {
+      await assert.rejects(
+        pullArtifact(`${registry.host}/app:v1`, FAST),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message.startsWith(
+            `${registry.host}/app: get manifest v1: Docker-Content-Digest: "../../etc/passwd" is not a sha256`,
+          ),
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a config blob that is not the one the manifest names is HASH_MISMATCH", async () => {
+    const { image, paths } = await imagePaths();
+    paths.set(`/v2/app/blobs/${image.manifest.config.digest}`, { body: flipped(image.configBytes) });
+    const registry = await hostileRegistry(paths);
+    try {
+      await assert.rejects(
+        pullArtifact(`${registry.host}/app:v1`, FAST),
+        (err) =>
+          isStrataError(err, "HASH_MISMATCH") &&
+          err.message.startsWith(`${registry.host}/app: blob ${image.manifest.config.digest}: sha256 is `),
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a layer of the right size and another sha256 fails its reader at the end", async () => {
+    const { layers, paths } = await imagePaths();
+    const [layer] = layers;
+    paths.set(`/v2/app/blobs/${layer.descriptor.digest}`, { body: flipped(layer.bytes) });
+    const registry = await hostileRegistry(paths);
+    try {
+      const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
+      await assert.rejects(
+        readAll(await pulled.blobs.open(layer.descriptor.digest)),
+        (err) =>
+          isStrataError(err, "HASH_MISMATCH") &&
+          err.message.startsWith(`${registry.host}/app: blob ${layer.descriptor.digest}: sha256 is `),
+      );
+      // The other layer is unharmed.
+      assert.deepEqual(await readAll(await pulled.blobs.open(layers[1].descriptor.digest)), layers[1].bytes);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a layer shorter than its descriptor fails its reader with SIZE_MISMATCH", async () => {
+    const { layers, paths } = await imagePaths();
+    const [layer] = layers;
+    paths.set(`/v2/app/blobs/${layer.descriptor.digest}`, { body: layer.bytes.subarray(0, 10) });
+    const registry = await hostileRegistry(paths);
+    try {
+      const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
+      await assert.rejects(readAll(await pulled.blobs.open(layer.descriptor.digest)), (err) =>
+        isStrataError(err, "SIZE_MISMATCH"),
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a blob the manifest does not describe is never asked for", async () => {
+    const { paths } = await imagePaths();
+    const registry = await hostileRegistry(paths);
+    try {
+      const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
+      const stranger = `sha256:${"f".repeat(64)}`;
+      const asked = registry.requests.length;
+      await assert.rejects(
+        pulled.blobs.open(stranger),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message === `${registry.host}/app: blob ${stranger} is not described by the manifest`,
+      );
+      assert.equal(registry.requests.length, asked);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a missing manifest is nothing for pullIfPresent, and a REGISTRY error with a hint for pullArtifact", async () => {
+    const registry = await hostileRegistry(new Map());
+    try {
+      assert.equal(await pullIfPresent(`${registry.host}/app:v1`, FAST), undefined);
+      await assert.rejects(
+        pullArtifact(`${registry.host}/app:v1`, FAST),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message === `${registry.host}/app:v1: no such manifest (404)` &&
+          err.hint === "check the repository name and tag",
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("an index's child manifests are checked and each child's layers may be read", async () => {
+    const [a, b] = [await imagePaths("a"), await imagePaths("b")];
+    const artifact = syntheticIndex([a.image, b.image]);
+    if (artifact.kind !== "index") throw new Error("not an index");
+    const paths = new Map([...a.paths, ...b.paths]);
+    paths.set("/v2/app/manifests/multi", {
+      body: artifact.index.indexBytes,
+      headers: { "content-type": MediaType.ociIndex },
+    });
+    const registry = await hostileRegistry(paths);
+    try {
+      const pulled = artifactImages(await pullArtifact(`${registry.host}/app:multi`, FAST));
+      assert.equal(pulled.length, 2);
+      assert.deepEqual(
+        await readAll(await pulled[1].blobs.open(b.layers[0].descriptor.digest)),
+        b.layers[0].bytes,
+      );
+      paths.set(`/v2/app/manifests/${b.digest}`, { body: flipped(b.image.manifestBytes) });
+      await assert.rejects(pullArtifact(`${registry.host}/app:multi`, FAST), (err) =>
+        isStrataError(err, "HASH_MISMATCH"),
+      );
+      paths.delete(`/v2/app/manifests/${b.digest}`);
+      await assert.rejects(
+        pullArtifact(`${registry.host}/app:multi`, FAST),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message === `${registry.host}/app: manifest ${b.digest} is missing`,
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+});
+
+describe("push trusts only a manifest the registry stored as sent", { timeout: 60_000 }, () => {
+  test("a digest PUT answered with another digest is refused before any tag, with a hint", async () => {
+    const other = `sha256:${"e".repeat(64)}`;
+    const registry = await hostileRegistry(new Map(), () => other);
+    try {
+      const { image } = await freshImage(1);
+      const digest = digestOf(image.manifestBytes);
+      await assert.rejects(
+        pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
+        (err) =>
+          isStrataError(err, "HASH_MISMATCH") &&
+          err.message ===
+            `${registry.host}/app: registry stored manifest ${digest} as ${other}, expected ${digest}; no tag was set` &&
+          err.hint ===
+            "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a registry that stores what was sent gets the tag", async () => {
+    const registry = await hostileRegistry(new Map(), (_reference, sent) => digestOf(sent));
+    try {
+      const { image } = await freshImage(1);
+      await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
+      assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
+    } finally {
+      await registry.close();
+    }
+  });
+});
+
+describe("an attached payload is read bounded and checked against its digest", { timeout: 60_000 }, () => {
+  const payload = jsonBytes({ predicateType: "https://example.invalid/test", subject: [] });
+  const descriptor = { mediaType: "application/json", digest: digestOf(payload), size: payload.length };
+
+  async function repositoryServing(body: Buffer) {
+    const registry = await hostileRegistry(new Map([[`/v2/app/blobs/${descriptor.digest}`, { body }]]));
+    const repo = new RemoteRepository(await RegistryClient.connect(registry.host, FAST), "app");
+    return { registry, repo };
+  }
+
+  test("the payload its digest names is returned", async () => {
+    const { registry, repo } = await repositoryServing(payload);
+    try {
+      assert.deepEqual(await referrerPayload(repo, descriptor, payload.length), payload);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("a payload larger than allowed is refused without asking for it", async () => {
+    const { registry, repo } = await repositoryServing(payload);
+    try {
+      const asked = registry.requests.length;
+      await assert.rejects(
+        referrerPayload(repo, descriptor, payload.length - 1),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message ===
+            `${registry.host}/app: attached blob ${descriptor.digest} is ${payload.length} bytes, more than ${payload.length - 1}`,
+      );
+      assert.equal(registry.requests.length, asked);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("other bytes under the payload's digest are HASH_MISMATCH", async () => {
+    const { registry, repo } = await repositoryServing(flipped(payload));
+    try {
+      await assert.rejects(
+        referrerPayload(repo, descriptor, 1 << 20),
+        (err) =>
+          isStrataError(err, "HASH_MISMATCH") &&
+          err.message.startsWith(`${registry.host}/app: blob ${descriptor.digest}: sha256 is `),
+      );
+    } finally {
+      await registry.close();
+    }
+  });
+});
