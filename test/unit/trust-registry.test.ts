@@ -57,6 +57,20 @@ async function hostileRegistry(
   return { ...server, host: server.url.replace("http://", ""), requests };
 }
 
+/** Runs `body` against a hostileRegistry, closed after it whatever happens. */
+async function withRegistry(
+  paths: Map<string, Served>,
+  body: (registry: Awaited<ReturnType<typeof hostileRegistry>>) => Promise<void>,
+  put?: (reference: string, sent: Buffer) => string,
+): Promise<void> {
+  const registry = await hostileRegistry(paths, put);
+  try {
+    await body(registry);
+  } finally {
+    await registry.close();
+  }
+}
+
 /** The registry paths of an image under `app`: its manifest (by tag and digest), config and layers. */
 async function imagePaths(tag = "v1") {
   const { image, layers } = await freshImage(2);
@@ -89,8 +103,7 @@ function flipped(bytes: Buffer): Buffer {
 describe("pull checks every manifest and blob against its digest", { timeout: 120_000 }, () => {
   test("an honest registry's image is pulled whole, named by the sha256 of its manifest", async () => {
     const { image, layers, paths, digest } = await imagePaths();
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const artifact = await pullArtifact(`${registry.host}/app:v1`, FAST);
       assert.deepEqual(artifactDescriptor(artifact), {
         mediaType: MediaType.ociManifest,
@@ -103,9 +116,7 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
         assert.deepEqual(await readAll(await pulled.blobs.open(l.descriptor.digest)), l.bytes);
       const byDigest = await pullArtifact({ registry: registry.host, repository: "app", digest }, FAST);
       assert.equal(artifactDescriptor(byDigest).digest, digest);
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a manifest fetched by tag whose Docker-Content-Digest is another digest is HASH_MISMATCH", async () => {
@@ -116,8 +127,7 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
       ...tagged,
       headers: { ...tagged.headers, "docker-content-digest": other },
     });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       await assert.rejects(
         pullArtifact(`${registry.host}/app:v1`, FAST),
         (err) =>
@@ -130,9 +140,7 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
         headers: { ...tagged.headers, "docker-content-digest": digest },
       });
       assert.equal(artifactDescriptor(await pullArtifact(`${registry.host}/app:v1`, FAST)).digest, digest);
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a manifest fetched by digest is judged by its bytes, not by what the registry says it is", async () => {
@@ -142,22 +150,18 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
       body: image.manifestBytes,
       headers: { "docker-content-digest": `sha256:${"e".repeat(64)}` },
     });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const ref = `${registry.host}/app@${digest}`;
       assert.equal(artifactDescriptor(await pullArtifact(ref, FAST)).digest, digest);
       paths.set(path, { body: flipped(image.manifestBytes) });
       await assert.rejects(pullArtifact(ref, FAST), (err) => isStrataError(err, "HASH_MISMATCH"));
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a malformed Docker-Content-Digest is a REGISTRY error naming the request", async () => {
     const { paths } = await imagePaths();
     paths.get("/v2/app/manifests/v1")!.headers = { "docker-content-digest": "sha256:../../etc/passwd" };
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       await assert.rejects(
         pullArtifact(`${registry.host}/app:v1`, FAST),
         (err) =>
@@ -166,33 +170,27 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
             `${registry.host}/app: get manifest v1: Docker-Content-Digest: "../../etc/passwd" is not a sha256`,
           ),
       );
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a config blob that is not the one the manifest names is HASH_MISMATCH", async () => {
     const { image, paths } = await imagePaths();
     paths.set(`/v2/app/blobs/${image.manifest.config.digest}`, { body: flipped(image.configBytes) });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       await assert.rejects(
         pullArtifact(`${registry.host}/app:v1`, FAST),
         (err) =>
           isStrataError(err, "HASH_MISMATCH") &&
           err.message.startsWith(`${registry.host}/app: blob ${image.manifest.config.digest}: sha256 is `),
       );
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a layer of the right size and another sha256 fails its reader at the end", async () => {
     const { layers, paths } = await imagePaths();
     const [layer] = layers;
     paths.set(`/v2/app/blobs/${layer.descriptor.digest}`, { body: flipped(layer.bytes) });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
       await assert.rejects(
         readAll(await pulled.blobs.open(layer.descriptor.digest)),
@@ -202,30 +200,24 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
       );
       // The other layer is unharmed.
       assert.deepEqual(await readAll(await pulled.blobs.open(layers[1].descriptor.digest)), layers[1].bytes);
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a layer shorter than its descriptor fails its reader with SIZE_MISMATCH", async () => {
     const { layers, paths } = await imagePaths();
     const [layer] = layers;
     paths.set(`/v2/app/blobs/${layer.descriptor.digest}`, { body: layer.bytes.subarray(0, 10) });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
       await assert.rejects(readAll(await pulled.blobs.open(layer.descriptor.digest)), (err) =>
         isStrataError(err, "SIZE_MISMATCH"),
       );
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a blob the manifest does not describe is never asked for", async () => {
     const { paths } = await imagePaths();
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const [pulled] = artifactImages(await pullArtifact(`${registry.host}/app:v1`, FAST));
       const stranger = `sha256:${"f".repeat(64)}`;
       const asked = registry.requests.length;
@@ -236,14 +228,11 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
           err.message === `${registry.host}/app: blob ${stranger} is not described by the manifest`,
       );
       assert.equal(registry.requests.length, asked);
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("a missing manifest is nothing for pullIfPresent, and a REGISTRY error with a hint for pullArtifact", async () => {
-    const registry = await hostileRegistry(new Map());
-    try {
+    await withRegistry(new Map(), async (registry) => {
       assert.equal(await pullIfPresent(`${registry.host}/app:v1`, FAST), undefined);
       await assert.rejects(
         pullArtifact(`${registry.host}/app:v1`, FAST),
@@ -252,9 +241,7 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
           err.message === `${registry.host}/app:v1: no such manifest (404)` &&
           err.hint === "check the repository name and tag",
       );
-    } finally {
-      await registry.close();
-    }
+    });
   });
 
   test("an index's child manifests are checked and each child's layers may be read", async () => {
@@ -266,8 +253,7 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
       body: artifact.index.indexBytes,
       headers: { "content-type": MediaType.ociIndex },
     });
-    const registry = await hostileRegistry(paths);
-    try {
+    await withRegistry(paths, async (registry) => {
       const pulled = artifactImages(await pullArtifact(`${registry.host}/app:multi`, FAST));
       assert.equal(pulled.length, 2);
       assert.deepEqual(
@@ -285,42 +271,42 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
           isStrataError(err, "REGISTRY") &&
           err.message === `${registry.host}/app: manifest ${b.digest} is missing`,
       );
-    } finally {
-      await registry.close();
-    }
+    });
   });
 });
 
 describe("push trusts only a manifest the registry stored as sent", { timeout: 60_000 }, () => {
   test("a digest PUT answered with another digest is refused before any tag, with a hint", async () => {
     const other = `sha256:${"e".repeat(64)}`;
-    const registry = await hostileRegistry(new Map(), () => other);
-    try {
-      const { image } = await freshImage(1);
-      const digest = digestOf(image.manifestBytes);
-      await assert.rejects(
-        pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
-        (err) =>
-          isStrataError(err, "HASH_MISMATCH") &&
-          err.message ===
-            `${registry.host}/app: registry stored manifest ${digest} as ${other}, expected ${digest}; no tag was set` &&
-          err.hint ===
-            "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
-      );
-    } finally {
-      await registry.close();
-    }
+    await withRegistry(
+      new Map(),
+      async (registry) => {
+        const { image } = await freshImage(1);
+        const digest = digestOf(image.manifestBytes);
+        await assert.rejects(
+          pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
+          (err) =>
+            isStrataError(err, "HASH_MISMATCH") &&
+            err.message ===
+              `${registry.host}/app: registry stored manifest ${digest} as ${other}, expected ${digest}; no tag was set` &&
+            err.hint ===
+              "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
+        );
+      },
+      () => other,
+    );
   });
 
   test("a registry that stores what was sent gets the tag", async () => {
-    const registry = await hostileRegistry(new Map(), (_reference, sent) => digestOf(sent));
-    try {
-      const { image } = await freshImage(1);
-      await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
-      assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
-    } finally {
-      await registry.close();
-    }
+    await withRegistry(
+      new Map(),
+      async (registry) => {
+        const { image } = await freshImage(1);
+        await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
+        assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
+      },
+      (_reference, sent) => digestOf(sent),
+    );
   });
 });
 
@@ -328,24 +314,22 @@ describe("an attached payload is read bounded and checked against its digest", {
   const payload = jsonBytes({ predicateType: "https://example.invalid/test", subject: [] });
   const descriptor = { mediaType: "application/json", digest: digestOf(payload), size: payload.length };
 
-  async function repositoryServing(body: Buffer) {
-    const registry = await hostileRegistry(new Map([[`/v2/app/blobs/${descriptor.digest}`, { body }]]));
-    const repo = new RemoteRepository(await RegistryClient.connect(registry.host, FAST), "app");
-    return { registry, repo };
-  }
+  /** Runs `body` with a repository whose registry serves `served` under the payload's digest. */
+  const withRepository = (
+    served: Buffer,
+    body: (registry: { host: string; requests: string[] }, repo: RemoteRepository) => Promise<void>,
+  ) =>
+    withRegistry(new Map([[`/v2/app/blobs/${descriptor.digest}`, { body: served }]]), async (registry) =>
+      body(registry, new RemoteRepository(await RegistryClient.connect(registry.host, FAST), "app")),
+    );
 
-  test("the payload its digest names is returned", async () => {
-    const { registry, repo } = await repositoryServing(payload);
-    try {
+  test("the payload its digest names is returned", () =>
+    withRepository(payload, async (_registry, repo) => {
       assert.deepEqual(await referrerPayload(repo, descriptor, payload.length), payload);
-    } finally {
-      await registry.close();
-    }
-  });
+    }));
 
-  test("a payload larger than allowed is refused without asking for it", async () => {
-    const { registry, repo } = await repositoryServing(payload);
-    try {
+  test("a payload larger than allowed is refused without asking for it", () =>
+    withRepository(payload, async (registry, repo) => {
       const asked = registry.requests.length;
       await assert.rejects(
         referrerPayload(repo, descriptor, payload.length - 1),
@@ -355,22 +339,15 @@ describe("an attached payload is read bounded and checked against its digest", {
             `${registry.host}/app: attached blob ${descriptor.digest} is ${payload.length} bytes, more than ${payload.length - 1}`,
       );
       assert.equal(registry.requests.length, asked);
-    } finally {
-      await registry.close();
-    }
-  });
+    }));
 
-  test("other bytes under the payload's digest are HASH_MISMATCH", async () => {
-    const { registry, repo } = await repositoryServing(flipped(payload));
-    try {
+  test("other bytes under the payload's digest are HASH_MISMATCH", () =>
+    withRepository(flipped(payload), async (registry, repo) => {
       await assert.rejects(
         referrerPayload(repo, descriptor, 1 << 20),
         (err) =>
           isStrataError(err, "HASH_MISMATCH") &&
           err.message.startsWith(`${registry.host}/app: blob ${descriptor.digest}: sha256 is `),
       );
-    } finally {
-      await registry.close();
-    }
-  });
+    }));
 });
