@@ -221,6 +221,24 @@ describe("the InRelease must be there, signed by the keyring, and read once", { 
       }
     }));
 
+  test("a cached InRelease that no longer matches its record is fetched afresh, not answered by a 304", () =>
+    withRepo({}, async (repo) => {
+      const proxy = await conditionalProxy(repo);
+      try {
+        const ctx = await context();
+        const source = sourceOf({ url: proxy.url, keyring: repo.keyring });
+        const first = await fetchRelease(source, "testing", ctx);
+        const url = `${proxy.url}/dists/testing/InRelease`;
+        const cachedCopy = join(ctx.cacheRoot!, "releases", sha256(url).slice(0, 32), "InRelease");
+        const bytes = await readFile(cachedCopy, "utf8");
+        await writeFile(cachedCopy, bytes.replace("Origin: strata-test", "Origin: strata-evil"));
+        assert.deepEqual(await fetchRelease(source, "testing", ctx), first);
+        assert.equal(proxy.seen[1].ifNoneMatch, undefined, "asked unconditionally");
+      } finally {
+        await proxy.close();
+      }
+    }));
+
   test("cachedRelease gives the release verified for those InRelease bytes and that keyring only", () =>
     withRepo({}, async (repo) => {
       const ctx = await context();
@@ -245,6 +263,74 @@ describe("the InRelease must be there, signed by the keyring, and read once", { 
 async function upstreamInRelease(repo: FakeRepo): Promise<Buffer> {
   return (await upstream(`${repo.url}/dists/testing/InRelease`)).body;
 }
+
+/** A repository whose InRelease is `text`, really signed by a key in the keyring it names. */
+async function signedText(text: string) {
+  const key = await openpgp.generateKey({
+    type: "ecc",
+    userIDs: [{ name: "strata test" }],
+    format: "object",
+  });
+  const keyring = join(await mkdtemp(join(tmpdir(), "strata-trust-signed-")), "keyring.gpg");
+  await writeFile(keyring, key.publicKey.write());
+  const signed = await openpgp.sign({
+    message: await openpgp.createCleartextMessage({ text }),
+    signingKeys: key.privateKey,
+  });
+  const server = await serve((_req, res) => res.writeHead(200).end(signed));
+  return { ...server, keyring };
+}
+
+describe("the fields of a validly signed InRelease are checked too", { timeout: 120_000 }, () => {
+  const entries = `SHA256:\n ${HEX} 1 main/binary-amd64/Packages\n`;
+
+  for (const [what, text, code, message] of [
+    ["no Date", entries, "RELEASE_DATE", 'missing or unreadable Date ""'],
+    [
+      "an unreadable Date",
+      `Date: someday\n${entries}`,
+      "RELEASE_DATE",
+      'missing or unreadable Date "someday"',
+    ],
+    [
+      "an unreadable Valid-Until",
+      `Date: Tue, 24 Nov 2026 00:00:00 GMT\nValid-Until: soon\n${entries}`,
+      "RELEASE_EXPIRED",
+      'unreadable Valid-Until "soon"',
+    ],
+  ] as const) {
+    test(`an InRelease with ${what} is refused`, async () => {
+      const repo = await signedText(text);
+      try {
+        await assert.rejects(
+          fetchRelease(sourceOf(repo), "testing", await context()),
+          (err) =>
+            isStrataError(err, code) && err.message === `${repo.url}/dists/testing/InRelease: ${message}`,
+        );
+      } finally {
+        await repo.close();
+      }
+    });
+  }
+
+  test("an expired release used anyway warns on stderr when nobody else listens", async () => {
+    const repo = await signedText(
+      `Date: Tue, 24 Nov 2026 00:00:00 GMT\nValid-Until: Tue, 24 Nov 2026 01:00:00 GMT\n${entries}`,
+    );
+    const written: string[] = [];
+    const write = process.stderr.write;
+    try {
+      process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof write;
+      await fetchRelease(sourceOf(repo, { checkValidUntil: false }), "testing", await context());
+    } finally {
+      process.stderr.write = write;
+      await repo.close();
+    }
+    assert.deepEqual(written, [
+      `strata: warning: ${repo.url}/dists/testing/InRelease: expired at Tue, 24 Nov 2026 01:00:00 GMT (Valid-Until); used anyway, as check-valid-until is off\n`,
+    ]);
+  });
+});
 
 describe("dates at their boundaries", { timeout: 120_000 }, () => {
   test("a Date exactly ten minutes ahead is accepted", () =>
@@ -372,6 +458,27 @@ describe("a stanza's fields are checked where they enter", { timeout: 30_000 }, 
     assert.equal(record.size, 2 ** 40);
     assert.equal(index.byName("app")[0], record);
     assert.deepEqual(index.names(), ["app"]);
+  });
+
+  test("a package is found by what it provides", () => {
+    const index = indexOf({ Provides: "mail-transport-agent" });
+    assert.deepEqual(
+      index.providersOf("mail-transport-agent").map((r) => r.name),
+      ["app"],
+    );
+  });
+
+  test("a name table that points past its text is INDEX_INVALID with a hint", () => {
+    const text = Buffer.from("Package: app\n");
+    const table = buildNameTable(Buffer.from(`${"Package: app\n"}Description: ${"x".repeat(100)}\n`), HEX);
+    const short = new PackagesIndex(origin, text, table);
+    assert.throws(
+      () => short.byName("app"),
+      (err) =>
+        isStrataError(err, "INDEX_INVALID") &&
+        err.message === "http://mirror.invalid/debian testing: cached name table points past its index" &&
+        err.hint === "remove the cache's indexes directory (strata fetches them again)",
+    );
   });
 
   for (const size of ["0", "-1", "1.5", String(2 ** 40 + 1), "x", String(2 ** 53)]) {
