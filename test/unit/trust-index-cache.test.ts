@@ -9,6 +9,7 @@ import { loadPackagesIndex, PackagesIndex } from "../../src/debian/packages-inde
 import { fetchRelease, type VerifiedRelease } from "../../src/debian/release.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { type FakeRepo, type FakeRepoOptions, startFakeRepo } from "../helpers/fake-repo.js";
+import { serve } from "../helpers/loopback.js";
 
 /** The cache of Packages indexes trusts a file only for the signed sha256 it was checked against. */
 
@@ -143,6 +144,27 @@ describe("what a Packages index download may be", { timeout: 120_000 }, () => {
       await repo.close();
     }
   });
+
+  test("a compressed index longer than the InRelease says is refused at its announced length", () =>
+    withCachedIndex({}, async (repo, release, ctx) => {
+      const gz = Buffer.from(await (await fetch(`${repo.url}${PACKAGES_GZ}`)).arrayBuffer());
+      const longer = Buffer.concat([gz, Buffer.alloc(16)]);
+      const mirror = await serve((_req, res) =>
+        res.writeHead(200, { "content-length": longer.length }).end(longer),
+      );
+      try {
+        const url = `${mirror.url}${PACKAGES_GZ}`;
+        const moved = { ...release, source: { ...release.source, url: mirror.url } };
+        await assert.rejects(
+          loadPackagesIndex(moved, "main", "amd64", { ...ctx, cacheRoot: `${ctx.cacheRoot}-moved` }),
+          (err) =>
+            isStrataError(err, "SIZE_MISMATCH") &&
+            err.message === `${url}: more than the expected ${gz.length} bytes (${longer.length} announced)`,
+        );
+      } finally {
+        await mirror.close();
+      }
+    }));
 });
 
 describe("names from an index are quoted, bounded, in messages", { timeout: 30_000 }, () => {

@@ -21,16 +21,18 @@ const digestOf = (bytes: Buffer) => `sha256:${sha256Hex(bytes)}`;
 interface Served {
   body: Buffer;
   headers?: Record<string, string>;
+  /** 200 unless said; a 503 is a registry that is down. */
+  status?: number;
 }
+
+/** How a manifest PUT is answered: its status (201 unless said) and Docker-Content-Digest, if any. */
+type PutAnswer = (reference: string, sent: Buffer) => { status?: number; digest?: string };
 
 /**
  * A distribution registry on loopback serving `paths` (`/v2/app/manifests/v1`, `/v2/app/blobs/<digest>`)
  * as given, a 404 for anything else; requests are recorded. Manifest PUTs are answered by `put`.
  */
-async function hostileRegistry(
-  paths: Map<string, Served>,
-  put?: (reference: string, sent: Buffer) => string,
-) {
+async function hostileRegistry(paths: Map<string, Served>, put?: PutAnswer) {
   const requests: string[] = [];
   const server = await serve((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -41,16 +43,15 @@ async function hostileRegistry(
       if (path === "/v2/") return res.writeHead(200).end("{}");
       if (req.method === "HEAD" && path.includes("/blobs/"))
         return res.writeHead(200, { "content-length": "0" }).end();
-      if (req.method === "PUT" && put)
-        return res
-          .writeHead(201, {
-            "docker-content-digest": put(path.split("/manifests/")[1], Buffer.concat(chunks)),
-          })
-          .end();
+      if (req.method === "PUT" && put) {
+        const answer = put(path.split("/manifests/")[1], Buffer.concat(chunks));
+        const headers = answer.digest === undefined ? {} : { "docker-content-digest": answer.digest };
+        return res.writeHead(answer.status ?? 201, headers).end();
+      }
       const served = paths.get(path);
       if (!served) return res.writeHead(404).end();
       res
-        .writeHead(200, { "content-length": String(served.body.length), ...served.headers })
+        .writeHead(served.status ?? 200, { "content-length": String(served.body.length), ...served.headers })
         .end(served.body);
     });
   });
@@ -61,7 +62,7 @@ async function hostileRegistry(
 async function withRegistry(
   paths: Map<string, Served>,
   body: (registry: Awaited<ReturnType<typeof hostileRegistry>>) => Promise<void>,
-  put?: (reference: string, sent: Buffer) => string,
+  put?: PutAnswer,
 ): Promise<void> {
   const registry = await hostileRegistry(paths, put);
   try {
@@ -215,6 +216,34 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
     });
   });
 
+  test("a registry that is down names the request that failed: the manifest, then a blob", async () => {
+    const { layers, paths } = await imagePaths();
+    const down = (served: Served | undefined) => ({ body: served?.body ?? Buffer.alloc(0), status: 503 });
+    const tagged = paths.get("/v2/app/manifests/v1");
+    paths.set("/v2/app/manifests/v1", down(tagged));
+    await withRegistry(paths, async (registry) => {
+      const ref = `${registry.host}/app:v1`;
+      await assert.rejects(
+        pullArtifact(ref, FAST),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message.startsWith(`${registry.host}: get manifest v1: registry unreachable after 1 attempts`),
+      );
+      paths.set("/v2/app/manifests/v1", tagged!);
+      const [pulled] = artifactImages(await pullArtifact(ref, FAST));
+      const layer = layers[0].descriptor.digest;
+      paths.set(`/v2/app/blobs/${layer}`, down(undefined));
+      await assert.rejects(
+        pulled.blobs.open(layer),
+        (err) =>
+          isStrataError(err, "REGISTRY") &&
+          err.message.startsWith(
+            `${registry.host}: get blob ${layer}: registry unreachable after 1 attempts`,
+          ),
+      );
+    });
+  });
+
   test("a blob the manifest does not describe is never asked for", async () => {
     const { paths } = await imagePaths();
     await withRegistry(paths, async (registry) => {
@@ -293,7 +322,7 @@ describe("push trusts only a manifest the registry stored as sent", { timeout: 6
               "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
         );
       },
-      () => other,
+      () => ({ digest: other }),
     );
   });
 
@@ -305,9 +334,38 @@ describe("push trusts only a manifest the registry stored as sent", { timeout: 6
         await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
         assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
       },
-      (_reference, sent) => digestOf(sent),
+      (_reference, sent) => ({ digest: digestOf(sent) }),
     );
   });
+
+  test("a registry that reports no digest for a stored manifest is taken at its word", () =>
+    withRegistry(
+      new Map(),
+      async (registry) => {
+        const { image } = await freshImage(1);
+        await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
+        assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
+      },
+      () => ({}),
+    ));
+
+  test("a registry that is down for a manifest PUT is named with the PUT in the error", () =>
+    withRegistry(
+      new Map(),
+      async (registry) => {
+        const { image } = await freshImage(1);
+        const digest = digestOf(image.manifestBytes);
+        await assert.rejects(
+          pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
+          (err) =>
+            isStrataError(err, "REGISTRY") &&
+            err.message.startsWith(
+              `${registry.host}: put manifest ${digest}: registry unreachable after 1 attempts`,
+            ),
+        );
+      },
+      () => ({ status: 503 }),
+    ));
 });
 
 describe("an attached payload is read bounded and checked against its digest", { timeout: 60_000 }, () => {
@@ -340,6 +398,23 @@ describe("an attached payload is read bounded and checked against its digest", {
       );
       assert.equal(registry.requests.length, asked);
     }));
+
+  test("a registry that is down for the payload names the blob in the error", async () => {
+    await withRegistry(
+      new Map([[`/v2/app/blobs/${descriptor.digest}`, { body: payload, status: 503 }]]),
+      async (registry) => {
+        const repo = new RemoteRepository(await RegistryClient.connect(registry.host, FAST), "app");
+        await assert.rejects(
+          referrerPayload(repo, descriptor, 1 << 20),
+          (err) =>
+            isStrataError(err, "REGISTRY") &&
+            err.message.startsWith(
+              `${registry.host}: get blob ${descriptor.digest}: registry unreachable after 1 attempts`,
+            ),
+        );
+      },
+    );
+  });
 
   test("other bytes under the payload's digest are HASH_MISMATCH", () =>
     withRepository(flipped(payload), async (registry, repo) => {
