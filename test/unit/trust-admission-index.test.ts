@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ReviewRequest } from "../../src/admission/review.js";
 import { answerReview, webhookDecider } from "../../src/admission/webhook.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
@@ -11,21 +10,14 @@ import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { serve } from "../helpers/loopback.js";
 import { syntheticIndex } from "../helpers/synthetic-image.js";
+import { podReview } from "../helpers/webhook.js";
 
 /** The webhook decides from what the fleet index holds, for every platform an image name stands for. */
 
 const POLICY = parsePolicy("deny:\n  packages: [telnet]\n", "policy.yaml");
 const OPTS = { audit: false, failurePolicy: "open" as const, deadlineMs: 5000 };
 
-function review(image: string): ReviewRequest {
-  return {
-    uid: "u1",
-    kind: { group: "", version: "v1", kind: "Pod" },
-    namespace: "shop",
-    name: "web",
-    object: { spec: { containers: [{ name: "c", image }] } },
-  };
-}
+const review = (image: string) => podReview([image], { namespace: "shop", name: "web" });
 
 describe("the webhook's view of the fleet index", { timeout: 120_000 }, () => {
   let index: FleetIndex;

@@ -4,7 +4,6 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ImageDecider } from "../../src/admission/decider.js";
 import { optionsFor, RegistryNotAllowed } from "../../src/admission/registries.js";
-import type { ReviewRequest } from "../../src/admission/review.js";
 import {
   answerReview,
   MAX_IMAGES_PER_REVIEW,
@@ -17,6 +16,7 @@ import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { silentServer } from "../helpers/loopback.js";
+import { podReview as review } from "../helpers/webhook.js";
 
 /** Admission's decision, from the index alone: which review is allowed, denied, warned or failed, and why. */
 
@@ -30,15 +30,6 @@ exemptions:
 );
 const CLOSED: WebhookOptions = { audit: false, failurePolicy: "closed", deadlineMs: 5000 };
 const OPEN: WebhookOptions = { ...CLOSED, failurePolicy: "open" };
-
-function review(images: string[], where: { namespace?: string; name?: string } = {}): ReviewRequest {
-  return {
-    uid: "u1",
-    kind: { group: "", version: "v1", kind: "Pod" },
-    ...where,
-    object: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
-  };
-}
 
 describe("admission's decision on a review", { timeout: 120_000 }, () => {
   let index: FleetIndex;

@@ -326,28 +326,21 @@ describe("push trusts only a manifest the registry stored as sent", { timeout: 6
     );
   });
 
-  test("a registry that stores what was sent gets the tag", async () => {
-    await withRegistry(
-      new Map(),
-      async (registry) => {
-        const { image } = await freshImage(1);
-        await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
-        assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
-      },
-      (_reference, sent) => ({ digest: digestOf(sent) }),
-    );
-  });
-
-  test("a registry that reports no digest for a stored manifest is taken at its word", () =>
-    withRegistry(
-      new Map(),
-      async (registry) => {
-        const { image } = await freshImage(1);
-        await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
-        assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
-      },
-      () => ({}),
-    ));
+  for (const [what, answer] of [
+    ["stores what was sent", (_reference: string, sent: Buffer) => ({ digest: digestOf(sent) })],
+    ["reports no digest for a stored manifest", () => ({})],
+  ] as const) {
+    test(`a registry that ${what} gets the tag`, () =>
+      withRegistry(
+        new Map(),
+        async (registry) => {
+          const { image } = await freshImage(1);
+          await pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST);
+          assert.ok(registry.requests.includes("PUT /v2/app/manifests/v1"));
+        },
+        answer,
+      ));
+  }
 
   test("a registry that is down for a manifest PUT is named with the PUT in the error", () =>
     withRegistry(

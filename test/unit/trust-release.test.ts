@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { request } from "node:http";
+import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -566,48 +566,34 @@ describe("a Packages index is fetched only as the InRelease lists it", { timeout
       },
     ));
 
-  test("a compressed index that does not decompress is HASH_MISMATCH saying so", () =>
-    withRelease({}, async (_repo, release, ctx) => {
-      const gz = release.files.get("main/binary-amd64/Packages.gz")!;
-      await withServer(
-        (_req, res) => res.writeHead(200).end(Buffer.alloc(gz.size, 7)),
-        async (garbage) => {
-          const url = `${garbage.url}/dists/testing/main/binary-amd64/Packages.gz`;
-          await assert.rejects(
-            loadPackagesIndex(
-              { ...release, source: { ...release.source, url: garbage.url } },
-              "main",
-              "amd64",
-              ctx,
-            ),
-            (err) =>
-              isStrataError(err, "HASH_MISMATCH") &&
-              err.message.startsWith(`${url}: cannot decompress (`) &&
-              err.hint === "the download was truncated or tampered with; try again",
+  const GZ = "main/binary-amd64/Packages.gz";
+  for (const [what, handler, refused] of [
+    [
+      "a compressed index that does not decompress is HASH_MISMATCH saying so",
+      (size: number) => (_req: IncomingMessage, res: ServerResponse) =>
+        res.writeHead(200).end(Buffer.alloc(size, 7)),
+      (err: unknown, url: string) =>
+        isStrataError(err, "HASH_MISMATCH") &&
+        err.message.startsWith(`${url}: cannot decompress (`) &&
+        err.hint === "the download was truncated or tampered with; try again",
+    ],
+    [
+      "a mirror answering 403 is an HTTP error naming the URL",
+      () => (_req: IncomingMessage, res: ServerResponse) => res.writeHead(403, "Nope").end(),
+      (err: unknown, url: string) => isStrataError(err, "HTTP") && err.message === `${url}: HTTP 403 Nope`,
+    ],
+  ] as const) {
+    test(what, () =>
+      withRelease({}, async (_repo, release, ctx) => {
+        await withServer(handler(release.files.get(GZ)!.size), async (mirror) => {
+          const moved = { ...release, source: { ...release.source, url: mirror.url } };
+          await assert.rejects(loadPackagesIndex(moved, "main", "amd64", ctx), (err) =>
+            refused(err, `${mirror.url}/dists/testing/${GZ}`),
           );
-        },
-      );
-    }));
-
-  test("a mirror answering 403 is an HTTP error naming the URL", () =>
-    withRelease({}, async (_repo, release, ctx) => {
-      await withServer(
-        (_req, res) => res.writeHead(403, "Nope").end(),
-        async (failing) => {
-          await assert.rejects(
-            loadPackagesIndex(
-              { ...release, source: { ...release.source, url: failing.url } },
-              "main",
-              "amd64",
-              ctx,
-            ),
-            (err) =>
-              isStrataError(err, "HTTP") &&
-              err.message === `${failing.url}/dists/testing/main/binary-amd64/Packages.gz: HTTP 403 Nope`,
-          );
-        },
-      );
-    }));
+        });
+      }),
+    );
+  }
 
   test("the uncompressed index is used when it is the only variant listed", () =>
     withRelease({}, async (repo, release, ctx) => {
