@@ -305,26 +305,40 @@ describe("pull checks every manifest and blob against its digest", { timeout: 12
 });
 
 describe("push trusts only a manifest the registry stored as sent", { timeout: 60_000 }, () => {
-  test("a digest PUT answered with another digest is refused before any tag, with a hint", async () => {
-    const other = `sha256:${"e".repeat(64)}`;
-    await withRegistry(
-      new Map(),
-      async (registry) => {
-        const { image } = await freshImage(1);
-        const digest = digestOf(image.manifestBytes);
-        await assert.rejects(
-          pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
-          (err) =>
-            isStrataError(err, "HASH_MISMATCH") &&
-            err.message ===
-              `${registry.host}/app: registry stored manifest ${digest} as ${other}, expected ${digest}; no tag was set` &&
-            err.hint ===
-              "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
-        );
-      },
+  const other = `sha256:${"e".repeat(64)}`;
+  for (const [what, answer, refused] of [
+    [
+      "a digest PUT answered with another digest is refused before any tag, with a hint",
       () => ({ digest: other }),
+      (err: unknown, host: string, digest: string) =>
+        isStrataError(err, "HASH_MISMATCH") &&
+        err.message ===
+          `${host}/app: registry stored manifest ${digest} as ${other}, expected ${digest}; no tag was set` &&
+        err.hint ===
+          "the registry altered the manifest; check it (or a proxy in front of it) before trusting the tag",
+    ],
+    [
+      "a registry that is down for a manifest PUT is named with the PUT in the error",
+      () => ({ status: 503 }),
+      (err: unknown, host: string, digest: string) =>
+        isStrataError(err, "REGISTRY") &&
+        err.message.startsWith(`${host}: put manifest ${digest}: registry unreachable after 1 attempts`),
+    ],
+  ] as const) {
+    test(what, () =>
+      withRegistry(
+        new Map(),
+        async (registry) => {
+          const { image } = await freshImage(1);
+          await assert.rejects(
+            pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
+            (err) => refused(err, registry.host, digestOf(image.manifestBytes)),
+          );
+        },
+        answer,
+      ),
     );
-  });
+  }
 
   for (const [what, answer] of [
     ["stores what was sent", (_reference: string, sent: Buffer) => ({ digest: digestOf(sent) })],
@@ -341,24 +355,6 @@ describe("push trusts only a manifest the registry stored as sent", { timeout: 6
         answer,
       ));
   }
-
-  test("a registry that is down for a manifest PUT is named with the PUT in the error", () =>
-    withRegistry(
-      new Map(),
-      async (registry) => {
-        const { image } = await freshImage(1);
-        const digest = digestOf(image.manifestBytes);
-        await assert.rejects(
-          pushArtifact({ kind: "image", image }, `${registry.host}/app:v1`, FAST),
-          (err) =>
-            isStrataError(err, "REGISTRY") &&
-            err.message.startsWith(
-              `${registry.host}: put manifest ${digest}: registry unreachable after 1 attempts`,
-            ),
-        );
-      },
-      () => ({ status: 503 }),
-    ));
 });
 
 describe("an attached payload is read bounded and checked against its digest", { timeout: 60_000 }, () => {

@@ -102,6 +102,25 @@ async function conditionalProxy(repo: FakeRepo) {
   return { ...server, seen };
 }
 
+/** `body` with the fake repository behind a conditionalProxy, and a source and cache for it. */
+function withConditionalRepo(
+  body: (
+    repo: FakeRepo,
+    proxy: Awaited<ReturnType<typeof conditionalProxy>>,
+    source: RepositorySource,
+    ctx: FetchContext,
+  ) => Promise<void>,
+) {
+  return withRepo({}, async (repo) => {
+    const proxy = await conditionalProxy(repo);
+    try {
+      await body(repo, proxy, sourceOf({ url: proxy.url, keyring: repo.keyring }), await context());
+    } finally {
+      await proxy.close();
+    }
+  });
+}
+
 describe("the InRelease must be there, signed by the keyring, and read once", { timeout: 120_000 }, () => {
   test("a suite without an InRelease is SIGNATURE_INVALID (no unsigned Release), naming the suite in the hint", () =>
     withRepo({}, async (repo) => {
@@ -190,53 +209,39 @@ describe("the InRelease must be there, signed by the keyring, and read once", { 
     }));
 
   test("a verified InRelease is asked for again conditionally and a 304 reuses it; a new keyring verifies again", () =>
-    withRepo({}, async (repo) => {
-      const proxy = await conditionalProxy(repo);
-      try {
-        const ctx = await context();
-        const source = sourceOf({ url: proxy.url, keyring: repo.keyring });
-        const first = await fetchRelease(source, "testing", ctx);
-        const second = await fetchRelease(source, "testing", ctx);
-        assert.deepEqual(second, first);
-        assert.deepEqual(proxy.seen, [
-          { ifNoneMatch: undefined, ifModifiedSince: undefined },
-          {
-            ifNoneMatch: `"${sha256(await upstreamInRelease(repo)).slice(0, 16)}"`,
-            ifModifiedSince: "Tue, 24 Nov 2026 00:00:00 GMT",
-          },
-        ]);
-        // The same bytes under a keyring that does not hold the signer are not trusted from the cache.
-        const stranger = await openpgp.generateKey({
-          type: "ecc",
-          userIDs: [{ name: "x" }],
-          format: "binary",
-        });
-        const other = join(await mkdtemp(join(tmpdir(), "strata-trust-keyring-")), "other.gpg");
-        await writeFile(other, stranger.publicKey);
-        await assert.rejects(fetchRelease({ ...source, keyring: other }, "testing", ctx), (err) =>
-          isStrataError(err, "SIGNATURE_INVALID"),
-        );
-      } finally {
-        await proxy.close();
-      }
+    withConditionalRepo(async (repo, proxy, source, ctx) => {
+      const first = await fetchRelease(source, "testing", ctx);
+      const second = await fetchRelease(source, "testing", ctx);
+      assert.deepEqual(second, first);
+      assert.deepEqual(proxy.seen, [
+        { ifNoneMatch: undefined, ifModifiedSince: undefined },
+        {
+          ifNoneMatch: `"${sha256(await upstreamInRelease(repo)).slice(0, 16)}"`,
+          ifModifiedSince: "Tue, 24 Nov 2026 00:00:00 GMT",
+        },
+      ]);
+      // The same bytes under a keyring that does not hold the signer are not trusted from the cache.
+      const stranger = await openpgp.generateKey({
+        type: "ecc",
+        userIDs: [{ name: "x" }],
+        format: "binary",
+      });
+      const other = join(await mkdtemp(join(tmpdir(), "strata-trust-keyring-")), "other.gpg");
+      await writeFile(other, stranger.publicKey);
+      await assert.rejects(fetchRelease({ ...source, keyring: other }, "testing", ctx), (err) =>
+        isStrataError(err, "SIGNATURE_INVALID"),
+      );
     }));
 
   test("a cached InRelease that no longer matches its record is fetched afresh, not answered by a 304", () =>
-    withRepo({}, async (repo) => {
-      const proxy = await conditionalProxy(repo);
-      try {
-        const ctx = await context();
-        const source = sourceOf({ url: proxy.url, keyring: repo.keyring });
-        const first = await fetchRelease(source, "testing", ctx);
-        const url = `${proxy.url}/dists/testing/InRelease`;
-        const cachedCopy = join(ctx.cacheRoot!, "releases", sha256(url).slice(0, 32), "InRelease");
-        const bytes = await readFile(cachedCopy, "utf8");
-        await writeFile(cachedCopy, bytes.replace("Origin: strata-test", "Origin: strata-evil"));
-        assert.deepEqual(await fetchRelease(source, "testing", ctx), first);
-        assert.equal(proxy.seen[1].ifNoneMatch, undefined, "asked unconditionally");
-      } finally {
-        await proxy.close();
-      }
+    withConditionalRepo(async (_repo, proxy, source, ctx) => {
+      const first = await fetchRelease(source, "testing", ctx);
+      const url = `${proxy.url}/dists/testing/InRelease`;
+      const cachedCopy = join(ctx.cacheRoot!, "releases", sha256(url).slice(0, 32), "InRelease");
+      const bytes = await readFile(cachedCopy, "utf8");
+      await writeFile(cachedCopy, bytes.replace("Origin: strata-test", "Origin: strata-evil"));
+      assert.deepEqual(await fetchRelease(source, "testing", ctx), first);
+      assert.equal(proxy.seen[1].ifNoneMatch, undefined, "asked unconditionally");
     }));
 
   test("cachedRelease gives the release verified for those InRelease bytes and that keyring only", () =>
