@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import type { ImageDecider } from "../../src/admission/decider.js";
+import type { ReviewRequest } from "../../src/admission/review.js";
 import { type ServeOptions, serveAdmission } from "../../src/admission/server.js";
 import { selfSignedCertificate } from "./registry.js";
 
@@ -73,4 +74,17 @@ export async function reviewOf(file: string, image: string): Promise<string> {
     '"IMAGE"',
     JSON.stringify(image),
   );
+}
+
+/** The request of a review of a Pod running `images`, one container each, named as `where` says. */
+export function podReview(
+  images: string[],
+  where: { namespace?: string; name?: string } = {},
+): ReviewRequest {
+  return {
+    uid: "u1",
+    kind: { group: "", version: "v1", kind: "Pod" },
+    ...where,
+    object: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+  };
 }

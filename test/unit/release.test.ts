@@ -59,16 +59,21 @@ describe("InRelease dates: no replay, no downgrade, nothing from the future", ()
       assert.equal(release.date, "Sun, 01 Nov 2026 00:00:00 GMT");
     }));
 
-  test("a newer release replaces the older one", () =>
-    withRepo({ date: new Date("2026-11-20T00:00:00Z") }, async (repo) => {
-      const ctx = await context();
-      await fetchRelease(sourceOf(repo), "testing", ctx);
-      await repo.republish(new Date("2026-11-24T00:00:00Z"));
-      assert.equal(
-        (await fetchRelease(sourceOf(repo), "testing", ctx)).date,
-        "Tue, 24 Nov 2026 00:00:00 GMT",
-      );
-    }));
+  for (const [what, seen] of [
+    ["a newer release", "2026-11-20T00:00:00Z"],
+    ["a release of the same Date", "2026-11-24T00:00:00Z"],
+  ]) {
+    test(`${what} replaces the one seen before`, () =>
+      withRepo({ date: new Date(seen) }, async (repo) => {
+        const ctx = await context();
+        await fetchRelease(sourceOf(repo), "testing", ctx);
+        await repo.republish(new Date("2026-11-24T00:00:00Z"));
+        assert.equal(
+          (await fetchRelease(sourceOf(repo), "testing", ctx)).date,
+          "Tue, 24 Nov 2026 00:00:00 GMT",
+        );
+      }));
+  }
 
   test("a Date beyond ten minutes in the future is refused, within them accepted", () =>
     withRepo({ date: new Date(NOW.getTime() + 11 * 60_000) }, async (repo) => {
