@@ -16,6 +16,7 @@ import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { silentServer } from "../helpers/loopback.js";
+import { storeTrackerFixture } from "../helpers/page-fleet.js";
 import { podReview as review } from "../helpers/webhook.js";
 
 /** Admission's decision, from the index alone: which review is allowed, denied, warned or failed, and why. */
@@ -56,6 +57,8 @@ describe("admission's decision on a review", { timeout: 120_000 }, () => {
     }
     clean = refs.clean;
     telnet = refs.telnet;
+    // A feed that has bookworm: the images' vulnerabilities are known (else every answer warns so).
+    await storeTrackerFixture(index);
     decider = webhookDecider({ policy: POLICY, index });
   });
   after(() => index.close());
