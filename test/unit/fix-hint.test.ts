@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Finding } from "../../src/advisories/match.js";
 import { fixCommand, withFixes } from "../../src/scan/fix-hint.js";
+import { testFinding } from "../helpers/findings.js";
 
-const FIXABLE: Finding = {
-  id: "CVE-2025-9230",
-  package: "libssl3",
-  version: "3.0.15-1~deb12u1",
-  source: "openssl",
-  sourceVersion: "3.0.15-1~deb12u1",
-  severity: "high",
-  status: "fixed",
-  fixedVersion: "3.0.17-1~deb12u3",
-  availableIn: "bookworm-security",
-  updatable: true,
-  origins: ["changelog"],
-};
+const FIXABLE = testFinding({ id: "CVE-2025-9230" });
 const IMAGE = { location: "docker://reg.example/app:1", builtByStrata: true };
 
 describe("fix hints name the command that installs the fix", { timeout: 10_000 }, () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Finding } from "../../src/advisories/match.js";
 import { evaluatePolicy, type ImageFacts } from "../../src/policy/evaluate.js";
 import { parsePolicy } from "../../src/policy/policy.js";
+import { testFinding } from "../helpers/findings.js";
 
 /** The issue's example policy, verbatim. */
 const ISSUE_POLICY = `deny:
@@ -15,22 +15,7 @@ exemptions:
   - { image: registry.example/app, package: libxml2, reason: "parser unused", expires: 2027-01-31 }
 `;
 
-function finding(over: Partial<Finding>): Finding {
-  return {
-    id: "CVE-2026-12345",
-    package: "libssl3",
-    version: "3.0.15-1~deb12u1",
-    source: "openssl",
-    sourceVersion: "3.0.15-1~deb12u1",
-    severity: "high",
-    status: "fixed",
-    fixedVersion: "3.0.17-1~deb12u3",
-    availableIn: "bookworm-security",
-    updatable: true,
-    origins: ["changelog"],
-    ...over,
-  };
-}
+const finding = testFinding;
 
 function facts(over: Partial<ImageFacts>): ImageFacts {
   return {
