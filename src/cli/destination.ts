@@ -73,6 +73,8 @@ export interface WriteOptions {
   archiveName: string;
   /** For docker-archive of a multi-platform artifact: which image (see platform.ts). */
   platform?: string;
+  /** An OCI layout only: run on it before it is in place (a build's SBOMs and VEX). */
+  completeLayout?: (dir: string) => Promise<void>;
 }
 
 /** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */

@@ -185,6 +185,11 @@ export async function assembleArtifact(
 export interface WriteLayoutOptions {
   /** Stored as `org.opencontainers.image.ref.name` on the index.json entry. */
   tag?: string;
+  /**
+   * Run on the layout before it is in place (a build attaches its SBOMs and VEX there), so the
+   * layout appears whole with them, or not at all.
+   */
+  complete?: (dir: string) => Promise<void>;
   /** Replace an existing OCI layout at `dir` (never a directory that is not an OCI layout). */
   force?: boolean;
   /**
@@ -316,12 +321,15 @@ export async function writeLayout(
   opts: WriteLayoutOptions = {},
 ): Promise<Descriptor> {
   if (opts.append && (await isLayoutDir(dir))) {
-    return fillLayout(dir, artifact, opts.tag, (await readIndexJson(dir)).manifests);
+    const appended = await fillLayout(dir, artifact, opts.tag, (await readIndexJson(dir)).manifests);
+    await opts.complete?.(dir);
+    return appended;
   }
   await refuseForeignDirectory(dir);
   let entry: Descriptor | undefined;
   await writeOutput(dir, { kind: "directory", force: opts.force }, async (tmp) => {
     entry = await fillLayout(tmp, artifact, opts.tag, []);
+    await opts.complete?.(tmp);
   });
   return entry!;
 }

@@ -74,42 +74,62 @@ function attachTargets(
 }
 
 /**
- * SPDX and CycloneDX SBOMs attached to each image as OCI 1.1 artifacts (unless --no-sbom). What they
- * need from each layer is kept per layer digest in the cache, read when the layer is new to it: a
- * warm build attaches them without reading a layer.
+ * The SPDX and CycloneDX SBOMs (unless --no-sbom) and the OpenVEX document (unless --no-vex) of
+ * `artifact`, attached where `home` keeps it, said as attached to `shown`. What they need from each
+ * layer is kept per layer digest in the cache: a warm build reads no layer and no .deb for them.
  */
-async function attachBuiltSboms(
+async function attachDocuments(
+  home: Home,
+  artifact: Artifact,
+  shown: Home,
+  opts: BuildFlags,
+  o: Output,
+): Promise<AttachReport[]> {
+  const registry = registryOptions(opts);
+  const root = cacheRoot(opts.cacheDir);
+  const sboms = opts.sbom ? await attachSboms(home, artifact, { registry, cacheRoot: root }) : [];
+  for (const r of sboms)
+    o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(shown)} (${r.via})`);
+  const vexes = opts.vex ? await attachBuiltVex(home, artifact, { cacheRoot: root, registry }) : [];
+  for (const r of vexes)
+    o.line(`attached the VEX document ${r.digest} to ${r.subject} in ${homeText(shown)} (${r.via})`);
+  return sboms;
+}
+
+/**
+ * The layout -o writes gets its documents before it is in place (so it appears whole with them, or
+ * not at all); `sboms` hears what was attached. Undefined for other outputs.
+ */
+function layoutDocuments(
   result: BuildResult,
   output: Home | undefined,
   opts: BuildFlags,
   o: Output,
-): Promise<Map<string, AttachReport[]>> {
-  const attached = new Map<string, AttachReport[]>();
-  if (!opts.sbom) return attached;
-  const what = "SBOMs (strata sbom IMAGE -o FILE writes one)";
-  for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
-    const reports = await attachSboms(home, artifact, {
-      registry: registryOptions(opts),
-      cacheRoot: cacheRoot(opts.cacheDir),
-    });
-    for (const r of reports)
-      o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(home)} (${r.via})`);
-    attached.set(homeText(home), reports);
-  }
-  return attached;
+  sboms: Map<string, AttachReport[]>,
+): ((dir: string) => Promise<void>) | undefined {
+  if (output?.transport !== "oci" || (!opts.sbom && !opts.vex)) return undefined;
+  const [{ artifact }] = attachTargets(result, output, { ...opts, push: undefined }, o, "");
+  return async (dir) => {
+    sboms.set(
+      homeText(output),
+      await attachDocuments({ transport: "oci", path: dir }, artifact, output, opts, o),
+    );
+  };
 }
 
-/** The OpenVEX document of each image beside its SBOMs (unless --no-vex), from the build's cache alone. */
-async function attachBuiltVexes(result: BuildResult, output: Home | undefined, opts: BuildFlags, o: Output) {
-  if (!opts.vex) return;
-  const what = "VEX documents (strata vex IMAGE -o FILE writes one)";
+/** The pushed image's documents, after the push; an archive output says it has no place for them. */
+async function attachPushedDocuments(
+  result: BuildResult,
+  output: Home | undefined,
+  opts: BuildFlags,
+  o: Output,
+  sboms: Map<string, AttachReport[]>,
+): Promise<void> {
+  if (!opts.sbom && !opts.vex) return;
+  const what = "SBOMs and VEX (strata sbom and strata vex write them)";
   for (const { home, artifact } of attachTargets(result, output, opts, o, what)) {
-    const reports = await attachBuiltVex(home, artifact, {
-      cacheRoot: cacheRoot(opts.cacheDir),
-      registry: registryOptions(opts),
-    });
-    for (const r of reports)
-      o.line(`attached the VEX document ${r.digest} to ${r.subject} in ${homeText(home)} (${r.via})`);
+    if (home === output) continue; // attached as it was written
+    sboms.set(homeText(home), await attachDocuments(home, artifact, home, opts, o));
   }
 }
 
@@ -341,8 +361,10 @@ export function registerBuild(program: Command, out: () => Output): void {
         ...progress,
       }).finally(() => progress.stop());
       if (opts.strict) assertNoGaps(result);
+      const sboms = new Map<string, AttachReport[]>();
       if (output && names) {
-        const options = { ...names, force: opts.force, platform: opts.platform };
+        const completeLayout = layoutDocuments(result, output, opts, o, sboms);
+        const options = { ...names, force: opts.force, platform: opts.platform, completeLayout };
         await writeArtifact(output, result.artifact, options, o, { ...opts, json: false });
       }
       reportBuild(o, result, spec);
@@ -351,8 +373,7 @@ export function registerBuild(program: Command, out: () => Output): void {
       const push = opts.push
         ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, o)
         : undefined;
-      const sboms = await attachBuiltSboms(result, output, opts, o);
-      await attachBuiltVexes(result, output, opts, o);
+      await attachPushedDocuments(result, output, opts, o, sboms);
       const signed = await signBuilt(result, output, opts, o, key, spec, sboms);
       const signatures = signed.map(({ payload, ...r }) => r);
       if (opts.json) {

@@ -63,6 +63,8 @@ export interface WriteHomeOptions {
   /** Which image of an index to write (see platform.ts); a docker-archive holds one image. */
   platform?: string;
   registry?: PushOptions;
+  /** An OCI layout only: run on it before it is in place (see WriteLayoutOptions.complete). */
+  completeLayout?: (dir: string) => Promise<void>;
 }
 
 /** Writes `artifact` to `home`; a registry answers with its push report. */
@@ -78,7 +80,11 @@ export async function writeHome(
   }
   switch (home.transport) {
     case "oci":
-      await writeLayout(home.path, artifact, { tag: home.tag ?? opts.refName, force });
+      await writeLayout(home.path, artifact, {
+        tag: home.tag ?? opts.refName,
+        force,
+        complete: opts.completeLayout,
+      });
       return undefined;
     case "oci-archive":
       await writeOciArchive(home.path, artifact, { tag: home.tag ?? opts.archiveName, force });
