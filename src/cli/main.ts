@@ -1,35 +1,67 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
 import { STRATA_VERSION } from "../util/version.js";
-import { registerAdmission } from "./commands/admission.js";
-import { registerAdvisories } from "./commands/advisories.js";
-import { registerAudit } from "./commands/audit.js";
-import { registerBuild } from "./commands/build.js";
-import { registerCheck } from "./commands/check.js";
 import { mirrorUrl } from "./commands/common.js";
-import { registerDiff } from "./commands/diff.js";
-import { registerFetch } from "./commands/fetch.js";
-import { registerIndex } from "./commands/index.js";
-import { registerJob } from "./commands/job.js";
-import { registerLock } from "./commands/lock.js";
-import { registerPs } from "./commands/ps.js";
-import { registerPull } from "./commands/pull.js";
-import { registerPush } from "./commands/push.js";
-import { registerQuery } from "./commands/query.js";
-import { registerRun } from "./commands/run.js";
-import { registerRuns } from "./commands/runs.js";
-import { registerSbom } from "./commands/sbom.js";
-import { registerScan } from "./commands/scan.js";
-import { registerServe } from "./commands/serve.js";
-import { registerSign } from "./commands/sign.js";
-import { registerUpdate } from "./commands/update.js";
-import { registerVex } from "./commands/vex.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
 const HELP_WIDTH = 110;
 
-export function buildProgram(): { program: Command; output: () => Output } {
+type Register = (program: Command, out: () => Output) => void;
+
+/**
+ * The commands, in the order --help lists them, each loaded only when used: a build loads no web
+ * server and a query no layer code (the bundle is split per command; see scripts/build.mjs).
+ */
+const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
+  { names: ["lock"], load: async () => (await import("./commands/lock.js")).registerLock },
+  { names: ["fetch"], load: async () => (await import("./commands/fetch.js")).registerFetch },
+  { names: ["build"], load: async () => (await import("./commands/build.js")).registerBuild },
+  { names: ["push"], load: async () => (await import("./commands/push.js")).registerPush },
+  { names: ["pull"], load: async () => (await import("./commands/pull.js")).registerPull },
+  { names: ["update"], load: async () => (await import("./commands/update.js")).registerUpdate },
+  { names: ["diff"], load: async () => (await import("./commands/diff.js")).registerDiff },
+  { names: ["index"], load: async () => (await import("./commands/index.js")).registerIndex },
+  { names: ["query"], load: async () => (await import("./commands/query.js")).registerQuery },
+  { names: ["sbom"], load: async () => (await import("./commands/sbom.js")).registerSbom },
+  { names: ["vex"], load: async () => (await import("./commands/vex.js")).registerVex },
+  { names: ["key", "sign", "verify"], load: async () => (await import("./commands/sign.js")).registerSign },
+  { names: ["scan"], load: async () => (await import("./commands/scan.js")).registerScan },
+  { names: ["check"], load: async () => (await import("./commands/check.js")).registerCheck },
+  { names: ["advisories"], load: async () => (await import("./commands/advisories.js")).registerAdvisories },
+  { names: ["admission"], load: async () => (await import("./commands/admission.js")).registerAdmission },
+  { names: ["audit"], load: async () => (await import("./commands/audit.js")).registerAudit },
+  { names: ["serve"], load: async () => (await import("./commands/serve.js")).registerServe },
+  { names: ["ps"], load: async () => (await import("./commands/ps.js")).registerPs },
+  { names: ["run"], load: async () => (await import("./commands/run.js")).registerRun },
+  { names: ["runs"], load: async () => (await import("./commands/runs.js")).registerRuns },
+  { names: ["job"], load: async () => (await import("./commands/job.js")).registerJob },
+];
+
+/** Global options that take a value: the word after them is not the command. */
+const VALUE_OPTIONS = new Set(["--mirror", "--cache-dir"]);
+
+/**
+ * The module of the command `argv` names, none for --version, or all of them when it names none or
+ * one strata does not know (top-level help, `help CMD`, a typo to suggest a command for).
+ */
+function commandModules(argv: string[] | undefined): typeof COMMAND_MODULES {
+  const words = argv?.slice(2) ?? [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (word === "--") break;
+    if (word === "--version" || word === "-V") return [];
+    if (VALUE_OPTIONS.has(word)) i++;
+    else if (!word.startsWith("-")) {
+      const named = COMMAND_MODULES.find((m) => m.names.includes(word));
+      return named ? [named] : COMMAND_MODULES;
+    }
+  }
+  return COMMAND_MODULES;
+}
+
+/** The program with the command `argv` names (every command without `argv`). */
+export async function buildProgram(argv?: string[]): Promise<{ program: Command; output: () => Output }> {
   let output: Output | undefined;
   const program = new Command("strata")
     .description(
@@ -82,34 +114,13 @@ export function buildProgram(): { program: Command; output: () => Output } {
     Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
     await prepareCacheRoot(cacheRoot(action.opts().cacheDir));
   });
-  registerLock(program, out);
-  registerFetch(program, out);
-  registerBuild(program, out);
-  registerPush(program, out);
-  registerPull(program, out);
-  registerUpdate(program, out);
-  registerDiff(program);
-  registerIndex(program, out);
-  registerQuery(program);
-  registerSbom(program, out);
-  registerVex(program, out);
-  registerSign(program, out);
-  registerScan(program, out);
-  registerCheck(program);
-  registerAdvisories(program, out);
-  registerAdmission(program, out);
-  registerAudit(program);
-  registerServe(program, out);
-  registerPs(program);
-  registerRun(program, out);
-  registerRuns(program);
-  registerJob(program);
+  for (const register of await Promise.all(commandModules(argv).map((m) => m.load()))) register(program, out);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, output: out };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { program } = buildProgram();
+  const { program } = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -70,18 +70,12 @@ export async function pathExists(path: string): Promise<boolean> {
 export async function readRegularFile(path: string, maxBytes: number): Promise<Buffer> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const stat = await fh.stat();
-    if (!stat.isFile()) throw new Error("not a regular file");
-    if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
+    const into = new BoundedRead(checkedSize(await fh.stat(), maxBytes), maxBytes);
     for (;;) {
-      const { bytesRead } = await fh.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+      const space = into.space();
+      const { bytesRead } = await fh.read(into.buffer, into.length, space, null);
+      if (!into.advance(bytesRead)) return into.bytes();
     }
-    return buffer.subarray(0, length);
   } finally {
     await fh.close();
   }
@@ -91,19 +85,56 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
 export function readRegularFileSync(path: string, maxBytes: number): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new Error("not a regular file");
-    if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
+    const into = new BoundedRead(checkedSize(fstatSync(fd), maxBytes), maxBytes);
     for (;;) {
-      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+      const space = into.space();
+      if (!into.advance(readSync(fd, into.buffer, into.length, space, null))) return into.bytes();
     }
-    return buffer.subarray(0, length);
   } finally {
     closeSync(fd);
+  }
+}
+
+function checkedSize(stat: { isFile(): boolean; size: number }, maxBytes: number): number {
+  if (!stat.isFile()) throw new Error("not a regular file");
+  if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
+  return stat.size;
+}
+
+/**
+ * A buffer sized for the file as stat saw it (one byte more, to see it grow), doubled up to the
+ * bound if it did grow: a bound of megabytes costs nothing for a file of kilobytes.
+ */
+class BoundedRead {
+  buffer: Buffer;
+  length = 0;
+
+  constructor(
+    size: number,
+    private readonly maxBytes: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
+  }
+
+  /** Room left for the next read, grown first if full: call it before reading into `buffer`. */
+  space(): number {
+    if (this.length === this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.buffer.length * 2, this.maxBytes + 1));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    return this.buffer.length - this.length;
+  }
+
+  /** Counts `bytesRead`; false at the end of the file. */
+  advance(bytesRead: number): boolean {
+    if (bytesRead === 0) return false;
+    this.length += bytesRead;
+    if (this.length > this.maxBytes) throw new Error(`more than ${this.maxBytes} bytes`);
+    return true;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
   }
 }

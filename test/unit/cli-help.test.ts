@@ -54,8 +54,9 @@ function readmeFlags(entry: string): string[] {
   return [...words.matchAll(/(?<![\w-])(--?[a-zA-Z][\w-]*)/g)].map((m) => m[1]);
 }
 
+const { program } = await buildProgram();
+
 describe("--help of every command", { timeout: 120_000 }, () => {
-  const { program } = buildProgram();
   const all = [{ path: [] as string[], cmd: program }, ...commands(program)];
 
   test("every flag has a one-line description, and --help shows each on one line with an example", async () => {
