@@ -7,7 +7,7 @@ import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { Annotation, type Descriptor } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { computeSboms, MAX_SBOM_BYTES, SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "./sbom.js";
-import { createdOf } from "./subject.js";
+import { createdOf, type ImageFacts } from "./subject.js";
 
 /**
  * SBOMs attached to each platform image as OCI 1.1 artifacts: in an OCI layout (index.json
@@ -45,7 +45,7 @@ function unsupported(home: Home): StrataError {
 export async function attachSboms(
   home: Home,
   artifact: Artifact,
-  opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; cacheRoot?: string } = {},
+  opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; facts?: ImageFacts } = {},
 ): Promise<AttachReport[]> {
   if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
   const reports: AttachReport[] = [];
@@ -56,9 +56,8 @@ export async function attachSboms(
         [Annotation.created]: createdOf(image),
         [FORMAT_ANNOTATION]: format,
       });
-      for (const [format, bytes] of await computeSboms(image, opts.formats ?? SBOM_FORMATS, homeText(home), {
-        cacheRoot: opts.cacheRoot,
-      })) {
+      const formats = opts.formats ?? SBOM_FORMATS;
+      for (const [format, bytes] of await computeSboms(image, formats, homeText(home), opts.facts)) {
         const payload = { bytes, title: `sbom.${format}.json` };
         const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
         const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;

@@ -1,8 +1,7 @@
-import { type DetailsOptions, readImageDetails } from "../inventory/details.js";
 import type { Image } from "../oci/image.js";
 import { cyclonedxDocument } from "./cyclonedx.js";
 import { spdxDocument } from "./spdx.js";
-import { sbomFacts } from "./subject.js";
+import { ImageFacts } from "./subject.js";
 
 /** An image's SBOM in either format, as the bytes strata writes and attaches. */
 
@@ -18,17 +17,17 @@ export const SBOM_MEDIA_TYPES: Record<SbomFormat, string> = {
 /** The most bytes an attached SBOM may have when read back (tens of thousands of packages fit). */
 export const MAX_SBOM_BYTES = 64 << 20;
 
-/** The documents of `image` in each format asked for; each layer is read once for all of them, and only once per cache. */
+/** The documents of `image` in each format asked for, made from its facts (each layer read once, and only once per cache). */
 export async function computeSboms(
   image: Image,
   formats: readonly SbomFormat[],
   where: string,
-  opts: DetailsOptions = {},
+  facts: ImageFacts = new ImageFacts(),
 ): Promise<Map<SbomFormat, Buffer>> {
-  const facts = sbomFacts(image, await readImageDetails(image, where, opts));
+  const known = await facts.of(image, where);
   const out = new Map<SbomFormat, Buffer>();
   for (const format of formats) {
-    const document = format === "spdx" ? spdxDocument(facts) : cyclonedxDocument(facts);
+    const document = format === "spdx" ? spdxDocument(known) : cyclonedxDocument(known);
     out.set(format, Buffer.from(`${JSON.stringify(document, null, 2)}\n`));
   }
   return out;

@@ -1,4 +1,9 @@
-import type { ImageDetails, PackageDetails } from "../inventory/details.js";
+import {
+  type DetailsOptions,
+  type ImageDetails,
+  type PackageDetails,
+  readImageDetails,
+} from "../inventory/details.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
 import { platformText } from "../oci/platform.js";
 import { sha256Hex } from "../util/hash.js";
@@ -87,6 +92,26 @@ export function sbomFacts(image: Image, details: ImageDetails): SbomFacts {
     packages: details.packages.map((p) => ({ ...p, purl: purls.get(p)!, dependsOn: depends.get(p)! })),
     os: details.os,
   };
+}
+
+/**
+ * Each image's facts worked out once for every document made of it: a build's two SBOMs and its
+ * VEX document read the layers' details (from the cache) once between them.
+ */
+export class ImageFacts {
+  private readonly known = new Map<string, Promise<SbomFacts>>();
+
+  constructor(private readonly opts: DetailsOptions = {}) {}
+
+  of(image: Image, where: string): Promise<SbomFacts> {
+    const digest = imageDescriptor(image).digest;
+    let facts = this.known.get(digest);
+    if (facts === undefined) {
+      facts = readImageDetails(image, where, this.opts).then((details) => sbomFacts(image, details));
+      this.known.set(digest, facts);
+    }
+    return facts;
+  }
 }
 
 /** A name-based UUID (version 5 layout) from `text`: the same image always gets the same serial. */

@@ -3,11 +3,10 @@ import { releaseOfPackages } from "../advisories/match.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import { type AdvisorySource, memoryAdvisories } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
-import { readImageDetails } from "../inventory/details.js";
 import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
-import { createdOf, sbomFacts } from "../sbom/subject.js";
+import { createdOf, ImageFacts } from "../sbom/subject.js";
 import type { Spec } from "../spec/spec.js";
 import { cacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
@@ -30,6 +29,13 @@ export interface VexOptions {
   mirror?: string;
   /** false: no .deb is read for changelogs, only what the cache holds (a build's). */
   fetch?: boolean;
+  /** The image's facts, when its SBOMs are made from them too. */
+  facts?: ImageFacts;
+  /**
+   * false: the document is not checked against OpenVEX's schema (a build's: the statements' shapes
+   * are the same whatever the image, and the VEX tests check them; `strata vex` checks each one).
+   */
+  validate?: boolean;
 }
 
 async function advisoriesOf(packages: VexPackage[], release: string, arch: string, opts: VexOptions) {
@@ -53,8 +59,8 @@ export async function vexForImage(
   opts: VexOptions,
 ): Promise<VexDocument | undefined> {
   // The layers' SBOM details, kept per layer digest under the cache root like an SBOM's.
-  const details = await readImageDetails(image, where, { cacheRoot: cacheRoot(opts.ctx?.cacheRoot) });
-  const facts = sbomFacts(image, details);
+  const imageFacts = opts.facts ?? new ImageFacts({ cacheRoot: cacheRoot(opts.ctx?.cacheRoot) });
+  const facts = await imageFacts.of(image, where);
   const packages: VexPackage[] = facts.packages.map((p) => ({
     name: p.name,
     version: p.version,
@@ -76,7 +82,7 @@ export async function vexForImage(
   });
   if (statements.length === 0) return undefined;
   const doc = vexDocument(statements, opts.timestamp ?? createdOf(image));
-  const invalid = openVexSchemaErrors(doc);
+  const invalid = opts.validate === false ? undefined : openVexSchemaErrors(doc);
   // strata's own document failing OpenVEX's schema is a bug, not the user's input.
   if (invalid !== undefined)
     throw new StrataError(
@@ -97,7 +103,7 @@ export async function vexForImage(
 export async function attachBuiltVex(
   home: Home,
   artifact: Artifact,
-  opts: { cacheRoot: string; registry?: RegistryClientOptions },
+  opts: { cacheRoot: string; registry?: RegistryClientOptions; facts?: ImageFacts },
 ): Promise<VexAttachReport[]> {
   const reports: VexAttachReport[] = [];
   for (const image of artifactImages(artifact)) {
@@ -105,6 +111,8 @@ export async function attachBuiltVex(
       advisories: memoryAdvisories([]),
       ctx: { cacheRoot: opts.cacheRoot },
       fetch: false,
+      facts: opts.facts,
+      validate: false,
     });
     if (doc !== undefined) reports.push(await attachVex(home, image, vexBytes(doc), opts.registry));
   }

@@ -7,6 +7,7 @@ import { parseOsRelease, withDebianVersion } from "../../src/inventory/os-releas
 import type { Image } from "../../src/oci/image.js";
 import { debPurl, sourcePurl } from "../../src/sbom/purl.js";
 import { computeSboms, type SbomFormat } from "../../src/sbom/sbom.js";
+import { ImageFacts } from "../../src/sbom/subject.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
@@ -159,17 +160,17 @@ describe("SBOMs of an image", () => {
   test("with a cache, each layer is read once for SBOMs: the next documents read none and are the same bytes", async () => {
     const cacheRoot = await tempDir("details-cache");
     const { image, opened } = await strataImage([BASE_FILES, OLD_ZLIB]);
-    const first = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    const first = await computeSboms(image, ["spdx", "cyclonedx"], "test", new ImageFacts({ cacheRoot }));
     const readOnce = opened.length;
     assert.ok(readOnce > 0);
-    const again = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    const again = await computeSboms(image, ["spdx", "cyclonedx"], "test", new ImageFacts({ cacheRoot }));
     assert.equal(opened.length, readOnce, "no layer read the second time");
     assert.deepEqual(again, first);
     // A damaged entry is not an answer: the layer is read again and the entry made anew.
     const dir = join(cacheRoot, "layer-details", "v1");
     const [entry] = await readdir(dir);
     await writeFile(join(dir, entry), "{not json");
-    const healed = await computeSboms(image, ["spdx", "cyclonedx"], "test", { cacheRoot });
+    const healed = await computeSboms(image, ["spdx", "cyclonedx"], "test", new ImageFacts({ cacheRoot }));
     assert.equal(opened.length, readOnce + 1);
     assert.deepEqual(healed, first);
     await computeSboms(image, ["spdx"], "test");

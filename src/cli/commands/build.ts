@@ -12,6 +12,7 @@ import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
 import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type AttachReport, attachSboms } from "../../sbom/attach.js";
+import { ImageFacts } from "../../sbom/subject.js";
 import { attestSboms } from "../../sign/attestations.js";
 import { assertSignable, type SignReport, signImage } from "../../sign/sign-image.js";
 import { loadSpec, type Spec } from "../../spec/spec.js";
@@ -87,10 +88,11 @@ async function attachDocuments(
 ): Promise<AttachReport[]> {
   const registry = registryOptions(opts);
   const root = cacheRoot(opts.cacheDir);
-  const sboms = opts.sbom ? await attachSboms(home, artifact, { registry, cacheRoot: root }) : [];
+  const facts = new ImageFacts({ cacheRoot: root });
+  const sboms = opts.sbom ? await attachSboms(home, artifact, { registry, facts }) : [];
   for (const r of sboms)
     o.line(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(shown)} (${r.via})`);
-  const vexes = opts.vex ? await attachBuiltVex(home, artifact, { cacheRoot: root, registry }) : [];
+  const vexes = opts.vex ? await attachBuiltVex(home, artifact, { cacheRoot: root, registry, facts }) : [];
   for (const r of vexes)
     o.line(`attached the VEX document ${r.digest} to ${r.subject} in ${homeText(shown)} (${r.via})`);
   return sboms;

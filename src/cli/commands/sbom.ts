@@ -7,6 +7,7 @@ import { chooseImage, parsePlatform } from "../../oci/platform.js";
 import { attachedSbom, attachSboms } from "../../sbom/attach.js";
 import { attachedSbomDisagreement } from "../../sbom/attached-check.js";
 import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
+import { ImageFacts } from "../../sbom/subject.js";
 import { attestSboms } from "../../sign/attestations.js";
 import { assertSignable } from "../../sign/sign-image.js";
 import { cacheRoot } from "../../util/dirs.js";
@@ -95,7 +96,7 @@ export function registerSbom(program: Command, out: () => Output): void {
         const reports = await attachSboms(
           home,
           { kind: "image", image },
-          { registry, cacheRoot: cacheRoot(opts.cacheDir) },
+          { registry, facts: new ImageFacts({ cacheRoot: cacheRoot(opts.cacheDir) }) },
         );
         for (const r of reports)
           out().line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
@@ -121,9 +122,8 @@ export function registerSbom(program: Command, out: () => Output): void {
           return emit(found.bytes, opts.output);
         }
       }
-      const sboms = await computeSboms(image, [opts.format], homeText(home), {
-        cacheRoot: cacheRoot(opts.cacheDir),
-      });
+      const facts = new ImageFacts({ cacheRoot: cacheRoot(opts.cacheDir) });
+      const sboms = await computeSboms(image, [opts.format], homeText(home), facts);
       await emit(sboms.get(opts.format)!, opts.output);
     });
 }
