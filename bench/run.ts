@@ -24,8 +24,10 @@
  *  11. page API and strata ps: a generated fleet; API calls p50/p99 in-process, strata ps --pods
  *      (bench/serve.ts).
  *  12. strata run: the python3 image to its first line of output, warm beside podman run --rm and
- *      cold beside skopeo + umoci + runc (bench/jobs.ts). `npm run bench -- run` runs only this.
+ *      cold beside skopeo + umoci + runc (bench/jobs.ts).
  *
+ * `npm run bench -- NAME...` runs only the sections named (SECTIONS below), each with the load
+ * average before and after it; BENCH_QUIET=1 waits for a quiet machine before each.
  * Progress goes to stderr; the report (markdown) to stdout and to .bench/results.md.
  * BENCH_QUICK=1 runs everything once (for developing the bench itself); BENCH_KEEP=1 keeps the
  * work dir (registries' storage, layouts) for inspection.
@@ -958,8 +960,103 @@ async function machine(): Promise<string> {
   ].join("\n");
 }
 
+interface SectionContext {
+  work: string;
+  cleanups: Array<() => Promise<void>>;
+  /** The python3 spec's directory, locked (by section 1, or on first use when it did not run). */
+  lockedSpec: () => Promise<string>;
+}
+
+/** The bench's sections in order: `npm run bench -- NAME...` runs only those named. */
+const SECTIONS: { name: string; title: string; run: (ctx: SectionContext) => Promise<string> }[] = [
+  { name: "lock", title: "1. Lock", run: (c) => benchLockSection(c) },
+  { name: "build", title: "2. Build", run: async (c) => benchBuild(c.work, await c.lockedSpec()) },
+  { name: "corpus", title: "3. Registry corpus", run: (c) => benchCorpus(c.work, cacheOf(c), c.cleanups) },
+  { name: "effects", title: "4. Effects parity", run: (c) => benchEffects(c.work, cacheOf(c)) },
+  { name: "memory", title: "5. Layer memory", run: (c) => benchLayerMemory(c.work, cacheOf(c)) },
+  {
+    name: "reuse",
+    title: "6. Reuse",
+    run: async (c) => benchReuse(c.work, await c.lockedSpec(), c.cleanups, QUICK),
+  },
+  { name: "update", title: "7. Update", run: (c) => benchUpdate(c.work, cacheOf(c), c.cleanups) },
+  {
+    name: "sbom",
+    title: "8. SBOM",
+    run: async (c) => benchSbom(c.work, await c.lockedSpec(), cacheOf(c), QUICK ? 1 : 5),
+  },
+  { name: "fleet", title: "9. Fleet index", run: (c) => benchFleet(c.work) },
+  { name: "vuln", title: "10. Vulnerabilities", run: (c) => benchVuln(c.work) },
+  {
+    name: "signatures",
+    title: "10b. Webhook with signatures required",
+    run: (c) => benchSignedWebhook(c.work),
+  },
+  { name: "serve", title: "11. Page API and strata ps", run: (c) => benchServe(c.work) },
+  { name: "run", title: "12. strata run", run: (c) => benchJobs(c.work, cacheOf(c), QUICK ? 1 : 5) },
+];
+
+const cacheOf = (c: SectionContext) => join(c.work, "build-cache");
+
+async function benchLockSection(c: SectionContext): Promise<string> {
+  const specDir = await writtenSpec(c.work);
+  const lock = await benchLock(c.work, specDir);
+  await rm(lock.lockCache, { recursive: true, force: true });
+  return lock.md;
+}
+
+async function writtenSpec(work: string): Promise<string> {
+  const specDir = join(work, "python3");
+  await mkdir(specDir, { recursive: true });
+  await writeFile(join(specDir, "strata.yaml"), PYTHON3_SPEC);
+  return specDir;
+}
+
+/** The sections `names` asks for, in the bench's order; an unknown name is an error that lists them. */
+function chosenSections(names: string[]): typeof SECTIONS {
+  const unknown = names.filter((n) => !SECTIONS.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown section(s) ${unknown.join(", ")}; sections: ${SECTIONS.map((s) => s.name).join(", ")}`,
+    );
+  }
+  return names.length === 0 ? SECTIONS : SECTIONS.filter((s) => names.includes(s.name));
+}
+
+const load = () => loadavg()[0].toFixed(2);
+
+/**
+ * With BENCH_QUIET=1, waits (up to 3 minutes) for the 1-minute load average to fall under 0.5
+ * before a section, so that no section starts in the previous one's wake.
+ */
+async function quietMachine(): Promise<void> {
+  if (process.env.BENCH_QUIET !== "1") return;
+  const until = Date.now() + 180_000;
+  while (loadavg()[0] >= 0.5 && Date.now() < until) await new Promise((r) => setTimeout(r, 5_000));
+}
+
+async function runSections(chosen: typeof SECTIONS, ctx: SectionContext, sections: string[]): Promise<void> {
+  for (const section of chosen) {
+    await quietMachine();
+    const before = load();
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    try {
+      sections.push("", await section.run(ctx));
+    } catch (err) {
+      sections.push("", notMeasured(section.title, err));
+    }
+    const used = process.cpuUsage(cpu);
+    sections.push(
+      "",
+      `_${section.title}: load average (1 min) ${before} before, ${load()} after; ${secs((performance.now() - t0) / 1000)} wall, the bench process's own CPU ${secs((used.user + used.system) / 1e6)} (commands it ran are timed in the rows)._`,
+    );
+  }
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
+  const chosen = chosenSections(process.argv.slice(2));
   const work = await mkdtemp(join(tmpdir(), "strata-bench-"));
   const cleanups: Array<() => Promise<void>> = [];
   let cleaned = false;
@@ -979,8 +1076,15 @@ async function main(): Promise<number> {
   }
 
   const sections: string[] = [];
-  const load = () => loadavg()[0].toFixed(2);
   const startLoad = load();
+  let locked: Promise<string> | undefined;
+  const lockedSpec = () => {
+    locked ??= writtenSpec(work).then(async (specDir) => {
+      if (!existsSync(join(specDir, "strata.lock"))) await strata(["lock", `${specDir}/strata.yaml`]);
+      return specDir;
+    });
+    return locked;
+  };
   try {
     log("npm run build");
     const built = await run("npm", ["run", "build"], { cwd: ROOT, allowFail: true });
@@ -993,70 +1097,7 @@ async function main(): Promise<number> {
       log(`npm run build failed (${errors.length} type errors); going on with what tsc emitted`);
     }
     sections.push("## strata benchmarks", "", await machine(), ...(notes.length ? ["", ...notes] : []));
-
-    if (process.argv[2] === "run") {
-      // Only section 12: its report goes to stdout and .bench/results-run.md (the full report is kept).
-      const report = [
-        ...sections,
-        "",
-        await benchJobs(work, join(work, "build-cache"), QUICK ? 1 : 5),
-        "",
-      ].join("\n");
-      process.stdout.write(report);
-      await mkdir(join(ROOT, ".bench"), { recursive: true });
-      await writeFile(join(ROOT, ".bench", "results-run.md"), report);
-      return 0;
-    }
-    const specDir = join(work, "python3");
-    await mkdir(specDir);
-    await writeFile(join(specDir, "strata.yaml"), PYTHON3_SPEC);
-    let lockCache: string | undefined;
-    try {
-      const lock = await benchLock(work, specDir);
-      lockCache = lock.lockCache;
-      sections.push("", lock.md);
-    } catch (err) {
-      sections.push("", notMeasured("1. Lock", err));
-    }
-    if (lockCache) await rm(lockCache, { recursive: true, force: true });
-    try {
-      if (!existsSync(join(specDir, "strata.lock"))) await strata(["lock", specDir + "/strata.yaml"]);
-      sections.push("", await benchBuild(work, specDir));
-    } catch (err) {
-      sections.push("", notMeasured("2. Build", err));
-    }
-    try {
-      sections.push("", await benchCorpus(work, join(work, "build-cache"), cleanups));
-    } catch (err) {
-      sections.push("", notMeasured("3. Registry corpus", err));
-    }
-    try {
-      sections.push("", await benchEffects(work, join(work, "build-cache")));
-    } catch (err) {
-      sections.push("", notMeasured("4. Effects parity", err));
-    }
-    try {
-      sections.push("", await benchLayerMemory(work, join(work, "build-cache")));
-    } catch (err) {
-      sections.push("", notMeasured("5. Layer memory", err));
-    }
-    const later: [string, () => Promise<string>][] = [
-      ["6. Reuse", () => benchReuse(work, specDir, cleanups, QUICK)],
-      ["7. Update", () => benchUpdate(work, join(work, "build-cache"), cleanups)],
-      ["8. SBOM", () => benchSbom(work, specDir, join(work, "build-cache"), QUICK ? 1 : 5)],
-      ["9. Fleet index", () => benchFleet(work)],
-      ["10. Vulnerabilities", () => benchVuln(work)],
-      ["10b. Webhook with signatures required", () => benchSignedWebhook(work)],
-      ["11. Page API and strata ps", () => benchServe(work)],
-      ["12. strata run", () => benchJobs(work, join(work, "build-cache"), QUICK ? 1 : 5)],
-    ];
-    for (const [title, bench] of later) {
-      try {
-        sections.push("", await bench());
-      } catch (err) {
-        sections.push("", notMeasured(title, err));
-      }
-    }
+    await runSections(chosen, { work, cleanups, lockedSpec }, sections);
     sections.push(
       "",
       `_Whole bench: ${secs((performance.now() - started) / 1000)}. Load average (1 min) at the start ${startLoad}, at the end ${load()}: ` +
@@ -1068,8 +1109,9 @@ async function main(): Promise<number> {
   const report = `${sections.join("\n")}\n`;
   process.stdout.write(report);
   await mkdir(join(ROOT, ".bench"), { recursive: true });
-  await writeFile(join(ROOT, ".bench", "results.md"), report);
-  log("report written to .bench/results.md");
+  const file = chosen === SECTIONS ? "results.md" : `results-${chosen.map((s) => s.name).join("-")}.md`;
+  await writeFile(join(ROOT, ".bench", file), report);
+  log(`report written to .bench/${file}`);
   return 0;
 }
 
