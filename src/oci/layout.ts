@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { ContentStore } from "../util/cas.js";
+import { ContentStore, verifiedInThisProcess } from "../util/cas.js";
 import { mapLimit } from "../util/concurrency.js";
 import { type ErrorCode, StrataError } from "../util/errors.js";
 import { pathExists, tempPathFor, writeFileAtomic } from "../util/fs.js";
@@ -218,16 +218,16 @@ async function refuseForeignDirectory(dir: string): Promise<void> {
 /** Places a layer blob from a local file by hardlink (else copy), verifying the bytes before they appear. */
 async function placeFromFile(source: string, target: string, descriptor: Descriptor): Promise<void> {
   const tmp = tempPathFor(target);
+  // A cache blob this process has just hashed to this digest (a build's layers) is not read twice.
+  const known = await verifiedInThisProcess(source, expectedHex(descriptor));
   try {
     try {
       await link(source, tmp);
     } catch {
       await copyFile(source, tmp);
     }
-    assertDigest(`${source} (${descriptor.digest})`, await sha256File(tmp), {
-      hex: expectedHex(descriptor),
-      size: descriptor.size,
-    });
+    const got = known ? { hex: expectedHex(descriptor), size: (await stat(tmp)).size } : await sha256File(tmp);
+    assertDigest(`${source} (${descriptor.digest})`, got, { hex: expectedHex(descriptor), size: descriptor.size });
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });

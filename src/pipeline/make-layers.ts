@@ -5,6 +5,7 @@ import { encodeLayerFacts } from "../layers/layer-facts.js";
 import { LayerPool } from "../layers/layer-pool.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { BlobSource } from "../oci/image.js";
+import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import { startDebFetches } from "./fetch-debs.js";
 import { type ArchPlan, describePlan, type LayerOptions, type PlannedLayer } from "./plan.js";
@@ -40,6 +41,8 @@ export interface MakerContext {
  * The second step of a build: the planned package layers, each from the layer cache, or made from
  * its .debs (fetched only for layers that miss) on worker threads as the .debs arrive.
  */
+const LOOKUPS_AT_ONCE = 4;
+
 export class LayerMaker {
   private readonly hits = new Map<string, PackageLayerRecord>();
   private readonly reused = new Map<string, ReusedLayer>();
@@ -57,15 +60,16 @@ export class LayerMaker {
    * whose .debs are needed (those of layers found in neither).
    */
   async lookUp(archs: ArchPlan[]): Promise<LockedPackage[]> {
+    // Each hit hashes its cached blob: a few at once, so reading one overlaps hashing another.
+    const planned = archs.flatMap((a) => a.layers);
+    const found = await mapLimit(planned, LOOKUPS_AT_ONCE, (p) => this.ctx.layerCache.get(p.key));
     const missing: LockedPackage[] = [];
-    for (const { layers } of archs) {
-      for (const planned of layers) {
-        const keyText = LayerCache.keyText(planned.key);
-        const record = await this.ctx.layerCache.get(planned.key);
-        if (record) assertLockedMembers(record, planned.layer.packages);
-        if (record) this.hits.set(keyText, record);
-        else if (!(await this.tryReuse(planned, keyText))) missing.push(...planned.layer.packages);
-      }
+    for (const [i, p] of planned.entries()) {
+      const keyText = LayerCache.keyText(p.key);
+      const record = found[i];
+      if (record) assertLockedMembers(record, p.layer.packages);
+      if (record) this.hits.set(keyText, record);
+      else if (!(await this.tryReuse(p, keyText))) missing.push(...p.layer.packages);
     }
     return missing;
   }

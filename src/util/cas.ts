@@ -7,12 +7,34 @@ import { tempPathFor, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
 import { assertDigest, checkedSha256Hex, SHA256_HEX } from "./verify.js";
 
+/** Files this process hashed to their names, with the stat that saw them before (inode, size, times). */
+const verifiedHere = new Map<string, string>();
+const MAX_REMEMBERED = 100_000;
+
+function fileState(s: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): string {
+  return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/**
+ * True when this process hashed `path` to `hex` (a store entry it verified) and the file is unchanged
+ * since: same inode, size, and modification and change times. A writer placing a just-verified cache
+ * blob into a layout need not read it again; any write, rename or chmod since makes this false.
+ */
+export async function verifiedInThisProcess(path: string, hex: string): Promise<boolean> {
+  const known = verifiedHere.get(path);
+  if (known === undefined || !known.startsWith(`${hex} `)) return false;
+  const now = await stat(path, { bigint: true }).catch(() => undefined);
+  return now !== undefined && known === `${hex} ${fileState(now)}`;
+}
+
 /**
  * A content-addressed store of files named by their sha256 (`<root>/sha256/<hex>`), shared by the
  * .deb cache and the layer blob cache. Writes are atomic (temp file, verify, rename), so a killed
  * process leaves no entry at all rather than a torn one. Reads can be verified; an entry whose bytes
  * do not match its name is removed so the caller fetches it again.
  */
+const bigStat = (path: string) => stat(path, { bigint: true });
+
 export class ContentStore {
   constructor(readonly root: string) {}
 
@@ -24,12 +46,13 @@ export class ContentStore {
   /** True when an entry exists; with `verify`, only when its bytes hash to its name (else it is dropped). */
   async has(hex: string, opts: { verify?: boolean; size?: number } = {}): Promise<boolean> {
     const p = this.path(hex);
-    let size: number;
+    let before: Awaited<ReturnType<typeof bigStat>>;
     try {
-      size = (await stat(p)).size;
+      before = await bigStat(p);
     } catch {
       return false;
     }
+    const size = Number(before.size);
     if (opts.size !== undefined && size !== opts.size) {
       await rm(p, { force: true });
       return false;
@@ -40,6 +63,8 @@ export class ContentStore {
         await rm(p, { force: true });
         return false;
       }
+      if (verifiedHere.size >= MAX_REMEMBERED) verifiedHere.clear();
+      verifiedHere.set(p, `${hex} ${fileState(before)}`);
     }
     return true;
   }

@@ -10,7 +10,7 @@ import { readOciArchive, writeDockerArchive, writeOciArchive } from "../../src/o
 import { artifactDescriptor, imageDescriptor } from "../../src/oci/image.js";
 import { listLayout, readLayout, writeLayout } from "../../src/oci/layout.js";
 import { Annotation, digestHex } from "../../src/oci/types.js";
-import { ContentStore } from "../../src/util/cas.js";
+import { ContentStore, verifiedInThisProcess } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256File } from "../../src/util/hash.js";
 import { podman as podmanIn } from "../helpers/podman.js";
@@ -94,6 +94,26 @@ describe("OCI image layout and archives", () => {
     assert.equal(await stat(dir).catch(() => undefined), undefined, "no layout, not even a torn one");
     const left = (await readdir(work)).filter((n) => n.startsWith(".refused."));
     assert.deepEqual(left, [], "no temp sibling is left");
+  });
+
+  test("a store blob verified in this process and changed since (same size) is hashed again and refused", async () => {
+    const { layers } = await freshImage(1);
+    const store = new ContentStore(join(work, "verified-store"));
+    const hex = digestHex(layers[0].descriptor.digest);
+    await store.putVerified(Readable.from([layers[0].bytes]), hex);
+    assert.ok(await store.has(hex, { verify: true }), "verified, and remembered as verified");
+    assert.ok(await verifiedInThisProcess(store.path(hex), hex));
+    const image = syntheticImage(layers, { blobs: storeBlobSource(store) });
+    await writeLayout(join(work, "from-verified"), imageArtifact(image));
+    // Past the file system's timestamp granularity, then the same size written in place.
+    await new Promise((r) => setTimeout(r, 30));
+    const tampered = Buffer.from(layers[0].bytes);
+    tampered[tampered.length - 1] ^= 0xff;
+    await writeFile(store.path(hex), tampered);
+    assert.equal(await verifiedInThisProcess(store.path(hex), hex), false);
+    await assert.rejects(writeLayout(join(work, "from-changed"), imageArtifact(image)), (err) =>
+      isStrataError(err, "HASH_MISMATCH"),
+    );
   });
 
   test("an existing layout is refused without force, replaced with force", async () => {
