@@ -13,7 +13,6 @@ import { StrataError } from "../util/errors.js";
 import { attachVex, type VexAttachReport } from "./attach.js";
 import { type VexDocument, vexBytes, vexDocument } from "./document.js";
 import { installedChangelogs } from "./installed-changelogs.js";
-import { openVexSchemaErrors } from "./schema.js";
 import { type VexPackage, vexStatements } from "./statements.js";
 
 export interface VexOptions {
@@ -82,7 +81,9 @@ export async function vexForImage(
   });
   if (statements.length === 0) return undefined;
   const doc = vexDocument(statements, opts.timestamp ?? createdOf(image));
-  const invalid = opts.validate === false ? undefined : openVexSchemaErrors(doc);
+  // The schema's validator (ajv) is loaded only when a document is checked.
+  const invalid =
+    opts.validate === false ? undefined : (await import("./schema.js")).openVexSchemaErrors(doc);
   // strata's own document failing OpenVEX's schema is a bug, not the user's input.
   if (invalid !== undefined)
     throw new StrataError(
