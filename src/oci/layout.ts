@@ -226,8 +226,13 @@ async function placeFromFile(source: string, target: string, descriptor: Descrip
     } catch {
       await copyFile(source, tmp);
     }
-    const got = known ? { hex: expectedHex(descriptor), size: (await stat(tmp)).size } : await sha256File(tmp);
-    assertDigest(`${source} (${descriptor.digest})`, got, { hex: expectedHex(descriptor), size: descriptor.size });
+    const got = known
+      ? { hex: expectedHex(descriptor), size: (await stat(tmp)).size }
+      : await sha256File(tmp);
+    assertDigest(`${source} (${descriptor.digest})`, got, {
+      hex: expectedHex(descriptor),
+      size: descriptor.size,
+    });
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });

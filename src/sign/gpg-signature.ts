@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import type { ImageReference } from "../oci/reference.js";
 import { digestHex } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
@@ -38,6 +38,9 @@ function gpgKeyError(file: string, why: string): StrataError {
   });
 }
 
+/** openpgp.js (a megabyte) is loaded only when a GPG key is used: every build imports this module. */
+const loadOpenpgp = () => import("openpgp");
+
 /** The OpenPGP private key in `file` (armored), unlocked with `passphrase()` when it is protected. */
 export async function loadGpgKey(
   file: string,
@@ -48,7 +51,7 @@ export async function loadGpgKey(
   if (info.size > MAX_GPG_KEY_BYTES) throw gpgKeyError(file, `is ${info.size} bytes, too large for a key`);
   let key: openpgp.PrivateKey;
   try {
-    key = await openpgp.readPrivateKey({ armoredKey: await readFile(file, "utf8") });
+    key = await (await loadOpenpgp()).readPrivateKey({ armoredKey: await readFile(file, "utf8") });
   } catch (err) {
     throw gpgKeyError(
       file,
@@ -57,7 +60,7 @@ export async function loadGpgKey(
   }
   if (key.isDecrypted()) return key;
   try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase: await passphrase() });
+    return await (await loadOpenpgp()).decryptKey({ privateKey: key, passphrase: await passphrase() });
   } catch {
     throw new StrataError("USAGE", `${file}: cannot be unlocked with this passphrase`, {
       hint: "check STRATA_SIGNING_PASSPHRASE",
@@ -67,8 +70,9 @@ export async function loadGpgKey(
 
 /** The signed message (binary OpenPGP) of `payload`. */
 export async function signAtomic(payload: Buffer, key: openpgp.PrivateKey): Promise<Buffer> {
-  const message = await openpgp.createMessage({ binary: payload });
-  const signed = await openpgp.sign({ message, signingKeys: key, format: "binary" });
+  const pgp = await loadOpenpgp();
+  const message = await pgp.createMessage({ binary: payload });
+  const signed = await pgp.sign({ message, signingKeys: key, format: "binary" });
   return Buffer.from(signed as Uint8Array);
 }
 
