@@ -97,4 +97,25 @@ describe("--help of every command", { timeout: 120_000 }, () => {
       assert.deepEqual(listed, expected, `strata ${name}: the README's flags, and the command's`);
     }
   });
+
+  test("each command loads alone, with global options before it, as a run of it builds the program", async () => {
+    const names = program.commands.map((c) => c.name());
+    for (const name of names) {
+      const alone = await buildProgram(["node", "strata", "--cache-dir", "/tmp/x", "-q", name, "--help"]);
+      const loaded = alone.program.commands.map((c) => c.name());
+      assert.ok(
+        loaded.includes(name),
+        `strata ${name} does not load its own command (loaded: ${loaded.join(" ")})`,
+      );
+      assert.ok(loaded.length < names.length, `strata ${name} loads every command`);
+    }
+    const none = await buildProgram(["node", "strata", "--version"]);
+    assert.equal(none.program.commands.length, 0);
+    const unknown = await buildProgram(["node", "strata", "biuld"]);
+    assert.deepEqual(
+      unknown.program.commands.map((c) => c.name()),
+      names,
+      "an unknown word loads every command, to suggest one",
+    );
+  });
 });
