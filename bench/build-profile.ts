@@ -8,7 +8,7 @@
  * time lands on whatever it was running: read the per-phase split as proportions, and take the
  * whole-tree CPU time (user + system) as the figure to compare.
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, STRATA_BIN } from "./proc.js";
@@ -97,6 +97,8 @@ export function phaseTimes(profile: CpuProfile): Map<string, number> {
 export interface BuildProfile {
   /** Whole process tree, seconds (/usr/bin/time): node and its xz children. */
   tree: { user: number; system: number; wall: number };
+  /** The node process alone (all its threads), seconds: the tree less this is xz's decoding. */
+  node: { user: number; system: number };
   /** Seconds per phase, summed over the threads, and per thread ("main", "worker 1", ...). */
   phases: Map<string, number>;
   threads: Map<string, number>;
@@ -108,9 +110,17 @@ export async function profileColdBuild(spec: string): Promise<BuildProfile> {
   try {
     const profiles = join(work, "profiles");
     const timeFile = join(work, "time");
+    const usageFile = join(work, "usage.json");
+    // The node process's own CPU, written as it exits (its children are not in it).
+    const preload = join(work, "usage.cjs");
+    await writeFile(
+      preload,
+      `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(usageFile)}, JSON.stringify(process.resourceUsage())));\n`,
+    );
     await run("/usr/bin/time", [
       ...["-o", timeFile, "-f", "%U %S %e"],
-      ...[process.execPath, "--cpu-prof", "--cpu-prof-dir", profiles, STRATA_BIN],
+      ...[process.execPath, "--cpu-prof", "--cpu-prof-dir", profiles, "--require", preload],
+      STRATA_BIN,
       ...["--cache-dir", join(work, "cache"), "build", spec, "-o", join(work, "out"), "--force"],
     ]);
     const [user, system, wall] = (await readFile(timeFile, "utf8")).trim().split(/\s+/).slice(-3).map(Number);
@@ -128,7 +138,9 @@ export async function profileColdBuild(spec: string): Promise<BuildProfile> {
       }
       threads.set(thread, total);
     }
-    return { tree: { user, system, wall }, phases, threads };
+    const own = JSON.parse(await readFile(usageFile, "utf8")) as NodeJS.ResourceUsage;
+    const node = { user: own.userCPUTime / 1e6, system: own.systemCPUTime / 1e6 };
+    return { tree: { user, system, wall }, node, phases, threads };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -139,6 +151,8 @@ export function buildProfileMarkdown(profile: BuildProfile, tarBytes: number): s
   const mbOfTar = tarBytes / 1e6;
   const perMb = (s: number) => (mbOfTar > 0 ? `${((s * 1000) / mbOfTar).toFixed(1)} ms` : "–");
   const { user, system, wall } = profile.tree;
+  const node = profile.node.user + profile.node.system;
+  const children = user + system - node;
   const sampled = [...profile.phases.values()].reduce((a, b) => a + b, 0);
   const rows = [...profile.phases].sort((a, b) => b[1] - a[1]);
   return [
@@ -146,13 +160,15 @@ export function buildProfileMarkdown(profile: BuildProfile, tarBytes: number): s
       `(user ${user.toFixed(2)} s, system ${system.toFixed(2)} s; xz children included), ${wall.toFixed(2)} s wall; ` +
       `${mbOfTar.toFixed(1)} MB of data.tar. Node threads sampled busy: ` +
       [...profile.threads].map(([t, s]) => `${t} ${s.toFixed(2)} s`).join(", ") +
-      ". The rest of the tree's CPU is xz and the kernel (forks, pipes, page faults).",
+      ". Sampled time is wall-clock on each thread: on a loaded machine it exceeds the CPU used.",
     "",
     "| phase (Node threads, sampled) | CPU s | share | per MB of tar |",
     "|---|---|---|---|",
     ...rows.map(
       ([phase, s]) => `| ${phase} | ${s.toFixed(2)} | ${((100 * s) / sampled).toFixed(0)} % | ${perMb(s)} |`,
     ),
+    `| node process, all threads (its own rusage) | ${node.toFixed(2)} | | ${perMb(node)} |`,
+    `| xz children (ar member decoding; tree less node) | ${children.toFixed(2)} | | ${perMb(children)} |`,
     `| whole process tree (/usr/bin/time) | ${(user + system).toFixed(2)} | | ${perMb(user + system)} |`,
   ].join("\n");
 }

@@ -36,6 +36,7 @@ describe("the cold build's CPU profile summary", { timeout: 10_000 }, () => {
     const md = buildProfileMarkdown(
       {
         tree: { user: 3, system: 1, wall: 2.5 },
+        node: { user: 2.5, system: 0.5 },
         phases: new Map([
           ["gzip (fflate)", 1.5],
           ["other", 0.5],
@@ -46,6 +47,7 @@ describe("the cold build's CPU profile summary", { timeout: 10_000 }, () => {
     );
     assert.match(md, /whole process tree 4\.00 s CPU \(user 3\.00 s, system 1\.00 s/);
     assert.match(md, /\| gzip \(fflate\) \| 1\.50 \| 75 % \| 30\.0 ms \|/);
+    assert.match(md, /\| xz children \(ar member decoding; tree less node\) \| 1\.00 \| \| 20\.0 ms \|/);
     assert.match(md, /\| whole process tree \(\/usr\/bin\/time\) \| 4\.00 \| \| 80\.0 ms \|/);
   });
 });
