@@ -63,6 +63,13 @@ export function openArMember(path: string, member: ArMember): Readable {
   });
 }
 
+/** One member's whole body: only for members known to be small. */
+export async function readArMember(path: string, member: ArMember): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of openArMember(path, member)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 function invalid(path: string, what: string): StrataError {
   return new StrataError("DEB_INVALID", `${path}: ${what}`);
 }

@@ -1,11 +1,12 @@
-import { type Duplex, PassThrough, Transform } from "node:stream";
+import { type Duplex, PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type tarStream from "tar-stream";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
 import { xzDecompressor } from "../util/xz.js";
-import { type ArMember, openArMember, readArMembers } from "./ar.js";
+import { type ArMember, openArMember, readArMember, readArMembers } from "./ar.js";
+import { openSharedXz, type SharedXz } from "./shared-xz.js";
 
 /**
  * Reads a .deb (deb(5)): the ar members `debian-binary`, `control.tar[.gz|.xz|.zst]` and
@@ -79,12 +80,25 @@ export interface DebFile {
   path: string;
   control: DebControl;
   dataCompression: TarCompression;
-  /** Streams data.tar's entries; each call reads the member again from the start. */
+  /**
+   * Streams data.tar's entries; each call reads the member again from the start (opened with
+   * `readOnce`, the first call takes what the decoder of control.tar decoded after it).
+   */
   dataEntries(): AsyncGenerator<DebTarEntry>;
+  /** Ends a decoder still holding data.tar for a first dataEntries() that never came. */
+  close(): void;
+}
+
+export interface OpenDebOptions {
+  /**
+   * The caller reads data.tar once, right after the control, and calls close() when done: when both
+   * members are .xz, one xz child then decodes both (a child costs ~10 ms of fork in a big process).
+   */
+  readOnce?: boolean;
 }
 
 /** Opens a .deb: reads its ar directory and control member; data.tar is read on demand. */
-export async function openDeb(path: string): Promise<DebFile> {
+export async function openDeb(path: string, opts: OpenDebOptions = {}): Promise<DebFile> {
   const members = (await readArMembers(path)).filter((m) => !m.name.startsWith("_"));
   const [binary, controlMember, dataMember] = members;
   if (binary?.name !== "debian-binary") throw invalid(path, "first member is not debian-binary");
@@ -93,11 +107,37 @@ export async function openDeb(path: string): Promise<DebFile> {
   if (members.length > 3) throw invalid(path, `unexpected member "${members[3].name}" after data.tar`);
 
   if (binary.size > DEBIAN_BINARY_MAX_BYTES) throw invalid(path, `debian-binary is ${binary.size} bytes`);
-  const formatVersion = (await readSmallMember(path, binary)).toString("latin1").trim();
+  const formatVersion = (await readArMember(path, binary)).toString("latin1").trim();
   if (!/^2\.\d+$/.test(formatVersion)) throw invalid(path, `unsupported format version "${formatVersion}"`);
 
+  const shared =
+    opts.readOnce && controlCompression === "xz" && dataCompression === "xz"
+      ? await openSharedXz(path, controlMember, dataMember, expansionCap(controlMember, "control"))
+      : undefined;
+  try {
+    const deb = { formatVersion, controlMember, controlCompression, dataMember, dataCompression };
+    return await readControl(path, deb, shared);
+  } catch (err) {
+    shared?.close();
+    throw err;
+  }
+}
+
+interface DebMembers {
+  formatVersion: string;
+  controlMember: ArMember;
+  controlCompression: TarCompression;
+  dataMember: ArMember;
+  dataCompression: TarCompression;
+}
+
+async function readControl(path: string, deb: DebMembers, shared: SharedXz | undefined): Promise<DebFile> {
+  const { controlMember, dataMember, dataCompression } = deb;
+  const controlTar = shared
+    ? [Readable.from([shared.controlTar])]
+    : decoded(path, controlMember, deb.controlCompression);
   const files = new Map<string, string>();
-  for await (const { header, body } of tarEntries(path, controlMember, controlCompression, "control")) {
+  for await (const { header, body } of tarEntries(path, controlMember, "control", controlTar)) {
     const name = header.name.replace(/^\.\//, "");
     if (header.type === "file" && CONTROL_FILES.has(name)) files.set(name, await readText(body));
   }
@@ -114,10 +154,11 @@ export async function openDeb(path: string): Promise<DebFile> {
     if (text !== undefined) scripts[script] = text;
   }
 
+  let dataTar = shared?.dataTar;
   return {
     path,
     control: {
-      formatVersion,
+      formatVersion: deb.formatVersion,
       control,
       md5sums: files.get("md5sums"),
       templates: files.get("templates"),
@@ -125,7 +166,12 @@ export async function openDeb(path: string): Promise<DebFile> {
       scripts,
     },
     dataCompression,
-    dataEntries: () => tarEntries(path, dataMember, dataCompression, "data"),
+    dataEntries: () => {
+      const source = dataTar ? [dataTar] : decoded(path, dataMember, dataCompression);
+      dataTar = undefined;
+      return tarEntries(path, dataMember, "data", source);
+    },
+    close: () => shared?.close(),
   };
 }
 
@@ -141,12 +187,6 @@ function memberCompression(path: string, member: ArMember | undefined, stem: str
   const compression = SUFFIX_COMPRESSION[member.name.slice(stem.length)];
   if (compression === undefined) throw invalid(path, `${member.name}: unknown compression`);
   return compression;
-}
-
-async function readSmallMember(path: string, member: ArMember): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of openArMember(path, member)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const zstdStreams = lazyModule<typeof import("zstd-napi")>("zstd-napi");
@@ -188,11 +228,16 @@ function byteCap(cap: number, tooBig: () => StrataError): Transform {
   });
 }
 
+/** A member's tar: its bytes through the decompressor its name says. */
+function decoded(path: string, member: ArMember, compression: TarCompression): Readable[] {
+  return [openArMember(path, member), decompressor(compression)];
+}
+
 async function* tarEntries(
   path: string,
   member: ArMember,
-  compression: TarCompression,
   kind: "control" | "data",
+  tar: Readable[],
 ): AsyncGenerator<DebTarEntry> {
   const cap = expansionCap(member, kind);
   const tooBig = () =>
@@ -201,12 +246,7 @@ async function* tarEntries(
       `${member.name} expands beyond ${cap} bytes (${DEB_LIMITS.ratio}x its size, at most ${kind === "data" ? DEB_LIMITS.dataBytes : DEB_LIMITS.controlBytes}): a decompression bomb?`,
     );
   const extract = tarStreams().extract();
-  const feeding = pipeline(
-    openArMember(path, member),
-    decompressor(compression),
-    byteCap(cap, tooBig),
-    extract,
-  );
+  const feeding = pipeline([...tar, byteCap(cap, tooBig), extract]);
   // A failure anywhere in the pipeline destroys `extract`, which the loop below reports.
   let failure: unknown;
   feeding.catch((err) => {

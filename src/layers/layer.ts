@@ -155,12 +155,8 @@ export async function packageEntries(
   spool: BodySpool,
 ): Promise<{ entries: LayerEntry[]; facts: PackageFacts }> {
   assertDigest(input.debPath, await sha256File(input.debPath), { hex: input.debSha256 });
-  const deb = await openDeb(input.debPath);
-  const stanza = checkedControl(input, deb.control.control);
+  const { deb, stanza, reader } = await readDeb(input, spool);
   const { name, version, architecture } = input.locked;
-
-  const reader = new PackageReader(name, deb.control.md5sums === undefined, spool);
-  for await (const { header, body } of deb.dataEntries()) await reader.add(header, body);
   await keepChangelog(reader.firstFile(CHANGELOG_PATH), input);
   const entries = reader.entries(input.keepDocs);
 
@@ -189,6 +185,19 @@ export async function packageEntries(
   );
   if (caCertificates.length > 0) facts.caCertificates = caCertificates;
   return { entries, facts };
+}
+
+/** The .deb read once, front to back: its control checked, then data.tar's entries collected. */
+async function readDeb(input: PackageLayerInput, spool: BodySpool) {
+  const deb = await openDeb(input.debPath, { readOnce: true });
+  try {
+    const stanza = checkedControl(input, deb.control.control);
+    const reader = new PackageReader(input.locked.name, deb.control.md5sums === undefined, spool);
+    for await (const { header, body } of deb.dataEntries()) await reader.add(header, body);
+    return { deb, stanza, reader };
+  } finally {
+    deb.close();
+  }
 }
 
 /**
