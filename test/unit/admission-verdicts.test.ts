@@ -70,7 +70,9 @@ describe("webhook verdicts kept until the index changes", { timeout: 120_000 }, 
 
   async function addImage(index: FleetIndex, image: Image, repository = "shop/web"): Promise<string> {
     const digest = imageDescriptor(image).digest;
-    await index.add(image, "test", [{ registry: "registry.example", repository, tag: "", topDigest: digest }]);
+    await index.add(image, "test", [
+      { registry: "registry.example", repository, tag: "", topDigest: digest },
+    ]);
     return `registry.example/${repository}@${digest}`;
   }
 
