@@ -35,12 +35,16 @@ interface Row {
  */
 export async function imagesUnder(db: Db, digest: string): Promise<IndexedImageContents[]> {
   const rows = await db.all<Row>(
+    // The image_packages view spelt out: joined LEFT (an image may hold no package), SQLite would
+    // materialise the whole view first.
     `SELECT DISTINCT m.id AS manifest_id, m.digest, m.packages_from, p.name, p.version, p.architecture,
             p.source, p.source_version, l.digest AS layer
        FROM manifests m
-       LEFT JOIN image_packages ip ON ip.manifest_id = m.id
-       LEFT JOIN packages p ON p.id = ip.package_id
-       LEFT JOIN layers l ON l.id = ip.layer_id
+       LEFT JOIN manifest_layers ml ON ml.manifest_id = m.id
+       LEFT JOIN layer_packages lp ON lp.layer_id = ml.layer_id AND NOT EXISTS (SELECT 1 FROM hidden_packages h
+                  WHERE h.manifest_id = m.id AND h.layer_id = lp.layer_id AND h.package_id = lp.package_id)
+       LEFT JOIN packages p ON p.id = lp.package_id
+       LEFT JOIN layers l ON l.id = lp.layer_id
       WHERE m.id IN (SELECT id FROM manifests WHERE digest = ?
                      UNION SELECT manifest_id FROM refs WHERE top_digest = ?)`,
     [digest, digest],

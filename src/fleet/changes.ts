@@ -11,13 +11,15 @@ import type { Migration } from "./schema.js";
  */
 export const CHANGES_MIGRATION: Migration = {
   version: 200,
-  name: "change counters of images and of vulnerability data",
+  name: "change counters of images and of vulnerability data; refs by the digest they name",
   sql: `
 CREATE TABLE index_changes (
   what TEXT PRIMARY KEY, -- 'images' (manifests, layers' packages, refs) or 'advisories' (feeds)
   generation BIGINT NOT NULL
 );
 INSERT INTO index_changes (what, generation) VALUES ('images', 0), ('advisories', 0);
+-- a review names an image by the digest a ref names (its own, or its index's)
+CREATE INDEX refs_top_digest ON refs (top_digest);
 `,
 };
 

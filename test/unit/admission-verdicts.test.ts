@@ -10,8 +10,8 @@ import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
-import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
+import { indexBackends } from "../helpers/index-backends.js";
 import { postReview, reviewOf, serveTestWebhook } from "../helpers/webhook.js";
 
 /**
@@ -57,151 +57,158 @@ function counted(db: Db): { db: Db; statements: () => number } {
   return { db: wrapped, statements: () => n };
 }
 
-describe("webhook verdicts kept until the index changes", { timeout: 120_000 }, () => {
-  let dir: string;
-  const servers: { close(): void }[] = [];
-  const indexes: FleetIndex[] = [];
+const { backends: BACKENDS, dir: backendsDir } = indexBackends("admission-verdicts");
 
-  async function freshIndex(name: string): Promise<FleetIndex> {
-    const index = await FleetIndex.open(join(dir, `${name}.db`));
-    indexes.push(index);
-    return index;
-  }
+for (const backend of BACKENDS)
+  describe(`webhook verdicts kept until the index changes, on ${backend.name}`, { timeout: 120_000 }, () => {
+    let dir: string;
+    const servers: { close(): void }[] = [];
+    const indexes: FleetIndex[] = [];
 
-  async function addImage(index: FleetIndex, image: Image, repository = "shop/web"): Promise<string> {
-    const digest = imageDescriptor(image).digest;
-    await index.add(image, "test", [
-      { registry: "registry.example", repository, tag: "", topDigest: digest },
-    ]);
-    return `registry.example/${repository}@${digest}`;
-  }
+    async function freshIndex(): Promise<FleetIndex> {
+      const index = await FleetIndex.open(await backend.location());
+      indexes.push(index);
+      return index;
+    }
 
-  async function serve(
-    index: FleetIndex | Db,
-    opts: Partial<DeciderOptions> = {},
-    serveOpts: Partial<ServeOptions> = {},
-  ) {
-    const fleet = index instanceof FleetIndex ? index : ({ db: index } as FleetIndex);
-    const decider = new ImageDecider({
-      policy: parsePolicy(POLICY, "policy.yaml"),
-      index: fleet,
-      refreshMs: 0,
-      indexMissing: false,
-      ...opts,
+    async function addImage(index: FleetIndex, image: Image, repository = "shop/web"): Promise<string> {
+      const digest = imageDescriptor(image).digest;
+      await index.add(image, "test", [
+        { registry: "registry.example", repository, tag: "", topDigest: digest },
+      ]);
+      return `registry.example/${repository}@${digest}`;
+    }
+
+    async function serve(
+      index: FleetIndex | Db,
+      opts: Partial<DeciderOptions> = {},
+      serveOpts: Partial<ServeOptions> = {},
+    ) {
+      const fleet = index instanceof FleetIndex ? index : ({ db: index } as FleetIndex);
+      const decider = new ImageDecider({
+        policy: parsePolicy(POLICY, "policy.yaml"),
+        index: fleet,
+        refreshMs: 0,
+        indexMissing: false,
+        ...opts,
+      });
+      const served = await serveTestWebhook(decider, dir, `verdicts-${backend.name}-${servers.length}`, {
+        now: NOW,
+        ...serveOpts,
+      });
+      servers.push(served.server);
+      const review = async (image: string) =>
+        (await postReview(served.url, served.ca, await reviewOf("pod-review.json", image))).body.response!;
+      return { ...served, review, metric: (name: string) => metric(served.url, served.ca, name) };
+    }
+
+    before(() => {
+      dir = backendsDir();
     });
-    const served = await serveTestWebhook(decider, dir, `verdicts-${servers.length}`, {
-      now: NOW,
-      ...serveOpts,
+
+    after(async () => {
+      for (const s of servers) s.close();
+      for (const i of indexes) await i.close();
     });
-    servers.push(served.server);
-    const review = async (image: string) =>
-      (await postReview(served.url, served.ca, await reviewOf("pod-review.json", image))).body.response!;
-    return { ...served, review, metric: (name: string) => metric(served.url, served.ca, name) };
-  }
 
-  before(async () => {
-    dir = await tempDir("admission-verdicts");
-  });
+    it("denies an image once a feed that names its CVE is stored, without a restart", async () => {
+      const index = await freshIndex();
+      const image = await addImage(index, (await strataImage([BASE, OLD_SSL])).image);
+      const webhook = await serve(index);
+      assert.equal((await webhook.review(image)).allowed, true, "no feed: nothing to deny");
+      assert.equal((await webhook.review(image)).allowed, true);
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 1, "the second was kept");
+      await storeTracker(index);
+      const after = await webhook.review(image);
+      assert.equal(after.allowed, false);
+      assert.match(after.status!.message, /CVE-2025-9230 \(high\) in libssl3/);
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 2);
+    });
 
-  after(async () => {
-    for (const s of servers) s.close();
-    for (const i of indexes) await i.close();
-  });
+    it("sees an image indexed, then removed, without a restart (failing closed while it is not indexed)", async () => {
+      const index = await freshIndex();
+      await storeTracker(index);
+      const { image } = await strataImage([BASE, OLD_SSL]);
+      const name = `registry.example/shop/web@${imageDescriptor(image).digest}`;
+      const webhook = await serve(index);
+      const unknown = await webhook.review(name);
+      assert.equal(unknown.allowed, false);
+      assert.match(unknown.status!.message, /not in the index/);
+      await addImage(index, image);
+      const indexed = await webhook.review(name);
+      assert.equal(indexed.allowed, false);
+      assert.match(indexed.status!.message, /CVE-2025-9230/);
+      await index.remove({ digest: imageDescriptor(image).digest });
+      assert.match((await webhook.review(name)).status!.message, /not in the index/);
+    });
 
-  it("denies an image once a feed that names its CVE is stored, without a restart", async () => {
-    const index = await freshIndex("feed");
-    const image = await addImage(index, (await strataImage([BASE, OLD_SSL])).image);
-    const webhook = await serve(index);
-    assert.equal((await webhook.review(image)).allowed, true, "no feed: nothing to deny");
-    assert.equal((await webhook.review(image)).allowed, true);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 1, "the second was kept");
-    await storeTracker(index);
-    const after = await webhook.review(image);
-    assert.equal(after.allowed, false);
-    assert.match(after.status!.message, /CVE-2025-9230 \(high\) in libssl3/);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 2);
-  });
+    it("reads a first-seen image in five statements (one per kind of fact) and decides it again from memory", async () => {
+      const index = await freshIndex();
+      await storeTracker(index);
+      const image = await addImage(index, (await strataImage([BASE, OLD_SSL])).image);
+      const { db, statements } = counted(index.db);
+      const webhook = await serve(db, { refreshMs: 60_000 });
+      assert.equal((await webhook.review(image)).allowed, false);
+      // The change counters, the image with its packages, the versions offered, the advisories of
+      // its release, and what covers that release.
+      assert.equal(statements(), 5);
+      assert.equal((await webhook.review(image)).allowed, false);
+      assert.equal(statements(), 5, "a second review reads nothing");
+    });
 
-  it("sees an image indexed, then removed, without a restart (failing closed while it is not indexed)", async () => {
-    const index = await freshIndex("reindex");
-    await storeTracker(index);
-    const { image } = await strataImage([BASE, OLD_SSL]);
-    const name = `registry.example/shop/web@${imageDescriptor(image).digest}`;
-    const webhook = await serve(index);
-    const unknown = await webhook.review(name);
-    assert.equal(unknown.allowed, false);
-    assert.match(unknown.status!.message, /not in the index/);
-    await addImage(index, image);
-    const indexed = await webhook.review(name);
-    assert.equal(indexed.allowed, false);
-    assert.match(indexed.status!.message, /CVE-2025-9230/);
-    await index.remove({ digest: imageDescriptor(image).digest });
-    assert.match((await webhook.review(name)).status!.message, /not in the index/);
-  });
+    it("shares one evaluation among concurrent first reviews of one image", async () => {
+      const index = await freshIndex();
+      await storeTracker(index);
+      const { image } = await strataImage([BASE, OLD_SSL]);
+      const pinned = await addImage(index, image);
+      const other = `registry.example/shop/other@${imageDescriptor(image).digest}`;
+      const webhook = await serve(index);
+      const answers = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => webhook.review(i % 2 === 0 ? pinned : other)),
+      );
+      assert.ok(answers.every((a) => a.allowed === false));
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 1);
+    });
 
-  it("reads a first-seen image in five statements (one per kind of fact) and decides it again from memory", async () => {
-    const index = await freshIndex("statements");
-    await storeTracker(index);
-    const image = await addImage(index, (await strataImage([BASE, OLD_SSL])).image);
-    const { db, statements } = counted(index.db);
-    const webhook = await serve(db, { refreshMs: 60_000 });
-    assert.equal((await webhook.review(image)).allowed, false);
-    // The change counters, the image with its packages, the versions offered, the advisories of
-    // its release, and what covers that release.
-    assert.equal(statements(), 5);
-    assert.equal((await webhook.review(image)).allowed, false);
-    assert.equal(statements(), 5, "a second review reads nothing");
-  });
+    it("keeps at most --max-images facts, evicting the least recently used", async () => {
+      const index = await freshIndex();
+      await storeTracker(index);
+      const images: string[] = [];
+      for (const label of ["a", "b", "c"])
+        images.push(await addImage(index, (await strataImage([BASE, OLD_SSL], { label })).image));
+      const webhook = await serve(index, { maxImages: 2 });
+      for (const image of images) await webhook.review(image);
+      assert.equal(await webhook.metric("strata_admission_facts_entries"), 2);
+      assert.equal(await webhook.metric("strata_admission_facts_evictions_total"), 1);
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3);
+      await webhook.review(images[2]);
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3, "c, used last, was kept");
+      await webhook.review(images[0]);
+      assert.equal(
+        await webhook.metric("strata_admission_evaluations_total"),
+        4,
+        "a, the oldest, was evicted",
+      );
+      assert.equal(await webhook.metric("strata_admission_facts_entries"), 2);
+    });
 
-  it("shares one evaluation among concurrent first reviews of one image", async () => {
-    const index = await freshIndex("single-flight");
-    await storeTracker(index);
-    const { image } = await strataImage([BASE, OLD_SSL]);
-    const pinned = await addImage(index, image);
-    const other = `registry.example/shop/other@${imageDescriptor(image).digest}`;
-    const webhook = await serve(index);
-    const answers = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => webhook.review(i % 2 === 0 ? pinned : other)),
-    );
-    assert.ok(answers.every((a) => a.allowed === false));
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 1);
+    it("reads the indexed images ahead of their first review, and again after a new feed", async () => {
+      const index = await freshIndex();
+      const images: string[] = [];
+      for (const label of ["a", "b", "c"])
+        images.push(await addImage(index, (await strataImage([BASE, OLD_SSL], { label })).image));
+      const webhook = await serve(index, {}, { precompute: { everyMs: 20, maxImages: 100 } });
+      const evaluated = async (n: number) => {
+        for (let i = 0; i < 200 && (await webhook.metric("strata_admission_evaluations_total")) < n; i++)
+          await sleep(25);
+        assert.equal(await webhook.metric("strata_admission_evaluations_total"), n);
+      };
+      await evaluated(3);
+      assert.equal((await webhook.review(images[1])).allowed, true, "no feed yet");
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3, "a first review was a hit");
+      await storeTracker(index);
+      await evaluated(6);
+      assert.equal((await webhook.review(images[2])).allowed, false);
+      assert.equal(await webhook.metric("strata_admission_evaluations_total"), 6);
+    });
   });
-
-  it("keeps at most --max-images facts, evicting the least recently used", async () => {
-    const index = await freshIndex("bounded");
-    await storeTracker(index);
-    const images: string[] = [];
-    for (const label of ["a", "b", "c"])
-      images.push(await addImage(index, (await strataImage([BASE, OLD_SSL], { label })).image));
-    const webhook = await serve(index, { maxImages: 2 });
-    for (const image of images) await webhook.review(image);
-    assert.equal(await webhook.metric("strata_admission_facts_entries"), 2);
-    assert.equal(await webhook.metric("strata_admission_facts_evictions_total"), 1);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3);
-    await webhook.review(images[2]);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3, "c, used last, was kept");
-    await webhook.review(images[0]);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 4, "a, the oldest, was evicted");
-    assert.equal(await webhook.metric("strata_admission_facts_entries"), 2);
-  });
-
-  it("reads the indexed images ahead of their first review, and again after a new feed", async () => {
-    const index = await freshIndex("precompute");
-    const images: string[] = [];
-    for (const label of ["a", "b", "c"])
-      images.push(await addImage(index, (await strataImage([BASE, OLD_SSL], { label })).image));
-    const webhook = await serve(index, {}, { precompute: { everyMs: 20, maxImages: 100 } });
-    const evaluated = async (n: number) => {
-      for (let i = 0; i < 200 && (await webhook.metric("strata_admission_evaluations_total")) < n; i++)
-        await sleep(25);
-      assert.equal(await webhook.metric("strata_admission_evaluations_total"), n);
-    };
-    await evaluated(3);
-    assert.equal((await webhook.review(images[1])).allowed, true, "no feed yet");
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 3, "a first review was a hit");
-    await storeTracker(index);
-    await evaluated(6);
-    assert.equal((await webhook.review(images[2])).allowed, false);
-    assert.equal(await webhook.metric("strata_admission_evaluations_total"), 6);
-  });
-});
