@@ -55,8 +55,11 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-/** One request on the pool; true when answered 200 with `expect` in the body. */
-function send(agent: Agent, o: OpenLoopOptions, path: string, body: string | undefined, expect: string) {
+/** Where the webhook is, and how long an answer may take (default 10 s). */
+export type WebhookTarget = Pick<OpenLoopOptions, "url" | "ca" | "timeoutMs">;
+
+/** One request on the pool (POST when there is a body); true when answered 200 with `expect` in it. */
+export function send(agent: Agent, o: WebhookTarget, path: string, body: string | undefined, expect: string) {
   return new Promise<boolean>((resolve) => {
     const req = request(
       `${o.url}${path}`,
