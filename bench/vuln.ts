@@ -190,7 +190,12 @@ async function webhookRows(work: string, index: string, fleet: Fleet): Promise<s
         `${all.length.toLocaleString("en")} images, each first seen (index read per review)`,
         all,
       ),
-      await webhookRow(url, ca, "100 images, decided again and again (kept until the index changes)", all.slice(0, 100)),
+      await webhookRow(
+        url,
+        ca,
+        "100 images, decided again and again (kept until the index changes)",
+        all.slice(0, 100),
+      ),
     ];
   } finally {
     stop();
