@@ -156,6 +156,30 @@ for (const backend of BACKENDS)
       assert.equal(statements(), 5, "a second review reads nothing");
     });
 
+    it("fails closed (or open, as asked) when the index's change counters cannot be read", async () => {
+      const index = await freshIndex();
+      await storeTracker(index);
+      const image = await addImage(index, (await strataImage([BASE])).image);
+      let broken = false;
+      const db: Db = Object.create(index.db);
+      Object.defineProperty(db, "all", {
+        value: (sql: string, params?: never[]) =>
+          broken && sql.includes("index_changes")
+            ? Promise.reject(new Error("connection refused"))
+            : index.db.all(sql, params),
+      });
+      const closed = await serve(db);
+      const open = await serve(db, {}, { failurePolicy: "open" });
+      assert.equal((await closed.review(image)).allowed, true);
+      broken = true;
+      const denied = await closed.review(image);
+      assert.equal(denied.allowed, false);
+      assert.match(denied.status!.message, /connection refused/);
+      const allowed = await open.review(image);
+      assert.equal(allowed.allowed, true);
+      assert.match(allowed.warnings!.join("\n"), /connection refused/);
+    });
+
     it("shares one evaluation among concurrent first reviews of one image", async () => {
       const index = await freshIndex();
       await storeTracker(index);
