@@ -24,8 +24,9 @@ import { optionsFor, type RegistryScope } from "./registries.js";
 /**
  * Decides about images by name, from the fleet index and the policy, reading no layer: a tag is
  * resolved to a digest through the registry (cached briefly: tags move, and runtimes pull by
- * digest after admission), and an image the index lacks is indexed on the spot unless
- * `indexMissing` is false (the webhook's choice: indexing is `index add|sync`'s job).
+ * digest after admission), an image's facts are kept until the index changes (image-facts.ts), and
+ * an image the index lacks is indexed on the spot unless `indexMissing` is false (the webhook's
+ * choice: indexing is `index add|sync`'s job). `audit` and the webhook decide here.
  */
 export interface DeciderOptions {
   policy: Policy;
