@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,8 +12,11 @@ import type { Db } from "../../src/fleet/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
+import { runStrata, STRATA_BIN } from "../helpers/cli.js";
+import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
 import { indexBackends } from "../helpers/index-backends.js";
+import { selfSignedCertificate } from "../helpers/registry.js";
 import { postReview, reviewOf, serveTestWebhook } from "../helpers/webhook.js";
 
 /**
@@ -236,3 +241,68 @@ for (const backend of BACKENDS)
       assert.equal(await webhook.metric("strata_admission_evaluations_total"), 6);
     });
   });
+
+/** `strata admission serve` in its own process until `close()`; its URL once it says it listens. */
+async function serveCli(args: string[]): Promise<{ url: string; close(): void }> {
+  const child: ChildProcess = spawn(process.execPath, [STRATA_BIN, "admission", "serve", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`admission serve did not listen:\n${text}`)), 30_000);
+    const onData = (d: Buffer) => {
+      text += d;
+      const m = /listening on (https:\/\/\S+) /.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`admission serve exited ${code}:\n${text}`)));
+  }).catch((err) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
+  return { url, close: () => child.kill("SIGTERM") };
+}
+
+describe("strata admission serve precomputes the indexed images", { timeout: 120_000 }, () => {
+  it("reads every indexed image at start, not with --no-precompute, and refuses --max-images 0", async () => {
+    const dir = await tempDir("admission-precompute-cli");
+    const indexPath = join(dir, "index.db");
+    const index = await FleetIndex.open(indexPath);
+    for (const label of ["a", "b"]) {
+      const { image } = await strataImage([BASE, OLD_SSL], { label });
+      const digest = imageDescriptor(image).digest;
+      await index.add(image, "test", [
+        { registry: "r.example", repository: label, tag: "1", topDigest: digest },
+      ]);
+    }
+    await index.close();
+    const policy = join(dir, "policy.yaml");
+    await writeFile(policy, POLICY);
+    const { certFile, keyFile } = await selfSignedCertificate(dir, "cli");
+    const ca = await readFile(certFile, "utf8");
+    const args = ["--policy", policy, "--tls-cert", certFile, "--tls-key", keyFile];
+    args.push("--listen", "127.0.0.1:0", "--index", indexPath);
+    const warm = await serveCli(args);
+    const cold = await serveCli([...args, "--no-precompute"]);
+    try {
+      let evaluated = 0;
+      for (let i = 0; i < 200 && evaluated < 2; i++) {
+        await sleep(50);
+        evaluated = await metric(warm.url, ca, "strata_admission_evaluations_total");
+      }
+      assert.equal(evaluated, 2);
+      assert.equal(await metric(cold.url, ca, "strata_admission_evaluations_total"), 0);
+    } finally {
+      warm.close();
+      cold.close();
+    }
+    const refused = await runStrata(["admission", "serve", ...args, "--max-images", "0"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--max-images .* It must be a whole number from 1/);
+  });
+});
