@@ -1,4 +1,4 @@
-import { setImmediate as yieldToRequests } from "node:timers/promises";
+import { setTimeout as pause } from "node:timers/promises";
 import { namedDigests } from "../fleet/named-digests.js";
 import type { ImageDecider } from "./decider.js";
 
@@ -13,8 +13,9 @@ export interface PrecomputeOptions {
 
 /**
  * Reads, in the background, the facts of the images the index names: at start and after each
- * change of the index, one image at a time with the event loop let through between two, so that
- * a first review of an indexed image finds them in memory. A round the index changes under stops
+ * change of the index, one image at a time, resting between two as long as the last took (at most
+ * half the process's time, however busy the index), so that a first review of an indexed image
+ * finds them in memory. A round the index changes under stops
  * and the next one starts over with the new state.
  */
 export function precomputeFacts(decider: ImageDecider, opts: PrecomputeOptions): { stop(): void } {
@@ -26,9 +27,11 @@ export function precomputeFacts(decider: ImageDecider, opts: PrecomputeOptions):
     if (stamp === warmed) return;
     for (const digest of await namedDigests(decider.db, opts.maxImages)) {
       if (stopped || (await decider.stamp()) !== stamp) return;
+      const started = performance.now();
       // An image that cannot be read now is decided (or refused) when a review names it.
       await decider.prepare(digest).catch(() => {});
-      await yieldToRequests();
+      // Rest as long as the image took: reviews get at least half of the process's time.
+      await pause(performance.now() - started);
     }
     warmed = stamp;
   };
