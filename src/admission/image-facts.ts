@@ -6,6 +6,7 @@ import { GenerationWatch } from "../fleet/changes.js";
 import type { Db } from "../fleet/db.js";
 import type { ImageFacts } from "../policy/evaluate.js";
 import { BoundedCache, type CacheCounts } from "../util/bounded-cache.js";
+import { Canonical } from "../util/canonical.js";
 import { splitByVex } from "../vex/apply.js";
 import type { VexClaim } from "../vex/read.js";
 import type { IndexedImageContents } from "./indexed-images.js";
@@ -44,6 +45,8 @@ export class IndexedFacts {
   private readonly facts: BoundedCache<StoredFacts[]>;
   /** What speaks for a release, per (release, stamp): one read for all images. */
   private readonly coverage: BoundedCache<ReleaseCoverage>;
+  /** Packages and findings shared by the kept images: thousands of images, a few copies. */
+  private readonly canonical = new Canonical();
   private evaluations = 0;
 
   constructor(
@@ -119,12 +122,14 @@ export class IndexedFacts {
     available: Map<string, Available>,
     coverage: ReleaseCoverage | undefined,
   ): StoredFacts {
-    const installed = image.packages.map(({ name, version, source, sourceVersion }) => ({
-      name,
-      version,
-      source,
-      sourceVersion,
-    }));
+    const installed = image.packages.map(({ name, version, source, sourceVersion }) =>
+      this.canonical.of(`${name}\0${version}\0${source}\0${sourceVersion}`, {
+        name,
+        version,
+        source,
+        sourceVersion,
+      }),
+    );
     const arch = new Map(image.packages.map((p) => [`${p.name}=${p.version}`, p.architecture || undefined]));
     const architecture = (name: string, version: string) => arch.get(`${name}=${version}`);
     const matched = matchAdvisories(installed, advisories, available);
@@ -137,7 +142,7 @@ export class IndexedFacts {
       digest: image.digest,
       builtByStrata: image.builtByStrata,
       packages: installed,
-      findings,
+      findings: findings.map((f) => this.canonical.of(JSON.stringify(f), f)),
       ...(suppressed.length > 0 && { suppressed }),
       coverage,
     };
