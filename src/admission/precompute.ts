@@ -37,7 +37,10 @@ export function precomputeFacts(decider: ImageDecider, opts: PrecomputeOptions):
   };
   const loop = () => {
     round()
-      .catch((err) => opts.log?.(`strata: admission: precompute: ${(err as Error).message.split("\n")[0]}`))
+      .catch((err) => {
+        // A round cut short by the shutdown (the index closing under it) is no failure.
+        if (!stopped) opts.log?.(`strata: admission: precompute: ${(err as Error).message.split("\n")[0]}`);
+      })
       .finally(() => {
         if (!stopped) timer = setTimeout(loop, opts.everyMs).unref();
       });
