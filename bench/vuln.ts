@@ -4,7 +4,8 @@
  * is stored with `strata advisories update`; `strata scan --fleet` runs over the 10,000-image index
  * (the whole command); then `strata admission serve` (the real CLI, in its own process) answers
  * AdmissionReviews for indexed images pinned by digest from a Node load generator holding 20
- * keep-alive HTTPS connections: requests a second, p50 and p99 (target p99 < 20 ms).
+ * keep-alive HTTPS connections: requests a second, p50 and p99 (target p99 < 20 ms). The open-loop
+ * rows (benchWebhookOpenLoop) send at fixed rates instead and report p50/p99/p99.9 and CPU per review.
  */
 import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -14,6 +15,7 @@ import { FleetIndex } from "../src/fleet/fleet-index.js";
 import { selfSignedCertificate } from "../test/helpers/registry.js";
 import { type Fleet, generateFleet, percentile, sha } from "./fleet.js";
 import { secs, table } from "./format.js";
+import { type OpenLoopResult, openLoop, send } from "./open-loop.js";
 import { log, STRATA_BIN, sh, strata } from "./proc.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -78,24 +80,6 @@ function reviewBody(image: string, uid: number): string {
   });
 }
 
-function post(url: string, agent: Agent, ca: string, body: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}/validate`,
-      { method: "POST", agent, ca, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.on("data", (d) => {
-          text += d;
-        });
-        res.on("end", () => resolve(res.statusCode === 200 && text.includes('"allowed"')));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 /** CONNECTIONS workers, each one request at a time on its keep-alive connection, for `seconds`. */
 async function load(url: string, ca: string, images: string[], seconds: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -107,7 +91,8 @@ async function load(url: string, ca: string, images: string[], seconds: number) 
     while (performance.now() < until) {
       const i = next++;
       const t = performance.now();
-      if (!(await post(url, agent, ca, reviewBody(images[i % images.length], i)))) failed++;
+      const body = reviewBody(images[i % images.length], i);
+      if (!(await send(agent, { url, ca }, "/validate", body, '"allowed"'))) failed++;
       times.push(performance.now() - t);
     }
   };
@@ -149,6 +134,7 @@ export async function serveWebhook(work: string, policyText: string, index: stri
   return {
     url: `https://127.0.0.1:${port}`,
     ca: await readFile(cert, "utf8"),
+    pid: server.pid!,
     stop: () => server.kill("SIGTERM"),
   };
 }
@@ -183,13 +169,20 @@ export async function webhookRow(
   ];
 }
 
+const WEBHOOK_POLICY = "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n";
+
+/** The fleet's images as pods name them: pinned by digest, in the repositories fillIndex gave them. */
+function pinnedNames(fleet: Fleet): string[] {
+  return fleet.images.map(
+    (image, i) => `registry.bench/team${i % 50}/app${i}@${sha(image.manifestBytes.toString())}`,
+  );
+}
+
 async function webhookRows(work: string, index: string, fleet: Fleet): Promise<string[][]> {
-  const policy = "deny:\n  fixable: { severity: medium }\n  unfixed: { severity: critical }\n";
-  const { url, ca, stop } = await serveWebhook(work, policy, index);
+  // No precompute: the first row is about first sights.
+  const { url, ca, stop } = await serveWebhook(work, WEBHOOK_POLICY, index, ["--no-precompute"]);
   try {
-    const pinned = (image: Fleet["images"][number], i: number) =>
-      `registry.bench/team${i % 50}/app${i}@${sha(image.manifestBytes.toString())}`;
-    const all = fleet.images.map(pinned);
+    const all = pinnedNames(fleet);
     return [
       await webhookRow(
         url,
@@ -197,24 +190,34 @@ async function webhookRows(work: string, index: string, fleet: Fleet): Promise<s
         `${all.length.toLocaleString("en")} images, each first seen (index read per review)`,
         all,
       ),
-      await webhookRow(url, ca, "100 images, decided again and again (facts cached 30 s)", all.slice(0, 100)),
+      await webhookRow(
+        url,
+        ca,
+        "100 images, decided again and again (kept until the index changes)",
+        all.slice(0, 100),
+      ),
     ];
   } finally {
     stop();
   }
 }
 
-export async function benchVuln(work: string): Promise<string> {
-  const fleet = generateFleet();
+/** The fleet in a new SQLite index with its tracker feed stored (by the CLI, timed). */
+async function indexWithFeed(work: string, fleet: Fleet): Promise<{ index: string; updateSeconds: number }> {
   const index = join(work, "vuln-index.db");
   log(`vuln: indexing ${fleet.images.length} images`);
   await fillIndex(index, fleet);
   const feed = join(work, "tracker.json");
   await writeFile(feed, trackerFeed(fleet));
-  let t = performance.now();
+  const t = performance.now();
   await strata(["advisories", "update", "--from", feed, "--index", index]);
-  const update = (performance.now() - t) / 1000;
-  t = performance.now();
+  return { index, updateSeconds: (performance.now() - t) / 1000 };
+}
+
+export async function benchVuln(work: string): Promise<string> {
+  const fleet = generateFleet();
+  const { index, updateSeconds: update } = await indexWithFeed(work, fleet);
+  const t = performance.now();
   const report = join(work, "scan-fleet.json");
   // To a file: the report of 10,000 images is tens of MB.
   await sh(
@@ -249,5 +252,116 @@ export async function benchVuln(work: string): Promise<string> {
     table(WEBHOOK_COLUMNS, rows),
     "",
     `_Load average (1 min) after the webhook rows: ${loadAverage} on 2 cores; the generator shares them with the server._`,
+  ].join("\n");
+}
+
+const OPEN_LOOP_COLUMNS = [
+  "load",
+  "req/s",
+  "sent",
+  "errors",
+  "p50",
+  "p99",
+  "p99.9",
+  "server CPU per review",
+  "target",
+];
+
+function openLoopRow(label: string, r: OpenLoopResult, targetP99Ms: number): string[] {
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  const met = r.errors === 0 && r.p99 < targetP99Ms;
+  return [
+    label,
+    String(r.rate),
+    String(r.sent),
+    String(r.errors),
+    ms(r.p50),
+    ms(r.p99),
+    ms(r.p999),
+    `${r.cpuMsPerReview.toFixed(2)} ms`,
+    `p99 < ${targetP99Ms} ms: ${met ? "met" : "**missed**"}${r.generatorLagMs > 20 ? ` (generator ${ms(r.generatorLagMs)} late)` : ""}`,
+  ];
+}
+
+/** A counter of the webhook's /metrics. */
+async function webhookMetric(url: string, ca: string, name: string): Promise<number> {
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(`${url}/metrics`, { ca, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (d) => {
+        body += d;
+      });
+      res.on("end", () => resolve(body));
+    });
+    req.on("timeout", () => req.destroy(new Error("/metrics timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1] ?? Number.NaN);
+}
+
+/** Waits until the webhook has read the facts of `images` images ahead of any review. */
+async function precomputed(url: string, ca: string, images: number): Promise<void> {
+  const until = performance.now() + 600_000;
+  while ((await webhookMetric(url, ca, "strata_admission_evaluations_total")) < images) {
+    if (performance.now() > until)
+      throw new Error(`the webhook did not precompute ${images} images in 10 min`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export interface OpenLoopBenchOptions {
+  /** An index made by benchVuln's preparation (the fleet's images and feed); made here when absent. */
+  index?: string;
+  /** The fleet in that index (default: section 9's generator). */
+  fleet?: Fleet;
+  /** Seconds per cached-image row (default 15, 3 with BENCH_QUICK=1). */
+  seconds?: number;
+}
+
+/**
+ * Section 10, open loop: `strata admission serve` in its own process under reviews sent at a fixed
+ * rate (bench/open-loop.ts), each timed from when it was due. Rows: every indexed image reviewed
+ * once at 500 req/s, first with --no-precompute (each a first sight: one read of the index), then
+ * after the server read them ahead; then 100 images over and over at 100, 500 and 1,000 req/s.
+ */
+export async function benchWebhookOpenLoop(work: string, opts: OpenLoopBenchOptions = {}): Promise<string> {
+  const fleet = opts.fleet ?? generateFleet();
+  const index = opts.index ?? (await indexWithFeed(work, fleet)).index;
+  const names = pinnedNames(fleet);
+  const seconds = opts.seconds ?? (QUICK ? 3 : 15);
+  const each = (images: string[]) => (i: number) => reviewBody(images[i % images.length], i);
+  const firstSight = (server: { url: string; ca: string; pid: number }) =>
+    openLoop({ ...server, rate: 500, count: names.length, body: each(names) });
+  const count = names.length.toLocaleString("en");
+  const rows: string[][] = [];
+  const cold = await serveWebhook(work, WEBHOOK_POLICY, index, ["--no-precompute"]);
+  try {
+    log(`webhook open loop: first sight of ${count} images`);
+    rows.push(openLoopRow(`first sight of ${count} images, --no-precompute`, await firstSight(cold), 50));
+  } finally {
+    cold.stop();
+  }
+  const warm = await serveWebhook(work, WEBHOOK_POLICY, index);
+  try {
+    log(`webhook open loop: waiting for the precompute of ${count} images`);
+    await precomputed(warm.url, warm.ca, names.length);
+    rows.push(openLoopRow(`first review of ${count} images, precomputed`, await firstSight(warm), 50));
+    for (const rate of [100, 500, 1000]) {
+      log(`webhook open loop: 100 cached images at ${rate} req/s`);
+      const r = await openLoop({ ...warm, rate, count: rate * seconds, body: each(names.slice(0, 100)) });
+      rows.push(openLoopRow("100 images, cached", r, 10));
+    }
+  } finally {
+    warm.stop();
+  }
+  const loadAverage = (await readFile("/proc/loadavg", "utf8")).split(" ")[0];
+  return [
+    `Open loop: reviews sent at a fixed rate whatever the answers' latency, each timed from when it was due (no coordinated omission), over up to 256 keep-alive HTTPS connections; server CPU from /proc/PID/stat. ${seconds} s per cached row. Targets (issue 19): cached p99 < 10 ms at 500 req/s, first sight p99 < 50 ms.`,
+    "",
+    table(OPEN_LOOP_COLUMNS, rows),
+    "",
+    `_Load average (1 min) after these rows: ${loadAverage} on 2 cores; the generator shares them with the server._`,
   ].join("\n");
 }

@@ -1,12 +1,10 @@
-import { releaseCoverage } from "../advisories/coverage.js";
-import { matchAdvisories, releaseOfPackages } from "../advisories/match.js";
-import { type AdvisorySource, indexAdvisories } from "../advisories/source.js";
+import type { Db } from "../fleet/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { pullArtifact } from "../oci/registry/pull.js";
-import { type Decision, evaluatePolicy, type ImageFacts, type Verification } from "../policy/evaluate.js";
+import { type Decision, evaluatePolicy, type Verification } from "../policy/evaluate.js";
 import type { Policy } from "../policy/policy.js";
 import {
   anyKeyVerdict,
@@ -16,16 +14,19 @@ import {
   verdictFor,
 } from "../sign/sign-image.js";
 import type { StoredSignature } from "../sign/signature-store.js";
+import { BoundedCache, type CacheCounts } from "../util/bounded-cache.js";
 import { Limiter } from "../util/concurrency.js";
-import { splitByVex } from "../vex/apply.js";
 import type { VexClaim } from "../vex/read.js";
+import { type FactsCounts, IndexedFacts } from "./image-facts.js";
+import { type IndexedImageContents, imagesUnder } from "./indexed-images.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
  * Decides about images by name, from the fleet index and the policy, reading no layer: a tag is
  * resolved to a digest through the registry (cached briefly: tags move, and runtimes pull by
- * digest after admission), and an image the index lacks is indexed on the spot unless
- * `indexMissing` is false (the webhook's choice: indexing is `index add|sync`'s job).
+ * digest after admission), an image's facts are kept until the index changes (image-facts.ts), and
+ * an image the index lacks is indexed on the spot unless `indexMissing` is false (the webhook's
+ * choice: indexing is `index add|sync`'s job). `audit` and the webhook decide here.
  */
 export interface DeciderOptions {
   policy: Policy;
@@ -33,8 +34,12 @@ export interface DeciderOptions {
   registry?: RegistryClientOptions;
   /** Which registries are contacted and which one the explicit credentials go to. */
   scope?: RegistryScope;
-  /** How long a tag's digest and an image's facts are reused (default 30 s). */
+  /** How long a tag's digest, a signature and a decision are reused, and a failure kept (default 30 s). */
   cacheMs?: number;
+  /** How often the index's change counters are read at most (default 1000 ms): the staleness bound. */
+  refreshMs?: number;
+  /** Images (and names, and decisions) kept at most in each cache (default 20,000). */
+  maxImages?: number;
   /** Index an image the index lacks when its registry has it (default true). */
   indexMissing?: boolean;
   /** Registry fetches in flight at once, across every decision (default 16). */
@@ -58,9 +63,6 @@ interface Source {
   deadline?: FetchDeadline;
 }
 
-/** Facts of one platform image minus what depends on how it was named. */
-type StoredFacts = Omit<ImageFacts, "reference" | "repository" | "pinned" | "signature">;
-
 /** The image at `digest` in `ref`'s repository, as a home: what is signed is the digest, not a tag. */
 function pinnedHome(ref: ImageReference, digest: string) {
   const pinned = { registry: ref.registry, repository: ref.repository, digest };
@@ -74,61 +76,83 @@ function notFetchable(ref: ImageReference): Error {
   );
 }
 
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: Promise<T>; until: number }>();
-  constructor(private readonly ttlMs: number) {}
-
-  /**
-   * The cached value, or `make()`'s (shared by concurrent callers). A failure is kept as long as a
-   * value: a review naming images that cannot be fetched, sent again, fetches nothing again.
-   */
-  get(key: string, make: () => Promise<T>): Promise<T> {
-    const now = Date.now();
-    const hit = this.entries.get(key);
-    if (hit && hit.until > now) return hit.value;
-    if (this.entries.size > 10_000) this.entries.clear();
-    const value = make();
-    value.catch(() => {}); // its callers see the failure; the cache only keeps it
-    this.entries.set(key, { value, until: now + this.ttlMs });
-    return value;
-  }
-}
-
 export class ImageDecider {
-  private readonly advisories: AdvisorySource;
-  private readonly digests: TtlCache<string>;
-  private readonly facts: TtlCache<StoredFacts[]>;
-  private readonly decisions: TtlCache<Decision[]>;
+  /** What the index says about images, kept until the index changes. */
+  private readonly facts: IndexedFacts;
+  private readonly digests: BoundedCache<string>;
+  private readonly decisions: BoundedCache<Decision[]>;
   /** cosign signatures stored for a repository@digest, fetched once for every key. */
-  private readonly signatures: TtlCache<StoredSignature[]>;
+  private readonly signatures: BoundedCache<StoredSignature[]>;
   /** Whether a key signed a digest: per (digest, key fingerprint), so a signed image is verified once. */
-  private readonly verdicts: TtlCache<KeyVerdict>;
+  private readonly verdicts: BoundedCache<KeyVerdict>;
   /** Whether a signed provenance is the image's: per (digest, the policy's keys). */
-  private readonly provenances: TtlCache<Verification>;
+  private readonly provenances: BoundedCache<Verification>;
   /** One cap on registry fetches for all reviews: many images must not become many connections. */
   private readonly fetches: Limiter;
 
   constructor(private readonly opts: DeciderOptions) {
-    this.advisories = indexAdvisories(opts.index.db);
-    const ttl = opts.cacheMs ?? 30_000;
-    this.digests = new TtlCache(ttl);
-    this.facts = new TtlCache(ttl);
-    this.decisions = new TtlCache(ttl);
-    this.signatures = new TtlCache(ttl);
-    this.verdicts = new TtlCache(ttl);
-    this.provenances = new TtlCache(ttl);
+    const ttlMs = opts.cacheMs ?? 30_000;
+    const maxEntries = opts.maxImages ?? 20_000;
+    this.facts = new IndexedFacts(opts.index.db, {
+      release: opts.release,
+      vex: opts.vex,
+      refreshMs: opts.refreshMs,
+      maxImages: maxEntries,
+      failureMs: ttlMs,
+    });
+    const cache = <T>() => new BoundedCache<T>({ ttlMs, maxEntries });
+    this.digests = cache();
+    this.decisions = cache();
+    this.signatures = cache();
+    this.verdicts = cache();
+    this.provenances = cache();
     this.fetches = new Limiter(opts.maxFetches ?? 16);
   }
 
   /**
-   * The policy's decision for each platform image an image name stands for. Decisions are reused
-   * within the minute they were made in (and the cache's lifetime): exemptions expire by the day.
-   * Every registry fetch the decision starts is cancelled at `deadline`.
+   * The policy's decision for each platform image an image name stands for. A decision is reused
+   * within the minute it was made in (exemptions expire by the day) while the index is unchanged
+   * (its facts are the index's as of `stamp`), and for at most `cacheMs` (tags move, signatures
+   * come). Concurrent callers of one name share one decision. Every registry fetch the decision
+   * starts is cancelled at `deadline`.
    */
-  decide(image: string, now = new Date(), deadline?: FetchDeadline, running?: string): Promise<Decision[]> {
-    return this.decisions.get(`${image} ${running ?? ""} ${now.toISOString().slice(0, 16)}`, () =>
-      this.decideNow(image, now, deadline, running),
+  async decide(
+    image: string,
+    now = new Date(),
+    deadline?: FetchDeadline,
+    running?: string,
+  ): Promise<Decision[]> {
+    const stamp = await this.facts.stamp();
+    return this.decisions.get(`${image} ${running ?? ""} ${now.toISOString().slice(0, 16)} ${stamp}`, () =>
+      this.decideNow(image, now, stamp, deadline, running),
     );
+  }
+
+  /** The index's state decisions are keyed by; it changes when images or advisories do. */
+  stamp(): Promise<string> {
+    return this.facts.stamp();
+  }
+
+  /** The database decisions are read from. */
+  get db(): Db {
+    return this.opts.index.db;
+  }
+
+  /** Reads and keeps the facts of the images `digest` names, unless kept already (warming up). */
+  async prepare(digest: string): Promise<void> {
+    const stamp = await this.facts.stamp();
+    if (this.facts.holds(digest, stamp)) return;
+    await this.facts.of(digest, stamp, async () => {
+      const images = await imagesUnder(this.opts.index.db, digest);
+      // Kept facts of no image would allow a pod: an unknown digest is a failure, decided as one.
+      if (images.length === 0) throw new Error(`${digest} is not in the index (strata index add indexes it)`);
+      return images;
+    });
+  }
+
+  /** Counts for metrics: facts evaluated and kept, and decisions reused. */
+  counts(): { facts: FactsCounts; decisions: CacheCounts } {
+    return { facts: this.facts.counts(), decisions: this.decisions.stats() };
   }
 
   /**
@@ -138,6 +162,7 @@ export class ImageDecider {
   private async decideNow(
     image: string,
     now: Date,
+    stamp: string,
     deadline: FetchDeadline | undefined,
     running?: string,
   ): Promise<Decision[]> {
@@ -147,7 +172,7 @@ export class ImageDecider {
     const registry = options && { options, deadline };
     const digest =
       ref.digest ?? (await this.digests.get(formatReference(ref), () => this.resolveTag(ref, registry)));
-    const stored = await this.facts.get(digest, () => this.storedFacts(ref, digest, registry));
+    const stored = await this.facts.of(digest, stamp, () => this.indexedImages(ref, digest, registry));
     const signature = await this.signatureVerdict(ref, digest, registry);
     const provenance = await this.provenanceVerdict(ref, digest, registry);
     const repository = `${ref.registry}/${ref.repository}`;
@@ -266,59 +291,23 @@ export class ImageDecider {
     return rows.map((r) => r.digest);
   }
 
-  private async storedFacts(
+  /** The images `digest` names in the index, indexing them first when `indexMissing` allows. */
+  private async indexedImages(
     ref: ImageReference,
     digest: string,
     registry: Source | undefined,
-  ): Promise<StoredFacts[]> {
-    let manifests = await this.manifestsUnder(digest);
-    if (manifests.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
+  ): Promise<IndexedImageContents[]> {
+    const db = this.opts.index.db;
+    let images = await imagesUnder(db, digest);
+    if (images.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
       await this.fetching(ref, registry, (options) => this.pullAndIndex(ref, options));
-      manifests = await this.manifestsUnder(digest);
+      images = await imagesUnder(db, digest);
     }
-    if (manifests.length === 0 && registry === undefined) throw notFetchable(ref);
-    if (manifests.length === 0)
+    if (images.length === 0 && registry === undefined) throw notFetchable(ref);
+    if (images.length === 0)
       throw new Error(
         `${formatReference(ref)} (${digest}) is not in the index (strata index add indexes it)`,
       );
-    return Promise.all(manifests.map((m) => this.manifestFacts(m)));
-  }
-
-  private async manifestFacts(digest: string): Promise<StoredFacts> {
-    const db = this.opts.index.db;
-    const packages = await this.opts.index.packagesOf(digest);
-    const row = await db.get<{ packages_from: string }>(
-      "SELECT packages_from FROM manifests WHERE digest = ?",
-      [digest],
-    );
-    const installed = packages.map((p) => ({
-      name: p.name,
-      version: p.version,
-      source: p.source || p.name,
-      sourceVersion: p.sourceVersion || p.version,
-    }));
-    const release = releaseOfPackages(installed) ?? this.opts.release;
-    const advisories =
-      release === undefined
-        ? []
-        : await this.advisories.advisories(
-            release,
-            installed.map((p) => p.source),
-          );
-    const available = await this.advisories.available(installed.map((p) => p.name));
-    const coverage =
-      release === undefined ? undefined : releaseCoverage(release, await this.advisories.coverage(release));
-    const arch = new Map(packages.map((p) => [`${p.name}=${p.version}`, p.architecture || undefined]));
-    const architecture = (name: string, version: string) => arch.get(`${name}=${version}`);
-    const matched = matchAdvisories(installed, advisories, available);
-    const { findings, suppressed } = splitByVex(matched, { digest, architecture }, this.opts.vex ?? []);
-    return {
-      digest,
-      builtByStrata: row?.packages_from === "annotations",
-      packages: installed,
-      findings,
-      ...(suppressed.length > 0 && { suppressed }),
-      coverage,
-    };
+    return images;
   }
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { isStrataError } from "../util/errors.js";
 import type { ImageDecider } from "./decider.js";
 import { Metrics } from "./metrics.js";
+import { type PrecomputeOptions, precomputeFacts } from "./precompute.js";
 import { parseReview, reviewResponse } from "./review.js";
 import { answerReview, type WebhookOptions } from "./webhook.js";
 
@@ -21,6 +22,8 @@ export interface ServeOptions extends WebhookOptions {
   handshakeTimeoutMs?: number;
   /** Connections open at once; more are refused (default 512). */
   maxConnections?: number;
+  /** Read the facts of the indexed images in the background, at start and when the index changes. */
+  precompute?: Omit<PrecomputeOptions, "log">;
 }
 
 class BadRequest extends Error {}
@@ -90,7 +93,7 @@ export async function serveAdmission(
     } else if (req.method === "GET" && path === "/healthz") {
       send(res, 200, "text/plain", "ok\n");
     } else if (req.method === "GET" && path === "/metrics") {
-      send(res, 200, "text/plain; version=0.0.4", metrics.text());
+      send(res, 200, "text/plain; version=0.0.4", metrics.text(decider.counts()));
     } else {
       send(
         res,
@@ -109,6 +112,10 @@ export async function serveAdmission(
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
+  if (opts.precompute) {
+    const warming = precomputeFacts(decider, { ...opts.precompute, log: opts.log });
+    server.once("close", () => warming.stop());
+  }
   const { port } = server.address() as AddressInfo;
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   return { server, url: `https://${host}:${port}`, metrics };

@@ -1,3 +1,4 @@
+import { countChange } from "../fleet/changes.js";
 import { type Db, placeholders, type SqlValue } from "../fleet/db.js";
 import type { Advisory, AdvisoryOrigin, AdvisoryStatus } from "./advisory.js";
 import type { Available } from "./match.js";
@@ -127,6 +128,7 @@ export async function storeAdvisories(
       ["feed_id", "debian_release", "suites"],
       covers.map((c) => [id, c.release, c.suites.join(" ")]),
     );
+    await countChange(tx, "advisories");
   });
 }
 

@@ -1,12 +1,14 @@
 import { ADVISORY_MIGRATIONS } from "../advisories/schema.js";
 import { StrataError } from "../util/errors.js";
+import { CHANGES_MIGRATION } from "./changes.js";
 import type { Db, Dialect } from "./db.js";
 import { RUNS_MIGRATION } from "./runs.js";
 
 /**
  * The index's schema, as numbered migrations applied in order, each once, in one transaction with
  * the row that records it. Versions 1–99 are the fleet index's; other modules take their own
- * hundred (100–199: vulnerability data) so that branches never number two migrations alike.
+ * hundred (100–199: vulnerability data; 200–299: change counters, changes.ts) so that branches never
+ * number two migrations alike.
  *
  * `{{id}}` is the dialect's auto-numbered primary key; everything else is SQL both dialects read.
  */
@@ -127,6 +129,7 @@ ALTER TABLE manifests ADD COLUMN size BIGINT;
   },
   RUNS_MIGRATION,
   ...ADVISORY_MIGRATIONS,
+  CHANGES_MIGRATION,
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations (

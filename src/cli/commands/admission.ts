@@ -32,7 +32,12 @@ interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   timeout: number;
   vex?: string[];
   release?: string;
+  precompute: boolean;
+  maxImages: number;
 }
+
+/** How often the webhook reads the index's change counters: how stale a verdict can be. */
+const REFRESH_MS = 1000;
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
 
@@ -41,6 +46,13 @@ function listenAddress(value: string): string {
   const m = LISTEN.exec(value);
   if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("It must be HOST:PORT, e.g. 0.0.0.0:8443.");
   return value;
+}
+
+function imageCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+    throw new InvalidArgumentError("It must be a whole number from 1 to 1,000,000.");
+  return n;
 }
 
 function seconds(value: string): number {
@@ -73,6 +85,8 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
     scope,
     release: opts.release,
     vex,
+    refreshMs: REFRESH_MS,
+    maxImages: opts.maxImages,
   });
   const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
   const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
@@ -86,6 +100,7 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
       failurePolicy: opts.failurePolicy,
       deadlineMs: opts.timeout * 1000,
       log: (line) => out().line(line),
+      precompute: opts.precompute ? { everyMs: REFRESH_MS, maxImages: opts.maxImages } : undefined,
     }),
   );
   out().line(
@@ -130,6 +145,13 @@ export function registerAdmission(program: Command, out: () => Output): void {
               .default("closed"),
           )
           .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8)
+          .option(
+            "--max-images <n>",
+            "images whose facts and verdicts are kept in memory at most",
+            imageCount,
+            20_000,
+          )
+          .option("--no-precompute", "do not read the indexed images' facts ahead of their first review")
           .option(
             "--vex <file>",
             "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",

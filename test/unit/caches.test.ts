@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BoundedCache } from "../../src/util/bounded-cache.js";
+import { Canonical } from "../../src/util/canonical.js";
+
+/** The webhook's in-memory caches: bounded, shared by concurrent callers, failures kept briefly. */
+
+describe("a bounded cache of promises", { timeout: 10_000 }, () => {
+  test("concurrent callers of one key share one make()", async () => {
+    const cache = new BoundedCache<number>({ ttlMs: 60_000, maxEntries: 10 });
+    let made = 0;
+    const make = async () => {
+      made++;
+      await sleep(5);
+      return 42;
+    };
+    assert.deepEqual(
+      await Promise.all([cache.get("k", make), cache.get("k", make), cache.get("k", make)]),
+      [42, 42, 42],
+    );
+    assert.equal(made, 1);
+    assert.deepEqual(cache.stats(), { hits: 2, misses: 1, evictions: 0, entries: 1 });
+  });
+
+  test("keeps at most maxEntries, dropping the least recently used", async () => {
+    const cache = new BoundedCache<string>({ ttlMs: 60_000, maxEntries: 2 });
+    const made: string[] = [];
+    const get = (k: string) =>
+      cache.get(k, async () => {
+        made.push(k);
+        return k;
+      });
+    for (const k of ["a", "b", "a", "c", "a", "b"]) await get(k);
+    assert.deepEqual(made, ["a", "b", "c", "b"], "b, used least recently, went when c came");
+    assert.equal(cache.stats().entries, 2);
+    assert.equal(cache.stats().evictions, 2);
+  });
+
+  test("makes a value again after ttlMs, and a failure after failureTtlMs", async () => {
+    const cache = new BoundedCache<number>({ ttlMs: 40, failureTtlMs: 1, maxEntries: 10 });
+    let made = 0;
+    const value = () => cache.get("v", async () => ++made);
+    assert.equal(await value(), 1);
+    assert.equal(await value(), 1);
+    await sleep(60);
+    assert.equal(await value(), 2, "expired");
+    let tries = 0;
+    const failing = () =>
+      cache.get("f", async () => {
+        tries++;
+        throw new Error("unreachable");
+      });
+    await assert.rejects(failing());
+    await sleep(10);
+    await assert.rejects(failing());
+    assert.equal(tries, 2, "the failure was kept only briefly");
+    assert.equal(cache.has("v"), true);
+  });
+});
+
+describe("canonical values", () => {
+  test("equal values become one frozen object; past the bound it starts afresh", () => {
+    const canonical = new Canonical(2);
+    const a = canonical.of("a", { name: "a" });
+    assert.equal(canonical.of("a", { name: "a" }), a);
+    assert.ok(Object.isFrozen(a));
+    canonical.of("b", { name: "b" });
+    canonical.of("c", { name: "c" });
+    assert.notEqual(canonical.of("a", { name: "a" }), a, "forgotten when the bound was reached");
+  });
+});
