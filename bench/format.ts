@@ -6,9 +6,10 @@ export function secs(s: number): string {
 
 /** "1.23 s (N=5, 1.20–1.31)" */
 export function timing(s: Sample): string {
+  const cpu = s.cpu === undefined ? "" : `, CPU ${secs(s.cpu)}`;
   return s.n === 1
-    ? `${secs(s.median)} (N=1)`
-    : `${secs(s.median)} (N=${s.n}, ${secs(s.min)}–${secs(s.max)})`;
+    ? `${secs(s.median)} (N=1${cpu})`
+    : `${secs(s.median)} (N=${s.n}, ${secs(s.min)}–${secs(s.max)}${cpu})`;
 }
 
 /** Decimal megabytes, as registries and `docker images` count them. */

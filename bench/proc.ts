@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The repository root (bench/ sits right under it). */
@@ -11,7 +12,21 @@ export interface RunResult {
   stderr: string;
   /** Wall-clock time from spawn to exit. */
   seconds: number;
+  /**
+   * CPU (user + system) of the command and the children it waited for, from this process's
+   * cutime/cstime: exact for commands run one at a time, mixed when several run at once.
+   */
+  cpu: number;
 }
+
+/** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
+function childrenCpu(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After "(comm) ": state is field 3, so cutime (16) and cstime (17) are at 13 and 14 here.
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
 
 export interface RunOptions {
   cwd?: string;
@@ -47,6 +62,7 @@ export function killChildren(): void {
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    const cpuBefore = childrenCpu();
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
@@ -65,6 +81,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),
         seconds: (performance.now() - started) / 1000,
+        cpu: childrenCpu() - cpuBefore,
       };
       if (result.code !== 0 && !opts.allowFail) reject(new CommandError(`${cmd} ${args.join(" ")}`, result));
       else resolve(result);
@@ -87,14 +104,33 @@ export interface Sample {
   median: number;
   min: number;
   max: number;
+  /** The median CPU seconds of the runs, when they said. */
+  cpu?: number;
 }
 
-export function sample(values: number[]): Sample {
+/** One timed run: its wall-clock seconds, or those with its CPU seconds. */
+export type Timed = number | { seconds: number; cpu: number };
+
+const medianOf = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { n: sorted.length, median, min: sorted[0], max: sorted[sorted.length - 1] };
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+export function sample(runs: Timed[]): Sample {
+  const values = runs.map((r) => (typeof r === "number" ? r : r.seconds));
+  const cpus = runs.flatMap((r) => (typeof r === "number" ? [] : [r.cpu]));
+  const s: Sample = {
+    n: values.length,
+    median: medianOf(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
+  return cpus.length === runs.length && cpus.length > 0 ? { ...s, cpu: medianOf(cpus) } : s;
 }
+
+/** A command's run as a Timed: wall and CPU. */
+export const timed = (r: RunResult): Timed => ({ seconds: r.seconds, cpu: r.cpu });
 
 /**
  * Times `n` runs of `body` (each returns the seconds it measured), running `before` untimed ahead
@@ -102,10 +138,10 @@ export function sample(values: number[]): Sample {
  */
 export async function repeat(
   n: number,
-  body: () => Promise<number>,
+  body: () => Promise<Timed>,
   before?: () => Promise<void>,
 ): Promise<Sample> {
-  const values: number[] = [];
+  const values: Timed[] = [];
   for (let i = 0; i < n; i++) {
     if (before) await before();
     values.push(await body());
@@ -134,8 +170,8 @@ export function log(message: string): void {
 export interface Arm {
   /** Untimed preparation before each run of this arm. */
   before?: () => Promise<void>;
-  /** One timed run; returns the seconds it measured. */
-  body: () => Promise<number>;
+  /** One timed run; returns the seconds it measured (and the CPU, when it can). */
+  body: () => Promise<Timed>;
 }
 
 /**
@@ -143,7 +179,7 @@ export interface Arm {
  * drifts over all of them alike and their ratios stay fair.
  */
 export async function interleave(n: number, arms: Arm[]): Promise<Sample[]> {
-  const values: number[][] = arms.map(() => []);
+  const values: Timed[][] = arms.map(() => []);
   for (let i = 0; i < n; i++) {
     for (const [k, arm] of arms.entries()) {
       if (arm.before) await arm.before();
