@@ -1,4 +1,5 @@
 import type { Image } from "../oci/image.js";
+import { changeCounter } from "./changes.js";
 import type { Db } from "./db.js";
 import {
   type DigestAnswer,
@@ -85,6 +86,11 @@ export class FleetIndex {
   /** Removes the superseded images (no ref names them any more), and the layers only they held. */
   prune(): Promise<PruneResult> {
     return pruneSuperseded(this.db);
+  }
+
+  /** A counter every write of images bumps, in the database: what a reader keeps is stale when it moved. */
+  changes(): Promise<number> {
+    return changeCounter(this.db);
   }
 
   stats(): Promise<IndexStats> {

@@ -1,3 +1,4 @@
+import { noteChange } from "./changes.js";
 import type { Db, SqlValue } from "./db.js";
 import {
   type IndexedImage,
@@ -54,6 +55,7 @@ export async function removeImages(db: Db, target: RemoveTarget): Promise<Remove
     await tx.run(`DELETE FROM refs WHERE ${where}`, params);
     const refs = Number(counted?.n ?? 0);
     if ("ref" in target) await tx.run(`DELETE FROM sync_tags WHERE ${where}`, params);
+    await noteChange(tx);
     return { refs, images };
   });
 }
@@ -69,6 +71,7 @@ export async function pruneSuperseded(db: Db): Promise<PruneResult> {
   return db.transaction(async (tx) => {
     const images = [...(await imagesIn(tx, SUPERSEDED_IMAGES)).values()];
     const layers = await countUnheldAfter(tx, () => collectGarbage(tx, SUPERSEDED_IMAGES));
+    await noteChange(tx);
     return { images, layers };
   });
 }

@@ -1,5 +1,6 @@
 import { ADVISORY_MIGRATIONS } from "../advisories/schema.js";
 import { StrataError } from "../util/errors.js";
+import { CHANGES_MIGRATION } from "./changes.js";
 import type { Db, Dialect } from "./db.js";
 import { RUNS_MIGRATION } from "./runs.js";
 
@@ -126,6 +127,7 @@ ALTER TABLE manifests ADD COLUMN size BIGINT;
 `,
   },
   RUNS_MIGRATION,
+  CHANGES_MIGRATION,
   ...ADVISORY_MIGRATIONS,
 ];
 

@@ -3,6 +3,7 @@ import { type Image, imageDescriptor } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
+import { noteChange } from "./changes.js";
 import { type Db, placeholders } from "./db.js";
 import {
   type LayerRecord,
@@ -171,6 +172,7 @@ export async function addImage(
     await db.transaction(async (tx) => {
       await fillSizes(tx, image, existing.id, unsized);
       await storeRefs(tx, existing.id, refs, opts);
+      await noteChange(tx);
     });
     return {
       manifest: digest,
@@ -200,6 +202,7 @@ export async function addImage(
     const layerIds = await storeLayers(tx, image, known, fresh, replaced);
     const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
+    await noteChange(tx);
   });
   return { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
 }

@@ -57,7 +57,12 @@ describe("strata index and strata query on the command line (runs the built CLI)
       (await cli("query", "libssl3", "--offset", "1")).stdout,
       "showing none of 1 images; --limit/--offset for more, --all for every one\n",
     );
-    for (const bad of [["--limit", "0"], ["--limit", "10001"], ["--offset", "-1"], ["--limit", "x"]]) {
+    for (const bad of [
+      ["--limit", "0"],
+      ["--limit", "10001"],
+      ["--offset", "-1"],
+      ["--limit", "x"],
+    ]) {
       const refused = await cli("query", "libssl3", ...bad);
       assert.equal(refused.code, 2, bad.join(" "));
       assert.match(refused.stderr, /^strata: error: .*whole number from/);

@@ -487,6 +487,35 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
+    test("every write of images moves the change counter, as another connection sees it; reads do not", async () => {
+      const location = await backend.location();
+      const writer = await FleetIndex.open(location);
+      const reader = await FleetIndex.open(location);
+      try {
+        const seen = [await reader.changes()];
+        const { image } = await strataImage([LIBC, OPENSSL]);
+        await writer.add(image, "test", [ref("app", "1", digestOf(image))]);
+        seen.push(await reader.changes());
+        await writer.add(image, "test", [ref("app", "2", digestOf(image))]);
+        seen.push(await reader.changes());
+        await writer.query("libc6");
+        await writer.images({ all: true });
+        seen.push(await reader.changes());
+        await writer.remove({ ref: { registry: "registry.test", repository: "app", tag: "2" } });
+        seen.push(await reader.changes());
+        await writer.prune();
+        seen.push(await reader.changes());
+        assert.deepEqual(seen, [0, 1, 2, 2, 3, 4]);
+        // A write that fails leaves it where it was.
+        const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hi\n" }])]).image;
+        await assert.rejects(writer.add(empty, "empty", [ref("empty", "1", digestOf(empty))]));
+        assert.equal(await reader.changes(), 4);
+      } finally {
+        await writer.close();
+        await reader.close();
+      }
+    });
+
     test("a query answers one page of the matching images, by digest, with how many match in all", async () => {
       const index = await FleetIndex.open(await backend.location());
       const batch = [];
