@@ -24,6 +24,14 @@ function pageWith(template: string, key: string, html: string): string {
 }
 
 const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
+/** `?offset=N`: where a list's page starts (its links work without the script). */
+const OFFSET_QUERY = {
+  querystring: {
+    type: "object",
+    properties: { offset: { type: "string", pattern: "^[0-9]{1,9}$" } },
+    additionalProperties: false,
+  },
+};
 const HTML = "text/html; charset=utf-8";
 
 export function registerFirstViews(app: FastifyInstance, view: FleetView, template: string): void {
@@ -31,18 +39,24 @@ export function registerFirstViews(app: FastifyInstance, view: FleetView, templa
   const send = (reply: FastifyReply, key: string, render: () => HTMLElement) =>
     reply.type(HTML).send(pageWith(template, key, renderMarkup(render)));
 
-  app.get("/", async (_request, reply) => {
-    const answer = await fleetAnswer(view);
-    return send(reply, "fleet", () => fleetContent(answer));
+  app.get<{ Querystring: { offset?: string } }>("/", { schema: OFFSET_QUERY }, async (request, reply) => {
+    const offset = Number(request.query.offset ?? 0);
+    const answer = await fleetAnswer(view, {}, { offset });
+    return send(reply, `fleet ${offset}`, () => fleetContent(answer));
   });
   app.get("/runs", async (_request, reply) => {
     const runs = await view.runs();
     return send(reply, "runs", () => runsContent({ runs }));
   });
-  app.get("/vulnerable", async (_request, reply) => {
-    const images = await view.vulnerable();
-    return send(reply, "vulnerable", () => vulnerableContent({ images }));
-  });
+  app.get<{ Querystring: { offset?: string } }>(
+    "/vulnerable",
+    { schema: OFFSET_QUERY },
+    async (request, reply) => {
+      const offset = Number(request.query.offset ?? 0);
+      const answer = await view.vulnerable({}, { offset });
+      return send(reply, `vulnerable ${offset}`, () => vulnerableContent(answer));
+    },
+  );
   app.get<{ Params: { digest: string } }>(
     "/image/:digest",
     { schema: { params: { type: "object", properties: { digest: DIGEST }, required: ["digest"] } } },

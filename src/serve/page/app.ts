@@ -18,12 +18,15 @@ interface Route {
   key?: string;
 }
 
-function route(hash: string, pathname: string): Route {
-  const [path, query = ""] = (hash.replace(/^#/, "") || pathname).split("?", 2);
+function route(hash: string, pathname: string, search: string): Route {
+  const [path, query = ""] = (hash.replace(/^#/, "") || `${pathname}${search}`).split("?", 2);
   const params = new URLSearchParams(query);
   const q = params.get("q") ?? "";
-  if (path === "/search") return { nav: "", render: () => searchView(q), query: q };
-  if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView, key: "vulnerable" };
+  // A list's page: the server renders the paths' (/?offset=N), the script the search's.
+  const offset = Number(/^\d{1,9}$/.exec(params.get("offset") ?? "")?.[0] ?? 0);
+  if (path === "/search") return { nav: "", render: () => searchView(q, offset), query: q };
+  if (path === "/vulnerable")
+    return { nav: "vulnerable", render: () => vulnerableView(offset), key: `vulnerable ${offset}` };
   if (path === "/runs") return { nav: "runs", render: runsView, key: "runs" };
   const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
   const against = params.get("against") ?? undefined;
@@ -33,12 +36,12 @@ function route(hash: string, pathname: string): Route {
       render: () => imageView(image[1], against),
       key: against === undefined ? `image ${image[1]}` : undefined,
     };
-  return { nav: "fleet", render: fleetView, key: "fleet" };
+  return { nav: "fleet", render: () => fleetView(offset), key: `fleet ${offset}` };
 }
 
 async function show(): Promise<void> {
   const main = document.getElementById("main")!;
-  const { nav, render, query, key } = route(location.hash, location.pathname);
+  const { nav, render, query, key } = route(location.hash, location.pathname, location.search);
   // The box shows the search on screen, not one left over from an earlier view.
   (document.getElementById("q") as HTMLInputElement).value = query ?? "";
   for (const a of document.querySelectorAll<HTMLElement>("[data-nav]"))
