@@ -30,12 +30,12 @@ function sbomFileStem(image: ImageRow): string {
 export const API_MAX_LIMIT = 1000;
 
 /** `?limit=N&offset=N`: a page of a list (query strings are not coerced, server.ts: digits, checked here). */
-const PAGE_PROPERTIES = {
+export const PAGE_PROPERTIES = {
   limit: { type: "string", pattern: "^[0-9]{1,4}$" },
   offset: { type: "string", pattern: "^[0-9]{1,9}$" },
 };
 
-interface PageQuery {
+export interface PageQuery {
   limit?: string;
   offset?: string;
 }

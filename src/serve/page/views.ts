@@ -8,7 +8,16 @@ import {
   type VulnerableAnswer,
 } from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
-import { FINDING_HEADS, findingRow, imageHref, pager, refsCell, severityBadges, sizeText } from "./parts.js";
+import {
+  FINDING_HEADS,
+  findingRow,
+  imageHref,
+  pageParams,
+  pager,
+  refsCell,
+  severityBadges,
+  sizeText,
+} from "./parts.js";
 
 /** The fleet list, search results and the vulnerable images. */
 
@@ -51,11 +60,24 @@ function stat(value: string | number, label: string): HTMLElement {
   return h("div", { class: "stat" }, h("b", {}, value), h("span", {}, label));
 }
 
-/** A page's place in a path the server renders too: the same link works with or without the script. */
-const offsetHref = (path: string) => (offset: number) => (offset === 0 ? path : `${path}?offset=${offset}`);
+/** A page of a path the server renders too: the same link works with or without the script. */
+function pathHref(path: string) {
+  return (offset: number, limit: number | null) => {
+    const params = pageParams(offset, limit);
+    return params === "" ? path : `${path}?${params}`;
+  };
+}
 
-export async function fleetView(offset = 0): Promise<HTMLElement> {
-  return fleetContent(await getJson<FleetAnswer>(`/api/fleet?offset=${offset}`));
+/** Which page of a list a view shows. */
+export interface PageAt {
+  offset: number;
+  limit: number;
+}
+
+const apiPage = ({ offset, limit }: PageAt) => `offset=${offset}&limit=${limit}`;
+
+export async function fleetView(at: PageAt): Promise<HTMLElement> {
+  return fleetContent(await getJson<FleetAnswer>(`/api/fleet?${apiPage(at)}`));
 }
 
 /** A page of the fleet list from /api/fleet's answer (the server renders it into the first page too). */
@@ -86,13 +108,13 @@ export function fleetContent(answer: FleetAnswer): HTMLElement {
       ? empty("The index holds no image yet: strata index add IMAGE")
       : [
           table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
-          pager(answer, images.length, "images", offsetHref("/")),
+          pager(answer, images.length, "images", pathHref("/")),
         ],
   );
 }
 
-export async function searchView(q: string, offset = 0): Promise<HTMLElement> {
-  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}&offset=${offset}`);
+export async function searchView(q: string, at: PageAt): Promise<HTMLElement> {
+  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}&${apiPage(at)}`);
   const rows =
     answer.kind === "cve"
       ? answer.answers.map(
@@ -136,7 +158,10 @@ export async function searchView(q: string, offset = 0): Promise<HTMLElement> {
       ? empty("No indexed image matches.")
       : [
           table(["Image", "Manifest", "Platform", "Matching packages"], body),
-          pager(answer, rows.length, "images", (o) => `#/search?q=${encodeURIComponent(q)}&offset=${o}`),
+          pager(answer, rows.length, "images", (o, l) => {
+            const params = pageParams(o, l);
+            return `#/search?q=${encodeURIComponent(q)}${params === "" ? "" : `&${params}`}`;
+          }),
         ],
   );
 }
@@ -154,8 +179,8 @@ function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
   );
 }
 
-export async function vulnerableView(offset = 0): Promise<HTMLElement> {
-  return vulnerableContent(await getJson<VulnerableAnswer>(`/api/vulnerable?offset=${offset}`));
+export async function vulnerableView(at: PageAt): Promise<HTMLElement> {
+  return vulnerableContent(await getJson<VulnerableAnswer>(`/api/vulnerable?${apiPage(at)}`));
 }
 
 /** A page of the vulnerable images from /api/vulnerable's answer, each with its recent runs. */
@@ -193,6 +218,6 @@ export function vulnerableContent(answer: VulnerableAnswer): HTMLElement {
     ),
     answer.total === 0
       ? empty("No indexed image has a known vulnerability.")
-      : [...sections, pager(answer, images.length, "vulnerable images", offsetHref("/vulnerable"))],
+      : [...sections, pager(answer, images.length, "vulnerable images", pathHref("/vulnerable"))],
   );
 }
