@@ -7,10 +7,8 @@
  * 200 strata images: time and bytes read, against the bytes of their manifests and configs.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FleetIndex } from "../src/fleet/fleet-index.js";
 import type { IndexStats } from "../src/fleet/lookups.js";
 import { DEFAULT_LIMIT } from "../src/fleet/page.js";
@@ -23,7 +21,7 @@ import { startPostgres } from "../test/helpers/postgres.js";
 import { startRegistry } from "../test/helpers/registry.js";
 import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "../test/helpers/synthetic-image.js";
 import { secs, table } from "./format.js";
-import { log, mapLimit, repeat, strata } from "./proc.js";
+import { log, mapLimit, repeat, runSectionAlone, strata } from "./proc.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 /** BENCH_FLEET_IMAGES: a smaller fleet, to check the bench itself runs (its figures then mean nothing). */
@@ -441,11 +439,4 @@ export async function benchFleet(work: string): Promise<string> {
 }
 
 // Section 9 alone (after `npm run build`): `node --import tsx bench/fleet.ts` prints its Markdown.
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const work = await mkdtemp(join(tmpdir(), "strata-bench-fleet-"));
-  try {
-    process.stdout.write(`${await benchFleet(work)}\n`);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-}
+await runSectionAlone(import.meta.url, "fleet", benchFleet);

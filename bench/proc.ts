@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root (bench/ sits right under it). */
@@ -151,4 +154,22 @@ export async function interleave(n: number, arms: Arm[]): Promise<Sample[]> {
     }
   }
   return values.map(sample);
+}
+
+/**
+ * Runs one section alone when `moduleUrl` is the script node was started with
+ * (`node --import tsx bench/SECTION.ts`): its Markdown on stdout, its work directory removed after.
+ */
+export async function runSectionAlone(
+  moduleUrl: string,
+  name: string,
+  section: (work: string) => Promise<string>,
+) {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  const work = await mkdtemp(join(tmpdir(), `strata-bench-${name}-`));
+  try {
+    process.stdout.write(`${await section(work)}\n`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

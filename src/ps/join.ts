@@ -32,12 +32,10 @@ export async function joinContainers(
   const running = await index.running(
     containers.map((c) => ({ digests: c.imageDigests, diffIds: c.diffIds })),
   );
-  // Each image's vulnerabilities are judged once, however many containers run it.
-  const findings = new Map<string, Finding[]>();
-  for (const r of running) {
-    if (r && !findings.has(r.image.digest))
-      findings.set(r.image.digest, await vulnerabilities.ofPackages(r.packages));
-  }
+  // Each image's vulnerabilities are judged once, however many containers run it, all images together.
+  const images = new Map(running.flatMap((r) => (r ? [[r.image.digest, r.packages] as const] : [])));
+  const judged = await vulnerabilities.ofImages([...images.values()]);
+  const findings = new Map([...images.keys()].map((digest, i) => [digest, judged[i]]));
   return containers.map((container, i) => {
     const r = running[i];
     if (r === undefined) return { container, packages: [], findings: [] };

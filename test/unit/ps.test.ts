@@ -138,6 +138,29 @@ describe("looking up running containers", () => {
         Array.from({ length: 200 }, (_, i) => expected[i % 4]),
       );
       assert.equal(many[2]?.packages.length, 5);
+      // Joined with their vulnerabilities too: still as many statements for 200 containers as for 4.
+      const containers = (list: typeof kinds): RunningContainer[] =>
+        list.map((k, i) => ({
+          runtime: "kubernetes",
+          id: `shop/pod-${i}/app`,
+          name: `app-${i}`,
+          image: "registry.test/team/api:1.0",
+          imageDigests: k.digests,
+          diffIds: k.diffIds,
+        }));
+      const vulnerabilities = new Vulnerabilities(index.db);
+      statements = 0;
+      const joinedFew = await joinContainers(index, vulnerabilities, containers(kinds));
+      const joinFew = statements;
+      statements = 0;
+      const joinedMany = await joinContainers(
+        index,
+        vulnerabilities,
+        containers(Array.from({ length: 200 }, (_, i) => kinds[i % 4])),
+      );
+      assert.equal(statements, joinFew);
+      assert.ok(joinedMany[0].findings.some((f) => f.id === "CVE-2023-45853"));
+      assert.deepEqual(joinedMany[4].findings, joinedFew[0].findings);
     } finally {
       await index.close();
     }
