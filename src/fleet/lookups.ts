@@ -164,21 +164,28 @@ export interface DigestAnswer {
 
 const BY_LAYER_DIGEST = "SELECT id FROM layers WHERE digest = ? OR diff_id = ?";
 
-/** The ids of the selected images in the window (ordered by digest), and how many there are in all. */
+/**
+ * The ids of the selected images in the window (ordered by digest), and how many there are in all:
+ * one statement counts and pages (a window count), so the matches are found once. Only a window
+ * past the end, which gets no row to carry the count, asks for the count alone.
+ */
 export async function selectionWindow(
   db: Db,
   sel: Selection,
   window: PageWindow,
 ): Promise<{ ids: number[]; total: number }> {
+  const rows = await db.all<{ id: number; total: number }>(
+    `SELECT m.id, COUNT(*) OVER () AS total FROM manifests m WHERE m.id IN (${sel.sql})
+      ORDER BY m.digest LIMIT ? OFFSET ?`,
+    [...sel.params, window.sqlLimit, window.offset],
+  );
+  if (rows.length > 0) return { ids: rows.map((r) => Number(r.id)), total: Number(rows[0].total) };
+  if (window.offset === 0 && window.sqlLimit > 0) return { ids: [], total: 0 };
   const counted = await db.get<{ n: number }>(
     `SELECT COUNT(*) AS n FROM manifests m WHERE m.id IN (${sel.sql})`,
     sel.params,
   );
-  const rows = await db.all<{ id: number }>(
-    `SELECT m.id FROM manifests m WHERE m.id IN (${sel.sql}) ORDER BY m.digest LIMIT ? OFFSET ?`,
-    [...sel.params, window.sqlLimit, window.offset],
-  );
-  return { ids: rows.map((r) => Number(r.id)), total: Number(counted?.n ?? 0) };
+  return { ids: [], total: Number(counted?.n ?? 0) };
 }
 
 /** The images with these manifest ids (a page's: few), by id. */
