@@ -30,6 +30,16 @@ export function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(", ");
 }
 
+/** Values one statement names: within both databases' limits (SQLite 32766, PostgreSQL 65535). */
+export const VALUES_PER_STATEMENT = 5000;
+
+/** `list` in pieces small enough to name in one statement each. */
+export function chunked<T>(list: T[], size = VALUES_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
 /** Runs one task at a time: a connection holds one transaction at once. */
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();

@@ -1,7 +1,8 @@
 import type { Image } from "../oci/image.js";
+import { readGenerations } from "./changes.js";
 import type { Db } from "./db.js";
 import {
-  type DigestMatch,
+  type DigestAnswer,
   type IndexedImage,
   type IndexedPackage,
   type IndexStats,
@@ -11,6 +12,7 @@ import {
   packagesOfImage,
 } from "./lookups.js";
 import { indexLocation, openDatabase } from "./open.js";
+import { type Page, type PageRequest, pageWindow } from "./page.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
 import {
   type PruneResult,
@@ -19,6 +21,7 @@ import {
   type RemoveTarget,
   removeImages,
 } from "./remove.js";
+import { type RunningImage, type RunningImageKey, runningImages } from "./running.js";
 import { listRuns, type RunRecord, type RunsWhere, recordRun } from "./runs.js";
 import {
   type AddOptions,
@@ -61,15 +64,18 @@ export class FleetIndex {
   }
 
   /** Images whose manifest, config (image ID) or a layer (digest or diff_id) is `digest`. */
-  byDigest(
-    digest: string,
-  ): Promise<{ image: IndexedImage; match: DigestMatch; packages: IndexedPackage[] }[]> {
-    return imagesByDigest(this.db, digest);
+  async byDigest(digest: string): Promise<DigestAnswer[]> {
+    return (await imagesByDigest(this.db, digest, pageWindow({ limit: "all" }))).items;
   }
 
   /** The packages a container of the image with this manifest digest sees ([] if not indexed). */
   packagesOf(manifestDigest: string): Promise<IndexedPackage[]> {
     return packagesOfImage(this.db, manifestDigest);
+  }
+
+  /** For each running container's digests and diff_ids, the image it runs with its packages: one lookup for all. */
+  running(keys: RunningImageKey[]): Promise<(RunningImage | undefined)[]> {
+    return runningImages(this.db, keys);
   }
 
   /** The images a ref names; with `all`, superseded ones (no ref left to them) too. */
@@ -82,13 +88,21 @@ export class FleetIndex {
     return pruneSuperseded(this.db);
   }
 
+  /** A counter every write of images bumps, in the database: what a reader keeps is stale when it moved. */
+  async changes(): Promise<number> {
+    return (await readGenerations(this.db)).images;
+  }
+
   stats(): Promise<IndexStats> {
     return indexStats(this.db);
   }
 
-  /** Answers a query, as text (`openssl << 3.0.15-1~deb12u1`, `source:openssl`, `digest:sha256:...`) or parsed. */
-  query(query: string | FleetQuery): Promise<QueryAnswer[]> {
-    return runQuery(this.db, typeof query === "string" ? parseQuery(query) : query);
+  /**
+   * Answers a query, as text (`openssl << 3.0.15-1~deb12u1`, `source:openssl`, `digest:sha256:...`)
+   * or parsed: one page of the matching images (default: the first DEFAULT_LIMIT) and their total.
+   */
+  query(query: string | FleetQuery, page?: PageRequest): Promise<Page<QueryAnswer>> {
+    return runQuery(this.db, typeof query === "string" ? parseQuery(query) : query, page);
   }
 
   /** Records one `strata run`. */

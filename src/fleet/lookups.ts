@@ -1,4 +1,5 @@
-import type { Db, SqlValue } from "./db.js";
+import { type Db, placeholders, type SqlValue } from "./db.js";
+import type { Page, PageWindow } from "./page.js";
 
 /**
  * Reading the index: images by any digest a runtime or registry reports, the packages of an image,
@@ -155,16 +156,53 @@ export async function packagesWhere(
 
 export type DigestMatch = "manifest" | "config" | "layer";
 
+export interface DigestAnswer {
+  image: IndexedImage;
+  match: DigestMatch;
+  packages: IndexedPackage[];
+}
+
 const BY_LAYER_DIGEST = "SELECT id FROM layers WHERE digest = ? OR diff_id = ?";
 
 /**
- * The images a digest names: as their manifest, their config (image ID), or one of their layers
- * (digest or diff_id); with the image's packages, or the layer's.
+ * The ids of the selected images in the window (ordered by digest), and how many there are in all:
+ * one statement counts and pages (a window count), so the matches are found once. Only a window
+ * past the end, which gets no row to carry the count, asks for the count alone.
+ */
+export async function selectionWindow(
+  db: Db,
+  sel: Selection,
+  window: PageWindow,
+): Promise<{ ids: number[]; total: number }> {
+  const rows = await db.all<{ id: number; total: number }>(
+    `SELECT m.id, COUNT(*) OVER () AS total FROM manifests m WHERE m.id IN (${sel.sql})
+      ORDER BY m.digest LIMIT ? OFFSET ?`,
+    [...sel.params, window.sqlLimit, window.offset],
+  );
+  if (rows.length > 0) return { ids: rows.map((r) => Number(r.id)), total: Number(rows[0].total) };
+  if (window.offset === 0 && window.sqlLimit > 0) return { ids: [], total: 0 };
+  const counted = await db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM manifests m WHERE m.id IN (${sel.sql})`,
+    sel.params,
+  );
+  return { ids: [], total: Number(counted?.n ?? 0) };
+}
+
+/** The images with these manifest ids (a page's: few), by id. */
+export function byIds(ids: number[]): Selection {
+  return { sql: `SELECT id FROM manifests WHERE id IN (${placeholders(ids.length)})`, params: ids };
+}
+
+/**
+ * The images a digest names, in the window: first as their manifest or config (image ID), then
+ * as one of their layers (digest or diff_id), each part by digest; with the image's packages, or
+ * the layer's. A base layer's digest names most of a fleet: only the window's images are read.
  */
 export async function imagesByDigest(
   db: Db,
   digest: string,
-): Promise<{ image: IndexedImage; match: DigestMatch; packages: IndexedPackage[] }[]> {
+  window: PageWindow,
+): Promise<Page<DigestAnswer>> {
   const direct: Selection = {
     sql: "SELECT id FROM manifests WHERE digest = ? OR config_digest = ?",
     params: [digest, digest],
@@ -173,21 +211,33 @@ export async function imagesByDigest(
     sql: `SELECT manifest_id FROM manifest_layers WHERE layer_id IN (${BY_LAYER_DIGEST})`,
     params: [digest, digest],
   };
-  const [directImages, layerImages] = [await imagesIn(db, direct), await imagesIn(db, viaLayer)];
-  const directPackages = await packagesWhere(db, `ip.manifest_id IN (${direct.sql})`, direct.params);
-  const layerPackages = await packagesWhere(db, `ip.layer_id IN (${BY_LAYER_DIGEST})`, [digest, digest]);
-  return [
-    ...[...directImages].map(([id, image]) => ({
-      image,
-      match: (image.digest === digest ? "manifest" : "config") as DigestMatch,
-      packages: directPackages.get(id) ?? [],
-    })),
-    ...[...layerImages].map(([id, image]) => ({
-      image,
-      match: "layer" as const,
-      packages: layerPackages.get(id) ?? [],
-    })),
-  ];
+  const first = await selectionWindow(db, direct, window);
+  const skipped = Math.max(0, window.offset - first.total);
+  const rest = { offset: skipped, sqlLimit: Math.max(0, window.sqlLimit - first.ids.length), limit: null };
+  const second = await selectionWindow(db, viaLayer, rest);
+  const items: DigestAnswer[] = [];
+  if (first.ids.length > 0) {
+    const images = await imagesIn(db, byIds(first.ids));
+    const packages = await packagesWhere(
+      db,
+      `ip.manifest_id IN (${placeholders(first.ids.length)})`,
+      first.ids,
+    );
+    for (const [id, image] of images) {
+      const match: DigestMatch = image.digest === digest ? "manifest" : "config";
+      items.push({ image, match, packages: packages.get(id) ?? [] });
+    }
+  }
+  if (second.ids.length > 0) {
+    const images = await imagesIn(db, byIds(second.ids));
+    const packages = await packagesWhere(
+      db,
+      `ip.layer_id IN (${BY_LAYER_DIGEST}) AND ip.manifest_id IN (${placeholders(second.ids.length)})`,
+      [digest, digest, ...second.ids],
+    );
+    for (const [id, image] of images) items.push({ image, match: "layer", packages: packages.get(id) ?? [] });
+  }
+  return { items, total: first.total + second.total, offset: window.offset, limit: window.limit };
 }
 
 /** The packages of the image whose manifest digest is `digest` ([] when it is not indexed). */

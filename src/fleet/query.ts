@@ -1,15 +1,19 @@
 import { type VersionOp, versionSatisfies } from "../debian/version.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { type Db, placeholders } from "./db.js";
+import { chunked, type Db, placeholders, VALUES_PER_STATEMENT } from "./db.js";
 import {
+  byIds,
   type DigestMatch,
   type IndexedImage,
   type IndexedPackage,
   imagesByDigest,
   imagesIn,
   packagesWhere,
+  type Selection,
+  selectionWindow,
 } from "./lookups.js";
+import { type Page, type PageRequest, type PageWindow, pageWindow, sliceWindow } from "./page.js";
 
 /**
  * `strata query`: which images hold a package (by binary or source name, with a dpkg version
@@ -97,33 +101,75 @@ async function matchingPackageIds(db: Db, q: Extract<FleetQuery, { kind: "packag
     .map((r) => r.id);
 }
 
-/** Package ids one statement names: within both databases' limits on values (SQLite 32766). */
-const IDS_PER_STATEMENT = 5000;
+/**
+ * The ids of the images in the window, of those that show one of the packages `ids`, and how many
+ * show one. The database counts and pages; only when the packages are too many to name in one
+ * statement (a hostile image's tens of thousands) are the images gathered and ordered here.
+ */
+async function imagesHolding(
+  db: Db,
+  ids: number[],
+  window: PageWindow,
+): Promise<{ ids: number[]; total: number }> {
+  if (ids.length === 0) return { ids: [], total: 0 };
+  const holding = (chunk: number[]): Selection => ({
+    sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ip.package_id IN (${placeholders(chunk.length)})`,
+    params: chunk,
+  });
+  if (ids.length <= VALUES_PER_STATEMENT) return selectionWindow(db, holding(ids), window);
+  const found = new Set<number>();
+  for (const chunk of chunked(ids))
+    for (const r of await db.all<{ manifest_id: number }>(holding(chunk).sql, chunk))
+      found.add(Number(r.manifest_id));
+  const digests: { id: number; digest: string }[] = [];
+  for (const chunk of chunked([...found]))
+    digests.push(
+      ...(await db.all<{ id: number; digest: string }>(
+        `SELECT id, digest FROM manifests WHERE id IN (${placeholders(chunk.length)})`,
+        chunk,
+      )),
+    );
+  digests.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  return { ids: sliceWindow(digests, window).map((r) => Number(r.id)), total: found.size };
+}
 
-async function packageAnswers(db: Db, q: Extract<FleetQuery, { kind: "package" }>): Promise<QueryAnswer[]> {
+async function packageAnswers(
+  db: Db,
+  q: Extract<FleetQuery, { kind: "package" }>,
+  window: PageWindow,
+): Promise<Page<QueryAnswer>> {
   const ids = await matchingPackageIds(db, q);
+  const shown = await imagesHolding(db, ids, window);
   const packages = new Map<number, IndexedPackage[]>();
   const images = new Map<number, IndexedImage>();
-  // One image may hold tens of thousands of packages of one source: asked for in chunks.
-  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
-    const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
-    const holding = `ip.package_id IN (${placeholders(chunk.length)})`;
-    for (const [id, list] of await packagesWhere(db, holding, chunk)) {
-      const mine = packages.get(id);
-      if (mine) for (const p of list) mine.push(p);
-      else packages.set(id, list);
+  for (const pageChunk of chunked(shown.ids)) {
+    for (const [id, image] of await imagesIn(db, byIds(pageChunk))) images.set(id, image);
+    // One image may hold tens of thousands of packages of one source: asked for in chunks.
+    for (const chunk of chunked(ids)) {
+      const where = `ip.manifest_id IN (${placeholders(pageChunk.length)}) AND ip.package_id IN (${placeholders(chunk.length)})`;
+      for (const [id, list] of await packagesWhere(db, where, [...pageChunk, ...chunk])) {
+        const mine = packages.get(id);
+        if (mine) mine.push(...list);
+        else packages.set(id, list);
+      }
     }
-    const sel = { sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ${holding}`, params: chunk };
-    for (const [id, image] of await imagesIn(db, sel)) images.set(id, image);
   }
   const byName = (a: IndexedPackage, b: IndexedPackage) =>
     a.name.localeCompare(b.name, "en") || a.architecture.localeCompare(b.architecture, "en");
-  return [...images]
-    .sort(([, a], [, b]) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
-    .map(([id, image]) => ({ image, packages: (packages.get(id) ?? []).sort(byName) }));
+  const items = shown.ids.flatMap((id) => {
+    const image = images.get(id);
+    return image ? [{ image, packages: (packages.get(id) ?? []).sort(byName) }] : [];
+  });
+  return { items, total: shown.total, offset: window.offset, limit: window.limit };
 }
 
-/** Answers `query` from the index: the images that match, each with the packages that matched. */
-export async function runQuery(db: Db, query: FleetQuery): Promise<QueryAnswer[]> {
-  return query.kind === "digest" ? imagesByDigest(db, query.digest) : packageAnswers(db, query);
+/**
+ * Answers `query` from the index: the window's part of the images that match (by digest), each
+ * with the packages that matched, and how many match in all.
+ */
+export async function runQuery(db: Db, query: FleetQuery, page?: PageRequest): Promise<Page<QueryAnswer>> {
+  const window = pageWindow(page);
+  return query.kind === "digest"
+    ? imagesByDigest(db, query.digest, window)
+    : packageAnswers(db, query, window);
 }

@@ -1,7 +1,6 @@
 import type { Finding } from "../advisories/match.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import type { IndexedImage, IndexedPackage } from "../fleet/lookups.js";
-import { imageByDigest, layerStack } from "../serve/fleet-data.js";
 import type { Vulnerabilities } from "../serve/vulnerabilities.js";
 import type { RunningContainer } from "./container.js";
 
@@ -25,47 +24,26 @@ export interface ContainerReport {
   findings: Finding[];
 }
 
-async function byDigests(index: FleetIndex, digests: string[]): Promise<ImageMatch | undefined> {
-  for (const digest of digests) {
-    const found = (await index.byDigest(digest)).find((m) => m.match !== "layer");
-    if (found) return { image: found.image, by: found.match as "manifest" | "config" };
-  }
-  return undefined;
-}
-
-/** The image whose layers are exactly `diffIds`, bottom first. */
-async function byDiffIds(index: FleetIndex, diffIds: string[]): Promise<ImageMatch | undefined> {
-  if (diffIds.length === 0) return undefined;
-  const holding = (await index.byDigest(diffIds[diffIds.length - 1])).filter((m) => m.match === "layer");
-  for (const { image } of holding) {
-    const row = await imageByDigest(index, image.digest);
-    const stack = row === undefined ? [] : await layerStack(index, row);
-    if (stack.length === diffIds.length && stack.every((l, i) => l.diffId === diffIds[i])) {
-      return { image, by: "diff_ids" };
-    }
-  }
-  return undefined;
-}
-
 export async function joinContainers(
   index: FleetIndex,
   vulnerabilities: Vulnerabilities,
   containers: RunningContainer[],
 ): Promise<ContainerReport[]> {
-  const seen = new Map<string, Omit<ContainerReport, "container">>();
-  const out: ContainerReport[] = [];
-  for (const container of containers) {
-    const key = [...container.imageDigests, ...container.diffIds].join(" ");
-    let known = seen.get(key);
-    if (known === undefined) {
-      const match =
-        (await byDigests(index, container.imageDigests)) ?? (await byDiffIds(index, container.diffIds));
-      const packages = match ? await index.packagesOf(match.image.digest) : [];
-      const findings = match ? await vulnerabilities.ofPackages(packages) : [];
-      known = { ...(match ? { match } : {}), packages, findings };
-      seen.set(key, known);
-    }
-    out.push({ container, ...known });
-  }
-  return out;
+  const running = await index.running(
+    containers.map((c) => ({ digests: c.imageDigests, diffIds: c.diffIds })),
+  );
+  // Each image's vulnerabilities are judged once, however many containers run it, all images together.
+  const images = new Map(running.flatMap((r) => (r ? [[r.image.digest, r.packages] as const] : [])));
+  const judged = await vulnerabilities.ofImages([...images.values()]);
+  const findings = new Map([...images.keys()].map((digest, i) => [digest, judged[i]]));
+  return containers.map((container, i) => {
+    const r = running[i];
+    if (r === undefined) return { container, packages: [], findings: [] };
+    return {
+      container,
+      match: { image: r.image, by: r.by },
+      packages: r.packages,
+      findings: findings.get(r.image.digest) ?? [],
+    };
+  });
 }

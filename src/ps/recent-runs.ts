@@ -5,7 +5,7 @@ import type { Vulnerabilities } from "../serve/vulnerabilities.js";
 
 /**
  * Recent `strata run`s whose image is vulnerable now, by today's advisories: a job that ran last
- * week is not running, but what it read and wrote may matter. Each image is judged once.
+ * week is not running, but what it read and wrote may matter. Each image is judged once, all of them together.
  */
 
 export interface VulnerableRun {
@@ -19,10 +19,11 @@ export async function vulnerableRuns(
   now = Date.now(),
 ): Promise<VulnerableRun[]> {
   const runs = await index.runs({ since: now - RECENT_RUNS_MS, limit: 1000 });
-  const byDigest = new Map<string, Finding[]>();
-  for (const digest of new Set(runs.map((r) => r.digest))) {
-    byDigest.set(digest, await vulnerabilities.ofPackages(await index.packagesOf(digest)));
-  }
+  const digests = [...new Set(runs.map((r) => r.digest))];
+  // All the runs' images at once: their packages in one lookup, then their findings together.
+  const images = await index.running(digests.map((digest) => ({ digests: [digest], diffIds: [] })));
+  const judged = await vulnerabilities.ofImages(images.map((i) => (i?.by === "manifest" ? i.packages : [])));
+  const byDigest = new Map<string, Finding[]>(digests.map((digest, i) => [digest, judged[i]]));
   return runs
     .filter((r) => (byDigest.get(r.digest) ?? []).length > 0)
     .map((run) => ({ run, findings: byDigest.get(run.digest)! }));

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import type { PageRequest } from "../fleet/page.js";
 import { SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/sbom.js";
-import { fleetBytes, type ImageRow } from "./fleet-data.js";
+import { StrataError } from "../util/errors.js";
+import type { ImageRow } from "./fleet-data.js";
 import type { FleetView } from "./fleet-view.js";
 
 /**
@@ -24,43 +26,66 @@ function sbomFileStem(image: ImageRow): string {
   return `${safe}-${image.digest.slice("sha256:".length, "sha256:".length + 12)}`;
 }
 
-/** `?all=true`: superseded images (no tag names them any more) too; left out by default. */
+/** The largest page the API answers: a list's answer is bounded whatever the fleet's size. */
+export const API_MAX_LIMIT = 1000;
+
+/** `?limit=N&offset=N`: a page of a list (query strings are not coerced, server.ts: digits, checked here). */
+export const PAGE_PROPERTIES = {
+  limit: { type: "string", pattern: "^[0-9]{1,4}$" },
+  offset: { type: "string", pattern: "^[0-9]{1,9}$" },
+};
+
+export interface PageQuery {
+  limit?: string;
+  offset?: string;
+}
+
+/** The page a request asks for; past API_MAX_LIMIT, or 0, is the caller's mistake (400). */
+export function pageOfQuery(query: PageQuery): PageRequest {
+  const limit = query.limit === undefined ? undefined : Number(query.limit);
+  if (limit !== undefined && (limit < 1 || limit > API_MAX_LIMIT))
+    throw new StrataError("USAGE", `limit ${limit} is not between 1 and ${API_MAX_LIMIT}`, {
+      hint: "ask for a page of at most 1000 and move on with offset",
+    });
+  return { limit, offset: query.offset === undefined ? undefined : Number(query.offset) };
+}
+
+/** `?all=true`: superseded images (no tag names them any more) too; left out by default. And a page. */
 const ALL_QUERY = {
   querystring: {
     type: "object",
-    // Query strings are not coerced (server.ts): the flag is spelled out.
-    properties: { all: { type: "string", enum: ["true", "false"] } },
+    properties: { all: { type: "string", enum: ["true", "false"] }, ...PAGE_PROPERTIES },
     additionalProperties: false,
   },
 };
 
-/** `GET /api/fleet`'s answer: the images, the fleet's bytes and the advisory feeds stored. */
-export async function fleetAnswer(view: FleetView, opts: { all?: boolean } = {}) {
-  return {
-    images: await view.fleet(opts),
-    bytes: await fleetBytes(view.index.db),
-    advisories: await view.vulnerabilities.feeds(),
-  };
+/** `GET /api/fleet`'s answer: a page of the images, their totals, the fleet's bytes and the advisory feeds stored. */
+export async function fleetAnswer(view: FleetView, opts: { all?: boolean } = {}, page?: PageRequest) {
+  const { items, ...rest } = await view.fleet(opts, page);
+  return { images: items, ...rest, advisories: await view.vulnerabilities.feeds() };
 }
 
 export function registerApi(app: FastifyInstance, view: FleetView): void {
-  app.get<{ Querystring: { all?: string } }>("/api/fleet", { schema: ALL_QUERY }, (request) =>
-    fleetAnswer(view, { all: request.query.all === "true" }),
+  app.get<{ Querystring: { all?: string } & PageQuery }>("/api/fleet", { schema: ALL_QUERY }, (request) =>
+    fleetAnswer(view, { all: request.query.all === "true" }, pageOfQuery(request.query)),
   );
 
-  app.get<{ Querystring: { q: string } }>(
+  app.get<{ Querystring: { q: string } & PageQuery }>(
     "/api/search",
     {
       schema: {
         querystring: {
           type: "object",
-          properties: { q: { type: "string", minLength: 1, maxLength: 300 } },
+          properties: { q: { type: "string", minLength: 1, maxLength: 300 }, ...PAGE_PROPERTIES },
           required: ["q"],
           additionalProperties: false,
         },
       },
     },
-    async (request) => ({ query: request.query.q, ...(await view.search(request.query.q.trim())) }),
+    async (request) => ({
+      query: request.query.q,
+      ...(await view.search(request.query.q.trim(), pageOfQuery(request.query))),
+    }),
   );
 
   app.get<{ Params: { digest: string } }>(
@@ -115,9 +140,11 @@ export function registerApi(app: FastifyInstance, view: FleetView): void {
     },
   );
 
-  app.get<{ Querystring: { all?: string } }>("/api/vulnerable", { schema: ALL_QUERY }, async (request) => ({
-    images: await view.vulnerable({ all: request.query.all === "true" }),
-  }));
+  app.get<{ Querystring: { all?: string } & PageQuery }>(
+    "/api/vulnerable",
+    { schema: ALL_QUERY },
+    (request) => view.vulnerable({ all: request.query.all === "true" }, pageOfQuery(request.query)),
+  );
 
   app.get("/api/runs", async () => ({ runs: await view.runs() }));
 }

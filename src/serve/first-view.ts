@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { fleetAnswer } from "./api.js";
+import { fleetAnswer, PAGE_PROPERTIES, type PageQuery, pageOfQuery } from "./api.js";
 import { type FleetView, NotIndexed } from "./fleet-view.js";
 import { renderMarkup } from "./markup.js";
 import { errorBox, h } from "./page/dom.js";
 import { imageContent } from "./page/image-view.js";
+import { listKey, PAGE_SIZE } from "./page/parts.js";
 import { runsContent } from "./page/runs-view.js";
 import { fleetContent, vulnerableContent } from "./page/views.js";
 
@@ -24,6 +25,16 @@ function pageWith(template: string, key: string, html: string): string {
 }
 
 const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
+/** `?offset=N&limit=N`: a list's page (its links work without the script). */
+const PAGE_QUERY = {
+  querystring: { type: "object", properties: PAGE_PROPERTIES, additionalProperties: false },
+};
+
+/** The page a first view shows: the API's rules, PAGE_SIZE unless the URL names a size. */
+function pageAt(query: PageQuery): { offset: number; limit: number } {
+  const page = pageOfQuery(query);
+  return { offset: page.offset ?? 0, limit: typeof page.limit === "number" ? page.limit : PAGE_SIZE };
+}
 const HTML = "text/html; charset=utf-8";
 
 export function registerFirstViews(app: FastifyInstance, view: FleetView, template: string): void {
@@ -31,17 +42,19 @@ export function registerFirstViews(app: FastifyInstance, view: FleetView, templa
   const send = (reply: FastifyReply, key: string, render: () => HTMLElement) =>
     reply.type(HTML).send(pageWith(template, key, renderMarkup(render)));
 
-  app.get("/", async (_request, reply) => {
-    const answer = await fleetAnswer(view);
-    return send(reply, "fleet", () => fleetContent(answer));
+  app.get<{ Querystring: PageQuery }>("/", { schema: PAGE_QUERY }, async (request, reply) => {
+    const at = pageAt(request.query);
+    const answer = await fleetAnswer(view, {}, at);
+    return send(reply, listKey("fleet", at), () => fleetContent(answer));
   });
   app.get("/runs", async (_request, reply) => {
     const runs = await view.runs();
     return send(reply, "runs", () => runsContent({ runs }));
   });
-  app.get("/vulnerable", async (_request, reply) => {
-    const images = await view.vulnerable();
-    return send(reply, "vulnerable", () => vulnerableContent({ images }));
+  app.get<{ Querystring: PageQuery }>("/vulnerable", { schema: PAGE_QUERY }, async (request, reply) => {
+    const at = pageAt(request.query);
+    const answer = await view.vulnerable({}, at);
+    return send(reply, listKey("vulnerable", at), () => vulnerableContent(answer));
   });
   app.get<{ Params: { digest: string } }>(
     "/image/:digest",

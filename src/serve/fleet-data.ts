@@ -1,9 +1,11 @@
 import type { Db } from "../fleet/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import {
+  byIds,
   fleetSelection,
   type IndexedImage,
   type IndexedPackage,
+  imagesIn,
   packagesWhere,
   type Selection,
 } from "../fleet/lookups.js";
@@ -66,7 +68,7 @@ async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]>
     sel.params,
   );
   if (heads.length === 0) return [];
-  const images = new Map((await index.images({ all: true })).map((i) => [i.digest, i]));
+  const images = new Map([...(await imagesIn(index.db, sel)).values()].map((i) => [i.digest, i]));
   const counts = await layerCounts(index.db, sel);
   return heads.flatMap((h) => {
     const image = images.get(h.digest);
@@ -97,9 +99,19 @@ export function packagesOfImages(index: FleetIndex, sel: Selection): Promise<Map
   return packagesWhere(index.db, `ip.manifest_id IN (${sel.sql})`, sel.params);
 }
 
-/** One image by its manifest id. */
-export function byId(...ids: number[]): Selection {
-  return { sql: `SELECT id FROM manifests WHERE id IN (${ids.map(() => "?").join(", ")})`, params: ids };
+/**
+ * How many packages each selected image shows, by manifest id: what `packagesOfImages` would list,
+ * counted by the database (a package is its row, in its layer, with its .deb's digest).
+ */
+export async function packageCounts(index: FleetIndex, sel: Selection): Promise<Map<number, number>> {
+  const rows = await index.db.all<{ manifest_id: number; n: number }>(
+    `SELECT manifest_id, COUNT(*) AS n
+       FROM (SELECT DISTINCT ip.manifest_id, ip.package_id, ip.layer_id, ip.deb_sha256
+               FROM image_packages ip WHERE ip.manifest_id IN (${sel.sql})) shown
+      GROUP BY manifest_id`,
+    sel.params,
+  );
+  return new Map(rows.map((r) => [Number(r.manifest_id), Number(r.n)]));
 }
 
 interface LayerRow {
@@ -143,7 +155,7 @@ export async function layerStack(index: FleetIndex, image: ImageRow): Promise<St
       WHERE ml.manifest_id = ? ORDER BY ml.position`,
     [image.id],
   );
-  const packages = (await packagesOfImages(index, byId(image.id))).get(image.id) ?? [];
+  const packages = (await packagesOfImages(index, byIds([image.id]))).get(image.id) ?? [];
   return rows.map((r) => ({
     position: Number(r.position),
     digest: r.digest,

@@ -1,8 +1,8 @@
 import { CVE_ID } from "../advisories/advisory.js";
-import type { Finding } from "../advisories/match.js";
-import { type Severity, severityRank } from "../advisories/severity.js";
+import type { Severity } from "../advisories/severity.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
-import { fleetSelection, type IndexedPackage } from "../fleet/lookups.js";
+import { byIds, type IndexedPackage } from "../fleet/lookups.js";
+import { type Page, type PageRequest, type PageWindow, pageWindow, sliceWindow } from "../fleet/page.js";
 import { parseQuery } from "../fleet/query.js";
 import { refText } from "../fleet/ref-text.js";
 import { RECENT_RUNS_MS, type RunRecord } from "../fleet/runs.js";
@@ -10,30 +10,15 @@ import { diffPackageLists, type PackageListDiff } from "../inventory/package-dif
 import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import {
-  byId,
-  fleetImages,
-  type ImageRow,
-  imageByDigest,
-  layerStack,
-  packagesOfImages,
-} from "./fleet-data.js";
+import { type ImageRow, imageByDigest, layerStack, packagesOfImages } from "./fleet-data.js";
+import { computeSummary, type FleetLists, type FleetSummary, KeptUntilChanged } from "./fleet-summary.js";
 import { type ImageSbom, indexedImageSbom, type SbomOptions } from "./image-sbom.js";
-import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
+import type { Vulnerabilities } from "./vulnerabilities.js";
 
 /**
  * The answers the page's JSON API gives, assembled from the fleet index and the advisories. Every
  * argument has been validated by the route's schema; what names nothing gives a NOT_FOUND error.
  */
-
-export interface FleetImage extends Omit<ImageRow, "id"> {
-  packages: number;
-  vulnerabilities: SeverityCounts;
-  fixable: number;
-  worst?: Severity;
-  /** Why its vulnerabilities are unknown (nothing covers its release): shown grey, never as "none". */
-  unknown?: string;
-}
 
 function publicRow({ id: _id, ...row }: ImageRow): Omit<ImageRow, "id"> {
   return row;
@@ -59,40 +44,41 @@ function packageDiff(a: IndexedPackage[], b: IndexedPackage[]): PackageDiff {
   return { ...diff, changed };
 }
 
-interface Scanned {
-  image: FleetImage;
-  packages: IndexedPackage[];
-  findings: Finding[];
+/** A page of a list the view keeps whole, with its total. */
+function pageOf<T>(list: T[], window: PageWindow): Page<T> {
+  return { items: sliceWindow(list, window), total: list.length, offset: window.offset, limit: window.limit };
 }
 
 export class FleetView {
+  private readonly summary: KeptUntilChanged<FleetSummary>;
+
   constructor(
     readonly index: FleetIndex,
     readonly vulnerabilities: Vulnerabilities,
     private readonly sbomOptions: SbomOptions = { timeoutMs: 30_000 },
-  ) {}
-
-  /** The images a ref names (`all`: superseded ones too) with their packages and findings, newest first. */
-  private async scanned(opts: { all?: boolean } = {}): Promise<Scanned[]> {
-    const rows = await fleetImages(this.index, opts);
-    const packages = await packagesOfImages(this.index, fleetSelection(opts));
-    const scans = await this.vulnerabilities.fleet();
-    return rows.map((row) => {
-      const list = packages.get(row.id) ?? [];
-      const { findings, unknown } = scans.get(row.digest) ?? { findings: [] };
-      const { bySeverity, fixable } = summarize(findings);
-      const image = { ...publicRow(row), packages: list.length, vulnerabilities: bySeverity, fixable };
-      return {
-        image: { ...image, worst: worst(findings), ...(unknown ? { unknown } : {}) },
-        packages: list,
-        findings,
-      };
-    });
+  ) {
+    // Keyed by what it is computed from: the index's images and the advisories stored.
+    const key = async () => {
+      const feeds = await vulnerabilities.feeds();
+      return JSON.stringify([await index.changes(), feeds.map((f) => [f.location, f.storedAt])]);
+    };
+    this.summary = new KeptUntilChanged(key, () => computeSummary(index, vulnerabilities));
   }
 
-  /** The images with their package counts and vulnerabilities, newest first (`all`: superseded ones too). */
-  async fleet(opts: { all?: boolean } = {}): Promise<FleetImage[]> {
-    return (await this.scanned(opts)).map((s) => s.image);
+  private async lists(opts: { all?: boolean }): Promise<FleetLists> {
+    const summary = await this.summary.get();
+    return opts.all ? summary.all : summary.current;
+  }
+
+  /**
+   * A page of the images with their package counts and vulnerabilities, newest first (`all`:
+   * superseded ones too), with the totals the page shows above it and the fleet's bytes.
+   */
+  async fleet(opts: { all?: boolean } = {}, page?: PageRequest) {
+    const summary = await this.summary.get();
+    const lists = opts.all ? summary.all : summary.current;
+    const images = pageOf(lists.images, pageWindow(page));
+    return { ...images, items: images.items.map((s) => s.image), totals: lists.totals, bytes: summary.bytes };
   }
 
   /** An image by manifest digest or by ref text (registry/repository:tag). */
@@ -102,9 +88,12 @@ export class FleetView {
       if (row === undefined) throw notFound(text);
       return row;
     }
-    const match = (await fleetImages(this.index)).find((r) => r.refs.some((ref) => refText(ref) === text));
-    if (match === undefined) throw notFound(text);
-    return match;
+    const match = (await this.lists({})).images.find((s) =>
+      s.image.refs.some((ref) => refText(ref) === text),
+    );
+    const row = match && (await imageByDigest(this.index, match.image.digest));
+    if (row === undefined) throw notFound(text);
+    return row;
   }
 
   /** One image: its layer stack with packages, and its vulnerabilities. */
@@ -126,7 +115,7 @@ export class FleetView {
   /** What changes from image `a` to image `b`, from the index's package lists. */
   async diff(a: string, b: string) {
     const [ra, rb] = [await this.resolve(a), await this.resolve(b)];
-    const packages = await packagesOfImages(this.index, byId(ra.id, rb.id));
+    const packages = await packagesOfImages(this.index, byIds([ra.id, rb.id]));
     const [la, lb] = [await layerStack(this.index, ra), await layerStack(this.index, rb)];
     const inA = new Set(la.map((l) => l.digest));
     const shared = lb.filter((l) => inA.has(l.digest)).length;
@@ -138,53 +127,55 @@ export class FleetView {
     };
   }
 
-  /** Images by package query (as strata query: a relation, source:, digest:) or by CVE id. */
-  async search(text: string) {
-    if (CVE_ID.test(text)) {
-      const hits = (await this.scanned())
-        .map((s) => ({ ...s, findings: s.findings.filter((f) => f.id === text) }))
-        .filter((s) => s.findings.length > 0);
-      return {
-        kind: "cve" as const,
-        answers: hits.map((s) => ({
-          image: s.image,
-          packages: s.packages.filter((p) => s.findings.some((f) => f.package === p.name)),
-          findings: s.findings,
-        })),
-      };
+  /** A page of the images by package query (as strata query: a relation, source:, digest:) or by CVE id. */
+  async search(text: string, page?: PageRequest) {
+    if (!CVE_ID.test(text)) {
+      const { items, ...rest } = await this.index.query(parseQuery(text), page);
+      return { kind: "query" as const, answers: items, ...rest };
     }
-    return { kind: "query" as const, answers: await this.index.query(parseQuery(text)) };
+    const hits = (await this.lists({})).images
+      .map((s) => ({ ...s, findings: s.findings.filter((f) => f.id === text) }))
+      .filter((s) => s.findings.length > 0);
+    const { items, ...rest } = pageOf(hits, pageWindow(page));
+    const packages =
+      items.length === 0 ? new Map() : await packagesOfImages(this.index, byIds(items.map((s) => s.id)));
+    const answers = items.map((s) => ({
+      image: s.image,
+      packages: (packages.get(s.id) ?? []).filter((p: IndexedPackage) =>
+        s.findings.some((f) => f.package === p.name),
+      ),
+      findings: s.findings,
+    }));
+    return { kind: "cve" as const, answers, ...rest };
   }
 
   /**
-   * The vulnerable images, worst first, each with its findings and the fixing versions, and the
-   * `strata run`s of the last week that used it.
+   * A page of the vulnerable images, worst first, each with its findings and the fixing versions,
+   * and the `strata run`s of the last week that used it.
    */
-  async vulnerable(
-    opts: { all?: boolean } = {},
-    now = Date.now(),
-  ): Promise<{ image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[]> {
-    const rank = (s?: Severity) => (s === undefined ? -1 : severityRank(s));
-    const vulnerable = (await this.scanned(opts)).filter((s) => s.findings.length > 0);
-    const runs = await this.index.runs({
-      digests: vulnerable.map((v) => v.image.digest),
-      since: now - RECENT_RUNS_MS,
-      limit: 1000,
-    });
-    return vulnerable
-      .map(({ image, findings }) => ({
-        image,
-        findings,
-        recentRuns: runs.filter((r) => r.digest === image.digest),
-      }))
-      .sort((x, y) => rank(y.image.worst) - rank(x.image.worst) || y.findings.length - x.findings.length);
+  async vulnerable(opts: { all?: boolean } = {}, page?: PageRequest, now = Date.now()) {
+    const { items, ...rest } = pageOf((await this.lists(opts)).vulnerable, pageWindow(page));
+    const runs =
+      items.length === 0
+        ? []
+        : await this.index.runs({
+            digests: items.map((s) => s.image.digest),
+            since: now - RECENT_RUNS_MS,
+            limit: 1000,
+          });
+    const images = items.map(({ image, findings }) => ({
+      image,
+      findings,
+      recentRuns: runs.filter((r) => r.digest === image.digest),
+    }));
+    return { images, ...rest };
   }
 
   /** The last runs (strata run), newest first, each with what its image is known to carry now. */
   async runs(): Promise<{ run: RunRecord; indexed: boolean; worst?: Severity; vulnerabilities: number }[]> {
     const runs = await this.index.runs({ limit: 200 });
     // A run of an image superseded since still ran it: its findings count.
-    const images = new Map((await this.scanned({ all: true })).map((s) => [s.image.digest, s]));
+    const images = (await this.summary.get()).byDigest;
     return runs.map((run) => {
       const scanned = images.get(run.digest);
       return {

@@ -1,3 +1,4 @@
+import type { Advisory } from "../advisories/advisory.js";
 import { type ReleaseCoverage, releaseCoverage, uncoveredText } from "../advisories/coverage.js";
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
@@ -38,20 +39,38 @@ export class Vulnerabilities {
 
   /** The findings for one image's packages, worst first ([] when its release is unknown). */
   async ofPackages(packages: IndexedPackage[]): Promise<Finding[]> {
-    const release = releaseOfPackages(packages);
-    if (release === undefined) return [];
-    const installed = packages.map((p) => ({
-      ...p,
-      source: p.source || p.name,
-      sourceVersion: p.sourceVersion || p.version,
-    }));
-    const source = indexAdvisories(this.db);
-    const advisories = await source.advisories(
-      release,
-      installed.map((p) => p.source),
+    return (await this.ofImages([packages]))[0];
+  }
+
+  /**
+   * The findings for each image's packages, as `ofPackages` finds them, with one read of the
+   * advisories per release and one of the versions available for all the images together.
+   */
+  async ofImages(images: IndexedPackage[][]): Promise<Finding[][]> {
+    const installed = images.map((packages) =>
+      packages.map((p) => ({
+        ...p,
+        source: p.source || p.name,
+        sourceVersion: p.sourceVersion || p.version,
+      })),
     );
-    const available = await source.available(installed.map((p) => p.name));
-    return worstFirst(matchAdvisories(installed, advisories, available));
+    const releases = images.map(releaseOfPackages);
+    const source = indexAdvisories(this.db);
+    const advisories = new Map<string, Advisory[]>();
+    for (const release of new Set(releases)) {
+      if (release === undefined) continue;
+      const sources = installed
+        .filter((_, i) => releases[i] === release)
+        .flatMap((l) => l.map((p) => p.source));
+      advisories.set(release, await source.advisories(release, sources));
+    }
+    const available = await source.available(installed.flatMap((l) => l.map((p) => p.name)));
+    return installed.map((packages, i) => {
+      const release = releases[i];
+      return release === undefined
+        ? []
+        : worstFirst(matchAdvisories(packages, advisories.get(release)!, available));
+    });
   }
 }
 

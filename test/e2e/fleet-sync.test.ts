@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import type { Page } from "../../src/fleet/page.js";
 import type { QueryAnswer } from "../../src/fleet/query.js";
 import { type SyncEvent, syncRegistry } from "../../src/fleet/sync.js";
 import { runStrata } from "../helpers/cli.js";
@@ -66,8 +67,8 @@ async function manifestServed(repository: string, digest: string): Promise<Serve
   return (await res.json()) as ServedManifest;
 }
 
-const names = (answers: QueryAnswer[]) =>
-  answers.flatMap((a) => a.image.refs.map((r) => `${r.repository}:${r.tag}`)).sort();
+const names = ({ items }: Page<QueryAnswer>) =>
+  items.flatMap((a) => a.image.refs.map((r) => `${r.repository}:${r.tag}`)).sort();
 
 describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, the built CLI)", () => {
   for (const backend of ["SQLite", "PostgreSQL"]) {
@@ -86,10 +87,10 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
         assert.deepEqual(names(await opened.query("libssl3 < 3.0.15-1~deb12u1")), ["app-a:1", "app-c:1"]);
         assert.deepEqual(names(await opened.query("libssl3 << 3.0.11-1~deb12u2")), []);
         assert.deepEqual(names(await opened.query("source:glibc")), ["app-b:1", "app-b:latest"]);
-        const [image] = await opened.query("app-a");
+        const [image] = (await opened.query("app-a")).items;
         const byConfig = await opened.query(`digest:${image.image.config}`);
         assert.deepEqual(names(byConfig), ["app-a:1"]);
-        assert.equal(byConfig[0].match, "config");
+        assert.equal(byConfig.items[0].match, "config");
         assert.deepEqual(image.image.platform, "linux/amd64");
         const served = await manifestServed("app-a", image.image.digest);
         const layerSizes = served.layers.map((l) => l.size);

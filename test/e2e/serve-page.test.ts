@@ -286,6 +286,51 @@ describe("strata serve in a browser", () => {
     assert.match(page.url(), new RegExp(`/image/${digestOf(fleet.get("team/api:1.0")!)}$`));
   });
 
+  test("a long list comes a page at a time with its totals; the pager's links move through it, with scripts and without", async () => {
+    await page.goto(`${base}?limit=2`);
+    await page.waitForSelector("nav.pager");
+    assert.equal(await page.locator("tbody tr").count(), 2);
+    assert.match(await seen(page.locator("nav.pager")), /^Showing 1–2 of 5 images Next 2 →$/);
+    assert.match(
+      await seen(page.locator(".summary")),
+      /^5\s*images/,
+      "the totals are the fleet's, not the page's",
+    );
+    await page.click("nav.pager a[rel=next]");
+    await page.waitForURL("**/?offset=2&limit=2");
+    assert.match(await seen(page.locator("nav.pager")), /^Showing 3–4 of 5 images ← Previous Next 2 →$/);
+    await shot("8-pager");
+    await page.click("nav.pager a[rel=next]");
+    await page.waitForURL("**/?offset=4&limit=2");
+    assert.equal(await page.locator("tbody tr").count(), 1);
+    assert.equal(await page.locator("nav.pager a[rel=next]").count(), 0, "no page after the last");
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const still = await context.newPage();
+      await still.goto(`${base}vulnerable?limit=1`);
+      const vulnerable = await seen(still.locator("nav.pager"));
+      const total = Number(/of (\d+) vulnerable images/.exec(vulnerable)?.[1]);
+      assert.ok(total >= 2, vulnerable);
+      await still.click("nav.pager a[rel=next]");
+      await still.waitForURL("**/vulnerable?offset=1&limit=1");
+      assert.match(
+        await seen(still.locator("nav.pager")),
+        new RegExp(`^Showing 2–2 of ${total} vulnerable images`),
+      );
+    } finally {
+      await context.close();
+    }
+    await page.goto(`${base}#/search?q=source:zlib&limit=2`);
+    await page.waitForSelector("nav.pager");
+    const first = await page.locator("tbody tr").first().getAttribute("data-digest");
+    assert.match(await seen(page.locator("nav.pager")), /^Showing 1–2 of \d+ images/);
+    await page.click("nav.pager a[rel=next]");
+    await page.waitForFunction(() =>
+      document.querySelector("nav.pager")?.textContent?.startsWith("Showing 3–"),
+    );
+    assert.notEqual(await page.locator("tbody tr").first().getAttribute("data-digest"), first);
+  });
+
   test("/runs arrives with the Runs view in its HTML, no script run", async () => {
     const html = await (
       await fetch(`${base.replace(/\/$/, "")}/runs`, { signal: AbortSignal.timeout(10_000) })

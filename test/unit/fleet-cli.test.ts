@@ -49,6 +49,24 @@ describe("strata index and strata query on the command line (runs the built CLI)
       /^oci:.*app:1 {2}linux\/amd64 {2}sha256:[0-9a-f]{64}\n {2}libssl3:amd64 3\.0\.11-1~deb12u2 \(source openssl 3\.0\.11-1~deb12u2\)\n$/,
     );
     assert.match((await cli("query", "openssl >= 3.0.15-1~deb12u1")).stdout, /^no indexed image matches/);
+    const paged = JSON.parse((await cli("query", "libssl3", "--json", "--offset", "1")).stdout);
+    assert.deepEqual([paged.total, paged.limit, paged.offset, paged.answers], [1, 100, 1, []]);
+    const whole = JSON.parse((await cli("query", "libssl3", "--json", "--all", "--limit", "1")).stdout);
+    assert.deepEqual([whole.total, whole.limit, whole.answers.length], [1, null, 1]);
+    assert.equal(
+      (await cli("query", "libssl3", "--offset", "1")).stdout,
+      "showing none of 1 images; --limit/--offset for more, --all for every one\n",
+    );
+    for (const bad of [
+      ["--limit", "0"],
+      ["--limit", "10001"],
+      ["--offset", "-1"],
+      ["--limit", "x"],
+    ]) {
+      const refused = await cli("query", "libssl3", ...bad);
+      assert.equal(refused.code, 2, bad.join(" "));
+      assert.match(refused.stderr, /^strata: error: .*whole number from/);
+    }
     const removed = await cli("index", "rm", `oci:${join(dir, "app")}:1`);
     assert.equal(removed.code, 0, removed.stderr);
     assert.deepEqual(JSON.parse((await cli("index", "ls", "--json")).stdout), []);

@@ -225,7 +225,7 @@ for (const backend of BACKENDS) {
       await index.add(b.image, "test", [ref("b", "1", digestOf(b.image))]);
       assert.deepEqual(a.opened, [a.image.manifest.layers[1].digest]);
       assert.deepEqual(b.opened, []);
-      assert.equal((await index.query("source:openssl")).length, 2);
+      assert.equal((await index.query("source:openssl")).items.length, 2);
       await index.close();
     });
 
@@ -243,7 +243,7 @@ for (const backend of BACKENDS) {
           await index.add(victim.image, "test", [ref("victim", "1", digestOf(victim.image))]);
           if (!attackerFirst) await addAttacker();
           const what = `${victimKind} victim, attacker ${attackerFirst ? "first" : "last"}`;
-          const answers = await index.query("source:openssl");
+          const answers = (await index.query("source:openssl")).items;
           assert.ok(
             answers.some((a) => a.image.digest === digestOf(victim.image)),
             `${what}: the victim's openssl is found`,
@@ -251,7 +251,7 @@ for (const backend of BACKENDS) {
           const seen = (await index.packagesOf(digestOf(victim.image))).map((p) => p.name);
           assert.deepEqual(seen, ["libssl3"], `${what}: the victim shows its real packages only`);
           assert.equal(
-            (await index.query("bash")).filter((a) => a.image.digest === digestOf(victim.image)).length,
+            (await index.query("bash")).items.filter((a) => a.image.digest === digestOf(victim.image)).length,
             0,
           );
           const from = await index.db.get<{ packages_from: string }>(
@@ -312,11 +312,11 @@ for (const backend of BACKENDS) {
       }));
       const { image } = countedImage([await statusLayer([OPENSSL, ...many])]);
       await index.add(image, "test", [ref("many", "1", digestOf(image))]);
-      const answers = await index.query("evilsrc");
+      const answers = (await index.query("evilsrc")).items;
       assert.equal(answers.length, 1);
       assert.equal(answers[0].packages.length, 33_000);
       assert.equal(answers[0].packages[0].name, "p0");
-      assert.equal((await index.query("source:openssl")).length, 1);
+      assert.equal((await index.query("source:openssl")).items.length, 1);
       await index.close();
     });
 
@@ -328,7 +328,7 @@ for (const backend of BACKENDS) {
       await index.add(image, "test", [ref("debian", "1", digestOf(image))]);
       const seen = (await index.packagesOf(digestOf(image))).map((p) => `${p.name}=${p.version}`);
       assert.deepEqual(seen, ["libc6=2.36-9+deb12u4", "libssl3=3.0.11-1~deb12u2", "zlib1g=1:1.3.dfsg-3"]);
-      assert.equal((await index.query("zlib1g = 1:1.2.13.dfsg-1")).length, 0);
+      assert.equal((await index.query("zlib1g = 1:1.2.13.dfsg-1")).items.length, 0);
       await index.close();
     });
 
@@ -351,7 +351,7 @@ for (const backend of BACKENDS) {
       );
       const stats = await index.stats();
       assert.deepEqual([stats.images, stats.refs, stats.layers, stats.layerPackages], [1, 1, 3, 2]);
-      assert.deepEqual(await index.query("source:openssl"), []);
+      assert.deepEqual((await index.query("source:openssl")).items, []);
       assert.deepEqual(await index.remove({ digest: digestOf(b.image) }), { refs: 1, images: 1 });
       assert.equal((await index.stats()).layers, 0);
       await index.close();
@@ -398,7 +398,9 @@ for (const backend of BACKENDS) {
         for (const [op, holds] of RELATIONS) {
           const expected = versions.filter((v) => holds(sign.get(`${v} ${r}`)!)).sort();
           for (const query of [`probe ${op} ${r}`, `source:probe-src ${op} ${r}`]) {
-            const found = (await index.query(query)).flatMap((a) => a.packages.map((p) => p.version)).sort();
+            const found = (await index.query(query)).items
+              .flatMap((a) => a.packages.map((p) => p.version))
+              .sort();
             assert.deepEqual(found, expected, query);
           }
         }
@@ -417,7 +419,7 @@ for (const backend of BACKENDS) {
         [stats.images, stats.refs, stats.layers, stats.layerPackages, stats.imagePackages],
         [50, 50, 1 + 2 + 50, 2 + 50, 150],
       );
-      assert.equal((await index.query("source:glibc")).length, 50);
+      assert.equal((await index.query("source:glibc")).items.length, 50);
       await index.close();
     });
 
@@ -446,7 +448,7 @@ for (const backend of BACKENDS) {
         MIGRATIONS.map((m) => m.version),
       );
       assert.equal(Number((await index.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
-      assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).length, 1);
+      assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).items.length, 1);
       assert.equal((await index.images())[0].size, null);
       await index.add(image, "test", [ref("old", "2", digestOf(image))]);
       assert.equal((await index.images())[0].size, imageSize(image));
@@ -477,11 +479,86 @@ for (const backend of BACKENDS) {
       );
       const stats = await index.stats();
       assert.deepEqual([stats.images, stats.layerPackages, stats.imagePackages], [3, 4, 6]);
-      assert.deepEqual((await index.query("libc6")).map((a) => a.image.refs[0].repository).sort(), [
+      assert.deepEqual((await index.query("libc6")).items.map((a) => a.image.refs[0].repository).sort(), [
         "a",
         "b",
         "c",
       ]);
+      await index.close();
+    });
+
+    test("every write of images moves the change counter, as another connection sees it; reads do not", async () => {
+      const location = await backend.location();
+      const writer = await FleetIndex.open(location);
+      const reader = await FleetIndex.open(location);
+      try {
+        const seen = [await reader.changes()];
+        const { image } = await strataImage([LIBC, OPENSSL]);
+        await writer.add(image, "test", [ref("app", "1", digestOf(image))]);
+        seen.push(await reader.changes());
+        await writer.add(image, "test", [ref("app", "2", digestOf(image))]);
+        seen.push(await reader.changes());
+        await writer.query("libc6");
+        await writer.images({ all: true });
+        seen.push(await reader.changes());
+        await writer.remove({ ref: { registry: "registry.test", repository: "app", tag: "2" } });
+        seen.push(await reader.changes());
+        await writer.prune();
+        seen.push(await reader.changes());
+        assert.deepEqual(seen, [0, 1, 2, 2, 3, 4]);
+        // A write that fails leaves it where it was.
+        const empty = countedImage([await statusLayer([], [{ path: "etc/motd", body: "hi\n" }])]).image;
+        await assert.rejects(writer.add(empty, "empty", [ref("empty", "1", digestOf(empty))]));
+        assert.equal(await reader.changes(), 4);
+      } finally {
+        await writer.close();
+        await reader.close();
+      }
+    });
+
+    test("a query answers one page of the matching images, by digest, with how many match in all", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const batch = [];
+      for (const label of ["a", "b", "c", "d", "e", "f", "g"]) {
+        const { image } = await strataImage([LIBC, { name: `app-${label}`, version: "1.0" }], { label });
+        batch.push({ image, where: label, refs: [ref(label, "1", digestOf(image))] });
+      }
+      await index.addMany(batch);
+      const everyDigest = batch.map((b) => digestOf(b.image)).sort();
+      const pages = [];
+      for (const offset of [0, 3, 6]) pages.push(await index.query("source:glibc", { limit: 3, offset }));
+      assert.deepEqual(
+        pages.map((p) => [p.total, p.offset, p.limit, p.items.length]),
+        [
+          [7, 0, 3, 3],
+          [7, 3, 3, 3],
+          [7, 6, 3, 1],
+        ],
+      );
+      assert.deepEqual(
+        pages.flatMap((p) => p.items.map((a) => a.image.digest)),
+        everyDigest,
+      );
+      assert.deepEqual(
+        pages[0].items[0].packages.map((p) => p.name),
+        ["libc6"],
+      );
+      const past = await index.query("libc6 >= 2.36", { offset: 50 });
+      assert.deepEqual([past.total, past.items.length, past.limit], [7, 0, 100]);
+      const all = await index.query("libc6", { limit: "all" });
+      assert.deepEqual([all.total, all.items.length, all.limit], [7, 7, null]);
+      // The base layer names every image: a page of them, each with that layer's packages (none).
+      const base = batch[0].image.manifest.layers[0].digest;
+      const byLayer = await index.query(`digest:${base}`, { limit: 2, offset: 4 });
+      assert.deepEqual(
+        [byLayer.total, byLayer.items.map((a) => [a.image.digest, a.match, a.packages.length])],
+        [7, everyDigest.slice(4, 6).map((d) => [d, "layer", 0])],
+      );
+      // A manifest digest comes first, the layer's images after it.
+      const own = await index.query(`digest:${everyDigest[0]}`, { limit: 1, offset: 0 });
+      assert.deepEqual([own.total, own.items.map((a) => a.match)], [1, ["manifest"]]);
+      for (const page of [{ limit: 0 }, { limit: 10_001 }, { offset: -1 }, { limit: 1.5 }])
+        await assert.rejects(index.query("libc6", page), (e) => isStrataError(e) && e.code === "USAGE");
       await index.close();
     });
 

@@ -96,6 +96,77 @@ describe("joining containers with the index", () => {
   });
 });
 
+describe("looking up running containers", () => {
+  test("200 containers are looked up in as many statements as 4, each found by what its runtime reports", async () => {
+    const index = await FleetIndex.open(db);
+    try {
+      const api = fleet.get("team/api:1.0")!.image.image;
+      const web = fleet.get("team/web:2")!.image.image;
+      const unknown = `sha256:${"e".repeat(64)}`;
+      const kinds = [
+        { digests: [unknown, digestOf(fleet.get("team/api:1.0")!)], diffIds: [] },
+        { digests: [web.manifest.config.digest], diffIds: [] },
+        { digests: [unknown], diffIds: api.config.rootfs.diff_ids },
+        { digests: [unknown], diffIds: api.config.rootfs.diff_ids.slice(0, -1) },
+      ];
+      let statements = 0;
+      // Every statement goes through all() or get(): counted on the way.
+      const all = index.db.all.bind(index.db);
+      const get = index.db.get.bind(index.db);
+      const counted =
+        <A extends unknown[], R>(f: (...args: A) => R) =>
+        (...args: A): R => {
+          statements++;
+          return f(...args);
+        };
+      Object.assign(index.db, { all: counted(all), get: counted(get) });
+      const few = await index.running(kinds);
+      const fewStatements = statements;
+      statements = 0;
+      const many = await index.running(Array.from({ length: 200 }, (_, i) => kinds[i % 4]));
+      assert.equal(statements, fewStatements, "the statements do not grow with the containers");
+      const expected = [
+        ["manifest", digestOf(fleet.get("team/api:1.0")!)],
+        ["config", digestOf(fleet.get("team/web:2")!)],
+        ["diff_ids", digestOf(fleet.get("team/api:1.0")!)],
+        undefined,
+      ];
+      const seen = (list: typeof few) => list.map((r) => r && [r.by, r.image.digest]);
+      assert.deepEqual(seen(few), expected);
+      assert.deepEqual(
+        seen(many),
+        Array.from({ length: 200 }, (_, i) => expected[i % 4]),
+      );
+      assert.equal(many[2]?.packages.length, 5);
+      // Joined with their vulnerabilities too: still as many statements for 200 containers as for 4.
+      const containers = (list: typeof kinds): RunningContainer[] =>
+        list.map((k, i) => ({
+          runtime: "kubernetes",
+          id: `shop/pod-${i}/app`,
+          name: `app-${i}`,
+          image: "registry.test/team/api:1.0",
+          imageDigests: k.digests,
+          diffIds: k.diffIds,
+        }));
+      const vulnerabilities = new Vulnerabilities(index.db);
+      statements = 0;
+      const joinedFew = await joinContainers(index, vulnerabilities, containers(kinds));
+      const joinFew = statements;
+      statements = 0;
+      const joinedMany = await joinContainers(
+        index,
+        vulnerabilities,
+        containers(Array.from({ length: 200 }, (_, i) => kinds[i % 4])),
+      );
+      assert.equal(statements, joinFew);
+      assert.ok(joinedMany[0].findings.some((f) => f.id === "CVE-2023-45853"));
+      assert.deepEqual(joinedMany[4].findings, joinedFew[0].findings);
+    } finally {
+      await index.close();
+    }
+  });
+});
+
 describe("strata ps --pods", () => {
   test("names the vulnerable container, its image and its vulnerable packages with their fixes", async () => {
     const file = join(dir, "pods.json");

@@ -4,27 +4,39 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { imageDescriptor } from "../../src/oci/image.js";
 import { FleetView } from "../../src/serve/fleet-view.js";
 import { parseListen } from "../../src/serve/listen.js";
 import { buildServer } from "../../src/serve/server.js";
 import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
-import { digestOf, type FleetImageSpec, indexPageFleet, TRACKER_FIXTURE } from "../helpers/page-fleet.js";
+import { strataImage } from "../helpers/fleet-images.js";
+import {
+  BASE_FILES,
+  digestOf,
+  type FleetImageSpec,
+  indexPageFleet,
+  storeTrackerFixture,
+  TRACKER_FIXTURE,
+} from "../helpers/page-fleet.js";
 
 /** The page's JSON API over a real SQLite index, through fastify's inject (no socket). */
 let app: FastifyInstance;
 let index: FleetIndex;
+let view: FleetView;
+let dbPath: string;
 let fleet: Map<string, FleetImageSpec>;
 
 before(async () => {
   const dir = await tempDir("serve-api");
-  fleet = await indexPageFleet(join(dir, "index.db"));
+  dbPath = join(dir, "index.db");
+  fleet = await indexPageFleet(dbPath);
   const pageDir = join(dir, "page");
   await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
   await writeFile(join(pageDir, "app.js"), "");
   index = await FleetIndex.open(join(dir, "index.db"));
-  const view = new FleetView(index, new Vulnerabilities(index.db));
+  view = new FleetView(index, new Vulnerabilities(index.db));
   app = await buildServer({ view, pageDir, listen: parseListen("127.0.0.1:8080") });
 });
 after(async () => {
@@ -38,6 +50,7 @@ async function get(url: string, headers: Record<string, string> = {}) {
   return { status: res.statusCode, body: res.json(), headers: res.headers };
 }
 const digest = (tag: string) => digestOf(fleet.get(tag)!);
+const imageDigest = (image: Parameters<typeof imageDescriptor>[0]) => imageDescriptor(image).digest;
 
 describe("strata serve API", () => {
   test("the fleet lists every image with its tags, shared layers and vulnerabilities by severity", async () => {
@@ -197,7 +210,11 @@ describe("strata serve API", () => {
       `/api/images/${digest("team/api:1.0")}/diff`,
       `/api/images/${digest("team/api:1.0")}/diff?against=%00bad`,
       `/api/search?q=curl&extra=1`,
-      "/api/fleet?limit=10",
+      "/api/fleet?limit=0",
+      "/api/fleet?limit=1001",
+      "/api/fleet?offset=-1",
+      "/api/vulnerable?limit=x",
+      "/api/search?q=curl&offset=1e3",
       `/api/images/${digest("team/api:1.0")}?verbose=1`,
       "/api/vulnerable?all=1",
       "/api/runs?x=1",
@@ -221,6 +238,92 @@ describe("strata serve API", () => {
     assert.equal(page.statusCode, 200);
     assert.match(page.headers["content-type"] as string, /text\/html/);
     assert.match(page.headers["content-security-policy"] as string, /default-src 'none'; script-src 'self'/);
+  });
+});
+
+describe("strata serve API pages", () => {
+  const digests = (images: { digest?: string; image?: { digest: string } }[]) =>
+    images.map((i) => i.digest ?? i.image!.digest);
+
+  test("the lists come a page at a time with their totals; the pages make up the whole list", async () => {
+    const whole = (await get("/api/fleet")).body;
+    assert.deepEqual([whole.total, whole.offset, whole.limit, whole.images.length], [4, 0, 100, 4]);
+    assert.deepEqual(whole.totals, {
+      images: 4,
+      repositories: 3,
+      vulnerable: 2,
+      fixable: whole.totals.fixable,
+    });
+    assert.ok(whole.totals.fixable > 0);
+    const pages = [];
+    for (const offset of [0, 1, 2, 3, 4]) pages.push((await get(`/api/fleet?limit=1&offset=${offset}`)).body);
+    assert.deepEqual(
+      pages.map((p) => [p.total, p.limit, p.images.length]),
+      [
+        [4, 1, 1],
+        [4, 1, 1],
+        [4, 1, 1],
+        [4, 1, 1],
+        [4, 1, 0],
+      ],
+    );
+    assert.deepEqual(
+      pages.flatMap((p) => digests(p.images)),
+      digests(whole.images),
+    );
+    const source = (await get("/api/search?q=source:zlib&limit=3&offset=2")).body;
+    assert.deepEqual([source.total, source.offset, source.answers.length], [4, 2, 2]);
+    const cve = (await get("/api/search?q=CVE-2023-45853&limit=1&offset=1")).body;
+    assert.deepEqual([cve.kind, cve.total, cve.answers.length], ["cve", 1, 0]);
+    const vulnerable = (await get("/api/vulnerable")).body;
+    const second = (await get("/api/vulnerable?limit=1&offset=1")).body;
+    assert.deepEqual([second.total, second.images.length], [vulnerable.total, 1]);
+    assert.equal(second.images[0].image.digest, vulnerable.images[1].image.digest);
+  });
+
+  test("the fleet's summary is computed once per change of the index, whichever process changed it", async () => {
+    let computed = 0;
+    const scan = view.vulnerabilities.fleet.bind(view.vulnerabilities);
+    view.vulnerabilities.fleet = () => {
+      computed++;
+      return scan();
+    };
+    await get("/api/fleet");
+    computed = 0;
+    for (const url of [
+      "/api/fleet",
+      "/api/fleet?offset=2",
+      "/api/vulnerable",
+      "/api/search?q=CVE-2023-45853",
+      "/api/runs",
+    ])
+      assert.equal((await get(url)).status, 200, url);
+    assert.equal(computed, 0, "kept while the index does not change");
+    // Another connection (as `strata index add` would be) adds an image: the counter in the database moves.
+    const other = await FleetIndex.open(dbPath);
+    try {
+      const { image } = await strataImage([BASE_FILES, { name: "newpkg", version: "1.0" }], { label: "new" });
+      const ref = {
+        registry: "registry.test",
+        repository: "team/new",
+        tag: "1",
+        topDigest: imageDigest(image),
+      };
+      await other.add(image, "new", [ref]);
+      assert.equal((await get("/api/fleet")).body.total, 5);
+      assert.equal((await get("/api/vulnerable")).status, 200);
+      assert.equal(computed, 1, "computed again once, for the change");
+      await other.remove({ ref });
+      assert.equal((await get("/api/fleet")).body.total, 4);
+      assert.equal(computed, 2);
+      // Advisories stored again are a change too: the findings may differ.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await storeTrackerFixture(other);
+      await get("/api/vulnerable");
+      assert.equal(computed, 3);
+    } finally {
+      await other.close();
+    }
   });
 });
 

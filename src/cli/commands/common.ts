@@ -27,3 +27,13 @@ export function mirrorUrl(value: string): string {
 export function specArgument(path: string | undefined): string {
   return path ?? "strata.yaml";
 }
+
+/** A flag's count of answers (--limit, --offset): a whole number in range, else a usage error before any work. */
+export function countFlag(min: number, max: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`It must be a whole number from ${min} to ${max}.`);
+    }
+    return Number(value);
+  };
+}

@@ -1,9 +1,17 @@
 import type { Command } from "commander";
+import { DEFAULT_LIMIT, MAX_LIMIT, type Page, type PageRequest } from "../../fleet/page.js";
 import type { QueryAnswer } from "../../fleet/query.js";
 import { parseQuery } from "../../fleet/query.js";
 import { refText } from "../../fleet/ref-text.js";
 import { examples } from "../help.js";
+import { countFlag } from "./common.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
+
+interface QueryFlags extends IndexFlags {
+  limit: number;
+  offset: number;
+  all?: boolean;
+}
 
 function answerLines(a: QueryAnswer): string[] {
   // Queries answer for superseded images too (what runs one may still be found by it), marked.
@@ -22,13 +30,34 @@ function answerLines(a: QueryAnswer): string[] {
   ];
 }
 
+/** "showing 101–200 of 1,667 images; --limit/--offset for more", when the page is not all of them. */
+function pageLine(page: Page<QueryAnswer>): string[] {
+  if (page.offset === 0 && page.items.length === page.total) return [];
+  const count = (n: number) => n.toLocaleString("en");
+  const range =
+    page.items.length === 0
+      ? "none"
+      : page.offset === 0
+        ? count(page.items.length)
+        : `${count(page.offset + 1)}-${count(page.offset + page.items.length)}`;
+  return [`showing ${range} of ${count(page.total)} images; --limit/--offset for more, --all for every one`];
+}
+
 export function registerQuery(program: Command): void {
   withIndexFlag(
     program
       .command("query")
       .description("which indexed images hold a package, a source's packages, or a digest")
       .argument("<query>", "NAME [OP VERSION], source:NAME [OP VERSION], or digest:sha256:HEX")
-      .option("--json", "print the answers as JSON on stdout")
+      .option("--limit <n>", "at most this many images (1 to 10000)", countFlag(1, MAX_LIMIT), DEFAULT_LIMIT)
+      .option(
+        "--offset <n>",
+        "skip this many images first (they come ordered by digest)",
+        countFlag(0, 1e9),
+        0,
+      )
+      .option("--all", "every matching image, however many (overrides --limit)")
+      .option("--json", "print {total, limit, offset, answers} as JSON on stdout")
       .addHelpText(
         "after",
         [
@@ -44,20 +73,23 @@ export function registerQuery(program: Command): void {
         examples(
           "strata query 'openssl < 3.0.15-1~deb12u1'",
           "strata query source:glibc --json",
+          "strata query libc6 --limit 50 --offset 100",
           "strata query digest:sha256:4f2a...",
         ),
       ),
-  ).action(async (text: string, flags: IndexFlags) => {
+  ).action(async (text: string, flags: QueryFlags) => {
     const query = parseQuery(text);
-    const answers = await withIndex(flags, (index) => index.query(query));
+    const page: PageRequest = { offset: flags.offset, limit: flags.all ? "all" : flags.limit };
+    const answer = await withIndex(flags, (index) => index.query(query, page));
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify(answers)}\n`);
+      const { total, limit, offset, items } = answer;
+      process.stdout.write(`${JSON.stringify({ total, limit, offset, answers: items })}\n`);
       return;
     }
-    if (answers.length === 0) {
+    if (answer.total === 0) {
       process.stdout.write(`no indexed image matches ${text}\n`);
       return;
     }
-    process.stdout.write(`${answers.flatMap(answerLines).join("\n")}\n`);
+    process.stdout.write(`${[...answer.items.flatMap(answerLines), ...pageLine(answer)].join("\n")}\n`);
   });
 }

@@ -3,15 +3,24 @@ import type { IndexedPackage } from "../../fleet/lookups.js";
 import type { QueryAnswer } from "../../fleet/query.js";
 import type { RunRecord } from "../../fleet/runs.js";
 import type { FleetBytes, StackLayer } from "../fleet-data.js";
-import type { FleetImage, PackageDiff } from "../fleet-view.js";
+import type { FleetImage, FleetTotals } from "../fleet-summary.js";
+import type { PackageDiff } from "../fleet-view.js";
 
 /** The page's calls to the JSON API (src/serve/api.ts); an error answer becomes an Error with its text. */
 
 export type { Finding, FleetImage, IndexedPackage, QueryAnswer, RunRecord, StackLayer };
 export type Image = Omit<FleetImage, "packages" | "vulnerabilities" | "fixable" | "worst" | "unknown">;
 
-export interface FleetAnswer {
+/** Where a paged answer is in its list: how many in all, how many skipped, how many at most. */
+export interface PageOf {
+  total: number;
+  offset: number;
+  limit: number | null;
+}
+
+export interface FleetAnswer extends PageOf {
   images: FleetImage[];
+  totals: FleetTotals;
   bytes: FleetBytes;
   advisories: { location: string; date: string; advisories: number }[];
 }
@@ -34,16 +43,18 @@ export interface DiffAnswer {
   packages: PackageDiff;
   layers: { shared: number; onlyInA: number; onlyInB: number };
 }
-export interface VulnerableAnswer {
+export interface VulnerableAnswer extends PageOf {
   images: { image: FleetImage; findings: Finding[]; recentRuns: RunRecord[] }[];
 }
-export type SearchAnswer =
-  | { query: string; kind: "query"; answers: QueryAnswer[] }
-  | {
-      query: string;
-      kind: "cve";
-      answers: { image: FleetImage; packages: IndexedPackage[]; findings: Finding[] }[];
-    };
+export type SearchAnswer = PageOf &
+  (
+    | { query: string; kind: "query"; answers: QueryAnswer[] }
+    | {
+        query: string;
+        kind: "cve";
+        answers: { image: FleetImage; packages: IndexedPackage[]; findings: Finding[] }[];
+      }
+  );
 
 export async function getJson<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: { accept: "application/json" } });

@@ -1,8 +1,8 @@
 import { errorBox, h } from "./dom.js";
 import { imageView } from "./image-view.js";
-import { imageHref } from "./parts.js";
+import { imageHref, listKey, PAGE_SIZE } from "./parts.js";
 import { runsView } from "./runs-view.js";
-import { fleetView, searchView, vulnerableView } from "./views.js";
+import { fleetView, type PageAt, searchView, vulnerableView } from "./views.js";
 
 /**
  * The page's router. The server renders the first view of a path (/, /image/DIGEST, /vulnerable, /runs;
@@ -18,12 +18,28 @@ interface Route {
   key?: string;
 }
 
-function route(hash: string, pathname: string): Route {
-  const [path, query = ""] = (hash.replace(/^#/, "") || pathname).split("?", 2);
+/** The page of a list the URL names; what is not a count is the first page. */
+function pageAt(params: URLSearchParams): PageAt {
+  const count = (name: string, max: number) => {
+    const n = Number(/^\d{1,9}$/.exec(params.get(name) ?? "")?.[0] ?? Number.NaN);
+    return Number.isNaN(n) || n > max ? undefined : n;
+  };
+  const limit = count("limit", 1000);
+  return {
+    offset: count("offset", 999_999_999) ?? 0,
+    limit: limit === undefined || limit < 1 ? PAGE_SIZE : limit,
+  };
+}
+
+function route(hash: string, pathname: string, search: string): Route {
+  const [path, query = ""] = (hash.replace(/^#/, "") || `${pathname}${search}`).split("?", 2);
   const params = new URLSearchParams(query);
   const q = params.get("q") ?? "";
-  if (path === "/search") return { nav: "", render: () => searchView(q), query: q };
-  if (path === "/vulnerable") return { nav: "vulnerable", render: vulnerableView, key: "vulnerable" };
+  // A list's page: the server renders the paths' (/?offset=N&limit=N), the script the search's.
+  const at = pageAt(params);
+  if (path === "/search") return { nav: "", render: () => searchView(q, at), query: q };
+  if (path === "/vulnerable")
+    return { nav: "vulnerable", render: () => vulnerableView(at), key: listKey("vulnerable", at) };
   if (path === "/runs") return { nav: "runs", render: runsView, key: "runs" };
   const image = /^\/image\/(sha256:[0-9a-f]{64})$/.exec(path);
   const against = params.get("against") ?? undefined;
@@ -33,12 +49,12 @@ function route(hash: string, pathname: string): Route {
       render: () => imageView(image[1], against),
       key: against === undefined ? `image ${image[1]}` : undefined,
     };
-  return { nav: "fleet", render: fleetView, key: "fleet" };
+  return { nav: "fleet", render: () => fleetView(at), key: listKey("fleet", at) };
 }
 
 async function show(): Promise<void> {
   const main = document.getElementById("main")!;
-  const { nav, render, query, key } = route(location.hash, location.pathname);
+  const { nav, render, query, key } = route(location.hash, location.pathname, location.search);
   // The box shows the search on screen, not one left over from an earlier view.
   (document.getElementById("q") as HTMLInputElement).value = query ?? "";
   for (const a of document.querySelectorAll<HTMLElement>("[data-nav]"))

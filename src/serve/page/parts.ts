@@ -1,5 +1,5 @@
 import { formatBytes } from "../../util/format-bytes.js";
-import type { Finding, FleetImage, Image } from "./api.js";
+import type { Finding, FleetImage, Image, PageOf } from "./api.js";
 import { h } from "./dom.js";
 
 /** Pieces several views show: an image's names, severity badges, a findings table row. */
@@ -91,3 +91,52 @@ export function findingRow(f: Finding): HTMLElement {
 }
 
 export const FINDING_HEADS = ["Severity", "Vulnerability", "Package", "Installed", "Fixed in"];
+
+/** The page size the page asks for unless its URL names one (the API's default). */
+export const PAGE_SIZE = 100;
+
+/** A list's page as URL parameters: only what differs from the first page of PAGE_SIZE. */
+export function pageParams(offset: number, limit: number | null): string {
+  const params = [
+    ...(offset > 0 ? [`offset=${offset}`] : []),
+    ...(limit !== null && limit !== PAGE_SIZE ? [`limit=${limit}`] : []),
+  ];
+  return params.join("&");
+}
+
+/** What names a list's first view on the server and in the script: "fleet", "fleet 100 10". */
+export function listKey(view: string, at: { offset: number; limit: number }): string {
+  return at.offset === 0 && at.limit === PAGE_SIZE ? view : `${view} ${at.offset} ${at.limit}`;
+}
+
+/**
+ * Where a page of a long list is, and links to the pages before and after it: "Showing 101–200 of
+ * 1,667 images". `href` makes a link to the page at an offset, of the same size.
+ */
+export function pager(
+  page: PageOf,
+  shown: number,
+  noun: string,
+  href: (offset: number, limit: number | null) => string,
+): HTMLElement {
+  const count = (n: number) => n.toLocaleString("en");
+  const range = shown === 0 ? "none" : `${count(page.offset + 1)}–${count(page.offset + shown)}`;
+  const size = page.limit ?? Math.max(shown, 1);
+  const links: (HTMLElement | string)[] = [];
+  if (page.offset > 0)
+    links.push(
+      " ",
+      h("a", { href: href(Math.max(0, page.offset - size), page.limit), rel: "prev" }, "← Previous"),
+    );
+  if (page.offset + shown < page.total)
+    links.push(
+      " ",
+      h("a", { href: href(page.offset + shown, page.limit), rel: "next" }, `Next ${count(size)} →`),
+    );
+  return h(
+    "nav",
+    { class: "pager", "aria-label": "pages" },
+    `Showing ${range} of ${count(page.total)} ${noun}`,
+    ...links,
+  );
+}

@@ -8,7 +8,16 @@ import {
   type VulnerableAnswer,
 } from "./api.js";
 import { ago, empty, h, short, table } from "./dom.js";
-import { FINDING_HEADS, findingRow, imageHref, refsCell, severityBadges, sizeText } from "./parts.js";
+import {
+  FINDING_HEADS,
+  findingRow,
+  imageHref,
+  pageParams,
+  pager,
+  refsCell,
+  severityBadges,
+  sizeText,
+} from "./parts.js";
 
 /** The fleet list, search results and the vulnerable images. */
 
@@ -51,16 +60,29 @@ function stat(value: string | number, label: string): HTMLElement {
   return h("div", { class: "stat" }, h("b", {}, value), h("span", {}, label));
 }
 
-export async function fleetView(): Promise<HTMLElement> {
-  return fleetContent(await getJson<FleetAnswer>("/api/fleet"));
+/** A page of a path the server renders too: the same link works with or without the script. */
+function pathHref(path: string) {
+  return (offset: number, limit: number | null) => {
+    const params = pageParams(offset, limit);
+    return params === "" ? path : `${path}?${params}`;
+  };
 }
 
-/** The fleet list from /api/fleet's answer (the server renders it into the first page too). */
-export function fleetContent({ images, advisories, bytes }: FleetAnswer): HTMLElement {
-  const vulnerable = images.filter(
-    (i) => i.worst !== undefined && i.worst !== "negligible" && i.worst !== "unknown",
-  );
-  const repos = new Set(images.flatMap((i) => i.refs.map((r) => `${r.registry}/${r.repository}`)));
+/** Which page of a list a view shows. */
+export interface PageAt {
+  offset: number;
+  limit: number;
+}
+
+const apiPage = ({ offset, limit }: PageAt) => `offset=${offset}&limit=${limit}`;
+
+export async function fleetView(at: PageAt): Promise<HTMLElement> {
+  return fleetContent(await getJson<FleetAnswer>(`/api/fleet?${apiPage(at)}`));
+}
+
+/** A page of the fleet list from /api/fleet's answer (the server renders it into the first page too). */
+export function fleetContent(answer: FleetAnswer): HTMLElement {
+  const { images, advisories, bytes, totals } = answer;
   return h(
     "section",
     {},
@@ -75,24 +97,24 @@ export function fleetContent({ images, advisories, bytes }: FleetAnswer): HTMLEl
     h(
       "div",
       { class: "summary" },
-      stat(images.length, "images"),
-      stat(repos.size, "repositories"),
+      stat(totals.images.toLocaleString("en"), "images"),
+      stat(totals.repositories.toLocaleString("en"), "repositories"),
       stat(formatBytes(bytes.stored), `stored (${formatBytes(bytes.images)} as whole images)`),
       stat(formatBytes(bytes.shared), "in layers several images share"),
-      stat(vulnerable.length, "vulnerable (low or worse)"),
-      stat(
-        images.reduce((n, i) => n + i.fixable, 0),
-        "fixable findings",
-      ),
+      stat(totals.vulnerable.toLocaleString("en"), "vulnerable (low or worse)"),
+      stat(totals.fixable.toLocaleString("en"), "fixable findings"),
     ),
-    images.length === 0
+    answer.total === 0
       ? empty("The index holds no image yet: strata index add IMAGE")
-      : table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
+      : [
+          table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
+          pager(answer, images.length, "images", pathHref("/")),
+        ],
   );
 }
 
-export async function searchView(q: string): Promise<HTMLElement> {
-  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}`);
+export async function searchView(q: string, at: PageAt): Promise<HTMLElement> {
+  const answer = await getJson<SearchAnswer>(`/api/search?q=${encodeURIComponent(q)}&${apiPage(at)}`);
   const rows =
     answer.kind === "cve"
       ? answer.answers.map(
@@ -126,10 +148,21 @@ export async function searchView(q: string): Promise<HTMLElement> {
     "section",
     {},
     h("h1", {}, "Search"),
-    h("p", { class: "sub" }, h("code", {}, q), ` — ${rows.length} ${rows.length === 1 ? "image" : "images"}`),
-    rows.length === 0
+    h(
+      "p",
+      { class: "sub" },
+      h("code", {}, q),
+      ` — ${answer.total.toLocaleString("en")} ${answer.total === 1 ? "image" : "images"}`,
+    ),
+    answer.total === 0
       ? empty("No indexed image matches.")
-      : table(["Image", "Manifest", "Platform", "Matching packages"], body),
+      : [
+          table(["Image", "Manifest", "Platform", "Matching packages"], body),
+          pager(answer, rows.length, "images", (o, l) => {
+            const params = pageParams(o, l);
+            return `#/search?q=${encodeURIComponent(q)}${params === "" ? "" : `&${params}`}`;
+          }),
+        ],
   );
 }
 
@@ -146,12 +179,13 @@ function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
   );
 }
 
-export async function vulnerableView(): Promise<HTMLElement> {
-  return vulnerableContent(await getJson<VulnerableAnswer>("/api/vulnerable"));
+export async function vulnerableView(at: PageAt): Promise<HTMLElement> {
+  return vulnerableContent(await getJson<VulnerableAnswer>(`/api/vulnerable?${apiPage(at)}`));
 }
 
-/** The vulnerable images from /api/vulnerable's answer, each with its recent runs. */
-export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
+/** A page of the vulnerable images from /api/vulnerable's answer, each with its recent runs. */
+export function vulnerableContent(answer: VulnerableAnswer): HTMLElement {
+  const { images } = answer;
   const sections = images.map(({ image, findings, recentRuns }) =>
     h(
       "div",
@@ -182,6 +216,8 @@ export function vulnerableContent({ images }: VulnerableAnswer): HTMLElement {
       { class: "sub" },
       "Worst first; each finding with the version that fixes it and where that version is available.",
     ),
-    images.length === 0 ? empty("No indexed image has a known vulnerability.") : sections,
+    answer.total === 0
+      ? empty("No indexed image has a known vulnerability.")
+      : [...sections, pager(answer, images.length, "vulnerable images", pathHref("/vulnerable"))],
   );
 }
