@@ -25,15 +25,21 @@ function pageWith(template: string, key: string, html: string): string {
 }
 
 const DIGEST = { type: "string", pattern: "^sha256:[0-9a-f]{64}$" };
-/** `?offset=N&limit=N`: a list's page (its links work without the script). */
+/** `?offset=N&limit=N&all=true`: a list's page, superseded images too (its links work without the script). */
 const PAGE_QUERY = {
-  querystring: { type: "object", properties: PAGE_PROPERTIES, additionalProperties: false },
+  querystring: {
+    type: "object",
+    properties: { all: { type: "string", enum: ["true", "false"] }, ...PAGE_PROPERTIES },
+    additionalProperties: false,
+  },
 };
+type ListQuery = PageQuery & { all?: string };
 
 /** The page a first view shows: the API's rules, PAGE_SIZE unless the URL names a size. */
-function pageAt(query: PageQuery): { offset: number; limit: number } {
+function pageAt(query: ListQuery): { offset: number; limit: number; all: boolean } {
   const page = pageOfQuery(query);
-  return { offset: page.offset ?? 0, limit: typeof page.limit === "number" ? page.limit : PAGE_SIZE };
+  const limit = typeof page.limit === "number" ? page.limit : PAGE_SIZE;
+  return { offset: page.offset ?? 0, limit, all: query.all === "true" };
 }
 const HTML = "text/html; charset=utf-8";
 
@@ -42,19 +48,19 @@ export function registerFirstViews(app: FastifyInstance, view: FleetView, templa
   const send = (reply: FastifyReply, key: string, render: () => HTMLElement) =>
     reply.type(HTML).send(pageWith(template, key, renderMarkup(render)));
 
-  app.get<{ Querystring: PageQuery }>("/", { schema: PAGE_QUERY }, async (request, reply) => {
+  app.get<{ Querystring: ListQuery }>("/", { schema: PAGE_QUERY }, async (request, reply) => {
     const at = pageAt(request.query);
-    const answer = await fleetAnswer(view, {}, at);
-    return send(reply, listKey("fleet", at), () => fleetContent(answer));
+    const answer = await fleetAnswer(view, { all: at.all }, at);
+    return send(reply, listKey("fleet", at), () => fleetContent(answer, at.all));
   });
   app.get("/runs", async (_request, reply) => {
     const runs = await view.runs();
     return send(reply, "runs", () => runsContent({ runs }));
   });
-  app.get<{ Querystring: PageQuery }>("/vulnerable", { schema: PAGE_QUERY }, async (request, reply) => {
+  app.get<{ Querystring: ListQuery }>("/vulnerable", { schema: PAGE_QUERY }, async (request, reply) => {
     const at = pageAt(request.query);
-    const answer = await view.vulnerable({}, at);
-    return send(reply, listKey("vulnerable", at), () => vulnerableContent(answer));
+    const answer = await view.vulnerable({ all: at.all }, at);
+    return send(reply, listKey("vulnerable", at), () => vulnerableContent(answer, at.all));
   });
   app.get<{ Params: { digest: string } }>(
     "/image/:digest",

@@ -88,28 +88,41 @@ async function recordNightlyRun(indexPath: string, digest: string): Promise<void
   await index.close();
 }
 
-/** A trixie image: the tracker fixture has only bookworm, so nothing covers it. */
-async function addTrixieImage(indexPath: string): Promise<string> {
+/**
+ * A trixie image: the tracker fixture has only bookworm, so nothing covers it. Its team/next:12 tag
+ * first named another image, which is superseded once the tag moves to it.
+ */
+async function addTrixieImage(indexPath: string): Promise<{ trixie: string; retired: string }> {
   const { image } = await strataImage([{ name: "base-files", version: "13.8+deb13u1" }, OLD_ZLIB], {
     label: "trixie",
   });
+  const old = (await strataImage([{ name: "base-files", version: "13.7" }], { label: "retired" })).image;
   const index = await FleetIndex.open(indexPath);
   const topDigest = imageDescriptor(image).digest;
-  await index.add(image, "registry.test/team/next:13", [
-    { registry: "registry.test", repository: "team/next", tag: "13", topDigest },
-  ]);
+  const retired = imageDescriptor(old).digest;
+  const tag = (t: string, digest: string) => ({
+    registry: "registry.test",
+    repository: "team/next",
+    tag: t,
+    topDigest: digest,
+  });
+  await index.add(old, "registry.test/team/next:12", [tag("12", retired)], { moveTag: true });
+  await index.add(image, "registry.test/team/next:13", [tag("13", topDigest), tag("12", topDigest)], {
+    moveTag: true,
+  });
   await index.close();
-  return topDigest;
+  return { trixie: topDigest, retired };
 }
 
 let trixie: string;
+let retired: string;
 before(async () => {
   const dir = await tempDir("serve-page");
   await mkdir(SHOTS, { recursive: true });
   fleet = await indexPageFleet(join(dir, "index.db"));
   await alsoInLayout(join(dir, "index.db"), join(dir, "web-layout"), fleet.get("team/web:2")!);
   await recordNightlyRun(join(dir, "index.db"), digestOf(fleet.get("team/api:1.0")!));
-  trixie = await addTrixieImage(join(dir, "index.db"));
+  ({ trixie, retired } = await addTrixieImage(join(dir, "index.db")));
   const started = await startServe(["--index", join(dir, "index.db"), "--listen", "127.0.0.1:0"]);
   server = started.child;
   base = started.url;
@@ -329,6 +342,31 @@ describe("strata serve in a browser", () => {
       document.querySelector("nav.pager")?.textContent?.startsWith("Showing 3–"),
     );
     assert.notEqual(await page.locator("tbody tr").first().getAttribute("data-digest"), first);
+  });
+
+  test("superseded images are left out of the lists until asked for, with scripts and without", async () => {
+    await page.goto(base);
+    await page.waitForSelector("table tbody tr");
+    const rows = await page.locator("tbody tr").count();
+    assert.equal(await page.locator(`tr[data-digest="${retired}"]`).count(), 0);
+    await page.click("text=Show superseded images too");
+    await page.waitForURL("**/?all=true");
+    await page.waitForSelector(`tr[data-digest="${retired}"]`);
+    assert.equal(await page.locator("tbody tr").count(), rows + 1);
+    assert.match(await seen(page.locator(`tr[data-digest="${retired}"]`)), /superseded \(no tag names it\)/);
+    await shot("9-superseded");
+    await page.click("text=Hide superseded images");
+    await page.waitForURL((url) => url.search === "");
+    assert.equal(await page.locator(`tr[data-digest="${retired}"]`).count(), 0);
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const still = await context.newPage();
+      await still.goto(`${base}?all=true`);
+      assert.equal(await still.locator(`tr[data-digest="${retired}"]`).count(), 1);
+      assert.equal(await still.locator("tbody tr").count(), rows + 1);
+    } finally {
+      await context.close();
+    }
   });
 
   test("/runs arrives with the Runs view in its HTML, no script run", async () => {

@@ -28,6 +28,7 @@ function pageAt(params: URLSearchParams): PageAt {
   return {
     offset: count("offset", 999_999_999) ?? 0,
     limit: limit === undefined || limit < 1 ? PAGE_SIZE : limit,
+    all: params.get("all") === "true",
   };
 }
 

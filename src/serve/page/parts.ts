@@ -95,18 +95,20 @@ export const FINDING_HEADS = ["Severity", "Vulnerability", "Package", "Installed
 /** The page size the page asks for unless its URL names one (the API's default). */
 export const PAGE_SIZE = 100;
 
-/** A list's page as URL parameters: only what differs from the first page of PAGE_SIZE. */
-export function pageParams(offset: number, limit: number | null): string {
+/** A list's page as URL parameters: only what differs from the first page of PAGE_SIZE, current images. */
+export function pageParams(offset: number, limit: number | null, all = false): string {
   const params = [
+    ...(all ? ["all=true"] : []),
     ...(offset > 0 ? [`offset=${offset}`] : []),
     ...(limit !== null && limit !== PAGE_SIZE ? [`limit=${limit}`] : []),
   ];
   return params.join("&");
 }
 
-/** What names a list's first view on the server and in the script: "fleet", "fleet 100 10". */
-export function listKey(view: string, at: { offset: number; limit: number }): string {
-  return at.offset === 0 && at.limit === PAGE_SIZE ? view : `${view} ${at.offset} ${at.limit}`;
+/** What names a list's first view on the server and in the script: "fleet", "fleet 100 10", "fleet all". */
+export function listKey(view: string, at: { offset: number; limit: number; all?: boolean }): string {
+  const page = at.offset === 0 && at.limit === PAGE_SIZE ? view : `${view} ${at.offset} ${at.limit}`;
+  return at.all ? `${page} all` : page;
 }
 
 /**

@@ -61,27 +61,41 @@ function stat(value: string | number, label: string): HTMLElement {
 }
 
 /** A page of a path the server renders too: the same link works with or without the script. */
-function pathHref(path: string) {
+function pathHref(path: string, all = false) {
   return (offset: number, limit: number | null) => {
-    const params = pageParams(offset, limit);
+    const params = pageParams(offset, limit, all);
     return params === "" ? path : `${path}?${params}`;
   };
 }
 
-/** Which page of a list a view shows. */
+/** Which page of a list a view shows, and whether superseded images (no tag names them) are in it. */
 export interface PageAt {
   offset: number;
   limit: number;
+  all?: boolean;
 }
 
-const apiPage = ({ offset, limit }: PageAt) => `offset=${offset}&limit=${limit}`;
+const apiPage = ({ offset, limit, all }: PageAt) =>
+  `offset=${offset}&limit=${limit}${all ? "&all=true" : ""}`;
+
+/** The link that shows superseded images too, or hides them again (left out by default). */
+function supersededToggle(path: string, all: boolean): HTMLElement {
+  return h(
+    "p",
+    { class: "sub superseded-toggle" },
+    all
+      ? h("a", { href: pathHref(path)(0, null) }, "Hide superseded images")
+      : h("a", { href: pathHref(path, true)(0, null) }, "Show superseded images too"),
+    all ? " (listed: images no tag names any more)" : " (images no tag names any more are left out)",
+  );
+}
 
 export async function fleetView(at: PageAt): Promise<HTMLElement> {
-  return fleetContent(await getJson<FleetAnswer>(`/api/fleet?${apiPage(at)}`));
+  return fleetContent(await getJson<FleetAnswer>(`/api/fleet?${apiPage(at)}`), at.all);
 }
 
 /** A page of the fleet list from /api/fleet's answer (the server renders it into the first page too). */
-export function fleetContent(answer: FleetAnswer): HTMLElement {
+export function fleetContent(answer: FleetAnswer, all = false): HTMLElement {
   const { images, advisories, bytes, totals } = answer;
   return h(
     "section",
@@ -108,8 +122,9 @@ export function fleetContent(answer: FleetAnswer): HTMLElement {
       ? empty("The index holds no image yet: strata index add IMAGE")
       : [
           table(IMAGE_HEADS, images.map(imageRow), [3, 4, 5]),
-          pager(answer, images.length, "images", pathHref("/")),
+          pager(answer, images.length, "images", pathHref("/", all)),
         ],
+    supersededToggle("/", all),
   );
 }
 
@@ -180,11 +195,11 @@ function recentRunsLine(runs: RunRecord[]): HTMLElement | string {
 }
 
 export async function vulnerableView(at: PageAt): Promise<HTMLElement> {
-  return vulnerableContent(await getJson<VulnerableAnswer>(`/api/vulnerable?${apiPage(at)}`));
+  return vulnerableContent(await getJson<VulnerableAnswer>(`/api/vulnerable?${apiPage(at)}`), at.all);
 }
 
 /** A page of the vulnerable images from /api/vulnerable's answer, each with its recent runs. */
-export function vulnerableContent(answer: VulnerableAnswer): HTMLElement {
+export function vulnerableContent(answer: VulnerableAnswer, all = false): HTMLElement {
   const { images } = answer;
   const sections = images.map(({ image, findings, recentRuns }) =>
     h(
@@ -218,6 +233,7 @@ export function vulnerableContent(answer: VulnerableAnswer): HTMLElement {
     ),
     answer.total === 0
       ? empty("No indexed image has a known vulnerability.")
-      : [...sections, pager(answer, images.length, "vulnerable images", pathHref("/vulnerable"))],
+      : [...sections, pager(answer, images.length, "vulnerable images", pathHref("/vulnerable", all))],
+    supersededToggle("/vulnerable", all),
   );
 }
