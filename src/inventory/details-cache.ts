@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { readRegularFile, writeFileAtomic } from "../util/fs.js";
-import type { LayerScan, LayerScanCache } from "./overlay.js";
+import type { LayerScan } from "./layer-scan.js";
+import type { LayerScanCache } from "./overlay.js";
 
 /**
  * What an SBOM needs from each layer (its dpkg records, licences, os-release), kept per layer digest
