@@ -1,12 +1,14 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { readRegularFile, writeFileAtomic } from "../util/fs.js";
-import type { LayerScan, LayerScanCache } from "./overlay.js";
+import type { LayerScan } from "./layer-scan.js";
+import type { LayerScanCache } from "./overlay.js";
 
 /**
  * What an SBOM needs from each layer (its dpkg records, licences, os-release), kept per layer digest
- * under the cache root, so a layer is read for it once: at the build that made it, or the first
- * `strata sbom` of an image that holds it. A warm build attaches SBOMs without reading a layer.
+ * under the cache root: kept as strata writes the layer (src/layers/layer.ts), so a build, cold or
+ * warm, attaches SBOMs without reading a layer; a layer strata did not make is read for it once,
+ * by the first `strata sbom` of an image that holds it.
  *
  * The entries are a function of the layer's bytes and of what the SBOM reads from them: bump
  * DETAILS_VERSION when that changes (details.ts's `keep`, copyright parsing), and old entries are

@@ -2,22 +2,14 @@ import { posix } from "node:path";
 import type { Image } from "../oci/image.js";
 import { StrataError } from "../util/errors.js";
 import { isStrataImage } from "./annotations.js";
-import { copyrightLicence, type Licence } from "./copyright.js";
+import type { Licence } from "./copyright.js";
 import { layerDetailsCache } from "./details-cache.js";
-import { DPKG_ROOT, dpkgRecord, MAX_PACKAGES, packagesOfRecords } from "./dpkg-records.js";
+import { packagesOfRecords } from "./dpkg-records.js";
 import { byNameAndArch, type Inventory, readInventory } from "./inventory.js";
-import type { LayerEntry } from "./layer-entries.js";
-import {
-  DEBIAN_VERSION_PATH,
-  MAX_DEBIAN_VERSION_BYTES,
-  MAX_OS_RELEASE_BYTES,
-  OS_RELEASE_PATHS,
-  type OsRelease,
-  parseOsRelease,
-  withDebianVersion,
-} from "./os-release.js";
+import { DOC, type Found, layerDetailsScan } from "./layer-details.js";
+import { DEBIAN_VERSION_PATH, OS_RELEASE_PATHS, type OsRelease, withDebianVersion } from "./os-release.js";
 import { type Kept, scanOverlay } from "./overlay.js";
-import type { InventoryPackage, PackageFacts } from "./package.js";
+import type { InventoryPackage } from "./package.js";
 
 /**
  * The inventory with what an SBOM needs besides: each package's dependencies (its dpkg record),
@@ -34,38 +26,6 @@ export interface ImageDetails {
   packages: PackageDetails[];
   from: Inventory["from"];
   os?: OsRelease;
-}
-
-const DOC = "usr/share/doc";
-/** Far beyond any real copyright file (the largest in Debian are a few MB); a bigger one is skipped. */
-const MAX_COPYRIGHT_BYTES = 8 << 20;
-
-type Found =
-  | { kind: "dpkg"; packages: PackageFacts[] }
-  | { kind: "copyright"; licence?: Licence }
-  | { kind: "doc-link"; target: string }
-  | { kind: "os-release"; release?: OsRelease }
-  | { kind: "debian-version"; text?: string };
-
-async function keep(entry: LayerEntry, where: string): Promise<Found | undefined> {
-  if (entry.path.startsWith(`${DPKG_ROOT}/`)) {
-    const packages = await dpkgRecord(entry, where);
-    return packages && { kind: "dpkg", packages };
-  }
-  if (OS_RELEASE_PATHS.includes(entry.path) && entry.type === "file") {
-    const text = (await entry.body(MAX_OS_RELEASE_BYTES)).toString("utf8");
-    return { kind: "os-release", release: parseOsRelease(text) };
-  }
-  if (entry.path === DEBIAN_VERSION_PATH && entry.type === "file") {
-    if (entry.size > MAX_DEBIAN_VERSION_BYTES) return { kind: "debian-version" };
-    return { kind: "debian-version", text: (await entry.body(MAX_DEBIAN_VERSION_BYTES)).toString("utf8") };
-  }
-  const parts = entry.path.slice(DOC.length + 1).split("/");
-  if (parts.length === 1 && entry.type === "symlink" && entry.linkname)
-    return { kind: "doc-link", target: entry.linkname };
-  if (parts.length !== 2 || parts[1] !== "copyright" || entry.type !== "file") return undefined;
-  if (entry.size > MAX_COPYRIGHT_BYTES) return { kind: "copyright" };
-  return { kind: "copyright", licence: copyrightLicence((await entry.body(MAX_COPYRIGHT_BYTES)).toString()) };
 }
 
 /** The licence in a package's doc directory, following the one symlink Debian uses to share one. */
@@ -115,13 +75,8 @@ export async function readImageDetails(
   where: string,
   opts: DetailsOptions = {},
 ): Promise<ImageDetails> {
-  const scan = {
-    roots: [DPKG_ROOT, DOC, ...OS_RELEASE_PATHS, DEBIAN_VERSION_PATH],
-    keep: (entry: LayerEntry) => keep(entry, where),
-    maxKept: 4 * MAX_PACKAGES,
-  };
   const cache = opts.cacheRoot === undefined ? undefined : layerDetailsCache<Found>(opts.cacheRoot);
-  const found = await scanOverlay<Found>(image, where, scan, cache);
+  const found = await scanOverlay<Found>(image, where, layerDetailsScan(where), cache);
   const records = [...found].filter(
     (r): r is [string, Kept<Found & { kind: "dpkg" }>] => r[1].value.kind === "dpkg",
   );

@@ -19,6 +19,8 @@ export interface EntriesLayerInput {
   store: string;
   epoch: number;
   compression: Compression;
+  /** The cache root where the layer's SBOM details are kept as it is written; none: not kept. */
+  cacheRoot?: string;
 }
 
 export interface BaseLayerInput {
@@ -33,6 +35,8 @@ export interface BaseLayerInput {
   store: string;
   epoch: number;
   compression: Compression;
+  /** The cache root where the layer's SBOM details are kept as it is written; none: not kept. */
+  cacheRoot?: string;
 }
 
 /**

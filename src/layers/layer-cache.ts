@@ -33,7 +33,8 @@ export class LayerCache {
   private readonly store: ContentStore;
 
   constructor(
-    private readonly cacheRoot: string,
+    /** The cache root: its records are under layers/, and what else is kept per layer beside them. */
+    readonly cacheRoot: string,
     storeRoot: string,
   ) {
     this.store = new ContentStore(storeRoot);

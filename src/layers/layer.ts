@@ -7,6 +7,8 @@ import { parseStanza, type Stanza, singleStanzaDefect } from "../debian/deb822.j
 import { parseRelation } from "../debian/relations.js";
 import { type CaCertificate, caCertificateFacts, packagedCertificates } from "../effects/ca-certificates.js";
 import { type PathFact, recordScriptFacts } from "../effects/script-facts.js";
+import { keepLayerDetails } from "../inventory/layer-details.js";
+import type { LayerEntry as ReadEntry } from "../inventory/layer-entries.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import { TarWriter } from "../oci/tar.js";
 import { ContentStore } from "../util/cas.js";
@@ -110,6 +112,8 @@ export interface LayerWriteOptions {
   compression: Compression;
   /** Names the layer in errors, e.g. the package name. */
   what: string;
+  /** The cache root where the layer's SBOM details are kept as it is written; none: not kept. */
+  cacheRoot?: string;
 }
 
 /** Plain data in, plain data out: callable from a worker thread. */
@@ -123,7 +127,10 @@ export interface PackageLayerInput {
   keepDocs: boolean;
   /** What the lock says the .deb is; its control stanza must say the same. */
   locked: { name: string; version: string; architecture: string };
-  /** The cache root where the .deb's changelog entries are kept as data.tar is read (for VEX); none: not kept. */
+  /**
+   * The cache root where the .deb's changelog entries (for VEX) and the layer's SBOM details are
+   * kept as the layer is made; none: not kept.
+   */
   cacheRoot?: string;
 }
 
@@ -598,13 +605,43 @@ export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions)
     pipeline(tar, hashing, compressor),
     store.put(compressor),
   ]);
+  const digest = `sha256:${stored.hex}`;
+  if (opts.cacheRoot !== undefined)
+    await keepLayerDetails(
+      digest,
+      ordered.map((e) => asRead(e, opts.what)),
+      opts.cacheRoot,
+      opts.what,
+    );
   return {
-    digest: `sha256:${stored.hex}`,
+    digest,
     size: stored.size,
     diffId: `sha256:${diff.hex()}`,
     mediaType: layerMediaType(opts.compression),
     files: ordered.filter((e) => e.type !== "dir").map((e) => e.path),
     dirs: ordered.filter((e) => e.type === "dir").map((e) => e.path),
+  };
+}
+
+const READ_TYPES = { file: "file", dir: "directory", symlink: "symlink", hardlink: "link" } as const;
+
+/**
+ * A written entry as the reader of its tar sees it (src/inventory/layer-entries.ts): tar-stream's
+ * type names, a link's target, the size the header says, the body from memory or the spool. Its
+ * path is the reader's already: canonicalOrder took only normalised paths.
+ */
+function asRead(entry: LayerEntry, what: string): ReadEntry {
+  const size = entry.type === "file" ? bodySize(entry) : 0;
+  return {
+    path: entry.path,
+    type: READ_TYPES[entry.type],
+    size,
+    ...(entry.linkname ? { linkname: entry.linkname } : {}),
+    body: async (max) => {
+      if (size > max)
+        throw new StrataError("IO", `${what}: ${entry.path} is ${size} bytes, more than the ${max} read`);
+      return entryBytes(entry);
+    },
   };
 }
 

@@ -76,8 +76,10 @@ export async function composeArch(
   for (const l of packageLayers) checker.add(l.members, l.blob);
 
   const { epoch, compression } = ctx.options;
+  // The layers' SBOM details are kept beside the layer records as they are made.
+  const { cacheRoot } = ctx.layerCache;
   const base = await entriesLayer(ctx, "base", baseEntries, () =>
-    buildBaseLayer({ architecture: arch, accounts, store: ctx.storeRoot, epoch, compression }),
+    buildBaseLayer({ architecture: arch, accounts, store: ctx.storeRoot, epoch, compression, cacheRoot }),
   );
   ctx.onEvent?.({ kind: "layer", arch, what: "base", cached: false });
   const files = await filesLayer(ctx, arch, { accounts, baseEntries, base: base.blob, packageLayers });
@@ -147,6 +149,7 @@ async function filesLayer(
       store: ctx.storeRoot,
       epoch: options.epoch,
       compression: options.compression,
+      cacheRoot: ctx.layerCache.cacheRoot,
     }),
   );
   return { layer, skipped: effects.skipped, made: effects.made, specFiles };
