@@ -15,11 +15,10 @@ import { checkTlsPair, listenOn } from "../../util/listening.js";
 import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
+import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import type { CommonOptions } from "./common.js";
-import { withIndexFlag } from "./index.js";
-import { collect } from "./scan.js";
+import { type CommonOptions, collect } from "./common.js";
 
 interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   policy: string;
@@ -177,7 +176,7 @@ export function registerAdmission(program: Command, out: () => Output): void {
     .option(
       "--allow-registry <host>",
       "a registry the webhook may contact (repeatable; none without it)",
-      (value: string, previous: string[] = []) => [...previous, value],
+      collect,
     )
     .option("--audit", "warn only")
     .addOption(

@@ -5,8 +5,8 @@ import { storeAdvisories, storedFeeds } from "../../advisories/store.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 interface UpdateFlags extends IndexFlags {
   from?: string[];

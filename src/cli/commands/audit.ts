@@ -14,9 +14,9 @@ import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
-import { collect } from "./scan.js";
+import { collect } from "./common.js";
 
 interface AuditFlags extends IndexFlags, RegistryFlags, RegistryScopeFlags {
   pods: string;

@@ -33,8 +33,8 @@ import {
 import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { type CommonOptions, specArgument, workerCount } from "./common.js";
-import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
+import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "../signing-flags.js";
+import { type CommonOptions, collect, specArgument, workerCount } from "./common.js";
 
 interface BuildFlags extends CommonOptions, PushFlags, SigningFlags {
   output?: string;
@@ -317,11 +317,7 @@ export function registerBuild(program: Command, out: () => Output): void {
         .option("--force", "replace an existing output (only once the new one is complete)")
         .option("--lock-update", "re-resolve and rewrite strata.lock when it does not cover the spec")
         .option("--push <ref>", "push the built image to a registry too (its layers there are reused)")
-        .option(
-          "--cache-from <image>",
-          "reuse the layers of an image strata built (repeatable)",
-          (value: string, previous: string[] = []) => [...previous, value],
-        )
+        .option("--cache-from <image>", "reuse the layers of an image strata built (repeatable)", collect)
         .option("--no-sbom", "do not attach the SPDX and CycloneDX SBOMs (attached by default)")
         .option("--no-vex", "do not attach the OpenVEX document of what the changelogs fix")
         .option("--strict", "fail if a maintainer script effect was not made, but on purpose")

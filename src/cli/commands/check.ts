@@ -7,7 +7,7 @@ import { readVexFiles } from "../../vex/read.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
-import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "./scan.js";
+import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
 
 interface CheckFlags extends ScanInputs {
   policy: string;

@@ -37,3 +37,8 @@ export function countFlag(min: number, max: number): (value: string) => number {
     return Number(value);
   };
 }
+
+/** A repeatable flag's values, in the order given. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

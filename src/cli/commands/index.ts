@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { FleetIndex } from "../../fleet/fleet-index.js";
+import type { FleetIndex } from "../../fleet/fleet-index.js";
 import { refOf } from "../../fleet/home-ref.js";
 import type { IndexedImage } from "../../fleet/lookups.js";
 import { refText } from "../../fleet/ref-text.js";
@@ -15,32 +15,9 @@ import { StrataError } from "../../util/errors.js";
 import { SHA256_DIGEST } from "../../util/verify.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import { formatBytes, type Output, reportError } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import type { CommonOptions } from "./common.js";
-
-export interface IndexFlags extends CommonOptions {
-  index?: string;
-  json?: boolean;
-}
-
-/** `--index`, on every command that opens the index. */
-export function withIndexFlag(cmd: Command): Command {
-  return cmd.option(
-    "--index <path|url>",
-    "the fleet index: a SQLite file or postgres:// URL ($STRATA_INDEX)",
-  );
-}
-
-/** Opens the index, runs `work`, and closes it whatever happens. */
-export async function withIndex<T>(flags: IndexFlags, work: (index: FleetIndex) => Promise<T>): Promise<T> {
-  const index = await FleetIndex.open(flags.index);
-  try {
-    return await work(index);
-  } finally {
-    await index.close();
-  }
-}
 
 async function addLocations(
   index: FleetIndex,

@@ -9,7 +9,7 @@ import { psJson, psLines } from "../../ps/report.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
 import { examples } from "../help.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 
 interface PsFlags extends IndexFlags {
   podman?: boolean;

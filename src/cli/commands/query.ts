@@ -4,8 +4,8 @@ import type { QueryAnswer } from "../../fleet/query.js";
 import { parseQuery } from "../../fleet/query.js";
 import { refText } from "../../fleet/ref-text.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import { countFlag } from "./common.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 interface QueryFlags extends IndexFlags {
   limit: number;

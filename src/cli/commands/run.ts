@@ -8,10 +8,10 @@ import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
+import { withIndexFlag } from "../index-flags.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
-import { withIndexFlag } from "./index.js";
 
 interface RunFlags extends CommonOptions, RegistryFlags {
   platform?: string;

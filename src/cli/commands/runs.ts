@@ -7,9 +7,9 @@ import { artifactImages, imageDescriptor } from "../../oci/image.js";
 import { SHA256_DIGEST } from "../../util/verify.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import { formatBytes } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "./index.js";
 
 interface RunsFlags extends IndexFlags, RegistryFlags {
   image?: string;

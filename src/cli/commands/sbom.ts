@@ -17,8 +17,8 @@ import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
+import { type SigningFlags, signingKeyOf, withSigningFlags } from "../signing-flags.js";
 import type { CommonOptions } from "./common.js";
-import { type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
 
 interface SbomFlags extends CommonOptions, RegistryFlags, SigningFlags {
   format: SbomFormat;

@@ -8,8 +8,8 @@ import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
 import { listenOn } from "../../util/listening.js";
 import { examples } from "../help.js";
+import { type IndexFlags, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
-import { type IndexFlags, withIndexFlag } from "./index.js";
 
 interface ServeFlags extends IndexFlags {
   listen: string;

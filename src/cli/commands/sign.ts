@@ -1,61 +1,21 @@
-import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { loadGpgKey } from "../../sign/gpg-signature.js";
-import { loadPrivateKey, loadPublicKey, writeSigningKey } from "../../sign/keys.js";
+import { loadPublicKey, writeSigningKey } from "../../sign/keys.js";
 import { PASSPHRASE_ENV, signingPassphrase } from "../../sign/passphrase.js";
-import {
-  type SignReport,
-  signImage,
-  signImageGpg,
-  type VerifyReport,
-  verifyImage,
-} from "../../sign/sign-image.js";
+import { signImage, signImageGpg, type VerifyReport, verifyImage } from "../../sign/sign-image.js";
 import { StrataError } from "../../util/errors.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import { examples } from "../help.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
+import { printSignReport, signingKey } from "../signing-flags.js";
 import type { CommonOptions } from "./common.js";
 
 const IMAGE_ARGUMENT =
   "an image in a registry (docker://REGISTRY/REPO[:TAG], REGISTRY/REPO:TAG) or oci:DIR[:TAG]";
-
-/** The --key FILE of signing commands, opened with the passphrase when it is encrypted. */
-export function signingKey(file: string): Promise<KeyObject> {
-  return loadPrivateKey(file, () => signingPassphrase());
-}
-
-export interface SigningFlags {
-  sign?: boolean;
-  key?: string;
-}
-
-/** --sign and --key for commands that write an image (build, update) or attach to one (sbom). */
-export function withSigningFlags(
-  cmd: Command,
-  what = "sign the image written (cosign's format) and attach its signed SLSA provenance",
-): Command {
-  return cmd
-    .option("--sign", what)
-    .option("--key <file>", "the private key for --sign: strata's or cosign's .key, or a PKCS#8 PEM");
-}
-
-/** The key --sign --key names, opened before any work, so that a wrong passphrase fails fast. */
-export async function signingKeyOf(flags: SigningFlags): Promise<KeyObject | undefined> {
-  if (!flags.sign) {
-    if (flags.key !== undefined)
-      throw new StrataError("USAGE", "--key without --sign", { hint: "add --sign to sign the image" });
-    return undefined;
-  }
-  if (flags.key === undefined)
-    throw new StrataError("USAGE", "--sign needs --key FILE", {
-      hint: "make a key pair with `strata key generate --output PREFIX` and give --key PREFIX.key",
-    });
-  return signingKey(flags.key);
-}
 
 function registerKey(program: Command, out: () => Output): void {
   const key = program
@@ -155,19 +115,6 @@ function gpgFlags(opts: SignFlags): { key: string; lookaside: string } | undefin
       hint: "give the lookaside directory your registries.d names for the registry",
     });
   return opts.gpgKey === undefined ? undefined : { key: opts.gpgKey, lookaside: opts.lookaside! };
-}
-
-/** What sign, build --sign and update --sign say they did. */
-export function printSignReport(report: SignReport, json: boolean | undefined, o: Output): void {
-  if (json) {
-    const { payload, ...rest } = report;
-    process.stdout.write(`${JSON.stringify({ ...rest, payload: payload.toString("utf8") })}\n`);
-    return;
-  }
-  const key = report.fingerprint.slice(0, 16);
-  o.line(`signed ${report.image} ${report.digest} (key ${key}; ${report.stored.join(", ")})`);
-  const p = report.provenance;
-  o.line("via" in p ? `attached signed provenance (${p.via})` : `no provenance: ${p.skipped}`);
 }
 
 function verifyLines(report: VerifyReport, files: string[]): string[] {

@@ -25,8 +25,8 @@ import {
 import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
+import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "../signing-flags.js";
 import { type CommonOptions, workerCount } from "./common.js";
-import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "./sign.js";
 
 interface UpdateFlags extends CommonOptions, PushFlags, SigningFlags {
   package?: string[];

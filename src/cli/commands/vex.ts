@@ -12,11 +12,12 @@ import { vexBytes } from "../../vex/document.js";
 import { vexForImage } from "../../vex/vex-image.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { examples } from "../help.js";
+import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
+import { withAdvisories } from "../scan-inputs.js";
 import type { CommonOptions } from "./common.js";
-import { withIndexFlag } from "./index.js";
-import { collect, withAdvisories } from "./scan.js";
+import { collect } from "./common.js";
 
 interface VexFlags extends CommonOptions, RegistryFlags {
   spec?: string;
