@@ -7,6 +7,8 @@ import { type ArMember, openArMember, readArMember } from "./ar.js";
 
 /** control.tar.xz is read whole to find its size; real ones are a few KiB, bigger ones go apart. */
 const CONTROL_XZ_MAX_BYTES = 1 << 20;
+/** An .xz stream's header magic: data.tar.xz must start with one, as its own decoder requires. */
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
 /** A .deb's control.tar and data.tar, decoded by one xz child. */
 export interface SharedXz {
@@ -27,7 +29,8 @@ export interface SharedXz {
  * xz checks every index against the blocks it decodes: an index that lies fails the decoding, at the
  * latest before data.tar's end, so a layer is never made of a misplaced cut. Undefined (decode the
  * members apart) when control.tar.xz is too big to read whole, its index does not parse, or it
- * declares more than `cap` bytes (the separate decoder then reports that as it always has).
+ * declares more than `cap` bytes, or data.tar.xz does not start as an .xz stream (the separate
+ * decoders then report that as they always have).
  */
 export async function openSharedXz(
   path: string,
@@ -39,6 +42,10 @@ export async function openSharedXz(
   const controlXz = await readArMember(path, control);
   const size = xzDeclaredSize(controlXz);
   if (size === undefined || size > cap) return undefined;
+  // Fed after control.tar.xz, data.tar.xz could start with stream padding, or be empty, and xz
+  // would take it; decoded alone it is refused: anything but an .xz stream's start goes apart.
+  const dataHead = await readArMember(path, { ...data, size: Math.min(data.size, XZ_MAGIC.length) });
+  if (!dataHead.equals(XZ_MAGIC)) return undefined;
 
   const xz = xzDecompressor();
   const input = Readable.from(concatenated(controlXz, openArMember(path, data)));

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { Duplex } from "node:stream";
+import { Duplex, PassThrough } from "node:stream";
 import { StrataError } from "./errors.js";
 
 /**
@@ -12,7 +12,8 @@ import { StrataError } from "./errors.js";
 const MEMLIMIT = "256MiB";
 
 export function xzDecompressor(): Duplex {
-  const child = spawn("xz", ["-dc", "-q", "-T1", `--memlimit-decompress=${MEMLIMIT}`], {
+  // --format=xz: xz -d would also take the older .lzma format, which a .deb's .xz member is not.
+  const child = spawn("xz", ["-dc", "-q", "-T1", "--format=xz", `--memlimit-decompress=${MEMLIMIT}`], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
@@ -20,7 +21,11 @@ export function xzDecompressor(): Duplex {
     if (stderr.length < 1000) stderr += d.toString();
   });
   child.stdin.on("error", () => {}); // xz that stopped reading (done, or failed) is reported below
-  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  // The output ends only once xz has exited 0: a stream xz refuses at its end (a bad index, a
+  // truncated or foreign format) must fail its reader, not end as if it were whole.
+  const output = new PassThrough({ highWaterMark: 1 << 20 });
+  child.stdout.pipe(output, { end: false });
+  const duplex = Duplex.from({ writable: child.stdin, readable: output });
   child.on("error", (err) => {
     duplex.destroy(
       new StrataError(
@@ -32,10 +37,11 @@ export function xzDecompressor(): Duplex {
       ),
     );
   });
-  child.on("exit", (code, signal) => {
-    if (code !== 0 && signal === null && !duplex.destroyed) {
-      duplex.destroy(new Error(`xz: ${stderr.trim().split("\n")[0] || `exit ${code}`}`));
-    }
+  // "close": xz has exited and its output and errors are all read.
+  child.on("close", (code, signal) => {
+    if (code === 0) output.end();
+    else if (!duplex.destroyed)
+      duplex.destroy(new Error(`xz: ${stderr.trim().split("\n")[0] || `exit ${code ?? signal}`}`));
   });
   duplex.on("close", () => {
     if (child.exitCode === null) child.kill("SIGKILL");

@@ -151,13 +151,73 @@ describe("a .deb read once through one xz child", { timeout: 60_000 }, () => {
     await assert.rejects(readAll(path, true), (err: unknown) => isStrataError(err, "DEB_INVALID"));
     assert.ok(await noXzLeft());
   });
+
+  test("a control.tar.xz holding a second tar its index hides is refused: none of it reaches data.tar", async () => {
+    const dir = await tempDir("shared-xz");
+    const controlTar = await looseTar([{ name: "./control", body: craftedControl("smuggler") }]);
+    const smuggled = await looseTar([
+      { name: "./usr/", type: "directory" },
+      { name: "./usr/bin/smuggled", body: "#!/bin/sh\n", mode: 0o755 },
+    ]);
+    const control = lyingIndex(xz(Buffer.concat([controlTar, smuggled])), controlTar.length);
+    const path = await xzDeb(dir, "smuggler", control);
+    // Its entries may stream before xz's refusal at the end: the read fails, so no layer is made of them.
+    await assert.rejects(readAll(path, true), (err: unknown) => isStrataError(err, "DEB_INVALID"));
+    assert.ok(await noXzLeft());
+  });
+
+  for (const readOnce of [false, true]) {
+    test(`a data.tar.xz xz refuses at its end (empty, .lzma, truncated) fails the read (readOnce: ${readOnce})`, async () => {
+      const dir = await tempDir("shared-xz");
+      const dataTar = await looseTar([
+        { name: "./usr/", type: "directory" },
+        { name: "./usr/x", body: "x\n" },
+      ]);
+      const whole = xz(dataTar);
+      const lzma = execFileSync("xz", ["-c", "--format=lzma"], { input: dataTar });
+      for (const [name, data] of [
+        ["empty", Buffer.alloc(0)],
+        ["lzma", lzma],
+        ["truncated", whole.subarray(0, whole.length - 20)],
+      ] as const) {
+        const controlTar = await looseTar([{ name: "./control", body: craftedControl(name) }]);
+        const path = join(dir, `${name}.deb`);
+        await writeFile(
+          path,
+          arArchive([
+            { name: "debian-binary", body: Buffer.from("2.0\n") },
+            { name: "control.tar.xz", body: xz(controlTar) },
+            { name: "data.tar.xz", body: data },
+          ]),
+        );
+        await assert.rejects(
+          readAll(path, readOnce),
+          (err: unknown) => isStrataError(err, "DEB_INVALID"),
+          name,
+        );
+      }
+      assert.ok(await noXzLeft());
+    });
+  }
 });
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let rest = n;
+  do {
+    let byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    out.push(byte);
+  } while (rest > 0);
+  return Buffer.from(out);
+}
 
 /**
  * The same one-block .xz with its index saying the block holds 100 bytes, every CRC and size field
  * made right again: a lie only the decoder can catch.
  */
-function lyingIndex(file: Buffer): Buffer {
+function lyingIndex(file: Buffer, declared = 100): Buffer {
   const out = Buffer.from(file);
   const footer = out.length - 12;
   const index = footer - (out.readUInt32LE(footer + 4) + 1) * 4;
@@ -166,7 +226,7 @@ function lyingIndex(file: Buffer): Buffer {
   let at = 2;
   while (records[at] & 0x80) at++;
   const unpadded = records.subarray(2, at + 1);
-  const body = Buffer.concat([Buffer.from([0x00, 0x01]), unpadded, Buffer.from([100])]);
+  const body = Buffer.concat([Buffer.from([0x00, 0x01]), unpadded, varint(declared)]);
   const padded = Buffer.concat([body, Buffer.alloc((4 - (body.length % 4)) % 4)]);
   const newIndex = Buffer.concat([padded, Buffer.alloc(4)]);
   newIndex.writeUInt32LE(crc32(padded), padded.length);
