@@ -41,18 +41,25 @@ const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
 /** Global options that take a value: the word after them is not the command. */
 const VALUE_OPTIONS = new Set(["--mirror", "--cache-dir"]);
 
+/** A global option this scan knows (anything else before the command, --help too, loads them all). */
+function isGlobalOption(word: string): boolean {
+  return word === "-q" || word === "--quiet" || /^--(mirror|cache-dir)=/.test(word);
+}
+
 /**
- * The module of the command `argv` names, none for --version, or all of them when it names none or
- * one strata does not know (top-level help, `help CMD`, a typo to suggest a command for).
+ * The module of the command `argv` names, none for --version, or all of them when it names none,
+ * one strata does not know, or something else comes first (top-level help, `help CMD`,
+ * `--help CMD`, a typo to suggest a command for, an option commander is to refuse).
  */
 function commandModules(argv: string[] | undefined): typeof COMMAND_MODULES {
   const words = argv?.slice(2) ?? [];
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
-    if (word === "--") break;
     if (word === "--version" || word === "-V") return [];
     if (VALUE_OPTIONS.has(word)) i++;
-    else if (!word.startsWith("-")) {
+    else if (word.startsWith("-")) {
+      if (!isGlobalOption(word)) return COMMAND_MODULES;
+    } else {
       const named = COMMAND_MODULES.find((m) => m.names.includes(word));
       return named ? [named] : COMMAND_MODULES;
     }

@@ -218,14 +218,15 @@ async function refuseForeignDirectory(dir: string): Promise<void> {
 /** Places a layer blob from a local file by hardlink (else copy), verifying the bytes before they appear. */
 async function placeFromFile(source: string, target: string, descriptor: Descriptor): Promise<void> {
   const tmp = tempPathFor(target);
-  // A cache blob this process has just hashed to this digest (a build's layers) is not read twice.
-  const known = await verifiedInThisProcess(source, expectedHex(descriptor));
   try {
     try {
       await link(source, tmp);
     } catch {
       await copyFile(source, tmp);
     }
+    // A cache blob this process has just hashed to this digest (a build's layers) is not read twice,
+    // if what was linked is that very file (not one swapped in, not a copy).
+    const known = await verifiedInThisProcess(source, expectedHex(descriptor), tmp);
     const got = known
       ? { hex: expectedHex(descriptor), size: (await stat(tmp)).size }
       : await sha256File(tmp);

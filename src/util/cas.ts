@@ -7,24 +7,31 @@ import { tempPathFor, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
 import { assertDigest, checkedSha256Hex, SHA256_HEX } from "./verify.js";
 
-/** Files this process hashed to their names, with the stat that saw them before (inode, size, times). */
-const verifiedHere = new Map<string, string>();
+/** Files this process hashed to their names, as stat saw them before the hashing. */
+interface Verified {
+  hex: string;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+const verifiedHere = new Map<string, Verified>();
 const MAX_REMEMBERED = 100_000;
 
-function fileState(s: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): string {
-  return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-}
-
 /**
- * True when this process hashed `path` to `hex` (a store entry it verified) and the file is unchanged
- * since: same inode, size, and modification and change times. A writer placing a just-verified cache
- * blob into a layout need not read it again; any write, rename or chmod since makes this false.
+ * True when this process hashed `path` to `hex` (a store entry it verified) and the file at `placed`
+ * (by default `path` itself; else a hardlink of it just made) is that very file unchanged: the same
+ * inode, size and modification time, and for `path` itself the same change time (a link changes a
+ * file's change time, so a link is held to the inode: a file swapped in or copied is another
+ * inode, and hashed). A writer placing a just-verified cache blob need not read it again.
  */
-export async function verifiedInThisProcess(path: string, hex: string): Promise<boolean> {
+export async function verifiedInThisProcess(path: string, hex: string, placed = path): Promise<boolean> {
   const known = verifiedHere.get(path);
-  if (known === undefined || !known.startsWith(`${hex} `)) return false;
-  const now = await stat(path, { bigint: true }).catch(() => undefined);
-  return now !== undefined && known === `${hex} ${fileState(now)}`;
+  if (known === undefined || known.hex !== hex) return false;
+  const now = await stat(placed, { bigint: true }).catch(() => undefined);
+  if (now === undefined) return false;
+  const same = now.ino === known.ino && now.size === known.size && now.mtimeNs === known.mtimeNs;
+  return same && (placed !== path || now.ctimeNs === known.ctimeNs);
 }
 
 /**
@@ -64,7 +71,8 @@ export class ContentStore {
         return false;
       }
       if (verifiedHere.size >= MAX_REMEMBERED) verifiedHere.clear();
-      verifiedHere.set(p, `${hex} ${fileState(before)}`);
+      const { ino, size: bytes, mtimeNs, ctimeNs } = before;
+      verifiedHere.set(p, { hex, ino, size: bytes, mtimeNs, ctimeNs });
     }
     return true;
   }

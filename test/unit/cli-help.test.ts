@@ -111,6 +111,10 @@ describe("--help of every command", { timeout: 120_000 }, () => {
     }
     const none = await buildProgram(["node", "strata", "--version"]);
     assert.equal(none.program.commands.length, 0);
+    for (const first of ["--help", "-h", "--nonsense"]) {
+      const before = await buildProgram(["node", "strata", first, "build"]);
+      assert.equal(before.program.commands.length, names.length, `${first} before the command loads all`);
+    }
     const unknown = await buildProgram(["node", "strata", "biuld"]);
     assert.deepEqual(
       unknown.program.commands.map((c) => c.name()),

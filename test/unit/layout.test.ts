@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -112,6 +112,25 @@ describe("OCI image layout and archives", () => {
     await writeFile(store.path(hex), tampered);
     assert.equal(await verifiedInThisProcess(store.path(hex), hex), false);
     await assert.rejects(writeLayout(join(work, "from-changed"), imageArtifact(image)), (err) =>
+      isStrataError(err, "HASH_MISMATCH"),
+    );
+  });
+
+  test("a file renamed over a verified store blob (same size, same mtime) is another inode: hashed and refused", async () => {
+    const { layers } = await freshImage(1);
+    const store = new ContentStore(join(work, "swapped-store"));
+    const hex = digestHex(layers[0].descriptor.digest);
+    await store.putVerified(Readable.from([layers[0].bytes]), hex);
+    assert.ok(await store.has(hex, { verify: true }));
+    const { mtime } = await stat(store.path(hex));
+    const tampered = Buffer.from(layers[0].bytes);
+    tampered[0] ^= 0xff;
+    const sibling = `${store.path(hex)}.other`;
+    await writeFile(sibling, tampered);
+    await utimes(sibling, mtime, mtime);
+    await rename(sibling, store.path(hex));
+    const image = syntheticImage(layers, { blobs: storeBlobSource(store) });
+    await assert.rejects(writeLayout(join(work, "from-swapped"), imageArtifact(image)), (err) =>
       isStrataError(err, "HASH_MISMATCH"),
     );
   });
