@@ -3,6 +3,10 @@ import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
 import { versionSatisfies } from "../debian/version.js";
 import type { SuppressedFinding } from "../scan/scan.js";
+
+/** Why an image's vulnerabilities are unknown when its release could not be told. */
+const NO_RELEASE = "its Debian release is not known (no base-files says it): give --release CODENAME";
+
 import type { Exemption, PackageRule, Policy } from "./policy.js";
 
 /** What a policy decides on, gathered from an image, the index or both; no layer needs reading. */
@@ -131,7 +135,7 @@ function requirementViolations(policy: Policy, facts: ImageFacts): Violation[] {
       message: unverified(facts, "signed by a key of signed-by", facts.signature),
     });
   if (policy.require.coverage && facts.coverage?.covered !== true) {
-    const why = facts.coverage ? uncoveredText(facts.coverage) : "its Debian release is not known";
+    const why = facts.coverage ? uncoveredText(facts.coverage) : NO_RELEASE;
     out.push({ rule: "coverage", message: `${facts.reference}: vulnerabilities unknown: ${why}` });
   }
   if (policy.require.provenance && facts.provenance?.verified !== true)
@@ -178,6 +182,9 @@ export function evaluatePolicy(policy: Policy, facts: ImageFacts, now = new Date
   decision.expired = [...new Set(decision.expired)];
   if (facts.coverage && !facts.coverage.covered)
     decision.unknown = `vulnerabilities unknown: ${uncoveredText(facts.coverage)}`;
+  // Packages without a release to match them in are as unknown as a release nothing covers.
+  else if (!facts.coverage && facts.packages.length > 0)
+    decision.unknown = `vulnerabilities unknown: ${NO_RELEASE}`;
   if (facts.suppressed?.length) decision.suppressed = facts.suppressed;
   decision.allowed = decision.violations.length === 0;
   return decision;

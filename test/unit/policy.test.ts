@@ -201,6 +201,10 @@ describe("policy decisions", () => {
     const lenient = evaluatePolicy(parsePolicy("{}\n", "p.yaml"), facts({ coverage: uncovered }));
     assert.equal(lenient.allowed, true);
     assert.match(lenient.unknown ?? "", /^vulnerabilities unknown: no advisories cover trixie/);
+    const untold = evaluatePolicy(parsePolicy("{}\n", "p.yaml"), facts({}));
+    assert.equal(untold.allowed, true);
+    assert.match(untold.unknown ?? "", /^vulnerabilities unknown: its Debian release is not known/);
+    assert.equal(evaluatePolicy(parsePolicy("{}\n", "p.yaml"), facts({ packages: [] })).unknown, undefined);
   });
 
   it("exempts a CVE until its expiry passes, then denies and says the exemption expired", () => {
