@@ -1,6 +1,7 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import { StrataError } from "../util/errors.js";
+import { readNamedFile } from "../util/fs.js";
 import { fetchBytes } from "../util/http.js";
 import { type Advisory, feedError } from "./advisory.js";
 import { osvAdvisories } from "./osv.js";
@@ -27,13 +28,11 @@ async function feedBytes(location: string): Promise<{ bytes: Buffer; date: Date 
     const modified = new Date(res.headers.get("last-modified") ?? "");
     return { bytes: res.body, date: Number.isNaN(modified.getTime()) ? new Date() : modified };
   }
-  const info = await stat(location).catch((err: NodeJS.ErrnoException) => {
-    throw new StrataError("USAGE", `${location}: ${err.code === "ENOENT" ? "no such file" : err.code}`, {
-      hint: "give --from a feed file or an http(s) URL",
-    });
-  });
-  if (info.size > MAX_FEED_BYTES) throw feedError(location, `is ${info.size} bytes, more than a feed can be`);
-  return { bytes: await readFile(location), date: info.mtime };
+  const fail = (why: string) =>
+    new StrataError("USAGE", `${location}: ${why}`, { hint: "give --from a feed file or an http(s) URL" });
+  const bytes = await readNamedFile(location, MAX_FEED_BYTES, fail);
+  const info = await stat(location).catch(() => undefined);
+  return { bytes, date: info?.mtime ?? new Date() };
 }
 
 /** Gzip is how the feeds are often served; the bound applies to what it expands to. */

@@ -1,5 +1,4 @@
 import type { KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
@@ -8,6 +7,7 @@ import { SEVERITIES, type Severity } from "../advisories/severity.js";
 import type { VersionOp } from "../debian/version.js";
 import { keyFingerprint, loadPublicKeySync } from "../sign/keys.js";
 import { StrataError } from "../util/errors.js";
+import { readNamedFile } from "../util/fs.js";
 
 /**
  * The admission and CI policy (README "Policy file"): which findings and packages deny an image,
@@ -214,10 +214,9 @@ export function parsePolicy(text: string, path: string): Policy {
 }
 
 export async function loadPolicy(path: string): Promise<Policy> {
-  const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new StrataError("USAGE", `${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`, {
+  const fail = (why: string) =>
+    new StrataError("USAGE", `${path}: ${why}`, {
       hint: "give --policy a policy YAML file (see README: Policy file)",
     });
-  });
-  return parsePolicy(text, path);
+  return parsePolicy((await readNamedFile(path, MAX_POLICY_BYTES, fail)).toString("utf8"), path);
 }

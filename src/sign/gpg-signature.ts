@@ -1,10 +1,10 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import type * as openpgp from "openpgp";
 import type { ImageReference } from "../oci/reference.js";
 import { digestHex } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { readRegularFile, writeFileAtomic } from "../util/fs.js";
 import { STRATA_VERSION } from "../util/version.js";
 
 /**
@@ -51,7 +51,8 @@ export async function loadGpgKey(
   if (info.size > MAX_GPG_KEY_BYTES) throw gpgKeyError(file, `is ${info.size} bytes, too large for a key`);
   let key: openpgp.PrivateKey;
   try {
-    key = await (await loadOpenpgp()).readPrivateKey({ armoredKey: await readFile(file, "utf8") });
+    const armoredKey = (await readRegularFile(file, MAX_GPG_KEY_BYTES)).toString("utf8");
+    key = await (await loadOpenpgp()).readPrivateKey({ armoredKey });
   } catch (err) {
     throw gpgKeyError(
       file,
@@ -103,7 +104,9 @@ export async function storeInLookaside(
       await writeFileAtomic(file, signature);
       return file;
     }
-    if ((await readFile(file)).equals(signature)) return file;
+    // An existing signature of another length, or not a file, is simply not this one.
+    const existing = await readRegularFile(file, signature.length).catch(() => undefined);
+    if (existing?.equals(signature)) return file;
   }
   throw new StrataError("IO", `${where}: already ${MAX_SIGNATURES} signatures`, {
     hint: "remove old signatures of this digest from the lookaside directory",

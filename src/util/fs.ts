@@ -81,6 +81,30 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
   }
 }
 
+/**
+ * readRegularFile for a file a user named (a policy, a feed, a PEM): any failure is one line,
+ * `fail(why)`, with why as a person reads it ("no such file", "not a regular file", "...bytes").
+ */
+export async function readNamedFile(
+  path: string,
+  maxBytes: number,
+  fail: (why: string) => Error,
+): Promise<Buffer> {
+  try {
+    return await readRegularFile(path, maxBytes);
+  } catch (err) {
+    throw fail(whyUnread(err));
+  }
+}
+
+/** What keeps a named file from being read, in words. */
+export function whyUnread(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOENT") return "no such file";
+  if (e.code === "EACCES") return "permission denied";
+  return e.code ?? e.message;
+}
+
 /** The same, synchronously (a policy file's keys are read as it is parsed). */
 export function readRegularFileSync(path: string, maxBytes: number): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { admissionManifests } from "../../admission/manifests.js";
 import {
@@ -11,6 +10,7 @@ import { webhookDecider } from "../../admission/webhook.js";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
+import { readNamedFile } from "../../util/fs.js";
 import { checkTlsPair, listenOn } from "../../util/listening.js";
 import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -61,10 +61,12 @@ function seconds(value: string): number {
   return n;
 }
 
+/** Far beyond a certificate chain or a key. */
+const MAX_PEM_BYTES = 1 << 20;
+
 async function readPem(path: string, what: string): Promise<Buffer> {
-  return readFile(path).catch((err: NodeJS.ErrnoException) => {
-    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "a directory" : err.code;
-    throw new StrataError("IO", `${what} ${path}: ${why}`, {
+  return readNamedFile(path, MAX_PEM_BYTES, (why) => {
+    return new StrataError("IO", `${what} ${path}: ${why}`, {
       hint: "give a PEM file (kubectl create secret tls makes tls.crt and tls.key)",
     });
   });

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { auditPods } from "../../admission/audit.js";
 import { ImageDecider } from "../../admission/decider.js";
@@ -10,6 +9,7 @@ import {
 } from "../../admission/registries.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
+import { readNamedFile } from "../../util/fs.js";
 import { readVexFiles } from "../../vex/read.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
@@ -40,9 +40,8 @@ async function readPodList(path: string): Promise<unknown> {
     }
     text = Buffer.concat(chunks).toString("utf8");
   } else {
-    text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
-      throw new StrataError("USAGE", `--pods ${path}: ${err.code === "ENOENT" ? "no such file" : err.code}`);
-    });
+    const fail = (why: string) => new StrataError("USAGE", `--pods ${path}: ${why}`);
+    text = (await readNamedFile(path, MAX_POD_LIST_BYTES, fail)).toString("utf8");
   }
   try {
     return JSON.parse(text);

@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { StrataError } from "../../util/errors.js";
+import { readRegularFile } from "../../util/fs.js";
 import { DOCKER_HUB, isLoopbackHost } from "../reference.js";
 
 /**
@@ -86,6 +86,9 @@ function decodeAuth(auth: string, file: string, registry: string): Credentials {
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+/** Far beyond any auth file (a few KB of credentials). */
+const MAX_AUTH_FILE_BYTES = 1 << 20;
+
 /** Saved credentials for `registry` from the auth files, if any has an `auths` entry for it. */
 export async function savedCredentials(
   registry: string,
@@ -94,7 +97,7 @@ export async function savedCredentials(
   for (const file of files) {
     let parsed: { auths?: Record<string, { auth?: string }> };
     try {
-      parsed = JSON.parse(await readFile(file, "utf8"));
+      parsed = JSON.parse((await readRegularFile(file, MAX_AUTH_FILE_BYTES)).toString("utf8"));
     } catch {
       continue;
     }

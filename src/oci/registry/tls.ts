@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { StrataError } from "../../util/errors.js";
+import { readRegularFileSync, whyUnread } from "../../util/fs.js";
 
 /**
  * TLS settings for one registry. Node 20's global `fetch` is undici, which accepts a per-request
@@ -33,11 +33,14 @@ async function undiciAgentConstructor(): Promise<AgentConstructor | undefined> {
   return typeof ctor === "function" && ctor.name === "Agent" ? (ctor as AgentConstructor) : undefined;
 }
 
+/** Far beyond any CA bundle (Debian's whole one is ~200 KB). */
+const MAX_PEM_BYTES = 4 << 20;
+
 function extraCaFromEnv(): string[] {
   const file = process.env.NODE_EXTRA_CA_CERTS;
   if (!file) return [];
   try {
-    return [readFileSync(file, "utf8")];
+    return [readRegularFileSync(file, MAX_PEM_BYTES).toString("utf8")];
   } catch {
     return [];
   }
@@ -59,9 +62,11 @@ export async function tlsDispatcher(
   if (opts.caFile !== undefined) {
     let pem: string;
     try {
-      pem = readFileSync(opts.caFile, "utf8");
+      pem = readRegularFileSync(opts.caFile, MAX_PEM_BYTES).toString("utf8");
     } catch (err) {
-      throw new StrataError("USAGE", `cannot read CA file ${opts.caFile}: ${(err as Error).message}`);
+      throw new StrataError("USAGE", `cannot read CA file ${opts.caFile}: ${whyUnread(err)}`, {
+        hint: "give --ca-file a PEM file of the registry's CA certificate",
+      });
     }
     // Giving `ca` replaces Node's roots, so keep them (and NODE_EXTRA_CA_CERTS) alongside.
     connect.ca = [...rootCertificates, ...extraCaFromEnv(), pem];
