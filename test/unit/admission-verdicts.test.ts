@@ -301,8 +301,10 @@ describe("strata admission serve precomputes the indexed images", { timeout: 120
       warm.close();
       cold.close();
     }
-    const refused = await runStrata(["admission", "serve", ...args, "--max-images", "0"]);
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /--max-images .* It must be a whole number from 1/);
+    for (const bad of ["0", "1e3", "0x10", " 5"]) {
+      const refused = await runStrata(["admission", "serve", ...args, "--max-images", bad]);
+      assert.equal(refused.code, 2, bad);
+      assert.match(refused.stderr, /--max-images .* It must be a whole number from 1/);
+    }
   });
 });

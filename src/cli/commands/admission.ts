@@ -48,7 +48,7 @@ function listenAddress(value: string): string {
 }
 
 function imageCount(value: string): number {
-  const n = Number(value);
+  const n = /^\d{1,7}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
     throw new InvalidArgumentError("It must be a whole number from 1 to 1,000,000.");
   return n;
