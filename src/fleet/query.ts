@@ -116,7 +116,7 @@ async function imagesHolding(
     sql: `SELECT ip.manifest_id FROM image_packages ip WHERE ip.package_id IN (${placeholders(chunk.length)})`,
     params: chunk,
   });
-  if (ids.length <= VALUES_PER_STATEMENT) return selectionWindow(db, holding(ids), window);
+  if (ids.length <= VALUES_PER_STATEMENT) return selectionWindow(db, holding(ids), window, true);
   const found = new Set<number>();
   for (const chunk of chunked(ids))
     for (const r of await db.all<{ manifest_id: number }>(holding(chunk).sql, chunk))
