@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, createWriteStream, fstatSync, openSync, readSync, rmSync } from "node:fs";
 import { access, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -10,6 +10,26 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
+/** Temp files being written now: a process that exits mid-write (after another failure) removes them. */
+const inFlight = new Set<string>();
+let removedOnExit = false;
+
+/** Marks `tmp` as being written until `work` settles; an exit before then removes it. */
+async function whileWriting<T>(tmp: string, work: () => Promise<T>): Promise<T> {
+  if (!removedOnExit) {
+    removedOnExit = true;
+    process.on("exit", () => {
+      for (const file of inFlight) rmSync(file, { force: true });
+    });
+  }
+  inFlight.add(tmp);
+  try {
+    return await work();
+  } finally {
+    inFlight.delete(tmp);
+  }
+}
+
 /**
  * Writes `path` all at once or not at all: data goes to a temp file in the same directory, is
  * fsynced, then renamed over the target. A crash leaves at most a stray temp file, never a torn one.
@@ -17,19 +37,21 @@ export function tempPathFor(path: string): string {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
-  try {
-    const fh = await open(tmp, "w", mode);
+  await whileWriting(tmp, async () => {
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, "w", mode);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /**
@@ -43,14 +65,16 @@ export async function writeStreamAtomic(
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
-  try {
-    await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
-    if (verify) await verify(tmp);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await whileWriting(tmp, async () => {
+    try {
+      await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
+      if (verify) await verify(tmp);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  });
 }
 
 export async function pathExists(path: string): Promise<boolean> {
@@ -119,7 +143,11 @@ export function readRegularFileSync(path: string, maxBytes: number): Buffer {
   }
 }
 
-function checkedSize(stat: { isFile(): boolean; size: number }, maxBytes: number): number {
+function checkedSize(
+  stat: { isFile(): boolean; isDirectory(): boolean; size: number },
+  maxBytes: number,
+): number {
+  if (stat.isDirectory()) throw new Error("a directory, not a regular file");
   if (!stat.isFile()) throw new Error("not a regular file");
   if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`);
   return stat.size;
