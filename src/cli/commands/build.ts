@@ -218,7 +218,7 @@ function buildProgress(o: Output): Pick<BuildOptions, "onEvent" | "onPlan"> & { 
     },
     onEvent: (e) => {
       if (e.kind === "fetched")
-        steps.tick("download", `${e.pkg.name} ${e.pkg.version}${e.cached ? " (cached)" : ""}`);
+        steps.tick("download", `${e.pkg.arch} ${e.pkg.name} ${e.pkg.version}${e.cached ? " (cached)" : ""}`);
       else if (e.kind === "layer") steps.tick("layer", `${e.arch} ${e.what}${layerNote(e)}`);
       else o.line(e.message);
     },
