@@ -35,7 +35,7 @@ describe("build reports (network: host's mirror)", () => {
       const debs = downloads.length;
       assert.ok(debs > 1, cold.stderr);
       assert.ok(
-        downloads.some((l) => /^download \[\d+\/\d+\] busybox-static /.test(l)),
+        downloads.some((l) => /^download \[\d+\/\d+\] amd64 busybox-static /.test(l)),
         cold.stderr,
       );
       assert.match(downloads.at(-1)!, new RegExp(`^download \\[${debs}/${debs}\\] `));
