@@ -226,10 +226,8 @@ async function placeFromFile(source: string, target: string, descriptor: Descrip
     }
     // A cache blob this process has just hashed to this digest (a build's layers) is not read twice,
     // if what was linked is that very file (not one swapped in, not a copy).
-    const known = await verifiedInThisProcess(source, expectedHex(descriptor), tmp);
-    const got = known
-      ? { hex: expectedHex(descriptor), size: (await stat(tmp)).size }
-      : await sha256File(tmp);
+    const got =
+      (await verifiedInThisProcess(source, expectedHex(descriptor), tmp)) ?? (await sha256File(tmp));
     assertDigest(`${source} (${descriptor.digest})`, got, {
       hex: expectedHex(descriptor),
       size: descriptor.size,

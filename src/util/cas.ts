@@ -17,21 +17,29 @@ interface Verified {
 }
 const verifiedHere = new Map<string, Verified>();
 const MAX_REMEMBERED = 100_000;
+const bigStat = (path: string) => stat(path, { bigint: true });
 
 /**
- * True when this process hashed `path` to `hex` (a store entry it verified) and the file at `placed`
- * (by default `path` itself; else a hardlink of it just made) is that very file unchanged: the same
- * inode, size and modification time, and for `path` itself the same change time (a link changes a
- * file's change time, so a link is held to the inode: a file swapped in or copied is another
- * inode, and hashed). A writer placing a just-verified cache blob need not read it again.
+ * The digest and size of the file at `placed` (by default `path` itself; else a hardlink of it just
+ * made) when this process hashed `path` to `hex` (a store entry it verified) and `placed` is that
+ * very file unchanged: the same inode, size and modification time, and for `path` itself the same
+ * change time (a link changes a file's change time, so a link is held to the inode: a file swapped
+ * in or copied is another inode, and hashed). Undefined otherwise. A writer placing a just-verified
+ * cache blob need not read it again.
  */
-export async function verifiedInThisProcess(path: string, hex: string, placed = path): Promise<boolean> {
+export async function verifiedInThisProcess(
+  path: string,
+  hex: string,
+  placed = path,
+): Promise<{ hex: string; size: number } | undefined> {
   const known = verifiedHere.get(path);
-  if (known === undefined || known.hex !== hex) return false;
-  const now = await stat(placed, { bigint: true }).catch(() => undefined);
-  if (now === undefined) return false;
+  if (known === undefined || known.hex !== hex) return undefined;
+  const now = await bigStat(placed).catch(() => undefined);
+  if (now === undefined) return undefined;
   const same = now.ino === known.ino && now.size === known.size && now.mtimeNs === known.mtimeNs;
-  return same && (placed !== path || now.ctimeNs === known.ctimeNs);
+  return same && (placed !== path || now.ctimeNs === known.ctimeNs)
+    ? { hex, size: Number(now.size) }
+    : undefined;
 }
 
 /**
@@ -40,8 +48,6 @@ export async function verifiedInThisProcess(path: string, hex: string, placed = 
  * process leaves no entry at all rather than a torn one. Reads can be verified; an entry whose bytes
  * do not match its name is removed so the caller fetches it again.
  */
-const bigStat = (path: string) => stat(path, { bigint: true });
-
 export class ContentStore {
   constructor(readonly root: string) {}
 

@@ -14,8 +14,11 @@ export function tempPathFor(path: string): string {
 const inFlight = new Set<string>();
 let removedOnExit = false;
 
-/** Marks `tmp` as being written until `work` settles; an exit before then removes it. */
-async function whileWriting<T>(tmp: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work`, which writes `tmp` and renames it into place: if it fails, `tmp` is removed; if the
+ * process exits before it settles, `tmp` is removed on the way out.
+ */
+async function writingTemp(tmp: string, work: () => Promise<void>): Promise<void> {
   if (!removedOnExit) {
     removedOnExit = true;
     process.on("exit", () => {
@@ -24,7 +27,10 @@ async function whileWriting<T>(tmp: string, work: () => Promise<T>): Promise<T> 
   }
   inFlight.add(tmp);
   try {
-    return await work();
+    await work();
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   } finally {
     inFlight.delete(tmp);
   }
@@ -37,20 +43,15 @@ async function whileWriting<T>(tmp: string, work: () => Promise<T>): Promise<T> 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
-  await whileWriting(tmp, async () => {
+  await writingTemp(tmp, async () => {
+    const fh = await open(tmp, "w", mode);
     try {
-      const fh = await open(tmp, "w", mode);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
+    await rename(tmp, path);
   });
 }
 
@@ -65,15 +66,10 @@ export async function writeStreamAtomic(
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
-  await whileWriting(tmp, async () => {
-    try {
-      await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
-      if (verify) await verify(tmp);
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+  await writingTemp(tmp, async () => {
+    await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
+    if (verify) await verify(tmp);
+    await rename(tmp, path);
   });
 }
 
