@@ -1,33 +1,25 @@
-import { z } from "zod";
-import { Annotation, type Descriptor } from "../oci/types.js";
+import type { Image } from "../oci/image.js";
+import type { Descriptor } from "../oci/types.js";
+import { StrataAnnotation } from "../record/keys.js";
+import { readImageRecord } from "../record/record.js";
 import { StrataError } from "../util/errors.js";
 import { checkFacts, type PackageFacts } from "./package.js";
 
 /**
- * The packages strata's layer annotations name, read without touching the layer:
+ * The packages a strata image names, read without touching its layers:
  *
- * - `dev.strata.packages.json`: `[{"name","version","architecture","source","sourceVersion","sha256"}]`
- *   (sha256 of the .deb), the full record; used first when a builder writes it;
- * - `dev.strata.packages`: space-separated `name=version`, with no architecture or source.
+ * - its record (src/record/record.ts), when the manifest names one: every layer's lock entries,
+ *   with architecture, source and the .deb's sha256; one blob read for the whole image;
+ * - else each layer's `dev.strata.packages` (space-separated `name=version`) and `dev.strata.debs`
+ *   (the .debs' sha256, in the same order), with no architecture or source.
  */
 
 /** Far more than a layer budget's group of packages; an annotation beyond it is refused, not parsed. */
 const MAX_ANNOTATION_BYTES = 1 << 20;
 
-const recordSchema = z.array(
-  z.object({
-    name: z.string(),
-    version: z.string(),
-    architecture: z.string().optional(),
-    source: z.string().optional(),
-    sourceVersion: z.string().optional(),
-    sha256: z.string().optional(),
-  }),
-);
-
 export interface AnnotatedPackages {
   packages: PackageFacts[];
-  /** Whether architecture and source are known (the JSON form); else a layer read fills them in. */
+  /** Whether architecture and source are known (from the record); else a layer read fills them in. */
   complete: boolean;
 }
 
@@ -37,45 +29,67 @@ function annotationError(where: string, why: string): StrataError {
   });
 }
 
-function fromJson(text: string, where: string): PackageFacts[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw annotationError(where, `${Annotation.packagesJson} is not valid JSON`);
-  }
-  const parsed = recordSchema.safeParse(json);
-  if (!parsed.success) throw annotationError(where, `${Annotation.packagesJson} is malformed`);
-  return parsed.data.map(({ sha256, ...rest }) =>
-    checkFacts({ ...rest, ...(sha256 === undefined ? {} : { debSha256: sha256 }) }, where),
-  );
-}
-
-function fromPairs(text: string, where: string): PackageFacts[] {
+function fromPairs(text: string, debs: string | undefined, where: string): PackageFacts[] {
+  const sha256s = debs?.split(" ") ?? [];
   return text
     .split(" ")
     .filter((pair) => pair !== "")
-    .map((pair) => {
+    .map((pair, i) => {
       const eq = pair.indexOf("=");
       if (eq <= 0)
-        throw annotationError(where, `${Annotation.packages} holds "${pair.slice(0, 80)}", not name=version`);
-      return checkFacts({ name: pair.slice(0, eq), version: pair.slice(eq + 1) }, where);
+        throw annotationError(
+          where,
+          `${StrataAnnotation.packages} holds "${pair.slice(0, 80)}", not name=version`,
+        );
+      const debSha256 = sha256s[i];
+      const facts = { name: pair.slice(0, eq), version: pair.slice(eq + 1) };
+      return checkFacts(debSha256 ? { ...facts, debSha256 } : facts, where);
     });
 }
 
 /** The packages a layer descriptor's annotations name, or undefined when it names none. */
 export function annotatedPackages(layer: Descriptor, where: string): AnnotatedPackages | undefined {
   const annotations = layer.annotations ?? {};
-  const json = annotations[Annotation.packagesJson];
-  const pairs = annotations[Annotation.packages];
-  const text = json ?? pairs;
-  if (text === undefined) return undefined;
-  if (text.length > MAX_ANNOTATION_BYTES) throw annotationError(where, `of ${text.length} bytes is refused`);
-  if (json !== undefined) return { packages: fromJson(json, where), complete: true };
-  return { packages: fromPairs(text, where), complete: false };
+  const pairs = annotations[StrataAnnotation.packages];
+  if (pairs === undefined) return undefined;
+  const debs = annotations[StrataAnnotation.debs];
+  if (pairs.length + (debs?.length ?? 0) > MAX_ANNOTATION_BYTES)
+    throw annotationError(where, `of ${pairs.length} bytes is refused`);
+  return { packages: fromPairs(pairs, debs, where), complete: false };
+}
+
+/**
+ * Per layer index, the packages the record of `image` names (lock entries, complete), or undefined
+ * when its manifest names no record. A record it names must be there and match it.
+ */
+export async function recordedPackages(
+  image: Image,
+  where: string,
+): Promise<Map<number, AnnotatedPackages> | undefined> {
+  if (image.manifest.annotations?.[StrataAnnotation.record] === undefined) return undefined;
+  const record = await readImageRecord(image, where);
+  const out = new Map<number, AnnotatedPackages>();
+  for (const [index, layer] of record.layers.entries()) {
+    if (layer.packages === undefined) continue;
+    const packages = layer.packages.map((p) =>
+      checkFacts(
+        {
+          name: p.name,
+          version: p.version,
+          architecture: p.architecture,
+          source: p.source,
+          sourceVersion: p.sourceVersion,
+          debSha256: p.sha256,
+        },
+        where,
+      ),
+    );
+    out.set(index, { packages, complete: true });
+  }
+  return out;
 }
 
 /** Whether strata made every layer (each says its kind): then the annotations are the whole story. */
 export function isStrataImage(layers: Descriptor[]): boolean {
-  return layers.length > 0 && layers.every((l) => l.annotations?.[Annotation.layerKind] !== undefined);
+  return layers.length > 0 && layers.every((l) => l.annotations?.[StrataAnnotation.layerKind] !== undefined);
 }

@@ -1,13 +1,13 @@
 import type { Image } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
-import { annotatedPackages, isStrataImage } from "./annotations.js";
+import { annotatedPackages, isStrataImage, recordedPackages } from "./annotations.js";
 import { dpkgPackages } from "./dpkg-records.js";
 import type { InventoryPackage } from "./package.js";
 
 /**
- * One inventory, read from any image in any home: strata's layer annotations first (no layer is
- * read), then the `status.d` records in the layers, then dpkg's `status` database.
+ * One inventory, read from any image in any home: strata's record or layer annotations first (no
+ * layer is read), then the `status.d` records in the layers, then dpkg's `status` database.
  */
 export interface Inventory {
   packages: InventoryPackage[];
@@ -35,8 +35,11 @@ export function byNameAndArch(a: InventoryPackage, b: InventoryPackage): number 
 async function annotationInventory(image: Image, where: string, opts: InventoryOptions): Promise<Inventory> {
   const packages: InventoryPackage[] = [];
   const toRead = new Set<number>();
+  const recorded = await recordedPackages(image, where);
   for (const [index, layer] of image.manifest.layers.entries()) {
-    const annotated = annotatedPackages(layer, `${where}: layer ${layer.digest}`);
+    const annotated = recorded
+      ? recorded.get(index)
+      : annotatedPackages(layer, `${where}: layer ${layer.digest}`);
     if (annotated === undefined) continue;
     if (!annotated.complete && opts.complete?.(layer)) {
       toRead.add(index);

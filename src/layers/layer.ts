@@ -100,7 +100,7 @@ export interface PackageFacts {
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
 export interface PackageLayerRecord extends LayerBlob {
   members: PackageFacts[];
-  /** The members' facts as the image annotation holds them (src/layers/layer-facts.ts), once encoded. */
+  /** The members' facts as the image record holds them (src/record/layer-facts.ts), once encoded. */
   factsAnnotation?: string;
 }
 

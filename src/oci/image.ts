@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { sha256Hex } from "../util/hash.js";
 import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 
@@ -12,6 +12,18 @@ export interface BlobSource {
   open(digest: string): Promise<Readable>;
   /** A local file holding the blob, when there is one (lets a writer hardlink or copy instead of stream). */
   localPath?(digest: string): string | undefined;
+}
+
+/** Blobs held in memory (a record made by a build), opened by digest. */
+export function memoryBlobs(blobs: Buffer[]): BlobSource {
+  const byDigest = new Map(blobs.map((bytes) => [`sha256:${sha256Hex(bytes)}`, bytes]));
+  return {
+    async open(digest: string): Promise<Readable> {
+      const bytes = byDigest.get(digest);
+      if (bytes === undefined) throw new Error(`no blob ${digest} in memory`);
+      return Readable.from([bytes]);
+    },
+  };
 }
 
 export interface Image {

@@ -40,6 +40,8 @@ export interface ImageParts {
   /** History entries after the last layer (empty-layer ones), kept in place. */
   trailingHistory?: HistoryEntry[];
   annotations?: Record<string, string>;
+  /** Where the blobs its annotations name are (an image record): opened by digest, like a layer. */
+  others?: BlobSource;
 }
 
 /** A layer whose bytes `blobs` holds under its digest. */
@@ -75,7 +77,13 @@ export function imageParts(image: Image): ImageParts {
       history: [],
     });
   }
-  return { config, layers, trailingHistory: pending, annotations: image.manifest.annotations };
+  return {
+    config,
+    layers,
+    trailingHistory: pending,
+    annotations: image.manifest.annotations,
+    others: image.blobs,
+  };
 }
 
 /** Blobs of a composed image: its config from memory, each layer from wherever that layer lives. */
@@ -86,6 +94,7 @@ class ComposedBlobs implements BlobSource {
     private readonly configDigest: string,
     private readonly configBytes: Buffer,
     layers: Layer[],
+    private readonly others?: BlobSource,
   ) {
     for (const layer of layers) this.layers.set(layer.descriptor.digest, layer);
   }
@@ -93,8 +102,9 @@ class ComposedBlobs implements BlobSource {
   async open(digest: string): Promise<Readable> {
     if (digest === this.configDigest) return Readable.from([this.configBytes]);
     const layer = this.layers.get(digest);
-    if (!layer) throw new Error(`no blob ${digest} in this image`);
-    return layer.open();
+    if (layer) return layer.open();
+    if (this.others) return this.others.open(digest);
+    throw new Error(`no blob ${digest} in this image`);
   }
 
   localPath(digest: string): string | undefined {
@@ -119,7 +129,7 @@ export function composeImage(parts: ImageParts): Image {
     ...(parts.annotations ? { annotations: parts.annotations } : {}),
   };
   const layers = parts.layers.map((l) => l.layer);
-  const blobs = new ComposedBlobs(manifest.config.digest, configBytes, layers);
+  const blobs = new ComposedBlobs(manifest.config.digest, configBytes, layers, parts.others);
   return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
 }
 

@@ -75,27 +75,11 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-/** Annotation keys strata puts on layer descriptors and manifests. */
+/** OCI's own annotation keys that strata reads and writes (strata's own are in src/record/keys.ts). */
 export const Annotation = {
   refName: "org.opencontainers.image.ref.name",
   created: "org.opencontainers.image.created",
   title: "org.opencontainers.image.title",
-  /** Space-separated "name=version" of the Debian packages a layer holds. */
-  packages: "dev.strata.packages",
-  /** The same as JSON, with sources, architectures and .deb sha256s (see src/inventory/annotations.ts). */
-  packagesJson: "dev.strata.packages.json",
-  /** What the layer is: "base", "package", "group" or "files". */
-  layerKind: "dev.strata.layer.kind",
-  /** strata's LAYER_FORMAT_VERSION the layer was written with (decimal). */
-  layerFormat: "dev.strata.layer.format",
-  /** The options that decide the layer's bytes: canonical JSON {"compression","docs","epoch"}. */
-  layerOptions: "dev.strata.layer.options",
-  /** Package and group layers: their members' facts (src/layers/layer-facts.ts), gzip + base64. */
-  layerFacts: "dev.strata.layer.facts",
-  /** Base and files layers: "sha256:<hex>" of the entries the layer is made of. */
-  layerInputs: "dev.strata.layer.inputs",
-  /** On the manifest: what the image was built from (src/pipeline/build-record.ts), JSON. */
-  build: "dev.strata.build",
 } as const;
 
 export function isIndexMediaType(mediaType: string | undefined): boolean {

@@ -6,13 +6,13 @@ import type { Lock } from "../lock/lock.js";
 import type { Artifact, BlobSource, Image } from "../oci/image.js";
 import { composeArtifact } from "../oci/mutate.js";
 import { digestHex } from "../oci/types.js";
+import { packageLayerRecord } from "../record/layer-record.js";
 import type { Spec } from "../spec/spec.js";
 import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { type ComposeContext, composeArch, type PackageLayer } from "./compose.js";
 import { debStore } from "./fetch-debs.js";
 import { type BuiltLayer, ociPlatform } from "./image-config.js";
-import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
 import { type ArchPlan, type BuildPlan, type LayerOptions, planBuild } from "./plan.js";
 import { ReuseIndex } from "./reuse.js";
@@ -105,7 +105,7 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
   const plan = planBuild(spec, lock);
   const layerCache = new LayerCache(root, storeRoot);
   const note = (message: string) => opts.onEvent?.({ kind: "note", message });
-  const reuse = opts.reuse?.length ? new ReuseIndex(opts.reuse, plan.options, note) : undefined;
+  const reuse = opts.reuse?.length ? await ReuseIndex.of(opts.reuse, plan.options, note) : undefined;
   const maker = new LayerMaker({
     ...opts,
     cacheRoot: root,
@@ -203,7 +203,7 @@ async function packageLayers(
         packages: layer.packages.map((p) => `${p.name}=${p.version}`),
         bytes: made[i].bytes ?? local,
         members: record.members,
-        annotations: packageLayerAnnotations(layer.kind, layer.packages, options, facts),
+        recorded: packageLayerRecord(layer.kind, layer.packages, options, facts),
       };
     }),
   );

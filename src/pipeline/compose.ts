@@ -12,19 +12,21 @@ import {
 } from "../layers/base-layer.js";
 import type { LayerBlob, LayerEntry, PackageFacts } from "../layers/layer.js";
 import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
-import { entriesPathsOf } from "../layers/layer-facts.js";
 import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
 import type { Lock } from "../lock/lock.js";
-import type { BlobSource, Image } from "../oci/image.js";
+import { type BlobSource, type Image, memoryBlobs } from "../oci/image.js";
 import { composeImage, type Layer } from "../oci/mutate.js";
 import { Annotation } from "../oci/types.js";
+import { type BuildRecord, buildRecord } from "../record/build-record.js";
+import { StrataAnnotation } from "../record/keys.js";
+import { entriesPathsOf } from "../record/layer-facts.js";
+import { entriesLayerRecord, layerAnnotations } from "../record/layer-record.js";
+import { type ImageRecord, IMAGE_RECORD_VERSION, recordBlob } from "../record/record.js";
 import { specAccounts } from "../spec/accounts.js";
 import type { Spec } from "../spec/spec.js";
 import { specFileEntries } from "../spec/spec-files.js";
 import { compareText } from "../util/order.js";
-import { buildRecord, buildRecordText } from "./build-record.js";
 import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-config.js";
-import { entriesLayerAnnotations } from "./layer-annotations.js";
 import { layerFileReader } from "./layer-files.js";
 import type { BuildEvent } from "./make-layers.js";
 import type { LayerOptions } from "./plan.js";
@@ -85,11 +87,12 @@ export async function composeArch(
   const files = await filesLayer(ctx, arch, { accounts, baseEntries, base: base.blob, packageLayers });
   ctx.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
   const layers: BuiltLayer[] = [base, ...packageLayers, files.layer];
-  const record = buildRecord(ctx.spec, ctx.lock, arch, epoch, files.specFiles);
+  const record = recordBlob(imageRecord(buildRecord(ctx.spec, ctx.lock, arch, epoch, files.specFiles), layers));
   const image = composeImage({
     config: imageConfig(ctx.spec, arch, epoch),
     layers: layers.map((l) => ({ layer: asLayer(l), history: [layerHistory(l, epoch)] })),
-    annotations: { [Annotation.created]: epochTime(epoch), [Annotation.build]: buildRecordText(record) },
+    annotations: { [Annotation.created]: epochTime(epoch), [StrataAnnotation.record]: record.descriptor.digest },
+    others: memoryBlobs([record.bytes]),
   });
   return {
     image,
@@ -155,11 +158,20 @@ async function filesLayer(
   return { layer, skipped: effects.skipped, made: effects.made, specFiles };
 }
 
+/** The record of an image made of `layers`: the build record and what each layer's record says. */
+function imageRecord(build: BuildRecord, layers: BuiltLayer[]): ImageRecord {
+  return {
+    version: IMAGE_RECORD_VERSION,
+    build,
+    layers: layers.map((l) => ({ digest: l.blob.digest, diffId: l.blob.diffId, ...l.recorded })),
+  };
+}
+
 /** A built layer as the image model's value: its descriptor (with annotations) and where its bytes are. */
 export function asLayer(l: BuiltLayer): Layer {
   const { digest, size, mediaType, diffId } = l.blob;
   return {
-    descriptor: { mediaType, digest, size, annotations: l.annotations },
+    descriptor: { mediaType, digest, size, annotations: layerAnnotations(l.recorded) },
     diffId,
     open: () => l.bytes.open(digest),
     localPath: () => l.bytes.localPath?.(digest),
@@ -188,18 +200,18 @@ async function entriesLayer(
 ): Promise<BuiltLayer> {
   const inputs = entriesDigest(entries);
   const options = { ...ctx.options, keepDocs: false };
-  const annotations = entriesLayerAnnotations(kind, options, inputs);
+  const recorded = entriesLayerRecord(kind, options, inputs);
   const key: LayerCacheKey = { ...options, debSha256: `entries:${inputs.slice("sha256:".length)}` };
   const hit = await ctx.layerCache.get(key);
-  if (hit) return { blob: hit, kind, packages: [], bytes: ctx.local, annotations };
+  if (hit) return { blob: hit, kind, packages: [], bytes: ctx.local, recorded };
   // An image made of the same entries has this very layer: keep its descriptor, make nothing.
   const reused = ctx.reuse?.entriesLayer(kind, inputs);
   if (reused) {
     const { digest, size, mediaType } = reused.descriptor;
     const blob = { digest, size, mediaType, diffId: reused.diffId, ...entriesPathsOf(entries) };
-    return { blob, kind, packages: [], bytes: reused.bytes, annotations };
+    return { blob, kind, packages: [], bytes: reused.bytes, recorded };
   }
   const blob = await build();
   await ctx.layerCache.put(key, { ...blob, members: [] });
-  return { blob, kind, packages: [], bytes: ctx.local, annotations };
+  return { blob, kind, packages: [], bytes: ctx.local, recorded };
 }

@@ -2,6 +2,7 @@ import type { LayerBlob } from "../layers/layer.js";
 import type { BlobSource } from "../oci/image.js";
 import type { ImageParts } from "../oci/mutate.js";
 import type { HistoryEntry, ImageConfig } from "../oci/types.js";
+import type { LayerRecord } from "../record/layer-record.js";
 import type { Spec } from "../spec/spec.js";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -14,8 +15,8 @@ export interface BuiltLayer {
   packages: string[];
   /** Where the blob's bytes are (the content store, or an image it was reused from). */
   bytes: BlobSource;
-  /** What its descriptor says of it (src/pipeline/layer-annotations.ts). */
-  annotations: Record<string, string>;
+  /** What the image record says of it (src/record/layer-record.ts); its descriptor's annotations come from it. */
+  recorded: LayerRecord;
 }
 
 /** Debian architecture → OCI platform architecture and variant. */

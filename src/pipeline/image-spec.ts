@@ -1,6 +1,6 @@
 import { relocateUrl } from "../debian/sources.js";
-import type { AccountedImage } from "../inventory/account.js";
 import type { Image } from "../oci/image.js";
+import type { AccountedImage } from "../record/account.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 

@@ -1,7 +1,7 @@
 import { buildGroupLayer } from "../layers/group-layer.js";
 import { assertLockedMembers, type PackageLayerInput, type PackageLayerRecord } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
-import { encodeLayerFacts } from "../layers/layer-facts.js";
+import { encodeLayerFacts } from "../record/layer-facts.js";
 import { LayerPool } from "../layers/layer-pool.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { BlobSource } from "../oci/image.js";

@@ -1,16 +1,12 @@
 import type { LayerCacheKey } from "../layers/layer-cache.js";
 import { type LayerPlan, planLayers } from "../layers/planner.js";
 import type { Lock } from "../lock/lock.js";
-import { type Compression, resolveCompression } from "../oci/compress.js";
+import { resolveCompression } from "../oci/compress.js";
+import type { LayerOptions } from "../record/layer-record.js";
 import { buildEpoch, type Spec } from "../spec/spec.js";
 import { sha256Hex } from "../util/hash.js";
 
-/** What decides every layer's bytes besides its .debs: the same for every layer of a build. */
-export interface LayerOptions {
-  epoch: number;
-  keepDocs: boolean;
-  compression: Compression;
-}
+export type { LayerOptions };
 
 /** A planned package or group layer and its cache key. */
 export interface PlannedLayer {

@@ -1,16 +1,16 @@
-import { type AccountedLayer, accountFor } from "../inventory/account.js";
 import { assertLockedMembers, type PackageLayerRecord } from "../layers/layer.js";
-import { decodeLayerFacts, layerPathsOf, storeLayerFacts } from "../layers/layer-facts.js";
 import { type Artifact, artifactDescriptor, artifactImages, type BlobSource } from "../oci/image.js";
-import { Annotation, type Descriptor } from "../oci/types.js";
-import { layerOptionsText } from "./layer-annotations.js";
-import type { LayerOptions, PlannedLayer } from "./plan.js";
+import type { Descriptor } from "../oci/types.js";
+import { type AccountedLayer, accountFor } from "../record/account.js";
+import { decodeLayerFacts, layerPathsOf, storeLayerFacts } from "../record/layer-facts.js";
+import { type LayerOptions, layerOptionsText } from "../record/layer-record.js";
+import type { PlannedLayer } from "./plan.js";
 
 /**
  * Layers a build may take by descriptor from images that already exist (`build --push REF` reads
  * REF, `--cache-from` names more, `strata update` passes the old image): a planned package or group
  * layer whose .deb sha256s, layer options and format match a layer of one of them is not made, and
- * its .debs are not fetched. Its facts come from the image's annotation, so the overlap check and
+ * its .debs are not fetched. Its facts come from the image's record, so the overlap check and
  * the files layer need no layer read; its bytes stay where they are and are read only if a writer
  * must copy them (a registry that already has the blob is only asked).
  *
@@ -43,24 +43,30 @@ export class ReuseIndex {
   private readonly byInputs = new Map<string, Candidate>();
 
   /** Indexes the package layers of every image strata can account for; `note` hears why others are not used. */
-  constructor(artifacts: Artifact[], options: LayerOptions, note: (message: string) => void = () => {}) {
+  static async of(
+    artifacts: Artifact[],
+    options: LayerOptions,
+    note: (message: string) => void = () => {},
+  ): Promise<ReuseIndex> {
+    const index = new ReuseIndex();
     for (const artifact of artifacts) {
       const where = artifactDescriptor(artifact).digest;
       for (const image of artifactImages(artifact)) {
-        const accounting = accountFor(image, where);
+        const accounting = await accountFor(image, where);
         if (!accounting.ok) {
           note(`not reusing layers of ${where}: ${accounting.reason}`);
           continue;
         }
-        for (const layer of accounting.layers) this.add({ layer, blobs: image.blobs, where }, options);
+        for (const layer of accounting.layers) index.add({ layer, blobs: image.blobs, where }, options);
       }
     }
+    return index;
   }
 
   private add(candidate: Candidate, options: LayerOptions): void {
     const { layer } = candidate;
     const own = layer.inputs === undefined ? options : { ...options, keepDocs: false };
-    if (layer.descriptor.annotations?.[Annotation.layerOptions] !== layerOptionsText(own)) return;
+    if (layerOptionsText(layer.options) !== layerOptionsText(own)) return;
     if (layer.inputs !== undefined) {
       const key = `${layer.kind} ${layer.inputs}`;
       if (!this.byInputs.has(key)) this.byInputs.set(key, candidate);

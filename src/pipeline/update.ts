@@ -1,9 +1,10 @@
-import { type AccountedImage, type AccountedLayer, assertAccounted, lockOf } from "../inventory/account.js";
 import type { Lock } from "../lock/lock.js";
 import { type LockUpdate, type PackageChange, type UpdateTargets, updateLock } from "../lock/update.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
 import { platformText } from "../oci/platform.js";
-import { Annotation, type Descriptor } from "../oci/types.js";
+import type { Descriptor } from "../oci/types.js";
+import { type AccountedImage, type AccountedLayer, assertAccounted, lockOf } from "../record/account.js";
+import { StrataAnnotation } from "../record/keys.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { type BuildOptions, type BuildResult, buildImages } from "./builder.js";
@@ -52,21 +53,23 @@ export interface ImageUpdate extends LockUpdate {
 }
 
 /** The accounted images of an artifact (one per architecture), each refused with the reason if it cannot be. */
-function accountFor(old: Artifact, where: string): { image: Image; accounted: AccountedImage }[] {
+async function accountFor(old: Artifact, where: string): Promise<{ image: Image; accounted: AccountedImage }[]> {
   const images = artifactImages(old);
-  return images.map((image) => ({
-    image,
-    accounted: assertAccounted(image, images.length > 1 ? `${where} (${platformText(image)})` : where),
-  }));
+  const out: { image: Image; accounted: AccountedImage }[] = [];
+  for (const image of images) {
+    const at = images.length > 1 ? `${where} (${platformText(image)})` : where;
+    out.push({ image, accounted: await assertAccounted(image, at) });
+  }
+  return out;
 }
 
 /** "name=version" of the packages a strata layer descriptor says it holds. */
 function layerPackages(layer: Descriptor): string[] {
-  return (layer.annotations?.[Annotation.packages] ?? "").split(" ").filter((p) => p !== "");
+  return (layer.annotations?.[StrataAnnotation.packages] ?? "").split(" ").filter((p) => p !== "");
 }
 
 /**
- * Updates an image strata built: its lock (from its annotations) is re-resolved for the targets
+ * Updates an image strata built: its lock (from its record) is re-resolved for the targets
  * only, then the image the updated lock describes is built, reusing the old image's layers by
  * descriptor wherever their inputs did not change, so only changed packages' .debs are fetched and
  * the result is bit for bit what `strata build` makes from the updated lock, if the kept layers
@@ -82,7 +85,7 @@ export async function updateImage(
   targets: UpdateTargets,
   opts: UpdateOptions = {},
 ): Promise<ImageUpdate> {
-  const olds = accountFor(old, where);
+  const olds = await accountFor(old, where);
   const accounted = olds.map((o) => o.accounted);
   const oldLock = lockOf(accounted);
   const images = olds.map((o) => o.image);
@@ -101,7 +104,7 @@ export async function updateImage(
     const after = image.manifest.layers;
     const changes = update.changes.filter((c) => c.arch === arch);
     // A layer that is not what its record names is the sharper finding: said first.
-    if (verify) checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
+    if (verify) await checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
     checkSurgical(before, after, changes, where, arch, spec.path);
     const layers = layerChanges(arch, before, after);
     newLayers.push(...layers.newLayers);
@@ -128,7 +131,7 @@ function layerChanges(arch: string, before: Descriptor[], after: Descriptor[]) {
         position: i + 1,
         digest: l.digest,
         size: l.size,
-        kind: l.annotations?.[Annotation.layerKind] ?? "",
+        kind: l.annotations?.[StrataAnnotation.layerKind] ?? "",
         packages: layerPackages(l),
         ...(replaced ? { replaced: { digest: replaced.digest, size: replaced.size } } : {}),
       },
@@ -165,7 +168,7 @@ function checkSurgical(
   const ownLayers = (layers: Descriptor[]) =>
     new Map(
       layers
-        .filter((l) => ["base", "package"].includes(l.annotations?.[Annotation.layerKind] ?? ""))
+        .filter((l) => ["base", "package"].includes(l.annotations?.[StrataAnnotation.layerKind] ?? ""))
         .map((l) => [layerPackages(l)[0] ?? "base", l.digest]),
     );
   const now = ownLayers(after);
@@ -191,9 +194,9 @@ function madeOf(layer: AccountedLayer): string {
  * `--verify`: every layer of the old image that claims the inputs of a layer the update made has
  * that layer's digest; one that does not holds bytes its record does not account for.
  */
-function checkProven(old: AccountedImage, made: Image, where: string): void {
+async function checkProven(old: AccountedImage, made: Image, where: string): Promise<void> {
   const madeLayers = new Map(
-    assertAccounted(made, where).layers.map((l) => [madeOf(l), l.descriptor.digest]),
+    (await assertAccounted(made, where)).layers.map((l) => [madeOf(l), l.descriptor.digest]),
   );
   for (const layer of old.layers) {
     const digest = madeLayers.get(madeOf(layer));

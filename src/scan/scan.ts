@@ -3,10 +3,10 @@ import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import type { AdvisorySource } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
-import { accountFor } from "../inventory/account.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import { readInventory } from "../inventory/inventory.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
+import { accountFor } from "../record/account.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { withFixes } from "./fix-hint.js";
@@ -77,8 +77,8 @@ function releaseOf(packages: ScannedPackage[], given: string | undefined, where:
 }
 
 /** The suites a strata image was locked from (its build record), when it can be accounted for. */
-function lockedSuites(image: Image): string[] | undefined {
-  const accounting = accountFor(image);
+async function lockedSuites(image: Image): Promise<string[] | undefined> {
+  const accounting = await accountFor(image);
   return accounting.ok ? accounting.record.lock.inputs.repositories.flatMap((r) => r.suites) : undefined;
 }
 
@@ -109,7 +109,7 @@ export async function scanImage(image: Image, reference: string, opts: ScanOptio
   const fixContext = {
     location: reference,
     builtByStrata,
-    lockedSuites: lockedSuites(image),
+    lockedSuites: await lockedSuites(image),
     spec: opts.spec?.path,
   };
   return {

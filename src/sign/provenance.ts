@@ -1,7 +1,7 @@
-import { assertAccounted, lockOf } from "../inventory/account.js";
 import { serializeLock } from "../lock/lock.js";
 import { type Artifact, artifactDescriptor, artifactImages } from "../oci/image.js";
 import { digestHex } from "../oci/types.js";
+import { type AccountedImage, assertAccounted, lockOf } from "../record/account.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { STRATA_VERSION } from "../util/version.js";
@@ -32,9 +32,15 @@ export interface Statement {
   predicate: Record<string, unknown>;
 }
 
+async function accountedImages(artifact: Artifact, where: string): Promise<AccountedImage[]> {
+  const out: AccountedImage[] = [];
+  for (const image of artifactImages(artifact)) out.push(await assertAccounted(image, where));
+  return out;
+}
+
 /** Every .deb the artifact's images hold and every InRelease they were locked from, once each, sorted. */
-export function resolvedDependencies(artifact: Artifact, where: string): ResourceDescriptor[] {
-  const accounted = artifactImages(artifact).map((image) => assertAccounted(image, where));
+export async function resolvedDependencies(artifact: Artifact, where: string): Promise<ResourceDescriptor[]> {
+  const accounted = await accountedImages(artifact, where);
   const found = new Map<string, ResourceDescriptor>();
   for (const image of accounted) {
     for (const r of image.record.lock.releases)
@@ -53,12 +59,12 @@ export function resolvedDependencies(artifact: Artifact, where: string): Resourc
 }
 
 /** The provenance statement of `artifact`, named `name` (its repository or location). */
-export function provenanceStatement(
+export async function provenanceStatement(
   artifact: Artifact,
   name: string,
   opts: { specSha256?: string; where: string },
-): Statement {
-  const images = artifactImages(artifact).map((image) => assertAccounted(image, opts.where));
+): Promise<Statement> {
+  const images = await accountedImages(artifact, opts.where);
   const { record } = images[0];
   const when = new Date(record.epoch * 1000).toISOString();
   const externalParameters = {
@@ -75,7 +81,7 @@ export function provenanceStatement(
       buildDefinition: {
         buildType: BUILD_TYPE,
         externalParameters,
-        resolvedDependencies: resolvedDependencies(artifact, opts.where),
+        resolvedDependencies: await resolvedDependencies(artifact, opts.where),
       },
       runDetails: {
         builder: { id: BUILDER_ID, version: { strata: STRATA_VERSION } },
@@ -89,11 +95,11 @@ export function provenanceStatement(
  * Why `statement` is not the provenance of `artifact` (its subject is another digest, or its
  * resolved dependencies are not the image's .debs and InReleases), or undefined when it is.
  */
-export function provenanceMismatch(
+export async function provenanceMismatch(
   statement: Statement,
   artifact: Artifact,
   where: string,
-): string | undefined {
+): Promise<string | undefined> {
   const digest = digestHex(artifactDescriptor(artifact).digest);
   if (statement._type !== STATEMENT_TYPE || statement.predicateType !== SLSA_PROVENANCE_V1)
     return "it is not an in-toto statement of SLSA v1 provenance";
@@ -102,7 +108,7 @@ export function provenanceMismatch(
   const claimed = (statement.predicate?.buildDefinition as { resolvedDependencies?: unknown })
     ?.resolvedDependencies;
   const key = (d: ResourceDescriptor) => `${d?.uri} ${d?.digest?.sha256}`;
-  const want = resolvedDependencies(artifact, where).map(key).sort();
+  const want = (await resolvedDependencies(artifact, where)).map(key).sort();
   const got = Array.isArray(claimed) ? (claimed as ResourceDescriptor[]).map(key).sort() : [];
   if (want.length !== got.length || want.some((w, i) => w !== got[i]))
     return "its resolved dependencies are not the image's .debs and InReleases";

@@ -103,7 +103,7 @@ async function attestProvenance(
 ): Promise<SignReport["provenance"]> {
   let statement: Statement;
   try {
-    statement = provenanceStatement(artifact, identityOf(home), {
+    statement = await provenanceStatement(artifact, identityOf(home), {
       specSha256: opts.specSha256,
       where: homeText(home),
     });
@@ -226,7 +226,7 @@ export async function provenanceVerdict(
       if (body === undefined) continue;
       let mismatch: string | undefined;
       try {
-        mismatch = provenanceMismatch(parseStatement(body, where), artifact, where);
+        mismatch = await provenanceMismatch(parseStatement(body, where), artifact, where);
       } catch (err) {
         if (!(err instanceof StrataError)) throw err;
         mismatch = err.message;

@@ -2,11 +2,11 @@ import type { ChangelogEntry } from "../advisories/changelog.js";
 import { CHANGELOG_PATH, cachedDebChangelog, parseGzippedChangelog } from "../advisories/deb-changelog.js";
 import type { FetchContext } from "../debian/release.js";
 import { relocateUrl } from "../debian/sources.js";
-import { accountFor } from "../inventory/account.js";
 import type { LayerEntry } from "../inventory/layer-entries.js";
 import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
+import { accountFor } from "../record/account.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
 import { Limiter } from "../util/concurrency.js";
 
@@ -92,7 +92,7 @@ export async function installedChangelogs(
   where: string,
   opts: ChangelogOptions = {},
 ): Promise<Map<string, ChangelogEntry[]>> {
-  const accounting = accountFor(image, where);
+  const accounting = await accountFor(image, where);
   if (!accounting.ok) return imageChangelogs(image, where);
   return lockedChangelogs(
     accounting.layers.flatMap((l) => l.packages),

@@ -1,9 +1,6 @@
 import { z } from "zod";
-import { visitLayer } from "../inventory/layer-entries.js";
 import type { LayerEntry } from "../layers/layer.js";
-import { canonicalJson } from "../layers/layer-facts.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
-import type { Image } from "../oci/image.js";
 import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
 import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";
@@ -11,12 +8,12 @@ import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
 
 /**
- * What an image was built from, on its manifest (`dev.strata.build`, canonical JSON): enough to
+ * What an image was built from, in its record (record.ts, `build`): enough to
  * reconstruct the spec's resolution and layer inputs without the spec: the lock's inputs (requested
  * packages, excludes, repositories with suites, components, keyring), the InRelease sha256s it was
  * locked from, this architecture's exclusions, the layer budget and compression, docs, epoch, the
  * spec's accounts, and the spec's files (their bodies are in the files layer: path, mode, owner,
- * sha256, size). The packages themselves are on the layer descriptors (`dev.strata.packages.json`).
+ * sha256, size). The packages themselves are in the record's layers.
  */
 export const BUILD_RECORD_VERSION = 1;
 
@@ -79,18 +76,8 @@ export function buildRecord(
   };
 }
 
-export function buildRecordText(record: BuildRecord): string {
-  return canonicalJson(record);
-}
-
-/** The build record of an image's manifest annotation, every field checked. */
-export function parseBuildRecord(text: string, where: string): BuildRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw recordError(where, "is not JSON");
-  }
+/** The build record an image record holds, every field checked. */
+export function parseBuildRecord(json: unknown, where: string): BuildRecord {
   const parsed = recordSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -99,32 +86,8 @@ export function parseBuildRecord(text: string, where: string): BuildRecord {
   return parsed.data;
 }
 
-/**
- * The spec's files as an image holds them, for a rebuild without the spec: read from its files layer
- * (streamed, only the recorded paths' bodies kept), each checked against the record's sha256.
- */
-export async function recordedFiles(image: Image, record: BuildRecord, where: string): Promise<LayerEntry[]> {
-  // Recorded as the spec's entries name them ("/etc/x"); the layer's paths are relative.
-  const wanted = new Map(record.files.map((f) => [f.path.replace(/^\/+/, ""), f]));
-  const found = new Map<string, Buffer>();
-  const filesLayer = image.manifest.layers.at(-1);
-  if (wanted.size > 0 && filesLayer) {
-    await visitLayer(image, filesLayer, where, async (e) => {
-      const f = wanted.get(e.path);
-      if (f && e.type === "file") found.set(e.path, await e.body(f.size));
-    });
-  }
-  return record.files.map((f) => {
-    const body = found.get(f.path.replace(/^\/+/, ""));
-    if (body === undefined || sha256Hex(body) !== f.sha256) {
-      throw recordError(where, `names /${f.path}, which its files layer does not hold with that sha256`);
-    }
-    return { path: f.path, type: "file", mode: f.mode, uid: f.uid, gid: f.gid, body };
-  });
-}
-
 function recordError(where: string, why: string): StrataError {
-  return new StrataError("IMAGE_UNACCOUNTED", `${where}: the build record (dev.strata.build) ${why}`, {
-    hint: "the image's annotations are damaged or were written by another strata version; rebuild the image",
+  return new StrataError("IMAGE_UNACCOUNTED", `${where}: the build record ${why}`, {
+    hint: "the image's record is damaged or was written by another strata version; rebuild the image",
   });
 }

@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { lockSchema } from "../lock/lock-schema.js";
+import { descriptorOf, type Image } from "../oci/image.js";
+import type { Descriptor } from "../oci/types.js";
+import { StrataError } from "../util/errors.js";
+import { sha256Hex } from "../util/hash.js";
+import { type BuildRecord, parseBuildRecord } from "./build-record.js";
+import { RECORD_MEDIA_TYPE, StrataAnnotation } from "./keys.js";
+import { canonicalJson } from "./layer-facts.js";
+import type { LayerRecord } from "./layer-record.js";
+
+/**
+ * The image record (README "Image annotations"): one content-addressed blob, canonical JSON, that
+ * holds what an image was built from (build-record.ts) and, per layer (by digest and diff ID), its
+ * kind, options, lock entries, facts and inputs. The manifest names it by digest
+ * (`dev.strata.record`), so the manifest digest pins it: a record is believed only when it is the
+ * blob the manifest names and its layers are the manifest's. It is read through the image's own
+ * blob source (a layout's blobs/, an archive member, a registry's blob by digest).
+ */
+
+export const IMAGE_RECORD_VERSION = 1;
+
+/**
+ * The most bytes a record may have when read: far above a real one (the facts of a 100-layer JDK
+ * image are a few MiB), so a crafted or runaway blob costs no more than this to refuse.
+ */
+export const MAX_RECORD_BYTES = 64 << 20;
+
+export type RecordedLayer = LayerRecord & { digest: string; diffId: string };
+
+export interface ImageRecord {
+  version: typeof IMAGE_RECORD_VERSION;
+  build: BuildRecord;
+  layers: RecordedLayer[];
+}
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+const layerSchema = z.strictObject({
+  digest,
+  diffId: digest,
+  kind: z.enum(["base", "package", "group", "files"]),
+  options: z.strictObject({
+    compression: z.string().max(300),
+    docs: z.boolean(),
+    epoch: z.number().int().min(0),
+  }),
+  packages: lockSchema.shape.packages.element.omit({ arch: true }).array().min(1).optional(),
+  facts: z.string().max(MAX_RECORD_BYTES).optional(),
+  inputs: digest.optional(),
+});
+const recordSchema = z.strictObject({
+  version: z.literal(IMAGE_RECORD_VERSION),
+  build: z.unknown(),
+  layers: z.array(layerSchema).max(1000),
+});
+
+/** The record's blob: its bytes (canonical JSON) and descriptor. */
+export function recordBlob(record: ImageRecord): { descriptor: Descriptor; bytes: Buffer } {
+  const bytes = Buffer.from(canonicalJson(record));
+  return { descriptor: descriptorOf(RECORD_MEDIA_TYPE, bytes), bytes };
+}
+
+function unaccounted(where: string, why: string, hint: string): StrataError {
+  return new StrataError("IMAGE_UNACCOUNTED", `${where}: ${why}`, { hint });
+}
+
+const REBUILD = "rebuild the image with `strata build`";
+
+/** The digest of the record `image`'s manifest names, or why it names none. */
+export function recordDigest(image: Image, where: string): string {
+  const named = image.manifest.annotations?.[StrataAnnotation.record];
+  if (named === undefined) {
+    const byStrata = image.manifest.layers.some((l) => l.annotations?.[StrataAnnotation.layerKind] !== undefined);
+    const why = byStrata ? `built by an older strata: no ${StrataAnnotation.record} annotation` : "not built by strata";
+    throw unaccounted(where, why, REBUILD);
+  }
+  if (!/^sha256:[0-9a-f]{64}$/.test(named))
+    throw unaccounted(where, `its ${StrataAnnotation.record} annotation is not a sha256 digest`, REBUILD);
+  return named;
+}
+
+/**
+ * The bytes of the record `image`'s manifest names, read through its blob source, at most
+ * MAX_RECORD_BYTES and checked against the digest.
+ */
+export async function readRecordBytes(image: Image, where: string): Promise<Buffer> {
+  const named = recordDigest(image, where);
+  const missing = (err: unknown) =>
+    unaccounted(
+      where,
+      `its record ${named} is missing (${err instanceof Error ? err.message : String(err)})`,
+      "copy images with strata (build, push, pull and update carry the record), or rebuild it",
+    );
+  const stream = await image.blobs.open(named).catch((err: unknown) => {
+    throw missing(err);
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_RECORD_BYTES) {
+        stream.destroy();
+        throw unaccounted(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED") throw err;
+    throw unaccounted(where, `its record ${named} does not match its manifest (${(err as Error).message})`, REBUILD);
+  }
+  const bytes = Buffer.concat(chunks);
+  if (`sha256:${sha256Hex(bytes)}` !== named)
+    throw unaccounted(where, `its record does not match its manifest: the blob is not ${named}`, REBUILD);
+  return bytes;
+}
+
+/** The record `image`'s manifest names, every field checked and its layers the manifest's. */
+export async function readImageRecord(image: Image, where: string): Promise<ImageRecord> {
+  const bytes = await readRecordBytes(image, where);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw unaccounted(where, "its record is not JSON", REBUILD);
+  }
+  const parsed = recordSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw unaccounted(where, `its record is malformed at ${issue.path.join(".")}: ${issue.message}`, REBUILD);
+  }
+  const record = { ...parsed.data, build: parseBuildRecord(parsed.data.build, where) } as ImageRecord;
+  checkLayers(record, image, where);
+  return record;
+}
+
+/** The record's layers must be the manifest's layers with the config's diff IDs, in order. */
+function checkLayers(record: ImageRecord, image: Image, where: string): void {
+  const layers = image.manifest.layers;
+  const diffIds = image.config.rootfs.diff_ids;
+  const differ =
+    record.layers.length !== layers.length ||
+    record.layers.some((l, i) => l.digest !== layers[i].digest || l.diffId !== diffIds[i]);
+  if (differ) {
+    throw unaccounted(
+      where,
+      "its record does not match its manifest: the record's layers are not the manifest's layers and diff IDs",
+      REBUILD,
+    );
+  }
+}
