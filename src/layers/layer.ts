@@ -29,8 +29,12 @@ import { BodySpool, type SpooledBody } from "./spool.js";
  * - every mtime is the caller's epoch; owners numeric, names empty; modes as given (07777 mask);
  * - no path twice; within a group of hardlinks, the first path in that order carries the body and
  *   the others link to it.
+ *
+ * The version is also on every layer descriptor strata writes, and accounting refuses layers of
+ * another (4: the descriptors' packages JSON, facts, options and inputs moved to the image record;
+ * the bytes did not change).
  */
-export const LAYER_FORMAT_VERSION = 3;
+export const LAYER_FORMAT_VERSION = 4;
 
 /**
  * The version of what PackageFacts holds: part of the layer cache key, so older records miss (7:

@@ -7,6 +7,7 @@ import { readRegion } from "./bounded-read.js";
 import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
 import {
   type ArtifactBlob,
+  type Attachments,
   assembleArtifact,
   contentBlobs,
   layoutEntry,
@@ -31,7 +32,9 @@ import { type Descriptor, digestHex } from "./types.js";
  * - docker-archive: the `docker save` format as Docker 25+ writes it — `manifest.json` with Config,
  *   RepoTags and Layers pointing at `blobs/sha256/<hex>` — read by `docker load`, `podman load` and
  *   `skopeo … docker-archive:`. Layers stay compressed as in the image; those readers detect it.
- *   It holds one image: for an index, the caller picks the platform first.
+ *   It holds one image: for an index, the caller picks the platform first. It keeps no manifest,
+ *   so neither the image's annotations nor the artifacts attached to it (a strata record): an
+ *   image read back from one is not one strata can account for.
  */
 
 export interface ArchiveOptions {
@@ -109,16 +112,17 @@ async function writeTarOutput(target: string, files: ArchiveFile[], opts: Archiv
 export async function writeOciArchive(
   file: string,
   artifact: Artifact,
-  opts: ArchiveOptions & { tag?: string } = {},
+  opts: ArchiveOptions & { tag?: string; attached?: Attachments } = {},
 ): Promise<Descriptor> {
   const entry = layoutEntry(artifact, opts.tag);
-  const blobs = [...contentBlobs(artifact), ...manifestBlobs(artifact)];
+  const attached = opts.attached ?? { blobs: [], descriptors: [] };
+  const blobs = [...contentBlobs(artifact), ...manifestBlobs(artifact), ...attached.blobs];
   const unique = new Map(blobs.map((b) => [b.descriptor.digest, b]));
   await writeTarOutput(
     file,
     [
       ...[...unique.values()].map(blobFile),
-      { path: "index.json", bytes: layoutIndexBytes([entry]) },
+      { path: "index.json", bytes: layoutIndexBytes([entry, ...attached.descriptors]) },
       { path: OCI_LAYOUT_FILE, bytes: OCI_LAYOUT_BYTES },
     ],
     opts,

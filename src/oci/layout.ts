@@ -75,6 +75,15 @@ export function contentBlobs(artifact: Artifact): ArtifactBlob[] {
   return out;
 }
 
+/**
+ * Artifacts attached to the images an artifact holds (their records, see src/oci/referrers.ts),
+ * written with it: their blobs, and the descriptors a layout's index.json names them by.
+ */
+export interface Attachments {
+  blobs: ArtifactBlob[];
+  descriptors: Descriptor[];
+}
+
 /** The manifests of an artifact (children before the index that names them), as stored bytes. */
 export function manifestBlobs(artifact: Artifact): ArtifactBlob[] {
   const images = artifactImages(artifact).map((image) => ({
@@ -192,6 +201,8 @@ export interface WriteLayoutOptions {
   complete?: (dir: string) => Promise<void>;
   /** Replace an existing OCI layout at `dir` (never a directory that is not an OCI layout). */
   force?: boolean;
+  /** Artifacts attached to its images, written with it and named in index.json. */
+  attached?: Attachments;
   /**
    * Add the artifact to an existing layout (or create one): blobs already there are reused, and an
    * entry with the same tag is replaced while other entries stay.
@@ -293,23 +304,26 @@ async function readIndexJson(dir: string): Promise<Index> {
 async function fillLayout(
   dir: string,
   artifact: Artifact,
-  tag: string | undefined,
+  opts: { tag?: string; attached?: Attachments },
   previous: Descriptor[],
 ): Promise<Descriptor> {
+  const { tag, attached = { blobs: [], descriptors: [] } } = opts;
   const store = new ContentStore(join(dir, "blobs"));
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
   if (!(await isLayoutDir(dir))) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
 
   await mapLimit(contentBlobs(artifact), BLOB_WRITERS, (blob) => putBlob(store, blob));
-  for (const blob of manifestBlobs(artifact)) await putBlob(store, blob);
+  for (const blob of [...manifestBlobs(artifact), ...attached.blobs]) await putBlob(store, blob);
 
   const entry = layoutEntry(artifact, tag);
+  const attachedDigests = new Set(attached.descriptors.map((d) => d.digest));
   const kept = previous.filter((d) => {
+    if (attachedDigests.has(d.digest)) return false;
     const name = d.annotations?.[Annotation.refName];
     if (tag !== undefined) return name !== tag;
     return !(name === undefined && d.digest === entry.digest);
   });
-  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, entry]));
+  await writeFileAtomic(join(dir, "index.json"), layoutIndexBytes([...kept, entry, ...attached.descriptors]));
   return entry;
 }
 
@@ -325,14 +339,14 @@ export async function writeLayout(
   opts: WriteLayoutOptions = {},
 ): Promise<Descriptor> {
   if (opts.append && (await isLayoutDir(dir))) {
-    const appended = await fillLayout(dir, artifact, opts.tag, (await readIndexJson(dir)).manifests);
+    const appended = await fillLayout(dir, artifact, opts, (await readIndexJson(dir)).manifests);
     await opts.complete?.(dir);
     return appended;
   }
   await refuseForeignDirectory(dir);
   let entry: Descriptor | undefined;
   await writeOutput(dir, { kind: "directory", force: opts.force }, async (tmp) => {
-    entry = await fillLayout(tmp, artifact, opts.tag, []);
+    entry = await fillLayout(tmp, artifact, opts, []);
     await opts.complete?.(tmp);
   });
   return entry!;

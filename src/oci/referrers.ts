@@ -3,7 +3,7 @@ import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { descriptorOf, jsonBytes } from "./image.js";
-import { checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
+import { type Attachments, checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
 import { parseManifest } from "./parse.js";
 import { Annotation, type Descriptor, digestHex, type Manifest, MediaType } from "./types.js";
 
@@ -53,6 +53,18 @@ export function referrerOf(
   const manifestBytes = jsonBytes(manifest);
   const descriptor = descriptorOf(MediaType.ociManifest, manifestBytes, { artifactType, annotations });
   return { manifest, manifestBytes, descriptor, payload: { descriptor: layer, bytes: payload.bytes } };
+}
+
+/** The blobs and index.json entries of `referrers`, for a layout or an oci-archive written with them. */
+export function attachmentsOf(referrers: Referrer[]): Attachments {
+  return {
+    blobs: referrers.flatMap((r) => [
+      { descriptor: EMPTY_DESCRIPTOR, bytes: EMPTY_JSON },
+      { descriptor: r.payload.descriptor, bytes: r.payload.bytes },
+      { descriptor: r.descriptor, bytes: r.manifestBytes },
+    ]),
+    descriptors: referrers.map((r) => r.descriptor),
+  };
 }
 
 /** Checks what a referrer's manifest claims before its payload is read: its subject, type and one layer. */

@@ -21,7 +21,7 @@ import { type BuildRecord, buildRecord } from "../record/build-record.js";
 import { StrataAnnotation } from "../record/keys.js";
 import { entriesPathsOf } from "../record/layer-facts.js";
 import { entriesLayerRecord, layerAnnotations } from "../record/layer-record.js";
-import { type ImageRecord, IMAGE_RECORD_VERSION, recordBlob } from "../record/record.js";
+import { IMAGE_RECORD_VERSION, type ImageRecord, recordBlob } from "../record/record.js";
 import { specAccounts } from "../spec/accounts.js";
 import type { Spec } from "../spec/spec.js";
 import { specFileEntries } from "../spec/spec-files.js";
@@ -87,11 +87,16 @@ export async function composeArch(
   const files = await filesLayer(ctx, arch, { accounts, baseEntries, base: base.blob, packageLayers });
   ctx.onEvent?.({ kind: "layer", arch, what: "files", cached: false });
   const layers: BuiltLayer[] = [base, ...packageLayers, files.layer];
-  const record = recordBlob(imageRecord(buildRecord(ctx.spec, ctx.lock, arch, epoch, files.specFiles), layers));
+  const record = recordBlob(
+    imageRecord(buildRecord(ctx.spec, ctx.lock, arch, epoch, files.specFiles), layers),
+  );
   const image = composeImage({
     config: imageConfig(ctx.spec, arch, epoch),
     layers: layers.map((l) => ({ layer: asLayer(l), history: [layerHistory(l, epoch)] })),
-    annotations: { [Annotation.created]: epochTime(epoch), [StrataAnnotation.record]: record.descriptor.digest },
+    annotations: {
+      [Annotation.created]: epochTime(epoch),
+      [StrataAnnotation.record]: record.descriptor.digest,
+    },
     others: memoryBlobs([record.bytes]),
   });
   return {

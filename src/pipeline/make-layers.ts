@@ -1,10 +1,10 @@
 import { buildGroupLayer } from "../layers/group-layer.js";
 import { assertLockedMembers, type PackageLayerInput, type PackageLayerRecord } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
-import { encodeLayerFacts } from "../record/layer-facts.js";
 import { LayerPool } from "../layers/layer-pool.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { BlobSource } from "../oci/image.js";
+import { encodeLayerFacts } from "../record/layer-facts.js";
 import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
 import { startDebFetches } from "./fetch-debs.js";

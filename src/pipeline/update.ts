@@ -53,7 +53,10 @@ export interface ImageUpdate extends LockUpdate {
 }
 
 /** The accounted images of an artifact (one per architecture), each refused with the reason if it cannot be. */
-async function accountFor(old: Artifact, where: string): Promise<{ image: Image; accounted: AccountedImage }[]> {
+async function accountFor(
+  old: Artifact,
+  where: string,
+): Promise<{ image: Image; accounted: AccountedImage }[]> {
   const images = artifactImages(old);
   const out: { image: Image; accounted: AccountedImage }[] = [];
   for (const image of images) {
@@ -104,7 +107,8 @@ export async function updateImage(
     const after = image.manifest.layers;
     const changes = update.changes.filter((c) => c.arch === arch);
     // A layer that is not what its record names is the sharper finding: said first.
-    if (verify) await checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
+    if (verify)
+      await checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
     checkSurgical(before, after, changes, where, arch, spec.path);
     const layers = layerChanges(arch, before, after);
     newLayers.push(...layers.newLayers);

@@ -59,7 +59,10 @@ export async function accountFor(image: Image, where = "the image"): Promise<Acc
   } catch (err) {
     if (err instanceof Unaccounted) return { ok: false, reason: err.message };
     if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")
-      return { ok: false, reason: err.message.startsWith(`${where}: `) ? err.message.slice(where.length + 2) : err.message };
+      return {
+        ok: false,
+        reason: err.message.startsWith(`${where}: `) ? err.message.slice(where.length + 2) : err.message,
+      };
     throw err;
   }
 }
@@ -105,7 +108,9 @@ function accountedLayer(
   const at = `layer ${index} (${d.digest})`;
   const { kind } = recorded;
   if (a[StrataAnnotation.layerKind] !== kind)
-    refuse(`${at} has ${StrataAnnotation.layerKind} ${a[StrataAnnotation.layerKind] ?? "(none)"}; its record says ${kind}`);
+    refuse(
+      `${at} has ${StrataAnnotation.layerKind} ${a[StrataAnnotation.layerKind] ?? "(none)"}; its record says ${kind}`,
+    );
   const format = a[StrataAnnotation.layerFormat];
   if (format !== String(LAYER_FORMAT_VERSION)) {
     refuse(`${at} has layer format ${format ?? "(none)"}; this strata writes format ${LAYER_FORMAT_VERSION}`);

@@ -43,7 +43,11 @@ export interface RecordedOptions {
 }
 
 export function recordedOptions(options: LayerOptions): RecordedOptions {
-  return { compression: compressionIdentity(options.compression), docs: options.keepDocs, epoch: options.epoch };
+  return {
+    compression: compressionIdentity(options.compression),
+    docs: options.keepDocs,
+    epoch: options.epoch,
+  };
 }
 
 /** The options as one text (canonical JSON): equal options, equal text. */
@@ -66,7 +70,11 @@ export function packageLayerRecord(
 }
 
 /** Base and files layers: made from in-memory entries whose digest is `inputs`. */
-export function entriesLayerRecord(kind: "base" | "files", options: LayerOptions, inputs: string): LayerRecord {
+export function entriesLayerRecord(
+  kind: "base" | "files",
+  options: LayerOptions,
+  inputs: string,
+): LayerRecord {
   return { kind, options: recordedOptions(options), inputs };
 }
 

@@ -70,8 +70,12 @@ const REBUILD = "rebuild the image with `strata build`";
 export function recordDigest(image: Image, where: string): string {
   const named = image.manifest.annotations?.[StrataAnnotation.record];
   if (named === undefined) {
-    const byStrata = image.manifest.layers.some((l) => l.annotations?.[StrataAnnotation.layerKind] !== undefined);
-    const why = byStrata ? `built by an older strata: no ${StrataAnnotation.record} annotation` : "not built by strata";
+    const byStrata = image.manifest.layers.some(
+      (l) => l.annotations?.[StrataAnnotation.layerKind] !== undefined,
+    );
+    const why = byStrata
+      ? `built by an older strata: no ${StrataAnnotation.record} annotation`
+      : "not built by strata";
     throw unaccounted(where, why, REBUILD);
   }
   if (!/^sha256:[0-9a-f]{64}$/.test(named))
@@ -107,7 +111,11 @@ export async function readRecordBytes(image: Image, where: string): Promise<Buff
     }
   } catch (err) {
     if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED") throw err;
-    throw unaccounted(where, `its record ${named} does not match its manifest (${(err as Error).message})`, REBUILD);
+    throw unaccounted(
+      where,
+      `its record ${named} does not match its manifest (${(err as Error).message})`,
+      REBUILD,
+    );
   }
   const bytes = Buffer.concat(chunks);
   if (`sha256:${sha256Hex(bytes)}` !== named)

@@ -6,8 +6,8 @@ import type { LayerEntry } from "../inventory/layer-entries.js";
 import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
-import { accountFor } from "../record/account.js";
 import { startDebFetches } from "../pipeline/fetch-debs.js";
+import { accountFor } from "../record/account.js";
 import { Limiter } from "../util/concurrency.js";
 
 /**

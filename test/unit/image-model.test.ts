@@ -5,9 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { accountFor, assertAccounted, lockOf } from "../../src/inventory/account.js";
 import { FACTS_VERSION, type PackageLayerRecord } from "../../src/layers/layer.js";
-import { canonicalJson, decodeLayerFacts, layerPathsOf } from "../../src/layers/layer-facts.js";
 import { artifactDescriptor, artifactImages, descriptorOf } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import {
@@ -20,15 +18,22 @@ import {
   setAnnotations,
   setConfig,
 } from "../../src/oci/mutate.js";
-import { Annotation, MediaType } from "../../src/oci/types.js";
-import { parseBuildRecord, recordedFiles } from "../../src/pipeline/build-record.js";
+import { attachmentsOf } from "../../src/oci/referrers.js";
+import { MediaType } from "../../src/oci/types.js";
 import type { BuildEvent } from "../../src/pipeline/builder.js";
+import { recordedFiles } from "../../src/pipeline/recorded-files.js";
+import { accountFor, assertAccounted, lockOf } from "../../src/record/account.js";
+import { parseBuildRecord } from "../../src/record/build-record.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
+import { canonicalJson, decodeLayerFacts, layerPathsOf } from "../../src/record/layer-facts.js";
+import { recordReferrers } from "../../src/record/travel.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
 import { buildFromRepo, modelPackages } from "../helpers/model-repo.js";
+import { recordOf, withRecord, withRecordedLayer } from "../helpers/record.js";
 
 let repo: FakeRepo;
 let dir: string;
@@ -131,57 +136,64 @@ describe("mutate", () => {
 });
 
 describe("images that describe themselves", () => {
-  test("every layer says its kind, format and options; package layers their lock entries and facts; the manifest its build record", async () => {
+  test("every layer says its kind, format, packages and .debs; the record its options, lock entries, facts, inputs and the build record", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
     const image = artifactImages(built.artifact)[0];
-    const kinds = image.manifest.layers.map((l) => l.annotations?.[Annotation.layerKind]);
+    const kinds = image.manifest.layers.map((l) => l.annotations?.[StrataAnnotation.layerKind]);
     assert.deepEqual(kinds, ["base", "package", "package", "package", "files"]);
+    const record = await recordOf(image);
+    assert.equal(
+      image.manifest.annotations?.[StrataAnnotation.record],
+      `sha256:${sha256Hex(canonicalJson(record))}`,
+    );
     for (const [i, d] of image.manifest.layers.entries()) {
       const a = d.annotations!;
-      assert.equal(a[Annotation.layerFormat], "3");
+      const recorded = record.layers[i];
+      assert.equal(a[StrataAnnotation.layerFormat], "4");
+      assert.deepEqual([recorded.digest, recorded.diffId], [d.digest, image.config.rootfs.diff_ids[i]]);
       assert.match(
-        a[Annotation.layerOptions],
+        canonicalJson(recorded.options),
         /^\{"compression":"gzip;fflate=[^"]+","docs":false,"epoch":0\}$/,
       );
       const layer = built.images[0].layers[i];
       if (kinds[i] === "base" || kinds[i] === "files") {
-        assert.match(a[Annotation.layerInputs], /^sha256:[0-9a-f]{64}$/);
+        assert.match(recorded.inputs ?? "", /^sha256:[0-9a-f]{64}$/);
+        assert.deepEqual(Object.keys(a).sort(), [StrataAnnotation.layerFormat, StrataAnnotation.layerKind]);
         continue;
       }
-      const locked = JSON.parse(a[Annotation.packagesJson]);
       const inLock = built.lock.packages.filter((p) => layer.packages.includes(`${p.name}=${p.version}`));
       assert.deepEqual(
-        locked,
+        recorded.packages,
         inLock.map(({ arch: _a, ...p }) => JSON.parse(canonicalJson(p))),
       );
-      const record = layer.blob as PackageLayerRecord;
-      const facts = decodeLayerFacts(a[Annotation.layerFacts], "test");
-      assert.equal(canonicalJson(facts.members), canonicalJson(record.members));
-      assert.deepEqual(layerPathsOf(facts.members), { files: record.files, dirs: record.dirs });
+      assert.equal(a[StrataAnnotation.packages], inLock.map((p) => `${p.name}=${p.version}`).join(" "));
+      assert.equal(a[StrataAnnotation.debs], inLock.map((p) => p.sha256).join(" "));
+      const made = layer.blob as PackageLayerRecord;
+      const facts = decodeLayerFacts(recorded.facts!, "test");
+      assert.equal(canonicalJson(facts.members), canonicalJson(made.members));
+      assert.deepEqual(layerPathsOf(facts.members), { files: made.files, dirs: made.dirs });
     }
-    const tools = decodeLayerFacts(image.manifest.layers[3].annotations![Annotation.layerFacts], "test");
+    const tools = decodeLayerFacts(record.layers[3].facts!, "test");
     assert.match(tools.members[0].maintainerScripts.postinst ?? "", /update-alternatives/);
     assert.equal(tools.blobs.size, 1, "the file the postinst copies travels with the facts");
-    const record = parseBuildRecord(image.manifest.annotations![Annotation.build], "test");
-    assert.deepEqual(record.lock.releases, built.lock.releases);
-    assert.deepEqual(record.lock.inputs, built.lock.inputs);
-    assert.equal(record.layers.max, 100);
+    assert.deepEqual(record.build.lock.releases, built.lock.releases);
+    assert.deepEqual(record.build.lock.inputs, built.lock.inputs);
+    assert.equal(record.build.layers.max, 100);
   });
 
   test("a build record whose epoch no tar header holds (99999999999999) is refused with one line", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-epoch"));
-    const image = artifactImages(built.artifact)[0];
-    const record = JSON.parse(image.manifest.annotations![Annotation.build]);
+    const { build } = await recordOf(artifactImages(built.artifact)[0]);
     assert.throws(
-      () => parseBuildRecord(JSON.stringify({ ...record, epoch: 99999999999999 }), "img"),
+      () => parseBuildRecord({ ...build, epoch: 99999999999999 }, "img"),
       (err) => isStrataError(err, "IMAGE_UNACCOUNTED") && /malformed at epoch/.test(err.message),
     );
-    assert.equal(parseBuildRecord(JSON.stringify(record), "img").epoch, record.epoch);
+    assert.equal(parseBuildRecord(JSON.parse(JSON.stringify(build)), "img").epoch, build.epoch);
   });
 
   test("accountFor gives back the lock the image was built from", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
-    const accounted = assertAccounted(artifactImages(built.artifact)[0]);
+    const accounted = await assertAccounted(artifactImages(built.artifact)[0]);
     assert.deepEqual(lockOf([accounted]), built.lock);
     assert.deepEqual(
       accounted.layers.map((l) => l.kind),
@@ -189,43 +201,57 @@ describe("images that describe themselves", () => {
     );
   });
 
-  test("an image with a missing or unknown annotation is refused with its reason", async () => {
+  test("an image without a record, or whose layers or record say otherwise, is refused with its reason", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
     const image = artifactImages(built.artifact)[0];
-    const reason = (i: typeof image) => {
-      const a = accountFor(i);
+    const reason = async (i: typeof image) => {
+      const a = await accountFor(i);
       assert.equal(a.ok, false);
       return a.ok ? "" : a.reason;
     };
     assert.match(
-      reason(setAnnotations(image, { [Annotation.build]: undefined })),
-      /built by an older strata/,
+      await reason(setAnnotations(image, { [StrataAnnotation.record]: undefined })),
+      /built by an older strata: no dev\.strata\.record annotation/,
     );
-    const foreign = removeLayer(removeLayer(setAnnotations(image, { [Annotation.build]: undefined }), 4), 0);
+    const foreign = removeLayer(
+      removeLayer(setAnnotations(image, { [StrataAnnotation.record]: undefined }), 4),
+      0,
+    );
     const plain = imageParts(foreign);
     for (const l of plain.layers)
       l.layer = { ...l.layer, descriptor: { ...l.layer.descriptor, annotations: undefined } };
-    assert.equal(reason(composeImage(plain)), "not built by strata");
-    const relabel = (key: string, value: string | undefined) => {
+    assert.equal(await reason(composeImage(plain)), "not built by strata");
+    const relabel = (key: string, value: string) => {
       const parts = imageParts(image);
       const d = parts.layers[1].layer.descriptor;
       parts.layers[1].layer = {
         ...parts.layers[1].layer,
-        descriptor: { ...d, annotations: { ...d.annotations, [key]: value! } },
+        descriptor: { ...d, annotations: { ...d.annotations, [key]: value } },
       };
-      if (value === undefined) delete parts.layers[1].layer.descriptor.annotations![key];
       return composeImage(parts);
     };
     assert.match(
-      reason(relabel(Annotation.layerFormat, "99")),
-      /layer format 99; this strata writes format 3/,
+      await reason(relabel(StrataAnnotation.layerFormat, "99")),
+      /layer format 99; this strata writes format 4/,
     );
-    assert.match(reason(relabel(Annotation.layerFacts, undefined)), /has no dev\.strata\.layer\.facts/);
-    assert.match(reason(relabel(Annotation.packagesJson, "[1]")), /is not a list of lock entries/);
-    assert.match(reason(relabel(Annotation.layerOptions, "{}")), /was made with layer options \{\}/);
-    assert.match(reason(setAnnotations(image, { [Annotation.build]: "{}" })), /build record .* is malformed/);
-    assert.throws(
-      () => assertAccounted(relabel(Annotation.layerFormat, "2"), "oci:x"),
+    assert.match(await reason(relabel(StrataAnnotation.layerKind, "files")), /its record says package/);
+    const { facts: _f, ...noFacts } = (await recordOf(image)).layers[1];
+    assert.match(
+      await reason(await withRecordedLayer(image, 1, () => noFacts)),
+      /has no facts in its record/,
+    );
+    assert.match(
+      await reason(await withRecordedLayer(image, 1, (l) => ({ ...l, packages: [1] }))),
+      /record is malformed at layers\.1\.packages\.0/,
+    );
+    assert.match(
+      await reason(await withRecordedLayer(image, 1, (l) => ({ ...l, options: { ...l.options, epoch: 7 } }))),
+      /was made with layer options \{.*"epoch":7\}/,
+    );
+    const record = await recordOf(image);
+    assert.match(await reason(withRecord(image, { ...record, build: {} })), /build record is malformed/);
+    await assert.rejects(
+      assertAccounted(relabel(StrataAnnotation.layerFormat, "3"), "oci:x"),
       (err: unknown) =>
         isStrataError(err, "IMAGE_UNACCOUNTED") && /^oci:x: layer 1/.test((err as Error).message),
     );
@@ -276,7 +302,8 @@ describe("reusing the layers of images that exist", () => {
   test("a build on an empty cache that reuses an OCI layout of the same lock fetches no .deb and gives the same digest", async () => {
     const first = await buildFromRepo(repo, dir, join(dir, "cache-reuse-a"));
     const layout = join(dir, "layout-reuse");
-    await writeLayout(layout, first.artifact, { tag: "latest" });
+    const attached = attachmentsOf(await recordReferrers(first.artifact));
+    await writeLayout(layout, first.artifact, { tag: "latest", attached });
     const old = await readLayout(layout, "latest");
     const before = debsServed(repo);
     const events: BuildEvent[] = [];
@@ -321,7 +348,9 @@ describe("reusing the layers of images that exist", () => {
 
   test("an image strata cannot account for is noted and not reused", async () => {
     const first = await buildFromRepo(repo, dir, join(dir, "cache-refuse-a"));
-    const stripped = setAnnotations(artifactImages(first.artifact)[0], { [Annotation.build]: undefined });
+    const stripped = setAnnotations(artifactImages(first.artifact)[0], {
+      [StrataAnnotation.record]: undefined,
+    });
     const notes: string[] = [];
     const before = debsServed(repo);
     await buildFromRepo(repo, dir, join(dir, "cache-refuse-b"), {
@@ -339,22 +368,15 @@ describe("reusing the layers of images that exist", () => {
 
   test("a layer whose facts do not match its packages is made from its .deb instead, with a note", async () => {
     const first = await buildFromRepo(repo, dir, join(dir, "cache-crafted-a"));
-    const parts = imageParts(artifactImages(first.artifact)[0]);
-    // Layer 1 claims layer 2's facts: another package than its packages.json names.
-    const [one, two] = [parts.layers[1].layer, parts.layers[2].layer];
-    const facts = two.descriptor.annotations![Annotation.layerFacts];
-    parts.layers[1].layer = {
-      ...one,
-      descriptor: {
-        ...one.descriptor,
-        annotations: { ...one.descriptor.annotations, [Annotation.layerFacts]: facts },
-      },
-    };
+    const image = artifactImages(first.artifact)[0];
+    // Layer 1 claims layer 2's facts: another package than its lock entries name.
+    const { facts } = (await recordOf(image)).layers[2];
+    const crafted = await withRecordedLayer(image, 1, (l) => ({ ...l, facts }));
     const notes: string[] = [];
     const before = debsServed(repo);
     const again = await buildFromRepo(repo, dir, join(dir, "cache-crafted-b"), {
       build: {
-        reuse: [{ kind: "image", image: composeImage(parts) }],
+        reuse: [{ kind: "image", image: crafted }],
         onEvent: (e) => (e.kind === "note" ? notes.push(e.message) : undefined),
       },
     });
@@ -372,7 +394,7 @@ describe("reusing the layers of images that exist", () => {
       extra: `exclude: [base-files]\n${files}`,
     });
     const image = artifactImages(first.artifact)[0];
-    const record = parseBuildRecord(image.manifest.annotations![Annotation.build], "test");
+    const record = (await recordOf(image)).build;
     assert.deepEqual(record.files, [
       { path: "/etc/app.conf", mode: 0o640, uid: 0, gid: 0, sha256: sha256Hex("x=1\n"), size: 4 },
     ]);

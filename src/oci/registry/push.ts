@@ -5,9 +5,11 @@ import { observed } from "../../util/http.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../image.js";
 import { type ArtifactBlob, contentBlobs, manifestBlobs } from "../layout.js";
 import { formatReference, type ImageReference, parseReference } from "../reference.js";
+import type { Referrer } from "../referrers.js";
 import type { Descriptor, Platform } from "../types.js";
 import { RegistryClient, type RegistryClientOptions, withRetry } from "./client.js";
 import { KnownBlobs } from "./known-blobs.js";
+import { attachToRegistry } from "./referrers.js";
 import { RemoteRepository } from "./repository.js";
 
 /**
@@ -35,6 +37,8 @@ export interface PushOptions extends RegistryClientOptions {
   onProgress?: (event: PushEvent) => void;
   /** Where blob locations are remembered for cross-repository mounts; false to neither use nor record them. */
   knownBlobs?: KnownBlobs | false;
+  /** Artifacts attached to the images (their records), pushed with them before the tag. */
+  referrers?: Referrer[];
 }
 
 export interface BlobCounts {
@@ -232,7 +236,8 @@ export async function pushArtifact(
   const reference = topReference(target, top);
   const client = await RegistryClient.connect(target.registry, opts);
   const known = opts.knownBlobs === false ? undefined : (opts.knownBlobs ?? (await KnownBlobs.load()));
-  const pusher = new Pusher(new RemoteRepository(client, target.repository), known, opts);
+  const repo = new RemoteRepository(client, target.repository);
+  const pusher = new Pusher(repo, known, opts);
   try {
     const blobs = contentBlobs(artifact);
     const results = new Map<string, BlobResult>();
@@ -244,6 +249,11 @@ export async function pushArtifact(
     const manifests = manifestBlobs(artifact);
     for (const manifest of manifests) {
       await pusher.putManifest(manifest.descriptor.digest, manifest.descriptor, manifest.bytes!);
+    }
+    // Each replaces an earlier one of its type for the same image in a fallback index (other tools' stay).
+    for (const referrer of opts.referrers ?? []) {
+      const type = referrer.descriptor.artifactType;
+      await attachToRegistry(repo, referrer, (d) => d.artifactType === type);
     }
     const last = manifests.at(-1)!;
     if (reference !== last.descriptor.digest)
