@@ -14,7 +14,8 @@ import type { IndexStats } from "../src/fleet/lookups.js";
 import { DEFAULT_LIMIT } from "../src/fleet/page.js";
 import { type Image, imageDescriptor, jsonBytes } from "../src/oci/image.js";
 import { pushArtifact } from "../src/oci/registry/push.js";
-import { Annotation, type Descriptor, type ImageConfig, type Manifest, MediaType } from "../src/oci/types.js";
+import { type Descriptor, type ImageConfig, type Manifest, MediaType } from "../src/oci/types.js";
+import { StrataAnnotation } from "../src/record/keys.js";
 import { strataBaseLayer, strataPackageLayer } from "../test/helpers/fleet-images.js";
 import { layerOf } from "../test/helpers/layer-tar.js";
 import { startPostgres } from "../test/helpers/postgres.js";
@@ -74,20 +75,20 @@ function universe(random: () => number): UniversePackage[] {
 
 /** A package layer as strata writes it: only its descriptor matters, as the index never reads it. */
 function packageLayer(p: UniversePackage, version: string): { descriptor: Descriptor; diffId: string } {
-  const json = JSON.stringify([
-    { name: p.name, version, architecture: "amd64", source: p.source, sourceVersion: version },
-  ]);
   const descriptor: Descriptor = {
     mediaType: MediaType.ociLayerGzip,
     digest: sha(`layer ${p.name} ${version}`),
     size: 10_000,
-    annotations: { [Annotation.layerKind]: "package", [Annotation.packagesJson]: json },
+    annotations: {
+      [StrataAnnotation.layerKind]: "package",
+      [StrataAnnotation.packages]: `${p.name}=${version}`,
+    },
   };
   return { descriptor, diffId: sha(`tar ${p.name} ${version}`) };
 }
 
 function fleetImage(i: number, set: Array<{ descriptor: Descriptor; diffId: string }>): Image {
-  const kind = (k: string) => ({ [Annotation.layerKind]: k });
+  const kind = (k: string) => ({ [StrataAnnotation.layerKind]: k });
   const base = {
     descriptor: {
       mediaType: MediaType.ociLayerGzip,
@@ -334,7 +335,7 @@ async function syncFleet(host: string): Promise<{ manifestAndConfigBytes: number
   ]);
   await mapLimit(indices, 4, async (i) => {
     const files = await layerOf([{ path: `etc/app-${i}`, body: `${i}\n` }], {
-      annotations: { [Annotation.layerKind]: "files" },
+      annotations: { [StrataAnnotation.layerKind]: "files" },
     });
     const layers: SyntheticLayer[] = [base, ...images[i], files];
     const blobs = new MemoryBlobSource();

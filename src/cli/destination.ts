@@ -16,7 +16,7 @@ import { type LocalName, parseLocalName } from "../oci/reference.js";
 import { parseCredentials } from "../oci/registry/auth.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { BlobOutcome, PushEvent, PushReport } from "../oci/registry/push.js";
-import { recordReferrers } from "../record/travel.js";
+import { withRecords } from "../record/travel.js";
 import { StrataError } from "../util/errors.js";
 import { formatBytes, type Output } from "./output.js";
 
@@ -115,8 +115,8 @@ export async function writeArtifact(
   out: Output,
   flags: PushFlags = {},
 ): Promise<PushReport | undefined> {
-  const referrers = await recordReferrers(artifact);
-  if (home.transport !== "docker") return writeHome(home, artifact, { ...opts, referrers });
+  artifact = await withRecords(artifact);
+  if (home.transport !== "docker") return writeHome(home, artifact, opts);
   const progress = out.progress("push", contentBlobs(artifact).length);
   const done = new Map<string, BlobDone>();
   try {
@@ -129,7 +129,7 @@ export async function writeArtifact(
         progress.tick(`${e.digest.slice(7, 19)} ${e.outcome} ${formatBytes(e.size)}`);
       },
     };
-    const report = (await writeHome(home, artifact, { ...opts, registry, referrers }))!;
+    const report = (await writeHome(home, artifact, { ...opts, registry }))!;
     progress.stop();
     if (report.images.length > 1) for (const line of imageLines(artifact, done)) out.line(line);
     out.line(

@@ -60,10 +60,10 @@ export function boundedLayers(image: Image, where: string): Image {
     ...image,
     manifest: { ...image.manifest, layers: image.manifest.layers.map(plain) },
     blobs: {
-      open: async (digest) => {
+      open: async (digest, limit) => {
         const layer = bySha.get(digest);
         const compression = layer && compressionOf(layer);
-        const source = await image.blobs.open(digest);
+        const source = await image.blobs.open(digest, limit);
         if (layer === undefined || compression === undefined) return source;
         const out = capped(layer, where);
         // Checked here whatever the image's location does: the size read is what the index keeps.

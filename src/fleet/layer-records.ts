@@ -41,12 +41,13 @@ export async function annotatedRecords(
   const layers = image.manifest.layers;
   const chosen = [...layers.keys()].filter(pick);
   if (chosen.length === 0) return { records: [], read: new Set() };
-  const only: Image = { ...image, manifest: { ...image.manifest, layers: chosen.map((i) => layers[i]) } };
-  const inventory = await readInventory(only, where, { complete: () => true });
-  const records = inventory.packages.map((p) => ({ ...recordOf(p), layer: chosen[p.layer.index] }));
-  const read = new Set(
-    inventory.packages.filter((p) => p.from !== "annotation").map((p) => chosen[p.layer.index]),
-  );
+  // The whole image's inventory (its record, when it has one, is of all its layers), kept for the
+  // chosen layers; only those are read where their annotations are plain.
+  const digests = new Set(chosen.map((i) => layers[i].digest));
+  const inventory = await readInventory(image, where, { complete: (l) => digests.has(l.digest) });
+  const packages = inventory.packages.filter((p) => chosen.includes(p.layer.index));
+  const records = packages.map(recordOf);
+  const read = new Set(packages.filter((p) => p.from !== "annotation").map((p) => p.layer.index));
   return { records, read };
 }
 

@@ -67,8 +67,8 @@ export function parseSyncTarget(text: string): SyncTarget {
 /** Counts the bytes of every blob an image's layers stream (a foreign image's new layers). */
 function counted(image: Image, counter: { bytes: number }): Image {
   const source = image.blobs;
-  const open = async (digest: string): Promise<Readable> => {
-    const stream = await source.open(digest);
+  const open = async (digest: string, limit?: { maxBytes: number }): Promise<Readable> => {
+    const stream = await source.open(digest, limit);
     stream.on("data", (chunk: Buffer) => {
       counter.bytes += chunk.length;
     });

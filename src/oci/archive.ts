@@ -7,8 +7,8 @@ import { readRegion } from "./bounded-read.js";
 import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
 import {
   type ArtifactBlob,
-  type Attachments,
   assembleArtifact,
+  attachedBlobs,
   contentBlobs,
   layoutEntry,
   layoutIndexBytes,
@@ -112,10 +112,10 @@ async function writeTarOutput(target: string, files: ArchiveFile[], opts: Archiv
 export async function writeOciArchive(
   file: string,
   artifact: Artifact,
-  opts: ArchiveOptions & { tag?: string; attached?: Attachments } = {},
+  opts: ArchiveOptions & { tag?: string } = {},
 ): Promise<Descriptor> {
   const entry = layoutEntry(artifact, opts.tag);
-  const attached = opts.attached ?? { blobs: [], descriptors: [] };
+  const attached = attachedBlobs(artifact);
   const blobs = [...contentBlobs(artifact), ...manifestBlobs(artifact), ...attached.blobs];
   const unique = new Map(blobs.map((b) => [b.descriptor.digest, b]));
   await writeTarOutput(

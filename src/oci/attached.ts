@@ -1,5 +1,6 @@
 import { type Home, homeText } from "./homes/name.js";
-import { attachToLayout, checkReferrer, layoutPayload, layoutReferrers, type Referrer } from "./referrers.js";
+import type { Referrer } from "./image.js";
+import { attachToLayout, checkReferrer, layoutPayload, layoutReferrers } from "./referrers.js";
 import type { RegistryClientOptions } from "./registry/client.js";
 import {
   attachToRegistry,

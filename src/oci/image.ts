@@ -8,8 +8,12 @@ import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
  * registry are only homes (see layout.ts, archive.ts, registry/).
  */
 export interface BlobSource {
-  /** Opens a blob's bytes by digest ("sha256:..."). Rejects if the blob is not there. */
-  open(digest: string): Promise<Readable>;
+  /**
+   * Opens a blob's bytes by digest ("sha256:..."). Rejects if the blob is not there. A blob no
+   * descriptor gives the size of (one an annotation names) is opened with `limit`: a registry
+   * serves it only within that bound (and without it, only blobs its manifests describe).
+   */
+  open(digest: string, limit?: { maxBytes: number }): Promise<Readable>;
   /** A local file holding the blob, when there is one (lets a writer hardlink or copy instead of stream). */
   localPath?(digest: string): string | undefined;
 }
@@ -26,6 +30,19 @@ export function memoryBlobs(blobs: Buffer[]): BlobSource {
   };
 }
 
+/** The empty descriptor of image-spec 1.1: the config of an artifact that has none. */
+export const EMPTY_JSON = Buffer.from("{}");
+export const EMPTY_DESCRIPTOR: Descriptor = descriptorOf("application/vnd.oci.empty.v1+json", EMPTY_JSON);
+
+/** An OCI 1.1 artifact attached to an image (its `subject`), see referrers.ts. */
+export interface Referrer {
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  /** What lists name it by: the manifest's descriptor with its artifactType and annotations. */
+  descriptor: Descriptor;
+  payload: { descriptor: Descriptor; bytes: Buffer };
+}
+
 export interface Image {
   manifest: Manifest;
   /** The exact bytes whose sha256 is the image digest. */
@@ -33,6 +50,11 @@ export interface Image {
   config: ImageConfig;
   configBytes: Buffer;
   blobs: BlobSource;
+  /**
+   * Artifacts that travel with the image (strata's record): every home with a place for them
+   * (a layout, an oci-archive, a registry) gets them wherever the image is written.
+   */
+  attached?: Referrer[];
 }
 
 export interface ImageIndex {

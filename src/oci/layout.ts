@@ -14,6 +14,8 @@ import {
   artifactDescriptor,
   artifactImages,
   type BlobSource,
+  EMPTY_DESCRIPTOR,
+  EMPTY_JSON,
   type Image,
   type ImageIndex,
   jsonBytes,
@@ -76,12 +78,19 @@ export function contentBlobs(artifact: Artifact): ArtifactBlob[] {
 }
 
 /**
- * Artifacts attached to the images an artifact holds (their records, see src/oci/referrers.ts),
- * written with it: their blobs, and the descriptors a layout's index.json names them by.
+ * The artifacts that travel with an artifact's images (Image.attached): their blobs, and the
+ * descriptors a layout's index.json names them by.
  */
-export interface Attachments {
-  blobs: ArtifactBlob[];
-  descriptors: Descriptor[];
+export function attachedBlobs(artifact: Artifact): { blobs: ArtifactBlob[]; descriptors: Descriptor[] } {
+  const referrers = artifactImages(artifact).flatMap((image) => image.attached ?? []);
+  return {
+    blobs: referrers.flatMap((r) => [
+      { descriptor: EMPTY_DESCRIPTOR, bytes: EMPTY_JSON },
+      { descriptor: r.payload.descriptor, bytes: r.payload.bytes },
+      { descriptor: r.descriptor, bytes: r.manifestBytes },
+    ]),
+    descriptors: referrers.map((r) => r.descriptor),
+  };
 }
 
 /** The manifests of an artifact (children before the index that names them), as stored bytes. */
@@ -201,8 +210,6 @@ export interface WriteLayoutOptions {
   complete?: (dir: string) => Promise<void>;
   /** Replace an existing OCI layout at `dir` (never a directory that is not an OCI layout). */
   force?: boolean;
-  /** Artifacts attached to its images, written with it and named in index.json. */
-  attached?: Attachments;
   /**
    * Add the artifact to an existing layout (or create one): blobs already there are reused, and an
    * entry with the same tag is replaced while other entries stay.
@@ -304,10 +311,10 @@ async function readIndexJson(dir: string): Promise<Index> {
 async function fillLayout(
   dir: string,
   artifact: Artifact,
-  opts: { tag?: string; attached?: Attachments },
+  tag: string | undefined,
   previous: Descriptor[],
 ): Promise<Descriptor> {
-  const { tag, attached = { blobs: [], descriptors: [] } } = opts;
+  const attached = attachedBlobs(artifact);
   const store = new ContentStore(join(dir, "blobs"));
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
   if (!(await isLayoutDir(dir))) await writeFileAtomic(join(dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
@@ -339,14 +346,14 @@ export async function writeLayout(
   opts: WriteLayoutOptions = {},
 ): Promise<Descriptor> {
   if (opts.append && (await isLayoutDir(dir))) {
-    const appended = await fillLayout(dir, artifact, opts, (await readIndexJson(dir)).manifests);
+    const appended = await fillLayout(dir, artifact, opts.tag, (await readIndexJson(dir)).manifests);
     await opts.complete?.(dir);
     return appended;
   }
   await refuseForeignDirectory(dir);
   let entry: Descriptor | undefined;
   await writeOutput(dir, { kind: "directory", force: opts.force }, async (tmp) => {
-    entry = await fillLayout(tmp, artifact, opts, []);
+    entry = await fillLayout(tmp, artifact, opts.tag, []);
     await opts.complete?.(tmp);
   });
   return entry!;

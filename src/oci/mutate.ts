@@ -99,11 +99,11 @@ class ComposedBlobs implements BlobSource {
     for (const layer of layers) this.layers.set(layer.descriptor.digest, layer);
   }
 
-  async open(digest: string): Promise<Readable> {
+  async open(digest: string, limit?: { maxBytes: number }): Promise<Readable> {
     if (digest === this.configDigest) return Readable.from([this.configBytes]);
     const layer = this.layers.get(digest);
     if (layer) return layer.open();
-    if (this.others) return this.others.open(digest);
+    if (this.others) return this.others.open(digest, limit);
     throw new Error(`no blob ${digest} in this image`);
   }
 

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { descriptorOf, jsonBytes } from "./image.js";
-import { type Attachments, checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
+import { descriptorOf, EMPTY_DESCRIPTOR, EMPTY_JSON, jsonBytes, type Referrer } from "./image.js";
+import { checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
 import { parseManifest } from "./parse.js";
 import { Annotation, type Descriptor, digestHex, type Manifest, MediaType } from "./types.js";
 
@@ -14,18 +14,6 @@ import { Annotation, type Descriptor, digestHex, type Manifest, MediaType } from
  * their artifactType (found by reading their manifests' subject); registries are in
  * registry/referrers.ts.
  */
-
-/** The empty descriptor of image-spec 1.1: the config of an artifact that has none. */
-export const EMPTY_JSON = Buffer.from("{}");
-export const EMPTY_DESCRIPTOR: Descriptor = descriptorOf("application/vnd.oci.empty.v1+json", EMPTY_JSON);
-
-export interface Referrer {
-  manifest: Manifest;
-  manifestBytes: Buffer;
-  /** What lists name it by: the manifest's descriptor with its artifactType and annotations. */
-  descriptor: Descriptor;
-  payload: { descriptor: Descriptor; bytes: Buffer };
-}
 
 /**
  * An artifact of `artifactType` holding `payload`, attached to `subject`; `annotations` go on its
@@ -53,18 +41,6 @@ export function referrerOf(
   const manifestBytes = jsonBytes(manifest);
   const descriptor = descriptorOf(MediaType.ociManifest, manifestBytes, { artifactType, annotations });
   return { manifest, manifestBytes, descriptor, payload: { descriptor: layer, bytes: payload.bytes } };
-}
-
-/** The blobs and index.json entries of `referrers`, for a layout or an oci-archive written with them. */
-export function attachmentsOf(referrers: Referrer[]): Attachments {
-  return {
-    blobs: referrers.flatMap((r) => [
-      { descriptor: EMPTY_DESCRIPTOR, bytes: EMPTY_JSON },
-      { descriptor: r.payload.descriptor, bytes: r.payload.bytes },
-      { descriptor: r.descriptor, bytes: r.manifestBytes },
-    ]),
-    descriptors: referrers.map((r) => r.descriptor),
-  };
 }
 
 /** Checks what a referrer's manifest claims before its payload is read: its subject, type and one layer. */

@@ -22,6 +22,7 @@ import { StrataAnnotation } from "../record/keys.js";
 import { entriesPathsOf } from "../record/layer-facts.js";
 import { entriesLayerRecord, layerAnnotations } from "../record/layer-record.js";
 import { IMAGE_RECORD_VERSION, type ImageRecord, recordBlob } from "../record/record.js";
+import { recordReferrer } from "../record/travel.js";
 import { specAccounts } from "../spec/accounts.js";
 import type { Spec } from "../spec/spec.js";
 import { specFileEntries } from "../spec/spec-files.js";
@@ -100,7 +101,7 @@ export async function composeArch(
     others: memoryBlobs([record.bytes]),
   });
   return {
-    image,
+    image: { ...image, attached: [recordReferrer(image, record.bytes)] },
     layers,
     overlaps: checker.notes,
     skippedEffects: files.skipped,

@@ -95,7 +95,7 @@ export async function readRecordBytes(image: Image, where: string): Promise<Buff
       `its record ${named} is missing (${err instanceof Error ? err.message : String(err)})`,
       "copy images with strata (build, push, pull and update carry the record), or rebuild it",
     );
-  const stream = await image.blobs.open(named).catch((err: unknown) => {
+  const stream = await image.blobs.open(named, { maxBytes: MAX_RECORD_BYTES }).catch((err: unknown) => {
     throw missing(err);
   });
   const chunks: Buffer[] = [];

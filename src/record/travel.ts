@@ -1,5 +1,5 @@
-import { type Artifact, artifactImages, imageDescriptor } from "../oci/image.js";
-import { type Referrer, referrerOf } from "../oci/referrers.js";
+import { type Artifact, artifactImages, type Image, imageDescriptor, type Referrer } from "../oci/image.js";
+import { referrerOf } from "../oci/referrers.js";
 import { Annotation } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { RECORD_ARTIFACT_TYPE, RECORD_MEDIA_TYPE } from "./keys.js";
@@ -8,35 +8,42 @@ import { readRecordBytes } from "./record.js";
 /**
  * The record travels with its image: wherever an image is written, an OCI 1.1 artifact whose
  * subject is the image holds it (config the empty descriptor, one layer the record blob), so a
- * layout, an archive or a registry repository that has the image has its record too, and a
+ * layout, an oci-archive or a registry repository that has the image has its record too, and a
  * registry's garbage collection keeps it (the artifact's manifest names the blob).
  */
 
+/** The artifact carrying `image`'s record, whose bytes are `bytes`. */
+export function recordReferrer(image: Image, bytes: Buffer): Referrer {
+  const created = image.manifest.annotations?.[Annotation.created];
+  return referrerOf(
+    imageDescriptor(image),
+    RECORD_ARTIFACT_TYPE,
+    { bytes, title: "strata-record.json", mediaType: RECORD_MEDIA_TYPE },
+    created === undefined ? {} : { [Annotation.created]: created },
+  );
+}
+
 /**
- * The artifacts carrying the records of `artifact`'s images. An image whose manifest names no
- * record, or whose record its source does not have, gets none: a copy is as accountable as its
- * source, and accounting says why it is not.
+ * `artifact` with each image's record attached (Image.attached), read through the image's blob
+ * source, so any home it is written to gets it. An image whose manifest names no record, or whose
+ * record its source does not have, gets none: a copy is as accountable as its source, and
+ * accounting says why it is not.
  */
-export async function recordReferrers(artifact: Artifact): Promise<Referrer[]> {
-  const out: Referrer[] = [];
+export async function withRecords(artifact: Artifact): Promise<Artifact> {
+  const images: Image[] = [];
   for (const image of artifactImages(artifact)) {
-    const subject = imageDescriptor(image);
-    let bytes: Buffer;
-    try {
-      bytes = await readRecordBytes(image, subject.digest);
-    } catch (err) {
-      if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED") continue;
-      throw err;
+    if (image.attached !== undefined) {
+      images.push(image);
+      continue;
     }
-    const created = image.manifest.annotations?.[Annotation.created];
-    out.push(
-      referrerOf(
-        subject,
-        RECORD_ARTIFACT_TYPE,
-        { bytes, title: "strata-record.json", mediaType: RECORD_MEDIA_TYPE },
-        created === undefined ? {} : { [Annotation.created]: created },
-      ),
-    );
+    try {
+      const bytes = await readRecordBytes(image, imageDescriptor(image).digest);
+      images.push({ ...image, attached: [recordReferrer(image, bytes)] });
+    } catch (err) {
+      if (!(err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")) throw err;
+      images.push(image);
+    }
   }
-  return out;
+  if (artifact.kind === "image") return { kind: "image", image: images[0] };
+  return { kind: "index", index: { ...artifact.index, images } };
 }

@@ -8,7 +8,8 @@ import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { descriptorOf, imageDescriptor } from "../../src/oci/image.js";
 import { writeLayout } from "../../src/oci/layout.js";
-import { Annotation, MediaType } from "../../src/oci/types.js";
+import { MediaType } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
@@ -44,7 +45,7 @@ async function runnableBaseLayer(): Promise<SyntheticLayer> {
   for await (const c of pack) chunks.push(c as Buffer);
   const plain = Buffer.concat(chunks);
   const bytes = gzipSync(plain);
-  const annotations = { [Annotation.layerKind]: "base" };
+  const annotations = { [StrataAnnotation.layerKind]: "base" };
   return {
     descriptor: descriptorOf(MediaType.ociLayerGzip, bytes, { annotations }),
     diffId: `sha256:${sha256Hex(plain)}`,

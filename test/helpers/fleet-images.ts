@@ -1,5 +1,5 @@
 import type { BlobSource, Image } from "../../src/oci/image.js";
-import { Annotation } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { dpkgStanza, layerOf } from "./layer-tar.js";
 import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "./synthetic-image.js";
 
@@ -17,31 +17,33 @@ export interface TestPackage {
   sourceVersion?: string;
 }
 
-/** A strata package layer: the status.d record, and the annotations (JSON, or plain name=version). */
-export function strataPackageLayer(p: TestPackage, form: "json" | "plain" = "json"): Promise<SyntheticLayer> {
+/**
+ * A strata package layer: the status.d record and the annotations (name=version); "json" also has
+ * an image of it record the package whole (architecture, source), as strata's record does.
+ */
+export async function strataPackageLayer(
+  p: TestPackage,
+  form: "json" | "plain" = "json",
+): Promise<SyntheticLayer> {
   const source = p.source ?? p.name;
   const sourceVersion = p.sourceVersion ?? p.version;
   const sourceField =
     p.source === undefined ? undefined : p.sourceVersion ? `${source} (${sourceVersion})` : source;
-  const json = JSON.stringify([
-    { name: p.name, version: p.version, architecture: p.arch ?? "amd64", source, sourceVersion },
-  ]);
-  return layerOf(
+  const layer = await layerOf(
     [{ path: `var/lib/dpkg/status.d/${p.name}`, body: dpkgStanza({ ...p, source: sourceField }) }],
     {
       annotations: {
-        [Annotation.layerKind]: "package",
-        ...(form === "json"
-          ? { [Annotation.packagesJson]: json }
-          : { [Annotation.packages]: `${p.name}=${p.version}` }),
+        [StrataAnnotation.layerKind]: "package",
+        [StrataAnnotation.packages]: `${p.name}=${p.version}`,
       },
     },
   );
+  return form === "json" ? { ...layer, recorded: [{ ...p, source, sourceVersion }] } : layer;
 }
 
 export function strataBaseLayer(label = "base"): Promise<SyntheticLayer> {
   return layerOf([{ path: "etc/hostname", body: `${label}\n` }], {
-    annotations: { [Annotation.layerKind]: "base" },
+    annotations: { [StrataAnnotation.layerKind]: "base" },
   });
 }
 
@@ -95,10 +97,10 @@ export async function poisonedImage(shared: SyntheticLayer): Promise<Image> {
   const bash = [
     { name: "bash", version: "5.2-1", architecture: "amd64", source: "bash", sourceVersion: "5.2-1" },
   ];
-  const annotations = { [Annotation.layerKind]: "package", [Annotation.packagesJson]: JSON.stringify(bash) };
+  const annotations = { [StrataAnnotation.layerKind]: "package", [StrataAnnotation.packages]: "bash=5.2-1" };
   const base = await strataBaseLayer("evil");
   const memory = new MemoryBlobSource();
   memory.add(base.descriptor.digest, base.bytes);
-  const lying = { ...shared, descriptor: { ...shared.descriptor, annotations } };
+  const lying = { ...shared, descriptor: { ...shared.descriptor, annotations }, recorded: bash };
   return syntheticImage([base, lying], { blobs: memory, label: "evil" });
 }

@@ -1,5 +1,6 @@
 import type { Image } from "../../src/oci/image.js";
-import { Annotation, type Platform } from "../../src/oci/types.js";
+import type { Platform } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { layerOf, type TestEntry } from "./layer-tar.js";
 import { syntheticImage } from "./synthetic-image.js";
 
@@ -47,7 +48,7 @@ export async function strataLikeImage(
       { path: "etc/os-release", type: "symlink", linkname: "../usr/lib/os-release" },
       { path: "usr/lib/os-release", body: OS_RELEASE },
     ],
-    { annotations: annotate ? { [Annotation.layerKind]: "base" } : undefined },
+    { annotations: annotate ? { [StrataAnnotation.layerKind]: "base" } : undefined },
   );
   const layers = [base];
   for (const p of packages) {
@@ -55,7 +56,7 @@ export async function strataLikeImage(
     if (licences[p.name] !== undefined)
       entries.push({ path: `usr/share/doc/${p.name}/copyright`, body: copyright(licences[p.name]) });
     const annotations = annotate
-      ? { [Annotation.layerKind]: "package", [Annotation.packages]: `${p.name}=${p.version}` }
+      ? { [StrataAnnotation.layerKind]: "package", [StrataAnnotation.packages]: `${p.name}=${p.version}` }
       : undefined;
     layers.push(await layerOf(entries, { annotations }));
   }

@@ -14,6 +14,7 @@ import {
 import type { ContentStore } from "../../src/util/cas.js";
 import { StrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
+import { type RecordedTestPackage, withTestRecord } from "./record.js";
 
 /**
  * Small but real images for tests of the homes (layout, archives, registry): each layer is a gzip of
@@ -25,6 +26,8 @@ export interface SyntheticLayer {
   descriptor: Descriptor;
   diffId: string;
   bytes: Buffer;
+  /** The packages a strata record says the layer holds: an image of it gets a record (record.ts). */
+  recorded?: RecordedTestPackage[];
 }
 
 async function tarOf(files: { name: string; body: Buffer }[]): Promise<Buffer> {
@@ -110,7 +113,12 @@ export function syntheticImage(layers: SyntheticLayer[], opts: SyntheticImageOpt
     config: descriptorOf(MediaType.ociConfig, configBytes),
     layers: layers.map((l) => l.descriptor),
   };
-  return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  const image = { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  if (!layers.some((l) => l.recorded)) return image;
+  return withTestRecord(
+    image,
+    layers.map((l) => l.recorded),
+  );
 }
 
 export function imageArtifact(image: Image): Artifact {

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { chainIds, diffArtifacts, diffImages } from "../../src/inventory/image-diff.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import { parseHomeName } from "../../src/oci/homes/name.js";
-import { Annotation } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { runStrata } from "../helpers/cli.js";
 import { dpkgStanza, layerOf } from "../helpers/layer-tar.js";
@@ -25,12 +25,15 @@ const run = promisify(execFile);
 /** A strata-like package layer: its status.d record, annotated with its kind and `name=version`. */
 function packageLayer(name: string, version: string, source?: string): Promise<SyntheticLayer> {
   return layerOf([{ path: `var/lib/dpkg/status.d/${name}`, body: dpkgStanza({ name, version, source }) }], {
-    annotations: { [Annotation.layerKind]: "package", [Annotation.packages]: `${name}=${version}` },
+    annotations: {
+      [StrataAnnotation.layerKind]: "package",
+      [StrataAnnotation.packages]: `${name}=${version}`,
+    },
   });
 }
 
 function otherLayer(kind: "base" | "files", body: string): Promise<SyntheticLayer> {
-  return layerOf([{ path: `etc/${kind}`, body }], { annotations: { [Annotation.layerKind]: kind } });
+  return layerOf([{ path: `etc/${kind}`, body }], { annotations: { [StrataAnnotation.layerKind]: kind } });
 }
 
 /** Two images of the same foundations: B keeps base and libc6, moves zlib1g on, drops foo, adds bar. */

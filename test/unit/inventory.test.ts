@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { readInventory } from "../../src/inventory/inventory.js";
 import type { BlobSource, Image } from "../../src/oci/image.js";
-import { Annotation } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { sha256Hex } from "../../src/util/hash.js";
 import { dpkgStanza, layerOf, type TestEntry } from "../helpers/layer-tar.js";
 import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "../helpers/synthetic-image.js";
 
@@ -30,8 +31,8 @@ function strataLayer(
 ) {
   return layerOf([{ path: `${STATUS_D}/${p.name}`, body: dpkgStanza(p) }], {
     annotations: {
-      [Annotation.layerKind]: "package",
-      [Annotation.packages]: `${p.name}=${p.version}`,
+      [StrataAnnotation.layerKind]: "package",
+      [StrataAnnotation.packages]: `${p.name}=${p.version}`,
       ...extra,
     },
   });
@@ -47,9 +48,9 @@ const statusD = (p: Parameters<typeof dpkgStanza>[0]): TestEntry => ({
 });
 
 describe("the package inventory of an image", () => {
-  test("a strata image's packages come from its layer annotations, and no layer is read", async () => {
+  test("a strata image without a record has its packages from its layer annotations, and no layer is read", async () => {
     const base = await layerOf([{ path: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\n" }], {
-      annotations: { [Annotation.layerKind]: "base" },
+      annotations: { [StrataAnnotation.layerKind]: "base" },
     });
     const layers = [
       base,
@@ -65,23 +66,16 @@ describe("the package inventory of an image", () => {
     assert.deepEqual(opened, []);
   });
 
-  test("the JSON annotation gives architecture, source and the .deb sha256 without reading the layer", async () => {
-    const sha = "ab".repeat(32);
-    const json = JSON.stringify([
-      {
-        name: "libpython3.11",
-        version: "3.11.2-6",
-        architecture: "amd64",
-        source: "python3.11",
-        sourceVersion: "3.11.2-6",
-        sha256: sha,
-      },
-    ]);
-    const layer = await strataLayer(
-      { name: "libpython3.11", version: "3.11.2-6" },
-      { [Annotation.packagesJson]: json },
-    );
-    const { image, opened } = counted([layer]);
+  test("the image's record gives architecture, source and the .deb sha256 without reading the layer", async () => {
+    const pkg = {
+      name: "libpython3.11",
+      version: "3.11.2-6",
+      source: "python3.11",
+      sourceVersion: "3.11.2-6",
+    };
+    const layer = await strataLayer(pkg);
+    const { image, opened } = counted([{ ...layer, recorded: [pkg] }]);
+    const sha = sha256Hex("libpython3.11=3.11.2-6");
     const [p] = (await readInventory(image, "test")).packages;
     assert.deepEqual(
       { arch: p.architecture, source: p.source, sv: p.sourceVersion, sha: p.debSha256, from: p.from },
@@ -109,7 +103,10 @@ describe("the package inventory of an image", () => {
 
   test("a layer annotated with one package whose status.d records another is refused", async () => {
     const layer = await layerOf([statusD({ name: "openssl", version: "9.9-9" })], {
-      annotations: { [Annotation.layerKind]: "package", [Annotation.packages]: "zlib1g=1:1.2.13-1" },
+      annotations: {
+        [StrataAnnotation.layerKind]: "package",
+        [StrataAnnotation.packages]: "zlib1g=1:1.2.13-1",
+      },
     });
     await assert.rejects(
       readInventory(syntheticImage([layer]), "test", { complete: () => true }),

@@ -139,7 +139,7 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     // Another image's provenance, signed by the same key, attached to this one.
     const foreign = await layout("foreign", built.artifact);
     await signImage(foreign, signer, { artifact: built.artifact, provenance: false });
-    const otherStatement = provenanceStatement(other.artifact, "x", { where: "test" });
+    const otherStatement = await provenanceStatement(other.artifact, "x", { where: "test" });
     await attachAttestation(
       foreign as Home & { transport: "oci" },
       artifactDescriptor(built.artifact),
@@ -152,7 +152,7 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     assert.match(wrongSubject.provenance!.reason!, /its subject is not/);
 
     // The right subject with one .deb too many.
-    const padded = provenanceStatement(built.artifact, "x", { where: "test" });
+    const padded = await provenanceStatement(built.artifact, "x", { where: "test" });
     (padded.predicate.buildDefinition as { resolvedDependencies: unknown[] }).resolvedDependencies.push({
       uri: "http://example.invalid/pool/evil.deb",
       digest: { sha256: "0".repeat(64) },

@@ -7,10 +7,11 @@ import { readInventory } from "../../src/inventory/inventory.js";
 import { indexTar, writeDockerArchive } from "../../src/oci/archive.js";
 import type { Artifact, Image } from "../../src/oci/image.js";
 import { writeLayout } from "../../src/oci/layout.js";
-import { Annotation } from "../../src/oci/types.js";
+import { StrataAnnotation } from "../../src/record/keys.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { assertOneLineError, isolatedEnv, type RunResult, runStrata } from "../helpers/cli.js";
 import { dpkgStanza, layerOf } from "../helpers/layer-tar.js";
+import { recordOf, withRecord } from "../helpers/record.js";
 import { syntheticImage, syntheticIndex, syntheticLayer } from "../helpers/synthetic-image.js";
 import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.js";
 
@@ -112,15 +113,7 @@ describe("a docker-archive member named by a digest that is not its digest is re
   }
 });
 
-describe("the packages a layer's annotation names are validated before any report or key uses them", () => {
-  const honest = {
-    name: "app",
-    version: "1.0",
-    architecture: "amd64",
-    source: "app",
-    sourceVersion: "1.0",
-    sha256: "a".repeat(64),
-  };
+describe("the packages an image's record names are validated before any report or key uses them", () => {
   for (const [field, value] of [
     ["name", "../../etc"],
     ["version", "1.0 evil"],
@@ -129,28 +122,21 @@ describe("the packages a layer's annotation names are validated before any repor
     ["sourceVersion", "1\n2"],
     ["sha256", "../../../victim"],
   ] as const) {
-    test(`a dev.strata.packages.json whose ${field} is ${JSON.stringify(value)} is refused`, async () => {
-      const record = JSON.stringify([{ ...honest, [field]: value }]);
-      const crafted: Image = {
-        ...image,
-        manifest: {
-          ...image.manifest,
-          layers: image.manifest.layers.map((l) => ({
-            ...l,
-            annotations: { [Annotation.layerKind]: "package", [Annotation.packagesJson]: record },
-          })),
-        },
-      };
+    test(`a record whose package ${field} is ${JSON.stringify(value)} is refused`, async () => {
+      const annotations = { [StrataAnnotation.layerKind]: "package", [StrataAnnotation.packages]: "app=1.0" };
+      const layer = await layerOf([{ path: "etc/app", body: "x" }], { annotations });
+      const fine = syntheticImage([{ ...layer, recorded: [{ name: "app", version: "1.0" }] }]);
+      const record = await recordOf(fine);
+      const [recorded] = record.layers;
+      const packages = [{ ...recorded.packages![0], [field]: value }];
+      const crafted = withRecord(fine, { ...record, layers: [{ ...recorded, packages }] });
       await assert.rejects(
         readInventory(crafted, "crafted"),
-        (err) => isStrataError(err, "IO") && /is not valid$/.test(err.message),
+        (err) =>
+          isStrataError(err, "IMAGE_UNACCOUNTED") &&
+          new RegExp(`record is malformed at layers\\.0\\.packages\\.0\\.${field}`).test(err.message),
       );
-      const fine = JSON.stringify([honest]);
-      const layers = crafted.manifest.layers.map((l) => ({
-        ...l,
-        annotations: { ...l.annotations, [Annotation.packagesJson]: fine },
-      }));
-      const read = await readInventory({ ...crafted, manifest: { ...crafted.manifest, layers } }, "fine");
+      const read = await readInventory(fine, "fine");
       assert.equal(read.packages[0].name, "app");
     });
   }
@@ -160,7 +146,7 @@ describe("a layer annotation that contradicts the layer's own dpkg record is ref
   test("strata scan of a layer annotated app=1.0 whose status.d records app 6.6 fails in one line", async () => {
     const layer = await layerOf(
       [{ path: "var/lib/dpkg/status.d/app", body: dpkgStanza({ name: "app", version: "6.6" }) }],
-      { annotations: { [Annotation.layerKind]: "package", [Annotation.packages]: "app=1.0" } },
+      { annotations: { [StrataAnnotation.layerKind]: "package", [StrataAnnotation.packages]: "app=1.0" } },
     );
     const dir = join(await tempDir("annotated"), "layout");
     await writeLayout(dir, { kind: "image", image: syntheticImage([layer]) });

@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 import { StrataError } from "../../util/errors.js";
 import { readOciArchive, writeDockerArchive, writeOciArchive } from "../archive.js";
-import { type Artifact, artifactImages, imageDescriptor } from "../image.js";
+import { type Artifact, artifactImages } from "../image.js";
 import { readLayout, writeLayout } from "../layout.js";
 import { chooseImage } from "../platform.js";
-import { attachmentsOf, type Referrer } from "../referrers.js";
 import type { RegistryClientOptions } from "../registry/client.js";
 import { pullArtifact, pullIfPresent } from "../registry/pull.js";
 import { type PushOptions, type PushReport, pushArtifact } from "../registry/push.js";
@@ -66,11 +65,6 @@ export interface WriteHomeOptions {
   registry?: PushOptions;
   /** An OCI layout only: run on it before it is in place (see WriteLayoutOptions.complete). */
   completeLayout?: (dir: string) => Promise<void>;
-  /**
-   * Artifacts attached to the artifact's images that travel with them (their records): written
-   * beside them in a layout, an oci-archive and a registry. A docker-archive has no place for them.
-   */
-  referrers?: Referrer[];
 }
 
 /** Writes `artifact` to `home`; a registry answers with its push report. */
@@ -84,22 +78,18 @@ export async function writeHome(
   if (opts.platform !== undefined) {
     artifact = { kind: "image", image: chooseImage(artifactImages(artifact), opts.platform, "") };
   }
-  const written = new Set(artifactImages(artifact).map((image) => imageDescriptor(image).digest));
-  const referrers = (opts.referrers ?? []).filter((r) => written.has(r.manifest.subject?.digest ?? ""));
   switch (home.transport) {
     case "oci":
       await writeLayout(home.path, artifact, {
         tag: home.tag ?? opts.refName,
         force,
         complete: opts.completeLayout,
-        attached: attachmentsOf(referrers),
       });
       return undefined;
     case "oci-archive":
       await writeOciArchive(home.path, artifact, {
         tag: home.tag ?? opts.archiveName,
         force,
-        attached: attachmentsOf(referrers),
       });
       return undefined;
     case "docker-archive": {
@@ -108,7 +98,7 @@ export async function writeHome(
       return undefined;
     }
     case "docker":
-      return pushArtifact(artifact, home.ref, { ...opts.registry, referrers });
+      return pushArtifact(artifact, home.ref, opts.registry);
   }
 }
 

@@ -26,16 +26,16 @@ class RemoteBlobSource implements BlobSource {
 
   constructor(private readonly repo: RemoteRepository) {}
 
-  async open(digest: string): Promise<Readable> {
+  async open(digest: string, limit?: { maxBytes: number }): Promise<Readable> {
     const size = this.sizes.get(digest);
-    if (size === undefined) {
+    if (size === undefined && limit === undefined) {
       throw new StrataError(
         "REGISTRY",
         `${this.repo.where}: blob ${digest} is not described by the manifest`,
       );
     }
     const res = await withRetry(this.repo.client.registry, `get blob ${digest}`, this.repo.client.retry, () =>
-      this.repo.getBlob(digest, size),
+      this.repo.getBlob(digest, size ?? limit!.maxBytes),
     );
     if (res.body === null)
       throw new StrataError("REGISTRY", `${this.repo.where}: blob ${digest} has no body`);

@@ -5,7 +5,6 @@ import { observed } from "../../util/http.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../image.js";
 import { type ArtifactBlob, contentBlobs, manifestBlobs } from "../layout.js";
 import { formatReference, type ImageReference, parseReference } from "../reference.js";
-import type { Referrer } from "../referrers.js";
 import type { Descriptor, Platform } from "../types.js";
 import { RegistryClient, type RegistryClientOptions, withRetry } from "./client.js";
 import { KnownBlobs } from "./known-blobs.js";
@@ -37,8 +36,6 @@ export interface PushOptions extends RegistryClientOptions {
   onProgress?: (event: PushEvent) => void;
   /** Where blob locations are remembered for cross-repository mounts; false to neither use nor record them. */
   knownBlobs?: KnownBlobs | false;
-  /** Artifacts attached to the images (their records), pushed with them before the tag. */
-  referrers?: Referrer[];
 }
 
 export interface BlobCounts {
@@ -251,7 +248,7 @@ export async function pushArtifact(
       await pusher.putManifest(manifest.descriptor.digest, manifest.descriptor, manifest.bytes!);
     }
     // Each replaces an earlier one of its type for the same image in a fallback index (other tools' stay).
-    for (const referrer of opts.referrers ?? []) {
+    for (const referrer of artifactImages(artifact).flatMap((image) => image.attached ?? [])) {
       const type = referrer.descriptor.artifactType;
       await attachToRegistry(repo, referrer, (d) => d.artifactType === type);
     }
