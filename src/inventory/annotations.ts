@@ -10,8 +10,8 @@ import { checkFacts, type PackageFacts } from "./package.js";
  *
  * - its record (src/record/record.ts), when the manifest names one: every layer's lock entries,
  *   with architecture, source and the .deb's sha256; one blob read for the whole image;
- * - else each layer's `dev.strata.packages` (space-separated `name=version`) and `dev.strata.debs`
- *   (the .debs' sha256, in the same order), with no architecture or source.
+ * - else each layer's `dev.strata.packages` (space-separated `name=version`), with no architecture,
+ *   source or .deb sha256.
  */
 
 /** Far more than a layer budget's group of packages; an annotation beyond it is refused, not parsed. */
@@ -29,21 +29,18 @@ function annotationError(where: string, why: string): StrataError {
   });
 }
 
-function fromPairs(text: string, debs: string | undefined, where: string): PackageFacts[] {
-  const sha256s = debs?.split(" ") ?? [];
+function fromPairs(text: string, where: string): PackageFacts[] {
   return text
     .split(" ")
     .filter((pair) => pair !== "")
-    .map((pair, i) => {
+    .map((pair) => {
       const eq = pair.indexOf("=");
       if (eq <= 0)
         throw annotationError(
           where,
           `${StrataAnnotation.packages} holds "${pair.slice(0, 80)}", not name=version`,
         );
-      const debSha256 = sha256s[i];
-      const facts = { name: pair.slice(0, eq), version: pair.slice(eq + 1) };
-      return checkFacts(debSha256 ? { ...facts, debSha256 } : facts, where);
+      return checkFacts({ name: pair.slice(0, eq), version: pair.slice(eq + 1) }, where);
     });
 }
 
@@ -52,10 +49,8 @@ export function annotatedPackages(layer: Descriptor, where: string): AnnotatedPa
   const annotations = layer.annotations ?? {};
   const pairs = annotations[StrataAnnotation.packages];
   if (pairs === undefined) return undefined;
-  const debs = annotations[StrataAnnotation.debs];
-  if (pairs.length + (debs?.length ?? 0) > MAX_ANNOTATION_BYTES)
-    throw annotationError(where, `of ${pairs.length} bytes is refused`);
-  return { packages: fromPairs(pairs, debs, where), complete: false };
+  if (pairs.length > MAX_ANNOTATION_BYTES) throw annotationError(where, `of ${pairs.length} bytes is refused`);
+  return { packages: fromPairs(pairs, where), complete: false };
 }
 
 /**

@@ -6,8 +6,6 @@
 export const StrataAnnotation = {
   /** On a layer: space-separated "name=version" of the Debian packages it holds. */
   packages: "dev.strata.packages",
-  /** On a layer: space-separated sha256 hex of its .debs, in the order of `packages`. */
-  debs: "dev.strata.debs",
   /** On a layer: what it is: "base", "package", "group" or "files". */
   layerKind: "dev.strata.layer.kind",
   /** On a layer: strata's LAYER_FORMAT_VERSION it was written with (decimal). */
