@@ -49,7 +49,8 @@ export function annotatedPackages(layer: Descriptor, where: string): AnnotatedPa
   const annotations = layer.annotations ?? {};
   const pairs = annotations[StrataAnnotation.packages];
   if (pairs === undefined) return undefined;
-  if (pairs.length > MAX_ANNOTATION_BYTES) throw annotationError(where, `of ${pairs.length} bytes is refused`);
+  if (pairs.length > MAX_ANNOTATION_BYTES)
+    throw annotationError(where, `of ${pairs.length} bytes is refused`);
   return { packages: fromPairs(pairs, where), complete: false };
 }
 

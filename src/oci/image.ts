@@ -41,6 +41,11 @@ export interface Referrer {
   /** What lists name it by: the manifest's descriptor with its artifactType and annotations. */
   descriptor: Descriptor;
   payload: { descriptor: Descriptor; bytes: Buffer };
+  /**
+   * A registry tag it is also kept under, so that collecting untagged manifests
+   * (`garbage-collect --delete-untagged`) keeps it and its payload, as cosign's `.sig` tags are.
+   */
+  tag?: string;
 }
 
 export interface Image {

@@ -1,5 +1,6 @@
 import { type Artifact, artifactImages, type Image, imageDescriptor, type Referrer } from "../oci/image.js";
 import { referrerOf } from "../oci/referrers.js";
+import { fallbackTag } from "../oci/registry/referrers.js";
 import { Annotation } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { RECORD_ARTIFACT_TYPE, RECORD_MEDIA_TYPE } from "./keys.js";
@@ -12,15 +13,20 @@ import { readRecordBytes } from "./record.js";
  * registry's garbage collection keeps it (the artifact's manifest names the blob).
  */
 
-/** The artifact carrying `image`'s record, whose bytes are `bytes`. */
+/**
+ * The artifact carrying `image`'s record, whose bytes are `bytes`; in a registry it is also tagged
+ * `sha256-<hex of the image>.record`, so collecting untagged manifests keeps it.
+ */
 export function recordReferrer(image: Image, bytes: Buffer): Referrer {
+  const subject = imageDescriptor(image);
   const created = image.manifest.annotations?.[Annotation.created];
-  return referrerOf(
-    imageDescriptor(image),
+  const referrer = referrerOf(
+    subject,
     RECORD_ARTIFACT_TYPE,
     { bytes, title: "strata-record.json", mediaType: RECORD_MEDIA_TYPE },
     created === undefined ? {} : { [Annotation.created]: created },
   );
+  return { ...referrer, tag: `${fallbackTag(subject.digest)}.record` };
 }
 
 /**

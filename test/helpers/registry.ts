@@ -66,6 +66,8 @@ export interface RegistryServer {
   /** "127.0.0.1:<port>" — the registry part of an image reference. */
   host: string;
   storageDir: string;
+  /** Its configuration file, for `docker-registry garbage-collect` (with the registry stopped). */
+  configFile: string;
   /** The certificate clients must trust, when TLS is on. */
   caFile?: string;
   /** The child process' output so far, for failing tests to show. */
@@ -158,6 +160,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   return {
     host,
     storageDir,
+    configFile,
     caFile: cert?.certFile,
     log: () => output,
     stop,

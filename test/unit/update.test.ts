@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import type { Descriptor } from "../../src/oci/types.js";
 import { selfSigned } from "../helpers/certificates.js";
 import { runStrata } from "../helpers/cli.js";
 import { type CraftedFile, craftDeb, craftedControl, tempDir } from "../helpers/debs.js";
 import { type FakePackage, type FakeRepo, fakeRepoSpec, startFakeRepo } from "../helpers/fake-repo.js";
+import { startRegistry } from "../helpers/registry.js";
 import { freshImage, imageArtifact } from "../helpers/synthetic-image.js";
+
+const execFileAsync = promisify(execFile);
 
 /** A crafted .deb of `name` `version` (Architecture: all) as a fake repository's package. */
 async function debPackage(
@@ -112,6 +117,36 @@ describe("strata update (two signed repositories on loopback, crafted .debs)", (
     assert.equal(r.code, 0, r.stderr);
     return { report: JSON.parse(r.stdout.trim().split("\n").at(-1)!), stderr: r.stderr };
   }
+
+  it("updates an image in a registry in place twice, with garbage collection between, the second time from an empty cache", async () => {
+    const { spec, image } = await builtImage("gc");
+    const registry = await startRegistry();
+    try {
+      const ref = `${registry.host}/gc/app:1`;
+      const pushed = await runStrata([...cacheDir(), "push", image, ref]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const first = await update([`docker://${ref}`, "--spec", spec, "--package", "libssl3"]);
+      assert.equal(first.report.changes.length, 1);
+      // As the docs say, with the registry stopped; --delete-untagged also drops the old image and
+      // every manifest pushed by digest only: the record's artifact is kept by its own tag.
+      await registry.stop();
+      await execFileAsync("docker-registry", ["garbage-collect", "--delete-untagged", registry.configFile]);
+      await registry.start();
+      const emptyCache = ["--cache-dir", join(dir, "gc", "empty-cache")];
+      const again = await runStrata([
+        ...emptyCache,
+        ...["update", `docker://${ref}`, "--spec", spec, "--package", "ca-certificates", "--json"],
+      ]);
+      assert.equal(again.code, 0, again.stderr);
+      const report = JSON.parse(again.stdout.trim().split("\n").at(-1)!);
+      assert.deepEqual(
+        report.changes.map((c: { name: string; to: string }) => `${c.name}=${c.to}`),
+        ["ca-certificates=2.0"],
+      );
+    } finally {
+      await registry.close();
+    }
+  });
 
   it("swaps one package's layer in place: every other layer keeps digest and position, and the image is a fresh build's", async () => {
     const { spec, image } = await builtImage("one");

@@ -251,6 +251,8 @@ export async function pushArtifact(
     for (const referrer of artifactImages(artifact).flatMap((image) => image.attached ?? [])) {
       const type = referrer.descriptor.artifactType;
       await attachToRegistry(repo, referrer, (d) => d.artifactType === type);
+      if (referrer.tag !== undefined)
+        await pusher.putManifest(referrer.tag, referrer.descriptor, referrer.manifestBytes);
     }
     const last = manifests.at(-1)!;
     if (reference !== last.descriptor.digest)
