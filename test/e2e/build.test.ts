@@ -40,7 +40,7 @@ describe("strata build makes images that run (network: host's mirror; root: umoc
     assert.deepEqual(JSON.parse(r.stdout), [65532, 3, 3]);
   });
 
-  it("puts one layer per package, each naming its package, between the base and files layers", async () => {
+  it("puts one layer per package, each naming its package, between the base and files layers, in a manifest of at most 32 KiB", async () => {
     const lock = JSON.parse(await readFile(join(pythonDir, "strata.lock"), "utf8"));
     const image = python.summary.images[0];
     assert.equal(image.layers.length, lock.packages.length + 2);
@@ -58,6 +58,10 @@ describe("strata build makes images that run (network: host's mirror; root: umoc
       l.annotations["dev.strata.packages"]?.startsWith("libc6="),
     );
     assert.ok(libc, "the libc6 layer is annotated with its package");
+    // The facts and lock entries are in the record the manifest names: the manifest stays small.
+    const bytes = await readFile(join(python.out, "blobs", "sha256", image.digest.slice(7)));
+    assert.ok(bytes.length <= 32 << 10, `the manifest is ${bytes.length} bytes`);
+    assert.match(manifest.annotations["dev.strata.record"], /^sha256:[0-9a-f]{64}$/);
   });
 
   it("leaves package-manager cruft out and keeps what scanners and runtimes need", async () => {
