@@ -7,11 +7,13 @@ import { hostAptSources, type RepositorySource } from "../../src/debian/sources.
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import { replaceLayer } from "../../src/oci/mutate.js";
 import type { Descriptor } from "../../src/oci/types.js";
+import { readImageRecord } from "../../src/record/record.js";
 import { runStrata } from "../helpers/cli.js";
 import { run } from "../helpers/debs.js";
 import { buildExample, EXAMPLES, exampleCopy, SHARED_CACHE } from "../helpers/examples.js";
 import { droppingProxy } from "../helpers/fleet-registry.js";
 import { layerOf } from "../helpers/layer-tar.js";
+import { withRecord } from "../helpers/record.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { runImage } from "../helpers/runtime.js";
 import { imageArtifact } from "../helpers/synthetic-image.js";
@@ -138,7 +140,8 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
   it("keeps unchanged layers on trust and says so; --verify makes them and refuses a layer its record does not account for", async () => {
     assert.ok(changed, "runs after the first test, which finds what the archive updates");
     // The attack: a layer of a package the update leaves alone holds a setuid file no .deb has,
-    // while its annotations still name the .deb (as a registry's pusher can arrange).
+    // while its annotations and the record its manifest names still name the .deb (as anyone with
+    // push access can arrange: the record is believed because the manifest names it).
     const artifact = await readLayout(old);
     assert.equal(artifact.kind, "image");
     if (artifact.kind !== "image") return;
@@ -156,7 +159,15 @@ describe("strata update of the python3 example from bookworm to bookworm + secur
       open: async () => Readable.from([forged.bytes]),
     };
     const crafted = join(work, "crafted");
-    await writeLayout(crafted, imageArtifact(replaceLayer(artifact.image, at, layer)), { tag: "latest" });
+    const record = await readImageRecord(artifact.image, old);
+    const forgedRecord = {
+      ...record,
+      layers: record.layers.map((l, i) =>
+        i === at ? { ...l, digest: forged.descriptor.digest, diffId: forged.diffId } : l,
+      ),
+    };
+    const tampered = withRecord(replaceLayer(artifact.image, at, layer), forgedRecord);
+    await writeLayout(crafted, imageArtifact(tampered), { tag: "latest" });
     const empty = join(work, "verify-cache");
     const update = ["update", `oci:${crafted}`, "--spec", spec, "--all"];
     const trusted = await strata([...update, "-o", join(work, "trusted"), "--json"], empty);
