@@ -1,4 +1,4 @@
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";

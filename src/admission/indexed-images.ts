@@ -1,4 +1,4 @@
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 
 /** A package as a decision needs it: binary and source, with the architecture VEX products may name. */
 export interface InstalledRow {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { FetchContext } from "../debian/release.js";
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import type { Spec } from "../spec/spec.js";
 import type { Advisory } from "./advisory.js";
 import type { InstalledPackage } from "./match.js";

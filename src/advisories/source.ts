@@ -1,4 +1,4 @@
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import type { Advisory } from "./advisory.js";
 import type { Feed } from "./feed.js";
 import type { Available } from "./match.js";

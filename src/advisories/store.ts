@@ -1,5 +1,5 @@
-import { countChange } from "../fleet/changes.js";
-import { type Db, placeholders, type SqlValue } from "../fleet/db.js";
+import { countChange } from "../database/generations.js";
+import { type Db, placeholders, type SqlValue } from "../database/db.js";
 import type { Advisory, AdvisoryOrigin, AdvisoryStatus } from "./advisory.js";
 import type { Available } from "./match.js";
 import type { Severity } from "./severity.js";

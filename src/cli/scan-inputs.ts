@@ -8,7 +8,8 @@ import {
   memoryAdvisories,
 } from "../advisories/source.js";
 import { FleetIndex } from "../fleet/fleet-index.js";
-import { indexLocation, isPostgresUrl } from "../fleet/open.js";
+import { isPostgresUrl } from "../database/open.js";
+import { indexLocation } from "../fleet/open.js";
 import { archiveKind } from "../oci/homes/docker-archive.js";
 import { readHome } from "../oci/homes/homes.js";
 import { type Home, sourceHome } from "../oci/homes/name.js";

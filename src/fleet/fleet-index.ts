@@ -1,6 +1,6 @@
+import type { Db } from "../database/db.js";
+import { readGenerations } from "../database/generations.js";
 import type { Image } from "../oci/image.js";
-import { readGenerations } from "./changes.js";
-import type { Db } from "./db.js";
 import {
   type DigestAnswer,
   type IndexedImage,
@@ -11,7 +11,7 @@ import {
   listImages,
   packagesOfImage,
 } from "./lookups.js";
-import { indexLocation, openDatabase } from "./open.js";
+import { indexLocation, openIndexDatabase } from "./open.js";
 import { type Page, type PageRequest, pageWindow } from "./page.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
 import {
@@ -42,7 +42,7 @@ export class FleetIndex {
 
   /** Opens the index at `location` (a file path or postgres:// URL; default: STRATA_INDEX, else the data directory). */
   static async open(location?: string): Promise<FleetIndex> {
-    return new FleetIndex(await openDatabase(indexLocation(location)));
+    return new FleetIndex(await openIndexDatabase(indexLocation(location)));
   }
 
   get where(): string {

@@ -7,7 +7,7 @@ import {
   releaseOfPackages,
 } from "../advisories/match.js";
 import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import { fleetSelection, imagesIn } from "../fleet/lookups.js";
 import { withFixes } from "./fix-hint.js";
 import type { ImageScan } from "./scan.js";

@@ -1,4 +1,4 @@
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
 import {
   byIds,

@@ -4,7 +4,7 @@ import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/
 import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
 import { indexAdvisories } from "../advisories/source.js";
 import { coverageOf, type StoredFeed, storedFeeds } from "../advisories/store.js";
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { scanFleet } from "../scan/fleet-scan.js";
 

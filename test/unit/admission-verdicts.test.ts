@@ -8,7 +8,7 @@ import { type DeciderOptions, ImageDecider } from "../../src/admission/decider.j
 import type { ServeOptions } from "../../src/admission/server.js";
 import { readFeed } from "../../src/advisories/feed.js";
 import { storeAdvisories } from "../../src/advisories/store.js";
-import type { Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/database/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/database/db.js";
+import { migrate } from "../../src/database/migrate.js";
+import { openPostgres } from "../../src/database/postgres.js";
+import { openSqlite } from "../../src/database/sqlite.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { LAYER_LIMITS } from "../../src/fleet/layer-bounds.js";
-import { openPostgres } from "../../src/fleet/postgres.js";
+import { INDEX_MIGRATIONS } from "../../src/fleet/open.js";
 import { parseQuery } from "../../src/fleet/query.js";
-import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
-import { openSqlite } from "../../src/fleet/sqlite.js";
+import { FLEET_MIGRATIONS } from "../../src/fleet/schema.js";
 import { type ImageRef, imageSize } from "../../src/fleet/store.js";
 import { readInventory } from "../../src/inventory/inventory.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
@@ -426,7 +428,7 @@ for (const backend of BACKENDS) {
     test("migrates an index of an older schema and keeps what it held; a new add fills the sizes it lacked", async () => {
       const location = await backend.location();
       const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
-      assert.deepEqual(await migrate(v1, MIGRATIONS.slice(0, 1)), [1]);
+      assert.deepEqual(await migrate(v1, FLEET_MIGRATIONS.slice(0, 1)), [1]);
       const { image } = await strataImage([LIBC, OPENSSL]);
       await storeAsVersion1(v1, image, digestOf(image));
       await v1.close();
@@ -434,7 +436,7 @@ for (const backend of BACKENDS) {
       const stats = await index.stats();
       assert.deepEqual(
         [stats.schemaVersion, stats.images, stats.layerPackages],
-        [MIGRATIONS.at(-1)!.version, 1, 2],
+        [Math.max(...INDEX_MIGRATIONS.map((m) => m.version)), 1, 2],
       );
       assert.deepEqual(
         [stats.unsizedImages, stats.unsizedLayers, stats.layerBytes, stats.imageBytes],
@@ -445,7 +447,7 @@ for (const backend of BACKENDS) {
       );
       assert.deepEqual(
         rows.map((r) => Number(r.version)),
-        MIGRATIONS.map((m) => m.version),
+        INDEX_MIGRATIONS.map((m) => m.version).sort((a, b) => a - b),
       );
       assert.equal(Number((await index.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
       assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).items.length, 1);
