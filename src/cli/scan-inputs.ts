@@ -1,14 +1,9 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { readFeed } from "../advisories/feed.js";
-import {
-  type AdvisorySource,
-  combinedAdvisories,
-  indexAdvisories,
-  memoryAdvisories,
-} from "../advisories/source.js";
-import { FleetIndex } from "../fleet/fleet-index.js";
+import { type AdvisorySource, combinedAdvisories, memoryAdvisories } from "../advisories/source.js";
 import { isPostgresUrl } from "../database/open.js";
+import { FleetIndex } from "../fleet/fleet-index.js";
 import { indexLocation } from "../fleet/open.js";
 import { archiveKind } from "../oci/homes/docker-archive.js";
 import { readHome } from "../oci/homes/homes.js";
@@ -51,7 +46,7 @@ export async function withAdvisories<T>(
   if (!named && !isPostgresUrl(location) && !existsSync(location)) return work(fromFeeds);
   const index = await FleetIndex.open(location);
   try {
-    return await work(combinedAdvisories([indexAdvisories(index.db), fromFeeds]));
+    return await work(combinedAdvisories([index.advisories, fromFeeds]));
   } finally {
     await index.close();
   }

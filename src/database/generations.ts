@@ -37,14 +37,14 @@ export class GenerationWatch {
   private last: { at: number; value: Promise<Generations> } | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly read: () => Promise<Generations>,
     private readonly everyMs: number,
   ) {}
 
   current(): Promise<Generations> {
     const now = performance.now();
     if (this.last !== undefined && now - this.last.at < this.everyMs) return this.last.value;
-    const value = readGenerations(this.db);
+    const value = this.read();
     const read = { at: now, value };
     this.last = read;
     value.catch(() => {
