@@ -1,6 +1,6 @@
+import type { Accounts } from "../debian/accounts.js";
 import { STATIC_USERS } from "../debian/base-passwd.js";
 import { baseName, type ImageTree, type TreeError } from "../debian/shell/tree.js";
-import type { Accounts } from "../layers/base-layer.js";
 import { DEFAULT_PATH } from "../pipeline/image-config.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";

@@ -1,7 +1,8 @@
+import { type Accounts, accountFiles } from "../debian/accounts.js";
 import { STATIC_GROUPS } from "../debian/base-passwd.js";
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
-import { type Accounts, accountFiles, baseLayerEntries } from "../layers/base-layer.js";
+import { baseLayerEntries } from "../layers/base-layer.js";
 import type { LayerEntry, PackageFacts } from "../layers/layer.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";

@@ -1,3 +1,4 @@
+import { type Accounts, accountFiles } from "../debian/accounts.js";
 import type { Compression } from "../oci/compress.js";
 import { StrataError } from "../util/errors.js";
 import { type LayerBlob, type LayerEntry, MERGED_USR_DIRS, normalisePath, writeLayer } from "./layer.js";
@@ -7,11 +8,6 @@ import { type LayerBlob, type LayerEntry, MERGED_USR_DIRS, normalisePath, writeL
  * top-level directories, accounts) and the "files" layer (user files, CA bundle...). Both are
  * in-memory entries written by writeLayer, the same canonical writer as package layers.
  */
-
-export interface Accounts {
-  users: { name: string; uid: number; gid: number; home: string; shell: string; gecos?: string }[];
-  groups: { name: string; gid: number; members?: string[] }[];
-}
 
 export interface EntriesLayerInput {
   /** Paths may start with "/" (taken from the image root); otherwise as LayerEntry. */
@@ -158,75 +154,7 @@ function homeDirectory(home: string): string | undefined {
   return path;
 }
 
-/**
- * /etc/passwd, /etc/group, /etc/shadow and /etc/gshadow text, sorted by id then name so input order
- * does not matter.
- */
-export function accountFiles(accounts: Accounts): {
-  passwd: string;
-  group: string;
-  shadow: string;
-  gshadow: string;
-} {
-  const users = [...accounts.users].sort((a, b) => a.uid - b.uid || compare(a.name, b.name));
-  const groups = [...accounts.groups].sort((a, b) => a.gid - b.gid || compare(a.name, b.name));
-  checkUnique(
-    users.map((u) => u.name),
-    "user",
-  );
-  checkUnique(
-    groups.map((g) => g.name),
-    "group",
-  );
-  for (const u of users) {
-    checkId(u.uid, `user ${u.name} uid`);
-    checkId(u.gid, `user ${u.name} gid`);
-    for (const field of [u.name, u.home, u.shell, u.gecos ?? ""]) checkField(field, `user ${u.name}`);
-  }
-  for (const g of groups) {
-    checkId(g.gid, `group ${g.name} gid`);
-    checkField(g.name, `group ${g.name}`);
-    for (const member of g.members ?? []) checkField(member, `group ${g.name} member`, /[:,\n]/);
-  }
-  return {
-    passwd: users
-      .map((u) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos ?? ""}:${u.home}:${u.shell}\n`)
-      .join(""),
-    group: groups.map((g) => `${g.name}:x:${g.gid}:${(g.members ?? []).join(",")}\n`).join(""),
-    shadow: users.map((u) => `${u.name}:*::0:99999:7:::\n`).join(""),
-    gshadow: groups.map((g) => `${g.name}:*::${(g.members ?? []).join(",")}\n`).join(""),
-  };
-}
-
 /** "/etc/x" and "etc/x" both name etc/x in the image. */
 function rootedPath(path: string, what: string): string {
   return normalisePath(path.replace(/^\/+/, ""), what);
-}
-
-function compare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function checkUnique(names: string[], kind: string): void {
-  const seen = new Set<string>();
-  for (const name of names) {
-    if (seen.has(name)) throw new StrataError("SPEC_INVALID", `accounts: ${kind} ${name} is defined twice`);
-    seen.add(name);
-  }
-}
-
-function checkId(id: number, what: string): void {
-  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) {
-    throw new StrataError("SPEC_INVALID", `accounts: ${what} ${id} is not a valid id`);
-  }
-}
-
-/** A field that would split a line of passwd/group/shadow corrupts every account after it. */
-function checkField(value: string, what: string, forbidden = /[:\n]/): void {
-  if (forbidden.test(value)) {
-    throw new StrataError(
-      "SPEC_INVALID",
-      `accounts: ${what}: "${value}" contains a separator (${forbidden.source})`,
-    );
-  }
 }

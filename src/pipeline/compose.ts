@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
+import type { Accounts } from "../debian/accounts.js";
 import type { SkippedEffect } from "../debian/maintscripts.js";
 import { checkEntrypoint, checkImageUser } from "../effects/entrypoint.js";
 import { nativeEffects } from "../effects/native-effects.js";
 import { shipEntries } from "../effects/script-facts.js";
 import {
-  type Accounts,
   baseLayerEntries,
   buildBaseLayer,
   buildEntriesLayer,

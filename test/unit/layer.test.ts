@@ -7,12 +7,8 @@ import { describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { cachedDebChangelog } from "../../src/advisories/deb-changelog.js";
-import {
-  accountFiles,
-  baseLayerEntries,
-  buildBaseLayer,
-  buildEntriesLayer,
-} from "../../src/layers/base-layer.js";
+import { accountFiles } from "../../src/debian/accounts.js";
+import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
   type LayerBlob,
