@@ -1,7 +1,9 @@
 import { type Accounts, accountFiles } from "../debian/accounts.js";
+import { MERGED_USR_DIRS } from "../debian/merged-usr.js";
 import type { Compression } from "../oci/compress.js";
+import { type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { StrataError } from "../util/errors.js";
-import { type LayerBlob, type LayerEntry, MERGED_USR_DIRS, normalisePath, writeLayer } from "./layer.js";
+import { type LayerBlob, writeLayer } from "./write-layer.js";
 
 /**
  * The base layer (the skeleton a Debian root has before any package: merged-/usr symlinks, the

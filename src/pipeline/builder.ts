@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import type { SkippedEffect } from "../debian/maintscripts.js";
-import type { LayerEntry } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
 import type { Lock } from "../lock/lock.js";
 import type { Artifact, BlobSource, Image } from "../oci/image.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { composeArtifact } from "../oci/mutate.js";
 import { ociPlatform } from "../oci/platform.js";
 import { digestHex } from "../oci/types.js";

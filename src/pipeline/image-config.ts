@@ -1,4 +1,4 @@
-import type { LayerBlob } from "../layers/layer.js";
+import type { LayerBlob } from "../layers/write-layer.js";
 import type { BlobSource } from "../oci/image.js";
 import type { ImageParts } from "../oci/mutate.js";
 import { ociPlatform } from "../oci/platform.js";

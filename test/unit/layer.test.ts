@@ -11,11 +11,11 @@ import { accountFiles } from "../../src/debian/accounts.js";
 import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
-  type LayerBlob,
   type PackageLayerInput,
   type PackageLayerRecord,
 } from "../../src/layers/layer.js";
 import { LayerCache } from "../../src/layers/layer-cache.js";
+import type { LayerBlob } from "../../src/layers/write-layer.js";
 import {
   type Compression,
   compressionIdentity,
