@@ -1,8 +1,8 @@
 import { type Accounts, accountFiles } from "../debian/accounts.js";
 import { STATIC_GROUPS } from "../debian/base-passwd.js";
+import { baseLayerEntries } from "../debian/base-root.js";
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
-import { baseLayerEntries } from "../layers/base-layer.js";
 import type { LayerEntry } from "../oci/layer-entry.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";

@@ -1,16 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Accounts } from "../debian/accounts.js";
+import { baseLayerEntries } from "../debian/base-root.js";
 import type { SkippedEffect } from "../debian/maintscripts.js";
 import { checkEntrypoint, checkImageUser } from "../effects/entrypoint.js";
 import { nativeEffects } from "../effects/native-effects.js";
 import type { PackageFacts } from "../effects/package-facts.js";
 import { shipEntries } from "../effects/script-facts.js";
-import {
-  baseLayerEntries,
-  buildBaseLayer,
-  buildEntriesLayer,
-  withParentsFrom,
-} from "../layers/base-layer.js";
+import { buildBaseLayer, buildEntriesLayer, withParentsFrom } from "../layers/base-layer.js";
 import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
 import { entriesPathsOf } from "../layers/layer-facts.js";
 import { OverlapChecker, pathsOf } from "../layers/overlaps.js";

@@ -8,7 +8,8 @@ import { Worker } from "node:worker_threads";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { cachedDebChangelog } from "../../src/advisories/deb-changelog.js";
 import { accountFiles } from "../../src/debian/accounts.js";
-import { baseLayerEntries, buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
+import { baseLayerEntries } from "../../src/debian/base-root.js";
+import { buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
   type PackageLayerInput,
