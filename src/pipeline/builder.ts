@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { debStore } from "../debian/fetch-debs.js";
 import type { SkippedEffect } from "../debian/maintscripts.js";
 import { LayerCache } from "../layers/layer-cache.js";
 import type { Lock } from "../lock/lock.js";
@@ -11,7 +12,6 @@ import type { Spec } from "../spec/spec.js";
 import { ContentStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { type ComposeContext, composeArch, type PackageLayer } from "./compose.js";
-import { debStore } from "./fetch-debs.js";
 import type { BuiltLayer } from "./image-config.js";
 import { packageLayerAnnotations } from "./layer-annotations.js";
 import { type BuildEvent, LayerMaker, type MadeLayer } from "./make-layers.js";
