@@ -1,11 +1,10 @@
 import type { LayerBlob } from "../layers/write-layer.js";
+import { DEFAULT_PATH } from "../oci/default-path.js";
 import type { BlobSource } from "../oci/image.js";
 import type { ImageParts } from "../oci/mutate.js";
 import { ociPlatform } from "../oci/platform.js";
 import type { HistoryEntry, ImageConfig } from "../oci/types.js";
 import type { Spec } from "../spec/spec.js";
-
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** A layer of a built image and what it holds, in image order. */
 export interface BuiltLayer {
