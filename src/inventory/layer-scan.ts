@@ -6,7 +6,7 @@ import type { LayerEntry } from "./layer-entries.js";
  * What one layer's entries yield to a scan of a few roots: the paths it hides or replaces below it,
  * and what `keep` makes of its entries under the roots. One piece of code for both sides of a layer:
  * the tar read back (src/inventory/overlay.ts) and the entries as they are written
- * (src/layers/layer.ts), so a scan made at layer-make time is the one a later read would make.
+ * (src/layers/write-layer.ts), so a scan made at layer-make time is the one a later read would make.
  */
 
 export interface EntryScan<T> {

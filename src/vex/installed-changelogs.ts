@@ -1,5 +1,6 @@
 import type { ChangelogEntry } from "../advisories/changelog.js";
 import { CHANGELOG_PATH, cachedDebChangelog, parseGzippedChangelog } from "../advisories/deb-changelog.js";
+import { startDebFetches } from "../debian/fetch-debs.js";
 import type { FetchContext } from "../debian/release.js";
 import { relocateUrl } from "../debian/sources.js";
 import { accountFor } from "../inventory/account.js";
@@ -7,7 +8,6 @@ import type { LayerEntry } from "../inventory/layer-entries.js";
 import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
-import { startDebFetches } from "../pipeline/fetch-debs.js";
 import { Limiter } from "../util/concurrency.js";
 
 /**
