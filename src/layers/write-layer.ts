@@ -1,7 +1,7 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { keepLayerDetails } from "../inventory/layer-details.js";
-import type { LayerEntry as ReadEntry } from "../inventory/layer-entries.js";
+import type { VisitedEntry } from "../inventory/layer-entries.js";
 import { type Compression, createCompressor, layerMediaType } from "../oci/compress.js";
 import {
   ancestors,
@@ -120,7 +120,7 @@ const READ_TYPES = { file: "file", dir: "directory", symlink: "symlink", hardlin
  * type names, a link's target, the size the header says, the body from memory or the spool. Its
  * path is the reader's already: canonicalOrder took only normalised paths.
  */
-function asRead(entry: LayerEntry, what: string): ReadEntry {
+function asRead(entry: LayerEntry, what: string): VisitedEntry {
   const size = entry.type === "file" ? bodySize(entry) : 0;
   return {
     path: entry.path,

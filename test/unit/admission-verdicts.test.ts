@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DeciderOptions, ImageDecider } from "../../src/admission/decider.js";
-import type { ServeOptions } from "../../src/admission/server.js";
+import type { WebhookServerOptions } from "../../src/admission/server.js";
 import { readFeed } from "../../src/advisories/feed.js";
 import type { Db } from "../../src/database/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
@@ -88,7 +88,7 @@ for (const backend of BACKENDS)
     async function serve(
       index: FleetIndex | Db,
       opts: Partial<DeciderOptions> = {},
-      serveOpts: Partial<ServeOptions> = {},
+      serveOpts: Partial<WebhookServerOptions> = {},
     ) {
       const fleet = index instanceof FleetIndex ? index : FleetIndex.over(index);
       const decider = new ImageDecider({
