@@ -3,7 +3,7 @@ import type { Descriptor } from "../oci/types.js";
 import { StrataAnnotation } from "../record/keys.js";
 import { readImageRecord } from "../record/record.js";
 import { StrataError } from "../util/errors.js";
-import { checkFacts, type PackageFacts } from "./package.js";
+import { checkFacts, type PackageIdentity } from "./package.js";
 
 /**
  * The packages a strata image names, read without touching its layers:
@@ -18,7 +18,7 @@ import { checkFacts, type PackageFacts } from "./package.js";
 const MAX_ANNOTATION_BYTES = 1 << 20;
 
 export interface AnnotatedPackages {
-  packages: PackageFacts[];
+  packages: PackageIdentity[];
   /** Whether architecture and source are known (from the record); else a layer read fills them in. */
   complete: boolean;
 }
@@ -29,7 +29,7 @@ function annotationError(where: string, why: string): StrataError {
   });
 }
 
-function fromPairs(text: string, where: string): PackageFacts[] {
+function fromPairs(text: string, where: string): PackageIdentity[] {
   return text
     .split(" ")
     .filter((pair) => pair !== "")

@@ -1,6 +1,6 @@
 import { visitLayer } from "../inventory/layer-entries.js";
-import type { LayerEntry } from "../layers/layer.js";
 import type { Image } from "../oci/image.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import type { BuildRecord } from "../record/build-record.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";

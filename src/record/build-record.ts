@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { LayerEntry } from "../layers/layer.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
 import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";

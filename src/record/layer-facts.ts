@@ -1,13 +1,8 @@
 import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { z } from "zod";
-import {
-  ancestors,
-  FACTS_VERSION,
-  type LayerEntry,
-  normalisePath,
-  type PackageFacts,
-} from "../layers/layer.js";
+import { FACTS_VERSION, type PackageFacts } from "../effects/package-facts.js";
+import { ancestors, type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { FACTS_VERSION, type PackageLayerRecord } from "../../src/layers/layer.js";
+import { FACTS_VERSION } from "../../src/effects/package-facts.js";
+import type { PackageLayerRecord } from "../../src/layers/layer.js";
 import { artifactDescriptor, artifactImages, descriptorOf } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
 import {

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { Command } from "commander";
 import { gapsText, scriptGaps, scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
+import { relocateLock } from "../../lock/relocate.js";
 import { resolveSpec } from "../../lock/resolve.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHomeIfPresent } from "../../oci/homes/homes.js";
@@ -10,7 +11,6 @@ import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } fr
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
 import { KnownBlobs } from "../../oci/registry/known-blobs.js";
 import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
-import { relocateLock } from "../../pipeline/fetch-debs.js";
 import { type AttachReport, attachSboms } from "../../sbom/attach.js";
 import { ImageFacts } from "../../sbom/subject.js";
 import { attestSboms } from "../../sign/attestations.js";

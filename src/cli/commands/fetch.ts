@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import { fetchDebs } from "../../debian/fetch-debs.js";
 import { assertLockCovers, lockPathFor, readLock } from "../../lock/lock.js";
-import { fetchDebs, relocateLock } from "../../pipeline/fetch-debs.js";
+import { relocateLock } from "../../lock/relocate.js";
 import { loadSpec } from "../../spec/spec.js";
 import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";

@@ -74,7 +74,7 @@ export function registerPs(program: Command): void {
     .action(async (flags: PsFlags) => {
       const running = await containers(flags);
       const [reports, runs] = await withIndex(flags, async (index) => {
-        const vulnerabilities = new Vulnerabilities(index.db);
+        const vulnerabilities = new Vulnerabilities(index);
         return [
           await joinContainers(index, vulnerabilities, running),
           await vulnerableRuns(index, vulnerabilities),
