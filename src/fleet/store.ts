@@ -1,7 +1,7 @@
 import { type Db, placeholders } from "../database/db.js";
 import { countChange } from "../database/generations.js";
 import { isStrataImage } from "../inventory/annotations.js";
-import { type Image, imageDescriptor } from "../oci/image.js";
+import { type Image, imageDescriptor, keepingBoundedBlobs } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
@@ -165,6 +165,8 @@ export async function addImage(
   opts: AddOptions = {},
 ): Promise<AddResult> {
   checkIsImage(image, where);
+  // Both the trust check and the new layers' records read a strata image's record: once is enough.
+  image = keepingBoundedBlobs(image);
   const digest = imageDescriptor(image).digest;
   const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
   if (existing !== undefined) {

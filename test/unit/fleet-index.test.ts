@@ -219,6 +219,30 @@ for (const backend of BACKENDS) {
       await index.close();
     });
 
+    test("reads a strata image's record once per add, though its known and new layers both need it", async () => {
+      const index = await FleetIndex.open(await backend.location());
+      const first = await strataImage([LIBC], { label: "first" });
+      await index.add(first.image, "test", [ref("strata", "1", digestOf(first.image))]);
+      const { image } = await strataImage([LIBC, OPENSSL], { label: "second" });
+      const records: string[] = [];
+      const counting: Image = {
+        ...image,
+        blobs: {
+          open: (digest, limit) => {
+            if (limit !== undefined) records.push(digest);
+            return image.blobs.open(digest, limit);
+          },
+        },
+      };
+      await index.add(counting, "test", [ref("strata", "2", digestOf(image))]);
+      assert.deepEqual(records, [image.manifest.annotations?.["dev.strata.record"]]);
+      assert.deepEqual(
+        (await index.packagesOf(digestOf(image))).map((p) => p.name),
+        ["libc6", "libssl3"],
+      );
+      await index.close();
+    });
+
     test("a plain-annotated strata layer is read once for its source, and then never again", async () => {
       const index = await FleetIndex.open(await backend.location());
       const a = await strataImage([OPENSSL], { form: "plain", label: "a" });
