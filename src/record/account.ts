@@ -52,28 +52,31 @@ function refuse(reason: string): never {
   throw new Unaccounted(reason);
 }
 
-/** Whether strata can account for `image`, and if not, why (one line). */
+/** Whether strata can account for `image`, and if not, why (one line, without `where`). */
 export async function accountFor(image: Image, where = "the image"): Promise<Accounting> {
   try {
-    return { ok: true, ...accountedImage(image, await readImageRecord(image, where)) };
+    return { ok: true, ...(await assertAccounted(image, where)) };
   } catch (err) {
-    if (err instanceof Unaccounted) return { ok: false, reason: err.message };
-    if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")
-      return {
-        ok: false,
-        reason: err.message.startsWith(`${where}: `) ? err.message.slice(where.length + 2) : err.message,
-      };
-    throw err;
+    if (!(err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")) throw err;
+    const said = `${where}: `;
+    return { ok: false, reason: err.message.startsWith(said) ? err.message.slice(said.length) : err.message };
   }
 }
 
-/** The accounting of `image`, or IMAGE_UNACCOUNTED with the reason. */
+/**
+ * The accounting of `image`, or IMAGE_UNACCOUNTED with the reason: the record's own refusal (its
+ * hint says how to get one), or why its layers are not what this strata writes.
+ */
 export async function assertAccounted(image: Image, where = "the image"): Promise<AccountedImage> {
-  const accounting = await accountFor(image, where);
-  if (accounting.ok) return accounting;
-  throw new StrataError("IMAGE_UNACCOUNTED", `${where}: ${accounting.reason}`, {
-    hint: "strata can only update an image a current strata built, with its record; build it again with `strata build`",
-  });
+  const record = await readImageRecord(image, where);
+  try {
+    return accountedImage(image, record);
+  } catch (err) {
+    if (!(err instanceof Unaccounted)) throw err;
+    throw new StrataError("IMAGE_UNACCOUNTED", `${where}: ${err.message}`, {
+      hint: "strata can only update an image a current strata built; build it again with `strata build`",
+    });
+  }
 }
 
 function accountedImage(image: Image, record: ImageRecord): AccountedImage {
