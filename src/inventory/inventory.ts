@@ -31,7 +31,7 @@ export function byNameAndArch(a: InventoryPackage, b: InventoryPackage): number 
   );
 }
 
-/** The packages of a strata image from its annotations, completed from the layers `complete` picks. */
+/** The packages of a strata image from its record or annotations, completed from the layers `complete` picks. */
 async function annotationInventory(image: Image, where: string, opts: InventoryOptions): Promise<Inventory> {
   const packages: InventoryPackage[] = [];
   const toRead = new Set<number>();

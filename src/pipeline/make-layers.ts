@@ -74,7 +74,7 @@ export class LayerMaker {
     return missing;
   }
 
-  /** Takes a planned layer from an image to reuse; one whose annotations fail their checks is made instead. */
+  /** Takes a planned layer from an image to reuse; one whose record fails its checks is made instead. */
   private async tryReuse(planned: PlannedLayer, keyText: string): Promise<boolean> {
     const { reuse } = this.ctx;
     if (this.reused.has(keyText)) return true;
@@ -117,7 +117,7 @@ export class LayerMaker {
     return result;
   }
 
-  /** The layer's facts as its annotation holds them: encoded once, then kept in its cache entry. */
+  /** The layer's facts as the image record holds them: encoded once, then kept in its cache entry. */
   async factsAnnotation({ key }: PlannedLayer, record: PackageLayerRecord): Promise<string> {
     if (record.factsAnnotation !== undefined) return record.factsAnnotation;
     const text = await encodeLayerFacts(record.members, this.ctx.storeRoot);

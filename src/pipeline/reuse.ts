@@ -14,7 +14,7 @@ import type { PlannedLayer } from "./plan.js";
  * the files layer need no layer read; its bytes stay where they are and are read only if a writer
  * must copy them (a registry that already has the blob is only asked).
  *
- * The images are trusted to be what their annotations say, as a registry a build pushes to is:
+ * The images are trusted to be what their records say, as a registry a build pushes to is:
  * name only images you would pull.
  */
 

@@ -10,27 +10,27 @@ import { SHA256_HEX } from "../util/verify.js";
 
 /**
  * A package layer's facts (what its members' maintainer scripts are, every path of the layer, the
- * files the scripts read, the CA bundle) as one annotation value, so the files layer and the overlap
+ * files the scripts read, the CA bundle) as one value of the image record, so the files layer and the overlap
  * check can be made again from an image alone, with no local cache and no layer read.
  *
  * Encoding: canonical JSON (object keys sorted) of `{version, members, blobs}`, where `blobs` holds
  * the bytes (base64) of every content-store blob the members name (bodies, CA bundle), gzipped by
  * fflate at level 9 with mtime 0 (fflate, pinned by package-lock, gives the same bytes everywhere;
  * node:zlib may not), then base64. Equal facts give an equal string. Decoding is bounded and checks
- * every field, path and digest: the annotation comes from whoever made the image.
+ * every field, path and digest: the record comes from whoever made the image.
  */
 
 /**
  * The most bytes the facts of one layer may unpack to (far above the biggest real layer's, a few
  * MiB), and the most they may expand: real facts (distinct paths, PEM text) gzip 2–10×, while a
- * crafted annotation of repeated tiny entries expands hundreds of times and costs seconds and GBs
+ * crafted value of repeated tiny entries expands hundreds of times and costs seconds and GBs
  * to parse. Paths are capped as a .deb's entries are.
  */
 const MAX_FACTS_BYTES = 16 << 20;
 const MAX_FACTS_RATIO = 64;
 const MAX_PATHS = 100_000;
 
-/** Facts a layer annotation carried, with the blobs they name. */
+/** Facts a layer's record carried, with the blobs they name. */
 export interface DecodedFacts {
   members: PackageFacts[];
   /** sha256 hex → bytes, each checked against its name. */
@@ -110,7 +110,7 @@ function namedBlobs(members: PackageFacts[]): string[] {
   return [...new Set(names)].sort();
 }
 
-/** The annotation value of a layer's facts, its blobs read from the content store at `storeRoot`. */
+/** The record's value of a layer's facts, its blobs read from the content store at `storeRoot`. */
 export async function encodeLayerFacts(members: PackageFacts[], storeRoot: string): Promise<string> {
   const { gzipSync } = await import("fflate");
   const store = new ContentStore(storeRoot);
@@ -126,11 +126,11 @@ export async function encodeLayerFacts(members: PackageFacts[], storeRoot: strin
 
 function factsError(where: string, why: string): StrataError {
   return new StrataError("IMAGE_UNACCOUNTED", `${where}: layer facts ${why}`, {
-    hint: "the image's annotations are damaged or were not written by this strata; rebuild the image",
+    hint: "the image's record is damaged or was not written by this strata; rebuild the image",
   });
 }
 
-/** The facts an annotation value holds, every field and blob checked. */
+/** The facts a record's value holds, every field and blob checked. */
 export function decodeLayerFacts(text: string, where: string): DecodedFacts {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw factsError(where, "are not base64");
   const packed = Buffer.from(text, "base64");
