@@ -22,12 +22,16 @@ import { descriptorOf } from "../../src/oci/image.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
 import { MediaType } from "../../src/oci/types.js";
 import { parsePolicy } from "../../src/policy/policy.js";
+import { accountFor } from "../../src/record/account.js";
+import { canonicalJson } from "../../src/record/layer-facts.js";
+import { readImageRecord } from "../../src/record/record.js";
 import { LayerStore } from "../../src/run/layer-store.js";
 import { parseSpec } from "../../src/spec/spec.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { arArchive, looseTar, tempDir } from "../helpers/debs.js";
 import { dpkgStanza, layerOf, tarBytes } from "../helpers/layer-tar.js";
+import { recordOf, withRecord } from "../helpers/record.js";
 import { syntheticImage } from "../helpers/synthetic-image.js";
 
 /**
@@ -394,4 +398,17 @@ test("fuzz: layers strata run unpacks are refused cleanly or unpacked, and nothi
     150,
   );
   assert.deepEqual(await readdir(dir), ["layers"]);
+});
+
+test("fuzz: an image record is validated, never trusted, by accounting and the inventory", async () => {
+  const annotations = { "dev.strata.layer.kind": "package", "dev.strata.packages": "app=1.0" };
+  const layer = await layerOf([{ path: "etc/app", body: "x" }], { annotations });
+  const image = syntheticImage([{ ...layer, recorded: [{ name: "app", version: "1.0" }] }]);
+  const sample = canonicalJson(await recordOf(image));
+  await property(jsonOrMutation(sample), async (text) => {
+    const crafted = withRecord(image, Buffer.from(text, "latin1"));
+    await cleanOutcome(() => readImageRecord(crafted, "fuzz"));
+    await cleanOutcome(() => accountFor(crafted, "fuzz"));
+    await cleanOutcome(() => readInventory(crafted, "fuzz"));
+  });
 });
