@@ -167,9 +167,11 @@ describe("strata sbom on real images (network: the host's mirror; root: mmdebstr
     });
     assert.equal(res.status, 200, "the fallback tag holds the referrers index");
     const index = (await res.json()) as { manifests: { artifactType: string }[] };
+    // Beside the image's record, which the push attached first.
     assert.deepEqual(index.manifests.map((m) => m.artifactType).sort(), [
       "application/spdx+json",
       "application/vnd.cyclonedx+json",
+      "application/vnd.dev.strata.record.v1",
     ]);
 
     for (const format of ["spdx", "cyclonedx"]) {
