@@ -14,7 +14,7 @@ export interface ArgumentDef {
  * commands/ exports one, and `addCommand` makes it a commander Command. A command that only groups
  * subcommands (index, job, key, admission) has no handler.
  */
-export interface CommandDef<Flags = never, Params extends unknown[] = never> {
+export interface CommandDef<Flags = object, Params extends unknown[] = []> {
   name: string;
   /** The one line --help lists it with. */
   summary: string;
