@@ -89,7 +89,7 @@ function changeLines(update: ImageUpdate): string[] {
   return lines;
 }
 
-async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promise<void> {
+async function runUpdate([imageText]: [string], opts: UpdateFlags, o: Output): Promise<void> {
   const targets = targetsOf(opts);
   const image = await sourceHome(imageText, archiveKind);
   const destination = destinationOf(image, opts);
@@ -198,5 +198,5 @@ export const command: CommandDef<UpdateFlags, [string]> = {
     "strata update oci:out/app --all --spec strata.yaml -o oci:out/app-2",
     "strata update docker://reg.example/team/app:1 --package libssl3 --sign --key keys/release.key",
   ],
-  handler: ([image], opts, out) => runUpdate(image, opts, out),
+  handler: runUpdate,
 };
