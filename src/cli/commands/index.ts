@@ -1,63 +1,14 @@
-import type { FleetIndex } from "../../fleet/fleet-index.js";
-import { refOf } from "../../fleet/home-ref.js";
+import { type AddEvent, addLocations } from "../../fleet/add-locations.js";
 import type { IndexedImage, IndexStats } from "../../fleet/lookups.js";
 import { refText } from "../../fleet/ref-text.js";
-import type { RemoveTarget } from "../../fleet/remove.js";
+import { removeTarget } from "../../fleet/remove-target.js";
 import { parseSyncTarget, type SyncEvent, type SyncReport, syncRegistry } from "../../fleet/sync.js";
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { readHome } from "../../oci/homes/homes.js";
-import { parseHomeName, sourceHome } from "../../oci/homes/name.js";
-import { artifactDescriptor, artifactImages } from "../../oci/image.js";
-import { platformText } from "../../oci/platform.js";
-import { parseReference } from "../../oci/reference.js";
 import { StrataError } from "../../util/errors.js";
-import { SHA256_DIGEST } from "../../util/verify.js";
 import type { AnyCommandDef, CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import { formatBytes, type Output, reportError } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-
-async function addLocations(
-  index: FleetIndex,
-  locations: string[],
-  flags: IndexFlags & RegistryFlags,
-  out: Output,
-) {
-  let failed = 0;
-  let images = 0;
-  for (const location of locations) {
-    try {
-      const home = await sourceHome(location, archiveKind);
-      const artifact = await readHome(home, { registry: registryOptions(flags) });
-      const ref = refOf(home, artifactDescriptor(artifact).digest);
-      for (const image of artifactImages(artifact)) {
-        images++;
-        const where = `${location} (${platformText(image)})`;
-        try {
-          const result = await index.add(image, where, [ref]);
-          out.line(addedLine(where, result.added, `${result.manifest}, ${result.packages} packages`));
-        } catch (err) {
-          failed++;
-          reportError(err);
-        }
-      }
-    } catch (err) {
-      if (err instanceof StrataError && err.code === "DATABASE") throw err;
-      failed++;
-      reportError(err);
-    }
-  }
-  if (failed > 0) {
-    throw new StrataError(
-      "IO",
-      `${failed} of ${Math.max(images, failed)} images were not indexed (see above)`,
-      {
-        hint: "the others are in the index; fix or drop the ones named above and add them again",
-      },
-    );
-  }
-}
 
 /** An image already in the index is only named again: say so, rather than as if it were new. */
 function addedLine(where: string, added: boolean, facts: string): string {
@@ -77,24 +28,6 @@ function syncLine(event: SyncEvent): string {
   }
 }
 
-/** A digest, a registry reference or a local home: what `index rm` takes out. */
-function removeTarget(text: string): RemoveTarget {
-  if (SHA256_DIGEST.test(text)) return { digest: text };
-  const home = parseHomeName(text);
-  if (home !== undefined && home.transport !== "docker") {
-    const { registry, repository, tag } = refOf(home, "");
-    return { ref: { registry, repository, tag } };
-  }
-  const bare = home?.transport === "docker" ? home.text : text;
-  const ref = parseReference(bare);
-  if (ref.digest !== undefined) return { digest: ref.digest };
-  // No tag written: every tag of the repository.
-  const tagWritten = bare.lastIndexOf(":") > bare.lastIndexOf("/");
-  return {
-    ref: { registry: ref.registry, repository: ref.repository, tag: tagWritten ? (ref.tag ?? "") : "" },
-  };
-}
-
 function imageLine(image: IndexedImage): string {
   const names = image.superseded ? "(superseded: no tag names it)" : image.refs.map(refText).join(", ");
   const size = image.size === null ? "?" : formatBytes(image.size);
@@ -104,7 +37,13 @@ function imageLine(image: IndexedImage): string {
 type AddFlags = IndexFlags & RegistryFlags;
 
 async function add([locations]: [string[]], flags: AddFlags, out: Output): Promise<void> {
-  await withIndex(flags, (index) => addLocations(index, locations, flags, out));
+  const onEvent = (e: AddEvent) =>
+    e.kind === "failed"
+      ? reportError(e.error)
+      : out.line(addedLine(e.where, e.added, `${e.manifest}, ${e.packages} packages`));
+  await withIndex(flags, (index) =>
+    addLocations(index, locations, { registry: registryOptions(flags), onEvent }),
+  );
 }
 
 function syncReportLine(r: SyncReport): string {

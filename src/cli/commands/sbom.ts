@@ -1,16 +1,11 @@
-import type { KeyObject } from "node:crypto";
 import { Option } from "commander";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHome } from "../../oci/homes/homes.js";
-import { type Home, homeText, sourceHome } from "../../oci/homes/name.js";
-import { artifactImages, type Image } from "../../oci/image.js";
+import { sourceHome } from "../../oci/homes/name.js";
+import { artifactImages } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { attachedSbom, attachSboms } from "../../sbom/attach.js";
-import { attachedSbomDisagreement } from "../../sbom/attached-check.js";
-import { computeSboms, SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
-import { ImageFacts } from "../../sbom/subject.js";
-import { attestSboms } from "../../sign/attestations.js";
-import { assertSignable } from "../../sign/sign-image.js";
+import { attachImageSboms, imageSbom } from "../../sbom/image-sbom.js";
+import { SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
 import { cacheRoot } from "../../util/dirs.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -35,46 +30,6 @@ async function emit(bytes: Buffer, output: string | undefined): Promise<void> {
   process.stdout.write(bytes);
 }
 
-/** --attach: both formats attached where the image lives (attested with --sign), one written with -o. */
-async function attach(home: Home, image: Image, key: KeyObject | undefined, opts: SbomFlags, out: Output) {
-  const registry = registryOptions(opts);
-  const reports = await attachSboms(
-    home,
-    { kind: "image", image },
-    { registry, facts: new ImageFacts({ cacheRoot: cacheRoot(opts.cacheDir) }) },
-  );
-  for (const r of reports)
-    out.line(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
-  if (key) {
-    assertSignable(home);
-    for (const a of await attestSboms(home, { kind: "image", image }, reports, key, registry))
-      out.line(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
-  }
-  // Attaching is the point; the document itself is written only where -o asks for it.
-  if (opts.output === undefined) return;
-  return writeFileAtomic(opts.output, reports.find((r) => r.format === opts.format)!.bytes);
-}
-
-/** The attached SBOM when there is one that agrees with the image, else none (said why). */
-async function attachedBytes(
-  home: Home,
-  image: Image,
-  opts: SbomFlags,
-  out: Output,
-): Promise<Buffer | undefined> {
-  const found = await attachedSbom(home, image, opts.format, { registry: registryOptions(opts) });
-  if (found === undefined) return undefined;
-  const wrong = await attachedSbomDisagreement(image, found.bytes, opts.format, homeText(home));
-  if (wrong) {
-    out.line(
-      `warning: the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest}) ${wrong}: not used; computed from the image instead`,
-    );
-    return undefined;
-  }
-  out.line(`the ${opts.format} SBOM attached to ${homeText(home)} (${found.digest})`);
-  return found.bytes;
-}
-
 async function sbom([location]: [string], opts: SbomFlags, out: Output): Promise<void> {
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   const key = await signingKeyOf(opts);
@@ -83,18 +38,21 @@ async function sbom([location]: [string], opts: SbomFlags, out: Output): Promise
       hint: "add --attach",
     });
   const home = await sourceHome(location, archiveKind);
-  const artifact = await readHome(home, { registry: registryOptions(opts) });
+  const registry = registryOptions(opts);
+  const artifact = await readHome(home, { registry });
   const image = chooseImage(
     artifactImages(artifact),
     opts.platform,
     `${location}: an SBOM describes one image`,
   );
-  if (opts.attach) return attach(home, image, key, opts, out);
-  const attached = opts.attached ? await attachedBytes(home, image, opts, out) : undefined;
-  if (attached !== undefined) return emit(attached, opts.output);
-  const facts = new ImageFacts({ cacheRoot: cacheRoot(opts.cacheDir) });
-  const sboms = await computeSboms(image, [opts.format], homeText(home), facts);
-  await emit(sboms.get(opts.format)!, opts.output);
+  const context = { cacheRoot: cacheRoot(opts.cacheDir), registry, onNote: (m: string) => out.line(m) };
+  if (opts.attach) {
+    const reports = await attachImageSboms(home, image, key, context);
+    // Attaching is the point; the document itself is written only where -o asks for it.
+    if (opts.output === undefined) return;
+    return writeFileAtomic(opts.output, reports.find((r) => r.format === opts.format)!.bytes);
+  }
+  await emit(await imageSbom(home, image, opts.format, { ...context, attached: opts.attached }), opts.output);
 }
 
 export const command: CommandDef<SbomFlags, [string]> = {
