@@ -165,6 +165,20 @@ async function buildSpec(spec: Spec, opts: BuildFlags, out: Output): Promise<Bui
   return result;
 }
 
+/** The documents of the build to attach where -o writes it and --push sends it. */
+function builtDocuments(result: BuildResult, output: Home | undefined, opts: BuildFlags, out: Output) {
+  return new BuiltDocuments(result.artifact, {
+    output,
+    platform: opts.platform,
+    push: opts.push === undefined ? undefined : referenceHome(opts.push),
+    sbom: Boolean(opts.sbom),
+    vex: Boolean(opts.vex),
+    cacheRoot: cacheRoot(opts.cacheDir),
+    registry: registryOptions(opts),
+    onNote: (message) => out.line(message),
+  });
+}
+
 async function build([specPath]: [string], opts: BuildFlags, out: Output): Promise<void> {
   if (!opts.output && !opts.push) {
     throw new StrataError("USAGE", "build needs -o OUTPUT, --push REF, or both", {
@@ -180,16 +194,7 @@ async function build([specPath]: [string], opts: BuildFlags, out: Output): Promi
   checkOneImage(spec, opts, output);
   for (const warning of spec.warnings) out.line(`warning: ${warning}`);
   const result = await buildSpec(spec, opts, out);
-  const documents = new BuiltDocuments(result.artifact, {
-    output,
-    platform: opts.platform,
-    push: opts.push === undefined ? undefined : referenceHome(opts.push),
-    sbom: Boolean(opts.sbom),
-    vex: Boolean(opts.vex),
-    cacheRoot: cacheRoot(opts.cacheDir),
-    registry: registryOptions(opts),
-    onNote: (message) => out.line(message),
-  });
+  const documents = builtDocuments(result, output, opts, out);
   if (output && names) {
     const options = {
       ...names,
