@@ -72,7 +72,7 @@ function ms(values: number[], p: number): string {
 
 async function timedApi(location: string, digests: string[]): Promise<string[][]> {
   const index = await FleetIndex.open(location);
-  const view = new FleetView(index, new Vulnerabilities(index.db));
+  const view = new FleetView(index, new Vulnerabilities(index));
   const app = await buildServer({
     view,
     pageDir: join(ROOT, "dist", "page"),

@@ -1,5 +1,5 @@
-import type { Db } from "../fleet/db.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { IndexedImageContents } from "../fleet/indexed-images.js";
 import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
@@ -18,7 +18,6 @@ import { BoundedCache, type CacheCounts } from "../util/bounded-cache.js";
 import { Limiter } from "../util/concurrency.js";
 import type { VexClaim } from "../vex/read.js";
 import { type FactsCounts, IndexedFacts } from "./image-facts.js";
-import { type IndexedImageContents, imagesUnder } from "./indexed-images.js";
 import { optionsFor, type RegistryScope } from "./registries.js";
 
 /**
@@ -93,7 +92,7 @@ export class ImageDecider {
   constructor(private readonly opts: DeciderOptions) {
     const ttlMs = opts.cacheMs ?? 30_000;
     const maxEntries = opts.maxImages ?? 20_000;
-    this.facts = new IndexedFacts(opts.index.db, {
+    this.facts = new IndexedFacts(opts.index, {
       release: opts.release,
       vex: opts.vex,
       refreshMs: opts.refreshMs,
@@ -133,9 +132,9 @@ export class ImageDecider {
     return this.facts.stamp();
   }
 
-  /** The database decisions are read from. */
-  get db(): Db {
-    return this.opts.index.db;
+  /** The index decisions are read from. */
+  get index(): FleetIndex {
+    return this.opts.index;
   }
 
   /** Reads and keeps the facts of the images `digest` names, unless kept already (warming up). */
@@ -143,7 +142,7 @@ export class ImageDecider {
     const stamp = await this.facts.stamp();
     if (this.facts.holds(digest, stamp)) return;
     await this.facts.of(digest, stamp, async () => {
-      const images = await imagesUnder(this.opts.index.db, digest);
+      const images = await this.opts.index.imagesUnder(digest);
       // Kept facts of no image would allow a pod: an unknown digest is a failure, decided as one.
       if (images.length === 0) throw new Error(`${digest} is not in the index (strata index add indexes it)`);
       return images;
@@ -268,7 +267,7 @@ export class ImageDecider {
   private async pullAndIndex(ref: ImageReference, registry: RegistryClientOptions): Promise<string> {
     const pulled = await pullArtifact(ref, registry);
     const topDigest = artifactDescriptor(pulled).digest;
-    if ((await this.manifestsUnder(topDigest)).length === 0 && this.opts.indexMissing !== false) {
+    if ((await this.opts.index.manifestsUnder(topDigest)).length === 0 && this.opts.indexMissing !== false) {
       const name = {
         registry: ref.registry,
         repository: ref.repository,
@@ -281,27 +280,17 @@ export class ImageDecider {
     return topDigest;
   }
 
-  /** The manifest digests a digest names: itself when it is an indexed image, else the images of an indexed index. */
-  private async manifestsUnder(digest: string): Promise<string[]> {
-    const rows = await this.opts.index.db.all<{ digest: string; packages_from: string }>(
-      `SELECT m.digest FROM manifests m WHERE m.digest = ?
-       UNION SELECT m.digest FROM refs r JOIN manifests m ON m.id = r.manifest_id WHERE r.top_digest = ?`,
-      [digest, digest],
-    );
-    return rows.map((r) => r.digest);
-  }
-
   /** The images `digest` names in the index, indexing them first when `indexMissing` allows. */
   private async indexedImages(
     ref: ImageReference,
     digest: string,
     registry: Source | undefined,
   ): Promise<IndexedImageContents[]> {
-    const db = this.opts.index.db;
-    let images = await imagesUnder(db, digest);
+    const index = this.opts.index;
+    let images = await index.imagesUnder(digest);
     if (images.length === 0 && ref.digest !== undefined && this.opts.indexMissing !== false) {
       await this.fetching(ref, registry, (options) => this.pullAndIndex(ref, options));
-      images = await imagesUnder(db, digest);
+      images = await index.imagesUnder(digest);
     }
     if (images.length === 0 && registry === undefined) throw notFetchable(ref);
     if (images.length === 0)

@@ -1,15 +1,15 @@
 import type { Advisory } from "../advisories/advisory.js";
 import { type ReleaseCoverage, releaseCoverage } from "../advisories/coverage.js";
 import { type Available, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
-import { type AdvisorySource, indexAdvisories } from "../advisories/source.js";
-import { GenerationWatch } from "../fleet/changes.js";
-import type { Db } from "../fleet/db.js";
+import type { AdvisorySource } from "../advisories/source.js";
+import { GenerationWatch } from "../database/generations.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { IndexedImageContents } from "../fleet/indexed-images.js";
 import type { ImageFacts } from "../policy/evaluate.js";
 import { BoundedCache, type CacheCounts } from "../util/bounded-cache.js";
 import { Canonical } from "../util/canonical.js";
 import { splitByVex } from "../vex/apply.js";
 import type { VexClaim } from "../vex/read.js";
-import type { IndexedImageContents } from "./indexed-images.js";
 
 /** Facts of one platform image minus what depends on how it was named or on a registry. */
 export type StoredFacts = Omit<ImageFacts, "reference" | "repository" | "pinned" | "signature">;
@@ -50,11 +50,11 @@ export class IndexedFacts {
   private evaluations = 0;
 
   constructor(
-    db: Db,
+    index: FleetIndex,
     private readonly opts: IndexedFactsOptions = {},
   ) {
-    this.advisories = indexAdvisories(db);
-    this.generations = new GenerationWatch(db, opts.refreshMs ?? 1000);
+    this.advisories = index.advisories;
+    this.generations = new GenerationWatch(() => index.generations(), opts.refreshMs ?? 1000);
     const failureTtlMs = opts.failureMs ?? 30_000;
     this.facts = new BoundedCache({ ttlMs: Infinity, failureTtlMs, maxEntries: opts.maxImages ?? 20_000 });
     this.coverage = new BoundedCache({ ttlMs: Infinity, failureTtlMs, maxEntries: 64 });

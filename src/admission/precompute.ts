@@ -1,5 +1,4 @@
 import { setTimeout as pause } from "node:timers/promises";
-import { namedDigests } from "../fleet/named-digests.js";
 import type { ImageDecider } from "./decider.js";
 
 export interface PrecomputeOptions {
@@ -25,7 +24,7 @@ export function precomputeFacts(decider: ImageDecider, opts: PrecomputeOptions):
   const round = async () => {
     const stamp = await decider.stamp();
     if (stamp === warmed) return;
-    for (const digest of await namedDigests(decider.db, opts.maxImages)) {
+    for (const digest of await decider.index.namedDigests(opts.maxImages)) {
       if (stopped || (await decider.stamp()) !== stamp) return;
       const started = performance.now();
       // An image that cannot be read now is decided (or refused) when a review names it.

@@ -11,7 +11,7 @@ import { answerReview, type WebhookOptions } from "./webhook.js";
 /** The API server sends at most about 3 MiB of object; a longer body is not a review. */
 const MAX_BODY_BYTES = 4 * 2 ** 20;
 
-export interface ServeOptions extends WebhookOptions {
+export interface WebhookServerOptions extends WebhookOptions {
   cert: string | Buffer;
   key: string | Buffer;
   host: string;
@@ -51,7 +51,7 @@ async function validate(
   req: IncomingMessage,
   res: ServerResponse,
   decider: ImageDecider,
-  opts: ServeOptions,
+  opts: WebhookServerOptions,
   metrics: Metrics,
 ) {
   const started = performance.now();
@@ -82,7 +82,7 @@ async function validate(
 /** Starts the HTTPS webhook: POST /validate, GET /healthz, GET /metrics. */
 export async function serveAdmission(
   decider: ImageDecider,
-  opts: ServeOptions,
+  opts: WebhookServerOptions,
 ): Promise<{ server: Server; url: string; metrics: Metrics }> {
   const metrics = new Metrics();
   const handshakeTimeout = opts.handshakeTimeoutMs ?? 5000;

@@ -1,4 +1,4 @@
-import type { Coverage } from "./store.js";
+import type { Advisory, AdvisoryOrigin } from "./advisory.js";
 
 /**
  * Whether anything speaks for an image's release: a feed that has the release, or changelog
@@ -28,3 +28,21 @@ export function uncoveredText({ release, sources }: ReleaseCoverage): string {
 export function coverageHint(release: string): string {
   return `store a feed that has ${release} (strata advisories update --from FEED: the Debian security tracker's JSON, or OSV's Debian feed), or add ${release}-security to the spec given with --spec`;
 }
+
+/** What speaks for a release: a feed that has it, or changelog evidence from repositories of it. */
+export interface Coverage {
+  release: string;
+  location: string;
+  kind: AdvisoryOrigin;
+  /** Changelog evidence: the suites its repositories had (a security suite among them, or not). */
+  suites: string[];
+}
+
+/** A feed's coverage: every release its advisories name. */
+export function feedCoverage(location: string, kind: AdvisoryOrigin, advisories: Advisory[]): Coverage[] {
+  return [...new Set(advisories.map((a) => a.release))]
+    .sort()
+    .map((release) => ({ release, location, kind, suites: [] }));
+}
+
+/** The stored feeds and evidence that cover `release`. */

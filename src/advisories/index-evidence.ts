@@ -1,26 +1,18 @@
 import { resolve } from "node:path";
 import type { FetchContext } from "../debian/release.js";
-import type { Db } from "../fleet/db.js";
 import type { Spec } from "../spec/spec.js";
 import type { Advisory } from "./advisory.js";
 import type { InstalledPackage } from "./match.js";
 import { type RepositoryEvidence, repositoryEvidence } from "./repository-evidence.js";
-import { type RepositoryVersion, storeAdvisories } from "./store.js";
+import type { AdvisoryStore, RepositoryVersion } from "./store.js";
 
-interface PackageRow {
+/** A package some indexed image holds (FleetIndex.heldPackages). */
+export interface HeldPackage {
   name: string;
   version: string;
   architecture: string;
   source: string;
-  source_version: string;
-}
-
-/** Every package some indexed image holds, once. */
-async function indexedPackages(db: Db): Promise<PackageRow[]> {
-  return db.all<PackageRow>(
-    `SELECT p.name, p.version, p.architecture, p.source, p.source_version FROM packages p
-      WHERE EXISTS (SELECT 1 FROM layer_packages lp WHERE lp.package_id = p.id)`,
-  );
+  sourceVersion: string;
 }
 
 export interface IndexEvidenceResult {
@@ -32,17 +24,17 @@ export interface IndexEvidenceResult {
 }
 
 /**
- * Derives the changelog evidence of every package in the index against the spec's repositories
+ * Derives the changelog evidence of `rows` (every package the index holds) against the spec's repositories
  * (per architecture; "all" packages with each) and stores it, replacing what that spec gave before,
  * so that `check`, `scan --fleet` and the webhook decide from the database alone.
  */
 export async function storeIndexEvidence(
-  db: Db,
+  store: AdvisoryStore,
+  rows: HeldPackage[],
   spec: Spec,
   ctx: FetchContext = {},
   release?: string,
 ): Promise<IndexEvidenceResult> {
-  const rows = await indexedPackages(db);
   const advisories = new Map<string, Advisory>();
   const versions: RepositoryVersion[] = [];
   const trimmed = new Set<string>();
@@ -54,7 +46,7 @@ export async function storeIndexEvidence(
         name: r.name,
         version: r.version,
         source: r.source || r.name,
-        sourceVersion: r.source_version || r.version,
+        sourceVersion: r.sourceVersion || r.version,
       }));
     if (packages.length === 0) continue;
     const evidence = await repositoryEvidence(spec, packages, { arch, ctx, release });
@@ -67,7 +59,7 @@ export async function storeIndexEvidence(
   const list = [...advisories.values()];
   const coverage = covers?.release ? [{ ...covers, location, kind: "changelog" as const }] : [];
   const feed = { location, kind: "changelog" as const, date: new Date().toISOString() };
-  await storeAdvisories(db, feed, list, versions, coverage);
+  await store.store(feed, list, versions, coverage);
   return {
     location,
     packages: rows.length,

@@ -1,3 +1,4 @@
+import { startDebFetches } from "../debian/fetch-debs.js";
 import type { PackageRecord } from "../debian/package.js";
 import { loadPackagesIndex } from "../debian/packages-index.js";
 import type { FetchContext } from "../debian/release.js";
@@ -5,7 +6,6 @@ import { Universe } from "../debian/universe.js";
 import { compareVersions } from "../debian/version.js";
 import { type LockedPackage, lockedPackage } from "../lock/lock.js";
 import { fetchReleases } from "../lock/resolve.js";
-import { startDebFetches } from "../pipeline/fetch-debs.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { type Advisory, DEBIAN_RELEASES } from "./advisory.js";

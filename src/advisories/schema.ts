@@ -1,4 +1,4 @@
-import type { Migration } from "../fleet/schema.js";
+import type { Migration } from "../database/migrate.js";
 
 /**
  * The vulnerability data's tables in the fleet index (migration versions 100–199): the feeds as

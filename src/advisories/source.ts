@@ -1,8 +1,7 @@
-import type { Db } from "../fleet/db.js";
 import type { Advisory } from "./advisory.js";
+import { type Coverage, feedCoverage } from "./coverage.js";
 import type { Feed } from "./feed.js";
 import type { Available } from "./match.js";
-import { advisoriesFor, type Coverage, coverageOf, feedCoverage, storedVersions } from "./store.js";
 
 /** Where a scan or a decision gets its advisories, and the versions the repositories offer. */
 export interface AdvisorySource {
@@ -23,15 +22,6 @@ export function memoryAdvisories(feeds: Feed[]): AdvisorySource {
     },
     available: async () => new Map(),
     coverage: async (release) => covers.filter((c) => c.release === release),
-  };
-}
-
-/** Advisories and repository versions stored in the fleet index. */
-export function indexAdvisories(db: Db): AdvisorySource {
-  return {
-    advisories: (release, sources) => advisoriesFor(db, release, sources),
-    available: (names) => storedVersions(db, names),
-    coverage: (release) => coverageOf(db, release),
   };
 }
 

@@ -1,8 +1,10 @@
-import { countChange } from "../fleet/changes.js";
-import { type Db, placeholders, type SqlValue } from "../fleet/db.js";
+import { allIn, type Db, placeholders, type SqlValue } from "../database/db.js";
+import { countChange } from "../database/generations.js";
 import type { Advisory, AdvisoryOrigin, AdvisoryStatus } from "./advisory.js";
+import { type Coverage, feedCoverage } from "./coverage.js";
 import type { Available } from "./match.js";
 import type { Severity } from "./severity.js";
+import type { AdvisorySource } from "./source.js";
 
 /**
  * Advisories kept in the fleet index, one feed at a time: storing a feed again replaces what it
@@ -23,20 +25,6 @@ export interface RepositoryVersion extends Available {
 }
 
 const ROWS_PER_INSERT = 400;
-/** Enough values for one statement in both databases (SQLite allows 32766, PostgreSQL 65535). */
-const CHUNK = 5000;
-
-/** Runs `sql`, whose IN list is written `(@ids)`, over `ids` in chunks. */
-export async function allIn<T>(db: Db, sql: string, ids: SqlValue[], before: SqlValue[] = []): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const chunk = ids.slice(i, i + CHUNK);
-    // Pushed one by one: a spread of a few hundred thousand rows overflows the call stack.
-    for (const row of await db.all<T>(sql.replace("@ids", placeholders(chunk.length)), [...before, ...chunk]))
-      out.push(row);
-  }
-  return out;
-}
 
 async function insertRows(tx: Db, table: string, columns: string[], rows: SqlValue[][]): Promise<void> {
   const one = `(${placeholders(columns.length)})`;
@@ -101,7 +89,7 @@ function advisoryRow(feedId: number, a: Advisory): SqlValue[] {
  * is whole for each release it has); changelog evidence names its release and suites even when it
  * found nothing, since "nothing" is then an answer.
  */
-export async function storeAdvisories(
+async function storeAdvisories(
   db: Db,
   feed: { location: string; kind: AdvisoryOrigin; date: string },
   advisories: Advisory[],
@@ -132,24 +120,7 @@ export async function storeAdvisories(
   });
 }
 
-/** What speaks for a release: a feed that has it, or changelog evidence from repositories of it. */
-export interface Coverage {
-  release: string;
-  location: string;
-  kind: AdvisoryOrigin;
-  /** Changelog evidence: the suites its repositories had (a security suite among them, or not). */
-  suites: string[];
-}
-
-/** A feed's coverage: every release its advisories name. */
-export function feedCoverage(location: string, kind: AdvisoryOrigin, advisories: Advisory[]): Coverage[] {
-  return [...new Set(advisories.map((a) => a.release))]
-    .sort()
-    .map((release) => ({ release, location, kind, suites: [] }));
-}
-
-/** The stored feeds and evidence that cover `release`. */
-export async function coverageOf(db: Db, release: string): Promise<Coverage[]> {
+async function coverageOf(db: Db, release: string): Promise<Coverage[]> {
   const rows = await db.all<{ location: string; kind: AdvisoryOrigin; suites: string }>(
     `SELECT f.location, f.kind, c.suites FROM advisory_coverage c JOIN advisory_feeds f ON f.id = c.feed_id
       WHERE c.debian_release = ? ORDER BY f.location`,
@@ -199,7 +170,7 @@ const SELECT_ADVISORIES = `SELECT a.advisory, a.source, a.debian_release, a.stat
   FROM advisories a JOIN advisory_feeds f ON f.id = a.feed_id`;
 
 /** Every stored advisory about these source packages in `release`. */
-export async function advisoriesFor(db: Db, release: string, sources: string[]): Promise<Advisory[]> {
+async function advisoriesFor(db: Db, release: string, sources: string[]): Promise<Advisory[]> {
   const unique = [...new Set(sources)];
   const rows = await allIn<AdvisoryRow>(
     db,
@@ -211,14 +182,14 @@ export async function advisoriesFor(db: Db, release: string, sources: string[]):
 }
 
 /** Every stored advisory of `release` (a whole-fleet scan reads them once). */
-export async function advisoriesOfRelease(db: Db, release: string): Promise<Advisory[]> {
+async function advisoriesOfRelease(db: Db, release: string): Promise<Advisory[]> {
   return (await db.all<AdvisoryRow>(`${SELECT_ADVISORIES} WHERE a.debian_release = ?`, [release])).map(
     advisoryOf,
   );
 }
 
 /** The newest version the repositories offered for each of these binary packages, when evidence was derived. */
-export async function storedVersions(db: Db, names: string[]): Promise<Map<string, Available>> {
+async function storedVersions(db: Db, names: string[]): Promise<Map<string, Available>> {
   const rows = await allIn<{ name: string; version: string; source_version: string; suite: string }>(
     db,
     "SELECT name, version, source_version, suite FROM repository_versions WHERE name IN (@ids)",
@@ -229,7 +200,7 @@ export async function storedVersions(db: Db, names: string[]): Promise<Map<strin
   );
 }
 
-export async function storedFeeds(db: Db): Promise<StoredFeed[]> {
+async function storedFeeds(db: Db): Promise<StoredFeed[]> {
   const rows = await db.all<{
     location: string;
     kind: AdvisoryOrigin;
@@ -244,4 +215,45 @@ export async function storedFeeds(db: Db): Promise<StoredFeed[]> {
     storedAt: Number(r.stored_at),
     advisories: Number(r.advisories),
   }));
+}
+
+/**
+ * The vulnerability data's tables in a database (advisories/schema.ts): the one way other modules
+ * read and write them. It is an AdvisorySource, so checks, scans and the webhook read it as they
+ * read feeds in memory.
+ */
+export class AdvisoryStore implements AdvisorySource {
+  constructor(private readonly db: Db) {}
+
+  /** Stores a feed, replacing what it said before (see storeAdvisories). */
+  store(
+    feed: { location: string; kind: AdvisoryOrigin; date: string },
+    advisories: Advisory[],
+    versions: RepositoryVersion[] = [],
+    covers?: Coverage[],
+  ): Promise<void> {
+    return storeAdvisories(this.db, feed, advisories, versions, covers);
+  }
+
+  /** Every stored advisory about these source packages in `release`. */
+  advisories(release: string, sources: string[]): Promise<Advisory[]> {
+    return advisoriesFor(this.db, release, sources);
+  }
+
+  /** Every stored advisory of `release` (a whole-fleet scan reads them once). */
+  ofRelease(release: string): Promise<Advisory[]> {
+    return advisoriesOfRelease(this.db, release);
+  }
+
+  available(names: string[]): Promise<Map<string, Available>> {
+    return storedVersions(this.db, names);
+  }
+
+  coverage(release: string): Promise<Coverage[]> {
+    return coverageOf(this.db, release);
+  }
+
+  feeds(): Promise<StoredFeed[]> {
+    return storedFeeds(this.db);
+  }
 }

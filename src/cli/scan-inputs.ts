@@ -1,14 +1,10 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { readFeed } from "../advisories/feed.js";
-import {
-  type AdvisorySource,
-  combinedAdvisories,
-  indexAdvisories,
-  memoryAdvisories,
-} from "../advisories/source.js";
+import { type AdvisorySource, combinedAdvisories, memoryAdvisories } from "../advisories/source.js";
+import { isPostgresUrl } from "../database/open.js";
 import { FleetIndex } from "../fleet/fleet-index.js";
-import { indexLocation, isPostgresUrl } from "../fleet/open.js";
+import { indexLocation } from "../fleet/open.js";
 import { archiveKind } from "../oci/homes/docker-archive.js";
 import { readHome } from "../oci/homes/homes.js";
 import { type Home, sourceHome } from "../oci/homes/name.js";
@@ -50,7 +46,7 @@ export async function withAdvisories<T>(
   if (!named && !isPostgresUrl(location) && !existsSync(location)) return work(fromFeeds);
   const index = await FleetIndex.open(location);
   try {
-    return await work(combinedAdvisories([indexAdvisories(index.db), fromFeeds]));
+    return await work(combinedAdvisories([index.advisories, fromFeeds]));
   } finally {
     await index.close();
   }

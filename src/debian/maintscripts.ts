@@ -1,4 +1,4 @@
-import type { Accounts } from "../layers/base-layer.js";
+import type { Accounts } from "./accounts.js";
 import { ScriptAccounts } from "./shell/accounts.js";
 import { Alternatives } from "./shell/alternatives.js";
 import { FILE_COMMANDS } from "./shell/files.js";

@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import type { LayerEntry } from "../layers/layer.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { compareText } from "../util/order.js";

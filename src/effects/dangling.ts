@@ -1,5 +1,6 @@
 import { posix } from "node:path";
-import { ancestors, type LayerEntry, mergedUsrPath } from "../layers/layer.js";
+import { mergedUsrPath } from "../debian/merged-usr.js";
+import { ancestors, type LayerEntry } from "../oci/layer-entry.js";
 
 /**
  * Effects must not leave dangling links: update-alternatives' --slave links to man pages that

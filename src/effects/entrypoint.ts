@@ -1,7 +1,7 @@
+import type { Accounts } from "../debian/accounts.js";
 import { STATIC_USERS } from "../debian/base-passwd.js";
 import { baseName, type ImageTree, type TreeError } from "../debian/shell/tree.js";
-import type { Accounts } from "../layers/base-layer.js";
-import { DEFAULT_PATH } from "../pipeline/image-config.js";
+import { DEFAULT_PATH } from "../oci/default-path.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { compareText } from "../util/order.js";

@@ -1,10 +1,11 @@
-import type { LayerEntry, PackageFacts } from "../layers/layer.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import type { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { caCertificatesEntries, linkedCertificates } from "./ca-certificates.js";
 import { pemCertificates } from "./certificate.js";
 import { JAVA_CACERTS, javaAlias, javaKeystore } from "./java-cacerts.js";
+import type { PackageFacts } from "./package-facts.js";
 
 /**
  * The JVM's system preferences store, which Java run as root in ca-certificates-java's trigger

@@ -1,13 +1,15 @@
+import { type Accounts, accountFiles } from "../debian/accounts.js";
 import { STATIC_GROUPS } from "../debian/base-passwd.js";
+import { baseLayerEntries } from "../debian/base-root.js";
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
-import { type Accounts, accountFiles, baseLayerEntries } from "../layers/base-layer.js";
-import type { LayerEntry, PackageFacts } from "../layers/layer.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { ContentStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";
 import { dropDanglingLinks } from "./dangling.js";
 import { foldDocLinkNotes } from "./doc-links.js";
 import { generatedFiles, readCaBundle } from "./generated.js";
+import type { PackageFacts } from "./package-facts.js";
 import { shipEntries, treeNode } from "./script-facts.js";
 
 /**

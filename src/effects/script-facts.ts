@@ -1,11 +1,12 @@
 import { Readable } from "node:stream";
 import { debconfDefaults } from "../debian/debconf.js";
 import { followScripts, MAX_SCRIPT_BYTES } from "../debian/maintscripts.js";
+import { MERGED_USR_DIRS } from "../debian/merged-usr.js";
 import { ImageTree, type TreeNode } from "../debian/shell/tree.js";
-import type { LayerEntry, PackageFacts } from "../layers/layer.js";
-import { MERGED_USR_DIRS } from "../layers/layer.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { DEFAULT_ACCOUNTS } from "../spec/accounts.js";
 import { ContentStore } from "../util/cas.js";
+import type { PackageFacts, PathFact } from "./package-facts.js";
 
 /**
  * What following a package's maintainer scripts needs, recorded when its layer is built so that a
@@ -13,9 +14,6 @@ import { ContentStore } from "../util/cas.js";
  * owner, link target) and the contents of the files of its own that its scripts read (nginx copies
  * its default page), kept in the content store.
  */
-
-/** [path, "f" | "d" | "l", mode, uid, gid, symlink target]: compact, as a record holds thousands. */
-export type PathFact = [string, "f" | "d" | "l", number, number, number, string?];
 
 /** A file bigger than this is not recorded for scripts to read (none of the real ones comes close). */
 const MAX_BODY_BYTES = 1 << 20;

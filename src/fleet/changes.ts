@@ -1,13 +1,8 @@
-import type { Db } from "./db.js";
-import type { Migration } from "./schema.js";
+import type { Migration } from "../database/migrate.js";
 
 /**
- * Change counters: what a long-running reader (the admission webhook) asks, in one tiny statement,
- * to know whether what it derived from the index still holds. Each writer bumps its counter as the
- * last statement of its transaction, so a reader sees the new count only with the new rows, and on
- * PostgreSQL the counter's row lock is held only from then to the commit.
- *
- * Migration versions 200–299 are these counters'.
+ * The table of change counters (src/database/generations.ts reads and bumps them); migration
+ * versions 200–299 are these counters'.
  */
 export const CHANGES_MIGRATION: Migration = {
   version: 200,
@@ -22,49 +17,3 @@ INSERT INTO index_changes (what, generation) VALUES ('images', 0), ('advisories'
 CREATE INDEX refs_top_digest ON refs (top_digest);
 `,
 };
-
-export type ChangeKind = "images" | "advisories";
-
-/** How many times the images and the vulnerability data have changed. */
-export interface Generations {
-  images: number;
-  advisories: number;
-}
-
-/** Counts one change of `what`: call it last in the transaction that made the change. */
-export async function countChange(tx: Db, what: ChangeKind): Promise<void> {
-  await tx.run("UPDATE index_changes SET generation = generation + 1 WHERE what = ?", [what]);
-}
-
-export async function readGenerations(db: Db): Promise<Generations> {
-  const rows = await db.all<{ what: string; generation: number | string }>(
-    "SELECT what, generation FROM index_changes",
-  );
-  const of = (what: ChangeKind) => Number(rows.find((r) => r.what === what)?.generation ?? 0);
-  return { images: of("images"), advisories: of("advisories") };
-}
-
-/**
- * The generations, read at most once every `everyMs` however many ask: concurrent callers share
- * one read, and a failed read is not kept (the next caller reads again).
- */
-export class GenerationWatch {
-  private last: { at: number; value: Promise<Generations> } | undefined;
-
-  constructor(
-    private readonly db: Db,
-    private readonly everyMs: number,
-  ) {}
-
-  current(): Promise<Generations> {
-    const now = performance.now();
-    if (this.last !== undefined && now - this.last.at < this.everyMs) return this.last.value;
-    const value = readGenerations(this.db);
-    const read = { at: now, value };
-    this.last = read;
-    value.catch(() => {
-      if (this.last === read) this.last = undefined;
-    });
-    return value;
-  }
-}

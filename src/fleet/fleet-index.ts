@@ -1,6 +1,25 @@
+import { AdvisoryStore } from "../advisories/store.js";
+import type { Db } from "../database/db.js";
+import { type Generations, readGenerations } from "../database/generations.js";
 import type { Image } from "../oci/image.js";
-import { readGenerations } from "./changes.js";
-import type { Db } from "./db.js";
+import {
+  type FleetBytes,
+  fleetBytes,
+  fleetImages,
+  type ImageRow,
+  imageByDigest,
+  layerStack,
+  packageCounts,
+  packagesOfImages,
+  type StackLayer,
+} from "./image-rows.js";
+import {
+  heldPackages,
+  type IndexedImageContents,
+  type InstalledRow,
+  imagesUnder,
+  manifestsUnder,
+} from "./indexed-images.js";
 import {
   type DigestAnswer,
   type IndexedImage,
@@ -10,8 +29,10 @@ import {
   indexStats,
   listImages,
   packagesOfImage,
+  type Selection,
 } from "./lookups.js";
-import { indexLocation, openDatabase } from "./open.js";
+import { namedDigests } from "./named-digests.js";
+import { indexLocation, openIndexDatabase } from "./open.js";
 import { type Page, type PageRequest, pageWindow } from "./page.js";
 import { type FleetQuery, parseQuery, type QueryAnswer, runQuery } from "./query.js";
 import {
@@ -23,6 +44,7 @@ import {
 } from "./remove.js";
 import { type RunningImage, type RunningImageKey, runningImages } from "./running.js";
 import { listRuns, type RunRecord, type RunsWhere, recordRun } from "./runs.js";
+import { type FleetScanRows, fleetScanRows, holdersOf } from "./scan-rows.js";
 import {
   type AddOptions,
   type AddResult,
@@ -31,18 +53,29 @@ import {
   type ImageRef,
   type ImageToAdd,
 } from "./store.js";
+import { recordSyncedTag, syncedDigest, syncedTags } from "./sync-tags.js";
 
 /**
  * The fleet index: every image of every registry (and any home), keyed by content, on SQLite or
- * PostgreSQL. This is the one entry point other modules use; `db` is there for modules that keep
- * tables of their own in the same database (see schema.ts for migrations).
+ * PostgreSQL. This is the one entry point other modules use: its SQL is its own (the database is
+ * private), and the vulnerability data kept in the same database is reached through `advisories`.
  */
 export class FleetIndex {
-  private constructor(readonly db: Db) {}
+  /** The advisories, evidence and coverage stored beside the images. */
+  readonly advisories: AdvisoryStore;
+
+  private constructor(private readonly db: Db) {
+    this.advisories = new AdvisoryStore(db);
+  }
 
   /** Opens the index at `location` (a file path or postgres:// URL; default: STRATA_INDEX, else the data directory). */
   static async open(location?: string): Promise<FleetIndex> {
-    return new FleetIndex(await openDatabase(indexLocation(location)));
+    return new FleetIndex(await openIndexDatabase(indexLocation(location)));
+  }
+
+  /** The index over a database opened (and migrated) elsewhere: tests count the statements it runs. */
+  static over(db: Db): FleetIndex {
+    return new FleetIndex(db);
   }
 
   get where(): string {
@@ -93,6 +126,11 @@ export class FleetIndex {
     return (await readGenerations(this.db)).images;
   }
 
+  /** How many times the images and the vulnerability data have changed (see database/generations.ts). */
+  generations(): Promise<Generations> {
+    return readGenerations(this.db);
+  }
+
   stats(): Promise<IndexStats> {
     return indexStats(this.db);
   }
@@ -113,6 +151,87 @@ export class FleetIndex {
   /** Runs, newest first (default: the last 100). */
   runs(where?: RunsWhere): Promise<RunRecord[]> {
     return listRuns(this.db, where);
+  }
+
+  /** The images a digest names (itself, or the images of an indexed index), with their packages. */
+  imagesUnder(digest: string): Promise<IndexedImageContents[]> {
+    return imagesUnder(this.db, digest);
+  }
+
+  /** The manifest digests a digest names: itself when it is an indexed image, else an indexed index's. */
+  manifestsUnder(digest: string): Promise<string[]> {
+    return manifestsUnder(this.db, digest);
+  }
+
+  /** The digests refs name, up to `limit`, in digest order (what a webhook warms up with). */
+  namedDigests(limit: number): Promise<string[]> {
+    return namedDigests(this.db, limit);
+  }
+
+  /** Every package some indexed image holds, once. */
+  heldPackages(): Promise<InstalledRow[]> {
+    return heldPackages(this.db);
+  }
+
+  /** The page's rows of the images a ref names (with `all`, superseded ones too), newest first. */
+  imageRows(opts: { all?: boolean } = {}): Promise<ImageRow[]> {
+    return fleetImages(this.db, opts);
+  }
+
+  /** The page's row of the image with this manifest digest, or undefined. */
+  imageRow(digest: string): Promise<ImageRow | undefined> {
+    return imageByDigest(this.db, digest);
+  }
+
+  /** The visible packages of the selected images, by manifest id. */
+  packagesOfImages(sel: Selection): Promise<Map<number, IndexedPackage[]>> {
+    return packagesOfImages(this.db, sel);
+  }
+
+  /** How many packages each selected image shows, by manifest id. */
+  packageCounts(sel: Selection): Promise<Map<number, number>> {
+    return packageCounts(this.db, sel);
+  }
+
+  /** The fleet's bytes: every image whole, the layers stored once, and the shared ones. */
+  bytes(): Promise<FleetBytes> {
+    return fleetBytes(this.db);
+  }
+
+  /** The image's layers, bottom first, each with the packages a container sees from it. */
+  layerStack(image: ImageRow): Promise<StackLayer[]> {
+    return layerStack(this.db, image);
+  }
+
+  /** What a whole-fleet scan reads before it matches anything. */
+  scanRows(opts: { all?: boolean } = {}): Promise<FleetScanRows> {
+    return fleetScanRows(this.db, opts);
+  }
+
+  /** Which images hold which of these packages (by package id). */
+  holdersOf(packageIds: number[]): Promise<{ manifest_id: number; package_id: number }[]> {
+    return holdersOf(this.db, packageIds);
+  }
+
+  /** The digest a registry tag named when it was last synced. */
+  syncedDigest(registry: string, repo: string, tag: string): Promise<string | undefined> {
+    return syncedDigest(this.db, registry, repo, tag);
+  }
+
+  /** Records what a synced tag named and how its sync went. */
+  recordSyncedTag(
+    registry: string,
+    repo: string,
+    tag: string,
+    digest: string,
+    outcome: string,
+  ): Promise<void> {
+    return recordSyncedTag(this.db, { registry, repo, tag }, digest, outcome);
+  }
+
+  /** The tags of a repository a sync has seen. */
+  syncedTags(registry: string, repo: string): Promise<string[]> {
+    return syncedTags(this.db, registry, repo);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { isStrataImage } from "../inventory/annotations.js";
 import { dpkgPackages } from "../inventory/dpkg-records.js";
 import { readInventory } from "../inventory/inventory.js";
-import type { InventoryPackage, PackageFacts } from "../inventory/package.js";
+import type { InventoryPackage, PackageIdentity } from "../inventory/package.js";
 import type { Image } from "../oci/image.js";
 import { boundedLayers } from "./layer-bounds.js";
 
@@ -14,7 +14,7 @@ import { boundedLayers } from "./layer-bounds.js";
 /** One package as one layer's dpkg record lists it. */
 export interface LayerRecord {
   layer: number;
-  facts: PackageFacts;
+  facts: PackageIdentity;
   /** The record that lists it, "status" or "status.d/NAME": an upper layer's record of that path hides it. */
   record: string;
 }

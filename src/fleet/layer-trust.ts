@@ -1,6 +1,6 @@
+import { type Db, placeholders } from "../database/db.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import type { Image } from "../oci/image.js";
-import { type Db, placeholders } from "./db.js";
 import { boundedLayers } from "./layer-bounds.js";
 import { annotatedRecords, type LayerRecord } from "./layer-records.js";
 

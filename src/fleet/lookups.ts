@@ -1,4 +1,4 @@
-import { type Db, placeholders, type SqlValue } from "./db.js";
+import { type Db, placeholders, type SqlValue } from "../database/db.js";
 import type { Page, PageWindow } from "./page.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import type { Db } from "../database/db.js";
 
 /**
  * The digests refs name (an image's, or the index's that holds it), up to `limit`, in digest

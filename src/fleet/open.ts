@@ -1,9 +1,10 @@
 import { join } from "node:path";
+import { ADVISORY_MIGRATIONS } from "../advisories/schema.js";
+import type { Db } from "../database/db.js";
+import type { Migration } from "../database/migrate.js";
+import { openDatabase } from "../database/open.js";
 import { dataRoot } from "../util/dirs.js";
-import type { Db } from "./db.js";
-import { openPostgres } from "./postgres.js";
-import { migrate } from "./schema.js";
-import { openSqlite } from "./sqlite.js";
+import { FLEET_MIGRATIONS } from "./schema.js";
 
 /**
  * Where the index is: `--index` (a file path or a postgres:// URL), else $STRATA_INDEX, else the
@@ -15,18 +16,10 @@ export function indexLocation(flag?: string): string {
   return join(dataRoot(), "index.db");
 }
 
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(?:ql)?:\/\//.test(location);
-}
+/** The index database's tables: the fleet's and the vulnerability data's kept beside them. */
+export const INDEX_MIGRATIONS: Migration[] = [...FLEET_MIGRATIONS, ...ADVISORY_MIGRATIONS];
 
-/** Opens the database at `location` and brings its schema up to date. */
-export async function openDatabase(location: string): Promise<Db> {
-  const db = isPostgresUrl(location) ? await openPostgres(location) : await openSqlite(location);
-  try {
-    await migrate(db);
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
-  return db;
+/** Opens the index database at `location`, its schema brought up to date. */
+export function openIndexDatabase(location: string): Promise<Db> {
+  return openDatabase(location, INDEX_MIGRATIONS);
 }

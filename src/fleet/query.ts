@@ -1,7 +1,7 @@
+import { chunked, type Db, placeholders, VALUES_PER_STATEMENT } from "../database/db.js";
 import { type VersionOp, versionSatisfies } from "../debian/version.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { chunked, type Db, placeholders, VALUES_PER_STATEMENT } from "./db.js";
 import {
   byIds,
   type DigestMatch,

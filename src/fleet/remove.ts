@@ -1,5 +1,5 @@
-import { countChange } from "./changes.js";
-import type { Db, SqlValue } from "./db.js";
+import type { Db, SqlValue } from "../database/db.js";
+import { countChange } from "../database/generations.js";
 import {
   type IndexedImage,
   type IndexedRef,

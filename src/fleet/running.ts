@@ -1,4 +1,4 @@
-import { chunked, type Db, placeholders } from "./db.js";
+import { chunked, type Db, placeholders } from "../database/db.js";
 import { byIds, type IndexedImage, type IndexedPackage, imagesIn, packagesWhere } from "./lookups.js";
 
 /**

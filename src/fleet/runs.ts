@@ -1,4 +1,4 @@
-import { type Db, placeholders } from "./db.js";
+import { type Db, placeholders } from "../database/db.js";
 
 /**
  * What ran: one row per `strata run`, keyed by the image's manifest digest (a tag is resolved

@@ -1,10 +1,10 @@
+import { type Db, placeholders } from "../database/db.js";
+import { countChange } from "../database/generations.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { countChange } from "./changes.js";
-import { type Db, placeholders } from "./db.js";
 import {
   type LayerRecord,
   type NewLayerRecords,

@@ -83,31 +83,6 @@ function artifactBytes(artifact: Artifact): number {
   return own + (artifact.kind === "index" ? artifact.index.indexBytes.length : 0);
 }
 
-/** What one tag needs from the index: its last synced digest. */
-async function lastDigest(index: FleetIndex, registry: string, repo: string, tag: string) {
-  const row = await index.db.get<{ digest: string }>(
-    "SELECT digest FROM sync_tags WHERE registry = ? AND repository = ? AND tag = ?",
-    [registry, repo, tag],
-  );
-  return row?.digest;
-}
-
-async function recordTag(
-  index: FleetIndex,
-  registry: string,
-  repo: string,
-  tag: string,
-  digest: string,
-  outcome: string,
-) {
-  await index.db.run(
-    `INSERT INTO sync_tags (registry, repository, tag, digest, outcome, synced_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (registry, repository, tag) DO UPDATE
-       SET digest = excluded.digest, outcome = excluded.outcome, synced_at = excluded.synced_at`,
-    [registry, repo, tag, digest, outcome, Date.now()],
-  );
-}
-
 /** Errors of one image that say nothing about the registry: the sync goes on to the next. */
 const IMAGE_PROBLEMS = new Set(["IO", "UNSAFE_PATH", "HASH_MISMATCH", "SIZE_MISMATCH", "DIGEST_INVALID"]);
 
@@ -170,11 +145,7 @@ interface RepoContext {
 async function syncRepository(c: RepoContext, repo: string): Promise<void> {
   const tags = (await listTags(c.client, repo, c.counter)).filter((t) => !REFERRERS_TAG.test(t));
   const listed = new Set(tags);
-  const known = await c.index.db.all<{ tag: string }>(
-    "SELECT tag FROM sync_tags WHERE registry = ? AND repository = ?",
-    [c.registry, repo],
-  );
-  for (const { tag } of known) {
+  for (const tag of await c.index.syncedTags(c.registry, repo)) {
     if (listed.has(tag)) continue;
     c.report.removed += (await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } })).refs;
     c.opts.onEvent?.({ kind: "removed", ref: `${c.registry}/${repo}:${tag}` });
@@ -187,7 +158,7 @@ async function syncOneTag(c: RepoContext, repo: string, tag: string): Promise<vo
   c.report.tags++;
   const digest = await tagDigest(c.client, repo, tag);
   if (digest === undefined) return; // deleted between the listing and now
-  if ((await lastDigest(c.index, c.registry, repo, tag)) === digest) {
+  if ((await c.index.syncedDigest(c.registry, repo, tag)) === digest) {
     c.report.unchanged++;
     return;
   }
@@ -195,7 +166,7 @@ async function syncOneTag(c: RepoContext, repo: string, tag: string): Promise<vo
     const outcome = await syncTag(c.index, { registry: c.registry, repo, tag, digest }, c.opts, c.counter);
     // A tag that moved to something unindexable no longer names what it named.
     if (outcome === "skipped") await c.index.remove({ ref: { registry: c.registry, repository: repo, tag } });
-    await recordTag(c.index, c.registry, repo, tag, digest, outcome);
+    await c.index.recordSyncedTag(c.registry, repo, tag, digest, outcome);
     if (outcome === "indexed") c.report.indexed++;
     else c.report.skipped++;
   } catch (err) {

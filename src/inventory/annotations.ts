@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Annotation, type Descriptor } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
-import { checkFacts, type PackageFacts } from "./package.js";
+import { checkFacts, type PackageIdentity } from "./package.js";
 
 /**
  * The packages strata's layer annotations name, read without touching the layer:
@@ -26,7 +26,7 @@ const recordSchema = z.array(
 );
 
 export interface AnnotatedPackages {
-  packages: PackageFacts[];
+  packages: PackageIdentity[];
   /** Whether architecture and source are known (the JSON form); else a layer read fills them in. */
   complete: boolean;
 }
@@ -37,7 +37,7 @@ function annotationError(where: string, why: string): StrataError {
   });
 }
 
-function fromJson(text: string, where: string): PackageFacts[] {
+function fromJson(text: string, where: string): PackageIdentity[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -51,7 +51,7 @@ function fromJson(text: string, where: string): PackageFacts[] {
   );
 }
 
-function fromPairs(text: string, where: string): PackageFacts[] {
+function fromPairs(text: string, where: string): PackageIdentity[] {
   return text
     .split(" ")
     .filter((pair) => pair !== "")

@@ -6,7 +6,7 @@ import type { LayerScanCache } from "./overlay.js";
 
 /**
  * What an SBOM needs from each layer (its dpkg records, licences, os-release), kept per layer digest
- * under the cache root: kept as strata writes the layer (src/layers/layer.ts), so a build, cold or
+ * under the cache root: kept as strata writes the layer (src/layers/write-layer.ts), so a build, cold or
  * warm, attaches SBOMs without reading a layer; a layer strata did not make is read for it once,
  * by the first `strata sbom` of an image that holds it.
  *

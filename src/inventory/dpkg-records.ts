@@ -1,9 +1,9 @@
 import { posix } from "node:path";
 import type { Image } from "../oci/image.js";
 import { StrataError } from "../util/errors.js";
-import type { LayerEntry } from "./layer-entries.js";
+import type { VisitedEntry } from "./layer-entries.js";
 import { type Kept, scanOverlay } from "./overlay.js";
-import { type InventoryPackage, type PackageFacts, packagesFromStatus } from "./package.js";
+import { type InventoryPackage, type PackageIdentity, packagesFromStatus } from "./package.js";
 
 /**
  * The dpkg records a container of an image sees: `var/lib/dpkg/status.d/*` (distroless and strata)
@@ -24,7 +24,7 @@ function isRecordPath(path: string): boolean {
 }
 
 /** The packages a dpkg record entry holds, or undefined when the entry is no record. */
-export async function dpkgRecord(entry: LayerEntry, where: string): Promise<PackageFacts[] | undefined> {
+export async function dpkgRecord(entry: VisitedEntry, where: string): Promise<PackageIdentity[] | undefined> {
   if (entry.type !== "file" || !isRecordPath(entry.path)) return undefined;
   const max = entry.path === STATUS ? MAX_STATUS_BYTES : MAX_RECORD_BYTES;
   const text = (await entry.body(max)).toString("utf8");
@@ -32,7 +32,7 @@ export async function dpkgRecord(entry: LayerEntry, where: string): Promise<Pack
 }
 
 /** One package per name and architecture (multi-arch packages may share a name); status.d first. */
-export function packagesOfRecords(records: [string, Kept<PackageFacts[]>][]): InventoryPackage[] {
+export function packagesOfRecords(records: [string, Kept<PackageIdentity[]>][]): InventoryPackage[] {
   const found = new Map<string, InventoryPackage>();
   const ordered = [...records].sort(([a], [b]) => Number(a === STATUS) - Number(b === STATUS));
   for (const [path, record] of ordered) {

@@ -19,7 +19,7 @@ export interface PackageSide {
   sourceVersion?: string;
 }
 
-export interface PackageChange {
+export interface VersionChange {
   name: string;
   architecture?: string;
   a: Omit<PackageSide, "name" | "architecture">;
@@ -30,7 +30,7 @@ export interface ImageDiff {
   platform: string;
   a: { digest: string; layers: number; packagesFrom: string };
   b: { digest: string; layers: number; packagesFrom: string };
-  packages: { added: PackageSide[]; removed: PackageSide[]; changed: PackageChange[]; same: number };
+  packages: { added: PackageSide[]; removed: PackageSide[]; changed: VersionChange[]; same: number };
   layers: { shared: number; onlyInA: number; onlyInB: number };
   /** The layers of B whose digests A lacks: what a node holding A pulls to run B (compressed sizes). */
   pull: { layers: number; bytes: number };
@@ -58,7 +58,7 @@ function side(p: InventoryPackage): PackageSide {
   return { name, ...(architecture ? { architecture } : {}), version, source, sourceVersion };
 }
 
-function versions(p: InventoryPackage): PackageChange["a"] {
+function versions(p: InventoryPackage): VersionChange["a"] {
   const { version, source, sourceVersion } = p;
   return { version, source, sourceVersion };
 }

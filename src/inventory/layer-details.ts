@@ -2,7 +2,7 @@ import { isStrataError } from "../util/errors.js";
 import { copyrightLicence, type Licence } from "./copyright.js";
 import { layerDetailsCache } from "./details-cache.js";
 import { DPKG_ROOT, dpkgRecord, MAX_PACKAGES } from "./dpkg-records.js";
-import type { LayerEntry } from "./layer-entries.js";
+import type { VisitedEntry } from "./layer-entries.js";
 import { type EntryScan, LayerScanner } from "./layer-scan.js";
 import {
   DEBIAN_VERSION_PATH,
@@ -12,7 +12,7 @@ import {
   type OsRelease,
   parseOsRelease,
 } from "./os-release.js";
-import type { PackageFacts } from "./package.js";
+import type { PackageIdentity } from "./package.js";
 
 /**
  * What an SBOM reads from one layer (dpkg records, doc symlinks and copyright files, os-release and
@@ -25,13 +25,13 @@ export const DOC = "usr/share/doc";
 const MAX_COPYRIGHT_BYTES = 8 << 20;
 
 export type Found =
-  | { kind: "dpkg"; packages: PackageFacts[] }
+  | { kind: "dpkg"; packages: PackageIdentity[] }
   | { kind: "copyright"; licence?: Licence }
   | { kind: "doc-link"; target: string }
   | { kind: "os-release"; release?: OsRelease }
   | { kind: "debian-version"; text?: string };
 
-async function keep(entry: LayerEntry, where: string): Promise<Found | undefined> {
+async function keep(entry: VisitedEntry, where: string): Promise<Found | undefined> {
   if (entry.path.startsWith(`${DPKG_ROOT}/`)) {
     const packages = await dpkgRecord(entry, where);
     return packages && { kind: "dpkg", packages };
@@ -56,7 +56,7 @@ async function keep(entry: LayerEntry, where: string): Promise<Found | undefined
 export function layerDetailsScan(where: string): EntryScan<Found> {
   return {
     roots: [DPKG_ROOT, DOC, ...OS_RELEASE_PATHS, DEBIAN_VERSION_PATH],
-    keep: (entry: LayerEntry) => keep(entry, where),
+    keep: (entry: VisitedEntry) => keep(entry, where),
     maxKept: 4 * MAX_PACKAGES,
   };
 }
@@ -68,7 +68,7 @@ export function layerDetailsScan(where: string): EntryScan<Found> {
  */
 export async function keepLayerDetails(
   digest: string,
-  entries: Iterable<LayerEntry>,
+  entries: Iterable<VisitedEntry>,
   cacheRoot: string,
   what: string,
 ): Promise<void> {

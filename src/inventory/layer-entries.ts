@@ -15,7 +15,7 @@ import { lazyModule } from "../util/lazy.js";
 
 const tarStreams = lazyModule<typeof tarStream>("tar-stream");
 
-export interface LayerEntry {
+export interface VisitedEntry {
   /** Normalised: relative, no "./", no trailing "/". */
   path: string;
   type: tarStream.Header["type"];
@@ -66,7 +66,7 @@ export async function visitLayer(
   image: { blobs: BlobSource },
   layer: Descriptor,
   where: string,
-  visit: (entry: LayerEntry) => Promise<void> | void,
+  visit: (entry: VisitedEntry) => Promise<void> | void,
 ): Promise<void> {
   const extract = tarStreams().extract();
   const feeding = pipeline(

@@ -1,19 +1,19 @@
 import { posix } from "node:path";
 import { StrataError } from "../util/errors.js";
-import type { LayerEntry } from "./layer-entries.js";
+import type { VisitedEntry } from "./layer-entries.js";
 
 /**
  * What one layer's entries yield to a scan of a few roots: the paths it hides or replaces below it,
  * and what `keep` makes of its entries under the roots. One piece of code for both sides of a layer:
  * the tar read back (src/inventory/overlay.ts) and the entries as they are written
- * (src/layers/layer.ts), so a scan made at layer-make time is the one a later read would make.
+ * (src/layers/write-layer.ts), so a scan made at layer-make time is the one a later read would make.
  */
 
 export interface EntryScan<T> {
   /** Directories or files whose contents matter ("var/lib/dpkg", "etc/os-release"). */
   roots: string[];
   /** What to hold for an entry under a root, or undefined for nothing. */
-  keep(entry: LayerEntry): Promise<T | undefined> | T | undefined;
+  keep(entry: VisitedEntry): Promise<T | undefined> | T | undefined;
   /** The most entries held at once; more is an error (a crafted image). */
   maxKept: number;
 }
@@ -47,7 +47,7 @@ function bearsOn(path: string, roots: string[]): boolean {
 }
 
 /** Notes what an entry hides or replaces; true when it is a path under a root to offer to `keep`. */
-function noteEntry(entry: LayerEntry, changes: LayerChanges, roots: string[]): boolean {
+function noteEntry(entry: VisitedEntry, changes: LayerChanges, roots: string[]): boolean {
   const dir = posix.dirname(entry.path) === "." ? "" : posix.dirname(entry.path);
   const base = posix.basename(entry.path);
   if (base === ".wh..wh..opq") {
@@ -76,7 +76,7 @@ export class LayerScanner<T> {
     private readonly what: string,
   ) {}
 
-  async add(entry: LayerEntry): Promise<void> {
+  async add(entry: VisitedEntry): Promise<void> {
     if (!noteEntry(entry, this.changes, this.scan.roots)) return;
     const value = await this.scan.keep(entry);
     if (value === undefined) return;

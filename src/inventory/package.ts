@@ -28,7 +28,7 @@ export interface InventoryPackage {
   from: "annotation" | "status.d" | "status";
 }
 
-export type PackageFacts = Omit<InventoryPackage, "layer" | "from">;
+export type PackageIdentity = Omit<InventoryPackage, "layer" | "from">;
 
 const NAME = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
 // deb-version(7): [epoch:]upstream[-revision], upstream starting with a digit.
@@ -42,7 +42,7 @@ function invalid(where: string, why: string): StrataError {
 }
 
 /** Checks every field before the facts are used: names and versions reach reports and keys. */
-export function checkFacts(facts: PackageFacts, where: string): PackageFacts {
+export function checkFacts(facts: PackageIdentity, where: string): PackageIdentity {
   const bad = (field: string, value: string) =>
     invalid(where, `${field} ${JSON.stringify(value.slice(0, 80))} is not valid`);
   if (!NAME.test(facts.name)) throw bad("package name", facts.name);
@@ -61,7 +61,7 @@ export function checkFacts(facts: PackageFacts, where: string): PackageFacts {
 }
 
 /** The names a stanza's Pre-Depends, Depends and Provides fields hold. */
-function relations(stanza: Stanza, where: string): Pick<PackageFacts, "depends" | "provides"> {
+function relations(stanza: Stanza, where: string): Pick<PackageIdentity, "depends" | "provides"> {
   const field = (name: string) => stanza.get(name)?.replace(/\s+/g, " ");
   try {
     const needs = [field("Pre-Depends"), field("Depends")].filter(Boolean).join(", ");
@@ -78,8 +78,8 @@ function relations(stanza: Stanza, where: string): Pick<PackageFacts, "depends" 
  * The installed packages a dpkg record holds (a `status.d` file, or the whole `status` database):
  * stanzas whose Status is not "... installed" (removed, config-files only) are not in the image.
  */
-export function packagesFromStatus(text: string, where: string): PackageFacts[] {
-  const out: PackageFacts[] = [];
+export function packagesFromStatus(text: string, where: string): PackageIdentity[] {
+  const out: PackageIdentity[] = [];
   for (const stanza of parseStanzas(text)) {
     const status = stanza.get("Status");
     if (status !== undefined && !/ installed$/.test(status)) continue;
@@ -89,7 +89,7 @@ export function packagesFromStatus(text: string, where: string): PackageFacts[] 
     const source = /^(\S+)(?:\s+\((\S+)\))?$/.exec(stanza.get("Source") ?? name);
     if (source === null)
       throw invalid(where, `${name}: Source "${stanza.get("Source")?.slice(0, 80)}" is not valid`);
-    const facts: PackageFacts = { name, version, source: source[1], sourceVersion: source[2] ?? version };
+    const facts: PackageIdentity = { name, version, source: source[1], sourceVersion: source[2] ?? version };
     const architecture = stanza.get("Architecture");
     if (architecture !== undefined) facts.architecture = architecture;
     Object.assign(facts, relations(stanza, `${where}: ${name}`));

@@ -1,17 +1,14 @@
+import type { Accounts } from "../debian/accounts.js";
+import { baseLayerEntries, rootedPath } from "../debian/base-root.js";
 import type { Compression } from "../oci/compress.js";
-import { StrataError } from "../util/errors.js";
-import { type LayerBlob, type LayerEntry, MERGED_USR_DIRS, normalisePath, writeLayer } from "./layer.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
+import { type LayerBlob, writeLayer } from "./write-layer.js";
 
 /**
- * The base layer (the skeleton a Debian root has before any package: merged-/usr symlinks, the
- * top-level directories, accounts) and the "files" layer (user files, CA bundle...). Both are
+ * The base layer (the skeleton a Debian root has before any package, src/debian/base-root.ts) and
+ * the "files" layer (user files, CA bundle...). Both are
  * in-memory entries written by writeLayer, the same canonical writer as package layers.
  */
-
-export interface Accounts {
-  users: { name: string; uid: number; gid: number; home: string; shell: string; gecos?: string }[];
-  groups: { name: string; gid: number; members?: string[] }[];
-}
 
 export interface EntriesLayerInput {
   /** Paths may start with "/" (taken from the image root); otherwise as LayerEntry. */
@@ -37,30 +34,6 @@ export interface BaseLayerInput {
   compression: Compression;
   /** The cache root where the layer's SBOM details are kept as it is written; none: not kept. */
   cacheRoot?: string;
-}
-
-/**
- * The lib* directories besides lib that merged-/usr links per architecture: where the ABI puts the
- * dynamic loader (amd64's /lib64/ld-linux-x86-64.so.2, ppc64el's /lib64/ld64.so.2, ...). This is
- * what a bookworm debootstrap/debuerreotype root has (amd64 here: bin, lib, lib64, sbin — checked on
- * this machine) and what trixie's base-files ships; older debootstrap also linked lib32/libx32 on
- * amd64, which only multilib packages use (their paths still move under usr/ in package layers).
- */
-const EXTRA_LIB_DIRS: Record<string, string[]> = {
-  amd64: ["lib64"],
-  ppc64el: ["lib64"],
-  mips64el: ["lib64"],
-  loong64: ["lib64"],
-  x32: ["libx32"],
-};
-
-/** The merged-/usr symlinks of an architecture's root: bin, sbin, lib and its lib* extras. */
-export function mergedUsrLinks(architecture: string, extra: string[] = []): string[] {
-  for (const dir of extra) {
-    if (!MERGED_USR_DIRS.includes(dir))
-      throw new StrataError("USAGE", `${dir} is not a merged-/usr directory`);
-  }
-  return [...new Set(["bin", "sbin", "lib", ...(EXTRA_LIB_DIRS[architecture] ?? []), ...extra])].sort();
 }
 
 /** Builds a layer from in-memory entries: the "files" layer, and the base layer below. */
@@ -94,139 +67,4 @@ export function withParentsFrom(
 export async function buildBaseLayer(input: BaseLayerInput): Promise<LayerBlob> {
   const entries = baseLayerEntries(input.architecture, input.accounts, input.extraMergedDirs);
   return buildEntriesLayer({ ...input, entries });
-}
-
-/** The base layer's entries, for inspection and tests. */
-export function baseLayerEntries(
-  architecture: string,
-  accounts: Accounts,
-  extraMergedDirs?: string[],
-): LayerEntry[] {
-  const dir = (path: string, mode = 0o755, uid = 0, gid = 0): LayerEntry => ({
-    path,
-    type: "dir",
-    mode,
-    uid,
-    gid,
-  });
-  const file = (path: string, text: string, mode = 0o644, gid = 0): LayerEntry => ({
-    path,
-    type: "file",
-    mode,
-    uid: 0,
-    gid,
-    body: Buffer.from(text, "utf8"),
-  });
-  const byPath = new Map<string, LayerEntry>();
-  const add = (e: LayerEntry) => byPath.set(e.path, e);
-
-  for (const link of mergedUsrLinks(architecture, extraMergedDirs)) {
-    add({ path: link, type: "symlink", mode: 0o777, uid: 0, gid: 0, linkname: `usr/${link}` });
-    add(dir(`usr/${link}`));
-  }
-  // Modes as Debian's base-files and debootstrap leave them.
-  for (const path of ["etc", "home", "usr", "var", "dev", "run"]) add(dir(path));
-  for (const path of ["proc", "sys"]) add(dir(path, 0o555));
-  add(dir("root", 0o700));
-  add(dir("tmp", 0o1777));
-  add(dir("var/tmp", 0o1777));
-
-  const { passwd, group, shadow } = accountFiles(accounts);
-  // shadow is 0640 root:shadow as Debian ships it (root:root when there is no shadow group); it only
-  // says "no password" (*), but without it tools that read shadow fail instead of refusing logins.
-  const shadowGid = accounts.groups.find((g) => g.name === "shadow")?.gid ?? 0;
-  add(file("etc/passwd", passwd));
-  add(file("etc/group", group));
-  add(file("etc/shadow", shadow, 0o640, shadowGid));
-
-  for (const user of accounts.users) {
-    const home = homeDirectory(user.home);
-    if (home === undefined) continue;
-    const existing = byPath.get(home);
-    // A home that is a skeleton directory (/, /tmp, /bin...) stays as the skeleton has it; /root and
-    // new directories belong to their user.
-    if (existing && home !== "root") continue;
-    add(dir(home, user.uid === 0 ? 0o700 : 0o755, user.uid, user.gid));
-  }
-  return [...byPath.values()];
-}
-
-/** The home directory to create, as a layer path; undefined for "/" and /nonexistent homes. */
-function homeDirectory(home: string): string | undefined {
-  const path = rootedPath(home, "accounts");
-  if (path === "" || path === "nonexistent" || path.startsWith("nonexistent/")) return undefined;
-  return path;
-}
-
-/**
- * /etc/passwd, /etc/group, /etc/shadow and /etc/gshadow text, sorted by id then name so input order
- * does not matter.
- */
-export function accountFiles(accounts: Accounts): {
-  passwd: string;
-  group: string;
-  shadow: string;
-  gshadow: string;
-} {
-  const users = [...accounts.users].sort((a, b) => a.uid - b.uid || compare(a.name, b.name));
-  const groups = [...accounts.groups].sort((a, b) => a.gid - b.gid || compare(a.name, b.name));
-  checkUnique(
-    users.map((u) => u.name),
-    "user",
-  );
-  checkUnique(
-    groups.map((g) => g.name),
-    "group",
-  );
-  for (const u of users) {
-    checkId(u.uid, `user ${u.name} uid`);
-    checkId(u.gid, `user ${u.name} gid`);
-    for (const field of [u.name, u.home, u.shell, u.gecos ?? ""]) checkField(field, `user ${u.name}`);
-  }
-  for (const g of groups) {
-    checkId(g.gid, `group ${g.name} gid`);
-    checkField(g.name, `group ${g.name}`);
-    for (const member of g.members ?? []) checkField(member, `group ${g.name} member`, /[:,\n]/);
-  }
-  return {
-    passwd: users
-      .map((u) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos ?? ""}:${u.home}:${u.shell}\n`)
-      .join(""),
-    group: groups.map((g) => `${g.name}:x:${g.gid}:${(g.members ?? []).join(",")}\n`).join(""),
-    shadow: users.map((u) => `${u.name}:*::0:99999:7:::\n`).join(""),
-    gshadow: groups.map((g) => `${g.name}:*::${(g.members ?? []).join(",")}\n`).join(""),
-  };
-}
-
-/** "/etc/x" and "etc/x" both name etc/x in the image. */
-function rootedPath(path: string, what: string): string {
-  return normalisePath(path.replace(/^\/+/, ""), what);
-}
-
-function compare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function checkUnique(names: string[], kind: string): void {
-  const seen = new Set<string>();
-  for (const name of names) {
-    if (seen.has(name)) throw new StrataError("SPEC_INVALID", `accounts: ${kind} ${name} is defined twice`);
-    seen.add(name);
-  }
-}
-
-function checkId(id: number, what: string): void {
-  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) {
-    throw new StrataError("SPEC_INVALID", `accounts: ${what} ${id} is not a valid id`);
-  }
-}
-
-/** A field that would split a line of passwd/group/shadow corrupts every account after it. */
-function checkField(value: string, what: string, forbidden = /[:\n]/): void {
-  if (forbidden.test(value)) {
-    throw new StrataError(
-      "SPEC_INVALID",
-      `accounts: ${what}: "${value}" contains a separator (${forbidden.source})`,
-    );
-  }
 }

@@ -1,14 +1,10 @@
-import {
-  type LayerEntry,
-  type PackageFacts,
-  type PackageLayerInput,
-  type PackageLayerRecord,
-  packageEntries,
-  writeLayer,
-} from "./layer.js";
+import type { PackageFacts } from "../effects/package-facts.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
+import { BodySpool } from "../util/spool.js";
+import { type PackageLayerInput, type PackageLayerRecord, packageEntries } from "./layer.js";
 import type { LayerCache, LayerCacheKey } from "./layer-cache.js";
 import { OverlapChecker, pathsOf } from "./overlaps.js";
-import { BodySpool } from "./spool.js";
+import { writeLayer } from "./write-layer.js";
 
 /**
  * One layer holding several packages (an image over its layer budget): the union of their entries,

@@ -1,5 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { FACTS_VERSION } from "../effects/package-facts.js";
 import { type Compression, compressionIdentity } from "../oci/compress.js";
 import { digestHex } from "../oci/types.js";
 import { ContentStore } from "../util/cas.js";
@@ -7,7 +8,6 @@ import { writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import {
   buildPackageLayer,
-  FACTS_VERSION,
   LAYER_FORMAT_VERSION,
   type PackageLayerInput,
   type PackageLayerRecord,

@@ -1,5 +1,6 @@
+import type { PackageFacts } from "../effects/package-facts.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { StrataError } from "../util/errors.js";
-import type { LayerEntry, PackageFacts } from "./layer.js";
 
 /** What the checker needs of a layer: its non-directory paths and its directory paths. */
 export interface LayerPaths {

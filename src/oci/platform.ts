@@ -1,4 +1,3 @@
-import { ociPlatform } from "../pipeline/image-config.js";
 import { StrataError } from "../util/errors.js";
 import type { Image } from "./image.js";
 
@@ -10,6 +9,22 @@ import type { Image } from "./image.js";
 export interface PlatformChoice {
   architecture: string;
   variant?: string;
+}
+
+/** Debian architecture → OCI platform architecture and variant. */
+export function ociPlatform(debianArch: string): { architecture: string; variant?: string } {
+  const map: Record<string, { architecture: string; variant?: string }> = {
+    amd64: { architecture: "amd64" },
+    arm64: { architecture: "arm64", variant: "v8" },
+    armhf: { architecture: "arm", variant: "v7" },
+    armel: { architecture: "arm", variant: "v5" },
+    i386: { architecture: "386" },
+    ppc64el: { architecture: "ppc64le" },
+    s390x: { architecture: "s390x" },
+    riscv64: { architecture: "riscv64" },
+    mips64el: { architecture: "mips64le" },
+  };
+  return map[debianArch] ?? { architecture: debianArch };
 }
 
 /** OCI's default variants: an arm64 image without one is v8 (image-index.md). */

@@ -1,8 +1,8 @@
 import { assertLockCovers, type Lock, lockDrift, lockPathFor, readLock, writeLock } from "../lock/lock.js";
+import { relocateLock } from "../lock/relocate.js";
 import { resolveSpec } from "../lock/resolve.js";
 import type { Spec } from "../spec/spec.js";
 import { isStrataError } from "../util/errors.js";
-import { relocateLock } from "./fetch-debs.js";
 
 export interface BuildLockOptions {
   cacheRoot?: string;

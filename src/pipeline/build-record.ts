@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { visitLayer } from "../inventory/layer-entries.js";
-import type { LayerEntry } from "../layers/layer.js";
 import { canonicalJson } from "../layers/layer-facts.js";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
 import type { Image } from "../oci/image.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
 import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";

@@ -1,21 +1,19 @@
 import { createHash } from "node:crypto";
+import type { Accounts } from "../debian/accounts.js";
+import { baseLayerEntries } from "../debian/base-root.js";
 import type { SkippedEffect } from "../debian/maintscripts.js";
 import { checkEntrypoint, checkImageUser } from "../effects/entrypoint.js";
 import { nativeEffects } from "../effects/native-effects.js";
+import type { PackageFacts } from "../effects/package-facts.js";
 import { shipEntries } from "../effects/script-facts.js";
-import {
-  type Accounts,
-  baseLayerEntries,
-  buildBaseLayer,
-  buildEntriesLayer,
-  withParentsFrom,
-} from "../layers/base-layer.js";
-import type { LayerBlob, LayerEntry, PackageFacts } from "../layers/layer.js";
+import { buildBaseLayer, buildEntriesLayer, withParentsFrom } from "../layers/base-layer.js";
 import type { LayerCache, LayerCacheKey } from "../layers/layer-cache.js";
 import { entriesPathsOf } from "../layers/layer-facts.js";
 import { OverlapChecker, pathsOf } from "../layers/overlaps.js";
+import type { LayerBlob } from "../layers/write-layer.js";
 import type { Lock } from "../lock/lock.js";
 import type { BlobSource, Image } from "../oci/image.js";
+import type { LayerEntry } from "../oci/layer-entry.js";
 import { composeImage, type Layer } from "../oci/mutate.js";
 import { Annotation } from "../oci/types.js";
 import { specAccounts } from "../spec/accounts.js";

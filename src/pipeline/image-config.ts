@@ -1,10 +1,10 @@
-import type { LayerBlob } from "../layers/layer.js";
+import type { LayerBlob } from "../layers/write-layer.js";
+import { DEFAULT_PATH } from "../oci/default-path.js";
 import type { BlobSource } from "../oci/image.js";
 import type { ImageParts } from "../oci/mutate.js";
+import { ociPlatform } from "../oci/platform.js";
 import type { HistoryEntry, ImageConfig } from "../oci/types.js";
 import type { Spec } from "../spec/spec.js";
-
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** A layer of a built image and what it holds, in image order. */
 export interface BuiltLayer {
@@ -16,22 +16,6 @@ export interface BuiltLayer {
   bytes: BlobSource;
   /** What its descriptor says of it (src/pipeline/layer-annotations.ts). */
   annotations: Record<string, string>;
-}
-
-/** Debian architecture → OCI platform architecture and variant. */
-export function ociPlatform(debianArch: string): { architecture: string; variant?: string } {
-  const map: Record<string, { architecture: string; variant?: string }> = {
-    amd64: { architecture: "amd64" },
-    arm64: { architecture: "arm64", variant: "v8" },
-    armhf: { architecture: "arm", variant: "v7" },
-    armel: { architecture: "arm", variant: "v5" },
-    i386: { architecture: "386" },
-    ppc64el: { architecture: "ppc64le" },
-    s390x: { architecture: "s390x" },
-    riscv64: { architecture: "riscv64" },
-    mips64el: { architecture: "mips64le" },
-  };
-  return map[debianArch] ?? { architecture: debianArch };
 }
 
 function historyText(layer: BuiltLayer): string {

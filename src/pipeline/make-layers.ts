@@ -1,3 +1,4 @@
+import { startDebFetches } from "../debian/fetch-debs.js";
 import { buildGroupLayer } from "../layers/group-layer.js";
 import { assertLockedMembers, type PackageLayerInput, type PackageLayerRecord } from "../layers/layer.js";
 import { LayerCache } from "../layers/layer-cache.js";
@@ -7,7 +8,6 @@ import type { LockedPackage } from "../lock/lock.js";
 import type { BlobSource } from "../oci/image.js";
 import { mapLimit } from "../util/concurrency.js";
 import { StrataError } from "../util/errors.js";
-import { startDebFetches } from "./fetch-debs.js";
 import { type ArchPlan, describePlan, type LayerOptions, type PlannedLayer } from "./plan.js";
 import type { ReusedLayer, ReuseIndex } from "./reuse.js";
 

@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { posix, resolve } from "node:path";
+import { DEFAULT_PATH } from "../oci/default-path.js";
 import type { ImageConfig } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { resolveUser } from "./image-user.js";
@@ -10,8 +11,6 @@ import type { BindMount, JobProcess } from "./runtime-config.js";
  * entrypoint followed by the arguments given (else the image's cmd), the image's environment with
  * `-e` overriding it, `--user` and `--workdir` over the image's.
  */
-
-const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface ProcessFlags {
   args: string[];
@@ -40,7 +39,7 @@ export function parseEnv(text: string): string {
 function mergedEnv(image: string[], flags: string[], home: string): string[] {
   const env = new Map<string, string>();
   for (const kv of [...image, ...flags]) env.set(kv.split("=", 1)[0], kv);
-  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  if (!env.has("PATH")) env.set("PATH", `PATH=${DEFAULT_PATH}`);
   if (!env.has("HOME")) env.set("HOME", `HOME=${home}`);
   return [...env.values()];
 }

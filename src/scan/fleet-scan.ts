@@ -6,47 +6,31 @@ import {
   matchAdvisories,
   releaseOfPackages,
 } from "../advisories/match.js";
-import { advisoriesOfRelease, allIn, coverageOf, storedVersions } from "../advisories/store.js";
-import type { Db } from "../fleet/db.js";
-import { fleetSelection, imagesIn } from "../fleet/lookups.js";
+import type { AdvisoryStore } from "../advisories/store.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { FleetScanRows, PackageRow } from "../fleet/scan-rows.js";
 import { withFixes } from "./fix-hint.js";
 import type { ImageScan } from "./scan.js";
 
-interface PackageRow {
-  id: number;
-  name: string;
-  version: string;
-  source: string;
-  source_version: string;
-}
-
 /** Each image's release, from the base-files it shows (`fallback` when it has none). */
-async function imageReleases(db: Db, fallback?: string): Promise<Map<number, string | undefined>> {
-  const manifests = await db.all<{ id: number }>("SELECT id FROM manifests");
-  const releases = new Map<number, string | undefined>(manifests.map((m) => [Number(m.id), fallback]));
-  const rows = await db.all<{ manifest_id: number; version: string }>(
-    `SELECT ip.manifest_id, p.version FROM image_packages ip JOIN packages p ON p.id = ip.package_id
-      WHERE p.name = 'base-files'`,
-  );
-  for (const r of rows)
-    releases.set(Number(r.manifest_id), releaseOfPackages([{ name: "base-files", version: r.version }]));
+function imageReleases(rows: FleetScanRows, fallback?: string): Map<number, string | undefined> {
+  const releases = new Map<number, string | undefined>(rows.manifestIds.map((id) => [id, fallback]));
+  for (const [id, version] of rows.baseFiles)
+    releases.set(id, releaseOfPackages([{ name: "base-files", version }]));
   return releases;
 }
 
 /** Findings per package id for one release: every distinct package is matched once, not once per image. */
 async function findingsByPackage(
-  db: Db,
+  store: AdvisoryStore,
   release: string,
   packages: PackageRow[],
 ): Promise<Map<number, Finding[]>> {
-  const advisories = await advisoriesOfRelease(db, release);
+  const advisories = await store.ofRelease(release);
   const bySource = new Map<string, Advisory[]>();
   for (const a of advisories) bySource.get(a.source)?.push(a) ?? bySource.set(a.source, [a]);
   const candidates = packages.filter((p) => bySource.has(p.source || p.name));
-  const available = await storedVersions(
-    db,
-    candidates.map((p) => p.name),
-  );
+  const available = await store.available(candidates.map((p) => p.name));
   const out = new Map<number, Finding[]>();
   for (const p of candidates) {
     const pkg: InstalledPackage = {
@@ -67,33 +51,21 @@ async function findingsByPackage(
  * tag names them any more) are left out unless `all`.
  */
 export async function scanFleet(
-  db: Db,
+  index: FleetIndex,
   opts: { release?: string; all?: boolean } = {},
 ): Promise<ImageScan[]> {
-  const releases = await imageReleases(db, opts.release);
-  const packages = await db.all<PackageRow>(
-    "SELECT p.id, p.name, p.version, p.source, p.source_version FROM packages p",
-  );
+  const rows = await index.scanRows(opts);
+  const releases = imageReleases(rows, opts.release);
   const perRelease = new Map<string, Map<number, Finding[]>>();
   const coverage = new Map<string, ReleaseCoverage>();
   for (const release of new Set([...releases.values()].filter((r) => r !== undefined))) {
-    perRelease.set(release, await findingsByPackage(db, release, packages));
-    coverage.set(release, releaseCoverage(release, await coverageOf(db, release)));
+    perRelease.set(release, await findingsByPackage(index.advisories, release, rows.packages));
+    coverage.set(release, releaseCoverage(release, await index.advisories.coverage(release)));
   }
   const vulnerableIds = [...new Set([...perRelease.values()].flatMap((m) => [...m.keys()]))];
-  const holding = await allIn<{ manifest_id: number; package_id: number }>(
-    db,
-    "SELECT DISTINCT manifest_id, package_id FROM image_packages WHERE package_id IN (@ids)",
-    vulnerableIds,
-  );
-  const counts = await db.all<{ manifest_id: number; n: number }>(
-    "SELECT manifest_id, COUNT(*) AS n FROM image_packages GROUP BY manifest_id",
-  );
-  const images = await imagesIn(db, fleetSelection(opts));
-  const fromRows = await db.all<{ id: number; packages_from: string }>(
-    "SELECT id, packages_from FROM manifests",
-  );
-  const strata = new Set(fromRows.filter((r) => r.packages_from === "annotations").map((r) => Number(r.id)));
+  const holding = await index.holdersOf(vulnerableIds);
+  const images = rows.images;
+  const strata = rows.builtByStrata;
   const scans = new Map<number, ImageScan>();
   // Images named in a registry are updated as docker://REF; local homes by their own name.
   const registryRefs = new Set<number>();
@@ -118,9 +90,9 @@ export async function scanFleet(
       ...(image.superseded ? { superseded: true } : {}),
     });
   }
-  for (const c of counts) {
-    const scan = scans.get(Number(c.manifest_id));
-    if (scan) scan.packageCount = Number(c.n);
+  for (const [id, n] of rows.packageCounts) {
+    const scan = scans.get(id);
+    if (scan) scan.packageCount = n;
   }
   for (const h of holding) {
     const scan = scans.get(Number(h.manifest_id));

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import type { ImageRow } from "../fleet/image-rows.js";
 import type { PageRequest } from "../fleet/page.js";
 import { SBOM_FORMATS, SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
-import type { ImageRow } from "./fleet-data.js";
 import type { FleetView } from "./fleet-view.js";
 
 /**

@@ -1,8 +1,8 @@
 import type { Finding } from "../advisories/match.js";
 import { type Severity, severityRank } from "../advisories/severity.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { FleetBytes, ImageRow } from "../fleet/image-rows.js";
 import { ALL_IMAGES } from "../fleet/lookups.js";
-import { type FleetBytes, fleetBytes, fleetImages, type ImageRow, packageCounts } from "./fleet-data.js";
 import { type SeverityCounts, summarize, type Vulnerabilities, worst } from "./vulnerabilities.js";
 
 /**
@@ -81,8 +81,8 @@ export async function computeSummary(
   index: FleetIndex,
   vulnerabilities: Vulnerabilities,
 ): Promise<FleetSummary> {
-  const rows = await fleetImages(index, { all: true });
-  const counts = await packageCounts(index, ALL_IMAGES);
+  const rows = await index.imageRows({ all: true });
+  const counts = await index.packageCounts(ALL_IMAGES);
   const scans = await vulnerabilities.fleet();
   const all = rows.map((row): SummarizedImage => {
     const { findings, unknown } = scans.get(row.digest) ?? { findings: [] };
@@ -101,7 +101,7 @@ export async function computeSummary(
     current: listsOf(all.filter((s) => !s.image.superseded)),
     all: listsOf(all),
     byDigest: new Map(all.map((s) => [s.image.digest, s])),
-    bytes: await fleetBytes(index.db),
+    bytes: await index.bytes(),
   };
 }
 

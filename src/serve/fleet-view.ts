@@ -1,6 +1,7 @@
 import { CVE_ID } from "../advisories/advisory.js";
 import type { Severity } from "../advisories/severity.js";
 import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { ImageRow } from "../fleet/image-rows.js";
 import { byIds, type IndexedPackage } from "../fleet/lookups.js";
 import { type Page, type PageRequest, type PageWindow, pageWindow, sliceWindow } from "../fleet/page.js";
 import { parseQuery } from "../fleet/query.js";
@@ -10,7 +11,6 @@ import { diffPackageLists, type PackageListDiff } from "../inventory/package-dif
 import type { SbomFormat } from "../sbom/sbom.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { type ImageRow, imageByDigest, layerStack, packagesOfImages } from "./fleet-data.js";
 import { computeSummary, type FleetLists, type FleetSummary, KeptUntilChanged } from "./fleet-summary.js";
 import { type ImageSbom, indexedImageSbom, type SbomOptions } from "./image-sbom.js";
 import type { Vulnerabilities } from "./vulnerabilities.js";
@@ -84,14 +84,14 @@ export class FleetView {
   /** An image by manifest digest or by ref text (registry/repository:tag). */
   async resolve(text: string): Promise<ImageRow> {
     if (SHA256_DIGEST.test(text)) {
-      const row = await imageByDigest(this.index, text);
+      const row = await this.index.imageRow(text);
       if (row === undefined) throw notFound(text);
       return row;
     }
     const match = (await this.lists({})).images.find((s) =>
       s.image.refs.some((ref) => refText(ref) === text),
     );
-    const row = match && (await imageByDigest(this.index, match.image.digest));
+    const row = match && (await this.index.imageRow(match.image.digest));
     if (row === undefined) throw notFound(text);
     return row;
   }
@@ -99,7 +99,7 @@ export class FleetView {
   /** One image: its layer stack with packages, and its vulnerabilities. */
   async image(digest: string) {
     const row = await this.resolve(digest);
-    const layers = await layerStack(this.index, row);
+    const layers = await this.index.layerStack(row);
     const packages = layers.flatMap((l) => l.packages);
     const findings = await this.vulnerabilities.ofPackages(packages);
     const unknown = await this.vulnerabilities.unknownFor(packages);
@@ -115,8 +115,8 @@ export class FleetView {
   /** What changes from image `a` to image `b`, from the index's package lists. */
   async diff(a: string, b: string) {
     const [ra, rb] = [await this.resolve(a), await this.resolve(b)];
-    const packages = await packagesOfImages(this.index, byIds([ra.id, rb.id]));
-    const [la, lb] = [await layerStack(this.index, ra), await layerStack(this.index, rb)];
+    const packages = await this.index.packagesOfImages(byIds([ra.id, rb.id]));
+    const [la, lb] = [await this.index.layerStack(ra), await this.index.layerStack(rb)];
     const inA = new Set(la.map((l) => l.digest));
     const shared = lb.filter((l) => inA.has(l.digest)).length;
     return {
@@ -138,7 +138,7 @@ export class FleetView {
       .filter((s) => s.findings.length > 0);
     const { items, ...rest } = pageOf(hits, pageWindow(page));
     const packages =
-      items.length === 0 ? new Map() : await packagesOfImages(this.index, byIds(items.map((s) => s.id)));
+      items.length === 0 ? new Map() : await this.index.packagesOfImages(byIds(items.map((s) => s.id)));
     const answers = items.map((s) => ({
       image: s.image,
       packages: (packages.get(s.id) ?? []).filter((p: IndexedPackage) =>

@@ -27,7 +27,7 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-export interface ServeOptions {
+export interface PageServerOptions {
   view: FleetView;
   /** The directory holding index.html, app.js and style.css (dist/page). */
   pageDir: string;
@@ -51,7 +51,7 @@ async function pageFiles(dir: string): Promise<Map<string, { body: Buffer; type:
 }
 
 /** Builds the server (not yet listening). */
-export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> {
+export async function buildServer(opts: PageServerOptions): Promise<FastifyInstance> {
   const files = await pageFiles(opts.pageDir);
   const app = Fastify({
     logger: false,

@@ -2,9 +2,8 @@ import type { Advisory } from "../advisories/advisory.js";
 import { type ReleaseCoverage, releaseCoverage, uncoveredText } from "../advisories/coverage.js";
 import { type Finding, matchAdvisories, releaseOfPackages } from "../advisories/match.js";
 import { SEVERITIES, type Severity, severityRank } from "../advisories/severity.js";
-import { indexAdvisories } from "../advisories/source.js";
-import { coverageOf, type StoredFeed, storedFeeds } from "../advisories/store.js";
-import type { Db } from "../fleet/db.js";
+import type { StoredFeed } from "../advisories/store.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
 import type { IndexedPackage } from "../fleet/lookups.js";
 import { scanFleet } from "../scan/fleet-scan.js";
 
@@ -14,16 +13,16 @@ import { scanFleet } from "../scan/fleet-scan.js";
  * source version in dpkg order, per Debian release from the image's base-files), no image read.
  */
 export class Vulnerabilities {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly index: FleetIndex) {}
 
   /** The feeds stored, with the date each speaks for. */
   feeds(): Promise<StoredFeed[]> {
-    return storedFeeds(this.db);
+    return this.index.advisories.feeds();
   }
 
   /** Every indexed image's findings, worst first, and why they are unknown if they are, by manifest digest. */
   async fleet(): Promise<Map<string, { findings: Finding[]; unknown?: string }>> {
-    const scans = await scanFleet(this.db, { all: true });
+    const scans = await scanFleet(this.index, { all: true });
     return new Map(
       scans.map((s) => [s.digest, { findings: worstFirst(s.findings), ...unknownOf(s.coverage) }]),
     );
@@ -34,7 +33,7 @@ export class Vulnerabilities {
     const release = releaseOfPackages(packages);
     if (release === undefined)
       return "vulnerabilities unknown: its Debian release is not known (no base-files)";
-    return unknownOf(releaseCoverage(release, await coverageOf(this.db, release))).unknown;
+    return unknownOf(releaseCoverage(release, await this.index.advisories.coverage(release))).unknown;
   }
 
   /** The findings for one image's packages, worst first ([] when its release is unknown). */
@@ -55,7 +54,7 @@ export class Vulnerabilities {
       })),
     );
     const releases = images.map(releaseOfPackages);
-    const source = indexAdvisories(this.db);
+    const source = this.index.advisories;
     const advisories = new Map<string, Advisory[]>();
     for (const release of new Set(releases)) {
       if (release === undefined) continue;

@@ -1,4 +1,4 @@
-import type { Accounts } from "../layers/base-layer.js";
+import type { Accounts } from "../debian/accounts.js";
 import type { Spec } from "./spec.js";
 
 /** Without `accounts:` in the spec: root, and the distroless-style unprivileged user nonroot (65532). */
@@ -34,25 +34,4 @@ export function specAccounts(spec: Spec): Accounts {
     if (!groups.some((g) => g.gid === u.gid)) groups.push({ name: u.name, gid: u.gid, members: [] });
   }
   return { users, groups };
-}
-
-/**
- * Ids for accounts that maintainer scripts make (adduser, useradd...), so every build gives the same
- * ones: system accounts take the lowest free id of 100–999 (adduser's rule) or, made with useradd -r
- * or groupadd -r, the highest free one (shadow's rule); other accounts the lowest free from 1000.
- * Scripts run in layer order (configure order), so "free" depends only on the package set.
- */
-export const SYSTEM_ID_RANGE = { first: 100, last: 999 } as const;
-export const USER_ID_RANGE = { first: 1000, last: 59999 } as const;
-
-export function freeId(
-  taken: ReadonlySet<number>,
-  range: { first: number; last: number },
-  from: "lowest" | "highest",
-): number | undefined {
-  for (let i = 0; i <= range.last - range.first; i++) {
-    const id = from === "lowest" ? range.first + i : range.last - i;
-    if (!taken.has(id)) return id;
-  }
-  return undefined;
 }

@@ -1,7 +1,8 @@
 import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
-import { type LayerEntry, MERGED_USR_DIRS, mergedUsrPath, normalisePath } from "../layers/layer.js";
+import { MERGED_USR_DIRS, mergedUsrPath } from "../debian/merged-usr.js";
+import { type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { StrataError } from "../util/errors.js";
 import type { Spec, SpecErrorAt, SpecFile } from "./spec.js";
 

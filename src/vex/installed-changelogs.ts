@@ -1,13 +1,13 @@
 import type { ChangelogEntry } from "../advisories/changelog.js";
 import { CHANGELOG_PATH, cachedDebChangelog, parseGzippedChangelog } from "../advisories/deb-changelog.js";
+import { startDebFetches } from "../debian/fetch-debs.js";
 import type { FetchContext } from "../debian/release.js";
 import { relocateUrl } from "../debian/sources.js";
 import { accountFor } from "../inventory/account.js";
-import type { LayerEntry } from "../inventory/layer-entries.js";
+import type { VisitedEntry } from "../inventory/layer-entries.js";
 import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
-import { startDebFetches } from "../pipeline/fetch-debs.js";
 import { Limiter } from "../util/concurrency.js";
 
 /**
@@ -60,7 +60,7 @@ async function lockedChangelogs(locked: LockedPackage[], opts: ChangelogOptions)
   return out;
 }
 
-async function keepChangelog(entry: LayerEntry, where: string): Promise<ChangelogEntry[] | undefined> {
+async function keepChangelog(entry: VisitedEntry, where: string): Promise<ChangelogEntry[] | undefined> {
   if (entry.type !== "file" || !CHANGELOG_PATH.test(entry.path)) return undefined;
   if (entry.size > MAX_GZIPPED_CHANGELOG_BYTES) return undefined;
   const body = await entry.body(MAX_GZIPPED_CHANGELOG_BYTES);

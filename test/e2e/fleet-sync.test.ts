@@ -9,6 +9,7 @@ import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import type { FakeRepo } from "../helpers/fake-repo.js";
 import { buildAndPush, droppingProxy, fleetRepo } from "../helpers/fleet-registry.js";
+import { openIndexWithDb } from "../helpers/index-backends.js";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 
@@ -82,7 +83,7 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
         [report.repositories, report.tags, report.indexed, report.unchanged, report.failed],
         [3, 4, 4, 0, 0],
       );
-      const opened = await FleetIndex.open(index);
+      const { index: opened, db } = await openIndexWithDb(index);
       try {
         assert.deepEqual(names(await opened.query("libssl3 < 3.0.15-1~deb12u1")), ["app-a:1", "app-c:1"]);
         assert.deepEqual(names(await opened.query("libssl3 << 3.0.11-1~deb12u2")), []);
@@ -99,7 +100,7 @@ describe("the fleet index syncs a real registry (docker-registry, PostgreSQL, th
           layerSizes.reduce((a, b) => a + b, served.config.size),
           "the config's and layers' sizes as the registry serves them",
         );
-        const stored = await opened.db.all<{ size: number }>(
+        const stored = await db.all<{ size: number }>(
           "SELECT l.size FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id JOIN manifests m ON m.id = ml.manifest_id WHERE m.digest = ? ORDER BY ml.position",
           [image.image.digest],
         );

@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { debStore } from "../../src/pipeline/fetch-debs.js";
+import { debStore } from "../../src/debian/fetch-debs.js";
 import { openVexSchemaErrors } from "../../src/vex/schema.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";

@@ -5,8 +5,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { STATIC_GROUPS, STATIC_USERS } from "../../src/debian/base-passwd.js";
-import { skippedReason } from "../../src/effects/skipped.js";
-import { mergedUsrPath } from "../../src/layers/layer.js";
+import { mergedUsrPath } from "../../src/debian/merged-usr.js";
+import { excludedReason } from "../../src/effects/excluded.js";
 import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 import { writeFileAtomic } from "../../src/util/fs.js";
 import { sha256Hex } from "../../src/util/hash.js";
@@ -20,7 +20,7 @@ import { compareTrees, type WideParity } from "./tree-parity.js";
  * included (it runs the scripts); its effects are the paths no package's .list ships (merged-/usr
  * mapped) and the essential baseline lacks, minus what is not an effect an image needs (below).
  * Each effect is made by strata (same type, a link leading where dpkg's leads, a file of equal or
- * equivalent content), skipped on purpose (src/effects/skipped.ts), or missing.
+ * equivalent content), skipped on purpose (src/effects/excluded.ts), or missing.
  */
 export const PARITY_SETS: ReadonlyArray<{ name: string; packages: string[] }> = [
   { name: "openjdk-17-jre-headless", packages: ["openjdk-17-jre-headless"] },
@@ -175,7 +175,7 @@ function compareEffects(name: string, ref: Reference, baseline: Set<string>, ima
     if (ref.shipped.has(path) || baseline.has(path) || NOT_EFFECTS.some((r) => r.test(path))) continue;
     result.effects++;
     const why = judge(path, ref.tree, image);
-    const reason = skippedReason(path);
+    const reason = excludedReason(path);
     if (why === undefined) result.made.push(path);
     else if (reason !== undefined) result.skipped.push({ path, reason });
     else result.missing.push({ path, why });

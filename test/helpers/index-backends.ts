@@ -1,5 +1,8 @@
 import { join } from "node:path";
 import { after, before } from "node:test";
+import type { Db } from "../../src/database/db.js";
+import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import { openIndexDatabase } from "../../src/fleet/open.js";
 import { tempDir } from "./debs.js";
 import { type PostgresServer, startPostgres } from "./postgres.js";
 
@@ -38,4 +41,13 @@ export function indexBackends(label: string): {
     dir: () => dir,
     pg: server,
   };
+}
+
+/**
+ * An index and the database under it, for tests that look at its tables or count its statements
+ * (FleetIndex keeps its database to itself).
+ */
+export async function openIndexWithDb(location: string): Promise<{ index: FleetIndex; db: Db }> {
+  const db = await openIndexDatabase(location);
+  return { index: FleetIndex.over(db), db };
 }

@@ -1,6 +1,5 @@
 import { fileURLToPath } from "node:url";
 import { readFeed } from "../../src/advisories/feed.js";
-import { storeAdvisories } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import {
@@ -78,8 +77,7 @@ export async function indexPageFleet(location: string): Promise<Map<string, Flee
 /** The tracker fixture's advisories, stored in the index as `strata advisories update --from` does. */
 export async function storeTrackerFixture(index: FleetIndex): Promise<void> {
   const feed = await readFeed(TRACKER_FIXTURE);
-  await storeAdvisories(
-    index.db,
+  await index.advisories.store(
     { location: TRACKER_FIXTURE, kind: feed.kind, date: feed.date },
     feed.advisories,
   );

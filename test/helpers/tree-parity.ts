@@ -1,4 +1,4 @@
-import { skippedReason } from "../../src/effects/skipped.js";
+import { excludedReason } from "../../src/effects/excluded.js";
 import type { FsTree, TreeNode } from "./fs-tree.js";
 
 /**
@@ -56,7 +56,7 @@ export const NOT_IN_IMAGES: ReadonlyArray<{ match: RegExp; reason: string }> = [
 ];
 
 export function notInImages(path: string): string | undefined {
-  return NOT_IN_IMAGES.find((e) => e.match.test(path))?.reason ?? skippedReason(path);
+  return NOT_IN_IMAGES.find((e) => e.match.test(path))?.reason ?? excludedReason(path);
 }
 
 export interface WideParity {

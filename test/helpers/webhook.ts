@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import type { ImageDecider } from "../../src/admission/decider.js";
 import type { ReviewRequest } from "../../src/admission/review.js";
-import { type ServeOptions, serveAdmission } from "../../src/admission/server.js";
+import { serveAdmission, type WebhookServerOptions } from "../../src/admission/server.js";
 import { selfSignedCertificate } from "./registry.js";
 
 /** The admission webhook on 127.0.0.1 for tests: a fresh certificate named `name` in `dir`, closed failure policy. */
@@ -11,7 +11,7 @@ export async function serveTestWebhook(
   decider: ImageDecider,
   dir: string,
   name: string,
-  opts: Partial<Omit<ServeOptions, "cert" | "key" | "host" | "port">> = {},
+  opts: Partial<Omit<WebhookServerOptions, "cert" | "key" | "host" | "port">> = {},
 ): Promise<{ url: string; ca: string; server: { close(): void } }> {
   const cert = await selfSignedCertificate(dir, name);
   const served = await serveAdmission(decider, {

@@ -7,13 +7,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ImageDecider } from "../../src/admission/decider.js";
 import type { ReviewRequest } from "../../src/admission/review.js";
 import { answerReview, webhookDecider } from "../../src/admission/webhook.js";
-import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import type { Db } from "../../src/database/db.js";
+import type { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { writeHome } from "../../src/oci/homes/homes.js";
 import { parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
+import { openIndexWithDb } from "../helpers/index-backends.js";
 import { silentServer } from "../helpers/loopback.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 import { postReview, serveTestWebhook } from "../helpers/webhook.js";
@@ -35,13 +37,14 @@ const policy = parsePolicy("deny:\n  fixable: { severity: high }\n", "policy.yam
 describe("admission webhook against amplification", { timeout: 120_000 }, () => {
   let dir: string;
   let index: FleetIndex;
+  let db: Db;
   let silent: Awaited<ReturnType<typeof silentServer>>;
   let registry: RegistryServer;
   let indexed: string;
 
   before(async () => {
     dir = await tempDir("admission-amplification");
-    index = await FleetIndex.open(join(dir, "index.db"));
+    ({ index, db } = await openIndexWithDb(join(dir, "index.db")));
     silent = await silentServer();
     registry = await startRegistry();
     const { image } = await strataImage([{ name: "base-files", version: "12.4+deb12u11" }]);
@@ -164,7 +167,7 @@ describe("admission webhook against amplification", { timeout: 120_000 }, () => 
       { refName: "1", archiveName: ref },
     );
     const count = async () =>
-      (await index.db.get<{ n: number }>("SELECT count(*) AS n FROM manifests", []))?.n ?? 0;
+      (await db.get<{ n: number }>("SELECT count(*) AS n FROM manifests", []))?.n ?? 0;
     const manifests = await count();
     const decider = webhookDecider({ policy, index, scope: { allow: [registry.host] } });
     const { answer } = await answerReview(decider, podReview([ref]), {

@@ -5,7 +5,6 @@ import { before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { parsePodList } from "../../src/admission/pods.js";
 import { readFeed } from "../../src/advisories/feed.js";
-import { storeAdvisories } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { runStrata } from "../helpers/cli.js";
@@ -58,8 +57,7 @@ describe("strata audit and admission manifests", () => {
     }
     [oldDigest, newDigest] = [imageDescriptor(old.image).digest, imageDescriptor(fixed.image).digest];
     const feed = await readFeed(join(FIXTURES, "tracker.json"));
-    await storeAdvisories(
-      index.db,
+    await index.advisories.store(
       { location: "tracker.json", kind: "tracker", date: feed.date },
       feed.advisories,
     );

@@ -5,17 +5,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DeciderOptions, ImageDecider } from "../../src/admission/decider.js";
-import type { ServeOptions } from "../../src/admission/server.js";
+import type { WebhookServerOptions } from "../../src/admission/server.js";
 import { readFeed } from "../../src/advisories/feed.js";
-import { storeAdvisories } from "../../src/advisories/store.js";
-import type { Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/database/db.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { runStrata, STRATA_BIN } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
-import { indexBackends } from "../helpers/index-backends.js";
+import { indexBackends, openIndexWithDb } from "../helpers/index-backends.js";
 import { selfSignedCertificate } from "../helpers/registry.js";
 import { postReview, reviewOf, serveTestWebhook } from "../helpers/webhook.js";
 
@@ -33,8 +32,7 @@ const NOW = () => new Date("2027-01-15T12:00:00Z");
 
 async function storeTracker(index: FleetIndex): Promise<void> {
   const feed = await readFeed(join(FIXTURES, "advisories", "tracker.json"));
-  await storeAdvisories(
-    index.db,
+  await index.advisories.store(
     { location: "tracker.json", kind: "tracker", date: feed.date },
     feed.advisories,
   );
@@ -70,9 +68,12 @@ for (const backend of BACKENDS)
     const servers: { close(): void }[] = [];
     const indexes: FleetIndex[] = [];
 
+    const databases = new Map<FleetIndex, Db>();
+
     async function freshIndex(): Promise<FleetIndex> {
-      const index = await FleetIndex.open(await backend.location());
+      const { index, db } = await openIndexWithDb(await backend.location());
       indexes.push(index);
+      databases.set(index, db);
       return index;
     }
 
@@ -87,9 +88,9 @@ for (const backend of BACKENDS)
     async function serve(
       index: FleetIndex | Db,
       opts: Partial<DeciderOptions> = {},
-      serveOpts: Partial<ServeOptions> = {},
+      serveOpts: Partial<WebhookServerOptions> = {},
     ) {
-      const fleet = index instanceof FleetIndex ? index : ({ db: index } as FleetIndex);
+      const fleet = index instanceof FleetIndex ? index : FleetIndex.over(index);
       const decider = new ImageDecider({
         policy: parsePolicy(POLICY, "policy.yaml"),
         index: fleet,
@@ -151,7 +152,7 @@ for (const backend of BACKENDS)
       const index = await freshIndex();
       await storeTracker(index);
       const image = await addImage(index, (await strataImage([BASE, OLD_SSL])).image);
-      const { db, statements } = counted(index.db);
+      const { db, statements } = counted(databases.get(index)!);
       const webhook = await serve(db, { refreshMs: 60_000 });
       assert.equal((await webhook.review(image)).allowed, false);
       // The change counters, the image with its packages, the versions offered, the advisories of
@@ -166,12 +167,13 @@ for (const backend of BACKENDS)
       await storeTracker(index);
       const image = await addImage(index, (await strataImage([BASE])).image);
       let broken = false;
-      const db: Db = Object.create(index.db);
+      const under = databases.get(index)!;
+      const db: Db = Object.create(under);
       Object.defineProperty(db, "all", {
         value: (sql: string, params?: never[]) =>
           broken && sql.includes("index_changes")
             ? Promise.reject(new Error("connection refused"))
-            : index.db.all(sql, params),
+            : under.all(sql, params),
       });
       const closed = await serve(db);
       const open = await serve(db, {}, { failurePolicy: "open" });

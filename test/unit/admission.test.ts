@@ -4,7 +4,6 @@ import { after, before, describe, it } from "node:test";
 import { ImageDecider } from "../../src/admission/decider.js";
 import type { WebhookOptions } from "../../src/admission/webhook.js";
 import { readFeed } from "../../src/advisories/feed.js";
-import { storeAdvisories } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
@@ -66,8 +65,7 @@ describe("admission webhook", () => {
     vulnerable = `registry.example/shop/web@${imageDescriptor(old.image).digest}`;
     clean = `registry.example/shop/web@${imageDescriptor(fixed.image).digest}`;
     const feed = await readFeed(join(FIXTURES, "advisories", "tracker.json"));
-    await storeAdvisories(
-      index.db,
+    await index.advisories.store(
       { location: "tracker.json", kind: "tracker", date: feed.date },
       feed.advisories,
     );

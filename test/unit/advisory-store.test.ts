@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { readFeed } from "../../src/advisories/feed.js";
-import { advisoriesFor, storeAdvisories, storedFeeds, storedVersions } from "../../src/advisories/store.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { scanFleet } from "../../src/scan/fleet-scan.js";
@@ -25,12 +24,11 @@ for (const backend of BACKENDS) {
       const index = await FleetIndex.open(await backend.location());
       try {
         const feed = await readFeed(join(FIXTURES, "tracker.json"), (r) => r === "bookworm");
-        await storeAdvisories(
-          index.db,
+        await index.advisories.store(
           { location: "tracker.json", kind: "tracker", date: "2026-11-30T00:00:00.000Z" },
           feed.advisories,
         );
-        const stored = await advisoriesFor(index.db, "bookworm", ["openssl", "zlib"]);
+        const stored = await index.advisories.advisories("bookworm", ["openssl", "zlib"]);
         assert.deepEqual(stored.map((a) => a.id).sort(), [
           "CVE-2023-45853",
           "CVE-2024-5535",
@@ -42,17 +40,16 @@ for (const backend of BACKENDS) {
           feed.advisories.find((a) => a.id === "CVE-2024-5535"),
           "every field comes back as stored",
         );
-        await storeAdvisories(
-          index.db,
+        await index.advisories.store(
           { location: "tracker.json", kind: "tracker", date: "2026-12-01T00:00:00.000Z" },
           feed.advisories.slice(0, 2),
         );
-        const feeds = await storedFeeds(index.db);
+        const feeds = await index.advisories.feeds();
         assert.deepEqual(
           feeds.map((f) => [f.location, f.kind, f.date, f.advisories]),
           [["tracker.json", "tracker", "2026-12-01T00:00:00.000Z", 2]],
         );
-        assert.equal((await advisoriesFor(index.db, "bookworm", ["curl", "openssl", "zlib"])).length, 2);
+        assert.equal((await index.advisories.advisories("bookworm", ["curl", "openssl", "zlib"])).length, 2);
       } finally {
         await index.close();
       }
@@ -70,18 +67,18 @@ for (const backend of BACKENDS) {
           const topDigest = imageDescriptor(image).digest;
           await index.add(image, "test", [{ registry: "registry.test", repository: "app", tag, topDigest }]);
         }
-        const none = await scanFleet(index.db);
+        const none = await scanFleet(index);
         assert.ok(
           none.every((s) => !s.coverage.covered && s.findings.length === 0),
           "no feed: nothing covered",
         );
         const feed = await readFeed(join(FIXTURES, "tracker.json"));
         const tracker = { location: "tracker.json", kind: "tracker" as const, date: feed.date };
-        await storeAdvisories(index.db, tracker, feed.advisories);
+        await index.advisories.store(tracker, feed.advisories);
         // Evidence from bookworm repositories without the security suite sees no security fix: listed, not counted.
         const spec = { location: "changelogs:spec", kind: "changelog" as const, date: feed.date };
-        await storeAdvisories(index.db, spec, [], [], [{ ...spec, release: "trixie", suites: ["trixie"] }]);
-        const byTag = new Map((await scanFleet(index.db)).map((s) => [s.reference, s]));
+        await index.advisories.store(spec, [], [], [{ ...spec, release: "trixie", suites: ["trixie"] }]);
+        const byTag = new Map((await scanFleet(index)).map((s) => [s.reference, s]));
         const twelve = byTag.get("registry.test/app:12")!;
         assert.equal(twelve.coverage.covered, true);
         assert.deepEqual(
@@ -95,17 +92,16 @@ for (const backend of BACKENDS) {
           thirteen.coverage.sources.map((c) => [c.location, c.suites]),
           [["changelogs:spec", ["trixie"]]],
         );
-        await storeAdvisories(
-          index.db,
+        await index.advisories.store(
           spec,
           [],
           [],
           [{ ...spec, release: "trixie", suites: ["trixie", "trixie-security"] }],
         );
-        const now = (await scanFleet(index.db)).find((s) => s.reference === "registry.test/app:13")!;
+        const now = (await scanFleet(index)).find((s) => s.reference === "registry.test/app:13")!;
         assert.equal(now.coverage.covered, true, "evidence with the security suite covers its release");
-        await storeAdvisories(index.db, tracker, []);
-        const emptied = (await scanFleet(index.db)).find((s) => s.reference === "registry.test/app:12")!;
+        await index.advisories.store(tracker, []);
+        const emptied = (await scanFleet(index)).find((s) => s.reference === "registry.test/app:12")!;
         assert.equal(
           emptied.coverage.covered,
           false,
@@ -129,13 +125,11 @@ for (const backend of BACKENDS) {
           await index.add(image, "test", [{ registry: "registry.test", repository: "app", tag, topDigest }]);
         }
         const feed = await readFeed(join(FIXTURES, "tracker.json"));
-        await storeAdvisories(
-          index.db,
+        await index.advisories.store(
           { location: "tracker.json", kind: "tracker", date: feed.date },
           feed.advisories,
         );
-        await storeAdvisories(
-          index.db,
+        await index.advisories.store(
           { location: "changelogs:spec", kind: "changelog", date: feed.date },
           [],
           [
@@ -148,9 +142,12 @@ for (const backend of BACKENDS) {
             },
           ],
         );
-        assert.equal((await storedVersions(index.db, ["zlib1g"])).get("zlib1g")?.suite, "bookworm-security");
+        assert.equal(
+          (await index.advisories.available(["zlib1g"])).get("zlib1g")?.suite,
+          "bookworm-security",
+        );
         const opened = old.opened.length + fixed.opened.length;
-        const scans = await scanFleet(index.db);
+        const scans = await scanFleet(index);
         assert.equal(old.opened.length + fixed.opened.length, opened, "no layer read");
         const byTag = new Map(scans.map((s) => [s.reference, s]));
         const one = byTag.get("registry.test/app:1")!;

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/database/db.js";
+import { migrate } from "../../src/database/migrate.js";
+import { openPostgres } from "../../src/database/postgres.js";
+import { openSqlite } from "../../src/database/sqlite.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { LAYER_LIMITS } from "../../src/fleet/layer-bounds.js";
-import { openPostgres } from "../../src/fleet/postgres.js";
+import { INDEX_MIGRATIONS } from "../../src/fleet/open.js";
 import { parseQuery } from "../../src/fleet/query.js";
-import { MIGRATIONS, migrate } from "../../src/fleet/schema.js";
-import { openSqlite } from "../../src/fleet/sqlite.js";
+import { FLEET_MIGRATIONS } from "../../src/fleet/schema.js";
 import { type ImageRef, imageSize } from "../../src/fleet/store.js";
 import { readInventory } from "../../src/inventory/inventory.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
@@ -21,7 +23,7 @@ import {
   strataImage,
   strataPackageLayer,
 } from "../helpers/fleet-images.js";
-import { indexBackends } from "../helpers/index-backends.js";
+import { indexBackends, openIndexWithDb } from "../helpers/index-backends.js";
 
 /** Every test runs on both databases: an embedded SQLite file and a real PostgreSQL server of our own. */
 const { backends: BACKENDS, pg } = indexBackends("fleet");
@@ -232,7 +234,7 @@ for (const backend of BACKENDS) {
     test("an image annotating a shared layer's digest with false packages cannot hide its real ones, added first or last", async () => {
       for (const victimKind of ["debian", "strata"] as const) {
         for (const attackerFirst of [true, false]) {
-          const index = await FleetIndex.open(await backend.location());
+          const { index, db } = await openIndexWithDb(await backend.location());
           const shared =
             victimKind === "debian" ? await statusLayer([OPENSSL]) : await strataPackageLayer(OPENSSL);
           const victim = countedImage([await strataBaseLayer("victim"), shared], { label: "victim" });
@@ -254,7 +256,7 @@ for (const backend of BACKENDS) {
             (await index.query("bash")).items.filter((a) => a.image.digest === digestOf(victim.image)).length,
             0,
           );
-          const from = await index.db.get<{ packages_from: string }>(
+          const from = await db.get<{ packages_from: string }>(
             "SELECT packages_from FROM layers WHERE digest = ?",
             [shared.descriptor.digest],
           );
@@ -266,7 +268,7 @@ for (const backend of BACKENDS) {
 
     test("an image claiming a shared layer's digest with a false size cannot make the fleet report it, added first or last", async () => {
       for (const liarFirst of [true, false]) {
-        const index = await FleetIndex.open(await backend.location());
+        const { index, db } = await openIndexWithDb(await backend.location());
         const shared = await strataPackageLayer(OPENSSL);
         const honest = countedImage([await strataBaseLayer("honest"), shared], { label: "honest" });
         const huge = { ...shared, descriptor: { ...shared.descriptor, size: 999_999_999_999 } };
@@ -276,7 +278,7 @@ for (const backend of BACKENDS) {
         if (liarFirst) await addLiar();
         await index.add(honest.image, "test", [ref("honest", "1", digestOf(honest.image))]);
         if (!liarFirst) await addLiar();
-        const row = await index.db.get<{ size: number }>("SELECT size FROM layers WHERE digest = ?", [
+        const row = await db.get<{ size: number }>("SELECT size FROM layers WHERE digest = ?", [
           shared.descriptor.digest,
         ]);
         assert.equal(Number(row?.size), shared.descriptor.size, `liar ${liarFirst ? "first" : "last"}`);
@@ -426,28 +428,28 @@ for (const backend of BACKENDS) {
     test("migrates an index of an older schema and keeps what it held; a new add fills the sizes it lacked", async () => {
       const location = await backend.location();
       const v1 = backend.name === "SQLite" ? await openSqlite(location) : await openPostgres(location);
-      assert.deepEqual(await migrate(v1, MIGRATIONS.slice(0, 1)), [1]);
+      assert.deepEqual(await migrate(v1, FLEET_MIGRATIONS.slice(0, 1)), [1]);
       const { image } = await strataImage([LIBC, OPENSSL]);
       await storeAsVersion1(v1, image, digestOf(image));
       await v1.close();
-      const index = await FleetIndex.open(location);
+      const { index, db } = await openIndexWithDb(location);
       const stats = await index.stats();
       assert.deepEqual(
         [stats.schemaVersion, stats.images, stats.layerPackages],
-        [MIGRATIONS.at(-1)!.version, 1, 2],
+        [Math.max(...INDEX_MIGRATIONS.map((m) => m.version)), 1, 2],
       );
       assert.deepEqual(
         [stats.unsizedImages, stats.unsizedLayers, stats.layerBytes, stats.imageBytes],
         [1, image.manifest.layers.length, 0, 0],
       );
-      const rows = await index.db.all<{ version: number }>(
+      const rows = await db.all<{ version: number }>(
         "SELECT version FROM schema_migrations ORDER BY version",
       );
       assert.deepEqual(
         rows.map((r) => Number(r.version)),
-        MIGRATIONS.map((m) => m.version),
+        INDEX_MIGRATIONS.map((m) => m.version).sort((a, b) => a - b),
       );
-      assert.equal(Number((await index.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
+      assert.equal(Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sync_tags"))?.n), 0);
       assert.equal((await index.query("libssl3 << 3.0.15-1~deb12u1")).items.length, 1);
       assert.equal((await index.images())[0].size, null);
       await index.add(image, "test", [ref("old", "2", digestOf(image))]);
@@ -563,7 +565,7 @@ for (const backend of BACKENDS) {
     });
 
     test("keeps each layer's compressed size once and each image's size, in ls and stats", async () => {
-      const index = await FleetIndex.open(await backend.location());
+      const { index, db } = await openIndexWithDb(await backend.location());
       const a = await strataImage([LIBC, OPENSSL], { label: "a" });
       const b = await strataImage([LIBC, ZLIB], { label: "b" });
       for (const [name, { image }] of [
@@ -580,9 +582,7 @@ for (const backend of BACKENDS) {
           [digestOf(b.image), expected(b.image)],
         ].sort(),
       );
-      const layerRows = await index.db.all<{ digest: string; size: number }>(
-        "SELECT digest, size FROM layers",
-      );
+      const layerRows = await db.all<{ digest: string; size: number }>("SELECT digest, size FROM layers");
       const byDigest = new Map(layerRows.map((r) => [r.digest, Number(r.size)]));
       for (const l of [...a.image.manifest.layers, ...b.image.manifest.layers])
         assert.equal(byDigest.get(l.digest), l.size, l.digest);

@@ -72,9 +72,9 @@ for (const backend of BACKENDS) {
         const old = all.find((i) => i.digest === oldDigest)!;
         assert.deepEqual([old.superseded, old.refs], [true, []]);
         assert.equal((await index.stats()).superseded, 1);
-        const scanned = (await scanFleet(index.db)).map((s) => s.digest);
+        const scanned = (await scanFleet(index)).map((s) => s.digest);
         assert.deepEqual(scanned.sort(), [newDigest, otherDigest].sort());
-        const scannedAll = await scanFleet(index.db, { all: true });
+        const scannedAll = await scanFleet(index, { all: true });
         assert.equal(scannedAll.find((s) => s.digest === oldDigest)?.superseded, true);
         assert.equal(scannedAll.length, 3);
       } finally {
@@ -93,7 +93,7 @@ for (const backend of BACKENDS) {
           imageDigests: [oldDigest],
           diffIds: [],
         };
-        const reports = await joinContainers(index, new Vulnerabilities(index.db), [container]);
+        const reports = await joinContainers(index, new Vulnerabilities(index), [container]);
         assert.equal(reports[0].match?.image.digest, oldDigest);
         assert.equal(reports[0].packages.length, 2, "its packages are still known");
         assert.match(psLines(reports)[1], /manifest [0-9a-f]{12} \(superseded\)/);
@@ -137,7 +137,7 @@ for (const backend of BACKENDS) {
 
     test("the page's API leaves superseded images out unless ?all=true, and refuses any other value", async () => {
       const { index, oldDigest } = await fleetWithSupersededImage(await backend.location());
-      const view = new FleetView(index, new Vulnerabilities(index.db));
+      const view = new FleetView(index, new Vulnerabilities(index));
       const app = await buildServer({ view, pageDir, listen: parseListen("127.0.0.1:8080") });
       try {
         const get = async (url: string) => {

@@ -2,17 +2,14 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { baseLayerEntries } from "../../src/debian/base-root.js";
 import { dropDanglingLinks } from "../../src/effects/dangling.js";
 import { nativeEffects } from "../../src/effects/native-effects.js";
-import { baseLayerEntries } from "../../src/layers/base-layer.js";
-import {
-  buildPackageLayer,
-  LAYER_FORMAT_VERSION,
-  type LayerEntry,
-  type PackageFacts,
-} from "../../src/layers/layer.js";
+import type { PackageFacts } from "../../src/effects/package-facts.js";
+import { buildPackageLayer, LAYER_FORMAT_VERSION } from "../../src/layers/layer.js";
 import { LayerCache } from "../../src/layers/layer-cache.js";
 import { compressionIdentity, resolveCompression } from "../../src/oci/compress.js";
+import type { LayerEntry } from "../../src/oci/layer-entry.js";
 import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";

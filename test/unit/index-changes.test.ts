@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Advisory } from "../../src/advisories/advisory.js";
-import { storeAdvisories } from "../../src/advisories/store.js";
-import { GenerationWatch, readGenerations } from "../../src/fleet/changes.js";
-import type { Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/database/db.js";
+import { type Generations, GenerationWatch, readGenerations } from "../../src/database/generations.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { strataImage } from "../helpers/fleet-images.js";
@@ -31,7 +30,7 @@ for (const backend of BACKENDS)
     test("add, a new ref, remove and prune count image changes; storing a feed counts an advisories change", async () => {
       const index = await FleetIndex.open(await backend.location());
       try {
-        assert.deepEqual(await readGenerations(index.db), { images: 0, advisories: 0 });
+        assert.deepEqual(await index.generations(), { images: 0, advisories: 0 });
         const { image } = await strataImage([BASE]);
         const digest = imageDescriptor(image).digest;
         const ref = (tag: string) => ({
@@ -41,16 +40,16 @@ for (const backend of BACKENDS)
           topDigest: digest,
         });
         await index.add(image, "test", [ref("1")]);
-        assert.deepEqual(await readGenerations(index.db), { images: 1, advisories: 0 });
+        assert.deepEqual(await index.generations(), { images: 1, advisories: 0 });
         await index.add(image, "test", [ref("2")]);
-        assert.equal((await readGenerations(index.db)).images, 2, "a new name for a known image");
+        assert.equal((await index.generations()).images, 2, "a new name for a known image");
         await index.remove({ ref: { registry: "r.example", repository: "shop/web", tag: "1" } });
-        assert.equal((await readGenerations(index.db)).images, 3);
+        assert.equal((await index.generations()).images, 3);
         await index.prune();
-        assert.equal((await readGenerations(index.db)).images, 4);
+        assert.equal((await index.generations()).images, 4);
         const feed = { location: "tracker.json", kind: "tracker" as const, date: "2026-12-01" };
-        await storeAdvisories(index.db, feed, [ADVISORY]);
-        assert.deepEqual(await readGenerations(index.db), { images: 4, advisories: 1 });
+        await index.advisories.store(feed, [ADVISORY]);
+        assert.deepEqual(await index.generations(), { images: 4, advisories: 1 });
       } finally {
         await index.close();
       }
@@ -61,8 +60,8 @@ for (const backend of BACKENDS)
       try {
         const bad = { ...ADVISORY, severity: undefined as unknown as "high" };
         const feed = { location: "bad.json", kind: "tracker" as const, date: "2026-12-01" };
-        await assert.rejects(storeAdvisories(index.db, feed, [bad]));
-        assert.deepEqual(await readGenerations(index.db), { images: 0, advisories: 0 });
+        await assert.rejects(index.advisories.store(feed, [bad]));
+        assert.deepEqual(await index.generations(), { images: 0, advisories: 0 });
       } finally {
         await index.close();
       }
@@ -70,9 +69,13 @@ for (const backend of BACKENDS)
   });
 
 describe("reading the change counters", () => {
-  /** A database whose change counters say `generation` and whose reads are counted, or fail. */
-  function fakeCounters(state: { reads: number; fail: boolean; generation: number }): Db {
-    return {
+  /** Reads the counters of a database whose counters say `generation` and whose reads are counted, or fail. */
+  function fakeCounters(state: {
+    reads: number;
+    fail: boolean;
+    generation: number;
+  }): () => Promise<Generations> {
+    const db = {
       all: async () => {
         state.reads++;
         if (state.fail) throw new Error("connection refused");
@@ -82,6 +85,7 @@ describe("reading the change counters", () => {
         ];
       },
     } as unknown as Db;
+    return () => readGenerations(db);
   }
 
   test("is done at most once a period, shared by concurrent callers", async () => {

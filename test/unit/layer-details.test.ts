@@ -8,8 +8,9 @@ import type { LayerScan } from "../../src/inventory/layer-scan.js";
 import { scanOverlay } from "../../src/inventory/overlay.js";
 import { buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
 import { buildGroupLayer } from "../../src/layers/group-layer.js";
-import { buildPackageLayer, type LayerBlob, type PackageLayerInput } from "../../src/layers/layer.js";
+import { buildPackageLayer, type PackageLayerInput } from "../../src/layers/layer.js";
 import { LayerCache } from "../../src/layers/layer-cache.js";
+import type { LayerBlob } from "../../src/layers/write-layer.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { type CraftedFile, craftDeb, tempDir } from "../helpers/debs.js";
@@ -17,7 +18,7 @@ import { copyright, OS_RELEASE } from "../helpers/sbom-image.js";
 import { storeBlobSource, syntheticImage } from "../helpers/synthetic-image.js";
 
 /**
- * The SBOM details a layer yields are kept as the layer is written (src/layers/layer.ts), so that a
+ * The SBOM details a layer yields are kept as the layer is written (src/layers/write-layer.ts), so that a
  * cold build's SBOMs read no layer: what is kept then must be exactly what reading the blob back
  * gives (src/inventory/overlay.ts), for every kind of layer strata makes.
  */

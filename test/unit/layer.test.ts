@@ -7,19 +7,16 @@ import { describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { cachedDebChangelog } from "../../src/advisories/deb-changelog.js";
-import {
-  accountFiles,
-  baseLayerEntries,
-  buildBaseLayer,
-  buildEntriesLayer,
-} from "../../src/layers/base-layer.js";
+import { accountFiles } from "../../src/debian/accounts.js";
+import { baseLayerEntries } from "../../src/debian/base-root.js";
+import { buildBaseLayer, buildEntriesLayer } from "../../src/layers/base-layer.js";
 import {
   buildPackageLayer,
-  type LayerBlob,
   type PackageLayerInput,
   type PackageLayerRecord,
 } from "../../src/layers/layer.js";
 import { LayerCache } from "../../src/layers/layer-cache.js";
+import type { LayerBlob } from "../../src/layers/write-layer.js";
 import {
   type Compression,
   compressionIdentity,

@@ -6,9 +6,9 @@ import fc from "fast-check";
 import { pemCertificates } from "../../src/effects/certificate.js";
 import { subjectHash } from "../../src/effects/openssl-hash.js";
 import { packageEntries } from "../../src/layers/layer.js";
-import { BodySpool } from "../../src/layers/spool.js";
 import { resolveCompression } from "../../src/oci/compress.js";
 import { isStrataError } from "../../src/util/errors.js";
+import { BodySpool } from "../../src/util/spool.js";
 import { opensslSubjectHash, selfSigned } from "../helpers/certificates.js";
 import { realDeb, tempDir } from "../helpers/debs.js";
 

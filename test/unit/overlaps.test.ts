@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { baseLayerEntries } from "../../src/layers/base-layer.js";
+import { baseLayerEntries } from "../../src/debian/base-root.js";
 import { buildGroupLayer } from "../../src/layers/group-layer.js";
 import { buildPackageLayer, type PackageLayerInput } from "../../src/layers/layer.js";
 import { LayerCache } from "../../src/layers/layer-cache.js";

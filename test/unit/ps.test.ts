@@ -10,6 +10,7 @@ import { Vulnerabilities } from "../../src/serve/vulnerabilities.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
+import { openIndexWithDb } from "../helpers/index-backends.js";
 import { digestOf, type FleetImageSpec, indexPageFleet } from "../helpers/page-fleet.js";
 
 /** `strata ps --pods`: a kubectl pod list joined with a real SQLite index, through the compiled CLI. */
@@ -81,7 +82,7 @@ describe("joining containers with the index", () => {
         diffIds,
       });
       const diffIds = api.config.rootfs.diff_ids;
-      const [whole, partial] = await joinContainers(index, new Vulnerabilities(index.db), [
+      const [whole, partial] = await joinContainers(index, new Vulnerabilities(index), [
         container(diffIds),
         container(diffIds.slice(0, -1)),
       ]);
@@ -98,7 +99,7 @@ describe("joining containers with the index", () => {
 
 describe("looking up running containers", () => {
   test("200 containers are looked up in as many statements as 4, each found by what its runtime reports", async () => {
-    const index = await FleetIndex.open(db);
+    const { index, db: database } = await openIndexWithDb(db);
     try {
       const api = fleet.get("team/api:1.0")!.image.image;
       const web = fleet.get("team/web:2")!.image.image;
@@ -111,15 +112,15 @@ describe("looking up running containers", () => {
       ];
       let statements = 0;
       // Every statement goes through all() or get(): counted on the way.
-      const all = index.db.all.bind(index.db);
-      const get = index.db.get.bind(index.db);
+      const all = database.all.bind(database);
+      const get = database.get.bind(database);
       const counted =
         <A extends unknown[], R>(f: (...args: A) => R) =>
         (...args: A): R => {
           statements++;
           return f(...args);
         };
-      Object.assign(index.db, { all: counted(all), get: counted(get) });
+      Object.assign(database, { all: counted(all), get: counted(get) });
       const few = await index.running(kinds);
       const fewStatements = statements;
       statements = 0;
@@ -148,7 +149,7 @@ describe("looking up running containers", () => {
           imageDigests: k.digests,
           diffIds: k.diffIds,
         }));
-      const vulnerabilities = new Vulnerabilities(index.db);
+      const vulnerabilities = new Vulnerabilities(index);
       statements = 0;
       const joinedFew = await joinContainers(index, vulnerabilities, containers(kinds));
       const joinFew = statements;

@@ -36,7 +36,7 @@ before(async () => {
   await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
   await writeFile(join(pageDir, "app.js"), "");
   index = await FleetIndex.open(join(dir, "index.db"));
-  view = new FleetView(index, new Vulnerabilities(index.db));
+  view = new FleetView(index, new Vulnerabilities(index));
   app = await buildServer({ view, pageDir, listen: parseListen("127.0.0.1:8080") });
 });
 after(async () => {

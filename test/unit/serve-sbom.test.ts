@@ -73,7 +73,7 @@ before(async () => {
   await cp(new URL("../../src/serve/page/", import.meta.url), pageDir, { recursive: true });
   await writeFile(join(pageDir, "app.js"), "");
   // Each SBOM is made on a worker, which under tsx compiles its modules first: seconds on a busy machine.
-  const view = new FleetView(index, new Vulnerabilities(index.db), { timeoutMs: 6000 });
+  const view = new FleetView(index, new Vulnerabilities(index), { timeoutMs: 6000 });
   app = await buildServer({ view, pageDir, listen: parseListen("127.0.0.1:8080") });
 });
 after(async () => {

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { answerReview, webhookDecider } from "../../src/admission/webhook.js";
-import { FleetIndex } from "../../src/fleet/fleet-index.js";
+import type { Db } from "../../src/database/db.js";
+import type { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { imageDescriptor } from "../../src/oci/image.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
+import { openIndexWithDb } from "../helpers/index-backends.js";
 import { serve } from "../helpers/loopback.js";
 import { syntheticIndex } from "../helpers/synthetic-image.js";
 import { podReview } from "../helpers/webhook.js";
@@ -21,10 +23,11 @@ const review = (image: string) => podReview([image], { namespace: "shop", name: 
 
 describe("the webhook's view of the fleet index", { timeout: 120_000 }, () => {
   let index: FleetIndex;
+  let db: Db;
   const base = { name: "base-files", version: "12.4+deb12u11" };
 
   before(async () => {
-    index = await FleetIndex.open(join(await tempDir("trust-admission-index"), "index.db"));
+    ({ index, db } = await openIndexWithDb(join(await tempDir("trust-admission-index"), "index.db")));
   });
   after(() => index.close());
 
@@ -68,7 +71,7 @@ describe("the webhook's view of the fleet index", { timeout: 120_000 }, () => {
       const { answer, outcome } = await answerReview(decider, review(`${host}/shop/new@${digest}`), OPTS);
       assert.equal(outcome, "failed-open");
       assert.match(answer.warnings?.[0] ?? "", /is not in the index \(strata index add indexes it\)/);
-      const rows = await index.db.all("SELECT digest FROM manifests WHERE digest = ?", [digest]);
+      const rows = await db.all("SELECT digest FROM manifests WHERE digest = ?", [digest]);
       assert.deepEqual(rows, [], "nothing was indexed");
     } finally {
       await registry.close();

@@ -1,6 +1,5 @@
 import { readFeed } from "../../advisories/feed.js";
 import { storeIndexEvidence } from "../../advisories/index-evidence.js";
-import { storeAdvisories, storedFeeds } from "../../advisories/store.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import type { CommandDef } from "../command.js";
@@ -26,7 +25,7 @@ async function update(opts: UpdateFlags, out: Output): Promise<void> {
     const results: unknown[] = [];
     for (const location of opts.from ?? []) {
       const feed = await readFeed(location, keep);
-      await storeAdvisories(index.db, { location, kind: feed.kind, date: feed.date }, feed.advisories);
+      await index.advisories.store({ location, kind: feed.kind, date: feed.date }, feed.advisories);
       results.push({ location, kind: feed.kind, date: feed.date, advisories: feed.advisories.length });
       out.line(
         `${location}: ${feed.advisories.length} advisories (${feed.kind}, ${feed.date}) stored in ${index.where}`,
@@ -35,7 +34,13 @@ async function update(opts: UpdateFlags, out: Output): Promise<void> {
     if (spec) {
       // The release the repositories hold, when their base-files cannot say: one --release names it.
       const release = opts.release?.length === 1 ? opts.release[0] : undefined;
-      const r = await storeIndexEvidence(index.db, spec, { cacheRoot: opts.cacheDir }, release);
+      const r = await storeIndexEvidence(
+        index.advisories,
+        await index.heldPackages(),
+        spec,
+        { cacheRoot: opts.cacheDir },
+        release,
+      );
       results.push({ ...r, kind: "changelog" });
       out.line(
         `${spec.path}: ${r.newer} of ${r.packages} indexed packages have newer versions; their changelogs name ${r.advisories} fixes, stored in ${index.where}`,
@@ -48,7 +53,7 @@ async function update(opts: UpdateFlags, out: Output): Promise<void> {
 }
 
 async function listFeeds(_: [], opts: IndexFlags, out: Output): Promise<void> {
-  const feeds = await withIndex(opts, (index) => storedFeeds(index.db));
+  const feeds = await withIndex(opts, (index) => index.advisories.feeds());
   if (opts.json) {
     out.json({ feeds });
     return;

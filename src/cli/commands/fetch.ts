@@ -1,5 +1,6 @@
+import { fetchDebs } from "../../debian/fetch-debs.js";
 import { assertLockCovers, lockPathFor, readLock } from "../../lock/lock.js";
-import { fetchDebs, relocateLock } from "../../pipeline/fetch-debs.js";
+import { relocateLock } from "../../lock/relocate.js";
 import { loadSpec } from "../../spec/spec.js";
 import type { CommandDef } from "../command.js";
 import { formatBytes, type Output } from "../output.js";

@@ -56,7 +56,7 @@ async function containers(flags: PsFlags): Promise<RunningContainer[]> {
 async function ps(_: [], flags: PsFlags, out: Output): Promise<void> {
   const running = await containers(flags);
   const [reports, runs] = await withIndex(flags, async (index) => {
-    const vulnerabilities = new Vulnerabilities(index.db);
+    const vulnerabilities = new Vulnerabilities(index);
     return [
       await joinContainers(index, vulnerabilities, running),
       await vulnerableRuns(index, vulnerabilities),

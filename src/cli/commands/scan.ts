@@ -37,7 +37,7 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
         },
       );
     }
-    return withIndex(opts, (index) => scanFleet(index.db, { release: opts.release, all: opts.all }));
+    return withIndex(opts, (index) => scanFleet(index, { release: opts.release, all: opts.all }));
   }
   if (opts.all)
     throw new StrataError("USAGE", "--all goes with --fleet", {

@@ -26,7 +26,7 @@ async function serve(flags: ServeFlags, out: Output): Promise<void> {
     });
   }
   const index = await FleetIndex.open(flags.index);
-  const view = new FleetView(index, new Vulnerabilities(index.db));
+  const view = new FleetView(index, new Vulnerabilities(index));
   const app = await buildServer({ view, pageDir: PAGE_DIR, listen });
   if (!listen.loopback) {
     out.line(

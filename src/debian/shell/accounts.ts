@@ -1,5 +1,4 @@
-import type { Accounts } from "../../layers/base-layer.js";
-import { freeId, SYSTEM_ID_RANGE, USER_ID_RANGE } from "../../spec/accounts.js";
+import { type Accounts, freeId, SYSTEM_ID_RANGE, USER_ID_RANGE } from "../accounts.js";
 import { STATIC_GROUPS, STATIC_USERS } from "../base-passwd.js";
 import type { ImageTree } from "./tree.js";
 

@@ -1,8 +1,8 @@
 import type { Finding } from "../../advisories/match.js";
+import type { FleetBytes, StackLayer } from "../../fleet/image-rows.js";
 import type { IndexedPackage } from "../../fleet/lookups.js";
 import type { QueryAnswer } from "../../fleet/query.js";
 import type { RunRecord } from "../../fleet/runs.js";
-import type { FleetBytes, StackLayer } from "../fleet-data.js";
 import type { FleetImage, FleetTotals } from "../fleet-summary.js";
 import type { PackageDiff } from "../fleet-view.js";
 

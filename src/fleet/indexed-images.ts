@@ -1,4 +1,4 @@
-import type { Db } from "../fleet/db.js";
+import type { Db } from "../database/db.js";
 
 /** A package as a decision needs it: binary and source, with the architecture VEX products may name. */
 export interface InstalledRow {
@@ -71,4 +71,22 @@ export async function imagesUnder(db: Db, digest: string): Promise<IndexedImageC
       (a, b) => a.name.localeCompare(b.name, "en") || a.architecture.localeCompare(b.architecture, "en"),
     );
   return list;
+}
+
+/** The manifest digests a digest names: itself when it is an indexed image, else the images of an indexed index. */
+export async function manifestsUnder(db: Db, digest: string): Promise<string[]> {
+  const rows = await db.all<{ digest: string }>(
+    `SELECT m.digest FROM manifests m WHERE m.digest = ?
+     UNION SELECT m.digest FROM refs r JOIN manifests m ON m.id = r.manifest_id WHERE r.top_digest = ?`,
+    [digest, digest],
+  );
+  return rows.map((r) => r.digest);
+}
+
+/** Every package some indexed image holds, once (what changelog evidence is derived for). */
+export function heldPackages(db: Db): Promise<InstalledRow[]> {
+  return db.all<InstalledRow>(
+    `SELECT p.name, p.version, p.architecture, p.source, p.source_version AS "sourceVersion" FROM packages p
+      WHERE EXISTS (SELECT 1 FROM layer_packages lp WHERE lp.package_id = p.id)`,
+  );
 }

@@ -40,6 +40,18 @@ export function chunked<T>(list: T[], size = VALUES_PER_STATEMENT): T[][] {
   return out;
 }
 
+/** Runs `sql`, whose IN list is written `(@ids)`, over `ids` in chunks. */
+export async function allIn<T>(db: Db, sql: string, ids: SqlValue[], before: SqlValue[] = []): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += VALUES_PER_STATEMENT) {
+    const chunk = ids.slice(i, i + VALUES_PER_STATEMENT);
+    // Pushed one by one: a spread of a few hundred thousand rows overflows the call stack.
+    for (const row of await db.all<T>(sql.replace("@ids", placeholders(chunk.length)), [...before, ...chunk]))
+      out.push(row);
+  }
+  return out;
+}
+
 /** Runs one task at a time: a connection holds one transaction at once. */
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();

@@ -1,6 +1,6 @@
 import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { tempPathFor } from "../util/fs.js";
+import { tempPathFor } from "./fs.js";
 
 /**
  * Where a package's file bodies wait between reading data.tar (in archive order) and writing the

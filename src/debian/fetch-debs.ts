@@ -1,6 +1,4 @@
 import { join } from "node:path";
-import { relocateUrl } from "../debian/sources.js";
-import type { Lock, LockedPackage } from "../lock/lock.js";
 import { ContentStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
@@ -11,16 +9,27 @@ export function debStore(root?: string): ContentStore {
   return new ContentStore(join(cacheRoot(root), "debs"));
 }
 
-export interface FetchEvent {
-  pkg: LockedPackage;
+/** What fetching a .deb needs of a locked package (src/lock/lock-schema.ts): where, and what it must be. */
+export interface DebToFetch {
+  name: string;
+  version: string;
+  /** The repository's URL: the .deb is at `${repository}/${filename}`. */
+  repository: string;
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+export interface FetchEvent<P extends DebToFetch = DebToFetch> {
+  pkg: P;
   /** "cached" when the verified .deb was already there. */
   status: "cached" | "downloaded";
 }
 
-export interface FetchOptions {
+export interface FetchOptions<P extends DebToFetch = DebToFetch> {
   cacheRoot?: string;
   concurrency?: number;
-  onEvent?: (e: FetchEvent) => void;
+  onEvent?: (e: FetchEvent<P>) => void;
 }
 
 /**
@@ -30,9 +39,9 @@ export interface FetchOptions {
  * interrupted or truncated download leaves no entry. A cached entry that fails verification is
  * dropped and fetched again.
  */
-export function startDebFetches(
-  packages: LockedPackage[],
-  opts: FetchOptions = {},
+export function startDebFetches<P extends DebToFetch>(
+  packages: P[],
+  opts: FetchOptions<P> = {},
 ): Map<string, Promise<string>> {
   const store = debStore(opts.cacheRoot);
   const limiter = new Limiter(opts.concurrency ?? 4);
@@ -56,9 +65,9 @@ export function startDebFetches(
 }
 
 /** Makes every given .deb available in the cache; resolves to their paths by sha256. */
-export async function fetchDebs(
-  packages: LockedPackage[],
-  opts: FetchOptions = {},
+export async function fetchDebs<P extends DebToFetch>(
+  packages: P[],
+  opts: FetchOptions<P> = {},
 ): Promise<Map<string, string>> {
   const pending = startDebFetches(packages, opts);
   const paths = new Map<string, string>();
@@ -66,25 +75,8 @@ export async function fetchDebs(
   return paths;
 }
 
-/**
- * The lock as seen from `mirror` (the `--mirror` flag): every repository URL, in the inputs and in
- * each package, moved the way the spec's are. The .debs are pinned by sha256, so only where they
- * are fetched from changes, and a lock made against one mirror still covers the spec on another.
- */
-export function relocateLock(lock: Lock, mirror: string | undefined): Lock {
-  if (!mirror) return lock;
-  return {
-    ...lock,
-    inputs: {
-      ...lock.inputs,
-      repositories: lock.inputs.repositories.map((r) => ({ ...r, url: relocateUrl(r.url, mirror) })),
-    },
-    packages: lock.packages.map((p) => ({ ...p, repository: relocateUrl(p.repository, mirror) })),
-  };
-}
-
 /** Downloads one .deb into the store; a dropped or truncated transfer is tried again, twice. */
-async function downloadDeb(store: ContentStore, pkg: LockedPackage, attempts = 3): Promise<void> {
+async function downloadDeb(store: ContentStore, pkg: DebToFetch, attempts = 3): Promise<void> {
   const url = `${pkg.repository}/${pkg.filename}`;
   for (let attempt = 1; ; attempt++) {
     try {

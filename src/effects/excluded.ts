@@ -3,7 +3,7 @@
  * One list for the parity test against dpkg (test/e2e/effects-parity.test.ts), its bench row and
  * the README, so what an image lacks is said once and kept true by the test.
  */
-export interface SkippedEffect {
+export interface ExcludedEffect {
   /** The paths, as people read them. */
   paths: string;
   /** The same, as a pattern over image paths (no leading "/"). */
@@ -11,7 +11,7 @@ export interface SkippedEffect {
   reason: string;
 }
 
-export const SKIPPED_EFFECTS: readonly SkippedEffect[] = [
+export const EXCLUDED_EFFECTS: readonly ExcludedEffect[] = [
   {
     paths: "/usr/lib/python3*/**/__pycache__/*.pyc (and other __pycache__ byte-code)",
     match: /(^|\/)__pycache__(\/|$)/,
@@ -34,6 +34,6 @@ export const SKIPPED_EFFECTS: readonly SkippedEffect[] = [
 
 /** Why an effect at `path` is left out on purpose, or undefined when it is not (an effect strata
  * makes after all counts as made). */
-export function skippedReason(path: string): string | undefined {
-  return SKIPPED_EFFECTS.find((s) => s.match.test(path))?.reason;
+export function excludedReason(path: string): string | undefined {
+  return EXCLUDED_EFFECTS.find((s) => s.match.test(path))?.reason;
 }

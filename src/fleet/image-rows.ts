@@ -1,5 +1,4 @@
-import type { Db } from "../fleet/db.js";
-import type { FleetIndex } from "../fleet/fleet-index.js";
+import type { Db } from "../database/db.js";
 import {
   byIds,
   fleetSelection,
@@ -8,10 +7,10 @@ import {
   imagesIn,
   packagesWhere,
   type Selection,
-} from "../fleet/lookups.js";
+} from "./lookups.js";
 
 /**
- * What the page shows of the index that FleetIndex's methods do not hand out whole: when each
+ * What the page shows of the index (through FleetIndex's methods): when each
  * image was indexed, its layer stack in order, how many images share each layer, and the packages
  * of many images in one statement. Read-only SQL over the fleet's documented tables and view
  * (src/fleet/schema.ts), the same on SQLite and PostgreSQL.
@@ -62,14 +61,14 @@ async function layerCounts(db: Db, sel: Selection): Promise<Map<number, LayerCou
   return new Map(rows.map((r) => [Number(r.manifest_id), r]));
 }
 
-async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]> {
-  const heads = await index.db.all<{ id: number; digest: string; added_at: number }>(
+async function imageRows(db: Db, sel: Selection): Promise<ImageRow[]> {
+  const heads = await db.all<{ id: number; digest: string; added_at: number }>(
     `SELECT id, digest, added_at FROM manifests WHERE id IN (${sel.sql})`,
     sel.params,
   );
   if (heads.length === 0) return [];
-  const images = new Map([...(await imagesIn(index.db, sel)).values()].map((i) => [i.digest, i]));
-  const counts = await layerCounts(index.db, sel);
+  const images = new Map([...(await imagesIn(db, sel)).values()].map((i) => [i.digest, i]));
+  const counts = await layerCounts(db, sel);
   return heads.flatMap((h) => {
     const image = images.get(h.digest);
     if (image === undefined) return [];
@@ -84,27 +83,27 @@ async function imageRows(index: FleetIndex, sel: Selection): Promise<ImageRow[]>
 }
 
 /** The indexed images a ref names (with `all`, superseded ones too), newest first. */
-export async function fleetImages(index: FleetIndex, opts: { all?: boolean } = {}): Promise<ImageRow[]> {
-  const rows = await imageRows(index, fleetSelection(opts));
+export async function fleetImages(db: Db, opts: { all?: boolean } = {}): Promise<ImageRow[]> {
+  const rows = await imageRows(db, fleetSelection(opts));
   return rows.sort((a, b) => b.addedAt - a.addedAt || a.digest.localeCompare(b.digest));
 }
 
 /** The image with this manifest digest, or undefined. */
-export async function imageByDigest(index: FleetIndex, digest: string): Promise<ImageRow | undefined> {
-  return (await imageRows(index, { sql: "SELECT id FROM manifests WHERE digest = ?", params: [digest] }))[0];
+export async function imageByDigest(db: Db, digest: string): Promise<ImageRow | undefined> {
+  return (await imageRows(db, { sql: "SELECT id FROM manifests WHERE digest = ?", params: [digest] }))[0];
 }
 
 /** The visible packages of the selected images, by manifest id, by name (the fleet's own reader). */
-export function packagesOfImages(index: FleetIndex, sel: Selection): Promise<Map<number, IndexedPackage[]>> {
-  return packagesWhere(index.db, `ip.manifest_id IN (${sel.sql})`, sel.params);
+export function packagesOfImages(db: Db, sel: Selection): Promise<Map<number, IndexedPackage[]>> {
+  return packagesWhere(db, `ip.manifest_id IN (${sel.sql})`, sel.params);
 }
 
 /**
  * How many packages each selected image shows, by manifest id: what `packagesOfImages` would list,
  * counted by the database (a package is its row, in its layer, with its .deb's digest).
  */
-export async function packageCounts(index: FleetIndex, sel: Selection): Promise<Map<number, number>> {
-  const rows = await index.db.all<{ manifest_id: number; n: number }>(
+export async function packageCounts(db: Db, sel: Selection): Promise<Map<number, number>> {
+  const rows = await db.all<{ manifest_id: number; n: number }>(
     `SELECT manifest_id, COUNT(*) AS n
        FROM (SELECT DISTINCT ip.manifest_id, ip.package_id, ip.layer_id, ip.deb_sha256
                FROM image_packages ip WHERE ip.manifest_id IN (${sel.sql})) shown
@@ -147,15 +146,15 @@ export async function fleetBytes(db: Db): Promise<FleetBytes> {
 }
 
 /** The image's layers, bottom first, each with the packages a container sees from it. */
-export async function layerStack(index: FleetIndex, image: ImageRow): Promise<StackLayer[]> {
-  const rows = await index.db.all<LayerRow>(
+export async function layerStack(db: Db, image: ImageRow): Promise<StackLayer[]> {
+  const rows = await db.all<LayerRow>(
     `SELECT ml.position, l.digest, l.diff_id, l.size,
             (SELECT COUNT(DISTINCT o.manifest_id) FROM manifest_layers o WHERE o.layer_id = l.id) AS images
        FROM manifest_layers ml JOIN layers l ON l.id = ml.layer_id
       WHERE ml.manifest_id = ? ORDER BY ml.position`,
     [image.id],
   );
-  const packages = (await packagesOfImages(index, byIds([image.id]))).get(image.id) ?? [];
+  const packages = (await packagesOfImages(db, byIds([image.id]))).get(image.id) ?? [];
   return rows.map((r) => ({
     position: Number(r.position),
     digest: r.digest,
