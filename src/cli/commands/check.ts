@@ -15,7 +15,7 @@ interface CheckFlags extends ScanInputs {
 }
 
 /** The human verdict: one line, then each reason, exemption and expired exemption. */
-export function decisionLines(d: Decision): string[] {
+function decisionLines(d: Decision): string[] {
   return [
     `${d.reference}: ${d.allowed ? "pass" : "FAIL"}`,
     ...d.violations.map((v) => `  denied: ${v.message}`),

@@ -15,7 +15,7 @@ import type { Output } from "../output.js";
 import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
 
 /** The exit status of a scan that finds what --fail-on names (1 is an error, 2 a usage error). */
-export const SCAN_FAILED = 3;
+const SCAN_FAILED = 3;
 
 interface ScanFlags extends ScanInputs {
   fleet?: boolean;
