@@ -135,7 +135,7 @@ export async function writeArtifact(
     out.line(
       `${report.reference}: ${report.uploaded} blobs uploaded (${formatBytes(report.bytesSent)}), ${report.skipped} already there, ${report.mounted} mounted`,
     );
-    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (flags.json) out.json(report);
     return report;
   } finally {
     progress.stop();

@@ -1,41 +1,42 @@
 import { Command, CommanderError } from "commander";
 import { cacheRoot, prepareCacheRoot } from "../util/dirs.js";
 import { STRATA_VERSION } from "../util/version.js";
+import { type AnyCommandDef, addCommand } from "./command.js";
 import { mirrorUrl } from "./commands/common.js";
 import { ExitStatus } from "./exit-status.js";
 import { Output, reportError } from "./output.js";
 
 const HELP_WIDTH = 110;
 
-type Register = (program: Command, out: () => Output) => void;
-
 /**
  * The commands, in the order --help lists them, each loaded only when used: a build loads no web
  * server and a query no layer code (the bundle is split per command; see scripts/build.mjs).
  */
-const COMMAND_MODULES: { names: string[]; load: () => Promise<Register> }[] = [
-  { names: ["lock"], load: async () => (await import("./commands/lock.js")).registerLock },
-  { names: ["fetch"], load: async () => (await import("./commands/fetch.js")).registerFetch },
-  { names: ["build"], load: async () => (await import("./commands/build.js")).registerBuild },
-  { names: ["push"], load: async () => (await import("./commands/push.js")).registerPush },
-  { names: ["pull"], load: async () => (await import("./commands/pull.js")).registerPull },
-  { names: ["update"], load: async () => (await import("./commands/update.js")).registerUpdate },
-  { names: ["diff"], load: async () => (await import("./commands/diff.js")).registerDiff },
-  { names: ["index"], load: async () => (await import("./commands/index.js")).registerIndex },
-  { names: ["query"], load: async () => (await import("./commands/query.js")).registerQuery },
-  { names: ["sbom"], load: async () => (await import("./commands/sbom.js")).registerSbom },
-  { names: ["vex"], load: async () => (await import("./commands/vex.js")).registerVex },
-  { names: ["key", "sign", "verify"], load: async () => (await import("./commands/sign.js")).registerSign },
-  { names: ["scan"], load: async () => (await import("./commands/scan.js")).registerScan },
-  { names: ["check"], load: async () => (await import("./commands/check.js")).registerCheck },
-  { names: ["advisories"], load: async () => (await import("./commands/advisories.js")).registerAdvisories },
-  { names: ["admission"], load: async () => (await import("./commands/admission.js")).registerAdmission },
-  { names: ["audit"], load: async () => (await import("./commands/audit.js")).registerAudit },
-  { names: ["serve"], load: async () => (await import("./commands/serve.js")).registerServe },
-  { names: ["ps"], load: async () => (await import("./commands/ps.js")).registerPs },
-  { names: ["run"], load: async () => (await import("./commands/run.js")).registerRun },
-  { names: ["runs"], load: async () => (await import("./commands/runs.js")).registerRuns },
-  { names: ["job"], load: async () => (await import("./commands/job.js")).registerJob },
+const COMMAND_MODULES: { name: string; load: () => Promise<AnyCommandDef> }[] = [
+  { name: "lock", load: async () => (await import("./commands/lock.js")).command },
+  { name: "fetch", load: async () => (await import("./commands/fetch.js")).command },
+  { name: "build", load: async () => (await import("./commands/build.js")).command },
+  { name: "push", load: async () => (await import("./commands/push.js")).command },
+  { name: "pull", load: async () => (await import("./commands/pull.js")).command },
+  { name: "update", load: async () => (await import("./commands/update.js")).command },
+  { name: "diff", load: async () => (await import("./commands/diff.js")).command },
+  { name: "index", load: async () => (await import("./commands/index.js")).command },
+  { name: "query", load: async () => (await import("./commands/query.js")).command },
+  { name: "sbom", load: async () => (await import("./commands/sbom.js")).command },
+  { name: "vex", load: async () => (await import("./commands/vex.js")).command },
+  { name: "key", load: async () => (await import("./commands/key.js")).command },
+  { name: "sign", load: async () => (await import("./commands/sign.js")).command },
+  { name: "verify", load: async () => (await import("./commands/verify.js")).command },
+  { name: "scan", load: async () => (await import("./commands/scan.js")).command },
+  { name: "check", load: async () => (await import("./commands/check.js")).command },
+  { name: "advisories", load: async () => (await import("./commands/advisories.js")).command },
+  { name: "admission", load: async () => (await import("./commands/admission.js")).command },
+  { name: "audit", load: async () => (await import("./commands/audit.js")).command },
+  { name: "serve", load: async () => (await import("./commands/serve.js")).command },
+  { name: "ps", load: async () => (await import("./commands/ps.js")).command },
+  { name: "run", load: async () => (await import("./commands/run.js")).command },
+  { name: "runs", load: async () => (await import("./commands/runs.js")).command },
+  { name: "job", load: async () => (await import("./commands/job.js")).command },
 ];
 
 /** Global options that take a value: the word after them is not the command. */
@@ -60,7 +61,7 @@ function commandModules(argv: string[] | undefined): typeof COMMAND_MODULES {
     else if (word.startsWith("-")) {
       if (!isGlobalOption(word)) return COMMAND_MODULES;
     } else {
-      const named = COMMAND_MODULES.find((m) => m.names.includes(word));
+      const named = COMMAND_MODULES.find((m) => m.name === word);
       return named ? [named] : COMMAND_MODULES;
     }
   }
@@ -121,8 +122,8 @@ export async function buildProgram(argv?: string[]): Promise<{ program: Command;
     Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
     await prepareCacheRoot(cacheRoot(action.opts().cacheDir));
   });
-  for (const register of await Promise.all(commandModules(argv).map((m) => m.load()))) register(program, out);
-  for (const cmd of program.commands) cmd.exitOverride();
+  for (const def of await Promise.all(commandModules(argv).map((m) => m.load())))
+    addCommand(program, def, out);
   return { program, output: out };
 }
 

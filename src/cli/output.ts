@@ -3,7 +3,10 @@ import { isStrataError } from "../util/errors.js";
 
 export { formatBytes } from "../util/format-bytes.js";
 
-/** Where human output goes: progress bars on a terminal, plain lines when piped, nothing with --quiet. */
+/**
+ * Where output goes: human lines on stderr (progress bars on a terminal, plain lines when piped,
+ * nothing with --quiet) and --json's one document on stdout (printed even with --quiet).
+ */
 export class Output {
   readonly isTTY: boolean;
   /** The bar on screen, if any: lines are printed above it rather than through it. */
@@ -12,8 +15,14 @@ export class Output {
   constructor(
     readonly quiet = false,
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
   ) {
     this.isTTY = Boolean(stream.isTTY) && !process.env.CI;
+  }
+
+  /** `value` as JSON on stdout, one line (indented for the manifests a person reads). */
+  json(value: unknown, { indent }: { indent?: number } = {}): void {
+    this.stdout.write(`${JSON.stringify(value, null, indent)}\n`);
   }
 
   line(text: string): void {

@@ -4,9 +4,16 @@ import { loadPrivateKey } from "../sign/keys.js";
 import { signingPassphrase } from "../sign/passphrase.js";
 import type { SignReport } from "../sign/sign-image.js";
 import { StrataError } from "../util/errors.js";
+import type { ArgumentDef } from "./command.js";
 import type { Output } from "./output.js";
 
 /** --sign and --key, and what a signing says, for the commands that write or sign an image. */
+
+/** The <image> of sign and verify. */
+export const IMAGE_ARGUMENT: ArgumentDef = {
+  name: "<image>",
+  description: "an image in a registry (docker://REGISTRY/REPO[:TAG], REGISTRY/REPO:TAG) or oci:DIR[:TAG]",
+};
 
 /** The --key FILE of signing commands, opened with the passphrase when it is encrypted. */
 export function signingKey(file: string): Promise<KeyObject> {
@@ -46,7 +53,7 @@ export async function signingKeyOf(flags: SigningFlags): Promise<KeyObject | und
 export function printSignReport(report: SignReport, json: boolean | undefined, o: Output): void {
   if (json) {
     const { payload, ...rest } = report;
-    process.stdout.write(`${JSON.stringify({ ...rest, payload: payload.toString("utf8") })}\n`);
+    o.json({ ...rest, payload: payload.toString("utf8") });
     return;
   }
   const key = report.fingerprint.slice(0, 16);

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { admissionManifests } from "../../admission/manifests.js";
 import {
   type RegistryScopeFlags,
@@ -13,8 +13,8 @@ import { StrataError } from "../../util/errors.js";
 import { readNamedFile } from "../../util/fs.js";
 import { checkTlsPair, listenOn } from "../../util/listening.js";
 import { readVexFiles } from "../../vex/read.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
-import { examples } from "../help.js";
 import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -72,7 +72,7 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   });
 }
 
-async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
+async function serve(opts: ServeFlags, out: Output): Promise<void> {
   const scope = registryScope(opts);
   const policy = await loadPolicy(opts.policy);
   const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
@@ -100,11 +100,11 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
       audit: Boolean(opts.audit),
       failurePolicy: opts.failurePolicy,
       deadlineMs: opts.timeout * 1000,
-      log: (line) => out().line(line),
+      log: (line) => out.line(line),
       precompute: opts.precompute ? { everyMs: REFRESH_MS, maxImages: opts.maxImages } : undefined,
     }),
   );
-  out().line(
+  out.line(
     `strata admission: listening on ${url} (POST /validate, GET /healthz, GET /metrics), index ${index.where}`,
   );
   await new Promise<void>((resolve) => {
@@ -115,115 +115,113 @@ async function serve(opts: ServeFlags, out: () => Output): Promise<void> {
   await index.close();
 }
 
-export function registerAdmission(program: Command, out: () => Output): void {
-  const admission = program
-    .command("admission")
-    .description("a Kubernetes validating admission webhook that applies a policy")
-    .addHelpText(
-      "after",
-      examples("strata admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key"),
-    );
-  withIndexFlag(
-    withRegistryScopeFlags(
-      withRegistryFlags(
-        admission
-          .command("serve")
-          .description(
-            "serve the webhook over HTTPS: POST /validate (AdmissionReview v1), GET /healthz, GET /metrics",
-          )
-          .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
-          .requiredOption("--tls-cert <pem>", "the serving certificate (chain) in PEM")
-          .requiredOption("--tls-key <pem>", "its private key in PEM")
-          .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
-          .option("--audit", "allow everything, with the policy's reasons as warnings")
-          .option(
-            "--release <codename>",
-            "the Debian release of images whose base-files does not say (bookworm)",
-          )
-          .addOption(
-            new Option("--failure-policy <policy>", "when an image cannot be decided")
-              .choices(["open", "closed"])
-              .default("closed"),
-          )
-          .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8)
-          .option(
-            "--max-images <n>",
-            "images whose facts and verdicts are kept in memory at most",
-            imageCount,
-            20_000,
-          )
-          .option("--no-precompute", "do not read the indexed images' facts ahead of their first review")
-          .option(
-            "--vex <file>",
-            "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
-            collect,
-          ),
-      ),
-      "contact only this registry (repeatable; none without it); deny the others",
-    ),
-  )
-    .addHelpText(
-      "after",
-      examples("strata admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key"),
-    )
-    .action((opts: ServeFlags) => serve(opts, out));
-  admission
-    .command("manifests")
-    .description("print the ValidatingWebhookConfiguration, Service and Deployment to kubectl apply")
-    .requiredOption("--ca-file <pem>", "the CA that signed the serving certificate (its caBundle)")
-    .requiredOption("--image <ref>", "an image that runs strata (its entrypoint: strata)")
-    .option("--name <name>", "the name of the webhook, Service and Deployment", "strata-admission")
-    .option("--namespace <ns>", "the namespace they run in", "strata-system")
-    .option("--index <url>", "the index the webhook reads (postgres://... shared with the indexers)")
-    .option(
-      "--allow-registry <host>",
-      "a registry the webhook may contact (repeatable; none without it)",
-      collect,
-    )
-    .option("--audit", "warn only")
-    .addOption(
-      new Option("--failure-policy <policy>", "open (Ignore) or closed (Fail)")
-        .choices(["open", "closed"])
-        .default("closed"),
-    )
-    .option("--timeout <seconds>", "the webhook's timeoutSeconds (1-30)", seconds, 10)
-    .addHelpText(
-      "after",
-      examples(
-        "strata admission manifests --ca-file ca.pem --image reg.example/strata:1 | kubectl apply -f -",
-      ),
-    )
-    .action(
-      async (opts: {
-        caFile: string;
-        image: string;
-        name: string;
-        namespace: string;
-        index?: string;
-        allowRegistry?: string[];
-        audit?: boolean;
-        failurePolicy: "open" | "closed";
-        timeout: number;
-      }) => {
-        const caPem = (await readPem(opts.caFile, "--ca-file")).toString("utf8");
-        if (!caPem.includes("-----BEGIN CERTIFICATE-----"))
-          throw new StrataError("TLS", `--ca-file ${opts.caFile}: not a PEM certificate`, {
-            hint: "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)",
-          });
-        process.stdout.write(
-          admissionManifests({
-            name: opts.name,
-            namespace: opts.namespace,
-            image: opts.image,
-            caPem,
-            failurePolicy: opts.failurePolicy,
-            timeoutSeconds: Math.round(opts.timeout),
-            audit: Boolean(opts.audit),
-            index: opts.index,
-            allowRegistries: opts.allowRegistry,
-          }),
-        );
-      },
-    );
-  for (const cmd of admission.commands) cmd.exitOverride();
+interface ManifestsFlags {
+  caFile: string;
+  image: string;
+  name: string;
+  namespace: string;
+  index?: string;
+  allowRegistry?: string[];
+  audit?: boolean;
+  failurePolicy: "open" | "closed";
+  timeout: number;
 }
+
+async function manifests(_: [], opts: ManifestsFlags): Promise<void> {
+  const caPem = (await readPem(opts.caFile, "--ca-file")).toString("utf8");
+  if (!caPem.includes("-----BEGIN CERTIFICATE-----"))
+    throw new StrataError("TLS", `--ca-file ${opts.caFile}: not a PEM certificate`, {
+      hint: "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)",
+    });
+  process.stdout.write(
+    admissionManifests({
+      name: opts.name,
+      namespace: opts.namespace,
+      image: opts.image,
+      caPem,
+      failurePolicy: opts.failurePolicy,
+      timeoutSeconds: Math.round(opts.timeout),
+      audit: Boolean(opts.audit),
+      index: opts.index,
+      allowRegistries: opts.allowRegistry,
+    }),
+  );
+}
+
+const SERVE_EXAMPLE = "strata admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key";
+
+const serveCommand: CommandDef<ServeFlags, []> = {
+  name: "serve",
+  summary: "serve the webhook over HTTPS: POST /validate (AdmissionReview v1), GET /healthz, GET /metrics",
+  options: (cmd) =>
+    withIndexFlag(
+      withRegistryScopeFlags(
+        withRegistryFlags(
+          cmd
+            .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+            .requiredOption("--tls-cert <pem>", "the serving certificate (chain) in PEM")
+            .requiredOption("--tls-key <pem>", "its private key in PEM")
+            .option("--listen <host:port>", "where to listen", listenAddress, "127.0.0.1:8443")
+            .option("--audit", "allow everything, with the policy's reasons as warnings")
+            .option(
+              "--release <codename>",
+              "the Debian release of images whose base-files does not say (bookworm)",
+            )
+            .addOption(
+              new Option("--failure-policy <policy>", "when an image cannot be decided")
+                .choices(["open", "closed"])
+                .default("closed"),
+            )
+            .option("--timeout <seconds>", "answer within this long (below timeoutSeconds)", seconds, 8)
+            .option(
+              "--max-images <n>",
+              "images whose facts and verdicts are kept in memory at most",
+              imageCount,
+              20_000,
+            )
+            .option("--no-precompute", "do not read the indexed images' facts ahead of their first review")
+            .option(
+              "--vex <file>",
+              "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
+              collect,
+            ),
+        ),
+        "contact only this registry (repeatable; none without it); deny the others",
+      ),
+    ),
+  examples: [SERVE_EXAMPLE],
+  handler: (_, opts, out) => serve(opts, out),
+};
+
+const manifestsCommand: CommandDef<ManifestsFlags, []> = {
+  name: "manifests",
+  summary: "print the ValidatingWebhookConfiguration, Service and Deployment to kubectl apply",
+  options: (cmd) =>
+    cmd
+      .requiredOption("--ca-file <pem>", "the CA that signed the serving certificate (its caBundle)")
+      .requiredOption("--image <ref>", "an image that runs strata (its entrypoint: strata)")
+      .option("--name <name>", "the name of the webhook, Service and Deployment", "strata-admission")
+      .option("--namespace <ns>", "the namespace they run in", "strata-system")
+      .option("--index <url>", "the index the webhook reads (postgres://... shared with the indexers)")
+      .option(
+        "--allow-registry <host>",
+        "a registry the webhook may contact (repeatable; none without it)",
+        collect,
+      )
+      .option("--audit", "warn only")
+      .addOption(
+        new Option("--failure-policy <policy>", "open (Ignore) or closed (Fail)")
+          .choices(["open", "closed"])
+          .default("closed"),
+      )
+      .option("--timeout <seconds>", "the webhook's timeoutSeconds (1-30)", seconds, 10),
+  examples: ["strata admission manifests --ca-file ca.pem --image reg.example/strata:1 | kubectl apply -f -"],
+  handler: manifests,
+};
+
+export const command: CommandDef = {
+  name: "admission",
+  summary: "a Kubernetes validating admission webhook that applies a policy",
+  examples: [SERVE_EXAMPLE],
+  subcommands: [serveCommand, manifestsCommand],
+};

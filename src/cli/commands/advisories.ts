@@ -1,11 +1,11 @@
-import type { Command } from "commander";
 import { readFeed } from "../../advisories/feed.js";
 import { storeIndexEvidence } from "../../advisories/index-evidence.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
-import { examples } from "../help.js";
+import type { CommandDef } from "../command.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
+import { collect } from "./common.js";
 
 interface UpdateFlags extends IndexFlags {
   from?: string[];
@@ -13,11 +13,7 @@ interface UpdateFlags extends IndexFlags {
   release?: string[];
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-async function update(opts: UpdateFlags, out: () => Output): Promise<void> {
+async function update(opts: UpdateFlags, out: Output): Promise<void> {
   if (!opts.from?.length && !opts.spec) {
     throw new StrataError("USAGE", "advisories update needs --from FEED or --spec SPEC", {
       hint: "e.g. strata advisories update --from debian-security-tracker.json",
@@ -31,7 +27,7 @@ async function update(opts: UpdateFlags, out: () => Output): Promise<void> {
       const feed = await readFeed(location, keep);
       await index.advisories.store({ location, kind: feed.kind, date: feed.date }, feed.advisories);
       results.push({ location, kind: feed.kind, date: feed.date, advisories: feed.advisories.length });
-      out().line(
+      out.line(
         `${location}: ${feed.advisories.length} advisories (${feed.kind}, ${feed.date}) stored in ${index.where}`,
       );
     }
@@ -46,64 +42,66 @@ async function update(opts: UpdateFlags, out: () => Output): Promise<void> {
         release,
       );
       results.push({ ...r, kind: "changelog" });
-      out().line(
+      out.line(
         `${spec.path}: ${r.newer} of ${r.packages} indexed packages have newer versions; their changelogs name ${r.advisories} fixes, stored in ${index.where}`,
       );
       if (r.trimmed.length > 0)
-        out().line(`note: trimmed changelogs (evidence may be missing): ${r.trimmed.join(", ")}`);
+        out.line(`note: trimmed changelogs (evidence may be missing): ${r.trimmed.join(", ")}`);
     }
-    if (opts.json) process.stdout.write(`${JSON.stringify({ stored: results })}\n`);
+    if (opts.json) out.json({ stored: results });
   });
 }
 
-export function registerAdvisories(program: Command, out: () => Output): void {
-  const advisories = program
-    .command("advisories")
-    .description("vulnerability data in the index: Debian tracker and OSV feeds, and changelog evidence")
-    .addHelpText("after", examples("strata advisories update --from debian-security-tracker.json.gz"));
-  withIndexFlag(
-    advisories
-      .command("update")
-      .description("store feeds (with their date) and the changelog evidence of every indexed package")
-      .option(
-        "--from <feed>",
-        "a Debian security tracker JSON or OSV file or URL (gzip too); repeatable",
-        collect,
-      )
-      .option("--spec <file>", "changelog evidence from this spec's repositories")
-      .option(
-        "--release <codename>",
-        "only this release's advisories; with --spec, the release the repositories hold",
-        collect,
-      )
-      .option("--json", "print what was stored as JSON on stdout"),
-  )
-    .addHelpText(
-      "after",
-      examples(
-        "strata advisories update --from debian-security-tracker.json.gz",
-        "strata advisories update --spec strata.yaml",
-      ),
-    )
-    .action((opts: UpdateFlags) => update(opts, out));
-  withIndexFlag(
-    advisories
-      .command("ls")
-      .description("the feeds stored in the index, with their dates")
-      .option("--json", "as JSON"),
-  )
-    .addHelpText("after", examples("strata advisories ls --json"))
-    .action(async (opts: IndexFlags) => {
-      const feeds = await withIndex(opts, (index) => index.advisories.feeds());
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ feeds })}\n`);
-        return;
-      }
-      const lines = feeds.map(
-        (f) =>
-          `${f.location}  ${f.kind}  ${f.date}  ${f.advisories} advisories  stored ${new Date(f.storedAt).toISOString()}`,
-      );
-      process.stdout.write(`${lines.length > 0 ? lines.join("\n") : "no feeds stored"}\n`);
-    });
-  for (const cmd of advisories.commands) cmd.exitOverride();
+async function listFeeds(_: [], opts: IndexFlags, out: Output): Promise<void> {
+  const feeds = await withIndex(opts, (index) => index.advisories.feeds());
+  if (opts.json) {
+    out.json({ feeds });
+    return;
+  }
+  const lines = feeds.map(
+    (f) =>
+      `${f.location}  ${f.kind}  ${f.date}  ${f.advisories} advisories  stored ${new Date(f.storedAt).toISOString()}`,
+  );
+  process.stdout.write(`${lines.length > 0 ? lines.join("\n") : "no feeds stored"}\n`);
 }
+
+const updateCommand: CommandDef<UpdateFlags, []> = {
+  name: "update",
+  summary: "store feeds (with their date) and the changelog evidence of every indexed package",
+  options: (cmd) =>
+    withIndexFlag(
+      cmd
+        .option(
+          "--from <feed>",
+          "a Debian security tracker JSON or OSV file or URL (gzip too); repeatable",
+          collect,
+        )
+        .option("--spec <file>", "changelog evidence from this spec's repositories")
+        .option(
+          "--release <codename>",
+          "only this release's advisories; with --spec, the release the repositories hold",
+          collect,
+        )
+        .option("--json", "print what was stored as JSON on stdout"),
+    ),
+  examples: [
+    "strata advisories update --from debian-security-tracker.json.gz",
+    "strata advisories update --spec strata.yaml",
+  ],
+  handler: (_, opts, out) => update(opts, out),
+};
+
+const ls: CommandDef<IndexFlags, []> = {
+  name: "ls",
+  summary: "the feeds stored in the index, with their dates",
+  options: (cmd) => withIndexFlag(cmd.option("--json", "as JSON")),
+  examples: ["strata advisories ls --json"],
+  handler: listFeeds,
+};
+
+export const command: CommandDef = {
+  name: "advisories",
+  summary: "vulnerability data in the index: Debian tracker and OSV feeds, and changelog evidence",
+  examples: ["strata advisories update --from debian-security-tracker.json.gz"],
+  subcommands: [updateCommand, ls],
+};

@@ -1,5 +1,4 @@
-import type { Command } from "commander";
-import { auditPods } from "../../admission/audit.js";
+import { auditPods, type PodAudit } from "../../admission/audit.js";
 import { ImageDecider } from "../../admission/decider.js";
 import { parsePodList } from "../../admission/pods.js";
 import {
@@ -11,10 +10,11 @@ import { loadPolicy } from "../../policy/policy.js";
 import { StrataError } from "../../util/errors.js";
 import { readNamedFile } from "../../util/fs.js";
 import { readVexFiles } from "../../vex/read.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
-import { examples } from "../help.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
+import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { collect } from "./common.js";
 
@@ -52,53 +52,53 @@ async function readPodList(path: string): Promise<unknown> {
   }
 }
 
-export function registerAudit(program: Command): void {
-  withIndexFlag(
-    withRegistryScopeFlags(
-      withRegistryFlags(
-        program
-          .command("audit")
-          .description("which running pods the policy rejects today (advisories change after admission)")
-          .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
-          .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
-          .option("--json", "print every pod's verdict as JSON on stdout")
-          .option(
-            "--vex <file>",
-            "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
-            collect,
-          )
-          .addHelpText(
-            "after",
-            "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
-          ),
+/** The pods' lines: each rejected one with its reasons, notes of what nothing covers, and the count. */
+function auditLines(audits: PodAudit[]): string[] {
+  const rejected = audits.filter((a) => a.rejected);
+  const lines = rejected.flatMap((a) => [
+    `${a.namespace}/${a.name}: rejected`,
+    ...a.reasons.map((r) => `  ${r}`),
+  ]);
+  // Allowed is not clean where nothing covers the image's release: said, pod by pod.
+  for (const a of audits.filter((p) => p.unknown.length > 0))
+    lines.push(...a.unknown.map((u) => `${a.namespace}/${a.name}: note: ${u}`));
+  lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
+  return lines;
+}
+
+async function audit(_: [], opts: AuditFlags, out: Output): Promise<void> {
+  const scope = registryScope(opts);
+  const policy = await loadPolicy(opts.policy);
+  const pods = parsePodList(await readPodList(opts.pods));
+  const vex = await readVexFiles(opts.vex ?? []);
+  const audits = await withIndex(opts, (index) =>
+    auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope, vex }), pods),
+  );
+  if (opts.json) out.json({ pods: audits });
+  else process.stdout.write(`${auditLines(audits).join("\n")}\n`);
+  if (audits.some((a) => a.rejected)) throw new ExitStatus(1);
+}
+
+export const command: CommandDef<AuditFlags, []> = {
+  name: "audit",
+  summary: "which running pods the policy rejects today (advisories change after admission)",
+  options: (cmd) =>
+    withIndexFlag(
+      withRegistryScopeFlags(
+        withRegistryFlags(
+          cmd
+            .requiredOption("--pods <file|->", "the output of kubectl get pods -A -o json (- for stdin)")
+            .requiredOption("--policy <file>", "the policy YAML (README: Policy file)")
+            .option("--json", "print every pod's verdict as JSON on stdout")
+            .option(
+              "--vex <file>",
+              "an OpenVEX file whose not_affected/fixed statements suppress findings; repeatable",
+              collect,
+            ),
+        ),
       ),
     ),
-  )
-    .addHelpText(
-      "after",
-      examples("kubectl get pods -A -o json | strata audit --pods - --policy policy.yaml"),
-    )
-    .action(async (opts: AuditFlags) => {
-      const scope = registryScope(opts);
-      const policy = await loadPolicy(opts.policy);
-      const pods = parsePodList(await readPodList(opts.pods));
-      const vex = await readVexFiles(opts.vex ?? []);
-      const audits = await withIndex(opts, (index) =>
-        auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope, vex }), pods),
-      );
-      const rejected = audits.filter((a) => a.rejected);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ pods: audits })}\n`);
-      else {
-        const lines = rejected.flatMap((a) => [
-          `${a.namespace}/${a.name}: rejected`,
-          ...a.reasons.map((r) => `  ${r}`),
-        ]);
-        // Allowed is not clean where nothing covers the image's release: said, pod by pod.
-        for (const a of audits.filter((p) => p.unknown.length > 0))
-          lines.push(...a.unknown.map((u) => `${a.namespace}/${a.name}: note: ${u}`));
-        lines.push(`${rejected.length} of ${audits.length} running pods would be rejected today`);
-        process.stdout.write(`${lines.join("\n")}\n`);
-      }
-      if (rejected.length > 0) throw new ExitStatus(1);
-    });
-}
+  notes: "\nExit status: 0 no running pod is rejected, 1 some are (or an error), 2 a usage error.",
+  examples: ["kubectl get pods -A -o json | strata audit --pods - --policy policy.yaml"],
+  handler: audit,
+};

@@ -1,12 +1,12 @@
-import type { Command } from "commander";
 import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
 import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
 import { loadPolicy } from "../../policy/policy.js";
 import { vexReason } from "../../scan/report.js";
 import { readVexFiles } from "../../vex/read.js";
+import type { CommandDef } from "../command.js";
 import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
-import { examples } from "../help.js";
+import type { Output } from "../output.js";
 import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
 
 interface CheckFlags extends ScanInputs {
@@ -15,7 +15,7 @@ interface CheckFlags extends ScanInputs {
 }
 
 /** The human verdict: one line, then each reason, exemption and expired exemption. */
-export function decisionLines(d: Decision): string[] {
+function decisionLines(d: Decision): string[] {
   return [
     `${d.reference}: ${d.allowed ? "pass" : "FAIL"}`,
     ...d.violations.map((v) => `  denied: ${v.message}`),
@@ -28,36 +28,39 @@ export function decisionLines(d: Decision): string[] {
   ];
 }
 
-export function registerCheck(program: Command): void {
-  withScanInputs(
-    program
-      .command("check")
-      .description(
-        "check images against a policy file (README: Policy file): exit 0 when they pass, 1 when not",
-      )
-      .argument("<image...>", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
-      .requiredOption("--policy <file>", "the policy YAML")
-      .option("--json", "print the decisions as JSON on stdout")
-      .addHelpText(
-        "after",
-        "\nExit status: 0 every image passes, 1 one fails (or an error), 2 a usage error.",
-      ),
-  )
-    .addHelpText("after", examples("strata check reg.example/team/app:1 --policy policy.yaml"))
-    .action(async (locations: string[], opts: CheckFlags) => {
-      const policy = await loadPolicy(opts.policy);
-      const vex = await readVexFiles(opts.vex ?? []);
-      const decisions: Decision[] = [];
-      await withAdvisories(opts, async (advisories) => {
-        for (const location of locations) {
-          const { home, scans } = await scanLocation(location, advisories, opts, vex);
-          const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
-          for (const scan of scans)
-            decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
-        }
-      });
-      const text = opts.json ? JSON.stringify({ decisions }) : decisions.flatMap(decisionLines).join("\n");
-      process.stdout.write(`${text}\n`);
-      if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
-    });
+async function check([locations]: [string[]], opts: CheckFlags, out: Output): Promise<void> {
+  const policy = await loadPolicy(opts.policy);
+  const vex = await readVexFiles(opts.vex ?? []);
+  const decisions: Decision[] = [];
+  await withAdvisories(opts, async (advisories) => {
+    for (const location of locations) {
+      const { home, scans } = await scanLocation(location, advisories, opts, vex);
+      const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
+      for (const scan of scans)
+        decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
+    }
+  });
+  if (opts.json) out.json({ decisions });
+  else process.stdout.write(`${decisions.flatMap(decisionLines).join("\n")}\n`);
+  if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);
 }
+
+export const command: CommandDef<CheckFlags, [string[]]> = {
+  name: "check",
+  summary: "check images against a policy file (README: Policy file): exit 0 when they pass, 1 when not",
+  arguments: [
+    {
+      name: "<image...>",
+      description: "images in any home: a layout, an archive, oci:DIR, docker://REF ...",
+    },
+  ],
+  options: (cmd) =>
+    withScanInputs(
+      cmd
+        .requiredOption("--policy <file>", "the policy YAML")
+        .option("--json", "print the decisions as JSON on stdout"),
+    ),
+  notes: "\nExit status: 0 every image passes, 1 one fails (or an error), 2 a usage error.",
+  examples: ["strata check reg.example/team/app:1 --policy policy.yaml"],
+  handler: check,
+};

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from "commander";
+import type { ArgumentDef } from "../command.js";
+
 /** Options every command takes (declared once on the program). */
 export interface CommonOptions {
   mirror?: string;
@@ -23,6 +25,13 @@ export function mirrorUrl(value: string): string {
   }
   return value;
 }
+
+/** The [spec] argument of the commands that read a spec. */
+export const SPEC_ARGUMENT: ArgumentDef = {
+  name: "[spec]",
+  description: "the spec file",
+  default: "strata.yaml",
+};
 
 export function specArgument(path: string | undefined): string {
   return path ?? "strata.yaml";

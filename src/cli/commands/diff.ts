@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import {
   type ArtifactDiff,
   diffArtifacts,
@@ -6,9 +5,9 @@ import {
   type PackageSide,
 } from "../../inventory/image-diff.js";
 import { parsePlatform } from "../../oci/platform.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, readArtifact } from "../destination.js";
-import { examples } from "../help.js";
-import { formatBytes } from "../output.js";
+import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
 
@@ -56,27 +55,34 @@ function reportLines(diff: ArtifactDiff): string[] {
   return lines;
 }
 
-export function registerDiff(program: Command): void {
-  withRegistryFlags(
-    program
-      .command("diff")
-      .description(
-        "compare two images in any homes: packages, shared layers, bytes to pull, where ChainIDs part",
-      )
-      .argument(
-        "<a>",
-        "the image a node holds: a layout, an archive, oci:DIR, docker-archive:FILE, docker://REF ...",
-      )
-      .argument("<b>", "the image to compare it with")
-      .option("--platform <platform>", "compare this platform of multi-platform images (linux/arm64, arm64)")
-      .option("--json", "print the diff as JSON on stdout"),
-  )
-    .addHelpText("after", examples("strata diff reg.example/team/app:1 out/app"))
-    .action(async (a: string, b: string, opts: DiffFlags) => {
-      if (opts.platform !== undefined) parsePlatform(opts.platform);
-      const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
-      const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
-      const text = opts.json ? JSON.stringify(diff) : reportLines(diff).join("\n");
-      process.stdout.write(`${text}\n`);
-    });
+async function diff([a, b]: [string, string], opts: DiffFlags, out: Output): Promise<void> {
+  if (opts.platform !== undefined) parsePlatform(opts.platform);
+  const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
+  const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
+  if (opts.json) out.json(diff);
+  else process.stdout.write(`${reportLines(diff).join("\n")}\n`);
 }
+
+export const command: CommandDef<DiffFlags, [string, string]> = {
+  name: "diff",
+  summary: "compare two images in any homes: packages, shared layers, bytes to pull, where ChainIDs part",
+  arguments: [
+    {
+      name: "<a>",
+      description:
+        "the image a node holds: a layout, an archive, oci:DIR, docker-archive:FILE, docker://REF ...",
+    },
+    { name: "<b>", description: "the image to compare it with" },
+  ],
+  options: (cmd) =>
+    withRegistryFlags(
+      cmd
+        .option(
+          "--platform <platform>",
+          "compare this platform of multi-platform images (linux/arm64, arm64)",
+        )
+        .option("--json", "print the diff as JSON on stdout"),
+    ),
+  examples: ["strata diff reg.example/team/app:1 out/app"],
+  handler: diff,
+};

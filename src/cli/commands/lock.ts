@@ -1,10 +1,9 @@
-import type { Command } from "commander";
 import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
 import { baseFilesWarnings, resolveSpec } from "../../lock/resolve.js";
 import { loadSpec } from "../../spec/spec.js";
-import { examples } from "../help.js";
+import type { CommandDef } from "../command.js";
 import type { Output } from "../output.js";
-import { type CommonOptions, specArgument } from "./common.js";
+import { type CommonOptions, SPEC_ARGUMENT, specArgument } from "./common.js";
 
 interface LockFlags {
   check?: boolean;
@@ -13,48 +12,53 @@ interface LockFlags {
   checkValidUntil: boolean;
 }
 
-export function registerLock(program: Command, out: () => Output): void {
-  program
-    .command("lock")
-    .description(
-      "resolve the spec against the signed repositories and write its lock beside it (app.yaml → app.lock)",
-    )
-    .argument("[spec]", "the spec file", "strata.yaml")
-    .option("--check", "do not write; exit 1 if the lock does not cover the spec")
-    .option("--json", "print the lock's summary as JSON on stdout")
-    .option("--allow-downgrade", "accept an InRelease older than the last one seen")
-    .option("--no-check-valid-until", "accept an expired Valid-Until (snapshots), with a warning")
-    .addHelpText("after", examples("strata lock", "strata lock --check app.yaml"))
-    .action(async (specPath: string, opts: CommonOptions & LockFlags) => {
-      const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
-      const lockPath = lockPathFor(spec);
-      for (const warning of spec.warnings) out().line(`warning: ${warning}`);
-      if (opts.check) {
-        assertLockCovers(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), spec, lockPath);
-        out().line(`${lockPath} covers ${spec.path}`);
-        return;
-      }
-      const started = performance.now();
-      const lock = await resolveSpec(spec, {
-        cacheRoot: opts.cacheDir,
-        allowDowngrade: opts.allowDowngrade,
-        checkValidUntil: opts.checkValidUntil,
-      });
-      await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
-      for (const warning of baseFilesWarnings(spec, lock)) out().line(`warning: ${warning}`);
-      const seconds = ((performance.now() - started) / 1000).toFixed(2);
-      if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ lock: lockPath, archs: spec.archs, packages: lock.packages.length, excluded: lock.excluded.length, seconds: Number(seconds) })}\n`,
-        );
-      }
-      for (const arch of spec.archs) {
-        const n = lock.packages.filter((p) => p.arch === arch).length;
-        const ex = lock.excluded.filter((e) => e.arch === arch && e.neededBy.length > 0).map((e) => e.name);
-        out().line(
-          `${arch}: ${n} packages${ex.length ? ` (excluded, though wanted: ${ex.join(", ")})` : ""}`,
-        );
-      }
-      out().line(`wrote ${lockPath} in ${seconds}s`);
+async function lock([specPath]: [string], opts: CommonOptions & LockFlags, out: Output): Promise<void> {
+  const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
+  const lockPath = lockPathFor(spec);
+  for (const warning of spec.warnings) out.line(`warning: ${warning}`);
+  if (opts.check) {
+    assertLockCovers(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), spec, lockPath);
+    out.line(`${lockPath} covers ${spec.path}`);
+    return;
+  }
+  const started = performance.now();
+  const lock = await resolveSpec(spec, {
+    cacheRoot: opts.cacheDir,
+    allowDowngrade: opts.allowDowngrade,
+    checkValidUntil: opts.checkValidUntil,
+  });
+  await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
+  for (const warning of baseFilesWarnings(spec, lock)) out.line(`warning: ${warning}`);
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  if (opts.json) {
+    const { packages, excluded } = lock;
+    out.json({
+      lock: lockPath,
+      archs: spec.archs,
+      packages: packages.length,
+      excluded: excluded.length,
+      seconds: Number(seconds),
     });
+  }
+  for (const arch of spec.archs) {
+    const n = lock.packages.filter((p) => p.arch === arch).length;
+    const ex = lock.excluded.filter((e) => e.arch === arch && e.neededBy.length > 0).map((e) => e.name);
+    out.line(`${arch}: ${n} packages${ex.length ? ` (excluded, though wanted: ${ex.join(", ")})` : ""}`);
+  }
+  out.line(`wrote ${lockPath} in ${seconds}s`);
 }
+
+export const command: CommandDef<CommonOptions & LockFlags, [string]> = {
+  name: "lock",
+  summary:
+    "resolve the spec against the signed repositories and write its lock beside it (app.yaml → app.lock)",
+  arguments: [SPEC_ARGUMENT],
+  options: (cmd) =>
+    cmd
+      .option("--check", "do not write; exit 1 if the lock does not cover the spec")
+      .option("--json", "print the lock's summary as JSON on stdout")
+      .option("--allow-downgrade", "accept an InRelease older than the last one seen")
+      .option("--no-check-valid-until", "accept an expired Valid-Until (snapshots), with a warning"),
+  examples: ["strata lock", "strata lock --check app.yaml"],
+  handler: lock,
+};

@@ -1,5 +1,4 @@
 import { createReadStream } from "node:fs";
-import type { Command } from "commander";
 import type { RunningContainer } from "../../ps/container.js";
 import { joinContainers } from "../../ps/join.js";
 import { MAX_POD_LIST_BYTES, podListContainers } from "../../ps/kubernetes.js";
@@ -8,8 +7,9 @@ import { vulnerableRuns } from "../../ps/recent-runs.js";
 import { psJson, psLines } from "../../ps/report.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
-import { examples } from "../help.js";
+import type { CommandDef } from "../command.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
+import type { Output } from "../output.js";
 
 interface PsFlags extends IndexFlags {
   podman?: boolean;
@@ -53,37 +53,34 @@ async function containers(flags: PsFlags): Promise<RunningContainer[]> {
   return podListContainers(await readPodList(flags.pods), flags.pods === "-" ? "stdin" : flags.pods);
 }
 
-export function registerPs(program: Command): void {
-  const command = program
-    .command("ps")
-    .description(
-      "the running containers joined with the fleet index: their packages, and which are vulnerable",
-    )
-    .option("--podman", "the containers podman runs now, as podman is configured here (the default)")
-    .option("--pods <file|->", "a pod list: kubectl get pods -A -o json > FILE, or piped with -")
-    .option("--json", "print the containers and their images as JSON on stdout")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "A container's image is found by its manifest digest, its config digest (the image ID) or its",
-        "layers' diff_ids. Vulnerabilities come from the advisories in the index (strata advisories update).",
-      ].join("\n"),
-    )
-    .addHelpText("after", examples("strata ps", "kubectl get pods -A -o json | strata ps --pods -"))
-    .action(async (flags: PsFlags) => {
-      const running = await containers(flags);
-      const [reports, runs] = await withIndex(flags, async (index) => {
-        const vulnerabilities = new Vulnerabilities(index);
-        return [
-          await joinContainers(index, vulnerabilities, running),
-          await vulnerableRuns(index, vulnerabilities),
-        ] as const;
-      });
-      const text = flags.json
-        ? JSON.stringify(psJson(reports, runs), null, 2)
-        : psLines(reports, runs).join("\n");
-      process.stdout.write(`${text}\n`);
-    });
-  withIndexFlag(command);
+async function ps(_: [], flags: PsFlags, out: Output): Promise<void> {
+  const running = await containers(flags);
+  const [reports, runs] = await withIndex(flags, async (index) => {
+    const vulnerabilities = new Vulnerabilities(index);
+    return [
+      await joinContainers(index, vulnerabilities, running),
+      await vulnerableRuns(index, vulnerabilities),
+    ] as const;
+  });
+  if (flags.json) out.json(psJson(reports, runs), { indent: 2 });
+  else process.stdout.write(`${psLines(reports, runs).join("\n")}\n`);
 }
+
+export const command: CommandDef<PsFlags, []> = {
+  name: "ps",
+  summary: "the running containers joined with the fleet index: their packages, and which are vulnerable",
+  options: (cmd) =>
+    withIndexFlag(
+      cmd
+        .option("--podman", "the containers podman runs now, as podman is configured here (the default)")
+        .option("--pods <file|->", "a pod list: kubectl get pods -A -o json > FILE, or piped with -")
+        .option("--json", "print the containers and their images as JSON on stdout"),
+    ),
+  notes: [
+    "",
+    "A container's image is found by its manifest digest, its config digest (the image ID) or its",
+    "layers' diff_ids. Vulnerabilities come from the advisories in the index (strata advisories update).",
+  ].join("\n"),
+  examples: ["strata ps", "kubectl get pods -A -o json | strata ps --pods -"],
+  handler: ps,
+};

@@ -1,6 +1,5 @@
-import type { Command } from "commander";
 import { dockerArchiveImage, readHome } from "../../oci/homes/homes.js";
-import { outputHome, referenceHome } from "../../oci/homes/name.js";
+import { type Home, outputHome, referenceHome } from "../../oci/homes/name.js";
 import {
   type Artifact,
   artifactDescriptor,
@@ -9,6 +8,7 @@ import {
   imageDescriptor,
 } from "../../oci/image.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
+import type { CommandDef } from "../command.js";
 import {
   formatOption,
   type OutputFormat,
@@ -18,7 +18,6 @@ import {
   tagOption,
   writeArtifact,
 } from "../destination.js";
-import { examples } from "../help.js";
 import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -49,74 +48,76 @@ function withLayerProgress(artifact: Artifact, progress: Progress): Artifact {
   return { kind: "index", index: { ...artifact.index, images: artifact.index.images.map(watch) } };
 }
 
-export function registerPull(program: Command, out: () => Output): void {
-  withRegistryFlags(
-    program
-      .command("pull")
-      .description(
-        "pull an image or index from a registry (or any home) into an OCI layout or archive (every blob verified)",
-      )
-      .argument(
-        "<ref>",
-        "source, e.g. registry.example:5000/team/app:1.0, or oci:DIR, oci-archive:FILE, docker-archive:FILE",
-      )
-      .requiredOption("-o, --output <path>", "where to write it: a path, oci:DIR[:TAG], oci-archive:FILE ...")
-      .addOption(formatOption())
-      .addOption(tagOption())
-      .option(
-        "--platform <platform>",
-        "for docker-archive: the image to take from an index (linux/arm64, arm64)",
-      )
-      .option("--force", "replace an existing output (only once the new one is complete)")
-      .option("--json", "print what was pulled (digests, platforms, output) as JSON on stdout"),
-  )
-    .addHelpText(
-      "after",
-      examples(
-        "strata pull reg.example/team/app:2 -o /tmp/app      # umoci unpack --image /tmp/app:latest",
-        "strata pull reg.example/team/app:2 -o docker-archive:app.tar --platform arm64",
-      ),
-    )
-    .action(async (refText: string, opts: PullFlags) => {
-      const source = referenceHome(refText);
-      const destination = outputHome(opts.output, opts.format);
-      if (opts.platform !== undefined) parsePlatform(opts.platform);
-      const artifact = await readHome(source, { registry: registryOptions(opts) });
-      const names = outputNames(
-        destination,
-        opts.tag,
-        source.transport === "docker"
-          ? { name: `${source.ref.registry}/${source.ref.repository}`, tag: source.ref.tag }
-          : {},
-      );
-      const images = artifactImages(artifact);
-      const written =
-        destination.transport === "docker-archive" ? [dockerArchiveImage(artifact, opts.platform)] : images;
-      const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
-      const progress = out().progress("pull", layers.size);
-      const options = { ...names, force: opts.force, platform: opts.platform };
-      await writeArtifact(destination, withLayerProgress(artifact, progress), options, out(), {
-        ...opts,
-        json: false,
-      }).finally(() => progress.stop());
-      const { digest, mediaType } = artifactDescriptor(artifact);
-      const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
-      out().line(`pulled ${refText} (${digest}) into ${opts.output}${held}`);
-      if (opts.json) {
-        const pulled = images.map((image) => ({
-          digest: imageDescriptor(image).digest,
-          platform: platformText(image),
-          layers: image.manifest.layers.length,
-        }));
-        const report = {
-          reference: refText,
-          digest,
-          mediaType,
-          output: opts.output,
-          format: destination.transport === "docker" ? "registry" : destination.transport,
-          images: pulled,
-        };
-        process.stdout.write(`${JSON.stringify(report)}\n`);
-      }
-    });
+/** What --json prints of a pull: the artifact's digest, each image's, and where it went. */
+function pullReport(refText: string, artifact: Artifact, destination: Home, output: string) {
+  const { digest, mediaType } = artifactDescriptor(artifact);
+  const images = artifactImages(artifact).map((image) => ({
+    digest: imageDescriptor(image).digest,
+    platform: platformText(image),
+    layers: image.manifest.layers.length,
+  }));
+  const format = destination.transport === "docker" ? "registry" : destination.transport;
+  return { reference: refText, digest, mediaType, output, format, images };
 }
+
+async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<void> {
+  const source = referenceHome(refText);
+  const destination = outputHome(opts.output, opts.format);
+  if (opts.platform !== undefined) parsePlatform(opts.platform);
+  const artifact = await readHome(source, { registry: registryOptions(opts) });
+  const names = outputNames(
+    destination,
+    opts.tag,
+    source.transport === "docker"
+      ? { name: `${source.ref.registry}/${source.ref.repository}`, tag: source.ref.tag }
+      : {},
+  );
+  const written =
+    destination.transport === "docker-archive"
+      ? [dockerArchiveImage(artifact, opts.platform)]
+      : artifactImages(artifact);
+  const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
+  const progress = out.progress("pull", layers.size);
+  const options = { ...names, force: opts.force, platform: opts.platform };
+  await writeArtifact(destination, withLayerProgress(artifact, progress), options, out, {
+    ...opts,
+    json: false,
+  }).finally(() => progress.stop());
+  const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
+  out.line(`pulled ${refText} (${artifactDescriptor(artifact).digest}) into ${opts.output}${held}`);
+  if (opts.json) out.json(pullReport(refText, artifact, destination, opts.output));
+}
+
+export const command: CommandDef<PullFlags, [string]> = {
+  name: "pull",
+  summary:
+    "pull an image or index from a registry (or any home) into an OCI layout or archive (every blob verified)",
+  arguments: [
+    {
+      name: "<ref>",
+      description:
+        "source, e.g. registry.example:5000/team/app:1.0, or oci:DIR, oci-archive:FILE, docker-archive:FILE",
+    },
+  ],
+  options: (cmd) =>
+    withRegistryFlags(
+      cmd
+        .requiredOption(
+          "-o, --output <path>",
+          "where to write it: a path, oci:DIR[:TAG], oci-archive:FILE ...",
+        )
+        .addOption(formatOption())
+        .addOption(tagOption())
+        .option(
+          "--platform <platform>",
+          "for docker-archive: the image to take from an index (linux/arm64, arm64)",
+        )
+        .option("--force", "replace an existing output (only once the new one is complete)")
+        .option("--json", "print what was pulled (digests, platforms, output) as JSON on stdout"),
+    ),
+  examples: [
+    "strata pull reg.example/team/app:2 -o /tmp/app      # umoci unpack --image /tmp/app:latest",
+    "strata pull reg.example/team/app:2 -o docker-archive:app.tar --platform arm64",
+  ],
+  handler: pull,
+};

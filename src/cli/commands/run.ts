@@ -1,17 +1,16 @@
-import type { Command } from "commander";
 import { parseEnv, parseMount } from "../../run/job-process.js";
 import { storeRun } from "../../run/record-run.js";
 import { type JobResult, type RunEvent, runJob } from "../../run/run-job.js";
 import { cacheRoot } from "../../util/dirs.js";
 import { StrataError } from "../../util/errors.js";
 import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
-import { examples } from "../help.js";
 import { withIndexFlag } from "../index-flags.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import type { CommonOptions } from "./common.js";
+import { type CommonOptions, collect } from "./common.js";
 
 interface RunFlags extends CommonOptions, RegistryFlags {
   platform?: string;
@@ -28,8 +27,6 @@ interface RunFlags extends CommonOptions, RegistryFlags {
   index?: string;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 function eventLine(e: RunEvent): string | undefined {
   switch (e.kind) {
@@ -63,78 +60,88 @@ async function record(result: JobResult, flags: RunFlags, out: Output): Promise<
   if (flags.json) {
     const peak = r.peakMemoryBytes === null ? "" : ` (${formatBytes(r.peakMemoryBytes)})`;
     out.line(`strata: ${r.id} exited ${r.exitCode}${peak}`);
-    process.stdout.write(
-      `${JSON.stringify({ ...r, unpackedLayers: result.unpackedLayers, rootfs: result.rootfs })}\n`,
-    );
+    out.json({ ...r, unpackedLayers: result.unpackedLayers, rootfs: result.rootfs });
   }
 }
 
-export function registerRun(program: Command, out: () => Output): void {
-  const command = withRegistryFlags(
-    program
-      .command("run")
-      .description(
-        "run an image as a job: layers unpacked once into a store, composed with overlayfs, run by runc",
-      )
-      .argument("<image>", "the image: a layout, an archive, oci:DIR[:TAG], docker://REF ...")
-      .argument("[args...]", "arguments after --, given to the entrypoint instead of the image's cmd")
-      .option("--platform <platform>", "which image of a multi-platform index (default: the host's)")
-      .option(
-        "-e, --env <K=V>",
-        "set an environment variable (repeatable; -e K takes K from here)",
-        collect,
-        [],
-      )
-      .option("--user <user>", "run as NAME, UID, NAME:GROUP or UID:GID (names from the image's /etc/passwd)")
-      .option("--workdir <dir>", "the working directory in the container")
-      .option("--mount <src:dst[:ro]>", "bind-mount a host path into the container (repeatable)", collect, [])
-      .option("--timeout <duration>", "kill the job after this long (90s, 5m, 1h); exit status 124")
-      .option("--memory <bytes>", "memory limit (256M, 1G); the kernel kills the job past it")
-      .option("--cpus <n>", "CPU limit (1, 0.5)")
-      .option("--network <mode>", "none (the default: only loopback) or host", "none")
-      .option(
-        "--writable",
-        "a writable root (thrown away after the run) instead of read-only with a tmpfs /tmp",
-      )
-      .option("--name <name>", "a name for the run (its record, its container id)")
-      .option("--json", "print the run record as JSON on stdout when the job ends"),
-  )
-    .addHelpText(
-      "after",
-      [
-        "",
-        "The exit status is the job's (124 when --timeout killed it). Every run is recorded in the fleet",
-        "index (strata runs). Needs runc; without root it runs rootless (user namespaces; no --memory/--cpus).",
-        examples(
-          "strata run oci:out/python3 -- -c 'print(1)'",
-          "strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
-        ),
-      ].join("\n"),
-    )
-    .action(async (image: string, args: string[], flags: RunFlags) => {
-      const opts = {
-        image,
-        args,
-        platform: flags.platform,
-        env: flags.env.map(parseEnv),
-        user: flags.user,
-        workdir: flags.workdir,
-        mounts: await Promise.all(flags.mount.map(parseMount)),
-        timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, "--timeout"),
-        memoryBytes: flags.memory === undefined ? undefined : parseBytes(flags.memory, "--memory"),
-        cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, "--cpus"),
-        network: network(flags.network),
-        writable: Boolean(flags.writable),
-        name: flags.name,
-        cacheDir: cacheRoot(flags.cacheDir),
-        registry: registryOptions(flags),
-      };
-      const result = await runJob(opts, (e) => {
-        const line = eventLine(e);
-        if (line) out().line(line);
-      });
-      await record(result, flags, out());
-      if (result.record.exitCode !== 0) throw new ExitStatus(result.record.exitCode);
-    });
-  withIndexFlag(command);
+async function run([image, args]: [string, string[]], flags: RunFlags, out: Output): Promise<void> {
+  const opts = {
+    image,
+    args,
+    platform: flags.platform,
+    env: flags.env.map(parseEnv),
+    user: flags.user,
+    workdir: flags.workdir,
+    mounts: await Promise.all(flags.mount.map(parseMount)),
+    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, "--timeout"),
+    memoryBytes: flags.memory === undefined ? undefined : parseBytes(flags.memory, "--memory"),
+    cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, "--cpus"),
+    network: network(flags.network),
+    writable: Boolean(flags.writable),
+    name: flags.name,
+    cacheDir: cacheRoot(flags.cacheDir),
+    registry: registryOptions(flags),
+  };
+  const result = await runJob(opts, (e) => {
+    const line = eventLine(e);
+    if (line) out.line(line);
+  });
+  await record(result, flags, out);
+  if (result.record.exitCode !== 0) throw new ExitStatus(result.record.exitCode);
 }
+
+export const command: CommandDef<RunFlags, [string, string[]]> = {
+  name: "run",
+  summary: "run an image as a job: layers unpacked once into a store, composed with overlayfs, run by runc",
+  arguments: [
+    { name: "<image>", description: "the image: a layout, an archive, oci:DIR[:TAG], docker://REF ..." },
+    {
+      name: "[args...]",
+      description: "arguments after --, given to the entrypoint instead of the image's cmd",
+    },
+  ],
+  options: (cmd) =>
+    withIndexFlag(
+      withRegistryFlags(
+        cmd
+          .option("--platform <platform>", "which image of a multi-platform index (default: the host's)")
+          .option(
+            "-e, --env <K=V>",
+            "set an environment variable (repeatable; -e K takes K from here)",
+            collect,
+            [],
+          )
+          .option(
+            "--user <user>",
+            "run as NAME, UID, NAME:GROUP or UID:GID (names from the image's /etc/passwd)",
+          )
+          .option("--workdir <dir>", "the working directory in the container")
+          .option(
+            "--mount <src:dst[:ro]>",
+            "bind-mount a host path into the container (repeatable)",
+            collect,
+            [],
+          )
+          .option("--timeout <duration>", "kill the job after this long (90s, 5m, 1h); exit status 124")
+          .option("--memory <bytes>", "memory limit (256M, 1G); the kernel kills the job past it")
+          .option("--cpus <n>", "CPU limit (1, 0.5)")
+          .option("--network <mode>", "none (the default: only loopback) or host", "none")
+          .option(
+            "--writable",
+            "a writable root (thrown away after the run) instead of read-only with a tmpfs /tmp",
+          )
+          .option("--name <name>", "a name for the run (its record, its container id)")
+          .option("--json", "print the run record as JSON on stdout when the job ends"),
+      ),
+    ),
+  notes: [
+    "",
+    "The exit status is the job's (124 when --timeout killed it). Every run is recorded in the fleet",
+    "index (strata runs). Needs runc; without root it runs rootless (user namespaces; no --memory/--cpus).",
+  ].join("\n"),
+  examples: [
+    "strata run oci:out/python3 -- -c 'print(1)'",
+    "strata run docker://127.0.0.1:5000/app:1 --memory 256M --timeout 5m --mount ./data:/data:ro",
+  ],
+  handler: run,
+};

@@ -1,14 +1,13 @@
-import type { Command } from "commander";
 import type { RunRecord } from "../../fleet/runs.js";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHome } from "../../oci/homes/homes.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { artifactImages, imageDescriptor } from "../../oci/image.js";
 import { SHA256_DIGEST } from "../../util/verify.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
-import { examples } from "../help.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
-import { formatBytes } from "../output.js";
+import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 
 interface RunsFlags extends IndexFlags, RegistryFlags {
@@ -43,28 +42,31 @@ function runLines(runs: RunRecord[]): string[] {
   });
 }
 
-export function registerRuns(program: Command): void {
-  const command = withRegistryFlags(
-    program
-      .command("runs")
-      .description(
-        "what strata run ran: image digest, arguments, start and end, exit code, peak memory, user",
-      )
-      .option(
-        "--image <image>",
-        "only runs of this image: a manifest digest, or a location (every image it holds)",
-      )
-      .option("--limit <n>", "at most this many, newest first", "100")
-      .option("--json", "print {runs: [...]} as JSON")
-      .addHelpText("after", examples("strata runs", "strata runs --image oci:out/python3 --limit 10 --json")),
-  ).action(async (flags: RunsFlags) => {
-    const digests = flags.image === undefined ? undefined : await imageDigests(flags.image, flags);
-    const limit = Number.parseInt(flags.limit, 10);
-    const runs = await withIndex(flags, (index) =>
-      index.runs({ digests, limit: Number.isNaN(limit) ? 100 : limit }),
-    );
-    const text = flags.json ? JSON.stringify({ runs }) : runLines(runs).join("\n");
-    process.stdout.write(`${text}\n`);
-  });
-  withIndexFlag(command);
+async function runs(_: [], flags: RunsFlags, out: Output): Promise<void> {
+  const digests = flags.image === undefined ? undefined : await imageDigests(flags.image, flags);
+  const limit = Number.parseInt(flags.limit, 10);
+  const runs = await withIndex(flags, (index) =>
+    index.runs({ digests, limit: Number.isNaN(limit) ? 100 : limit }),
+  );
+  if (flags.json) out.json({ runs });
+  else process.stdout.write(`${runLines(runs).join("\n")}\n`);
 }
+
+export const command: CommandDef<RunsFlags, []> = {
+  name: "runs",
+  summary: "what strata run ran: image digest, arguments, start and end, exit code, peak memory, user",
+  options: (cmd) =>
+    withIndexFlag(
+      withRegistryFlags(
+        cmd
+          .option(
+            "--image <image>",
+            "only runs of this image: a manifest digest, or a location (every image it holds)",
+          )
+          .option("--limit <n>", "at most this many, newest first", "100")
+          .option("--json", "print {runs: [...]} as JSON"),
+      ),
+    ),
+  examples: ["strata runs", "strata runs --image oci:out/python3 --limit 10 --json"],
+  handler: runs,
+};

@@ -1,4 +1,4 @@
-import { type Command, Option } from "commander";
+import { Option } from "commander";
 import { uncoveredText } from "../../advisories/coverage.js";
 import { SEVERITIES } from "../../advisories/severity.js";
 import { scanFleet } from "../../scan/fleet-scan.js";
@@ -6,15 +6,16 @@ import { type FailOn, failOnVerdict, scanJson, scanLines } from "../../scan/repo
 import { scanSarif } from "../../scan/sarif.js";
 import type { ImageScan } from "../../scan/scan.js";
 import { StrataError } from "../../util/errors.js";
+import { STRATA_VERSION } from "../../util/version.js";
 import { readVexFiles } from "../../vex/read.js";
+import type { CommandDef } from "../command.js";
 import { ExitStatus } from "../exit-status.js";
-import { examples } from "../help.js";
 import { withIndex } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
 
 /** The exit status of a scan that finds what --fail-on names (1 is an error, 2 a usage error). */
-export const SCAN_FAILED = 3;
+const SCAN_FAILED = 3;
 
 interface ScanFlags extends ScanInputs {
   fleet?: boolean;
@@ -53,58 +54,58 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
   });
 }
 
-export function registerScan(program: Command, out: () => Output): void {
-  withScanInputs(
-    program
-      .command("scan")
-      .description("list the known vulnerabilities of images' Debian packages, and which an update fixes now")
-      .argument("[image...]", "images in any home: a layout, an archive, oci:DIR, docker://REF ...")
-      .option("--fleet", "scan every image of the index, from the database alone")
-      .option("--all", "with --fleet, superseded images too (no tag names them any more)"),
-  )
-    .addOption(new Option("--json", "print the findings as JSON on stdout").conflicts("sarif"))
-    .option("--sarif", "print SARIF 2.1.0 on stdout, for code-scanning dashboards")
-    .addOption(
-      new Option("--fail-on <level>", `exit ${SCAN_FAILED} at this level`).choices([
-        ...SEVERITIES.filter((s) => s !== "unknown" && s !== "negligible"),
-        "fixable",
-      ]),
-    )
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Advisories come from the index (strata advisories update) and --advisories feeds; with --spec, also",
-        "from the changelogs of the newer .debs that spec's repositories offer (a security suite the image",
-        "was not locked with, for instance). An image whose release nothing covers is UNKNOWN, not clean.",
-        "A finding an OpenVEX statement (--vex, or attached to the image: strata vex --attach) marks",
-        "not_affected or fixed is listed as suppressed, with the statement's source, and fails nothing.",
-        "",
-        `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it (or an image`,
-        "nothing covers), 1 an error, 2 a usage error.",
-      ].join("\n"),
-    )
-    .addHelpText(
-      "after",
-      examples(
-        "strata scan reg.example/team/app:1 --spec strata.yaml --fail-on high",
-        "strata scan --fleet --sarif > fleet.sarif",
-      ),
-    )
-    .action(async (locations: string[], opts: ScanFlags, cmd: Command) => {
-      const scans = await runScan(locations, opts);
-      if (opts.sarif)
-        process.stdout.write(`${JSON.stringify(scanSarif(scans, cmd.parent?.version() ?? ""))}\n`);
-      else if (opts.json) process.stdout.write(`${JSON.stringify(scanJson(scans))}\n`);
-      else process.stdout.write(`${scans.flatMap(scanLines).join("\n")}\n`);
-      if (opts.failOn === undefined) return;
-      const { failing, unknown } = failOnVerdict(scans, opts.failOn);
-      if (failing.length > 0)
-        out().line(`strata: ${failing.length} findings at or above --fail-on ${opts.failOn}`);
-      for (const s of unknown)
-        out().line(
-          `strata: ${s.reference}: ${uncoveredText(s.coverage)}: --fail-on cannot pass what it cannot see`,
-        );
-      if (failing.length > 0 || unknown.length > 0) throw new ExitStatus(SCAN_FAILED);
-    });
+async function scan([locations]: [string[]], opts: ScanFlags, out: Output): Promise<void> {
+  const scans = await runScan(locations, opts);
+  if (opts.sarif) out.json(scanSarif(scans, STRATA_VERSION));
+  else if (opts.json) out.json(scanJson(scans));
+  else process.stdout.write(`${scans.flatMap(scanLines).join("\n")}\n`);
+  if (opts.failOn === undefined) return;
+  const { failing, unknown } = failOnVerdict(scans, opts.failOn);
+  if (failing.length > 0) out.line(`strata: ${failing.length} findings at or above --fail-on ${opts.failOn}`);
+  for (const s of unknown)
+    out.line(
+      `strata: ${s.reference}: ${uncoveredText(s.coverage)}: --fail-on cannot pass what it cannot see`,
+    );
+  if (failing.length > 0 || unknown.length > 0) throw new ExitStatus(SCAN_FAILED);
 }
+
+export const command: CommandDef<ScanFlags, [string[]]> = {
+  name: "scan",
+  summary: "list the known vulnerabilities of images' Debian packages, and which an update fixes now",
+  arguments: [
+    {
+      name: "[image...]",
+      description: "images in any home: a layout, an archive, oci:DIR, docker://REF ...",
+    },
+  ],
+  options: (cmd) =>
+    withScanInputs(
+      cmd
+        .option("--fleet", "scan every image of the index, from the database alone")
+        .option("--all", "with --fleet, superseded images too (no tag names them any more)"),
+    )
+      .addOption(new Option("--json", "print the findings as JSON on stdout").conflicts("sarif"))
+      .option("--sarif", "print SARIF 2.1.0 on stdout, for code-scanning dashboards")
+      .addOption(
+        new Option("--fail-on <level>", `exit ${SCAN_FAILED} at this level`).choices([
+          ...SEVERITIES.filter((s) => s !== "unknown" && s !== "negligible"),
+          "fixable",
+        ]),
+      ),
+  notes: [
+    "",
+    "Advisories come from the index (strata advisories update) and --advisories feeds; with --spec, also",
+    "from the changelogs of the newer .debs that spec's repositories offer (a security suite the image",
+    "was not locked with, for instance). An image whose release nothing covers is UNKNOWN, not clean.",
+    "A finding an OpenVEX statement (--vex, or attached to the image: strata vex --attach) marks",
+    "not_affected or fixed is listed as suppressed, with the statement's source, and fails nothing.",
+    "",
+    `Exit status: 0 nothing at or above --fail-on, ${SCAN_FAILED} findings at or above it (or an image`,
+    "nothing covers), 1 an error, 2 a usage error.",
+  ].join("\n"),
+  examples: [
+    "strata scan reg.example/team/app:1 --spec strata.yaml --fail-on high",
+    "strata scan --fleet --sarif > fleet.sarif",
+  ],
+  handler: scan,
+};

@@ -1,5 +1,4 @@
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
 import { FleetIndex } from "../../fleet/fleet-index.js";
 import { FleetView } from "../../serve/fleet-view.js";
 import { parseListen } from "../../serve/listen.js";
@@ -7,7 +6,7 @@ import { buildServer } from "../../serve/server.js";
 import { Vulnerabilities } from "../../serve/vulnerabilities.js";
 import { StrataError } from "../../util/errors.js";
 import { listenOn } from "../../util/listening.js";
-import { examples } from "../help.js";
+import type { CommandDef } from "../command.js";
 import { type IndexFlags, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 
@@ -19,7 +18,7 @@ interface ServeFlags extends IndexFlags {
 /** The page's files sit beside the bundled CLI (scripts/build.mjs writes dist/page). */
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 
-async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
+async function serve(flags: ServeFlags, out: Output): Promise<void> {
   const listen = parseListen(flags.listen);
   if (!listen.loopback && !flags.allowRemote) {
     throw new StrataError("USAGE", `--listen ${flags.listen} is not a loopback address`, {
@@ -30,7 +29,7 @@ async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
   const view = new FleetView(index, new Vulnerabilities(index));
   const app = await buildServer({ view, pageDir: PAGE_DIR, listen });
   if (!listen.loopback) {
-    out().line(
+    out.line(
       `strata: warning: serving ${listen.host} without authentication: anyone who reaches it reads the fleet`,
     );
   }
@@ -46,22 +45,24 @@ async function serve(flags: ServeFlags, out: () => Output): Promise<void> {
   await index.close();
 }
 
-export function registerServe(program: Command, out: () => Output): void {
-  const command = program
-    .command("serve")
-    .description("serve a web page over the fleet index: images, search, layers, vulnerabilities, diffs")
-    .option("--listen <host:port>", "where to listen (port 0 picks a free one)", "127.0.0.1:8080")
-    .option("--allow-remote", "listen on an address other than loopback (the page has no authentication)")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "The page and its JSON API (/api/fleet, /api/search?q=, /api/images/DIGEST, /api/images/DIGEST/diff?against=,",
-        "/api/vulnerable) are described in the README. Vulnerabilities come from the advisories stored in",
-        "the index (strata advisories update). Stop with Ctrl-C.",
-      ].join("\n"),
-    )
-    .addHelpText("after", examples("strata serve --listen 127.0.0.1:8080 --index postgres://strata@db/fleet"))
-    .action((flags: ServeFlags) => serve(flags, out));
-  withIndexFlag(command);
-}
+export const command: CommandDef<ServeFlags, []> = {
+  name: "serve",
+  summary: "serve a web page over the fleet index: images, search, layers, vulnerabilities, diffs",
+  options: (cmd) =>
+    withIndexFlag(
+      cmd
+        .option("--listen <host:port>", "where to listen (port 0 picks a free one)", "127.0.0.1:8080")
+        .option(
+          "--allow-remote",
+          "listen on an address other than loopback (the page has no authentication)",
+        ),
+    ),
+  notes: [
+    "",
+    "The page and its JSON API (/api/fleet, /api/search?q=, /api/images/DIGEST, /api/images/DIGEST/diff?against=,",
+    "/api/vulnerable) are described in the README. Vulnerabilities come from the advisories stored in",
+    "the index (strata advisories update). Stop with Ctrl-C.",
+  ].join("\n"),
+  examples: ["strata serve --listen 127.0.0.1:8080 --index postgres://strata@db/fleet"],
+  handler: (_, flags, out) => serve(flags, out),
+};

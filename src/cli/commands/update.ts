@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { lockPathFor, writeLock } from "../../lock/lock.js";
 import {
   describeChange,
@@ -14,6 +13,7 @@ import { type ImageUpdate, updateImage } from "../../pipeline/update.js";
 import { assertSignable, signImage } from "../../sign/sign-image.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
+import type { CommandDef } from "../command.js";
 import {
   DEFAULT_IMAGE_NAME,
   formatOption,
@@ -22,11 +22,10 @@ import {
   registryOptions,
   writeArtifact,
 } from "../destination.js";
-import { examples } from "../help.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { printSignReport, type SigningFlags, signingKeyOf, withSigningFlags } from "../signing-flags.js";
-import { type CommonOptions, workerCount } from "./common.js";
+import { type CommonOptions, collect, workerCount } from "./common.js";
 
 interface UpdateFlags extends CommonOptions, PushFlags, SigningFlags {
   package?: string[];
@@ -90,7 +89,7 @@ function changeLines(update: ImageUpdate): string[] {
   return lines;
 }
 
-async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promise<void> {
+async function runUpdate([imageText]: [string], opts: UpdateFlags, o: Output): Promise<void> {
   const targets = targetsOf(opts);
   const image = await sourceHome(imageText, archiveKind);
   const destination = destinationOf(image, opts);
@@ -111,7 +110,7 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   });
   if (!update.build) {
     o.line(`${homeText(image)}: nothing to update (the repositories offer nothing newer)`);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ changes: [], bytesSent: 0 })}\n`);
+    if (opts.json) o.json({ changes: [], bytesSent: 0 });
     return;
   }
   const names = {
@@ -134,10 +133,7 @@ async function runUpdate(imageText: string, opts: UpdateFlags, o: Output): Promi
   o.line(provenanceLine(update, homeText(image), opts.verify === true));
   if (spec) o.line(`updated ${lockPathFor(spec)}`);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(2));
-  if (opts.json)
-    process.stdout.write(
-      `${JSON.stringify(jsonReport(update, push?.bytesSent ?? 0, downloaded, seconds))}\n`,
-    );
+  if (opts.json) o.json(jsonReport(update, push?.bytesSent ?? 0, downloaded, seconds));
 }
 
 /** Where the package layers came from, and so what the written image rests on. */
@@ -167,41 +163,40 @@ function jsonReport(update: ImageUpdate, bytesSent: number, downloaded: string[]
   };
 }
 
-export function registerUpdate(program: Command, out: () => Output): void {
-  withSigningFlags(
-    withRegistryFlags(
-      program
-        .command("update")
-        .description(
-          "swap packages of an image strata built in place: only the changed layers are replaced, and the result is what `strata build` makes from the updated lock",
-        )
-        .argument(
-          "<image>",
-          "the image: docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE ...",
-        )
-        .option(
-          "-p, --package <name[=ver]>",
-          "update this package (to the newest, or VERSION); repeatable",
-          (value: string, list: string[] = []) => [...list, value],
-        )
-        .option("--all", "update every package to the newest version the repositories offer")
-        .option("--spec <spec>", "resolve with this spec's repositories (and update its lock)")
-        .option("-o, --output <dest>", "write the updated image here instead of in place")
-        .addOption(formatOption())
-        .option("--push <ref>", "push the updated image here instead of in place")
-        .option("--force", "replace a local image in place")
-        .option("--verify", "make every unchanged layer too, and refuse one that differs from the image's")
-        .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
-        .option("--json", "print the changes and new layers as JSON on stdout"),
-    ),
-  )
-    .addHelpText(
-      "after",
-      examples(
-        "strata update docker://reg.example/team/app:1 --package libssl3",
-        "strata update oci:out/app --all --spec strata.yaml -o oci:out/app-2",
-        "strata update docker://reg.example/team/app:1 --package libssl3 --sign --key keys/release.key",
+export const command: CommandDef<UpdateFlags, [string]> = {
+  name: "update",
+  summary:
+    "swap packages of an image strata built in place: only the changed layers are replaced, and the result is what `strata build` makes from the updated lock",
+  arguments: [
+    {
+      name: "<image>",
+      description: "the image: docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE ...",
+    },
+  ],
+  options: (cmd) =>
+    withSigningFlags(
+      withRegistryFlags(
+        cmd
+          .option(
+            "-p, --package <name[=ver]>",
+            "update this package (to the newest, or VERSION); repeatable",
+            collect,
+          )
+          .option("--all", "update every package to the newest version the repositories offer")
+          .option("--spec <spec>", "resolve with this spec's repositories (and update its lock)")
+          .option("-o, --output <dest>", "write the updated image here instead of in place")
+          .addOption(formatOption())
+          .option("--push <ref>", "push the updated image here instead of in place")
+          .option("--force", "replace a local image in place")
+          .option("--verify", "make every unchanged layer too, and refuse one that differs from the image's")
+          .option("-j, --jobs <n>", "parallel workers for layers and uploads", workerCount)
+          .option("--json", "print the changes and new layers as JSON on stdout"),
       ),
-    )
-    .action(async (imageText: string, opts: UpdateFlags) => runUpdate(imageText, opts, out()));
-}
+    ),
+  examples: [
+    "strata update docker://reg.example/team/app:1 --package libssl3",
+    "strata update oci:out/app --all --spec strata.yaml -o oci:out/app-2",
+    "strata update docker://reg.example/team/app:1 --package libssl3 --sign --key keys/release.key",
+  ],
+  handler: runUpdate,
+};

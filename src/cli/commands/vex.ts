@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { archiveKind } from "../../oci/homes/docker-archive.js";
 import { readHome } from "../../oci/homes/homes.js";
 import { sourceHome } from "../../oci/homes/name.js";
@@ -10,8 +9,8 @@ import { writeFileAtomic } from "../../util/fs.js";
 import { assertVexAttachable, attachVex } from "../../vex/attach.js";
 import { vexBytes } from "../../vex/document.js";
 import { vexForImage } from "../../vex/vex-image.js";
+import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
-import { examples } from "../help.js";
 import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -40,93 +39,86 @@ function checkedTimestamp(text: string | undefined): string | undefined {
   return new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-export function registerVex(program: Command, out: () => Output): void {
-  withIndexFlag(
-    withRegistryFlags(
-      program
-        .command("vex")
-        .description(
-          "the OpenVEX document of what strata knows about an image's vulnerabilities that scanners cannot",
-        )
-        .argument(
-          "<image>",
-          "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
-        )
-        .option("--spec <file>", "also read newer versions' changelogs from this spec's repositories")
-        .option(
-          "--advisories <feed>",
-          "also a Debian security tracker JSON or OSV feed (file or URL); repeatable",
-          collect,
-        )
-        .option(
-          "--release <codename>",
-          "the Debian release, when the image's base-files does not say (bookworm)",
-        )
-        .option("--platform <platform>", "which image of a multi-platform index (linux/arm64, arm64)")
-        .option("--timestamp <time>", "the document's time, RFC 3339 (default: the image's creation time)")
-        .option(
-          "-o, --output <file>",
-          "write the document to this file (default: stdout; with --attach, nowhere)",
-        )
-        .option("--attach", "attach it where the image lives (OCI layout or registry), beside the SBOMs"),
-    ),
-  )
-    .addHelpText(
-      "after",
-      [
-        "",
-        "It states, per source package: fixed, for each CVE the package's own changelog names at or below",
-        "the installed version (the .debs a strata image was built from; a foreign image's doc directory)",
-        "and each advisory fixed at or below it; not_affected (vulnerable_code_not_present) where the",
-        "tracker says the release never had the code or a range starts after the installed version.",
-        "Nothing is stated for what any advisory still finds vulnerable. Products are the image's purl",
-        "(pkg:oci/NAME@sha256:...) with the packages' purls as the SBOMs write them, and each package.",
-        "Trivy reads the file: trivy image --vex FILE IMAGE (README: VEX).",
-      ].join("\n"),
-    )
-    .addHelpText(
-      "after",
-      examples(
-        "strata vex oci:out/app -o app.vex.json",
-        "strata vex reg.example/team/app:1 --advisories debian-tracker.json --attach",
-      ),
-    )
-    .action(async (location: string, opts: VexFlags) => {
-      if (opts.platform !== undefined) parsePlatform(opts.platform);
-      const timestamp = checkedTimestamp(opts.timestamp);
-      const home = await sourceHome(location, archiveKind);
-      if (opts.attach) assertVexAttachable(home);
-      const registry = registryOptions(opts);
-      const images = artifactImages(await readHome(home, { registry }));
-      const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
-      const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
-      const ctx = { cacheRoot: opts.cacheDir };
-      const doc = await withAdvisories(opts, (advisories) =>
-        vexForImage(image, location, {
-          advisories,
-          spec,
-          release: opts.release,
-          timestamp,
-          ctx,
-          mirror: opts.mirror,
-        }),
-      );
-      if (doc === undefined) {
-        out().line(
-          `${location}: strata can state nothing about its vulnerabilities: no VEX document written`,
-        );
-        return;
-      }
-      const bytes = vexBytes(doc);
-      if (opts.attach) {
-        const r = await attachVex(home, image, bytes, registry);
-        out().line(
-          `attached VEX ${r.digest} (${doc.statements.length} statements) to ${r.subject} (${r.via})`,
-        );
-        if (opts.output !== undefined) await writeFileAtomic(opts.output, bytes);
-        return;
-      }
-      if (opts.output !== undefined) return writeFileAtomic(opts.output, bytes);
-      process.stdout.write(bytes);
-    });
+async function vex([location]: [string], opts: VexFlags, out: Output): Promise<void> {
+  if (opts.platform !== undefined) parsePlatform(opts.platform);
+  const timestamp = checkedTimestamp(opts.timestamp);
+  const home = await sourceHome(location, archiveKind);
+  if (opts.attach) assertVexAttachable(home);
+  const registry = registryOptions(opts);
+  const images = artifactImages(await readHome(home, { registry }));
+  const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
+  const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
+  const ctx = { cacheRoot: opts.cacheDir };
+  const doc = await withAdvisories(opts, (advisories) =>
+    vexForImage(image, location, {
+      advisories,
+      spec,
+      release: opts.release,
+      timestamp,
+      ctx,
+      mirror: opts.mirror,
+    }),
+  );
+  if (doc === undefined) {
+    out.line(`${location}: strata can state nothing about its vulnerabilities: no VEX document written`);
+    return;
+  }
+  const bytes = vexBytes(doc);
+  if (opts.attach) {
+    const r = await attachVex(home, image, bytes, registry);
+    out.line(`attached VEX ${r.digest} (${doc.statements.length} statements) to ${r.subject} (${r.via})`);
+    if (opts.output !== undefined) await writeFileAtomic(opts.output, bytes);
+    return;
+  }
+  if (opts.output !== undefined) return writeFileAtomic(opts.output, bytes);
+  process.stdout.write(bytes);
 }
+
+export const command: CommandDef<VexFlags, [string]> = {
+  name: "vex",
+  summary: "the OpenVEX document of what strata knows about an image's vulnerabilities that scanners cannot",
+  arguments: [
+    {
+      name: "<image>",
+      description: "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
+    },
+  ],
+  options: (cmd) =>
+    withIndexFlag(
+      withRegistryFlags(
+        cmd
+          .option("--spec <file>", "also read newer versions' changelogs from this spec's repositories")
+          .option(
+            "--advisories <feed>",
+            "also a Debian security tracker JSON or OSV feed (file or URL); repeatable",
+            collect,
+          )
+          .option(
+            "--release <codename>",
+            "the Debian release, when the image's base-files does not say (bookworm)",
+          )
+          .option("--platform <platform>", "which image of a multi-platform index (linux/arm64, arm64)")
+          .option("--timestamp <time>", "the document's time, RFC 3339 (default: the image's creation time)")
+          .option(
+            "-o, --output <file>",
+            "write the document to this file (default: stdout; with --attach, nowhere)",
+          )
+          .option("--attach", "attach it where the image lives (OCI layout or registry), beside the SBOMs"),
+      ),
+    ),
+  notes: [
+    "",
+    "It states, per source package: fixed, for each CVE the package's own changelog names at or below",
+    "the installed version (the .debs a strata image was built from; a foreign image's doc directory)",
+    "and each advisory fixed at or below it; not_affected (vulnerable_code_not_present) where the",
+    "tracker says the release never had the code or a range starts after the installed version.",
+    "Nothing is stated for what any advisory still finds vulnerable. Products are the image's purl",
+    "(pkg:oci/NAME@sha256:...) with the packages' purls as the SBOMs write them, and each package.",
+    "Trivy reads the file: trivy image --vex FILE IMAGE (README: VEX).",
+  ].join("\n"),
+  examples: [
+    "strata vex oci:out/app -o app.vex.json",
+    "strata vex reg.example/team/app:1 --advisories debian-tracker.json --attach",
+  ],
+  handler: vex,
+};

@@ -1,0 +1,59 @@
+import { archiveKind } from "../oci/homes/docker-archive.js";
+import { readHome } from "../oci/homes/homes.js";
+import { sourceHome } from "../oci/homes/name.js";
+import { artifactDescriptor, artifactImages } from "../oci/image.js";
+import { platformText } from "../oci/platform.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
+import { StrataError } from "../util/errors.js";
+import type { FleetIndex } from "./fleet-index.js";
+import { refOf } from "./home-ref.js";
+
+/** What adding an image did: indexed it (or found it indexed already), or failed. */
+export type AddEvent =
+  | { kind: "indexed"; where: string; added: boolean; manifest: string; packages: number }
+  | { kind: "failed"; error: unknown };
+
+/**
+ * Adds every image of each location (any home) to `index`, named by where it was found. One that
+ * cannot be read or added is reported and the others are still added; then the count of those
+ * fails it. A database error ends it at once: nothing more could be added.
+ */
+export async function addLocations(
+  index: FleetIndex,
+  locations: string[],
+  opts: { registry?: RegistryClientOptions; onEvent: (event: AddEvent) => void },
+): Promise<void> {
+  let failed = 0;
+  let images = 0;
+  for (const location of locations) {
+    try {
+      const home = await sourceHome(location, archiveKind);
+      const artifact = await readHome(home, { registry: opts.registry });
+      const ref = refOf(home, artifactDescriptor(artifact).digest);
+      for (const image of artifactImages(artifact)) {
+        images++;
+        const where = `${location} (${platformText(image)})`;
+        try {
+          const { added, manifest, packages } = await index.add(image, where, [ref]);
+          opts.onEvent({ kind: "indexed", where, added, manifest, packages });
+        } catch (error) {
+          failed++;
+          opts.onEvent({ kind: "failed", error });
+        }
+      }
+    } catch (error) {
+      if (error instanceof StrataError && error.code === "DATABASE") throw error;
+      failed++;
+      opts.onEvent({ kind: "failed", error });
+    }
+  }
+  if (failed > 0) {
+    throw new StrataError(
+      "IO",
+      `${failed} of ${Math.max(images, failed)} images were not indexed (see above)`,
+      {
+        hint: "the others are in the index; fix or drop the ones named above and add them again",
+      },
+    );
+  }
+}

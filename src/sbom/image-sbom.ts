@@ -1,0 +1,64 @@
+import type { KeyObject } from "node:crypto";
+import { type Home, homeText } from "../oci/homes/name.js";
+import type { Image } from "../oci/image.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
+import { attestSboms } from "../sign/attestations.js";
+import { assertSignable } from "../sign/sign-image.js";
+import { type AttachReport, attachedSbom, attachSboms } from "./attach.js";
+import { attachedSbomDisagreement } from "./attached-check.js";
+import { computeSboms, type SbomFormat } from "./sbom.js";
+import { ImageFacts } from "./subject.js";
+
+export interface ImageSbomOptions {
+  cacheRoot: string;
+  registry?: RegistryClientOptions;
+  /** What was found, attached or attested, and an attached SBOM not used. */
+  onNote?: (message: string) => void;
+}
+
+/**
+ * The `format` SBOM of `image` at `home`: the one attached to it when `attached` and it agrees with
+ * the image (one that does not is noted and not used), else computed from its layers.
+ */
+export async function imageSbom(
+  home: Home,
+  image: Image,
+  format: SbomFormat,
+  opts: ImageSbomOptions & { attached: boolean },
+): Promise<Buffer> {
+  const found = opts.attached
+    ? await attachedSbom(home, image, format, { registry: opts.registry })
+    : undefined;
+  if (found !== undefined) {
+    const wrong = await attachedSbomDisagreement(image, found.bytes, format, homeText(home));
+    if (!wrong) {
+      opts.onNote?.(`the ${format} SBOM attached to ${homeText(home)} (${found.digest})`);
+      return found.bytes;
+    }
+    opts.onNote?.(
+      `warning: the ${format} SBOM attached to ${homeText(home)} (${found.digest}) ${wrong}: not used; computed from the image instead`,
+    );
+  }
+  const facts = new ImageFacts({ cacheRoot: opts.cacheRoot });
+  return (await computeSboms(image, [format], homeText(home), facts)).get(format)!;
+}
+
+/** Both formats attached to `image` where `home` keeps it, and with `key` each attested (signed in-toto). */
+export async function attachImageSboms(
+  home: Home,
+  image: Image,
+  key: KeyObject | undefined,
+  opts: ImageSbomOptions,
+): Promise<AttachReport[]> {
+  const registry = opts.registry ?? {};
+  const facts = new ImageFacts({ cacheRoot: opts.cacheRoot });
+  const reports = await attachSboms(home, { kind: "image", image }, { registry, facts });
+  for (const r of reports)
+    opts.onNote?.(`attached ${r.format} SBOM ${r.digest} to ${r.platform} ${r.subject} (${r.via})`);
+  if (key) {
+    assertSignable(home);
+    for (const a of await attestSboms(home, { kind: "image", image }, reports, key, registry))
+      opts.onNote?.(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
+  }
+  return reports;
+}
