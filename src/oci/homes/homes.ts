@@ -87,10 +87,7 @@ export async function writeHome(
       });
       return undefined;
     case "oci-archive":
-      await writeOciArchive(home.path, artifact, {
-        tag: home.tag ?? opts.archiveName,
-        force,
-      });
+      await writeOciArchive(home.path, artifact, { tag: home.tag ?? opts.archiveName, force });
       return undefined;
     case "docker-archive": {
       const image = dockerArchiveImage(artifact, opts.platform);

@@ -14,8 +14,8 @@ import { RemoteRepository } from "./repository.js";
 /**
  * Pushes an artifact: every config and layer blob (skipped when the registry has it, mounted from
  * another repository when we know one that has it, else uploaded — in parallel), then the child
- * manifests by digest, and only then the tag. A push that fails part way leaves no tag pointing at
- * a partial image.
+ * manifests by digest, the artifacts attached to its images (Image.attached: their records), and
+ * only then the tag. A push that fails part way leaves no tag pointing at a partial image.
  */
 
 export type BlobOutcome = "uploaded" | "skipped" | "mounted";
