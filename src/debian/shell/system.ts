@@ -2,7 +2,7 @@ import type { MaintainerHost } from "../maintscripts.js";
 import { compareVersions } from "../version.js";
 import { FILE_COMMANDS } from "./files.js";
 import { parseScript, ShellSyntaxError } from "./parse.js";
-import type { CommandResult, Shell } from "./run.js";
+import type { CommandResult, Output, Shell } from "./run.js";
 import { ShellExit } from "./run.js";
 import { testCommand } from "./test-command.js";
 import { baseName, parentOf } from "./tree.js";
@@ -51,6 +51,21 @@ const SKIPPED: Record<string, string> = {
 export const DELIBERATE_SKIPS: ReadonlySet<string> = new Set([...Object.values(SKIPPED), DEBCONF, DPKG_DB]);
 
 type Handler = (host: MaintainerHost, args: string[], stdin: string, shell: Shell) => CommandResult;
+
+/** Commands whose only result is what they print and their status: run even on unknown arguments. */
+const SHOWS_ONLY = new Set([
+  ...["true", ":", "false", "[", "test", "echo", "printf", "basename", "dirname", "mountpoint"],
+  ...["which", "type", "getent", "id", "umask", "cat", "stat", "dpkg"],
+]);
+
+/**
+ * Whether a command only prints and answers (so it may run with arguments strata cannot know, its
+ * output then unknown): `command -v` does, `command rm` does not.
+ */
+export function showsOnly(argv: string[]): boolean {
+  if (argv[0] === "command") return argv[1] === "-v" || argv[1] === "-V";
+  return SHOWS_ONLY.has(argv[0]);
+}
 
 const ok = { status: 0 };
 
@@ -204,7 +219,8 @@ function getopts(shell: Shell, args: string[]): CommandResult {
   };
   if (at >= 0 && spec[at + 1] === ":") {
     const rest = arg.slice(pos + 1);
-    shell.vars.set("OPTARG", rest !== "" ? rest : (argv[optind] ?? ""));
+    const unknown = given.length > 0 ? undefined : shell.positionalUnknown;
+    shell.vars.assign("OPTARG", rest !== "" ? rest : (argv[optind] ?? ""), unknown);
     if (rest === "") optind++;
     next();
     return done(0, letter);
@@ -245,9 +261,9 @@ function imageScript(
     host.skip(`${path} is not followed: ${err.message} at line ${err.line}`);
     return ok;
   }
-  const out: string[] = [];
+  const out: Output = [];
   const status = shell.script(script, args, stdin, out);
-  return { status, stdout: out.join("") };
+  return { status, stdout: out.join(""), unknown: out.unknown };
 }
 
 function echo(args: string[]): CommandResult {
@@ -435,7 +451,7 @@ function source(host: MaintainerHost, file: string, stdin: string, shell: Shell)
 }
 
 function runText(text: string, stdin: string, shell: Shell): CommandResult {
-  const out: string[] = [];
+  const out: Output = [];
   const status = shell.nested(parseScript(text), stdin, out);
-  return { status, stdout: out.join("") };
+  return { status, stdout: out.join(""), unknown: out.unknown };
 }
