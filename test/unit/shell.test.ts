@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { debconfDefaults } from "../../src/debian/debconf.js";
 import { followScripts, type ScriptPackage } from "../../src/debian/maintscripts.js";
-import { ImageTree } from "../../src/debian/shell/tree.js";
+import { ImageTree, TreeError } from "../../src/debian/shell/tree.js";
 import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 
 /**
@@ -501,6 +501,21 @@ describe("values strata cannot know are never used for an effect", () => {
     assert.equal(t.at("etc/plain")?.type, "dir");
     assert.equal(t.at("etc/defaulted")?.type, "dir");
     assert.equal(t.at("etc/printed")?.body?.toString(), "[]\n");
+  });
+
+  test("the tree never removes or replaces the root or an empty path, whatever a command asks", () => {
+    const bare = new ImageTree();
+    assert.throws(() => bare.remove(""), TreeError);
+    assert.throws(() => bare.write("", { type: "dir", mode: 0o755, uid: 0, gid: 0 }), TreeError);
+    const { reasons } = followAfterMade("rm -rf / ''\nrmdir /\nmv / /x\nln -sf /x /\necho x > /\ntouch ''\n");
+    assert.ok(!reasons.some((r) => /not done/.test(r)), "literal paths, known values: refused by the tree");
+  });
+
+  test("eval's output is the output of what it runs", () => {
+    const t = tree({});
+    follow(t, "eval 'echo hi' > /etc/e\nx=$(eval echo there); echo $x > /etc/x\n");
+    assert.equal(t.at("etc/e")?.body?.toString(), "hi\n");
+    assert.equal(t.at("etc/x")?.body?.toString(), "there\n");
   });
 
   test("output that depends on an unknown is written nowhere: the file exists with unknown contents", () => {
