@@ -159,6 +159,10 @@ describe("maintainer-script effects in a built image", () => {
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/shadow\n/);
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/gshadow\n/);
     assert.match(await layer.read("etc/gshadow"), /^toolsd:\*::$/m);
+    // Dated as the tools date them, from the build's epoch (never the clock): days since 1970.
+    const day = Math.floor(result.epoch / 86_400);
+    assert.match(await layer.read("etc/shadow"), new RegExp(`^toolsd:\\*:${day}:0:99999:7:::$`, "m"));
+    assert.match(await layer.read("etc/shadow"), new RegExp(`^root:\\*:${day}:0:99999:7:::$`, "m"));
   });
 
   test("what the scripts skipped is reported per command, with the reason", async () => {
