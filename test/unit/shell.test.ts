@@ -431,7 +431,7 @@ describe("values strata cannot know are never used for an effect", () => {
   const madePaths = ["etc/made", "etc/made/a", "etc/made/sub/b", "etc/localtime"];
 
   function followAfterMade(postinst: string) {
-    const t = tree({ "usr/share/x.conf": "ssl = off\n" });
+    const t = tree({ "usr/share/x.conf": "ssl = off\n", "usr/share/unrecorded": { mode: 0o644 } });
     const run = followScripts(
       [
         { name: "maker", version: "1", architecture: "amd64", postinst: MADE },
@@ -520,9 +520,10 @@ describe("values strata cannot know are never used for an effect", () => {
 
   test("output that depends on an unknown is written nowhere: the file exists with unknown contents", () => {
     const { t } = followAfterMade(
-      'V=$(not-followed)\necho "key=$V" > /etc/conf\nread line < /etc/conf; touch "/etc/$line"\n',
+      'V=$(not-followed)\necho "key=$V" > /etc/conf\nread line < /etc/conf; touch "/etc/$line"\ncat < /usr/share/unrecorded > /etc/piped\n',
     );
     assert.equal(t.at("etc/conf")?.unknown, true);
+    assert.equal(t.at("etc/piped")?.unknown, true, "cat of input strata does not have is unknown");
     assert.deepEqual(
       t.list("etc").filter((n) => n.startsWith("key")),
       [],

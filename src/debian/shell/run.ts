@@ -369,11 +369,7 @@ export class Shell {
   private external(argv: string[], unknown: string | undefined, io: Io): number {
     const result = this.host.run(argv, unread(io.stdin), this, unknown);
     // What a command prints from input or arguments strata cannot know is not known either.
-    this.emit(
-      io,
-      result.stdout ?? "",
-      result.unknown ?? unknown ?? (result.stdout ? io.stdin.unknown : undefined),
-    );
+    this.emit(io, result.stdout ?? "", result.unknown ?? unknown ?? io.stdin.unknown);
     return result.status;
   }
 
