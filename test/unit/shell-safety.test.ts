@@ -164,10 +164,14 @@ const UNIVERSE = ["etc", "srv", "opt"].flatMap((top) => [
   `${top}/f3`,
 ]);
 
-/** A word of a script: its text, and the path it names when its value is known (else undefined). */
+/**
+ * A word of a script: its text, and the path it names when its value is known (else undefined), or
+ * the relative path it names from the script's working directory.
+ */
 interface ScriptWord {
   text: string;
   named?: string;
+  relative?: string;
 }
 
 const literalWord: fc.Arbitrary<ScriptWord> = fc.oneof(
@@ -176,6 +180,10 @@ const literalWord: fc.Arbitrary<ScriptWord> = fc.oneof(
   // Known values expand to known paths: K is /etc/a in every script.
   fc.constantFrom("f1", "f2").map((f) => ({ text: `$K/${f}`, named: `/etc/a/${f}` })),
   fc.constant({ text: `"\${K%/*}"/b`, named: "/etc/b" }),
+  {
+    arbitrary: fc.constantFrom("etc/a", "etc/a/f1", "srv/*", "f3").map((p) => ({ text: p, relative: p })),
+    weight: 3,
+  },
 );
 /** Words whose value depends on an unknown: they must never lead to a removal or a rewrite. */
 const unknownWord: fc.Arbitrary<ScriptWord> = fc
@@ -206,7 +214,8 @@ const PRELUDE = [
   'wipe() { rm -rf "$1"/*; }',
 ].join("\n");
 
-type ScriptLine = { text: string; words: ScriptWord[] };
+/** A line of a script; `cd` is the working directory it changes to. */
+type ScriptLine = { text: string; words: ScriptWord[]; cd?: string };
 const one = (make: (w: string) => string) => anyWord.map((w) => ({ text: make(w.text), words: [w] }));
 const two = (make: (a: string, b: string) => string) =>
   fc.tuple(anyWord, anyWord).map(([a, b]) => ({ text: make(a.text, b.text), words: [a, b] }));
@@ -229,7 +238,20 @@ const scriptLine: fc.Arbitrary<ScriptLine> = fc.oneof(
   two((a, b) => `install -m 644 ${a} ${b}`),
   two((a, b) => `ucf ${a} ${b}`),
   two((a, b) => `cat ${a} > ${b}`),
+  {
+    arbitrary: fc.constantFrom("/srv", "/etc", "/").map((dir) => ({ text: `cd ${dir}`, words: [], cd: dir })),
+    weight: 3,
+  },
 );
+
+/** The paths a script's lines name literally: relative ones from the directory `cd` left. */
+function namedPaths(lines: ScriptLine[]): string[] {
+  let cwd = "";
+  return lines.flatMap((line) => {
+    if (line.cd !== undefined) cwd = line.cd === "/" ? "" : line.cd;
+    return line.words.flatMap((w) => (w.named ? [w.named] : w.relative ? [`${cwd}/${w.relative}`] : []));
+  });
+}
 
 function madeTree(paths: string[]): ImageTree {
   const t = new ImageTree();
@@ -275,7 +297,7 @@ test(
             architecture: "amd64",
             accounts: DEFAULT_ACCOUNTS,
           });
-          const named = lines.flatMap((l) => l.words.flatMap((w) => (w.named ? [w.named] : [])));
+          const named = namedPaths(lines);
           for (const [path, node] of before) {
             const after = tree.at(path);
             const same =

@@ -484,6 +484,18 @@ describe("values strata cannot know are never used for an effect", () => {
     );
   });
 
+  test("after cd, relative paths are unknown (cd is not followed): rm -rf etc/made in /srv removes nothing", () => {
+    const { t, reasons } = followAfterMade(
+      "cd /srv && rm -rf etc/made\necho x > etc/made/a\n(cd /tmp; touch in-tmp)\nrm -f etc/made/sub/b /etc/made/a\ncd /\ntouch etc/made/known\n",
+    );
+    const cwd = "the working directory after cd, which strata does not follow";
+    const arg = `not done: its arguments depend on ${cwd}`;
+    assert.deepEqual(reasons, [arg, `not done: its path depends on ${cwd}`, arg, arg]);
+    assert.equal(t.at("etc/made/a")?.type, "file");
+    assert.equal(t.at("tmp/in-tmp"), undefined);
+    assert.equal(t.at("etc/made/known")?.type, "file", "cd / makes the working directory known again");
+  });
+
   test("known values stay known: an unquoted unset variable that vanishes, defaults, and followed commands' output", () => {
     const t = tree({ "etc/made/sub/b": "x" });
     const run = follow(

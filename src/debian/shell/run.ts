@@ -146,6 +146,8 @@ export class Shell {
   private unknownSeen: string | undefined;
   /** An unset variable the part being expanded took: unknown only where it joins other text. */
   private unsetSeen: string | undefined;
+  /** Why the working directory is unknown (after a `cd` elsewhere than /): relative paths are too. */
+  private cwdUnknown: string | undefined;
 
   constructor(
     private readonly host: CommandHost,
@@ -312,6 +314,7 @@ export class Shell {
       unknown: new Map(this.vars.unknown),
       positional: this.positional,
       positionalUnknown: this.positionalUnknown,
+      cwdUnknown: this.cwdUnknown,
       errexit: this.errexit,
     };
     const functions = new Map(this.functions);
@@ -326,6 +329,7 @@ export class Shell {
       for (const [k, v] of saved.vars) this.vars.assign(k, v, saved.unknown.get(k));
       this.positional = saved.positional;
       this.positionalUnknown = saved.positionalUnknown;
+      this.cwdUnknown = saved.cwdUnknown;
       this.errexit = saved.errexit;
       this.functions.clear();
       for (const [k, v] of functions) this.functions.set(k, v);
@@ -334,7 +338,8 @@ export class Shell {
 
   private simple(node: Extract<Node, { t: "simple" }>, io: Io): number {
     this.status = 0;
-    const [argv, unknown] = this.tracking(() => node.words.flatMap((w) => this.fields(w)));
+    const [argv, argsUnknown] = this.tracking(() => node.words.flatMap((w) => this.fields(w)));
+    const unknown = argsUnknown ?? this.relativeUnknown(argv.slice(1));
     const saved = node.assigns.map(
       ([name]) => [name, this.vars.get(name), this.vars.unknown.get(name)] as const,
     );
@@ -353,6 +358,17 @@ export class Shell {
         }
       }
     }
+  }
+
+  /**
+   * After a `cd` (paths are followed from /), an argument that may be a relative path names what
+   * strata cannot know; options (-f) aside, any word not starting with "/" may be one.
+   */
+  private relativeUnknown(words: string[]): string | undefined {
+    if (this.cwdUnknown === undefined) return undefined;
+    return words.some((w) => w !== "" && !w.startsWith("/") && !w.startsWith("-"))
+      ? this.cwdUnknown
+      : undefined;
   }
 
   /** Runs a command; `unknown` says why its arguments depend on a value strata cannot know. */
@@ -448,6 +464,12 @@ export class Shell {
         }
         return 0;
       }
+      case "cd": {
+        const dir = args.find((a) => !a.startsWith("-"));
+        this.cwdUnknown =
+          dir === "/" ? undefined : "the working directory after cd, which strata does not follow";
+        return 0;
+      }
       case "shift":
         this.positional = this.positional.slice(number(1));
         return 0;
@@ -497,9 +519,11 @@ export class Shell {
     let inner = io;
     const files: { path: string; append: boolean; out: Output }[] = [];
     for (const r of redirs) {
-      const [target, unknown] = this.tracking(() =>
+      const [target, targetUnknown] = this.tracking(() =>
         r.op === "<<" ? this.expand(r.target) : this.fields(r.target).join(" "),
       );
+      const names = r.fd === 1 ? r.op === ">" || r.op === ">>" : r.op === "<";
+      const unknown = targetUnknown ?? (names ? this.relativeUnknown([target]) : undefined);
       if (r.op === "<<") inner = { ...inner, stdin: input(target, unknown) };
       else if (r.op === "<") inner = { ...inner, stdin: this.readInput(target, unknown) };
       else if (r.fd !== 1 || r.op === "<&")
