@@ -161,7 +161,7 @@ function changedEntries(tree: ImageTree): LayerEntry[] {
  * /etc/passwd, group and shadow as the base layer writes them, now with the accounts scripts added,
  * and as the shadow tools leave them where accounts are made: the `shadow` group (base-passwd's 42,
  * unless the spec gave that id to another group), /etc/shadow and /etc/gshadow 0640 root:shadow,
- * shadow's last-change date the build epoch's day (the tools write the clock's).
+ * shadow's last-change date the build epoch's day (the tools write the clock's), empty at epoch 0.
  */
 function accountEntries(architecture: string, accounts: Accounts, epoch: number): LayerEntry[] {
   const files = new Set(["etc/passwd", "etc/group", "etc/shadow"]);
@@ -178,7 +178,9 @@ function accountEntries(architecture: string, accounts: Accounts, epoch: number)
     gid,
     body: Buffer.from(accountFiles(withShadow).gshadow),
   };
-  const shadow = Buffer.from(accountFiles(withShadow, Math.floor(epoch / 86_400)).shadow);
+  // Day 0 would say "change the password at the next login": the default epoch leaves it empty.
+  const day = Math.floor(epoch / 86_400);
+  const shadow = Buffer.from(accountFiles(withShadow, day > 0 ? day : undefined).shadow);
   const entries = baseLayerEntries(architecture, withShadow).filter((e) => files.has(e.path));
   return [...entries.map((e) => (e.path === "etc/shadow" ? { ...e, body: shadow } : e)), gshadow];
 }

@@ -159,10 +159,18 @@ describe("maintainer-script effects in a built image", () => {
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/shadow\n/);
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/gshadow\n/);
     assert.match(await layer.read("etc/gshadow"), /^toolsd:\*::$/m);
-    // Dated as the tools date them, from the build's epoch (never the clock): days since 1970.
-    const day = Math.floor(result.epoch / 86_400);
-    assert.match(await layer.read("etc/shadow"), new RegExp(`^toolsd:\\*:${day}:0:99999:7:::$`, "m"));
-    assert.match(await layer.read("etc/shadow"), new RegExp(`^root:\\*:${day}:0:99999:7:::$`, "m"));
+    // At the default epoch (0) no date: day 0 would ask for a new password at the next login.
+    assert.equal(result.epoch, 0);
+    assert.match(await layer.read("etc/shadow"), /^toolsd:\*::0:99999:7:::$/m);
+  });
+
+  test("/etc/shadow is dated from the build's epoch, as the shadow tools date it from the clock", async () => {
+    const cache = join(dir, "cache-dated");
+    const result = await build("dated", "epoch: 1700000000", cache);
+    const shadow = await filesLayer(result, cache).read("etc/shadow");
+    // 1700000000 s is day 19675 since 1970-01-01.
+    assert.match(shadow, /^root:\*:19675:0:99999:7:::$/m);
+    assert.match(shadow, /^toolsd:\*:19675:0:99999:7:::$/m);
   });
 
   test("what the scripts skipped is reported per command, with the reason", async () => {

@@ -46,8 +46,7 @@ after(async () => {
 describe("the image model", () => {
   // The digest was first pinned before the image model was reshaped and held through it; it changed
   // on purpose when the images began to describe themselves (annotations), and when the files layer
-  // of an image whose scripts make accounts gained /etc/gshadow and the shadow group, and when its
-  // /etc/shadow was dated from the epoch.
+  // of an image whose scripts make accounts gained /etc/gshadow and the shadow group.
   test("a build of fixed packages has a fixed digest, cold or warm", async () => {
     const cold = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
     const warm = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
@@ -56,7 +55,7 @@ describe("the image model", () => {
     // history) and the layer blobs are what is pinned.
     const image = artifactImages(cold.artifact)[0];
     const pinned = [image.manifest.config, ...image.manifest.layers].map((d) => d.digest).join(" ");
-    assert.equal(sha256Hex(pinned), "cb80a3ca5d7390aa21e97bd8c24a8e33a16b849768d53a6fa377b9e4b810a662");
+    assert.equal(sha256Hex(pinned), "75ce5875d38c6e059b6d832083936d66d92dbc05d3a397bff2e6a5ba98154762");
   });
 });
 
