@@ -1,5 +1,6 @@
 import { arithmetic } from "./arith.js";
 import type { Node, Part, Redirect, Word } from "./ast.js";
+import { DEFAULT_IFS, readFields, splitFields } from "./ifs.js";
 import { hasWildcard, matchesPattern, type PatternPiece, patternBudget, trimPattern } from "./pattern.js";
 
 /**
@@ -120,8 +121,6 @@ interface Io {
 
 const input = (text: string, unknown?: string): Input => ({ text, pos: 0, unknown });
 const unread = (i: Input): string => i.text.slice(i.pos);
-
-const IFS = /[ \t\n]+/;
 
 export class Shell {
   readonly vars = new Variables();
@@ -493,7 +492,7 @@ export class Shell {
     }
   }
 
-  /** read [-r] NAME...: one line of input split on blanks, the last name taking the rest. */
+  /** read [-r] NAME...: one line of input split on IFS, the last name taking the rest. */
   private read(args: string[], stdin: Input): number {
     if (stdin.pos >= stdin.text.length) return 1;
     const names = args.filter((a) => !a.startsWith("-"));
@@ -501,17 +500,9 @@ export class Shell {
     let line = stdin.text.slice(stdin.pos, end < 0 ? undefined : end);
     stdin.pos = end < 0 ? stdin.text.length : end + 1;
     if (!args.includes("-r")) line = line.replace(/\\(.)/g, "$1");
-    let rest = line.replace(/^[ \t]+|[ \t]+$/g, "");
     const targets = names.length > 0 ? names : ["REPLY"];
-    targets.forEach((name, i) => {
-      if (i === targets.length - 1) {
-        this.vars.assign(name, rest, stdin.unknown);
-        return;
-      }
-      const m = /^(\S*)[ \t]*(.*)$/s.exec(rest)!;
-      this.vars.assign(name, m[1], stdin.unknown);
-      rest = m[2];
-    });
+    const values = readFields(line, targets.length, this.vars.get("IFS") ?? DEFAULT_IFS);
+    for (const [i, name] of targets.entries()) this.vars.assign(name, values[i], stdin.unknown);
     return 0;
   }
 
@@ -644,10 +635,9 @@ export class Shell {
         add(text, part.quoted);
         continue;
       }
-      const pieces = text.split(IFS);
-      pieces.forEach((piece, i) => {
+      splitFields(text, this.vars.get("IFS") ?? DEFAULT_IFS).forEach((piece, i) => {
         if (i > 0) current = undefined;
-        if (piece !== "") add(piece, false);
+        if (piece.text !== "" || piece.kept) add(piece.text, false);
       });
     }
     for (const [pieces, why] of unsetIn) if (pieces.some((p) => p.text !== "")) this.noteUnknown(why);

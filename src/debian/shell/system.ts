@@ -55,7 +55,7 @@ type Handler = (host: MaintainerHost, args: string[], stdin: string, shell: Shel
 /** Commands whose only result is what they print and their status: run even on unknown arguments. */
 const SHOWS_ONLY = new Set([
   ...["true", ":", "false", "[", "test", "echo", "printf", "basename", "dirname", "mountpoint"],
-  ...["which", "type", "getent", "id", "umask", "cat", "stat", "dpkg"],
+  ...["which", "type", "getent", "id", "umask", "cat", "stat", "dpkg", "dpkg-realpath"],
 ]);
 
 /**
@@ -118,6 +118,7 @@ const COMMANDS: Record<string, Handler> = {
   groupadd: (host, args) => ({ status: host.accounts.useradd(host, "groupadd", args) }),
   "update-alternatives": (host, args) => host.alternatives.run(host, args),
   dpkg: (host, args) => dpkg(host, args),
+  "dpkg-realpath": (host, args, _stdin, shell) => realpath(host, args, shell),
   "dpkg-statoverride": (host, args) => statoverride(host, args),
   "dpkg-maintscript-helper": () => ok, // it acts on upgrades and removals only, never on a fresh install
   "dpkg-divert": (host, args) => divert(host, args),
@@ -344,6 +345,27 @@ function dpkg(host: MaintainerHost, args: string[]): CommandResult {
     return { status: compare(args[1], args[2], args[3]) ? 0 : 1 };
   host.skip(DPKG_DB);
   return ok;
+}
+
+/**
+ * `dpkg-realpath [-z] [--root DIR] PATH`: the path with every link resolved in the image (debianutils'
+ * update-shells lists /usr/bin/sh beside /bin/sh with it). A root other than the image's is not
+ * one strata has.
+ */
+function realpath(host: MaintainerHost, args: string[], shell: Shell): CommandResult {
+  let root = shell.vars.get("DPKG_ROOT") ?? "";
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--root" || args[i] === "--instdir") root = args[++i] ?? "";
+    else if (/^--(root|instdir)=/.test(args[i])) root = args[i].slice(args[i].indexOf("=") + 1);
+    else if (!args[i].startsWith("-")) paths.push(args[i]);
+  }
+  if (root.replace(/\/+$/, "") !== "" || paths.length !== 1) {
+    host.skip(`dpkg-realpath is followed for the image's root only, with one path`);
+    return ok;
+  }
+  const end = args.includes("-z") || args.includes("--zero") ? "\0" : "\n";
+  return { status: 0, stdout: `/${host.tree.resolve(paths[0])}${end}` };
 }
 
 /** dpkg --compare-versions: an empty version is the oldest, except for the -nl operators. */
