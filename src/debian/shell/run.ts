@@ -61,7 +61,7 @@ const MAX_VALUE = 1 << 20;
  * Variables no longer than MAX_VALUE (a script that doubles a string in a loop stops, not the
  * build), each with why its value is unknown when it is: set from what strata cannot know.
  */
-export class Variables extends Map<string, string> {
+class Variables extends Map<string, string> {
   readonly unknown = new Map<string, string>();
 
   override set(name: string, value: string): this {
@@ -410,10 +410,11 @@ export class Shell {
    * Runs another script as its own process would: its own arguments, no `set -e` and no functions
    * of the caller, and nothing it sets or defines (or an `exit`) reaching back.
    */
-  script(node: Node, args: string[], stdin: string, out: Output, unknown?: string): number {
+  script(node: Node, args: string[], stdin: string, out: Output): number {
     return this.subshell(() => {
       this.positional = args;
-      this.positionalUnknown = unknown;
+      // Known: a script is not run on arguments strata cannot know (MaintainerHost.run).
+      this.positionalUnknown = undefined;
       this.errexit = false;
       this.functions.clear();
       return this.nested(node, stdin, out);
