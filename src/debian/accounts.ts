@@ -9,9 +9,13 @@ export interface Accounts {
 
 /**
  * /etc/passwd, /etc/group, /etc/shadow and /etc/gshadow text, sorted by id then name so input order
- * does not matter.
+ * does not matter. `lastChange` is shadow's date of the last password change, in days since
+ * 1970-01-01 (what the shadow tools write; left empty without it).
  */
-export function accountFiles(accounts: Accounts): {
+export function accountFiles(
+  accounts: Accounts,
+  lastChange?: number,
+): {
   passwd: string;
   group: string;
   shadow: string;
@@ -42,7 +46,7 @@ export function accountFiles(accounts: Accounts): {
       .map((u) => `${u.name}:x:${u.uid}:${u.gid}:${u.gecos ?? ""}:${u.home}:${u.shell}\n`)
       .join(""),
     group: groups.map((g) => `${g.name}:x:${g.gid}:${(g.members ?? []).join(",")}\n`).join(""),
-    shadow: users.map((u) => `${u.name}:*::0:99999:7:::\n`).join(""),
+    shadow: users.map((u) => `${u.name}:*:${lastChange ?? ""}:0:99999:7:::\n`).join(""),
     gshadow: groups.map((g) => `${g.name}:*::${(g.members ?? []).join(",")}\n`).join(""),
   };
 }

@@ -6,7 +6,7 @@ import { globTree } from "./shell/glob.js";
 import { parseScript, ShellSyntaxError } from "./shell/parse.js";
 import type { PatternPiece } from "./shell/pattern.js";
 import { type CommandHost, type CommandResult, Shell } from "./shell/run.js";
-import { systemCommand } from "./shell/system.js";
+import { showsOnly, systemCommand } from "./shell/system.js";
 import { type ImageTree, TreeError } from "./shell/tree.js";
 
 /**
@@ -88,6 +88,10 @@ export class MaintainerHost implements CommandHost {
   readonly architecture: string;
   /** The paths `dpkg-statoverride --add` named in this install. */
   readonly statOverrides = new Set<string>();
+  /** Times a command was skipped (repeats too): whether a command or redirection skipped one. */
+  private skipCalls = 0;
+  /** The first reason the command running now (not one it runs in turn) was skipped for. */
+  private skippedHere: string | undefined;
   /** Whom `test -O` and `-G` ask about: root, or the user `su -c` runs a command as. */
   user = { uid: 0, gid: 0 };
   /** The package and script being followed, and the command being run. */
@@ -167,6 +171,8 @@ export class MaintainerHost implements CommandHost {
   }
 
   private skipAs(command: string, reason: string): void {
+    this.skipCalls++;
+    this.skippedHere ??= reason;
     const { pkg, script } = this.current;
     const seen = this.skipped.some(
       (s) => s.package === pkg && s.script === script && s.command === command && s.reason === reason,
@@ -178,21 +184,38 @@ export class MaintainerHost implements CommandHost {
     this.notes.push(`${this.current.pkg}: ${text}`);
   }
 
-  run(argv: string[], stdin: string, shell: Shell): CommandResult {
-    const previous = this.current.command;
+  /**
+   * Runs a command. One whose arguments depend on a value strata cannot know is not done unless it
+   * only prints (never destructive: `rm -rf $DIR/*` with DIR unknown could name anything); what a
+   * command prints is unknown when it, or what it read, was skipped.
+   */
+  run(argv: string[], stdin: string, shell: Shell, unknown?: string): CommandResult {
+    const [previous, outerSkip] = [this.current.command, this.skippedHere];
     this.current.command = commandText(argv);
+    this.skippedHere = undefined;
     try {
-      const name = argv[0];
-      const file = FILE_COMMANDS[name];
-      if (file) return file(this.fileContext(), argv.slice(1), stdin);
-      return systemCommand(this, argv, stdin, shell);
+      if (unknown !== undefined && !showsOnly(argv)) {
+        this.skip(`not done: its arguments depend on ${unknown}`);
+        return { status: 0, unknown };
+      }
+      const result = this.dispatch(argv, stdin, shell);
+      const skipped = this.skippedHere;
+      if (skipped === undefined || result.unknown !== undefined) return result;
+      return { ...result, unknown: `the output of ${argv[0]} (${skipped})` };
     } catch (err) {
       // A path through a file or a loop of links fails the command, as it would on a real system.
       if (err instanceof TreeError) return { status: 1 };
       throw err;
     } finally {
       this.current.command = previous;
+      this.skippedHere = outerSkip;
     }
+  }
+
+  private dispatch(argv: string[], stdin: string, shell: Shell): CommandResult {
+    const file = FILE_COMMANDS[argv[0]];
+    if (file) return file(this.fileContext(), argv.slice(1), stdin);
+    return systemCommand(this, argv, stdin, shell);
   }
 
   fileContext() {
@@ -247,7 +270,11 @@ export class MaintainerHost implements CommandHost {
   }
 
   skips(): number {
-    return this.skipped.length;
+    return this.skipCalls;
+  }
+
+  skipCommand(command: string, reason: string): void {
+    this.skipAs(command, reason);
   }
 
   glob(pieces: PatternPiece[]): string[] {

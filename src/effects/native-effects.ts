@@ -87,7 +87,7 @@ export async function nativeEffects(input: EffectsInput): Promise<NativeEffects>
   const notes = foldDocLinkNotes(run.notes);
   const accounts = { users: run.accounts.users, groups: run.accounts.groups };
   const made = changedEntries(tree);
-  if (run.accounts.changed) made.push(...accountEntries(input.architecture, accounts));
+  if (run.accounts.changed) made.push(...accountEntries(input.architecture, accounts, input.epoch));
   const bundle = await caBundle(input.members, store);
   if (bundle) {
     made.push(bundle.entry);
@@ -160,9 +160,10 @@ function changedEntries(tree: ImageTree): LayerEntry[] {
 /**
  * /etc/passwd, group and shadow as the base layer writes them, now with the accounts scripts added,
  * and as the shadow tools leave them where accounts are made: the `shadow` group (base-passwd's 42,
- * unless the spec gave that id to another group), /etc/shadow and /etc/gshadow 0640 root:shadow.
+ * unless the spec gave that id to another group), /etc/shadow and /etc/gshadow 0640 root:shadow,
+ * shadow's last-change date the build epoch's day (the tools write the clock's), empty at epoch 0.
  */
-function accountEntries(architecture: string, accounts: Accounts): LayerEntry[] {
+function accountEntries(architecture: string, accounts: Accounts, epoch: number): LayerEntry[] {
   const files = new Set(["etc/passwd", "etc/group", "etc/shadow"]);
   const shadowGid = STATIC_GROUPS.get("shadow")!;
   const withShadow: Accounts = accounts.groups.some((g) => g.name === "shadow" || g.gid === shadowGid)
@@ -177,7 +178,11 @@ function accountEntries(architecture: string, accounts: Accounts): LayerEntry[] 
     gid,
     body: Buffer.from(accountFiles(withShadow).gshadow),
   };
-  return [...baseLayerEntries(architecture, withShadow).filter((e) => files.has(e.path)), gshadow];
+  // Day 0 would say "change the password at the next login": the default epoch leaves it empty.
+  const day = Math.floor(epoch / 86_400);
+  const shadow = Buffer.from(accountFiles(withShadow, day > 0 ? day : undefined).shadow);
+  const entries = baseLayerEntries(architecture, withShadow).filter((e) => files.has(e.path));
+  return [...entries.map((e) => (e.path === "etc/shadow" ? { ...e, body: shadow } : e)), gshadow];
 }
 
 /** Scripts too big to have been recorded (so not followed), reported like any other skip. */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { resolveSpec } from "../../src/lock/resolve.js";
+import { readLayout } from "../../src/oci/layout.js";
 import { type BuildResult, buildImages } from "../../src/pipeline/builder.js";
 import type { BuildEvent } from "../../src/pipeline/make-layers.js";
 import { loadSpec } from "../../src/spec/spec.js";
@@ -22,8 +23,9 @@ async function scriptedDeb(
   name: string,
   files: CraftedFile[],
   scripts: { postinst?: string; preinst?: string },
+  fields = "",
 ): Promise<Buffer> {
-  const control = `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: test package with scripts\n`;
+  const control = `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <t@example.invalid>\nDescription: test package with scripts\n${fields}`;
   const controlTar = await looseTar([
     { name: "./", type: "directory" },
     { name: "./control", body: control },
@@ -157,6 +159,18 @@ describe("maintainer-script effects in a built image", () => {
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/shadow\n/);
     assert.match(await layer.list(), /-rw-r----- 0\/42 .* etc\/gshadow\n/);
     assert.match(await layer.read("etc/gshadow"), /^toolsd:\*::$/m);
+    // At the default epoch (0) no date: day 0 would ask for a new password at the next login.
+    assert.equal(result.epoch, 0);
+    assert.match(await layer.read("etc/shadow"), /^toolsd:\*::0:99999:7:::$/m);
+  });
+
+  test("/etc/shadow is dated from the build's epoch, as the shadow tools date it from the clock", async () => {
+    const cache = join(dir, "cache-dated");
+    const result = await build("dated", "epoch: 1700000000", cache);
+    const shadow = await filesLayer(result, cache).read("etc/shadow");
+    // 1700000000 s is day 19675 since 1970-01-01.
+    assert.match(shadow, /^root:\*:19675:0:99999:7:::$/m);
+    assert.match(shadow, /^toolsd:\*:19675:0:99999:7:::$/m);
   });
 
   test("what the scripts skipped is reported per command, with the reason", async () => {
@@ -346,6 +360,100 @@ test("a script that sources another package's helper is followed with the helper
     });
     assert.deepEqual(result.skippedEffects, []);
     assert.equal(await filesLayer(result, cache).read("etc/app/conf.d/app.conf"), "enabled = yes\n");
+  } finally {
+    await own.close();
+  }
+});
+
+/** postgresql-common's temp files: one from a command strata does not follow, one from mktemp. */
+const PGCONF_POSTINST = `#!/bin/sh
+set -e
+CCTMP=$(tempfile)
+sed -e "s/^ssl =.*/ssl = on/" /usr/share/pgconf/createcluster.conf > $CCTMP
+ucf --debconf-ok $CCTMP /etc/pgconf/createcluster.conf
+rm -f $CCTMP
+MADE=$(mktemp)
+echo made > $MADE
+cp $MADE /etc/pgconf/from-mktemp
+rm -f $MADE
+`;
+
+test("strata build: a redirection to an unfollowed command's output is skipped and said; every later effect is kept", async () => {
+  const own = await startFakeRepo({
+    packages: [
+      {
+        name: "pgconf",
+        version: "1.0",
+        arch: "all",
+        body: await scriptedDeb(
+          "pgconf",
+          [
+            { name: "./usr/share/pgconf/createcluster.conf", body: "ssl = off\n" },
+            { name: "./etc/pgconf/", type: "directory" },
+            { name: "./usr/lib/pg/bin/postgres", mode: 0o755, body: "#!/bin/sh\n" },
+          ],
+          { postinst: PGCONF_POSTINST },
+        ),
+      },
+      {
+        name: "zone",
+        version: "1.0",
+        arch: "all",
+        body: await scriptedDeb(
+          "zone",
+          [{ name: "./usr/share/zoneinfo/Etc/UTC", body: "TZif" }],
+          {
+            postinst:
+              "#!/bin/sh\nset -e\nln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime\necho Etc/UTC > /etc/timezone\n",
+          },
+          "Depends: pgconf\n",
+        ),
+      },
+    ],
+  });
+  try {
+    const specPath = join(dir, "pgconf.yaml");
+    await writeFile(
+      specPath,
+      fakeRepoSpec(own, ["pgconf", "zone"], "entrypoint: [/usr/lib/pg/bin/postgres]"),
+    );
+    const out = join(dir, "pgconf-out");
+    const args = ["--cache-dir", join(dir, "cache-pgconf"), "build", specPath, "--lock-update", "-o", out];
+    const built = await runStrata([...args, "--json"]);
+    assert.equal(built.code, 0, built.stderr);
+    const report = JSON.parse(built.stdout.trim().split("\n").at(-1)!);
+    const tempfile = "the output of tempfile (not a command strata follows)";
+    assert.deepEqual(
+      report.skippedEffects.filter((s: { reason: string }) => s.reason.includes(tempfile)),
+      [
+        {
+          package: "pgconf",
+          script: "postinst",
+          command: '> ""',
+          reason: `not done: its path depends on ${tempfile}`,
+        },
+        {
+          package: "pgconf",
+          script: "postinst",
+          command: "ucf --debconf-ok /etc/pgconf/createcluster.conf",
+          reason: `not done: its arguments depend on ${tempfile}`,
+        },
+        {
+          package: "pgconf",
+          script: "postinst",
+          command: "rm -f",
+          reason: `not done: its arguments depend on ${tempfile}`,
+        },
+      ],
+    );
+    const artifact = await readLayout(out);
+    assert.equal(artifact.kind, "image");
+    if (artifact.kind !== "image") return;
+    const files = join(out, "blobs", "sha256", artifact.image.manifest.layers.at(-1)!.digest.slice(7));
+    const listing = (await run("tar", ["-tvzf", files])).stdout;
+    assert.match(listing, / etc\/localtime -> \/usr\/share\/zoneinfo\/Etc\/UTC\n/);
+    assert.match(listing, / etc\/timezone\n/);
+    assert.equal((await run("tar", ["-xzOf", files, "etc/pgconf/from-mktemp"])).stdout, "made\n");
   } finally {
     await own.close();
   }

@@ -85,3 +85,37 @@ test(
     }
   },
 );
+
+/** What a script prints when followed (its output redirected to a file of the tree). */
+function followedOutput(script: string): string | undefined {
+  const tree = new ImageTree();
+  tree.ship("etc", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
+  followScripts([{ name: "p", version: "1", architecture: "amd64", postinst: `{ ${script}\n} > /etc/out` }], {
+    tree,
+    architecture: "amd64",
+    accounts: DEFAULT_ACCOUNTS,
+  });
+  return tree.at("etc/out")?.body?.toString();
+}
+
+test("field splitting and read follow IFS as dash does: empty fields between delimiters, white space runs, IFS empty", () => {
+  const show = 'echo "$#"; for f in "$@"; do echo "[$f]"; done';
+  const vectors = [
+    `IFS=:; X="a::b:"; set -- $X; ${show}`,
+    `IFS=:; X=":a"; set -- x$X; ${show}`,
+    `IFS='#'; P="##/bin/sh#/usr/bin/sh#"; set -- \${P###}; ${show}`,
+    `IFS=" :"; X=" :a  b: "; set -- $X; ${show}`,
+    `IFS=; X="a b"; set -- $X; ${show}`,
+    `X="  a  b "; set -- x$X; ${show}`,
+    `unset IFS; X="a	b"; set -- $X; ${show}`,
+    `printf 'a#b#c\\n' | { IFS='#' read -r x y; echo "[$x][$y]"; }`,
+    `printf '# comment\\n/bin/sh # login\\n' | while IFS='#' read -r line _; do echo "[$line]"; done`,
+    `printf '  a b  \\n' | { IFS= read -r l; echo "[$l]"; }`,
+    `printf '  a   b  c \\n' | { read -r x y; echo "[$x][$y]"; }`,
+    `printf 'a:b\\n' | { IFS=: read -r x y z; echo "[$x][$y][$z]"; }`,
+  ];
+  for (const script of vectors) {
+    const expected = execFileSync("dash", ["-c", script], { encoding: "utf8" });
+    assert.equal(followedOutput(script), expected, script);
+  }
+});

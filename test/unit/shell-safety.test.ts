@@ -153,3 +153,174 @@ test("a loop of cp over a large shipped file writes at most the scripts' byte bo
   assert.ok(made <= MAX_SCRIPT_WRITE_BYTES, `${made} bytes made`);
   assert.ok(made >= MAX_SCRIPT_WRITE_BYTES - mib.length, "copies up to the bound are made");
 });
+
+/**
+ * The universe of the random trees below: what a script may name literally. Trees are made as a
+ * script would (so everything in them can be removed), a random subset of these paths each run.
+ */
+const UNIVERSE = ["etc", "srv", "opt"].flatMap((top) => [
+  top,
+  ...["a", "b"].flatMap((dir) => [`${top}/${dir}`, `${top}/${dir}/f1`, `${top}/${dir}/f2`]),
+  `${top}/f3`,
+]);
+
+/**
+ * A word of a script: its text, and the path it names when its value is known (else undefined), or
+ * the relative path it names from the script's working directory.
+ */
+interface ScriptWord {
+  text: string;
+  named?: string;
+  relative?: string;
+}
+
+const literalWord: fc.Arbitrary<ScriptWord> = fc.oneof(
+  fc.constantFrom(...UNIVERSE).map((p) => ({ text: `/${p}`, named: `/${p}` })),
+  fc.constantFrom("etc", "srv", "etc/a").map((p) => ({ text: `/${p}/*`, named: `/${p}/*` })),
+  // Known values expand to known paths: K is /etc/a in every script.
+  fc.constantFrom("f1", "f2").map((f) => ({ text: `$K/${f}`, named: `/etc/a/${f}` })),
+  fc.constant({ text: `"\${K%/*}"/b`, named: "/etc/b" }),
+  {
+    arbitrary: fc.constantFrom("etc/a", "etc/a/f1", "srv/*", "f3").map((p) => ({ text: p, relative: p })),
+    weight: 3,
+  },
+);
+/** Words whose value depends on an unknown: they must never lead to a removal or a rewrite. */
+const unknownWord: fc.Arbitrary<ScriptWord> = fc
+  .constantFrom(
+    "$U",
+    "$U/*",
+    '"$U/"',
+    "$U/etc",
+    "/$V",
+    '"$V"/etc/a',
+    "$UNSET/etc",
+    '"$UNSET/"',
+    "$UNSET/*",
+    `\${W%/*}/srv`,
+    "$(tempfile)/opt",
+    "$R/*",
+    `\${U:-}/etc/*`,
+  )
+  .map((text) => ({ text }));
+const anyWord = fc.oneof(literalWord, unknownWord);
+
+const PRELUDE = [
+  "K=/etc/a",
+  "U=$(tempfile)",
+  "V=$(not-followed --dir)",
+  "W=$(cat /usr/share/unrecorded)",
+  "read -r R < /usr/share/unrecorded || true",
+  'wipe() { rm -rf "$1"/*; }',
+].join("\n");
+
+/** A line of a script; `cd` is the working directory it changes to. */
+type ScriptLine = { text: string; words: ScriptWord[]; cd?: string };
+const one = (make: (w: string) => string) => anyWord.map((w) => ({ text: make(w.text), words: [w] }));
+const two = (make: (a: string, b: string) => string) =>
+  fc.tuple(anyWord, anyWord).map(([a, b]) => ({ text: make(a.text, b.text), words: [a, b] }));
+const scriptLine: fc.Arbitrary<ScriptLine> = fc.oneof(
+  one((w) => `rm -rf ${w}`),
+  one((w) => `rm -f ${w}`),
+  one((w) => `rmdir ${w}`),
+  one((w) => `echo hi > ${w}`),
+  one((w) => `echo "$U" >> ${w}`),
+  one((w) => `touch ${w}`),
+  one((w) => `mkdir -p ${w}`),
+  one((w) => `chmod 600 ${w}`),
+  one((w) => `dpkg-divert --rename --add ${w}`),
+  one((w) => `wipe ${w}`),
+  one((w) => `sed -i s/a/b/ ${w}`),
+  one((w) => `install -d -m 755 ${w}`),
+  one((w) => `chown root:root ${w}`),
+  one((w) => `dpkg-statoverride --update --add root root 0700 ${w}`),
+  one((w) => `T=$(mktemp -p ${w}); rm -f "$T"`),
+  one((w) => `eval "rm -rf ${w.replace(/"/g, '\\"')}"`),
+  one((w) => `for x in ${w}; do rm -rf "$x"; done`),
+  one((w) => `echo ${w} | while read -r d; do rm -rf "$d"; done`),
+  two((a, b) => `mv ${a} ${b}`),
+  two((a, b) => `cp ${a} ${b}`),
+  two((a, b) => `ln -sf ${a} ${b}`),
+  two((a, b) => `install -m 644 ${a} ${b}`),
+  two((a, b) => `ucf ${a} ${b}`),
+  two((a, b) => `cat ${a} > ${b}`),
+  two((a, b) => `update-alternatives --install ${a} alt ${b} 10`),
+  two((a, b) => `ln -s ${a} ${b}`),
+  {
+    arbitrary: fc.constantFrom("/srv", "/etc", "/").map((dir) => ({ text: `cd ${dir}`, words: [], cd: dir })),
+    weight: 3,
+  },
+);
+
+/** The paths a script's lines name literally: relative ones from the directory `cd` left. */
+function namedPaths(lines: ScriptLine[]): string[] {
+  let cwd = "";
+  return lines.flatMap((line) => {
+    if (line.cd !== undefined) cwd = line.cd === "/" ? "" : line.cd;
+    return line.words.flatMap((w) => (w.named ? [w.named] : w.relative ? [`${cwd}/${w.relative}`] : []));
+  });
+}
+
+function madeTree(paths: string[]): ImageTree {
+  const t = new ImageTree();
+  t.ship("usr/share/unrecorded", { type: "file", mode: 0o644, uid: 0, gid: 0 });
+  t.ship("tmp", { type: "dir", mode: 0o1777, uid: 0, gid: 0 });
+  for (const path of paths) {
+    const dir = UNIVERSE.some((p) => p.startsWith(`${path}/`));
+    t.writeParents(path);
+    if (!t.at(path))
+      t.write(path, dir ? { type: "dir", mode: 0o755, uid: 0, gid: 0 } : fileNode(`${path}\n`));
+  }
+  return t;
+}
+
+const fileNode = (body: string) => ({
+  type: "file" as const,
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  body: Buffer.from(body),
+});
+
+/** Whether a literal word (a path, or DIR/* ) names `path` or a directory above it. */
+function namedBy(path: string, named: string): boolean {
+  const base = named.endsWith("/*") ? named.slice(0, -2) : named;
+  return named.endsWith("/*") ? path.startsWith(`${base}/`) : path === base || path.startsWith(`${base}/`);
+}
+
+test(
+  "random scripts remove or rewrite only paths they name literally, never one from an unknown value",
+  TIMEOUT,
+  () => {
+    fc.assert(
+      fc.property(
+        fc.subarray(UNIVERSE, { minLength: 1 }),
+        fc.array(scriptLine, { minLength: 1, maxLength: 10 }),
+        (paths, lines) => {
+          const tree = madeTree(paths);
+          const before = new Map(paths.map((p) => [p, { ...tree.at(p)! }]));
+          const script = `${PRELUDE}\n${lines.map((l) => l.text).join("\n")}`;
+          followScripts([{ name: "pkg", version: "1", architecture: "amd64", postinst: script }], {
+            tree,
+            architecture: "amd64",
+            accounts: DEFAULT_ACCOUNTS,
+          });
+          const named = namedPaths(lines);
+          for (const [path, node] of before) {
+            const after = tree.at(path);
+            const same =
+              after?.type === node.type &&
+              after.link === node.link &&
+              (after.body ?? Buffer.alloc(0)).equals(node.body ?? Buffer.alloc(0));
+            if (same) continue;
+            assert.ok(
+              named.some((n) => namedBy(`/${path}`, n)),
+              `/${path} was removed or rewritten, but the script names it nowhere:\n${script}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 400, seed: 16 },
+    );
+  },
+);

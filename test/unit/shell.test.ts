@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { debconfDefaults } from "../../src/debian/debconf.js";
 import { followScripts, type ScriptPackage } from "../../src/debian/maintscripts.js";
-import { ImageTree } from "../../src/debian/shell/tree.js";
+import { ImageTree, TreeError } from "../../src/debian/shell/tree.js";
 import { DEFAULT_ACCOUNTS } from "../../src/spec/accounts.js";
 
 /**
@@ -410,31 +410,6 @@ update-alternatives --install /usr/bin/awk awk /usr/bin/missing 50 || true
 });
 
 describe("where a script stops, and what an unfollowed command leaves", () => {
-  test("a redirection to / (an unfollowed command's empty output) stops that script only, and says why", () => {
-    const t = tree({ etc: { dir: true }, "usr/share/x.conf": "a=1\n" });
-    const run = followScripts(
-      [
-        {
-          name: "first",
-          version: "1",
-          architecture: "amd64",
-          postinst: "set -e\ntmp=$(tempfile)\nsed -e s/a/b/ /usr/share/x.conf > /$tmp\ntouch /etc/never\n",
-        },
-        { name: "second", version: "1", architecture: "amd64", postinst: "set -e\nmkdir /etc/second\n" },
-      ],
-      { tree: t, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
-    );
-    assert.equal(t.at("etc")?.type, "dir");
-    assert.equal(t.at("etc/never"), undefined);
-    assert.equal(t.at("etc/second")?.type, "dir", "the next package's script still sees /etc");
-    assert.equal(
-      run.skipped.at(-1)?.reason,
-      "the rest not followed: it stopped (status 1) after a command strata did not follow",
-    );
-    assert.ok(!run.skipped.some((s) => s.package === "second"), JSON.stringify(run.skipped));
-    assert.deepEqual([run.made.get("first"), run.made.get("second")], [0, 1]);
-  });
-
   test("a script stopped by set -e says at which command, and whether a skipped command came first", () => {
     const alone = follow(tree({}), "set -e\nmkdir /no/such/dir\ntouch /after\n");
     assert.equal(
@@ -445,6 +420,125 @@ describe("where a script stops, and what an unfollowed command leaves", () => {
     assert.equal(
       afterSkip.skipped.at(-1)?.reason,
       "the rest not followed: it stopped at 'chmod 644 /etc/missing' (status 1) after a command strata did not follow",
+    );
+  });
+});
+
+describe("values strata cannot know are never used for an effect", () => {
+  /** An earlier package's script makes these; a later script must not take them away. */
+  const MADE =
+    "mkdir -p /etc/made/sub\ntouch /etc/made/a /etc/made/sub/b\nln -s /usr/share/zoneinfo/UTC /etc/localtime\n";
+  const madePaths = ["etc/made", "etc/made/a", "etc/made/sub/b", "etc/localtime"];
+
+  function followAfterMade(postinst: string) {
+    const t = tree({ "usr/share/x.conf": "ssl = off\n", "usr/share/unrecorded": { mode: 0o644 } });
+    const run = followScripts(
+      [
+        { name: "maker", version: "1", architecture: "amd64", postinst: MADE },
+        { name: "pkg", version: "1", architecture: "amd64", postinst },
+      ],
+      { tree: t, architecture: "amd64", accounts: DEFAULT_ACCOUNTS },
+    );
+    for (const path of madePaths) assert.ok(t.at(path), `/${path} survives:\n${JSON.stringify(run.skipped)}`);
+    return { t, run, reasons: run.skipped.filter((s) => s.package === "pkg").map((s) => s.reason) };
+  }
+
+  test("a redirection to an unfollowed command's output (postgresql-common's $CCTMP) is skipped; the script goes on", () => {
+    const { t, run, reasons } = followAfterMade(
+      "set -e\nCCTMP=$(tempfile)\nsed -e s/off/on/ /usr/share/x.conf > $CCTMP\nchmod 644 $CCTMP\nrm -f $CCTMP\nmkdir /etc/after\n",
+    );
+    const unknown = "the output of tempfile (not a command strata follows)";
+    const redirect = run.skipped.find((s) => s.command === '> ""');
+    assert.equal(redirect?.reason, `not done: its path depends on ${unknown}`);
+    assert.ok(reasons.includes(`not done: its arguments depend on ${unknown}`), reasons.join("\n"));
+    assert.equal(t.at("etc/after")?.type, "dir", "the effects after it are made");
+    assert.ok(!reasons.some((r) => /stopped|would have failed/.test(r)), reasons.join("\n"));
+  });
+
+  test('rm -rf "$UNSET/" is skipped: an unset variable joined to a path is unknown', () => {
+    const { reasons } = followAfterMade('rm -rf "$UNSET/"\nrm -rf $ALSO_UNSET/etc/made\n');
+    assert.deepEqual(reasons, [
+      "not done: its arguments depend on $UNSET, which is not set",
+      "not done: its arguments depend on $ALSO_UNSET, which is not set",
+    ]);
+  });
+
+  test("rm -rf $DIR/* with DIR from an unfollowed command is skipped, and so is what is derived from it", () => {
+    const { reasons } = followAfterMade(
+      [
+        "DIR=$(not-followed --print-dir)",
+        "rm -rf $DIR/*",
+        `sub="\${DIR%/}/etc"; rm -rf "$sub"`,
+        'for d in $DIR/*; do rm -rf "$d"; done',
+        'wipe() { rm -rf "$1"/*; }; wipe "$DIR"',
+        'echo "$DIR" | while read -r d; do rm -rf "$d"/*; done',
+        "set -- $DIR; rm -rf $1/*",
+        "cp /usr/share/x.conf $DIR/etc/made/a; mv /etc/made/a $DIR; ln -sf /x $DIR/etc/localtime",
+      ].join("\n"),
+    );
+    const unknown = "the output of not-followed (not a command strata follows)";
+    assert.ok(reasons.includes(`not done: its arguments depend on ${unknown}`), reasons.join("\n"));
+    assert.ok(
+      reasons.every((r) => r.includes(unknown) || r === "not a command strata follows"),
+      reasons.join("\n"),
+    );
+  });
+
+  test("after cd, relative paths are unknown (cd is not followed): rm -rf etc/made in /srv removes nothing", () => {
+    const { t, reasons } = followAfterMade(
+      "cd /srv && rm -rf etc/made\necho x > etc/made/a\n(cd /tmp; touch in-tmp)\nrm -f etc/made/sub/b /etc/made/a\ncd /\ntouch etc/made/known\n",
+    );
+    const cwd = "the working directory after cd, which strata does not follow";
+    const arg = `not done: its arguments depend on ${cwd}`;
+    assert.deepEqual(reasons, [arg, `not done: its path depends on ${cwd}`, arg, arg]);
+    assert.equal(t.at("etc/made/a")?.type, "file");
+    assert.equal(t.at("tmp/in-tmp"), undefined);
+    assert.equal(t.at("etc/made/known")?.type, "file", "cd / makes the working directory known again");
+  });
+
+  test("known values stay known: an unquoted unset variable that vanishes, defaults, and followed commands' output", () => {
+    const t = tree({ "etc/made/sub/b": "x" });
+    const run = follow(
+      t,
+      [
+        "mkdir -p /tmp/made/sub",
+        'd=$(dirname /tmp/made/sub/x); rm -rf "$d"',
+        "unset opt; mkdir $opt /etc/plain",
+        `mkdir -p "\${ROOT:-/etc}/defaulted"`,
+        'printf "[%s]\\n" "$UNSET" > /etc/printed',
+      ].join("\n"),
+    );
+    assert.deepEqual(run.skipped, []);
+    assert.equal(t.at("tmp/made/sub"), undefined);
+    assert.equal(t.at("etc/plain")?.type, "dir");
+    assert.equal(t.at("etc/defaulted")?.type, "dir");
+    assert.equal(t.at("etc/printed")?.body?.toString(), "[]\n");
+  });
+
+  test("the tree never removes or replaces the root or an empty path, whatever a command asks", () => {
+    const bare = new ImageTree();
+    assert.throws(() => bare.remove(""), TreeError);
+    assert.throws(() => bare.write("", { type: "dir", mode: 0o755, uid: 0, gid: 0 }), TreeError);
+    const { reasons } = followAfterMade("rm -rf / ''\nrmdir /\nmv / /x\nln -sf /x /\necho x > /\ntouch ''\n");
+    assert.ok(!reasons.some((r) => /not done/.test(r)), "literal paths, known values: refused by the tree");
+  });
+
+  test("eval's output is the output of what it runs", () => {
+    const t = tree({});
+    follow(t, "eval 'echo hi' > /etc/e\nx=$(eval echo there); echo $x > /etc/x\n");
+    assert.equal(t.at("etc/e")?.body?.toString(), "hi\n");
+    assert.equal(t.at("etc/x")?.body?.toString(), "there\n");
+  });
+
+  test("output that depends on an unknown is written nowhere: the file exists with unknown contents", () => {
+    const { t } = followAfterMade(
+      'V=$(not-followed)\necho "key=$V" > /etc/conf\nread line < /etc/conf; touch "/etc/$line"\ncat < /usr/share/unrecorded > /etc/piped\n',
+    );
+    assert.equal(t.at("etc/conf")?.unknown, true);
+    assert.equal(t.at("etc/piped")?.unknown, true, "cat of input strata does not have is unknown");
+    assert.deepEqual(
+      t.list("etc").filter((n) => n.startsWith("key")),
+      [],
     );
   });
 });
@@ -717,19 +811,6 @@ describe("hostile scripts", () => {
     assert.equal(t.at("var/log/postgresql")?.mode, 0o1775, "the effects after the temp file are made");
     assert.equal(t.at("tmp/postgresql-common.000000"), undefined, "rm -f took the temp file away");
     assert.ok(run.skipped.some((s) => s.command === "> /tmp/postgresql-common.000000"));
-  });
-
-  test("a redirection to an empty name fails its command as sh does and removes nothing", () => {
-    const t = tree({ "usr/bin/tool": { mode: 0o755 }, "etc/keep": "x" });
-    const run = follow(
-      t,
-      'X=$(not-followed)\necho hi > $X || touch /after\nsed s/a/b/ /etc/keep > "$X" || touch /after2',
-    );
-    assert.equal(t.at("usr/bin/tool")?.type, "file");
-    assert.equal(t.at("etc/keep")?.type, "file");
-    assert.equal(t.at("after")?.type, "file");
-    assert.equal(t.at("after2")?.type, "file");
-    assert.ok(!run.skipped.some((s) => /would have failed/.test(s.reason)));
   });
 
   test("a file written from unfollowed output exists for the script but never reaches the image", () => {

@@ -2,7 +2,7 @@ import type { MaintainerHost } from "../maintscripts.js";
 import { compareVersions } from "../version.js";
 import { FILE_COMMANDS } from "./files.js";
 import { parseScript, ShellSyntaxError } from "./parse.js";
-import type { CommandResult, Shell } from "./run.js";
+import type { CommandResult, Output, Shell } from "./run.js";
 import { ShellExit } from "./run.js";
 import { testCommand } from "./test-command.js";
 import { baseName, parentOf } from "./tree.js";
@@ -51,6 +51,21 @@ const SKIPPED: Record<string, string> = {
 export const DELIBERATE_SKIPS: ReadonlySet<string> = new Set([...Object.values(SKIPPED), DEBCONF, DPKG_DB]);
 
 type Handler = (host: MaintainerHost, args: string[], stdin: string, shell: Shell) => CommandResult;
+
+/** Commands whose only result is what they print and their status: run even on unknown arguments. */
+const SHOWS_ONLY = new Set([
+  ...["true", ":", "false", "[", "test", "echo", "printf", "basename", "dirname", "mountpoint"],
+  ...["which", "type", "getent", "id", "umask", "cat", "stat", "dpkg", "dpkg-realpath"],
+]);
+
+/**
+ * Whether a command only prints and answers (so it may run with arguments strata cannot know, its
+ * output then unknown): `command -v` does, `command rm` does not.
+ */
+export function showsOnly(argv: string[]): boolean {
+  if (argv[0] === "command") return argv[1] === "-v" || argv[1] === "-V";
+  return SHOWS_ONLY.has(argv[0]);
+}
 
 const ok = { status: 0 };
 
@@ -103,6 +118,7 @@ const COMMANDS: Record<string, Handler> = {
   groupadd: (host, args) => ({ status: host.accounts.useradd(host, "groupadd", args) }),
   "update-alternatives": (host, args) => host.alternatives.run(host, args),
   dpkg: (host, args) => dpkg(host, args),
+  "dpkg-realpath": (host, args, _stdin, shell) => realpath(host, args, shell),
   "dpkg-statoverride": (host, args) => statoverride(host, args),
   "dpkg-maintscript-helper": () => ok, // it acts on upgrades and removals only, never on a fresh install
   "dpkg-divert": (host, args) => divert(host, args),
@@ -204,7 +220,8 @@ function getopts(shell: Shell, args: string[]): CommandResult {
   };
   if (at >= 0 && spec[at + 1] === ":") {
     const rest = arg.slice(pos + 1);
-    shell.vars.set("OPTARG", rest !== "" ? rest : (argv[optind] ?? ""));
+    const unknown = given.length > 0 ? undefined : shell.positionalUnknown;
+    shell.vars.assign("OPTARG", rest !== "" ? rest : (argv[optind] ?? ""), unknown);
     if (rest === "") optind++;
     next();
     return done(0, letter);
@@ -245,9 +262,9 @@ function imageScript(
     host.skip(`${path} is not followed: ${err.message} at line ${err.line}`);
     return ok;
   }
-  const out: string[] = [];
+  const out: Output = [];
   const status = shell.script(script, args, stdin, out);
-  return { status, stdout: out.join("") };
+  return { status, stdout: out.join(""), unknown: out.unknown };
 }
 
 function echo(args: string[]): CommandResult {
@@ -328,6 +345,27 @@ function dpkg(host: MaintainerHost, args: string[]): CommandResult {
     return { status: compare(args[1], args[2], args[3]) ? 0 : 1 };
   host.skip(DPKG_DB);
   return ok;
+}
+
+/**
+ * `dpkg-realpath [-z] [--root DIR] PATH`: the path with every link resolved in the image (debianutils'
+ * update-shells lists /usr/bin/sh beside /bin/sh with it). A root other than the image's is not
+ * one strata has.
+ */
+function realpath(host: MaintainerHost, args: string[], shell: Shell): CommandResult {
+  let root = shell.vars.get("DPKG_ROOT") ?? "";
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--root" || args[i] === "--instdir") root = args[++i] ?? "";
+    else if (/^--(root|instdir)=/.test(args[i])) root = args[i].slice(args[i].indexOf("=") + 1);
+    else if (!args[i].startsWith("-")) paths.push(args[i]);
+  }
+  if (root.replace(/\/+$/, "") !== "" || paths.length !== 1) {
+    host.skip(`dpkg-realpath is followed for the image's root only, with one path`);
+    return ok;
+  }
+  const end = args.includes("-z") || args.includes("--zero") ? "\0" : "\n";
+  return { status: 0, stdout: `/${host.tree.resolve(paths[0])}${end}` };
 }
 
 /** dpkg --compare-versions: an empty version is the oldest, except for the -nl operators. */
@@ -435,7 +473,7 @@ function source(host: MaintainerHost, file: string, stdin: string, shell: Shell)
 }
 
 function runText(text: string, stdin: string, shell: Shell): CommandResult {
-  const out: string[] = [];
+  const out: Output = [];
   const status = shell.nested(parseScript(text), stdin, out);
-  return { status, stdout: out.join("") };
+  return { status, stdout: out.join(""), unknown: out.unknown };
 }
