@@ -115,7 +115,7 @@ export async function writeArtifact(
   out: Output,
   flags: PushFlags = {},
 ): Promise<PushReport | undefined> {
-  artifact = await withRecords(artifact);
+  artifact = await withRecords(artifact, (note) => out.line(note));
   if (home.transport !== "docker") return writeHome(home, artifact, opts);
   const progress = out.progress("push", contentBlobs(artifact).length);
   const done = new Map<string, BlobDone>();

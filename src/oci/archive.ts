@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { StrataError } from "../util/errors.js";
 import { verified } from "../util/verify.js";
 import { readRegion } from "./bounded-read.js";
-import { type Artifact, type BlobSource, type Image, jsonBytes } from "./image.js";
+import { type Artifact, type BlobSource, type Image, jsonBytes, MissingBlobError } from "./image.js";
 import {
   type ArtifactBlob,
   assembleArtifact,
@@ -285,7 +285,7 @@ class ArchiveBlobSource implements BlobSource {
   member(digest: string): Member {
     const member = this.members.get(`blobs/sha256/${digestHex(digest)}`);
     if (member === undefined)
-      throw new StrataError("IO", `${this.file}: blob ${digest} is missing from the archive`);
+      throw new MissingBlobError("IO", `${this.file}: blob ${digest} is missing from the archive`);
     return member;
   }
 

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { type ErrorCode, StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 
@@ -18,13 +19,23 @@ export interface BlobSource {
   localPath?(digest: string): string | undefined;
 }
 
+/**
+ * A source's answer that it has no such blob (a 404, no such file or archive member), as opposed to
+ * failing to read one it has: a reader may do without a blob that is absent, never one it could not read.
+ */
+export class MissingBlobError extends StrataError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
 /** Blobs held in memory (a record made by a build), opened by digest. */
 export function memoryBlobs(blobs: Buffer[]): BlobSource {
   const byDigest = new Map(blobs.map((bytes) => [`sha256:${sha256Hex(bytes)}`, bytes]));
   return {
     async open(digest: string): Promise<Readable> {
       const bytes = byDigest.get(digest);
-      if (bytes === undefined) throw new Error(`no blob ${digest} in memory`);
+      if (bytes === undefined) throw new MissingBlobError("IO", `no blob ${digest} in memory`);
       return Readable.from([bytes]);
     },
   };

@@ -19,6 +19,7 @@ import {
   type Image,
   type ImageIndex,
   jsonBytes,
+  MissingBlobError,
 } from "./image.js";
 import { parseDescriptor, parseImageConfig, parseIndex, parseManifest, sniffMediaType } from "./parse.js";
 import { writeOutput } from "./placement.js";
@@ -373,8 +374,10 @@ export class LayoutBlobSource implements BlobSource {
 
   async open(digest: string): Promise<Readable> {
     const path = this.path(digest);
-    await stat(path).catch(() => {
-      throw new StrataError("IO", `${this.dir}: blob ${digest} is missing from the layout`);
+    await stat(path).catch((err: NodeJS.ErrnoException) => {
+      const message = `${this.dir}: blob ${digest} is missing from the layout`;
+      if (err.code === "ENOENT") throw new MissingBlobError("IO", message);
+      throw new StrataError("IO", `${message} (${err.code ?? err.message})`);
     });
     const what = `${this.dir}: blob ${digest}`;
     return verified(createReadStream(path, { highWaterMark: 1 << 20 }), digestHex(digest), { what });

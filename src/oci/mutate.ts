@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes } from "./image.js";
+import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes, MissingBlobError } from "./image.js";
 import {
   type Descriptor,
   type HistoryEntry,
@@ -104,7 +104,7 @@ class ComposedBlobs implements BlobSource {
     const layer = this.layers.get(digest);
     if (layer) return layer.open();
     if (this.others) return this.others.open(digest, limit);
-    throw new Error(`no blob ${digest} in this image`);
+    throw new MissingBlobError("IO", `no blob ${digest} in this image`);
   }
 
   localPath(digest: string): string | undefined {

@@ -1,9 +1,11 @@
+import type { Readable } from "node:stream";
 import { z } from "zod";
 import { lockSchema } from "../lock/lock-schema.js";
-import { descriptorOf, type Image } from "../oci/image.js";
+import { descriptorOf, type Image, MissingBlobError } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
-import { StrataError } from "../util/errors.js";
+import { isStrataError, StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
+import { defaultTimeouts } from "../util/http.js";
 import { type BuildRecord, parseBuildRecord } from "./build-record.js";
 import { RECORD_MEDIA_TYPE, StrataAnnotation } from "./keys.js";
 import { canonicalJson } from "./layer-facts.js";
@@ -60,8 +62,26 @@ export function recordBlob(record: ImageRecord): { descriptor: Descriptor; bytes
   return { descriptor: descriptorOf(RECORD_MEDIA_TYPE, bytes), bytes };
 }
 
-function unaccounted(where: string, why: string, hint: string): StrataError {
-  return new StrataError("IMAGE_UNACCOUNTED", `${where}: ${why}`, { hint });
+/**
+ * Why the record a manifest names is not read: the manifest names none ("unnamed"), the image's
+ * source has no such blob ("absent": copied by a tool that does not carry referrers), or what is
+ * there is not to be believed ("untrusted": another blob, too big, malformed, of other layers).
+ * A failure to read it (network, timeout) is not a refusal: it keeps its own code.
+ */
+export type RecordFault = "unnamed" | "absent" | "untrusted";
+
+export class RecordRefusedError extends StrataError {
+  constructor(
+    readonly fault: RecordFault,
+    message: string,
+    hint: string,
+  ) {
+    super("IMAGE_UNACCOUNTED", message, { hint });
+  }
+}
+
+function unaccounted(where: string, why: string, hint: string, fault: RecordFault = "untrusted") {
+  return new RecordRefusedError(fault, `${where}: ${why}`, hint);
 }
 
 const REBUILD = "rebuild the image with `strata build`";
@@ -76,51 +96,91 @@ export function recordDigest(image: Image, where: string): string {
     const why = byStrata
       ? `built by an older strata: no ${StrataAnnotation.record} annotation`
       : "not built by strata";
-    throw unaccounted(where, why, REBUILD);
+    throw unaccounted(where, why, REBUILD, "unnamed");
   }
   if (!/^sha256:[0-9a-f]{64}$/.test(named))
     throw unaccounted(where, `its ${StrataAnnotation.record} annotation is not a sha256 digest`, REBUILD);
+  // Its config or a layer as its record: at best junk, at worst a layer of gigabytes read as one.
+  const { config, layers } = image.manifest;
+  if (named === config.digest || layers.some((l) => l.digest === named))
+    throw unaccounted(where, `its ${StrataAnnotation.record} names its own config or a layer`, REBUILD);
   return named;
 }
 
 /**
+ * Reading a record may take this many idle timeouts (STRATA_HTTP_TIMEOUT, 30 s by default) in
+ * all: a record is small, so a source that trickles one (each chunk within the idle timeout) is
+ * refused in minutes, not waited for through 64 MiB.
+ */
+const RECORD_DEADLINE_IDLE_TIMEOUTS = 8;
+
+/**
  * The bytes of the record `image`'s manifest names, read through its blob source, at most
- * MAX_RECORD_BYTES and checked against the digest.
+ * MAX_RECORD_BYTES, within the deadline, and checked against the digest. Refused with a
+ * RecordRefusedError when absent or not to be believed; a failure to read it keeps its code.
  */
 export async function readRecordBytes(image: Image, where: string): Promise<Buffer> {
   const named = recordDigest(image, where);
-  const missing = (err: unknown) =>
-    unaccounted(
-      where,
-      `its record ${named} is missing (${err instanceof Error ? err.message : String(err)})`,
-      "copy images with strata (build, push, pull and update carry the record), or rebuild it",
-    );
-  const stream = await image.blobs.open(named, { maxBytes: MAX_RECORD_BYTES }).catch((err: unknown) => {
-    throw missing(err);
+  try {
+    return await withinDeadline((streams) => readNamedBlob(image, named, where, streams));
+  } catch (err) {
+    throw readFailure(err, named, where);
+  }
+}
+
+/** What `read` gives, or a NETWORK error once the record deadline passes (its streams destroyed). */
+async function withinDeadline<T>(read: (streams: Readable[]) => Promise<T>): Promise<T> {
+  const ms = defaultTimeouts().idleMs * RECORD_DEADLINE_IDLE_TIMEOUTS;
+  const streams: Readable[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new StrataError("NETWORK", `not read within ${ms / 1000} s`);
+      for (const stream of streams) stream.destroy(err);
+      reject(err);
+    }, ms);
   });
+  try {
+    return await Promise.race([read(streams), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readNamedBlob(image: Image, named: string, where: string, streams: Readable[]) {
+  const stream = await image.blobs.open(named, { maxBytes: MAX_RECORD_BYTES });
+  streams.push(stream);
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of stream) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_RECORD_BYTES) {
-        stream.destroy();
-        throw unaccounted(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
-      }
-      chunks.push(chunk as Buffer);
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_RECORD_BYTES) {
+      stream.destroy();
+      throw unaccounted(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
     }
-  } catch (err) {
-    if (err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED") throw err;
-    throw unaccounted(
-      where,
-      `its record ${named} does not match its manifest (${(err as Error).message})`,
-      REBUILD,
-    );
+    chunks.push(chunk as Buffer);
   }
   const bytes = Buffer.concat(chunks);
   if (`sha256:${sha256Hex(bytes)}` !== named)
     throw unaccounted(where, `its record does not match its manifest: the blob is not ${named}`, REBUILD);
   return bytes;
+}
+
+/** `err` from reading the record `named` as what it means: refused (absent, untrusted) or a failure. */
+function readFailure(err: unknown, named: string, where: string): StrataError {
+  if (err instanceof RecordRefusedError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof MissingBlobError) {
+    const hint = "copy images with strata (build, push, pull and update carry the record), or rebuild it";
+    return unaccounted(where, `its record ${named} is missing (${detail})`, hint, "absent");
+  }
+  // The source's own check: what it served is not the blob the digest names, or longer than any record.
+  if (isStrataError(err, "HASH_MISMATCH") || isStrataError(err, "SIZE_MISMATCH"))
+    return unaccounted(where, `its record ${named} does not match its manifest (${detail})`, REBUILD);
+  const code = err instanceof StrataError ? err.code : "IO";
+  return new StrataError(code, `${where}: its record ${named} could not be read: ${detail}`, {
+    hint: (err instanceof StrataError ? err.hint : undefined) ?? "check that the image's source is reachable, then try again",
+  });
 }
 
 /** The record `image`'s manifest names, every field checked and its layers the manifest's. */

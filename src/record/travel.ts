@@ -2,9 +2,8 @@ import { type Artifact, artifactImages, type Image, imageDescriptor, type Referr
 import { referrerOf } from "../oci/referrers.js";
 import { fallbackTag } from "../oci/registry/referrers.js";
 import { Annotation } from "../oci/types.js";
-import { StrataError } from "../util/errors.js";
 import { RECORD_ARTIFACT_TYPE, RECORD_MEDIA_TYPE } from "./keys.js";
-import { readRecordBytes } from "./record.js";
+import { RecordRefusedError, readRecordBytes } from "./record.js";
 
 /**
  * The record travels with its image: wherever an image is written, an OCI 1.1 artifact whose
@@ -31,11 +30,12 @@ export function recordReferrer(image: Image, bytes: Buffer): Referrer {
 
 /**
  * `artifact` with each image's record attached (Image.attached), read through the image's blob
- * source, so any home it is written to gets it. An image whose manifest names no record, or whose
- * record its source does not have, gets none: a copy is as accountable as its source, and
- * accounting says why it is not.
+ * source, so any home it is written to gets it. An image whose manifest names no record gets none;
+ * one whose source has no such blob (copied by a tool that drops referrers) gets none either, and
+ * `onNote` is told in one line: the copy is as accountable as its source. Any other failure to
+ * read the record (network, a blob that is not the one named, too big) fails the copy.
  */
-export async function withRecords(artifact: Artifact): Promise<Artifact> {
+export async function withRecords(artifact: Artifact, onNote: (line: string) => void = () => {}): Promise<Artifact> {
   const images: Image[] = [];
   for (const image of artifactImages(artifact)) {
     if (image.attached !== undefined) {
@@ -46,7 +46,8 @@ export async function withRecords(artifact: Artifact): Promise<Artifact> {
       const bytes = await readRecordBytes(image, imageDescriptor(image).digest);
       images.push({ ...image, attached: [recordReferrer(image, bytes)] });
     } catch (err) {
-      if (!(err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")) throw err;
+      if (!(err instanceof RecordRefusedError) || err.fault === "untrusted") throw err;
+      if (err.fault === "absent") onNote(`note: ${err.message}; copied without it`);
       images.push(image);
     }
   }

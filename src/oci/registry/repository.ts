@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { StrataError } from "../../util/errors.js";
 import { checkedDigestHex } from "../../util/verify.js";
+import { MissingBlobError } from "../image.js";
 import type { ImageReference } from "../reference.js";
 import { MediaType } from "../types.js";
 import { MAX_ANSWER_BYTES, RegistryClient, type RegistryClientOptions, registryFailure } from "./client.js";
@@ -206,6 +207,10 @@ export class RemoteRepository {
       what,
       maxBytes: size,
     });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new MissingBlobError("REGISTRY", `${this.where}: ${what}: 404, the repository has no such blob`);
+    }
     return this.expect(res, [200], what);
   }
 }
