@@ -10,7 +10,7 @@ import { refOf } from "./home-ref.js";
 
 /** What adding an image did: indexed it (or found it indexed already), or failed. */
 export type AddEvent =
-  | { kind: "indexed"; where: string; added: boolean; manifest: string; packages: number }
+  | { kind: "indexed"; where: string; added: boolean; manifest: string; packages: number; note?: string }
   | { kind: "failed"; error: unknown };
 
 /**
@@ -34,8 +34,8 @@ export async function addLocations(
         images++;
         const where = `${location} (${platformText(image)})`;
         try {
-          const { added, manifest, packages } = await index.add(image, where, [ref]);
-          opts.onEvent({ kind: "indexed", where, added, manifest, packages });
+          const { added, manifest, packages, note } = await index.add(image, where, [ref]);
+          opts.onEvent({ kind: "indexed", where, added, manifest, packages, note });
         } catch (error) {
           failed++;
           opts.onEvent({ kind: "failed", error });

@@ -1,4 +1,3 @@
-import { isStrataImage } from "../inventory/annotations.js";
 import { dpkgPackages } from "../inventory/dpkg-records.js";
 import { readInventory } from "../inventory/inventory.js";
 import type { InventoryPackage, PackageIdentity } from "../inventory/package.js";
@@ -53,18 +52,18 @@ export async function annotatedRecords(
 
 /**
  * The records of the layers `isNew` picks (by index), read as cheaply as the image allows: a
- * strata image's from its annotations, but the layers `mustRead` picks (annotations that another
+ * strata image's (`strata`, see package-source.ts) from its record or annotations, but the layers `mustRead` picks (annotations that another
  * image's contradict) from their bytes.
  */
 export async function readNewLayerRecords(
   original: Image,
   where: string,
+  strata: boolean,
   isNew: (index: number) => boolean,
   mustRead: (index: number) => boolean = () => false,
 ): Promise<NewLayerRecords> {
   const image = boundedLayers(original, where);
   const layers = image.manifest.layers;
-  const strata = isStrataImage(layers);
   const records: LayerRecord[] = [];
   const read = new Set<number>();
   if (strata) {

@@ -1,5 +1,4 @@
 import { type Db, placeholders } from "../database/db.js";
-import { isStrataImage } from "../inventory/annotations.js";
 import type { Image } from "../oci/image.js";
 import { boundedLayers } from "./layer-bounds.js";
 import { annotatedRecords, type LayerRecord } from "./layer-records.js";
@@ -42,10 +41,11 @@ export async function layersToReread(
   image: Image,
   where: string,
   fromAnnotations: Map<string, number>,
+  strata: boolean,
 ): Promise<Set<string>> {
   if (fromAnnotations.size === 0) return new Set();
   const layers = image.manifest.layers;
-  if (!isStrataImage(layers)) return new Set(fromAnnotations.keys());
+  if (!strata) return new Set(fromAnnotations.keys());
   const mine = await annotatedRecords(boundedLayers(image, where), where, (i) =>
     fromAnnotations.has(layers[i].digest),
   );

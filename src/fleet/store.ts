@@ -1,6 +1,5 @@
 import { type Db, placeholders } from "../database/db.js";
 import { countChange } from "../database/generations.js";
-import { isStrataImage } from "../inventory/annotations.js";
 import { type Image, imageDescriptor, keepingBoundedBlobs } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
@@ -12,6 +11,7 @@ import {
   visibleRecords,
 } from "./layer-records.js";
 import { layersToReread } from "./layer-trust.js";
+import { packageSource } from "./package-source.js";
 
 /**
  * Adding one image to the index. Everything is read first (nothing from the network or a layer
@@ -36,6 +36,8 @@ export interface AddResult {
   packages: number;
   /** Layers whose bytes were read (their packages were not in annotations). */
   layersRead: number;
+  /** Why a strata image's packages were read from its layers (its record missing or not believed). */
+  note?: string;
 }
 
 export interface AddOptions {
@@ -184,9 +186,10 @@ export async function addImage(
     };
   }
   const layers = image.manifest.layers;
+  const source = await packageSource(image, where);
   const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const reread = new Set([
-    ...(await layersToReread(db, image, where, stored.fromAnnotations)),
+    ...(await layersToReread(db, image, where, stored.fromAnnotations, source.strata)),
     ...disputedSizes(image, stored),
   ]);
   // The layers whose stored packages stand; the others are read (again) from this image.
@@ -194,6 +197,7 @@ export async function addImage(
   const fresh = await readNewLayerRecords(
     image,
     where,
+    source.strata,
     (i) => !known.has(layers[i].digest),
     (i) => reread.has(layers[i].digest),
   );
@@ -202,11 +206,12 @@ export async function addImage(
   await db.transaction(async (tx) => {
     await fillSizes(tx, image, undefined, stored.unsized);
     const layerIds = await storeLayers(tx, image, known, fresh, replaced);
-    const manifestId = await storeManifest(tx, image, digest, layerIds, hidden);
+    const manifestId = await storeManifest(tx, image, digest, fresh.strata, layerIds, hidden);
     await storeRefs(tx, manifestId, refs, opts);
     await countChange(tx, "images");
   });
-  return { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
+  const result = { manifest: digest, added: true, packages: shown, layersRead: fresh.read.size };
+  return source.note === undefined ? result : { ...result, note: source.note };
 }
 
 /** One image for `addImages`: what `addImage` takes. */
@@ -349,6 +354,7 @@ async function storeManifest(
   tx: Db,
   image: Image,
   digest: string,
+  strata: boolean,
   layerIds: Map<string, number>,
   hidden: StoredRecord[],
 ): Promise<number> {
@@ -363,7 +369,7 @@ async function storeManifest(
       config.os,
       config.architecture,
       config.variant ?? "",
-      isStrataImage(manifest.layers) ? "annotations" : "records",
+      strata ? "annotations" : "records",
       Date.now(),
       imageSize(image),
     ],

@@ -24,7 +24,7 @@ export interface SyncTarget {
 }
 
 export type SyncEvent =
-  | { kind: "indexed"; ref: string; platform: string; packages: number; added: boolean }
+  | { kind: "indexed"; ref: string; platform: string; packages: number; added: boolean; note?: string }
   | { kind: "skipped"; ref: string; why: string }
   | { kind: "failed"; ref: string; error: StrataError }
   | { kind: "removed"; ref: string };
@@ -116,6 +116,7 @@ async function syncTag(
         platform: platformText(image),
         packages: result.packages,
         added: result.added,
+        note: result.note,
       });
       stored++;
     } catch (err) {

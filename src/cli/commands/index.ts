@@ -18,7 +18,11 @@ function addedLine(where: string, added: boolean, facts: string): string {
 function syncLine(event: SyncEvent): string {
   switch (event.kind) {
     case "indexed":
-      return addedLine(`${event.ref} (${event.platform})`, event.added, `${event.packages} packages`);
+      return addedLine(
+        `${event.ref} (${event.platform})`,
+        event.added,
+        `${event.packages} packages${event.note === undefined ? "" : `; note: ${event.note}`}`,
+      );
     case "skipped":
       return `skipped ${event.ref}: ${event.why}`;
     case "failed":
@@ -37,10 +41,11 @@ function imageLine(image: IndexedImage): string {
 type AddFlags = IndexFlags & RegistryFlags;
 
 async function add([locations]: [string[]], flags: AddFlags, out: Output): Promise<void> {
-  const onEvent = (e: AddEvent) =>
-    e.kind === "failed"
-      ? reportError(e.error)
-      : out.line(addedLine(e.where, e.added, `${e.manifest}, ${e.packages} packages`));
+  const onEvent = (e: AddEvent) => {
+    if (e.kind === "failed") return reportError(e.error);
+    if (e.note !== undefined) out.line(`note: ${e.note}`);
+    out.line(addedLine(e.where, e.added, `${e.manifest}, ${e.packages} packages`));
+  };
   await withIndex(flags, (index) =>
     addLocations(index, locations, { registry: registryOptions(flags), onEvent }),
   );
