@@ -1,5 +1,12 @@
 import { Readable } from "node:stream";
-import { type Artifact, type BlobSource, descriptorOf, type Image, jsonBytes, MissingBlobError } from "./image.js";
+import {
+  type Artifact,
+  type BlobSource,
+  descriptorOf,
+  type Image,
+  jsonBytes,
+  MissingBlobError,
+} from "./image.js";
 import {
   type Descriptor,
   type HistoryEntry,

@@ -179,7 +179,9 @@ function readFailure(err: unknown, named: string, where: string): StrataError {
     return unaccounted(where, `its record ${named} does not match its manifest (${detail})`, REBUILD);
   const code = err instanceof StrataError ? err.code : "IO";
   return new StrataError(code, `${where}: its record ${named} could not be read: ${detail}`, {
-    hint: (err instanceof StrataError ? err.hint : undefined) ?? "check that the image's source is reachable, then try again",
+    hint:
+      (err instanceof StrataError ? err.hint : undefined) ??
+      "check that the image's source is reachable, then try again",
   });
 }
 

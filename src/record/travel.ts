@@ -35,7 +35,10 @@ export function recordReferrer(image: Image, bytes: Buffer): Referrer {
  * `onNote` is told in one line: the copy is as accountable as its source. Any other failure to
  * read the record (network, a blob that is not the one named, too big) fails the copy.
  */
-export async function withRecords(artifact: Artifact, onNote: (line: string) => void = () => {}): Promise<Artifact> {
+export async function withRecords(
+  artifact: Artifact,
+  onNote: (line: string) => void = () => {},
+): Promise<Artifact> {
   const images: Image[] = [];
   for (const image of artifactImages(artifact)) {
     if (image.attached !== undefined) {
