@@ -189,7 +189,15 @@ describe("a hostile record is refused before it is believed", () => {
   test("a record digest that names the image's config or one of its layers is refused without reading it", async () => {
     const { image } = await strataImage([LIBC], { label: "self-named" });
     const opened: string[] = [];
-    const counted: Image = { ...image, blobs: { open: (d, l) => (opened.push(d), image.blobs.open(d, l)) } };
+    const counted: Image = {
+      ...image,
+      blobs: {
+        open: (digest, limit) => {
+          opened.push(digest);
+          return image.blobs.open(digest, limit);
+        },
+      },
+    };
     for (const named of [image.manifest.config.digest, image.manifest.layers[1].digest]) {
       const crafted = {
         ...counted,
