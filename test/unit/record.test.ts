@@ -8,7 +8,13 @@ import { resolveCompression } from "../../src/oci/compress.js";
 import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
 import { readHome, writeHome } from "../../src/oci/homes/homes.js";
 import type { Home } from "../../src/oci/homes/name.js";
-import { type Artifact, artifactImages, type Image, imageDescriptor } from "../../src/oci/image.js";
+import {
+  type Artifact,
+  artifactImages,
+  type Image,
+  imageDescriptor,
+  MissingBlobError,
+} from "../../src/oci/image.js";
 import { composeImage, imageParts, removeLayer, setAnnotations } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
 import { accountFor } from "../../src/record/account.js";
@@ -17,7 +23,7 @@ import { canonicalJson } from "../../src/record/layer-facts.js";
 import { entriesLayerRecord, layerAnnotations, packageLayerRecord } from "../../src/record/layer-record.js";
 import { MAX_RECORD_BYTES, readImageRecord, recordBlob } from "../../src/record/record.js";
 import { withRecords } from "../../src/record/travel.js";
-import { isStrataError } from "../../src/util/errors.js";
+import { isStrataError, StrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
@@ -70,10 +76,25 @@ describe("the image record", () => {
   test("missing from the image's blobs is refused with one line that says so", async () => {
     const message = await refusal(
       serving(built, async (digest) => {
-        throw new Error(`no blob ${digest}`);
+        throw new MissingBlobError("IO", `no blob ${digest}`);
       }),
     );
     assert.match(message, /^oci:x: its record sha256:[0-9a-f]{64} is missing \(no blob sha256:/);
+  });
+
+  test("a failure to read it is not a refusal: it keeps its code, in one line with a hint", async () => {
+    const failing = serving(built, async () => {
+      throw new StrataError("REGISTRY", "registry.test: get blob: unreachable after 5 attempts");
+    });
+    await assert.rejects(
+      readImageRecord(failing, "oci:x"),
+      (err: unknown) =>
+        isStrataError(err, "REGISTRY") &&
+        /^oci:x: its record sha256:[0-9a-f]{64} could not be read: registry\.test: get blob: unreachable/.test(
+          err.message,
+        ) &&
+        err.hint !== undefined,
+    );
   });
 
   test("bytes that are not the digest the manifest names are refused", async () => {
