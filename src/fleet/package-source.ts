@@ -25,7 +25,7 @@ export async function packageSource(image: Image, where: string): Promise<Packag
     return { strata: true };
   } catch (err) {
     if (!(err instanceof RecordRefusedError)) throw err;
-    const said = err.fault === "absent" ? "its record is not there" : "its record is not believed";
-    return { strata: false, note: `${err.message}: ${said}, so its packages were read from its layers` };
+    const believed = err.fault === "absent" ? "" : "not believed, so ";
+    return { strata: false, note: `${err.message}; ${believed}its packages were read from its layers` };
   }
 }
