@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { z } from "zod";
 import { lockSchema } from "../lock/lock-schema.js";
 import { descriptorOf, type Image, MissingBlobError } from "../oci/image.js";
+import { ociPlatform } from "../oci/platform.js";
 import type { Descriptor } from "../oci/types.js";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
@@ -201,7 +202,27 @@ export async function readImageRecord(image: Image, where: string): Promise<Imag
   }
   const record = { ...parsed.data, build: parseBuildRecord(parsed.data.build, where) } as ImageRecord;
   checkLayers(record, image, where);
+  checkPlatform(record, image, where);
   return record;
+}
+
+/**
+ * The record's architecture must be the config's: an image of only `Architecture: all` packages has
+ * the same layers on every platform, so another platform's record would pass checkLayers, and an
+ * update would rebuild the image for the record's architecture.
+ */
+function checkPlatform(record: ImageRecord, image: Image, where: string): void {
+  const recorded = ociPlatform(record.build.arch);
+  const { architecture, variant } = image.config;
+  const sameVariant = variant === undefined || recorded.variant === undefined || variant === recorded.variant;
+  if (recorded.architecture !== architecture || !sameVariant) {
+    const platform = [architecture, variant].filter(Boolean).join("/");
+    throw unaccounted(
+      where,
+      `its record does not match its manifest: the record is of ${record.build.arch}, the image of ${platform}`,
+      REBUILD,
+    );
+  }
 }
 
 /** The record's layers must be the manifest's layers with the config's diff IDs, in order. */

@@ -224,6 +224,19 @@ describe("a hostile record is refused before it is believed", () => {
       );
   });
 
+  test("another platform's record, for the same layers, is refused", async () => {
+    const { image } = await strataImage([LIBC], { label: "platform" });
+    const record = await recordOf(image);
+    const crafted = withRecord(image, { ...record, build: { ...record.build, arch: "arm64" } });
+    await assert.rejects(readImageRecord(crafted, "oci:x"), (err) =>
+      oneLine(
+        err,
+        "IMAGE_UNACCOUNTED",
+        /^oci:x: its record does not match its manifest: the record is of arm64, the image of amd64$/,
+      ),
+    );
+  });
+
   test("another image's record, named by a manifest of other layers, is refused", async () => {
     const { image } = await strataImage([LIBC], { label: "mine" });
     const { image: other } = await strataImage([OPENSSL], { label: "theirs" });
