@@ -14,6 +14,7 @@ import { StrataAnnotation } from "../../src/record/keys.js";
 import { readImageRecord, readRecordBytes } from "../../src/record/record.js";
 import { withRecords } from "../../src/record/travel.js";
 import { StrataError } from "../../src/util/errors.js";
+import { runStrata } from "../helpers/cli.js";
 import { run, tempDir } from "../helpers/debs.js";
 import { strataImage, type TestPackage } from "../helpers/fleet-images.js";
 import { serve } from "../helpers/loopback.js";
@@ -347,6 +348,32 @@ describe("the fleet index and an image without its record", () => {
     assert.deepEqual(
       (await index.packagesOf(imageDescriptor(copied).digest)).map((p) => p.name),
       ["libc6"],
+    );
+  });
+});
+
+describe("an image without its record on the command line (runs the built CLI)", () => {
+  test("index add and push each succeed and say so in one line", async () => {
+    const layout = join(dir, "absent-cli");
+    await layoutWithoutRecord("absent-cli");
+    const env = { XDG_DATA_HOME: join(dir, "cli-data"), STRATA_INDEX: "" };
+    const added = await runStrata(["index", "add", `oci:${layout}:latest`], { env });
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stderr,
+      /^note: oci:.*absent-cli:latest \(linux\/amd64\): its record sha256:[0-9a-f]{64} is missing \(.*\); its packages were read from its layers$/m,
+    );
+    assert.match(
+      added.stderr,
+      /^indexed oci:.*absent-cli:latest \(linux\/amd64\): sha256:[0-9a-f]{64}, 2 packages$/m,
+    );
+    const pushed = await runStrata(["push", `oci:${layout}:latest`, `oci:${join(dir, "absent-cli-copy")}`], {
+      env,
+    });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(
+      pushed.stderr,
+      /^note: sha256:[0-9a-f]{64}: its record sha256:[0-9a-f]{64} is missing .*; copied without it$/m,
     );
   });
 });
