@@ -1,6 +1,6 @@
 import { type Db, placeholders } from "../database/db.js";
 import { countChange } from "../database/generations.js";
-import { type Image, imageDescriptor, keepingBoundedBlobs } from "../oci/image.js";
+import { type Image, imageDescriptor } from "../oci/image.js";
 import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
@@ -167,8 +167,6 @@ export async function addImage(
   opts: AddOptions = {},
 ): Promise<AddResult> {
   checkIsImage(image, where);
-  // Both the trust check and the new layers' records read a strata image's record: once is enough.
-  image = keepingBoundedBlobs(image);
   const digest = imageDescriptor(image).digest;
   const existing = await db.get<{ id: number }>("SELECT id FROM manifests WHERE digest = ?", [digest]);
   if (existing !== undefined) {
@@ -185,8 +183,10 @@ export async function addImage(
       layersRead: 0,
     };
   }
-  const layers = image.manifest.layers;
+  // Both the trust check and the new layers' records read a strata image's record: read once here.
   const source = await packageSource(image, where);
+  image = source.image;
+  const layers = image.manifest.layers;
   const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const reread = new Set([
     ...(await layersToReread(db, image, where, stored.fromAnnotations, source.strata)),

@@ -59,36 +59,6 @@ export interface Referrer {
   tag?: string;
 }
 
-/**
- * `image` whose blobs opened with a limit (those no descriptor sizes: a record its annotations name)
- * are read once, at most the limit and a chunk, and kept in memory for whoever asks again.
- */
-export function keepingBoundedBlobs(image: Image): Image {
-  const source = image.blobs;
-  const kept = new Map<string, Promise<Buffer>>();
-  const readBounded = async (digest: string, maxBytes: number): Promise<Buffer> => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of await source.open(digest, { maxBytes })) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size > maxBytes) break; // the reader refuses it; no need to read on
-    }
-    return Buffer.concat(chunks);
-  };
-  const open = async (digest: string, limit?: { maxBytes: number }): Promise<Readable> => {
-    if (limit === undefined) return source.open(digest);
-    let bytes = kept.get(digest);
-    if (bytes === undefined) {
-      bytes = readBounded(digest, limit.maxBytes);
-      kept.set(digest, bytes);
-    }
-    return Readable.from([await bytes]);
-  };
-  const localPath = source.localPath?.bind(source);
-  return { ...image, blobs: localPath ? { open, localPath } : { open } };
-}
-
 export interface Image {
   manifest: Manifest;
   /** The exact bytes whose sha256 is the image digest. */

@@ -123,34 +123,43 @@ const RECORD_DEADLINE_IDLE_TIMEOUTS = 8;
 export async function readRecordBytes(image: Image, where: string): Promise<Buffer> {
   const named = recordDigest(image, where);
   try {
-    return await withinDeadline((streams) => readNamedBlob(image, named, where, streams));
+    return await withinDeadline((opened) => readNamedBlob(image, named, where, opened));
   } catch (err) {
     throw readFailure(err, named, where);
   }
 }
 
-/** What `read` gives, or a NETWORK error once the record deadline passes (its streams destroyed). */
-async function withinDeadline<T>(read: (streams: Readable[]) => Promise<T>): Promise<T> {
+/**
+ * What `read` gives, or a NETWORK error once the record deadline passes; the stream `read` opened
+ * is destroyed then, or as soon as it is opened when that is later (its connection dropped).
+ */
+async function withinDeadline<T>(read: (opened: (stream: Readable) => void) => Promise<T>): Promise<T> {
   const ms = defaultTimeouts().idleMs * RECORD_DEADLINE_IDLE_TIMEOUTS;
+  const err = new StrataError("NETWORK", `not read within ${ms / 1000} s`);
   const streams: Readable[] = [];
+  let expired = false;
+  const opened = (stream: Readable) => {
+    streams.push(stream);
+    if (expired) stream.destroy(err);
+  };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const err = new StrataError("NETWORK", `not read within ${ms / 1000} s`);
+      expired = true;
       for (const stream of streams) stream.destroy(err);
       reject(err);
     }, ms);
   });
   try {
-    return await Promise.race([read(streams), late]);
+    return await Promise.race([read(opened), late]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function readNamedBlob(image: Image, named: string, where: string, streams: Readable[]) {
+async function readNamedBlob(image: Image, named: string, where: string, opened: (s: Readable) => void) {
   const stream = await image.blobs.open(named, { maxBytes: MAX_RECORD_BYTES });
-  streams.push(stream);
+  opened(stream);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {

@@ -86,6 +86,23 @@ async function behindProxy(
   return { ref: `${new URL(proxy.url).host}/${repository}:1`, close: proxy.close };
 }
 
+/** A proxy that trickles the record one byte every 50 ms, forever; `dropped` resolves when the client hangs up. */
+async function tricklingProxy(image: Image, repository: string) {
+  let dropped: () => void = () => {};
+  const hungUp = new Promise<void>((resolve) => {
+    dropped = resolve;
+  });
+  const proxy = await behindProxy(image, repository, (res) => {
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    const timer = setInterval(() => res.write("{"), 50);
+    res.on("close", () => {
+      clearInterval(timer);
+      dropped();
+    });
+  });
+  return { ...proxy, dropped: hungUp };
+}
+
 async function readThrough(ref: string): Promise<Artifact> {
   const [registryHost, ...rest] = ref.split("/");
   const [repository, tag] = rest.join("/").split(":");
@@ -164,14 +181,9 @@ describe("copying an image whose record cannot be read", () => {
     }
   });
 
-  test("a registry that trickles the record, each byte within the idle timeout, is cut at the record deadline", async () => {
+  test("a registry that trickles the record, each byte within the idle timeout, is cut at the record deadline, its connection dropped", async () => {
     const { image } = await strataImage([LIBC], { label: "trickle" });
-    let timer: NodeJS.Timeout | undefined;
-    const proxy = await behindProxy(image, "record/trickle", (res) => {
-      res.writeHead(200, { "content-type": "application/octet-stream" });
-      timer = setInterval(() => res.write("{"), 50);
-      res.on("close", () => clearInterval(timer));
-    });
+    const proxy = await tricklingProxy(image, "record/trickle");
     try {
       await withIdleTimeout("0.25", async () => {
         const artifact = await readThrough(proxy.ref);
@@ -179,8 +191,8 @@ describe("copying an image whose record cannot be read", () => {
           oneLine(err, "NETWORK", /its record sha256:[0-9a-f]{64} could not be read: not read within 2 s/),
         );
       });
+      await proxy.dropped;
     } finally {
-      clearInterval(timer);
       await proxy.close();
     }
   });
@@ -319,6 +331,29 @@ describe("the fleet index and an image without its record", () => {
       (await index.packagesOf(imageDescriptor(lying).digest)).map((p) => p.name),
       ["libc6", "libssl3"],
     );
+  });
+
+  test("a record a registry trickles fails the add (a failure to read, not a refusal), and the connection is dropped", async () => {
+    const { image } = await strataImage([LIBC], { label: "trickle-index" });
+    const proxy = await tricklingProxy(image, "record/trickle-index");
+    try {
+      await withIdleTimeout("0.25", async () => {
+        const [read] = artifactImages(await readThrough(proxy.ref));
+        await assert.rejects(
+          index.add(read, "trickled", [ref("trickled", imageDescriptor(read).digest)]),
+          (err) =>
+            oneLine(
+              err,
+              "NETWORK",
+              /^trickled: its record sha256:[0-9a-f]{64} could not be read: not read within 2 s$/,
+            ),
+        );
+        assert.deepEqual(await index.packagesOf(imageDescriptor(read).digest), []);
+      });
+      await proxy.dropped;
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("a strata image copied registry to registry by skopeo (which drops referrers) is indexed (runs skopeo)", async () => {
