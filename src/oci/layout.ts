@@ -20,6 +20,7 @@ import {
   type ImageIndex,
   jsonBytes,
 } from "./image.js";
+import { composeIndex } from "./mutate.js";
 import { parseDescriptor, parseImageConfig, parseIndex, parseManifest, sniffMediaType } from "./parse.js";
 import { writeOutput } from "./placement.js";
 import {
@@ -31,7 +32,6 @@ import {
   isIndexMediaType,
   isManifestMediaType,
   type Manifest,
-  MediaType,
   type Platform,
 } from "./types.js";
 
@@ -291,8 +291,7 @@ export function layoutEntry(artifact: Artifact, tag?: string): Descriptor {
 
 /** The bytes of an index.json holding `entries`. */
 export function layoutIndexBytes(entries: Descriptor[]): Buffer {
-  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries };
-  return jsonBytes(index);
+  return composeIndex(entries).indexBytes;
 }
 
 /** The bytes of the `oci-layout` file. */
