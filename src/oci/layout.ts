@@ -21,6 +21,7 @@ import {
   jsonBytes,
   MissingBlobError,
 } from "./image.js";
+import { composeIndex } from "./mutate.js";
 import { parseDescriptor, parseImageConfig, parseIndex, parseManifest, sniffMediaType } from "./parse.js";
 import { writeOutput } from "./placement.js";
 import {
@@ -32,7 +33,6 @@ import {
   isIndexMediaType,
   isManifestMediaType,
   type Manifest,
-  MediaType,
   type Platform,
 } from "./types.js";
 
@@ -292,8 +292,7 @@ export function layoutEntry(artifact: Artifact, tag?: string): Descriptor {
 
 /** The bytes of an index.json holding `entries`. */
 export function layoutIndexBytes(entries: Descriptor[]): Buffer {
-  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries };
-  return jsonBytes(index);
+  return composeIndex(entries).indexBytes;
 }
 
 /** The bytes of the `oci-layout` file. */

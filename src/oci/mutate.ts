@@ -21,7 +21,8 @@ import {
  * Making new images from old ones, wherever their layers live (go-containerregistry's `mutate`).
  * A layer is a value: its descriptor, its diff_id and a lazy way to its bytes (a cache file, an OCI
  * layout, an archive member, a registry blob); nothing is read until a writer opens it. Serialising
- * a config, a manifest or an index happens here and only here, so equal inputs give equal bytes.
+ * a config, a manifest or an index happens here and only here (test/unit/one-serialiser.test.ts),
+ * so equal inputs give equal bytes.
  */
 
 export interface Layer {
@@ -128,81 +129,47 @@ export function composeImage(parts: ImageParts): Image {
     ...(history.length > 0 ? { history } : {}),
   };
   const configBytes = jsonBytes(config);
+  const { manifest, manifestBytes } = composeManifest(
+    descriptorOf(MediaType.ociConfig, configBytes),
+    parts.layers.map((l) => l.layer.descriptor),
+    parts.annotations ? { annotations: parts.annotations } : {},
+  );
+  const layers = parts.layers.map((l) => l.layer);
+  const blobs = new ComposedBlobs(manifest.config.digest, configBytes, layers, parts.others);
+  return { manifest, manifestBytes, config, configBytes, blobs };
+}
+
+/** An OCI manifest of `config` and `layers` (an artifact's: with its type and subject), serialised. */
+export function composeManifest(
+  config: Descriptor,
+  layers: Descriptor[],
+  extra: Pick<Manifest, "artifactType" | "subject" | "annotations"> = {},
+): { manifest: Manifest; manifestBytes: Buffer } {
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
-    config: descriptorOf(MediaType.ociConfig, configBytes),
-    layers: parts.layers.map((l) => l.layer.descriptor),
-    ...(parts.annotations ? { annotations: parts.annotations } : {}),
+    ...(extra.artifactType === undefined ? {} : { artifactType: extra.artifactType }),
+    config,
+    layers,
+    ...(extra.subject === undefined ? {} : { subject: extra.subject }),
+    ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }),
   };
-  const layers = parts.layers.map((l) => l.layer);
-  const blobs = new ComposedBlobs(manifest.config.digest, configBytes, layers, parts.others);
-  return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  return { manifest, manifestBytes: jsonBytes(manifest) };
 }
 
-/** `image` with the layer at `at` replaced by `layer` (its history entries kept unless given). */
-export function replaceLayer(image: Image, at: number, layer: Layer, history?: HistoryEntry[]): Image {
-  const parts = imageParts(image);
-  checkPosition(parts, at, false);
-  const old = parts.layers[at];
-  parts.layers[at] = { layer, history: history ?? old.history };
-  return composeImage(parts);
-}
-
-/** `image` with `layer` inserted before position `at` (at = the layer count appends). */
-export function insertLayer(image: Image, at: number, layer: Layer, history: HistoryEntry[]): Image {
-  const parts = imageParts(image);
-  checkPosition(parts, at, true);
-  parts.layers.splice(at, 0, { layer, history });
-  return composeImage(parts);
-}
-
-/** `image` without the layer at `at` (and its history entries). */
-export function removeLayer(image: Image, at: number): Image {
-  const parts = imageParts(image);
-  checkPosition(parts, at, false);
-  parts.layers.splice(at, 1);
-  return composeImage(parts);
-}
-
-/** `image` with config fields set (`undefined` removes one), e.g. { created }, { config: {...} }. */
-export function setConfig(image: Image, fields: Partial<Omit<ImageConfig, "rootfs" | "history">>): Image {
-  const parts = imageParts(image);
-  const config: Record<string, unknown> = { ...parts.config, ...fields };
-  for (const [key, value] of Object.entries(config)) if (value === undefined) delete config[key];
-  return composeImage({ ...parts, config: config as ImageParts["config"] });
-}
-
-/** `image` with manifest annotations set (`undefined` removes one). */
-export function setAnnotations(image: Image, annotations: Record<string, string | undefined>): Image {
-  const parts = imageParts(image);
-  const merged: Record<string, string | undefined> = { ...parts.annotations, ...annotations };
-  const kept = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<
-    string,
-    string
-  >;
-  return composeImage({ ...parts, annotations: Object.keys(kept).length > 0 ? kept : undefined });
-}
-
-function checkPosition(parts: ImageParts, at: number, insert: boolean): void {
-  const last = parts.layers.length - (insert ? 0 : 1);
-  if (!Number.isInteger(at) || at < 0 || at > last) {
-    throw new RangeError(`layer position ${at} is outside 0..${last}`);
-  }
+/** An OCI index of `manifests` (an artifact's, a layout's index.json, a referrers index), serialised. */
+export function composeIndex(manifests: Descriptor[]): { index: Index; indexBytes: Buffer } {
+  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+  return { index, indexBytes: jsonBytes(index) };
 }
 
 /** One image, or an index of several (one per platform), serialised here. */
 export function composeArtifact(images: { image: Image; platform: Platform }[]): Artifact {
   if (images.length === 1) return { kind: "image", image: images[0].image };
-  const index: Index = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociIndex,
-    manifests: images.map(({ image, platform }) =>
+  const { index, indexBytes } = composeIndex(
+    images.map(({ image, platform }) =>
       descriptorOf(image.manifest.mediaType, image.manifestBytes, { platform }),
     ),
-  };
-  return {
-    kind: "index",
-    index: { index, indexBytes: jsonBytes(index), images: images.map((i) => i.image) },
-  };
+  );
+  return { kind: "index", index: { index, indexBytes, images: images.map((i) => i.image) } };
 }

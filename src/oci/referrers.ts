@@ -2,8 +2,9 @@ import { join } from "node:path";
 import { ContentStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { descriptorOf, EMPTY_DESCRIPTOR, EMPTY_JSON, jsonBytes, type Referrer } from "./image.js";
+import { descriptorOf, EMPTY_DESCRIPTOR, EMPTY_JSON, type Referrer } from "./image.js";
 import { checkBytes, LayoutBlobSource, layoutIndexBytes, listLayout } from "./layout.js";
+import { composeManifest } from "./mutate.js";
 import { parseManifest } from "./parse.js";
 import { Annotation, type Descriptor, digestHex, type Manifest, MediaType } from "./types.js";
 
@@ -29,16 +30,11 @@ export function referrerOf(
   const layer = descriptorOf(payload.mediaType ?? artifactType, payload.bytes, {
     annotations: { [Annotation.title]: payload.title, ...payload.annotations },
   });
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
+  const { manifest, manifestBytes } = composeManifest(EMPTY_DESCRIPTOR, [layer], {
     artifactType,
-    config: EMPTY_DESCRIPTOR,
-    layers: [layer],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations,
-  };
-  const manifestBytes = jsonBytes(manifest);
+  });
   const descriptor = descriptorOf(MediaType.ociManifest, manifestBytes, { artifactType, annotations });
   return { manifest, manifestBytes, descriptor, payload: { descriptor: layer, bytes: payload.bytes } };
 }

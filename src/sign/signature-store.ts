@@ -1,4 +1,5 @@
 import { descriptorOf, jsonBytes } from "../oci/image.js";
+import { composeManifest } from "../oci/mutate.js";
 import { parseManifest } from "../oci/parse.js";
 import { attachToLayout, layoutPayload, layoutReferrers, referrerOf } from "../oci/referrers.js";
 import { attachToRegistry, pushBlob, referrerPayload } from "../oci/registry/referrers.js";
@@ -97,8 +98,7 @@ export async function storeInRegistry(
   const configDescriptor = descriptorOf(MediaType.ociConfig, config);
   await pushBlob(repo, layer, sig.payload);
   await pushBlob(repo, configDescriptor, config);
-  const manifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor, layers };
-  await repo.putManifest(tag, MediaType.ociManifest, jsonBytes(manifest));
+  await repo.putManifest(tag, MediaType.ociManifest, composeManifest(configDescriptor, layers).manifestBytes);
   const { api } = await attachToRegistry(repo, signatureReferrer(subject, sig, fingerprint));
   return { tag, referrer: api };
 }

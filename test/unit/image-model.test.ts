@@ -9,16 +9,7 @@ import { FACTS_VERSION } from "../../src/effects/package-facts.js";
 import type { PackageLayerRecord } from "../../src/layers/layer.js";
 import { artifactDescriptor, artifactImages, descriptorOf } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
-import {
-  composeImage,
-  imageParts,
-  insertLayer,
-  type Layer,
-  removeLayer,
-  replaceLayer,
-  setAnnotations,
-  setConfig,
-} from "../../src/oci/mutate.js";
+import { composeImage, imageParts, type Layer } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
 import type { BuildEvent } from "../../src/pipeline/builder.js";
 import { recordedFiles } from "../../src/pipeline/recorded-files.js";
@@ -32,6 +23,7 @@ import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
 import { buildFromRepo, modelPackages } from "../helpers/model-repo.js";
+import { insertLayer, removeLayer, replaceLayer, setAnnotations, setConfig } from "../helpers/mutate.js";
 import { recordOf, withRecord, withRecordedLayer } from "../helpers/record.js";
 
 let repo: FakeRepo;

@@ -15,7 +15,7 @@ import {
   imageDescriptor,
   MissingBlobError,
 } from "../../src/oci/image.js";
-import { composeImage, imageParts, removeLayer, setAnnotations } from "../../src/oci/mutate.js";
+import { composeImage, imageParts } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
 import { accountFor } from "../../src/record/account.js";
 import { RECORD_ARTIFACT_TYPE, StrataAnnotation } from "../../src/record/keys.js";
@@ -28,6 +28,7 @@ import { sha256Hex } from "../../src/util/hash.js";
 import { tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
 import { buildFromRepo, modelPackages } from "../helpers/model-repo.js";
+import { removeLayer, setAnnotations } from "../helpers/mutate.js";
 import { withRecord } from "../helpers/record.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 

@@ -6,10 +6,11 @@ import { Digester } from "../../util/hash.js";
 import { verified } from "../../util/verify.js";
 import { indexTar, type Member } from "../archive.js";
 import { readRegion } from "../bounded-read.js";
-import { type BlobSource, descriptorOf, type Image, jsonBytes } from "../image.js";
+import { type BlobSource, descriptorOf, type Image } from "../image.js";
+import { composeManifest } from "../mutate.js";
 import { parseImageConfig } from "../parse.js";
 import { parseReference } from "../reference.js";
-import { type Descriptor, digestHex, type Manifest, MediaType } from "../types.js";
+import { type Descriptor, digestHex, MediaType } from "../types.js";
 
 /**
  * Reads a `docker save` / `podman save` archive: `manifest.json` names, per image, a config file and
@@ -176,13 +177,8 @@ export async function readDockerArchive(file: string, name?: string): Promise<Im
     blobs.members.set(descriptor.digest, layerMember);
     layers.push(descriptor);
   }
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: configDescriptor,
-    layers,
-  };
-  return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  const { manifest, manifestBytes } = composeManifest(configDescriptor, layers);
+  return { manifest, manifestBytes, config, configBytes, blobs };
 }
 
 /** What a tar file holds: an OCI layout (oci-archive) or `docker save` output, told by its members. */

@@ -2,10 +2,11 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { StrataError } from "../../util/errors.js";
 import { verified } from "../../util/verify.js";
-import { EMPTY_DESCRIPTOR, EMPTY_JSON, jsonBytes, type Referrer } from "../image.js";
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Referrer } from "../image.js";
 import { checkBytes } from "../layout.js";
+import { composeIndex } from "../mutate.js";
 import { parseIndex, parseManifest } from "../parse.js";
-import { type Descriptor, digestHex, type Index, type Manifest, MediaType } from "../types.js";
+import { type Descriptor, digestHex, type Manifest, MediaType } from "../types.js";
 import { MAX_ANSWER_BYTES, registryFailure, withRetry } from "./client.js";
 import type { RemoteRepository } from "./repository.js";
 
@@ -56,14 +57,14 @@ async function putReferrerManifest(repo: RemoteRepository, referrer: Referrer): 
   return res.headers.get("oci-subject") !== null;
 }
 
-/** The referrers index kept under the fallback tag, or an empty one. */
-async function fallbackIndex(repo: RemoteRepository, subject: string): Promise<Index> {
+/** The descriptors of the referrers index kept under the fallback tag (none when there is none). */
+async function fallbackIndex(repo: RemoteRepository, subject: string): Promise<Descriptor[]> {
   const tag = fallbackTag(subject);
   const got = await withRetry(repo.client.registry, `get manifest ${tag}`, repo.client.retry, () =>
     repo.getManifest(tag),
   );
-  if (got === undefined) return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-  return parseIndex(got.bytes, `${repo.where}:${tag}`, MediaType.ociIndex, "REGISTRY");
+  if (got === undefined) return [];
+  return parseIndex(got.bytes, `${repo.where}:${tag}`, MediaType.ociIndex, "REGISTRY").manifests;
 }
 
 /**
@@ -82,9 +83,8 @@ export async function attachToRegistry(
   if (await putReferrerManifest(repo, referrer)) return { api: true };
   if (sameKind === undefined) return { api: false };
   const subject = referrer.manifest.subject!.digest;
-  const index = await fallbackIndex(repo, subject);
-  index.manifests = [...index.manifests.filter((d) => !sameKind(d)), referrer.descriptor];
-  const bytes = jsonBytes({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index.manifests });
+  const earlier = await fallbackIndex(repo, subject);
+  const { indexBytes: bytes } = composeIndex([...earlier.filter((d) => !sameKind(d)), referrer.descriptor]);
   await withRetry(repo.client.registry, `put referrers index for ${subject}`, repo.client.retry, () =>
     repo.putManifest(fallbackTag(subject), MediaType.ociIndex, bytes),
   );
@@ -106,7 +106,7 @@ export async function registryReferrers(repo: RemoteRepository, subject: string)
   // 404 is the usual answer of a registry without the API; some answer 400, 405 or 501.
   if ([400, 404, 405, 501].includes(res.status)) {
     await res.body?.cancel();
-    return (await fallbackIndex(repo, subject)).manifests;
+    return await fallbackIndex(repo, subject);
   }
   if (res.status !== 200) throw await registryFailure(client.registry, res, `${repo.name}: ${what}`);
   const bytes = Buffer.from(await res.arrayBuffer());
