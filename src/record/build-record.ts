@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
-import type { LayerEntry } from "../oci/layer-entry.js";
+import { type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
 import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";
@@ -17,8 +17,24 @@ import { SHA256_HEX } from "../util/verify.js";
  */
 export const BUILD_RECORD_VERSION = 1;
 
+/** As a build records a spec file's path: "/" and a normalised relative path (spec-files.ts imagePath). */
+function isRecordedPath(path: string): boolean {
+  try {
+    return (
+      path.startsWith("/") && path.length > 1 && normalisePath(path.slice(1), "record") === path.slice(1)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Far more files than a spec lists by hand: a crafted record cannot list millions (messages name them). */
+const MAX_RECORDED_FILES = 10_000;
+
 const specFile = z.strictObject({
-  path: z.string().max(4096),
+  // Checked as a spec's path is: one with "..", a control character or a newline never reaches a
+  // layer entry or an error message.
+  path: z.string().max(4096).refine(isRecordedPath, "must be / and a normalised relative path"),
   mode: z.number().int().min(0).max(0o7777),
   uid: z.number().int().min(0).max(0xffffffff),
   gid: z.number().int().min(0).max(0xffffffff),
@@ -40,7 +56,7 @@ const recordSchema = z.strictObject({
   docs: z.boolean(),
   epoch: z.number().int().min(0).max(MAX_EPOCH),
   accounts: specSchema.shape.accounts,
-  files: z.array(specFile),
+  files: z.array(specFile).max(MAX_RECORDED_FILES),
 });
 
 export type BuildRecord = z.infer<typeof recordSchema>;

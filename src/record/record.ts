@@ -209,7 +209,7 @@ export async function readImageRecord(image: Image, where: string): Promise<Imag
     const issue = parsed.error.issues[0];
     throw unaccounted(where, `its record is malformed at ${issue.path.join(".")}: ${issue.message}`, REBUILD);
   }
-  const record = { ...parsed.data, build: parseBuildRecord(parsed.data.build, where) } as ImageRecord;
+  const record = { ...parsed.data, build: believedBuild(parsed.data.build, where) } as ImageRecord;
   checkLayers(record, image, where);
   checkPlatform(record, image, where);
   return record;
@@ -231,6 +231,16 @@ function checkPlatform(record: ImageRecord, image: Image, where: string): void {
       `its record does not match its manifest: the record is of ${record.build.arch}, the image of ${platform}`,
       REBUILD,
     );
+  }
+}
+
+/** The record's build record, parsed; a malformed one is a record not to be believed. */
+function believedBuild(build: unknown, where: string): BuildRecord {
+  try {
+    return parseBuildRecord(build, where);
+  } catch (err) {
+    if (!isStrataError(err, "IMAGE_UNACCOUNTED")) throw err;
+    throw new RecordRefusedError("untrusted", err.message, err.hint ?? REBUILD);
   }
 }
 

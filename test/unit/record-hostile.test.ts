@@ -250,6 +250,26 @@ describe("a hostile record is refused before it is believed", () => {
     );
   });
 
+  test("a build record naming a spec file by a path with '..' or a newline, or too many files, is refused in one line", async () => {
+    const { image } = await strataImage([LIBC], { label: "files" });
+    const record = await recordOf(image);
+    const file = { path: "/etc/motd", mode: 0o644, uid: 0, gid: 0, sha256: "a".repeat(64), size: 1 };
+    const files = (...list: unknown[]) =>
+      withRecord(image, { ...record, build: { ...record.build, files: list } });
+    await readImageRecord(files(file), "oci:x");
+    for (const path of ["/../etc/passwd", "/etc/motd\nstrata: error: forged", "etc/motd", "/etc//motd", "/"])
+      await assert.rejects(readImageRecord(files({ ...file, path }), "oci:x"), (err) =>
+        oneLine(
+          err,
+          "IMAGE_UNACCOUNTED",
+          /^oci:x: the build record is malformed at files\.0\.path: must be \/ and a normalised/,
+        ),
+      );
+    await assert.rejects(readImageRecord(files(...Array(10_001).fill(file)), "oci:x"), (err) =>
+      oneLine(err, "IMAGE_UNACCOUNTED", /malformed at files: /),
+    );
+  });
+
   test("another image's record, named by a manifest of other layers, is refused", async () => {
     const { image } = await strataImage([LIBC], { label: "mine" });
     const { image: other } = await strataImage([OPENSSL], { label: "theirs" });
@@ -354,6 +374,17 @@ describe("the fleet index and an image without its record", () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  test("a record whose build record is malformed is not believed either: indexed from the layers", async () => {
+    const { image } = await strataImage([LIBC], { label: "bad-build" });
+    const record = await recordOf(image);
+    const bad = withRecord(image, { ...record, build: { ...record.build, epoch: -1 } });
+    const result = await index.add(bad, "oci:bad", [ref("bad", imageDescriptor(bad).digest)]);
+    assert.match(
+      result.note ?? "",
+      /^oci:bad: the build record is malformed at epoch: .*; not believed, so its packages/,
+    );
   });
 
   test("a strata image copied registry to registry by skopeo (which drops referrers) is indexed (runs skopeo)", async () => {
