@@ -58,6 +58,14 @@ export function checkReferrer(
   return manifest.layers[0];
 }
 
+/**
+ * The most attached artifacts (distinct manifests) a layout's index.json may list, and the most
+ * bytes one's manifest may have: strata replaces a kind's earlier ones as it attaches, so a real
+ * layout lists a few per image, each manifest a few hundred bytes.
+ */
+const MAX_LAYOUT_REFERRERS = 1000;
+const MAX_REFERRER_MANIFEST_BYTES = 64 << 10;
+
 /** The referrers of `subject` in the layout at `dir` (of `artifactType` if given), each manifest read and parsed. */
 export async function layoutReferrers(
   dir: string,
@@ -66,9 +74,7 @@ export async function layoutReferrers(
 ): Promise<{ descriptor: Descriptor; manifest: Manifest }[]> {
   const blobs = new LayoutBlobSource(dir);
   const out: { descriptor: Descriptor; manifest: Manifest }[] = [];
-  for (const entry of await listLayout(dir)) {
-    if (entry.artifactType === undefined || entry.mediaType !== MediaType.ociManifest) continue;
-    if (artifactType !== undefined && entry.artifactType !== artifactType) continue;
+  for (const entry of await referrerEntries(dir, artifactType)) {
     // Checked like a registry's referrer: bytes that are not the digest index.json names are refused.
     const bytes = await blobs.readSmall(entry);
     checkBytes(entry, bytes, dir);
@@ -76,6 +82,30 @@ export async function layoutReferrers(
     if (manifest.subject?.digest === subject) out.push({ descriptor: entry, manifest });
   }
   return out;
+}
+
+/**
+ * The layout's entries of attached artifacts (of `artifactType` if given), each manifest once (a
+ * crafted index.json may name one thousands of times), refused before any is read when there are
+ * more, or bigger, than a real layout holds.
+ */
+async function referrerEntries(dir: string, artifactType: string | undefined): Promise<Descriptor[]> {
+  const byDigest = new Map<string, Descriptor>();
+  for (const entry of await listLayout(dir)) {
+    if (entry.artifactType === undefined || entry.mediaType !== MediaType.ociManifest) continue;
+    if (artifactType === undefined || entry.artifactType === artifactType) byDigest.set(entry.digest, entry);
+  }
+  const tooMany = byDigest.size > MAX_LAYOUT_REFERRERS;
+  const big = [...byDigest.values()].find((e) => e.size > MAX_REFERRER_MANIFEST_BYTES);
+  if (tooMany || big) {
+    const what = tooMany
+      ? `more than ${MAX_LAYOUT_REFERRERS} attached artifacts`
+      : `an attached artifact's manifest of ${big!.size} bytes`;
+    throw new StrataError("IO", `${dir}: index.json lists ${what}, more than strata reads`, {
+      hint: "the layout was crafted or damaged; write the image again (strata pull, strata build -o)",
+    });
+  }
+  return [...byDigest.values()];
 }
 
 /** Reads a referrer's payload from a layout, bounded by `max` and checked against its descriptor. */

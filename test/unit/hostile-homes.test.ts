@@ -4,7 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readOciArchive } from "../../src/oci/archive.js";
+import { attachedPayloads } from "../../src/oci/attached.js";
+import { imageDescriptor } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { attachToLayout, referrerOf } from "../../src/oci/referrers.js";
 import { TAR_END, tarHeader, tarPadding } from "../../src/oci/tar.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
@@ -71,6 +74,36 @@ describe("local homes refuse hostile input with a clear error", () => {
   });
   after(async () => {
     await rm(work, { recursive: true, force: true });
+  });
+
+  test("attached artifacts listed thousands of times are read once each, and too many distinct ones are refused", async () => {
+    const dir = join(work, `layout-${n++}`);
+    const image = (await freshImage(2)).image;
+    await writeLayout(dir, imageArtifact(image));
+    const subject = imageDescriptor(image);
+    const type = "application/example+json";
+    const referrer = referrerOf(subject, type, { bytes: Buffer.from("{}"), title: "x.json" }, {});
+    await attachToLayout(dir, referrer);
+    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
+    const entry = index.manifests.find((d: { artifactType?: string }) => d.artifactType === type);
+    index.manifests.push(...Array.from({ length: 4000 }, () => entry));
+    await writeFile(join(dir, "index.json"), JSON.stringify(index));
+    const home = { transport: "oci" as const, path: dir };
+    const found = await attachedPayloads(home, subject.digest, type, { max: 1024, count: 10 });
+    assert.deepEqual(
+      found.map((f) => f.bytes.toString()),
+      ["{}"],
+      "the one artifact, read once",
+    );
+    index.manifests = [
+      index.manifests[0],
+      ...Array.from({ length: 1001 }, (_, i) => ({ ...entry, digest: `sha256:${sha256Hex(String(i))}` })),
+    ];
+    await writeFile(join(dir, "index.json"), JSON.stringify(index));
+    await assert.rejects(
+      attachedPayloads(home, subject.digest, type, { max: 1024, count: 10 }),
+      refused(/more than 1000 attached artifacts/),
+    );
   });
 
   test("an index.json digest that is not sha256:<64 hex> is refused before it becomes a path", async () => {
