@@ -8,15 +8,14 @@ import {
   imageDescriptor,
 } from "../../oci/image.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
+import { outputNames, writeArtifact } from "../../pipeline/deliver.js";
 import type { CommandDef } from "../command.js";
 import {
   formatOption,
   type OutputFormat,
-  outputNames,
   type PushFlags,
   registryOptions,
   tagOption,
-  writeArtifact,
 } from "../destination.js";
 import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -79,10 +78,9 @@ async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<
   const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
   const progress = out.progress("pull", layers.size);
   const options = { ...names, force: opts.force, platform: opts.platform };
-  await writeArtifact(destination, withLayerProgress(artifact, progress), options, out, {
-    ...opts,
-    json: false,
-  }).finally(() => progress.stop());
+  await writeArtifact(destination, withLayerProgress(artifact, progress), options).finally(() =>
+    progress.stop(),
+  );
   const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
   out.line(`pulled ${refText} (${artifactDescriptor(artifact).digest}) into ${opts.output}${held}`);
   if (opts.json) out.json(pullReport(refText, artifact, destination, opts.output));
