@@ -3,6 +3,7 @@ import { readHome } from "../../oci/homes/homes.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { artifactImages } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
+import { withAdvisories } from "../../scan/scan-locations.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -14,7 +15,6 @@ import { type RegistryFlags, registryOptions } from "../destination.js";
 import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { withAdvisories } from "../scan-inputs.js";
 import type { CommonOptions } from "./common.js";
 import { collect } from "./common.js";
 
@@ -49,7 +49,7 @@ async function vex([location]: [string], opts: VexFlags, out: Output): Promise<v
   const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
   const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
   const ctx = { cacheRoot: opts.cacheDir };
-  const doc = await withAdvisories(opts, (advisories) =>
+  const doc = await withAdvisories({ ...opts, registry }, (advisories) =>
     vexForImage(image, location, {
       advisories,
       spec,
