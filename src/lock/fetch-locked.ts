@@ -26,10 +26,15 @@ export async function fetchLocked(
   const lockPath = lockPathFor(spec);
   const lock = relocateLock(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), opts.mirror);
   assertLockCovers(lock, spec, lockPath);
-  watch.onStart(new Set(lock.packages.map((p) => p.sha256)).size);
-  await fetchDebs(lock.packages, {
-    cacheRoot: opts.cacheDir,
-    concurrency: opts.jobs,
-    onEvent: watch.onEvent,
-  });
+  const fetched = { debs: new Set(lock.packages.map((p) => p.sha256)).size, downloaded: 0, bytes: 0 };
+  watch.onStart(fetched.debs);
+  const onEvent = (e: FetchEvent<LockedPackage>) => {
+    if (e.status === "downloaded") {
+      fetched.downloaded++;
+      fetched.bytes += e.pkg.size;
+    }
+    watch.onEvent(e);
+  };
+  await fetchDebs(lock.packages, { cacheRoot: opts.cacheDir, concurrency: opts.jobs, onEvent });
+  return fetched;
 }
