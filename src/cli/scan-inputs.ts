@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { ScanSources } from "../scan/scan-locations.js";
+import type { ScanSources } from "../scan/advisory-sources.js";
 import { type CommonOptions, collect } from "./commands/common.js";
 import { type RegistryFlags, registryOptions } from "./destination.js";
 import { withIndexFlag } from "./index-flags.js";

@@ -1,5 +1,6 @@
-import { type ScanSources, scanLocation, withAdvisories } from "../scan/scan-locations.js";
+import { type ScanSources, withAdvisories } from "../scan/advisory-sources.js";
 import { readVexFiles } from "../vex/read.js";
+import { scanLocation } from "../vex/scan-locations.js";
 import { type Decision, evaluatePolicy } from "./evaluate.js";
 import { homeSignatureFacts, scannedImageFacts } from "./facts.js";
 import { loadPolicy } from "./policy.js";

@@ -3,7 +3,7 @@ import { readHome } from "../../oci/homes/homes.js";
 import { sourceHome } from "../../oci/homes/name.js";
 import { artifactImages } from "../../oci/image.js";
 import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { withAdvisories } from "../../scan/scan-locations.js";
+import { withAdvisories } from "../../scan/advisory-sources.js";
 import { loadSpec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
