@@ -1,4 +1,4 @@
-import { FleetIndex } from "../fleet/fleet-index.js";
+import { withFleetIndex } from "../fleet/with-index.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { loadPolicy } from "../policy/policy.js";
 import { StrataError } from "../util/errors.js";
@@ -52,10 +52,7 @@ export async function auditPodList(req: PodListAudit): Promise<PodAudit[]> {
   const policy = await loadPolicy(req.policy);
   const pods = parsePodList(await readPodList(req.pods));
   const vex = await readVexFiles(req.vex ?? []);
-  const index = await FleetIndex.open(req.index);
-  try {
-    return await auditPods(new ImageDecider({ policy, index, registry: req.registry, scope, vex }), pods);
-  } finally {
-    await index.close();
-  }
+  return withFleetIndex(req.index, (index) =>
+    auditPods(new ImageDecider({ policy, index, registry: req.registry, scope, vex }), pods),
+  );
 }

@@ -4,8 +4,8 @@ import { sourceHome } from "../oci/homes/name.js";
 import { artifactImages, imageDescriptor } from "../oci/image.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { SHA256_DIGEST } from "../util/verify.js";
-import { FleetIndex } from "./fleet-index.js";
 import type { RunRecord } from "./runs.js";
+import { withFleetIndex } from "./with-index.js";
 
 /** The manifest digests `image` names: a digest as it is, a location every image it holds. */
 async function imageDigests(image: string, registry: RegistryClientOptions): Promise<string[]> {
@@ -22,10 +22,5 @@ export async function recordedRuns(req: {
   registry: RegistryClientOptions;
 }): Promise<RunRecord[]> {
   const digests = req.image === undefined ? undefined : await imageDigests(req.image, req.registry);
-  const index = await FleetIndex.open(req.index);
-  try {
-    return await index.runs({ digests, limit: req.limit });
-  } finally {
-    await index.close();
-  }
+  return withFleetIndex(req.index, (index) => index.runs({ digests, limit: req.limit }));
 }

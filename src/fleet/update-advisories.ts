@@ -1,7 +1,7 @@
 import { readFeed } from "../advisories/feed.js";
 import { type IndexEvidenceResult, storeIndexEvidence } from "../advisories/index-evidence.js";
 import { loadSpec, type Spec } from "../spec/spec.js";
-import { FleetIndex } from "./fleet-index.js";
+import { withFleetIndex } from "./with-index.js";
 
 export interface AdvisoriesUpdate {
   /** Feeds to store (Debian security tracker JSON or OSV; files or URLs). */
@@ -35,8 +35,7 @@ export async function updateAdvisories(
 ): Promise<(StoredFeed | (IndexEvidenceResult & { kind: "changelog" }))[]> {
   const keep = req.release?.length ? (r: string) => req.release!.includes(r) : undefined;
   const spec = req.spec ? await loadSpec(req.spec, { mirror: req.mirror }) : undefined;
-  const index = await FleetIndex.open(req.index);
-  try {
+  return withFleetIndex(req.index, async (index) => {
     const results: (StoredFeed | (IndexEvidenceResult & { kind: "changelog" }))[] = [];
     for (const location of req.from ?? []) {
       const feed = await readFeed(location, keep);
@@ -53,7 +52,5 @@ export async function updateAdvisories(
     results.push({ ...r, kind: "changelog" });
     watch.onEvidence(r, spec, index.where);
     return results;
-  } finally {
-    await index.close();
-  }
+  });
 }

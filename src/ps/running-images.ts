@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { FleetIndex } from "../fleet/fleet-index.js";
+import { withFleetIndex } from "../fleet/with-index.js";
 import { Vulnerabilities } from "../serve/vulnerabilities.js";
 import { StrataError } from "../util/errors.js";
 import type { RunningContainer } from "./container.js";
@@ -54,12 +54,9 @@ async function containers(flags: RunningSources): Promise<RunningContainer[]> {
 /** `strata ps`: the running containers joined with the index's images and their vulnerabilities, and the vulnerable recent runs. */
 export async function runningImages(req: RunningSources) {
   const running = await containers(req);
-  const index = await FleetIndex.open(req.index);
-  try {
+  return withFleetIndex(req.index, async (index) => {
     const vulnerabilities = new Vulnerabilities(index);
     const reports = await joinContainers(index, vulnerabilities, running);
     return { reports, runs: await vulnerableRuns(index, vulnerabilities) };
-  } finally {
-    await index.close();
-  }
+  });
 }
