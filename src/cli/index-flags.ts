@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { FleetIndex } from "../fleet/fleet-index.js";
+import type { FleetIndex } from "../fleet/fleet-index.js";
+import { withFleetIndex } from "../fleet/with-index.js";
 import type { CommonOptions } from "./commands/common.js";
 
 /** The fleet index's flag and its opening, for every command that reads or writes the index. */
@@ -19,10 +20,5 @@ export function withIndexFlag(cmd: Command): Command {
 
 /** Opens the index, runs `work`, and closes it whatever happens. */
 export async function withIndex<T>(flags: IndexFlags, work: (index: FleetIndex) => Promise<T>): Promise<T> {
-  const index = await FleetIndex.open(flags.index);
-  try {
-    return await work(index);
-  } finally {
-    await index.close();
-  }
+  return withFleetIndex(flags.index, work);
 }

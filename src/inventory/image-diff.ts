@@ -1,5 +1,7 @@
+import { readArtifact } from "../oci/homes/homes.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
 import { chooseImage, DEFAULT_VARIANT, platformText } from "../oci/platform.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { sha256Hex } from "../util/hash.js";
 import { readInventory } from "./inventory.js";
 import type { InventoryPackage } from "./package.js";
@@ -146,4 +148,15 @@ export async function diffArtifacts(
     onlyInA: imagesA.filter((i) => !keysB.has(platformKey(i))).map(platformText),
     onlyInB: imagesB.filter((i) => !byPlatform.has(platformKey(i))).map(platformText),
   };
+}
+
+/** `strata diff`: the images at two locations (any homes) compared, of one platform or all. */
+export async function diffLocations(
+  a: string,
+  b: string,
+  opts: { registry: RegistryClientOptions; platform?: string },
+): Promise<ArtifactDiff> {
+  const read = (location: string) => readArtifact(location, { registry: opts.registry });
+  const [artifactA, artifactB] = [await read(a), await read(b)];
+  return diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
 }

@@ -1,6 +1,9 @@
 import type { KeyObject } from "node:crypto";
-import { type Home, homeText } from "../oci/homes/name.js";
-import type { Image } from "../oci/image.js";
+import { archiveKind } from "../oci/homes/docker-archive.js";
+import { readHome } from "../oci/homes/homes.js";
+import { type Home, homeText, sourceHome } from "../oci/homes/name.js";
+import { artifactImages, type Image } from "../oci/image.js";
+import { chooseImage } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { attestSboms } from "../sign/attestations.js";
 import { assertSignable } from "../sign/sign-image.js";
@@ -61,4 +64,29 @@ export async function attachImageSboms(
       opts.onNote?.(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
   }
   return reports;
+}
+
+export interface LocationSbomOptions extends ImageSbomOptions {
+  format: SbomFormat;
+  /** The image of an index it describes. */
+  platform?: string;
+  /** Attach the SBOMs to the image (attested with `key`) rather than only making one. */
+  attach?: boolean;
+  key?: KeyObject;
+  /** Take the SBOM attached to the image when it agrees with the image. */
+  attached: boolean;
+}
+
+/** `strata sbom`: the `format` SBOM of the image at a location (one platform of an index), attached there if asked. */
+export async function locationSbom(location: string, opts: LocationSbomOptions): Promise<Buffer> {
+  const home = await sourceHome(location, archiveKind);
+  const artifact = await readHome(home, { registry: opts.registry });
+  const image = chooseImage(
+    artifactImages(artifact),
+    opts.platform,
+    `${location}: an SBOM describes one image`,
+  );
+  if (!opts.attach) return imageSbom(home, image, opts.format, opts);
+  const reports = await attachImageSboms(home, image, opts.key, opts);
+  return reports.find((r) => r.format === opts.format)!.bytes;
 }

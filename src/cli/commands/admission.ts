@@ -1,23 +1,14 @@
 import { InvalidArgumentError, Option } from "commander";
 import { admissionManifests } from "../../admission/manifests.js";
-import {
-  type RegistryScopeFlags,
-  registryScope,
-  withRegistryScopeFlags,
-} from "../../admission/registries.js";
-import { serveAdmission } from "../../admission/server.js";
-import { webhookDecider } from "../../admission/webhook.js";
-import { FleetIndex } from "../../fleet/fleet-index.js";
-import { loadPolicy } from "../../policy/policy.js";
+import { type RegistryScopeFlags, withRegistryScopeFlags } from "../../admission/registries.js";
+import { ADMISSION_LISTEN, readPem, startAdmission } from "../../admission/start.js";
 import { StrataError } from "../../util/errors.js";
-import { readNamedFile } from "../../util/fs.js";
-import { checkTlsPair, listenOn } from "../../util/listening.js";
-import { readVexFiles } from "../../vex/read.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
+import { untilStopped } from "../until-stopped.js";
 import { type CommonOptions, collect } from "./common.js";
 
 interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
@@ -35,14 +26,9 @@ interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
   maxImages: number;
 }
 
-/** How often the webhook reads the index's change counters: how stale a verdict can be. */
-const REFRESH_MS = 1000;
-
-const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
-
 /** --listen: HOST:PORT, checked before anything starts. */
 function listenAddress(value: string): string {
-  const m = LISTEN.exec(value);
+  const m = ADMISSION_LISTEN.exec(value);
   if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError("It must be HOST:PORT, e.g. 0.0.0.0:8443.");
   return value;
 }
@@ -61,58 +47,15 @@ function seconds(value: string): number {
   return n;
 }
 
-/** Far beyond a certificate chain or a key. */
-const MAX_PEM_BYTES = 1 << 20;
-
-async function readPem(path: string, what: string): Promise<Buffer> {
-  return readNamedFile(path, MAX_PEM_BYTES, (why) => {
-    return new StrataError("IO", `${what} ${path}: ${why}`, {
-      hint: "give a PEM file (kubectl create secret tls makes tls.crt and tls.key)",
-    });
-  });
-}
-
 async function serve(opts: ServeFlags, out: Output): Promise<void> {
-  const scope = registryScope(opts);
-  const policy = await loadPolicy(opts.policy);
-  const [cert, key] = [await readPem(opts.tlsCert, "--tls-cert"), await readPem(opts.tlsKey, "--tls-key")];
-  checkTlsPair(cert, key, { cert: opts.tlsCert, key: opts.tlsKey });
-  const vex = await readVexFiles(opts.vex ?? []);
-  const index = await FleetIndex.open(opts.index);
-  const decider = webhookDecider({
-    policy,
-    index,
-    registry: registryOptions(opts),
-    scope,
-    release: opts.release,
-    vex,
-    refreshMs: REFRESH_MS,
-    maxImages: opts.maxImages,
-  });
-  const [, bracketed, portText] = LISTEN.exec(opts.listen)!;
-  const [host, port] = [bracketed.replace(/^\[|\]$/g, ""), Number(portText)];
-  const { server, url } = await listenOn(opts.listen, () =>
-    serveAdmission(decider, {
-      cert,
-      key,
-      host,
-      port,
-      audit: Boolean(opts.audit),
-      failurePolicy: opts.failurePolicy,
-      deadlineMs: opts.timeout * 1000,
-      log: (line) => out.line(line),
-      precompute: opts.precompute ? { everyMs: REFRESH_MS, maxImages: opts.maxImages } : undefined,
-    }),
+  const running = await startAdmission({ ...opts, registry: registryOptions(opts) }, (line) =>
+    out.line(line),
   );
   out.line(
-    `strata admission: listening on ${url} (POST /validate, GET /healthz, GET /metrics), index ${index.where}`,
+    `strata admission: listening on ${running.url} (POST /validate, GET /healthz, GET /metrics), index ${running.where}`,
   );
-  await new Promise<void>((resolve) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
-  });
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await index.close();
+  await untilStopped();
+  await running.close();
 }
 
 interface ManifestsFlags {

@@ -1,6 +1,4 @@
-import { readFeed } from "../../advisories/feed.js";
-import { storeIndexEvidence } from "../../advisories/index-evidence.js";
-import { loadSpec } from "../../spec/spec.js";
+import { updateAdvisories } from "../../fleet/update-advisories.js";
 import { StrataError } from "../../util/errors.js";
 import type { CommandDef } from "../command.js";
 import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
@@ -19,37 +17,18 @@ async function update(opts: UpdateFlags, out: Output): Promise<void> {
       hint: "e.g. strata advisories update --from debian-security-tracker.json",
     });
   }
-  const keep = opts.release?.length ? (r: string) => opts.release!.includes(r) : undefined;
-  const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
-  await withIndex(opts, async (index) => {
-    const results: unknown[] = [];
-    for (const location of opts.from ?? []) {
-      const feed = await readFeed(location, keep);
-      await index.advisories.store({ location, kind: feed.kind, date: feed.date }, feed.advisories);
-      results.push({ location, kind: feed.kind, date: feed.date, advisories: feed.advisories.length });
+  const results = await updateAdvisories(opts, {
+    onFeed: (f, where) =>
+      out.line(`${f.location}: ${f.advisories} advisories (${f.kind}, ${f.date}) stored in ${where}`),
+    onEvidence: (r, spec, where) => {
       out.line(
-        `${location}: ${feed.advisories.length} advisories (${feed.kind}, ${feed.date}) stored in ${index.where}`,
-      );
-    }
-    if (spec) {
-      // The release the repositories hold, when their base-files cannot say: one --release names it.
-      const release = opts.release?.length === 1 ? opts.release[0] : undefined;
-      const r = await storeIndexEvidence(
-        index.advisories,
-        await index.heldPackages(),
-        spec,
-        { cacheRoot: opts.cacheDir },
-        release,
-      );
-      results.push({ ...r, kind: "changelog" });
-      out.line(
-        `${spec.path}: ${r.newer} of ${r.packages} indexed packages have newer versions; their changelogs name ${r.advisories} fixes, stored in ${index.where}`,
+        `${spec.path}: ${r.newer} of ${r.packages} indexed packages have newer versions; their changelogs name ${r.advisories} fixes, stored in ${where}`,
       );
       if (r.trimmed.length > 0)
         out.line(`note: trimmed changelogs (evidence may be missing): ${r.trimmed.join(", ")}`);
-    }
-    if (opts.json) out.json({ stored: results });
+    },
   });
+  if (opts.json) out.json({ stored: results });
 }
 
 async function listFeeds(_: [], opts: IndexFlags, out: Output): Promise<void> {

@@ -1,19 +1,10 @@
-import { auditPods, type PodAudit } from "../../admission/audit.js";
-import { ImageDecider } from "../../admission/decider.js";
-import { parsePodList } from "../../admission/pods.js";
-import {
-  type RegistryScopeFlags,
-  registryScope,
-  withRegistryScopeFlags,
-} from "../../admission/registries.js";
-import { loadPolicy } from "../../policy/policy.js";
-import { StrataError } from "../../util/errors.js";
-import { readNamedFile } from "../../util/fs.js";
-import { readVexFiles } from "../../vex/read.js";
+import type { PodAudit } from "../../admission/audit.js";
+import { auditPodList } from "../../admission/audit-pod-list.js";
+import { type RegistryScopeFlags, withRegistryScopeFlags } from "../../admission/registries.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
+import { type IndexFlags, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import { collect } from "./common.js";
@@ -22,34 +13,6 @@ interface AuditFlags extends IndexFlags, RegistryFlags, RegistryScopeFlags {
   pods: string;
   policy: string;
   vex?: string[];
-}
-
-/** A pod list is a few MB for thousands of pods; far more is not one. */
-const MAX_POD_LIST_BYTES = 256 * 2 ** 20;
-
-async function readPodList(path: string): Promise<unknown> {
-  let text: string;
-  if (path === "-") {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_POD_LIST_BYTES)
-        throw new StrataError("USAGE", `--pods -: longer than ${MAX_POD_LIST_BYTES} bytes`);
-      chunks.push(chunk);
-    }
-    text = Buffer.concat(chunks).toString("utf8");
-  } else {
-    const fail = (why: string) => new StrataError("USAGE", `--pods ${path}: ${why}`);
-    text = (await readNamedFile(path, MAX_POD_LIST_BYTES, fail)).toString("utf8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new StrataError("USAGE", `--pods ${path}: not JSON`, {
-      hint: "give the output of kubectl get pods -A -o json",
-    });
-  }
 }
 
 /** The pods' lines: each rejected one with its reasons, notes of what nothing covers, and the count. */
@@ -67,13 +30,7 @@ function auditLines(audits: PodAudit[]): string[] {
 }
 
 async function audit(_: [], opts: AuditFlags, out: Output): Promise<void> {
-  const scope = registryScope(opts);
-  const policy = await loadPolicy(opts.policy);
-  const pods = parsePodList(await readPodList(opts.pods));
-  const vex = await readVexFiles(opts.vex ?? []);
-  const audits = await withIndex(opts, (index) =>
-    auditPods(new ImageDecider({ policy, index, registry: registryOptions(opts), scope, vex }), pods),
-  );
+  const audits = await auditPodList({ ...opts, registry: registryOptions(opts) });
   if (opts.json) out.json({ pods: audits });
   else process.stdout.write(`${auditLines(audits).join("\n")}\n`);
   if (audits.some((a) => a.rejected)) throw new ExitStatus(1);

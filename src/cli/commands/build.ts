@@ -1,25 +1,21 @@
-import { gapsText, scriptGaps, scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
+import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
+import { type Home, homeText, outputHome } from "../../oci/homes/name.js";
 import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { lockForBuild } from "../../pipeline/build-lock.js";
-import { type BuildEvent, type BuildOptions, type BuildResult, buildImages } from "../../pipeline/builder.js";
-import { BuiltDocuments } from "../../pipeline/built-documents.js";
-import { reuseSources } from "../../pipeline/reuse-sources.js";
-import { loadSpec, type Spec } from "../../spec/spec.js";
-import { cacheRoot } from "../../util/dirs.js";
+import { type BuildWatcher, buildToDestinations } from "../../pipeline/build-to-destinations.js";
+import type { BuildEvent, BuildOptions, BuildResult } from "../../pipeline/builder.js";
+import { outputNames } from "../../pipeline/deliver.js";
+import type { SignReport } from "../../sign/sign-image.js";
+import type { Spec } from "../../spec/spec.js";
 import { StrataError } from "../../util/errors.js";
 import type { CommandDef } from "../command.js";
 import {
   formatOption,
   type OutputFormat,
-  outputNames,
   type PushFlags,
-  pushWithReport,
+  pushPrinter,
   registryOptions,
   tagOption,
-  writeArtifact,
 } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -102,15 +98,6 @@ function reportBuild(o: Output, result: BuildResult, spec: Spec): void {
   reportScripts(o, result);
 }
 
-/** `--strict`: nothing is written when a script effect was not made for a reason other than a deliberate one. */
-function assertNoGaps(result: BuildResult): void {
-  const gaps = scriptGaps(result.skippedEffects);
-  if (gaps.length === 0) return;
-  throw new StrataError("EFFECTS_INCOMPLETE", `--strict: ${gapsText(gaps)}; nothing was written`, {
-    hint: "build without --strict to see each in the report (--json lists every skipped command)",
-  });
-}
-
 /** Last, the maintainer scripts by package: made and skipped, the main reasons (--json has every command). */
 function reportScripts(o: Output, result: BuildResult): void {
   if (result.skippedScripts.length === 0) return;
@@ -124,59 +111,34 @@ function reportScripts(o: Output, result: BuildResult): void {
   if (quiet.length > 0) o.line(`  nothing made or skipped: ${quiet.join(" ")}`);
 }
 
-/** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
-function checkOneImage(spec: Spec, opts: BuildFlags, output: Home | undefined): void {
-  if (output?.transport !== "docker-archive" || opts.platform !== undefined || spec.archs.length === 1)
-    return;
-  throw new StrataError(
-    "USAGE",
-    `a docker-archive holds one image, and ${spec.path} builds ${spec.archs.length}: ${spec.archs.join(", ")}`,
-    { hint: `pick one with --platform, e.g. --platform ${spec.archs[0]}` },
-  );
-}
-
-/** The images --push's REF holds now and each --cache-from: their layers are reused where they match. */
-async function reuseHomes(opts: BuildFlags): Promise<Home[]> {
-  return Promise.all([
-    ...(opts.push ? [referenceHome(opts.push)] : []),
-    ...(opts.cacheFrom ?? []).map((text) => sourceHome(text, archiveKind)),
-  ]);
-}
-
-/** The spec, its lock and the images it reuses layers from, built into an artifact (with --strict, whole). */
-async function buildSpec(spec: Spec, opts: BuildFlags, out: Output): Promise<BuildResult> {
-  const note = (message: string) => out.line(message);
-  const root = cacheRoot(opts.cacheDir);
-  const lock = await lockForBuild(spec, {
-    cacheRoot: opts.cacheDir,
-    mirror: opts.mirror,
-    update: opts.lockUpdate,
-    onNote: note,
-  });
-  const reuse = await reuseSources(await reuseHomes(opts), { registry: registryOptions(opts), onNote: note });
+/** Progress, notes and reports of a build as they come; `stop` ends the progress displays. */
+function buildPrinter(
+  out: Output,
+  started: number,
+  output: Home | undefined,
+): BuildWatcher & { stop(): void; seconds: string } {
   const progress = buildProgress(out);
-  const result = await buildImages(spec, lock, {
-    cacheRoot: root,
-    jobs: opts.jobs,
-    reuse,
+  const push = pushPrinter(out);
+  const printer = {
+    seconds: "",
     ...progress,
-  }).finally(() => progress.stop());
-  if (opts.strict) assertNoGaps(result);
-  return result;
-}
-
-/** The documents of the build to attach where -o writes it and --push sends it. */
-function builtDocuments(result: BuildResult, output: Home | undefined, opts: BuildFlags, out: Output) {
-  return new BuiltDocuments(result.artifact, {
-    output,
-    platform: opts.platform,
-    push: opts.push === undefined ? undefined : referenceHome(opts.push),
-    sbom: Boolean(opts.sbom),
-    vex: Boolean(opts.vex),
-    cacheRoot: cacheRoot(opts.cacheDir),
-    registry: registryOptions(opts),
-    onNote: (message) => out.line(message),
-  });
+    ...push,
+    onBuildEnd: () => progress.stop(),
+    onBuilt: (result: BuildResult, spec: Spec) => {
+      reportBuild(out, result, spec);
+      printer.seconds = ((performance.now() - started) / 1000).toFixed(2);
+      if (output) out.line(`wrote ${homeText(output)} in ${printer.seconds}s`);
+    },
+    onWarning: (warning: string) => out.line(`warning: ${warning}`),
+    onNote: (message: string) => out.line(message),
+    onPushWritten: (home: Home) => out.line(`wrote ${homeText(home)}`),
+    onSigned: (report: SignReport) => printSignReport(report, false, out),
+    stop: () => {
+      progress.stop();
+      push.stop();
+    },
+  };
+  return printer;
 }
 
 async function build([specPath]: [string], opts: BuildFlags, out: Output): Promise<void> {
@@ -190,36 +152,24 @@ async function build([specPath]: [string], opts: BuildFlags, out: Output): Promi
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   const started = performance.now();
   const key = await signingKeyOf(opts);
-  const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror, filesRoot: opts.filesRoot });
-  checkOneImage(spec, opts, output);
-  for (const warning of spec.warnings) out.line(`warning: ${warning}`);
-  const result = await buildSpec(spec, opts, out);
-  const documents = builtDocuments(result, output, opts, out);
-  if (output && names) {
-    const options = {
-      ...names,
-      force: opts.force,
-      platform: opts.platform,
-      completeLayout: documents.layoutCompleter(),
-    };
-    await writeArtifact(output, result.artifact, options, out, { ...opts, json: false });
-  }
-  reportBuild(out, result, spec);
-  const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  if (output) out.line(`wrote ${homeText(output)} in ${seconds}s`);
-  const push = opts.push
-    ? await pushWithReport(result.artifact, opts.push, { ...opts, json: false }, out)
-    : undefined;
-  await documents.attachPushed();
-  const signed = key ? await documents.sign(key, spec.path, (r) => printSignReport(r, false, out)) : [];
-  const signatures = signed.map(({ payload, ...r }) => r);
+  const request = {
+    ...opts,
+    specPath: specArgument(specPath),
+    output: output && names && { home: output, names, force: opts.force },
+    sbom: Boolean(opts.sbom),
+    vex: Boolean(opts.vex),
+    key,
+    registry: registryOptions(opts),
+  };
+  const printer = buildPrinter(out, started, output);
+  const built = await buildToDestinations(request, printer).finally(() => printer.stop());
   if (opts.json)
     out.json({
-      ...summary(result),
-      seconds: Number(seconds),
-      push,
-      sboms: documents.attachedSboms(),
-      signatures,
+      ...summary(built.result),
+      seconds: Number(printer.seconds),
+      push: built.push,
+      sboms: built.sboms,
+      signatures: built.signatures,
     });
 }
 

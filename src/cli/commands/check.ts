@@ -1,13 +1,10 @@
-import { type Decision, evaluatePolicy } from "../../policy/evaluate.js";
-import { homeSignatureFacts, scannedImageFacts } from "../../policy/facts.js";
-import { loadPolicy } from "../../policy/policy.js";
+import { checkImages } from "../../policy/check-images.js";
+import type { Decision } from "../../policy/evaluate.js";
 import { vexReason } from "../../scan/report.js";
-import { readVexFiles } from "../../vex/read.js";
 import type { CommandDef } from "../command.js";
-import { registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
 import type { Output } from "../output.js";
-import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
+import { type ScanInputs, scanSources, withScanInputs } from "../scan-inputs.js";
 
 interface CheckFlags extends ScanInputs {
   policy: string;
@@ -29,17 +26,7 @@ function decisionLines(d: Decision): string[] {
 }
 
 async function check([locations]: [string[]], opts: CheckFlags, out: Output): Promise<void> {
-  const policy = await loadPolicy(opts.policy);
-  const vex = await readVexFiles(opts.vex ?? []);
-  const decisions: Decision[] = [];
-  await withAdvisories(opts, async (advisories) => {
-    for (const location of locations) {
-      const { home, scans } = await scanLocation(location, advisories, opts, vex);
-      const signed = await homeSignatureFacts(home, policy.require, registryOptions(opts));
-      for (const scan of scans)
-        decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
-    }
-  });
+  const decisions = await checkImages(locations, opts.policy, scanSources(opts), opts.vex ?? []);
   if (opts.json) out.json({ decisions });
   else process.stdout.write(`${decisions.flatMap(decisionLines).join("\n")}\n`);
   if (decisions.some((d) => !d.allowed)) throw new ExitStatus(1);

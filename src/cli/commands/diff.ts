@@ -1,12 +1,12 @@
 import {
   type ArtifactDiff,
-  diffArtifacts,
+  diffLocations,
   type ImageDiff,
   type PackageSide,
 } from "../../inventory/image-diff.js";
 import { parsePlatform } from "../../oci/platform.js";
 import type { CommandDef } from "../command.js";
-import { type RegistryFlags, readArtifact } from "../destination.js";
+import { type RegistryFlags, registryOptions } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -57,8 +57,7 @@ function reportLines(diff: ArtifactDiff): string[] {
 
 async function diff([a, b]: [string, string], opts: DiffFlags, out: Output): Promise<void> {
   if (opts.platform !== undefined) parsePlatform(opts.platform);
-  const [artifactA, artifactB] = [await readArtifact(a, opts), await readArtifact(b, opts)];
-  const diff = await diffArtifacts(artifactA, artifactB, { a, b }, opts.platform);
+  const diff = await diffLocations(a, b, { registry: registryOptions(opts), platform: opts.platform });
   if (opts.json) out.json(diff);
   else process.stdout.write(`${reportLines(diff).join("\n")}\n`);
 }

@@ -1,9 +1,8 @@
-import { fetchDebs } from "../../debian/fetch-debs.js";
-import { assertLockCovers, lockPathFor, readLock } from "../../lock/lock.js";
-import { relocateLock } from "../../lock/relocate.js";
-import { loadSpec } from "../../spec/spec.js";
+import type { FetchEvent } from "../../debian/fetch-debs.js";
+import { fetchLocked } from "../../lock/fetch-locked.js";
+import type { LockedPackage } from "../../lock/lock.js";
 import type { CommandDef } from "../command.js";
-import { formatBytes, type Output } from "../output.js";
+import { formatBytes, type Output, type Progress } from "../output.js";
 import { type CommonOptions, SPEC_ARGUMENT, specArgument, workerCount } from "./common.js";
 
 async function fetch(
@@ -11,32 +10,21 @@ async function fetch(
   opts: CommonOptions & { jobs: number },
   out: Output,
 ): Promise<void> {
-  const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
-  const lockPath = lockPathFor(spec);
-  const lock = relocateLock(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), opts.mirror);
-  assertLockCovers(lock, spec, lockPath);
-  const unique = new Map(lock.packages.map((p) => [p.sha256, p]));
-  const progress = out.progress("fetch", unique.size);
-  let downloaded = 0;
-  let bytes = 0;
-  try {
-    await fetchDebs(lock.packages, {
-      cacheRoot: opts.cacheDir,
-      concurrency: opts.jobs,
-      onEvent: (e) => {
-        if (e.status === "downloaded") {
-          downloaded++;
-          bytes += e.pkg.size;
-        }
-        progress.tick(
-          `${e.pkg.name} ${e.pkg.version} ${e.status === "cached" ? "(cached)" : formatBytes(e.pkg.size)}`,
-        );
-      },
-    });
-  } finally {
-    progress.stop();
-  }
-  out.line(`${unique.size} .debs ready (${downloaded} downloaded, ${formatBytes(bytes)})`);
+  let progress: Progress | undefined;
+  const watcher = {
+    onStart: (debs: number) => {
+      progress = out.progress("fetch", debs);
+    },
+    onEvent: (e: FetchEvent<LockedPackage>) => {
+      progress?.tick(
+        `${e.pkg.name} ${e.pkg.version} ${e.status === "cached" ? "(cached)" : formatBytes(e.pkg.size)}`,
+      );
+    },
+  };
+  const { debs, downloaded, bytes } = await fetchLocked(specArgument(specPath), opts, watcher).finally(() =>
+    progress?.stop(),
+  );
+  out.line(`${debs} .debs ready (${downloaded} downloaded, ${formatBytes(bytes)})`);
 }
 
 export const command: CommandDef<CommonOptions & { jobs: number }, [string]> = {

@@ -1,8 +1,8 @@
 import { type AddEvent, addLocations } from "../../fleet/add-locations.js";
+import { removeNames, syncRegistries } from "../../fleet/index-commands.js";
 import type { IndexedImage, IndexStats } from "../../fleet/lookups.js";
 import { refText } from "../../fleet/ref-text.js";
-import { removeTarget } from "../../fleet/remove-target.js";
-import { parseSyncTarget, type SyncEvent, type SyncReport, syncRegistry } from "../../fleet/sync.js";
+import type { SyncEvent, SyncReport } from "../../fleet/sync.js";
 import { StrataError } from "../../util/errors.js";
 import type { AnyCommandDef, CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -59,17 +59,9 @@ function syncReportLine(r: SyncReport): string {
 }
 
 async function sync([targets]: [string[]], flags: AddFlags, out: Output): Promise<void> {
-  const parsed = targets.map(parseSyncTarget);
-  const reports = await withIndex(flags, async (index) => {
-    const done = [];
-    for (const target of parsed) {
-      const report = await syncRegistry(index, target, {
-        registry: registryOptions(flags),
-        onEvent: (e) => (e.kind === "failed" ? reportError(e.error) : out.line(syncLine(e))),
-      });
-      done.push(report);
-    }
-    return done;
+  const reports = await syncRegistries(targets, flags.index, {
+    registry: registryOptions(flags),
+    onEvent: (e) => (e.kind === "failed" ? reportError(e.error) : out.line(syncLine(e))),
   });
   if (flags.json) out.json(reports);
   else for (const r of reports) process.stdout.write(`${syncReportLine(r)}\n`);
@@ -88,19 +80,11 @@ async function list(_: [], flags: IndexFlags & { all?: boolean }, out: Output): 
 }
 
 async function remove([names]: [string[]], flags: IndexFlags): Promise<void> {
-  const targets = names.map((name) => ({ name, target: removeTarget(name) }));
-  await withIndex(flags, async (index) => {
-    for (const { name, target } of targets) {
-      const removed = await index.remove(target);
-      if (removed.refs === 0)
-        throw new StrataError("USAGE", `${name} is not in the index ${index.where}`, {
-          hint: "see strata index ls",
-        });
-      process.stdout.write(
-        `removed ${name}: ${removed.refs} names, ${removed.images} images left the index\n`,
-      );
-    }
-  });
+  await removeNames(names, flags.index, (removed) =>
+    process.stdout.write(
+      `removed ${removed.name}: ${removed.refs} names, ${removed.images} images left the index\n`,
+    ),
+  );
 }
 
 function statsLines(where: string, stats: IndexStats): string[] {

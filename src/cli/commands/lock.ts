@@ -1,6 +1,4 @@
-import { assertLockCovers, lockPathFor, readLock, writeLock } from "../../lock/lock.js";
-import { baseFilesWarnings, resolveSpec } from "../../lock/resolve.js";
-import { loadSpec } from "../../spec/spec.js";
+import { lockSpec } from "../../lock/lock-spec.js";
 import type { CommandDef } from "../command.js";
 import type { Output } from "../output.js";
 import { type CommonOptions, SPEC_ARGUMENT, specArgument } from "./common.js";
@@ -13,22 +11,14 @@ interface LockFlags {
 }
 
 async function lock([specPath]: [string], opts: CommonOptions & LockFlags, out: Output): Promise<void> {
-  const spec = await loadSpec(specArgument(specPath), { mirror: opts.mirror });
-  const lockPath = lockPathFor(spec);
-  for (const warning of spec.warnings) out.line(`warning: ${warning}`);
-  if (opts.check) {
-    assertLockCovers(await readLock(lockPath, spec, { cacheRoot: opts.cacheDir }), spec, lockPath);
+  const started = performance.now();
+  const { spec, lockPath, lock } = await lockSpec(specArgument(specPath), opts, (warning) =>
+    out.line(`warning: ${warning}`),
+  );
+  if (!lock) {
     out.line(`${lockPath} covers ${spec.path}`);
     return;
   }
-  const started = performance.now();
-  const lock = await resolveSpec(spec, {
-    cacheRoot: opts.cacheDir,
-    allowDowngrade: opts.allowDowngrade,
-    checkValidUntil: opts.checkValidUntil,
-  });
-  await writeLock(lockPath, lock, { cacheRoot: opts.cacheDir });
-  for (const warning of baseFilesWarnings(spec, lock)) out.line(`warning: ${warning}`);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   if (opts.json) {
     const { packages, excluded } = lock;

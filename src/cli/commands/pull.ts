@@ -1,22 +1,14 @@
-import { dockerArchiveImage, readHome } from "../../oci/homes/homes.js";
 import { type Home, outputHome, referenceHome } from "../../oci/homes/name.js";
-import {
-  type Artifact,
-  artifactDescriptor,
-  artifactImages,
-  type Image,
-  imageDescriptor,
-} from "../../oci/image.js";
+import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
+import { pullTo } from "../../pipeline/pull-to.js";
 import type { CommandDef } from "../command.js";
 import {
   formatOption,
   type OutputFormat,
-  outputNames,
   type PushFlags,
   registryOptions,
   tagOption,
-  writeArtifact,
 } from "../destination.js";
 import type { Output, Progress } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -29,23 +21,6 @@ interface PullFlags extends CommonOptions, PushFlags {
   tag?: string;
   force?: boolean;
   json?: boolean;
-}
-
-/** The artifact with each layer ticking `progress` when it has been read to its end (layers stream while written). */
-function withLayerProgress(artifact: Artifact, progress: Progress): Artifact {
-  const watch = (image: Image): Image => ({
-    ...image,
-    blobs: {
-      open: async (digest, limit) => {
-        const stream = await image.blobs.open(digest, limit);
-        // Only layers count: the record read beside them is not one.
-        if (limit === undefined) stream.once("end", () => progress.tick(digest.slice(7, 19)));
-        return stream;
-      },
-    },
-  });
-  if (artifact.kind === "image") return { kind: "image", image: watch(artifact.image) };
-  return { kind: "index", index: { ...artifact.index, images: artifact.index.images.map(watch) } };
 }
 
 /** What --json prints of a pull: the artifact's digest, each image's, and where it went. */
@@ -64,25 +39,16 @@ async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<
   const source = referenceHome(refText);
   const destination = outputHome(opts.output, opts.format);
   if (opts.platform !== undefined) parsePlatform(opts.platform);
-  const artifact = await readHome(source, { registry: registryOptions(opts) });
-  const names = outputNames(
-    destination,
-    opts.tag,
-    source.transport === "docker"
-      ? { name: `${source.ref.registry}/${source.ref.repository}`, tag: source.ref.tag }
-      : {},
-  );
-  const written =
-    destination.transport === "docker-archive"
-      ? [dockerArchiveImage(artifact, opts.platform)]
-      : artifactImages(artifact);
-  const layers = new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
-  const progress = out.progress("pull", layers.size);
-  const options = { ...names, force: opts.force, platform: opts.platform };
-  await writeArtifact(destination, withLayerProgress(artifact, progress), options, out, {
-    ...opts,
-    json: false,
-  }).finally(() => progress.stop());
+  let progress: Progress | undefined;
+  const watcher = {
+    onLayers: (count: number) => {
+      progress = out.progress("pull", count);
+    },
+    onLayerRead: (digest: string) => progress?.tick(digest.slice(7, 19)),
+    onNote: (line: string) => out.line(line),
+  };
+  const request = { ...opts, source, destination, registry: registryOptions(opts) };
+  const { artifact, names } = await pullTo(request, watcher).finally(() => progress?.stop());
   const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
   out.line(`pulled ${refText} (${artifactDescriptor(artifact).digest}) into ${opts.output}${held}`);
   if (opts.json) out.json(pullReport(refText, artifact, destination, opts.output));

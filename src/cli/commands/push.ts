@@ -1,5 +1,7 @@
+import { homeText } from "../../oci/homes/name.js";
+import { pushFrom } from "../../pipeline/deliver.js";
 import type { CommandDef } from "../command.js";
-import { type PushFlags, pushWithReport, readArtifact } from "../destination.js";
+import { type PushFlags, pushPrinter, registryOptions } from "../destination.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 import type { CommonOptions } from "./common.js";
@@ -8,7 +10,11 @@ import { workerCount } from "./common.js";
 type PushCommandFlags = CommonOptions & PushFlags & { tag?: string };
 
 async function push([source, ref]: [string, string], opts: PushCommandFlags, out: Output): Promise<void> {
-  await pushWithReport(await readArtifact(source, opts), ref, opts, out);
+  const printer = pushPrinter(out);
+  const delivery = { ...printer, tag: opts.tag, registry: registryOptions(opts), jobs: opts.jobs };
+  const { home, report } = await pushFrom(source, ref, delivery).finally(() => printer.stop());
+  if (report && opts.json) out.json(report);
+  if (home.transport !== "docker") out.line(`wrote ${homeText(home)}`);
 }
 
 export const command: CommandDef<PushCommandFlags, [string, string]> = {

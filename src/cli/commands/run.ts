@@ -1,6 +1,6 @@
 import { parseEnv, parseMount } from "../../run/job-process.js";
-import { storeRun } from "../../run/record-run.js";
-import { type JobResult, type RunEvent, runJob } from "../../run/run-job.js";
+import { runAndRecord } from "../../run/run-and-record.js";
+import type { JobResult, RunEvent } from "../../run/run-job.js";
 import { cacheRoot } from "../../util/dirs.js";
 import { StrataError } from "../../util/errors.js";
 import { parseBytes, parseCpus, parseDuration } from "../../util/quantities.js";
@@ -48,12 +48,9 @@ function network(value: string): "none" | "host" {
   });
 }
 
-async function record(result: JobResult, flags: RunFlags, out: Output): Promise<void> {
-  try {
-    await storeRun(flags.index, result.record, result.image);
-  } catch (err) {
-    out.line(`strata: warning: the run was not recorded: ${(err as Error).message}`);
-  }
+function report(result: JobResult & { notRecorded?: string }, flags: RunFlags, out: Output): void {
+  if (result.notRecorded !== undefined)
+    out.line(`strata: warning: the run was not recorded: ${result.notRecorded}`);
   const r = result.record;
   if (r.outcome === "timeout") out.line(`strata: ${r.id} timed out after ${flags.timeout}; killed`);
   if (r.outcome === "oom") out.line(`strata: ${r.id} was killed: out of memory (--memory ${flags.memory})`);
@@ -82,11 +79,11 @@ async function run([image, args]: [string, string[]], flags: RunFlags, out: Outp
     cacheDir: cacheRoot(flags.cacheDir),
     registry: registryOptions(flags),
   };
-  const result = await runJob(opts, (e) => {
+  const result = await runAndRecord(opts, flags.index, (e) => {
     const line = eventLine(e);
     if (line) out.line(line);
   });
-  await record(result, flags, out);
+  report(result, flags, out);
   if (result.record.exitCode !== 0) throw new ExitStatus(result.record.exitCode);
 }
 

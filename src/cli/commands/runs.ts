@@ -1,25 +1,14 @@
+import { recordedRuns } from "../../fleet/recorded-runs.js";
 import type { RunRecord } from "../../fleet/runs.js";
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { readHome } from "../../oci/homes/homes.js";
-import { sourceHome } from "../../oci/homes/name.js";
-import { artifactImages, imageDescriptor } from "../../oci/image.js";
-import { SHA256_DIGEST } from "../../util/verify.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
-import { type IndexFlags, withIndex, withIndexFlag } from "../index-flags.js";
+import { type IndexFlags, withIndexFlag } from "../index-flags.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
 
 interface RunsFlags extends IndexFlags, RegistryFlags {
   image?: string;
   limit: string;
-}
-
-/** The manifest digests `--image` names: a digest as it is, a location every image it holds. */
-async function imageDigests(image: string, flags: RunsFlags): Promise<string[]> {
-  if (SHA256_DIGEST.test(image)) return [image];
-  const artifact = await readHome(await sourceHome(image, archiveKind), { registry: registryOptions(flags) });
-  return artifactImages(artifact).map((i) => imageDescriptor(i).digest);
 }
 
 function runLines(runs: RunRecord[]): string[] {
@@ -43,11 +32,9 @@ function runLines(runs: RunRecord[]): string[] {
 }
 
 async function runs(_: [], flags: RunsFlags, out: Output): Promise<void> {
-  const digests = flags.image === undefined ? undefined : await imageDigests(flags.image, flags);
   const limit = Number.parseInt(flags.limit, 10);
-  const runs = await withIndex(flags, (index) =>
-    index.runs({ digests, limit: Number.isNaN(limit) ? 100 : limit }),
-  );
+  const request = { ...flags, limit: Number.isNaN(limit) ? 100 : limit, registry: registryOptions(flags) };
+  const runs = await recordedRuns(request);
   if (flags.json) out.json({ runs });
   else process.stdout.write(`${runLines(runs).join("\n")}\n`);
 }

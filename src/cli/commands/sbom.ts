@@ -1,10 +1,6 @@
 import { Option } from "commander";
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { readHome } from "../../oci/homes/homes.js";
-import { sourceHome } from "../../oci/homes/name.js";
-import { artifactImages } from "../../oci/image.js";
-import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { attachImageSboms, imageSbom } from "../../sbom/image-sbom.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { locationSbom } from "../../sbom/image-sbom.js";
 import { SBOM_FORMATS, type SbomFormat } from "../../sbom/sbom.js";
 import { cacheRoot } from "../../util/dirs.js";
 import { StrataError } from "../../util/errors.js";
@@ -37,22 +33,15 @@ async function sbom([location]: [string], opts: SbomFlags, out: Output): Promise
     throw new StrataError("USAGE", "--sign attests attached SBOMs: it needs --attach", {
       hint: "add --attach",
     });
-  const home = await sourceHome(location, archiveKind);
-  const registry = registryOptions(opts);
-  const artifact = await readHome(home, { registry });
-  const image = chooseImage(
-    artifactImages(artifact),
-    opts.platform,
-    `${location}: an SBOM describes one image`,
-  );
-  const context = { cacheRoot: cacheRoot(opts.cacheDir), registry, onNote: (m: string) => out.line(m) };
-  if (opts.attach) {
-    const reports = await attachImageSboms(home, image, key, context);
-    // Attaching is the point; the document itself is written only where -o asks for it.
-    if (opts.output === undefined) return;
-    return writeFileAtomic(opts.output, reports.find((r) => r.format === opts.format)!.bytes);
-  }
-  await emit(await imageSbom(home, image, opts.format, { ...context, attached: opts.attached }), opts.output);
+  const context = {
+    cacheRoot: cacheRoot(opts.cacheDir),
+    registry: registryOptions(opts),
+    onNote: (m: string) => out.line(m),
+  };
+  const bytes = await locationSbom(location, { ...opts, ...context, key });
+  // Attaching is the point; the document itself is written only where -o asks for it.
+  if (opts.attach && opts.output === undefined) return;
+  await emit(bytes, opts.output);
 }
 
 export const command: CommandDef<SbomFlags, [string]> = {

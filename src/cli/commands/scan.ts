@@ -7,12 +7,12 @@ import { scanSarif } from "../../scan/sarif.js";
 import type { ImageScan } from "../../scan/scan.js";
 import { StrataError } from "../../util/errors.js";
 import { STRATA_VERSION } from "../../util/version.js";
-import { readVexFiles } from "../../vex/read.js";
+import { scanLocations } from "../../vex/scan-locations.js";
 import type { CommandDef } from "../command.js";
 import { ExitStatus } from "../exit-status.js";
 import { withIndex } from "../index-flags.js";
 import type { Output } from "../output.js";
-import { type ScanInputs, scanLocation, withAdvisories, withScanInputs } from "../scan-inputs.js";
+import { type ScanInputs, scanSources, withScanInputs } from "../scan-inputs.js";
 
 /** The exit status of a scan that finds what --fail-on names (1 is an error, 2 a usage error). */
 const SCAN_FAILED = 3;
@@ -45,13 +45,7 @@ async function runScan(locations: string[], opts: ScanFlags): Promise<ImageScan[
     });
   if (locations.length === 0)
     throw new StrataError("USAGE", "scan needs images, or --fleet", { hint: "e.g. strata scan oci:out" });
-  const vex = await readVexFiles(opts.vex ?? []);
-  return withAdvisories(opts, async (advisories) => {
-    const scans: ImageScan[] = [];
-    for (const location of locations)
-      scans.push(...(await scanLocation(location, advisories, opts, vex)).scans);
-    return scans;
-  });
+  return scanLocations(locations, scanSources(opts), opts.vex ?? []);
 }
 
 async function scan([locations]: [string[]], opts: ScanFlags, out: Output): Promise<void> {

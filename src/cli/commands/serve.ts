@@ -1,14 +1,9 @@
 import { fileURLToPath } from "node:url";
-import { FleetIndex } from "../../fleet/fleet-index.js";
-import { FleetView } from "../../serve/fleet-view.js";
-import { parseListen } from "../../serve/listen.js";
-import { buildServer } from "../../serve/server.js";
-import { Vulnerabilities } from "../../serve/vulnerabilities.js";
-import { StrataError } from "../../util/errors.js";
-import { listenOn } from "../../util/listening.js";
+import { startFleetPage } from "../../serve/start.js";
 import type { CommandDef } from "../command.js";
 import { type IndexFlags, withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
+import { untilStopped } from "../until-stopped.js";
 
 interface ServeFlags extends IndexFlags {
   listen: string;
@@ -19,30 +14,11 @@ interface ServeFlags extends IndexFlags {
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 
 async function serve(flags: ServeFlags, out: Output): Promise<void> {
-  const listen = parseListen(flags.listen);
-  if (!listen.loopback && !flags.allowRemote) {
-    throw new StrataError("USAGE", `--listen ${flags.listen} is not a loopback address`, {
-      hint: "the page has no authentication: add --allow-remote to serve it to the network anyway",
-    });
-  }
-  const index = await FleetIndex.open(flags.index);
-  const view = new FleetView(index, new Vulnerabilities(index));
-  const app = await buildServer({ view, pageDir: PAGE_DIR, listen });
-  if (!listen.loopback) {
-    out.line(
-      `strata: warning: serving ${listen.host} without authentication: anyone who reaches it reads the fleet`,
-    );
-  }
-  await listenOn(flags.listen, () => app.listen({ host: listen.host, port: listen.port }));
-  const address = app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : listen.port;
-  const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-  process.stdout.write(`strata: serving ${index.where} at http://${host}:${port}/\n`);
-  await new Promise<void>((resolve) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
-  });
-  await app.close();
-  await index.close();
+  const onWarning = (warning: string) => out.line(`strata: warning: ${warning}`);
+  const running = await startFleetPage({ ...flags, pageDir: PAGE_DIR, onWarning });
+  process.stdout.write(`strata: serving ${running.where} at ${running.url}\n`);
+  await untilStopped();
+  await running.close();
 }
 
 export const command: CommandDef<ServeFlags, []> = {

@@ -1,26 +1,22 @@
-import { lockPathFor, writeLock } from "../../lock/lock.js";
 import {
   describeChange,
   type PackageChange,
   parsePackageTarget,
   type UpdateTargets,
 } from "../../lock/update.js";
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { readHome } from "../../oci/homes/homes.js";
-import { type Home, homeText, outputHome, referenceHome, sourceHome } from "../../oci/homes/name.js";
+import { type Home, homeText } from "../../oci/homes/name.js";
 import { artifactDescriptor } from "../../oci/image.js";
-import { type ImageUpdate, updateImage } from "../../pipeline/update.js";
-import { assertSignable, signImage } from "../../sign/sign-image.js";
-import { loadSpec } from "../../spec/spec.js";
+import type { ImageUpdate } from "../../pipeline/update.js";
+import { updateInPlace, updateLocations } from "../../pipeline/update-in-place.js";
+import type { SignReport } from "../../sign/sign-image.js";
 import { StrataError } from "../../util/errors.js";
 import type { CommandDef } from "../command.js";
 import {
-  DEFAULT_IMAGE_NAME,
   formatOption,
   type OutputFormat,
   type PushFlags,
+  pushPrinter,
   registryOptions,
-  writeArtifact,
 } from "../destination.js";
 import { formatBytes, type Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
@@ -51,23 +47,6 @@ function targetsOf(opts: UpdateFlags): UpdateTargets {
   return opts.all ? { all: true } : { packages: named.map(parsePackageTarget) };
 }
 
-/** Where the updated image goes: -o, --push, or back where it was (a registry tag; a local one with --force). */
-function destinationOf(image: Home, opts: UpdateFlags): Home {
-  if (opts.output !== undefined && opts.push !== undefined)
-    throw new StrataError("USAGE", "-o and --push contradict each other", { hint: "pick one destination" });
-  if (opts.output !== undefined) return outputHome(opts.output, opts.format);
-  if (opts.push !== undefined) return referenceHome(opts.push);
-  if (image.transport === "docker" && image.ref.tag === undefined)
-    throw new StrataError("USAGE", `${homeText(image)} names a digest, which cannot point at another image`, {
-      hint: "push the update under a tag with --push REF",
-    });
-  if (image.transport !== "docker" && !opts.force)
-    throw new StrataError("OUTPUT_EXISTS", `${homeText(image)} is local: updating it in place replaces it`, {
-      hint: "pass --force to replace it, or write the update elsewhere with -o DEST",
-    });
-  return image;
-}
-
 /** One line per changed package: which layer holds it now, and its size. */
 function changeLines(update: ImageUpdate): string[] {
   const multiArch = new Set(update.changes.map((c) => c.arch)).size > 1;
@@ -91,47 +70,35 @@ function changeLines(update: ImageUpdate): string[] {
 
 async function runUpdate([imageText]: [string], opts: UpdateFlags, o: Output): Promise<void> {
   const targets = targetsOf(opts);
-  const image = await sourceHome(imageText, archiveKind);
-  const destination = destinationOf(image, opts);
+  const { image, destination } = await updateLocations(imageText, opts);
   const key = await signingKeyOf(opts);
-  if (key) assertSignable(destination);
   const started = performance.now();
-  const spec = opts.spec === undefined ? undefined : await loadSpec(opts.spec, { mirror: opts.mirror });
-  const old = await readHome(image, { registry: registryOptions(opts) });
-  const downloaded: string[] = [];
-  const update = await updateImage(old, homeText(image), spec, targets, {
-    cacheRoot: opts.cacheDir,
-    jobs: opts.jobs,
-    mirror: opts.mirror,
-    verify: opts.verify,
-    onEvent: (e) => {
-      if (e.kind === "fetched" && !e.cached) downloaded.push(`${e.pkg.name}=${e.pkg.version}`);
-    },
-  });
+  const printer = pushPrinter(o);
+  const request = {
+    ...opts,
+    image,
+    destination,
+    targets,
+    specPath: opts.spec,
+    key,
+    registry: registryOptions(opts),
+  };
+  const watcher = {
+    ...printer,
+    onWritten: (home: Home) => o.line(`wrote ${homeText(home)}`),
+    onSigned: (report: SignReport) => printSignReport(report, false, o),
+  };
+  const { update, push, downloaded, lockPath } = await updateInPlace(request, watcher).finally(() =>
+    printer.stop(),
+  );
   if (!update.build) {
     o.line(`${homeText(image)}: nothing to update (the repositories offer nothing newer)`);
     if (opts.json) o.json({ changes: [], bytesSent: 0 });
     return;
   }
-  const names = {
-    force: opts.force || destination === image,
-    refName: "latest",
-    archiveName: `${DEFAULT_IMAGE_NAME}:latest`,
-  };
-  const push = await writeArtifact(destination, update.build.artifact, names, o, { ...opts, json: false });
-  if (destination.transport !== "docker") o.line(`wrote ${homeText(destination)}`);
-  // The new digest is what pods will pull: it is signed anew (the old digest's signature stays with it).
-  if (key)
-    printSignReport(
-      await signImage(destination, key, { artifact: update.build.artifact, registry: registryOptions(opts) }),
-      false,
-      o,
-    );
-  // The lock beside the spec follows the image, once the image is written.
-  if (spec) await writeLock(lockPathFor(spec), update.lock, { cacheRoot: opts.cacheDir });
   for (const line of changeLines(update)) o.line(line);
   o.line(provenanceLine(update, homeText(image), opts.verify === true));
-  if (spec) o.line(`updated ${lockPathFor(spec)}`);
+  if (lockPath) o.line(`updated ${lockPath}`);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(2));
   if (opts.json) o.json(jsonReport(update, push?.bytesSent ?? 0, downloaded, seconds));
 }

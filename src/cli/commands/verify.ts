@@ -1,7 +1,5 @@
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { sourceHome } from "../../oci/homes/name.js";
-import { loadPublicKey } from "../../sign/keys.js";
-import { type VerifyReport, verifyImage } from "../../sign/sign-image.js";
+import type { VerifyReport } from "../../sign/sign-image.js";
+import { verifyLocation } from "../../sign/verify-location.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { ExitStatus } from "../exit-status.js";
@@ -27,10 +25,8 @@ function verifyLines(report: VerifyReport, files: string[]): string[] {
 }
 
 async function verify([location]: [string], opts: VerifyFlags, out: Output): Promise<void> {
-  const home = await sourceHome(location, archiveKind);
-  const keys = await Promise.all(opts.key.map((f) => loadPublicKey(f)));
   const registry = registryOptions(opts);
-  const report = await verifyImage(home, keys, { registry, provenance: opts.provenance });
+  const report = await verifyLocation(location, opts.key, { registry, provenance: opts.provenance });
   if (opts.json) out.json(report);
   else process.stdout.write(`${verifyLines(report, opts.key).join("\n")}\n`);
   if (!report.verified || report.provenance?.verified === false) throw new ExitStatus(1);

@@ -1,20 +1,12 @@
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { readHome } from "../../oci/homes/homes.js";
-import { sourceHome } from "../../oci/homes/name.js";
-import { artifactImages } from "../../oci/image.js";
-import { chooseImage, parsePlatform } from "../../oci/platform.js";
-import { loadSpec } from "../../spec/spec.js";
+import { parsePlatform } from "../../oci/platform.js";
 import { StrataError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
-import { assertVexAttachable, attachVex } from "../../vex/attach.js";
-import { vexBytes } from "../../vex/document.js";
-import { vexForImage } from "../../vex/vex-image.js";
+import { locationVex } from "../../vex/location-vex.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
 import { withIndexFlag } from "../index-flags.js";
 import type { Output } from "../output.js";
 import { withRegistryFlags } from "../registry-flags.js";
-import { withAdvisories } from "../scan-inputs.js";
 import type { CommonOptions } from "./common.js";
 import { collect } from "./common.js";
 
@@ -42,31 +34,16 @@ function checkedTimestamp(text: string | undefined): string | undefined {
 async function vex([location]: [string], opts: VexFlags, out: Output): Promise<void> {
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   const timestamp = checkedTimestamp(opts.timestamp);
-  const home = await sourceHome(location, archiveKind);
-  if (opts.attach) assertVexAttachable(home);
-  const registry = registryOptions(opts);
-  const images = artifactImages(await readHome(home, { registry }));
-  const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
-  const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
-  const ctx = { cacheRoot: opts.cacheDir };
-  const doc = await withAdvisories(opts, (advisories) =>
-    vexForImage(image, location, {
-      advisories,
-      spec,
-      release: opts.release,
-      timestamp,
-      ctx,
-      mirror: opts.mirror,
-    }),
-  );
-  if (doc === undefined) {
+  const vex = await locationVex(location, { ...opts, timestamp, registry: registryOptions(opts) });
+  if (vex === undefined) {
     out.line(`${location}: strata can state nothing about its vulnerabilities: no VEX document written`);
     return;
   }
-  const bytes = vexBytes(doc);
-  if (opts.attach) {
-    const r = await attachVex(home, image, bytes, registry);
-    out.line(`attached VEX ${r.digest} (${doc.statements.length} statements) to ${r.subject} (${r.via})`);
+  const { doc, bytes, attached } = vex;
+  if (attached) {
+    out.line(
+      `attached VEX ${attached.digest} (${doc.statements.length} statements) to ${attached.subject} (${attached.via})`,
+    );
     if (opts.output !== undefined) await writeFileAtomic(opts.output, bytes);
     return;
   }

@@ -7,8 +7,8 @@ import { chooseImage } from "../platform.js";
 import type { RegistryClientOptions } from "../registry/client.js";
 import { pullArtifact, pullIfPresent } from "../registry/pull.js";
 import { type PushOptions, type PushReport, pushArtifact } from "../registry/push.js";
-import { readDockerArchive } from "./docker-archive.js";
-import { type Home, homeText } from "./name.js";
+import { archiveKind, readDockerArchive } from "./docker-archive.js";
+import { type Home, homeText, sourceHome } from "./name.js";
 
 /**
  * One reader and one writer for each home (see name.ts): every command that takes an image location
@@ -32,6 +32,11 @@ export async function readHome(home: Home, opts: ReadHomeOptions = {}): Promise<
     case "docker":
       return pullArtifact(home.ref, opts.registry);
   }
+}
+
+/** Reads the artifact at a location as a user names it (any home; a bare path is a layout or an archive by its contents). */
+export async function readArtifact(location: string, opts: ReadHomeOptions = {}): Promise<Artifact> {
+  return readHome(await sourceHome(location, archiveKind), opts);
 }
 
 /** The artifact at `home`, or undefined when there is none yet (no such tag, file or directory). */

@@ -1,0 +1,58 @@
+import { withFleetIndex } from "../fleet/with-index.js";
+import type { RegistryClientOptions } from "../oci/registry/client.js";
+import { loadPolicy } from "../policy/policy.js";
+import { StrataError } from "../util/errors.js";
+import { readNamedFile } from "../util/fs.js";
+import { readVexFiles } from "../vex/read.js";
+import { auditPods, type PodAudit } from "./audit.js";
+import { ImageDecider } from "./decider.js";
+import { parsePodList } from "./pods.js";
+import { type RegistryScopeFlags, registryScope } from "./registries.js";
+
+export interface PodListAudit extends RegistryScopeFlags {
+  /** `kubectl get pods -A -o json` output: a file, or - for stdin. */
+  pods: string;
+  policy: string;
+  vex?: string[];
+  index?: string;
+  registry: RegistryClientOptions;
+}
+
+/** A pod list is a few MB for thousands of pods; far more is not one. */
+const MAX_POD_LIST_BYTES = 256 * 2 ** 20;
+
+async function readPodList(path: string): Promise<unknown> {
+  let text: string;
+  if (path === "-") {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_POD_LIST_BYTES)
+        throw new StrataError("USAGE", `--pods -: longer than ${MAX_POD_LIST_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString("utf8");
+  } else {
+    const fail = (why: string) => new StrataError("USAGE", `--pods ${path}: ${why}`);
+    text = (await readNamedFile(path, MAX_POD_LIST_BYTES, fail)).toString("utf8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new StrataError("USAGE", `--pods ${path}: not JSON`, {
+      hint: "give the output of kubectl get pods -A -o json",
+    });
+  }
+}
+
+/** `strata audit`: each running pod of the list decided by the policy as the webhook would today. */
+export async function auditPodList(req: PodListAudit): Promise<PodAudit[]> {
+  const scope = registryScope(req);
+  const policy = await loadPolicy(req.policy);
+  const pods = parsePodList(await readPodList(req.pods));
+  const vex = await readVexFiles(req.vex ?? []);
+  return withFleetIndex(req.index, (index) =>
+    auditPods(new ImageDecider({ policy, index, registry: req.registry, scope, vex }), pods),
+  );
+}
