@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FleetIndex } from "../src/fleet/fleet-index.js";
-import { writeHome } from "../src/oci/homes/homes.js";
-import type { Home } from "../src/oci/homes/name.js";
 import { type Image, imageDescriptor } from "../src/oci/image.js";
+import { writeLocation } from "../src/oci/locations/locations.js";
+import type { ImageLocation } from "../src/oci/locations/name.js";
 import { loadPrivateKey, writeSigningKey } from "../src/sign/keys.js";
 import { signImage } from "../src/sign/sign-image.js";
 import { strataImage } from "../test/helpers/fleet-images.js";
@@ -36,9 +36,9 @@ export async function benchSignedWebhook(work: string): Promise<string> {
       // A strata-like image with a package, as section 10's: the webhook decides from the index.
       const { image } = await strataImage([{ name: "libssl3", version: `3.0.${i}-1` }], { label: `app${i}` });
       const ref = { registry: registry.host, repository: `bench/app${i}`, tag: "1" };
-      const home: Home = { transport: "docker", ref, text: `${registry.host}/bench/app${i}:1` };
-      await writeHome(home, { kind: "image", image }, { refName: "1", archiveName: home.text });
-      await signImage(home, key, { provenance: false });
+      const location: ImageLocation = { transport: "docker", ref, text: `${registry.host}/bench/app${i}:1` };
+      await writeLocation(location, { kind: "image", image }, { refName: "1", archiveName: location.text });
+      await signImage(location, key, { provenance: false });
       pinned.push(`${registry.host}/bench/app${i}@${imageDescriptor(image).digest}`);
       images.push({ image, repository: `bench/app${i}` });
     }

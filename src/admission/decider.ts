@@ -62,8 +62,8 @@ interface Source {
   deadline?: FetchDeadline;
 }
 
-/** The image at `digest` in `ref`'s repository, as a home: what is signed is the digest, not a tag. */
-function pinnedHome(ref: ImageReference, digest: string) {
+/** The image at `digest` in `ref`'s repository, as an image location: what is signed is the digest, not a tag. */
+function pinnedLocation(ref: ImageReference, digest: string) {
   const pinned = { registry: ref.registry, repository: ref.repository, digest };
   return { transport: "docker" as const, ref: pinned, text: formatReference(pinned) };
 }
@@ -198,10 +198,10 @@ export class ImageDecider {
     const keys = this.opts.policy.require.signedBy;
     if (keys.length === 0) return undefined;
     const repository = `${ref.registry}/${ref.repository}`;
-    const home = pinnedHome(ref, digest);
+    const location = pinnedLocation(ref, digest);
     const signatures = () =>
       this.signatures.get(`${repository}@${digest}`, () =>
-        this.fetching(ref, registry, (options) => signaturesOf(home, digest, options)),
+        this.fetching(ref, registry, (options) => signaturesOf(location, digest, options)),
       );
     const verdicts = await Promise.all(
       keys.map((k) =>
@@ -224,10 +224,10 @@ export class ImageDecider {
     const cacheKey = `${digest} ${signedBy.map((k) => k.fingerprint).join(",")}`;
     return this.provenances.get(cacheKey, () =>
       this.fetching(ref, registry, async (options) => {
-        const home = pinnedHome(ref, digest);
-        const artifact = await pullArtifact(home.ref, options);
+        const location = pinnedLocation(ref, digest);
+        const artifact = await pullArtifact(location.ref, options);
         return provenanceVerdict(
-          home,
+          location,
           artifact,
           signedBy.map((k) => k.key),
           options,

@@ -1,6 +1,6 @@
 import { Option } from "commander";
-import { LOCAL_TRANSPORTS, type LocalTransport } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, imageDescriptor } from "../oci/image.js";
+import { LOCAL_TRANSPORTS, type LocalTransport } from "../oci/locations/name.js";
 import { platformText } from "../oci/platform.js";
 import { parseCredentials } from "../oci/registry/auth.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";

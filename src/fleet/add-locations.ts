@@ -1,12 +1,12 @@
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { sourceHome } from "../oci/homes/name.js";
 import { artifactDescriptor, artifactImages } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import { platformText } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { StrataError } from "../util/errors.js";
 import type { FleetIndex } from "./fleet-index.js";
-import { refOf } from "./home-ref.js";
+import { refOf } from "./location-ref.js";
 
 /** What adding an image did: indexed it (or found it indexed already), or failed. */
 export type AddEvent =
@@ -14,7 +14,7 @@ export type AddEvent =
   | { kind: "failed"; error: unknown };
 
 /**
- * Adds every image of each location (any home) to `index`, named by where it was found. One that
+ * Adds every image of each location (any image location) to `index`, named by where it was found. One that
  * cannot be read or added is reported and the others are still added; then the count of those
  * fails it. A database error ends it at once: nothing more could be added.
  */
@@ -27,9 +27,9 @@ export async function addLocations(
   let images = 0;
   for (const location of locations) {
     try {
-      const home = await sourceHome(location, archiveKind);
-      const artifact = await readHome(home, { registry: opts.registry });
-      const ref = refOf(home, artifactDescriptor(artifact).digest);
+      const imageLocation = await sourceLocation(location, archiveKind);
+      const artifact = await readLocation(imageLocation, { registry: opts.registry });
+      const ref = refOf(imageLocation, artifactDescriptor(artifact).digest);
       for (const image of artifactImages(artifact)) {
         images++;
         const where = `${location} (${platformText(image)})`;

@@ -56,7 +56,7 @@ import {
 import { recordSyncedTag, syncedDigest, syncedTags } from "./sync-tags.js";
 
 /**
- * The fleet index: every image of every registry (and any home), keyed by content, on SQLite or
+ * The fleet index: every image of every registry (and any image location), keyed by content, on SQLite or
  * PostgreSQL. This is the one entry point other modules use: its SQL is its own (the database is
  * private), and the vulnerability data kept in the same database is reached through `advisories`.
  */

@@ -24,7 +24,7 @@ export interface Removed {
 }
 
 /**
- * `strata index rm`: each name (a digest, a reference, a local home) taken out of the index in turn;
+ * `strata index rm`: each name (a digest, a reference, a local image location) taken out of the index in turn;
  * a name the index does not hold stops there, with what was removed before it reported.
  */
 export async function removeNames(

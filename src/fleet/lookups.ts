@@ -7,7 +7,7 @@ import type { Page, PageWindow } from "./page.js";
  */
 
 export interface IndexedRef {
-  /** "" for an image added from a local home (then `repository` names the home). */
+  /** "" for an image added from a local image location (then `repository` names the image location). */
   registry: string;
   repository: string;
   /** "" when it was named by digest. */
@@ -267,7 +267,7 @@ export async function packagesOfImage(db: Db, digest: string): Promise<IndexedPa
 
 /**
  * Superseded images: manifests no ref names any more. A ref is all that ties an image to a place
- * (a tag, a digest it was added by, a local home), so an image with none is one a tag moved away
+ * (a tag, a digest it was added by, a local image location), so an image with none is one a tag moved away
  * from; it stays, marked, until `index prune`, for what still runs it (`ps`) and its runs.
  */
 export const SUPERSEDED_IMAGES: Selection = {

@@ -1,7 +1,7 @@
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { sourceHome } from "../oci/homes/name.js";
 import { artifactImages, imageDescriptor } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import type { RunRecord } from "./runs.js";
@@ -10,7 +10,7 @@ import { withFleetIndex } from "./with-index.js";
 /** The manifest digests `image` names: a digest as it is, a location every image it holds. */
 async function imageDigests(image: string, registry: RegistryClientOptions): Promise<string[]> {
   if (SHA256_DIGEST.test(image)) return [image];
-  const artifact = await readHome(await sourceHome(image, archiveKind), { registry });
+  const artifact = await readLocation(await sourceLocation(image, archiveKind), { registry });
   return artifactImages(artifact).map((i) => imageDescriptor(i).digest);
 }
 

@@ -61,7 +61,7 @@ CREATE TABLE hidden_packages (
   package_id INTEGER NOT NULL REFERENCES packages (id),
   PRIMARY KEY (manifest_id, layer_id, package_id)
 );
--- where an image is found: a registry's repository and tag, or a local home (registry '')
+-- where an image is found: a registry's repository and tag, or a local image location (registry '')
 CREATE TABLE refs (
   registry TEXT NOT NULL,
   repository TEXT NOT NULL,

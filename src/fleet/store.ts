@@ -19,7 +19,7 @@ import { packageSource } from "./package-source.js";
  * A layer already indexed is not read again; a manifest already indexed only gains the new refs.
  */
 
-/** Where an image was found: a registry's repository and tag, or a local home (registry ""). */
+/** Where an image was found: a registry's repository and tag, or a local image location (registry ""). */
 export interface ImageRef {
   registry: string;
   repository: string;

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
-import { readHome } from "../oci/homes/homes.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { readLocation } from "../oci/locations/locations.js";
 import { platformText } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
 import { RegistryClient, type RegistryClientOptions } from "../oci/registry/client.js";
@@ -99,7 +99,7 @@ async function syncTag(
 ): Promise<"indexed" | "skipped"> {
   const ref = `${ctx.registry}/${ctx.repo}:${ctx.tag}`;
   const text = `${ctx.registry}/${ctx.repo}@${ctx.digest}`;
-  const artifact = await readHome(
+  const artifact = await readLocation(
     { transport: "docker", ref: parseReference(text), text },
     { registry: opts.registry },
   );

@@ -1,5 +1,5 @@
-import { readArtifact } from "../oci/homes/homes.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { readArtifact } from "../oci/locations/locations.js";
 import { chooseImage, DEFAULT_VARIANT, platformText } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { sha256Hex } from "../util/hash.js";
@@ -150,7 +150,7 @@ export async function diffArtifacts(
   };
 }
 
-/** `strata diff`: the images at two locations (any homes) compared, of one platform or all. */
+/** `strata diff`: the images at two locations (any image locations) compared, of one platform or all. */
 export async function diffLocations(
   a: string,
   b: string,

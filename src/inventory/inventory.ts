@@ -6,7 +6,7 @@ import { dpkgPackages } from "./dpkg-records.js";
 import type { InventoryPackage } from "./package.js";
 
 /**
- * One inventory, read from any image in any home: strata's record or layer annotations first (no
+ * One inventory, read from any image in any image location: strata's record or layer annotations first (no
  * layer is read), then the `status.d` records in the layers, then dpkg's `status` database.
  */
 export interface Inventory {

@@ -1,8 +1,8 @@
 import { hostDebianArch } from "../debian/sources.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { sourceHome } from "../oci/homes/name.js";
 import { artifactDescriptor, artifactImages } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import { chooseImage } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { StrataError } from "../util/errors.js";
@@ -18,8 +18,8 @@ export async function imageJobManifest(
   location: string,
   opts: Omit<JobManifestOptions, "image" | "user"> & { platform?: string; registry?: RegistryClientOptions },
 ) {
-  const home = await sourceHome(location, archiveKind);
-  if (home.transport !== "docker") {
+  const imageLocation = await sourceLocation(location, archiveKind);
+  if (imageLocation.transport !== "docker") {
     throw new StrataError(
       "USAGE",
       `${location}: a cluster pulls from a registry, and this is a local image`,
@@ -28,12 +28,12 @@ export async function imageJobManifest(
       },
     );
   }
-  const artifact = await readHome(home, { registry: opts.registry });
+  const artifact = await readLocation(imageLocation, { registry: opts.registry });
   const images = artifactImages(artifact);
   const image =
     artifact.kind === "image" ? images[0] : chooseImage(images, opts.platform ?? hostDebianArch(), "");
   const user = await numericUser(image, location);
-  const { registry, repository } = home.ref;
+  const { registry, repository } = imageLocation.ref;
   return jobManifest({
     ...opts,
     image: `${registry}/${repository}@${artifactDescriptor(artifact).digest}`,

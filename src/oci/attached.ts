@@ -1,5 +1,5 @@
-import { type Home, homeText } from "./homes/name.js";
 import type { Referrer } from "./image.js";
+import { type ImageLocation, locationText } from "./locations/name.js";
 import { attachToLayout, checkReferrer, layoutPayload, layoutReferrers } from "./referrers.js";
 import type { RegistryClientOptions } from "./registry/client.js";
 import {
@@ -18,25 +18,25 @@ import type { Descriptor } from "./types.js";
 
 export type AttachVia = "layout" | "referrers-api" | "tag-fallback";
 
-/** Attaches referrers at one home; `sameKind` picks the earlier ones a new referrer replaces. */
+/** Attaches referrers at one image location; `sameKind` picks the earlier ones a new referrer replaces. */
 export type AttachReferrer = (referrer: Referrer, sameKind: (d: Descriptor) => boolean) => Promise<AttachVia>;
 
 /**
- * Runs `work` with a function that attaches referrers where `home` keeps the image, one registry
+ * Runs `work` with a function that attaches referrers where `location` keeps the image, one registry
  * connection for all of them. Only layouts and registries have a place for referrers.
  */
 export async function withAttacher<T>(
-  home: Home & { transport: "oci" | "docker" },
+  location: ImageLocation & { transport: "oci" | "docker" },
   registry: RegistryClientOptions,
   work: (attach: AttachReferrer) => Promise<T>,
 ): Promise<T> {
-  if (home.transport === "oci") {
+  if (location.transport === "oci") {
     return work(async (referrer, sameKind) => {
-      await attachToLayout(home.path, referrer, sameKind);
+      await attachToLayout(location.path, referrer, sameKind);
       return "layout";
     });
   }
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     return await work(async (referrer, sameKind) =>
       (await attachToRegistry(repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback",
@@ -47,28 +47,31 @@ export async function withAttacher<T>(
 }
 
 /**
- * The payloads of the latest `count` artifacts of `artifactType` attached to `subject` where `home`
+ * The payloads of the latest `count` artifacts of `artifactType` attached to `subject` where `location`
  * keeps it, oldest first, each at most `max` bytes and checked against its descriptors; none when
- * the home has no place for referrers (an archive).
+ * the image location has no place for referrers (an archive).
  */
 export async function attachedPayloads(
-  home: Home,
+  location: ImageLocation,
   subject: string,
   artifactType: string,
   limits: { max: number; count: number },
   registry: RegistryClientOptions = {},
 ): Promise<{ bytes: Buffer; digest: string }[]> {
-  const where = homeText(home);
+  const where = locationText(location);
   const out: { bytes: Buffer; digest: string }[] = [];
-  if (home.transport === "oci") {
-    for (const found of (await layoutReferrers(home.path, subject, artifactType)).slice(-limits.count)) {
+  if (location.transport === "oci") {
+    for (const found of (await layoutReferrers(location.path, subject, artifactType)).slice(-limits.count)) {
       const layer = checkReferrer(found.manifest, subject, artifactType, where);
-      out.push({ bytes: await layoutPayload(home.path, layer, limits.max), digest: found.descriptor.digest });
+      out.push({
+        bytes: await layoutPayload(location.path, layer, limits.max),
+        digest: found.descriptor.digest,
+      });
     }
     return out;
   }
-  if (home.transport !== "docker") return out;
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  if (location.transport !== "docker") return out;
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     const referrers = (await registryReferrers(repo, subject)).filter((d) => d.artifactType === artifactType);
     for (const found of referrers.slice(-limits.count)) {

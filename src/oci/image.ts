@@ -6,7 +6,7 @@ import type { Descriptor, ImageConfig, Index, Manifest } from "./types.js";
 /**
  * What an image *is*, apart from where it lives. Like go-containerregistry's v1.Image, an image is
  * its manifest, its config and a way to read its blobs; a layout directory, an archive and a
- * registry are only homes (see layout.ts, archive.ts, registry/).
+ * registry are only image locations (see layout.ts, archive.ts, registry/).
  */
 export interface BlobSource {
   /**
@@ -67,7 +67,7 @@ export interface Image {
   configBytes: Buffer;
   blobs: BlobSource;
   /**
-   * Artifacts that travel with the image (strata's record): every home with a place for them
+   * Artifacts that travel with the image (strata's record): every image location with a place for them
    * (a layout, an oci-archive, a registry) gets them wherever the image is written.
    */
   attached?: Referrer[];
@@ -80,7 +80,7 @@ export interface ImageIndex {
   images: Image[];
 }
 
-/** One thing a home stores under a name: either a single image or an index of images. */
+/** One thing an image location stores under a name: either a single image or an index of images. */
 export type Artifact = { kind: "image"; image: Image } | { kind: "index"; index: ImageIndex };
 
 /** Canonical JSON bytes for a manifest, index or config: keys as given, no whitespace. */

@@ -37,12 +37,12 @@ import {
 } from "./types.js";
 
 /**
- * The OCI image layout (image-spec v1.1, image-layout.md) as a home for artifacts: `oci-layout`,
+ * The OCI image layout (image-spec v1.1, image-layout.md) as an image location for artifacts: `oci-layout`,
  * `blobs/sha256/<hex>` and `index.json`, whose entries name artifacts by tag
  * (`org.opencontainers.image.ref.name`). Blobs are written atomically and verified; index.json is
  * written last, so a reader never sees an entry whose blobs are not all in place.
  *
- * This module also holds the two walks every home shares (the registry and the archives use them):
+ * This module also holds the two walks every image location shares (the registry and the archives use them):
  * listing an artifact's blobs, and assembling an artifact from manifest bytes.
  */
 
@@ -51,7 +51,7 @@ export const OCI_LAYOUT_VERSION = "1.0.0";
 const BLOB_WRITERS = 4;
 
 // ---------------------------------------------------------------------------------------------
-// Walks shared by every home
+// Walks shared by every image location
 // ---------------------------------------------------------------------------------------------
 
 /** A blob of an artifact: manifests, indexes and configs carry their bytes; layers are read from `image.blobs`. */
@@ -126,7 +126,7 @@ export function checkBytes(descriptor: Descriptor, bytes: Buffer, where: string)
   );
 }
 
-/** How a home hands over the small JSON blobs an artifact is assembled from. */
+/** How an image location hands over the small JSON blobs an artifact is assembled from. */
 export interface ManifestReader {
   /** Where the bytes come from, for error messages ("oci:/tmp/out", "127.0.0.1:5000/app"). */
   where: string;

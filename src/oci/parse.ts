@@ -78,7 +78,7 @@ const config = z.looseObject({
 interface Context {
   what: string;
   where: string;
-  /** The error code for malformed input: IO for local homes, REGISTRY for a registry's answers. */
+  /** The error code for malformed input: IO for local image locations, REGISTRY for a registry's answers. */
   code: ErrorCode;
 }
 

@@ -116,7 +116,7 @@ export function isLoopbackHost(registry: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** What `--tag` names in a local home: "v1" is a tag alone; "myapp:v1" or "host:5000/team/app:v1" a name too. */
+/** What `--tag` names in a local image location: "v1" is a tag alone; "myapp:v1" or "host:5000/team/app:v1" a name too. */
 export interface LocalName {
   name?: string;
   tag: string;

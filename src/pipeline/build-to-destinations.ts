@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { gapsText, scriptGaps } from "../effects/script-summary.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { type Home, referenceHome, sourceHome } from "../oci/homes/name.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { type ImageLocation, referenceLocation, sourceLocation } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { PushReport } from "../oci/registry/push.js";
 import type { AttachReport } from "../sbom/attach.js";
@@ -27,9 +27,9 @@ export interface BuildRequest {
   /** Refuse a build with a script effect not made for other than a deliberate reason. */
   strict?: boolean;
   /** The -o output and the names it gives the image (see outputNames). */
-  output?: { home: Home; names: Pick<WriteOptions, "refName" | "archiveName">; force?: boolean };
+  output?: { location: ImageLocation; names: Pick<WriteOptions, "refName" | "archiveName">; force?: boolean };
   platform?: string;
-  /** The registry reference (or any home's name) it is pushed to. */
+  /** The registry reference (or any image location's name) it is pushed to. */
   push?: string;
   /** Images whose layers are reused where they match. */
   cacheFrom?: string[];
@@ -47,8 +47,8 @@ export interface BuildWatcher extends PushWatcher, Pick<BuildOptions, "onEvent" 
   onBuildEnd: () => void;
   /** Built, and written to -o if asked (before it is pushed). */
   onBuilt: (result: BuildResult, spec: Spec) => void;
-  /** --push named a home that is not a registry: it was written there. */
-  onPushWritten: (home: Home) => void;
+  /** --push named an image location that is not a registry: it was written there. */
+  onPushWritten: (location: ImageLocation) => void;
   onSigned: (report: SignReport) => void;
 }
 
@@ -69,9 +69,9 @@ export async function buildToDestinations(req: BuildRequest, watch: BuildWatcher
   for (const warning of spec.warnings) watch.onWarning(warning);
   const result = await buildSpec(spec, req, watch);
   const documents = new BuiltDocuments(result.artifact, {
-    output: req.output?.home,
+    output: req.output?.location,
     platform: req.platform,
-    push: req.push === undefined ? undefined : referenceHome(req.push),
+    push: req.push === undefined ? undefined : referenceLocation(req.push),
     sbom: req.sbom,
     vex: req.vex,
     cacheRoot: cacheRoot(req.cacheDir),
@@ -80,9 +80,9 @@ export async function buildToDestinations(req: BuildRequest, watch: BuildWatcher
   });
   const delivery = { ...watch, registry: req.registry, jobs: req.jobs };
   if (req.output) {
-    const { home, names, force } = req.output;
+    const { location, names, force } = req.output;
     const options = { ...names, force, platform: req.platform, completeLayout: documents.layoutCompleter() };
-    await writeArtifact(home, result.artifact, options, delivery);
+    await writeArtifact(location, result.artifact, options, delivery);
   }
   watch.onBuilt(result, spec);
   const push = req.push ? await pushTo(req.push, result, delivery, watch) : undefined;
@@ -93,15 +93,15 @@ export async function buildToDestinations(req: BuildRequest, watch: BuildWatcher
 }
 
 async function pushTo(ref: string, result: BuildResult, delivery: PushWatcher, watch: BuildWatcher) {
-  const { home, report } = await pushToReference(result.artifact, ref, delivery);
-  if (home.transport !== "docker") watch.onPushWritten(home);
+  const { location, report } = await pushToReference(result.artifact, ref, delivery);
+  if (location.transport !== "docker") watch.onPushWritten(location);
   return report;
 }
 
 /** A docker-archive holds one image: a multi-arch spec without --platform fails before any work. */
 function checkOneImage(spec: Spec, req: BuildRequest): void {
   if (
-    req.output?.home.transport !== "docker-archive" ||
+    req.output?.location.transport !== "docker-archive" ||
     req.platform !== undefined ||
     spec.archs.length === 1
   )
@@ -114,10 +114,10 @@ function checkOneImage(spec: Spec, req: BuildRequest): void {
 }
 
 /** The images --push's REF holds now and each --cache-from: their layers are reused where they match. */
-async function reuseHomes(req: BuildRequest): Promise<Home[]> {
+async function reuseLocations(req: BuildRequest): Promise<ImageLocation[]> {
   return Promise.all([
-    ...(req.push ? [referenceHome(req.push)] : []),
-    ...(req.cacheFrom ?? []).map((text) => sourceHome(text, archiveKind)),
+    ...(req.push ? [referenceLocation(req.push)] : []),
+    ...(req.cacheFrom ?? []).map((text) => sourceLocation(text, archiveKind)),
   ]);
 }
 
@@ -129,7 +129,10 @@ async function buildSpec(spec: Spec, req: BuildRequest, watch: BuildWatcher): Pr
     update: req.lockUpdate,
     onNote: watch.onNote,
   });
-  const reuse = await reuseSources(await reuseHomes(req), { registry: req.registry, onNote: watch.onNote });
+  const reuse = await reuseSources(await reuseLocations(req), {
+    registry: req.registry,
+    onNote: watch.onNote,
+  });
   const result = await buildImages(spec, lock, {
     cacheRoot: cacheRoot(req.cacheDir),
     jobs: req.jobs,

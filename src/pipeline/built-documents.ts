@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
-import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactImages } from "../oci/image.js";
+import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import { chooseImage } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { type AttachReport, attachSboms } from "../sbom/attach.js";
@@ -12,10 +12,10 @@ import { attachBuiltVex } from "../vex/vex-image.js";
 
 export interface BuiltDocumentsOptions {
   /** Where the build was written, and which platform of it (a docker-archive holds one). */
-  output?: Home;
+  output?: ImageLocation;
   platform?: string;
   /** The registry image the build was pushed to. */
-  push?: Home;
+  push?: ImageLocation;
   /** Attach the SPDX and CycloneDX SBOMs, and the OpenVEX document. */
   sbom: boolean;
   vex: boolean;
@@ -26,7 +26,7 @@ export interface BuiltDocumentsOptions {
 }
 
 interface Target {
-  home: Home;
+  location: ImageLocation;
   artifact: Artifact;
 }
 
@@ -36,7 +36,7 @@ interface Target {
  * kept per layer digest in the cache: a warm build reads no layer and no .deb for them.
  */
 export class BuiltDocuments {
-  /** The SBOMs attached, by the home they were attached in (signing attests them). */
+  /** The SBOMs attached, by the image location they were attached in (signing attests them). */
   private readonly sboms = new Map<string, AttachReport[]>();
 
   constructor(
@@ -58,16 +58,21 @@ export class BuiltDocuments {
     if (output?.transport !== "oci" || (!this.opts.sbom && !this.opts.vex)) return undefined;
     const artifact = this.layoutArtifact();
     return async (dir) => {
-      this.sboms.set(homeText(output), await this.attach({ transport: "oci", path: dir }, artifact, output));
+      this.sboms.set(
+        locationText(output),
+        await this.attach({ transport: "oci", path: dir }, artifact, output),
+      );
     };
   }
 
   /** The pushed image's documents, once it is pushed; an archive output is noted as having no place for them. */
   async attachPushed(): Promise<void> {
     if (!this.opts.sbom && !this.opts.vex) return;
-    for (const { home, artifact } of this.targets("SBOMs and VEX (strata sbom and strata vex write them)")) {
-      if (home === this.opts.output) continue; // attached as it was written
-      this.sboms.set(homeText(home), await this.attach(home, artifact, home));
+    for (const { location, artifact } of this.targets(
+      "SBOMs and VEX (strata sbom and strata vex write them)",
+    )) {
+      if (location === this.opts.output) continue; // attached as it was written
+      this.sboms.set(locationText(location), await this.attach(location, artifact, location));
     }
   }
 
@@ -83,12 +88,18 @@ export class BuiltDocuments {
     const specSha256 = (await sha256File(specPath)).hex;
     const registry = this.opts.registry ?? {};
     const reports: SignReport[] = [];
-    for (const { home, artifact } of this.targets("signatures")) {
-      assertSignable(home);
-      const report = await signImage(home, key, { artifact, registry, specSha256 });
+    for (const { location, artifact } of this.targets("signatures")) {
+      assertSignable(location);
+      const report = await signImage(location, key, { artifact, registry, specSha256 });
       onSigned(report);
       reports.push(report);
-      for (const a of await attestSboms(home, artifact, this.sboms.get(homeText(home)) ?? [], key, registry))
+      for (const a of await attestSboms(
+        location,
+        artifact,
+        this.sboms.get(locationText(location)) ?? [],
+        key,
+        registry,
+      ))
         this.opts.onNote?.(`attested the ${a.format} SBOM of ${a.subject} (${a.via})`);
     }
     return reports;
@@ -105,22 +116,30 @@ export class BuiltDocuments {
   private targets(what: string): Target[] {
     const { output, push } = this.opts;
     const targets: Target[] = [];
-    if (output?.transport === "oci") targets.push({ home: output, artifact: this.layoutArtifact() });
-    else if (output) this.opts.onNote?.(`note: ${homeText(output)} cannot hold attached ${what}`);
-    if (push) targets.push({ home: push, artifact: this.artifact });
+    if (output?.transport === "oci") targets.push({ location: output, artifact: this.layoutArtifact() });
+    else if (output) this.opts.onNote?.(`note: ${locationText(output)} cannot hold attached ${what}`);
+    if (push) targets.push({ location: push, artifact: this.artifact });
     return targets;
   }
 
-  /** The SBOMs and VEX document of `artifact` attached where `home` keeps it, said as attached to `shown`. */
-  private async attach(home: Home, artifact: Artifact, shown: Home): Promise<AttachReport[]> {
+  /** The SBOMs and VEX document of `artifact` attached where `location` keeps it, said as attached to `shown`. */
+  private async attach(
+    location: ImageLocation,
+    artifact: Artifact,
+    shown: ImageLocation,
+  ): Promise<AttachReport[]> {
     const { registry, cacheRoot, onNote } = this.opts;
     const facts = new ImageFacts({ cacheRoot });
-    const sboms = this.opts.sbom ? await attachSboms(home, artifact, { registry, facts }) : [];
+    const sboms = this.opts.sbom ? await attachSboms(location, artifact, { registry, facts }) : [];
     for (const r of sboms)
-      onNote?.(`attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${homeText(shown)} (${r.via})`);
-    const vexes = this.opts.vex ? await attachBuiltVex(home, artifact, { cacheRoot, registry, facts }) : [];
+      onNote?.(
+        `attached ${r.format} SBOM to ${r.platform} ${r.subject} in ${locationText(shown)} (${r.via})`,
+      );
+    const vexes = this.opts.vex
+      ? await attachBuiltVex(location, artifact, { cacheRoot, registry, facts })
+      : [];
     for (const r of vexes)
-      onNote?.(`attached the VEX document ${r.digest} to ${r.subject} in ${homeText(shown)} (${r.via})`);
+      onNote?.(`attached the VEX document ${r.digest} to ${r.subject} in ${locationText(shown)} (${r.via})`);
     return sboms;
   }
 }

@@ -1,7 +1,7 @@
-import { readArtifact, writeHome } from "../oci/homes/homes.js";
-import { type Home, homeText, referenceHome } from "../oci/homes/name.js";
 import type { Artifact } from "../oci/image.js";
 import { contentBlobs } from "../oci/layout.js";
+import { readArtifact, writeLocation } from "../oci/locations/locations.js";
+import { type ImageLocation, locationText, referenceLocation } from "../oci/locations/name.js";
 import { type LocalName, parseLocalName } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { PushEvent, PushReport } from "../oci/registry/push.js";
@@ -42,11 +42,11 @@ export interface Delivery extends PushWatcher {
 }
 
 /** A tag in the output's name and a --tag that says otherwise: which one was meant is not for strata to guess. */
-function checkTagAgrees(output: Home, tag: string | undefined): void {
+function checkTagAgrees(output: ImageLocation, tag: string | undefined): void {
   const named =
     output.transport === "docker-archive" ? output.name : "tag" in output ? output.tag : undefined;
   if (tag === undefined || named === undefined || named === tag) return;
-  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${homeText(output)}`, {
+  throw new StrataError("USAGE", `--tag ${tag} contradicts "${named}" in ${locationText(output)}`, {
     hint: "name the tag once, in the output or with --tag",
   });
 }
@@ -57,7 +57,7 @@ function checkTagAgrees(output: Home, tag: string | undefined): void {
  * NAME:TAG from `--tag`, else from `fallback` (a pulled image keeps its registry name).
  */
 export function outputNames(
-  output: Home,
+  output: ImageLocation,
   tagFlag: string | undefined,
   fallback: Partial<LocalName> = {},
 ): Pick<WriteOptions, "refName" | "archiveName"> {
@@ -67,26 +67,26 @@ export function outputNames(
   return { refName: tagFlag ?? "latest", archiveName: `${name}:${named?.tag ?? fallback.tag ?? "latest"}` };
 }
 
-/** Writes an artifact to any home, with its images' records; a registry's push report is returned. */
+/** Writes an artifact to any image location, with its images' records; a registry's push report is returned. */
 export async function writeArtifact(
-  home: Home,
+  location: ImageLocation,
   artifact: Artifact,
   opts: WriteOptions,
   delivery: Delivery = {},
 ): Promise<PushReport | undefined> {
   artifact = await withRecords(artifact, delivery.onNote);
-  if (home.transport !== "docker") return writeHome(home, artifact, opts);
+  if (location.transport !== "docker") return writeLocation(location, artifact, opts);
   delivery.onPushStart?.(contentBlobs(artifact).length);
   const registry = { ...delivery.registry, concurrency: delivery.jobs, onProgress: delivery.onPush };
-  const report = (await writeHome(home, artifact, { ...opts, registry }))!;
+  const report = (await writeLocation(location, artifact, { ...opts, registry }))!;
   delivery.onPushed?.(report, artifact);
   return report;
 }
 
-/** Pushes an artifact to REF (a registry reference, or any home's name) under the default names (push, build --push). */
+/** Pushes an artifact to REF (a registry reference, or any image location's name) under the default names (push, build --push). */
 export async function pushToReference(artifact: Artifact, refText: string, delivery: Delivery) {
-  const home = referenceHome(refText);
-  return { home, report: await writeArtifact(home, artifact, DEFAULT_NAMES, delivery) };
+  const location = referenceLocation(refText);
+  return { location, report: await writeArtifact(location, artifact, DEFAULT_NAMES, delivery) };
 }
 
 /** `strata push`: the artifact at `source` (its `tag` of a layout) pushed to REF. */

@@ -1,12 +1,12 @@
-import { dockerArchiveImage, readHome } from "../oci/homes/homes.js";
-import type { Home } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
+import { dockerArchiveImage, readLocation } from "../oci/locations/locations.js";
+import type { ImageLocation } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { outputNames, type WriteOptions, writeArtifact } from "./deliver.js";
 
 export interface PullRequest {
-  source: Home;
-  destination: Home;
+  source: ImageLocation;
+  destination: ImageLocation;
   /** --tag: the names the destination gives the image (see outputNames). */
   tag?: string;
   /** The one image a docker-archive takes from an index. */
@@ -29,7 +29,7 @@ export async function pullTo(
   watch: PullWatcher,
 ): Promise<{ artifact: Artifact; names: Pick<WriteOptions, "refName" | "archiveName"> }> {
   const { source, destination } = req;
-  const artifact = await readHome(source, { registry: req.registry });
+  const artifact = await readLocation(source, { registry: req.registry });
   const names = outputNames(
     destination,
     req.tag,

@@ -1,16 +1,16 @@
 import type { KeyObject } from "node:crypto";
 import { lockPathFor, writeLock } from "../lock/lock.js";
 import type { UpdateTargets } from "../lock/update.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
 import {
-  type Home,
-  homeText,
+  type ImageLocation,
   type LocalTransport,
-  outputHome,
-  referenceHome,
-  sourceHome,
-} from "../oci/homes/name.js";
+  locationText,
+  outputLocation,
+  referenceLocation,
+  sourceLocation,
+} from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import type { PushReport } from "../oci/registry/push.js";
 import { assertSignable, type SignReport, signImage } from "../sign/sign-image.js";
@@ -31,31 +31,39 @@ export interface UpdateDestinationFlags {
 export async function updateLocations(
   imageText: string,
   flags: UpdateDestinationFlags,
-): Promise<{ image: Home; destination: Home }> {
-  const image = await sourceHome(imageText, archiveKind);
+): Promise<{ image: ImageLocation; destination: ImageLocation }> {
+  const image = await sourceLocation(imageText, archiveKind);
   return { image, destination: destinationOf(image, flags) };
 }
 
 /** In place is a registry tag, or a local image with --force; -o and --push are one destination each. */
-function destinationOf(image: Home, flags: UpdateDestinationFlags): Home {
+function destinationOf(image: ImageLocation, flags: UpdateDestinationFlags): ImageLocation {
   if (flags.output !== undefined && flags.push !== undefined)
     throw new StrataError("USAGE", "-o and --push contradict each other", { hint: "pick one destination" });
-  if (flags.output !== undefined) return outputHome(flags.output, flags.format);
-  if (flags.push !== undefined) return referenceHome(flags.push);
+  if (flags.output !== undefined) return outputLocation(flags.output, flags.format);
+  if (flags.push !== undefined) return referenceLocation(flags.push);
   if (image.transport === "docker" && image.ref.tag === undefined)
-    throw new StrataError("USAGE", `${homeText(image)} names a digest, which cannot point at another image`, {
-      hint: "push the update under a tag with --push REF",
-    });
+    throw new StrataError(
+      "USAGE",
+      `${locationText(image)} names a digest, which cannot point at another image`,
+      {
+        hint: "push the update under a tag with --push REF",
+      },
+    );
   if (image.transport !== "docker" && !flags.force)
-    throw new StrataError("OUTPUT_EXISTS", `${homeText(image)} is local: updating it in place replaces it`, {
-      hint: "pass --force to replace it, or write the update elsewhere with -o DEST",
-    });
+    throw new StrataError(
+      "OUTPUT_EXISTS",
+      `${locationText(image)} is local: updating it in place replaces it`,
+      {
+        hint: "pass --force to replace it, or write the update elsewhere with -o DEST",
+      },
+    );
   return image;
 }
 
 export interface UpdateRequest {
-  image: Home;
-  destination: Home;
+  image: ImageLocation;
+  destination: ImageLocation;
   targets: UpdateTargets;
   /** The spec whose repositories resolve the update, and whose lock follows the image. */
   specPath?: string;
@@ -69,8 +77,8 @@ export interface UpdateRequest {
 }
 
 export interface UpdateWatcher extends PushWatcher {
-  /** Written to a home that is not a registry. */
-  onWritten: (home: Home) => void;
+  /** Written to an image location that is not a registry. */
+  onWritten: (location: ImageLocation) => void;
   onSigned: (report: SignReport) => void;
 }
 
@@ -90,9 +98,9 @@ export interface UpdateDelivered {
 export async function updateInPlace(req: UpdateRequest, watch: UpdateWatcher): Promise<UpdateDelivered> {
   if (req.key) assertSignable(req.destination);
   const spec = req.specPath === undefined ? undefined : await loadSpec(req.specPath, { mirror: req.mirror });
-  const old = await readHome(req.image, { registry: req.registry });
+  const old = await readLocation(req.image, { registry: req.registry });
   const downloaded: string[] = [];
-  const update = await updateImage(old, homeText(req.image), spec, req.targets, {
+  const update = await updateImage(old, locationText(req.image), spec, req.targets, {
     cacheRoot: req.cacheDir,
     jobs: req.jobs,
     mirror: req.mirror,

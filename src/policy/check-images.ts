@@ -2,7 +2,7 @@ import { type ScanSources, withAdvisories } from "../scan/advisory-sources.js";
 import { readVexFiles } from "../vex/read.js";
 import { scanLocation } from "../vex/scan-locations.js";
 import { type Decision, evaluatePolicy } from "./evaluate.js";
-import { homeSignatureFacts, scannedImageFacts } from "./facts.js";
+import { locationSignatureFacts, scannedImageFacts } from "./facts.js";
 import { loadPolicy } from "./policy.js";
 
 /** `strata check`: each image at each location scanned and decided by the policy file's rules. */
@@ -17,10 +17,10 @@ export async function checkImages(
   const decisions: Decision[] = [];
   await withAdvisories(sources, async (advisories) => {
     for (const location of locations) {
-      const { home, scans } = await scanLocation(location, advisories, sources, vex);
-      const signed = await homeSignatureFacts(home, policy.require, sources.registry);
+      const { imageLocation, scans } = await scanLocation(location, advisories, sources, vex);
+      const signed = await locationSignatureFacts(imageLocation, policy.require, sources.registry);
       for (const scan of scans)
-        decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, home), ...signed }));
+        decisions.push(evaluatePolicy(policy, { ...scannedImageFacts(scan, imageLocation), ...signed }));
     }
   });
   return decisions;

@@ -13,7 +13,7 @@ import type { Exemption, PackageRule, Policy } from "./policy.js";
 export interface ImageFacts {
   /** The image as the user or the pod spec named it. */
   reference: string;
-  /** registry/repository (or the home) without tag or digest: what exemptions name. */
+  /** registry/repository (or the image location) without tag or digest: what exemptions name. */
   repository: string;
   /** The manifest digest, when known. */
   digest?: string;

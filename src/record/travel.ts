@@ -30,7 +30,7 @@ export function recordReferrer(image: Image, bytes: Buffer): Referrer {
 
 /**
  * `artifact` with each image's record attached (Image.attached), read through the image's blob
- * source, so any home it is written to gets it. An image whose manifest names no record gets none;
+ * source, so any image location it is written to gets it. An image whose manifest names no record gets none;
  * one whose source has no such blob (copied by a tool that drops referrers) gets none either, and
  * `onNote` is told in one line: the copy is as accountable as its source. Any other failure to
  * read the record (network, a blob that is not the one named, too big) fails the copy.

@@ -1,9 +1,9 @@
 import { FleetIndex } from "../fleet/fleet-index.js";
-import { refOf } from "../fleet/home-ref.js";
+import { refOf } from "../fleet/location-ref.js";
 import type { RunRecord } from "../fleet/runs.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { sourceHome } from "../oci/homes/name.js";
 import type { Image } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { sourceLocation } from "../oci/locations/name.js";
 
 /**
  * Stores a run in the fleet index, indexing its image first when the index does not hold it yet
@@ -20,8 +20,8 @@ export async function storeRun(
     const known = (await index.byDigest(record.digest)).some((m) => m.match === "manifest");
     let indexed = known;
     if (!known) {
-      const home = await sourceHome(record.image, archiveKind);
-      indexed = await index.add(image, record.image, [refOf(home, record.digest)]).then(
+      const location = await sourceLocation(record.image, archiveKind);
+      indexed = await index.add(image, record.image, [refOf(location, record.digest)]).then(
         () => true,
         () => false,
       );

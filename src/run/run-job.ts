@@ -4,10 +4,10 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { hostDebianArch } from "../debian/sources.js";
 import type { RunOutcome, RunRecord } from "../fleet/runs.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { sourceHome } from "../oci/homes/name.js";
 import { artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import { chooseImage, platformText } from "../oci/platform.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { StrataError } from "../util/errors.js";
@@ -58,8 +58,8 @@ export interface JobResult {
 }
 
 async function resolveImage(opts: RunJobOptions): Promise<Image> {
-  const home = await sourceHome(opts.image, archiveKind);
-  const artifact = await readHome(home, { registry: opts.registry });
+  const location = await sourceLocation(opts.image, archiveKind);
+  const artifact = await readLocation(location, { registry: opts.registry });
   if (artifact.kind === "image") return chooseImage([artifact.image], opts.platform, "");
   return chooseImage(artifactImages(artifact), opts.platform ?? hostDebianArch(), "");
 }

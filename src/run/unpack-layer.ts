@@ -156,7 +156,7 @@ class LayerWriter {
 }
 
 /**
- * Unpacks `blob` (the layer's compressed bytes, already verified against its digest by its home) into
+ * Unpacks `blob` (the layer's compressed bytes, already verified against its digest by its image location) into
  * `root`, which must exist and be empty. Fails with HASH_MISMATCH when the uncompressed bytes are not
  * `diffId`; the caller removes `root` on any failure.
  */

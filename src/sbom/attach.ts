@@ -1,6 +1,6 @@
 import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
-import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import { platformText } from "../oci/platform.js";
 import { referrerOf } from "../oci/referrers.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
@@ -31,25 +31,25 @@ export interface AttachReport {
   bytes: Buffer;
 }
 
-function unsupported(home: Home): StrataError {
+function unsupported(location: ImageLocation): StrataError {
   return new StrataError(
     "USAGE",
-    `${homeText(home)}: SBOMs are attached only in an OCI layout or a registry`,
+    `${locationText(location)}: SBOMs are attached only in an OCI layout or a registry`,
     {
       hint: "attach to oci:DIR or docker://REGISTRY/REPO; archives have no place for referrers",
     },
   );
 }
 
-/** Computes each SBOM format of every image of `artifact` and attaches them where `home` keeps it. */
+/** Computes each SBOM format of every image of `artifact` and attaches them where `location` keeps it. */
 export async function attachSboms(
-  home: Home,
+  location: ImageLocation,
   artifact: Artifact,
   opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; facts?: ImageFacts } = {},
 ): Promise<AttachReport[]> {
-  if (home.transport !== "oci" && home.transport !== "docker") throw unsupported(home);
+  if (location.transport !== "oci" && location.transport !== "docker") throw unsupported(location);
   const reports: AttachReport[] = [];
-  await withAttacher(home, opts.registry ?? {}, async (attach) => {
+  await withAttacher(location, opts.registry ?? {}, async (attach) => {
     for (const image of artifactImages(artifact)) {
       const subject = imageDescriptor(image);
       const annotations = (format: SbomFormat) => ({
@@ -57,7 +57,7 @@ export async function attachSboms(
         [FORMAT_ANNOTATION]: format,
       });
       const formats = opts.formats ?? SBOM_FORMATS;
-      for (const [format, bytes] of await computeSboms(image, formats, homeText(home), opts.facts)) {
+      for (const [format, bytes] of await computeSboms(image, formats, locationText(location), opts.facts)) {
         const payload = { bytes, title: `sbom.${format}.json` };
         const referrer = referrerOf(subject, SBOM_MEDIA_TYPES[format], payload, annotations(format));
         const sameKind = (d: Descriptor) => d.annotations?.[FORMAT_ANNOTATION] === format;
@@ -91,15 +91,15 @@ function checkedSbom(bytes: Buffer, format: SbomFormat, where: string): Buffer {
   return bytes;
 }
 
-/** The SBOM of `format` attached to `image` where `home` keeps it (the latest one), or undefined. */
+/** The SBOM of `format` attached to `image` where `location` keeps it (the latest one), or undefined. */
 export async function attachedSbom(
-  home: Home,
+  location: ImageLocation,
   image: Image,
   format: SbomFormat,
   opts: { registry?: RegistryClientOptions } = {},
 ): Promise<{ bytes: Buffer; digest: string } | undefined> {
   const subject = imageDescriptor(image).digest;
   const limits = { max: MAX_SBOM_BYTES, count: 1 };
-  const [found] = await attachedPayloads(home, subject, SBOM_MEDIA_TYPES[format], limits, opts.registry);
-  return found && { bytes: checkedSbom(found.bytes, format, homeText(home)), digest: found.digest };
+  const [found] = await attachedPayloads(location, subject, SBOM_MEDIA_TYPES[format], limits, opts.registry);
+  return found && { bytes: checkedSbom(found.bytes, format, locationText(location)), digest: found.digest };
 }

@@ -46,7 +46,7 @@ export function createdOf(image: Image): string {
 
 /**
  * The image's name in the documents: its title label, else "image". Never where it was read from,
- * so that the same image gives the same bytes from every home.
+ * so that the same image gives the same bytes from every image location.
  */
 function nameOf(image: Image): string {
   const title = image.config.config?.Labels?.[TITLE_LABEL];

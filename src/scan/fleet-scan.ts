@@ -67,7 +67,7 @@ export async function scanFleet(
   const images = rows.images;
   const strata = rows.builtByStrata;
   const scans = new Map<number, ImageScan>();
-  // Images named in a registry are updated as docker://REF; local homes by their own name.
+  // Images named in a registry are updated as docker://REF; local image locations by their own name.
   const registryRefs = new Set<number>();
   for (const [id, image] of images) {
     const ref = image.refs[0];

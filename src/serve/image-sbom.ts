@@ -11,7 +11,7 @@ export type { ImageSbom };
 /**
  * An indexed image's SBOM for the page: the one attached where the image lives, else computed from
  * its layers. The index holds no layers, so the image is read from where its refs say it lives: a
- * registry (registry/repository@digest) or a local home (repository is transport:path).
+ * registry (registry/repository@digest) or a local image location (repository is transport:path).
  */
 
 /** The image could not be read from any place the index names (the API answers 502, or 504 on timeout). */

@@ -1,7 +1,7 @@
 import type { IndexedRef } from "../fleet/lookups.js";
-import { readHome } from "../oci/homes/homes.js";
-import { type Home, homeText, parseHomeName } from "../oci/homes/name.js";
 import { artifactImages, type Image, imageDescriptor } from "../oci/image.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { type ImageLocation, locationText, parseLocationName } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { attachedSbom } from "../sbom/attach.js";
 import { attachedSbomDisagreement } from "../sbom/attached-check.js";
@@ -19,7 +19,7 @@ export interface SbomJob {
 
 export interface ImageSbom {
   bytes: Buffer;
-  /** Where the image was read, as a home name. */
+  /** Where the image was read, as an image location's name. */
   from: string;
   attached: boolean;
   /** Why the attached document was not served (it disagrees with the image's record). */
@@ -29,33 +29,37 @@ export interface ImageSbom {
 /** The SBOM, or why no place the index names could give it. */
 export type SbomJobResult = { sbom: ImageSbom } | { unreachable: string };
 
-/** The home an indexed ref names; a registry image is pinned by its digest, so a moved tag cannot mislead. */
-function homeOfRef(ref: IndexedRef, digest: string): Home | undefined {
+/** The image location an indexed ref names; a registry image is pinned by its digest, so a moved tag cannot mislead. */
+function locationOfRef(ref: IndexedRef, digest: string): ImageLocation | undefined {
   try {
-    if (ref.registry !== "") return parseHomeName(`docker://${ref.registry}/${ref.repository}@${digest}`);
-    return parseHomeName(ref.tag === "" ? ref.repository : `${ref.repository}:${ref.tag}`);
+    if (ref.registry !== "") return parseLocationName(`docker://${ref.registry}/${ref.repository}@${digest}`);
+    return parseLocationName(ref.tag === "" ? ref.repository : `${ref.repository}:${ref.tag}`);
   } catch {
-    return undefined; // an index row strata cannot name as a home is not a place to read from
+    return undefined; // an index row strata cannot name as an image location is not a place to read from
   }
 }
 
-async function imageAt(home: Home, digest: string, registry?: RegistryClientOptions): Promise<Image> {
-  const image = artifactImages(await readHome(home, { registry })).find(
+async function imageAt(
+  location: ImageLocation,
+  digest: string,
+  registry?: RegistryClientOptions,
+): Promise<Image> {
+  const image = artifactImages(await readLocation(location, { registry })).find(
     (i) => imageDescriptor(i).digest === digest,
   );
-  if (image === undefined) throw new Error(`${homeText(home)} no longer holds ${digest}`);
+  if (image === undefined) throw new Error(`${locationText(location)} no longer holds ${digest}`);
   return image;
 }
 
 async function sbomAt(
-  home: Home,
+  location: ImageLocation,
   digest: string,
   format: SbomFormat,
   registry: RegistryClientOptions | undefined,
 ): Promise<ImageSbom> {
-  const image = await imageAt(home, digest, registry);
-  const from = homeText(home);
-  const attached = await attachedSbom(home, image, format, { registry });
+  const image = await imageAt(location, digest, registry);
+  const from = locationText(location);
+  const attached = await attachedSbom(location, image, format, { registry });
   // An attached document that disagrees with the image's own record is not served as its SBOM.
   const wrong = attached && (await attachedSbomDisagreement(image, attached.bytes, format, from));
   if (attached !== undefined && !wrong) return { bytes: attached.bytes, from, attached: true };
@@ -65,13 +69,13 @@ async function sbomAt(
 
 async function firstSbom({ refs, digest, format, registry }: SbomJob): Promise<SbomJobResult> {
   const failures: string[] = [];
-  // Local homes first: they are read without the network.
+  // Local image locations first: they are read without the network.
   const ordered = [...refs].sort((a, b) => Number(a.registry !== "") - Number(b.registry !== ""));
   for (const ref of ordered) {
-    const home = homeOfRef(ref, digest);
-    if (home === undefined) continue;
+    const location = locationOfRef(ref, digest);
+    if (location === undefined) continue;
     try {
-      return { sbom: await sbomAt(home, digest, format, registry) };
+      return { sbom: await sbomAt(location, digest, format, registry) };
     } catch (err) {
       failures.push((err as Error).message.split("\n")[0]);
     }

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
-import type { Home } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, imageDescriptor, jsonBytes } from "../oci/image.js";
+import type { ImageLocation } from "../oci/locations/name.js";
 import {
   attachToLayout,
   checkReferrer,
@@ -38,9 +38,9 @@ const MAX_ATTESTATIONS = 16;
 
 export type AttestationVia = "layout" | "referrers-api" | "tag-fallback";
 
-/** Signs `statement` with `key` and attaches it to `subject` where `home` keeps it; says how. */
+/** Signs `statement` with `key` and attaches it to `subject` where `location` keeps it; says how. */
 export async function attachAttestation(
-  home: Home & { transport: "oci" | "docker" },
+  location: ImageLocation & { transport: "oci" | "docker" },
   subject: Descriptor,
   statement: Statement,
   key: KeyObject,
@@ -55,11 +55,11 @@ export async function attachAttestation(
     d.artifactType === IN_TOTO_PAYLOAD_TYPE &&
     d.annotations?.[PREDICATE_ANNOTATION] === statement.predicateType &&
     d.annotations?.[KEY_ANNOTATION] === fingerprint;
-  if (home.transport === "oci") {
-    await attachToLayout(home.path, referrer, sameKind);
+  if (location.transport === "oci") {
+    await attachToLayout(location.path, referrer, sameKind);
     return "layout";
   }
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     return (await attachToRegistry(repo, referrer, sameKind)).api ? "referrers-api" : "tag-fallback";
   } finally {
@@ -69,26 +69,26 @@ export async function attachAttestation(
 
 /** The envelopes attached to `subject` whose predicate type is `predicateType`. */
 export async function attachedAttestations(
-  home: Home,
+  location: ImageLocation,
   subject: string,
   predicateType: string,
   registry: RegistryClientOptions,
 ): Promise<Envelope[]> {
   const where = `${subject} attestation`;
   const ofType = (d: Descriptor) => d.annotations?.[PREDICATE_ANNOTATION] === predicateType;
-  if (home.transport === "oci") {
-    const found = (await layoutReferrers(home.path, subject, IN_TOTO_PAYLOAD_TYPE)).filter((r) =>
+  if (location.transport === "oci") {
+    const found = (await layoutReferrers(location.path, subject, IN_TOTO_PAYLOAD_TYPE)).filter((r) =>
       ofType(r.descriptor),
     );
     const out: Envelope[] = [];
     for (const { manifest } of found.slice(0, MAX_ATTESTATIONS)) {
       const layer = checkReferrer(manifest, subject, IN_TOTO_PAYLOAD_TYPE, where);
-      out.push(parseEnvelope(await layoutPayload(home.path, layer, MAX_ATTESTATION_BYTES), where));
+      out.push(parseEnvelope(await layoutPayload(location.path, layer, MAX_ATTESTATION_BYTES), where));
     }
     return out;
   }
-  if (home.transport !== "docker") return [];
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  if (location.transport !== "docker") return [];
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     const found = (await registryReferrers(repo, subject)).filter(
       (d) => d.artifactType === IN_TOTO_PAYLOAD_TYPE && ofType(d),
@@ -120,7 +120,7 @@ export const SBOM_PREDICATE_TYPES: Record<SbomFormat, string> = {
  * platform image the SBOM describes and whose predicate is the SBOM, signed and attached beside it.
  */
 export async function attestSboms(
-  home: Home & { transport: "oci" | "docker" },
+  location: ImageLocation & { transport: "oci" | "docker" },
   artifact: Artifact,
   sboms: { subject: string; format: SbomFormat; bytes: Buffer }[],
   key: KeyObject,
@@ -142,7 +142,7 @@ export async function attestSboms(
     out.push({
       subject: sbom.subject,
       format: sbom.format,
-      via: await attachAttestation(home, subject, statement, key, registry),
+      via: await attachAttestation(location, subject, statement, key, registry),
     });
   }
   return out;

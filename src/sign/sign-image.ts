@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import type { PrivateKey } from "openpgp";
-import { readHome } from "../oci/homes/homes.js";
-import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactDescriptor } from "../oci/image.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import { formatReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { RemoteRepository } from "../oci/registry/repository.js";
@@ -48,7 +48,7 @@ export interface SignReport {
 
 export interface SignOptions {
   registry?: RegistryClientOptions;
-  /** The artifact at `home`, when the caller has it (a build): it is not read again. */
+  /** The artifact at `location`, when the caller has it (a build): it is not read again. */
   artifact?: Artifact;
   /** Attach a signed SLSA provenance too (default true; skipped for an image strata did not build). */
   provenance?: boolean;
@@ -56,12 +56,14 @@ export interface SignOptions {
   specSha256?: string;
 }
 
-/** Refuses a home that has no place for signatures (an archive), before any work is done. */
-export function assertSignable(home: Home): asserts home is Home & { transport: "oci" | "docker" } {
-  if (home.transport !== "oci" && home.transport !== "docker")
+/** Refuses an image location that has no place for signatures (an archive), before any work is done. */
+export function assertSignable(
+  location: ImageLocation,
+): asserts location is ImageLocation & { transport: "oci" | "docker" } {
+  if (location.transport !== "oci" && location.transport !== "docker")
     throw new StrataError(
       "USAGE",
-      `${homeText(home)}: signatures are kept only in an OCI layout or a registry`,
+      `${locationText(location)}: signatures are kept only in an OCI layout or a registry`,
       {
         hint: "sign oci:DIR or docker://REGISTRY/REPO; archives have no place for signatures",
       },
@@ -69,23 +71,25 @@ export function assertSignable(home: Home): asserts home is Home & { transport: 
 }
 
 /** The repository name a payload's docker-reference carries: the registry's, or the layout's path. */
-function identityOf(home: Home): string {
-  return home.transport === "docker" ? `${home.ref.registry}/${home.ref.repository}` : homeText(home);
+function identityOf(location: ImageLocation): string {
+  return location.transport === "docker"
+    ? `${location.ref.registry}/${location.ref.repository}`
+    : locationText(location);
 }
 
 /** Stores `sig` of `subject` beside it; says where. */
 async function storeSignature(
-  home: Home & { transport: "oci" | "docker" },
+  location: ImageLocation & { transport: "oci" | "docker" },
   subject: Descriptor,
   sig: StoredSignature,
   fingerprint: string,
   registry: RegistryClientOptions,
 ): Promise<string[]> {
-  if (home.transport === "oci") {
-    await storeInLayout(home.path, subject, sig, fingerprint);
+  if (location.transport === "oci") {
+    await storeInLayout(location.path, subject, sig, fingerprint);
     return ["layout"];
   }
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     const { tag, referrer } = await storeInRegistry(repo, subject, sig, fingerprint);
     return referrer ? [tag, "referrers-api"] : [tag];
@@ -96,41 +100,45 @@ async function storeSignature(
 
 /** Attaches the artifact's signed provenance, unless strata cannot account for it (then says why). */
 async function attestProvenance(
-  home: Home & { transport: "oci" | "docker" },
+  location: ImageLocation & { transport: "oci" | "docker" },
   artifact: Artifact,
   key: KeyObject,
   opts: SignOptions,
 ): Promise<SignReport["provenance"]> {
   let statement: Statement;
   try {
-    statement = await provenanceStatement(artifact, identityOf(home), {
+    statement = await provenanceStatement(artifact, identityOf(location), {
       specSha256: opts.specSha256,
-      where: homeText(home),
+      where: locationText(location),
     });
   } catch (err) {
     if (isStrataError(err, "IMAGE_UNACCOUNTED")) return { skipped: err.message };
     throw err;
   }
   const subject = artifactDescriptor(artifact);
-  return { via: await attachAttestation(home, subject, statement, key, opts.registry ?? {}) };
+  return { via: await attachAttestation(location, subject, statement, key, opts.registry ?? {}) };
 }
 
-/** Signs the artifact at `home` with `key`, stores the signature beside it and attests its provenance. */
-export async function signImage(home: Home, key: KeyObject, opts: SignOptions = {}): Promise<SignReport> {
-  assertSignable(home);
+/** Signs the artifact at `location` with `key`, stores the signature beside it and attests its provenance. */
+export async function signImage(
+  location: ImageLocation,
+  key: KeyObject,
+  opts: SignOptions = {},
+): Promise<SignReport> {
+  assertSignable(location);
   const registry = opts.registry ?? {};
-  const artifact = opts.artifact ?? (await readHome(home, { registry }));
+  const artifact = opts.artifact ?? (await readLocation(location, { registry }));
   const subject = artifactDescriptor(artifact);
-  const payload = simpleSigningPayload(identityOf(home), subject.digest);
+  const payload = simpleSigningPayload(identityOf(location), subject.digest);
   const sig: StoredSignature = { payload, signature: signPayload(key, payload) };
   const fingerprint = keyFingerprint(key);
-  const stored = await storeSignature(home, subject, sig, fingerprint, registry);
+  const stored = await storeSignature(location, subject, sig, fingerprint, registry);
   const provenance =
     opts.provenance === false
       ? { skipped: "not asked for" }
-      : await attestProvenance(home, artifact, key, opts);
+      : await attestProvenance(location, artifact, key, opts);
   return {
-    image: homeText(home),
+    image: locationText(location),
     digest: subject.digest,
     fingerprint,
     stored,
@@ -140,15 +148,15 @@ export async function signImage(home: Home, key: KeyObject, opts: SignOptions = 
   };
 }
 
-/** The signatures stored for `digest` where `home` lives. */
+/** The signatures stored for `digest` where `location` lives. */
 export async function signaturesOf(
-  home: Home,
+  location: ImageLocation,
   digest: string,
   registry: RegistryClientOptions,
 ): Promise<StoredSignature[]> {
-  assertSignable(home);
-  if (home.transport === "oci") return layoutSignatures(home.path, digest);
-  const { repo, close } = await RemoteRepository.open(home.ref, registry);
+  assertSignable(location);
+  if (location.transport === "oci") return layoutSignatures(location.path, digest);
+  const { repo, close } = await RemoteRepository.open(location.ref, registry);
   try {
     return await registrySignatures(repo, digest);
   } finally {
@@ -210,14 +218,14 @@ export interface VerifyReport {
  * digest as subject, and lists exactly the .debs and InReleases the image's record holds.
  */
 export async function provenanceVerdict(
-  home: Home,
+  location: ImageLocation,
   artifact: Artifact,
   keys: KeyObject[],
   registry: RegistryClientOptions,
 ): Promise<{ verified: boolean; reason?: string }> {
-  const where = homeText(home);
+  const where = locationText(location);
   const { digest } = artifactDescriptor(artifact);
-  const envelopes = await attachedAttestations(home, digest, SLSA_PROVENANCE_V1, registry);
+  const envelopes = await attachedAttestations(location, digest, SLSA_PROVENANCE_V1, registry);
   if (envelopes.length === 0) return { verified: false, reason: "no provenance is attached" };
   const reasons = new Set<string>();
   for (const envelope of envelopes) {
@@ -239,24 +247,24 @@ export async function provenanceVerdict(
   return { verified: false, reason: [...reasons].join("; ") };
 }
 
-/** Checks the signatures stored beside the artifact at `home` against `keys` (any one suffices). */
+/** Checks the signatures stored beside the artifact at `location` against `keys` (any one suffices). */
 export async function verifyImage(
-  home: Home,
+  location: ImageLocation,
   keys: KeyObject[],
   opts: { registry?: RegistryClientOptions; provenance?: boolean } = {},
 ): Promise<VerifyReport> {
   const registry = opts.registry ?? {};
-  const artifact = await readHome(home, { registry });
+  const artifact = await readLocation(location, { registry });
   const { digest } = artifactDescriptor(artifact);
-  const signatures = await signaturesOf(home, digest, registry);
-  const verdicts = keys.map((key) => verdictFor(key, digest, signatures, homeText(home)));
+  const signatures = await signaturesOf(location, digest, registry);
+  const verdicts = keys.map((key) => verdictFor(key, digest, signatures, locationText(location)));
   const report: VerifyReport = {
-    image: homeText(home),
+    image: locationText(location),
     digest,
     keys: verdicts,
     verified: anyKeyVerdict(verdicts).verified,
   };
-  if (opts.provenance) report.provenance = await provenanceVerdict(home, artifact, keys, registry);
+  if (opts.provenance) report.provenance = await provenanceVerdict(location, artifact, keys, registry);
   return report;
 }
 
@@ -273,18 +281,18 @@ export interface GpgSignReport {
  * podman's and skopeo's `signedBy` policies, into the lookaside directory `lookaside`.
  */
 export async function signImageGpg(
-  home: Home,
+  location: ImageLocation,
   key: PrivateKey,
   lookaside: string,
   opts: { registry?: RegistryClientOptions; now?: Date } = {},
 ): Promise<GpgSignReport> {
-  if (home.transport !== "docker")
-    throw new StrataError("USAGE", `${homeText(home)}: GPG signatures are for images in a registry`, {
+  if (location.transport !== "docker")
+    throw new StrataError("USAGE", `${locationText(location)}: GPG signatures are for images in a registry`, {
       hint: "name the image as docker://REGISTRY/REPO:TAG; a lookaside directory is keyed by repository",
     });
-  const { digest } = artifactDescriptor(await readHome(home, { registry: opts.registry ?? {} }));
-  const identity = formatReference({ ...home.ref, digest: undefined });
+  const { digest } = artifactDescriptor(await readLocation(location, { registry: opts.registry ?? {} }));
+  const identity = formatReference({ ...location.ref, digest: undefined });
   const payload = atomicPayload(identity, digest, opts.now ?? new Date());
-  const file = await storeInLookaside(lookaside, home.ref, digest, await signAtomic(payload, key));
-  return { image: homeText(home), digest, identity, file };
+  const file = await storeInLookaside(lookaside, location.ref, digest, await signAtomic(payload, key));
+  return { image: locationText(location), digest, identity, file };
 }

@@ -1,5 +1,5 @@
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { sourceHome } from "../oci/homes/name.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { loadPublicKey } from "./keys.js";
 import { type VerifyReport, verifyImage } from "./sign-image.js";
@@ -10,7 +10,7 @@ export async function verifyLocation(
   keyFiles: string[],
   opts: { registry: RegistryClientOptions; provenance?: boolean },
 ): Promise<VerifyReport> {
-  const home = await sourceHome(location, archiveKind);
+  const imageLocation = await sourceLocation(location, archiveKind);
   const keys = await Promise.all(keyFiles.map((f) => loadPublicKey(f)));
-  return verifyImage(home, keys, opts);
+  return verifyImage(imageLocation, keys, opts);
 }

@@ -1,6 +1,6 @@
 import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
-import { type Home, homeText } from "../oci/homes/name.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
+import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import { referrerOf } from "../oci/referrers.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { Annotation, type Descriptor } from "../oci/types.js";
@@ -20,49 +20,55 @@ export interface VexAttachReport {
   via: AttachVia;
 }
 
-/** Throws unless `home` has a place for referrers: say so before any work is done. */
-export function assertVexAttachable(home: Home): asserts home is Home & { transport: "oci" | "docker" } {
-  if (home.transport !== "oci" && home.transport !== "docker")
-    throw new StrataError("USAGE", `${homeText(home)}: VEX is attached only in an OCI layout or a registry`, {
-      hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
-    });
+/** Throws unless `location` has a place for referrers: say so before any work is done. */
+export function assertVexAttachable(
+  location: ImageLocation,
+): asserts location is ImageLocation & { transport: "oci" | "docker" } {
+  if (location.transport !== "oci" && location.transport !== "docker")
+    throw new StrataError(
+      "USAGE",
+      `${locationText(location)}: VEX is attached only in an OCI layout or a registry`,
+      {
+        hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
+      },
+    );
 }
 
 export async function attachVex(
-  home: Home,
+  location: ImageLocation,
   image: Image,
   bytes: Buffer,
   registry: RegistryClientOptions = {},
 ): Promise<VexAttachReport> {
-  assertVexAttachable(home);
+  assertVexAttachable(location);
   const subject = imageDescriptor(image);
   const annotations = { [Annotation.created]: createdOf(image), [VEX_ANNOTATION]: "strata" };
   const referrer = referrerOf(subject, VEX_MEDIA_TYPE, { bytes, title: "vex.openvex.json" }, annotations);
   const strataVex = (d: Descriptor) => d.annotations?.[VEX_ANNOTATION] === "strata";
-  const via = await withAttacher(home, registry, (attach) => attach(referrer, strataVex));
+  const via = await withAttacher(location, registry, (attach) => attach(referrer, strataVex));
   return { subject: subject.digest, digest: referrer.descriptor.digest, via };
 }
 
 /** Strata's and a team's: more VEX documents than this on one image are not read (the latest are). */
 const MAX_ATTACHED_VEX = 16;
 
-/** The OpenVEX documents attached to `image` where `home` keeps it (not yet checked), oldest first. */
+/** The OpenVEX documents attached to `image` where `location` keeps it (not yet checked), oldest first. */
 export async function attachedVex(
-  home: Home,
+  location: ImageLocation,
   image: Image,
   registry: RegistryClientOptions = {},
 ): Promise<{ bytes: Buffer; digest: string }[]> {
   const limits = { max: MAX_VEX_BYTES, count: MAX_ATTACHED_VEX };
-  return attachedPayloads(home, imageDescriptor(image).digest, VEX_MEDIA_TYPE, limits, registry);
+  return attachedPayloads(location, imageDescriptor(image).digest, VEX_MEDIA_TYPE, limits, registry);
 }
 
 /** The claims of every OpenVEX document attached to `image`, each named "attached sha256:...". */
 export async function attachedVexClaims(
-  home: Home,
+  location: ImageLocation,
   image: Image,
   registry: RegistryClientOptions = {},
 ): Promise<VexClaim[]> {
-  const documents = await attachedVex(home, image, registry);
+  const documents = await attachedVex(location, image, registry);
   // Reading VEX loads the schema's validator: a build, which only attaches, does not need it.
   const { vexClaims } = await import("./read.js");
   return documents.flatMap(({ bytes, digest }) => vexClaims(bytes, `attached ${digest}`));

@@ -1,7 +1,7 @@
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { sourceHome } from "../oci/homes/name.js";
 import { artifactImages } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { sourceLocation } from "../oci/locations/name.js";
 import { chooseImage } from "../oci/platform.js";
 import { type ScanSources, withAdvisories } from "../scan/advisory-sources.js";
 import { loadSpec } from "../spec/spec.js";
@@ -32,9 +32,9 @@ export async function locationVex(
   location: string,
   opts: LocationVexOptions,
 ): Promise<LocationVex | undefined> {
-  const home = await sourceHome(location, archiveKind);
-  if (opts.attach) assertVexAttachable(home);
-  const images = artifactImages(await readHome(home, { registry: opts.registry }));
+  const imageLocation = await sourceLocation(location, archiveKind);
+  if (opts.attach) assertVexAttachable(imageLocation);
+  const images = artifactImages(await readLocation(imageLocation, { registry: opts.registry }));
   const image = chooseImage(images, opts.platform, `${location}: a VEX document describes one image`);
   const spec = opts.spec ? await loadSpec(opts.spec, { mirror: opts.mirror }) : undefined;
   const ctx = { cacheRoot: opts.cacheDir };
@@ -51,5 +51,5 @@ export async function locationVex(
   if (doc === undefined) return undefined;
   const bytes = vexBytes(doc);
   if (!opts.attach) return { doc, bytes };
-  return { doc, bytes, attached: await attachVex(home, image, bytes, opts.registry) };
+  return { doc, bytes, attached: await attachVex(imageLocation, image, bytes, opts.registry) };
 }

@@ -1,8 +1,8 @@
 import type { AdvisorySource } from "../advisories/source.js";
-import { archiveKind } from "../oci/homes/docker-archive.js";
-import { readHome } from "../oci/homes/homes.js";
-import { type Home, sourceHome } from "../oci/homes/name.js";
 import { artifactImages } from "../oci/image.js";
+import { archiveKind } from "../oci/locations/docker-archive.js";
+import { readLocation } from "../oci/locations/locations.js";
+import { type ImageLocation, sourceLocation } from "../oci/locations/name.js";
 import { platformText } from "../oci/platform.js";
 import { type ScanSources, withAdvisories } from "../scan/advisory-sources.js";
 import { type ImageScan, scanImage } from "../scan/scan.js";
@@ -12,7 +12,7 @@ import { attachedVexClaims } from "./attach.js";
 import { readVexFiles, type VexClaim } from "./read.js";
 
 /**
- * Scans every image at a location (each platform of an index), and says which home it is; the
+ * Scans every image at a location (each platform of an index), and says which image location it is; the
  * `vex` claims (--vex files) and the VEX attached to each image take findings out of the verdict.
  */
 export async function scanLocation(
@@ -20,9 +20,9 @@ export async function scanLocation(
   advisories: AdvisorySource,
   sources: ScanSources,
   vex: VexClaim[] = [],
-): Promise<{ home: Home; scans: ImageScan[] }> {
-  const home = await sourceHome(location, archiveKind);
-  const artifact = await readHome(home, { registry: sources.registry });
+): Promise<{ imageLocation: ImageLocation; scans: ImageScan[] }> {
+  const imageLocation = await sourceLocation(location, archiveKind);
+  const artifact = await readLocation(imageLocation, { registry: sources.registry });
   const spec = sources.spec ? await loadSpec(sources.spec, { mirror: sources.mirror }) : undefined;
   const images = artifactImages(artifact);
   const scans: ImageScan[] = [];
@@ -30,10 +30,10 @@ export async function scanLocation(
     const reference = images.length > 1 ? `${location} (${platformText(image)})` : location;
     const ctx = { cacheRoot: sources.cacheDir };
     const scan = await scanImage(image, reference, { advisories, spec, release: sources.release, ctx });
-    const attached = await attachedVexClaims(home, image, sources.registry);
+    const attached = await attachedVexClaims(imageLocation, image, sources.registry);
     scans.push(applyVex(scan, [...vex, ...attached]));
   }
-  return { home, scans };
+  return { imageLocation: imageLocation, scans };
 }
 
 /** `strata scan IMAGE...`: every image at each location scanned, the `vexFiles` statements applied. */

@@ -3,8 +3,8 @@ import { releaseOfPackages } from "../advisories/match.js";
 import { repositoryEvidence } from "../advisories/repository-evidence.js";
 import { type AdvisorySource, memoryAdvisories } from "../advisories/source.js";
 import type { FetchContext } from "../debian/release.js";
-import { type Home, homeText } from "../oci/homes/name.js";
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
+import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { createdOf, ImageFacts } from "../sbom/subject.js";
 import type { Spec } from "../spec/spec.js";
@@ -99,23 +99,23 @@ export async function vexForImage(
 /**
  * A build's VEX: for each image of `artifact`, what the changelogs the build's layer worker kept
  * in the cache justify (no .deb is read, no feed is asked: `strata vex` adds those), attached where
- * `home` keeps it beside the SBOMs. An image strata can state nothing about gets no document.
+ * `location` keeps it beside the SBOMs. An image strata can state nothing about gets no document.
  */
 export async function attachBuiltVex(
-  home: Home,
+  location: ImageLocation,
   artifact: Artifact,
   opts: { cacheRoot: string; registry?: RegistryClientOptions; facts?: ImageFacts },
 ): Promise<VexAttachReport[]> {
   const reports: VexAttachReport[] = [];
   for (const image of artifactImages(artifact)) {
-    const doc = await vexForImage(image, homeText(home), {
+    const doc = await vexForImage(image, locationText(location), {
       advisories: memoryAdvisories([]),
       ctx: { cacheRoot: opts.cacheRoot },
       fetch: false,
       facts: opts.facts,
       validate: false,
     });
-    if (doc !== undefined) reports.push(await attachVex(home, image, vexBytes(doc), opts.registry));
+    if (doc !== undefined) reports.push(await attachVex(location, image, vexBytes(doc), opts.registry));
   }
   return reports;
 }

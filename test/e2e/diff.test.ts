@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readInventory } from "../../src/inventory/inventory.js";
-import { readHome } from "../../src/oci/homes/homes.js";
+import { readLocation } from "../../src/oci/locations/locations.js";
 import { runStrata } from "../helpers/cli.js";
 import { buildExample, exampleCopy } from "../helpers/examples.js";
 import { dpkgInstalled, peerImage } from "../helpers/peer-image.js";
@@ -109,7 +109,7 @@ describe("strata diff on real images (root: mmdebstrap, umoci, podman; network: 
     // The inventory of the peer, as strata reads it, against dpkg-query over the tree it was made from.
     const installed = await dpkgInstalled(root);
     assert.ok(installed.length > 80, `${installed.length} packages installed`);
-    const peer = await readHome({ transport: "oci", path: layout, tag: "latest" });
+    const peer = await readLocation({ transport: "oci", path: layout, tag: "latest" });
     assert.ok(peer.kind === "image");
     const inventory = await readInventory(peer.image, layout);
     const read = inventory.packages.map((p) =>

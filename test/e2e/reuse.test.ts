@@ -9,7 +9,7 @@ import { modelPackages } from "../helpers/model-repo.js";
 import { type RegistryServer, startRegistry } from "../helpers/registry.js";
 
 /**
- * Builds on fresh machines reuse what a registry (or any home) already has: the compiled CLI, a
+ * Builds on fresh machines reuse what a registry (or any image location) already has: the compiled CLI, a
  * really-signed loopback repository whose requests are counted, and Debian's docker-registry.
  */
 

@@ -178,7 +178,7 @@ describe("strata sbom on real images (network: the host's mirror; root: mmdebstr
       const back = await sbom(`docker://${ref}`, "--format", format);
       assert.match(back.stderr, new RegExp(`the ${format} SBOM attached to`));
       const local = await sbom(`oci:${join(scan.work, "out")}:latest`, "--format", format, "--no-attached");
-      assert.equal(back.text, local.text, "the same image gives the same bytes in every home");
+      assert.equal(back.text, local.text, "the same image gives the same bytes in every image location");
     }
   });
 

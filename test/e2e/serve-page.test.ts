@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
 import { STRATA_BIN } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
@@ -58,8 +58,12 @@ async function shot(name: string): Promise<void> {
 
 /** team/web:2 is also kept in an OCI layout, so its SBOM can be computed without the network. */
 async function alsoInLayout(indexPath: string, layout: string, spec: FleetImageSpec): Promise<void> {
-  const home = { transport: "oci" as const, path: layout, tag: "2" };
-  await writeHome(home, { kind: "image", image: spec.image.image }, { refName: "2", archiveName: "web:2" });
+  const location = { transport: "oci" as const, path: layout, tag: "2" };
+  await writeLocation(
+    location,
+    { kind: "image", image: spec.image.image },
+    { refName: "2", archiveName: "web:2" },
+  );
   const index = await FleetIndex.open(indexPath);
   const ref = { registry: "", repository: `oci:${layout}`, tag: "2", topDigest: digestOf(spec) };
   await index.add(spec.image.image, `oci:${layout}:2`, [ref]);

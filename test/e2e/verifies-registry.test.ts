@@ -3,9 +3,9 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { parseHomeName } from "../../src/oci/homes/name.js";
 import type { Artifact } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { parseLocationName } from "../../src/oci/locations/name.js";
 import { pullArtifact } from "../../src/oci/registry/pull.js";
 import { pushArtifact } from "../../src/oci/registry/push.js";
 import { attachSboms } from "../../src/sbom/attach.js";
@@ -99,10 +99,14 @@ describe("strata pull refuses what a registry serves unless it is what the diges
       knownBlobs: false,
     });
     proxy = await tamperingProxy(registry, () => tampering, seen);
-    const home = parseHomeName(`docker://${registry.host}/${SBOM_REPO}:1`)!;
+    const location = parseLocationName(`docker://${registry.host}/${SBOM_REPO}:1`)!;
     const described = await strataLikeImage(PACKAGES, LICENCES);
-    await writeHome(home, { kind: "image", image: described }, { refName: "latest", archiveName: "x:1" });
-    const [report] = await attachSboms(home, { kind: "image", image: described }, { formats: ["spdx"] });
+    await writeLocation(
+      location,
+      { kind: "image", image: described },
+      { refName: "latest", archiveName: "x:1" },
+    );
+    const [report] = await attachSboms(location, { kind: "image", image: described }, { formats: ["spdx"] });
     sbom.manifest = report.digest;
     const manifest = await fetch(`http://${registry.host}/v2/${SBOM_REPO}/manifests/${report.digest}`, {
       headers: { accept: "application/vnd.oci.image.manifest.v1+json" },

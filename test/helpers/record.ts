@@ -13,7 +13,7 @@ export function recordOf(image: Image): Promise<ImageRecord> {
 
 /**
  * `image` naming another record: `record` as JSON (canonical), or bytes as they are; the blob is
- * served by the image's blob source as a home would, and attached as a build attaches it.
+ * served by the image's blob source as an image location would, and attached as a build attaches it.
  */
 export function withRecord(image: Image, record: unknown): Image {
   const bytes = Buffer.isBuffer(record) ? record : Buffer.from(canonicalJson(record));

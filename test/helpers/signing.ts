@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { type ImageLocation, parseLocationName } from "../../src/oci/locations/name.js";
 import { writeSigningKey } from "../../src/sign/keys.js";
 import { runStrata } from "./cli.js";
 import { type RegistryServer, startRegistry } from "./registry.js";
@@ -27,17 +27,17 @@ export async function keyPair(
   return writeSigningKey(join(dir, name), SIGNING_PASSPHRASE);
 }
 
-/** A fresh one-layer image pushed to `registry` as `repo:tag`; its home and manifest digest. */
+/** A fresh one-layer image pushed to `registry` as `repo:tag`; its image location and manifest digest. */
 export async function pushedImage(
   registry: RegistryServer,
   repo: string,
   tag: string,
-): Promise<{ home: Home; ref: string; digest: string }> {
+): Promise<{ location: ImageLocation; ref: string; digest: string }> {
   const { image } = await freshImage(1);
   const ref = `${registry.host}/${repo}:${tag}`;
-  const home = parseHomeName(`docker://${ref}`)!;
-  await writeHome(home, { kind: "image", image }, { refName: tag, archiveName: `${repo}:${tag}` });
-  return { home, ref, digest: imageDescriptor(image).digest };
+  const location = parseLocationName(`docker://${ref}`)!;
+  await writeLocation(location, { kind: "image", image }, { refName: tag, archiveName: `${repo}:${tag}` });
+  return { location: location, ref, digest: imageDescriptor(image).digest };
 }
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";

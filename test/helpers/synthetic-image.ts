@@ -17,9 +17,9 @@ import { sha256Hex } from "../../src/util/hash.js";
 import { type RecordedTestPackage, withTestRecord } from "./record.js";
 
 /**
- * Small but real images for tests of the homes (layout, archives, registry): each layer is a gzip of
+ * Small but real images for tests of the image locations (layout, archives, registry): each layer is a gzip of
  * a tar of random files, so layers are unique unless a test shares them on purpose. The real builder
- * lives elsewhere; these exist so the homes can be tested without it.
+ * lives elsewhere; these exist so the image locations can be tested without it.
  */
 
 export interface SyntheticLayer {

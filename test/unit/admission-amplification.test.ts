@@ -9,9 +9,9 @@ import type { ReviewRequest } from "../../src/admission/review.js";
 import { answerReview, webhookDecider } from "../../src/admission/webhook.js";
 import type { Db } from "../../src/database/db.js";
 import type { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { parseLocationName } from "../../src/oci/locations/name.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { tempDir } from "../helpers/debs.js";
 import { strataImage } from "../helpers/fleet-images.js";
@@ -161,8 +161,8 @@ describe("admission webhook against amplification", { timeout: 120_000 }, () => 
       label: "unindexed",
     });
     const ref = `${registry.host}/shop/unindexed:1`;
-    await writeHome(
-      parseHomeName(`docker://${ref}`)!,
+    await writeLocation(
+      parseLocationName(`docker://${ref}`)!,
       { kind: "image", image },
       { refName: "1", archiveName: ref },
     );

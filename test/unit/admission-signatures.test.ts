@@ -5,9 +5,9 @@ import { after, before, describe, it } from "node:test";
 import { auditPods } from "../../src/admission/audit.js";
 import { ImageDecider } from "../../src/admission/decider.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { parseLocationName } from "../../src/oci/locations/name.js";
 import { loadPolicy, type Policy } from "../../src/policy/policy.js";
 import { loadPrivateKey } from "../../src/sign/keys.js";
 import { signImage } from "../../src/sign/sign-image.js";
@@ -36,8 +36,8 @@ describe("admission with require: signed-by", { timeout: 180_000 }, () => {
       label: `${repo}:${tag}`,
     });
     const ref = `${registry.host}/${repo}:${tag}`;
-    await writeHome(
-      parseHomeName(`docker://${ref}`)!,
+    await writeLocation(
+      parseLocationName(`docker://${ref}`)!,
       { kind: "image", image },
       { refName: tag, archiveName: ref },
     );
@@ -46,7 +46,7 @@ describe("admission with require: signed-by", { timeout: 180_000 }, () => {
   }
 
   async function sign(ref: string, key = trusted) {
-    await signImage(parseHomeName(`docker://${ref}`)!, key);
+    await signImage(parseLocationName(`docker://${ref}`)!, key);
   }
 
   async function admit(image: string) {

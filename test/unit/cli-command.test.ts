@@ -111,9 +111,9 @@ describe("the build's library steps", () => {
     const dir = await mkdtemp(join(tmpdir(), "strata-reuse-"));
     process.env.STRATA_CACHE_DIR = dir;
     const notes: string[] = [];
-    const home = { transport: "oci" as const, path: join(dir, "none") };
-    const reused = await reuseSources([home], { onNote: (m) => notes.push(m) });
+    const location = { transport: "oci" as const, path: join(dir, "none") };
+    const reused = await reuseSources([location], { onNote: (m) => notes.push(m) });
     assert.deepEqual(reused, []);
-    assert.deepEqual(notes, [`nothing at oci:${home.path} yet: no layers to reuse from it`]);
+    assert.deepEqual(notes, [`nothing at oci:${location.path} yet: no layers to reuse from it`]);
   });
 });

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { chainIds, diffArtifacts, diffImages } from "../../src/inventory/image-diff.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { parseHomeName } from "../../src/oci/homes/name.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { parseLocationName } from "../../src/oci/locations/name.js";
 import { StrataAnnotation } from "../../src/record/keys.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { runStrata } from "../helpers/cli.js";
@@ -132,7 +132,7 @@ describe("strata diff", () => {
   });
 });
 
-describe("strata diff, push and pull on the command line take any home", () => {
+describe("strata diff, push and pull on the command line take any image location", () => {
   let work: string;
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "strata-diff-cli-"));
@@ -145,8 +145,8 @@ describe("strata diff, push and pull on the command line take any home", () => {
   test("diff oci:A docker-archive:B prints the report, and --json the same facts", async () => {
     const { imageA, imageB } = await twoImages();
     const [a, b] = [`oci:${join(work, "a")}:v1`, `docker-archive:${join(work, "b.tar")}:app:v2`];
-    await writeHome(parseHomeName(a)!, imageArtifact(imageA), { refName: "x", archiveName: "x:y" });
-    await writeHome(parseHomeName(b)!, imageArtifact(imageB), { refName: "x", archiveName: "x:y" });
+    await writeLocation(parseLocationName(a)!, imageArtifact(imageA), { refName: "x", archiveName: "x:y" });
+    await writeLocation(parseLocationName(b)!, imageArtifact(imageB), { refName: "x", archiveName: "x:y" });
     const human = await runStrata(["diff", a, b]);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /packages: 1 added, 1 removed, 1 changed, 1 the same/);
@@ -171,7 +171,10 @@ describe("strata diff, push and pull on the command line take any home", () => {
     try {
       const { imageA } = await twoImages();
       const source = `docker-archive:${join(work, "src.tar")}`;
-      await writeHome(parseHomeName(source)!, imageArtifact(imageA), { refName: "x", archiveName: "app:1" });
+      await writeLocation(parseLocationName(source)!, imageArtifact(imageA), {
+        refName: "x",
+        archiveName: "app:1",
+      });
       const pushed = await runStrata(["push", source, `docker://${registry.host}/team/app:1`]);
       assert.equal(pushed.code, 0, pushed.stderr);
       assert.match(pushed.stderr, /6 blobs uploaded/);

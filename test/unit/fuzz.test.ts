@@ -16,9 +16,9 @@ import { parseRelease } from "../../src/debian/release.js";
 import { parseVersion } from "../../src/debian/version.js";
 import { readInventory } from "../../src/inventory/inventory.js";
 import { assertLockCovers, readLock } from "../../src/lock/lock.js";
-import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
-import { parseHomeName } from "../../src/oci/homes/name.js";
 import { descriptorOf } from "../../src/oci/image.js";
+import { readDockerArchive } from "../../src/oci/locations/docker-archive.js";
+import { parseLocationName } from "../../src/oci/locations/name.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
 import { MediaType } from "../../src/oci/types.js";
 import { parsePolicy } from "../../src/policy/policy.js";
@@ -237,7 +237,7 @@ test("fuzz: image locations parse or are a clean usage error", async () => {
   const names = ["oci:/tmp/x:v1", "docker-archive:/a.tar:app:v1", `docker://127.0.0.1:5000/a/b@${DIGEST}`];
   await property(fc.oneof(...names.map(textOrMutation)), async (text) => {
     try {
-      parseHomeName(text);
+      parseLocationName(text);
     } catch (err) {
       assert.ok(isStrataError(err, "USAGE"), String(err));
     }

@@ -54,7 +54,7 @@ describe("the image model", () => {
   });
 });
 
-/** A layer held in memory: what any home's layer looks like to mutate. */
+/** A layer held in memory: what any image location's layer looks like to mutate. */
 function memoryLayer(text: string): Layer {
   const bytes = Buffer.from(text);
   return {

@@ -566,7 +566,7 @@ describe("base and files layers", () => {
     ],
   };
 
-  test("the amd64 base layer has the merged-/usr links, skeleton modes, accounts and homes", async () => {
+  test("the amd64 base layer has the merged-/usr links, skeleton modes, accounts and image locations", async () => {
     const store = await tempDir("store");
     const blob = await buildBaseLayer({
       architecture: "amd64",

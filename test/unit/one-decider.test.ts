@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { answerReview, webhookDecider } from "../../src/admission/webhook.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
 import { loadPolicy } from "../../src/policy/policy.js";
 import { runStrata } from "../helpers/cli.js";
 import { tempDir } from "../helpers/debs.js";
@@ -64,7 +64,7 @@ describe("check, scan --fail-on, audit and the webhook give one verdict per imag
       const { image } = await strataImage(row.packages, { label: row.name });
       const digest = imageDescriptor(image).digest;
       const layout = join(dir, row.name);
-      await writeHome(
+      await writeLocation(
         { transport: "oci", path: layout, tag: "1" },
         { kind: "image", image },
         { refName: "1", archiveName: `${row.name}:1` },

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { readHome, writeHome } from "../../src/oci/homes/homes.js";
-import type { Home } from "../../src/oci/homes/name.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../../src/oci/image.js";
+import { readLocation, writeLocation } from "../../src/oci/locations/locations.js";
+import type { ImageLocation } from "../../src/oci/locations/name.js";
 import { composeImage, imageParts } from "../../src/oci/mutate.js";
 import { digestHex } from "../../src/oci/types.js";
 import { StrataAnnotation } from "../../src/record/keys.js";
@@ -47,9 +47,9 @@ const recordNamed = (image: Image) => image.manifest.annotations![StrataAnnotati
 async function layoutWithoutRecord(label: string): Promise<{ image: Image; artifact: Artifact }> {
   const { image } = await strataImage([LIBC, OPENSSL], { label });
   const layout = join(dir, label);
-  await writeHome({ transport: "oci", path: layout } as Home, { kind: "image", image }, names);
+  await writeLocation({ transport: "oci", path: layout } as ImageLocation, { kind: "image", image }, names);
   await rm(join(layout, "blobs", "sha256", digestHex(recordNamed(image))));
-  const artifact = await readHome({ transport: "oci", path: layout } as Home);
+  const artifact = await readLocation({ transport: "oci", path: layout } as ImageLocation);
   return { image: artifactImages(artifact)[0], artifact };
 }
 
@@ -64,12 +64,12 @@ async function behindProxy(
   repository: string,
   answer: (res: ServerResponse) => void,
 ): Promise<{ ref: string; close: () => Promise<void> }> {
-  const home = {
+  const location = {
     transport: "docker",
     ref: { registry: registry.host, repository, tag: "1" },
     text: `${registry.host}/${repository}:1`,
-  } as Home;
-  await writeHome(home, { kind: "image", image }, { ...names, registry: { knownBlobs: false } });
+  } as ImageLocation;
+  await writeLocation(location, { kind: "image", image }, { ...names, registry: { knownBlobs: false } });
   const record = recordNamed(image);
   const proxy = await serve((req: IncomingMessage, res: ServerResponse) => {
     if (req.method === "GET" && req.url?.endsWith(`/blobs/${record}`)) return answer(res);
@@ -106,8 +106,12 @@ async function tricklingProxy(image: Image, repository: string) {
 async function readThrough(ref: string): Promise<Artifact> {
   const [registryHost, ...rest] = ref.split("/");
   const [repository, tag] = rest.join("/").split(":");
-  const home = { transport: "docker", ref: { registry: registryHost, repository, tag }, text: ref } as Home;
-  return readHome(home, { registry: { retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } } });
+  const location = {
+    transport: "docker",
+    ref: { registry: registryHost, repository, tag },
+    text: ref,
+  } as ImageLocation;
+  return readLocation(location, { registry: { retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } } });
 }
 
 /** `work` with STRATA_HTTP_TIMEOUT set to `seconds`. */
@@ -143,8 +147,8 @@ describe("copying an image whose record cannot be read", () => {
     );
     assert.equal(artifactImages(copied)[0].attached, undefined);
     const again = join(dir, "absent-copy-again");
-    await writeHome({ transport: "oci", path: again } as Home, copied, names);
-    const [read] = artifactImages(await readHome({ transport: "oci", path: again } as Home));
+    await writeLocation({ transport: "oci", path: again } as ImageLocation, copied, names);
+    const [read] = artifactImages(await readLocation({ transport: "oci", path: again } as ImageLocation));
     assert.equal(imageDescriptor(read).digest, imageDescriptor(image).digest);
   });
 
@@ -389,12 +393,12 @@ describe("the fleet index and an image without its record", () => {
 
   test("a strata image copied registry to registry by skopeo (which drops referrers) is indexed (runs skopeo)", async () => {
     const { image } = await strataImage([LIBC], { label: "skopeo" });
-    const home = {
+    const location = {
       transport: "docker",
       ref: { registry: registry.host, repository: "record/by-strata", tag: "1" },
       text: `${registry.host}/record/by-strata:1`,
-    } as Home;
-    await writeHome(home, { kind: "image", image }, { ...names, registry: { knownBlobs: false } });
+    } as ImageLocation;
+    await writeLocation(location, { kind: "image", image }, { ...names, registry: { knownBlobs: false } });
     await run("skopeo", [
       "copy",
       "--src-tls-verify=false",
@@ -407,8 +411,8 @@ describe("the fleet index and an image without its record", () => {
       transport: "docker",
       ref: { registry: registry.host, repository: "record/by-skopeo", tag: "1" },
       text: `${registry.host}/record/by-skopeo:1`,
-    } as Home;
-    const [copied] = artifactImages(await readHome(copy));
+    } as ImageLocation;
+    const [copied] = artifactImages(await readLocation(copy));
     const result = await index.add(copied, "by-skopeo", [ref("by-skopeo", imageDescriptor(copied).digest)]);
     assert.match(result.note ?? "", /is missing \(.*404.*\); its packages were read from its layers$/);
     assert.deepEqual(

@@ -5,9 +5,6 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { writeDockerArchive } from "../../src/oci/archive.js";
 import { resolveCompression } from "../../src/oci/compress.js";
-import { readDockerArchive } from "../../src/oci/homes/docker-archive.js";
-import { readHome, writeHome } from "../../src/oci/homes/homes.js";
-import type { Home } from "../../src/oci/homes/name.js";
 import {
   type Artifact,
   artifactImages,
@@ -15,6 +12,9 @@ import {
   imageDescriptor,
   MissingBlobError,
 } from "../../src/oci/image.js";
+import { readDockerArchive } from "../../src/oci/locations/docker-archive.js";
+import { readLocation, writeLocation } from "../../src/oci/locations/locations.js";
+import type { ImageLocation } from "../../src/oci/locations/name.js";
 import { composeImage, imageParts } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
 import { accountFor } from "../../src/record/account.js";
@@ -228,16 +228,16 @@ describe("the record travels with the image", () => {
   const names = { refName: "latest", archiveName: "strata/record:latest" };
   const artifact: () => Artifact = () => ({ kind: "image", image: built });
 
-  async function accountedAt(home: Home): Promise<void> {
-    const [image] = artifactImages(await readHome(home));
+  async function accountedAt(location: ImageLocation): Promise<void> {
+    const [image] = artifactImages(await readLocation(location));
     const accounting = await accountFor(image, "test");
     assert.ok(accounting.ok, accounting.ok ? "" : accounting.reason);
   }
 
   test("into an OCI layout, as an index.json entry whose subject is the image", async () => {
-    const home: Home = { transport: "oci", path: join(dir, "layout") } as Home;
-    await writeHome(home, artifact(), names);
-    await accountedAt(home);
+    const location: ImageLocation = { transport: "oci", path: join(dir, "layout") } as ImageLocation;
+    await writeLocation(location, artifact(), names);
+    await accountedAt(location);
     const index = JSON.parse(await readFile(join(dir, "layout", "index.json"), "utf8"));
     const entry = index.manifests.find(
       (d: { artifactType?: string }) => d.artifactType === RECORD_ARTIFACT_TYPE,
@@ -248,25 +248,25 @@ describe("the record travels with the image", () => {
     assert.equal(manifest.subject.digest, imageDescriptor(built).digest);
     assert.equal(manifest.layers[0].digest, built.manifest.annotations?.[StrataAnnotation.record]);
     // And on from there: a layout read back and written again still carries it.
-    const again: Home = { transport: "oci", path: join(dir, "layout-again") } as Home;
-    await writeHome(again, await withRecords(await readHome(home)), names);
+    const again: ImageLocation = { transport: "oci", path: join(dir, "layout-again") } as ImageLocation;
+    await writeLocation(again, await withRecords(await readLocation(location)), names);
     await accountedAt(again);
   });
 
   test("into an oci-archive", async () => {
-    const home = { transport: "oci-archive", path: join(dir, "image.tar") } as Home;
-    await writeHome(home, artifact(), names);
-    await accountedAt(home);
+    const location = { transport: "oci-archive", path: join(dir, "image.tar") } as ImageLocation;
+    await writeLocation(location, artifact(), names);
+    await accountedAt(location);
   });
 
   test("into a registry repository, the blob pushed beside the image and found by its digest", async () => {
-    const home = {
+    const location = {
       transport: "docker",
       ref: { registry: registry.host, repository: "record/app", tag: "1" },
       text: `${registry.host}/record/app:1`,
-    } as Home;
-    await writeHome(home, artifact(), { ...names, registry: { knownBlobs: false } });
-    await accountedAt(home);
+    } as ImageLocation;
+    await writeLocation(location, artifact(), { ...names, registry: { knownBlobs: false } });
+    await accountedAt(location);
   });
 
   test("a docker-archive keeps no manifest: what is read back is refused as not built by strata", async () => {

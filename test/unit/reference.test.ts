@@ -159,7 +159,7 @@ describe("saved registry credentials", () => {
   });
 });
 
-describe("--tag for local homes", () => {
+describe("--tag for local image locations", () => {
   test("a bare tag names no image; NAME:TAG and HOST/PATH:TAG name it too", () => {
     assert.deepEqual(parseLocalName("v1"), { tag: "v1" });
     assert.deepEqual(parseLocalName("myapp:v1"), { name: "myapp", tag: "v1" });

@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readHome, writeHome } from "../../src/oci/homes/homes.js";
-import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { type Image, imageDescriptor } from "../../src/oci/image.js";
 import { readLayout, writeLayout } from "../../src/oci/layout.js";
+import { readLocation, writeLocation } from "../../src/oci/locations/locations.js";
+import { type ImageLocation, parseLocationName } from "../../src/oci/locations/name.js";
 import { attachToLayout, referrerOf } from "../../src/oci/referrers.js";
 import { type Descriptor, MediaType } from "../../src/oci/types.js";
 import { attachedSbom, attachSboms } from "../../src/sbom/attach.js";
@@ -33,15 +33,15 @@ describe("SBOMs attached in an OCI layout", () => {
   });
   after(() => rm(work, { recursive: true, force: true }));
 
-  async function layoutWithImage(name: string): Promise<Home> {
+  async function layoutWithImage(name: string): Promise<ImageLocation> {
     const dir = join(work, name);
     await writeLayout(dir, { kind: "image", image }, { tag: "latest" });
     return { transport: "oci", path: dir };
   }
 
   test("both formats become artifacts whose subject is the image manifest, and read back byte for byte", async () => {
-    const home = await layoutWithImage("both");
-    const reports = await attachSboms(home, { kind: "image", image });
+    const location = await layoutWithImage("both");
+    const reports = await attachSboms(location, { kind: "image", image });
     assert.deepEqual(
       reports.map((r) => [r.format, r.via, r.subject]),
       [
@@ -49,14 +49,14 @@ describe("SBOMs attached in an OCI layout", () => {
         ["cyclonedx", "layout", imageDescriptor(image).digest],
       ],
     );
-    const index = await indexJson((home as { path: string }).path);
+    const index = await indexJson((location as { path: string }).path);
     assert.deepEqual(
       index.manifests.map((d) => d.artifactType),
       [undefined, "application/spdx+json", "application/vnd.cyclonedx+json"],
     );
     const computed = await computeSboms(image, ["spdx", "cyclonedx"], "test");
-    const spdx = await attachedSbom(home, image, "spdx");
-    const cdx = await attachedSbom(home, image, "cyclonedx");
+    const spdx = await attachedSbom(location, image, "spdx");
+    const cdx = await attachedSbom(location, image, "cyclonedx");
     assert.ok(spdx && cdx);
     assert.ok(spdx.bytes.equals(computed.get("spdx")!));
     assert.ok(cdx.bytes.equals(computed.get("cyclonedx")!));
@@ -65,20 +65,20 @@ describe("SBOMs attached in an OCI layout", () => {
   });
 
   test("the layout still opens without a tag, and attaching again replaces rather than adds", async () => {
-    const home = await layoutWithImage("again");
-    await attachSboms(home, { kind: "image", image });
-    await attachSboms(home, { kind: "image", image });
-    const dir = (home as { path: string }).path;
+    const location = await layoutWithImage("again");
+    await attachSboms(location, { kind: "image", image });
+    await attachSboms(location, { kind: "image", image });
+    const dir = (location as { path: string }).path;
     assert.equal((await indexJson(dir)).manifests.length, 3);
     const artifact = await readLayout(dir);
     assert.equal(artifact.kind, "image");
   });
 
   test("an artifact manifest named as the image is refused in one line", async () => {
-    const home = await layoutWithImage("artifact");
-    const [report] = await attachSboms(home, { kind: "image", image }, { formats: ["spdx"] });
+    const location = await layoutWithImage("artifact");
+    const [report] = await attachSboms(location, { kind: "image", image }, { formats: ["spdx"] });
     await assert.rejects(
-      readHome({ ...home, tag: report.digest } as Home),
+      readLocation({ ...location, tag: report.digest } as ImageLocation),
       (err) =>
         isStrataError(err, "IO") &&
         /not an image but an artifact of type application\/spdx\+json/.test(err.message),
@@ -86,13 +86,13 @@ describe("SBOMs attached in an OCI layout", () => {
   });
 
   test("an attached SBOM whose bytes were altered is refused", async () => {
-    const home = await layoutWithImage("tampered");
-    const [report] = await attachSboms(home, { kind: "image", image }, { formats: ["spdx"] });
-    const dir = (home as { path: string }).path;
+    const location = await layoutWithImage("tampered");
+    const [report] = await attachSboms(location, { kind: "image", image }, { formats: ["spdx"] });
+    const dir = (location as { path: string }).path;
     const manifest = JSON.parse(await readFile(join(dir, "blobs/sha256", report.digest.slice(7)), "utf8"));
     const { writeFile } = await import("node:fs/promises");
     await writeFile(join(dir, "blobs/sha256", manifest.layers[0].digest.slice(7)), "{}");
-    await assert.rejects(attachedSbom(home, image, "spdx"), (err) => isStrataError(err));
+    await assert.rejects(attachedSbom(location, image, "spdx"), (err) => isStrataError(err));
   });
 
   test("each platform image of an index gets its own SBOMs, and the CLI asks which one", async () => {
@@ -104,8 +104,8 @@ describe("SBOMs attached in an OCI layout", () => {
     const index = syntheticIndex([image, arm]);
     const dir = join(work, "index");
     await writeLayout(dir, index, { tag: "latest" });
-    const home: Home = { transport: "oci", path: dir };
-    const reports = await attachSboms(home, index, { formats: ["cyclonedx"] });
+    const location: ImageLocation = { transport: "oci", path: dir };
+    const reports = await attachSboms(location, index, { formats: ["cyclonedx"] });
     assert.deepEqual(
       reports.map((r) => [r.platform, r.subject]),
       [
@@ -113,7 +113,7 @@ describe("SBOMs attached in an OCI layout", () => {
         ["linux/arm64/v8", imageDescriptor(arm).digest],
       ],
     );
-    const back = JSON.parse((await attachedSbom(home, arm, "cyclonedx"))!.bytes.toString());
+    const back = JSON.parse((await attachedSbom(location, arm, "cyclonedx"))!.bytes.toString());
     assert.equal(back.metadata.component.version, imageDescriptor(arm).digest);
     assert.deepEqual(back.metadata.component.properties, [
       { name: "dev.strata:platform", value: "linux/arm64/v8" },
@@ -122,7 +122,7 @@ describe("SBOMs attached in an OCI layout", () => {
     assert.equal(noPlatform.code, 2, noPlatform.stderr);
     const picked = await runStrata(["sbom", `oci:${dir}`, "--platform", "arm64", "--format", "cyclonedx"]);
     assert.equal(picked.code, 0, picked.stderr);
-    assert.equal(picked.stdout, (await attachedSbom(home, arm, "cyclonedx"))!.bytes.toString());
+    assert.equal(picked.stdout, (await attachedSbom(location, arm, "cyclonedx"))!.bytes.toString());
   });
 
   test("archives have no place for referrers: a usage error", async () => {
@@ -259,10 +259,10 @@ describe("SBOMs attached in a real docker-registry 2.8 (loopback; no referrers A
   });
   after(() => registry.close());
 
-  async function pushed(image: Image, repo: string): Promise<Home> {
-    const home = parseHomeName(`docker://${registry.host}/${repo}:1`)!;
-    await writeHome(home, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
-    return home;
+  async function pushed(image: Image, repo: string): Promise<ImageLocation> {
+    const location = parseLocationName(`docker://${registry.host}/${repo}:1`)!;
+    await writeLocation(location, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
+    return location;
   }
 
   async function fallbackIndex(repo: string, subject: string): Promise<{ manifests: Descriptor[] }> {
@@ -275,9 +275,9 @@ describe("SBOMs attached in a real docker-registry 2.8 (loopback; no referrers A
 
   test("the tag fallback index lists both; attaching again replaces strata's own and keeps others'", async () => {
     const image = await strataLikeImage(PACKAGES, LICENCES);
-    const home = await pushed(image, "team/app");
+    const location = await pushed(image, "team/app");
     const subject = imageDescriptor(image).digest;
-    const first = await attachSboms(home, { kind: "image", image });
+    const first = await attachSboms(location, { kind: "image", image });
     assert.deepEqual(
       first.map((r) => r.via),
       ["tag-fallback", "tag-fallback"],
@@ -295,14 +295,14 @@ describe("SBOMs attached in a real docker-registry 2.8 (loopback; no referrers A
       body: JSON.stringify({ ...index, manifests: [...index.manifests, foreign] }),
     });
     assert.equal(put.status, 201);
-    await attachSboms(home, { kind: "image", image });
+    await attachSboms(location, { kind: "image", image });
     const again = await fallbackIndex("team/app", subject);
     assert.deepEqual(again.manifests.map((d) => d.artifactType).sort(), [
       "application/example",
       "application/spdx+json",
       "application/vnd.cyclonedx+json",
     ]);
-    const back = await attachedSbom(home, image, "cyclonedx");
+    const back = await attachedSbom(location, image, "cyclonedx");
     assert.ok(back?.bytes.equals((await computeSboms(image, ["cyclonedx"], "t")).get("cyclonedx")!));
   });
 

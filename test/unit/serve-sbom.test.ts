@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
 import { attachToLayout, referrerOf } from "../../src/oci/referrers.js";
 import { attachSboms } from "../../src/sbom/attach.js";
 import { computeSboms } from "../../src/sbom/sbom.js";
@@ -31,13 +31,13 @@ const digests = { plain: "", attached: "", forged: "", gone: "", silent: "" };
 async function indexLayout(dir: string, name: string, packages: (typeof BASE_FILES)[]) {
   const { image } = await strataImage(packages, { label: name });
   const path = resolve(dir, name);
-  const home = { transport: "oci" as const, path, tag: "1" };
-  await writeHome(home, { kind: "image", image }, { refName: "1", archiveName: `${name}:1` });
+  const location = { transport: "oci" as const, path, tag: "1" };
+  await writeLocation(location, { kind: "image", image }, { refName: "1", archiveName: `${name}:1` });
   const digest = imageDescriptor(image).digest;
   await index.add(image, `oci:${path}:1`, [
     { registry: "", repository: `oci:${path}`, tag: "1", topDigest: digest },
   ]);
-  return { home, image, digest };
+  return { home: location, image, digest };
 }
 
 before(async () => {

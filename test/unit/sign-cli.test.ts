@@ -96,16 +96,16 @@ describe("strata build --sign and update --sign", { timeout: 240_000 }, () => {
     );
     // The SPDX SBOM's attestation: about the platform image, its predicate the attached SBOM, signed (DSSE PAE).
     const image = artifactImages(await readLayout(layout))[0];
-    const home = { transport: "oci" as const, path: layout };
+    const location = { transport: "oci" as const, path: layout };
     const spdxType = "https://spdx.dev/Document";
-    const [sbomEnvelope] = await attachedAttestations(home, imageDescriptor(image).digest, spdxType, {});
+    const [sbomEnvelope] = await attachedAttestations(location, imageDescriptor(image).digest, spdxType, {});
     assert.ok(sbomEnvelope, "the SPDX SBOM is attested");
     const body = Buffer.from(sbomEnvelope.payload, "base64");
     const type = "application/vnd.in-toto+json";
     const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${body.length} `), body]);
     const pub = createPublicKey(await readFile(keys.publicFile, "utf8"));
     assert.ok(verifySignature("sha256", pae, pub, Buffer.from(sbomEnvelope.signatures[0].sig, "base64")));
-    const attached = await attachedSbom(home, image, "spdx");
+    const attached = await attachedSbom(location, image, "spdx");
     assert.deepEqual(JSON.parse(body.toString()).predicate, JSON.parse(attached!.bytes.toString()));
   });
 

@@ -6,9 +6,9 @@ import { after, before, describe, test } from "node:test";
 import { ImageDecider } from "../../src/admission/decider.js";
 import { FleetIndex } from "../../src/fleet/fleet-index.js";
 import { serializeLock } from "../../src/lock/lock.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import type { Home } from "../../src/oci/homes/name.js";
 import { type Artifact, artifactDescriptor, imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import type { ImageLocation } from "../../src/oci/locations/name.js";
 import { loadPolicy } from "../../src/policy/policy.js";
 import { attachAttestation, attachedAttestations } from "../../src/sign/attestations.js";
 import { loadPrivateKey } from "../../src/sign/keys.js";
@@ -56,18 +56,18 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function layout(name: string, artifact: Artifact): Promise<Home> {
-    const home: Home = { transport: "oci", path: join(dir, name) };
-    await writeHome(home, artifact, { refName: "latest", archiveName: "x:1" });
-    return home;
+  async function layout(name: string, artifact: Artifact): Promise<ImageLocation> {
+    const location: ImageLocation = { transport: "oci", path: join(dir, name) };
+    await writeLocation(location, artifact, { refName: "latest", archiveName: "x:1" });
+    return location;
   }
 
   async function attachedStatement(
-    home: Home,
+    location: ImageLocation,
     artifact: Artifact,
   ): Promise<{ statement: Statement; body: Buffer; sig: string }> {
     const [envelope] = await attachedAttestations(
-      home,
+      location,
       artifactDescriptor(artifact).digest,
       SLSA_PROVENANCE_V1,
       {},
@@ -79,10 +79,10 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
   }
 
   test("the statement and its predicate satisfy the in-toto v1 and SLSA v1 schemas; its DSSE signature checks with the public key alone", async () => {
-    const home = await layout("schema", built.artifact);
-    const report = await signImage(home, await key(), { artifact: built.artifact });
+    const location = await layout("schema", built.artifact);
+    const report = await signImage(location, await key(), { artifact: built.artifact });
     assert.deepEqual(report.provenance, { via: "layout" });
-    const { statement, body, sig } = await attachedStatement(home, built.artifact);
+    const { statement, body, sig } = await attachedStatement(location, built.artifact);
     assert.equal(statementErrors(statement), null, JSON.stringify(statementErrors(statement)));
     assert.equal(
       provenanceErrors(statement.predicate),
@@ -94,9 +94,9 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
   });
 
   test("the subject is the image's digest, the materials are the lock's .debs and InReleases, the lock digest is strata.lock's", async () => {
-    const home = await layout("materials", built.artifact);
-    await signImage(home, await key(), { artifact: built.artifact });
-    const { statement } = await attachedStatement(home, built.artifact);
+    const location = await layout("materials", built.artifact);
+    await signImage(location, await key(), { artifact: built.artifact });
+    const { statement } = await attachedStatement(location, built.artifact);
     assert.deepEqual(statement.subject[0].digest, {
       sha256: artifactDescriptor(built.artifact).digest.slice(7),
     });
@@ -130,18 +130,20 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
   });
 
   test("verify --provenance passes for the image's own provenance and fails for another image's, a padded one, or another key's", async () => {
-    const home = await layout("verify", built.artifact);
+    const location = await layout("verify", built.artifact);
     const signer = await key();
-    await signImage(home, signer, { artifact: built.artifact });
+    await signImage(location, signer, { artifact: built.artifact });
     const pub = createPublicKey(signer);
-    assert.deepEqual((await verifyImage(home, [pub], { provenance: true })).provenance, { verified: true });
+    assert.deepEqual((await verifyImage(location, [pub], { provenance: true })).provenance, {
+      verified: true,
+    });
 
     // Another image's provenance, signed by the same key, attached to this one.
     const foreign = await layout("foreign", built.artifact);
     await signImage(foreign, signer, { artifact: built.artifact, provenance: false });
     const otherStatement = await provenanceStatement(other.artifact, "x", { where: "test" });
     await attachAttestation(
-      foreign as Home & { transport: "oci" },
+      foreign as ImageLocation & { transport: "oci" },
       artifactDescriptor(built.artifact),
       otherStatement,
       signer,
@@ -158,7 +160,7 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
       digest: { sha256: "0".repeat(64) },
     });
     await attachAttestation(
-      foreign as Home & { transport: "oci" },
+      foreign as ImageLocation & { transport: "oci" },
       artifactDescriptor(built.artifact),
       padded,
       signer,
@@ -175,8 +177,8 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
   });
 
   test("sbom --attach --sign attests both SBOMs of the image, each signed over its DSSE PAE", async () => {
-    const home = await layout("sbom-attest", built.artifact);
-    const location = `oci:${(home as { path: string }).path}`;
+    const imageLocation = await layout("sbom-attest", built.artifact);
+    const location = `oci:${(imageLocation as { path: string }).path}`;
     const r = await runStrata(
       ["sbom", location, "--attach", "--sign", "--key", keys.privateFile, "-o", join(dir, "sbom.json")],
       {
@@ -188,7 +190,7 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     const subject = imageDescriptor(image!).digest;
     const pub = createPublicKey(await readFile(keys.publicFile, "utf8"));
     for (const type of ["https://spdx.dev/Document", "https://cyclonedx.org/bom"]) {
-      const [envelope] = await attachedAttestations(home, subject, type, {});
+      const [envelope] = await attachedAttestations(imageLocation, subject, type, {});
       assert.ok(envelope, type);
       const body = Buffer.from(envelope.payload, "base64");
       assert.ok(
@@ -212,15 +214,15 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
 
   test("an image strata did not build is signed without a provenance, and says why", async () => {
     const { image } = await freshImage(1);
-    const home = await layout("foreign-image", { kind: "image", image });
-    const report = await signImage(home, await key());
+    const location = await layout("foreign-image", { kind: "image", image });
+    const report = await signImage(location, await key());
     assert.ok("skipped" in report.provenance);
     assert.match(report.provenance.skipped, /not built by strata/);
   });
 
   test("in a registry without the referrers API: strata sign, then verify --provenance from the CLI", async () => {
     const ref = `${registry.host}/built/app:1`;
-    await writeHome(
+    await writeLocation(
       { transport: "docker", ref: { registry: registry.host, repository: "built/app", tag: "1" }, text: ref },
       built.artifact,
       {
@@ -243,13 +245,13 @@ describe("signed SLSA provenance of a real strata build", { timeout: 240_000 }, 
     // Two images: verdicts are cached per digest, and a digest's signed provenance counts wherever it is.
     const push = async (repository: string, artifact: Artifact) => {
       const ref = `${registry.host}/${repository}:1`;
-      const home: Home = {
+      const location: ImageLocation = {
         transport: "docker",
         ref: { registry: registry.host, repository, tag: "1" },
         text: ref,
       };
-      await writeHome(home, artifact, { refName: "1", archiveName: ref });
-      return { ref, home };
+      await writeLocation(location, artifact, { refName: "1", archiveName: ref });
+      return { ref, home: location };
     };
     const signer = await key();
     const attested = await push("prov/attested", built.artifact);

@@ -4,8 +4,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
-import { writeHome } from "../../src/oci/homes/homes.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
 import { runStrata } from "../helpers/cli.js";
 import {
   cliSign,
@@ -123,7 +123,7 @@ describe("cosign signatures in a real docker-registry 2.8", { timeout: 180_000 }
   test("in an OCI layout the signature is a referrer of the image, and verifies there", async () => {
     const { image } = await freshImage(1);
     const layout = join(f.dir, "layout");
-    await writeHome(
+    await writeLocation(
       { transport: "oci", path: layout },
       { kind: "image", image },
       { refName: "latest", archiveName: "x:1" },

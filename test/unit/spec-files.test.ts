@@ -90,7 +90,7 @@ describe("spec files", () => {
     assert.match(await loadError(await specWith("  - { path: /bin, content: x }\n")), /merged-\/usr symlink/);
   });
 
-  it("keeps the mode and owner of the base layer's directories above a file (/tmp, /root, a home)", async () => {
+  it("keeps the mode and owner of the base layer's directories above a file (/tmp, /root, an image location)", async () => {
     const path = await specWith(
       "  - { path: /tmp/a, content: a }\n  - { path: /root/b, content: b }\n  - { path: /home/nonroot/c, content: c }\n",
     );

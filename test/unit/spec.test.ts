@@ -89,7 +89,7 @@ describe("spec", () => {
     assert.match(specError(`${repo}packages: [a1]\nlayers: { max: 1 }\n`), /layers\.max/);
   });
 
-  it("fills in accounts: root always, a primary group and a home per user; nonroot by default", () => {
+  it("fills in accounts: root always, a primary group and an image location per user; nonroot by default", () => {
     assert.equal(specAccounts(parseSpec(`${repo}packages: [a1]\n`, "/x/strata.yaml")), DEFAULT_ACCOUNTS);
     const accounts = specAccounts(
       parseSpec(

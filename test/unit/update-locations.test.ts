@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { homeText } from "../../src/oci/homes/name.js";
+import { locationText } from "../../src/oci/locations/name.js";
 import { updateLocations } from "../../src/pipeline/update-in-place.js";
 import { isStrataError } from "../../src/util/errors.js";
 
@@ -27,9 +27,9 @@ describe("update's destination: -o, --push, or the image's own place", () => {
       output: "/tmp/x.tar",
       format: "oci-archive",
     });
-    assert.equal(homeText(out.destination), "oci-archive:/tmp/x.tar");
+    assert.equal(locationText(out.destination), "oci-archive:/tmp/x.tar");
     const pushed = await updateLocations("docker://127.0.0.1:5000/app:1", { push: "127.0.0.1:5000/app:2" });
-    assert.equal(homeText(pushed.destination), "docker://127.0.0.1:5000/app:2");
+    assert.equal(locationText(pushed.destination), "docker://127.0.0.1:5000/app:2");
   });
 
   it("refuses -o with --push", async () => {

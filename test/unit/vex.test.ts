@@ -9,9 +9,9 @@ import { parseChangelog } from "../../src/advisories/changelog.js";
 import type { Finding } from "../../src/advisories/match.js";
 import { memoryAdvisories } from "../../src/advisories/source.js";
 import { withAttacher } from "../../src/oci/attached.js";
-import { writeHome } from "../../src/oci/homes/homes.js";
-import { type Home, parseHomeName } from "../../src/oci/homes/name.js";
 import { imageDescriptor } from "../../src/oci/image.js";
+import { writeLocation } from "../../src/oci/locations/locations.js";
+import { type ImageLocation, parseLocationName } from "../../src/oci/locations/name.js";
 import { referrerOf } from "../../src/oci/referrers.js";
 import type { ImageScan } from "../../src/scan/scan.js";
 import { isStrataError } from "../../src/util/errors.js";
@@ -379,7 +379,7 @@ describe("VEX attached in a real docker-registry 2.8 (loopback; no referrers API
       await layerOf([{ path: "var/lib/dpkg/status", body: stanza({ name: "zlib1g", version: "1" }) }]),
     ]);
     await assert.rejects(
-      attachVex(parseHomeName("docker-archive:/nonexistent/app.tar")!, image, Buffer.from("{}")),
+      attachVex(parseLocationName("docker-archive:/nonexistent/app.tar")!, image, Buffer.from("{}")),
       (err) =>
         isStrataError(err, "USAGE") &&
         /VEX is attached only in an OCI layout or a registry/.test(err.message),
@@ -390,26 +390,28 @@ describe("VEX attached in a real docker-registry 2.8 (loopback; no referrers API
     const image = syntheticImage([
       await layerOf([{ path: "var/lib/dpkg/status", body: stanza({ name: "zlib1g", version: "1" }) }]),
     ]);
-    const home = parseHomeName(`docker://${registry.host}/team/vex:1`)!;
-    await writeHome(home, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
+    const location = parseLocationName(`docker://${registry.host}/team/vex:1`)!;
+    await writeLocation(location, { kind: "image", image }, { refName: "latest", archiveName: "x:1" });
     const subject = imageDescriptor(image);
     const statement = (id: string) => ({
       vulnerability: { name: id },
       products: [{ "@id": ZLIB }],
       status: "fixed",
     });
-    const first = await attachVex(home, image, vexText([statement("CVE-2024-0001")]));
+    const first = await attachVex(location, image, vexText([statement("CVE-2024-0001")]));
     assert.equal(first.via, "tag-fallback");
     assert.equal(first.subject, subject.digest);
-    const ours = await attachVex(home, image, vexText([statement("CVE-2024-0002")]));
+    const ours = await attachVex(location, image, vexText([statement("CVE-2024-0002")]));
     const team = referrerOf(
       subject,
       VEX_MEDIA_TYPE,
       { bytes: vexText([statement("CVE-2024-0003")]), title: "team.json" },
       {},
     );
-    await withAttacher(home as Home & { transport: "docker" }, {}, (attach) => attach(team, () => false));
-    const claims = await attachedVexClaims(home, image);
+    await withAttacher(location as ImageLocation & { transport: "docker" }, {}, (attach) =>
+      attach(team, () => false),
+    );
+    const claims = await attachedVexClaims(location, image);
     assert.deepEqual(
       claims.map((c) => [c.ids[0], c.source]),
       [
@@ -424,9 +426,11 @@ describe("VEX attached in a real docker-registry 2.8 (loopback; no referrers API
       { bytes: Buffer.from('{"statements":1}'), title: "x" },
       {},
     );
-    await withAttacher(home as Home & { transport: "docker" }, {}, (attach) => attach(crafted, () => false));
+    await withAttacher(location as ImageLocation & { transport: "docker" }, {}, (attach) =>
+      attach(crafted, () => false),
+    );
     await assert.rejects(
-      attachedVexClaims(home, image),
+      attachedVexClaims(location, image),
       (err) =>
         isStrataError(err, "VEX_INVALID") &&
         err.message.startsWith(`attached ${crafted.descriptor.digest}: not an OpenVEX document`),

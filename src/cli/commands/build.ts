@@ -1,6 +1,6 @@
 import { scriptSummaryLine, summarizeScripts } from "../../effects/script-summary.js";
-import { type Home, homeText, outputHome } from "../../oci/homes/name.js";
 import { artifactDescriptor, imageDescriptor } from "../../oci/image.js";
+import { type ImageLocation, locationText, outputLocation } from "../../oci/locations/name.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { type BuildWatcher, buildToDestinations } from "../../pipeline/build-to-destinations.js";
 import type { BuildEvent, BuildOptions, BuildResult } from "../../pipeline/builder.js";
@@ -115,7 +115,7 @@ function reportScripts(o: Output, result: BuildResult): void {
 function buildPrinter(
   out: Output,
   started: number,
-  output: Home | undefined,
+  output: ImageLocation | undefined,
 ): BuildWatcher & { stop(): void; seconds: string } {
   const progress = buildProgress(out);
   const push = pushPrinter(out);
@@ -127,11 +127,11 @@ function buildPrinter(
     onBuilt: (result: BuildResult, spec: Spec) => {
       reportBuild(out, result, spec);
       printer.seconds = ((performance.now() - started) / 1000).toFixed(2);
-      if (output) out.line(`wrote ${homeText(output)} in ${printer.seconds}s`);
+      if (output) out.line(`wrote ${locationText(output)} in ${printer.seconds}s`);
     },
     onWarning: (warning: string) => out.line(`warning: ${warning}`),
     onNote: (message: string) => out.line(message),
-    onPushWritten: (home: Home) => out.line(`wrote ${homeText(home)}`),
+    onPushWritten: (location: ImageLocation) => out.line(`wrote ${locationText(location)}`),
     onSigned: (report: SignReport) => printSignReport(report, false, out),
     stop: () => {
       progress.stop();
@@ -147,7 +147,7 @@ async function build([specPath]: [string], opts: BuildFlags, out: Output): Promi
       hint: "e.g. strata build -o out/python3",
     });
   }
-  const output = opts.output === undefined ? undefined : outputHome(opts.output, opts.format);
+  const output = opts.output === undefined ? undefined : outputLocation(opts.output, opts.format);
   const names = output && outputNames(output, opts.tag);
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   const started = performance.now();
@@ -155,7 +155,7 @@ async function build([specPath]: [string], opts: BuildFlags, out: Output): Promi
   const request = {
     ...opts,
     specPath: specArgument(specPath),
-    output: output && names && { home: output, names, force: opts.force },
+    output: output && names && { location: output, names, force: opts.force },
     sbom: Boolean(opts.sbom),
     vex: Boolean(opts.vex),
     key,

@@ -38,7 +38,7 @@ export const command: CommandDef<CheckFlags, [string[]]> = {
   arguments: [
     {
       name: "<image...>",
-      description: "images in any home: a layout, an archive, oci:DIR, docker://REF ...",
+      description: "images in any image location: a layout, an archive, oci:DIR, docker://REF ...",
     },
   ],
   options: (cmd) =>

@@ -64,7 +64,8 @@ async function diff([a, b]: [string, string], opts: DiffFlags, out: Output): Pro
 
 export const command: CommandDef<DiffFlags, [string, string]> = {
   name: "diff",
-  summary: "compare two images in any homes: packages, shared layers, bytes to pull, where ChainIDs part",
+  summary:
+    "compare two images in any image locations: packages, shared layers, bytes to pull, where ChainIDs part",
   arguments: [
     {
       name: "<a>",

@@ -139,7 +139,8 @@ const IMAGES_ARGUMENT =
 const subcommands: AnyCommandDef[] = [
   {
     name: "add",
-    summary: "add images from any homes (a strata image is read from its manifest and config alone)",
+    summary:
+      "add images from any image locations (a strata image is read from its manifest and config alone)",
     arguments: [{ name: "<image...>", description: IMAGES_ARGUMENT }],
     options: (cmd) => withRegistryFlags(withIndexFlag(cmd)),
     examples: ["strata index add docker://reg.example/team/app:1 oci:out/app"],
@@ -177,7 +178,7 @@ const subcommands: AnyCommandDef[] = [
     arguments: [
       {
         name: "<image...>",
-        description: "REGISTRY/REPO[:TAG] (no tag: every tag), a local home, or sha256:DIGEST",
+        description: "REGISTRY/REPO[:TAG] (no tag: every tag), a local image location, or sha256:DIGEST",
       },
     ],
     options: withIndexFlag,

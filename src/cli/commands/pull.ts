@@ -1,5 +1,5 @@
-import { type Home, outputHome, referenceHome } from "../../oci/homes/name.js";
 import { type Artifact, artifactDescriptor, artifactImages, imageDescriptor } from "../../oci/image.js";
+import { type ImageLocation, outputLocation, referenceLocation } from "../../oci/locations/name.js";
 import { parsePlatform, platformText } from "../../oci/platform.js";
 import { pullTo } from "../../pipeline/pull-to.js";
 import type { CommandDef } from "../command.js";
@@ -24,7 +24,7 @@ interface PullFlags extends CommonOptions, PushFlags {
 }
 
 /** What --json prints of a pull: the artifact's digest, each image's, and where it went. */
-function pullReport(refText: string, artifact: Artifact, destination: Home, output: string) {
+function pullReport(refText: string, artifact: Artifact, destination: ImageLocation, output: string) {
   const { digest, mediaType } = artifactDescriptor(artifact);
   const images = artifactImages(artifact).map((image) => ({
     digest: imageDescriptor(image).digest,
@@ -36,8 +36,8 @@ function pullReport(refText: string, artifact: Artifact, destination: Home, outp
 }
 
 async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<void> {
-  const source = referenceHome(refText);
-  const destination = outputHome(opts.output, opts.format);
+  const source = referenceLocation(refText);
+  const destination = outputLocation(opts.output, opts.format);
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   let progress: Progress | undefined;
   const watcher = {
@@ -57,7 +57,7 @@ async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<
 export const command: CommandDef<PullFlags, [string]> = {
   name: "pull",
   summary:
-    "pull an image or index from a registry (or any home) into an OCI layout or archive (every blob verified)",
+    "pull an image or index from a registry (or any image location) into an OCI layout or archive (every blob verified)",
   arguments: [
     {
       name: "<ref>",

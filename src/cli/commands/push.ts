@@ -1,4 +1,4 @@
-import { homeText } from "../../oci/homes/name.js";
+import { locationText } from "../../oci/locations/name.js";
 import { pushFrom } from "../../pipeline/deliver.js";
 import type { CommandDef } from "../command.js";
 import { type PushFlags, pushPrinter, registryOptions } from "../destination.js";
@@ -12,14 +12,14 @@ type PushCommandFlags = CommonOptions & PushFlags & { tag?: string };
 async function push([source, ref]: [string, string], opts: PushCommandFlags, out: Output): Promise<void> {
   const printer = pushPrinter(out);
   const delivery = { ...printer, tag: opts.tag, registry: registryOptions(opts), jobs: opts.jobs };
-  const { home, report } = await pushFrom(source, ref, delivery).finally(() => printer.stop());
+  const { location, report } = await pushFrom(source, ref, delivery).finally(() => printer.stop());
   if (report && opts.json) out.json(report);
-  if (home.transport !== "docker") out.line(`wrote ${homeText(home)}`);
+  if (location.transport !== "docker") out.line(`wrote ${locationText(location)}`);
 }
 
 export const command: CommandDef<PushCommandFlags, [string, string]> = {
   name: "push",
-  summary: "push an image or index (from any home: a layout, an archive, a registry) to a registry",
+  summary: "push an image or index (from any image location: a layout, an archive, a registry) to a registry",
   arguments: [
     {
       name: "<source>",

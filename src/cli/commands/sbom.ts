@@ -51,7 +51,8 @@ export const command: CommandDef<SbomFlags, [string]> = {
   arguments: [
     {
       name: "<image>",
-      description: "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
+      description:
+        "an image in any image location: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
     },
   ],
   options: (cmd) =>

@@ -69,7 +69,7 @@ export const command: CommandDef<ScanFlags, [string[]]> = {
   arguments: [
     {
       name: "[image...]",
-      description: "images in any home: a layout, an archive, oci:DIR, docker://REF ...",
+      description: "images in any image location: a layout, an archive, oci:DIR, docker://REF ...",
     },
   ],
   options: (cmd) =>

@@ -1,5 +1,5 @@
-import { archiveKind } from "../../oci/homes/docker-archive.js";
-import { sourceHome } from "../../oci/homes/name.js";
+import { archiveKind } from "../../oci/locations/docker-archive.js";
+import { sourceLocation } from "../../oci/locations/name.js";
 import { loadGpgKey } from "../../sign/gpg-signature.js";
 import { signingPassphrase } from "../../sign/passphrase.js";
 import { signImage, signImageGpg } from "../../sign/sign-image.js";
@@ -34,10 +34,10 @@ function gpgFlags(opts: SignFlags): { key: string; lookaside: string } | undefin
 
 async function sign([location]: [string], opts: SignFlags, out: Output): Promise<void> {
   const gpg = gpgFlags(opts);
-  const home = await sourceHome(location, archiveKind);
+  const imageLocation = await sourceLocation(location, archiveKind);
   const registry = registryOptions(opts);
   if (opts.key !== undefined) {
-    const report = await signImage(home, await signingKey(opts.key), {
+    const report = await signImage(imageLocation, await signingKey(opts.key), {
       registry,
       provenance: opts.provenance,
     });
@@ -45,7 +45,7 @@ async function sign([location]: [string], opts: SignFlags, out: Output): Promise
   }
   if (gpg !== undefined) {
     const key = await loadGpgKey(gpg.key, () => signingPassphrase());
-    const r = await signImageGpg(home, key, gpg.lookaside, { registry });
+    const r = await signImageGpg(imageLocation, key, gpg.lookaside, { registry });
     if (opts.json) out.json(r);
     else out.line(`signed ${r.identity} ${r.digest} with GPG: ${r.file}`);
   }

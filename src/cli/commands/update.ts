@@ -4,8 +4,8 @@ import {
   parsePackageTarget,
   type UpdateTargets,
 } from "../../lock/update.js";
-import { type Home, homeText } from "../../oci/homes/name.js";
 import { artifactDescriptor } from "../../oci/image.js";
+import { type ImageLocation, locationText } from "../../oci/locations/name.js";
 import type { ImageUpdate } from "../../pipeline/update.js";
 import { updateInPlace, updateLocations } from "../../pipeline/update-in-place.js";
 import type { SignReport } from "../../sign/sign-image.js";
@@ -85,19 +85,19 @@ async function runUpdate([imageText]: [string], opts: UpdateFlags, o: Output): P
   };
   const watcher = {
     ...printer,
-    onWritten: (home: Home) => o.line(`wrote ${homeText(home)}`),
+    onWritten: (location: ImageLocation) => o.line(`wrote ${locationText(location)}`),
     onSigned: (report: SignReport) => printSignReport(report, false, o),
   };
   const { update, push, downloaded, lockPath } = await updateInPlace(request, watcher).finally(() =>
     printer.stop(),
   );
   if (!update.build) {
-    o.line(`${homeText(image)}: nothing to update (the repositories offer nothing newer)`);
+    o.line(`${locationText(image)}: nothing to update (the repositories offer nothing newer)`);
     if (opts.json) o.json({ changes: [], bytesSent: 0 });
     return;
   }
   for (const line of changeLines(update)) o.line(line);
-  o.line(provenanceLine(update, homeText(image), opts.verify === true));
+  o.line(provenanceLine(update, locationText(image), opts.verify === true));
   if (lockPath) o.line(`updated ${lockPath}`);
   const seconds = Number(((performance.now() - started) / 1000).toFixed(2));
   if (opts.json) o.json(jsonReport(update, push?.bytesSent ?? 0, downloaded, seconds));

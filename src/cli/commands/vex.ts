@@ -57,7 +57,8 @@ export const command: CommandDef<VexFlags, [string]> = {
   arguments: [
     {
       name: "<image>",
-      description: "an image in any home: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
+      description:
+        "an image in any image location: oci:DIR[:TAG], an archive, docker://REGISTRY/REPO[:TAG] ...",
     },
   ],
   options: (cmd) =>

@@ -14,7 +14,7 @@ import { type ImageReference, parseLocalName, parseReference } from "../referenc
  *
  * As in skopeo, the path ends at the first ":" after the transport.
  */
-export type Home =
+export type ImageLocation =
   | { transport: "oci"; path: string; tag?: string }
   | { transport: "oci-archive"; path: string; tag?: string }
   | { transport: "docker-archive"; path: string; name?: string }
@@ -30,15 +30,15 @@ const HINT =
 const REF_COMPONENT = "[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*";
 const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
 
-function badHome(text: string, why: string): StrataError {
+function badLocation(text: string, why: string): StrataError {
   return new StrataError("USAGE", `image location "${text.slice(0, 200)}": ${why}`, { hint: HINT });
 }
 
 /** A transport-prefixed name, or undefined when `text` names none (a bare path or reference). */
-export function parseHomeName(text: string): Home | undefined {
+export function parseLocationName(text: string): ImageLocation | undefined {
   if (text.startsWith("docker://")) {
     const rest = text.slice("docker://".length);
-    if (rest.length === 0) throw badHome(text, "no registry reference after docker://");
+    if (rest.length === 0) throw badLocation(text, "no registry reference after docker://");
     return { transport: "docker", ref: parseReference(rest), text: rest };
   }
   const colon = text.indexOf(":");
@@ -46,13 +46,13 @@ export function parseHomeName(text: string): Home | undefined {
   if (colon < 0 || !/^[a-z][a-z0-9-]*$/.test(transport)) return undefined;
   if (!(LOCAL_TRANSPORTS as readonly string[]).includes(transport)) {
     if (isReference(text)) return undefined; // host:port/repo or name:tag: a registry's, not a transport
-    throw badHome(text, `"${transport}:" is not a transport strata knows`);
+    throw badLocation(text, `"${transport}:" is not a transport strata knows`);
   }
   const rest = text.slice(colon + 1);
   const cut = rest.indexOf(":");
   const path = cut < 0 ? rest : rest.slice(0, cut);
   const selector = cut < 0 ? undefined : rest.slice(cut + 1);
-  if (path.length === 0) throw badHome(text, `no path after ${transport}:`);
+  if (path.length === 0) throw badLocation(text, `no path after ${transport}:`);
   if (selector !== undefined) checkSelector(text, transport as LocalTransport, selector);
   if (transport === "docker-archive") return { transport, path, name: selector };
   return { transport: transport as "oci" | "oci-archive", path, tag: selector };
@@ -71,18 +71,18 @@ function checkSelector(text: string, transport: LocalTransport, selector: string
   if (transport === "docker-archive") {
     const { name } = parseLocalName(selector);
     if (name === undefined || !selector.slice(name.length).startsWith(":")) {
-      throw badHome(text, `"${selector}" is not NAME:TAG`);
+      throw badLocation(text, `"${selector}" is not NAME:TAG`);
     }
     return;
   }
   if (selector.length > 255 || !REF_NAME.test(selector)) {
-    throw badHome(text, `"${selector.slice(0, 80)}" is not a valid tag`);
+    throw badLocation(text, `"${selector.slice(0, 80)}" is not a valid tag`);
   }
 }
 
 /** A name where a reference is expected (pull's source, push's destination): bare text is a registry. */
-export function referenceHome(text: string): Home {
-  const named = parseHomeName(text);
+export function referenceLocation(text: string): ImageLocation {
+  const named = parseLocationName(text);
   if (named) return named;
   // `pull out.oar -o x`: bare text is a registry here, but what the user meant is on disk.
   if (existsSync(text)) {
@@ -98,16 +98,16 @@ export function referenceHome(text: string): Home {
 }
 
 /** A name where a local path is expected (-o): bare text is a path in `format` (default oci). */
-export function outputHome(text: string, format?: LocalTransport): Home {
-  const named = parseHomeName(text);
-  if (named === undefined) return localHome(format ?? "oci", text);
+export function outputLocation(text: string, format?: LocalTransport): ImageLocation {
+  const named = parseLocationName(text);
+  if (named === undefined) return localLocation(format ?? "oci", text);
   if (format !== undefined && named.transport !== format) {
-    throw badHome(text, `--format ${format} contradicts the ${named.transport}: in the name`);
+    throw badLocation(text, `--format ${format} contradicts the ${named.transport}: in the name`);
   }
   return named;
 }
 
-function localHome(transport: LocalTransport, path: string): Home {
+function localLocation(transport: LocalTransport, path: string): ImageLocation {
   return { transport, path };
 }
 
@@ -116,25 +116,25 @@ function localHome(transport: LocalTransport, path: string): Home {
  * directory (a layout) or file (an oci-archive or docker-archive, told apart by what it holds);
  * else a registry reference that names its registry.
  */
-export async function sourceHome(
+export async function sourceLocation(
   text: string,
   sniff: (file: string) => Promise<LocalTransport>,
-): Promise<Home> {
-  const named = parseHomeName(text);
+): Promise<ImageLocation> {
+  const named = parseLocationName(text);
   if (named !== undefined) return named;
   const info = await stat(text).catch(() => undefined);
   if (info?.isDirectory()) return { transport: "oci", path: text };
-  if (info?.isFile()) return localHome(await sniff(text), text);
+  if (info?.isFile()) return localLocation(await sniff(text), text);
   const firstPart = text.split("/")[0];
   if (text.includes("/") && /[.:]|^localhost$/.test(firstPart)) {
     return { transport: "docker", ref: parseReference(text), text };
   }
-  throw badHome(text, "no such layout or archive, and not a registry reference");
+  throw badLocation(text, "no such layout or archive, and not a registry reference");
 }
 
-/** How a home is shown to people: its transport name. */
-export function homeText(home: Home): string {
-  if (home.transport === "docker") return `docker://${home.text}`;
-  const selector = home.transport === "docker-archive" ? home.name : home.tag;
-  return `${home.transport}:${home.path}${selector === undefined ? "" : `:${selector}`}`;
+/** How an image location is shown to people: its transport name. */
+export function locationText(location: ImageLocation): string {
+  if (location.transport === "docker") return `docker://${location.text}`;
+  const selector = location.transport === "docker-archive" ? location.name : location.tag;
+  return `${location.transport}:${location.path}${selector === undefined ? "" : `:${selector}`}`;
 }

@@ -19,7 +19,7 @@ import { flippedMiddle, oneByteLonger, otherLastDigit } from "../helpers/tamper.
 const strata = async (args: string[]): Promise<RunResult> => runStrata(args, { env: await isolatedEnv() });
 
 /**
- * README "What strata verifies": local homes. Every blob of an OCI layout (the index, a platform
+ * README "What strata verifies": local image locations. Every blob of an OCI layout (the index, a platform
  * manifest, a config, a layer) and every member of a docker-archive named by a digest is checked
  * against that digest and size before it is used: `strata pull` of a tampered home fails in one
  * line and writes nothing.
@@ -35,7 +35,7 @@ let image: Image;
 let indexDigest: string;
 
 before(async () => {
-  work = await tempDir("homes");
+  work = await tempDir("image locations");
   const images = await Promise.all(
     (["amd64", "arm64"] as const).map(async (architecture) =>
       syntheticImage([await syntheticLayer({ files: 2, fileSize: 4096 })], {

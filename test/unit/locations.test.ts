@@ -4,10 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readInventory } from "../../src/inventory/inventory.js";
-import { archiveKind } from "../../src/oci/homes/docker-archive.js";
-import { readHome, writeHome } from "../../src/oci/homes/homes.js";
-import { type Home, outputHome, parseHomeName, referenceHome, sourceHome } from "../../src/oci/homes/name.js";
 import { type Artifact, artifactImages, imageDescriptor, jsonBytes } from "../../src/oci/image.js";
+import { archiveKind } from "../../src/oci/locations/docker-archive.js";
+import { readLocation, writeLocation } from "../../src/oci/locations/locations.js";
+import {
+  type ImageLocation,
+  outputLocation,
+  parseLocationName,
+  referenceLocation,
+  sourceLocation,
+} from "../../src/oci/locations/name.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 import { dpkgStanza, layerOf, type TestEntry, tarBytes } from "../helpers/layer-tar.js";
@@ -30,9 +36,9 @@ async function layerDigests(artifact: Artifact): Promise<string[][]> {
   return out;
 }
 
-describe("image homes are named in one place", () => {
+describe("image image locations are named in one place", () => {
   test("every transport parses: oci, oci-archive, docker-archive, docker:// and a bare registry reference", () => {
-    const cases: [string, Home | undefined][] = [
+    const cases: [string, ImageLocation | undefined][] = [
       ["oci:/tmp/out", { transport: "oci", path: "/tmp/out", tag: undefined }],
       ["oci:/tmp/out:v1", { transport: "oci", path: "/tmp/out", tag: "v1" }],
       ["oci:out:myapp:v1", { transport: "oci", path: "out", tag: "myapp:v1" }],
@@ -45,27 +51,27 @@ describe("image homes are named in one place", () => {
       ["out/python3", undefined],
       ["127.0.0.1:5000/team/app:1", undefined],
     ];
-    for (const [text, want] of cases) assert.deepEqual(parseHomeName(text), want, text);
-    const remote = parseHomeName(`docker://127.0.0.1:5000/team/app@${DIGEST}`);
+    for (const [text, want] of cases) assert.deepEqual(parseLocationName(text), want, text);
+    const remote = parseLocationName(`docker://127.0.0.1:5000/team/app@${DIGEST}`);
     assert.deepEqual(remote?.transport === "docker" && remote.ref, {
       registry: "127.0.0.1:5000",
       repository: "team/app",
       digest: DIGEST,
     });
-    const hub = referenceHome("debian:bookworm");
+    const hub = referenceLocation("debian:bookworm");
     assert.deepEqual(hub.transport === "docker" && hub.ref, {
       registry: "docker.io",
       repository: "library/debian",
       tag: "bookworm",
     });
-    const bare = referenceHome("localhost:5000/app:2");
+    const bare = referenceLocation("localhost:5000/app:2");
     assert.deepEqual(bare.transport === "docker" && [bare.ref.registry, bare.ref.tag], [
       "localhost:5000",
       "2",
     ]);
   });
 
-  test("an unknown transport or a malformed name is refused with a message that names the homes", () => {
+  test("an unknown transport or a malformed name is refused with a message that names the image locations", () => {
     const cases: [string, RegExp][] = [
       ["dir:/tmp/x", /"dir:" is not a transport strata knows/],
       ["docker-daemon:app:1", /"docker-daemon:" is not a transport strata knows/],
@@ -76,36 +82,36 @@ describe("image homes are named in one place", () => {
     ];
     for (const [text, pattern] of cases) {
       assert.throws(
-        () => parseHomeName(text),
+        () => parseLocationName(text),
         (err) => usage(pattern)(err) && /oci:DIR\[:TAG\]/.test((err as { hint: string }).hint),
         text,
       );
     }
-    assert.throws(() => parseHomeName("docker://Team/App"), usage(/must be lowercase/));
+    assert.throws(() => parseLocationName("docker://Team/App"), usage(/must be lowercase/));
   });
 
   test("-o takes a bare path in --format (oci by default) or a transport name, and a contradiction is refused", () => {
-    assert.deepEqual(outputHome("out/app"), { transport: "oci", path: "out/app" });
-    assert.deepEqual(outputHome("app.tar", "docker-archive"), {
+    assert.deepEqual(outputLocation("out/app"), { transport: "oci", path: "out/app" });
+    assert.deepEqual(outputLocation("app.tar", "docker-archive"), {
       transport: "docker-archive",
       path: "app.tar",
     });
-    assert.deepEqual(outputHome("oci-archive:app.tar", "oci-archive"), {
+    assert.deepEqual(outputLocation("oci-archive:app.tar", "oci-archive"), {
       transport: "oci-archive",
       path: "app.tar",
       tag: undefined,
     });
     assert.throws(
-      () => outputHome("oci-archive:app.tar", "docker-archive"),
+      () => outputLocation("oci-archive:app.tar", "docker-archive"),
       usage(/--format docker-archive contradicts the oci-archive: in the name/),
     );
   });
 });
 
-describe("one reader and one writer for each home", () => {
+describe("one reader and one writer for each image location", () => {
   let work: string;
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), "strata-homes-"));
+    work = await mkdtemp(join(tmpdir(), "strata-image locations-"));
   });
   after(async () => {
     await rm(work, { recursive: true, force: true });
@@ -115,44 +121,44 @@ describe("one reader and one writer for each home", () => {
     const { image } = await freshImage(3);
     const artifact = imageArtifact(image);
     const digest = imageDescriptor(image).digest;
-    const homes = [
+    const names = [
       `oci:${join(work, "layout")}:v1`,
       `oci-archive:${join(work, "a.tar")}:v2`,
       `docker-archive:${join(work, "d.tar")}:myapp:v3`,
     ];
-    for (const text of homes) await writeHome(parseHomeName(text)!, artifact, NAMES);
-    for (const text of homes.slice(0, 2)) {
-      const back = await readHome(parseHomeName(text)!);
+    for (const text of names) await writeLocation(parseLocationName(text)!, artifact, NAMES);
+    for (const text of names.slice(0, 2)) {
+      const back = await readLocation(parseLocationName(text)!);
       assert.equal(back.kind === "image" && imageDescriptor(back.image).digest, digest, text);
     }
-    const docker = await readHome(parseHomeName(homes[2])!);
+    const docker = await readLocation(parseLocationName(names[2])!);
     assert.deepEqual(await layerDigests(docker), [image.manifest.layers.map((l) => l.digest)]);
     assert.ok(docker.kind === "image" && docker.image.configBytes.equals(image.configBytes));
     await assert.rejects(
-      readHome(parseHomeName(`oci:${join(work, "layout")}:v9`)!),
+      readLocation(parseLocationName(`oci:${join(work, "layout")}:v9`)!),
       usage(/has no entry "v9"/),
     );
     await assert.rejects(
-      readHome(parseHomeName(`oci:${join(work, "layout")}:v1`)!, { tag: "v2" }),
+      readLocation(parseLocationName(`oci:${join(work, "layout")}:v1`)!, { tag: "v2" }),
       usage(/--tag v2 contradicts the tag "v1" in oci:.*layout:v1/),
     );
-    const agreed = await readHome(parseHomeName(`oci:${join(work, "layout")}:v1`)!, { tag: "v1" });
+    const agreed = await readLocation(parseLocationName(`oci:${join(work, "layout")}:v1`)!, { tag: "v1" });
     assert.equal(agreed.kind === "image" && imageDescriptor(agreed.image).digest, digest);
     await assert.rejects(
-      readHome(parseHomeName(`docker-archive:${join(work, "d.tar")}:other:v3`)!),
+      readLocation(parseLocationName(`docker-archive:${join(work, "d.tar")}:other:v3`)!),
       usage(/has no image "other:v3" \(tags: myapp:v3\)/),
     );
   });
 
   test("a bare path is read as what it holds: a directory is a layout, a file an oci- or docker-archive", async () => {
     const { image } = await freshImage(1);
-    await writeHome({ transport: "oci", path: join(work, "bare-layout") }, imageArtifact(image), NAMES);
-    await writeHome(
+    await writeLocation({ transport: "oci", path: join(work, "bare-layout") }, imageArtifact(image), NAMES);
+    await writeLocation(
       { transport: "oci-archive", path: join(work, "bare-oci.tar") },
       imageArtifact(image),
       NAMES,
     );
-    await writeHome(
+    await writeLocation(
       { transport: "docker-archive", path: join(work, "bare-docker.tar") },
       imageArtifact(image),
       NAMES,
@@ -160,17 +166,17 @@ describe("one reader and one writer for each home", () => {
     await writeFile(join(work, "junk.tar"), await tarBytes([{ path: "hello", body: "hi" }]));
     const kinds = [];
     for (const name of ["bare-layout", "bare-oci.tar", "bare-docker.tar"]) {
-      kinds.push((await sourceHome(join(work, name), archiveKind)).transport);
+      kinds.push((await sourceLocation(join(work, name), archiveKind)).transport);
     }
     assert.deepEqual(kinds, ["oci", "oci-archive", "docker-archive"]);
     await assert.rejects(
-      sourceHome(join(work, "junk.tar"), archiveKind),
+      sourceLocation(join(work, "junk.tar"), archiveKind),
       usage(/is neither an oci-archive nor a docker-archive/),
     );
-    const remote = await sourceHome("127.0.0.1:5000/app:1", archiveKind);
+    const remote = await sourceLocation("127.0.0.1:5000/app:1", archiveKind);
     assert.equal(remote.transport, "docker");
     await assert.rejects(
-      sourceHome("no/such/place", archiveKind),
+      sourceLocation("no/such/place", archiveKind),
       usage(/no such layout or archive, and not a registry/),
     );
   });
@@ -179,10 +185,10 @@ describe("one reader and one writer for each home", () => {
     const amd = await freshImage(1);
     const arm = await freshImage(1, { platform: { architecture: "arm64", os: "linux" } });
     const index = syntheticIndex([amd.image, arm.image]);
-    const home = parseHomeName(`docker-archive:${join(work, "multi.tar")}`)!;
-    await assert.rejects(writeHome(home, index, NAMES), usage(/a docker-archive holds one image/));
-    await writeHome(home, index, { ...NAMES, platform: "arm64" });
-    const back = await readHome(home);
+    const location = parseLocationName(`docker-archive:${join(work, "multi.tar")}`)!;
+    await assert.rejects(writeLocation(location, index, NAMES), usage(/a docker-archive holds one image/));
+    await writeLocation(location, index, { ...NAMES, platform: "arm64" });
+    const back = await readLocation(location);
     assert.deepEqual(await layerDigests(back), [arm.image.manifest.layers.map((l) => l.digest)]);
   });
 
@@ -194,22 +200,22 @@ describe("one reader and one writer for each home", () => {
       `oci:${join(work, "one-platform")}`,
       `oci-archive:${join(work, "one-platform.tar")}`,
     ]) {
-      const home = parseHomeName(name)!;
-      await writeHome(home, index, { ...NAMES, platform: "linux/arm64" });
-      const back = await readHome(home);
+      const location = parseLocationName(name)!;
+      await writeLocation(location, index, { ...NAMES, platform: "linux/arm64" });
+      const back = await readLocation(location);
       assert.equal(back.kind, "image", name);
       assert.deepEqual(await layerDigests(back), [arm.image.manifest.layers.map((l) => l.digest)]);
     }
   });
 
-  test("a registry is a home like the others: written (pushed) and read (pulled) through the same two functions", async () => {
+  test("a registry is an image location like the others: written (pushed) and read (pulled) through the same two functions", async () => {
     const registry = await startRegistry();
     try {
       const { image } = await freshImage(2);
-      const home = parseHomeName(`docker://${registry.host}/team/app:1`)!;
-      const report = await writeHome(home, imageArtifact(image), NAMES);
+      const location = parseLocationName(`docker://${registry.host}/team/app:1`)!;
+      const report = await writeLocation(location, imageArtifact(image), NAMES);
       assert.equal(report?.uploaded, 3);
-      const back = await readHome(home);
+      const back = await readLocation(location);
       assert.equal(
         back.kind === "image" && imageDescriptor(back.image).digest,
         imageDescriptor(image).digest,
@@ -239,9 +245,9 @@ describe("one reader and one writer for each home", () => {
       ),
     ];
     const image = syntheticImage(layers);
-    const home = parseHomeName(`docker-archive:${join(work, "pkgs.tar")}`)!;
-    await writeHome(home, imageArtifact(image), NAMES);
-    const back = await readHome(home);
+    const location = parseLocationName(`docker-archive:${join(work, "pkgs.tar")}`)!;
+    await writeLocation(location, imageArtifact(image), NAMES);
+    const back = await readLocation(location);
     assert.ok(back.kind === "image");
     assert.deepEqual(
       back.image.manifest.layers.map((l) => [l.digest, l.mediaType]),
@@ -300,7 +306,7 @@ describe("docker-archives from elsewhere are validated like every other home", (
   test("a podman-style archive with uncompressed layers is read: each layer's digest is its diff ID", async () => {
     const file = join(work, "podman.tar");
     await podmanArchive(file, { layers: [status("a", "1"), status("b", "2")] });
-    const artifact = await readHome({ transport: "docker-archive", path: file, name: "localhost/app:1" });
+    const artifact = await readLocation({ transport: "docker-archive", path: file, name: "localhost/app:1" });
     assert.ok(artifact.kind === "image");
     const { manifest, config } = artifact.image;
     assert.deepEqual(
@@ -367,7 +373,7 @@ describe("docker-archives from elsewhere are validated like every other home", (
       const file = join(work, `${name}.tar`);
       await podmanArchive(file, { layers: [status("a", "1"), status("b", "2")], edit });
       await assert.rejects(
-        readHome({ transport: "docker-archive", path: file }),
+        readLocation({ transport: "docker-archive", path: file }),
         (err) => isStrataError(err) && pattern.test(err.message),
         name,
       );
@@ -386,7 +392,7 @@ describe("docker-archives from elsewhere are validated like every other home", (
       },
     });
     await assert.rejects(
-      readHome({ transport: "docker-archive", path: file }),
+      readLocation({ transport: "docker-archive", path: file }),
       (err) => isStrataError(err, "HASH_MISMATCH") && /is not the diff ID/.test(err.message),
     );
   });
@@ -395,7 +401,7 @@ describe("docker-archives from elsewhere are validated like every other home", (
     const file = join(work, "not-json.tar");
     await writeFile(file, await tarBytes([{ path: "manifest.json", body: "{" }]));
     await assert.rejects(
-      readHome({ transport: "docker-archive", path: file }),
+      readLocation({ transport: "docker-archive", path: file }),
       /manifest.json is not valid JSON/,
     );
   });
@@ -404,7 +410,7 @@ describe("docker-archives from elsewhere are validated like every other home", (
     const file = join(work, "huge.tar");
     await writeFile(file, await tarBytes([{ path: "manifest.json", body: Buffer.alloc(9 << 20, 0x20) }]));
     await assert.rejects(
-      readHome({ transport: "docker-archive", path: file }),
+      readLocation({ transport: "docker-archive", path: file }),
       /manifests, indexes and configs over 8 MiB are refused/,
     );
   });
@@ -412,12 +418,12 @@ describe("docker-archives from elsewhere are validated like every other home", (
   test("a layout layer whose bytes were swapped fails the inventory's read with HASH_MISMATCH", async () => {
     const layer = await layerOf(status("a", "1"));
     const dir = join(work, "tampered");
-    await writeHome({ transport: "oci", path: dir }, imageArtifact(syntheticImage([layer])), NAMES);
+    await writeLocation({ transport: "oci", path: dir }, imageArtifact(syntheticImage([layer])), NAMES);
     const blob = join(dir, "blobs/sha256", layer.descriptor.digest.slice(7));
     const evil = await layerOf(status("evil", "1"));
     await writeFile(blob, evil.bytes);
     assert.notDeepEqual(await readFile(blob), layer.bytes);
-    const back = await readHome({ transport: "oci", path: dir });
+    const back = await readLocation({ transport: "oci", path: dir });
     assert.ok(back.kind === "image");
     await assert.rejects(
       readInventory(back.image, dir),

@@ -61,7 +61,7 @@ function refused(pattern: RegExp) {
   return (err: unknown) => isStrataError(err) && pattern.test(err.message);
 }
 
-describe("local homes refuse hostile input with a clear error", () => {
+describe("local image locations refuse hostile input with a clear error", () => {
   let work: string;
   let n = 0;
   const layout = async () => {
@@ -88,8 +88,8 @@ describe("local homes refuse hostile input with a clear error", () => {
     const entry = index.manifests.find((d: { artifactType?: string }) => d.artifactType === type);
     index.manifests.push(...Array.from({ length: 4000 }, () => entry));
     await writeFile(join(dir, "index.json"), JSON.stringify(index));
-    const home = { transport: "oci" as const, path: dir };
-    const found = await attachedPayloads(home, subject.digest, type, { max: 1024, count: 10 });
+    const location = { transport: "oci" as const, path: dir };
+    const found = await attachedPayloads(location, subject.digest, type, { max: 1024, count: 10 });
     assert.deepEqual(
       found.map((f) => f.bytes.toString()),
       ["{}"],
@@ -101,7 +101,7 @@ describe("local homes refuse hostile input with a clear error", () => {
     ];
     await writeFile(join(dir, "index.json"), JSON.stringify(index));
     await assert.rejects(
-      attachedPayloads(home, subject.digest, type, { max: 1024, count: 10 }),
+      attachedPayloads(location, subject.digest, type, { max: 1024, count: 10 }),
       refused(/more than 1000 attached artifacts/),
     );
   });
