@@ -11,22 +11,22 @@ import { boundedLayers } from "./layer-bounds.js";
  */
 
 /** One package as one layer's dpkg record lists it. */
-export interface LayerRecord {
+export interface DpkgListing {
   layer: number;
   facts: PackageIdentity;
   /** The record that lists it, "status" or "status.d/NAME": an upper layer's record of that path hides it. */
   record: string;
 }
 
-export interface NewLayerRecords {
-  records: LayerRecord[];
+export interface NewLayerListings {
+  records: DpkgListing[];
   /** The layers whose bytes were read (the others' packages came from annotations alone). */
   read: Set<number>;
   /** A strata image: each package is on the one layer that holds it, so its layers hide nothing. */
   strata: boolean;
 }
 
-function recordOf(p: InventoryPackage): LayerRecord {
+function recordOf(p: InventoryPackage): DpkgListing {
   const { layer, from, ...facts } = p;
   return { layer: layer.index, facts, record: from === "status" ? "status" : `status.d/${p.name}` };
 }
@@ -36,7 +36,7 @@ export async function annotatedRecords(
   image: Image,
   where: string,
   pick: (index: number) => boolean,
-): Promise<{ records: LayerRecord[]; read: Set<number> }> {
+): Promise<{ records: DpkgListing[]; read: Set<number> }> {
   const layers = image.manifest.layers;
   const chosen = [...layers.keys()].filter(pick);
   if (chosen.length === 0) return { records: [], read: new Set() };
@@ -61,10 +61,10 @@ export async function readNewLayerRecords(
   strata: boolean,
   isNew: (index: number) => boolean,
   mustRead: (index: number) => boolean = () => false,
-): Promise<NewLayerRecords> {
+): Promise<NewLayerListings> {
   const image = boundedLayers(original, where);
   const layers = image.manifest.layers;
-  const records: LayerRecord[] = [];
+  const records: DpkgListing[] = [];
   const read = new Set<number>();
   if (strata) {
     // Only the new layers' annotations are parsed (the known ones' packages are stored already).
@@ -86,7 +86,7 @@ export async function readNewLayerRecords(
  * The records a container of the image sees, as dpkg-records.ts reads them: the top layer's record
  * of each path wins, then one package per name and architecture, status.d before status.
  */
-export function visibleRecords<T extends LayerRecord>(records: T[]): Set<T> {
+export function visibleRecords<T extends DpkgListing>(records: T[]): Set<T> {
   const topLayerOf = new Map<string, number>();
   for (const r of records) topLayerOf.set(r.record, Math.max(topLayerOf.get(r.record) ?? -1, r.layer));
   const shown = records

@@ -1,7 +1,7 @@
 import { type Db, placeholders } from "../database/db.js";
 import type { Image } from "../oci/image.js";
 import { boundedLayers } from "./layer-bounds.js";
-import { annotatedRecords, type LayerRecord } from "./layer-records.js";
+import { annotatedRecords, type DpkgListing } from "./layer-records.js";
 
 /**
  * Which stored layers an image's add must read again. A layer's packages are stored once per
@@ -13,7 +13,7 @@ import { annotatedRecords, type LayerRecord } from "./layer-records.js";
  */
 
 /** A package as stored, one string: what two records must share to agree. */
-function keyOf(f: LayerRecord["facts"]): string {
+function keyOf(f: DpkgListing["facts"]): string {
   return [f.name, f.version, f.architecture ?? "", f.source ?? "", f.sourceVersion ?? ""].join(" ");
 }
 
@@ -28,7 +28,7 @@ async function storedKeys(db: Db, ids: number[]): Promise<Map<number, Set<string
   const out = new Map<number, Set<string>>(ids.map((id) => [id, new Set()]));
   for (const r of rows) {
     const facts = { ...r, sourceVersion: r.source_version };
-    out.get(r.layer_id)?.add(keyOf(facts as unknown as LayerRecord["facts"]));
+    out.get(r.layer_id)?.add(keyOf(facts as unknown as DpkgListing["facts"]));
   }
   return out;
 }

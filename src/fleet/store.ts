@@ -5,8 +5,8 @@ import { MediaType } from "../oci/types.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
 import {
-  type LayerRecord,
-  type NewLayerRecords,
+  type DpkgListing,
+  type NewLayerListings,
   readNewLayerRecords,
   visibleRecords,
 } from "./layer-records.js";
@@ -65,7 +65,7 @@ function checkIsImage(image: Image, where: string): void {
 }
 
 /** A record with its package id once stored (known layers' records come with theirs). */
-interface StoredRecord extends LayerRecord {
+interface StoredRecord extends DpkgListing {
   packageId?: number;
 }
 
@@ -244,7 +244,7 @@ async function visibility(
   image: Image,
   where: string,
   known: Map<string, number>,
-  fresh: NewLayerRecords,
+  fresh: NewLayerListings,
 ): Promise<{ shown: number; hidden: StoredRecord[] }> {
   let shown: number;
   let hidden: StoredRecord[] = [];
@@ -269,7 +269,7 @@ async function visibility(
 }
 
 /** The id of a package, stored if new; two processes storing it at once get the same row. */
-async function packageId(tx: Db, r: LayerRecord): Promise<number> {
+async function packageId(tx: Db, r: DpkgListing): Promise<number> {
   const { name, version, architecture = "", source = "", sourceVersion = "" } = r.facts;
   const key = [name, version, architecture, source, sourceVersion];
   const inserted = await tx.get<{ id: number }>(

@@ -37,7 +37,7 @@ export async function numericUser(image: Image, where: string): Promise<{ uid: n
   const uid = numeric(entry?.[2]);
   if (uid === undefined) {
     throw new StrataError(
-      "IMAGE_UNACCOUNTED",
+      "IMAGE_NOT_REBUILDABLE",
       `${where}: the image's user "${name}" is not in its /etc/passwd`,
       {
         hint: "build the image with a user it has (strata.yaml user:), or a numeric uid",

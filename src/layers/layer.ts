@@ -14,7 +14,7 @@ import { type LayerBlob, writeLayer } from "./write-layer.js";
  * LAYER_FORMAT_VERSION. Bump the version whenever a change alters any output byte: the .deb reader
  * (deb-entries.ts) or the canonical writer (write-layer.ts).
  *
- * The version is also on every layer descriptor strata writes, and accounting refuses layers of
+ * The version is also on every layer descriptor strata writes, and the rebuild check refuses layers of
  * another (4: the descriptors' packages JSON, facts, options and inputs moved to the image record;
  * the bytes did not change).
  */

@@ -34,7 +34,7 @@ import { type Descriptor, digestHex } from "./types.js";
  *   `skopeo … docker-archive:`. Layers stay compressed as in the image; those readers detect it.
  *   It holds one image: for an index, the caller picks the platform first. It keeps no manifest,
  *   so neither the image's annotations nor the artifacts attached to it (a strata record): an
- *   image read back from one is not one strata can account for.
+ *   image read back from one is not one strata can rebuild from its record.
  */
 
 export interface ArchiveOptions {

@@ -29,7 +29,7 @@ export interface BuildOptions {
   onPlan?: (work: { layers: number; debs: number }) => void;
   /**
    * Images whose layers may be taken by descriptor (build --push's target, --cache-from, the image
-   * an update starts from): see src/pipeline/reuse.ts. Images strata cannot account for are noted
+   * an update starts from): see src/pipeline/reuse.ts. Images strata cannot rebuild from its record are noted
    * and skipped.
    */
   reuse?: Artifact[];

@@ -1,6 +1,6 @@
 import { relocateUrl } from "../debian/sources.js";
 import type { Image } from "../oci/image.js";
-import type { AccountedImage } from "../record/account.js";
+import type { RebuildableImage } from "../record/rebuildable.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 
@@ -22,12 +22,12 @@ function envOf(entries: string[] | undefined): Record<string, string> {
  * the recorded repositories as `--mirror` moves a spec's.
  */
 export function specOfImage(
-  accounted: AccountedImage[],
+  rebuildable: RebuildableImage[],
   images: Image[],
   where: string,
   mirror?: string,
 ): Spec {
-  const { record } = accounted[0];
+  const { record } = rebuildable[0];
   if (record.files.length > 0)
     throw new StrataError(
       "USAGE",
@@ -40,7 +40,7 @@ export function specOfImage(
     path: `${where} (its build record)`,
     repositories: inputs.repositories.map((r) => ({ ...r, url: relocateUrl(r.url, mirror) })),
     repositoriesFromHost: false,
-    archs: accounted.map((a) => a.record.arch),
+    archs: rebuildable.map((a) => a.record.arch),
     packages: [...inputs.packages],
     exclude: [...inputs.exclude],
     essential: inputs.essential === true,

@@ -24,7 +24,7 @@ export async function recordedFiles(image: Image, record: BuildRecord, where: st
     const body = found.get(f.path.replace(/^\/+/, ""));
     if (body === undefined || sha256Hex(body) !== f.sha256) {
       throw new StrataError(
-        "IMAGE_UNACCOUNTED",
+        "IMAGE_NOT_REBUILDABLE",
         `${where}: the build record names /${f.path}, which its files layer does not hold with that sha256`,
         { hint: "the image's record and its files layer disagree; rebuild the image" },
       );

@@ -1,9 +1,9 @@
 import { assertLockedMembers, type PackageLayerRecord } from "../layers/layer.js";
 import { type Artifact, artifactDescriptor, artifactImages, type BlobSource } from "../oci/image.js";
 import type { Descriptor } from "../oci/types.js";
-import { type AccountedLayer, accountFor } from "../record/account.js";
 import { decodeLayerFacts, layerPathsOf, storeLayerFacts } from "../record/layer-facts.js";
 import { type LayerOptions, layerOptionsText } from "../record/layer-record.js";
+import { checkRebuildable, type RebuildableLayer } from "../record/rebuildable.js";
 import type { PlannedLayer } from "./plan.js";
 
 /**
@@ -19,7 +19,7 @@ import type { PlannedLayer } from "./plan.js";
  */
 
 interface Candidate {
-  layer: AccountedLayer;
+  layer: RebuildableLayer;
   blobs: BlobSource;
   where: string;
 }
@@ -42,7 +42,7 @@ export class ReuseIndex {
   private readonly byKey = new Map<string, Candidate>();
   private readonly byInputs = new Map<string, Candidate>();
 
-  /** Indexes the package layers of every image strata can account for; `note` hears why others are not used. */
+  /** Indexes the package layers of every image strata can rebuild from its record; `note` hears why others are not used. */
   static async of(
     artifacts: Artifact[],
     options: LayerOptions,
@@ -52,12 +52,12 @@ export class ReuseIndex {
     for (const artifact of artifacts) {
       const where = artifactDescriptor(artifact).digest;
       for (const image of artifactImages(artifact)) {
-        const accounting = await accountFor(image, where);
-        if (!accounting.ok) {
-          note(`not reusing layers of ${where}: ${accounting.reason}`);
+        const rebuildability = await checkRebuildable(image, where);
+        if (!rebuildability.ok) {
+          note(`not reusing layers of ${where}: ${rebuildability.reason}`);
           continue;
         }
-        for (const layer of accounting.layers) index.add({ layer, blobs: image.blobs, where }, options);
+        for (const layer of rebuildability.layers) index.add({ layer, blobs: image.blobs, where }, options);
       }
     }
     return index;

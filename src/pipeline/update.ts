@@ -3,8 +3,13 @@ import { type LockUpdate, type PackageChange, type UpdateTargets, updateLock } f
 import { type Artifact, artifactImages, type Image } from "../oci/image.js";
 import { platformText } from "../oci/platform.js";
 import type { Descriptor } from "../oci/types.js";
-import { type AccountedImage, type AccountedLayer, assertAccounted, lockOf } from "../record/account.js";
 import { StrataAnnotation } from "../record/keys.js";
+import {
+  assertRebuildable,
+  lockOf,
+  type RebuildableImage,
+  type RebuildableLayer,
+} from "../record/rebuildable.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { type BuildOptions, type BuildResult, buildImages } from "./builder.js";
@@ -52,16 +57,16 @@ export interface ImageUpdate extends LockUpdate {
   goneLayers: GoneLayer[];
 }
 
-/** The accounted images of an artifact (one per architecture), each refused with the reason if it cannot be. */
+/** The rebuildable images of an artifact (one per architecture), each refused with the reason if it cannot be. */
 async function accountFor(
   old: Artifact,
   where: string,
-): Promise<{ image: Image; accounted: AccountedImage }[]> {
+): Promise<{ image: Image; rebuildable: RebuildableImage }[]> {
   const images = artifactImages(old);
-  const out: { image: Image; accounted: AccountedImage }[] = [];
+  const out: { image: Image; rebuildable: RebuildableImage }[] = [];
   for (const image of images) {
     const at = images.length > 1 ? `${where} (${platformText(image)})` : where;
-    out.push({ image, accounted: await assertAccounted(image, at) });
+    out.push({ image, rebuildable: await assertRebuildable(image, at) });
   }
   return out;
 }
@@ -89,10 +94,10 @@ export async function updateImage(
   opts: UpdateOptions = {},
 ): Promise<ImageUpdate> {
   const olds = await accountFor(old, where);
-  const accounted = olds.map((o) => o.accounted);
-  const oldLock = lockOf(accounted);
+  const rebuildable = olds.map((o) => o.rebuildable);
+  const oldLock = lockOf(rebuildable);
   const images = olds.map((o) => o.image);
-  const spec = givenSpec ?? specOfImage(accounted, images, where, opts.mirror);
+  const spec = givenSpec ?? specOfImage(rebuildable, images, where, opts.mirror);
   checkArchs(spec, oldLock, where);
   const update = await updateLock(oldLock, spec, targets, { cacheRoot: opts.cacheRoot });
   if (update.changes.length === 0) return { ...update, spec, newLayers: [], goneLayers: [] };
@@ -103,12 +108,12 @@ export async function updateImage(
   const newLayers: NewLayer[] = [];
   const goneLayers: GoneLayer[] = [];
   for (const { arch, image } of build.images) {
-    const before = olds.find((o) => o.accounted.record.arch === arch)!.image.manifest.layers;
+    const before = olds.find((o) => o.rebuildable.record.arch === arch)!.image.manifest.layers;
     const after = image.manifest.layers;
     const changes = update.changes.filter((c) => c.arch === arch);
     // A layer that is not what its record names is the sharper finding: said first.
     if (verify)
-      await checkProven(olds.find((o) => o.accounted.record.arch === arch)!.accounted, image, where);
+      await checkProven(olds.find((o) => o.rebuildable.record.arch === arch)!.rebuildable, image, where);
     checkSurgical(before, after, changes, where, arch, spec.path);
     const layers = layerChanges(arch, before, after);
     newLayers.push(...layers.newLayers);
@@ -179,7 +184,7 @@ function checkSurgical(
   for (const [what, digest] of ownLayers(before)) {
     if (touched.has(what) || !now.has(what) || now.get(what) === digest) continue;
     throw new StrataError(
-      "IMAGE_UNACCOUNTED",
+      "IMAGE_NOT_REBUILDABLE",
       `${where}: cannot update: ${arch}: the layer of ${what} would change although it was not updated: the image was not built from ${spec} as it is now (epoch, compression, docs or accounts differ)`,
       {
         hint: "update with the spec the image was built from (or none: the image's own record), or rebuild it with `strata build`",
@@ -189,7 +194,7 @@ function checkSurgical(
 }
 
 /** What a layer is made of: its kind and the .debs (package, group) or entries (base, files) it claims. */
-function madeOf(layer: AccountedLayer): string {
+function madeOf(layer: RebuildableLayer): string {
   const debs = layer.packages.map((p) => p.sha256).sort();
   return `${layer.kind} ${layer.inputs ?? debs.join(" ")}`;
 }
@@ -198,9 +203,9 @@ function madeOf(layer: AccountedLayer): string {
  * `--verify`: every layer of the old image that claims the inputs of a layer the update made has
  * that layer's digest; one that does not holds bytes its record does not account for.
  */
-async function checkProven(old: AccountedImage, made: Image, where: string): Promise<void> {
+async function checkProven(old: RebuildableImage, made: Image, where: string): Promise<void> {
   const madeLayers = new Map(
-    (await assertAccounted(made, where)).layers.map((l) => [madeOf(l), l.descriptor.digest]),
+    (await assertRebuildable(made, where)).layers.map((l) => [madeOf(l), l.descriptor.digest]),
   );
   for (const layer of old.layers) {
     const digest = madeLayers.get(madeOf(layer));

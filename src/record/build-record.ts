@@ -103,7 +103,7 @@ export function parseBuildRecord(json: unknown, where: string): BuildRecord {
 }
 
 function recordError(where: string, why: string): StrataError {
-  return new StrataError("IMAGE_UNACCOUNTED", `${where}: the build record ${why}`, {
+  return new StrataError("IMAGE_NOT_REBUILDABLE", `${where}: the build record ${why}`, {
     hint: "the image's record is damaged or was written by another strata version; rebuild the image",
   });
 }

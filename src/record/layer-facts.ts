@@ -125,7 +125,7 @@ export async function encodeLayerFacts(members: PackageFacts[], storeRoot: strin
 }
 
 function factsError(where: string, why: string): StrataError {
-  return new StrataError("IMAGE_UNACCOUNTED", `${where}: layer facts ${why}`, {
+  return new StrataError("IMAGE_NOT_REBUILDABLE", `${where}: layer facts ${why}`, {
     hint: "the image's record is damaged or was not written by this strata; rebuild the image",
   });
 }

@@ -77,11 +77,11 @@ export class RecordRefusedError extends StrataError {
     message: string,
     hint: string,
   ) {
-    super("IMAGE_UNACCOUNTED", message, { hint });
+    super("IMAGE_NOT_REBUILDABLE", message, { hint });
   }
 }
 
-function unaccounted(where: string, why: string, hint: string, fault: RecordFault = "untrusted") {
+function notRebuildable(where: string, why: string, hint: string, fault: RecordFault = "untrusted") {
   return new RecordRefusedError(fault, `${where}: ${why}`, hint);
 }
 
@@ -97,14 +97,14 @@ export function recordDigest(image: Image, where: string): string {
     const why = byStrata
       ? `built by an older strata: no ${StrataAnnotation.record} annotation`
       : "not built by strata";
-    throw unaccounted(where, why, REBUILD, "unnamed");
+    throw notRebuildable(where, why, REBUILD, "unnamed");
   }
   if (!/^sha256:[0-9a-f]{64}$/.test(named))
-    throw unaccounted(where, `its ${StrataAnnotation.record} annotation is not a sha256 digest`, REBUILD);
+    throw notRebuildable(where, `its ${StrataAnnotation.record} annotation is not a sha256 digest`, REBUILD);
   // Its config or a layer as its record: at best junk, at worst a layer of gigabytes read as one.
   const { config, layers } = image.manifest;
   if (named === config.digest || layers.some((l) => l.digest === named))
-    throw unaccounted(where, `its ${StrataAnnotation.record} names its own config or a layer`, REBUILD);
+    throw notRebuildable(where, `its ${StrataAnnotation.record} names its own config or a layer`, REBUILD);
   return named;
 }
 
@@ -166,13 +166,13 @@ async function readNamedBlob(image: Image, named: string, where: string, opened:
     size += (chunk as Buffer).length;
     if (size > MAX_RECORD_BYTES) {
       stream.destroy();
-      throw unaccounted(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
+      throw notRebuildable(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
     }
     chunks.push(chunk as Buffer);
   }
   const bytes = Buffer.concat(chunks);
   if (`sha256:${sha256Hex(bytes)}` !== named)
-    throw unaccounted(where, `its record does not match its manifest: the blob is not ${named}`, REBUILD);
+    throw notRebuildable(where, `its record does not match its manifest: the blob is not ${named}`, REBUILD);
   return bytes;
 }
 
@@ -182,11 +182,11 @@ function readFailure(err: unknown, named: string, where: string): StrataError {
   const detail = err instanceof Error ? err.message : String(err);
   if (err instanceof MissingBlobError) {
     const hint = "copy images with strata (build, push, pull and update carry the record), or rebuild it";
-    return unaccounted(where, `its record ${named} is missing (${detail})`, hint, "absent");
+    return notRebuildable(where, `its record ${named} is missing (${detail})`, hint, "absent");
   }
   // The source's own check: what it served is not the blob the digest names, or longer than any record.
   if (isStrataError(err, "HASH_MISMATCH") || isStrataError(err, "SIZE_MISMATCH"))
-    return unaccounted(where, `its record ${named} does not match its manifest (${detail})`, REBUILD);
+    return notRebuildable(where, `its record ${named} does not match its manifest (${detail})`, REBUILD);
   const code = err instanceof StrataError ? err.code : "IO";
   return new StrataError(code, `${where}: its record ${named} could not be read: ${detail}`, {
     hint:
@@ -202,12 +202,16 @@ export async function readImageRecord(image: Image, where: string): Promise<Imag
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch {
-    throw unaccounted(where, "its record is not JSON", REBUILD);
+    throw notRebuildable(where, "its record is not JSON", REBUILD);
   }
   const parsed = recordSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw unaccounted(where, `its record is malformed at ${issue.path.join(".")}: ${issue.message}`, REBUILD);
+    throw notRebuildable(
+      where,
+      `its record is malformed at ${issue.path.join(".")}: ${issue.message}`,
+      REBUILD,
+    );
   }
   const record = { ...parsed.data, build: believedBuild(parsed.data.build, where) } as ImageRecord;
   checkLayers(record, image, where);
@@ -226,7 +230,7 @@ function checkPlatform(record: ImageRecord, image: Image, where: string): void {
   const sameVariant = variant === undefined || recorded.variant === undefined || variant === recorded.variant;
   if (recorded.architecture !== architecture || !sameVariant) {
     const platform = [architecture, variant].filter(Boolean).join("/");
-    throw unaccounted(
+    throw notRebuildable(
       where,
       `its record does not match its manifest: the record is of ${record.build.arch}, the image of ${platform}`,
       REBUILD,
@@ -239,7 +243,7 @@ function believedBuild(build: unknown, where: string): BuildRecord {
   try {
     return parseBuildRecord(build, where);
   } catch (err) {
-    if (!isStrataError(err, "IMAGE_UNACCOUNTED")) throw err;
+    if (!isStrataError(err, "IMAGE_NOT_REBUILDABLE")) throw err;
     throw new RecordRefusedError("untrusted", err.message, err.hint ?? REBUILD);
   }
 }
@@ -252,7 +256,7 @@ function checkLayers(record: ImageRecord, image: Image, where: string): void {
     record.layers.length !== layers.length ||
     record.layers.some((l, i) => l.digest !== layers[i].digest || l.diffId !== diffIds[i]);
   if (differ) {
-    throw unaccounted(
+    throw notRebuildable(
       where,
       "its record does not match its manifest: the record's layers are not the manifest's layers and diff IDs",
       REBUILD,

@@ -62,7 +62,7 @@ export class LayerStore {
     const diffIds = image.config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== layers.length) {
       throw new StrataError(
-        "IMAGE_UNACCOUNTED",
+        "IMAGE_NOT_REBUILDABLE",
         `${where}: ${layers.length} layers but ${diffIds.length} diff_ids`,
         {
           hint: "the image's config does not describe its layers; rebuild or re-pull it",

@@ -6,7 +6,7 @@ import type { FetchContext } from "../debian/release.js";
 import { isStrataImage } from "../inventory/annotations.js";
 import { readInventory } from "../inventory/inventory.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
-import { accountFor } from "../record/account.js";
+import { checkRebuildable } from "../record/rebuildable.js";
 import type { Spec } from "../spec/spec.js";
 import { StrataError } from "../util/errors.js";
 import { withFixes } from "./fix-hint.js";
@@ -76,10 +76,12 @@ function releaseOf(packages: ScannedPackage[], given: string | undefined, where:
   return release;
 }
 
-/** The suites a strata image was locked from (its build record), when it can be accounted for. */
+/** The suites a strata image was locked from (its build record), when it can be rebuilt from its record. */
 async function lockedSuites(image: Image): Promise<string[] | undefined> {
-  const accounting = await accountFor(image);
-  return accounting.ok ? accounting.record.lock.inputs.repositories.flatMap((r) => r.suites) : undefined;
+  const rebuildability = await checkRebuildable(image);
+  return rebuildability.ok
+    ? rebuildability.record.lock.inputs.repositories.flatMap((r) => r.suites)
+    : undefined;
 }
 
 /** Scans one image: the feeds' advisories, and with a spec the repositories' newer versions and changelogs. */

@@ -1,7 +1,7 @@
 import { serializeLock } from "../lock/lock.js";
 import { type Artifact, artifactDescriptor, artifactImages } from "../oci/image.js";
 import { digestHex } from "../oci/types.js";
-import { type AccountedImage, assertAccounted, lockOf } from "../record/account.js";
+import { assertRebuildable, lockOf, type RebuildableImage } from "../record/rebuildable.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { STRATA_VERSION } from "../util/version.js";
@@ -32,17 +32,17 @@ export interface Statement {
   predicate: Record<string, unknown>;
 }
 
-async function accountedImages(artifact: Artifact, where: string): Promise<AccountedImage[]> {
-  const out: AccountedImage[] = [];
-  for (const image of artifactImages(artifact)) out.push(await assertAccounted(image, where));
+async function rebuildableImages(artifact: Artifact, where: string): Promise<RebuildableImage[]> {
+  const out: RebuildableImage[] = [];
+  for (const image of artifactImages(artifact)) out.push(await assertRebuildable(image, where));
   return out;
 }
 
 /** Every .deb the artifact's images hold and every InRelease they were locked from, once each, sorted. */
 export async function resolvedDependencies(artifact: Artifact, where: string): Promise<ResourceDescriptor[]> {
-  const accounted = await accountedImages(artifact, where);
+  const rebuildable = await rebuildableImages(artifact, where);
   const found = new Map<string, ResourceDescriptor>();
-  for (const image of accounted) {
+  for (const image of rebuildable) {
     for (const r of image.record.lock.releases)
       found.set(r.inRelease, {
         uri: `${r.url.replace(/\/+$/, "")}/dists/${r.suite}/InRelease`,
@@ -64,7 +64,7 @@ export async function provenanceStatement(
   name: string,
   opts: { specSha256?: string; where: string },
 ): Promise<Statement> {
-  const images = await accountedImages(artifact, opts.where);
+  const images = await rebuildableImages(artifact, opts.where);
   const { record } = images[0];
   const when = new Date(record.epoch * 1000).toISOString();
   const externalParameters = {

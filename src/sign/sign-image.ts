@@ -98,7 +98,7 @@ async function storeSignature(
   }
 }
 
-/** Attaches the artifact's signed provenance, unless strata cannot account for it (then says why). */
+/** Attaches the artifact's signed provenance, unless strata cannot rebuild from its record it (then says why). */
 async function attestProvenance(
   location: ImageLocation & { transport: "oci" | "docker" },
   artifact: Artifact,
@@ -112,7 +112,7 @@ async function attestProvenance(
       where: locationText(location),
     });
   } catch (err) {
-    if (isStrataError(err, "IMAGE_UNACCOUNTED")) return { skipped: err.message };
+    if (isStrataError(err, "IMAGE_NOT_REBUILDABLE")) return { skipped: err.message };
     throw err;
   }
   const subject = artifactDescriptor(artifact);

@@ -34,8 +34,8 @@ export type ErrorCode =
   | "VEX_INVALID"
   /** A serving certificate or key that is not PEM, or a key that is not the certificate's. */
   | "TLS"
-  /** An image strata cannot account for: not built by strata, an unknown format, a missing annotation. */
-  | "IMAGE_UNACCOUNTED"
+  /** An image strata cannot rebuild from its record: not built by strata, an unknown format, a missing annotation. */
+  | "IMAGE_NOT_REBUILDABLE"
   /** The fleet index's database: unreachable, gone away, or refusing a statement. */
   | "DATABASE"
   /** `build --strict`: a maintainer script's effect was not made, and not on purpose. */

@@ -7,7 +7,7 @@ import type { VisitedEntry } from "../inventory/layer-entries.js";
 import { scanOverlay } from "../inventory/overlay.js";
 import type { LockedPackage } from "../lock/lock.js";
 import type { Image } from "../oci/image.js";
-import { accountFor } from "../record/account.js";
+import { checkRebuildable } from "../record/rebuildable.js";
 import { Limiter } from "../util/concurrency.js";
 
 /**
@@ -92,10 +92,10 @@ export async function installedChangelogs(
   where: string,
   opts: ChangelogOptions = {},
 ): Promise<Map<string, ChangelogEntry[]>> {
-  const accounting = await accountFor(image, where);
-  if (!accounting.ok) return imageChangelogs(image, where);
+  const rebuildability = await checkRebuildable(image, where);
+  if (!rebuildability.ok) return imageChangelogs(image, where);
   return lockedChangelogs(
-    accounting.layers.flatMap((l) => l.packages),
+    rebuildability.layers.flatMap((l) => l.packages),
     opts,
   );
 }

@@ -68,7 +68,7 @@ function testLockEntry(p: RecordedTestPackage) {
 
 /**
  * `image` (a synthetic one) with a record whose layer `i` holds `packages[i]`: enough for the
- * inventory and the fleet index, which read only the packages; not an image accounting accepts.
+ * inventory and the fleet index, which read only the packages; not an image strata can rebuild from.
  */
 export function withTestRecord(image: Image, packages: (RecordedTestPackage[] | undefined)[]): Image {
   const inputs = `sha256:${"0".repeat(64)}`;

@@ -22,8 +22,8 @@ import { parseLocationName } from "../../src/oci/locations/name.js";
 import { parseImageConfig, parseIndex, parseManifest } from "../../src/oci/parse.js";
 import { MediaType } from "../../src/oci/types.js";
 import { parsePolicy } from "../../src/policy/policy.js";
-import { accountFor } from "../../src/record/account.js";
 import { canonicalJson } from "../../src/record/layer-facts.js";
+import { checkRebuildable } from "../../src/record/rebuildable.js";
 import { readImageRecord } from "../../src/record/record.js";
 import { LayerStore } from "../../src/run/layer-store.js";
 import { parseSpec } from "../../src/spec/spec.js";
@@ -400,7 +400,7 @@ test("fuzz: layers strata run unpacks are refused cleanly or unpacked, and nothi
   assert.deepEqual(await readdir(dir), ["layers"]);
 });
 
-test("fuzz: an image record is validated, never trusted, by accounting and the inventory", async () => {
+test("fuzz: an image record is validated, never trusted, by the rebuild check and the inventory", async () => {
   const annotations = { "dev.strata.layer.kind": "package", "dev.strata.packages": "app=1.0" };
   const layer = await layerOf([{ path: "etc/app", body: "x" }], { annotations });
   const image = syntheticImage([{ ...layer, recorded: [{ name: "app", version: "1.0" }] }]);
@@ -408,7 +408,7 @@ test("fuzz: an image record is validated, never trusted, by accounting and the i
   await property(jsonOrMutation(sample), async (text) => {
     const crafted = withRecord(image, Buffer.from(text, "latin1"));
     await cleanOutcome(() => readImageRecord(crafted, "fuzz"));
-    await cleanOutcome(() => accountFor(crafted, "fuzz"));
+    await cleanOutcome(() => checkRebuildable(crafted, "fuzz"));
     await cleanOutcome(() => readInventory(crafted, "fuzz"));
   });
 });

@@ -13,10 +13,10 @@ import { composeImage, imageParts, type Layer } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
 import type { BuildEvent } from "../../src/pipeline/builder.js";
 import { recordedFiles } from "../../src/pipeline/recorded-files.js";
-import { accountFor, assertAccounted, lockOf } from "../../src/record/account.js";
 import { parseBuildRecord } from "../../src/record/build-record.js";
 import { StrataAnnotation } from "../../src/record/keys.js";
 import { canonicalJson, decodeLayerFacts, layerPathsOf } from "../../src/record/layer-facts.js";
+import { assertRebuildable, checkRebuildable, lockOf } from "../../src/record/rebuildable.js";
 import { ContentStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
@@ -181,17 +181,17 @@ describe("images that describe themselves", () => {
     const { build } = await recordOf(artifactImages(built.artifact)[0]);
     assert.throws(
       () => parseBuildRecord({ ...build, epoch: 99999999999999 }, "img"),
-      (err) => isStrataError(err, "IMAGE_UNACCOUNTED") && /malformed at epoch/.test(err.message),
+      (err) => isStrataError(err, "IMAGE_NOT_REBUILDABLE") && /malformed at epoch/.test(err.message),
     );
     assert.equal(parseBuildRecord(JSON.parse(JSON.stringify(build)), "img").epoch, build.epoch);
   });
 
   test("accountFor gives back the lock the image was built from", async () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
-    const accounted = await assertAccounted(artifactImages(built.artifact)[0]);
-    assert.deepEqual(lockOf([accounted]), built.lock);
+    const rebuildable = await assertRebuildable(artifactImages(built.artifact)[0]);
+    assert.deepEqual(lockOf([rebuildable]), built.lock);
     assert.deepEqual(
-      accounted.layers.map((l) => l.kind),
+      rebuildable.layers.map((l) => l.kind),
       ["base", "package", "package", "package", "files"],
     );
   });
@@ -200,7 +200,7 @@ describe("images that describe themselves", () => {
     const built = await buildFromRepo(repo, dir, join(dir, "cache-annotations"));
     const image = artifactImages(built.artifact)[0];
     const reason = async (i: typeof image) => {
-      const a = await accountFor(i);
+      const a = await checkRebuildable(i);
       assert.equal(a.ok, false);
       return a.ok ? "" : a.reason;
     };
@@ -246,9 +246,9 @@ describe("images that describe themselves", () => {
     const record = await recordOf(image);
     assert.match(await reason(withRecord(image, { ...record, build: {} })), /build record is malformed/);
     await assert.rejects(
-      assertAccounted(relabel(StrataAnnotation.layerFormat, "3"), "oci:x"),
+      assertRebuildable(relabel(StrataAnnotation.layerFormat, "3"), "oci:x"),
       (err: unknown) =>
-        isStrataError(err, "IMAGE_UNACCOUNTED") && /^oci:x: layer 1/.test((err as Error).message),
+        isStrataError(err, "IMAGE_NOT_REBUILDABLE") && /^oci:x: layer 1/.test((err as Error).message),
     );
   });
 
@@ -256,7 +256,7 @@ describe("images that describe themselves", () => {
     const refused = (text: string, why: RegExp) =>
       assert.throws(
         () => decodeLayerFacts(text, "layer 1"),
-        (err: unknown) => isStrataError(err, "IMAGE_UNACCOUNTED") && why.test((err as Error).message),
+        (err: unknown) => isStrataError(err, "IMAGE_NOT_REBUILDABLE") && why.test((err as Error).message),
       );
     const packed = (value: unknown) => gzipSync(JSON.stringify(value)).toString("base64");
     refused("not base64!", /not base64/);
@@ -340,7 +340,7 @@ describe("reusing the layers of images that exist", () => {
     }
   });
 
-  test("an image strata cannot account for is noted and not reused", async () => {
+  test("an image strata cannot rebuild from its record is noted and not reused", async () => {
     const first = await buildFromRepo(repo, dir, join(dir, "cache-refuse-a"));
     const stripped = setAnnotations(artifactImages(first.artifact)[0], {
       [StrataAnnotation.record]: undefined,
@@ -398,7 +398,7 @@ describe("reusing the layers of images that exist", () => {
     assert.equal(artifactDescriptor(again.artifact).digest, artifactDescriptor(first.artifact).digest);
     const damaged = { ...record, files: [{ ...record.files[0], sha256: "0".repeat(64) }] };
     await assert.rejects(recordedFiles(image, damaged, "oci:x"), (err: unknown) =>
-      isStrataError(err, "IMAGE_UNACCOUNTED"),
+      isStrataError(err, "IMAGE_NOT_REBUILDABLE"),
     );
   });
 });

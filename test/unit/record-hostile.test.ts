@@ -178,7 +178,7 @@ describe("copying an image whose record cannot be read", () => {
     });
     try {
       await assert.rejects(withRecords(await readThrough(proxy.ref)), (err) =>
-        oneLine(err, "IMAGE_UNACCOUNTED", /its record sha256:[0-9a-f]{64} does not match its manifest/),
+        oneLine(err, "IMAGE_NOT_REBUILDABLE", /its record sha256:[0-9a-f]{64} does not match its manifest/),
       );
     } finally {
       await proxy.close();
@@ -221,7 +221,11 @@ describe("a hostile record is refused before it is believed", () => {
         manifest: { ...image.manifest, annotations: { [StrataAnnotation.record]: named } },
       };
       await assert.rejects(readRecordBytes(crafted, "oci:x"), (err) =>
-        oneLine(err, "IMAGE_UNACCOUNTED", /^oci:x: its dev\.strata\.record names its own config or a layer$/),
+        oneLine(
+          err,
+          "IMAGE_NOT_REBUILDABLE",
+          /^oci:x: its dev\.strata\.record names its own config or a layer$/,
+        ),
       );
     }
     assert.deepEqual(opened, []);
@@ -237,7 +241,7 @@ describe("a hostile record is refused before it is believed", () => {
       record.layers.slice(0, -1),
     ])
       await assert.rejects(readImageRecord(withRecord(image, { ...record, layers }), "oci:x"), (err) =>
-        oneLine(err, "IMAGE_UNACCOUNTED", /the record's layers are not the manifest's layers/),
+        oneLine(err, "IMAGE_NOT_REBUILDABLE", /the record's layers are not the manifest's layers/),
       );
   });
 
@@ -248,7 +252,7 @@ describe("a hostile record is refused before it is believed", () => {
     await assert.rejects(readImageRecord(crafted, "oci:x"), (err) =>
       oneLine(
         err,
-        "IMAGE_UNACCOUNTED",
+        "IMAGE_NOT_REBUILDABLE",
         /^oci:x: its record does not match its manifest: the record is of arm64, the image of amd64$/,
       ),
     );
@@ -265,12 +269,12 @@ describe("a hostile record is refused before it is believed", () => {
       await assert.rejects(readImageRecord(files({ ...file, path }), "oci:x"), (err) =>
         oneLine(
           err,
-          "IMAGE_UNACCOUNTED",
+          "IMAGE_NOT_REBUILDABLE",
           /^oci:x: the build record is malformed at files\.0\.path: must be \/ and a normalised/,
         ),
       );
     await assert.rejects(readImageRecord(files(...Array(10_001).fill(file)), "oci:x"), (err) =>
-      oneLine(err, "IMAGE_UNACCOUNTED", /malformed at files: /),
+      oneLine(err, "IMAGE_NOT_REBUILDABLE", /malformed at files: /),
     );
   });
 
@@ -281,7 +285,7 @@ describe("a hostile record is refused before it is believed", () => {
     const theirs = await readRecordBytes(other, "test");
     const crafted = withRecord(borrowed, theirs);
     await assert.rejects(readImageRecord(crafted, "oci:x"), (err) =>
-      oneLine(err, "IMAGE_UNACCOUNTED", /not the manifest's layers/),
+      oneLine(err, "IMAGE_NOT_REBUILDABLE", /not the manifest's layers/),
     );
   });
 

@@ -17,10 +17,10 @@ import { readLocation, writeLocation } from "../../src/oci/locations/locations.j
 import type { ImageLocation } from "../../src/oci/locations/name.js";
 import { composeImage, imageParts } from "../../src/oci/mutate.js";
 import { MediaType } from "../../src/oci/types.js";
-import { accountFor } from "../../src/record/account.js";
 import { RECORD_ARTIFACT_TYPE, StrataAnnotation } from "../../src/record/keys.js";
 import { canonicalJson } from "../../src/record/layer-facts.js";
 import { entriesLayerRecord, layerAnnotations, packageLayerRecord } from "../../src/record/layer-record.js";
+import { checkRebuildable } from "../../src/record/rebuildable.js";
 import { MAX_RECORD_BYTES, readImageRecord, recordBlob } from "../../src/record/record.js";
 import { withRecords } from "../../src/record/travel.js";
 import { isStrataError, StrataError } from "../../src/util/errors.js";
@@ -56,7 +56,7 @@ async function refusal(image: Image): Promise<string> {
     () => assert.fail("the record was accepted"),
     (e: unknown) => e,
   );
-  assert.ok(isStrataError(err, "IMAGE_UNACCOUNTED"), String(err));
+  assert.ok(isStrataError(err, "IMAGE_NOT_REBUILDABLE"), String(err));
   assert.doesNotMatch(err.message, /\n/);
   assert.ok(err.hint);
   return err.message;
@@ -228,16 +228,16 @@ describe("the record travels with the image", () => {
   const names = { refName: "latest", archiveName: "strata/record:latest" };
   const artifact: () => Artifact = () => ({ kind: "image", image: built });
 
-  async function accountedAt(location: ImageLocation): Promise<void> {
+  async function rebuildableAt(location: ImageLocation): Promise<void> {
     const [image] = artifactImages(await readLocation(location));
-    const accounting = await accountFor(image, "test");
-    assert.ok(accounting.ok, accounting.ok ? "" : accounting.reason);
+    const rebuildability = await checkRebuildable(image, "test");
+    assert.ok(rebuildability.ok, rebuildability.ok ? "" : rebuildability.reason);
   }
 
   test("into an OCI layout, as an index.json entry whose subject is the image", async () => {
     const location: ImageLocation = { transport: "oci", path: join(dir, "layout") } as ImageLocation;
     await writeLocation(location, artifact(), names);
-    await accountedAt(location);
+    await rebuildableAt(location);
     const index = JSON.parse(await readFile(join(dir, "layout", "index.json"), "utf8"));
     const entry = index.manifests.find(
       (d: { artifactType?: string }) => d.artifactType === RECORD_ARTIFACT_TYPE,
@@ -250,13 +250,13 @@ describe("the record travels with the image", () => {
     // And on from there: a layout read back and written again still carries it.
     const again: ImageLocation = { transport: "oci", path: join(dir, "layout-again") } as ImageLocation;
     await writeLocation(again, await withRecords(await readLocation(location)), names);
-    await accountedAt(again);
+    await rebuildableAt(again);
   });
 
   test("into an oci-archive", async () => {
     const location = { transport: "oci-archive", path: join(dir, "image.tar") } as ImageLocation;
     await writeLocation(location, artifact(), names);
-    await accountedAt(location);
+    await rebuildableAt(location);
   });
 
   test("into a registry repository, the blob pushed beside the image and found by its digest", async () => {
@@ -266,13 +266,13 @@ describe("the record travels with the image", () => {
       text: `${registry.host}/record/app:1`,
     } as ImageLocation;
     await writeLocation(location, artifact(), { ...names, registry: { knownBlobs: false } });
-    await accountedAt(location);
+    await rebuildableAt(location);
   });
 
   test("a docker-archive keeps no manifest: what is read back is refused as not built by strata", async () => {
     const file = join(dir, "docker.tar");
     await writeDockerArchive(file, built, { repoTags: ["strata/record:latest"] });
-    const accounting = await accountFor(await readDockerArchive(file), "test");
-    assert.deepEqual(accounting, { ok: false, reason: "not built by strata" });
+    const rebuildability = await checkRebuildable(await readDockerArchive(file), "test");
+    assert.deepEqual(rebuildability, { ok: false, reason: "not built by strata" });
   });
 });

@@ -133,7 +133,7 @@ describe("the packages an image's record names are validated before any report o
       await assert.rejects(
         readInventory(crafted, "crafted"),
         (err) =>
-          isStrataError(err, "IMAGE_UNACCOUNTED") &&
+          isStrataError(err, "IMAGE_NOT_REBUILDABLE") &&
           new RegExp(`record is malformed at layers\\.0\\.packages\\.0\\.${field}`).test(err.message),
       );
       const read = await readInventory(fine, "fine");

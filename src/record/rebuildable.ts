@@ -12,13 +12,13 @@ import { type LayerKind, type LayerOptions, layerOptionsText, type RecordedOptio
 import { type ImageRecord, type RecordedLayer, readImageRecord } from "./record.js";
 
 /**
- * Whether strata can account for an image from its record alone (README "Image annotations"):
+ * Whether strata can rebuild from its record an image from its record alone (README "Image annotations"):
  * built by strata, the record its manifest names present and matching it, every layer of a format
  * and options this strata writes, everything an update needs present. Nothing is read but the
  * manifest, the config and the record.
  */
 
-export interface AccountedLayer {
+export interface RebuildableLayer {
   /** Position in the image. */
   index: number;
   kind: LayerKind;
@@ -35,61 +35,61 @@ export interface AccountedLayer {
   inputs?: string;
 }
 
-export interface AccountedImage {
+export interface RebuildableImage {
   record: BuildRecord;
   /** The layer options of its package layers (base and files: the same with docs false). */
   options: LayerOptions;
-  layers: AccountedLayer[];
+  layers: RebuildableLayer[];
 }
 
-export type Accounting = ({ ok: true } & AccountedImage) | { ok: false; reason: string };
+export type Rebuildability = ({ ok: true } & RebuildableImage) | { ok: false; reason: string };
 
 const lockedEntry = lockSchema.shape.packages.element;
 
-class Unaccounted extends Error {}
+class NotRebuildable extends Error {}
 
 function refuse(reason: string): never {
-  throw new Unaccounted(reason);
+  throw new NotRebuildable(reason);
 }
 
-/** Whether strata can account for `image`, and if not, why (one line, without `where`). */
-export async function accountFor(image: Image, where = "the image"): Promise<Accounting> {
+/** Whether strata can rebuild from its record `image`, and if not, why (one line, without `where`). */
+export async function checkRebuildable(image: Image, where = "the image"): Promise<Rebuildability> {
   try {
-    return { ok: true, ...(await assertAccounted(image, where)) };
+    return { ok: true, ...(await assertRebuildable(image, where)) };
   } catch (err) {
-    if (!(err instanceof StrataError && err.code === "IMAGE_UNACCOUNTED")) throw err;
+    if (!(err instanceof StrataError && err.code === "IMAGE_NOT_REBUILDABLE")) throw err;
     const said = `${where}: `;
     return { ok: false, reason: err.message.startsWith(said) ? err.message.slice(said.length) : err.message };
   }
 }
 
 /**
- * The accounting of `image`, or IMAGE_UNACCOUNTED with the reason: the record's own refusal (its
+ * What strata rebuilds `image` from, or IMAGE_NOT_REBUILDABLE with the reason: the record's own refusal (its
  * hint says how to get one), or why its layers are not what this strata writes.
  */
-export async function assertAccounted(image: Image, where = "the image"): Promise<AccountedImage> {
+export async function assertRebuildable(image: Image, where = "the image"): Promise<RebuildableImage> {
   const record = await readImageRecord(image, where);
   try {
-    return accountedImage(image, record);
+    return rebuildableImage(image, record);
   } catch (err) {
-    if (!(err instanceof Unaccounted)) throw err;
-    throw new StrataError("IMAGE_UNACCOUNTED", `${where}: ${err.message}`, {
+    if (!(err instanceof NotRebuildable)) throw err;
+    throw new StrataError("IMAGE_NOT_REBUILDABLE", `${where}: ${err.message}`, {
       hint: "strata can only update an image a current strata built; build it again with `strata build`",
     });
   }
 }
 
-function accountedImage(image: Image, record: ImageRecord): AccountedImage {
+function rebuildableImage(image: Image, record: ImageRecord): RebuildableImage {
   const build = record.build;
   const options: LayerOptions = {
     epoch: build.epoch,
     keepDocs: build.docs,
     compression: resolveCompression(build.layers.compression),
   };
-  const accounted = record.layers.map((l, i) =>
-    accountedLayer(image.manifest.layers[i], i, l, options, build.arch),
+  const rebuildable = record.layers.map((l, i) =>
+    rebuildableLayer(image.manifest.layers[i], i, l, options, build.arch),
   );
-  const kinds = accounted.map((l) => l.kind);
+  const kinds = rebuildable.map((l) => l.kind);
   if (
     kinds[0] !== "base" ||
     kinds.at(-1) !== "files" ||
@@ -97,16 +97,16 @@ function accountedImage(image: Image, record: ImageRecord): AccountedImage {
   ) {
     refuse(`its layers are not base, packages, files in that order (${kinds.join(", ")})`);
   }
-  return { record: build, options, layers: accounted };
+  return { record: build, options, layers: rebuildable };
 }
 
-function accountedLayer(
+function rebuildableLayer(
   d: Descriptor,
   index: number,
   recorded: RecordedLayer,
   options: LayerOptions,
   arch: string,
-): AccountedLayer {
+): RebuildableLayer {
   const a = d.annotations ?? {};
   const at = `layer ${index} (${d.digest})`;
   const { kind } = recorded;
@@ -124,7 +124,7 @@ function accountedLayer(
       `${at} was made with layer options ${layerOptionsText(recorded.options)}, not ${layerOptionsText(ownOptions)}`,
     );
   }
-  const layer: AccountedLayer = {
+  const layer: RebuildableLayer = {
     index,
     kind,
     descriptor: d,
@@ -143,8 +143,8 @@ function accountedLayer(
   return { ...layer, packages, facts: recorded.facts };
 }
 
-/** The lock the accounted images (one per architecture) were built from, as `strata lock` wrote it. */
-export function lockOf(images: AccountedImage[]): Lock {
+/** The lock the rebuildable images (one per architecture) were built from, as `strata lock` wrote it. */
+export function lockOf(images: RebuildableImage[]): Lock {
   const byArchName = (a: { arch: string; name: string }, b: { arch: string; name: string }) =>
     compareText(a.arch, b.arch) || compareText(a.name, b.name);
   const first = images[0].record.lock;
