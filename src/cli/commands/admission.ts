@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option } from "commander";
 import { admissionManifests } from "../../admission/manifests.js";
-import { type RegistryScopeFlags, withRegistryScopeFlags } from "../../admission/registries.js";
-import { ADMISSION_LISTEN, readPem, startAdmission } from "../../admission/start.js";
+import { withRegistryScopeFlags } from "../../admission/registries.js";
+import { ADMISSION_LISTEN, type AdmissionRequest, readPem, startAdmission } from "../../admission/start.js";
 import { StrataError } from "../../util/errors.js";
 import type { CommandDef } from "../command.js";
 import { type RegistryFlags, registryOptions } from "../destination.js";
@@ -11,20 +11,8 @@ import { withRegistryFlags } from "../registry-flags.js";
 import { untilStopped } from "../until-stopped.js";
 import { type CommonOptions, collect } from "./common.js";
 
-interface ServeFlags extends CommonOptions, RegistryFlags, RegistryScopeFlags {
-  policy: string;
-  tlsCert: string;
-  tlsKey: string;
-  listen: string;
-  index?: string;
-  audit?: boolean;
-  failurePolicy: "open" | "closed";
-  timeout: number;
-  vex?: string[];
-  release?: string;
-  precompute: boolean;
-  maxImages: number;
-}
+/** The flags are the request, less the registry options they make. */
+type ServeFlags = CommonOptions & RegistryFlags & Omit<AdmissionRequest, "registry">;
 
 /** --listen: HOST:PORT, checked before anything starts. */
 function listenAddress(value: string): string {
