@@ -108,7 +108,10 @@ async function writeTarOutput(target: string, files: ArchiveFile[], opts: Archiv
   });
 }
 
-/** Writes `artifact` as an oci-archive: a tar of an OCI layout whose index.json names it by `tag`. */
+/**
+ * Writes `artifact` as an oci-archive: a tar of an OCI layout whose index.json names it by `tag`,
+ * with the blobs of what travels with its images (their records), read by digest.
+ */
 export async function writeOciArchive(
   file: string,
   artifact: Artifact,
@@ -122,7 +125,9 @@ export async function writeOciArchive(
     file,
     [
       ...[...unique.values()].map(blobFile),
-      { path: "index.json", bytes: layoutIndexBytes([entry, ...attached.descriptors]) },
+      // The attached artifacts' blobs travel in it, but index.json names the image alone: tools
+      // given a bare oci-archive: (skopeo, podman) refuse an index.json of more than one manifest.
+      { path: "index.json", bytes: layoutIndexBytes([entry]) },
       { path: OCI_LAYOUT_FILE, bytes: OCI_LAYOUT_BYTES },
     ],
     opts,

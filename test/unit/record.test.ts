@@ -25,7 +25,7 @@ import { MAX_RECORD_BYTES, readImageRecord, recordBlob } from "../../src/record/
 import { withRecords } from "../../src/record/travel.js";
 import { isStrataError, StrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
-import { tempDir } from "../helpers/debs.js";
+import { run, tempDir } from "../helpers/debs.js";
 import { type FakeRepo, startFakeRepo } from "../helpers/fake-repo.js";
 import { buildFromRepo, modelPackages } from "../helpers/model-repo.js";
 import { removeLayer, setAnnotations } from "../helpers/mutate.js";
@@ -253,10 +253,20 @@ describe("the record travels with the image", () => {
     await rebuildableAt(again);
   });
 
-  test("into an oci-archive", async () => {
-    const location = { transport: "oci-archive", path: join(dir, "image.tar") } as ImageLocation;
+  test("into an oci-archive, whose index.json names the image alone (skopeo reads a bare oci-archive:)", async () => {
+    const file = join(dir, "image.tar");
+    const location = { transport: "oci-archive", path: file } as ImageLocation;
     await writeLocation(location, artifact(), names);
     await rebuildableAt(location);
+    const inspected = JSON.parse((await run("skopeo", ["inspect", "--raw", `oci-archive:${file}`])).stdout);
+    assert.equal(
+      inspected.annotations[StrataAnnotation.record],
+      built.manifest.annotations?.[StrataAnnotation.record],
+    );
+    // Copied on from there by strata, the record is attached again.
+    const again: ImageLocation = { transport: "oci", path: join(dir, "from-archive") } as ImageLocation;
+    await writeLocation(again, await withRecords(await readLocation(location)), names);
+    await rebuildableAt(again);
   });
 
   test("into a registry repository, the blob pushed beside the image and found by its digest", async () => {
