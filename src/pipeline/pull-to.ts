@@ -2,7 +2,7 @@ import { type Artifact, artifactImages, type Image } from "../oci/image.js";
 import { dockerArchiveImage, readLocation } from "../oci/locations/locations.js";
 import type { ImageLocation } from "../oci/locations/name.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
-import { outputNames, type WriteOptions, writeArtifact } from "./deliver.js";
+import { outputNames, type PushWatcher, type WriteOptions, writeArtifact } from "./deliver.js";
 
 export interface PullRequest {
   source: ImageLocation;
@@ -15,12 +15,13 @@ export interface PullRequest {
   registry: RegistryClientOptions;
 }
 
-/** The layers as they are written: how many, then each once read to its end. */
-export interface PullWatcher {
+/**
+ * The layers as they are written: how many, then each once read to its end; into a registry, the
+ * push as it goes (and lines about the copy: an image copied without its record).
+ */
+export interface PullWatcher extends PushWatcher {
   onLayers: (count: number) => void;
   onLayerRead: (digest: string) => void;
-  /** A line about the copy (an image copied without its record). */
-  onNote: (line: string) => void;
 }
 
 /** `strata pull`: the artifact at `source` written to `destination`, under the names that gives it. */
@@ -44,7 +45,8 @@ export async function pullTo(
   watch.onLayers(new Set(written.flatMap((i) => i.manifest.layers.map((l) => l.digest))).size);
   const options = { ...names, force: req.force, platform: req.platform };
   await writeArtifact(destination, withLayerWatch(artifact, watch.onLayerRead), options, {
-    onNote: watch.onNote,
+    ...watch,
+    registry: req.registry,
   });
   return { artifact, names };
 }

@@ -7,6 +7,7 @@ import {
   formatOption,
   type OutputFormat,
   type PushFlags,
+  pushPrinter,
   registryOptions,
   tagOption,
 } from "../destination.js";
@@ -40,15 +41,19 @@ async function pull([refText]: [string], opts: PullFlags, out: Output): Promise<
   const destination = outputLocation(opts.output, opts.format);
   if (opts.platform !== undefined) parsePlatform(opts.platform);
   let progress: Progress | undefined;
+  const push = pushPrinter(out);
   const watcher = {
+    ...push,
     onLayers: (count: number) => {
       progress = out.progress("pull", count);
     },
     onLayerRead: (digest: string) => progress?.tick(digest.slice(7, 19)),
-    onNote: (line: string) => out.line(line),
   };
   const request = { ...opts, source, destination, registry: registryOptions(opts) };
-  const { artifact, names } = await pullTo(request, watcher).finally(() => progress?.stop());
+  const { artifact, names } = await pullTo(request, watcher).finally(() => {
+    progress?.stop();
+    push.stop();
+  });
   const held = destination.transport === "oci" ? ` as ${destination.tag ?? names.refName}` : "";
   out.line(`pulled ${refText} (${artifactDescriptor(artifact).digest}) into ${opts.output}${held}`);
   if (opts.json) out.json(pullReport(refText, artifact, destination, opts.output));
