@@ -1,8 +1,9 @@
 import { withFleetIndex } from "../fleet/with-index.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { loadPolicy } from "../policy/policy.js";
+import { MAX_POD_LIST_BYTES } from "../ps/kubernetes.js";
 import { StrataError } from "../util/errors.js";
-import { readNamedFile } from "../util/fs.js";
+import { readNamedInput } from "../util/fs.js";
 import { readVexFiles } from "../vex/read.js";
 import { auditPods, type PodAudit } from "./audit.js";
 import { ImageDecider } from "./decider.js";
@@ -18,25 +19,9 @@ export interface PodListAudit extends RegistryScopeFlags {
   registry: RegistryClientOptions;
 }
 
-/** A pod list is a few MB for thousands of pods; far more is not one. */
-const MAX_POD_LIST_BYTES = 256 * 2 ** 20;
-
 async function readPodList(path: string): Promise<unknown> {
-  let text: string;
-  if (path === "-") {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_POD_LIST_BYTES)
-        throw new StrataError("USAGE", `--pods -: longer than ${MAX_POD_LIST_BYTES} bytes`);
-      chunks.push(chunk);
-    }
-    text = Buffer.concat(chunks).toString("utf8");
-  } else {
-    const fail = (why: string) => new StrataError("USAGE", `--pods ${path}: ${why}`);
-    text = (await readNamedFile(path, MAX_POD_LIST_BYTES, fail)).toString("utf8");
-  }
+  const fail = (why: string) => new StrataError("USAGE", `--pods ${path}: ${why}`);
+  const text = (await readNamedInput(path, MAX_POD_LIST_BYTES, fail)).toString("utf8");
   try {
     return JSON.parse(text);
   } catch {

@@ -1,7 +1,7 @@
-import { createReadStream } from "node:fs";
 import { withFleetIndex } from "../fleet/with-index.js";
 import { Vulnerabilities } from "../serve/vulnerabilities.js";
 import { StrataError } from "../util/errors.js";
+import { readNamedInput } from "../util/fs.js";
 import type { RunningContainer } from "./container.js";
 import { joinContainers } from "./join.js";
 import { MAX_POD_LIST_BYTES, podListContainers } from "./kubernetes.js";
@@ -18,27 +18,11 @@ export interface RunningSources {
 /** A pod list from a file or stdin ("-"), refused past the bound rather than held whole. */
 async function readPodList(source: string): Promise<string> {
   const where = source === "-" ? "stdin" : source;
-  const stream = source === "-" ? process.stdin : createReadStream(source);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_POD_LIST_BYTES) {
-        throw new StrataError("USAGE", `${where}: more than ${MAX_POD_LIST_BYTES} bytes is not a pod list`, {
-          hint: "give the output of kubectl get pods -A -o json",
-        });
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === undefined) throw err;
-    throw new StrataError("USAGE", `${where}: ${code === "ENOENT" ? "no such file" : code}`, {
+  const fail = (why: string) =>
+    new StrataError("USAGE", `${where}: ${why}`, {
       hint: "give --pods a file written by kubectl get pods -A -o json, or - for stdin",
     });
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return (await readNamedInput(source, MAX_POD_LIST_BYTES, fail)).toString("utf8");
 }
 
 async function containers(flags: RunningSources): Promise<RunningContainer[]> {

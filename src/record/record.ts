@@ -4,6 +4,7 @@ import { lockSchema } from "../lock/lock-schema.js";
 import { descriptorOf, type Image, MissingBlobError } from "../oci/image.js";
 import { ociPlatform } from "../oci/platform.js";
 import type { Descriptor } from "../oci/types.js";
+import { collectAtMost } from "../util/collect.js";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { defaultTimeouts } from "../util/http.js";
@@ -160,17 +161,9 @@ async function withinDeadline<T>(read: (opened: (stream: Readable) => void) => P
 async function readNamedBlob(image: Image, named: string, where: string, opened: (s: Readable) => void) {
   const stream = await image.blobs.open(named, { maxBytes: MAX_RECORD_BYTES });
   opened(stream);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_RECORD_BYTES) {
-      stream.destroy();
-      throw notRebuildable(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const bytes = Buffer.concat(chunks);
+  const bytes = await collectAtMost(stream, MAX_RECORD_BYTES, () =>
+    notRebuildable(where, `its record ${named} is more than ${MAX_RECORD_BYTES} bytes`, REBUILD),
+  );
   if (`sha256:${sha256Hex(bytes)}` !== named)
     throw notRebuildable(where, `its record does not match its manifest: the blob is not ${named}`, REBUILD);
   return bytes;

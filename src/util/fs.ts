@@ -4,6 +4,7 @@ import { access, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { collectAtMost } from "./collect.js";
 
 /** A temp path in the same directory as `path`, so the final rename is atomic. */
 export function tempPathFor(path: string): string {
@@ -115,6 +116,19 @@ export async function readNamedFile(
   } catch (err) {
     throw fail(whyUnread(err));
   }
+}
+
+/**
+ * readNamedFile, or standard input for "-" (a pod list piped from kubectl), held to the same bound:
+ * `fail(why)` for anything that keeps it from being read.
+ */
+export async function readNamedInput(
+  source: string,
+  maxBytes: number,
+  fail: (why: string) => Error,
+): Promise<Buffer> {
+  if (source !== "-") return readNamedFile(source, maxBytes, fail);
+  return collectAtMost(process.stdin, maxBytes, () => fail(`more than ${maxBytes} bytes`));
 }
 
 /** What keeps a named file from being read, in words. */
