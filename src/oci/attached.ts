@@ -1,3 +1,4 @@
+import { StrataError } from "../util/errors.js";
 import type { Referrer } from "./image.js";
 import { type ImageLocation, locationText } from "./locations/name.js";
 import { attachToLayout, checkReferrer, layoutPayload, layoutReferrers } from "./referrers.js";
@@ -17,6 +18,24 @@ import type { Descriptor } from "./types.js";
  */
 
 export type AttachVia = "layout" | "referrers-api" | "tag-fallback";
+
+/** An image location that keeps referrers: an OCI layout or a registry. */
+export type AttachableLocation = ImageLocation & { transport: "oci" | "docker" };
+
+/**
+ * Throws a USAGE error unless `location` keeps referrers, before any work is done: `what` says what
+ * would be kept there ("SBOMs are attached"), `hint` what to do instead.
+ */
+export function assertAttachable(
+  location: ImageLocation,
+  what: string,
+  hint: string,
+): asserts location is AttachableLocation {
+  if (location.transport === "oci" || location.transport === "docker") return;
+  throw new StrataError("USAGE", `${locationText(location)}: ${what} only in an OCI layout or a registry`, {
+    hint,
+  });
+}
 
 /** Attaches referrers at one image location; `sameKind` picks the earlier ones a new referrer replaces. */
 export type AttachReferrer = (referrer: Referrer, sameKind: (d: Descriptor) => boolean) => Promise<AttachVia>;

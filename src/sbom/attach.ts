@@ -1,4 +1,4 @@
-import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
+import { type AttachVia, assertAttachable, attachedPayloads, withAttacher } from "../oci/attached.js";
 import { type Artifact, artifactImages, type Image, imageDescriptor } from "../oci/image.js";
 import { type ImageLocation, locationText } from "../oci/locations/name.js";
 import { platformText } from "../oci/platform.js";
@@ -31,23 +31,17 @@ export interface AttachReport {
   bytes: Buffer;
 }
 
-function unsupported(location: ImageLocation): StrataError {
-  return new StrataError(
-    "USAGE",
-    `${locationText(location)}: SBOMs are attached only in an OCI layout or a registry`,
-    {
-      hint: "attach to oci:DIR or docker://REGISTRY/REPO; archives have no place for referrers",
-    },
-  );
-}
-
 /** Computes each SBOM format of every image of `artifact` and attaches them where `location` keeps it. */
 export async function attachSboms(
   location: ImageLocation,
   artifact: Artifact,
   opts: { registry?: RegistryClientOptions; formats?: readonly SbomFormat[]; facts?: ImageFacts } = {},
 ): Promise<AttachReport[]> {
-  if (location.transport !== "oci" && location.transport !== "docker") throw unsupported(location);
+  assertAttachable(
+    location,
+    "SBOMs are attached",
+    "attach to oci:DIR or docker://REGISTRY/REPO; archives have no place for referrers",
+  );
   const reports: AttachReport[] = [];
   await withAttacher(location, opts.registry ?? {}, async (attach) => {
     for (const image of artifactImages(artifact)) {

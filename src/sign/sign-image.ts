@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { PrivateKey } from "openpgp";
+import { type AttachableLocation, assertAttachable } from "../oci/attached.js";
 import { type Artifact, artifactDescriptor } from "../oci/image.js";
 import { readLocation } from "../oci/locations/locations.js";
 import { type ImageLocation, locationText } from "../oci/locations/name.js";
@@ -57,17 +58,12 @@ export interface SignOptions {
 }
 
 /** Refuses an image location that has no place for signatures (an archive), before any work is done. */
-export function assertSignable(
-  location: ImageLocation,
-): asserts location is ImageLocation & { transport: "oci" | "docker" } {
-  if (location.transport !== "oci" && location.transport !== "docker")
-    throw new StrataError(
-      "USAGE",
-      `${locationText(location)}: signatures are kept only in an OCI layout or a registry`,
-      {
-        hint: "sign oci:DIR or docker://REGISTRY/REPO; archives have no place for signatures",
-      },
-    );
+export function assertSignable(location: ImageLocation): asserts location is AttachableLocation {
+  assertAttachable(
+    location,
+    "signatures are kept",
+    "sign oci:DIR or docker://REGISTRY/REPO; archives have no place for signatures",
+  );
 }
 
 /** The repository name a payload's docker-reference carries: the registry's, or the layout's path. */

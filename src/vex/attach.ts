@@ -1,11 +1,16 @@
-import { type AttachVia, attachedPayloads, withAttacher } from "../oci/attached.js";
+import {
+  type AttachableLocation,
+  type AttachVia,
+  assertAttachable,
+  attachedPayloads,
+  withAttacher,
+} from "../oci/attached.js";
 import { type Image, imageDescriptor } from "../oci/image.js";
-import { type ImageLocation, locationText } from "../oci/locations/name.js";
+import type { ImageLocation } from "../oci/locations/name.js";
 import { referrerOf } from "../oci/referrers.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { Annotation, type Descriptor } from "../oci/types.js";
 import { createdOf } from "../sbom/subject.js";
-import { StrataError } from "../util/errors.js";
 import { MAX_VEX_BYTES, VEX_MEDIA_TYPE } from "./document.js";
 import type { VexClaim } from "./read.js";
 
@@ -21,17 +26,12 @@ export interface VexAttachReport {
 }
 
 /** Throws unless `location` has a place for referrers: say so before any work is done. */
-export function assertVexAttachable(
-  location: ImageLocation,
-): asserts location is ImageLocation & { transport: "oci" | "docker" } {
-  if (location.transport !== "oci" && location.transport !== "docker")
-    throw new StrataError(
-      "USAGE",
-      `${locationText(location)}: VEX is attached only in an OCI layout or a registry`,
-      {
-        hint: "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
-      },
-    );
+export function assertVexAttachable(location: ImageLocation): asserts location is AttachableLocation {
+  assertAttachable(
+    location,
+    "VEX is attached",
+    "attach to oci:DIR or docker://REGISTRY/REPO, or write it to a file with -o",
+  );
 }
 
 export async function attachVex(
