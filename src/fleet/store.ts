@@ -185,7 +185,6 @@ export async function addImage(
   }
   // Both the trust check and the new layers' records read a strata image's record: read once here.
   const source = await packageSource(image, where);
-  image = source.image;
   const layers = image.manifest.layers;
   const stored = await knownLayers(db, [...new Set(layers.map((l) => l.digest))]);
   const reread = new Set([

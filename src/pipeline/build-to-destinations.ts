@@ -12,7 +12,13 @@ import { StrataError } from "../util/errors.js";
 import { lockForBuild } from "./build-lock.js";
 import { type BuildOptions, type BuildResult, buildImages } from "./builder.js";
 import { BuiltDocuments } from "./built-documents.js";
-import { type PushWatcher, pushToReference, type WriteOptions, writeArtifact } from "./deliver.js";
+import {
+  type Delivery,
+  type PushWatcher,
+  pushToReference,
+  type WriteOptions,
+  writeArtifact,
+} from "./deliver.js";
 import { reuseSources } from "./reuse-sources.js";
 
 /** What `strata build` was asked: the spec, where the image goes, and how it is made. */
@@ -92,7 +98,7 @@ export async function buildToDestinations(req: BuildRequest, watch: BuildWatcher
   return { result, push, sboms: documents.attachedSboms(), signatures };
 }
 
-async function pushTo(ref: string, result: BuildResult, delivery: PushWatcher, watch: BuildWatcher) {
+async function pushTo(ref: string, result: BuildResult, delivery: Delivery, watch: BuildWatcher) {
   const { location, report } = await pushToReference(result.artifact, ref, delivery);
   if (location.transport !== "docker") watch.onPushWritten(location);
   return report;

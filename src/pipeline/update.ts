@@ -58,7 +58,7 @@ export interface ImageUpdate extends LockUpdate {
 }
 
 /** The rebuildable images of an artifact (one per architecture), each refused with the reason if it cannot be. */
-async function accountFor(
+async function rebuildableImages(
   old: Artifact,
   where: string,
 ): Promise<{ image: Image; rebuildable: RebuildableImage }[]> {
@@ -93,7 +93,7 @@ export async function updateImage(
   targets: UpdateTargets,
   opts: UpdateOptions = {},
 ): Promise<ImageUpdate> {
-  const olds = await accountFor(old, where);
+  const olds = await rebuildableImages(old, where);
   const rebuildable = olds.map((o) => o.rebuildable);
   const oldLock = lockOf(rebuildable);
   const images = olds.map((o) => o.image);

@@ -188,8 +188,19 @@ function readFailure(err: unknown, named: string, where: string): StrataError {
   });
 }
 
+/**
+ * Records read and believed, per image: whoever asks again for the same image (an update's check,
+ * then its reuse of the old layers; a fleet add's trust check, then its inventory through an image
+ * whose layers it unpacks) is not served another read of the blob. Kept by the manifest's bytes,
+ * which every view of one image shares and which fix its layers, config and record digest. A
+ * refusal or a failure is not kept.
+ */
+const believed = new WeakMap<Buffer, ImageRecord>();
+
 /** The record `image`'s manifest names, every field checked and its layers the manifest's. */
 export async function readImageRecord(image: Image, where: string): Promise<ImageRecord> {
+  const kept = believed.get(image.manifestBytes);
+  if (kept !== undefined) return kept;
   const bytes = await readRecordBytes(image, where);
   let json: unknown;
   try {
@@ -209,6 +220,7 @@ export async function readImageRecord(image: Image, where: string): Promise<Imag
   const record = { ...parsed.data, build: believedBuild(parsed.data.build, where) } as ImageRecord;
   checkLayers(record, image, where);
   checkPlatform(record, image, where);
+  believed.set(image.manifestBytes, record);
   return record;
 }
 

@@ -98,6 +98,25 @@ describe("the image record", () => {
     );
   });
 
+  test("is read once per image however often it is asked for, and a failed read is not kept", async () => {
+    const named = built.manifest.annotations![StrataAnnotation.record];
+    let opens = 0;
+    let failNext = true;
+    const image = serving(built, async (digest) => {
+      if (digest === named) opens++;
+      if (failNext) {
+        failNext = false;
+        throw new StrataError("REGISTRY", "registry.test: get blob: unreachable");
+      }
+      return built.blobs.open(digest);
+    });
+    await assert.rejects(readImageRecord(image, "oci:x"), (err) => isStrataError(err, "REGISTRY"));
+    const first = await readImageRecord(image, "oci:x");
+    const again = await readImageRecord(image, "oci:y");
+    assert.equal(again, first);
+    assert.equal(opens, 2, "the failed read, then one read for both asks");
+  });
+
   test("bytes that are not the digest the manifest names are refused", async () => {
     const other = Buffer.from(canonicalJson(await readImageRecord(built, "test")))
       .toString()
