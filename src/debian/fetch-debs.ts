@@ -1,12 +1,12 @@
 import { join } from "node:path";
-import { ContentStore } from "../util/cas.js";
+import { type ContentStore, cacheStore } from "../util/cas.js";
 import { Limiter } from "../util/concurrency.js";
 import { cacheRoot } from "../util/dirs.js";
 import { isLocalIoError, StrataError } from "../util/errors.js";
 import { BodyTooLongError, fetchWithRetry } from "../util/http.js";
 
 export function debStore(root?: string): ContentStore {
-  return new ContentStore(join(cacheRoot(root), "debs"));
+  return cacheStore(join(cacheRoot(root), "debs"));
 }
 
 /** What fetching a .deb needs of a locked package (src/lock/lock-schema.ts): where, and what it must be. */

@@ -4,7 +4,7 @@ import { baseLayerEntries } from "../debian/base-root.js";
 import { followScripts, type SkippedEffect } from "../debian/maintscripts.js";
 import { ImageTree } from "../debian/shell/tree.js";
 import type { LayerEntry } from "../oci/layer-entry.js";
-import { ContentStore } from "../util/cas.js";
+import { type ContentStore, cacheStore } from "../util/cas.js";
 import { compareText } from "../util/order.js";
 import { dropDanglingLinks } from "./dangling.js";
 import { foldDocLinkNotes } from "./doc-links.js";
@@ -62,7 +62,7 @@ const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
 const MAX_PASSES = 3;
 
 export async function nativeEffects(input: EffectsInput): Promise<NativeEffects> {
-  const store = new ContentStore(input.storeRoot);
+  const store = cacheStore(input.storeRoot);
   const bodies = new Map<string, Buffer>();
   for (const facts of input.members) {
     for (const [path, sha256] of Object.entries(facts.bodies))

@@ -5,7 +5,7 @@ import { MERGED_USR_DIRS } from "../debian/merged-usr.js";
 import { ImageTree, type TreeNode } from "../debian/shell/tree.js";
 import type { LayerEntry } from "../oci/layer-entry.js";
 import { DEFAULT_ACCOUNTS } from "../spec/accounts.js";
-import { ContentStore } from "../util/cas.js";
+import { cacheStore } from "../util/cas.js";
 import type { PackageFacts, PathFact } from "./package-facts.js";
 
 /**
@@ -49,7 +49,7 @@ export async function recordScriptFacts(
     architecture: pkg.architecture,
     accounts: DEFAULT_ACCOUNTS,
   });
-  const store = new ContentStore(storage.storeRoot);
+  const store = cacheStore(storage.storeRoot);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const path of [...tree.read].sort()) {
     const entry = byPath.get(path);

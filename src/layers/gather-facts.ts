@@ -4,7 +4,7 @@ import { caCertificateFacts, packagedCertificates } from "../effects/ca-certific
 import type { PackageFacts } from "../effects/package-facts.js";
 import { recordScriptFacts } from "../effects/script-facts.js";
 import { bodyChunks, entryBytes, type LayerEntry } from "../oci/layer-entry.js";
-import { ContentStore } from "../util/cas.js";
+import { cacheStore } from "../util/cas.js";
 import { isStrataError } from "../util/errors.js";
 import type { DebEntries, DebToRead } from "./deb-entries.js";
 
@@ -79,6 +79,6 @@ async function storeCaBundle(entries: LayerEntry[], storeRoot: string): Promise<
       if (last !== 0x0a) yield Buffer.from("\n");
     }
   }
-  const { hex } = await new ContentStore(storeRoot).put(bundle());
+  const { hex } = await cacheStore(storeRoot).put(bundle());
   return { sha256: hex, certificates: certs.length };
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { FACTS_VERSION } from "../effects/package-facts.js";
 import { type Compression, compressionIdentity } from "../oci/compress.js";
 import { digestHex } from "../oci/types.js";
-import { ContentStore } from "../util/cas.js";
+import { type ContentStore, cacheStore } from "../util/cas.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
 import {
@@ -37,7 +37,7 @@ export class LayerCache {
     readonly cacheRoot: string,
     storeRoot: string,
   ) {
-    this.store = new ContentStore(storeRoot);
+    this.store = cacheStore(storeRoot);
   }
 
   /** The canonical text of a key: fixed field order, so equal keys hash equally. */

@@ -15,7 +15,7 @@ import {
   unsafePath,
 } from "../oci/layer-entry.js";
 import { TarWriter } from "../oci/tar.js";
-import { ContentStore } from "../util/cas.js";
+import { cacheStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { Digester } from "../util/hash.js";
 
@@ -65,7 +65,7 @@ export interface LayerWriteOptions {
  */
 export async function writeLayer(entries: LayerEntry[], opts: LayerWriteOptions): Promise<LayerBlob> {
   const ordered = canonicalOrder(entries, opts.what);
-  const store = new ContentStore(opts.store);
+  const store = cacheStore(opts.store);
   const tar = new PassThrough({ highWaterMark: 1 << 20 });
   const diff = new Digester();
   const compressor = createCompressor(opts.compression);

@@ -10,7 +10,7 @@ import { ociPlatform } from "../oci/platform.js";
 import { digestHex } from "../oci/types.js";
 import { packageLayerRecord } from "../record/layer-record.js";
 import type { Spec } from "../spec/spec.js";
-import { ContentStore } from "../util/cas.js";
+import { type ContentStore, cacheStore } from "../util/cas.js";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { type ComposeContext, composeArch, type PackageLayer } from "./compose.js";
 import type { BuiltLayer } from "./image-config.js";
@@ -101,7 +101,7 @@ export async function buildImages(spec: Spec, lock: Lock, options: BuildOptions 
   const opts = { ...options, onEvent: counting(options.onEvent, work) };
   const root = defaultCacheRoot(opts.cacheRoot);
   const storeRoot = join(root, "blobs");
-  const store = new ContentStore(storeRoot);
+  const store = cacheStore(storeRoot);
   await Promise.all([store.sweepStale(), debStore(opts.cacheRoot).sweepStale()]);
   const plan = planBuild(spec, lock);
   const layerCache = new LayerCache(root, storeRoot);

@@ -3,7 +3,7 @@ import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { FACTS_VERSION, type PackageFacts } from "../effects/package-facts.js";
 import { ancestors, type LayerEntry, normalisePath } from "../oci/layer-entry.js";
-import { ContentStore } from "../util/cas.js";
+import { cacheStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
@@ -113,7 +113,7 @@ function namedBlobs(members: PackageFacts[]): string[] {
 /** The record's value of a layer's facts, its blobs read from the content store at `storeRoot`. */
 export async function encodeLayerFacts(members: PackageFacts[], storeRoot: string): Promise<string> {
   const { gzipSync } = await import("fflate");
-  const store = new ContentStore(storeRoot);
+  const store = cacheStore(storeRoot);
   const blobs: Record<string, string> = {};
   for (const name of namedBlobs(members)) {
     blobs[name] = (await store.readRecorded(name, `a file recorded for ${members[0].package}`)).toString(
@@ -163,7 +163,7 @@ export function decodeLayerFacts(text: string, where: string): DecodedFacts {
 
 /** Puts decoded facts' blobs in the content store, where the files layer's effects read them. */
 export async function storeLayerFacts(facts: DecodedFacts, storeRoot: string): Promise<void> {
-  const store = new ContentStore(storeRoot);
+  const store = cacheStore(storeRoot);
   for (const [name, bytes] of facts.blobs) {
     if (!(await store.has(name, { verify: true }))) await store.putVerified(Readable.from([bytes]), name);
   }

@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { StrataError } from "./errors.js";
-import { tempPathFor, writeStreamAtomic } from "./fs.js";
+import { tempPathFor, writeFileAtomic, writeStreamAtomic } from "./fs.js";
 import { Digester, sha256File } from "./hash.js";
 import { assertDigest, checkedSha256Hex, SHA256_HEX } from "./verify.js";
 
@@ -47,9 +47,20 @@ export async function verifiedInThisProcess(
  * .deb cache and the layer blob cache. Writes are atomic (temp file, verify, rename), so a killed
  * process leaves no entry at all rather than a torn one. Reads can be verified; an entry whose bytes
  * do not match its name is removed so the caller fetches it again.
+ *
+ * A store made with `sealed` (strata's own caches, never an OCI layout) keeps beside each entry it
+ * wrote or hashed a seal, `<root>/seals/<hex>`: the entry's inode, size and modification time then.
+ * A verified read whose entry still matches its seal is not hashed again: a write through the file
+ * system moves the modification time, a file renamed over the entry is another inode, so what
+ * changed is hashed (and dropped if it no longer matches). The change time is not part of the seal,
+ * as in containerd's content store none of this stands against someone who can write the cache: a
+ * build hardlinks cache blobs into its layout, which moves their change time every time.
  */
 export class ContentStore {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly opts: { sealed?: boolean } = {},
+  ) {}
 
   /** Where entry `hex` lives; any key that is not 64 hex characters is refused (it could name a path). */
   path(hex: string): string {
@@ -67,20 +78,55 @@ export class ContentStore {
     }
     const size = Number(before.size);
     if (opts.size !== undefined && size !== opts.size) {
-      await rm(p, { force: true });
+      await this.drop(hex);
       return false;
     }
     if (opts.verify) {
-      const got = await sha256File(p);
-      if (got.hex !== hex) {
-        await rm(p, { force: true });
-        return false;
+      if (!(await this.sealHolds(hex, before))) {
+        const got = await sha256File(p);
+        if (got.hex !== hex) {
+          await this.drop(hex);
+          return false;
+        }
+        await this.seal(hex, before);
       }
       if (verifiedHere.size >= MAX_REMEMBERED) verifiedHere.clear();
       const { ino, size: bytes, mtimeNs, ctimeNs } = before;
       verifiedHere.set(p, { hex, ino, size: bytes, mtimeNs, ctimeNs });
     }
     return true;
+  }
+
+  private sealPath(hex: string): string {
+    return join(this.root, "seals", checkedSha256Hex(hex, `${this.root}: cache key`));
+  }
+
+  private static sealText(st: { ino: bigint; size: bigint; mtimeNs: bigint }): string {
+    return `${st.ino} ${st.size} ${st.mtimeNs}\n`;
+  }
+
+  /** True when a sealed store's entry is the very file it hashed (or wrote) before, unchanged since. */
+  private async sealHolds(hex: string, now: Awaited<ReturnType<typeof bigStat>>): Promise<boolean> {
+    if (!this.opts.sealed) return false;
+    const text = await readFile(this.sealPath(hex), "utf8").catch(() => undefined);
+    return text === ContentStore.sealText(now);
+  }
+
+  /** Records that the entry, as `st` saw it, holds the bytes its name says. */
+  private async seal(hex: string, st: { ino: bigint; size: bigint; mtimeNs: bigint }): Promise<void> {
+    if (!this.opts.sealed) return;
+    await mkdir(join(this.root, "seals"), { recursive: true });
+    await writeFileAtomic(this.sealPath(hex), ContentStore.sealText(st));
+  }
+
+  /** Seals the entry just put in place by this process (its bytes were hashed as they were written). */
+  private async sealWritten(hex: string): Promise<void> {
+    if (this.opts.sealed) await this.seal(hex, await bigStat(this.path(hex)));
+  }
+
+  private async drop(hex: string): Promise<void> {
+    await rm(this.path(hex), { force: true });
+    if (this.opts.sealed) await rm(this.sealPath(hex), { force: true });
   }
 
   open(hex: string): Readable {
@@ -121,6 +167,7 @@ export class ContentStore {
         { hex: expectHex, size: opts.expectSize },
       ),
     );
+    await this.sealWritten(expectHex);
     return target;
   }
 
@@ -139,6 +186,7 @@ export class ContentStore {
       await rm(staging, { force: true });
       throw err;
     }
+    await this.sealWritten(hex);
     return { hex, size: hashing.size };
   }
 
@@ -160,4 +208,9 @@ export class ContentStore {
     }
     return removed;
   }
+}
+
+/** One of strata's own caches (.debs, layer blobs, recorded facts): a sealed store. */
+export function cacheStore(root: string): ContentStore {
+  return new ContentStore(root, { sealed: true });
 }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rename, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
-import { ContentStore } from "../../src/util/cas.js";
+import { ContentStore, cacheStore } from "../../src/util/cas.js";
 import { isStrataError } from "../../src/util/errors.js";
 import { sha256Hex } from "../../src/util/hash.js";
 
@@ -35,6 +35,49 @@ describe("content-addressed store", () => {
     await writeFile(s.path(hex), "corrupted");
     assert.equal(await s.has(hex, { verify: true }), false);
     assert.equal(await s.has(hex), false);
+  });
+
+  it("a sealed store does not hash again an entry it wrote and that is unchanged since", async () => {
+    const s = cacheStore(await mkdtemp(join(tmpdir(), "strata-cas-")));
+    const { hex } = await s.put(Readable.from([Buffer.from("original")]));
+    // A whole second (utimes cannot set nanoseconds back), sealed anew by a verified read; then the
+    // same size written in place and that time put back: only a read that was skipped can miss it.
+    const second = new Date(1_700_000_000_000);
+    await utimes(s.path(hex), second, second);
+    assert.equal(await s.has(hex, { verify: true }), true);
+    await writeFile(s.path(hex), "Original");
+    await utimes(s.path(hex), second, second);
+    assert.equal(await s.has(hex, { verify: true }), true);
+    assert.equal(await new ContentStore(s.root).has(hex, { verify: true }), false);
+  });
+
+  it("a sealed store hashes an entry written in place or renamed over since it was sealed, and drops it", async () => {
+    const s = cacheStore(await mkdtemp(join(tmpdir(), "strata-cas-")));
+    const written = await s.put(Readable.from([Buffer.from("first entry")]));
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(s.path(written.hex), "first Entry");
+    assert.equal(await s.has(written.hex, { verify: true }), false);
+    assert.deepEqual(await readdir(join(s.root, "seals")), []);
+
+    const renamed = await s.put(Readable.from([Buffer.from("second entry")]));
+    const second = new Date(1_700_000_000_000);
+    await utimes(s.path(renamed.hex), second, second);
+    assert.equal(await s.has(renamed.hex, { verify: true }), true);
+    const other = join(s.root, "other");
+    await writeFile(other, "second Entry");
+    await utimes(other, second, second);
+    await rename(other, s.path(renamed.hex));
+    assert.equal(await s.has(renamed.hex, { verify: true }), false);
+  });
+
+  it("a sealed store seals an entry it hashed, so the next verified read trusts it", async () => {
+    const s = cacheStore(await mkdtemp(join(tmpdir(), "strata-cas-")));
+    const bytes = Buffer.from("placed by someone else");
+    const unsealed = new ContentStore(s.root);
+    const { hex } = await unsealed.put(Readable.from([bytes]));
+    assert.deepEqual(await readdir(s.root), ["sha256"]);
+    assert.equal(await s.has(hex, { verify: true }), true);
+    assert.deepEqual(await readdir(join(s.root, "seals")), [hex]);
   });
 
   it("sweeps temp files a killed process left, but not fresh ones", async () => {
