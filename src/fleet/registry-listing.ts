@@ -1,9 +1,9 @@
-import { z } from "zod";
 import { parseReference } from "../oci/reference.js";
 import type { RegistryClient } from "../oci/registry/client.js";
 import { MANIFEST_ACCEPT } from "../oci/registry/repository.js";
 import { StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
+import { z } from "../util/zod.js";
 
 /**
  * What a registry holds, as the distribution spec lists it: its repositories (`/v2/_catalog`), a

@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { SHA256_HEX } from "../util/verify.js";
+import { z } from "../util/zod.js";
 
 /**
  * The shape of every lock field, checked on read: a lock is input, and its names, digests and pool

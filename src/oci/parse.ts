@@ -1,6 +1,6 @@
-import { z } from "zod";
 import { type ErrorCode, StrataError } from "../util/errors.js";
 import { SHA256_DIGEST } from "../util/verify.js";
+import { z } from "../util/zod.js";
 import { type Descriptor, type ImageConfig, type Index, type Manifest, MediaType } from "./types.js";
 
 /**

@@ -1,13 +1,13 @@
 import type { KeyObject } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
 import { CVE_ID } from "../advisories/advisory.js";
 import { SEVERITIES, type Severity } from "../advisories/severity.js";
 import type { VersionOp } from "../debian/version.js";
 import { keyFingerprint, loadPublicKeySync } from "../sign/keys.js";
 import { StrataError } from "../util/errors.js";
 import { readNamedFile } from "../util/fs.js";
+import { z } from "../util/zod.js";
 
 /**
  * The admission and CI policy (README "Policy file"): which findings and packages deny an image,

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { type Lock, lockSchema } from "../lock/lock-schema.js";
 import { type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { MAX_EPOCH, type Spec, specSchema } from "../spec/spec.js";
@@ -6,6 +5,7 @@ import { MAX_FILE_SOURCE_BYTES } from "../spec/spec-files.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
+import { z } from "../util/zod.js";
 
 /**
  * What an image was built from, in its record (record.ts, `build`): enough to

@@ -1,12 +1,12 @@
 import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
-import { z } from "zod";
 import { FACTS_VERSION, type PackageFacts } from "../effects/package-facts.js";
 import { ancestors, type LayerEntry, normalisePath } from "../oci/layer-entry.js";
 import { cacheStore } from "../util/cas.js";
 import { StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { SHA256_HEX } from "../util/verify.js";
+import { z } from "../util/zod.js";
 
 /**
  * A package layer's facts (what its members' maintainer scripts are, every path of the layer, the

@@ -1,5 +1,4 @@
 import type { Readable } from "node:stream";
-import { z } from "zod";
 import { lockSchema } from "../lock/lock-schema.js";
 import { descriptorOf, type Image, MissingBlobError } from "../oci/image.js";
 import { ociPlatform } from "../oci/platform.js";
@@ -8,6 +7,7 @@ import { collectAtMost } from "../util/collect.js";
 import { isStrataError, StrataError } from "../util/errors.js";
 import { sha256Hex } from "../util/hash.js";
 import { defaultTimeouts } from "../util/http.js";
+import { z } from "../util/zod.js";
 import { type BuildRecord, parseBuildRecord } from "./build-record.js";
 import { RECORD_MEDIA_TYPE, StrataAnnotation } from "./keys.js";
 import { canonicalJson } from "./layer-facts.js";

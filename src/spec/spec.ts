@@ -9,7 +9,6 @@ import {
   parseDocument,
   type Node as YamlNode,
 } from "yaml";
-import { z } from "zod";
 import {
   DEFAULT_KEYRING,
   hostAptSources,
@@ -19,6 +18,7 @@ import {
 } from "../debian/sources.js";
 import { closeNames } from "../debian/suggest.js";
 import { StrataError } from "../util/errors.js";
+import { z } from "../util/zod.js";
 import { checkFileSources } from "./spec-files.js";
 
 /**

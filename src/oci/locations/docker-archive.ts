@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import { z } from "zod";
 import { StrataError } from "../../util/errors.js";
 import { Digester } from "../../util/hash.js";
 import { verified } from "../../util/verify.js";
+import { z } from "../../util/zod.js";
 import { indexTar, type Member } from "../archive.js";
 import { readRegion } from "../bounded-read.js";
 import { type BlobSource, descriptorOf, type Image } from "../image.js";
