@@ -1,8 +1,18 @@
 // Bundles the CLI and the workers into dist/ with esbuild: a few files load in about half the time
 // of hundreds of ESM modules, and split per command a command loads only what it uses.
 // Type checking is `npm run check` (tsc --noEmit); this only transpiles and bundles.
-import { copyFile, mkdir } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { build } from "esbuild";
+
+/** The sha256 of every source file (path and bytes): what a cache of the code's own results is keyed by. */
+async function sourceDigest(dir) {
+  const hash = createHash("sha256");
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith(".ts")).sort();
+  for (const file of files) hash.update(`${file}\0`).update(await readFile(join(dir, file))).update("\0");
+  return hash.digest("hex");
+}
 
 await build({
   entryPoints: {
@@ -22,6 +32,8 @@ await build({
   external: ["zstd-napi", "fflate", "tar-stream", "openpgp", "tsx", "better-sqlite3", "pg"],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __strataRequire } from 'node:module'; const require = __strataRequire(import.meta.url);" },
+  // Names this build's code for caches of what the code computes (src/util/version.ts BUILD_ID).
+  define: { __STRATA_BUILD_ID__: JSON.stringify(await sourceDigest("src")) },
   logLevel: "warning",
 });
 

@@ -25,6 +25,7 @@ import { specAccounts } from "../spec/accounts.js";
 import type { Spec } from "../spec/spec.js";
 import { specFileEntries } from "../spec/spec-files.js";
 import { compareText } from "../util/order.js";
+import { type FilesInputs, FilesMemo } from "./files-memo.js";
 import { type BuiltLayer, epochTime, imageConfig, layerHistory } from "./image-config.js";
 import { layerFileReader } from "./layer-files.js";
 import type { BuildEvent } from "./make-layers.js";
@@ -107,17 +108,59 @@ export async function composeArch(
   };
 }
 
-/** The files layer: what maintainer scripts would have made, made natively, and the spec's files. */
-async function filesLayer(
-  ctx: ComposeContext,
-  arch: string,
-  parts: { accounts: Accounts; baseEntries: LayerEntry[]; base: LayerBlob; packageLayers: PackageLayer[] },
-): Promise<{
+interface FilesParts {
+  accounts: Accounts;
+  baseEntries: LayerEntry[];
+  base: LayerBlob;
+  packageLayers: PackageLayer[];
+}
+
+interface FilesLayer {
   layer: BuiltLayer;
   skipped: SkippedEffect[];
   made: Map<string, number>;
   specFiles: LayerEntry[];
-}> {
+}
+
+/**
+ * The files layer: what maintainer scripts would have made, made natively, and the spec's files.
+ * What a build of the same inputs found is kept (files-memo.ts): a warm build follows no script.
+ */
+async function filesLayer(ctx: ComposeContext, arch: string, parts: FilesParts): Promise<FilesLayer> {
+  const specFiles = ctx.specFiles ?? (await specFileEntries(ctx.spec));
+  const memo = new FilesMemo(ctx.layerCache.cacheRoot);
+  const inputs: FilesInputs = {
+    arch,
+    options: ctx.options,
+    spec: ctx.spec,
+    specFiles: entriesDigest(specFiles),
+    base: parts.base.digest,
+    layers: parts.packageLayers.map((l) => ({ digest: l.blob.digest, packages: l.recorded.packages })),
+  };
+  const kept = await memo.get(inputs);
+  const layer = kept && (await cachedEntriesLayer(ctx, "files", kept.inputs));
+  if (kept && layer) {
+    for (const message of kept.notes) ctx.onEvent?.({ kind: "note", message });
+    return { layer, skipped: kept.skipped, made: new Map(kept.made), specFiles };
+  }
+  const notes: string[] = [];
+  const made = await makeFilesLayer(ctx, arch, parts, specFiles, (message) => {
+    notes.push(message);
+    ctx.onEvent?.({ kind: "note", message });
+  });
+  const outcome = { inputs: made.inputs, skipped: made.skipped, made: [...made.made], notes };
+  await memo.put(inputs, outcome);
+  return { layer: made.layer, skipped: made.skipped, made: made.made, specFiles };
+}
+
+/** The files layer made: the scripts followed, the spec checked against the image, the layer built. */
+async function makeFilesLayer(
+  ctx: ComposeContext,
+  arch: string,
+  parts: FilesParts,
+  specFiles: LayerEntry[],
+  note: (message: string) => void,
+): Promise<Omit<FilesLayer, "specFiles"> & { inputs: string }> {
   const { spec, options } = ctx;
   const effects = await nativeEffects({
     members: parts.packageLayers.flatMap((l) => l.members),
@@ -129,16 +172,16 @@ async function filesLayer(
     files: [...parts.base.files, ...parts.packageLayers.flatMap((l) => l.blob.files)],
     readBodies: layerFileReader(parts.packageLayers, `${arch}: the layers`),
   });
-  for (const note of effects.notes) ctx.onEvent?.({ kind: "note", message: `${arch}: ${note}` });
-  const specFiles = ctx.specFiles ?? (await specFileEntries(spec));
+  for (const message of effects.notes) note(`${arch}: ${message}`);
   // The spec's own files win over what scripts made at the same path.
   const specPaths = new Set(specFiles.map((f) => f.path.replace(/^\/+/, "")));
   shipEntries(effects.tree, specFiles);
   checkImageUser(spec, effects.accounts, arch);
   checkEntrypoint(effects.tree, spec, effects.accounts, arch);
   if ((spec.entrypoint ?? spec.cmd) && effects.tree.lookup("/bin/sh") === undefined) {
-    const message = `${arch}: the image has no /bin/sh, which Debian's programs assume (initdb, and anything that calls system() or popen(), fails without it); add \`essential: true\` to the spec for Debian's Essential set`;
-    ctx.onEvent?.({ kind: "note", message });
+    note(
+      `${arch}: the image has no /bin/sh, which Debian's programs assume (initdb, and anything that calls system() or popen(), fails without it); add \`essential: true\` to the spec for Debian's Essential set`,
+    );
   }
   // Parents keep the mode and owner the image's layers give them (/var/lock 1777, a home's owner).
   const entries = withParentsFrom(
@@ -159,7 +202,7 @@ async function filesLayer(
       cacheRoot: ctx.layerCache.cacheRoot,
     }),
   );
-  return { layer, skipped: effects.skipped, made: effects.made, specFiles };
+  return { layer, skipped: effects.skipped, made: effects.made, inputs: entriesDigest(entries) };
 }
 
 /** The record of an image made of `layers`: the build record and what each layer's record says. */
@@ -203,11 +246,9 @@ async function entriesLayer(
   build: () => Promise<LayerBlob>,
 ): Promise<BuiltLayer> {
   const inputs = entriesDigest(entries);
-  const options = { ...ctx.options, keepDocs: false };
-  const recorded = entriesLayerRecord(kind, options, inputs);
-  const key: LayerCacheKey = { ...options, debSha256: `entries:${inputs.slice("sha256:".length)}` };
-  const hit = await ctx.layerCache.get(key);
-  if (hit) return { blob: hit, kind, packages: [], bytes: ctx.local, recorded };
+  const hit = await cachedEntriesLayer(ctx, kind, inputs);
+  if (hit) return hit;
+  const recorded = entriesLayerRecord(kind, { ...ctx.options, keepDocs: false }, inputs);
   // An image made of the same entries has this very layer: keep its descriptor, make nothing.
   const reused = ctx.reuse?.entriesLayer(kind, inputs);
   if (reused) {
@@ -216,6 +257,23 @@ async function entriesLayer(
     return { blob, kind, packages: [], bytes: reused.bytes, recorded };
   }
   const blob = await build();
-  await ctx.layerCache.put(key, { ...blob, members: [] });
+  await ctx.layerCache.put(entriesCacheKey(ctx, inputs), { ...blob, members: [] });
   return { blob, kind, packages: [], bytes: ctx.local, recorded };
+}
+
+/** The layer cache's key for entries of digest `inputs` (no docs are dropped from entries). */
+function entriesCacheKey(ctx: ComposeContext, inputs: string): LayerCacheKey {
+  return { ...ctx.options, keepDocs: false, debSha256: `entries:${inputs.slice("sha256:".length)}` };
+}
+
+/** The layer of entries whose digest is `inputs`, when the layer cache holds it. */
+async function cachedEntriesLayer(
+  ctx: ComposeContext,
+  kind: "base" | "files",
+  inputs: string,
+): Promise<BuiltLayer | undefined> {
+  const hit = await ctx.layerCache.get(entriesCacheKey(ctx, inputs));
+  if (!hit) return undefined;
+  const recorded = entriesLayerRecord(kind, { ...ctx.options, keepDocs: false }, inputs);
+  return { blob: hit, kind, packages: [], bytes: ctx.local, recorded };
 }

@@ -216,6 +216,45 @@ describe("maintainer-script effects in a built image", () => {
     assert.match(lenient.stderr, /tools: made \d+, skipped 3/);
   });
 
+  test("a warm build takes what the files layer's inputs made last time; other inputs make it anew", async () => {
+    const cache = join(dir, "cache-memo");
+    const specPath = join(dir, "memo.yaml");
+    await writeFile(specPath, fakeRepoSpec(repo, ["tools"], ""));
+    const built = async (out: string) => {
+      const r = await runStrata([
+        "--cache-dir",
+        cache,
+        "build",
+        specPath,
+        "--lock-update",
+        "-o",
+        join(dir, out),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return { stderr: r.stderr, index: await readFile(join(dir, out, "index.json"), "utf8") };
+    };
+    const cold = await built("memo-cold");
+    const memoDir = join(cache, "files-layers");
+    const [kept] = await readdir(memoDir);
+    // What is kept is what is said: a note put in it is said by the next build of the same inputs.
+    const outcome = JSON.parse(await readFile(join(memoDir, kept), "utf8"));
+    await writeFile(join(memoDir, kept), JSON.stringify({ ...outcome, notes: ["amd64: a kept note"] }));
+    const warm = await built("memo-warm");
+    assert.match(warm.stderr, /a kept note/);
+    assert.equal(warm.index, cold.index);
+    // Another spec is another input: followed anew, kept beside.
+    await writeFile(specPath, fakeRepoSpec(repo, ["tools"], "env: { TOOLS: '1' }"));
+    const other = await built("memo-other");
+    assert.doesNotMatch(other.stderr, /a kept note/);
+    assert.equal((await readdir(memoDir)).length, 2);
+    // A kept outcome that is not one is not believed: made anew, the same image.
+    await writeFile(specPath, fakeRepoSpec(repo, ["tools"], ""));
+    await writeFile(join(memoDir, kept), JSON.stringify({ ...outcome, made: "all" }));
+    const damaged = await built("memo-damaged");
+    assert.doesNotMatch(damaged.stderr, /a kept note/);
+    assert.equal(damaged.index, cold.index);
+  });
+
   test("a warm build reads no .deb: the copied file's bytes come from the content store", async () => {
     const cache = join(dir, "cache-warm");
     const cold = await build("warm", "", cache);
