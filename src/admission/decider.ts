@@ -4,7 +4,7 @@ import { artifactDescriptor, artifactImages } from "../oci/image.js";
 import { formatReference, type ImageReference, parseReference } from "../oci/reference.js";
 import type { RegistryClientOptions } from "../oci/registry/client.js";
 import { pullArtifact } from "../oci/registry/pull.js";
-import { type Decision, evaluatePolicy, type Verification } from "../policy/evaluate.js";
+import { type Decision, decisionValidUntil, evaluatePolicy, type Verification } from "../policy/evaluate.js";
 import type { Policy } from "../policy/policy.js";
 import {
   anyKeyVerdict,
@@ -69,6 +69,15 @@ function pinnedLocation(ref: ImageReference, digest: string) {
 }
 
 /** What the failure policy decides on: an image the index lacks at a registry that may not be asked. */
+/** Decisions about one image name, and the span of time (epoch ms) they hold for. */
+interface KeptDecisions {
+  decisions: Decision[];
+  /** When they were made: a caller asking about an earlier time gets them made anew. */
+  at: number;
+  /** When a grace period ends or an exemption expires, and they may change. */
+  validUntil: number;
+}
+
 function notFetchable(ref: ImageReference): Error {
   return new Error(
     `${formatReference(ref)}: not in the index and registry ${ref.registry} may not be fetched (--allow-registry)`,
@@ -79,7 +88,7 @@ export class ImageDecider {
   /** What the index says about images, kept until the index changes. */
   private readonly facts: IndexedFacts;
   private readonly digests: BoundedCache<string>;
-  private readonly decisions: BoundedCache<Decision[]>;
+  private readonly decisions: BoundedCache<KeptDecisions>;
   /** cosign signatures stored for a repository@digest, fetched once for every key. */
   private readonly signatures: BoundedCache<StoredSignature[]>;
   /** Whether a key signed a digest: per (digest, key fingerprint), so a signed image is verified once. */
@@ -101,7 +110,9 @@ export class ImageDecider {
     });
     const cache = <T>() => new BoundedCache<T>({ ttlMs, maxEntries });
     this.digests = cache();
-    this.decisions = cache();
+    // A decision in use is made again in the background before it expires: a busy image never
+    // waits for its decision (the webhook's tail latency was these waves of re-decisions).
+    this.decisions = new BoundedCache({ ttlMs, maxEntries, refreshAfterMs: ttlMs / 2 });
     this.signatures = cache();
     this.verdicts = cache();
     this.provenances = cache();
@@ -110,10 +121,11 @@ export class ImageDecider {
 
   /**
    * The policy's decision for each platform image an image name stands for. A decision is reused
-   * within the minute it was made in (exemptions expire by the day) while the index is unchanged
-   * (its facts are the index's as of `stamp`), and for at most `cacheMs` (tags move, signatures
-   * come). Concurrent callers of one name share one decision. Every registry fetch the decision
-   * starts is cancelled at `deadline`.
+   * while the index is unchanged (its facts are the index's as of `stamp`), until a grace period
+   * ends or an exemption expires (decisionValidUntil), and for at most `cacheMs` (tags move,
+   * signatures come), made again in the background when it is half that old. Concurrent callers
+   * of one name share one decision. Every registry fetch the decision starts is cancelled at
+   * `deadline`.
    */
   async decide(
     image: string,
@@ -122,9 +134,13 @@ export class ImageDecider {
     running?: string,
   ): Promise<Decision[]> {
     const stamp = await this.facts.stamp();
-    return this.decisions.get(`${image} ${running ?? ""} ${now.toISOString().slice(0, 16)} ${stamp}`, () =>
-      this.decideNow(image, now, stamp, deadline, running),
-    );
+    const key = `${image} ${running ?? ""} ${stamp}`;
+    const make = () => this.decideNow(image, now, stamp, deadline, running);
+    const kept = await this.decisions.get(key, make);
+    const at = now.getTime();
+    if (at >= kept.at && at < kept.validUntil) return kept.decisions;
+    this.decisions.delete(key);
+    return (await this.decisions.get(key, make)).decisions;
   }
 
   /** The index's state decisions are keyed by; it changes when images or advisories do. */
@@ -164,7 +180,7 @@ export class ImageDecider {
     stamp: string,
     deadline: FetchDeadline | undefined,
     running?: string,
-  ): Promise<Decision[]> {
+  ): Promise<KeptDecisions> {
     const named = parseReference(image);
     const ref = running === undefined ? named : parseReference(running);
     const options = optionsFor(ref.registry, this.opts.registry, this.opts.scope ?? {});
@@ -176,13 +192,20 @@ export class ImageDecider {
     const provenance = await this.provenanceVerdict(ref, digest, registry);
     const repository = `${ref.registry}/${ref.repository}`;
     const pinned = named.digest !== undefined;
-    return stored.map((facts) =>
-      evaluatePolicy(
-        this.opts.policy,
-        { ...facts, reference: image, repository, pinned, signature, provenance },
-        now,
-      ),
-    );
+    const judged = stored.map((facts) => ({
+      ...facts,
+      reference: image,
+      repository,
+      pinned,
+      signature,
+      provenance,
+    }));
+    const { policy } = this.opts;
+    return {
+      decisions: judged.map((facts) => evaluatePolicy(policy, facts, now)),
+      at: now.getTime(),
+      validUntil: Math.min(...judged.map((facts) => decisionValidUntil(policy, facts, now))),
+    };
   }
 
   /**

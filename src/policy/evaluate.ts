@@ -154,6 +154,25 @@ function covers(e: Exemption, v: Violation, facts: ImageFacts): boolean {
   return v.id !== undefined || v.package !== undefined;
 }
 
+/**
+ * Until when (epoch ms) a decision made at `now` stays what it is: the first instant a fixed
+ * finding's grace period (`fixable.after-days`) ends or a live exemption expires; Infinity when
+ * nothing in it depends on time.
+ */
+export function decisionValidUntil(policy: Policy, facts: ImageFacts, now: Date): number {
+  let until = Number.POSITIVE_INFINITY;
+  const { fixable } = policy;
+  for (const f of fixable ? facts.findings : []) {
+    if (f.status !== "fixed" || effectiveRank(f.severity) < severityRank(fixable!.severity)) continue;
+    const graceEnds = Date.parse(f.fixedSince ?? "") + fixable!.afterDays * 86_400_000;
+    if (graceEnds > now.getTime()) until = Math.min(until, graceEnds);
+  }
+  for (const e of policy.exemptions) {
+    if (e.expiresAt > now) until = Math.min(until, e.expiresAt.getTime());
+  }
+  return until;
+}
+
 /** The policy's decision about one image at `now`. */
 export function evaluatePolicy(policy: Policy, facts: ImageFacts, now = new Date()): Decision {
   const found = [

@@ -150,6 +150,22 @@ describe("admission webhook", () => {
     }
   });
 
+  it("one decider reuses a decision until an exemption it rests on expires, and decides anew for an earlier time", async () => {
+    const policy = `deny:\n  fixable: { severity: medium }\nexemptions:\n  - { cve: CVE-2025-9230, reason: "no CMS use", expires: 2027-01-31 }\n  - { cve: CVE-2023-45853, reason: "minizip is not shipped", expires: 2027-01-31 }\n`;
+    const decider = new ImageDecider({ policy: parsePolicy(policy, "p.yaml"), index });
+    const allowedAt = async (now: string) => (await decider.decide(vulnerable, new Date(now)))[0].allowed;
+    assert.equal(await allowedAt("2027-01-30T10:00:00Z"), true);
+    assert.equal(await allowedAt("2027-01-31T23:59:59Z"), true);
+    const reused = decider.counts().decisions.hits;
+    assert.equal(reused, 1, "the second time within the exemption's life was a reuse");
+    assert.equal(await allowedAt("2027-02-01T00:00:00Z"), false);
+    assert.equal(
+      await allowedAt("2027-01-30T10:00:00Z"),
+      true,
+      "an earlier time is decided anew, not served the later decision",
+    );
+  });
+
   it("with VEX files given at start, a CVE a statement covers no longer denies, and the answer names it with its source", async () => {
     const policy = parsePolicy(POLICY, "policy.yaml");
     const [before] = await new ImageDecider({ policy, index }).decide(vulnerable);

@@ -57,6 +57,49 @@ describe("a bounded cache of promises", { timeout: 10_000 }, () => {
     assert.equal(tries, 2, "the failure was kept only briefly");
     assert.equal(cache.has("v"), true);
   });
+
+  test("a value in use past refreshAfterMs is made again in the background; callers never wait for it", async () => {
+    const cache = new BoundedCache<number>({ ttlMs: 60_000, maxEntries: 10, refreshAfterMs: 20 });
+    let made = 0;
+    let release = () => {};
+    const make = async () => {
+      made++;
+      if (made > 1) await new Promise<void>((r) => (release = r));
+      return made;
+    };
+    assert.equal(await cache.get("k", make), 1);
+    await sleep(30);
+    // Past refreshAfterMs: the old value at once, a new one being made.
+    assert.equal(await cache.get("k", make), 1);
+    assert.equal(await cache.get("k", make), 1);
+    assert.equal(made, 2, "one refresh, however many callers");
+    release();
+    await sleep(5);
+    assert.equal(await cache.get("k", make), 2, "the refreshed value took its place");
+  });
+
+  test("a failed refresh keeps the value it had, and is not tried again on every call", async () => {
+    const cache = new BoundedCache<string>({ ttlMs: 60_000, maxEntries: 10, refreshAfterMs: 20 });
+    let tries = 0;
+    const make = async () => {
+      if (++tries > 1) throw new Error("registry down");
+      return "first";
+    };
+    assert.equal(await cache.get("k", make), "first");
+    await sleep(30);
+    assert.equal(await cache.get("k", make), "first");
+    await sleep(1);
+    assert.equal(await cache.get("k", make), "first");
+    assert.equal(tries, 2);
+  });
+
+  test("delete forgets a key: the next get makes it anew", async () => {
+    const cache = new BoundedCache<number>({ ttlMs: 60_000, maxEntries: 10 });
+    let made = 0;
+    await cache.get("k", async () => ++made);
+    cache.delete("k");
+    assert.equal(await cache.get("k", async () => ++made), 2);
+  });
 });
 
 describe("canonical values", () => {

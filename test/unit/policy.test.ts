@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { evaluatePolicy, type ImageFacts } from "../../src/policy/evaluate.js";
+import { decisionValidUntil, evaluatePolicy, type ImageFacts } from "../../src/policy/evaluate.js";
 import { parsePolicy } from "../../src/policy/policy.js";
 import { testFinding } from "../helpers/findings.js";
 
@@ -228,5 +228,28 @@ describe("policy decisions", () => {
       reference: "registry.example/other:1",
     });
     assert.equal(evaluatePolicy(policy, other, BEFORE_EXPIRY).allowed, false);
+  });
+});
+
+describe("how long a decision holds", () => {
+  const policy = parsePolicy(
+    `deny:\n  fixable: { severity: medium, after-days: 7 }\nexemptions:\n  - { cve: CVE-2026-99999, reason: "not reachable", expires: 2027-01-31 }\n`,
+    "p.yaml",
+  );
+  const now = new Date("2027-01-10T12:00:00Z");
+
+  it("until a fixed finding's grace period ends, which flips the decision then", () => {
+    const young = facts({ findings: [finding({ fixedSince: "2027-01-05T00:00:00Z" })] });
+    const until = decisionValidUntil(policy, young, now);
+    assert.equal(new Date(until).toISOString(), "2027-01-12T00:00:00.000Z");
+    assert.equal(evaluatePolicy(policy, young, new Date(until - 1)).allowed, true);
+    assert.equal(evaluatePolicy(policy, young, new Date(until)).allowed, false);
+  });
+
+  it("until a live exemption expires; forever when nothing depends on time", () => {
+    const low = facts({ findings: [finding({ severity: "low", fixedSince: "2027-01-09T00:00:00Z" })] });
+    assert.equal(new Date(decisionValidUntil(policy, low, now)).toISOString(), "2027-02-01T00:00:00.000Z");
+    const none = parsePolicy("deny:\n  unfixed: { severity: critical }\n", "p.yaml");
+    assert.equal(decisionValidUntil(none, low, now), Number.POSITIVE_INFINITY);
   });
 });
