@@ -6,6 +6,23 @@ import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 
+/**
+ * zod exports every locale's error messages (`z.locales`, 360 kB of source parsed at each start);
+ * strata uses zod's default English ones only (zod imports them itself), so the index of all
+ * locales is left out of the bundle.
+ */
+const noZodLocales = {
+  name: "no-zod-locales",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
+        ? { path: "zod-locales", namespace: "no-zod-locales" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "no-zod-locales" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
 /** The sha256 of every source file (path and bytes): what a cache of the code's own results is keyed by. */
 async function sourceDigest(dir) {
   const hash = createHash("sha256");
@@ -33,6 +50,7 @@ await build({
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __strataRequire } from 'node:module'; const require = __strataRequire(import.meta.url);" },
   // Names this build's code for caches of what the code computes (src/util/version.ts BUILD_ID).
+  plugins: [noZodLocales],
   define: { __STRATA_BUILD_ID__: JSON.stringify(await sourceDigest("src")) },
   logLevel: "warning",
 });

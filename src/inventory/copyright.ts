@@ -1,6 +1,11 @@
-import { fixupSpdxId, isSupportedSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
 import { parseStanzas } from "../debian/deb822.js";
 import { sha256Hex } from "../util/hash.js";
+import { lazyModule } from "../util/lazy.js";
+
+/** The SPDX licence list (a large module): loaded when a copyright file is read, which a warm build never does. */
+const spdx = lazyModule<typeof import("@cyclonedx/cyclonedx-library/SPDX")>(
+  "@cyclonedx/cyclonedx-library/SPDX",
+);
 
 /**
  * The licences a machine-readable Debian copyright file (DEP-5, copyright-format 1.0) declares:
@@ -43,10 +48,10 @@ function spdxOf(name: string): string | undefined {
   const gnu = GNU_FAMILY.exec(name);
   if (gnu !== null) {
     const version = gnu[2].includes(".") ? gnu[2] : `${gnu[2]}.0`;
-    return fixupSpdxId(`${gnu[1].toUpperCase()}-${version}-${gnu[3] ? "or-later" : "only"}`);
+    return spdx().fixupSpdxId(`${gnu[1].toUpperCase()}-${version}-${gnu[3] ? "or-later" : "only"}`);
   }
   // "Apache-2" is "Apache-2.0" to SPDX; else a case-insensitive match of a real id.
-  return fixupSpdxId(name) ?? fixupSpdxId(name.replace(/-(\d+)$/, "-$1.0"));
+  return spdx().fixupSpdxId(name) ?? spdx().fixupSpdxId(name.replace(/-(\d+)$/, "-$1.0"));
 }
 
 /** Longest name kept whole in a `LicenseRef-` id; longer ones are cut and told apart by a hash. */
@@ -153,7 +158,7 @@ export function copyrightLicence(text: string): Licence | undefined {
   const named = [...names].map((name) => {
     const mapped = byId(name); // an id, or an expression of ids (perl's "Perl"), or none
     if (mapped === undefined) return { name, licenseRef: licenseRef(name) };
-    return isSupportedSpdxId(mapped) ? { name, spdxId: mapped } : { name };
+    return spdx().isSupportedSpdxId(mapped) ? { name, spdxId: mapped } : { name };
   });
   return { ...(expression === undefined ? {} : { expression }), declared, names: named };
 }

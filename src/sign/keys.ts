@@ -6,10 +6,13 @@ import {
   randomBytes,
   scryptSync,
 } from "node:crypto";
-import nacl from "tweetnacl";
 import { StrataError } from "../util/errors.js";
 import { pathExists, readRegularFile, readRegularFileSync, writeFileAtomic } from "../util/fs.js";
 import { sha256Hex } from "../util/hash.js";
+import { lazyModule } from "../util/lazy.js";
+
+/** tweetnacl, loaded when a key is sealed or opened (a build that signs nothing never needs it). */
+const naclModule = lazyModule<typeof import("tweetnacl")>("tweetnacl");
 
 /**
  * Signing keys: ECDSA P-256, as cosign makes them. strata writes its private key in cosign's own
@@ -53,8 +56,8 @@ function pem(label: string, der: Buffer): string {
 export function encryptCosignKey(privateKey: KeyObject, passphrase: string): string {
   const der = privateKey.export({ format: "der", type: "pkcs8" });
   const salt = randomBytes(32);
-  const nonce = randomBytes(nacl.secretbox.nonceLength);
-  const sealed = nacl.secretbox(der, nonce, scryptKey(passphrase, salt, SCRYPT));
+  const nonce = randomBytes(naclModule().secretbox.nonceLength);
+  const sealed = naclModule().secretbox(der, nonce, scryptKey(passphrase, salt, SCRYPT));
   const doc = {
     kdf: { name: "scrypt", params: SCRYPT, salt: salt.toString("base64") },
     cipher: { name: "nacl/secretbox", nonce: Buffer.from(nonce).toString("base64") },
@@ -126,9 +129,10 @@ function checkedCosignDoc(text: string, where: string): CosignKeyDoc {
 function decryptCosignKey(body: Buffer, passphrase: string, where: string): KeyObject {
   const doc = checkedCosignDoc(body.toString("utf8"), where);
   const nonce = Buffer.from(doc.cipher.nonce, "base64");
-  if (nonce.length !== nacl.secretbox.nonceLength) throw keyError(where, "has a nonce of the wrong length");
+  if (nonce.length !== naclModule().secretbox.nonceLength)
+    throw keyError(where, "has a nonce of the wrong length");
   const key = scryptKey(passphrase, Buffer.from(doc.kdf.salt, "base64"), doc.kdf.params);
-  const der = nacl.secretbox.open(Buffer.from(doc.ciphertext, "base64"), nonce, key);
+  const der = naclModule().secretbox.open(Buffer.from(doc.ciphertext, "base64"), nonce, key);
   if (der === null)
     throw keyError(where, "cannot be opened with this passphrase", "check STRATA_SIGNING_PASSPHRASE");
   return parsePrivate(() => createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }), where);
