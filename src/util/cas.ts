@@ -195,15 +195,16 @@ export class ContentStore {
    * absent). Only files older than `maxAgeMs` go, so a concurrent strata's downloads are safe.
    */
   async sweepStale(maxAgeMs = 60 * 60 * 1000): Promise<number> {
-    const dir = join(this.root, "sha256");
-    const names = await readdir(dir).catch(() => [] as string[]);
     const cutoff = Date.now() - maxAgeMs;
     let removed = 0;
-    for (const name of names.filter((n) => n.startsWith(".") && n.includes(".tmp-"))) {
-      const info = await stat(join(dir, name)).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) {
-        await rm(join(dir, name), { force: true });
-        removed++;
+    for (const dir of [join(this.root, "sha256"), join(this.root, "seals")]) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names.filter((n) => n.startsWith(".") && n.includes(".tmp-"))) {
+        const info = await stat(join(dir, name)).catch(() => undefined);
+        if (info && info.mtimeMs < cutoff) {
+          await rm(join(dir, name), { force: true });
+          removed++;
+        }
       }
     }
     return removed;

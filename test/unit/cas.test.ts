@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rename, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -80,7 +80,7 @@ describe("content-addressed store", () => {
     assert.deepEqual(await readdir(join(s.root, "seals")), [hex]);
   });
 
-  it("sweeps temp files a killed process left, but not fresh ones", async () => {
+  it("sweeps temp files a killed process left (entries and seals), but not fresh ones", async () => {
     const s = await store();
     await s.put(Readable.from([Buffer.from("entry")]));
     const dir = join(s.root, "sha256");
@@ -88,7 +88,11 @@ describe("content-addressed store", () => {
     await writeFile(join(dir, ".abc.tmp-456-new"), "in progress");
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
     await utimes(join(dir, ".abc.tmp-123-old"), twoHoursAgo, twoHoursAgo);
-    assert.equal(await s.sweepStale(), 1);
+    await mkdir(join(s.root, "seals"), { recursive: true });
+    await writeFile(join(s.root, "seals", ".abc.tmp-789-old"), "partial seal");
+    await utimes(join(s.root, "seals", ".abc.tmp-789-old"), twoHoursAgo, twoHoursAgo);
+    assert.equal(await s.sweepStale(), 2);
+    assert.deepEqual(await readdir(join(s.root, "seals")), []);
     const left = await readdir(dir);
     assert.ok(left.includes(".abc.tmp-456-new"));
     assert.ok(!left.includes(".abc.tmp-123-old"));
