@@ -1,7 +1,7 @@
-import { PackageURL } from "packageurl-js";
 import { readInventory } from "../inventory/inventory.js";
 import type { Image } from "../oci/image.js";
 import { isJsonObject, type Json } from "../util/json.js";
+import { packageUrl } from "./purl.js";
 import type { SbomFormat } from "./sbom.js";
 
 /**
@@ -34,7 +34,7 @@ export function sbomDebPackages(bytes: Buffer, format: SbomFormat): Set<string> 
   const out = new Set<string>();
   for (const purl of isJsonObject(doc) ? purlsOf(doc, format) : []) {
     try {
-      const p = PackageURL.fromString(purl);
+      const p = packageUrl().PackageURL.fromString(purl);
       // Source packages (`arch=source`) describe where binaries came from, not what is installed.
       if (p.type === "deb" && p.version && p.qualifiers?.arch !== "source") out.add(`${p.name} ${p.version}`);
     } catch {

@@ -1,6 +1,9 @@
-import { PackageURL } from "packageurl-js";
 import type { OsRelease } from "../inventory/os-release.js";
 import type { InventoryPackage } from "../inventory/package.js";
+import { lazyModule } from "../util/lazy.js";
+
+/** packageurl-js: its module makes an Intl.Collator as it loads (~6 ms), for purls the plain form below does not cover. */
+export const packageUrl = lazyModule<typeof import("packageurl-js")>("packageurl-js");
 
 /**
  * Package URLs as the purl specification's `deb` type and Trivy write them:
@@ -25,6 +28,43 @@ function namespace(os: OsRelease | undefined): string {
   return os?.id ?? "debian";
 }
 
+/** What the plain form covers: names, versions and qualifiers that no encoding or normalising changes. */
+const PLAIN = {
+  namespace: /^[a-z0-9._-]{1,64}$/,
+  name: /^[a-z0-9][a-z0-9+._-]{0,199}$/,
+  version: /^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,199}$/,
+  qualifier: /^[a-z0-9][a-z0-9.-]{0,63}$/,
+};
+
+/**
+ * `pkg:TYPE/[NAMESPACE/]NAME@VERSION?QUALIFIERS`, byte for byte what packageurl-js writes (a test
+ * compares them over random input), without loading it for what Debian's packages and images
+ * hold: lowercase names in which only `+` is encoded, versions left as they are, qualifier keys
+ * and values that need no encoding, in key order. Anything else goes through packageurl-js.
+ */
+export function purlText(
+  type: "deb" | "oci",
+  namespace: string | undefined,
+  name: string,
+  version: string,
+  qualifiers: Record<string, string>,
+): string {
+  const keys = Object.keys(qualifiers).sort();
+  // A deb purl has a namespace (the distribution), an oci one none: packageurl-js refuses the rest.
+  const plain =
+    (type === "oci" ? namespace === undefined : namespace !== undefined && PLAIN.namespace.test(namespace)) &&
+    PLAIN.name.test(name) &&
+    PLAIN.version.test(version) &&
+    keys.every((k) => PLAIN.qualifier.test(k) && PLAIN.qualifier.test(qualifiers[k]));
+  if (!plain) {
+    const { PackageURL } = packageUrl();
+    return new PackageURL(type, namespace, name, version, qualifiers, undefined).toString();
+  }
+  const query = keys.map((k) => `${k}=${qualifiers[k]}`).join("&");
+  const path = `${namespace === undefined ? "" : `${namespace}/`}${name.replaceAll("+", "%2B")}`;
+  return `pkg:${type}/${path}@${version}${query === "" ? "" : `?${query}`}`;
+}
+
 /**
  * A purl in the specification's canonical form. packageurl-js leaves a version's `+` as it is,
  * which the specification's permitted characters do not include (Debian's `+deb12u1`, `+b1`):
@@ -36,9 +76,7 @@ function debPurlText(
   qualifiers: Record<string, string>,
   os?: OsRelease,
 ): string {
-  return new PackageURL("deb", namespace(os), name, version, qualifiers, undefined)
-    .toString()
-    .replaceAll("+", "%2B");
+  return purlText("deb", namespace(os), name, version, qualifiers).replaceAll("+", "%2B");
 }
 
 export function debPurl(p: InventoryPackage, os: OsRelease | undefined): string {
@@ -57,5 +95,5 @@ export function sourcePurl(name: string, version: string, os: OsRelease | undefi
 }
 
 export function imagePurl(name: string, digest: string, architecture: string): string {
-  return new PackageURL("oci", undefined, name, digest, { arch: architecture }, undefined).toString();
+  return purlText("oci", undefined, name, digest, { arch: architecture });
 }

@@ -1,4 +1,4 @@
-import { PackageURL } from "packageurl-js";
+import { packageUrl } from "../sbom/purl.js";
 import { StrataError } from "../util/errors.js";
 import { readRegularFile } from "../util/fs.js";
 import { MAX_VEX_BYTES, type VexJustification, type VexStatus } from "./document.js";
@@ -37,7 +37,7 @@ function invalid(source: string, why: string): StrataError {
 function purlOf(id: string | undefined, source: string): Purl {
   if (id === undefined) throw invalid(source, "a product or subcomponent has no @id or identifiers.purl");
   try {
-    const p = PackageURL.fromString(id);
+    const p = packageUrl().PackageURL.fromString(id);
     const qualifiers = Object.fromEntries(Object.entries(p.qualifiers ?? {}).map(([k, v]) => [k, String(v)]));
     return {
       type: p.type,
