@@ -1,3 +1,4 @@
+import { fstatSync, openSync, readSync } from "node:fs";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, pipeline, Readable } from "node:stream";
@@ -5,7 +6,7 @@ import { createGunzip } from "node:zlib";
 import { cacheRoot as defaultCacheRoot } from "../util/dirs.js";
 import { StrataError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { Digester, sha256Hex } from "../util/hash.js";
+import { Digester, sha256File } from "../util/hash.js";
 import { fetchWithRetry } from "../util/http.js";
 import { assertDigest, checkedSha256Hex } from "../util/verify.js";
 import { xzDecompressor } from "../util/xz.js";
@@ -13,19 +14,98 @@ import { buildNameTable, NameTable, type Span } from "./name-table.js";
 import { type PackageOrigin, type PackageRecord, packageFromStanza } from "./package.js";
 import { type FetchContext, type ReleaseEntry, suiteUrl, type VerifiedRelease } from "./release.js";
 
+/** The text of a Packages index, read a stanza at a time. */
+interface PackagesText {
+  readonly length: number;
+  stanza(start: number, end: number): string;
+}
+
+/** A text just downloaded and checked, held whole. */
+class HeldText implements PackagesText {
+  constructor(private readonly bytes: Buffer) {}
+
+  get length(): number {
+    return this.bytes.length;
+  }
+
+  stanza(start: number, end: number): string {
+    return this.bytes.toString("utf8", start, end);
+  }
+}
+
+/** What a cached text looked like when it was verified: any write since moves its change time. */
+interface Verified {
+  ino: bigint;
+  size: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * A cached text read from its file by span, never whole (bookworm main's is 50 MB and a warm lock
+ * reads a few dozen stanzas of it). Each read first checks the file is the one verified (an fstat):
+ * a write since is refused, not believed. Open once per file and process: see openText.
+ */
+class FileText implements PackagesText {
+  constructor(
+    private readonly fd: number,
+    private readonly verified: Verified,
+    private readonly path: string,
+  ) {}
+
+  get length(): number {
+    return Number(this.verified.size);
+  }
+
+  stanza(start: number, end: number): string {
+    const now = fstatSync(this.fd, { bigint: true });
+    const { ino, size, ctimeNs } = this.verified;
+    if (now.ino !== ino || now.size !== size || now.ctimeNs !== ctimeNs) {
+      throw new StrataError("INDEX_INVALID", `${this.path}: changed since it was verified`, {
+        hint: "run the command again (strata checks the index anew)",
+      });
+    }
+    const bytes = Buffer.allocUnsafe(end - start);
+    for (let at = 0; at < bytes.length; ) {
+      const got = readSync(this.fd, bytes, at, bytes.length - at, start + at);
+      if (got === 0)
+        throw new StrataError("INDEX_INVALID", `${this.path}: shorter than when it was verified`);
+      at += got;
+    }
+    return bytes.toString("utf8");
+  }
+}
+
+/** Cached texts open in this process, by path and state: a long-running process opens each once. */
+const openTexts = new Map<string, FileText>();
+
+function openText(path: string, st: Verified): FileText {
+  const key = `${path}\0${st.ino}\0${st.ctimeNs}`;
+  let text = openTexts.get(key);
+  if (text === undefined) {
+    text = new FileText(openSync(path, "r"), { ino: st.ino, size: st.size, ctimeNs: st.ctimeNs }, path);
+    openTexts.set(key, text);
+  }
+  return text;
+}
+
 /**
  * One verified Packages index (repository × suite × component × architecture). The raw text is
- * cached under its sha256 together with a name table, so a warm run reads two files and parses only
- * the stanzas the resolver asks for, never all 63k of bookworm main.
+ * cached under its sha256 together with a name table, so a warm run reads the table and only the
+ * stanzas the resolver asks for, never all 63k of bookworm main.
  */
 export class PackagesIndex {
   private readonly parsed = new Map<number, PackageRecord>();
 
+  private readonly text: PackagesText;
+
+  /** `text`: the whole text (just downloaded and checked), or a cached one read by span. */
   constructor(
     readonly origin: PackageOrigin & { arch: string },
-    private readonly text: Buffer,
+    text: Buffer | PackagesText,
     private readonly table: NameTable,
-  ) {}
+  ) {
+    this.text = Buffer.isBuffer(text) ? new HeldText(text) : text;
+  }
 
   private recordAt([start, end]: Span): PackageRecord {
     let rec = this.parsed.get(start);
@@ -39,7 +119,7 @@ export class PackagesIndex {
           },
         );
       }
-      rec = checkedRecord(packageFromStanza(this.text.toString("utf8", start, end), this.origin));
+      rec = checkedRecord(packageFromStanza(this.text.stanza(start, end), this.origin));
       this.parsed.set(start, rec);
     }
     return rec;
@@ -192,19 +272,17 @@ async function writeStamp(dir: string, sha256: string): Promise<void> {
  */
 async function readCachedIndex(dir: string, sha256: string) {
   try {
-    const [text, names] = await Promise.all([
-      readFile(join(dir, PACKAGES_FILE)),
-      readFile(join(dir, NAMES_FILE)),
-    ]);
+    const path = join(dir, PACKAGES_FILE);
+    const [names, st] = await Promise.all([readFile(join(dir, NAMES_FILE)), stat(path, { bigint: true })]);
     const table = new NameTable(names);
     if (table.packagesSha256 !== sha256) throw new Error("stale");
-    // Checked after the read: a write racing it moves ctime, so what was read gets hashed.
+    // Checked after the table's read: a write racing it moves ctime, so the text gets hashed.
     if (!(await stampStillHolds(dir, sha256))) {
-      if (sha256Hex(text) !== sha256) throw new Error("stale");
+      if ((await sha256File(path)).hex !== sha256) throw new Error("stale");
       // Best effort: a read-only cache is still a good cache, only hashed every time.
       await writeStamp(dir, sha256).catch(() => {});
     }
-    return { text, table };
+    return { text: openText(path, st), table };
   } catch {
     // Missing or corrupt: drop whatever is there and fetch again.
     await rm(dir, { recursive: true, force: true });

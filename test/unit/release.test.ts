@@ -202,6 +202,21 @@ describe("Cached Packages indexes: hashed once, re-hashed when anything changed"
       assert.equal(repo.hits.get(`${INDEX}/Packages.gz`), 2);
     }));
 
+  test("a warm load reads stanzas from the cached text by span; a write after it was verified is refused", () =>
+    withRepo({}, async (repo) => {
+      const ctx = await context();
+      const release = await fetchRelease(sourceOf(repo), "testing", ctx);
+      await loadPackagesIndex(release, "main", "amd64", ctx);
+      const index = await loadPackagesIndex(release, "main", "amd64", ctx);
+      const plain = release.files.get("main/binary-amd64/Packages")!;
+      // Written after the load vouched for it, before the resolver asks: the read refuses it.
+      await forgeVersion(join(cached(ctx, plain.sha256), "Packages"));
+      assert.throws(
+        () => index.byName("app"),
+        (err) => isStrataError(err, "INDEX_INVALID") && /changed since it was verified/.test(err.message),
+      );
+    }));
+
   test("a garbage, oversized or stale verified.json is harmless: the text is hashed", () =>
     withRepo({}, async (repo) => {
       const ctx = await context();
