@@ -25,6 +25,9 @@ await build({
   logLevel: "warning",
 });
 
+// The gzip compressor (src/oci/libdeflate.ts looks for it beside the bundle).
+await copyFile("vendor/libdeflate/libdeflate.wasm", "dist/libdeflate.wasm");
+
 // strata serve's page: one script for the browser, and its HTML and CSS beside it (dist/page).
 await build({
   entryPoints: { app: "src/serve/page/app.ts" },

@@ -3,38 +3,34 @@
  *
  * A layer's digest is the hash of its compressed bytes, so the compressor must give the same bytes
  * for the same tar on every machine. Node's zlib is Chromium's fork: its output differs from stock
- * zlib (measured here: deflateRaw of the same 5 MB at levels 1/6/9 hashes differently from zlib
- * 1.2.13), it changes with the Node version, and Chromium picks its match-finder hash by build and
- * CPU features. fflate is plain JavaScript pinned by package-lock, so its output depends only on its
- * version, the options and the input — which is why gzip here is fflate.
+ * zlib, changes with the Node version, and Chromium picks its match-finder hash by build and CPU
+ * features. gzip here is therefore libdeflate 1.25 compiled to WebAssembly without SIMD
+ * (src/oci/libdeflate.ts): WebAssembly has no CPU-dependent paths, and the .wasm is pinned by hash,
+ * so the bytes depend only on that file, the level and the input. (Checked: the same bytes from
+ * builds at -O2 and -O3, with and without bulk memory, and from a native x86-64 gcc build.)
  *
- * Measured on this machine (Node 20, one core; a 29.5 MB data.tar of libperl5.36 and a 37 MB one of
- * libicu72), MB/s of input and output size as % of input:
+ * Until layer format 5 gzip was fflate (pure JS, level 2). Measured (2026-12-08, Node 20, one thread,
+ * USER CPU seconds on a shared 2-core machine, so ±5%; best of 3; 1 MiB pieces both; data.tar of
+ * Debian 12 packages), MB/s of input and output size as % of input:
  *
- *   libperl5.36   node:zlib          fflate (64 KiB pushes)   fflate (1 MiB pushes)
- *   level 1       121.0  26.4%       46.5  25.6%              54.5  25.6%
- *   level 2                          45.8  24.7%              49.4  24.8%
- *   level 6        47.5  23.7%       24.0  24.0%
- *   level 9         7.1  23.5%        8.1  24.0%
- *   libicu72
- *   level 1        81.8  44.0%       33.2  41.1%              38.5  41.2%
- *   level 2                                                   38.6  40.4%
- *   level 6        44.0  41.1%       17.5  39.6%
- *   level 9        14.5  41.0%        9.0  39.6%
+ *                     fflate 2        libdeflate 1    libdeflate 2    libdeflate 4    libdeflate 6
+ *   libperl5.36 29.5MB 50.9  24.77%   197.2  25.37%   128.4  24.51%   101.4  23.98%    71.1  23.22%
+ *   libicu72    37.0MB 36.0  40.41%   140.0  43.17%    96.0  39.64%    80.2  39.14%    59.3  38.47%
+ *   libpython3.11 7.8MB 33.9  35.10%  137.5  37.02%    93.8  34.63%    81.1  34.19%    60.0  33.28%
+ *   python3.11 stdlib 8.6MB 41.7 29.79% 151.5 30.59%  102.6  29.35%    86.8  28.61%    63.4  27.77%
  *
- * At equal level numbers fflate is 2-2.6x slower, but the level numbers do not mean the same thing:
- * fflate's level 2 compresses as well as node:zlib's level 6 (24.8% vs 23.7%, 40.4% vs 41.1%) at
- * 1.0-1.15x its time. At equal output size, then, determinism costs almost nothing, so gzip is fflate
- * at level 2: level 1 saves at most 10% of time for 1-3% more bytes, level 6 halves the speed for
- * ~1% fewer. Users who want speed and size pick zstd (native, ~220 MB/s at level 3).
+ * libdeflate's level 2 is 2.4-2.8x fflate's level 2 and slightly smaller, so the default stays 2;
+ * level 1 is ~3.7x but 0.6-2.8 points bigger.
  *
- * fflate's streaming output depends on how its input is cut into pushes, and zstd's may too, so
- * every compressor here is fed fixed 1 MiB pieces: the bytes then depend on the data alone.
+ * libdeflate compresses whole buffers only, so each 1 MiB piece becomes its own gzip member: RFC 1952
+ * allows a series of members, and Go's compress/gzip (containerd, umoci, skopeo, podman), Node's
+ * zlib, Python and pigz read them as one stream. It costs 20 bytes and a fresh 32 KiB window per MiB.
+ * zstd's streaming output may depend on how its input is cut, so it is fed the same fixed pieces.
  */
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
-import type { Gzip } from "fflate";
 import { StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
+import { LIBDEFLATE_WASM_SHA256, sharedGzipMembers } from "./libdeflate.js";
 import { MediaType } from "./types.js";
 
 export type CompressionAlgorithm = "gzip" | "zstd" | "none";
@@ -51,12 +47,9 @@ export const DEFAULT_ZSTD_LEVEL = 3;
 
 /** The size of each piece fed to a compressor; part of the output's identity. */
 const PIECE_BYTES = 1 << 20;
-/** fflate's memory level (its default for streams); fixed so a default change upstream cannot move bytes. */
-const FFLATE_MEM = 8;
 
 /** The native zstd binding itself: its streaming context lets us choose exactly what each call receives. */
 const zstdBinding = lazyModule<typeof import("zstd-napi/binding.js")>("zstd-napi/binding.js");
-const fflate = lazyModule<typeof import("fflate")>("fflate");
 
 /** Fills in the default level and checks the range. */
 export function resolveCompression(algorithm: CompressionAlgorithm = "gzip", level?: number): Compression {
@@ -82,7 +75,7 @@ export function compressionIdentity(c: Compression): string {
     case "none":
       return "none";
     case "gzip":
-      return `gzip;fflate=${packageVersion("fflate")};level=${c.level};mem=${FFLATE_MEM};piece=${PIECE_BYTES}`;
+      return `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=${c.level};members=${PIECE_BYTES}`;
     case "zstd":
       return `zstd;libzstd=${zstdBinding().versionString()};level=${c.level};piece=${PIECE_BYTES}`;
   }
@@ -105,7 +98,7 @@ export function createCompressor(c: Compression): Transform {
     case "none":
       return new PassThrough();
     case "gzip":
-      return new FflateGzipStream(c.level);
+      return new GzipMembersStream(c.level);
     case "zstd":
       return new ZstdStream(c.level);
   }
@@ -155,24 +148,20 @@ abstract class PieceTransform extends Transform {
   }
 }
 
-class FflateGzipStream extends PieceTransform {
-  private readonly gzip: Gzip;
+/** gzip as one member per piece; an empty last piece adds nothing, unless the whole input is empty. */
+class GzipMembersStream extends PieceTransform {
+  private members = 0;
 
-  constructor(level: number) {
+  constructor(private readonly level: number) {
     super();
-    // mtime 0 and no file name keep the gzip header free of anything but the level.
-    this.gzip = new (fflate().Gzip)({ level: level as Level, mem: FFLATE_MEM, mtime: 0 }, (data) => {
-      this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    });
   }
 
   protected onPiece(bytes: Buffer, final: boolean): void {
-    // fflate copies the piece into its own window buffer, so reusing `bytes` afterwards is safe.
-    this.gzip.push(bytes, final);
+    if (final && bytes.length === 0 && this.members > 0) return;
+    this.push(sharedGzipMembers(PIECE_BYTES).compress(this.level, bytes));
+    this.members++;
   }
 }
-
-type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /**
  * zstd through the binding's streaming context, fed whole pieces. Single-threaded (libzstd's default,
@@ -202,8 +191,4 @@ class ZstdStream extends PieceTransform {
       if (input.length === 0 && (!final || remaining === 0)) return;
     }
   }
-}
-
-function packageVersion(name: string): string {
-  return lazyModule<{ version: string }>(`${name}/package.json`)().version;
 }

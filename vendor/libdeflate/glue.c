@@ -1,0 +1,69 @@
+/*
+ * strata's WebAssembly face of libdeflate: gzip members and nothing else.
+ *
+ * Freestanding (no libc): libdeflate brings its own memset/memcpy/memmove/memcmp when built with
+ * -DFREESTANDING, and memory comes from the bump allocator below. Nothing is ever freed: an instance
+ * holds at most one compressor per level plus the buffers its caller asks for once, so the heap only
+ * grows to a fixed size.
+ */
+#include "libdeflate.h"
+
+extern unsigned char __heap_base;
+static unsigned long heap_top = (unsigned long)&__heap_base;
+
+#define PAGE 65536UL
+
+static void *bump_malloc(size_t n)
+{
+	unsigned long at = (heap_top + 15) & ~15UL;
+	unsigned long end = at + n;
+	unsigned long have = __builtin_wasm_memory_size(0) * PAGE;
+
+	if (end > have &&
+	    __builtin_wasm_memory_grow(0, (end - have + PAGE - 1) / PAGE) == (size_t)-1)
+		return 0;
+	heap_top = end;
+	return (void *)at;
+}
+
+static void bump_free(void *p)
+{
+	(void)p;
+}
+
+static struct libdeflate_compressor *compressors[13];
+
+/* A buffer of n bytes that lives as long as the instance; 0 when memory runs out. */
+__attribute__((export_name("strata_alloc")))
+void *strata_alloc(size_t n)
+{
+	return bump_malloc(n);
+}
+
+/* The compressor for a level 0..12, made on first use; 0 on a bad level or no memory. */
+static struct libdeflate_compressor *compressor(int level)
+{
+	struct libdeflate_options opts = { sizeof(opts), bump_malloc, bump_free };
+
+	if (level < 0 || level > 12)
+		return 0;
+	if (!compressors[level])
+		compressors[level] = libdeflate_alloc_compressor_ex(level, &opts);
+	return compressors[level];
+}
+
+/* The most bytes one gzip member of n input bytes can take, at any level (libdeflate allows no compressor here). */
+__attribute__((export_name("strata_gzip_bound")))
+size_t strata_gzip_bound(size_t n)
+{
+	return libdeflate_gzip_compress_bound(0, n);
+}
+
+/* One complete gzip member (mtime 0, OS unknown) of in[0..n) into out; its size, or 0 on failure. */
+__attribute__((export_name("strata_gzip")))
+size_t strata_gzip(int level, const void *in, size_t n, void *out, size_t avail)
+{
+	struct libdeflate_compressor *c = compressor(level);
+
+	return c ? libdeflate_gzip_compress(c, in, n, out, avail) : 0;
+}
