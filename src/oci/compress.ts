@@ -7,20 +7,21 @@
  * features. gzip here is therefore libdeflate 1.25 compiled to WebAssembly without SIMD
  * (src/oci/libdeflate.ts): WebAssembly has no CPU-dependent paths, and the .wasm is pinned by hash,
  * so the bytes depend only on that file, the level and the input. (Checked: the same bytes from
- * builds at -O2 and -O3, with and without bulk memory, and from a native x86-64 gcc build.)
+ * builds at -O2 and -O3, with 32- or 64-bit words, with and without bulk memory, and from a native
+ * x86-64 gcc build of the same source.)
  *
- * Until layer format 5 gzip was fflate (pure JS, level 2). Measured (2026-12-08, Node 20, one thread,
- * USER CPU seconds on a shared 2-core machine, so ±5%; best of 3; 1 MiB pieces both; data.tar of
- * Debian 12 packages), MB/s of input and output size as % of input:
+ * Until layer format 5 gzip was fflate (pure JS, level 2). Measured 2026-12-08: Node 20, one thread,
+ * USER CPU seconds (best of 3) on a shared 2-core machine under load, so read them as ±10%; 1 MiB
+ * pieces for both; data.tar of Debian 12 packages. MB/s of input, output size as % of input:
  *
- *                     fflate 2        libdeflate 1    libdeflate 2    libdeflate 4    libdeflate 6
- *   libperl5.36 29.5MB 50.9  24.77%   197.2  25.37%   128.4  24.51%   101.4  23.98%    71.1  23.22%
- *   libicu72    37.0MB 36.0  40.41%   140.0  43.17%    96.0  39.64%    80.2  39.14%    59.3  38.47%
- *   libpython3.11 7.8MB 33.9  35.10%  137.5  37.02%    93.8  34.63%    81.1  34.19%    60.0  33.28%
- *   python3.11 stdlib 8.6MB 41.7 29.79% 151.5 30.59%  102.6  29.35%    86.8  28.61%    63.4  27.77%
+ *   data.tar (MB)          fflate 2      libdeflate 1   libdeflate 2   libdeflate 4   libdeflate 6
+ *   libperl5.36 (29.5)     48.6 24.77%   199.1 25.37%   139.9 24.51%   121.0 23.98%   74.5 23.22%
+ *   libicu72 (37.0)        38.8 40.41%   146.6 43.17%   101.5 39.64%    83.7 39.14%   63.9 38.47%
+ *   libpython3.11 (7.8)    35.6 35.10%   141.6 37.02%    99.1 34.63%    89.8 34.19%   60.9 33.28%
+ *   python3.11 stdlib (8.6) 41.4 29.79%  168.1 30.59%   110.1 29.35%    90.6 28.61%   62.4 27.77%
  *
- * libdeflate's level 2 is 2.4-2.8x fflate's level 2 and slightly smaller, so the default stays 2;
- * level 1 is ~3.7x but 0.6-2.8 points bigger.
+ * libdeflate's level 2 is 2.6-2.9x as fast as fflate's level 2 with 0.1-0.8 points smaller output,
+ * so the default stays 2; level 1 is ~4x but 0.6-2.8 points bigger.
  *
  * libdeflate compresses whole buffers only, so each 1 MiB piece becomes its own gzip member: RFC 1952
  * allows a series of members, and Go's compress/gzip (containerd, umoci, skopeo, podman), Node's

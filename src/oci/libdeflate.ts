@@ -36,9 +36,13 @@ function wasmPath(): string {
 export function loadLibdeflate(bytes: Buffer, expectedSha256 = LIBDEFLATE_WASM_SHA256): WebAssembly.Module {
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== expectedSha256) {
-    throw new StrataError("HASH_MISMATCH", `libdeflate.wasm has sha256 ${actual}, not the pinned ${expectedSha256}`, {
-      hint: "this strata installation is damaged or mixed: reinstall it (gzip layers made with another .wasm would not match other machines')",
-    });
+    throw new StrataError(
+      "HASH_MISMATCH",
+      `libdeflate.wasm has sha256 ${actual}, not the pinned ${expectedSha256}`,
+      {
+        hint: "this strata installation is damaged or mixed: reinstall it (gzip layers made with another .wasm would not match other machines')",
+      },
+    );
   }
   return new WebAssembly.Module(bytes);
 }
@@ -49,7 +53,8 @@ export function gzipMembers(module: WebAssembly.Module, maxInput: number): GzipM
   const avail = wasm.strata_gzip_bound(maxInput);
   const input = wasm.strata_alloc(maxInput);
   const output = wasm.strata_alloc(avail);
-  if (input === 0 || output === 0) throw new StrataError("IO", "libdeflate.wasm could not allocate its buffers");
+  if (input === 0 || output === 0)
+    throw new StrataError("IO", "libdeflate.wasm could not allocate its buffers");
   return {
     compress(level, bytes) {
       if (bytes.length > maxInput) throw new RangeError(`gzip member input ${bytes.length} > ${maxInput}`);
