@@ -10,7 +10,7 @@ import { StrataError } from "../util/errors.js";
  * Its bytes decide every gzip layer's digest, so the file is pinned by hash and refused if it differs:
  * a different .wasm could compress differently and give layers no other machine reproduces.
  */
-export const LIBDEFLATE_WASM_SHA256 = "177dbb9fe0d0cd686e38d215e739ee89c63abda33c863cf93fb882792c679acc";
+export const LIBDEFLATE_WASM_SHA256 = "2cfad8bc8b3816f450293f4092dcc5ff6d0b0986b4b2d41e7af2ea0f71d375fd";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -33,12 +33,12 @@ function wasmPath(): string {
 }
 
 /** Compiles the module after checking its hash against the pinned one. */
-export function loadLibdeflate(bytes: Buffer, expectedSha256 = LIBDEFLATE_WASM_SHA256): WebAssembly.Module {
+export function loadLibdeflate(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const actual = createHash("sha256").update(bytes).digest("hex");
-  if (actual !== expectedSha256) {
+  if (actual !== LIBDEFLATE_WASM_SHA256) {
     throw new StrataError(
       "HASH_MISMATCH",
-      `libdeflate.wasm has sha256 ${actual}, not the pinned ${expectedSha256}`,
+      `libdeflate.wasm has sha256 ${actual}, not the pinned ${LIBDEFLATE_WASM_SHA256}`,
       {
         hint: "this strata installation is damaged or mixed: reinstall it (gzip layers made with another .wasm would not match other machines')",
       },

@@ -162,4 +162,12 @@ describe("gzip layers (libdeflate-wasm members)", { timeout: 120_000 }, () => {
     );
     assert.deepEqual(gunzipSync(members.compress(2, Buffer.alloc(1024, 7))), Buffer.alloc(1024, 7));
   });
+
+  test("buffers the 32-bit address space cannot hold are refused, not wrapped around", async () => {
+    const module = loadLibdeflate(await readFile(WASM));
+    assert.throws(
+      () => gzipMembers(module, 0xffff_fff0),
+      (err: unknown) => isStrataError(err, "IO"),
+    );
+  });
 });

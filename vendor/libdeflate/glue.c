@@ -19,6 +19,9 @@ static void *bump_malloc(size_t n)
 	unsigned long end = at + n;
 	unsigned long have = __builtin_wasm_memory_size(0) * PAGE;
 
+	/* 32-bit addresses: a size past the end would wrap around into memory already in use. */
+	if (end < at)
+		return 0;
 	if (end > have &&
 	    __builtin_wasm_memory_grow(0, (end - have + PAGE - 1) / PAGE) == (size_t)-1)
 		return 0;
