@@ -2,7 +2,8 @@
 # Rebuilds vendor/libdeflate/libdeflate.wasm from pinned libdeflate source and vendor/libdeflate/glue.c.
 #
 # The .wasm is committed and its sha256 is pinned in src/oci/libdeflate.ts, because its bytes decide
-# every gzip layer digest: rebuild it only to move to a new libdeflate (then bump the layer format).
+# every gzip layer digest. After a rebuild, update the pinned hash; if the pinned layer digests in
+# test/unit/gzip-members.test.ts move too, bump LAYER_FORMAT_VERSION (src/layers/layer.ts).
 # The bytes depend on the compiler too; the committed file was built with Debian 12's clang 14:
 #   apt-get install -y --no-install-recommends clang lld
 # No SIMD and no libc: WebAssembly without SIMD has no CPU-dependent paths, so the output is the same
