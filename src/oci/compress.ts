@@ -23,15 +23,18 @@
  * libdeflate's level 2 is 2.6-2.9x as fast as fflate's level 2 with 0.1-0.8 points smaller output,
  * so the default stays 2; level 1 is ~4x but 0.6-2.8 points bigger.
  *
- * libdeflate compresses whole buffers only, so each 1 MiB piece becomes its own gzip member: RFC 1952
- * allows a series of members, and Go's compress/gzip (containerd, umoci, skopeo, podman), Node's
- * zlib, Python and pigz read them as one stream. It costs 20 bytes and a fresh 32 KiB window per MiB.
+ * libdeflate compresses whole buffers only, so each 1 MiB piece is compressed on its own (the bytes
+ * depend only on the data, not on how it arrives), but a layer is still ONE gzip member holding ONE
+ * DEFLATE stream: a piece that is not the last ends with a sync flush (an empty stored block, as
+ * zlib's Z_SYNC_FLUSH) instead of a final block, so the next piece follows byte-aligned. Several
+ * members would be valid RFC 1952, but some readers (Rust's flate2::GzDecoder, others) stop after
+ * the first and silently return a truncated layer. It costs ~5 bytes and a fresh 32 KiB window per MiB.
  * zstd's streaming output may depend on how its input is cut, so it is fed the same fixed pieces.
  */
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
-import { LIBDEFLATE_WASM_SHA256, sharedGzipMembers } from "./libdeflate.js";
+import { LIBDEFLATE_WASM_SHA256, sharedDeflatePieces } from "./libdeflate.js";
 import { MediaType } from "./types.js";
 
 export type CompressionAlgorithm = "gzip" | "zstd" | "none";
@@ -76,7 +79,7 @@ export function compressionIdentity(c: Compression): string {
     case "none":
       return "none";
     case "gzip":
-      return `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=${c.level};members=${PIECE_BYTES}`;
+      return `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=${c.level};pieces=${PIECE_BYTES}`;
     case "zstd":
       return `zstd;libzstd=${zstdBinding().versionString()};level=${c.level};piece=${PIECE_BYTES}`;
   }
@@ -99,7 +102,7 @@ export function createCompressor(c: Compression): Transform {
     case "none":
       return new PassThrough();
     case "gzip":
-      return new GzipMembersStream(c.level);
+      return new GzipStream(c.level);
     case "zstd":
       return new ZstdStream(c.level);
   }
@@ -149,18 +152,37 @@ abstract class PieceTransform extends Transform {
   }
 }
 
-/** gzip as one member per piece; an empty last piece adds nothing, unless the whole input is empty. */
-class GzipMembersStream extends PieceTransform {
-  private members = 0;
+/**
+ * gzip's 10-byte header: no name, MTIME 0, XFL from the level and OS "unknown", the bytes libdeflate's
+ * own gzip wrapper writes (so an empty layer's bytes did not move when the pieces became one member).
+ */
+function gzipHeader(level: number): Buffer {
+  const xfl = level < 2 ? 4 : level >= 8 ? 2 : 0;
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]);
+}
+
+/** gzip as one member: the header, each piece's DEFLATE (one stream), then CRC-32 and size mod 2^32. */
+class GzipStream extends PieceTransform {
+  private started = false;
+  private crc = 0;
+  private size = 0;
 
   constructor(private readonly level: number) {
     super();
   }
 
   protected onPiece(bytes: Buffer, final: boolean): void {
-    if (final && bytes.length === 0 && this.members > 0) return;
-    this.push(sharedGzipMembers(PIECE_BYTES).compress(this.level, bytes));
-    this.members++;
+    if (!this.started) this.push(gzipHeader(this.level));
+    this.started = true;
+    const piece = sharedDeflatePieces(PIECE_BYTES).compress(this.level, bytes, final, this.crc);
+    this.crc = piece.crc;
+    this.size += bytes.length;
+    this.push(piece.bytes);
+    if (!final) return;
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.crc, 0);
+    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+    this.push(trailer);
   }
 }
 

@@ -145,7 +145,7 @@ describe("images that describe themselves", () => {
       assert.deepEqual([recorded.digest, recorded.diffId], [d.digest, image.config.rootfs.diff_ids[i]]);
       assert.match(
         canonicalJson(recorded.options),
-        /^\{"compression":"gzip;libdeflate-wasm=[0-9a-f]{64};level=2;members=1048576","docs":false,"epoch":0\}$/,
+        /^\{"compression":"gzip;libdeflate-wasm=[0-9a-f]{64};level=2;pieces=1048576","docs":false,"epoch":0\}$/,
       );
       const layer = built.images[0].layers[i];
       if (kinds[i] === "base" || kinds[i] === "files") {

@@ -713,7 +713,7 @@ describe("layer compression", () => {
   test("identities name implementation, version and level; media types follow the algorithm", () => {
     assert.equal(
       compressionIdentity(GZIP),
-      `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=2;members=1048576`,
+      `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=2;pieces=1048576`,
     );
     assert.match(compressionIdentity(resolveCompression("zstd")), /^zstd;libzstd=1\.\d+\.\d+;level=3;/);
     assert.equal(layerMediaType(resolveCompression("zstd")), "application/vnd.oci.image.layer.v1.tar+zstd");

@@ -1,5 +1,5 @@
 /*
- * strata's WebAssembly face of libdeflate: gzip members and nothing else.
+ * strata's WebAssembly face of libdeflate: raw DEFLATE pieces of one stream, and CRC-32.
  *
  * Freestanding (no libc): libdeflate brings its own memset/memcpy/memmove/memcmp when built with
  * -DFREESTANDING, and memory comes from the bump allocator below. Nothing is ever freed: an instance
@@ -55,18 +55,31 @@ static struct libdeflate_compressor *compressor(int level)
 	return compressors[level];
 }
 
-/* The most bytes one gzip member of n input bytes can take, at any level (libdeflate allows no compressor here). */
-__attribute__((export_name("strata_gzip_bound")))
-size_t strata_gzip_bound(size_t n)
+/*
+ * The most bytes a piece of n input bytes can take, at any level (libdeflate allows no compressor
+ * here): libdeflate's bound and the 5 bytes a sync flush can add (piece-sync-flush.patch).
+ */
+__attribute__((export_name("strata_deflate_bound")))
+size_t strata_deflate_bound(size_t n)
 {
-	return libdeflate_gzip_compress_bound(0, n);
+	return libdeflate_deflate_compress_bound(0, n) + 5;
 }
 
-/* One complete gzip member (mtime 0, OS unknown) of in[0..n) into out; its size, or 0 on failure. */
-__attribute__((export_name("strata_gzip")))
-size_t strata_gzip(int level, const void *in, size_t n, void *out, size_t avail)
+/*
+ * Raw DEFLATE of in[0..n) into out: ends the stream if final, else ends with a sync flush so the next
+ * piece can follow. Its size, or 0 on failure.
+ */
+__attribute__((export_name("strata_deflate_piece")))
+size_t strata_deflate_piece(int level, const void *in, size_t n, void *out, size_t avail, int final)
 {
 	struct libdeflate_compressor *c = compressor(level);
 
-	return c ? libdeflate_gzip_compress(c, in, n, out, avail) : 0;
+	return c ? libdeflate_deflate_compress_piece(c, in, n, out, avail, final) : 0;
+}
+
+/* gzip's CRC-32 of in[0..n), continuing from crc (0 to start). */
+__attribute__((export_name("strata_crc32")))
+uint32_t strata_crc32(uint32_t crc, const void *in, size_t n)
+{
+	return libdeflate_crc32(crc, in, n);
 }
