@@ -16,7 +16,14 @@ interface Exports {
   memory: WebAssembly.Memory;
   strata_alloc(n: number): number;
   strata_deflate_bound(n: number): number;
-  strata_deflate_piece(level: number, input: number, n: number, output: number, avail: number, final: number): number;
+  strata_deflate_piece(
+    level: number,
+    input: number,
+    n: number,
+    output: number,
+    avail: number,
+    final: number,
+  ): number;
   strata_crc32(crc: number, input: number, n: number): number;
 }
 

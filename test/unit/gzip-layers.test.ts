@@ -182,7 +182,10 @@ describe("gzip layers (libdeflate-wasm, one member)", { timeout: 120_000 }, () =
       () => pieces.compress(13, Buffer.alloc(10), true, 0),
       (err: unknown) => isStrataError(err, "IO"),
     );
-    assert.deepEqual(inflateRawSync(pieces.compress(2, Buffer.alloc(1024, 7), true, 0).bytes), Buffer.alloc(1024, 7));
+    assert.deepEqual(
+      inflateRawSync(pieces.compress(2, Buffer.alloc(1024, 7), true, 0).bytes),
+      Buffer.alloc(1024, 7),
+    );
   });
 
   test("buffers the 32-bit address space cannot hold are refused, not wrapped around", async () => {

@@ -42,7 +42,8 @@ describe("the image model", () => {
   // The digest was first pinned before the image model was reshaped and held through it; it changed
   // on purpose when the images began to describe themselves (annotations), and when the files layer
   // of an image whose scripts make accounts gained /etc/gshadow and the shadow group, and when gzip
-  // layers became libdeflate-wasm members (layer format 5).
+  // layers became libdeflate-wasm (layer format 5; these layers are under 1 MiB, so making each layer
+  // one gzip member instead of one per MiB left them as they were).
   test("a build of fixed packages has a fixed digest, cold or warm", async () => {
     const cold = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
     const warm = await buildFromRepo(repo, dir, join(dir, "cache-pin"));
