@@ -31,7 +31,8 @@ const IDLE = "(idle)";
 
 /** Library frames first (they are the innermost), then strata's own by function name. */
 const PHASE_RULES: PhaseRule[] = [
-  { phase: "gzip (fflate)", url: /\/fflate\// },
+  // strata's only WebAssembly is libdeflate (src/oci/libdeflate.ts); its frames are wasm://wasm/<hash>.
+  { phase: "gzip (libdeflate wasm)", url: /^wasm:\/\// },
   { phase: "zstd", url: /\/zstd-napi\// },
   { phase: "hashing (sha256, md5)", url: /^node:internal\/crypto\/hash/ },
   { phase: "xz child start (fork)", url: /^node:internal\/child_process/ },

@@ -418,7 +418,7 @@ async function benchBuild(work: string, specDir: string): Promise<string> {
   const debsCached = strataSample(cachedSamples);
 
   // The same build with zstd layers (the spec's `layers.compression`), to show what the gzip
-  // implementation costs: gzip is fflate, pure JavaScript, pinned for the same digests everywhere.
+  // implementation costs: gzip is libdeflate in WebAssembly, pinned for the same digests everywhere.
   let zstdCached: Sample | undefined;
   if (canBuild && !buildError) {
     const zstdDir = join(work, "zstd-spec");

@@ -55,6 +55,10 @@ await build({
   logLevel: "warning",
 });
 
+// The gzip compressor (src/oci/libdeflate.ts looks for it beside the bundle), with its MIT licence.
+await copyFile("vendor/libdeflate/libdeflate.wasm", "dist/libdeflate.wasm");
+await copyFile("vendor/libdeflate/COPYING", "dist/libdeflate.COPYING");
+
 // strata serve's page: one script for the browser, and its HTML and CSS beside it (dist/page).
 await build({
   entryPoints: { app: "src/serve/page/app.ts" },

@@ -16,9 +16,9 @@ import { type LayerBlob, writeLayer } from "./write-layer.js";
  *
  * The version is also on every layer descriptor strata writes, and the rebuild check refuses layers of
  * another (4: the descriptors' packages JSON, facts, options and inputs moved to the image record;
- * the bytes did not change).
+ * the bytes did not change; 5: gzip layers are libdeflate-wasm members of 1 MiB pieces, not fflate).
  */
-export const LAYER_FORMAT_VERSION = 4;
+export const LAYER_FORMAT_VERSION = 5;
 
 /** A layer of one package, or of a group of packages when the image is over its layer budget. */
 export interface PackageLayerRecord extends LayerBlob {

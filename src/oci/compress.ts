@@ -3,38 +3,39 @@
  *
  * A layer's digest is the hash of its compressed bytes, so the compressor must give the same bytes
  * for the same tar on every machine. Node's zlib is Chromium's fork: its output differs from stock
- * zlib (measured here: deflateRaw of the same 5 MB at levels 1/6/9 hashes differently from zlib
- * 1.2.13), it changes with the Node version, and Chromium picks its match-finder hash by build and
- * CPU features. fflate is plain JavaScript pinned by package-lock, so its output depends only on its
- * version, the options and the input — which is why gzip here is fflate.
+ * zlib, changes with the Node version, and Chromium picks its match-finder hash by build and CPU
+ * features. gzip here is therefore libdeflate 1.25 compiled to WebAssembly without SIMD
+ * (src/oci/libdeflate.ts): WebAssembly has no CPU-dependent paths, and the .wasm is pinned by hash,
+ * so the bytes depend only on that file, the level and the input. (Checked: the same bytes from
+ * builds at -O2 and -O3, with 32- or 64-bit words, with and without bulk memory, and from a native
+ * x86-64 gcc build of the same source.)
  *
- * Measured on this machine (Node 20, one core; a 29.5 MB data.tar of libperl5.36 and a 37 MB one of
- * libicu72), MB/s of input and output size as % of input:
+ * Until layer format 5 gzip was fflate (pure JS, level 2). Measured 2026-12-08: Node 20, one thread,
+ * USER CPU seconds (best of 3) on a shared 2-core machine under load, so read them as ±10%; 1 MiB
+ * pieces for both; data.tar of Debian 12 packages. MB/s of input, output size as % of input:
  *
- *   libperl5.36   node:zlib          fflate (64 KiB pushes)   fflate (1 MiB pushes)
- *   level 1       121.0  26.4%       46.5  25.6%              54.5  25.6%
- *   level 2                          45.8  24.7%              49.4  24.8%
- *   level 6        47.5  23.7%       24.0  24.0%
- *   level 9         7.1  23.5%        8.1  24.0%
- *   libicu72
- *   level 1        81.8  44.0%       33.2  41.1%              38.5  41.2%
- *   level 2                                                   38.6  40.4%
- *   level 6        44.0  41.1%       17.5  39.6%
- *   level 9        14.5  41.0%        9.0  39.6%
+ *   data.tar (MB)          fflate 2      libdeflate 1   libdeflate 2   libdeflate 4   libdeflate 6
+ *   libperl5.36 (29.5)     48.6 24.77%   199.1 25.36%   139.9 24.51%   121.0 23.98%   74.5 23.22%
+ *   libicu72 (37.0)        38.8 40.41%   146.6 43.17%   101.5 39.64%    83.7 39.14%   63.9 38.47%
+ *   libpython3.11 (7.8)    35.6 35.10%   141.6 37.02%    99.1 34.63%    89.8 34.19%   60.9 33.28%
+ *   python3.11 stdlib (8.6) 41.4 29.79%  168.1 30.58%   110.1 29.35%    90.6 28.61%   62.4 27.76%
  *
- * At equal level numbers fflate is 2-2.6x slower, but the level numbers do not mean the same thing:
- * fflate's level 2 compresses as well as node:zlib's level 6 (24.8% vs 23.7%, 40.4% vs 41.1%) at
- * 1.0-1.15x its time. At equal output size, then, determinism costs almost nothing, so gzip is fflate
- * at level 2: level 1 saves at most 10% of time for 1-3% more bytes, level 6 halves the speed for
- * ~1% fewer. Users who want speed and size pick zstd (native, ~220 MB/s at level 3).
+ * libdeflate's level 2 is 2.6-2.9x as fast as fflate's level 2 with 0.1-0.8 points smaller output,
+ * so the default stays 2; level 1 is ~4x but 0.6-2.8 points bigger. (Sizes are of one gzip member
+ * per layer, re-measured when pieces stopped being members; the speed did not move.)
  *
- * fflate's streaming output depends on how its input is cut into pushes, and zstd's may too, so
- * every compressor here is fed fixed 1 MiB pieces: the bytes then depend on the data alone.
+ * libdeflate compresses whole buffers only, so each 1 MiB piece is compressed on its own (the bytes
+ * depend only on the data, not on how it arrives), but a layer is still ONE gzip member holding ONE
+ * DEFLATE stream: a piece that is not the last ends with a sync flush (an empty stored block, as
+ * zlib's Z_SYNC_FLUSH) instead of a final block, so the next piece follows byte-aligned. Several
+ * members would be valid RFC 1952, but some readers (Rust's flate2::GzDecoder, others) stop after
+ * the first and silently return a truncated layer. It costs ~5 bytes and a fresh 32 KiB window per MiB.
+ * zstd's streaming output may depend on how its input is cut, so it is fed the same fixed pieces.
  */
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
-import type { Gzip } from "fflate";
 import { StrataError } from "../util/errors.js";
 import { lazyModule } from "../util/lazy.js";
+import { LIBDEFLATE_WASM_SHA256, sharedDeflatePieces } from "./libdeflate.js";
 import { MediaType } from "./types.js";
 
 export type CompressionAlgorithm = "gzip" | "zstd" | "none";
@@ -51,12 +52,9 @@ export const DEFAULT_ZSTD_LEVEL = 3;
 
 /** The size of each piece fed to a compressor; part of the output's identity. */
 const PIECE_BYTES = 1 << 20;
-/** fflate's memory level (its default for streams); fixed so a default change upstream cannot move bytes. */
-const FFLATE_MEM = 8;
 
 /** The native zstd binding itself: its streaming context lets us choose exactly what each call receives. */
 const zstdBinding = lazyModule<typeof import("zstd-napi/binding.js")>("zstd-napi/binding.js");
-const fflate = lazyModule<typeof import("fflate")>("fflate");
 
 /** Fills in the default level and checks the range. */
 export function resolveCompression(algorithm: CompressionAlgorithm = "gzip", level?: number): Compression {
@@ -82,7 +80,7 @@ export function compressionIdentity(c: Compression): string {
     case "none":
       return "none";
     case "gzip":
-      return `gzip;fflate=${packageVersion("fflate")};level=${c.level};mem=${FFLATE_MEM};piece=${PIECE_BYTES}`;
+      return `gzip;libdeflate-wasm=${LIBDEFLATE_WASM_SHA256};level=${c.level};pieces=${PIECE_BYTES}`;
     case "zstd":
       return `zstd;libzstd=${zstdBinding().versionString()};level=${c.level};piece=${PIECE_BYTES}`;
   }
@@ -105,7 +103,7 @@ export function createCompressor(c: Compression): Transform {
     case "none":
       return new PassThrough();
     case "gzip":
-      return new FflateGzipStream(c.level);
+      return new GzipStream(c.level);
     case "zstd":
       return new ZstdStream(c.level);
   }
@@ -155,24 +153,39 @@ abstract class PieceTransform extends Transform {
   }
 }
 
-class FflateGzipStream extends PieceTransform {
-  private readonly gzip: Gzip;
+/**
+ * gzip's 10-byte header: no name, MTIME 0, XFL from the level and OS "unknown", the bytes libdeflate's
+ * own gzip wrapper writes (so an empty layer's bytes did not move when the pieces became one member).
+ */
+function gzipHeader(level: number): Buffer {
+  const xfl = level < 2 ? 4 : level >= 8 ? 2 : 0;
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]);
+}
 
-  constructor(level: number) {
+/** gzip as one member: the header, each piece's DEFLATE (one stream), then CRC-32 and size mod 2^32. */
+class GzipStream extends PieceTransform {
+  private started = false;
+  private crc = 0;
+  private size = 0;
+
+  constructor(private readonly level: number) {
     super();
-    // mtime 0 and no file name keep the gzip header free of anything but the level.
-    this.gzip = new (fflate().Gzip)({ level: level as Level, mem: FFLATE_MEM, mtime: 0 }, (data) => {
-      this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    });
   }
 
   protected onPiece(bytes: Buffer, final: boolean): void {
-    // fflate copies the piece into its own window buffer, so reusing `bytes` afterwards is safe.
-    this.gzip.push(bytes, final);
+    if (!this.started) this.push(gzipHeader(this.level));
+    this.started = true;
+    const piece = sharedDeflatePieces(PIECE_BYTES).compress(this.level, bytes, final, this.crc);
+    this.crc = piece.crc;
+    this.size += bytes.length;
+    this.push(piece.bytes);
+    if (!final) return;
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.crc, 0);
+    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+    this.push(trailer);
   }
 }
-
-type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /**
  * zstd through the binding's streaming context, fed whole pieces. Single-threaded (libzstd's default,
@@ -202,8 +215,4 @@ class ZstdStream extends PieceTransform {
       if (input.length === 0 && (!final || remaining === 0)) return;
     }
   }
-}
-
-function packageVersion(name: string): string {
-  return lazyModule<{ version: string }>(`${name}/package.json`)().version;
 }
