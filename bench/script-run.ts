@@ -25,10 +25,10 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mergedUsrPath } from "../src/debian/merged-usr.js";
+import { MERGED_USR_DIRS, mergedUsrPath } from "../src/debian/merged-usr.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "../test/helpers/fs-tree.js";
 import { PARITY_CORPUS } from "../test/helpers/parity-corpus.js";
 import { compareTrees, notInImages, type WideParity } from "../test/helpers/tree-parity.js";
@@ -74,6 +74,8 @@ function asRunner(r: Runner, tmp: string, argv: string[]): [string, string[]] {
 async function runnerDir(r: Runner, path: string): Promise<string> {
   await mkdir(path, { recursive: true });
   await chown(path, r.uid, r.gid);
+  // Inside mmdebstrap's namespace root is a subordinate id: it must traverse what the runner owns.
+  await chmod(path, 0o755);
   return path;
 }
 
@@ -87,17 +89,22 @@ async function hostSources(): Promise<string[]> {
 interface Locked {
   include: string[];
   names: Set<string>;
-  buildCpu: { cold: number; warm: number };
+  /** CPU of builds: nothing cached; the .debs cached but no layer; everything cached. */
+  buildCpu: { cold: number; layers: number; warm: number };
 }
 
-/** strata lock + build (cold: the .debs fetched; warm: again, cache full), the follower's image. */
-async function lockAndBuild(packages: string[], dir: string, cache: string): Promise<Locked> {
-  const spec = join(dir, "strata.yaml");
+/** strata lock + build three times (see buildCpu), the follower's image; a cache of the set's own. */
+async function lockAndBuild(packages: string[], dir: string): Promise<Locked> {
+  const [spec, cache] = [join(dir, "strata.yaml"), join(dir, "cache")];
   await writeFile(spec, `archs: [amd64]\npackages: [${packages.join(", ")}]\n`);
   const cli = (args: string[]) => strata(["--cache-dir", cache, "--quiet", ...args]);
   await cli(["lock", spec]);
   const build = ["build", spec, "-o", join(dir, "out"), "--force", "--no-sbom", "--no-vex"];
   const cold = (await cli(build)).cpu;
+  // Without its built layers the cache still holds the .debs: what the offline real run also has.
+  for (const sub of ["layers", "layer-details", "blobs"])
+    await rm(join(cache, sub), { recursive: true, force: true });
+  const layers = (await cli(build)).cpu;
   const warm = (await cli(build)).cpu;
   const lock = JSON.parse(await readFile(join(dir, "strata.lock"), "utf8")) as {
     packages: Array<{ name: string; version: string }>;
@@ -105,7 +112,7 @@ async function lockAndBuild(packages: string[], dir: string, cache: string): Pro
   return {
     include: lock.packages.map((p) => `${p.name}=${p.version}`).sort(),
     names: new Set(lock.packages.map((p) => p.name)),
-    buildCpu: { cold, warm },
+    buildCpu: { cold, layers, warm },
   };
 }
 
@@ -289,6 +296,8 @@ function attribute(
   for (const [path, node] of [...real.nodes].sort(([a], [b]) => a.localeCompare(b))) {
     const deb = debs.get(path);
     if (!deb || !locked.has(state.owners.get(path) ?? "") || notInImages(path) !== undefined) continue;
+    // bin, lib... made links to usr/ by merged-/usr (mmdebstrap's, strata's own), not by a script.
+    if (MERGED_USR_DIRS.includes(path)) continue;
     const how = metaChange(deb, node);
     if (how) changed.push({ path, how, follower: !missed.has(path) });
   }
@@ -304,13 +313,13 @@ interface SetResult {
   packages: number;
   attribution: Attribution;
   unreproducible: Array<{ path: string; a: string; b: string }>;
-  cpu: { download: number; offline: number; baseline: number; build: { cold: number; warm: number } };
+  cpu: { download: number; offline: number; baseline: number; build: Locked["buildCpu"] };
 }
 
-async function measureSet(set: { name: string; packages: string[] }, r: Runner, work: string, cache: string) {
+async function measureSet(set: { name: string; packages: string[] }, r: Runner, work: string) {
   const dir = await runnerDir(r, join(work, set.name.replace(/[^a-z0-9.]+/gi, "-")));
   log(`${set.name}: strata lock + build`);
-  const locked = await lockAndBuild(set.packages, dir, cache);
+  const locked = await lockAndBuild(set.packages, dir);
   log(`${set.name}: download run (${locked.include.length} locked)`);
   const download = await downloadRun(r, dir, locked.include);
   await indexRepo(dir);
@@ -346,7 +355,7 @@ function report(results: SetResult[], failed: string[]): string {
       String(x.attribution.followerOnly.length),
       String(x.unreproducible.filter((u) => notInImages(u.path) === undefined).length),
       `${s(x.cpu.offline)} / ${s(x.cpu.download)}`,
-      `${s(x.cpu.build.warm)} / ${s(x.cpu.build.cold)}`,
+      `${s(x.cpu.build.layers)} / ${s(x.cpu.build.cold)} / ${s(x.cpu.build.warm)}`,
     ];
   });
   const header = [
@@ -358,7 +367,7 @@ function report(results: SetResult[], failed: string[]): string {
     "follower only",
     "unreproducible (kept paths)",
     "CPU real run offline / download run",
-    "CPU strata build warm / cold",
+    "CPU strata build: .debs cached / nothing / all cached",
   ];
   const notMeasured = failed.length > 0 ? ["", "_Not measured:_", "", ...failed.map((f) => `- ${f}`)] : [];
   return [table(header, rows), ...notMeasured].join("\n");
@@ -397,14 +406,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const r = await runnerAccount();
-  const work = await mkdtemp(join(tmpdir(), "strata-script-run-"));
-  await chown(work, r.uid, r.gid);
-  const cache = join(tmpdir(), "strata-script-run-cache");
+  const work = await runnerDir(r, await mkdtemp(join(tmpdir(), "strata-script-run-")));
   const [results, failed]: [SetResult[], string[]] = [[], []];
   try {
     for (const set of sets) {
       try {
-        results.push(await measureSet(set, r, work, cache));
+        results.push(await measureSet(set, r, work));
       } catch (err) {
         failed.push(
           `${set.name}: ${(err instanceof Error ? err.message : String(err)).split("\n").slice(0, 4).join(" / ")}`,
