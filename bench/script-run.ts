@@ -8,8 +8,8 @@
  *    run by an unprivileged user (STRATA_RUNNER_USER when this runs as root). A first run fetches
  *    the .debs (network) and keeps them as a local repository; then two runs and the essential
  *    baseline are made from it with NO network: the whole mmdebstrap inside
- *    `unshare --user --map-auto --map-root-user --net`, so no script can reach the outside.
- *    SOURCE_DATE_EPOCH is fixed; each run has its own TMPDIR.
+ *    `unshare --user --map-auto --map-root-user --net --uts` (loopback only), so no script can
+ *    reach the outside. SOURCE_DATE_EPOCH is fixed; each run has its own TMPDIR and host name.
  * 3. Determinism: every path whose type, link, mode, owner or bytes differ between the two offline
  *    runs (mtimes are not compared: strata normalises them).
  * 4. Attribution: the paths the run leaves that no locked .deb ships and the tool root (the
@@ -159,12 +159,17 @@ async function indexRepo(dir: string): Promise<void> {
   await writeFile(join(repo, "dists", SUITE, "Release"), release.join("\n"));
 }
 
-/** A run with no network at all, from the local repository: the tarball and its CPU. */
+/**
+ * A run with no network but loopback (postfix's newaliases wants an interface up), from the local
+ * repository, under its own host name (a UTS namespace): the tarball and its CPU. The two runs use
+ * different names so that what depends on the host's name shows up as unreproducible.
+ */
 async function offlineRun(r: Runner, dir: string, name: string, include: string[]) {
   const tmp = await runnerDir(r, join(dir, `tmp-${name}`));
   const tar = join(dir, `${name}.tar`);
   const argv = [
-    ...["unshare", "--user", "--map-auto", "--map-root-user", "--net", "--fork"],
+    ...["unshare", "--user", "--map-auto", "--map-root-user", "--net", "--uts", "--fork"],
+    ...["sh", "-c", 'ip link set lo up && hostname "$0" && exec "$@"', `${name}-host`],
     ...["mmdebstrap", "--mode=unshare", "--variant=essential", "--quiet"],
     ...(include.length > 0 ? [`--include=${include.join(",")}`] : []),
     SUITE,
