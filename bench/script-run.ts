@@ -29,6 +29,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MERGED_USR_DIRS, mergedUsrPath } from "../src/debian/merged-usr.js";
+import { sameAccounts } from "../test/helpers/effects-parity.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "../test/helpers/fs-tree.js";
 import { PARITY_CORPUS } from "../test/helpers/parity-corpus.js";
 import { compareTrees, notInImages, type WideParity } from "../test/helpers/tree-parity.js";
@@ -245,23 +246,6 @@ async function debsTree(dir: string, names: Set<string>): Promise<Map<string, Tr
   return new Map([...tree.nodes].map(([p, n]) => [mergedUsrPath(p), n]));
 }
 
-/** shadow/gshadow hold the same account names (dates and hashes are not the question here). */
-function sameNames(a: Buffer | undefined, b: Buffer | undefined): boolean {
-  const names = (x: Buffer | undefined) =>
-    [
-      ...new Set(
-        (x ?? Buffer.alloc(0))
-          .toString()
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => l.split(":")[0]),
-      ),
-    ]
-      .sort()
-      .join(",");
-  return a !== undefined && b !== undefined && names(a) === names(b);
-}
-
 interface Attribution {
   wide: WideParity;
   /** Shipped by a locked .deb, changed by a script (mode, owner, bytes): path and how. */
@@ -294,7 +278,10 @@ function attribute(
   const base = new Set(baseline.nodes.keys());
   const wide = compareTrees({ tree: real, ...state }, base, image, {
     leftOut,
-    equivalent: (p) => /^etc\/g?shadow$/.test(p) && sameNames(real.bodies.get(p), image.bodies.get(p)),
+    equivalent: (p) => {
+      const [a, b] = [real.bodies.get(p), image.bodies.get(p)];
+      return /^etc\/g?shadow$/.test(p) && a !== undefined && b !== undefined && sameAccounts(a, b);
+    },
   });
   const missed = new Set(wide.differ.map((d) => d.path));
   const changed: Attribution["changed"] = [];

@@ -57,7 +57,7 @@ const EQUIVALENT: Record<string, (a: Buffer, b: Buffer) => boolean> = {
  * dpkg's has is strata's unless it is one of base-passwd's fixed ones (strata adds those only where
  * a script names one). Password fields and dates are not compared (dpkg's carry the install day).
  */
-function sameAccounts(dpkg: Buffer, strata: Buffer): boolean {
+export function sameAccounts(dpkg: Buffer, strata: Buffer): boolean {
   const names = (b: Buffer) =>
     new Set(
       b
