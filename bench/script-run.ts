@@ -199,13 +199,25 @@ function nodeText(n: TreeNode | undefined): string {
     : `${n.type} ${owner}${n.sha256 ? ` ${n.sha256.slice(0, 8)}` : ""}`;
 }
 
+interface Unreproducible {
+  path: string;
+  a: string;
+  b: string;
+  /** Why no image holds it anyway (NOT_IN_IMAGES, or a link to such a path), if so. */
+  leftOut?: string;
+}
+
 /** Every path whose type, link, mode, owner or bytes differ between two runs. */
-function unreproducible(a: FsTree, b: FsTree): Array<{ path: string; a: string; b: string }> {
+function unreproducible(a: FsTree, b: FsTree): Unreproducible[] {
   const paths = new Set([...a.nodes.keys(), ...b.nodes.keys()]);
-  const out: Array<{ path: string; a: string; b: string }> = [];
+  const out: Unreproducible[] = [];
   for (const path of [...paths].sort()) {
     const [x, y] = [nodeText(a.nodes.get(path)), nodeText(b.nodes.get(path))];
-    if (x !== y) out.push({ path, a: x, b: y });
+    if (x === y) continue;
+    const target = (t: FsTree) => (t.nodes.get(path)?.type === "symlink" ? t.realpath(path) : undefined);
+    const toLeftOut = [target(a), target(b)].some((t) => t !== undefined && notInImages(t) !== undefined);
+    const leftOut = notInImages(path) ?? (toLeftOut ? "a link to what is left out" : undefined);
+    out.push({ path, a: x, b: y, leftOut });
   }
   return out;
 }
@@ -304,7 +316,7 @@ interface SetResult {
   name: string;
   packages: number;
   attribution: Attribution;
-  unreproducible: Array<{ path: string; a: string; b: string }>;
+  unreproducible: Unreproducible[];
   cpu: { download: number; offline: number; baseline: number; build: Locked["buildCpu"] };
 }
 
@@ -345,8 +357,8 @@ function report(results: SetResult[], failed: string[]): string {
       String(both),
       String(real - both),
       String(x.attribution.followerOnly.length),
-      String(x.unreproducible.filter((u) => notInImages(u.path) === undefined).length),
-      `${s(x.cpu.offline)} / ${s(x.cpu.download)}`,
+      String(x.unreproducible.filter((u) => u.leftOut === undefined).length),
+      `${s(x.cpu.offline)} (${s(x.cpu.baseline)}) / ${s(x.cpu.download)}`,
       `${s(x.cpu.build.layers)} / ${s(x.cpu.build.cold)} / ${s(x.cpu.build.warm)}`,
     ];
   });
@@ -358,7 +370,7 @@ function report(results: SetResult[], failed: string[]): string {
     "real run only",
     "follower only",
     "unreproducible (kept paths)",
-    "CPU real run offline / download run",
+    "CPU real run offline (Essential baseline alone) / download run",
     "CPU strata build: .debs cached / nothing / all cached",
   ];
   const notMeasured = failed.length > 0 ? ["", "_Not measured:_", "", ...failed.map((f) => `- ${f}`)] : [];
@@ -382,8 +394,7 @@ function details(results: SetResult[]): string {
       "",
       "### unreproducible between two offline runs (left out of images: marked)",
       ...x.unreproducible.map(
-        (u) =>
-          `- /${u.path}: ${u.a} | ${u.b}${notInImages(u.path) ? ` (left out: ${notInImages(u.path)})` : ""}`,
+        (u) => `- /${u.path}: ${u.a} | ${u.b}${u.leftOut ? ` (left out: ${u.leftOut})` : ""}`,
       ),
       "",
     ])
@@ -412,6 +423,7 @@ async function main(): Promise<number> {
       await mkdir(join(ROOT, ".bench"), { recursive: true });
       await writeFile(join(ROOT, ".bench", "script-run.md"), `${report(results, failed)}\n`);
       await writeFile(join(ROOT, ".bench", "script-run-details.md"), details(results));
+      await writeFile(join(ROOT, ".bench", "script-run.json"), JSON.stringify(results, null, 1));
     }
   } finally {
     if (!process.env.STRATA_KEEP_WORK) await rm(work, { recursive: true, force: true });
