@@ -162,7 +162,7 @@ async function indexRepo(dir: string): Promise<void> {
 
 /**
  * A run with no network but loopback (postfix's newaliases wants an interface up), from the local
- * repository, under its own host name (a UTS namespace): the tarball and its CPU. The two runs use
+ * repository, under its own host name (a UTS namespace and /etc/hostname): the tarball and its CPU. The two runs use
  * different names so that what depends on the host's name shows up as unreproducible.
  */
 async function offlineRun(r: Runner, dir: string, name: string, include: string[]) {
@@ -172,6 +172,8 @@ async function offlineRun(r: Runner, dir: string, name: string, include: string[
     ...["unshare", "--user", "--map-auto", "--map-root-user", "--net", "--uts", "--fork"],
     ...["sh", "-c", 'ip link set lo up && hostname "$0" && exec "$@"', `${name}-host`],
     ...["mmdebstrap", "--mode=unshare", "--variant=essential", "--quiet"],
+    // mmdebstrap copies the host's /etc/hostname in, and postfix's postinst reads it.
+    `--essential-hook=echo ${name}-host > "$1/etc/hostname"`,
     ...(include.length > 0 ? [`--include=${include.join(",")}`] : []),
     SUITE,
     tar,
