@@ -18,10 +18,14 @@
  *    follower's image (test/helpers/tree-parity.ts), both ways.
  * 5. CPU (user + sys of the whole process tree, reaped children) of the offline run vs the build.
  *
- * Results go to stdout and .bench/script-run.md; the per-path lists to .bench/script-run-details.md.
+ * Results go to stdout and .bench/script-run.md (and .json); the per-path lists to
+ * .bench/script-run-details.md; BENCHMARKS.md §4c holds a run of the eight default sets. What a
+ * production real-run road would need: docs/real-run-road.md.
  *
- * Design note: what a production real-run road would need is in /work/shared/design.md when
- * writable, else in BENCHMARKS.md §4c (this prototype's results).
+ * Needs mmdebstrap, dpkg-scanpackages, unshare, ip, unprivileged user namespaces, and a runner
+ * with a subuid/subgid range (as root: `useradd -m realrun`, `realrun:100000:65536` in
+ * /etc/subuid and /etc/subgid, then STRATA_RUNNER_USER=realrun). STRATA_KEEP_WORK=1 keeps the
+ * work directory (repositories, caches, strata's images).
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
