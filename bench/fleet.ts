@@ -19,6 +19,7 @@ import { StrataAnnotation } from "../src/record/keys.js";
 import { strataBaseLayer, strataPackageLayer } from "../test/helpers/fleet-images.js";
 import { layerOf } from "../test/helpers/layer-tar.js";
 import { startPostgres } from "../test/helpers/postgres.js";
+import { type RecordedTestPackage, withTestRecord } from "../test/helpers/record.js";
 import { startRegistry } from "../test/helpers/registry.js";
 import { MemoryBlobSource, type SyntheticLayer, syntheticImage } from "../test/helpers/synthetic-image.js";
 import { secs, table } from "./format.js";
@@ -73,8 +74,15 @@ function universe(random: () => number): UniversePackage[] {
   return [...real, ...made];
 }
 
-/** A package layer as strata writes it: only its descriptor matters, as the index never reads it. */
-function packageLayer(p: UniversePackage, version: string): { descriptor: Descriptor; diffId: string } {
+interface FleetLayer {
+  descriptor: Descriptor;
+  diffId: string;
+  /** What the image's record says the layer holds. */
+  recorded: RecordedTestPackage;
+}
+
+/** A package layer as strata writes it: its descriptor, and its package as the record names it (the index reads no layer). */
+function packageLayer(p: UniversePackage, version: string): FleetLayer {
   const descriptor: Descriptor = {
     mediaType: MediaType.ociLayerGzip,
     digest: sha(`layer ${p.name} ${version}`),
@@ -84,10 +92,15 @@ function packageLayer(p: UniversePackage, version: string): { descriptor: Descri
       [StrataAnnotation.packages]: `${p.name}=${version}`,
     },
   };
-  return { descriptor, diffId: sha(`tar ${p.name} ${version}`) };
+  return {
+    descriptor,
+    diffId: sha(`tar ${p.name} ${version}`),
+    recorded: { name: p.name, version, source: p.source },
+  };
 }
 
-function fleetImage(i: number, set: Array<{ descriptor: Descriptor; diffId: string }>): Image {
+/** One image of the fleet: base, its set's package layers, a files layer of its own, and its record. */
+function fleetImage(i: number, set: FleetLayer[]): Image {
   const kind = (k: string) => ({ [StrataAnnotation.layerKind]: k });
   const base = {
     descriptor: {
@@ -121,7 +134,8 @@ function fleetImage(i: number, set: Array<{ descriptor: Descriptor; diffId: stri
     layers: layers.map((l) => l.descriptor),
   };
   const blobs = { open: async () => Promise.reject(new Error("the fleet bench reads no layer")) };
-  return { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  const image = { manifest, manifestBytes: jsonBytes(manifest), config, configBytes, blobs };
+  return withTestRecord(image, [undefined, ...set.map((l) => [l.recorded]), undefined]);
 }
 
 export interface Fleet {
