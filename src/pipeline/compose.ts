@@ -202,7 +202,8 @@ async function makeFilesLayer(
       cacheRoot: ctx.layerCache.cacheRoot,
     }),
   );
-  return { layer, skipped: effects.skipped, made: effects.made, inputs: entriesDigest(entries) };
+  // Its entries digest, the files layer's key in the layer cache (entriesLayer recorded it).
+  return { layer, skipped: effects.skipped, made: effects.made, inputs: layer.recorded.inputs! };
 }
 
 /** The record of an image made of `layers`: the build record and what each layer's record says. */
