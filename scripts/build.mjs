@@ -23,11 +23,15 @@ const noZodLocales = {
   },
 };
 
-/** The sha256 of every source file (path and bytes): what a cache of the code's own results is keyed by. */
+/**
+ * The sha256 of every source file (path and bytes) and of the pinned dependencies (package-lock):
+ * what a cache of the code's own results is keyed by.
+ */
 async function sourceDigest(dir) {
   const hash = createHash("sha256");
   const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith(".ts")).sort();
   for (const file of files) hash.update(`${file}\0`).update(await readFile(join(dir, file))).update("\0");
+  hash.update(await readFile("package-lock.json"));
   return hash.digest("hex");
 }
 

@@ -4,7 +4,8 @@ export const STRATA_VERSION = "0.1.0";
 declare const __STRATA_BUILD_ID__: string | undefined;
 
 /**
- * The sha256 of the source the running bundle was built from (scripts/build.mjs); undefined when
+ * The sha256 of the source the running bundle was built from and of its pinned dependencies
+ * (scripts/build.mjs); undefined when
  * running from source (tsx). Caches of what the code computes from its inputs key on it, so a change
  * to the code never reads a result the old code made.
  */
