@@ -33,7 +33,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MERGED_USR_DIRS, mergedUsrPath } from "../src/debian/merged-usr.js";
-import { sameAccounts } from "../test/helpers/effects-parity.js";
+import { dpkgState, sameAccounts } from "../test/helpers/effects-parity.js";
 import { FsTree, imageTree, type TreeNode, tarballTree } from "../test/helpers/fs-tree.js";
 import { PARITY_CORPUS } from "../test/helpers/parity-corpus.js";
 import { compareTrees, notInImages, type WideParity } from "../test/helpers/tree-parity.js";
@@ -228,28 +228,6 @@ function unreproducible(a: FsTree, b: FsTree): Unreproducible[] {
   return out;
 }
 
-/** Shipped paths (merged-/usr) and the package each .list names, packages and versions installed. */
-function dpkgState(tree: FsTree) {
-  const shipped = new Set<string>();
-  const owners = new Map<string, string>();
-  for (const [path, body] of tree.bodies) {
-    const pkg = /^var\/lib\/dpkg\/info\/([^/:]+)(:[^/]+)?\.list$/.exec(path)?.[1];
-    if (pkg === undefined) continue;
-    for (const line of body.toString("utf8").split("\n")) {
-      const p = mergedUsrPath(line.replace(/^\/+/, "").replace(/\/+$/, ""));
-      if (p === "" || p === ".") continue;
-      shipped.add(p);
-      owners.set(p, pkg);
-    }
-  }
-  const installed = new Set<string>();
-  for (const stanza of (tree.bodies.get("var/lib/dpkg/status") ?? "").toString().split("\n\n")) {
-    const name = /^Package: (.+)$/m.exec(stanza)?.[1];
-    if (name) installed.add(name);
-  }
-  return { shipped, owners, installed };
-}
-
 /** What the locked .debs ship, as their data.tar says (merged-/usr paths). */
 async function debsTree(dir: string, names: Set<string>): Promise<Map<string, TreeNode>> {
   const pool = join(dir, "repo", "pool");
@@ -292,7 +270,7 @@ function attribute(
   image: FsTree,
 ): Attribution {
   const state = dpkgState(real);
-  const leftOut = new Set([...state.installed].filter((n) => !locked.has(n)));
+  const leftOut = new Set(Object.keys(state.versions).filter((n) => !locked.has(n)));
   const base = new Set(baseline.nodes.keys());
   const wide = compareTrees({ tree: real, ...state }, base, image, {
     leftOut,

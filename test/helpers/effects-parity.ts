@@ -246,7 +246,11 @@ async function cachedReference(key: string, include: string[], sources: string[]
   return reference;
 }
 
-function summarise(tree: FsTree): Reference {
+/**
+ * What dpkg's database in `tree` says: the paths each package's .list ships (merged-/usr), the
+ * package that ships each, and the version of each package installed.
+ */
+export function dpkgState(tree: FsTree) {
   const shipped = new Set<string>();
   const owners = new Map<string, string>();
   for (const [path, body] of tree.bodies) {
@@ -265,8 +269,13 @@ function summarise(tree: FsTree): Reference {
     const version = /^Version: (.+)$/m.exec(stanza)?.[1];
     if (name && version) versions[name] = version;
   }
+  return { shipped, owners, versions };
+}
+
+function summarise(tree: FsTree): Reference {
+  const state = dpkgState(tree);
   for (const path of [...tree.bodies.keys()]) if (!keepBody(path)) tree.bodies.delete(path);
-  return { tree, shipped, owners, versions };
+  return { tree, ...state };
 }
 
 function serialise(r: Reference): string {
