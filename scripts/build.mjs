@@ -53,8 +53,8 @@ await build({
   external: ["zstd-napi", "fflate", "tar-stream", "openpgp", "tsx", "better-sqlite3", "pg"],
   // Bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __strataRequire } from 'node:module'; const require = __strataRequire(import.meta.url);" },
-  // Names this build's code for caches of what the code computes (src/util/version.ts BUILD_ID).
   plugins: [noZodLocales],
+  // Names this build's code for caches of what the code computes (src/util/version.ts BUILD_ID).
   define: { __STRATA_BUILD_ID__: JSON.stringify(await sourceDigest("src")) },
   logLevel: "warning",
 });

@@ -68,7 +68,6 @@ function pinnedLocation(ref: ImageReference, digest: string) {
   return { transport: "docker" as const, ref: pinned, text: formatReference(pinned) };
 }
 
-/** What the failure policy decides on: an image the index lacks at a registry that may not be asked. */
 /** Decisions about one image name, and the span of time (epoch ms) they hold for. */
 interface KeptDecisions {
   decisions: Decision[];
@@ -78,6 +77,7 @@ interface KeptDecisions {
   validUntil: number;
 }
 
+/** What the failure policy decides on: an image the index lacks at a registry that may not be asked. */
 function notFetchable(ref: ImageReference): Error {
   return new Error(
     `${formatReference(ref)}: not in the index and registry ${ref.registry} may not be fetched (--allow-registry)`,

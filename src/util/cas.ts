@@ -114,9 +114,7 @@ export class ContentStore {
 
   /** Records that the entry, as `st` saw it, holds the bytes its name says. */
   private async seal(hex: string, st: { ino: bigint; size: bigint; mtimeNs: bigint }): Promise<void> {
-    if (!this.opts.sealed) return;
-    await mkdir(join(this.root, "seals"), { recursive: true });
-    await writeFileAtomic(this.sealPath(hex), ContentStore.sealText(st));
+    if (this.opts.sealed) await writeFileAtomic(this.sealPath(hex), ContentStore.sealText(st));
   }
 
   /** Seals the entry just put in place by this process (its bytes were hashed as they were written). */
